@@ -1,0 +1,49 @@
+# Every target sets up its own virtualenv from the hash-locked requirements.lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint typecheck layers unit demo serve bench lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy core module_registry assistant bot
+
+layers: venv
+	$(BIN)/lint-imports
+
+unit: venv
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+test: lint typecheck layers unit
+
+demo: venv
+	$(BIN)/tfpilot demo
+
+serve: venv
+	$(BIN)/tfpilot serve
+
+bench: venv
+	$(BIN)/python -m bench
+
+# Re-resolve the lock (needs uv, installed into the venv on demand).
+lock: venv
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

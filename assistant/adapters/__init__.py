@@ -1,0 +1,1 @@
+"""Adapters for the assistant's ports (``OpenAIChatModel``). Built by the composition root."""

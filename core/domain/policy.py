@@ -1,0 +1,213 @@
+"""Roles and permissions: one pure ``allowed_actions(request, actor, policy)``.
+
+It decides which buttons show **and** is re-checked by every service call, so a button is a
+hint, never a permission. Every refusal carries a reason written for the person refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+from core.domain.lifecycle import derive_status, run_failed, run_in_flight
+from core.domain.request import Request
+from core.domain.status import Status
+
+
+class Role(IntEnum):
+    VIEWER = 0
+    DEVELOPER = 1
+    APPROVER = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    MERGE = "merge"
+    APPLY = "apply"
+    DESTROY = "destroy"
+    REPLAN = "replan"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person acting: a Slack user id (or console user) and, when known, their email."""
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+    github_login: str | None = None
+
+    def identities(self) -> set[str]:
+        ids = {self.id.lower()}
+        if self.email:
+            ids.add(self.email.lower())
+        return ids
+
+
+def _norm(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.strip().lower() for v in values if v.strip())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who holds which role, from the TFPILOT_* lists (Slack user ids or emails).
+
+    An empty prod allowlist means nobody may act in prod: the safe reading of "not configured".
+    """
+
+    admins: frozenset[str] = field(default_factory=frozenset)
+    approvers: frozenset[str] = field(default_factory=frozenset)
+    developers: frozenset[str] = field(default_factory=frozenset)
+    prod_allowed: frozenset[str] = field(default_factory=frozenset)
+    destroy_prod_allowed: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        admins: Iterable[str] = (),
+        approvers: Iterable[str] = (),
+        developers: Iterable[str] = (),
+        prod_allowed: Iterable[str] = (),
+        destroy_prod_allowed: Iterable[str] = (),
+    ) -> Policy:
+        return cls(
+            _norm(admins),
+            _norm(approvers),
+            _norm(developers),
+            _norm(prod_allowed),
+            _norm(destroy_prod_allowed),
+        )
+
+    def role_of(self, actor: Actor) -> Role:
+        ids = actor.identities()
+        if ids & self.admins:
+            return Role.ADMIN
+        if ids & self.approvers:
+            return Role.APPROVER
+        if ids & self.developers:
+            return Role.DEVELOPER
+        return Role.VIEWER
+
+    def may_act_in_prod(self, actor: Actor) -> bool:
+        return bool(actor.identities() & self.prod_allowed)
+
+    def may_destroy_prod(self, actor: Actor) -> bool:
+        return bool(actor.identities() & self.destroy_prod_allowed)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str | None = None  # why not, in words for the person refused
+
+    @classmethod
+    def yes(cls) -> Decision:
+        return cls(True, None)
+
+    @classmethod
+    def no(cls, reason: str) -> Decision:
+        return cls(False, reason)
+
+
+_NEEDS: dict[Action, Role] = {
+    Action.APPROVE: Role.APPROVER,
+    Action.MERGE: Role.APPROVER,
+    Action.APPLY: Role.APPROVER,
+    Action.DESTROY: Role.ADMIN,
+    Action.REPLAN: Role.DEVELOPER,
+    Action.UPDATE: Role.DEVELOPER,
+}
+
+
+def _is_requester(request: Request, actor: Actor) -> bool:
+    if request.requester is None:
+        return False
+    theirs = {request.requester.id.lower()}
+    if request.requester.email:
+        theirs.add(request.requester.email.lower())
+    return bool(theirs & actor.identities())
+
+
+def _state_check(action: Action, request: Request, status: Status) -> str | None:
+    """Why the request's state forbids the action now, or None when the state allows it."""
+    pr = request.pr
+    pr_open = pr is not None and pr.open and not pr.merged
+    if status in (Status.DESTROYING, Status.DESTROYED):
+        return f"the request is {status.value}"
+    if action is Action.APPROVE:
+        if status is Status.APPROVED:
+            return "it is already approved for the current commit"
+        if status is not Status.PLAN_READY:
+            return f"approval needs a successful plan of the current commit (status is {status.value})"
+        return None
+    if action is Action.MERGE:
+        if status is not Status.APPROVED:
+            return f"merging needs an approved request (status is {status.value})"
+        return None
+    if action is Action.APPLY:
+        if pr is None or not pr.merged:
+            return "apply runs only after the pull request is merged"
+        if run_in_flight(request.apply_run):
+            return "an apply is already running"
+        if status is Status.APPLIED:
+            return "it is already applied"
+        if status is Status.FAILED and not run_failed(request.apply_run):
+            return "the request failed before apply; re-plan it first"
+        return None
+    if action is Action.DESTROY:
+        if request.apply_run is None:
+            return "nothing was applied, so there is nothing to destroy"
+        if run_in_flight(request.apply_run):
+            return "wait for the running apply to finish"
+        return None
+    if action in (Action.REPLAN, Action.UPDATE):
+        if not pr_open:
+            return "the pull request is no longer open"
+        if run_in_flight(request.plan_run):
+            return "a plan is already running"
+        return None
+    return None  # pragma: no cover - every action is handled above
+
+
+def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Decision:
+    """May ``actor`` do ``action`` on ``request`` now? Role, prod allowlists, self-approval, state."""
+    role = policy.role_of(actor)
+    needed = _NEEDS[action]
+    if role < needed:
+        return Decision.no(f"{action.value} needs the {needed.label} role; you are a {role.label}")
+    if action is Action.APPROVE and _is_requester(request, actor):
+        return Decision.no("you cannot approve your own request")
+    if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not _is_requester(request, actor):
+        return Decision.no(f"only the requester or an approver can {action.value} this request")
+    if request.is_prod:
+        if action is Action.DESTROY and not policy.may_destroy_prod(actor):
+            return Decision.no("destroying in prod needs the prod destroy allowlist")
+        if not policy.may_act_in_prod(actor):
+            return Decision.no(f"{action.value} in prod needs the prod allowlist")
+    reason = _state_check(action, request, derive_status(request))
+    if reason is not None:
+        return Decision.no(reason)
+    return Decision.yes()
+
+
+def allowed_actions(request: Request, actor: Actor, policy: Policy) -> dict[Action, Decision]:
+    """Every action with its decision, in button order."""
+    return {action: check(action, request, actor, policy) for action in Action}
+
+
+def check_create(environment_is_prod: bool, actor: Actor, policy: Policy) -> Decision:
+    """May ``actor`` open a new request (which dispatches a plan) in this environment?"""
+    role = policy.role_of(actor)
+    if role < Role.DEVELOPER:
+        return Decision.no(f"creating requests needs the developer role; you are a {role.label}")
+    if environment_is_prod and not policy.may_act_in_prod(actor):
+        return Decision.no("requests in prod need the prod allowlist")
+    return Decision.yes()

@@ -1,0 +1,37 @@
+"""``AuditLog``: lifecycle events under ``logs/<requestId>/<iso-ts>.json``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LifecycleEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    timestamp: datetime
+    requestId: str
+    event: str  # e.g. request_created, plan_dispatched, approve_blocked, destroyed
+    actor: str | None = None
+    source: str | None = None  # slack | github | webhook | console | reconciler | api
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditLog(Protocol):
+    def record(
+        self,
+        request_id: str,
+        event: str,
+        *,
+        actor: str | None = None,
+        source: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an event. Never raises: a failure is logged and the flow goes on."""
+        ...
+
+    def events(self, request_id: str) -> list[LifecycleEvent]:
+        """Every event of the request, oldest first."""
+        ...

@@ -1,0 +1,149 @@
+"""``CodeHost``: the one narrow interface to where infra code lives and runs.
+
+``GitHubCodeHost`` (GitHub REST over httpx) and ``LocalCodeHost`` (a git repo on disk with a
+local runner) implement it. Every method is safe to call again after a crash: creating what
+already exists returns the existing thing, so services can resume multi-step operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Info(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RepoRef(_Info):
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class PullRequestInfo(_Info):
+    number: int
+    url: str
+    state: Literal["open", "closed"]
+    merged: bool
+    head_sha: str
+    head_ref: str
+    base_ref: str
+    merge_commit_sha: str | None = None
+    merged_at: datetime | None = None
+    closed_at: datetime | None = None
+    mergeable_state: str | None = None  # clean | behind | dirty | blocked | unknown ...
+    title: str | None = None
+
+
+class ReviewInfo(_Info):
+    id: int
+    user_login: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED (upper case, as REST)
+    commit_id: str | None = None
+    submitted_at: datetime | None = None
+
+
+class RunInfo(_Info):
+    run_id: int
+    url: str
+    status: str  # queued | in_progress | completed | requested | waiting | pending
+    conclusion: str | None = None
+    head_sha: str | None = None
+    head_branch: str | None = None
+    workflow: str | None = None  # workflow file name, e.g. plan.yml
+    name: str | None = None  # the run-name / display title (holds the request id)
+    event: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class MergeResult(_Info):
+    merged: bool
+    sha: str | None = None
+    message: str | None = None
+
+
+class CodeHostError(Exception):
+    """The code host refused or failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class CodeHost(Protocol):
+    def branch_head(self, repo: RepoRef, branch: str) -> str | None:
+        """Head commit sha of ``branch``, or None when the branch does not exist."""
+        ...
+
+    def create_branch(self, repo: RepoRef, branch: str, from_sha: str) -> str:
+        """Create ``branch`` at ``from_sha``; if it exists already, return its head unchanged."""
+        ...
+
+    def commit_files(
+        self,
+        repo: RepoRef,
+        branch: str,
+        files: Mapping[str, str | None],
+        message: str,
+        *,
+        parent_sha: str,
+    ) -> str:
+        """One commit on ``branch`` on top of ``parent_sha`` writing ``files`` (None deletes a
+        path); returns the new commit sha. Raises ``CodeHostError`` when the branch head is no
+        longer ``parent_sha``."""
+        ...
+
+    def find_pull_request(self, repo: RepoRef, head_branch: str) -> PullRequestInfo | None:
+        """The newest PR (open or closed) whose head is ``head_branch``."""
+        ...
+
+    def open_pull_request(
+        self, repo: RepoRef, *, head: str, base: str, title: str, body: str, labels: list[str]
+    ) -> PullRequestInfo:
+        """Open a PR; if one is already open for ``head``, return it."""
+        ...
+
+    def get_pull_request(self, repo: RepoRef, number: int) -> PullRequestInfo: ...
+
+    def list_reviews(self, repo: RepoRef, number: int) -> list[ReviewInfo]: ...
+
+    def submit_review(
+        self, repo: RepoRef, number: int, *, commit_sha: str, body: str, user_token: str | None = None
+    ) -> ReviewInfo:
+        """Approve the PR at ``commit_sha``, as the user when ``user_token`` is given."""
+        ...
+
+    def comment(self, repo: RepoRef, number: int, body: str) -> None: ...
+
+    def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
+        """Squash-merge only if the head is still ``sha``; brings a behind branch up to date
+        and retries. Merging an already merged PR returns its merge result."""
+        ...
+
+    def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:
+        """Dispatch and return the run when the host reports it (``return_run_details``) or it
+        can be found by the request id in its run-name; None when not found yet."""
+        ...
+
+    def find_run(self, repo: RepoRef, workflow: str, *, request_id: str, ref: str | None = None) -> RunInfo | None:
+        """Newest run of ``workflow`` whose run-name holds ``request_id``."""
+        ...
+
+    def get_run(self, repo: RepoRef, run_id: int) -> RunInfo: ...
+
+    def get_plan_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
+        """The ``terraform show -json`` document the plan run uploaded, or None."""
+        ...
+
+    def get_cost_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
+        """The Infracost JSON the plan run uploaded, or None when there is none."""
+        ...

@@ -1,0 +1,29 @@
+"""``Notifier``: tells people a request changed (Slack card + thread reply, or the console)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from core.domain.request import Request
+
+
+class Transition(BaseModel):
+    """What changed: the status move and the event that caused it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: str  # created | plan_ready | failed | approved | merged | applying | applied |
+    # destroying | destroyed | drift_detected | updated | planning | blocked
+    previous_status: str | None
+    status: str
+    actor: str | None = None
+    message: str | None = None
+    run_url: str | None = None
+
+
+class Notifier(Protocol):
+    def request_changed(self, request: Request, transition: Transition) -> None:
+        """Update the request's card and post a short thread reply. Must not raise."""
+        ...
