@@ -1,0 +1,127 @@
+"""allowed_actions: the matrix role x status x prod/non-prod x requester, and the reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.policy import Action, Actor, Policy, Role, allowed_actions, check_create
+from tests.domain.builders import at_status
+
+POLICY = Policy.of(
+    admins=["U_ADMIN"],
+    approvers=["U_APP", "approver@example.com"],
+    developers=["U_DEV", "U_REQ"],
+    prod_allowed=["U_ADMIN", "U_APP", "U_REQ"],
+    destroy_prod_allowed=["U_ADMIN"],
+)
+ACTORS = {
+    Role.VIEWER: Actor("U_VIEW"),
+    Role.DEVELOPER: Actor("U_DEV"),
+    Role.APPROVER: Actor("U_APP"),
+    Role.ADMIN: Actor("U_ADMIN"),
+}
+STATES = [
+    "request_created",
+    "planning",
+    "pr_open",
+    "plan_ready",
+    "approved",
+    "merged",
+    "applying",
+    "applied",
+    "apply_failed",
+    "plan_failed",
+    "destroying",
+    "destroyed",
+]
+# The states in which each action is possible at all (for someone with the role).
+STATE_ALLOWS: dict[Action, set[str]] = {
+    Action.APPROVE: {"plan_ready"},
+    Action.MERGE: {"approved"},
+    Action.APPLY: {"merged", "apply_failed"},
+    Action.DESTROY: {"applied", "apply_failed"},
+    # A plan already running blocks both; an open PR whose plan never started allows them.
+    Action.REPLAN: {"pr_open", "plan_ready", "approved", "plan_failed"},
+    Action.UPDATE: {"pr_open", "plan_ready", "approved", "plan_failed"},
+}
+MIN_ROLE = {
+    Action.APPROVE: Role.APPROVER,
+    Action.MERGE: Role.APPROVER,
+    Action.APPLY: Role.APPROVER,
+    Action.DESTROY: Role.ADMIN,
+    Action.REPLAN: Role.DEVELOPER,
+    Action.UPDATE: Role.DEVELOPER,
+}
+
+
+def expected(action: Action, role: Role, state: str, prod: bool, is_requester: bool, actor: Actor) -> bool:
+    if role < MIN_ROLE[action]:
+        return False
+    if action is Action.APPROVE and is_requester:
+        return False
+    if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not is_requester:
+        return False
+    if prod:
+        if action is Action.DESTROY and actor.id not in {"U_ADMIN"}:
+            return False
+        if actor.id not in {"U_ADMIN", "U_APP", "U_REQ"}:
+            return False
+    return state in STATE_ALLOWS[action]
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("prod", [False, True], ids=["nonprod", "prod"])
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.label)
+@pytest.mark.parametrize("is_requester", [False, True], ids=["other", "requester"])
+def test_matrix(state: str, prod: bool, role: Role, is_requester: bool) -> None:
+    request = at_status(state, prod=prod)
+    actor = ACTORS[role]
+    if is_requester:
+        assert request.requester is not None
+        request = request.model_copy(update={"requester": request.requester.model_copy(update={"id": actor.id})})
+    decisions = allowed_actions(request, actor, POLICY)
+    assert list(decisions) == list(Action)
+    for action, decision in decisions.items():
+        want = expected(action, role, state, prod, is_requester, actor)
+        assert decision.allowed is want, (action, decision.reason)
+        if not decision.allowed:
+            assert decision.reason, f"{action} refused without a reason"
+
+
+def test_reasons_name_the_problem() -> None:
+    merged = at_status("merged")
+    assert allowed_actions(merged, Actor("U_VIEW"), POLICY)[Action.APPLY].reason == (
+        "apply needs the approver role; you are a viewer"
+    )
+    plan_ready = at_status("plan_ready")
+    own = plan_ready.model_copy(update={"requester": plan_ready.requester.model_copy(update={"id": "U_APP"})})  # type: ignore[union-attr]
+    assert allowed_actions(own, Actor("U_APP"), POLICY)[Action.APPROVE].reason == "you cannot approve your own request"
+    assert "merged" in (allowed_actions(plan_ready, Actor("U_APP"), POLICY)[Action.APPLY].reason or "")
+    prod_applied = at_status("applied", prod=True)
+    assert "destroy allowlist" in (
+        allowed_actions(prod_applied, Actor("U_ADMIN2"), Policy.of(admins=["U_ADMIN2"]))[Action.DESTROY].reason or ""
+    )
+    assert "prod allowlist" in (
+        allowed_actions(at_status("merged", prod=True), Actor("U_DEV2"), Policy.of(approvers=["U_DEV2"]))[
+            Action.APPLY
+        ].reason
+        or ""
+    )
+
+
+def test_roles_resolve_by_user_id_or_email_case_insensitively() -> None:
+    assert POLICY.role_of(Actor("U_X", email="Approver@Example.com")) is Role.APPROVER
+    assert POLICY.role_of(Actor("u_admin")) is Role.ADMIN
+    assert POLICY.role_of(Actor("U_NOBODY")) is Role.VIEWER
+
+
+def test_empty_prod_allowlist_means_nobody_acts_in_prod() -> None:
+    policy = Policy.of(admins=["U_ADMIN"])
+    assert not allowed_actions(at_status("merged", prod=True), Actor("U_ADMIN"), policy)[Action.APPLY].allowed
+
+
+def test_create() -> None:
+    assert not check_create(False, Actor("U_VIEW"), POLICY).allowed
+    assert check_create(False, Actor("U_DEV"), POLICY).allowed
+    assert not check_create(True, Actor("U_DEV"), POLICY).allowed
+    assert check_create(True, Actor("U_REQ"), POLICY).allowed
