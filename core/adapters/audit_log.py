@@ -1,0 +1,109 @@
+"""``ObjectAuditLog``: lifecycle events as one small object each under ``logs/<requestId>/``.
+
+Keys are ``logs/<id>/<iso-ts>-<seq><random>.json``: the timestamp first so keys sort oldest
+first, a per-process sequence so events recorded at the same instant keep their order, and a
+random tail so writers in several processes never collide. Bodies are
+``{timestamp, requestId, event, actor, source, data}`` with credentials redacted from
+``data``. ``record`` never raises: the audit trail must not break the flow it records, so a
+failure is logged (without the event data) and swallowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from core.adapters.local_objects import LocalObjectStore
+from core.adapters.s3_objects import S3ObjectStore
+from core.domain.redaction import redact_value
+from core.ports.audit import LifecycleEvent
+from core.ports.clock import Clock
+from core.ports.object_store import ObjectStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+log = logging.getLogger(__name__)
+
+LOGS_PREFIX = "logs/"
+_sequence = itertools.count()
+
+
+def key_timestamp(when: datetime) -> str:
+    """Fixed-width UTC ISO timestamp, so keys sort in time order."""
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def safe_segment(value: str) -> str:
+    """``value`` as one object-key segment (ids come from outside)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in value)[:200]
+    return ("_" + cleaned) if not cleaned or cleaned.startswith(".") else cleaned
+
+
+def unique_suffix() -> str:
+    return f"{next(_sequence) % 1_000_000:06d}{secrets.token_hex(3)}"
+
+
+class ObjectAuditLog:
+    def __init__(self, objects: ObjectStore, clock: Clock) -> None:
+        self._objects = objects
+        self._clock = clock
+
+    def record(
+        self,
+        request_id: str,
+        event: str,
+        *,
+        actor: str | None = None,
+        source: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            entry = LifecycleEvent(
+                timestamp=self._clock.now(),
+                requestId=request_id,
+                event=event,
+                actor=actor,
+                source=source,
+                data=redact_value(data or {}),
+            )
+            key = f"{LOGS_PREFIX}{safe_segment(request_id)}/{key_timestamp(entry.timestamp)}-{unique_suffix()}.json"
+            self._objects.put(key, entry.model_dump_json().encode(), if_none_match=True)
+        except Exception as exc:
+            log.warning("audit: could not record %r for %s: %s", event, request_id, type(exc).__name__)
+
+    def events(self, request_id: str) -> list[LifecycleEvent]:
+        prefix = f"{LOGS_PREFIX}{safe_segment(request_id)}/"
+        found: list[tuple[datetime, str, LifecycleEvent]] = []
+        for key in self._objects.list_keys(prefix):
+            obj = self._objects.get(key)
+            if obj is None:
+                continue
+            try:
+                entry = LifecycleEvent.model_validate_json(obj.body)
+            except (ValidationError, ValueError):
+                log.warning("audit: skipping unreadable event %s", key)
+                continue
+            if entry.requestId != request_id:
+                continue  # another id that sanitises to the same segment
+            when = entry.timestamp.replace(tzinfo=UTC) if entry.timestamp.tzinfo is None else entry.timestamp
+            found.append((when, key, entry))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [entry for _, _, entry in found]
+
+
+class S3AuditLog(ObjectAuditLog):
+    def __init__(self, client: S3Client, bucket: str, clock: Clock) -> None:
+        super().__init__(S3ObjectStore(client, bucket), clock)
+
+
+class LocalAuditLog(ObjectAuditLog):
+    def __init__(self, root: Path, clock: Clock) -> None:
+        super().__init__(LocalObjectStore(root), clock)

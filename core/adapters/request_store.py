@@ -1,0 +1,251 @@
+"""``ObjectRequestStore``: request documents with real compare-and-swap on any ``ObjectStore``.
+
+Active requests live at ``requests/<id>.json``, archived ones at ``history/<id>.json``. Create
+is a create-if-absent put; ``update(id, mutate)`` is the one read-mutate-CAS helper: on a lost
+race it re-reads and retries with bounded, jittered backoff, then gives up with
+``TooManyConflicts``. After each document write the request's row goes to the list index
+(``ObjectRequestIndex``), so listing never reads documents. ``S3RequestStore`` and
+``LocalRequestStore`` are the same store on an S3 bucket or a directory.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.adapters.local_objects import LocalObjectStore
+from core.adapters.request_index import IndexProblem, ObjectRequestIndex
+from core.adapters.s3_objects import S3ObjectStore
+from core.domain.errors import (
+    FieldProblem,
+    InvalidDocument,
+    RequestAlreadyExists,
+    RequestArchived,
+    RequestNotFound,
+    TooManyConflicts,
+    VersionConflict,
+)
+from core.domain.index import IndexRow, ListFilter, Page
+from core.domain.request import Request
+from core.ports.clock import Clock
+from core.ports.object_store import ObjectStore, StoredObject
+from core.ports.request_store import Mutation
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+log = logging.getLogger(__name__)
+
+ACTIVE_PREFIX = "requests/"
+HISTORY_PREFIX = "history/"
+# Ids become object keys: keep them to a safe charset so a crafted id cannot address another key.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def active_key(request_id: str) -> str:
+    return f"{ACTIVE_PREFIX}{request_id}.json"
+
+
+def history_key(request_id: str) -> str:
+    return f"{HISTORY_PREFIX}{request_id}.json"
+
+
+def id_from_key(key: str, prefix: str) -> str | None:
+    """The request id a document key names, or None for a foreign object."""
+    if not key.startswith(prefix) or not key.endswith(".json"):
+        return None
+    candidate = key[len(prefix) : -len(".json")]
+    return candidate if _SAFE_ID.match(candidate) else None
+
+
+@dataclass
+class ReindexReport:
+    rows: int = 0
+    problems: list[IndexProblem] = field(default_factory=list)
+    complete: bool = True  # False when a shard stayed contended (see the log)
+
+
+class ObjectRequestStore:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        clock: Clock,
+        *,
+        index_shards: int = 32,
+        max_retries: int = 12,
+        backoff: float = 0.01,
+        max_backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._objects = objects
+        self._clock = clock
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.index = ObjectRequestIndex(objects, shards=index_shards, sleep=sleep, rng=self._rng)
+
+    @property
+    def objects(self) -> ObjectStore:
+        return self._objects
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def _parse(self, found: StoredObject) -> Request:
+        return Request.from_json(found.body, key=found.key)
+
+    def _read(self, request_id: str) -> tuple[StoredObject | None, StoredObject | None]:
+        """(active, archived) objects; the archive is read only when there is no active one."""
+        if not _SAFE_ID.match(request_id):
+            return None, None
+        active = self._objects.get(active_key(request_id))
+        if active is not None:
+            return active, None
+        return None, self._objects.get(history_key(request_id))
+
+    def get(self, request_id: str) -> Request:
+        active, archived = self._read(request_id)
+        found = active or archived
+        if found is None:
+            raise RequestNotFound(request_id)
+        return self._parse(found)
+
+    def create(self, request: Request) -> Request:
+        if not _SAFE_ID.match(request.id):
+            raise InvalidDocument([FieldProblem("id", "letters, digits, '_', '-' or '.', at most 128")])
+        if self._objects.get(history_key(request.id)) is not None:
+            raise RequestAlreadyExists(request.id)
+        stored = request.model_copy(deep=True, update={"version": 1})
+        try:
+            self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
+        except VersionConflict as exc:
+            raise RequestAlreadyExists(request.id) from exc
+        self.index.upsert(IndexRow.of(stored))
+        return stored
+
+    def update(self, request_id: str, mutate: Mutation) -> Request:
+        return self._update(request_id, mutate, allow_archived=False)
+
+    def _update(self, request_id: str, mutate: Mutation, *, allow_archived: bool) -> Request:
+        key = active_key(request_id)
+        for attempt in range(self._max_retries):
+            active, archived = self._read(request_id)
+            if active is None:
+                if archived is not None:
+                    raise RequestArchived(request_id)
+                raise RequestNotFound(request_id)
+            current = self._parse(active)
+            if current.archived_at is not None and not allow_archived:
+                raise RequestArchived(request_id)  # archiving has begun: the document is frozen
+            result = mutate(current.model_copy(deep=True))
+            if result is None:
+                return current
+            if result.id != request_id:
+                raise InvalidDocument([FieldProblem("id", "an update may not change the request id")], key=key)
+            stored = result.model_copy(
+                deep=True, update={"version": current.version + 1, "updated_at": self._clock.now()}
+            )
+            try:
+                self._objects.put(key, stored.to_json(), if_match=active.etag)
+            except VersionConflict:
+                self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
+                continue
+            self.index.upsert(IndexRow.of(stored))
+            return stored
+        raise TooManyConflicts(key, self._max_retries)
+
+    def archive(self, request_id: str) -> Request:
+        active, archived = self._read(request_id)
+        if active is None:
+            if archived is None:
+                raise RequestNotFound(request_id)
+            return self._parse(archived)  # already archived: idempotent
+        # Freeze the active document first (a CAS write), so an update racing the archive
+        # either lands before it or is refused; a crash after this step is resumed here.
+        now = self._clock.now()
+
+        def freeze(request: Request) -> Request | None:
+            if request.archived_at is not None:
+                return None
+            request.archived_at = now
+            return request
+
+        frozen = self._update(request_id, freeze, allow_archived=True)
+        self._objects.put(history_key(request_id), frozen.to_json())
+        self._objects.delete(active_key(request_id))
+        self.index.upsert(IndexRow.of(frozen))
+        return frozen
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def list(self, filters: ListFilter | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        return self.index.page(filters, limit, cursor)
+
+    def rows(self, filters: ListFilter | None = None) -> builtins.list[IndexRow]:
+        return self.index.rows(filters)
+
+    def index_problems(self) -> builtins.list[IndexProblem]:
+        return self.index.problems()
+
+    def reindex(self) -> ReindexReport:
+        """Rebuild the index from the documents (the repair path: reads every document).
+
+        Corrupted documents and foreign objects are reported with their key and skipped."""
+        report = ReindexReport()
+        best: dict[str, IndexRow] = {}
+        for prefix in (ACTIVE_PREFIX, HISTORY_PREFIX):
+            for key in self._objects.list_keys(prefix):
+                request_id = id_from_key(key, prefix)
+                if request_id is None:
+                    report.problems.append(IndexProblem(key, "foreign object (not <prefix><request-id>.json)"))
+                    continue
+                found = self._objects.get(key)
+                if found is None:
+                    continue  # deleted since listed (archived meanwhile)
+                try:
+                    request = self._parse(found)
+                except InvalidDocument as exc:
+                    report.problems.append(IndexProblem(key, str(exc), request_id))
+                    continue
+                if request.id != request_id:
+                    report.problems.append(IndexProblem(key, f"document id {request.id!r} differs from its key"))
+                    continue
+                row = IndexRow.of(request)
+                if prefix == HISTORY_PREFIX and not row.archived:
+                    row = row.model_copy(update={"archived": True})
+                if request_id not in best or row.version > best[request_id].version:
+                    best[request_id] = row
+        for problem in report.problems:
+            log.warning("reindex: skipping %s: %s", problem.key, problem.reason)
+        report.complete = self.index.rebuild(best.values(), self._exists)
+        report.rows = len(best)
+        return report
+
+    def _exists(self, request_id: str) -> bool:
+        active, archived = self._read(request_id)
+        return active is not None or archived is not None
+
+
+class S3RequestStore(ObjectRequestStore):
+    """The request store on an S3 bucket (SSE AES256, conditional writes)."""
+
+    def __init__(
+        self, client: S3Client, bucket: str, clock: Clock, *, index_shards: int = 32, max_retries: int = 12
+    ) -> None:
+        super().__init__(S3ObjectStore(client, bucket), clock, index_shards=index_shards, max_retries=max_retries)
+
+
+class LocalRequestStore(ObjectRequestStore):
+    """The embedded request store on a directory (``TFPILOT_DATA_DIR``)."""
+
+    def __init__(self, root: Path, clock: Clock, *, index_shards: int = 32, max_retries: int = 12) -> None:
+        super().__init__(LocalObjectStore(root), clock, index_shards=index_shards, max_retries=max_retries)
