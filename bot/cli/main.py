@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 # Each module exposes ``register(subparsers)`` adding its commands; a command sets
 # ``func(args) -> int`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.settings_cmd",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.settings_cmd",
+    "bot.cli.plan_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
