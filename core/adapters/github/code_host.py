@@ -1,0 +1,528 @@
+"""``GitHubCodeHost``: the ``CodeHost`` port over GitHub's REST API.
+
+Every operation is safe to repeat after a crash, as the port promises: creating a branch or a
+PR that exists returns the existing one, a commit whose earlier attempt already landed is
+recognised (same parent, same tree) instead of failing, merging a merged PR returns its result.
+Commits use the git data API (a tree with inline contents on the parent's tree, a commit, a
+fast-forward-only ref update), so one request writes all its files in one commit. Workflows are
+dispatched with ``return_run_details``; where the server refuses the field the run is found by
+the request id in its run-name. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from core.adapters.github import artifacts, mapping
+from core.adapters.github.client import GitHubApiError, GitHubClient
+from core.ports.code_host import (
+    CodeHostError,
+    MergeResult,
+    PullRequestInfo,
+    RepoRef,
+    ReviewInfo,
+    RunInfo,
+)
+
+LOG = logging.getLogger("tfpilot.github")
+
+FILE_MODE = "100644"
+MAX_TREE_CACHE = 1024
+# Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
+DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
+
+
+class GitHubCodeHost:
+    """``CodeHost`` on GitHub. ``web_url`` builds links GitHub did not return (Enterprise:
+    ``https://ghe.example.com``)."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        web_url: str = "https://github.com",
+        max_artifact_bytes: int = 64 * 1024 * 1024,
+        max_json_bytes: int = 64 * 1024 * 1024,
+        dispatch_find_attempts: int = 5,
+        dispatch_poll_seconds: float = 2.0,
+        merge_attempts: int = 5,
+        update_branch_polls: int = 5,
+        runs_per_page: int = 50,
+    ) -> None:
+        self.client = client
+        self.web_url = web_url.rstrip("/")
+        self.max_artifact_bytes = max_artifact_bytes
+        self.max_json_bytes = max_json_bytes
+        self.dispatch_find_attempts = dispatch_find_attempts
+        self.dispatch_poll_seconds = dispatch_poll_seconds
+        self.merge_attempts = merge_attempts
+        self.update_branch_polls = update_branch_polls
+        self.runs_per_page = runs_per_page
+        # Commit objects are immutable: remember commit -> tree to skip re-reading them.
+        self._trees: dict[str, str] = {}
+        # None until a dispatch tells us whether the server accepts return_run_details.
+        self.run_details_supported: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"GitHubCodeHost(api={self.client.base_url!r})"
+
+    # --- branches and commits ----------------------------------------------------------------
+    def branch_head(self, repo: RepoRef, branch: str) -> str | None:
+        mapping.check_repo(repo)
+        mapping.check_branch(branch)
+        try:
+            response = self.client.get(
+                "/repos/{owner}/{repo}/git/ref/{ref}", path=_repo_path(repo, ref=f"heads/{branch}")
+            )
+        except GitHubApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _ref_sha(response.data)
+
+    def create_branch(self, repo: RepoRef, branch: str, from_sha: str) -> str:
+        mapping.check_repo(repo)
+        mapping.check_branch(branch)
+        try:
+            response = self.client.post(
+                "/repos/{owner}/{repo}/git/refs",
+                path=_repo_path(repo),
+                json={"ref": f"refs/heads/{branch}", "sha": from_sha},
+            )
+        except GitHubApiError as exc:
+            if exc.status == 422 and exc.mentions("already exists"):
+                head = self.branch_head(repo, branch)
+                if head is not None:
+                    return head
+            raise
+        return _ref_sha(response.data)
+
+    def commit_files(
+        self,
+        repo: RepoRef,
+        branch: str,
+        files: Mapping[str, str | None],
+        message: str,
+        *,
+        parent_sha: str,
+    ) -> str:
+        mapping.check_repo(repo)
+        mapping.check_branch(branch)
+        if not files:
+            raise CodeHostError("commit_files needs at least one file")
+        entries: list[dict[str, Any]] = []
+        for path in sorted(files):
+            mapping.check_file_path(path)
+            content = files[path]
+            entry: dict[str, Any] = {"path": path, "mode": FILE_MODE, "type": "blob"}
+            if content is None:
+                entry["sha"] = None
+            else:
+                entry["content"] = content
+            entries.append(entry)
+        base_tree = self._tree_of(repo, parent_sha)
+        tree = self.client.post(
+            "/repos/{owner}/{repo}/git/trees", path=_repo_path(repo), json={"base_tree": base_tree, "tree": entries}
+        )
+        tree_sha = _sha(tree.data, "tree")
+        commit = self.client.post(
+            "/repos/{owner}/{repo}/git/commits",
+            path=_repo_path(repo),
+            json={"message": message, "tree": tree_sha, "parents": [parent_sha]},
+        )
+        commit_sha = _sha(commit.data, "commit")
+        self._remember_tree(commit_sha, tree_sha)
+        try:
+            self.client.patch(
+                "/repos/{owner}/{repo}/git/refs/{ref}",
+                path=_repo_path(repo, ref=f"heads/{branch}"),
+                json={"sha": commit_sha, "force": False},
+            )
+        except GitHubApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            return self._landed_commit(repo, branch, parent_sha, tree_sha, exc)
+        return commit_sha
+
+    def _landed_commit(self, repo: RepoRef, branch: str, parent_sha: str, tree_sha: str, exc: GitHubApiError) -> str:
+        """The ref did not fast-forward: an earlier attempt of this very commit may have
+        landed (head's only parent is ``parent_sha`` and its tree is ours); else the branch
+        moved under us and the caller must re-read it."""
+        head = self.branch_head(repo, branch)
+        if head is None:
+            raise CodeHostError(f"branch {branch} does not exist in {repo.full_name}", status=404) from exc
+        if head != parent_sha:
+            data = self._get_commit(repo, head)
+            parents = [_dict(p).get("sha") for p in data.get("parents") or []]
+            if parents == [parent_sha] and _dict(data.get("tree")).get("sha") == tree_sha:
+                LOG.info("commit on %s already landed as %s", branch, head[:12])
+                return head
+            raise CodeHostError(
+                f"branch {branch} moved: its head is {head[:12]}, not the expected parent {parent_sha[:12]}",
+                status=409,
+            ) from exc
+        raise CodeHostError(
+            f"could not update branch {branch}: {exc.github_message or exc}", status=exc.status
+        ) from exc
+
+    def _tree_of(self, repo: RepoRef, commit_sha: str) -> str:
+        cached = self._trees.get(commit_sha)
+        if cached is not None:
+            return cached
+        tree_sha = _sha(self._get_commit(repo, commit_sha).get("tree"), "tree of commit")
+        self._remember_tree(commit_sha, tree_sha)
+        return tree_sha
+
+    def _get_commit(self, repo: RepoRef, sha: str) -> dict[str, Any]:
+        try:
+            response = self.client.get(
+                "/repos/{owner}/{repo}/git/commits/{commit_sha}", path=_repo_path(repo, commit_sha=sha)
+            )
+        except GitHubApiError as exc:
+            if exc.status == 404:
+                raise CodeHostError(f"commit {sha[:12]} not found in {repo.full_name}", status=404) from exc
+            raise
+        return _dict(response.data)
+
+    def _remember_tree(self, commit_sha: str, tree_sha: str) -> None:
+        if len(self._trees) >= MAX_TREE_CACHE:
+            self._trees.pop(next(iter(self._trees)))
+        self._trees[commit_sha] = tree_sha
+
+    # --- pull requests -----------------------------------------------------------------------
+    def find_pull_request(self, repo: RepoRef, head_branch: str) -> PullRequestInfo | None:
+        found = self._pulls_for(repo, head_branch, state="all")
+        return mapping.pull_request(found[0]) if found else None
+
+    def _pulls_for(self, repo: RepoRef, head_branch: str, *, state: str) -> list[dict[str, Any]]:
+        """Raw PR documents whose head is ``head_branch`` in ``repo``, newest first."""
+        mapping.check_repo(repo)
+        mapping.check_branch(head_branch)
+        response = self.client.get(
+            "/repos/{owner}/{repo}/pulls",
+            path=_repo_path(repo),
+            params={
+                "head": f"{repo.owner}:{head_branch}",
+                "state": state,
+                "sort": "created",
+                "direction": "desc",
+                "per_page": 10,
+            },
+        )
+        items = response.data if isinstance(response.data, list) else []
+        pulls = [item for item in items if isinstance(item, dict) and isinstance(item.get("number"), int)]
+        return sorted(pulls, key=lambda p: int(p["number"]), reverse=True)
+
+    def open_pull_request(
+        self, repo: RepoRef, *, head: str, base: str, title: str, body: str, labels: list[str]
+    ) -> PullRequestInfo:
+        mapping.check_repo(repo)
+        mapping.check_branch(head)
+        mapping.check_branch(base)
+        try:
+            response = self.client.post(
+                "/repos/{owner}/{repo}/pulls",
+                path=_repo_path(repo),
+                json={"title": title, "head": head, "base": base, "body": body},
+            )
+            pr_data = _dict(response.data)
+        except GitHubApiError as exc:
+            if not (exc.status == 422 and exc.mentions("already exists")):
+                raise
+            open_prs = self._pulls_for(repo, head, state="open")
+            if not open_prs:
+                raise
+            pr_data = open_prs[0]
+            LOG.info("pull request for %s already open: #%s", head, pr_data["number"])
+        present = {str(_dict(label).get("name")) for label in pr_data.get("labels") or []}
+        pr = mapping.pull_request(pr_data)
+        missing = [label for label in dict.fromkeys(labels) if label and label not in present]
+        if missing:
+            self._add_labels(repo, pr.number, missing)
+        return pr
+
+    def _add_labels(self, repo: RepoRef, number: int, labels: list[str]) -> None:
+        try:
+            self.client.post(
+                "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+                path=_repo_path(repo, issue_number=number),
+                json={"labels": labels},
+            )
+        except GitHubApiError as exc:
+            if exc.retryable:
+                raise
+            # Labels are a convenience: a missing permission must not undo an opened PR.
+            LOG.warning("could not label PR #%s in %s: %s", number, repo.full_name, exc.github_message or exc)
+
+    def get_pull_request(self, repo: RepoRef, number: int) -> PullRequestInfo:
+        mapping.check_repo(repo)
+        response = self.client.get(
+            "/repos/{owner}/{repo}/pulls/{pull_number}", path=_repo_path(repo, pull_number=number)
+        )
+        return mapping.pull_request(response.data)
+
+    def list_reviews(self, repo: RepoRef, number: int) -> list[ReviewInfo]:
+        mapping.check_repo(repo)
+        reviews: list[ReviewInfo] = []
+        for page in range(1, 11):
+            response = self.client.get(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+                path=_repo_path(repo, pull_number=number),
+                params={"per_page": 100, "page": page},
+            )
+            items = response.data if isinstance(response.data, list) else []
+            reviews.extend(mapping.review(item) for item in items if isinstance(item, dict))
+            if len(items) < 100:
+                break
+        return reviews
+
+    def submit_review(
+        self, repo: RepoRef, number: int, *, commit_sha: str, body: str, user_token: str | None = None
+    ) -> ReviewInfo:
+        mapping.check_repo(repo)
+        response = self.client.post(
+            "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+            path=_repo_path(repo, pull_number=number),
+            json={"commit_id": commit_sha, "body": body, "event": "APPROVE"},
+            token=user_token,
+            retry_ambiguous=False,
+        )
+        return mapping.review(response.data)
+
+    def comment(self, repo: RepoRef, number: int, body: str) -> None:
+        mapping.check_repo(repo)
+        self.client.post(
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            path=_repo_path(repo, issue_number=number),
+            json={"body": body},
+            retry_ambiguous=False,
+        )
+
+    # --- merge -------------------------------------------------------------------------------
+    def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
+        mapping.check_repo(repo)
+        expected = sha
+        last: GitHubApiError | None = None
+        state: str | None = None
+        for attempt in range(1, self.merge_attempts + 1):
+            try:
+                response = self.client.put(
+                    "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+                    path=_repo_path(repo, pull_number=number),
+                    json={"sha": expected, "merge_method": "squash", "commit_title": title},
+                )
+            except GitHubApiError as exc:
+                if exc.status not in (405, 409, 422):
+                    raise
+                last = exc
+            else:
+                data = _dict(response.data)
+                return MergeResult(
+                    merged=bool(data.get("merged", True)), sha=data.get("sha"), message=data.get("message")
+                )
+            pr = self.get_pull_request(repo, number)
+            if pr.merged:
+                return MergeResult(merged=True, sha=pr.merge_commit_sha, message="Pull Request already merged")
+            if pr.state == "closed":
+                raise CodeHostError(f"PR #{number} is closed without being merged", status=last.status) from last
+            if pr.head_sha != expected:
+                raise CodeHostError(
+                    f"PR #{number} head changed from {expected[:12]} to {pr.head_sha[:12]}: not merging a commit "
+                    "that was not approved",
+                    status=409,
+                ) from last
+            if last.status == 422:
+                raise CodeHostError(
+                    f"GitHub refused to merge PR #{number}: {last.github_message}", status=422
+                ) from last
+            state = pr.mergeable_state
+            if state == "dirty":
+                raise CodeHostError(
+                    f"PR #{number} conflicts with {pr.base_ref}: resolve the conflict on {pr.head_ref}",
+                    status=last.status,
+                ) from last
+            if attempt == self.merge_attempts:
+                break
+            if state == "behind":
+                expected = self._update_branch(repo, number, expected)
+            self.client.pause(self.client.backoff(attempt))
+        assert last is not None
+        raise CodeHostError(
+            f"PR #{number} is still not mergeable after {self.merge_attempts} attempts "
+            f"(mergeable_state={state}): {last.github_message}",
+            status=last.status,
+            retryable=True,
+        ) from last
+
+    def _update_branch(self, repo: RepoRef, number: int, head_sha: str) -> str:
+        """Merge the base into a behind PR branch; returns the new head once GitHub shows it,
+        after checking the new head is that update (its parents include the approved head)."""
+        try:
+            self.client.put(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+                path=_repo_path(repo, pull_number=number),
+                json={"expected_head_sha": head_sha},
+            )
+        except GitHubApiError as exc:
+            raise CodeHostError(
+                f"PR #{number} is behind its base and could not be updated: {exc.github_message or exc}",
+                status=exc.status,
+                retryable=exc.retryable,
+            ) from exc
+        for poll in range(1, self.update_branch_polls + 1):
+            self.client.pause(self.client.backoff(poll))
+            pr = self.get_pull_request(repo, number)
+            if pr.head_sha != head_sha:
+                parents = [_dict(p).get("sha") for p in self._get_commit(repo, pr.head_sha).get("parents") or []]
+                if head_sha not in parents:
+                    raise CodeHostError(
+                        f"PR #{number} head changed to {pr.head_sha[:12]}, which is not an update of the approved "
+                        f"{head_sha[:12]}",
+                        status=409,
+                    )
+                return pr.head_sha
+        return head_sha
+
+    # --- workflows -----------------------------------------------------------------------------
+    def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:
+        mapping.check_repo(repo)
+        path = _repo_path(repo, workflow_id=workflow)
+        body: dict[str, Any] = {"ref": ref, "inputs": dict(inputs)}
+        template = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+        response = None
+        if self.run_details_supported is not False:
+            try:
+                response = self.client.post(
+                    template, path=path, json={**body, "return_run_details": True}, retry_ambiguous=False
+                )
+            except GitHubApiError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                # Older servers reject the unknown field; a 4xx means nothing was dispatched.
+                LOG.info("dispatch of %s refused return_run_details (%s); retrying without", workflow, exc.status)
+                self.run_details_supported = False
+        if response is None:
+            response = self.client.post(template, path=path, json=body, retry_ambiguous=False)
+        data = _dict(response.data)
+        run_id = data.get("workflow_run_id")
+        if response.status == 200 and isinstance(run_id, int):
+            self.run_details_supported = True
+            return RunInfo(
+                run_id=run_id,
+                url=str(data.get("html_url") or f"{self.web_url}/{repo.full_name}/actions/runs/{run_id}"),
+                status="queued",
+                head_branch=ref,
+                workflow=workflow,
+                event="workflow_dispatch",
+            )
+        request_id = inputs.get("request_id")
+        if not request_id:
+            return None
+        not_before = _server_time(response.headers.get("date"))
+        for attempt in range(1, self.dispatch_find_attempts + 1):
+            found = self._find_run(repo, workflow, request_id=request_id, ref=ref, not_before=not_before)
+            if found is not None:
+                return found
+            if attempt < self.dispatch_find_attempts:
+                self.client.pause(self.dispatch_poll_seconds * attempt)
+        return None
+
+    def find_run(self, repo: RepoRef, workflow: str, *, request_id: str, ref: str | None = None) -> RunInfo | None:
+        mapping.check_repo(repo)
+        return self._find_run(repo, workflow, request_id=request_id, ref=ref, not_before=None)
+
+    def _find_run(
+        self, repo: RepoRef, workflow: str, *, request_id: str, ref: str | None, not_before: datetime | None
+    ) -> RunInfo | None:
+        response = self.client.get(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+            path=_repo_path(repo, workflow_id=workflow),
+            params={"event": "workflow_dispatch", "branch": ref, "per_page": self.runs_per_page},
+        )
+        runs = _dict(response.data).get("workflow_runs")
+        matches = [
+            mapping.run(item, web_url=self.web_url, repo=repo)
+            for item in (runs if isinstance(runs, list) else [])
+            if isinstance(item, dict) and mapping.run_mentions(item, request_id)
+        ]
+        if not_before is not None:
+            matches = [r for r in matches if r.created_at is None or r.created_at >= not_before - DISPATCH_CLOCK_SLACK]
+        if not matches:
+            return None
+        return max(matches, key=lambda r: (r.created_at.timestamp() if r.created_at else 0.0, r.run_id))
+
+    def get_run(self, repo: RepoRef, run_id: int) -> RunInfo:
+        mapping.check_repo(repo)
+        response = self.client.get("/repos/{owner}/{repo}/actions/runs/{run_id}", path=_repo_path(repo, run_id=run_id))
+        return mapping.run(response.data, web_url=self.web_url, repo=repo)
+
+    # --- artifacts -----------------------------------------------------------------------------
+    def get_plan_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
+        return self._artifact_json(repo, run_id, f"tfplan-{request_id}", "plan.json")
+
+    def get_cost_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
+        return self._artifact_json(repo, run_id, f"infracost-{request_id}", "infracost.json")
+
+    def _artifact_json(self, repo: RepoRef, run_id: int, name: str, member: str) -> dict[str, Any] | None:
+        mapping.check_repo(repo)
+        listing = self.client.get(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+            path=_repo_path(repo, run_id=run_id),
+            params={"name": name, "per_page": 100},
+        )
+        artifact = artifacts.pick_artifact(listing.data, name)
+        if artifact is None:
+            return None
+        try:
+            response = self.client.get(
+                "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
+                path=_repo_path(repo, artifact_id=artifact["id"], archive_format="zip"),
+                use_cache=False,
+            )
+        except GitHubApiError as exc:
+            if exc.status in (404, 410):
+                LOG.info("artifact %s of run %s is gone (%s)", name, run_id, exc.status)
+                return None
+            raise
+        location = response.headers.get("location")
+        if response.status in (301, 302, 303, 307, 308) and location:
+            archive = self.client.download(location, max_bytes=self.max_artifact_bytes)
+        elif response.status == 200:
+            archive = response.content
+            if len(archive) > self.max_artifact_bytes:
+                raise CodeHostError(f"artifact {name} is over the {self.max_artifact_bytes}-byte limit")
+        else:
+            raise CodeHostError(f"artifact {name} download answered {response.status} without a location")
+        return artifacts.json_member(archive, member, max_bytes=self.max_json_bytes, artifact=name)
+
+
+def _repo_path(repo: RepoRef, **extra: str | int) -> dict[str, str | int]:
+    return {"owner": repo.owner, "repo": repo.name, **extra}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _sha(data: Any, what: str) -> str:
+    sha = _dict(data).get("sha")
+    if not isinstance(sha, str) or not sha:
+        raise CodeHostError(f"GitHub returned no sha for the {what}")
+    return sha
+
+
+def _ref_sha(data: Any) -> str:
+    return _sha(_dict(data).get("object"), "reference")
+
+
+def _server_time(date_header: str | None) -> datetime | None:
+    if not date_header:
+        return None
+    try:
+        return parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
