@@ -1,0 +1,271 @@
+"""The request card: the parent message of a request's thread, rebuilt on every transition.
+
+Pure: ``request_card(request)`` turns a ``Request`` into ``{"text", "blocks"}``. The card is
+shared by everyone in the channel, so its buttons are those the request's *state* allows to an
+approver (``allowed_actions`` for a neutral, fully-permitted actor); a click is re-checked for
+the person who clicked. Every value is escaped and clipped to Slack's limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.views import fmt
+from bot.views.ids import CardRef, card_action_id
+from bot.views.limits import (
+    BUTTON_TEXT,
+    CONFIRM_TEXT,
+    CONFIRM_TITLE,
+    HEADER_TEXT,
+    SECTION_FIELD_TEXT,
+    SECTION_TEXT,
+    clip,
+    escape,
+    join_lines,
+    mrkdwn,
+    plain,
+)
+from core.domain.policy import Action, Actor, Policy, allowed_actions
+from core.domain.request import PlanSummary, Request
+
+TIMELINE_STEPS = 5
+ADDRESSES_SHOWN = 8
+CONFIG_CHARS = 1200
+
+# A neutral actor holding every permission: what remains is what the state allows.
+_NEUTRAL = Actor(id="tfpilot:card")
+_NEUTRAL_POLICY = Policy.of(admins=[_NEUTRAL.id], prod_allowed=[_NEUTRAL.id], destroy_prod_allowed=[_NEUTRAL.id])
+
+_LABELS: dict[Action, str] = {
+    Action.APPROVE: "Approve",
+    Action.MERGE: "Merge",
+    Action.APPLY: "Apply",
+    Action.DESTROY: "Destroy",
+    Action.REPLAN: "Re-plan",
+    Action.UPDATE: "Edit",
+}
+_STYLES: dict[Action, str] = {Action.APPROVE: "primary", Action.APPLY: "primary", Action.DESTROY: "danger"}
+
+
+def card_actions(request: Request) -> list[Action]:
+    """The actions the card offers: those the state allows to a fully-permitted approver."""
+    decisions = allowed_actions(request, _NEUTRAL, _NEUTRAL_POLICY)
+    return [action for action, decision in decisions.items() if decision.allowed]
+
+
+def _confirm(title: str, text: str, confirm: str, *, danger: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "title": plain(title, CONFIRM_TITLE),
+        "text": mrkdwn(text, CONFIRM_TEXT),
+        "confirm": plain(confirm, 30),
+        "deny": plain("Cancel", 30),
+    }
+    if danger:
+        out["style"] = "danger"
+    return out
+
+
+def _confirmation(action: Action, request: Request) -> dict[str, Any] | None:
+    where = f"{request.project}/{request.environment}"
+    summary = request.plan.summary if request.plan else None
+    if action is Action.MERGE:
+        pr = request.pr.number if request.pr and request.pr.number else request.pr_number
+        return _confirm(
+            "Merge the pull request?",
+            f"Squash-merge PR #{pr or '?'} of `{request.id}` into `{clip(escape(request.target_base or 'main'), 60)}`.",
+            "Merge",
+        )
+    if action is Action.APPLY:
+        return _confirm(
+            f"Apply in {clip(request.environment, 60)}?",
+            f"Terraform will change real infrastructure in `{clip(escape(where), 120)}`: {fmt.plan_counts(summary)}.",
+            "Apply",
+            danger=bool(summary and (summary.destroy or summary.replace)),
+        )
+    if action is Action.DESTROY and not request.is_prod:
+        # Prod destroy opens a modal where the request id must be typed instead.
+        return _confirm(
+            "Destroy this infrastructure?",
+            f"Every resource `{request.id}` created in `{clip(escape(where), 120)}` will be destroyed.",
+            "Destroy",
+            danger=True,
+        )
+    return None
+
+
+def _buttons(request: Request) -> list[dict[str, Any]]:
+    ref = CardRef(request.id, request.version).encode()
+    buttons: list[dict[str, Any]] = []
+    for action in card_actions(request):
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": card_action_id(action),
+            "text": plain(_LABELS[action], BUTTON_TEXT),
+            "value": ref,
+        }
+        if action in _STYLES:
+            button["style"] = _STYLES[action]
+        confirm = _confirmation(action, request)
+        if confirm is not None:
+            button["confirm"] = confirm
+        buttons.append(button)
+    return buttons
+
+
+def _addresses(summary: PlanSummary, keys: tuple[str, ...]) -> list[str]:
+    found: list[str] = []
+    for key in keys:
+        found.extend(summary.addresses.get(key, []))
+    return found
+
+
+def plan_section(summary: PlanSummary | None) -> str | None:
+    """Plan counts with deletions and replacements called out (addresses listed, bounded)."""
+    if summary is None:
+        return None
+    lines = [f"*Plan:* {fmt.plan_counts(summary)}"]
+    deleted = _addresses(summary, ("delete", "destroy"))
+    replaced = _addresses(summary, ("replace", "delete-create", "create-delete"))
+    if summary.destroy or summary.has_deletions:
+        lines.append(f":warning: *{summary.destroy or len(deleted)} resource(s) will be DESTROYED*")
+        lines += [f"• `{escape(clip(a, 200))}`" for a in deleted[:ADDRESSES_SHOWN]]
+        if len(deleted) > ADDRESSES_SHOWN:
+            lines.append(f"…and {len(deleted) - ADDRESSES_SHOWN} more")
+    if summary.replace or summary.has_replacements:
+        lines.append(f":warning: *{summary.replace or len(replaced)} resource(s) will be REPLACED*")
+        lines += [f"• `{escape(clip(a, 200))}`" for a in replaced[:ADDRESSES_SHOWN]]
+        if len(replaced) > ADDRESSES_SHOWN:
+            lines.append(f"…and {len(replaced) - ADDRESSES_SHOWN} more")
+    if summary.truncated:
+        lines.append("_The plan was truncated; the full plan is in the thread._")
+    return join_lines(lines, SECTION_TEXT)
+
+
+def _links(request: Request) -> list[str]:
+    pr_url = (request.pr.url if request.pr else None) or request.pr_url
+    pr_number = (request.pr.number if request.pr else None) or request.pr_number
+    candidates = [
+        (pr_url, f"PR #{pr_number}" if pr_number else "Pull request"),
+        (request.plan_run.url if request.plan_run else None, "Plan run"),
+        (request.apply_run.url if request.apply_run else None, "Apply run"),
+        (request.destroy_run.url if request.destroy_run else None, "Destroy run"),
+        (request.cleanup_pr.url if request.cleanup_pr else None, "Cleanup PR"),
+    ]
+    return [text for url, label in candidates if (text := fmt.link(url, label))]
+
+
+def _cost(request: Request) -> str | None:
+    cost = request.cost
+    if cost is None or cost.monthly_cost is None:
+        return None
+    currency = escape(clip(cost.currency, 8))
+    text = f"*Cost:* {cost.monthly_cost:,.2f} {currency}/month"
+    if cost.monthly_delta is not None:
+        text += f" ({cost.monthly_delta:+,.2f} {currency})"
+    return text
+
+
+def _drift(request: Request) -> str | None:
+    drift = request.drift
+    if drift is None or not drift.detected:
+        return None
+    text = ":warning: *Drift detected*"
+    if drift.counts is not None:
+        c = drift.counts
+        text += f" (+{c.add} ~{c.change} -{c.destroy})"
+    if drift.summary:
+        text += f": {escape(clip(drift.summary, 1500))}"
+    run = fmt.link(drift.run_url, "drift run")
+    if run:
+        text += f" — {run}"
+    if drift.checked_at:
+        text += f" — checked {fmt.when(drift.checked_at)}"
+    return clip(text, SECTION_TEXT)
+
+
+def _timeline(request: Request) -> str | None:
+    steps = request.timeline[-TIMELINE_STEPS:]
+    if not steps:
+        return None
+    lines = []
+    for step in steps:
+        line = f"{fmt.when(step.at)} · *{escape(clip(step.step, 80))}*"
+        if step.status:
+            line += f" ({escape(clip(step.status, 40))})"
+        if step.message:
+            line += f" — {escape(clip(step.message, 200))}"
+        if step.actor:
+            line += f" — {fmt.mention(clip(step.actor, 60))}"
+        lines.append(line)
+    hidden = len(request.timeline) - len(steps)
+    header = "*Timeline*" + (f" (last {len(steps)} of {len(request.timeline)})" if hidden else "")
+    return join_lines([header, *lines], SECTION_TEXT)
+
+
+def _config(request: Request) -> str | None:
+    if not request.config:
+        return None
+    lines = [
+        f"`{escape(clip(str(key), 60))}` = {escape(clip(fmt.config_value(value), 200))}"
+        for key, value in sorted(request.config.items())
+    ]
+    return join_lines(["*Config*", *lines], CONFIG_CHARS)
+
+
+def card_text(request: Request) -> str:
+    """Notification fallback text (also what screen readers announce)."""
+    return clip(
+        f"{fmt.badge(fmt.status_of(request))}: {request.module} in {request.project}/{request.environment} "
+        f"({request.id})",
+        300,
+    )
+
+
+def request_card(request: Request) -> dict[str, Any]:
+    """The card message: ``{"text": ..., "blocks": [...]}`` within Slack's message limits."""
+    status = fmt.status_of(request)
+    env = request.environment + (" (prod)" if request.is_prod and request.environment != "prod" else "")
+    fields = [
+        f"*Status*\n{fmt.badge(status)}",
+        f"*Request*\n`{request.id}`",
+        f"*Project*\n{escape(request.project)}",
+        f"*Environment*\n{escape(env)}",
+        f"*Module*\n{escape(request.module)}",
+        f"*Requester*\n{fmt.requester_text(request.requester)}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": plain(
+                f"{fmt.meta_emoji(status)} {request.module} · {request.project}/{request.environment}", HEADER_TEXT
+            ),
+        },
+        {"type": "section", "fields": [mrkdwn(f, SECTION_FIELD_TEXT) for f in fields]},
+    ]
+    links = _links(request)
+    if links:
+        blocks.append({"type": "section", "text": mrkdwn(" · ".join(links))})
+    for text in (plan_section(request.plan.summary if request.plan else None), _cost(request), _drift(request)):
+        if text:
+            blocks.append({"type": "section", "text": mrkdwn(text)})
+    config = _config(request)
+    if config:
+        blocks.append({"type": "section", "text": mrkdwn(config)})
+    timeline = _timeline(request)
+    if timeline:
+        blocks.append({"type": "section", "text": mrkdwn(timeline)})
+    buttons = _buttons(request)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"card:{request.id}", "elements": buttons})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    f"Updated {fmt.when(request.updated_at)} · revision {request.revision} · "
+                    "buttons are checked against your role when clicked"
+                )
+            ],
+        }
+    )
+    return {"text": card_text(request), "blocks": blocks}

@@ -1,0 +1,116 @@
+"""Thread replies, one short message per transition of a request.
+
+Pure: ``transition_reply(request, transition, approvers=...)`` returns ``{"text", "blocks"}``.
+Replies mention the requester, and the approvers (Slack ids only) when their approval is
+awaited. A plan small enough is quoted in the reply; a larger one becomes a file
+(``plan_file``), uploaded into the thread by the notifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.views import fmt
+from bot.views.limits import FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn
+from core.domain.request import Request
+from core.ports.notifier import Transition
+
+MAX_APPROVER_MENTIONS = 20
+# Events after which an approver is the one who must act next.
+_AWAITING_APPROVAL = frozenset({"plan_ready", "approval_voided"})
+
+
+def approver_mentions(approvers: Sequence[str], *, exclude: str | None = None) -> list[str]:
+    """``<@U…>`` for each approver given as a Slack user id (emails cannot be mentioned)."""
+    seen: list[str] = []
+    for raw in approvers:
+        who = raw.strip()
+        if fmt.is_slack_user(who) and who != exclude and who not in seen:
+            seen.append(who)
+    return [f"<@{who}>" for who in seen[:MAX_APPROVER_MENTIONS]]
+
+
+def _run_link(request: Request, transition: Transition) -> str | None:
+    url = transition.run_url
+    if url is None:
+        for run in (request.destroy_run, request.apply_run, request.plan_run):
+            if run is not None and run.url:
+                url = run.url
+                break
+    return fmt.link(url, "run")
+
+
+def _plan_inline(request: Request) -> str | None:
+    output = request.plan.output if request.plan else None
+    if not output or len(output) > FILE_THRESHOLD:
+        return None
+    # Escaped: a plan quotes user values, and Slack parses <!channel> even inside code blocks.
+    return "```" + escape(output.replace("```", "'''")) + "```"
+
+
+def plan_file(request: Request) -> tuple[str, str] | None:
+    """``(filename, content)`` when the plan is too long to quote in the thread."""
+    output = request.plan.output if request.plan else None
+    if not output or len(output) <= FILE_THRESHOLD:
+        return None
+    return f"plan-{request.id}-r{request.revision}.txt", output
+
+
+def _plan_ready_lines(request: Request, who: str) -> list[str]:
+    summary = request.plan.summary if request.plan else None
+    lines = [f":clipboard: {who} the plan is ready: {fmt.plan_counts(summary)}."]
+    if summary and (summary.destroy or summary.replace):
+        lines.append(":warning: This plan deletes or replaces resources; review it before approving.")
+    inline = _plan_inline(request)
+    if inline:
+        lines.append(inline)
+    elif plan_file(request):
+        lines.append("The full plan is attached below.")
+    return lines
+
+
+def _headline(request: Request, transition: Transition) -> list[str]:
+    who = fmt.mention(request.requester.id if request.requester else None)
+    by = f" by {fmt.mention(transition.actor)}" if transition.actor else ""
+    run = _run_link(request, transition)
+    at_run = f" — {run}" if run else ""
+    in_run = f" ({run})" if run else ""
+    event = transition.event
+    if event == "plan_ready":
+        return _plan_ready_lines(request, who)
+    if event == "drift_detected":
+        drift = request.drift
+        counts = (
+            f" (+{drift.counts.add} ~{drift.counts.change} -{drift.counts.destroy})" if drift and drift.counts else ""
+        )
+        return [f":warning: {who} drift detected{counts}{at_run}."]
+    simple = {
+        "created": f"{who} request `{request.id}` created: {escape(request.module)} in {escape(request.environment)}.",
+        "planning": f":hourglass_flowing_sand: Planning `{request.id}`…{in_run}",
+        "failed": f":x: {who} `{request.id}` failed" + (f": {run}" if run else "."),
+        "approved": f":white_check_mark: {who} approved{by}. Merge is next.",
+        "approval_voided": f":arrows_counterclockwise: {who} a new commit voided the approval; "
+        "the plan must be approved again.",
+        "merged": f":twisted_rightwards_arrows: {who} merged{by}. Apply is next.",
+        "applying": f":gear: Applying…{in_run}",
+        "applied": f":rocket: {who} applied{at_run}.",
+        "destroying": f":wastebasket: Destroying…{in_run}",
+        "destroyed": f":headstone: {who} destroyed{at_run}.",
+        "updated": f":pencil2: {who} configuration updated (revision {request.revision}); re-planning.",
+    }
+    return [simple.get(event) or f"{fmt.badge(fmt.status_of(request))} ({escape(clip(event, 40))})"]
+
+
+def transition_reply(request: Request, transition: Transition, *, approvers: Sequence[str] = ()) -> dict[str, Any]:
+    lines = _headline(request, transition)
+    if transition.message:
+        lines.append(f"> {escape(clip(transition.message, 500))}")
+    if transition.event in _AWAITING_APPROVAL:
+        requester_id = request.requester.id if request.requester else None
+        mentions = approver_mentions(approvers, exclude=requester_id)
+        if mentions:
+            lines.append(f"Approvers {' '.join(mentions)}: your approval is awaited.")
+    text = clip("\n".join(lines), SECTION_TEXT)
+    fallback = clip(f"{request.id}: {fmt.badge(fmt.status_of(request))}", 300)
+    return {"text": fallback, "blocks": [{"type": "section", "text": mrkdwn(text)}]}
