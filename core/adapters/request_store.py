@@ -129,7 +129,7 @@ class ObjectRequestStore:
             self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
         except VersionConflict as exc:
             raise RequestAlreadyExists(request.id) from exc
-        self.index.upsert(IndexRow.of(stored))
+        self._index(stored)
         return stored
 
     def update(self, request_id: str, mutate: Mutation) -> Request:
@@ -159,7 +159,7 @@ class ObjectRequestStore:
             except VersionConflict:
                 self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
                 continue
-            self.index.upsert(IndexRow.of(stored))
+            self._index(stored)
             return stored
         raise TooManyConflicts(key, self._max_retries)
 
@@ -182,8 +182,17 @@ class ObjectRequestStore:
         frozen = self._update(request_id, freeze, allow_archived=True)
         self._objects.put(history_key(request_id), frozen.to_json())
         self._objects.delete(active_key(request_id))
-        self.index.upsert(IndexRow.of(frozen))
+        self._index(frozen)
         return frozen
+
+    def _index(self, request: Request) -> None:
+        # The document is the record and is already written: an index failure must not turn a
+        # successful write into an error (a caller would retry it). The row stays stale until
+        # the request's next write or ``reindex``.
+        try:
+            self.index.upsert(IndexRow.of(request))
+        except Exception as exc:
+            log.error("index: row of %s (version %d) not written: %s", request.id, request.version, exc)
 
     # -- listing -----------------------------------------------------------------------------
 

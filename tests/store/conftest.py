@@ -1,0 +1,50 @@
+"""Store fixtures: both request stores (local dir, S3 on moto) and all three object stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from core.adapters.local_objects import LocalObjectStore
+from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, S3RequestStore
+from core.adapters.s3_objects import S3ObjectStore
+from core.ports.object_store import ObjectStore
+from tests.fakes import InMemoryObjectStore, ManualClock
+
+BUCKET = "tfpilot-requests-test"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def s3_client() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "memory":
+        return InMemoryObjectStore()
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "objects")
+    client = request.getfixturevalue("s3_client")
+    return S3ObjectStore(client, BUCKET)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> ObjectRequestStore:
+    if request.param == "local":
+        return LocalRequestStore(tmp_path / "data", clock)
+    client = request.getfixturevalue("s3_client")
+    return S3RequestStore(client, BUCKET, clock)
