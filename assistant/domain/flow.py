@@ -1,0 +1,683 @@
+"""The intake flow (pure): ``advance(session, message, candidates, ctx) -> (session, reply)``.
+
+Steps: project -> environment -> module -> config -> confirm -> submitted | cancelled. Each
+turn applies the extracted candidates, validates everything with the registry, and asks for
+the one thing most needed next: an invalid value (explained, asked again), else the first
+missing required field, else the confirm step (summary, optional settings and presets offered
+once, and the exact Terraform that will be committed). Commands: back, cancel, start over,
+show terraform, submit. A submit only goes through when the user confirms exactly what the
+confirm step showed (a message that changes anything shows the confirm step again), so text
+that smuggles in "submit" with new values can never create an unseen request.
+
+No I/O here: rendering and creating go through ``FlowContext.preview`` / ``FlowContext.submit``,
+callables the service provides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, TargetView
+from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
+from assistant.domain.fields import CoercionError, FieldInfo, coerce, describe_value, field_infos
+from assistant.domain.reply import Choice, FormField, FormSpec, Reply
+from assistant.domain.rules import name_field
+from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession
+
+MAX_CHOICES = 25
+HELP = (
+    "Tell me what you need in plain words, e.g. _an S3 bucket called team-logs in payments dev with versioning_. "
+    "I ask for anything missing. You can say `change <field> to <value>`, `set <field> = <value>`, "
+    "`use preset <name>`, `back`, `start over`, `show terraform`, `cancel`, and `submit` at the end."
+)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request_id: str
+    link: str | None = None
+    existing: bool = False  # the request already existed (a repeated submit)
+
+
+class SubmitRefused(Exception):
+    """The core refused the request; ``message`` is shown to the user as is."""
+
+    def __init__(self, message: str, field_errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_errors = dict(field_errors or {})
+
+
+class PreviewFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+Preview = Callable[[IntakeSession, dict[str, Any]], Mapping[str, str]]
+Submit = Callable[[IntakeSession, dict[str, Any]], Submitted]
+
+
+@dataclass
+class FlowContext:
+    registry: RegistryView
+    projects: ProjectsView
+    now: datetime
+    new_request_id: Callable[[], str]
+    new_session_id: Callable[[], str]
+    preview: Preview | None = None  # (session with request id, validated config) -> {path: content}
+    submit: Submit | None = None
+    ttl: timedelta = DEFAULT_TTL
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Checked:
+    """The registry's verdict on the session's current values."""
+
+    ok: bool
+    config: dict[str, Any]  # with defaults applied
+    invalid: dict[str, str]  # given values that are wrong: field -> plain-words reason
+    missing: list[str]  # required fields nobody gave yet (schema order)
+    missing_reason: dict[str, str]
+    general: list[str]  # errors not tied to one field
+
+
+def start(key: ConversationKey, user_id: str, ctx: FlowContext) -> IntakeSession:
+    return IntakeSession.start(key, user_id, session_id=ctx.new_session_id(), now=ctx.now, ttl=ctx.ttl)
+
+
+def extraction_context(session: IntakeSession, registry: RegistryView, projects: ProjectsView) -> ExtractionContext:
+    """What the extractors get to read a message against."""
+    names = list(projects.names())
+    if session.project and session.project in names:
+        envs = list(projects.environments(session.project))
+    else:
+        envs = sorted({e for p in names for e in projects.environments(p)})
+    modules = [_module_info(m) for m in registry.modules()]
+    schema = None
+    if session.module:
+        try:
+            schema = dict(registry.get(session.module).schema)
+        except Exception:  # an unknown module id in an old session: the flow will ask again
+            schema = None
+    return ExtractionContext(
+        projects=names,
+        environments=envs,
+        modules=modules,
+        step=session.step,
+        project=session.project,
+        environment=session.environment,
+        module=session.module if schema is not None else None,
+        module_schema=schema,
+        config=dict(session.config),
+        pending_field=session.pending_field,
+    )
+
+
+def _module_info(module: ModuleView) -> ModuleInfo:
+    return ModuleInfo(
+        id=module.id,
+        title=module.title,
+        description=module.description or "",
+        keywords=list(module.keywords or []),
+        synonyms=list(module.synonyms or []),
+        config_schema=dict(module.schema),
+        presets=list((module.presets or {}).keys()),
+    )
+
+
+# --- the turn --------------------------------------------------------------------------------
+def advance(
+    session: IntakeSession, message: str, candidates: Candidates, ctx: FlowContext
+) -> tuple[IntakeSession, Reply]:
+    s = session.model_copy(deep=True)
+    s.turns += 1
+    s.touch(ctx.now, ctx.ttl)
+    s.last_extractor = candidates.extractor
+    intent = candidates.intent
+
+    if s.step == "submitted":
+        if intent == "start_over":
+            return _fresh(s, ctx, "Starting a new request.")
+        text = f"This conversation already created request `{s.request_id}`."
+        if intent != "submit":
+            text += " Say `start over` to ask for something new."
+        return s, _reply(s, text, request_id=s.request_id, link=s.request_link, done=True, submitted=True)
+    if s.step == "cancelled":
+        if intent in ("cancel", "back"):
+            return s, _reply(s, "This request was cancelled. Tell me what you need to start a new one.", done=True)
+        s = _restart(s, ctx)
+        if intent == "start_over" or candidates.is_empty():
+            return s, _settle(s, ctx, ["Starting a new request."])
+
+    if intent == "cancel":
+        s.remember()
+        s.step = "cancelled"
+        s.pending_field = None
+        return s, _reply(s, "Cancelled: nothing was created. Tell me what you need to start again.", done=True)
+    if intent == "start_over":
+        return _fresh(s, ctx, "Starting over.")
+    if intent == "help":
+        reply = _settle(s, ctx, [HELP])
+        return s, reply
+    if intent == "back":
+        if not s.history:
+            return s, _settle(s, ctx, ["There is nothing to go back to."])
+        snap = s.history[-1]
+        s.history = s.history[:-1]
+        s.restore(snap)
+        return s, _settle(s, ctx, ["Went back one step."])
+
+    before = s.snapshot()
+    notes = _apply(s, candidates, ctx)
+    changed = s.snapshot() != before
+    if changed:
+        s.history = [*s.history, before][-30:]
+
+    if intent == "show_terraform":
+        return s, _settle(s, ctx, notes, show_terraform=True)
+    if intent == "submit":
+        if s.step == "confirm" and not changed:
+            return s, _submit(s, ctx)
+        if s.step == "confirm" and changed:
+            notes.append("You changed something, so here it is again: please check it and confirm.")
+        elif s.step != "confirm":
+            notes.append("Not ready to submit yet.")
+    if intent == "reject" and s.step == "confirm" and not changed:
+        return s, _settle(s, ctx, ["OK, not submitting. What should I change? (e.g. `change <field> to <value>`)"])
+    if not changed and not notes and intent == "none" and candidates.is_empty():
+        notes.append("Sorry, I didn't catch a value in that.")
+    return s, _settle(s, ctx, notes)
+
+
+def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowContext) -> tuple[IntakeSession, Reply]:
+    """The module's whole config from a form (modal); errors come back keyed by field and
+    leave the session unchanged."""
+    s = session.model_copy(deep=True)
+    s.touch(ctx.now, ctx.ttl)
+    if s.terminal:
+        return advance(session, "", Candidates(), ctx)
+    if not (s.project and s.environment and s.module):
+        return s, _settle(s, ctx, ["Pick the project, environment and module before filling in the form."])
+    module = ctx.registry.get(s.module)
+    fields = {f.name: f for f in field_infos(module.schema)}
+    errors: dict[str, str] = {}
+    config: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in fields:
+            errors[name] = f"{module.title} has no field {name!r}"
+            continue
+        if raw is None or raw in ("", []):
+            continue  # left blank: the default applies
+        try:
+            config[name] = coerce(fields[name], raw)
+        except CoercionError as exc:
+            errors[name] = str(exc)
+    target = _target(ctx.projects, s.project, s.environment)
+    if not errors:
+        result = ctx.registry.validate(s.module, dict(config), s.environment, prod=bool(target and target.prod))
+        for err in result.errors:
+            errors.setdefault(_top(err.field) or "_", _explain(err.message, err.allowed))
+    if errors:
+        text = "Some values need fixing:\n" + "\n".join(
+            f"• {fields[n].title if n in fields else n}: {m}" for n, m in errors.items()
+        )
+        reply = Reply(
+            text=text,
+            field_errors=errors,
+            form=form_spec(module, {**s.config, **config}),
+            step=s.step,
+            request_id=s.request_id,
+        )
+        return session, reply
+    s.remember()
+    s.config = config
+    s.errors = {}
+    s.pending_field = None
+    s.confirmed_digest = None
+    return s, _settle(s, ctx, ["Got the form."])
+
+
+# --- applying candidates --------------------------------------------------------------------
+def _apply(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
+    notes: list[str] = []
+    names = list(ctx.projects.names())
+    if cand.project is not None and cand.project != s.project:
+        if cand.project in names:
+            s.project = cand.project
+        else:
+            notes.append(f"I don't know a project called `{cand.project}`.")
+    if cand.environment is not None and cand.environment != s.environment:
+        s.environment = cand.environment  # checked against the project's environments in _settle
+    if cand.module is not None and cand.module != s.module:
+        try:
+            new_module = ctx.registry.get(cand.module)
+        except Exception:
+            notes.append(f"I don't know a module called `{cand.module}`.")
+        else:
+            if s.module is not None:
+                kept = set(_props(new_module))
+                dropped = sorted(k for k in s.config if k not in kept)
+                s.config = {k: v for k, v in s.config.items() if k in kept}
+                if dropped:
+                    notes.append(f"Switched to {new_module.title}; dropped {', '.join(dropped)} (not a field of it).")
+            s.module = new_module.id
+            s.pending_field = None
+    return notes + _apply_config(s, cand, ctx)
+
+
+def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
+    notes: list[str] = []
+    module = _module(ctx.registry, s.module)
+    values = dict(cand.config)
+    if cand.preset is not None:
+        presets = dict(module.presets) if module is not None else {}
+        if cand.preset in presets:
+            for key, value in presets[cand.preset].items():
+                values.setdefault(key, value)
+            notes.append(f"Applied preset `{cand.preset}`.")
+        else:
+            known = ", ".join(sorted(presets)) or "none"
+            notes.append(f"There is no preset `{cand.preset}` (presets: {known}).")
+    props = _props(module) if module is not None else None
+    unknown = list(cand.unknown_fields)
+    for key, value in values.items():
+        if props is not None and key not in props:
+            unknown.append(key)
+            continue
+        if s.config.get(key, _MISSING) != value:
+            s.config[key] = value
+            s.errors.pop(key, None)
+    for key, problem in cand.problems.items():
+        if props is None or key in props:
+            s.config.pop(key, None)
+            s.errors[key] = problem
+    for key in cand.use_default:
+        s.config.pop(key, None)
+        s.errors.pop(key, None)
+        if props is not None and key in props:
+            s.config.pop(key, None)
+    if unknown and module is not None:
+        fields = ", ".join(f"`{f}`" for f in _props(module))
+        notes.append(
+            f"{module.title} has no field {', '.join(repr(u) for u in sorted(set(unknown)))}. Fields: {fields}."
+        )
+    return notes
+
+
+_MISSING = object()
+
+
+def _props(module: ModuleView | None) -> list[str]:
+    if module is None:
+        return []
+    return list((module.schema.get("properties") or {}).keys())
+
+
+def _module(registry: RegistryView, module_id: str | None) -> ModuleView | None:
+    if module_id is None:
+        return None
+    try:
+        return registry.get(module_id)
+    except Exception:
+        return None
+
+
+def _target(projects: ProjectsView, project: str | None, environment: str | None) -> TargetView | None:
+    if project is None or environment is None:
+        return None
+    try:
+        return projects.target(project, environment)
+    except Exception:
+        return None
+
+
+def _top(path: str | None) -> str:
+    if not path:
+        return ""
+    for part in path.replace("/", ".").split("."):
+        if part:
+            return part
+    return ""
+
+
+def _explain(message: str, allowed: str | None) -> str:
+    text = message.strip().rstrip(".")
+    if allowed and allowed.lower() not in text.lower():
+        text += f" (allowed: {allowed})"
+    return text
+
+
+# --- settling on the next question -----------------------------------------------------------
+def _settle(
+    s: IntakeSession,
+    ctx: FlowContext,
+    notes: list[str],
+    *,
+    show_terraform: bool = False,
+) -> Reply:
+    names = list(ctx.projects.names())
+    if s.project is not None and s.project not in names:
+        s.project = None
+    if s.project is None and len(names) == 1:
+        s.project = names[0]
+    if s.project is None:
+        return _ask_project(s, names, notes)
+    envs = list(ctx.projects.environments(s.project))
+    if s.environment is not None and s.environment not in envs:
+        notes.append(f"Project `{s.project}` has no `{s.environment}` environment.")
+        s.environment = None
+    if s.environment is None and len(envs) == 1:
+        s.environment = envs[0]
+    if s.environment is None:
+        return _ask_environment(s, envs, notes)
+    target = _target(ctx.projects, s.project, s.environment)
+    allowed = list(target.allowed_modules) if target is not None and target.allowed_modules is not None else None
+    if s.module is not None and allowed is not None and s.module not in allowed:
+        notes.append(f"`{s.module}` is not allowed in {s.project}/{s.environment}.")
+        s.module = None
+    module = _module(ctx.registry, s.module)
+    if module is None:
+        s.module = None
+        return _ask_module(s, ctx, allowed, notes)
+    fields = field_infos(module.schema)
+    _adopt_early_name(s, fields)
+    prod = bool(target.prod) if target is not None else False
+    checked = _check(ctx.registry, s, fields, prod)
+    for name, why in checked.invalid.items():
+        s.config.pop(name, None)
+        s.errors[name] = why
+    if checked.invalid:
+        # Re-check without the rejected values: a required field may now be missing.
+        checked = _check(ctx.registry, s, fields, prod)
+    by_name = {f.name: f for f in fields}
+    # A value rejected earlier and not given again is asked for again, with the reason.
+    s.errors = {n: m for n, m in s.errors.items() if n in by_name and n not in s.config}
+    checked.invalid = {**s.errors, **checked.invalid}
+    # The next question: a wrong value first, then the first missing required field.
+    for name in [n for n in by_name if n in checked.invalid] + [n for n in checked.missing if n in by_name]:
+        info = by_name[name]
+        reason: str | None = checked.invalid.get(name) or checked.missing_reason.get(name)
+        s.step = "config"
+        s.pending_field = name
+        s.confirmed_digest = None
+        return _ask_field(s, module, info, reason, notes, prod=prod)
+    if checked.general or not checked.ok:
+        s.step = "config"
+        s.pending_field = None
+        s.confirmed_digest = None
+        problems = checked.general or ["the registry rejected this configuration"]
+        text = _join(notes, "This configuration is not valid yet: " + "; ".join(problems) + ".")
+        text += " Change a value (`change <field> to <value>`) or say `start over`."
+        return _reply(s, text, form=form_spec(module, s.config))
+    s.errors = {}
+    return _confirm(s, ctx, module, fields, checked.config, notes, show_terraform=show_terraform, prod=prod)
+
+
+def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
+    # "called X" said before the module was known lands in "name": give it to the name field.
+    if "name" in s.config and "name" not in {f.name for f in fields}:
+        target = name_field(fields)
+        value = s.config.pop("name")
+        if target is not None and target.name not in s.config:
+            s.config[target.name] = value
+    known = {f.name for f in fields}
+    for key in [k for k in s.config if k not in known]:
+        s.config.pop(key)
+
+
+def _check(registry: RegistryView, s: IntakeSession, fields: list[FieldInfo], prod: bool) -> _Checked:
+    assert s.module is not None and s.environment is not None
+    result = registry.validate(s.module, dict(s.config), s.environment, prod=prod)
+    invalid: dict[str, str] = {}
+    missing: list[str] = []
+    missing_reason: dict[str, str] = {}
+    general: list[str] = []
+    for err in result.errors:
+        name = _top(err.field)
+        reason = _explain(err.message, err.allowed)
+        if not name:
+            general.append(reason)
+        elif name in s.config:
+            invalid.setdefault(name, reason)
+        elif name not in missing:
+            missing.append(name)
+            missing_reason[name] = reason
+    order = [f.name for f in fields]
+    for f in fields:
+        if f.required and f.name not in s.config and not f.has_default and f.name not in missing:
+            missing.append(f.name)
+    missing.sort(key=lambda n: order.index(n) if n in order else len(order))
+    for name in list(missing_reason):
+        if "required" in missing_reason[name].lower() and len(missing_reason[name]) < 60:
+            missing_reason.pop(name)  # "is required" is what asking already says
+    return _Checked(
+        ok=result.ok,
+        config=dict(result.config),
+        invalid=invalid,
+        missing=missing,
+        missing_reason=missing_reason,
+        general=general,
+    )
+
+
+def _digest(s: IntakeSession, config: Mapping[str, Any]) -> str:
+    body = json.dumps(
+        [s.project, s.environment, s.module, s.request_id, config], sort_keys=True, default=str, ensure_ascii=True
+    )
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def validated_config(s: IntakeSession, ctx: FlowContext) -> dict[str, Any] | None:
+    """The config with defaults when the session is valid as it stands, else None."""
+    if not (s.project and s.environment and s.module):
+        return None
+    target = _target(ctx.projects, s.project, s.environment)
+    result = ctx.registry.validate(s.module, dict(s.config), s.environment, prod=bool(target and target.prod))
+    return dict(result.config) if result.ok else None
+
+
+def _confirm(
+    s: IntakeSession,
+    ctx: FlowContext,
+    module: ModuleView,
+    fields: list[FieldInfo],
+    config: dict[str, Any],
+    notes: list[str],
+    *,
+    show_terraform: bool,
+    prod: bool,
+) -> Reply:
+    s.step = "confirm"
+    s.pending_field = None
+    if s.request_id is None:
+        s.request_id = ctx.new_request_id()
+    terraform: str | None = None
+    preview_problem: str | None = None
+    if ctx.preview is not None:
+        try:
+            files = ctx.preview(s, config)
+            terraform = "\n".join(
+                f"# {path}\n{content}" if len(files) > 1 else content for path, content in sorted(files.items())
+            )
+        except PreviewFailed as exc:
+            preview_problem = exc.message
+    s.confirmed_digest = _digest(s, config) if preview_problem is None else None
+    lines = [
+        f"*Project:* {s.project}",
+        f"*Environment:* {s.environment}{' (production)' if prod else ''}",
+        f"*Module:* {module.title} (`{module.id}`)",
+    ]
+    for f in fields:
+        if f.name in config:
+            mark = "" if f.name in s.config else " _(default)_"
+            lines.append(f"• {f.title} (`{f.name}`): {describe_value(config[f.name])}{mark}")
+    head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
+    text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
+    choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
+    if not s.offered_optional:
+        s.offered_optional = True
+        optional = [f for f in fields if not f.required and f.name not in s.config]
+        if optional:
+            text += "\nOptional settings you can change: " + ", ".join(f"`{f.name}`" for f in optional[:12]) + "."
+        presets = sorted((module.presets or {}).keys())
+        if presets:
+            text += " Presets: " + ", ".join(f"`{p}`" for p in presets) + " (say `use preset <name>`)."
+            choices += [Choice(label=f"Preset: {p}", value=f"use preset {p}") for p in presets[: MAX_CHOICES - 2]]
+    if preview_problem:
+        text += f"\nI could not render the Terraform: {preview_problem}. Change a value or say `start over`."
+        choices = [Choice(label="Cancel", value="cancel")]
+    else:
+        text += "\nSay `submit` to create it, `change <field> to <value>` to edit, or `cancel`."
+    return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
+
+
+def _submit(s: IntakeSession, ctx: FlowContext) -> Reply:
+    config = validated_config(s, ctx)
+    if config is None or s.confirmed_digest is None or s.confirmed_digest != _digest(s, config):
+        s.confirmed_digest = None
+        return _settle(s, ctx, ["Something changed since I showed you the request: please check it again."])
+    if ctx.submit is None:
+        return _reply(s, "Submitting is not available here.", request_id=s.request_id)
+    try:
+        done = ctx.submit(s, config)
+    except SubmitRefused as exc:
+        return _reply(
+            s,
+            f"I could not create the request: {exc.message}\nChange something (e.g. the environment) or `cancel`.",
+            field_errors=exc.field_errors,
+            choices=[Choice(label="Cancel", value="cancel")],
+            request_id=s.request_id,
+        )
+    s.step = "submitted"
+    s.pending_field = None
+    s.request_id = done.request_id
+    s.request_link = done.link
+    where = f" {done.link}" if done.link else ""
+    text = f"Request `{done.request_id}` created{'' if not done.existing else ' (already)'}.{where}"
+    text += " I'll post its plan in the request's thread."
+    return _reply(s, text, request_id=done.request_id, link=done.link, done=True, submitted=True)
+
+
+def _restart(s: IntakeSession, ctx: FlowContext) -> IntakeSession:
+    fresh = IntakeSession.start(s.key, s.user_id, session_id=ctx.new_session_id(), now=ctx.now, ttl=ctx.ttl)
+    fresh.turns = s.turns
+    fresh.version = s.version
+    return fresh
+
+
+def _fresh(s: IntakeSession, ctx: FlowContext, note: str) -> tuple[IntakeSession, Reply]:
+    fresh = _restart(s, ctx)
+    return fresh, _settle(fresh, ctx, [note])
+
+
+# --- questions -------------------------------------------------------------------------------
+def _ask_project(s: IntakeSession, names: list[str], notes: list[str]) -> Reply:
+    s.step = "project"
+    s.pending_field = None
+    choices = [Choice(label=n, value=n) for n in names[:MAX_CHOICES]]
+    return _reply(s, _join(notes, "Which project is this for?"), choices=choices, question="project")
+
+
+def _ask_environment(s: IntakeSession, envs: list[str], notes: list[str]) -> Reply:
+    s.step = "environment"
+    s.pending_field = None
+    choices = [Choice(label=e, value=e) for e in envs[:MAX_CHOICES]]
+    return _reply(s, _join(notes, f"Which environment of `{s.project}`?"), choices=choices, question="environment")
+
+
+def _ask_module(s: IntakeSession, ctx: FlowContext, allowed: list[str] | None, notes: list[str]) -> Reply:
+    s.step = "module"
+    s.pending_field = None
+    modules = [m for m in ctx.registry.modules() if allowed is None or m.id in allowed]
+    choices = [Choice(label=m.title, value=m.id) for m in modules[:MAX_CHOICES]]
+    text = _join(notes, f"What should I create in {s.project}/{s.environment}?")
+    return _reply(s, text, choices=choices, question="module")
+
+
+def _ask_field(
+    s: IntakeSession, module: ModuleView, info: FieldInfo, reason: str | None, notes: list[str], *, prod: bool
+) -> Reply:
+    if reason:
+        notes = [*notes, f"{info.title}: {reason}."]
+    kind = info.kind
+    unit = f" (in {info.unit})" if info.unit else ""
+    if kind == "boolean":
+        question = f"Should *{info.title}* be on?"
+    elif kind == "select":
+        question = f"Which *{info.title}*?"
+    else:
+        question = f"What should *{info.title}*{unit} be?"
+    extra = []
+    if info.description:
+        extra.append(info.description.rstrip(".") + ".")
+    if info.minimum is not None or info.maximum is not None:
+        lo = "" if info.minimum is None else f"at least {describe_value(_num(info.minimum))}"
+        hi = "" if info.maximum is None else f"at most {describe_value(_num(info.maximum))}"
+        extra.append(" and ".join(p for p in (lo, hi) if p).capitalize() + ".")
+    if info.examples and kind not in ("boolean", "select"):
+        extra.append(f"Example: `{describe_value(info.examples[0])}`.")
+    if info.has_default:
+        extra.append(f"Default: `{describe_value(info.default)}`.")
+    choices: list[Choice] = []
+    if kind == "boolean":
+        choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
+    elif info.enum:
+        choices = [Choice(label=str(v), value=str(v)) for v in info.enum[:MAX_CHOICES]]
+    if info.has_default and kind != "boolean":
+        choices.append(Choice(label=f"Default ({describe_value(info.default)})", value="default"))
+    text = _join(notes, question + (" " + " ".join(extra) if extra else ""))
+    reply = _reply(s, text, choices=choices[:MAX_CHOICES], question=info.name, form=form_spec(module, s.config))
+    if reason:
+        reply.field_errors = {info.name: reason}
+    return reply
+
+
+def _num(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def form_spec(module: ModuleView, values: Mapping[str, Any]) -> FormSpec:
+    fields: list[FormField] = []
+    for f in field_infos(module.schema):
+        kind = f.kind
+        choices: list[Choice] = []
+        if f.enum:
+            choices = [Choice(label=str(v), value=str(v)) for v in f.enum[:100]]
+        elif kind == "boolean":
+            choices = [Choice(label="Yes", value="true"), Choice(label="No", value="false")]
+        fields.append(
+            FormField(
+                name=f.name,
+                title=f.title,
+                kind=kind,
+                required=f.required,
+                description=f.description or None,
+                default=f.default if f.has_default else None,
+                value=values.get(f.name),
+                choices=choices,
+                unit=f.unit,
+                minimum=f.minimum,
+                maximum=f.maximum,
+                placeholder=describe_value(f.examples[0]) if f.examples else None,
+            )
+        )
+    return FormSpec(module=module.id, title=module.title, fields=fields)
+
+
+def _join(notes: list[str], text: str) -> str:
+    return "\n".join([*dict.fromkeys(n for n in notes if n), text])
+
+
+def _reply(s: IntakeSession, text: str, **kwargs: Any) -> Reply:
+    kwargs.setdefault("step", s.step)
+    kwargs.setdefault("extractor", s.last_extractor)
+    if "request_id" not in kwargs and s.step == "confirm":
+        kwargs["request_id"] = s.request_id
+    return Reply(text=text, **kwargs)

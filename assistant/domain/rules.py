@@ -1,0 +1,650 @@
+"""``RuleExtractor``: the deterministic extractor, used when no model is configured and
+whenever the model fails. It reads commands ("back", "cancel", "submit"...), project,
+environment and module names (with synonyms: "bucket" -> s3-bucket, "production" -> prod),
+presets, and config values written as ``key=value``, ``key: value``, "set X to Y", "name is X",
+"called X", numbers with units, booleans ("with versioning", "no force destroy") and enum
+values (fuzzy). Everything it returns is a candidate: the registry validates.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.domain.chat_model import Candidates, ExtractionContext, Intent, ModuleInfo
+from assistant.domain.fields import (
+    CANONICAL_UNIT,
+    NUMBER_WITH_UNIT,
+    CoercionError,
+    FieldInfo,
+    coerce,
+    convert,
+    dimension_of,
+    field_infos,
+    norm,
+    parse_bool,
+    words,
+)
+
+# Aliases of environment names; each group maps to whichever member the projects map uses.
+ENV_GROUPS: tuple[frozenset[str], ...] = (
+    frozenset({"prod", "production", "prd"}),
+    frozenset({"dev", "development", "develop", "devel"}),
+    frozenset({"staging", "stage", "stg"}),
+    frozenset({"test", "testing"}),
+    frozenset({"qa"}),
+    frozenset({"sandbox", "sbx"}),
+    frozenset({"uat"}),
+    frozenset({"preprod", "pre-prod", "pre-production"}),
+)
+# Module words every team uses, on top of the registry's own keywords and synonyms.
+MODULE_HINTS: dict[str, tuple[str, ...]] = {
+    "s3-bucket": ("bucket", "s3", "s3 bucket", "object storage"),
+    "sqs-queue": ("queue", "sqs", "sqs queue", "message queue"),
+    "sns-topic": ("topic", "sns", "sns topic", "pubsub", "pub sub"),
+    "dynamodb-table": ("dynamodb", "dynamo", "ddb", "dynamo table", "nosql table"),
+    "ecr-repository": ("ecr", "ecr repo", "container registry", "docker registry", "image repository"),
+    "iam-role": ("iam role", "role", "iam"),
+    "rds-postgres": ("postgres", "postgresql", "rds", "database", "pg database", "rds postgres"),
+    "ec2-instance": ("ec2", "instance", "vm", "virtual machine", "server", "ec2 instance", "box"),
+}
+_NEGATIONS = frozenset({"no", "not", "without", "disable", "disabled", "dont", "don", "never", "off", "skip", "w/o"})
+_AFTER_FALSE = frozenset({"off", "disabled", "false", "no", "none"})
+_AFTER_TRUE = frozenset({"on", "enabled", "true", "yes"})
+_VERBS = frozenset(
+    {
+        "set",
+        "change",
+        "make",
+        "update",
+        "put",
+        "use",
+        "with",
+        "and",
+        "the",
+        "a",
+        "an",
+        "its",
+        "it",
+        "my",
+        "please",
+        "also",
+        "switch",
+        "move",
+        "let",
+        "lets",
+        "s",
+    }
+)
+# Single words too generic to identify a field on their own.
+_GENERIC = frozenset(
+    {
+        "size",
+        "name",
+        "type",
+        "enable",
+        "enabled",
+        "count",
+        "number",
+        "days",
+        "seconds",
+        "time",
+        "class",
+        "mode",
+        "policy",
+        "the",
+        "of",
+        "in",
+        "for",
+        "max",
+        "min",
+        "maximum",
+        "minimum",
+        "default",
+        "allow",
+        "is",
+        "key",
+        "id",
+    }
+)
+
+_CMD_TAIL = r"(?:\s+(?:it|this|that|the request|request|now|please|pls|thanks|thank you))*\s*[.!]*"
+_COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
+    (
+        "cancel",
+        re.compile(r"^(?:please\s+)?(?:cancel|abort|stop|quit|exit|forget it|never ?mind|nvm)" + _CMD_TAIL + "$"),
+    ),
+    (
+        "start_over",
+        re.compile(
+            r"^(?:please\s+)?(?:let'?s\s+)?(?:start over|start again|restart|reset|begin again|from scratch|"
+            r"start from scratch|new request|start a new request)" + _CMD_TAIL + "$"
+        ),
+    ),
+    ("back", re.compile(r"^(?:go\s+)?(?:back|undo|previous|prev|go back one step|step back)" + _CMD_TAIL + "$")),
+    (
+        "show_terraform",
+        re.compile(
+            r"^(?:please\s+)?(?:(?:show|see|print|display|view)\s+(?:me\s+)?(?:the\s+)?(?:terraform|tf|hcl|code|preview)|"
+            r"preview|terraform|tf|show terraform|what terraform.*)" + _CMD_TAIL + r"\??$"
+        ),
+    ),
+    (
+        "submit",
+        re.compile(
+            r"^(?:(?:yes|yep|yeah|y|ok|okay|sure|great|perfect|looks good|lgtm)[,!. ]*)*"
+            r"(?:submit|confirm|confirmed|create|go|go ahead|do it|ship it|send it|open it|make it so|proceed|"
+            r"yes|yep|yeah|y|ok|okay|sure|lgtm|looks good|sounds good|all good|correct|approve)" + _CMD_TAIL + "$"
+        ),
+    ),
+    ("reject", re.compile(r"^(?:no|nope|not yet|wait|hold on|n)" + _CMD_TAIL + "$")),
+    ("help", re.compile(r"^(?:help|\?|what can you do|how does this work)\s*[?!.]*$")),
+)
+
+_PAIR = re.compile(
+    r"(?P<key>[A-Za-z][A-Za-z0-9_.\-' ]{0,60}?)\s*"
+    r"(?P<op>=|:|\bto\s+be\b|\bto\b|\bis\b|\bshould\s+be\b|\bof\b|\bas\b)\s*"
+    r"(?P<val>\"[^\"]*\"|'[^']*'|`[^`]*`|\[[^\]]*\]|\{[^}]*\}|\d+(?:[.,]\d+)?\s*[A-Za-z]{1,9}\b|[^\s,;]+)"
+)
+_NAME_FORM = re.compile(
+    r"\b(?:called|named|call\s+it|name\s+it|name)\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"^(?:(?:it'?s|it\s+is|use|make\s+it|set\s+it\s+to|let'?s\s+(?:go\s+with|use)|go\s+with|how\s+about|"
+    r"please|i\s+want|i'?d\s+like|we\s+need|just|maybe|the|a|an)\s+)+",
+    re.IGNORECASE,
+)
+# "a bucket team-logs", "queue orders_events_v2": an identifier right after the module word.
+_NAME_AFTER_MODULE = re.compile(r"\s+[\"'`]?([a-z0-9][a-z0-9._]*[-_0-9][a-z0-9._-]*)[\"'`]?(?![\w-])")
+_PRESET_FORM = re.compile(r"\bpreset\s+(?P<a>[\w.-]+)|(?P<b>[\w.-]+)\s+preset\b", re.IGNORECASE)
+_USE_DEFAULT = re.compile(
+    r"^(?:use\s+(?:the\s+)?)?(?:default|defaults|skip|leave it|whatever|don'?t care|none)\s*[.!]*$"
+)
+
+
+def detect_intent(text: str) -> Intent:
+    """A whole-message command, or "none"."""
+    low = " ".join(text.lower().split()).strip()
+    for intent, pattern in _COMMANDS:
+        if pattern.match(low):
+            return intent
+    return "none"
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'`":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] in "\u201c\u2018" and value[-1] in "\u201d\u2019":
+        return value[1:-1]
+    return value.rstrip(".!?")
+
+
+def _boundary(phrase: str) -> re.Pattern[str]:
+    parts = [re.escape(w) for w in words(phrase)]
+    if not parts:
+        return re.compile(r"(?!x)x")
+    return re.compile(r"(?<![\w-])" + r"[\s_-]+".join(parts) + r"s?(?![\w-])", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ation", "ing", "ion", "ed", "es", "s", "d", "y"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stem_pattern(phrase: str) -> re.Pattern[str]:
+    parts = [re.escape(_stem(w)) + r"\w*" for w in words(phrase)]
+    if not parts:
+        return re.compile(r"(?!x)x")
+    return re.compile(r"(?<![\w-])" + r"[\s_-]+".join(parts) + r"(?![\w-])", re.IGNORECASE)
+
+
+@dataclass
+class _Text:
+    """The message with consumed spans blanked out, so nothing is read twice."""
+
+    original: str
+    work: str
+
+    def mask(self, start: int, end: int) -> None:
+        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
+
+    def find(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+        return list(pattern.finditer(self.work))
+
+
+@dataclass(frozen=True)
+class _Quantity:
+    start: int
+    end: int
+    value: float
+    unit: str | None
+
+
+def env_aliases(environments: Iterable[str]) -> dict[str, str]:
+    """alias -> environment name, for the names the projects map uses."""
+    out: dict[str, str] = {}
+    for env in environments:
+        out[env.lower()] = env
+        for group in ENV_GROUPS:
+            if env.lower() in group:
+                for alias in group:
+                    out.setdefault(alias, env)
+    return out
+
+
+def module_phrases(info: ModuleInfo) -> list[str]:
+    phrases = {info.id, info.id.replace("-", " "), info.title, *info.keywords, *info.synonyms}
+    phrases |= set(MODULE_HINTS.get(info.id, ()))
+    return sorted({norm(p) for p in phrases if norm(p)}, key=len, reverse=True)
+
+
+def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
+    """The field "called X" names: ``name``, else the first required ``*_name``/``name*`` string."""
+    strings = [f for f in fields if f.kind == "text"]
+    for f in strings:
+        if f.name == "name":
+            return f
+    for pool in ([f for f in strings if f.required], strings):
+        for f in pool:
+            if f.name.endswith("name") or f.name.startswith("name") or "name" in norm(f.title).split():
+                return f
+    for f in strings:
+        if f.name in ("identifier", "id"):
+            return f
+    return None
+
+
+class RuleExtractor:
+    name = "rules"
+
+    def extract(self, message: str, context: ExtractionContext) -> Candidates:
+        cand = Candidates(extractor=self.name)
+        text = _Text(message, message)
+        cand.intent = detect_intent(message)
+        if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform"):
+            return cand
+
+        pairs = self._explicit_pairs(text)
+        for key, op, _raw, start, end in pairs:
+            # A value given as key=value is never read as a project, environment or module name.
+            if op in ("=", ":") and self._resolve_key(key, [], fuzzy=False) is None:
+                text.mask(start, end)
+        named = self._name_forms(text)
+        after_module = self._names(text, context, cand, pairs)
+        module = context.module_info(cand.module or context.module)
+        fields = field_infos(module.config_schema if module else context.module_schema)
+        by_name = {f.name: f for f in fields}
+
+        self._resolve_pairs(text, pairs, fields, cand)
+        if after_module and not named:
+            named = [after_module]
+        nf = name_field(fields)
+        if nf is not None and named and nf.name not in cand.config:
+            cand.config[nf.name] = named[0]
+        if module is not None:
+            self._preset(text, module, cand)
+        self._enums(text, fields, cand)
+        self._booleans(text, fields, cand)
+        self._numbers(text, fields, cand, context.pending_field)
+        self._pending(message, context, by_name, cand)
+        if not fields and named and cand.module is None and context.module is None:
+            # A name given before the module is known: keep it for the module's name field.
+            cand.config.setdefault("name", named[0])
+        # A bare "yes" answering a yes/no question is a value, not a submit.
+        if cand.intent in ("submit", "reject") and context.pending_field in cand.config:
+            cand.intent = "none"
+        return cand
+
+    # --- explicit key/value forms ------------------------------------------------------
+    def _explicit_pairs(self, text: _Text) -> list[tuple[str, str, str, int, int]]:
+        out = []
+        for match in text.find(_PAIR):
+            key = match.group("key").strip()
+            op = match.group("op").lower()
+            out.append((key, " ".join(op.split()), match.group("val"), match.start("val"), match.end("val")))
+        return out
+
+    def _name_forms(self, text: _Text) -> list[str]:
+        found = []
+        for match in text.find(_NAME_FORM):
+            value = _unquote(match.group("val"))
+            if value.lower() in {"is", "to", "of", "as", "be", "it", "the"}:
+                continue
+            found.append(value)
+            text.mask(match.start("val"), match.end("val"))
+        return found
+
+    def _resolve_key(self, key: str, fields: list[FieldInfo], *, fuzzy: bool) -> FieldInfo | str | None:
+        key_words = [w for w in words(key.replace("_", " ")) if w]
+        while key_words and key_words[0] in _VERBS:
+            key_words = key_words[1:]
+        if not key_words:
+            return None
+        phrases: dict[str, FieldInfo | str] = {}
+        for f in fields:
+            for p in f.phrases():
+                phrases.setdefault(p, f)
+        for meta, aliases in (
+            ("project", ("project", "team project")),
+            ("environment", ("environment", "env", "stage")),
+            ("module", ("module", "resource", "resource type", "module type", "kind")),
+        ):
+            for alias in aliases:
+                phrases.setdefault(alias, meta)
+        for i in range(len(key_words)):
+            phrase = " ".join(key_words[i:])
+            if phrase in phrases:
+                return phrases[phrase]
+        if fuzzy:
+            for i in range(max(0, len(key_words) - 3), len(key_words)):
+                phrase = " ".join(key_words[i:])
+                close = difflib.get_close_matches(phrase, list(phrases), n=1, cutoff=0.85)
+                if close:
+                    return phrases[close[0]]
+        return None
+
+    def _resolve_pairs(
+        self, text: _Text, pairs: list[tuple[str, str, str, int, int]], fields: list[FieldInfo], cand: Candidates
+    ) -> None:
+        for key, op, raw, start, value_end in pairs:
+            end = value_end
+            strong = op in ("=", ":")
+            target = self._resolve_key(key, fields, fuzzy=strong)
+            value = _unquote(raw)
+            if target is None:
+                key_words = [w for w in words(key) if w not in _VERBS]
+                if strong and 1 <= len(key_words) <= 3:
+                    cand.unknown_fields.append("_".join(key_words))
+                continue
+            if isinstance(target, str):
+                continue  # project/environment/module: matched against the known names below
+            if target.name in cand.config:
+                continue
+            if target.kind == "text" and "description" in target.name and raw[:1] not in "\"'`":
+                # "description is logs for the payments team" runs to the end of the clause.
+                clause = re.match(r"[^,;\n]*", text.original[start:])
+                value = (clause.group(0) if clause else raw).strip().rstrip(".!") or value
+                end = start + len(clause.group(0)) if clause else end
+            if target.kind == "boolean" and op == "of":
+                continue
+            try:
+                cand.config[target.name] = coerce(target, value)
+            except CoercionError as exc:
+                cand.problems[target.name] = str(exc)
+            text.mask(start, end)
+
+    # --- project, environment, module ---------------------------------------------------
+    def _names(
+        self, text: _Text, context: ExtractionContext, cand: Candidates, pairs: list[tuple[str, str, str, int, int]]
+    ) -> str | None:
+        """Sets project/environment/module; returns an identifier written right after the module
+        word ("a bucket team-logs"), which is most likely its name."""
+        envs = env_aliases(context.environments)
+        # Explicit "environment: prod", "project=payments", "module is queue" first.
+        for key, _op, raw, start, end in pairs:
+            target = self._resolve_key(key, [], fuzzy=False)
+            value = norm(_unquote(raw))
+            if target == "environment" and value in envs:
+                cand.environment = envs[value]
+                text.mask(start, end)
+            elif target == "project":
+                for project in context.projects:
+                    if norm(project) == value:
+                        cand.project = project
+                        text.mask(start, end)
+            elif target == "module":
+                found = self._match_module(value, context.modules)
+                if found is not None:
+                    cand.module = found
+                    text.mask(start, end)
+        if cand.project is None:
+            best: tuple[int, str, re.Match[str]] | None = None
+            for project in sorted(context.projects, key=len, reverse=True):
+                for match in text.find(_boundary(project)):
+                    if best is None or match.start() < best[0]:
+                        best = (match.start(), project, match)
+            if best is not None:
+                cand.project = best[1]
+                text.mask(best[2].start(), best[2].end())
+        if cand.environment is None:
+            best_env: tuple[int, str, re.Match[str]] | None = None
+            for alias, env in sorted(envs.items(), key=lambda kv: len(kv[0]), reverse=True):
+                for match in text.find(re.compile(r"(?<![\w-])" + re.escape(alias) + r"(?![\w-])", re.IGNORECASE)):
+                    if best_env is None or match.start() < best_env[0]:
+                        best_env = (match.start(), env, match)
+            if best_env is not None:
+                cand.environment = best_env[1]
+                text.mask(best_env[2].start(), best_env[2].end())
+        if cand.module is None:
+            best_mod: tuple[int, int, str, re.Match[str]] | None = None
+            for info in context.modules:
+                for phrase in module_phrases(info):
+                    for match in text.find(_boundary(phrase)):
+                        rank = (match.start(), -len(phrase))
+                        if best_mod is None or rank < (best_mod[0], best_mod[1]):
+                            best_mod = (match.start(), -len(phrase), info.id, match)
+            if best_mod is not None and best_mod[2] != context.module:
+                cand.module = best_mod[2]
+            if best_mod is not None:
+                text.mask(best_mod[3].start(), best_mod[3].end())
+                after = _NAME_AFTER_MODULE.match(text.work, best_mod[3].end())
+                if after and after.group(1).lower() not in envs and after.group(1) not in context.projects:
+                    text.mask(after.start(1), after.end(1))
+                    return after.group(1)
+        return None
+
+    @staticmethod
+    def _match_module(value: str, modules: list[ModuleInfo]) -> str | None:
+        for info in modules:
+            if value in module_phrases(info):
+                return info.id
+        phrases = {p: info.id for info in modules for p in module_phrases(info)}
+        close = difflib.get_close_matches(value, list(phrases), n=1, cutoff=0.8)
+        return phrases[close[0]] if close else None
+
+    # --- module fields ------------------------------------------------------------------
+    def _preset(self, text: _Text, module: ModuleInfo, cand: Candidates) -> None:
+        for preset in sorted(module.presets, key=len, reverse=True):
+            matches = text.find(_boundary(preset))
+            if matches:
+                cand.preset = preset
+                for m in matches:
+                    text.mask(m.start(), m.end())
+                return
+        # "use preset foo" names a preset the module lacks: say so rather than ignore it.
+        for named in _PRESET_FORM.finditer(text.work):
+            value = _unquote(named.group("a") or named.group("b") or "")
+            if value.lower() in {"the", "a", "this", "that", "use", "apply", "with", "any", "no"}:
+                continue
+            cand.preset = value
+            text.mask(named.start(), named.end())
+            return
+
+    def _enums(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+        hits: dict[str, list[tuple[FieldInfo, Any, re.Match[str]]]] = {}
+        for f in fields:
+            if not f.enum or f.name in cand.config or f.kind == "boolean":
+                continue
+            for option in sorted(f.enum, key=lambda o: len(str(o)), reverse=True):
+                label = str(option)
+                if len(label) < 2:
+                    continue
+                pattern = re.compile(
+                    r"(?<![\w-])"
+                    + r"[\s_.-]?".join(re.escape(c) for c in label.lower().replace(" ", ""))
+                    + r"(?![\w-])",
+                    re.IGNORECASE,
+                )
+                if len(label) <= 3 or not label.replace("_", "").replace("-", "").replace(".", "").isalpha():
+                    pattern = re.compile(r"(?<![\w.-])" + re.escape(label) + r"(?![\w-]|\.\w)", re.IGNORECASE)
+                for match in text.find(pattern):
+                    hits.setdefault(norm(label), []).append((f, option, match))
+        taken: set[str] = set()
+        for _label, found in hits.items():
+            owners = {f.name for f, _, _ in found}
+            if len(owners) != 1:
+                continue  # the same word is an option of several fields: ask instead of guessing
+            f, option, match = found[0]
+            if f.name in taken:
+                continue
+            cand.config[f.name] = option
+            taken.add(f.name)
+            text.mask(match.start(), match.end())
+
+    @staticmethod
+    def _mentions(text: _Text, f: FieldInfo) -> list[tuple[int, int, int]]:
+        """(start, end, penalty) of each place the message names field ``f``."""
+        out: list[tuple[int, int, int]] = []
+        phrases = list(f.phrases())
+        # "Enable versioning" is named by "versioning".
+        for p in list(phrases):
+            for lead in ("enable ", "enabled ", "use ", "is ", "allow "):
+                if p.startswith(lead) and len(p) > len(lead) + 3:
+                    phrases.append(p[len(lead) :])
+        for phrase in phrases:
+            if phrase in _GENERIC:
+                continue
+            for m in text.find(_stem_pattern(phrase)):
+                out.append((m.start(), m.end(), 0))
+        if not out:
+            for word in words(f.name):
+                if len(word) >= 4 and word not in _GENERIC:
+                    for m in text.find(_stem_pattern(word)):
+                        out.append((m.start(), m.end(), 15))
+        return out
+
+    def _booleans(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+        for f in fields:
+            if f.kind != "boolean" or f.name in cand.config:
+                continue
+            mentions = self._mentions(text, f)
+            mentions = [m for m in mentions if m[2] == 0]
+            if not mentions:
+                continue
+            start, end, _ = mentions[0]
+            before = words(text.work[max(0, start - 30) : start])[-3:]
+            after = words(text.work[end : end + 12])[:1]
+            value = True
+            if any(w in _NEGATIONS for w in before):
+                value = False
+            if after and after[0] in _AFTER_FALSE:
+                value = False
+            elif after and after[0] in _AFTER_TRUE and not any(w in _NEGATIONS for w in before):
+                value = True
+            cand.config[f.name] = value
+            text.mask(start, min(len(text.work), end + (len(text.work[end : end + 12]) if after else 0)))
+
+    def _numbers(self, text: _Text, fields: list[FieldInfo], cand: Candidates, pending: str | None) -> None:
+        numeric = [f for f in fields if f.kind in ("integer", "number") and f.name not in cand.config]
+        if not numeric:
+            return
+        quantities: list[_Quantity] = []
+        for m in text.find(NUMBER_WITH_UNIT):
+            raw = m.group(1).replace(",", ".")
+            unit_word = (m.group(2) or "").lower()
+            unit = CANONICAL_UNIT.get(unit_word) if unit_word else None
+            quantities.append(_Quantity(m.start(), m.end(), float(raw), unit))
+        if not quantities:
+            return
+        used: set[int] = set()
+        options: list[tuple[int, FieldInfo, int]] = []
+        for f in numeric:
+            for start, end, penalty in self._mentions(text, f):
+                for qi, q in enumerate(quantities):
+                    if q.unit is not None and f.dimension is not None and dimension_of(q.unit) != f.dimension:
+                        continue
+                    if q.unit is not None and f.dimension is None and f.unit is None and dimension_of(q.unit) == "time":
+                        continue
+                    gap = q.start - end if q.start >= end else start - q.end
+                    if gap < 0 or gap > 28:
+                        continue
+                    between = text.work[end : q.start] if q.start >= end else text.work[q.end : start]
+                    if re.search(r"[,;]|\band\b", between):
+                        continue
+                    options.append((gap + penalty, f, qi))
+        assigned: set[str] = set()
+        for _score, f, qi in sorted(options, key=lambda o: o[0]):
+            if f.name in assigned or qi in used:
+                continue
+            self._set_number(cand, f, quantities[qi])
+            assigned.add(f.name)
+            used.add(qi)
+        # A number with a unit and no field named: the one unset field of that dimension.
+        for qi, q in enumerate(quantities):
+            if qi in used or q.unit is None:
+                continue
+            dim = dimension_of(q.unit)
+            same = [f for f in numeric if f.dimension == dim and f.name not in assigned]
+            if len(same) > 1:
+                same = [f for f in same if f.required] or [f for f in same if f.name == pending]
+            if len(same) == 1:
+                self._set_number(cand, same[0], q)
+                assigned.add(same[0].name)
+                used.add(qi)
+
+    @staticmethod
+    def _set_number(cand: Candidates, f: FieldInfo, q: _Quantity) -> None:
+        try:
+            value = convert(q.value, q.unit, f.unit)
+        except CoercionError:
+            return
+        cand.config[f.name] = int(value) if float(value).is_integer() else value
+
+    # --- the answer to the question just asked ------------------------------------------
+    def _pending(
+        self, message: str, context: ExtractionContext, by_name: dict[str, FieldInfo], cand: Candidates
+    ) -> None:
+        bare = _FILLER.sub("", message.strip()).strip().rstrip(".!")
+        if not bare:
+            return
+        low = " ".join(bare.lower().split())
+        step = context.step
+        if step == "project" and cand.project is None:
+            close = difflib.get_close_matches(low, [p.lower() for p in context.projects], n=1, cutoff=0.7)
+            if close:
+                cand.project = next(p for p in context.projects if p.lower() == close[0])
+            return
+        if step == "environment" and cand.environment is None:
+            envs = env_aliases(context.environments)
+            close = difflib.get_close_matches(low, list(envs), n=1, cutoff=0.7)
+            if close:
+                cand.environment = envs[close[0]]
+            return
+        if step == "module" and cand.module is None:
+            found = self._match_module(norm(bare), context.modules)
+            if found:
+                cand.module = found
+            return
+        pending = context.pending_field
+        if not pending or pending not in by_name or pending in cand.config or pending in cand.problems:
+            return
+        if _USE_DEFAULT.match(low):
+            cand.use_default.append(pending)
+            return
+        info = by_name[pending]
+        if cand.intent != "none" and info.kind != "boolean":
+            return  # "submit" is a command, not a name
+        if re.search(r"[=:]", bare) and info.kind not in ("map", "list"):
+            return  # an explicit key=value was for another field
+        extracted_other = bool(cand.config) or cand.project or cand.environment or cand.module or cand.preset
+        multiword = len(bare.split()) > 1
+        if extracted_other and (info.kind != "text" or multiword):
+            return
+        if info.kind == "text" and multiword and info.schema.get("pattern"):
+            return  # names have no spaces: this was a sentence, not the value
+        if info.kind == "boolean" and parse_bool(bare) is None:
+            return
+        try:
+            cand.config[pending] = coerce(info, bare)
+        except CoercionError as exc:
+            cand.problems[pending] = str(exc)
+
+
+__all__ = ["ENV_GROUPS", "MODULE_HINTS", "RuleExtractor", "detect_intent", "env_aliases", "name_field"]

@@ -1,0 +1,352 @@
+"""``IntakeService``: the assistant's entry point for Slack, the console and tests.
+
+``handle(key, user, text)`` cleans the message, loads the conversation's session from the object
+store (``sessions/<team>/<channel>/<thread>.json``), extracts candidates (OpenAI with the rules
+as fallback, or the rules alone), runs the pure flow, and saves the session with
+compare-and-swap, retrying on a lost race, so any process can continue a conversation and a
+restart loses nothing. Submitting calls ``RequestService.create`` with the session id as
+idempotency key and the request id reserved at confirm: a second "submit" never creates a second
+request. Every user and assistant turn goes to the ``ChatLog``; a chat-log failure is logged and
+never fails the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from assistant.domain import flow
+from assistant.domain.catalog import ProjectsView, RegistryView
+from assistant.domain.chat_model import Candidates, ChatModel, ExtractionContext, FallbackChatModel
+from assistant.domain.flow import FlowContext, PreviewFailed, SubmitRefused, Submitted
+from assistant.domain.reply import Reply
+from assistant.domain.rules import RuleExtractor
+from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession
+from core.domain.errors import PermissionDenied, VersionConflict
+from core.domain.ids import new_request_id
+from core.domain.request import Requester, SlackThread
+from core.ports.chat_log import ChatEntry, ChatLog
+from core.ports.clock import Clock, SystemClock
+from core.ports.object_store import ObjectStore
+
+if TYPE_CHECKING:
+    from core.domain.request import Request
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MAX_ATTEMPTS = 6
+# Bidirectional-override and isolate controls can disguise what a message says; right-to-left
+# text itself is kept.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+__all__ = ["MAX_MESSAGE_CHARS", "ConversationKey", "IntakeService", "Reply", "clean_text"]
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalized text without NUL/control characters (newlines and tabs kept)."""
+    normalized = unicodedata.normalize("NFC", text or "")
+    kept = []
+    for ch in normalized:
+        if ch in "\n\t":
+            kept.append(ch)
+        elif ch == "\r":
+            kept.append("\n")
+        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+            continue
+        else:
+            kept.append(ch)
+    return "".join(kept).strip()
+
+
+@dataclass
+class _Loaded:
+    session: IntakeSession
+    etag: str | None  # None: not stored yet (create-if-absent)
+    note: str | None = None
+
+
+class IntakeService:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        chat_log: ChatLog,
+        registry: RegistryView,
+        projects: ProjectsView,
+        requests: Any,  # core.services.requests.RequestService (create, preview)
+        model: ChatModel | None = None,
+        clock: Clock | None = None,
+        *,
+        ttl: timedelta = DEFAULT_TTL,
+        max_chars: int = MAX_MESSAGE_CHARS,
+        source: str = "slack",
+        new_session_id: Callable[[], str] | None = None,
+        new_request_id_fn: Callable[[], str] | None = None,
+    ) -> None:
+        self._objects = objects
+        self._chat_log = chat_log
+        self._registry = registry
+        self._projects = projects
+        self._requests = requests
+        self._rules = RuleExtractor()
+        if model is None or isinstance(model, RuleExtractor | FallbackChatModel):
+            self.model: ChatModel = model or self._rules
+        else:
+            self.model = FallbackChatModel(model, self._rules)
+        self._clock = clock or SystemClock()
+        self._ttl = ttl
+        self._max_chars = max_chars
+        self._source = source
+        self._new_session_id = new_session_id or (lambda: "ses_" + secrets.token_hex(8))
+        self._new_request_id = new_request_id_fn or new_request_id
+
+    # --- public API --------------------------------------------------------------------
+    def handle(self, key: ConversationKey, user: Requester, text: str) -> Reply:
+        now = self._clock.now()
+        cleaned = clean_text(text)
+        loaded = self._load(key, user, now)
+        if len(cleaned) > self._max_chars:
+            reply = Reply(
+                text=(
+                    f"That message is {len(cleaned):,} characters long; I read at most {self._max_chars:,}. "
+                    "Please send a shorter one: nothing was changed."
+                ),
+                step=loaded.session.step,
+                request_id=loaded.session.request_id,
+            )
+            self._log_turns(loaded.session, user, cleaned[: self._max_chars], reply, None, now, refused="too_long")
+            return reply
+        if not cleaned:
+            reply = Reply(text="I didn't get any text in that message.", step=loaded.session.step)
+            self._log_turns(loaded.session, user, cleaned, reply, None, now, refused="empty")
+            return reply
+        candidates = self._extract(cleaned, loaded.session)
+        session, reply = self._transact(
+            key,
+            user,
+            now,
+            loaded,
+            lambda current, ctx, retry: flow.advance(
+                current, cleaned, self._recheck(cleaned, current, candidates) if retry else candidates, ctx
+            ),
+        )
+        self._log_turns(session, user, cleaned, reply, candidates, now)
+        return reply
+
+    def submit_form(self, key: ConversationKey, user: Requester, values: Mapping[str, Any]) -> Reply:
+        now = self._clock.now()
+        loaded = self._load(key, user, now)
+        session, reply = self._transact(
+            key, user, now, loaded, lambda current, ctx, _retry: flow.apply_form(current, values, ctx)
+        )
+        shown = ", ".join(f"{k}={v!r}" for k, v in list(values.items())[:50])[: self._max_chars]
+        self._log_turns(session, user, f"[form] {shown}", reply, None, now)
+        return reply
+
+    def session(self, key: ConversationKey) -> IntakeSession | None:
+        """The stored session of a conversation (None when absent or unreadable)."""
+        stored = self._objects.get(key.object_key())
+        if stored is None:
+            return None
+        try:
+            return IntakeSession.model_validate_json(stored.body)
+        except ValidationError:
+            return None
+
+    # --- internals ---------------------------------------------------------------------
+    def _load(self, key: ConversationKey, user: Requester, now: datetime) -> _Loaded:
+        stored = self._objects.get(key.object_key())
+        fresh = IntakeSession.start(key, user.id, session_id=self._new_session_id(), now=now, ttl=self._ttl)
+        if stored is None:
+            return _Loaded(fresh, None)
+        try:
+            session = IntakeSession.model_validate_json(stored.body)
+        except ValidationError as exc:
+            log.warning("unreadable session at %s (%d problems): starting fresh", key.object_key(), exc.error_count())
+            return _Loaded(fresh, stored.etag, note="I couldn't read our earlier conversation, so let's start fresh.")
+        if session.expired(now) and not session.terminal:
+            fresh.version = session.version
+            return _Loaded(fresh, stored.etag, note="Our earlier conversation expired, so let's start fresh.")
+        if session.expired(now):
+            fresh.version = session.version
+            return _Loaded(fresh, stored.etag)
+        return _Loaded(session, stored.etag)
+
+    def _extract(self, text: str, session: IntakeSession) -> Candidates:
+        context = self._context(session)
+        try:
+            return self.model.extract(text, context)
+        except Exception:
+            log.exception("extractor %s failed: using the rules", getattr(self.model, "name", "?"))
+            return self._rules.extract(text, context)
+
+    def _context(self, session: IntakeSession) -> ExtractionContext:
+        return flow.extraction_context(session, self._registry, self._projects)
+
+    def _recheck(self, text: str, current: IntakeSession, candidates: Candidates) -> Candidates:
+        # After a lost race the session may have moved on (another step, another module): the
+        # rules are cheap and deterministic, so read the message again against the new state.
+        # A model's reading is kept (it does not depend on the step).
+        if candidates.extractor != self._rules.name:
+            return candidates
+        return self._rules.extract(text, self._context(current))
+
+    def _transact(
+        self,
+        key: ConversationKey,
+        user: Requester,
+        now: datetime,
+        loaded: _Loaded,
+        step: Callable[[IntakeSession, FlowContext, bool], tuple[IntakeSession, Reply]],
+    ) -> tuple[IntakeSession, Reply]:
+        for attempt in range(MAX_ATTEMPTS):
+            ctx = self._flow_context(key, user, now)
+            session, reply = step(loaded.session, ctx, attempt > 0)
+            if loaded.note:
+                reply.text = f"{loaded.note}\n{reply.text}"
+            session.version = loaded.session.version + 1
+            try:
+                if loaded.etag is None:
+                    self._objects.put(key.object_key(), session.model_dump_json().encode(), if_none_match=True)
+                else:
+                    self._objects.put(key.object_key(), session.model_dump_json().encode(), if_match=loaded.etag)
+            except VersionConflict:
+                log.info("session %s changed underneath: retrying the turn", key.object_key())
+                loaded = self._load(key, user, now)
+                continue
+            return session, reply
+        log.warning("gave up saving session %s after %d conflicts", key.object_key(), MAX_ATTEMPTS)
+        return loaded.session, Reply(
+            text="Several messages arrived at once and I couldn't keep up: please send that again.",
+            step=loaded.session.step,
+        )
+
+    def _flow_context(self, key: ConversationKey, user: Requester, now: datetime) -> FlowContext:
+        return FlowContext(
+            registry=self._registry,
+            projects=self._projects,
+            now=now,
+            new_request_id=self._new_request_id,
+            new_session_id=self._new_session_id,
+            preview=lambda session, config: self._preview(session, config, user, key),
+            submit=lambda session, config: self._submit(session, config, user, key),
+            ttl=self._ttl,
+        )
+
+    def _command(self, session: IntakeSession, config: dict[str, Any], user: Requester, key: ConversationKey) -> Any:
+        from core.services.commands import CreateRequest
+
+        slack = SlackThread(team_id=key.team_id, channel=key.channel) if self._source == "slack" else None
+        assert session.project and session.environment and session.module
+        return CreateRequest(
+            project=session.project,
+            environment=session.environment,
+            module=session.module,
+            config=dict(config),
+            requester=user,
+            idempotency_key=session.id,
+            request_id=session.request_id,
+            slack=slack,
+            source=self._source,
+        )
+
+    def _preview(
+        self, session: IntakeSession, config: dict[str, Any], user: Requester, key: ConversationKey
+    ) -> Mapping[str, str]:
+        try:
+            files: Mapping[str, str] = self._requests.preview(self._command(session, config, user, key))
+        except PermissionDenied as exc:
+            raise PreviewFailed(exc.reason) from exc
+        except Exception as exc:
+            problems = _config_problems(exc)
+            if problems is not None:
+                raise PreviewFailed("; ".join(f"{k}: {v}" for k, v in problems.items())) from exc
+            log.exception("preview failed for session %s", session.id)
+            raise PreviewFailed(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        return files
+
+    def _submit(
+        self, session: IntakeSession, config: dict[str, Any], user: Requester, key: ConversationKey
+    ) -> Submitted:
+        try:
+            request: Request = self._requests.create(self._command(session, config, user, key))
+        except PermissionDenied as exc:
+            raise SubmitRefused(f"you are not allowed to: {exc.reason}.") from exc
+        except Exception as exc:
+            problems = _config_problems(exc)
+            if problems is not None:
+                detail = "; ".join(f"{k}: {v}" for k, v in problems.items())
+                raise SubmitRefused(f"the registry rejected the configuration ({detail}).", problems) from exc
+            log.exception("create failed for session %s", session.id)
+            raise SubmitRefused(
+                f"something went wrong ({type(exc).__name__}). Say `submit` to try again: it will not create twice."
+            ) from exc
+        link = request.pr_url or (request.pr.url if request.pr is not None else None)
+        return Submitted(request_id=request.id, link=link)
+
+    def _log_turns(
+        self,
+        session: IntakeSession,
+        user: Requester,
+        text: str,
+        reply: Reply,
+        candidates: Candidates | None,
+        now: datetime,
+        *,
+        refused: str | None = None,
+    ) -> None:
+        key = session.key
+        common = {
+            "session_id": session.id,
+            "team_id": key.team_id,
+            "channel": key.channel,
+            "thread_ts": key.thread_ts,
+            "request_id": reply.request_id or session.request_id,
+        }
+        user_data: dict[str, Any] = {"step": session.step}
+        if refused:
+            user_data["refused"] = refused
+        if candidates is not None and candidates.fallback_reason:
+            user_data["fallback_reason"] = candidates.fallback_reason
+        entries = [
+            ChatEntry(
+                role="user",
+                text=text,
+                timestamp=now,
+                user_id=user.id,
+                extractor=candidates.extractor if candidates is not None else None,
+                data=user_data,
+                **common,
+            ),
+            ChatEntry(
+                role="assistant",
+                text=reply.text + (f"\n\n{reply.terraform}" if reply.terraform else ""),
+                timestamp=now,
+                user_id=None,
+                data={"step": reply.step, "choices": [c.value for c in reply.choices], "done": reply.done},
+                **common,
+            ),
+        ]
+        for entry in entries:
+            try:
+                self._chat_log.append(entry)
+            except Exception:  # the chat log is an audit aid: it must never fail a reply
+                log.exception("chat log append failed for session %s", session.id)
+
+
+def _config_problems(exc: Exception) -> dict[str, str] | None:
+    """Field errors of a ``ConfigRejected`` (duck-typed: ``errors`` of field/message items)."""
+    if type(exc).__name__ != "ConfigRejected":
+        return None
+    out: dict[str, str] = {}
+    for err in getattr(exc, "errors", None) or []:
+        name = str(getattr(err, "field", "") or "config")
+        out[name] = str(getattr(err, "message", err))
+    return out or {"config": str(exc)}

@@ -1,0 +1,158 @@
+"""Small stand-ins for the module registry and projects map (contract-shaped), used by the
+flow tests that must not depend on the real catalogue's exact fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+
+@dataclass
+class FakeFieldError:
+    field: str
+    message: str
+    allowed: str | None = None
+
+
+@dataclass
+class FakeValidation:
+    ok: bool
+    config: dict[str, Any]
+    errors: list[FakeFieldError]
+
+
+@dataclass
+class FakeModule:
+    id: str
+    title: str
+    schema: dict[str, Any]
+    description: str = ""
+    category: str = "storage"
+    keywords: list[str] = field(default_factory=list)
+    synonyms: list[str] = field(default_factory=list)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prod_rules: dict[str, Any] = field(default_factory=dict)  # field -> value required in prod
+
+
+BUCKET = FakeModule(
+    id="s3-bucket",
+    title="S3 bucket",
+    keywords=["bucket", "s3"],
+    synonyms=["object storage"],
+    schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "title": "Name", "pattern": "^[a-z0-9][a-z0-9-]{2,40}$", "examples": ["logs"]},
+            "versioning": {"type": "boolean", "title": "Versioning", "default": True},
+            "force_destroy": {"type": "boolean", "title": "Force destroy", "default": False},
+            "storage_class": {
+                "type": "string",
+                "title": "Storage class",
+                "enum": ["STANDARD", "INTELLIGENT_TIERING", "GLACIER"],
+                "default": "STANDARD",
+            },
+            "expiration_days": {"type": "integer", "title": "Expiration", "minimum": 1, "maximum": 3650},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}},
+        },
+    },
+    presets={"private-encrypted": {"versioning": True, "storage_class": "INTELLIGENT_TIERING"}},
+    prod_rules={"force_destroy": False},
+)
+QUEUE = FakeModule(
+    id="sqs-queue",
+    title="SQS queue",
+    keywords=["queue", "sqs"],
+    schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "visibility_timeout_seconds"],
+        "properties": {
+            "name": {"type": "string", "title": "Queue name", "pattern": "^[a-z0-9][a-z0-9-]{2,60}$"},
+            "fifo": {"type": "boolean", "title": "FIFO queue", "default": False},
+            "visibility_timeout_seconds": {
+                "type": "integer",
+                "title": "Visibility timeout",
+                "minimum": 0,
+                "maximum": 43200,
+            },
+            "message_retention_seconds": {
+                "type": "integer",
+                "title": "Message retention",
+                "minimum": 60,
+                "maximum": 1209600,
+                "default": 345600,
+            },
+        },
+    },
+)
+
+
+class FakeRegistry:
+    def __init__(self, modules: list[FakeModule] | None = None) -> None:
+        self._modules = {m.id: m for m in (modules or [BUCKET, QUEUE])}
+
+    def modules(self) -> list[FakeModule]:
+        return list(self._modules.values())
+
+    def get(self, module_id: str) -> FakeModule:
+        if module_id not in self._modules:
+            raise KeyError(module_id)
+        return self._modules[module_id]
+
+    def match(self, word: str) -> FakeModule | None:
+        for m in self._modules.values():
+            if word == m.id or word in m.keywords or word in m.synonyms:
+                return m
+        return None
+
+    def validate(self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool) -> FakeValidation:
+        module = self.get(module_id)
+        full = {k: v.get("default") for k, v in module.schema["properties"].items() if "default" in v}
+        full.update(config)
+        errors: list[FakeFieldError] = []
+        validator = jsonschema.Draft202012Validator(module.schema)
+        for err in validator.iter_errors(full):
+            if err.validator == "required":
+                missing = err.message.split("'")[1]
+                errors.append(FakeFieldError(missing, "is required"))
+            else:
+                where = ".".join(str(p) for p in err.absolute_path)
+                errors.append(FakeFieldError(where, err.message))
+        if prod:
+            for name, value in module.prod_rules.items():
+                if full.get(name) != value:
+                    errors.append(FakeFieldError(name, f"must be {str(value).lower()} in prod", str(value).lower()))
+        return FakeValidation(not errors, full, errors)
+
+
+@dataclass
+class FakeTarget:
+    owner: str
+    repo: str
+    base_branch: str
+    env_path: str
+    prod: bool
+    allowed_modules: list[str] | None = None
+    owner_team: str | None = None
+
+
+class FakeProjects:
+    def __init__(self) -> None:
+        self._map = {
+            "payments": {"dev": False, "prod": True},
+            "core": {"dev": False, "staging": False, "prod": True},
+        }
+
+    def names(self) -> list[str]:
+        return list(self._map)
+
+    def environments(self, project: str) -> list[str]:
+        return list(self._map[project])
+
+    def target(self, project: str, environment: str) -> FakeTarget:
+        prod = self._map[project][environment]
+        return FakeTarget("acme", f"{project}-infra", "main", f"envs/{environment}", prod)
