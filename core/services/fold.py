@@ -1,0 +1,353 @@
+"""Folding facts into a request: pure functions, no I/O.
+
+``fold(request, fact, ...)`` changes the request in place the way the fact says and reports
+what happened (audit events, timeline steps, whether a run concluded, why a fact was ignored).
+It is written to be replayed: folding the same fact twice changes nothing the second time, and
+an older fact never rolls a newer state back. ``SyncService`` runs it inside the store's
+compare-and-swap, so it may run more than once per fact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
+from core.domain.request import (
+    Approval,
+    CleanupPr,
+    Cost,
+    PlanOutput,
+    PlanSummary,
+    PullRequestRef,
+    Request,
+    RunRef,
+    TimelineStep,
+)
+from core.ports.code_host import RunInfo
+
+# How early a run may have been created relative to our recorded trigger and still count as
+# the run we dispatched (clock skew between us and GitHub).
+DISPATCH_SKEW = timedelta(minutes=2)
+_CONCLUSION_WORDS = {"success": "succeeded", "failure": "failed"}
+_RUN_RANK = {"requested": 0, "waiting": 0, "pending": 0, "queued": 1, "in_progress": 2, "completed": 3}
+
+
+@dataclass
+class Extras:
+    """What ``SyncService`` fetched before folding: the plan's summary and cost, when due."""
+
+    plan_run_id: int | None = None
+    plan_summary: PlanSummary | None = None
+    plan_text: str | None = None
+    cost: Cost | None = None
+
+
+@dataclass
+class Folded:
+    changed: bool = False
+    reason: str = ""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    run_concluded: bool = False  # a run got a (new) conclusion
+    run_url: str | None = None
+    archive: bool = False
+    approval_voided: bool = False
+
+
+def fold(request: Request, fact: Fact, *, now: datetime, extras: Extras | None = None) -> Folded:
+    if isinstance(fact, RunFact):
+        return fold_run(request, fact, now=now, extras=extras)
+    if isinstance(fact, PullRequestFact):
+        return fold_cleanup_pr(request, fact, now=now) if fact.cleanup else fold_pr(request, fact, now=now)
+    return fold_review(request, fact, now=now)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+def apply_candidates(request: Request) -> set[str]:
+    """SHAs an apply run may have run on and still be this request's (the reference's rule)."""
+    shas = {
+        request.merged_sha,
+        request.commit_sha,
+        request.plan.head_sha if request.plan else None,
+        request.plan_run.head_sha if request.plan_run else None,
+        request.pr.head_sha if request.pr else None,
+        request.pr.merged_sha if request.pr else None,
+    }
+    return {s for s in shas if s}
+
+
+def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
+    """Why a run of ``kind`` is not this request's current run, or None when it is."""
+    if kind not in ("plan", "apply", "destroy"):
+        return f"{kind} runs do not change a request"
+    current: RunRef | None = getattr(request, f"{kind}_run")
+    if current is not None and current.run_id is not None:
+        if run.run_id == current.run_id:
+            return None
+        if run.run_id < current.run_id:
+            return f"{kind} run {run.run_id} is older than the recorded run {current.run_id}"
+    if kind == "plan":
+        ours = {s for s in (request.commit_sha, request.pr.head_sha if request.pr else None) if s}
+        if run.head_sha and ours and run.head_sha not in ours:
+            return f"plan run {run.run_id} planned commit {run.head_sha[:12]}, not the request's current commit"
+        return None
+    if kind == "apply":
+        if run.head_sha and run.head_sha in apply_candidates(request):
+            return None
+        triggered = request.apply_triggered_at
+        unrecorded = current is None or current.run_id is None
+        if unrecorded and triggered and run.created_at and run.created_at >= triggered - DISPATCH_SKEW:
+            return None  # the run our apply dispatched; the base branch moved on since the merge
+        sha = run.head_sha[:12] if run.head_sha else "an unknown commit"
+        return f"apply run {run.run_id} ran on {sha}, which is not one of this request's commits"
+    if current is None and request.destroy_triggered_at is None:
+        return "no destroy was requested for this request"
+    return None
+
+
+def _merge_run(current: RunRef | None, run: RunInfo, kind: str) -> RunRef | None:
+    """The run as it should be stored, or None when the delivery is stale."""
+    same = current is not None and current.run_id == run.run_id
+    if same and current is not None:
+        old_rank = _RUN_RANK.get(current.status or "", 0)
+        new_rank = _RUN_RANK.get(run.status, 0)
+        if (current.conclusion is not None and run.conclusion is None) or new_rank < old_rank:
+            rerun = run.updated_at and current.completed_at and run.updated_at > current.completed_at
+            if not rerun:
+                return None
+    base = current if same and current is not None else RunRef()
+    completed = run.status == "completed"
+    started = base.started_at
+    if started is None and run.status in ("in_progress", "completed"):
+        started = run.created_at
+    return base.model_copy(
+        update={
+            "run_id": run.run_id,
+            "url": run.url or base.url,
+            "status": run.status,
+            "conclusion": run.conclusion if completed else None,
+            "head_sha": run.head_sha or base.head_sha,
+            "workflow": run.workflow or base.workflow,
+            "started_at": started,
+            "completed_at": (run.updated_at or base.completed_at) if completed else None,
+            "dispatched_at": base.dispatched_at
+            if same
+            else (current.dispatched_at if current and not current.run_id else None),
+        }
+    )
+
+
+def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras | None = None) -> Folded:
+    kind, run = fact.kind, fact.run
+    reason = run_rejection(request, kind, run)
+    if reason is not None:
+        return Folded(reason=reason)
+    current: RunRef | None = getattr(request, f"{kind}_run")
+    merged = _merge_run(current, run, kind)
+    if merged is None:
+        return Folded(reason=f"stale {kind} run delivery ({run.status})")
+    out = Folded(run_url=merged.url)
+    if merged != current:
+        setattr(request, f"{kind}_run", merged)
+        out.changed = True
+        previous_conclusion = current.conclusion if current is not None and current.run_id == run.run_id else None
+        if merged.conclusion is not None and merged.conclusion != previous_conclusion:
+            out.run_concluded = True
+            out.events.append((f"{kind}_completed", {"runId": run.run_id, "conclusion": merged.conclusion}))
+            word = _CONCLUSION_WORDS.get(merged.conclusion, merged.conclusion.replace("_", " "))
+            _step(request, f"{kind.capitalize()} {word}", now, status=merged.conclusion)
+        elif current is None or current.run_id != run.run_id or current.status != merged.status:
+            out.events.append((f"{kind}_run_{merged.status}", {"runId": run.run_id}))
+    if kind == "plan":
+        out.changed |= _fold_plan_output(request, merged, extras)
+    elif kind == "apply" and merged.conclusion == "success" and request.applied_at is None:
+        request.applied_at = merged.completed_at or now
+        out.changed = True
+    elif kind == "destroy" and merged.conclusion == "success":
+        if request.destroyed_at is None:
+            request.destroyed_at = merged.completed_at or now
+            out.changed = True
+        out.archive = True
+    out.reason = f"{kind} run {run.run_id} {merged.conclusion or merged.status}" if out.changed else "already known"
+    return out
+
+
+def _fold_plan_output(request: Request, run: RunRef, extras: Extras | None) -> bool:
+    """Keep ``request.plan`` about the current plan run only; fill it when the summary came."""
+    plan = request.plan
+    if plan is not None and plan.run_id is not None and plan.run_id != run.run_id:
+        request.plan = plan = None  # the output of an older run is no answer for this one
+        request.cost = None
+        changed = True
+    else:
+        changed = False
+    if run.conclusion != "success" or extras is None or extras.plan_run_id != run.run_id:
+        return changed
+    if extras.plan_summary is None or (plan is not None and plan.summary == extras.plan_summary):
+        return changed
+    request.plan = PlanOutput(
+        summary=extras.plan_summary,
+        output=extras.plan_text,
+        run_id=run.run_id,
+        head_sha=run.head_sha,
+        artifact_name=f"tfplan-{request.id}",
+    )
+    if extras.cost is not None:
+        request.cost = extras.cost
+    return True
+
+
+# -- pull requests -------------------------------------------------------------------------
+
+
+def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded:
+    info = fact.pr
+    current = request.pr
+    if request.branch_name and info.head_ref != request.branch_name:
+        return Folded(reason=f"PR #{info.number} is from {info.head_ref}, not {request.branch_name}")
+    if current is not None and current.number is not None and current.number != info.number:
+        return Folded(reason=f"PR #{info.number} is not the request's PR #{current.number}")
+    if current is not None and current.merged and not info.merged:
+        return Folded(reason="stale pull request delivery: the PR is already merged")
+    merged_sha = info.merge_commit_sha if info.merged else None
+    new = (current or PullRequestRef()).model_copy(
+        update={
+            "number": info.number,
+            "url": info.url,
+            "merged": info.merged,
+            "open": info.state == "open" and not info.merged,
+            "head_sha": info.head_sha or (current.head_sha if current else None),
+            "merged_sha": merged_sha or (current.merged_sha if current else None),
+            "merged_at": info.merged_at or (current.merged_at if current else None),
+            "closed_at": info.closed_at if info.state == "closed" else None,
+        }
+    )
+    out = Folded()
+    if new == current:
+        out.reason = "already known"
+        return out
+    out.changed = True
+    request.pr = new
+    request.pr_number, request.pr_url, request.active_pr_number = info.number, info.url, info.number
+    if new.merged and (current is None or not current.merged):
+        request.merged_sha = new.merged_sha
+        out.events.append(("pr_merged", {"number": info.number, "mergedSha": new.merged_sha}))
+        _step(request, "Merged", now)
+    elif not new.open and not new.merged and (current is None or current.open):
+        out.events.append(("pr_closed", {"number": info.number}))
+        _step(request, "Pull request closed without merging", now)
+    elif new.open and current is not None and not current.open:
+        out.events.append(("pr_reopened", {"number": info.number}))
+    if current is not None and new.head_sha != current.head_sha and not new.merged:
+        out.events.append(("pr_head_changed", {"from": current.head_sha, "to": new.head_sha}))
+        out.approval_voided = void_stale_approval(request, new.head_sha, now, out)
+    out.reason = f"PR #{info.number} {fact.action}"
+    return out
+
+
+def void_stale_approval(request: Request, head_sha: str | None, now: datetime, out: Folded) -> bool:
+    """An approval binds to the commit it was given on: a new head voids it."""
+    approval = request.approval
+    if approval is None or not approval.approved or not approval.approved_sha or approval.approved_sha == head_sha:
+        return False
+    request.approval = approval.model_copy(update={"approved": False, "approvers": []})
+    out.events.append(
+        (
+            "approval_voided",
+            {"approvedSha": approval.approved_sha, "headSha": head_sha, "approvers": approval.approvers},
+        )
+    )
+    _step(request, "Approval voided by a new commit", now)
+    return True
+
+
+def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded:
+    info = fact.pr
+    current = request.cleanup_pr
+    if current is not None and current.number is not None and current.number != info.number:
+        return Folded(reason=f"PR #{info.number} is not the request's cleanup PR #{current.number}")
+    if current is not None and current.merged and not info.merged:
+        return Folded(reason="stale cleanup PR delivery: it is already merged")
+    new = (current or CleanupPr()).model_copy(
+        update={
+            "number": info.number,
+            "url": info.url,
+            "merged": info.merged,
+            "open": info.state == "open" and not info.merged,
+            "status": "merged" if info.merged else info.state,
+            "head_sha": info.head_sha,
+            "branch": info.head_ref,
+        }
+    )
+    if new == current:
+        return Folded(reason="already known")
+    request.cleanup_pr = new
+    out = Folded(changed=True, reason=f"cleanup PR #{info.number} {fact.action}")
+    if new.merged and (current is None or not current.merged):
+        out.events.append(("cleanup_pr_merged", {"number": info.number}))
+        _step(request, "Cleanup PR merged", now)
+    elif current is None:
+        out.events.append(("cleanup_pr_opened", {"number": info.number}))
+        _step(request, "Cleanup PR opened", now)
+    return out
+
+
+# -- reviews -------------------------------------------------------------------------------
+
+
+def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
+    pr, review = request.pr, fact.review
+    if pr is None or pr.number != fact.pr_number:
+        return Folded(reason=f"review on PR #{fact.pr_number}, not the request's PR")
+    state = review.state.upper()
+    login = review.user_login
+    approval = request.approval
+    if fact.action == "dismissed" or state == "DISMISSED":
+        if approval is None or not approval.approved:
+            return Folded(reason="dismissed review: nothing approved")
+        keep = [a for a in approval.approvers if a.lower() != login.lower()]
+        if len(keep) == len(approval.approvers):
+            return Folded(reason=f"dismissed review by {login}, who is not an approver")
+        request.approval = approval.model_copy(update={"approvers": keep, "approved": bool(keep)})
+        out = Folded(changed=True, reason=f"review by {login} dismissed")
+        out.events.append(("approval_dismissed", {"reviewer": login, "reviewId": review.id}))
+        if not keep:
+            out.approval_voided = True
+            out.events.append(("approval_voided", {"reason": "review dismissed", "reviewer": login}))
+            _step(request, f"Approval by {login} dismissed", now)
+        return out
+    if state != "APPROVED":
+        return Folded(reason=f"a {state.lower()} review does not change the approval")
+    if pr.merged:
+        return Folded(reason="the PR is already merged")
+    sha = review.commit_id or pr.head_sha
+    if pr.head_sha and sha != pr.head_sha:
+        return Folded(reason=f"review of commit {str(sha)[:12]}, not the PR head {pr.head_sha[:12]}")
+    requester = request.requester
+    if requester is not None and requester.github_login and requester.github_login.lower() == login.lower():
+        return Folded(reason="the requester cannot approve their own request")
+    same_commit = approval is not None and approval.approved and approval.approved_sha == sha
+    approvers = list(approval.approvers) if same_commit and approval is not None else []
+    if any(a.lower() == login.lower() for a in approvers):
+        return Folded(reason="already known")
+    request.approval = Approval(
+        approved=True,
+        approvers=[*approvers, login],
+        approved_sha=sha,
+        approved_at=(approval.approved_at if same_commit and approval else None) or review.submitted_at or now,
+        source=(approval.source if same_commit and approval else None) or "github",
+    )
+    out = Folded(changed=True, reason=f"approved by {login} on GitHub")
+    out.events.append(("approved", {"reviewer": login, "sha": sha, "source": "github"}))
+    _step(request, f"Approved by {login} on GitHub", now, actor=login)
+    return out
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _step(request: Request, step: str, now: datetime, *, status: str | None = None, actor: str | None = None) -> None:
+    request.timeline.append(TimelineStep(step=step, status=status, at=now, actor=actor))

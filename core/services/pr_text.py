@@ -1,0 +1,106 @@
+"""What TfPilot writes on GitHub: PR titles, bodies, labels, commit messages and comments.
+
+User values reach Markdown here, so every value is flattened to one line, stripped of the
+characters that would break a table or code span, and bounded; the body stays well inside
+GitHub's 65,536-character limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.domain.request import Request, SlackThread
+
+MAX_BODY = 60_000
+MAX_VALUE = 200
+MAX_ROWS = 100
+
+
+def labels(request: Request, *extra: str) -> list[str]:
+    return ["tfpilot", f"env:{request.environment}", f"module:{request.module}", *extra]
+
+
+def title(request: Request) -> str:
+    return f"TfPilot: {request.module} in {request.project}/{request.environment} ({request.id})"
+
+
+def cleanup_title(request: Request) -> str:
+    return f"TfPilot: remove {request.module} {request.id} from {request.project}/{request.environment} (destroy)"
+
+
+def commit_message(request: Request, *, revision: int) -> str:
+    head = f"tfpilot: {request.module} for {request.project}/{request.environment} ({request.id})"
+    return head if revision == 1 else f"{head}, revision {revision}"
+
+
+def slack_link(thread: SlackThread | None) -> str | None:
+    """A link to the request's Slack thread, when its card has been posted."""
+    if thread is None or not thread.ts or not thread.channel.isalnum():
+        return None
+    ts = thread.ts.replace(".", "")
+    if not ts.isdigit():
+        return None
+    return f"https://slack.com/archives/{thread.channel}/p{ts}"
+
+
+def cell(value: Any) -> str:
+    """One Markdown table cell: single line, no pipes or backticks, bounded."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = " ".join(text.split()).replace("|", "\\|").replace("`", "'")
+    if len(text) > MAX_VALUE:
+        text = text[: MAX_VALUE - 1] + "…"
+    return text
+
+
+def body(request: Request) -> str:
+    requester = request.requester
+    who = (requester.name or requester.email or requester.id) if requester else "unknown"
+    lines = [
+        f"### TfPilot request `{request.id}`",
+        "",
+        f"**Module:** `{request.module}` · **Project:** `{request.project}` · "
+        f"**Environment:** `{request.environment}`{' (prod)' if request.is_prod else ''}",
+        f"**Requested by:** {cell(who)}",
+    ]
+    link = slack_link(request.slack)
+    if link:
+        lines.append(f"**Slack thread:** {link}")
+    lines += ["", "| Field | Value |", "|---|---|"]
+    items = sorted(request.config.items())
+    for key, value in items[:MAX_ROWS]:
+        lines.append(f"| `{cell(key)}` | `{cell(value)}` |")
+    if len(items) > MAX_ROWS:
+        lines.append(f"| … | {len(items) - MAX_ROWS} more fields |")
+    if request.target_files:
+        lines += ["", "Files: " + ", ".join(f"`{cell(p)}`" for p in request.target_files)]
+    lines += [
+        "",
+        "Approve, merge, apply and destroy from the request's card in Slack. "
+        "A new commit on this branch voids an earlier approval.",
+        f"<!-- tfpilot:request {request.id} revision {request.revision} -->",
+    ]
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_BODY else text[: MAX_BODY - 20] + "\n\n(truncated)"
+
+
+def cleanup_body(request: Request) -> str:
+    files = ", ".join(f"`{cell(p)}`" for p in request.target_files) or "(none)"
+    pr = f" (#{request.pr.number})" if request.pr and request.pr.number else ""
+    return (
+        f"### TfPilot destroy of `{request.id}`\n\n"
+        f"Removes the request's file(s) {files} added by the request's pull request{pr}, "
+        "before the destroy workflow runs.\n\n"
+        f"<!-- tfpilot:cleanup {request.id} -->"
+    )
+
+
+def approval_comment(request: Request, *, who: str, sha: str) -> str:
+    return (
+        f"Approved in TfPilot by {cell(who)} for commit `{sha[:12]}`. "
+        f"A new commit voids this approval. <!-- tfpilot:approval {request.id} {sha} -->"
+    )
+
+
+def review_body(request: Request, *, who: str) -> str:
+    return f"Approved through TfPilot by {cell(who)} ({request.id})."

@@ -1,0 +1,907 @@
+"""``RequestService``: every change a person asks for, checked, recorded, and done once.
+
+create, update_config, approve, merge, apply, destroy and replan each re-check
+``allowed_actions`` (a refusal is logged as ``<action>_blocked`` and raised as
+``PermissionDenied``), then run as a recorded operation (``core.services.operations``): every
+step's result is stored before the next step starts, so a crash or a retry resumes where the
+work stopped and never opens a second branch, PR or workflow run for one intent. Status is never
+written by hand: it is derived from the facts recorded here and by ``SyncService``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from core.domain.errors import PermissionDenied, RequestAlreadyExists, RequestNotFound
+from core.domain.ids import cleanup_branch, request_branch
+from core.domain.lifecycle import derive_status
+from core.domain.policy import Action, Actor, Policy, check, check_create
+from core.domain.request import Approval, CleanupPr, Operation, PullRequestRef, Request, RunRef, TimelineStep
+from core.domain.status import Status
+from core.domain.workflows import RunKind, WorkflowNames
+from core.ports.audit import AuditLog
+from core.ports.clock import Clock
+from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunInfo
+from core.ports.notifier import Notifier, Transition
+from core.ports.request_store import RequestStore
+from core.services import pr_text
+from core.services.commands import CreateRequest, digest
+from core.services.fold import DISPATCH_SKEW
+from core.services.operations import Begun, Operations, Start, pending
+from core.services.registry_view import ProjectsView, RegistryView, Renderer
+from module_registry.errors import ConfigRejected
+from module_registry.result import FieldError
+
+
+def registry_renderer(registry: RegistryView) -> Renderer:
+    """The default renderer: ``module_registry.render`` over the given registry."""
+
+    def render(
+        *,
+        request_id: str,
+        project: str,
+        environment: str,
+        module: str,
+        config: dict[str, Any],
+        env_path: str,
+        requester: str,
+        prod: bool,
+    ) -> dict[str, str]:
+        from module_registry import render as registry_render
+
+        data = registry_render.RenderInput(
+            request_id=request_id,
+            project=project,
+            environment=environment,
+            module=module,
+            config=config,
+            env_path=env_path,
+            requester=requester,
+            prod=prod,
+        )
+        files: dict[str, str] = registry_render.render(data, registry)
+        return files
+
+    return render
+
+
+class RequestService:
+    def __init__(
+        self,
+        store: RequestStore,
+        audit: AuditLog,
+        code_host: CodeHost,
+        registry: RegistryView,
+        projects: ProjectsView,
+        notifier: Notifier,
+        clock: Clock,
+        policy: Policy,
+        workflows: WorkflowNames,
+        *,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._code_host = code_host
+        self._registry = registry
+        self._projects = projects
+        self._notifier = notifier
+        self._clock = clock
+        self._policy = policy
+        self._workflows = workflows
+        self._render = renderer or registry_renderer(registry)
+        self._ops = Operations(store, clock)
+
+    # -- create ----------------------------------------------------------------------------
+
+    def preview(self, cmd: CreateRequest) -> dict[str, str]:
+        """The exact files ``create(cmd)`` would commit (validated, nothing written)."""
+        target = self._projects.target(cmd.project, cmd.environment)
+        config = self._validated(cmd.module, cmd.config, cmd.environment, target)
+        return self._render_files(
+            cmd.resolved_request_id(),
+            cmd.project,
+            cmd.environment,
+            cmd.module,
+            config,
+            target.env_path,
+            cmd.requester.email or cmd.requester.id,
+            bool(target.prod),
+        )
+
+    def create(self, cmd: CreateRequest) -> Request:
+        """Validate, save, then branch, commit, PR, plan; a retry with the same key resumes."""
+        rid, key, actor = cmd.resolved_request_id(), cmd.key(), cmd.actor()
+        existing = self._existing(rid, key, cmd)
+        if existing is not None:
+            return self._continue_create(existing, token=self._ops.new_token())
+        target = self._projects.target(cmd.project, cmd.environment)
+        prod = bool(target.prod)
+        decision = check_create(prod, actor, self._policy)
+        if not decision.allowed:
+            self._refuse(
+                rid,
+                "create",
+                actor,
+                decision.reason or "not allowed",
+                cmd.source,
+                {"project": cmd.project, "environment": cmd.environment, "module": cmd.module},
+            )
+        config = self._validated(cmd.module, cmd.config, cmd.environment, target)
+        files = self._render_files(
+            rid,
+            cmd.project,
+            cmd.environment,
+            cmd.module,
+            config,
+            target.env_path,
+            cmd.requester.email or cmd.requester.id,
+            prod,
+        )
+        now = self._clock.now()
+        token = self._ops.new_token()
+        request = Request(
+            id=rid,
+            project=cmd.project,
+            environment=cmd.environment,
+            module=cmd.module,
+            received_at=now,
+            updated_at=now,
+            requester=cmd.requester,
+            idempotency_key=key,
+            slack=cmd.slack,
+            config=config,
+            prod=prod,
+            target_owner=target.owner,
+            target_repo=target.repo,
+            target_base=target.base_branch,
+            target_env_path=target.env_path,
+            target_files=sorted(files),
+            branch_name=request_branch(rid),
+            render={"files": files, "digest": digest(files)},
+            status_derived_at=now,
+        )
+        request.operations.append(
+            Operation(
+                kind="create", key=key, started_at=now, actor=actor.id, steps={"lease": self._ops.lease_for(token)}
+            )
+        )
+        request.timeline.append(TimelineStep(step="Request created", at=now, actor=actor.id))
+        try:
+            stored = self._store.create(request)
+        except RequestAlreadyExists:
+            raced = self._existing(rid, key, cmd)
+            if raced is None:  # pragma: no cover - the id exists but vanished again
+                raise
+            return self._continue_create(raced, token=self._ops.new_token())
+        self._audit.record(
+            rid,
+            "request_created",
+            actor=actor.id,
+            source=cmd.source,
+            data={
+                "project": cmd.project,
+                "environment": cmd.environment,
+                "module": cmd.module,
+                "idempotencyKey": key,
+                "files": sorted(files),
+            },
+        )
+        return self._continue_create(stored, token=token)
+
+    def _existing(self, rid: str, key: str, cmd: CreateRequest) -> Request | None:
+        try:
+            found = self._store.get(rid)
+        except RequestNotFound:
+            return None
+        same_requester = found.requester is not None and found.requester.id == cmd.requester.id
+        if found.idempotency_key != key or not same_requester:
+            raise RequestAlreadyExists(rid)
+        return found
+
+    def _continue_create(self, request: Request, *, token: str) -> Request:
+        key = request.idempotency_key or ""
+        op = request.operation("create", key)
+        if op is None or op.completed_at is not None:
+            return request
+        begun = self._ops.begin(request.id, "create", key, token, actor=op.actor)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "create", lambda: self._run_create(begun.request, key))
+
+    def _run_create(self, request: Request, key: str) -> Request:
+        rid, repo = request.id, _repo(request)
+        branch, base = request.branch_name or request_branch(rid), request.target_base or "main"
+        actor = _op(request, "create", key).actor
+        steps = _op(request, "create", key).steps
+        if "branch" not in steps:
+            base_sha = self._code_host.branch_head(repo, base)
+            if base_sha is None:
+                raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
+            head = self._code_host.create_branch(repo, branch, base_sha)
+            request = self._ops.record(
+                rid, "create", key, {"branch": {"base": base_sha, "head": head}}, timeline="Branch created", actor=actor
+            )
+            self._audit.record(
+                rid, "branch_created", actor=actor, source="github", data={"branch": branch, "from": base_sha}
+            )
+            steps = _op(request, "create", key).steps
+        if "commit" not in steps:
+            parent = steps["branch"]["head"]
+            files = self._files_of(request)
+            sha = self._commit(repo, branch, files, pr_text.commit_message(request, revision=1), parent)
+            request = self._ops.record(
+                rid,
+                "create",
+                key,
+                {"commit": sha},
+                change=lambda r: _set(r, commit_sha=sha),
+                timeline="Terraform committed",
+                actor=actor,
+            )
+            steps = _op(request, "create", key).steps
+        if "pr" not in steps:
+            info = self._code_host.open_pull_request(
+                repo,
+                head=branch,
+                base=base,
+                title=pr_text.title(request),
+                body=pr_text.body(request),
+                labels=pr_text.labels(request),
+            )
+            pr = PullRequestRef(
+                number=info.number,
+                url=info.url,
+                open=info.state == "open",
+                merged=info.merged,
+                head_sha=info.head_sha or steps["commit"],
+            )
+            request = self._ops.record(
+                rid,
+                "create",
+                key,
+                {"pr": info.number},
+                change=lambda r: _set_pr(r, pr),
+                timeline="Pull request opened",
+                actor=actor,
+            )
+            self._audit.record(
+                rid, "pr_opened", actor=actor, source="github", data={"number": info.number, "url": info.url}
+            )
+        request = self._dispatch(request, "create", key, "plan", ref=branch, actor=actor)
+        request = self._ops.record(rid, "create", key, {}, finish=True)
+        self._audit.record(rid, "plan_dispatched", actor=actor, source="github", data=_run_data(request.plan_run))
+        self._notify(request, "created", None, actor, run=request.plan_run)
+        return request
+
+    # -- update ----------------------------------------------------------------------------
+
+    def update_config(
+        self, request_id: str, config: dict[str, Any], actor: Actor, *, key: str | None = None, source: str = "slack"
+    ) -> Request:
+        """A new commit with the new config on the request's branch, then a fresh plan."""
+        request = self._store.get(request_id)
+        key = key or f"update:{request.revision}:{digest(config)[:16]}"
+        if request.operation("update", key) is None:
+            self._authorize(request, Action.UPDATE, actor, source)  # refuse before saying anything of the config
+        validated = self._validated(request.module, config, request.environment, _TargetOf(request))
+
+        def init(current: Request) -> dict[str, Any]:
+            head = (current.pr.head_sha if current.pr else None) or current.commit_sha
+            return {"parent": head, "config": validated, "revision": current.revision + 1}
+
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "update", key, token, actor, Action.UPDATE, source, init=init)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "update", lambda: self._run_update(begun.request, begun.key, actor, source))
+
+    def _run_update(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        rid, repo = request.id, _repo(request)
+        branch = request.branch_name or request_branch(rid)
+        before = derive_status(request)
+        steps = _op(request, "update", key).steps
+        config, revision = steps["config"], steps["revision"]
+        if "commit" not in steps:
+            files = self._render_files(
+                rid,
+                request.project,
+                request.environment,
+                request.module,
+                config,
+                request.target_env_path or "",
+                _requester_of(request),
+                request.prod,
+            )
+            sha = self._commit(repo, branch, files, pr_text.commit_message(request, revision=revision), steps["parent"])
+
+            def change(r: Request) -> None:
+                was_approved = bool(r.approval and r.approval.approved)
+                r.config, r.revision, r.commit_sha = config, revision, sha
+                r.render = {"files": files, "digest": digest(files)}
+                r.target_files = sorted(set(r.target_files) | set(files))
+                if r.pr is not None:
+                    r.pr = r.pr.model_copy(update={"head_sha": sha})
+                r.plan, r.cost, r.plan_run = None, None, None
+                if was_approved and r.approval is not None:
+                    r.approval = r.approval.model_copy(update={"approved": False, "approvers": []})
+
+            was_approved = bool(request.approval and request.approval.approved)
+            request = self._ops.record(
+                rid,
+                "update",
+                key,
+                {"commit": sha},
+                change=change,
+                timeline=f"Config updated (revision {revision})",
+                actor=actor.id,
+            )
+            self._audit.record(
+                rid, "config_updated", actor=actor.id, source=source, data={"revision": revision, "commit": sha}
+            )
+            if was_approved:
+                self._audit.record(
+                    rid,
+                    "approval_voided",
+                    actor=actor.id,
+                    source=source,
+                    data={"reason": "config updated", "headSha": sha},
+                )
+        request = self._dispatch(request, "update", key, "plan", ref=branch, actor=actor.id)
+        request = self._ops.record(rid, "update", key, {}, finish=True)
+        self._audit.record(rid, "plan_dispatched", actor=actor.id, source=source, data=_run_data(request.plan_run))
+        self._notify(request, "updated", before, actor.id, run=request.plan_run)
+        return request
+
+    # -- approve / merge -------------------------------------------------------------------
+
+    def approve(
+        self,
+        request_id: str,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        user_token: str | None = None,
+        source: str = "slack",
+    ) -> Request:
+        """Approve the PR's current head: as the user's review when linked, else recorded + comment."""
+        request = self._store.get(request_id)
+        head = request.pr.head_sha if request.pr else None
+        key = key or f"approve:{actor.id}:{head}"
+
+        def init(current: Request) -> dict[str, Any]:
+            return {"sha": current.pr.head_sha if current.pr else None, "mode": "review" if user_token else "comment"}
+
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "approve", key, token, actor, Action.APPROVE, source, init=init)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(
+            begun, "approve", lambda: self._run_approve(begun.request, begun.key, actor, user_token, source)
+        )
+
+    def _run_approve(self, request: Request, key: str, actor: Actor, user_token: str | None, source: str) -> Request:
+        rid, repo = request.id, _repo(request)
+        before = derive_status(request)
+        steps = _op(request, "approve", key).steps
+        sha: str = steps["sha"] or ""
+        number = request.pr.number if request.pr and request.pr.number else 0
+        who_name = actor.name or actor.email or actor.id
+        mode = steps.get("mode", "comment")
+        if mode == "review" and user_token is None and "review" not in steps:
+            mode = "comment"  # resumed without the user's token: fall back to the app's record
+        if mode == "review":
+            if "review" not in steps:
+                review = None
+                if "review_started" in steps:
+                    review = self._find_review(repo, number, sha, actor)
+                else:
+                    request = self._ops.record(rid, "approve", key, {"review_started": self._clock.now().isoformat()})
+                if review is None:
+                    review = self._code_host.submit_review(
+                        repo,
+                        number,
+                        commit_sha=sha,
+                        body=pr_text.review_body(request, who=who_name),
+                        user_token=user_token,
+                    )
+                login = review.user_login
+                request = self._ops.record(rid, "approve", key, {"review": {"id": review.id, "login": login}})
+            who, approval_source = _op(request, "approve", key).steps["review"]["login"], "github"
+        else:
+            if "comment" not in steps:
+                # At most once: a lost comment is harmless, a duplicate is noise.
+                if "comment_started" not in steps:
+                    request = self._ops.record(rid, "approve", key, {"comment_started": True})
+                    self._code_host.comment(repo, number, pr_text.approval_comment(request, who=who_name, sha=sha))
+                request = self._ops.record(rid, "approve", key, {"comment": True})
+            who, approval_source = actor.id, "tfpilot"
+        now = self._clock.now()
+
+        def change(r: Request) -> None:
+            current = r.approval
+            same = current is not None and current.approved and current.approved_sha == sha
+            approvers = list(current.approvers) if same and current is not None else []
+            if who not in approvers:
+                approvers.append(who)
+            r.approval = Approval(
+                approved=True, approvers=approvers, approved_sha=sha, approved_at=now, source=approval_source
+            )
+
+        request = self._ops.record(
+            rid, "approve", key, {}, change=change, finish=True, timeline=f"Approved by {who_name}", actor=actor.id
+        )
+        self._audit.record(
+            rid, "approved", actor=actor.id, source=source, data={"sha": sha, "approver": who, "via": approval_source}
+        )
+        self._notify(request, "approved", before, actor.id)
+        return request
+
+    def _find_review(self, repo: RepoRef, number: int, sha: str, actor: Actor) -> Any:
+        for review in self._code_host.list_reviews(repo, number):
+            same_user = actor.github_login is None or review.user_login.lower() == actor.github_login.lower()
+            if review.state.upper() == "APPROVED" and review.commit_id == sha and same_user:
+                return review
+        return None
+
+    def merge(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
+        """Squash-merge the PR, only at the approved commit."""
+        request = self._store.get(request_id)
+        sha = (request.approval.approved_sha if request.approval else None) or (
+            request.pr.head_sha if request.pr else None
+        )
+        key = key or f"merge:{sha}"
+
+        def init(current: Request) -> dict[str, Any]:
+            approved = current.approval.approved_sha if current.approval else None
+            return {"sha": approved or (current.pr.head_sha if current.pr else None)}
+
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "merge", key, token, actor, Action.MERGE, source, init=init)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "merge", lambda: self._run_merge(begun.request, begun.key, actor, source))
+
+    def _run_merge(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        rid, repo = request.id, _repo(request)
+        before = derive_status(request)
+        sha = _op(request, "merge", key).steps["sha"]
+        number = request.pr.number if request.pr and request.pr.number else 0
+        result = self._code_host.merge_pull_request(repo, number, sha=sha, title=pr_text.title(request))
+        if not result.merged:
+            self._audit.record(rid, "merge_failed", actor=actor.id, source=source, data={"message": result.message})
+            raise CodeHostError(f"GitHub did not merge PR #{number}: {result.message or 'no reason given'}")
+        now = self._clock.now()
+
+        def change(r: Request) -> None:
+            pr = r.pr or PullRequestRef(number=number)
+            r.pr = pr.model_copy(update={"merged": True, "open": False, "merged_sha": result.sha, "merged_at": now})
+            r.merged_sha = result.sha
+
+        request = self._ops.record(
+            rid, "merge", key, {"merged": result.sha}, change=change, finish=True, timeline="Merged", actor=actor.id
+        )
+        self._audit.record(rid, "merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha})
+        self._notify(request, "merged", before, actor.id)
+        return request
+
+    # -- apply / replan --------------------------------------------------------------------
+
+    def apply(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
+        """Dispatch the apply workflow on the base branch (only once merged; once per click)."""
+        request = self._store.get(request_id)
+        last = request.apply_run.run_id if request.apply_run else None
+        key = key or f"apply:{request.merged_sha}:{last or 'first'}"
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "apply", key, token, actor, Action.APPLY, source)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "apply", lambda: self._run_run(begun.request, begun.key, actor, source, "apply"))
+
+    def replan(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
+        """Plan the branch again; the old plan output is cleared."""
+        request = self._store.get(request_id)
+        last = request.plan_run.run_id if request.plan_run else None
+        key = key or f"replan:{request.commit_sha}:{last or 'none'}"
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "replan", key, token, actor, Action.REPLAN, source)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "replan", lambda: self._run_run(begun.request, begun.key, actor, source, "plan"))
+
+    def _run_run(self, request: Request, key: str, actor: Actor, source: str, kind: RunKind) -> Request:
+        op_kind = "apply" if kind == "apply" else "replan"
+        before = derive_status(request)
+        ref = (
+            (request.target_base or "main") if kind == "apply" else (request.branch_name or request_branch(request.id))
+        )
+        request = self._dispatch(request, op_kind, key, kind, ref=ref, actor=actor.id)
+        request = self._ops.record(request.id, op_kind, key, {}, finish=True)
+        self._audit.record(
+            request.id,
+            f"{op_kind}_dispatched",
+            actor=actor.id,
+            source=source,
+            data=_run_data(getattr(request, f"{kind}_run")),
+        )
+        self._notify(
+            request,
+            "applying" if kind == "apply" else "planning",
+            before,
+            actor.id,
+            run=getattr(request, f"{kind}_run"),
+        )
+        return request
+
+    # -- destroy ---------------------------------------------------------------------------
+
+    def destroy(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
+        """Cleanup PR removing the request's file (merged), then the destroy workflow on base."""
+        key = key or "destroy"
+
+        def init(current: Request) -> dict[str, Any]:
+            return {"base": current.merged_sha or (current.pr.merged_sha if current.pr else None)}
+
+        token = self._ops.new_token()
+        begun = self._begin(request_id, "destroy", key, token, actor, Action.DESTROY, source, init=init)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, "destroy", lambda: self._run_destroy(begun.request, begun.key, actor, source))
+
+    def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        rid, repo = request.id, _repo(request)
+        base, branch = request.target_base or "main", cleanup_branch(rid)
+        before = derive_status(request)
+        steps = _op(request, "destroy", key).steps
+        if "cleanup_branch" not in steps:
+            # Branch from the commit that merged the request: it surely holds the file.
+            start = steps.get("base") or self._code_host.branch_head(repo, base)
+            if start is None:
+                raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
+            head = self._code_host.create_branch(repo, branch, start)
+            request = self._ops.record(rid, "destroy", key, {"cleanup_branch": {"from": start, "head": head}})
+            steps = _op(request, "destroy", key).steps
+        if "cleanup_commit" not in steps:
+            files: dict[str, str | None] = dict.fromkeys(request.target_files)
+            message = f"tfpilot: remove {request.id} before destroy"
+            sha = self._commit(repo, branch, files, message, steps["cleanup_branch"]["head"])
+            request = self._ops.record(rid, "destroy", key, {"cleanup_commit": sha})
+            steps = _op(request, "destroy", key).steps
+        if "cleanup_pr" not in steps:
+            info = self._code_host.open_pull_request(
+                repo,
+                head=branch,
+                base=base,
+                title=pr_text.cleanup_title(request),
+                body=pr_text.cleanup_body(request),
+                labels=pr_text.labels(request, "destroy"),
+            )
+            cleanup = CleanupPr(
+                number=info.number,
+                url=info.url,
+                open=True,
+                merged=False,
+                status="open",
+                head_sha=info.head_sha,
+                branch=branch,
+            )
+            request = self._ops.record(
+                rid,
+                "destroy",
+                key,
+                {"cleanup_pr": info.number},
+                change=lambda r: _set(r, cleanup_pr=cleanup),
+                timeline="Cleanup PR opened",
+                actor=actor.id,
+            )
+            self._audit.record(
+                rid, "cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
+            )
+            steps = _op(request, "destroy", key).steps
+        if "cleanup_merged" not in steps:
+            number = steps["cleanup_pr"]
+            result = self._code_host.merge_pull_request(
+                repo, number, sha=steps["cleanup_commit"], title=pr_text.cleanup_title(request)
+            )
+            if not result.merged:
+                raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
+
+            def merged(r: Request) -> None:
+                if r.cleanup_pr is not None:
+                    r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
+
+            request = self._ops.record(
+                rid,
+                "destroy",
+                key,
+                {"cleanup_merged": result.sha},
+                change=merged,
+                timeline="Cleanup PR merged",
+                actor=actor.id,
+            )
+            self._audit.record(
+                rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
+            )
+        request = self._dispatch(request, "destroy", key, "destroy", ref=base, actor=actor.id)
+        request = self._ops.record(rid, "destroy", key, {}, finish=True)
+        self._audit.record(
+            rid, "destroy_dispatched", actor=actor.id, source=source, data=_run_data(request.destroy_run)
+        )
+        self._notify(request, "destroying", before, actor.id, run=request.destroy_run)
+        return request
+
+    # -- resume ----------------------------------------------------------------------------
+
+    def resume(self, request_id: str) -> Request:
+        """Finish every operation a crash left half-way (lease permitting)."""
+        request = self._store.get(request_id)
+        for op in pending(request):
+            token = self._ops.new_token()
+            begun = self._ops.begin(request_id, op.kind, op.key, token, actor=op.actor)
+            if begun.start is not Start.GO:
+                request = begun.request
+                continue
+            runner = self._runner(op.kind, begun, Actor(id=op.actor or "tfpilot"))
+            if runner is None:  # pragma: no cover - a newer writer's operation kind
+                continue
+            request = self._guard(begun, op.kind, runner)
+        return request
+
+    def _runner(self, kind: str, begun: Begun, actor: Actor) -> Callable[[], Request] | None:
+        request, key, source = begun.request, begun.key, "reconciler"
+        if kind == "create":
+            return lambda: self._run_create(request, key)
+        if kind == "update":
+            return lambda: self._run_update(request, key, actor, source)
+        if kind == "approve":
+            return lambda: self._run_approve(request, key, actor, None, source)
+        if kind == "merge":
+            return lambda: self._run_merge(request, key, actor, source)
+        if kind == "apply":
+            return lambda: self._run_run(request, key, actor, source, "apply")
+        if kind == "replan":
+            return lambda: self._run_run(request, key, actor, source, "plan")
+        if kind == "destroy":
+            return lambda: self._run_destroy(request, key, actor, source)
+        return None
+
+    # -- shared steps ----------------------------------------------------------------------
+
+    def _dispatch(
+        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, actor: str | None
+    ) -> Request:
+        """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching."""
+        rid, repo = request.id, _repo(request)
+        workflow = getattr(self._workflows, kind)
+        marker, done = f"{kind}_dispatch", f"{kind}_run"
+        steps = _op(request, op_kind, key).steps
+        if done in steps:
+            return request
+        info: RunInfo | None = None
+        if marker in steps:
+            info = self._code_host.find_run(repo, workflow, request_id=rid, ref=ref)
+            previous = steps[marker].get("previous")
+            since = _parse_time(steps[marker].get("at"))
+            if info is not None and previous is not None and info.run_id <= previous:
+                info = None
+            if (
+                info is not None
+                and since is not None
+                and info.created_at is not None
+                and info.created_at < since - DISPATCH_SKEW
+            ):
+                info = None
+        else:
+            previous_run: RunRef | None = getattr(request, f"{kind}_run")
+            request = self._ops.record(
+                rid,
+                op_kind,
+                key,
+                {
+                    marker: {
+                        "at": self._clock.now().isoformat(),
+                        "previous": previous_run.run_id if previous_run else None,
+                    }
+                },
+            )
+        if info is None:
+            info = self._code_host.dispatch_workflow(
+                repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
+            )
+        now = self._clock.now()
+        if info is not None:
+            run = RunRef(
+                run_id=info.run_id,
+                url=info.url,
+                status=info.status,
+                conclusion=info.conclusion,
+                head_sha=info.head_sha,
+                workflow=workflow,
+                dispatched_at=now,
+            )
+        else:  # the host did not say which run: SyncService finds it by the request id in its run-name
+            run = RunRef(status="requested", workflow=workflow, dispatched_at=now)
+
+        def change(r: Request) -> None:
+            setattr(r, f"{kind}_run", run)
+            if kind == "plan":
+                r.plan, r.cost = None, None
+            elif kind == "apply":
+                r.apply_triggered_at, r.applied_at = now, None
+            elif kind == "destroy":
+                r.destroy_triggered_at, r.destroyed_at = now, None
+
+        labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
+        return self._ops.record(
+            rid, op_kind, key, {done: info.run_id if info else None}, change=change, timeline=labels[kind], actor=actor
+        )
+
+    def _commit(self, repo: RepoRef, branch: str, files: Mapping[str, str | None], message: str, parent: str) -> str:
+        """Commit on top of ``parent``; if the branch already moved past it, that was our earlier attempt."""
+        try:
+            return self._code_host.commit_files(repo, branch, files, message, parent_sha=parent)
+        except CodeHostError:
+            head = self._code_host.branch_head(repo, branch)
+            if head is not None and head != parent:
+                return head
+            raise
+
+    def _files_of(self, request: Request) -> dict[str, str]:
+        stored = (request.render or {}).get("files")
+        if isinstance(stored, dict) and stored:
+            return {str(k): str(v) for k, v in stored.items()}
+        return self._render_files(
+            request.id,
+            request.project,
+            request.environment,
+            request.module,
+            request.config,
+            request.target_env_path or "",
+            _requester_of(request),
+            request.prod,
+        )
+
+    def _render_files(
+        self,
+        rid: str,
+        project: str,
+        environment: str,
+        module: str,
+        config: dict[str, Any],
+        env_path: str,
+        requester: str,
+        prod: bool,
+    ) -> dict[str, str]:
+        return self._render(
+            request_id=rid,
+            project=project,
+            environment=environment,
+            module=module,
+            config=config,
+            env_path=env_path,
+            requester=requester,
+            prod=prod,
+        )
+
+    def _validated(self, module: str, config: dict[str, Any], environment: str, target: Any) -> dict[str, Any]:
+        allowed = target.allowed_modules
+        if allowed is not None and module not in allowed:
+            raise ConfigRejected(
+                [
+                    FieldError(
+                        field="module",
+                        message=f"module {module!r} is not allowed here",
+                        allowed=", ".join(allowed) or "none",
+                    )
+                ]
+            )
+        result = self._registry.validate(module, config, environment, prod=bool(target.prod))
+        if not result.ok:
+            raise ConfigRejected(list(result.errors))
+        validated: dict[str, Any] = dict(result.config)
+        return validated
+
+    def _authorize(self, request: Request, action: Action, actor: Actor, source: str) -> None:
+        decision = check(action, request, actor, self._policy)
+        if not decision.allowed:
+            self._refuse(request.id, action.value, actor, decision.reason or "not allowed", source)
+
+    def _refuse(
+        self, rid: str, action: str, actor: Actor, reason: str, source: str, data: dict[str, Any] | None = None
+    ) -> None:
+        self._audit.record(
+            rid, f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
+        )
+        raise PermissionDenied(action, reason)
+
+    def _begin(
+        self,
+        request_id: str,
+        kind: str,
+        key: str,
+        token: str,
+        actor: Actor,
+        action: Action,
+        source: str,
+        *,
+        init: Callable[[Request], dict[str, Any]] | None = None,
+    ) -> Begun:
+        def refuse(request: Request) -> str | None:
+            decision = check(action, request, actor, self._policy)
+            return None if decision.allowed else decision.reason or "not allowed"
+
+        begun = self._ops.begin(request_id, kind, key, token, actor=actor.id, refuse=refuse, init=init)
+        if begun.start is Start.REFUSED:
+            self._refuse(request_id, action.value, actor, begun.reason or "not allowed", source)
+        return begun
+
+    def _guard(self, begun: Begun, kind: str, work: Callable[[], Request]) -> Request:
+        try:
+            return work()
+        except Exception as exc:
+            self._ops.fail(begun.request.id, kind, begun.key, f"{type(exc).__name__}: {exc}")
+            self._audit.record(begun.request.id, f"{kind}_failed", source="tfpilot", data={"error": str(exc)[:500]})
+            raise
+
+    def _notify(
+        self, request: Request, event: str, before: Status | None, actor: str | None, *, run: RunRef | None = None
+    ) -> None:
+        self._notifier.request_changed(
+            request,
+            Transition(
+                event=event,
+                previous_status=before.value if before else None,
+                status=derive_status(request).value,
+                actor=actor,
+                run_url=run.url if run else None,
+            ),
+        )
+
+
+class _TargetOf:
+    """The target facts kept in a request (so later validation never needs the projects map)."""
+
+    def __init__(self, request: Request) -> None:
+        self.prod = request.is_prod
+        self.allowed_modules: list[str] | None = None
+
+
+def _op(request: Request, kind: str, key: str) -> Any:
+    op = request.operation(kind, key)
+    if op is None:  # pragma: no cover - begin() created it
+        raise LookupError(f"{request.id} has no {kind} operation {key!r}")
+    return op
+
+
+def _set(request: Request, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(request, name, value)
+
+
+def _set_pr(request: Request, pr: PullRequestRef) -> None:
+    request.pr = pr
+    request.pr_number, request.pr_url, request.active_pr_number = pr.number, pr.url, pr.number
+
+
+def _repo(request: Request) -> RepoRef:
+    if not request.target_owner or not request.target_repo:
+        raise CodeHostError(f"{request.id} has no target repository recorded")
+    return RepoRef(owner=request.target_owner, name=request.target_repo)
+
+
+def _requester_of(request: Request) -> str:
+    if request.requester is None:
+        return "unknown"
+    return request.requester.email or request.requester.id
+
+
+def _run_data(run: RunRef | None) -> dict[str, Any]:
+    if run is None:
+        return {}
+    return {"runId": run.run_id, "url": run.url, "workflow": run.workflow}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

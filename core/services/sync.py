@@ -1,0 +1,348 @@
+"""``SyncService``: GitHub facts in, request state out.
+
+A webhook (or the local runner, or the reconciler's refresh) states a fact about one request;
+``apply_fact`` folds it in (``core.services.fold``), derives the status, persists with the
+store's compare-and-swap and tells the ``Notifier`` only when the status or a run conclusion
+changed, so replayed or duplicated deliveries write nothing and notify nobody. Fetching a
+successful plan's JSON (and cost) happens before the compare-and-swap, never inside it.
+``sync(id)`` is the reconciler's full refresh: it reads the PR, its reviews and the recorded
+runs (conditional GETs in the GitHub client make an unchanged answer free) and folds them the
+same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from core.domain.cost import InvalidCost, parse_cost
+from core.domain.errors import RequestArchived, RequestNotFound
+from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
+from core.domain.lifecycle import derive_status
+from core.domain.plan_summary import render_plan_text, summarize_plan
+from core.domain.request import PlanSummary, Request, RunRef
+from core.domain.status import Status
+from core.domain.workflows import RunKind, WorkflowNames
+from core.ports.audit import AuditLog
+from core.ports.clock import Clock
+from core.ports.code_host import CodeHost, CodeHostError, RepoRef, ReviewInfo, RunInfo
+from core.ports.notifier import Notifier, Transition
+from core.ports.request_store import RequestStore
+from core.services.fold import Extras, Folded, fold, run_rejection
+
+log = logging.getLogger(__name__)
+
+# The Notifier event for arriving at a status.
+STATUS_EVENTS: dict[Status, str] = {
+    Status.REQUEST_CREATED: "created",
+    Status.PLANNING: "planning",
+    Status.PLAN_READY: "plan_ready",
+    Status.APPROVED: "approved",
+    Status.MERGED: "merged",
+    Status.APPLYING: "applying",
+    Status.APPLIED: "applied",
+    Status.DESTROYING: "destroying",
+    Status.DESTROYED: "destroyed",
+    Status.FAILED: "failed",
+}
+_RUN_KINDS: tuple[RunKind, ...] = ("plan", "apply", "destroy")
+
+
+class SyncOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    changed: bool
+    previous_status: str | None = None
+    status: str | None = None
+    notified: bool = False
+    reason: str = ""
+
+
+@dataclass
+class _Pass:
+    """What one run of the mutation found (it may run again when writers race)."""
+
+    folded: list[Folded] = field(default_factory=list)
+    before: Status | None = None
+    after: Status | None = None
+    conclusions_before: dict[str, str | None] = field(default_factory=dict)
+    wrote: bool = False
+
+
+def _conclusions(request: Request) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for kind in _RUN_KINDS:
+        run: RunRef | None = getattr(request, f"{kind}_run")
+        out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
+    return out
+
+
+def repo_of(request: Request) -> RepoRef | None:
+    if not request.target_owner or not request.target_repo:
+        return None
+    return RepoRef(owner=request.target_owner, name=request.target_repo)
+
+
+class SyncService:
+    def __init__(
+        self,
+        store: RequestStore,
+        code_host: CodeHost,
+        notifier: Notifier,
+        audit: AuditLog,
+        clock: Clock,
+        workflows: WorkflowNames,
+        *,
+        summarize: Callable[[dict[str, Any]], PlanSummary] = summarize_plan,
+        plan_text: Callable[[dict[str, Any]], str] = render_plan_text,
+    ) -> None:
+        self._store = store
+        self._code_host = code_host
+        self._notifier = notifier
+        self._audit = audit
+        self._clock = clock
+        self._workflows = workflows
+        self._summarize = summarize
+        self._plan_text = plan_text
+
+    # -- webhook facts ---------------------------------------------------------------------
+
+    def apply_fact(self, fact: Fact, *, source: str = "webhook") -> SyncOutcome:
+        """Fold one fact into its request. Unknown or archived requests are an outcome, not an error."""
+        try:
+            current = self._store.get(fact.request_id)
+        except RequestNotFound:
+            return SyncOutcome(request_id=fact.request_id, changed=False, reason="unknown request")
+        if current.archived_at is not None:
+            return SyncOutcome(request_id=fact.request_id, changed=False, reason="request is archived")
+        extras = self._extras(current, [fact])
+        return self._fold_and_store(current.id, [fact], extras, source=source, actor=_actor_of(fact))
+
+    # -- reconciler ------------------------------------------------------------------------
+
+    def sync(self, request_id: str) -> Request:
+        """Full refresh from the code host; folds what it finds and sets ``last_synced_at``."""
+        current = self._store.get(request_id)
+        if current.archived_at is not None:
+            return current
+        repo = repo_of(current)
+        facts: list[Fact] = []
+        if repo is not None:
+            facts = self._read_facts(current, repo)
+        extras = self._extras(current, facts)
+        self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True)
+        return self._store.get(request_id)
+
+    def _read_facts(self, request: Request, repo: RepoRef) -> list[Fact]:
+        rid = request.id
+        facts: list[Fact] = []
+        pr = None
+        if request.pr is not None and request.pr.number is not None:
+            pr = self._code_host.get_pull_request(repo, request.pr.number)
+        elif request.branch_name and request.operation("create", request.idempotency_key or "") is not None:
+            pr = self._code_host.find_pull_request(repo, request.branch_name)
+        if pr is not None:
+            facts.append(PullRequestFact(request_id=rid, action="sync", pr=pr))
+            if pr.state == "open" and not pr.merged:
+                reviews = sorted(self._code_host.list_reviews(repo, pr.number), key=_review_order)
+                facts.extend(
+                    ReviewFact(
+                        request_id=rid,
+                        action="dismissed" if r.state.upper() == "DISMISSED" else "submitted",
+                        pr_number=pr.number,
+                        review=r,
+                    )
+                    for r in reviews
+                )
+        cleanup = request.cleanup_pr
+        if cleanup is not None and cleanup.number is not None and not cleanup.merged:
+            info = self._code_host.get_pull_request(repo, cleanup.number)
+            facts.append(PullRequestFact(request_id=rid, action="sync", pr=info, cleanup=True))
+        for kind in _RUN_KINDS:
+            run: RunRef | None = getattr(request, f"{kind}_run")
+            found: RunInfo | None = None
+            if run is None or run.conclusion is not None:
+                continue
+            if run.run_id is None:
+                ref = request.branch_name if kind == "plan" else request.target_base
+                found = self._code_host.find_run(repo, getattr(self._workflows, kind), request_id=rid, ref=ref)
+            else:
+                found = self._code_host.get_run(repo, run.run_id)
+            if found is not None:
+                facts.append(RunFact(request_id=rid, kind=kind, run=found))
+        return facts
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _extras(self, request: Request, facts: Sequence[Fact]) -> Extras | None:
+        """Fetch the plan JSON (and cost) of a successful plan run whose summary we lack."""
+        candidates: list[RunInfo] = [
+            f.run for f in facts if isinstance(f, RunFact) and f.kind == "plan" and f.run.conclusion == "success"
+        ]
+        stored = request.plan_run
+        if not candidates and stored is not None and stored.run_id is not None and stored.conclusion == "success":
+            candidates.append(
+                RunInfo(
+                    run_id=stored.run_id,
+                    url=stored.url or "",
+                    status="completed",
+                    conclusion="success",
+                    head_sha=stored.head_sha,
+                )
+            )
+        repo = repo_of(request)
+        for run in candidates:
+            if repo is None or run_rejection(request, "plan", run) is not None:
+                continue
+            if request.plan is not None and request.plan.run_id == run.run_id and request.plan.summary is not None:
+                continue  # already summarised: a replay costs no call
+            return self._fetch_plan(request, repo, run.run_id)
+        return None
+
+    def _fetch_plan(self, request: Request, repo: RepoRef, run_id: int) -> Extras | None:
+        try:
+            doc = self._code_host.get_plan_json(repo, run_id, request.id)
+        except CodeHostError as exc:
+            self._audit.record(
+                request.id, "plan_output_unavailable", source="github", data={"runId": run_id, "error": str(exc)}
+            )
+            return None
+        if doc is None:
+            return None
+        try:
+            summary = self._summarize(doc)
+            text = self._plan_text(doc)
+        except ValueError as exc:  # InvalidPlan: the artifact is not a plan
+            self._audit.record(
+                request.id, "plan_output_invalid", source="github", data={"runId": run_id, "error": str(exc)}
+            )
+            return None
+        cost = None
+        try:
+            cost_doc = self._code_host.get_cost_json(repo, run_id, request.id)
+            cost = parse_cost(cost_doc) if cost_doc is not None else None
+        except (CodeHostError, InvalidCost) as exc:
+            log.warning("cost of run %s unavailable: %s", run_id, exc)
+        return Extras(plan_run_id=run_id, plan_summary=summary, plan_text=text, cost=cost)
+
+    def _fold_and_store(
+        self,
+        request_id: str,
+        facts: Sequence[Fact],
+        extras: Extras | None,
+        *,
+        source: str,
+        actor: str | None,
+        synced: bool = False,
+    ) -> SyncOutcome:
+        now = self._clock.now()
+        state = _Pass()
+
+        def mutate(request: Request) -> Request | None:
+            state.folded = []
+            state.before = derive_status(request)
+            state.conclusions_before = _conclusions(request)
+            for fact in facts:
+                state.folded.append(fold(request, fact, now=now, extras=extras))
+            if extras is not None and not any(isinstance(f, RunFact) and f.kind == "plan" for f in facts):
+                plan_run = request.plan_run
+                if plan_run is not None and plan_run.run_id == extras.plan_run_id:
+                    # A refresh found the stored successful plan unsummarised: fill it in now.
+                    state.folded.append(
+                        fold(
+                            request,
+                            RunFact(request_id=request_id, kind="plan", run=_run_info(plan_run)),
+                            now=now,
+                            extras=extras,
+                        )
+                    )
+            state.after = derive_status(request)
+            state.wrote = any(f.changed for f in state.folded)
+            if not state.wrote and not synced:
+                return None
+            if state.after.value != request.status or request.status_derived_at is None:
+                request.status = state.after.value
+                request.status_derived_at = now
+            if synced:
+                request.last_synced_at = now
+            request.updated_at = now
+            return request
+
+        try:
+            stored = self._store.update(request_id, mutate)
+        except RequestArchived:
+            return SyncOutcome(request_id=request_id, changed=False, reason="request is archived")
+        folded = state.folded
+        reasons = "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
+        before, after = state.before, state.after
+        if any(f.archive for f in folded) or (derive_status(stored) is Status.DESTROYED and stored.archived_at is None):
+            self._archive(request_id, source)
+        if not state.wrote or before is None or after is None:
+            return SyncOutcome(
+                request_id=request_id,
+                changed=False,
+                previous_status=before.value if before else None,
+                status=after.value if after else None,
+                reason=reasons,
+            )
+        for item in folded:
+            for event, data in item.events:
+                self._audit.record(request_id, event, actor=actor, source=source, data=data)
+        concluded = _conclusions(stored) != state.conclusions_before
+        notified = False
+        if after != before or concluded:
+            voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
+            event = "approval_voided" if voided else STATUS_EVENTS[after]
+            run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
+            self._notifier.request_changed(
+                stored,
+                Transition(
+                    event=event,
+                    previous_status=before.value,
+                    status=after.value,
+                    actor=actor,
+                    message=reasons[:500],
+                    run_url=run_url,
+                ),
+            )
+            notified = True
+        return SyncOutcome(
+            request_id=request_id,
+            changed=True,
+            previous_status=before.value,
+            status=after.value,
+            notified=notified,
+            reason=reasons,
+        )
+
+    def _archive(self, request_id: str, source: str) -> None:
+        """Move a destroyed request to ``history/`` (idempotent in the store)."""
+        self._store.archive(request_id)
+        self._audit.record(request_id, "archived", source=source, data={"to": f"history/{request_id}.json"})
+
+
+def _run_info(run: RunRef) -> RunInfo:
+    return RunInfo(
+        run_id=run.run_id or 0,
+        url=run.url or "",
+        status=run.status or "completed",
+        conclusion=run.conclusion,
+        head_sha=run.head_sha,
+        workflow=run.workflow,
+        updated_at=run.completed_at,
+    )
+
+
+def _review_order(review: ReviewInfo) -> tuple[str, int]:
+    return (review.submitted_at.isoformat() if review.submitted_at else "", review.id)
+
+
+def _actor_of(fact: Fact) -> str | None:
+    if isinstance(fact, ReviewFact):
+        return fact.review.user_login
+    return None
