@@ -96,9 +96,10 @@ class GitHubAppAuth:
             self.tokens_minted += 1
             return token
 
-    def invalidate(self) -> None:
+    def invalidate(self) -> bool:
         with self._lock:
             self._tokens.clear()
+        return True
 
     def _installation_for(self, client: GitHubClient, owner: str | None, repo: str | None) -> int:
         if self.installation_id is not None:

@@ -17,8 +17,9 @@ class TokenProvider(Protocol):
         """A bearer token valid for calls on ``owner/repo`` (None when the call names no repo)."""
         ...
 
-    def invalidate(self) -> None:
-        """Forget cached tokens (GitHub answered 401): the next ``token`` call fetches anew."""
+    def invalidate(self) -> bool:
+        """Forget cached tokens (GitHub answered 401); True when the next ``token`` call can
+        fetch a fresh one, so the request is worth one more try."""
         ...
 
 
@@ -34,8 +35,9 @@ class StaticToken:
     def token(self, client: GitHubClient, *, owner: str | None, repo: str | None) -> str:
         return self._token.get_secret_value().strip()
 
-    def invalidate(self) -> None:
-        """A static token cannot be refreshed; a 401 surfaces as an error."""
+    def invalidate(self) -> bool:
+        """A static token cannot be refreshed: a 401 surfaces as an error at once."""
+        return False
 
     def __repr__(self) -> str:
         return "StaticToken(**********)"

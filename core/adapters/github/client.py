@@ -385,8 +385,8 @@ class GitHubClient:
         if status == 401 and call.token is None and self.auth is not None and not call.refreshed:
             # An installation token can be revoked or expire early: fetch a fresh one once.
             call.refreshed = True
-            self.auth.invalidate()
-            return
+            if self.auth.invalidate():
+                return
         wait = self._rate_limit_wait(response, error)
         if wait is not None:
             retry_at = self.now() + wait
