@@ -67,7 +67,8 @@ class ObjectChatLog:
             if entry.session_id != session_id:
                 continue  # another session that sanitises to the same segment
             when = entry.timestamp.replace(tzinfo=UTC) if entry.timestamp.tzinfo is None else entry.timestamp
-            found.append((when, key, entry))
+            # Same-instant turns keep their recording order through the sequence in the suffix.
+            found.append((when, key.rsplit("-", 1)[-1], entry))
         found.sort(key=lambda item: (item[0], item[1]))
         return [entry for _, _, entry in found]
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from core.domain.index import IndexRow
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
@@ -25,10 +24,16 @@ DAY = timedelta(hours=24)
 WEEK = timedelta(days=7)
 
 
+def _camel(name: str) -> str:
+    # pydantic's to_camel writes "last24H"; the reference's keys are "failuresLast24h".
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 class OpsMetrics(BaseModel):
     """The insights figures; camelCase on the wire (``failuresLast24h``...)."""
 
-    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, alias_generator=_camel, populate_by_name=True)
 
     total: int
     status_counts: dict[str, int]
