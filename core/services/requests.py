@@ -290,7 +290,8 @@ class RequestService:
 
         def init(current: Request) -> dict[str, Any]:
             head = (current.pr.head_sha if current.pr else None) or current.commit_sha
-            return {"parent": head, "config": validated, "revision": current.revision + 1}
+            plan = current.plan_run.run_id if current.plan_run else None
+            return {"parent": head, "config": validated, "revision": current.revision + 1, "plan_previous": plan}
 
         token = self._ops.new_token()
         begun = self._begin(request_id, "update", key, token, actor, Action.UPDATE, source, init=init)
@@ -686,6 +687,8 @@ class RequestService:
             since = _parse_time(steps[marker].get("at"))
             if info is not None and previous is not None and info.run_id <= previous:
                 info = None
+            if info is not None and kind == "plan" and info.head_sha and request.commit_sha:
+                info = info if info.head_sha == request.commit_sha else None  # a plan of an older commit
             if (
                 info is not None
                 and since is not None
@@ -695,16 +698,9 @@ class RequestService:
                 info = None
         else:
             previous_run: RunRef | None = getattr(request, f"{kind}_run")
+            previous = previous_run.run_id if previous_run and previous_run.run_id else steps.get(f"{kind}_previous")
             request = self._ops.record(
-                rid,
-                op_kind,
-                key,
-                {
-                    marker: {
-                        "at": self._clock.now().isoformat(),
-                        "previous": previous_run.run_id if previous_run else None,
-                    }
-                },
+                rid, op_kind, key, {marker: {"at": self._clock.now().isoformat(), "previous": previous}}
             )
         if info is None:
             info = self._code_host.dispatch_workflow(
