@@ -160,7 +160,10 @@ _FILLER = re.compile(
 )
 # "a bucket team-logs", "queue orders_events_v2": an identifier right after the module word.
 _NAME_AFTER_MODULE = re.compile(r"\s+[\"'`]?([a-z0-9][a-z0-9._]*[-_0-9][a-z0-9._-]*)[\"'`]?(?![\w-])")
-_PRESET_FORM = re.compile(r"\bpreset\s+(?P<a>[\w.-]+)|(?P<b>[\w.-]+)\s+preset\b", re.IGNORECASE)
+_PRESET_FORMS = (
+    re.compile(r"\bpreset\s+([\w.-]+)", re.IGNORECASE),
+    re.compile(r"([\w.-]+)\s+preset\b", re.IGNORECASE),
+)
 _USE_DEFAULT = re.compile(
     r"^(?:use\s+(?:the\s+)?)?(?:default|defaults|skip|leave it|whatever|don'?t care|none)\s*[.!]*$"
 )
@@ -459,13 +462,14 @@ class RuleExtractor:
                     text.mask(m.start(), m.end())
                 return
         # "use preset foo" names a preset the module lacks: say so rather than ignore it.
-        for named in _PRESET_FORM.finditer(text.work):
-            value = _unquote(named.group("a") or named.group("b") or "")
-            if value.lower() in {"the", "a", "this", "that", "use", "apply", "with", "any", "no"}:
-                continue
-            cand.preset = value
-            text.mask(named.start(), named.end())
-            return
+        for pattern in _PRESET_FORMS:
+            for named in pattern.finditer(text.work):
+                value = _unquote(named.group(1))
+                if value.lower() in {"the", "a", "this", "that", "use", "apply", "with", "any", "no", "a"}:
+                    continue
+                cand.preset = value
+                text.mask(named.start(), named.end())
+                return
 
     def _enums(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
         hits: dict[str, list[tuple[FieldInfo, Any, re.Match[str]]]] = {}

@@ -90,10 +90,32 @@ QUEUE = FakeModule(
     },
 )
 
+INSTANCE = FakeModule(
+    id="ec2-instance",
+    title="EC2 instance",
+    keywords=["ec2", "instance", "vm"],
+    schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "instance_type"],
+        "properties": {
+            "name": {"type": "string", "title": "Name", "pattern": "^[a-z0-9][a-z0-9-]{2,40}$"},
+            "instance_type": {"type": "string", "title": "Instance type", "enum": ["t3.micro", "t3.small", "m5.large"]},
+            "root_volume_size_gb": {
+                "type": "integer",
+                "title": "Root volume size",
+                "minimum": 8,
+                "maximum": 500,
+                "default": 20,
+            },
+        },
+    },
+)
+
 
 class FakeRegistry:
     def __init__(self, modules: list[FakeModule] | None = None) -> None:
-        self._modules = {m.id: m for m in (modules or [BUCKET, QUEUE])}
+        self._modules = {m.id: m for m in (modules or [BUCKET, QUEUE, INSTANCE])}
 
     def modules(self) -> list[FakeModule]:
         return list(self._modules.values())
