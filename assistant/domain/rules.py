@@ -465,7 +465,7 @@ class RuleExtractor:
         for pattern in _PRESET_FORMS:
             for named in pattern.finditer(text.work):
                 value = _unquote(named.group(1))
-                if value.lower() in {"the", "a", "this", "that", "use", "apply", "with", "any", "no", "a"}:
+                if value.lower() in {"the", "a", "this", "that", "use", "apply", "with", "any", "no"}:
                     continue
                 cand.preset = value
                 text.mask(named.start(), named.end())
