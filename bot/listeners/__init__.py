@@ -1,2 +1,14 @@
 """Bolt listeners, one module per kind, each exposing ``register(app, deps)``: ack, parse, call
 a service, render with ``bot.views``. They never build adapters."""
+
+from __future__ import annotations
+
+# Registration order matters only where patterns overlap: specific listeners come first.
+LISTENER_MODULES: tuple[str, ...] = (
+    "bot.listeners.actions",
+    "bot.listeners.views",
+    "bot.listeners.commands",
+    "bot.listeners.mentions",
+    "bot.listeners.home",
+    "bot.listeners.messages",
+)

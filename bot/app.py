@@ -1,0 +1,116 @@
+"""``create_app(deps)``: the sync Bolt ``App`` with every TfPilot listener registered.
+
+One app serves both modes. Socket Mode (``bot.socket_mode``) runs it with
+``process_before_response=False``; HTTP mode (mounted at ``/slack/events`` by the side
+service through ``fastapi_handler(app)``) should use ``process_before_response=True``: acks are
+then written by the HTTP request's own thread, and the work runs in lazy listeners, so a slow
+GitHub never delays an ack. The Web API base URL comes from ``SLACK_API_URL``. With
+``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` the app is multi-workspace (``bot.slack_oauth``).
+Nothing here runs at import time; building the app makes no network call unless
+``token_verification_enabled`` asks for ``auth.test``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+
+from bot.listeners import LISTENER_MODULES
+from bot.listeners.commands import LinkUrl
+from bot.listeners.common import Kit
+from bot.settings import SettingsError
+from bot.slack_notifier import web_client
+from bot.slack_oauth import oauth_settings as build_oauth_settings
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# Enough workers that lazy work (GitHub calls) queued behind a burst of clicks does not starve
+# the ack functions, which share this pool when process_before_response is False.
+DEFAULT_WORKERS = 32
+_AUTO: Any = object()
+
+
+def create_app(
+    deps: Deps,
+    *,
+    client: WebClient | None = None,
+    token_verification_enabled: bool = False,
+    process_before_response: bool = False,
+    signing_secret: str | None = None,
+    oauth_settings: OAuthSettings | None = _AUTO,
+    listener_executor: Executor | None = None,
+    link_url: LinkUrl | None = None,
+    kit: Kit | None = None,
+) -> App:
+    """The Bolt app over ``deps``.
+
+    ``client`` overrides the Web API client (tests point one at a fake Slack); without it the
+    client is built from settings (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``). ``oauth_settings``
+    defaults to the settings' OAuth configuration (None: single workspace)."""
+    settings = deps.settings
+    secret = signing_secret
+    if secret is None and settings.slack_signing_secret is not None:
+        secret = settings.slack_signing_secret.get_secret_value()
+    oauth = build_oauth_settings(settings) if oauth_settings is _AUTO else oauth_settings
+    executor = listener_executor or ThreadPoolExecutor(max_workers=DEFAULT_WORKERS, thread_name_prefix="bolt")
+    common: dict[str, Any] = {
+        "name": "tfpilot",
+        "signing_secret": secret or "",
+        "process_before_response": process_before_response,
+        "listener_executor": executor,
+        "request_verification_enabled": True,
+    }
+    if oauth is not None:
+        # Tokens come from the installation store per workspace; Bolt copies the client's
+        # base URL into each per-request client.
+        base = client or web_client(settings, token=None)
+        app = App(client=WebClient(base_url=base.base_url, timeout=base.timeout), oauth_settings=oauth, **common)
+    else:
+        if client is None:
+            client = web_client(settings)
+        if not client.token:
+            raise SettingsError("the Slack app needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)")
+        app = App(client=client, token_verification_enabled=token_verification_enabled, **common)
+    register_all(app, deps, kit=kit, link_url=link_url)
+
+    @app.error
+    def log_errors(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled %s in a Slack listener (%s)", type(error).__name__, body.get("type"), exc_info=error)
+
+    return app
+
+
+def register_all(app: App, deps: Deps, *, kit: Kit | None = None, link_url: LinkUrl | None = None) -> Kit:
+    """Register every listener module on ``app``, sharing one ``Kit`` (identity cache, dedupe)."""
+    shared = kit or Kit.build(deps)
+    for name in LISTENER_MODULES:
+        module = importlib.import_module(name)
+        if name == "bot.listeners.commands":
+            module.register(app, deps, kit=shared, link_url=link_url)
+        else:
+            module.register(app, deps, kit=shared)
+    return shared
+
+
+def fastapi_handler(app: App) -> Any:
+    """The handler the side service mounts at ``/slack/events`` (and the OAuth paths):
+    ``await handler.handle(request)`` in a FastAPI route."""
+    from slack_bolt.adapter.fastapi import SlackRequestHandler
+
+    return SlackRequestHandler(app)
+
+
+def wsgi_app(app: App) -> Any:
+    """A WSGI application serving ``app`` (used by the bench; any WSGI server can run it)."""
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    return SlackRequestHandler(app)

@@ -1,0 +1,164 @@
+"""What every listener shares: the ``Kit`` (deps, identity resolver, dedupe markers, approvers),
+payload readers, deduplication of events and clicks, ephemeral refusals, and the intake turn
+(``converse``) used by DMs, mentions, slash commands and choice clicks.
+
+Deduplication: an event is processed once per ``event_id`` (Slack retries resend it with
+``X-Slack-Retry-Num``); a click once per container ts + action id + ``action_ts`` (a redelivered
+payload). Double clicks are two intents with one meaning: the core's idempotency keys and
+operation leases make them one effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assistant.domain.session import ConversationKey
+from bot.identity import SlackIdentity
+from bot.views import fmt
+from bot.views.ids import ThreadRef
+from bot.views.intake import intake_message
+from bot.views.limits import MAX_BLOCKS, clip, mrkdwn
+from core.services.once import Once
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger("bot.listeners")
+
+DEDUPE_PREFIX = "dedupe/slack"
+
+
+@dataclass
+class Kit:
+    deps: Deps
+    identity: SlackIdentity
+    once: Once
+    approvers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, deps: Deps) -> Kit:
+        settings = deps.settings
+        approvers = list(dict.fromkeys([*settings.approvers, *settings.admins]))
+        return cls(
+            deps=deps,
+            identity=SlackIdentity(deps.policy, deps.objects),
+            once=Once(deps.objects, DEDUPE_PREFIX),
+            approvers=approvers,
+        )
+
+
+def kit_of(deps: Deps, kit: Kit | None) -> Kit:
+    return kit if kit is not None else Kit.build(deps)
+
+
+# --- payload readers ---------------------------------------------------------------------------
+
+
+def team_of(body: dict[str, Any]) -> str | None:
+    team = body.get("team")
+    if isinstance(team, dict) and isinstance(team.get("id"), str):
+        return str(team["id"])
+    for candidate in (body.get("team_id"), (body.get("user") or {}).get("team_id")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def user_of(body: dict[str, Any]) -> str | None:
+    user = body.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])
+    value = body.get("user_id")
+    return value if isinstance(value, str) else None
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    container = body.get("container") or {}
+    for candidate in (container.get("channel_id"), (body.get("channel") or {}).get("id"), body.get("channel_id")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+# --- dedupe -----------------------------------------------------------------------------------
+
+
+def first_event(kit: Kit, body: dict[str, Any]) -> bool:
+    """True the first time this Events API delivery (by ``event_id``) is seen."""
+    event_id = body.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        return True  # nothing to dedupe on (Socket Mode test payloads); process it
+    return kit.once.first(f"event:{event_id}", at=kit.deps.clock.now())
+
+
+def first_action(kit: Kit, body: dict[str, Any], action: dict[str, Any]) -> bool:
+    """True the first time this exact click (container ts + action id + action ts) is seen."""
+    container = body.get("container") or {}
+    where = container.get("message_ts") or container.get("view_id") or (body.get("view") or {}).get("id") or "-"
+    key = f"action:{where}:{action.get('action_id')}:{action.get('action_ts')}"
+    return kit.once.first(key, at=kit.deps.clock.now())
+
+
+# --- answering --------------------------------------------------------------------------------
+
+
+def ephemeral(client: Any, *, channel: str | None, user: str, text: str, thread_ts: str | None = None) -> None:
+    """Tell one person something only they see (a refusal, an error); DM them when the
+    channel does not allow it (App Home, a channel the bot is not in)."""
+    blocks = [{"type": "section", "text": mrkdwn(text)}]
+    fallback = clip(text, 300)
+    if channel:
+        try:
+            kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": fallback, "blocks": blocks}
+            if thread_ts:
+                kwargs["thread_ts"] = thread_ts
+            client.chat_postEphemeral(**kwargs)
+            return
+        except Exception:
+            log.warning("chat.postEphemeral to %s failed: sending a DM", channel, exc_info=True)
+    try:
+        client.chat_postMessage(channel=user, text=fallback, blocks=blocks)
+    except Exception:
+        log.exception("could not tell %s: %s", user, fallback)
+
+
+def post_intake_reply(client: Any, thread: ThreadRef, reply: Any, *, note: str | None = None) -> None:
+    message = intake_message(reply, thread_ts=thread.thread_ts)
+    blocks = message["blocks"]
+    if note:
+        blocks = [*blocks, {"type": "context", "elements": [mrkdwn(note)]}][: MAX_BLOCKS["message"]]
+    client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=message["text"], blocks=blocks)
+
+
+def _card_note(kit: Kit, reply: Any) -> str | None:
+    request_id = getattr(reply, "request_id", None)
+    if not request_id or not (getattr(reply, "submitted", False) or getattr(reply, "done", False)):
+        return None
+    try:
+        request = kit.deps.store.get(request_id)
+    except Exception:
+        return None
+    slack = request.slack
+    link = fmt.link(fmt.card_link(slack.channel, slack.ts), "its card") if slack else None
+    return f"Follow `{request.id}` on {link}: every change is posted in its thread." if link else None
+
+
+def converse(kit: Kit, client: Any, thread: ThreadRef, user_id: str, text: str) -> None:
+    """One intake turn: the message goes to the assistant, its reply into the thread."""
+    try:
+        profile = kit.identity.profile(client, thread.team_id, user_id)
+        key = ConversationKey(team_id=thread.team_id, channel=thread.channel, thread_ts=thread.thread_ts)
+        reply = kit.deps.intake.handle(key, profile.requester(), text)
+        post_intake_reply(client, thread, reply, note=_card_note(kit, reply))
+    except Exception as exc:
+        log.exception("intake turn in %s/%s failed", thread.channel, thread.thread_ts)
+        try:
+            client.chat_postMessage(
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                text=f"Sorry, something went wrong ({type(exc).__name__}). Please try again.",
+            )
+        except Exception:
+            log.exception("could not report the failure in %s", thread.channel)

@@ -1,0 +1,221 @@
+"""``SlackNotifier``: the core's ``Notifier`` for Slack. On every transition it keeps the
+request's card (the parent message of its thread) current and posts one short reply in the
+thread; a plan too long to quote is uploaded into the thread as a file.
+
+The first notification posts the card and records its ts in the request (``slack.ts``); later
+ones ``chat.update`` it. A card that can no longer be edited is posted again. HTTP 429 is
+retried after ``Retry-After`` (bounded). Nothing raises into the service: failures are logged.
+Also home of ``web_client(settings)``, the one place a Slack ``WebClient`` is configured
+(``SLACK_API_URL`` as its base URL).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.views.card import request_card
+from bot.views.replies import plan_file, transition_reply
+from core.domain.request import Request
+from core.ports.notifier import Transition
+from core.services.once import Once
+
+if TYPE_CHECKING:
+    from slack_sdk.oauth.installation_store import InstallationStore
+
+    from bot.settings import Settings
+    from core.ports.object_store import ObjectStore
+    from core.ports.request_store import RequestStore
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+MAX_WAIT_SECONDS = 30.0
+# chat.update answers these when the card cannot be edited any more: post a fresh one.
+_REPOST_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long"})
+
+
+def api_base_url(settings: Settings) -> str:
+    """The Web API base URL slack_sdk expects (ending in ``/``), from ``SLACK_API_URL``."""
+    base = settings.slack_api_url or "https://slack.com/api"
+    return base.rstrip("/") + "/"
+
+
+def web_client(settings: Settings, *, token: str | None = None, timeout: int = 10) -> WebClient:
+    """A WebClient for the configured Slack Web API (``SLACK_BOT_TOKEN`` unless ``token``)."""
+    if token is None and settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
+    return WebClient(token=token, base_url=api_base_url(settings), timeout=timeout)
+
+
+def _retry_after(error: SlackApiError) -> float | None:
+    response = error.response
+    if getattr(response, "status_code", None) != 429 and response.get("error") != "ratelimited":
+        return None
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(float(raw), 0.0)
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+def call_with_retry(
+    fn: Callable[..., Any],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_wait: float = MAX_WAIT_SECONDS,
+    **kwargs: Any,
+) -> Any:
+    """Call a Web API method, waiting ``Retry-After`` on 429 (at most ``max_wait`` in total)."""
+    waited = 0.0
+    for attempt in range(1, max_attempts + 1):
+        try:
+            return fn(**kwargs)
+        except SlackApiError as error:
+            wait = _retry_after(error)
+            if wait is None or attempt == max_attempts or waited + wait > max_wait:
+                raise
+            log.info("slack rate limited: retrying in %.1fs (attempt %d)", wait, attempt)
+            sleep(wait)
+            waited += wait
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        approvers: Sequence[str] = (),
+        store: RequestStore | None = None,
+        objects: ObjectStore | None = None,
+        installation_store: InstallationStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = MAX_WAIT_SECONDS,
+    ) -> None:
+        self._client = client
+        self._approvers = list(approvers)
+        self._store = store
+        self._once = Once(objects, "dedupe/slack") if objects is not None else None
+        self._installations = installation_store
+        self._sleep = sleep
+        self._max_wait = max_wait
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- Notifier ------------------------------------------------------------------------
+    def request_changed(self, request: Request, transition: Transition) -> None:
+        try:
+            self._notify(request, transition)
+        except Exception:
+            log.exception("slack notification of %s (%s) failed", request.id, transition.event)
+
+    # --- internals -----------------------------------------------------------------------
+    def _lock(self, request_id: str) -> threading.Lock:
+        with self._locks_guard:
+            if len(self._locks) > 10_000:
+                self._locks.clear()
+            return self._locks.setdefault(request_id, threading.Lock())
+
+    def _client_for(self, team_id: str | None) -> WebClient:
+        if self._installations is None or team_id is None:
+            return self._client
+        bot = self._installations.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None or not bot.bot_token:
+            return self._client
+        return WebClient(token=bot.bot_token, base_url=self._client.base_url, timeout=self._client.timeout)
+
+    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        return call_with_retry(fn, sleep=self._sleep, max_wait=self._max_wait, **kwargs)
+
+    def _current(self, request: Request) -> Request:
+        if self._store is None:
+            return request
+        try:
+            fresh = self._store.get(request.id)
+        except Exception:
+            return request
+        # Never render an older document than the one the service handed over.
+        return fresh if fresh.version >= request.version else request
+
+    def _record_ts(self, request_id: str, ts: str) -> None:
+        if self._store is None:
+            return
+
+        def mutate(current: Request) -> Request | None:
+            if current.slack is None or current.slack.ts == ts:
+                return None
+            current.slack.ts = ts
+            return current
+
+        try:
+            self._store.update(request_id, mutate)
+        except Exception:
+            log.exception("recording the card ts of %s failed", request_id)
+
+    def _post_card(self, client: WebClient, request: Request, channel: str) -> str:
+        card = request_card(request)
+        response = self._call(client.chat_postMessage, channel=channel, text=card["text"], blocks=card["blocks"])
+        ts = str(response["ts"])
+        self._record_ts(request.id, ts)
+        return ts
+
+    def _ensure_card(self, client: WebClient, request: Request) -> str | None:
+        slack = request.slack
+        if slack is None:
+            return None
+        with self._lock(request.id):
+            current = self._current(request)
+            ts = current.slack.ts if current.slack is not None else None
+            if ts is None:
+                return self._post_card(client, current, slack.channel)
+            card = request_card(current)
+            try:
+                self._call(client.chat_update, channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
+            except SlackApiError as error:
+                if error.response.get("error") not in _REPOST_ERRORS:
+                    raise
+                log.warning("card of %s cannot be updated (%s): posting it again", request.id, error.response["error"])
+                return self._post_card(client, current, slack.channel)
+            return ts
+
+    def _notify(self, request: Request, transition: Transition) -> None:
+        if request.slack is None or not request.slack.channel:
+            return
+        client = self._client_for(request.slack.team_id)
+        ts = self._ensure_card(client, request)
+        if ts is None:
+            return
+        reply = transition_reply(request, transition, approvers=self._approvers)
+        channel = request.slack.channel
+        self._call(client.chat_postMessage, channel=channel, thread_ts=ts, text=reply["text"], blocks=reply["blocks"])
+        if transition.event == "plan_ready":
+            self._upload_plan(client, request, channel, ts)
+
+    def _upload_plan(self, client: WebClient, request: Request, channel: str, ts: str) -> None:
+        attachment = plan_file(request)
+        if attachment is None:
+            return
+        filename, content = attachment
+        run = request.plan.run_id if request.plan else None
+        if self._once is not None and not self._once.first(f"planfile:{request.id}:{run or request.revision}"):
+            return
+        self._call(
+            client.files_upload_v2,
+            channel=channel,
+            thread_ts=ts,
+            content=content,
+            filename=filename,
+            title=f"Plan of {request.id} (revision {request.revision})",
+        )
