@@ -90,9 +90,10 @@ def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
         if run.run_id < current.run_id:
             return f"{kind} run {run.run_id} is older than the recorded run {current.run_id}"
     if kind == "plan":
-        ours = {s for s in (request.commit_sha, request.pr.head_sha if request.pr else None) if s}
-        if run.head_sha and ours and run.head_sha not in ours:
-            return f"plan run {run.run_id} planned commit {run.head_sha[:12]}, not the request's current commit"
+        # The PR head is the truth once known (someone may have pushed); else our last commit.
+        head = (request.pr.head_sha if request.pr else None) or request.commit_sha
+        if run.head_sha and head and run.head_sha != head:
+            return f"plan run {run.run_id} planned commit {run.head_sha[:12]}, not the PR head {head[:12]}"
         return None
     if kind == "apply":
         if run.head_sha and run.head_sha in apply_candidates(request):
@@ -244,6 +245,7 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
     if current is not None and new.head_sha != current.head_sha and not new.merged:
         out.events.append(("pr_head_changed", {"from": current.head_sha, "to": new.head_sha}))
         out.approval_voided = void_stale_approval(request, new.head_sha, now, out)
+        retire_stale_plan(request, new.head_sha, now, out)
     out.reason = f"PR #{info.number} {fact.action}"
     return out
 
@@ -262,6 +264,19 @@ def void_stale_approval(request: Request, head_sha: str | None, now: datetime, o
     )
     _step(request, "Approval voided by a new commit", now)
     return True
+
+
+def retire_stale_plan(request: Request, head_sha: str | None, now: datetime, out: Folded) -> None:
+    """A plan of an older commit says nothing about the new head: it must be planned again.
+
+    The stale run is dropped (the status falls back to planning, re-plan is offered), so
+    nobody approves a commit whose plan they have not seen."""
+    plan_run = request.plan_run
+    if plan_run is None or not plan_run.head_sha or plan_run.head_sha == head_sha:
+        return
+    request.plan_run, request.plan, request.cost = None, None, None
+    out.events.append(("plan_stale", {"plannedSha": plan_run.head_sha, "headSha": head_sha}))
+    _step(request, "New commit: plan again before approving", now)
 
 
 def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded:

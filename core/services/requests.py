@@ -478,7 +478,9 @@ class RequestService:
 
         def change(r: Request) -> None:
             pr = r.pr or PullRequestRef(number=number)
-            r.pr = pr.model_copy(update={"merged": True, "open": False, "merged_sha": result.sha, "merged_at": now})
+            r.pr = pr.model_copy(
+                update={"merged": True, "open": False, "merged_sha": result.sha, "merged_at": now, "closed_at": now}
+            )
             r.merged_sha = result.sha
 
         request = self._ops.record(

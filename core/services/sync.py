@@ -280,9 +280,12 @@ class SyncService:
         folded = state.folded
         reasons = "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
         before, after = state.before, state.after
-        if any(f.archive for f in folded) or (derive_status(stored) is Status.DESTROYED and stored.archived_at is None):
-            self._archive(request_id, source)
+        archive = any(f.archive for f in folded) or (
+            derive_status(stored) is Status.DESTROYED and stored.archived_at is None
+        )
         if not state.wrote or before is None or after is None:
+            if archive:
+                self._archive(request_id, source)
             return SyncOutcome(
                 request_id=request_id,
                 changed=False,
@@ -311,6 +314,8 @@ class SyncService:
                 ),
             )
             notified = True
+        if archive:
+            self._archive(request_id, source)
         return SyncOutcome(
             request_id=request_id,
             changed=True,
