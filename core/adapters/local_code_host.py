@@ -11,8 +11,10 @@ requests, reviews, comments and workflow runs are JSON records under ``<root>/fo
 merge-tree`` so a behind branch merges cleanly and a conflicting one is refused. One file lock
 per repository serialises writers across threads and processes.
 
-Runs are executed by ``LocalRunner`` asynchronously (a worker thread), ``inline`` (before the
-dispatching call returns: deterministic tests) or ``manual`` (only when ``drain()`` is called),
+Runs are executed by ``LocalRunner`` asynchronously (a worker thread that picks a run up a
+moment after its dispatch, as GitHub does), ``inline`` (before the dispatching call returns:
+adapter tests) or ``manual`` (only when ``drain()`` is called: deterministic scripts such as
+the demo, which drain after each service call),
 and report what happens as facts (``RunFact`` queued -> in_progress -> completed,
 ``PullRequestFact`` opened/synchronize/closed, ``ReviewFact``) through ``on_fact``: the same
 ``SyncService.apply_fact`` path GitHub webhooks take. Facts are delivered in order, outside the
@@ -31,6 +33,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -343,6 +346,7 @@ class LocalCodeHost:
         runner: LocalRunner | None = None,
         default_branch: str = "main",
         seed: SeedFiles | None = None,
+        pickup_delay: float = 0.25,
     ) -> None:
         if runner_mode not in ("thread", "inline", "manual"):
             raise ValueError(f"runner_mode must be thread, inline or manual, not {runner_mode!r}")
@@ -363,6 +367,9 @@ class LocalCodeHost:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._drain_lock = threading.Lock()
+        # GitHub takes seconds to start a run, so the service that dispatched it has always
+        # recorded the run before it reports anything; the worker waits this long to keep that true.
+        self._pickup_delay = pickup_delay if runner_mode == "thread" else 0.0
 
     # --- wiring and lifecycle --------------------------------------------------------------
 
@@ -881,7 +888,8 @@ class LocalCodeHost:
             self._write(self._run_path(repo, run_id), rec)
             self._run_path(repo, run_id, ".log").write_text("queued\n", encoding="utf-8")
         self._queue_fact(self._run_fact(rec))
-        self._enqueue(lambda: self._execute(repo, run_id))
+        not_before = time.monotonic() + self._pickup_delay
+        self._enqueue(lambda: self._execute(repo, run_id, not_before))
         self._after_call()
         return self.get_run(repo, run_id)
 
@@ -895,7 +903,10 @@ class LocalCodeHost:
             self._write(self._run_path(repo, run_id), rec)
             return rec
 
-    def _execute(self, repo: RepoRef, run_id: int) -> None:
+    def _execute(self, repo: RepoRef, run_id: int, not_before: float = 0.0) -> None:
+        wait = not_before - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         rec = self._set_run(repo, run_id, status="in_progress", started_at=_now_iso(self._clock.now()))
         self._emit_now(self._run_fact(rec))
         job = RunJob(

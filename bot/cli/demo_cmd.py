@@ -1,0 +1,497 @@
+"""``tfpilot demo [--data-dir D] [--keep]``: the whole lifecycle, offline, in a terminal.
+
+On embedded defaults (local store on disk, the local git forge with its runner, the rule-based
+extractor; a temporary data directory unless one is given) a scripted conversation asks for an
+S3 bucket in dev in one sentence, answers the one question the assistant asks, confirms (the
+Terraform is shown) and submits. Then the plan finishes, the requester's own approval is
+refused, an approver approves, merges and applies, an admin destroys. Every card and thread
+message is printed as the console renders them; a final summary checks the statuses went
+through the lifecycle in order, the request's file reached the infra repo's base branch and
+left it again, the request was archived to ``history/`` and the conversation was logged.
+Exit 0 on success; 1 with the failing step and why otherwise.
+
+``console_deps`` (also used by ``tfpilot chat``) builds the object graph through the
+composition root ``bot.bootstrap.build`` with the console's notifier and a local code host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.console.notifier import ConsoleNotifier
+from bot.console.presenter import Presenter, colour_for
+from bot.console.session import DEFAULT_USERS, ConsoleSession, Outcome
+from bot.settings import Settings, SettingsError, load_settings
+from core.domain.lifecycle import derive_status
+from core.ports.code_host import RepoRef
+
+# The lifecycle the demo must walk, in order (the first status may also be request_created).
+EXPECTED_TRAIL: tuple[str, ...] = (
+    "planning",
+    "plan_ready",
+    "approved",
+    "merged",
+    "applying",
+    "applied",
+    "destroying",
+    "destroyed",
+)
+DEMO_ROLES = {"TFPILOT_DEVELOPERS": "alice", "TFPILOT_APPROVERS": "bob", "TFPILOT_ADMINS": "carol"}
+# Values the scripted requester gives when the assistant asks for a field.
+DEMO_ANSWERS: dict[str, str] = {
+    "name": "demo-logs",
+    "bucket_name": "demo-logs",
+    "bucket": "demo-logs",
+    "purpose": "demo logs",
+    "description": "TfPilot demo bucket",
+    "owner": "platform",
+    "team": "platform",
+}
+MAX_INTAKE_TURNS = 8
+
+
+class DemoFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+@dataclass
+class DemoResult:
+    request_id: str
+    trail: list[str]
+    file_path: str
+    file_after_merge: bool
+    file_after_destroy: bool
+    history_path: Path | None
+    chat_turns: int
+    chat_path: Path | None
+    repo_dir: Path
+    data_dir: Path
+    assistant_questions: int
+    refused_reason: str | None
+    seconds: float
+    events: list[str] = field(default_factory=list)
+
+
+# --- the object graph --------------------------------------------------------------------
+
+
+def console_deps(
+    settings: Settings,
+    *,
+    notifier: ConsoleNotifier,
+    runner_mode: str = "manual",
+    local_code_host: bool | None = None,
+) -> tuple[Any, Any]:
+    """The ``Deps`` for a console session, and the local code host when one is used.
+
+    The composition root builds everything from ``settings``; the console supplies its own
+    notifier and, unless GitHub is configured, a ``LocalCodeHost`` whose run facts go to the
+    graph's ``SyncService`` (the same path as GitHub webhooks)."""
+    from core.adapters.local_code_host import LocalCodeHost
+    from core.ports.clock import SystemClock
+
+    use_local = (not settings.uses_github) if local_code_host is None else local_code_host
+    overrides: dict[str, Any] = {"notifier": notifier}
+    host: LocalCodeHost | None = None
+    if use_local:
+        host = LocalCodeHost(
+            Path(settings.data_dir),
+            SystemClock(),
+            workflows=settings.workflows(),
+            runner_mode=runner_mode,  # type: ignore[arg-type]
+        )
+        overrides["code_host"] = host
+    deps = _build(settings, overrides)
+    if host is not None:
+        host.attach(lambda fact: deps.sync.apply_fact(fact, source="local-runner"))
+    return deps, host
+
+
+def _build(settings: Settings, overrides: dict[str, Any]) -> Any:
+    try:
+        bootstrap = importlib.import_module("bot.bootstrap")
+    except ImportError:  # until the composition root lands; the lead replaces this path
+        return _build_embedded(settings, overrides)
+    return bootstrap.build(settings, **overrides)
+
+
+def _build_embedded(settings: Settings, overrides: dict[str, Any]) -> Any:
+    """The embedded-default graph by hand (local store, logs, forge; rules extractor)."""
+    from assistant.service import IntakeService
+    from bot.deps import Deps
+    from core.adapters.audit_log import LocalAuditLog
+    from core.adapters.chat_log import LocalChatLog
+    from core.adapters.local_objects import LocalObjectStore
+    from core.adapters.request_store import LocalRequestStore
+    from core.ports.clock import SystemClock
+    from core.services.drift import DriftService
+    from core.services.queries import QueryService
+    from core.services.requests import RequestService
+    from core.services.sync import SyncService
+    from module_registry.catalogue import load_registry
+    from module_registry.projects import load_projects
+
+    root = Path(settings.data_dir)
+    clock = SystemClock()
+    registry = load_registry(settings.modules_dir)
+    projects = load_projects(settings.projects_file)
+    store = LocalRequestStore(root / "requests", clock)
+    audit = LocalAuditLog(root / "requests", clock)
+    chat_log = LocalChatLog(root / "chats", clock)
+    objects = LocalObjectStore(root / "requests")
+    notifier, code_host = overrides["notifier"], overrides["code_host"]
+    policy, workflows = settings.policy(), settings.workflows()
+    requests = RequestService(store, audit, code_host, registry, projects, notifier, clock, policy, workflows)
+    sync = SyncService(store, code_host, notifier, audit, clock, workflows)
+    intake = IntakeService(objects, chat_log, registry, projects, requests, None, clock, source="console")
+    return Deps(
+        settings=settings,
+        clock=clock,
+        objects=objects,
+        store=store,
+        audit=audit,
+        chat_log=chat_log,
+        registry=registry,
+        projects=projects,
+        code_host=code_host,
+        notifier=notifier,
+        policy=policy,
+        requests=requests,
+        sync=sync,
+        queries=QueryService(store, audit, chat_log, clock),
+        drift=DriftService(store, audit, notifier, clock),
+        intake=intake,
+    )
+
+
+def demo_settings(data_dir: Path) -> Settings:
+    # Only these values: the demo must never pick up real Slack/GitHub/AWS/OpenAI settings
+    # from the caller's shell.
+    return load_settings({"TFPILOT_DATA_DIR": str(data_dir), **DEMO_ROLES})
+
+
+# --- the script --------------------------------------------------------------------------
+
+
+class _Demo:
+    def __init__(self, data_dir: Path, out: TextIO, presenter: Presenter) -> None:
+        self.data_dir = data_dir
+        self.out = out
+        self.p = presenter
+        self.notifier = ConsoleNotifier(out, presenter=presenter, approvers=["bob"])
+        self.deps, self.host = console_deps(demo_settings(data_dir), notifier=self.notifier, runner_mode="manual")
+        self.session = ConsoleSession(
+            self.deps,
+            out,
+            self.notifier,
+            presenter,
+            users=DEFAULT_USERS,
+            thread="demo-1",
+            settle=self.settle,
+            confirm=self._confirm,
+        )
+        self.questions = 0
+
+    def settle(self) -> None:
+        if self.host is not None:
+            self.host.wait_idle(timeout=120)
+
+    def _confirm(self, prompt: str) -> bool:
+        self.say_dim(f"{prompt.strip()} → {self.session.request_id} (confirmed by the script)")
+        return True
+
+    def say_dim(self, text: str) -> None:
+        self.session.write(self.p.dim(text))
+
+    def banner(self, title: str) -> None:
+        self.session.write("\n" + self.p.bold(f"▶ {title}"))
+
+    # --- steps --------------------------------------------------------------------------
+
+    def pick_project(self) -> str:
+        projects = self.deps.projects
+        for name in projects.names():
+            if "dev" in projects.environments(name):
+                return str(name)
+        raise DemoFailed("setup", "no project in the projects map has a dev environment")
+
+    def converse(self) -> str:
+        project = self.pick_project()
+        self.banner("Alice asks for a bucket")
+        outcome = self.session.say(f"I need an S3 bucket in dev for the {project} project")
+        reply = outcome.reply
+        for _ in range(MAX_INTAKE_TURNS):
+            if getattr(reply, "request_id", None) and getattr(reply, "submitted", False):
+                break
+            if getattr(reply, "terraform", None):
+                self.banner("Alice confirms the Terraform and submits")
+                reply = self.session.say("submit").reply
+                continue
+            answer = self._answer(reply)
+            if answer is None:
+                raise DemoFailed("intake", f"the assistant said {reply.text!r} and the script has no answer")
+            self.questions += 1
+            reply = self.session.say(answer).reply
+        request_id = getattr(reply, "request_id", None)
+        if not request_id or (not getattr(reply, "submitted", False) and not getattr(reply, "done", False)):
+            raise DemoFailed("intake", "the conversation did not end in a submitted request")
+        self.session.request_id = request_id
+        return str(request_id)
+
+    def _answer(self, reply: Any) -> str | None:
+        question = getattr(reply, "question", None)
+        if question and question in DEMO_ANSWERS:
+            return DEMO_ANSWERS[question]
+        choices = list(getattr(reply, "choices", None) or [])
+        if choices:
+            return str(choices[0].value)
+        if question:
+            return "demo"
+        return None
+
+    def status(self, request_id: str) -> str:
+        return derive_status(self.deps.store.get(request_id)).value
+
+    def expect(self, step: str, request_id: str, wanted: str) -> None:
+        self.settle()
+        got = self.status(request_id)
+        if got != wanted:
+            raise DemoFailed(step, f"expected status {wanted}, found {got}{self._run_hint(request_id)}")
+
+    def _run_hint(self, request_id: str) -> str:
+        request = self.deps.store.get(request_id)
+        runs = [r for r in (request.destroy_run, request.apply_run, request.plan_run) if r and r.run_id]
+        if not runs or self.host is None:
+            return ""
+        try:
+            log: str = self.host.run_log(self.repo(request_id), runs[0].run_id)
+        except Exception:
+            return ""
+        return "\n--- last run log ---\n" + log.strip()
+
+    def repo(self, request_id: str) -> RepoRef:
+        request = self.deps.store.get(request_id)
+        return RepoRef(owner=request.target_owner or "", name=request.target_repo or "")
+
+    def click(self, step: str, user: str, label: str) -> Outcome:
+        self.banner(step)
+        if self.session.acting.id != user:
+            self.session.switch(user)
+        outcome = self.session.handle_line(label)
+        if outcome.kind not in ("clicked", "refused"):
+            buttons = ", ".join(self.session.card_buttons()) or "none"
+            raise DemoFailed(
+                step, f"could not click {label!r} ({outcome.kind}: {outcome.text}); card buttons: {buttons}"
+            )
+        return outcome
+
+    def file_on_base(self, request_id: str) -> tuple[str, bool]:
+        request = self.deps.store.get(request_id)
+        path = (request.target_files or [f"{request.target_env_path}/tfpilot_{request_id}.tf"])[0]
+        if self.host is None:
+            return path, False
+        content = self.host.read_file(self.repo(request_id), request.target_base or "main", path)
+        return path, content is not None
+
+    def run(self) -> DemoResult:
+        started = time.monotonic()
+        request_id = self.converse()
+        self.expect("plan", request_id, "plan_ready")
+
+        refused = self.click("Alice tries to approve her own request", "alice", "approve")
+        if refused.kind != "refused":
+            raise DemoFailed("self-approval", "the requester's own approval was not refused")
+
+        self.click("Bob (approver) approves", "bob", "approve")
+        self.expect("approve", request_id, "approved")
+        self.click("Bob merges", "bob", "merge")
+        self.expect("merge", request_id, "merged")
+        path, after_merge = self.file_on_base(request_id)
+        if not after_merge:
+            raise DemoFailed("merge", f"{path} is not on the base branch after the merge")
+        self.click("Bob applies", "bob", "apply")
+        self.expect("apply", request_id, "applied")
+        self.click("Carol (admin) destroys", "carol", "destroy")
+        self.expect("destroy", request_id, "destroyed")
+        _, after_destroy = self.file_on_base(request_id)
+        if after_destroy:
+            raise DemoFailed("destroy", f"{path} is still on the base branch after destroy")
+
+        trail = _dedupe([p.status for p in self.notifier.history if p.request_id == request_id])
+        if not _in_order(EXPECTED_TRAIL, trail) or "failed" in trail:
+            raise DemoFailed("lifecycle", f"statuses went {' → '.join(trail)}")
+        request = self.deps.store.get(request_id)
+        if request.archived_at is None:
+            raise DemoFailed("archive", "the destroyed request was not archived")
+        history = _find(self.data_dir, f"history/{request_id}.json")
+        if history is None:
+            raise DemoFailed("archive", f"history/{request_id}.json not found under {self.data_dir}")
+        turns, chat_path = self.chat_log()
+        if turns == 0:
+            raise DemoFailed("chat log", "no chat turns were stored")
+        assert self.host is not None
+        return DemoResult(
+            request_id=request_id,
+            trail=trail,
+            file_path=path,
+            file_after_merge=after_merge,
+            file_after_destroy=after_destroy,
+            history_path=history,
+            chat_turns=turns,
+            chat_path=chat_path,
+            repo_dir=self.host.repo_dir(self.repo(request_id)),
+            data_dir=self.data_dir,
+            assistant_questions=self.questions,
+            refused_reason=refused.text,
+            seconds=time.monotonic() - started,
+            events=[e.event for e in self.deps.audit.events(request_id)],
+        )
+
+    def chat_log(self) -> tuple[int, Path | None]:
+        from assistant.domain.session import IntakeSession
+
+        stored = self.deps.objects.get(self.session.conversation_key().object_key())
+        if stored is None:
+            return 0, None
+        session = IntakeSession.model_validate_json(stored.body)
+        turns = len(self.deps.chat_log.read(session.id))
+        folder = next((p for p in self.data_dir.rglob(session.id) if p.is_dir()), None)
+        return turns, folder
+
+    def close(self) -> None:
+        if self.host is not None:
+            self.host.close()
+
+
+def _dedupe(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if not out or out[-1] != v:
+            out.append(v)
+    return out
+
+
+def _in_order(expected: tuple[str, ...], trail: list[str]) -> bool:
+    it = iter(trail)
+    return all(any(step == seen for seen in it) for step in expected)
+
+
+def _find(root: Path, suffix: str) -> Path | None:
+    name = suffix.rsplit("/", 1)[-1]
+    for path in root.rglob(name):
+        if path.as_posix().endswith(suffix):
+            return path
+    return None
+
+
+def summary(result: DemoResult, p: Presenter) -> str:
+    tick = "✔" if p.unicode else "ok"
+    lines = [
+        "",
+        p.bold("Demo summary"),
+        p.rule(),
+        f"{tick} request {result.request_id}: {' → '.join(result.trail)}",
+        f"{tick} the assistant asked {result.assistant_questions} question(s) before the confirm step",
+        f"{tick} self-approval refused: {result.refused_reason}",
+        f"{tick} {result.file_path} on the base branch after merge: {'yes' if result.file_after_merge else 'no'}; "
+        f"after destroy: {'yes' if result.file_after_destroy else 'no'}",
+        f"{tick} archived: {result.history_path}",
+        f"{tick} chat log: {result.chat_turns} turns in {result.chat_path}",
+        f"{tick} lifecycle events: {', '.join(result.events)}",
+        f"  infra repo (git): {result.repo_dir}  (try: git --git-dir={result.repo_dir} log --oneline main)",
+        f"  data directory:   {result.data_dir}",
+        f"  finished in {result.seconds:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def run_demo(data_dir: Path, out: TextIO, *, colour: bool = False) -> DemoResult:
+    """Run the scripted lifecycle in ``data_dir``; raises ``DemoFailed`` naming the step."""
+    presenter = Presenter(colour=colour, users={u.id: u.name for u in DEFAULT_USERS})
+    demo = _Demo(data_dir, out, presenter)
+    try:
+        result = demo.run()
+    finally:
+        demo.close()
+    out.write(summary(result, presenter) + "\n")
+    out.flush()
+    return result
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a scripted request through the whole lifecycle offline (local git forge and store)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="where to keep the data (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory afterwards")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON after the transcript")
+    parser.set_defaults(func=run)
+
+
+@contextlib.contextmanager
+def _data_dir(given: Path | None, keep: bool, err: TextIO) -> Iterator[Path]:
+    if given is not None:
+        given.mkdir(parents=True, exist_ok=True)
+        yield given.resolve()
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="tfpilot-demo-"))
+    try:
+        yield tmp
+    finally:
+        if keep:
+            err.write(f"kept the demo data in {tmp}\n")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    with _data_dir(args.data_dir, args.keep, err) as data_dir:
+        try:
+            result = run_demo(data_dir, out, colour=colour_for(out))
+        except DemoFailed as exc:
+            err.write(f"\ntfpilot demo FAILED at step '{exc.step}': {exc.reason}\n")
+            return 1
+        except SettingsError as exc:
+            err.write(f"tfpilot demo cannot start: {exc}\n")
+            return 1
+        except Exception as exc:
+            err.write(f"\ntfpilot demo FAILED: {type(exc).__name__}: {exc}\n")
+            return 1
+        if getattr(args, "json", False):
+            out.write(json.dumps(_result_doc(result), indent=2) + "\n")
+    return 0
+
+
+def _result_doc(result: DemoResult) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "request_id": result.request_id,
+        "statuses": result.trail,
+        "file": result.file_path,
+        "file_after_merge": result.file_after_merge,
+        "file_after_destroy": result.file_after_destroy,
+        "history": str(result.history_path),
+        "chat_turns": result.chat_turns,
+        "events": result.events,
+        "seconds": round(result.seconds, 2),
+    }

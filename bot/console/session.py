@@ -1,0 +1,261 @@
+"""``ConsoleSession``: one person (or a script) talking to TfPilot in a terminal.
+
+It is what the Slack listeners are for Slack, over the same ``Deps``: a typed line goes to the
+assistant (``IntakeService.handle``) and its reply is printed as the thread message Slack would
+show; typing a button's number or name "clicks" it: an intake choice is answered as if typed, a
+card button calls the ``RequestService`` action for the acting user, re-checked by the core like
+any click (a refusal is printed with its reason). ``/as <user>`` switches who is acting, so one
+person can walk a request from requester to approver to admin. Used by ``tfpilot chat`` and
+``tfpilot demo``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from bot.console.notifier import ConsoleNotifier
+from bot.console.presenter import Choice, Presenter, Rendered
+from bot.views.ids import FORM_ACTION, action_of
+from bot.views.intake import intake_message
+from core.domain.errors import PermissionDenied, TfPilotError
+from core.domain.policy import Action, Actor
+from core.domain.request import Request, Requester
+from core.ports.code_host import CodeHostError
+
+SOURCE = "console"
+CONSOLE_TEAM = "TCONSOLE"
+CONSOLE_CHANNEL = "CONSOLE"
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    id: str
+    name: str
+    email: str | None = None
+    role_hint: str = ""  # shown in /users; the policy decides the real role
+
+    def requester(self) -> Requester:
+        return Requester(id=self.id, name=self.name, email=self.email, team_id=CONSOLE_TEAM)
+
+    def actor(self) -> Actor:
+        return Actor(id=self.id, email=self.email, name=self.name)
+
+
+DEFAULT_USERS: tuple[ConsoleUser, ...] = (
+    ConsoleUser("alice", "Alice", "alice@example.com", "developer"),
+    ConsoleUser("bob", "Bob", "bob@example.com", "approver"),
+    ConsoleUser("carol", "Carol", "carol@example.com", "admin"),
+)
+
+
+@dataclass
+class Outcome:
+    """What one input did: for scripts (the demo) and tests."""
+
+    kind: str  # said | clicked | refused | error | unknown | info
+    text: str = ""
+    request: Request | None = None
+    reply: Any = None
+    choice: Choice | None = None
+
+
+_SERVICE_CALLS: dict[Action, str] = {
+    Action.APPROVE: "approve",
+    Action.MERGE: "merge",
+    Action.APPLY: "apply",
+    Action.DESTROY: "destroy",
+    Action.REPLAN: "replan",
+}
+
+
+@dataclass
+class ConsoleSession:
+    deps: Any  # bot.deps.Deps (duck-typed: intake, requests, store, code_host)
+    out: TextIO
+    notifier: ConsoleNotifier
+    presenter: Presenter
+    users: Sequence[ConsoleUser] = DEFAULT_USERS
+    thread: str = "1"
+    settle: Callable[[], None] = lambda: None  # wait for (or run) pending local runs
+    confirm: Callable[[str], bool] = lambda _prompt: True
+    acting: ConsoleUser = field(init=False)
+    request_id: str | None = None
+    _menu: Rendered | None = None
+
+    def __post_init__(self) -> None:
+        self.acting = self.users[0]
+
+    # --- output ------------------------------------------------------------------------
+
+    def write(self, text: str) -> None:
+        with self.notifier.lock:
+            self.out.write(text + ("\n" if not text.endswith("\n") else ""))
+            self.out.flush()
+
+    def _who(self, user: ConsoleUser) -> str:
+        return self.presenter.bold(f"{user.name} ({user.id})")
+
+    def conversation_key(self) -> Any:
+        from assistant.domain.session import ConversationKey
+
+        return ConversationKey(team_id=CONSOLE_TEAM, channel=CONSOLE_CHANNEL, thread_ts=self.thread)
+
+    # --- acting users --------------------------------------------------------------------
+
+    def role(self, user: ConsoleUser) -> str:
+        """The user's role as the policy sees it (what the core will check)."""
+        try:
+            return str(self.deps.policy.role_of(user.actor()).label)
+        except Exception:
+            return user.role_hint or "unknown"
+
+    def user(self, name: str) -> ConsoleUser | None:
+        wanted = name.strip().lstrip("@").lower()
+        for u in self.users:
+            if wanted in (u.id.lower(), u.name.lower(), (u.email or "").lower()):
+                return u
+        return None
+
+    def switch(self, name: str) -> Outcome:
+        found = self.user(name)
+        if found is None:
+            wanted = name.strip().lstrip("@")
+            if not _USER_RE.match(wanted):
+                self.write(f"{name!r} is not a user name: use letters, digits, '.', '_', '-' or an email")
+                return Outcome("unknown", f"bad user {name}")
+            # Anyone may be impersonated at the console: the policy lists decide what they may do.
+            email = wanted if "@" in wanted else None
+            found = ConsoleUser(wanted, wanted.split("@")[0], email, "")
+            self.users = [*self.users, found]
+        self.acting = found
+        self.write(self.presenter.dim(f"(now acting as {found.name}: {self.role(found)})"))
+        return Outcome("info", found.id)
+
+    # --- the assistant -------------------------------------------------------------------
+
+    def say(self, text: str) -> Outcome:
+        """Send ``text`` to the assistant as the acting user and print its reply."""
+        self.write(f"{self._who(self.acting)} > {text}")
+        reply = self.deps.intake.handle(self.conversation_key(), self.acting.requester(), text)
+        payload = intake_message(reply, thread_ts=self.thread)
+        with self.notifier.lock:
+            rendered = self.presenter.render(payload)
+            lines = rendered.text.splitlines() or [""]
+            self.write("\n".join([f"{self.presenter.bold('TfPilot')} > {lines[0]}", *("  " + ln for ln in lines[1:])]))
+        if rendered.choices:
+            self._menu = rendered
+        request_id = getattr(reply, "request_id", None)
+        if request_id and (getattr(reply, "submitted", False) or getattr(reply, "done", False)):
+            self.request_id = request_id
+            self.settle()
+        return Outcome("said", text, reply=reply)
+
+    # --- clicking ------------------------------------------------------------------------
+
+    def _candidates(self) -> list[Rendered]:
+        found: list[Rendered] = []
+        card = self.notifier.latest_card(self.request_id) if self.request_id else None
+        if self._menu is not None:
+            found.append(self._menu)
+        if card is not None and card is not self._menu:
+            found.append(card)
+        return found
+
+    def find_choice(self, typed: str) -> Choice | None:
+        for rendered in self._candidates():
+            choice = rendered.pick(typed)
+            if choice is not None:
+                return choice
+        return None
+
+    def card_buttons(self) -> list[str]:
+        card = self.notifier.latest_card(self.request_id) if self.request_id else None
+        return [c.label for c in card.choices] if card else []
+
+    def click(self, typed: str) -> Outcome | None:
+        """Click what ``typed`` names (a number or a label); None when nothing matches."""
+        choice = self.find_choice(typed)
+        if choice is None:
+            return None
+        action = action_of(choice.action_id or "")
+        self.write(self.presenter.dim(f"{self.acting.name} clicks [{choice.number}] {choice.label}"))
+        if action is not None:
+            return self.act(action, choice)
+        if choice.action_id == FORM_ACTION:
+            self.write("The form is a Slack modal; in the console, answer in text (for example `name=my-logs`).")
+            return Outcome("info", "form", choice=choice)
+        if choice.url:
+            self.write(f"Open {choice.url}")
+            return Outcome("info", choice.url, choice=choice)
+        outcome = self.say(choice.value or choice.label)
+        outcome.choice = choice
+        return outcome
+
+    def act(self, action: Action, choice: Choice | None = None) -> Outcome:
+        """Do a card action as the acting user (what a button click does in Slack)."""
+        if self.request_id is None:
+            self.write("There is no request in this conversation yet.")
+            return Outcome("error", "no request")
+        if action is Action.UPDATE:
+            self.write(
+                "Edit opens a form in Slack; in the console, say what to change (for example `change name to x`)."
+            )
+            return Outcome("info", "edit", choice=choice)
+        if action is Action.DESTROY and not self.confirm(
+            f"Destroy {self.request_id}? Its resources will be deleted. Type the request id or 'yes' to confirm: "
+        ):
+            self.write("Destroy cancelled.")
+            return Outcome("info", "cancelled", choice=choice)
+        method = getattr(self.deps.requests, _SERVICE_CALLS[action])
+        try:
+            request = method(self.request_id, self.acting.actor(), source=SOURCE)
+        except PermissionDenied as exc:
+            self.write(f"⛔ {self.acting.name}: {action.value} refused: {exc.reason}")
+            return Outcome("refused", exc.reason, choice=choice)
+        except (TfPilotError, CodeHostError) as exc:
+            self.write(f"✖ {action.value} failed: {exc}")
+            return Outcome("error", str(exc), choice=choice)
+        self.settle()
+        return Outcome("clicked", action.value, request=request, choice=choice)
+
+    # --- one line of input ---------------------------------------------------------------
+
+    def handle_line(self, line: str) -> Outcome:
+        """A line typed at the prompt: a command, a click, or a message to the assistant."""
+        text = line.strip()
+        if not text:
+            return Outcome("info", "")
+        if text.startswith("/as "):
+            return self.switch(text[4:])
+        if text in ("/users", "users"):
+            for u in self.users:
+                marker = "*" if u is self.acting else " "
+                self.write(f" {marker} {u.id:<8} {u.name:<8} {u.email or '':<22} {self.role(u)}")
+            return Outcome("info", "users")
+        if text in ("/status", "status") and self.request_id:
+            request = self.deps.store.get(self.request_id)
+            card = self.notifier.latest_card(self.request_id)
+            self.write(card.text if card else f"{request.id}: {request.status}")
+            return Outcome("info", request.status, request=request)
+        if text.startswith("/new"):
+            self.thread = str(int(self.thread) + 1) if self.thread.isdigit() else self.thread + "-1"
+            self.request_id, self._menu = None, None
+            self.write(self.presenter.dim("(new conversation)"))
+            rest = text[4:].strip()
+            return self.say(rest) if rest else Outcome("info", "new")
+        clicked = self.click(text) if _looks_like_click(text) else None
+        if clicked is not None:
+            return clicked
+        return self.say(text)
+
+
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_CLICK_RE = re.compile(r"^(\d{1,2}|[A-Za-z][A-Za-z -]{0,30})$")
+
+
+def _looks_like_click(text: str) -> bool:
+    # Short words or numbers may name a button; longer sentences always go to the assistant.
+    return bool(_CLICK_RE.match(text)) and len(text.split()) <= 3
