@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.settings_cmd",
     "bot.cli.plan_cmd",
+    "bot.cli.scaffold_cmd",
 )
 
 

