@@ -52,7 +52,7 @@ __all__ = ["MAX_MESSAGE_CHARS", "ConversationKey", "IntakeService", "Reply", "cl
 
 def clean_text(text: str) -> str:
     """NFC-normalized text without NUL/control characters (newlines and tabs kept)."""
-    normalized = unicodedata.normalize("NFC", text or "")
+    normalized = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n"))
     kept = []
     for ch in normalized:
         if ch in "\n\t":

@@ -258,13 +258,13 @@ def parse_quantity(text: str) -> tuple[float, str | None] | None:
     """``"14 days"`` -> (14.0, "days"); ``"100GB"`` -> (100.0, "GB"); ``"3"`` -> (3.0, None)."""
     cleaned = text.strip().lower().replace("_", "")
     match = re.fullmatch(
-        r"(\d+(?:[.,]\d+)?|\d{1,3}(?:,\d{3})+)\s*([a-z]+)?",
+        r"(-?\d+(?:[.,]\d+)?|-?\d{1,3}(?:,\d{3})+)\s*([a-z]+)?",
         cleaned,
     )
     if not match:
         return None
     raw_number = match.group(1)
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", raw_number):
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+", raw_number):
         raw_number = raw_number.replace(",", "")
     else:
         raw_number = raw_number.replace(",", ".")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -297,7 +298,7 @@ def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[
     for key, problem in cand.problems.items():
         if props is None or key in props:
             s.config.pop(key, None)
-            s.errors[key] = problem
+            s.errors[key] = _explain(problem, None)
     for key in cand.use_default:
         s.config.pop(key, None)
         s.errors.pop(key, None)
@@ -347,11 +348,15 @@ def _top(path: str | None) -> str:
     return ""
 
 
+_LONG_RUN = re.compile(r"\S{61,}")
+
+
 def _explain(message: str, allowed: str | None) -> str:
-    text = message.strip().rstrip(".")
+    """The registry's reason, with long echoed values shortened (replies stay readable)."""
+    text = _LONG_RUN.sub(lambda m: m.group(0)[:40] + "…", message.strip()).rstrip(".")
     if allowed and allowed.lower() not in text.lower():
         text += f" (allowed: {allowed})"
-    return text
+    return text[:500]
 
 
 # --- settling on the next question -----------------------------------------------------------

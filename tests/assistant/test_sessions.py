@@ -1,0 +1,152 @@
+"""Session persistence: the object-store layout, CAS under races, restarts, expiry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from assistant.domain.session import ConversationKey, IntakeSession
+from core.domain.errors import VersionConflict
+from tests.assistant.conftest import USER, World
+from tests.fakes import InMemoryObjectStore
+
+
+def test_session_is_stored_under_its_conversation_key_and_versioned(world: World) -> None:
+    chat = world.chat(thread="1700000000.000100")
+    chat.say("bucket team-logs in payments dev")
+    key = "sessions/T1/D123/1700000000.000100.json"
+    assert list(world.objects.list_keys("sessions/")) == [key]
+    doc = json.loads(world.objects.objects[key].body)
+    assert doc["step"] == "confirm" and doc["version"] == 1 and doc["key"]["thread_ts"] == "1700000000.000100"
+    chat.say("set versioning = no")
+    assert chat.session.version == 2
+
+
+def test_hostile_key_parts_stay_under_the_sessions_prefix() -> None:
+    key = ConversationKey(team_id="../../etc", channel="C/1", thread_ts="..\x00/x")
+    path = key.object_key()
+    assert path.startswith("sessions/") and ".." not in path.split("/")[1:] and "\x00" not in path
+    assert path.count("/") == 3
+
+
+def test_another_service_instance_continues_the_conversation(world: World) -> None:
+    first = world.chat(thread="1700000000.000200")
+    first.say("need a queue in core dev")
+    first.say("orders-q")
+    assert first.session.pending_field == "visibility_timeout_seconds"
+    # A restart: a new service (and extractor) over the same store knows where we were.
+    restarted = world.chat(world.service(), thread="1700000000.000200")
+    reply = restarted.say("45 seconds")
+    assert restarted.session.step == "confirm"
+    assert restarted.session.config == {"name": "orders-q", "visibility_timeout_seconds": 45}
+    assert reply.request_id == restarted.session.request_id
+    assert restarted.say("submit").submitted
+    assert len(world.requests.created) == 1
+
+
+def test_an_idle_session_expires_and_the_next_message_starts_fresh(world: World) -> None:
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    old = chat.session
+    world.clock.advance(hours=23)
+    chat.say("set versioning = no")
+    assert chat.session.id == old.id  # still alive, and the idle timer restarted
+    world.clock.advance(hours=24, minutes=1)
+    reply = chat.say("queue jobs-q in core dev")
+    assert "expired" in reply.text
+    fresh = chat.session
+    assert fresh.id != old.id and fresh.module == "sqs-queue" and fresh.request_id != old.request_id
+    assert fresh.created_at == world.clock.now()
+
+
+def test_a_submitted_session_that_expires_starts_fresh_silently(world: World) -> None:
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    chat.say("submit")
+    world.clock.advance(days=2)
+    reply = chat.say("hello")
+    assert "expired" not in reply.text and chat.session.step == "project"
+
+
+def test_unreadable_session_document_starts_fresh(world: World) -> None:
+    chat = world.chat(thread="1700000000.000300")
+    chat.say("bucket team-logs in payments dev")
+    key = chat.key.object_key()
+    world.objects.put(key, b'{"not": "a session"}')
+    reply = chat.say("queue jobs-q in core dev")
+    assert "couldn't read" in reply.text
+    assert chat.session.module == "sqs-queue"
+
+
+class InterleavingStore(InMemoryObjectStore):
+    """Runs ``before_put`` once, just before the first conditional write: another process's turn
+    landing between our read and our write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_put: Any = None
+        self.conflicts = 0
+
+    def put(self, key: str, body: bytes, **kwargs: Any) -> str:
+        hook, self.before_put = self.before_put, None
+        if hook is not None and key.startswith("sessions/"):
+            hook()
+        try:
+            return super().put(key, body, **kwargs)
+        except VersionConflict:
+            self.conflicts += 1
+            raise
+
+
+def test_a_lost_race_is_retried_on_the_fresh_session_and_keeps_both_changes(world: World) -> None:
+    store = InterleavingStore()
+    one = world.chat(world.service(objects=store), thread="1700000000.000400")
+    other = world.chat(world.service(objects=store), thread="1700000000.000400")
+    one.say("queue orders-q in core dev, visibility timeout 30s")
+    store.before_put = lambda: other.say("set message retention = 2 days")
+    one.say("set fifo = yes")
+    assert store.conflicts == 1
+    final = one.session
+    assert final.config["fifo"] is True and final.config["message_retention_seconds"] == 172800
+    assert final.version == 3
+
+
+def test_two_processes_submitting_at_once_create_one_request(world: World) -> None:
+    store = InterleavingStore()
+    one = world.chat(world.service(objects=store), thread="1700000000.000500")
+    other = world.chat(world.service(objects=store), thread="1700000000.000500")
+    one.say("bucket team-logs in payments dev")
+    results: list[Any] = []
+    store.before_put = lambda: results.append(other.say("submit"))
+    mine = one.say("submit")
+    [theirs] = results
+    assert mine.request_id == theirs.request_id and mine.done and theirs.done
+    assert len(world.requests.created) == 1
+    assert {c.idempotency_key for c in world.requests.commands} == {one.session.id}
+
+
+def test_endless_conflicts_give_a_clear_reply_and_leave_the_session(world: World) -> None:
+    class AlwaysConflicts(InMemoryObjectStore):
+        def put(self, key: str, body: bytes, **kwargs: Any) -> str:
+            if key.startswith("sessions/") and kwargs.get("if_match"):
+                raise VersionConflict(key)
+            return super().put(key, body, **kwargs)
+
+    store = AlwaysConflicts()
+    chat = world.chat(world.service(objects=store))
+    chat.say("bucket team-logs in payments dev")
+    reply = chat.say("set versioning = no")
+    assert "send that again" in reply.text
+    assert chat.session.config == {"name": "team-logs"}
+
+
+def test_session_round_trips_through_json() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    s = IntakeSession.start(
+        ConversationKey(team_id=None, channel="console", thread_ts="1"), USER.id, session_id="ses_1", now=now
+    )
+    s.config = {"name": "x", "tags": {"a": "b"}, "n": 3}
+    s.remember()
+    assert IntakeSession.model_validate_json(s.model_dump_json()) == s
