@@ -1,0 +1,257 @@
+"""``ModuleDefinition``: one module as data (what the assistant offers, what the validator checks,
+what the renderer writes).
+
+A definition carries the config's JSON Schema (draft 2020-12), presets (named partial configs),
+per-environment constraints, the naming rule, and the Terraform it produces: a pinned module
+source and version (or a single resource type) plus ``inputs``, a small expression language that
+maps the validated config onto module arguments (see ``docs/registry.md``)::
+
+    {"$ref": "config.<field>"}  {"$ref": "name"}  {"$ref": "tags"}  {"$ref": "context.<key>"}
+    {"$if": "config.<field>", "then": X, "else": Y}   {"$case": "config.<field>", "cases": {...}, "default": X}
+    {"$concat": [X, Y, ...]}   {"$literal": X}   {"$omit": true}   {"$call": "jsonencode", "args": [X]}
+
+User values are substituted only after evaluation and are never evaluated themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from module_registry.identifiers import HCL_IDENTIFIER_RE, MODULE_ID_RE
+
+JSON = Any
+CONTEXT_KEYS = ("project", "environment", "request_id", "prod", "module")
+EXACT_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?$")
+# <namespace>/<name>/<provider>[//<subdir>] (public or private registry host optional).
+REGISTRY_SOURCE_RE = re.compile(
+    r"^(?:[a-z0-9.-]+\.[a-z]{2,}/)?[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*/[a-z0-9]+(?://[A-Za-z0-9_./-]+)?$"
+)
+_PRINTABLE_RE = re.compile(r"^[\x20-\x7e]+$")
+_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9 .+/-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OutputSpec(_Strict):
+    """A module output surfaced as an ``output`` block (named ``<label>_<name>``)."""
+
+    name: str = Field(pattern=HCL_IDENTIFIER_RE.pattern)
+    description: str = ""
+    value: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+
+
+class NamingSpec(_Strict):
+    """Which config field holds the short name and which naming rule the full name obeys.
+
+    ``suffix`` is appended when ``suffix_when`` (a boolean config field) is true, e.g. ``.fifo``."""
+
+    field: str = "name"
+    rule: str
+    suffix: str = ""
+    suffix_when: str | None = None
+    reserve: int = Field(0, ge=0, le=32)  # characters the module appends to derived names
+
+
+class EnvConstraint(_Strict):
+    """A rule a field must meet in some environments (reported as a field error).
+
+    ``applies_to``: ``"prod"`` (prod environments), ``"nonprod"``, ``"all"`` or a list of names."""
+
+    field: str
+    applies_to: Literal["prod", "nonprod", "all"] | list[str] = "prod"
+    schema_: dict[str, JSON] = Field(alias="schema")
+    message: str
+    allowed: str | None = None
+
+    @property
+    def schema(self) -> dict[str, JSON]:  # type: ignore[override]
+        return self.schema_
+
+    def applies(self, environment: str, *, prod: bool) -> bool:
+        if self.applies_to == "all":
+            return True
+        if self.applies_to == "prod":
+            return prod
+        if self.applies_to == "nonprod":
+            return not prod
+        return environment in self.applies_to
+
+
+class TerraformSpec(_Strict):
+    """What the module renders. ``kind=module``: ``module "<label>" { source, version, inputs }``;
+    ``kind=resource``: ``resource "<resource_type>" "<label>" { inputs }``.
+
+    ``passthrough``: config fields not used by ``inputs`` (nor as name or tags) are passed as
+    arguments of the same name, in schema order (imported definitions use this)."""
+
+    kind: Literal["module", "resource"] = "module"
+    source: str | None = None
+    version: str | None = None
+    resource_type: str | None = None
+    inputs: dict[str, JSON] = Field(default_factory=dict)
+    passthrough: bool = False
+    tags_input: str | None = "tags"
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> TerraformSpec:
+        if self.kind == "module":
+            if not self.source:
+                raise ValueError("a module needs 'source'")
+            if not _PRINTABLE_RE.match(self.source):
+                raise ValueError("'source' must be printable ASCII")
+            if REGISTRY_SOURCE_RE.match(self.source) and not (self.version and EXACT_VERSION_RE.match(self.version)):
+                raise ValueError("a registry module source needs an exact 'version' pin such as 4.6.0")
+            if self.version is not None and not EXACT_VERSION_RE.match(self.version):
+                raise ValueError("'version' must be an exact version such as 4.6.0, not a range")
+            if self.resource_type is not None:
+                raise ValueError("'resource_type' is only for kind=resource")
+        else:
+            if not self.resource_type or not HCL_IDENTIFIER_RE.match(self.resource_type):
+                raise ValueError("a resource needs 'resource_type' (an identifier such as aws_sqs_queue)")
+            if self.source is not None or self.version is not None:
+                raise ValueError("'source' and 'version' are only for kind=module")
+        for name in self.inputs:
+            if not HCL_IDENTIFIER_RE.match(name):
+                raise ValueError(f"input name {name!r} is not an identifier")
+        if self.tags_input is not None and not HCL_IDENTIFIER_RE.match(self.tags_input):
+            raise ValueError(f"tags_input {self.tags_input!r} is not an identifier")
+        return self
+
+
+class FieldSpec(BaseModel):
+    """A top-level config field, read from the schema (what a form or a question needs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str
+    description: str
+    type: str
+    required: bool
+    has_default: bool
+    default: JSON = None
+    examples: list[JSON] = Field(default_factory=list)
+    enum: list[JSON] | None = None
+    sensitive: bool = False
+    schema_: dict[str, JSON] = Field(alias="schema", default_factory=dict)
+
+    @property
+    def schema(self) -> dict[str, JSON]:  # type: ignore[override]
+        return self.schema_
+
+
+class ModuleDefinition(_Strict):
+    id: str
+    title: str = Field(min_length=1, max_length=80)
+    description: str = Field(min_length=1, max_length=2000)
+    category: str = Field(min_length=1, max_length=40)
+    keywords: list[str] = Field(default_factory=list)
+    synonyms: list[str] = Field(default_factory=list)
+    schema_: dict[str, JSON] = Field(alias="schema")
+    presets: dict[str, dict[str, JSON]] = Field(default_factory=dict)
+    preset_descriptions: dict[str, str] = Field(default_factory=dict)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    terraform: TerraformSpec
+    naming: NamingSpec | None = None
+    constraints: list[EnvConstraint] = Field(default_factory=list)
+    docs_url: str | None = None
+
+    @property
+    def schema(self) -> dict[str, JSON]:  # type: ignore[override]
+        return self.schema_
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not MODULE_ID_RE.match(value):
+            raise ValueError("module ids are lowercase letters, digits and single hyphens, starting with a letter")
+        return value
+
+    @field_validator("keywords", "synonyms")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        for word in words:
+            if not _WORD_RE.match(word):
+                raise ValueError(f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)")
+        return words
+
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, presets: dict[str, dict[str, JSON]]) -> dict[str, dict[str, JSON]]:
+        for name in presets:
+            if not MODULE_ID_RE.match(name):
+                raise ValueError(f"preset name {name!r} must be lowercase words joined by hyphens")
+        return presets
+
+    # --- reading the schema ------------------------------------------------------------------
+    def properties(self) -> dict[str, dict[str, JSON]]:
+        props = self.schema_.get("properties", {})
+        return props if isinstance(props, dict) else {}
+
+    def required_fields(self) -> list[str]:
+        required = self.schema_.get("required", [])
+        return [str(name) for name in required] if isinstance(required, list) else []
+
+    def field_names(self) -> list[str]:
+        return list(self.properties())
+
+    def field(self, name: str) -> FieldSpec:
+        """The field ``name`` (``KeyError`` when the module has no such field)."""
+        prop = self.properties()[name]
+        return FieldSpec(
+            name=name,
+            title=str(prop.get("title", name)),
+            description=str(prop.get("description", "")),
+            type=_type_words(prop),
+            required=name in self.required_fields(),
+            has_default="default" in prop,
+            default=prop.get("default"),
+            examples=list(prop.get("examples", [])),
+            enum=list(prop["enum"]) if isinstance(prop.get("enum"), list) else None,
+            sensitive=bool(prop.get("writeOnly") or prop.get("x-sensitive")),
+            schema=prop,
+        )
+
+    def fields(self) -> list[FieldSpec]:
+        return [self.field(name) for name in self.properties()]
+
+    def preset(self, name: str) -> dict[str, JSON]:
+        """A copy of the preset ``name`` (``KeyError`` when unknown)."""
+        import copy
+
+        return copy.deepcopy(self.presets[name])
+
+    def with_preset(self, name: str, config: dict[str, JSON] | None = None) -> dict[str, JSON]:
+        """The preset overlaid with ``config`` (the user's values win)."""
+        merged = self.preset(name)
+        merged.update(config or {})
+        return merged
+
+    def summary(self) -> dict[str, JSON]:
+        """A compact description for listings and the assistant."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "category": self.category,
+            "keywords": list(self.keywords),
+            "synonyms": list(self.synonyms),
+            "presets": sorted(self.presets),
+            "required": self.required_fields(),
+        }
+
+
+def _type_words(prop: dict[str, JSON]) -> str:
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        return " or ".join(str(k) for k in kind)
+    if isinstance(kind, str):
+        return kind
+    if "enum" in prop:
+        return "choice"
+    return "any"

@@ -1,0 +1,300 @@
+"""Start-up meta-validation of module definitions: a broken registry is refused, naming the file
+and the JSON pointer of the first bad value.
+
+Checks, in order: the document parses; it fits the ``ModuleDefinition`` model; its ``schema`` is
+valid draft 2020-12 (against the metaschema) and follows our conventions (an object with
+``additionalProperties: false``, every property titled and described, patterns that compile,
+defaults and examples valid against their own property); presets, constraints, naming and
+Terraform ``inputs`` only refer to fields that exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import ValidationError
+
+from module_registry import naming
+from module_registry.definition import CONTEXT_KEYS, ModuleDefinition
+from module_registry.errors import RegistryError
+from module_registry.validation import format_checker
+
+MAX_DEFINITION_BYTES = 1024 * 1024
+_OPERATORS = ("$ref", "$if", "$case", "$concat", "$literal", "$omit", "$call")
+
+
+def pointer(parts: list[Any] | tuple[Any, ...]) -> str:
+    """RFC 6901 JSON pointer for ``parts``."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Parse a JSON or YAML definition file into a dict (``RegistryError`` naming the file)."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"cannot read: {exc.strerror or exc}", file=name) from exc
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise RegistryError(f"file is over {MAX_DEFINITION_BYTES} bytes", file=name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError("file is not UTF-8", file=name) from exc
+    try:
+        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=name) from exc
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"not valid YAML: {exc}", file=name) from exc
+    if not isinstance(doc, dict):
+        raise RegistryError("a module definition must be an object", file=name, pointer="")
+    return doc
+
+
+def check_document(doc: dict[str, Any], file: str, *, expected_id: str | None = None) -> ModuleDefinition:
+    """The definition in ``doc`` after every check, or ``RegistryError`` (file + pointer)."""
+    schema = doc.get("schema")
+    if isinstance(schema, dict):
+        _check_schema(schema, file)
+    try:
+        definition = ModuleDefinition.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        raise RegistryError(first["msg"], file=file, pointer=pointer(loc)) from exc
+    if expected_id is not None and definition.id != expected_id:
+        raise RegistryError(
+            f"id {definition.id!r} does not match the file name {expected_id!r}", file=file, pointer="/id"
+        )
+    _check_conventions(definition, file)
+    return definition
+
+
+def _check_schema(schema: dict[str, Any], file: str) -> None:
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=format_checker())
+    except SchemaError as exc:
+        where = pointer(["schema", *exc.absolute_path])
+        raise RegistryError(
+            f"not a valid JSON Schema (draft 2020-12): {exc.message}", file=file, pointer=where
+        ) from exc
+    declared = schema.get("$schema")
+    if declared is not None and declared != "https://json-schema.org/draft/2020-12/schema":
+        raise RegistryError("schemas must be draft 2020-12", file=file, pointer="/schema/$schema")
+
+
+def _walk_schemas(schema: Any, parts: list[Any]) -> list[tuple[list[Any], dict[str, Any]]]:
+    """Every subschema with its path (for pattern, default and example checks)."""
+    found: list[tuple[list[Any], dict[str, Any]]] = []
+    stack: list[tuple[Any, list[Any]]] = [(schema, parts)]
+    while stack:
+        node, where = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        found.append((where, node))
+        for key in ("properties", "$defs", "patternProperties"):
+            if isinstance(node.get(key), dict):
+                stack.extend((sub, [*where, key, name]) for name, sub in node[key].items())
+        for key in ("items", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"):
+            if isinstance(node.get(key), dict):
+                stack.append((node[key], [*where, key]))
+        for key in ("prefixItems", "anyOf", "oneOf", "allOf"):
+            if isinstance(node.get(key), list):
+                stack.extend((sub, [*where, key, i]) for i, sub in enumerate(node[key]))
+    return sorted(found, key=lambda item: [str(p) for p in item[0]])
+
+
+def _check_conventions(definition: ModuleDefinition, file: str) -> None:
+    schema = definition.schema_
+    if schema.get("type") != "object":
+        raise RegistryError("the config schema must have type 'object'", file=file, pointer="/schema/type")
+    if schema.get("additionalProperties") is not False:
+        raise RegistryError(
+            "the config schema must set additionalProperties to false (unknown fields are refused)",
+            file=file,
+            pointer="/schema/additionalProperties",
+        )
+    props = definition.properties()
+    if not props:
+        raise RegistryError("the config schema has no properties", file=file, pointer="/schema/properties")
+    for name, prop in props.items():
+        where = ["schema", "properties", name]
+        if not re.match(r"^[a-z][a-z0-9_]*$", name):
+            raise RegistryError("field names must be lowercase snake_case", file=file, pointer=pointer(where))
+        if not isinstance(prop, dict):
+            raise RegistryError("a field schema must be an object", file=file, pointer=pointer(where))
+        for key in ("title", "description"):
+            if not isinstance(prop.get(key), str) or not prop[key].strip():
+                raise RegistryError(f"every field needs a {key}", file=file, pointer=pointer([*where, key]))
+    for name in definition.required_fields():
+        if name not in props:
+            raise RegistryError(f"required field {name!r} is not a property", file=file, pointer="/schema/required")
+    for where, node in _walk_schemas(schema, ["schema"]):
+        if isinstance(node.get("pattern"), str):
+            try:
+                re.compile(node["pattern"])
+            except re.error as exc:
+                raise RegistryError(
+                    f"pattern does not compile: {exc}", file=file, pointer=pointer([*where, "pattern"])
+                ) from exc
+        checker = Draft202012Validator(node, format_checker=format_checker())
+        if "default" in node and not checker.is_valid(node["default"]):
+            raise RegistryError(
+                "default is not valid for its own schema", file=file, pointer=pointer([*where, "default"])
+            )
+        for index, example in enumerate(node.get("examples", []) if isinstance(node.get("examples"), list) else []):
+            if not checker.is_valid(example):
+                raise RegistryError(
+                    "example is not valid for its own schema", file=file, pointer=pointer([*where, "examples", index])
+                )
+    _check_presets(definition, file)
+    _check_naming(definition, file)
+    _check_constraints(definition, file)
+    _check_inputs(definition, file)
+    _check_outputs(definition, file)
+
+
+def _check_presets(definition: ModuleDefinition, file: str) -> None:
+    partial = {k: v for k, v in definition.schema_.items() if k != "required"}
+    checker = Draft202012Validator(partial, format_checker=format_checker())
+    for name, preset in definition.presets.items():
+        for error in checker.iter_errors(preset):
+            raise RegistryError(
+                f"preset is not valid for the schema: {error.message}",
+                file=file,
+                pointer=pointer(["presets", name, *error.absolute_path]),
+            )
+    for name in definition.preset_descriptions:
+        if name not in definition.presets:
+            raise RegistryError(
+                "describes a preset that does not exist", file=file, pointer=pointer(["preset_descriptions", name])
+            )
+
+
+def _check_naming(definition: ModuleDefinition, file: str) -> None:
+    spec = definition.naming
+    if spec is None:
+        return
+    props = definition.properties()
+    if spec.rule not in naming.RULES:
+        raise RegistryError(
+            f"unknown naming rule; known: {', '.join(sorted(naming.RULES))}", file=file, pointer="/naming/rule"
+        )
+    if spec.field not in props or props[spec.field].get("type") != "string":
+        raise RegistryError("naming.field must be a string field of the schema", file=file, pointer="/naming/field")
+    if spec.field not in definition.required_fields():
+        raise RegistryError("the name field must be required", file=file, pointer="/naming/field")
+    if spec.suffix_when is not None and props.get(spec.suffix_when, {}).get("type") != "boolean":
+        raise RegistryError("naming.suffix_when must be a boolean field", file=file, pointer="/naming/suffix_when")
+
+
+def _check_constraints(definition: ModuleDefinition, file: str) -> None:
+    for index, constraint in enumerate(definition.constraints):
+        if constraint.field not in definition.properties():
+            raise RegistryError(
+                "constraint on an unknown field", file=file, pointer=pointer(["constraints", index, "field"])
+            )
+        try:
+            Draft202012Validator.check_schema(constraint.schema_)
+        except SchemaError as exc:
+            raise RegistryError(
+                f"constraint schema is invalid: {exc.message}",
+                file=file,
+                pointer=pointer(["constraints", index, "schema", *exc.absolute_path]),
+            ) from exc
+
+
+def _check_outputs(definition: ModuleDefinition, file: str) -> None:
+    seen: set[str] = set()
+    for index, output in enumerate(definition.outputs):
+        if output.name in seen:
+            raise RegistryError("duplicate output name", file=file, pointer=pointer(["outputs", index, "name"]))
+        seen.add(output.name)
+
+
+def _check_inputs(definition: ModuleDefinition, file: str) -> None:
+    props = definition.properties()
+    spec = definition.terraform
+    if spec.tags_input is not None and "tags" in props and spec.tags_input in spec.inputs:
+        raise RegistryError(
+            "tags are injected through tags_input; do not map them in inputs too",
+            file=file,
+            pointer=pointer(["terraform", "inputs", spec.tags_input]),
+        )
+    for name, expr in spec.inputs.items():
+        _check_expr(expr, ["terraform", "inputs", name], props, definition, file)
+
+
+def _check_expr(expr: Any, where: list[Any], props: dict[str, Any], definition: ModuleDefinition, file: str) -> None:
+    if isinstance(expr, list):
+        for index, item in enumerate(expr):
+            _check_expr(item, [*where, index], props, definition, file)
+        return
+    if not isinstance(expr, dict):
+        return
+    ops = [key for key in expr if key.startswith("$")]
+    if not ops:
+        for key, value in expr.items():
+            _check_expr(value, [*where, key], props, definition, file)
+        return
+    op = ops[0]
+    if len(ops) > 1 or op not in _OPERATORS:
+        raise RegistryError(
+            f"unknown or mixed operators {ops}; use one of {', '.join(_OPERATORS)}", file=file, pointer=pointer(where)
+        )
+    if op in ("$literal", "$omit"):
+        return
+    if op == "$call":
+        from module_registry.hcl import ALLOWED_FUNCTIONS
+
+        if expr["$call"] not in ALLOWED_FUNCTIONS or not isinstance(expr.get("args"), list):
+            raise RegistryError(
+                f"$call takes one of {sorted(ALLOWED_FUNCTIONS)} and an 'args' list", file=file, pointer=pointer(where)
+            )
+        _check_expr(expr["args"], [*where, "args"], props, definition, file)
+        return
+    if op == "$concat":
+        if not isinstance(expr["$concat"], list):
+            raise RegistryError("$concat takes a list", file=file, pointer=pointer([*where, "$concat"]))
+        _check_expr(expr["$concat"], [*where, "$concat"], props, definition, file)
+        return
+    _check_ref(expr[op], [*where, op], props, definition, file)
+    if op == "$if":
+        for key in ("then", "else"):
+            if key in expr:
+                _check_expr(expr[key], [*where, key], props, definition, file)
+    if op == "$case":
+        if not isinstance(expr.get("cases"), dict):
+            raise RegistryError("$case needs a 'cases' object", file=file, pointer=pointer(where))
+        for key, value in expr["cases"].items():
+            _check_expr(value, [*where, "cases", key], props, definition, file)
+        if "default" in expr:
+            _check_expr(expr["default"], [*where, "default"], props, definition, file)
+
+
+def _check_ref(ref: Any, where: list[Any], props: dict[str, Any], definition: ModuleDefinition, file: str) -> None:
+    if not isinstance(ref, str):
+        raise RegistryError("a reference must be a string", file=file, pointer=pointer(where))
+    if ref == "name":
+        if definition.naming is None:
+            raise RegistryError("'name' is used but the module has no naming rule", file=file, pointer=pointer(where))
+        return
+    if ref == "tags":
+        return
+    head, _, rest = ref.partition(".")
+    if head == "config" and rest.split(".")[0] in props:
+        return
+    if head == "context" and rest in CONTEXT_KEYS:
+        return
+    raise RegistryError(
+        f"unknown reference {ref!r} (use name, tags, config.<field> or context.<{'|'.join(CONTEXT_KEYS)}>)",
+        file=file,
+        pointer=pointer(where),
+    )

@@ -1,0 +1,317 @@
+"""The projects map: project -> environments -> where their Terraform lives (GitHub owner, repo,
+base branch, env path), whether the environment is production and which modules it allows.
+
+Read from YAML, TOML or JSON (``TFPILOT_PROJECTS_FILE``); with no file, the shipped example
+(``data/projects.example.yaml``) is used, which is what ``tfpilot demo`` and ``tfpilot chat`` run
+on. Environments inherit ``owner``, ``repo``, ``base_branch``, ``owner_team`` and
+``allowed_modules`` from their project; ``env_path`` defaults to ``envs/<environment>`` and
+``prod`` to true for environments named ``prod`` or ``production``. Everything is validated at
+load, and an error names the file and the JSON pointer of the bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from module_registry import identifiers
+from module_registry.errors import InvalidName, RegistryError, UnknownProject
+from module_registry.meta import pointer
+
+MAX_PROJECTS_FILE_BYTES = 1024 * 1024
+GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+BRANCH_RE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+PROD_NAMES = frozenset({"prod", "production"})
+
+
+class EnvironmentTarget(BaseModel):
+    """Where one project environment's Terraform lives, and its policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: str
+    repo: str
+    base_branch: str
+    env_path: str
+    prod: bool
+    allowed_modules: list[str] | None = None  # None: every module in the registry
+    owner_team: str | None = None
+    project: str = ""
+    environment: str = ""
+    description: str | None = None
+
+    def allows(self, module_id: str) -> bool:
+        return self.allowed_modules is None or module_id in self.allowed_modules
+
+    @property
+    def repo_full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+
+class _RawEnvironment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    owner: str | None = None
+    repo: str | None = None
+    base_branch: str | None = None
+    env_path: str | None = None
+    prod: bool | None = None
+    allowed_modules: list[str] | None = None
+    owner_team: str | None = None
+
+
+class _RawProject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    owner: str | None = None
+    repo: str | None = None
+    base_branch: str = "main"
+    owner_team: str | None = None
+    allowed_modules: list[str] | None = None
+    environments: dict[str, _RawEnvironment | None] = Field(min_length=1)
+
+
+class _RawMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    projects: dict[str, _RawProject] = Field(min_length=1)
+
+
+class ProjectsMap:
+    """Validated projects and their environment targets."""
+
+    def __init__(
+        self,
+        targets: dict[str, dict[str, EnvironmentTarget]],
+        *,
+        source: str,
+        descriptions: dict[str, str | None] | None = None,
+    ) -> None:
+        self.source = source
+        self._targets = targets
+        self._descriptions = descriptions or {}
+
+    def names(self) -> list[str]:
+        return sorted(self._targets)
+
+    def environments(self, project: str) -> list[str]:
+        return list(self._project(project))
+
+    def description(self, project: str) -> str | None:
+        self._project(project)
+        return self._descriptions.get(project)
+
+    def target(self, project: str, environment: str) -> EnvironmentTarget:
+        envs = self._project(project)
+        if environment not in envs:
+            raise UnknownProject(project, environment, envs)
+        return envs[environment]
+
+    def targets(self) -> list[EnvironmentTarget]:
+        return [t for project in self.names() for t in self._targets[project].values()]
+
+    def allows(self, project: str, environment: str, module_id: str) -> bool:
+        return self.target(project, environment).allows(module_id)
+
+    def _project(self, project: str) -> dict[str, EnvironmentTarget]:
+        try:
+            return self._targets[project]
+        except (KeyError, TypeError):
+            raise UnknownProject(str(project), None, self._targets) from None
+
+    def check_modules(self, known_modules: Iterable[str]) -> None:
+        """Refuse an ``allowed_modules`` entry the registry does not define."""
+        known = set(known_modules)
+        for project in self.names():
+            for environment, target in self._targets[project].items():
+                for index, module_id in enumerate(target.allowed_modules or []):
+                    if module_id not in known:
+                        raise RegistryError(
+                            f"allowed module {module_id!r} is not in the registry (known: {', '.join(sorted(known))})",
+                            file=self.source,
+                            pointer=pointer(
+                                ["projects", project, "environments", environment, "allowed_modules", index]
+                            ),
+                        )
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            project: {env: target.model_dump() for env, target in envs.items()}
+            for project, envs in sorted(self._targets.items())
+        }
+
+
+def example_projects_file() -> Path:
+    return Path(str(resources.files("module_registry") / "data" / "projects.example.yaml"))
+
+
+def _read(path: Path) -> Any:
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"cannot read the projects file: {exc.strerror or exc}", file=name) from exc
+    if len(raw) > MAX_PROJECTS_FILE_BYTES:
+        raise RegistryError(f"the projects file is over {MAX_PROJECTS_FILE_BYTES} bytes", file=name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError("the projects file is not UTF-8", file=name) from exc
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        if path.suffix == ".json":
+            return json.loads(text)
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise RegistryError(f"the projects file does not parse: {exc}", file=name) from exc
+    raise RegistryError("the projects file must end in .yaml, .yml, .toml or .json", file=name)
+
+
+def _check(kind: str, value: str, regex: re.Pattern[str], rule: str, file: str, where: list[Any]) -> str:
+    if not regex.match(value) or identifiers.danger(value, allow_slash=kind == "base branch") is not None:
+        reason = identifiers.danger(value, allow_slash=kind == "base branch") or f"must be {rule}"
+        raise RegistryError(f"invalid {kind} {value!r}: {reason}", file=file, pointer=pointer(where))
+    return value
+
+
+def _branch(value: str, file: str, where: list[Any]) -> str:
+    _check("base branch", value, BRANCH_RE, "a git branch name (letters, digits, . _ / -)", file, where)
+    bad = (
+        value.startswith(("-", "/", "."))
+        or value.endswith(("/", ".", ".lock"))
+        or "//" in value
+        or "/." in value
+        or "@{" in value
+    )
+    if bad:
+        raise RegistryError(
+            f"invalid base branch {value!r}: not a valid git branch name", file=file, pointer=pointer(where)
+        )
+    return value
+
+
+def _target(project: str, environment: str, spec: _RawProject, env: _RawEnvironment, source: str) -> EnvironmentTarget:
+    """One environment's target after inheritance from its project, every value checked."""
+    where: list[Any] = ["projects", project]
+    env_where = [*where, "environments", environment]
+    try:
+        identifiers.check_environment(environment)
+    except InvalidName as exc:
+        raise RegistryError(str(exc), file=source, pointer=pointer(env_where)) from exc
+    owner = env.owner or spec.owner
+    repo = env.repo or spec.repo
+    for key, value in (("owner", owner), ("repo", repo)):
+        if value is None:
+            raise RegistryError(
+                f"{key} is required (set it on the environment or its project)",
+                file=source,
+                pointer=pointer([*env_where, key]),
+            )
+    assert owner is not None and repo is not None
+    owner_at = env_where if env.owner else where
+    repo_at = env_where if env.repo else where
+    _check("owner", owner, GITHUB_OWNER_RE, "a GitHub user or organisation name", source, [*owner_at, "owner"])
+    _check("repo", repo, GITHUB_REPO_RE, "a GitHub repository name", source, [*repo_at, "repo"])
+    if repo in (".", "..") or repo.endswith(".git"):
+        raise RegistryError(
+            f"invalid repo {repo!r}: give the bare repository name", file=source, pointer=pointer([*repo_at, "repo"])
+        )
+    base = env.base_branch or spec.base_branch
+    _branch(base, source, [*(env_where if env.base_branch else where), "base_branch"])
+    env_path = env.env_path or f"envs/{environment}"
+    try:
+        identifiers.check_env_path(env_path)
+    except InvalidName as exc:
+        raise RegistryError(str(exc), file=source, pointer=pointer([*env_where, "env_path"])) from exc
+    allowed = env.allowed_modules if env.allowed_modules is not None else spec.allowed_modules
+    allowed_at = env_where if env.allowed_modules is not None else where
+    for index, module_id in enumerate(allowed or []):
+        try:
+            identifiers.check_module_id(module_id)
+        except InvalidName as exc:
+            raise RegistryError(
+                str(exc), file=source, pointer=pointer([*allowed_at, "allowed_modules", index])
+            ) from exc
+    team = env.owner_team or spec.owner_team
+    if team is not None:
+        team_at = env_where if env.owner_team else where
+        _check(
+            "owner team",
+            team,
+            TEAM_RE,
+            "a team name (letters, digits, spaces, . _ -)",
+            source,
+            [*team_at, "owner_team"],
+        )
+    return EnvironmentTarget(
+        owner=owner,
+        repo=repo,
+        base_branch=base,
+        env_path=env_path,
+        prod=env.prod if env.prod is not None else environment in PROD_NAMES,
+        allowed_modules=list(allowed) if allowed is not None else None,
+        owner_team=team,
+        project=project,
+        environment=environment,
+        description=env.description,
+    )
+
+
+def parse_projects(doc: Any, *, source: str) -> ProjectsMap:
+    """Validate a parsed projects document (``RegistryError`` naming ``source`` and a pointer)."""
+    if not isinstance(doc, dict):
+        raise RegistryError("the projects file must hold an object with a 'projects' key", file=source, pointer="")
+    try:
+        raw = _RawMap.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RegistryError(first["msg"], file=source, pointer=pointer(list(first["loc"]))) from exc
+    targets: dict[str, dict[str, EnvironmentTarget]] = {}
+    descriptions: dict[str, str | None] = {}
+    places: dict[tuple[str, str, str, str], str] = {}
+    for project, spec in raw.projects.items():
+        try:
+            identifiers.check_project(project)
+        except InvalidName as exc:
+            raise RegistryError(str(exc), file=source, pointer=pointer(["projects", project])) from exc
+        descriptions[project] = spec.description
+        envs: dict[str, EnvironmentTarget] = {}
+        for environment, env_spec in spec.environments.items():
+            target = _target(project, environment, spec, env_spec or _RawEnvironment(), source)
+            place = (target.owner.lower(), target.repo.lower(), target.base_branch, target.env_path)
+            if place in places:
+                raise RegistryError(
+                    f"{project}/{environment} writes to the same repo, branch and path as {places[place]}",
+                    file=source,
+                    pointer=pointer(["projects", project, "environments", environment, "env_path"]),
+                )
+            places[place] = f"{project}/{environment}"
+            envs[environment] = target
+        targets[project] = envs
+    return ProjectsMap(targets, source=source, descriptions=descriptions)
+
+
+def load_projects(path: Path | None = None, *, known_modules: Iterable[str] | None = None) -> ProjectsMap:
+    """The projects map at ``path`` (None: the shipped example), validated.
+
+    With ``known_modules``, every ``allowed_modules`` entry must be one of them."""
+    file = Path(path) if path is not None else example_projects_file()
+    projects = parse_projects(_read(file), source=str(file))
+    if known_modules is not None:
+        projects.check_modules(known_modules)
+    return projects
