@@ -74,7 +74,7 @@ def _run(worker: Callable[..., None], args: list[tuple[Any, ...]]) -> list[tuple
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(len(args))
     out = ctx.Queue()
-    processes = [ctx.Process(target=worker, args=(*a[: -0 or None], start, out)) for a in args]
+    processes = [ctx.Process(target=worker, args=(*a, start, out)) for a in args]
     for process in processes:
         process.start()
     for process in processes:
