@@ -1,0 +1,367 @@
+"""SyncService: folding facts, run validation, approval binding, notify-on-change, full refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.domain.facts import PullRequestFact, ReviewFact, RunFact
+from core.ports.code_host import CodeHostError, ReviewInfo, RunInfo
+from tests.services.conftest import ADMIN, APPROVER, DEV, World, create_cmd
+from tests.services.helpers import applied, approved, finish_run, merged, planned, pr_fact, review_fact, run_fact
+
+
+def _run(world: World, rid: str, kind: str, **fields) -> RunFact:
+    base = {"run_id": 1, "url": "https://github.example/actions/runs/1", "status": "completed", "conclusion": "success"}
+    base.update(fields)
+    return RunFact(request_id=rid, kind=kind, run=RunInfo(**base))
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def test_plan_success_fetches_the_plan_once_and_notifies_once(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    run_id = request.plan_run.run_id
+    world.host.start_run(run_id)
+    started = world.sync.apply_fact(run_fact(world, request.id, run_id, "plan"))
+    assert started.changed and not started.notified  # planning -> planning, no conclusion yet
+    world.host.complete_run(run_id)
+    outcome = world.sync.apply_fact(run_fact(world, request.id, run_id, "plan"))
+    assert outcome.changed and outcome.notified
+    assert (outcome.previous_status, outcome.status) == ("planning", "plan_ready")
+    stored = world.get(request.id)
+    assert stored.plan.summary.add == 1 and stored.plan.run_id == run_id
+    assert stored.plan.artifact_name == f"tfplan-{request.id}"
+    assert "aws_s3_bucket" in stored.plan.output
+    assert stored.status == "plan_ready" and stored.status_derived_at == world.clock.now()
+    assert world.notifier.events(request.id) == ["created", "plan_ready"]
+    assert world.host.calls["get_plan_json"] == 1 and world.host.calls["get_cost_json"] == 1
+    writes = world.store.writes
+    # Replays: nothing written, nothing fetched, nobody told.
+    for _ in range(3):
+        replay = world.sync.apply_fact(run_fact(world, request.id, run_id, "plan"))
+        assert not replay.changed and not replay.notified
+    assert world.store.writes == writes
+    assert world.host.calls["get_plan_json"] == 1
+    assert world.notifier.events(request.id) == ["created", "plan_ready"]
+
+
+def test_plan_cost_is_read_when_uploaded(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    world.host.cost_docs[request.plan_run.run_id] = {
+        "currency": "USD",
+        "totalMonthlyCost": "12.5",
+        "pastTotalMonthlyCost": "2.5",
+    }
+    finish_run(world, request, "plan")
+    cost = world.get(request.id).cost
+    assert cost.monthly_cost == 12.5 and cost.monthly_delta == 10.0 and cost.source == "infracost"
+
+
+def test_plan_failure_is_failed_and_notified(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    outcome = finish_run(world, request, "plan", "failure")
+    assert outcome.status == "failed" and outcome.notified
+    assert world.host.calls["get_plan_json"] == 0
+    assert world.notifier.events(request.id)[-1] == "failed"
+    assert "plan_completed" in world.events(request.id)
+
+
+def test_unreadable_plan_artifact_is_logged_and_retried_by_sync(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    world.host.fail_next("get_plan_json", CodeHostError("artifact expired", status=410))
+    finish_run(world, request, "plan")
+    stored = world.get(request.id)
+    assert stored.status == "plan_ready" and stored.plan is None
+    assert "plan_output_unavailable" in world.events(request.id)
+    synced = world.sync.sync(request.id)
+    assert synced.plan.summary is not None and synced.plan.run_id == request.plan_run.run_id
+
+
+def test_invalid_plan_json_is_logged_not_raised(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    world.host.plan_docs[request.plan_run.run_id] = {"not": "a plan"}
+    outcome = finish_run(world, request, "plan")
+    assert outcome.status == "plan_ready"
+    assert "plan_output_invalid" in world.events(request.id)
+
+
+def test_older_and_foreign_plan_runs_are_ignored(world: World) -> None:
+    request = planned(world)
+    request = world.requests.replan(request.id, DEV)
+    newest = request.plan_run.run_id
+    old = world.sync.apply_fact(
+        _run(world, request.id, "plan", run_id=newest - 1, conclusion="failure", head_sha=request.commit_sha)
+    )
+    assert not old.changed and "older" in old.reason
+    other = world.sync.apply_fact(_run(world, request.id, "plan", run_id=newest + 50, head_sha="f" * 40))
+    assert not other.changed and "not the PR head" in other.reason
+    assert world.get(request.id).status == "planning"
+
+
+def test_out_of_order_delivery_never_rolls_back(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    run_id = request.plan_run.run_id
+    world.host.start_run(run_id)
+    in_progress = run_fact(world, request.id, run_id, "plan")
+    world.host.complete_run(run_id)
+    completed = run_fact(world, request.id, run_id, "plan")
+    world.sync.apply_fact(completed)
+    late = world.sync.apply_fact(in_progress)
+    assert not late.changed and "stale" in late.reason
+    assert world.get(request.id).plan_run.conclusion == "success"
+
+
+# -- approval binding ------------------------------------------------------------------------
+
+
+def test_review_approval_at_the_head_counts(world: World) -> None:
+    request = planned(world)
+    outcome = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "carol"))
+    assert outcome.status == "approved" and outcome.notified
+    approval = world.get(request.id).approval
+    assert approval.approvers == ["carol"] and approval.source == "github"
+    assert approval.approved_sha == request.pr.head_sha
+    # Replaying the delivery: no change, no notification.
+    sent = len(world.notifier.sent)
+    review = world.host.repo(world.repo).reviews[request.pr.number][0]
+    replay = ReviewFact(request_id=request.id, action="submitted", pr_number=request.pr.number, review=review)
+    assert not world.sync.apply_fact(replay).changed and len(world.notifier.sent) == sent
+
+
+def test_review_of_an_older_commit_or_by_the_requester_does_not_approve(world: World) -> None:
+    request = planned(world)
+    old = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "carol", commit="0" * 40))
+    assert not old.changed and "not the PR head" in old.reason
+    own = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "dana"))  # requester's login
+    assert not own.changed and "own request" in own.reason
+    lowercase_comment = world.sync.apply_fact(
+        review_fact(world, request.id, request.pr.number, "carol", state="commented")
+    )
+    assert not lowercase_comment.changed
+    assert world.get(request.id).status == "plan_ready"
+
+
+def test_webhook_review_states_are_case_insensitive(world: World) -> None:
+    request = planned(world)
+    outcome = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "carol", state="approved"))
+    assert outcome.status == "approved"
+
+
+def test_dismissed_review_voids_the_approval(world: World) -> None:
+    request = planned(world)
+    fact = review_fact(world, request.id, request.pr.number, "carol")
+    world.sync.apply_fact(fact)
+    dismissed = world.host.dismiss_review(world.repo, request.pr.number, fact.review.id)
+    outcome = world.sync.apply_fact(
+        ReviewFact(request_id=request.id, action="dismissed", pr_number=request.pr.number, review=dismissed)
+    )
+    assert (outcome.previous_status, outcome.status) == ("approved", "plan_ready")
+    assert world.notifier.events(request.id)[-1] == "approval_voided"
+    assert "approval_voided" in world.events(request.id)
+
+
+def test_dismissing_someone_who_did_not_approve_changes_nothing(world: World) -> None:
+    request = approved(world)  # recorded by TfPilot for U_APP
+    review = ReviewInfo(id=1, user_login="mallory", state="DISMISSED", commit_id=request.pr.head_sha)
+    outcome = world.sync.apply_fact(
+        ReviewFact(request_id=request.id, action="dismissed", pr_number=request.pr.number, review=review)
+    )
+    assert not outcome.changed and world.get(request.id).status == "approved"
+
+
+def test_new_commit_voids_approval_and_retires_the_plan(world: World) -> None:
+    request = approved(world)
+    new_head = world.host.push(world.repo, request.branch_name, {"extra.tf": "# x\n"})
+    outcome = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "synchronize"))
+    assert outcome.notified and world.notifier.events(request.id)[-1] == "approval_voided"
+    stored = world.get(request.id)
+    assert stored.pr.head_sha == new_head and not stored.approval.approved
+    assert stored.plan_run is None and stored.plan is None and stored.status == "planning"
+    assert {"approval_voided", "plan_stale", "pr_head_changed"} <= set(world.events(request.id))
+    # The old run's late completion cannot bring "plan_ready" back.
+    late = world.sync.apply_fact(
+        _run(world, request.id, "plan", run_id=request.plan_run.run_id, head_sha=request.plan_run.head_sha)
+    )
+    assert not late.changed and world.get(request.id).status == "planning"
+
+
+def test_pr_facts_for_other_prs_are_ignored(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    info = world.host.pr_info(world.repo, request.pr.number)
+    foreign = PullRequestFact(request_id=request.id, action="opened", pr=info.model_copy(update={"number": 999}))
+    assert not world.sync.apply_fact(foreign).changed
+    branch = PullRequestFact(request_id=request.id, action="opened", pr=info.model_copy(update={"head_ref": "x"}))
+    assert not world.sync.apply_fact(branch).changed
+
+
+def test_pr_closed_without_merge(world: World) -> None:
+    request = planned(world)
+    world.host.repo(world.repo).prs[request.pr.number].state = "closed"
+    outcome = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed"))
+    assert outcome.changed and not world.get(request.id).pr.open
+    assert "pr_closed" in world.events(request.id)
+
+
+def test_merged_on_github_is_folded(world: World) -> None:
+    request = approved(world)
+    world.host.merge_pull_request(world.repo, request.pr.number, sha=request.pr.head_sha, title="by hand")
+    outcome = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed"))
+    assert (outcome.previous_status, outcome.status) == ("approved", "merged") and outcome.notified
+    stored = world.get(request.id)
+    assert stored.merged_sha == world.host.repo(world.repo).branches["main"]
+    # A late "synchronize" for the merged PR cannot reopen it.
+    stale = PullRequestFact(
+        request_id=request.id,
+        action="synchronize",
+        pr=world.host.pr_info(world.repo, request.pr.number).model_copy(update={"merged": False, "state": "open"}),
+    )
+    assert not world.sync.apply_fact(stale).changed
+
+
+# -- apply-run SHA validation ------------------------------------------------------------------
+
+
+def test_apply_run_of_an_unrelated_commit_is_ignored(world: World) -> None:
+    request = merged(world)
+    outcome = world.sync.apply_fact(
+        _run(world, request.id, "apply", run_id=5, head_sha="e" * 40, status="in_progress", conclusion=None)
+    )
+    assert not outcome.changed and "not one of this request's commits" in outcome.reason
+
+
+def test_apply_run_on_a_candidate_sha_is_accepted(world: World) -> None:
+    request = merged(world)
+    for sha in (request.merged_sha, request.commit_sha):
+        fresh = world.get(request.id)
+        outcome = world.sync.apply_fact(
+            _run(
+                world,
+                request.id,
+                "apply",
+                run_id=fresh.apply_run.run_id + 1 if fresh.apply_run else 7,
+                head_sha=sha,
+                status="in_progress",
+                conclusion=None,
+            )
+        )
+        assert outcome.changed and outcome.status == "applying"
+
+
+def test_apply_run_we_dispatched_is_accepted_after_base_moved(world: World) -> None:
+    request = merged(world)
+    world.host.push(world.repo, "main", {"other.tf": "# someone else\n"})  # base moved on
+    world.host.return_run_details = False
+    request = world.requests.apply(request.id, APPROVER)
+    (run,) = world.host.runs_of("apply.yml")
+    assert run.head_sha != request.merged_sha
+    outcome = world.sync.apply_fact(run_fact(world, request.id, run.run_id, "apply"))
+    assert outcome.changed and world.get(request.id).apply_run.run_id == run.run_id
+
+
+def test_apply_success_sets_applied_at_and_notifies_once(world: World) -> None:
+    request = applied(world)
+    assert request.status == "applied" and request.applied_at is not None
+    assert world.notifier.events(request.id)[-1] == "applied"
+    sent = len(world.notifier.sent)
+    replay = world.sync.apply_fact(run_fact(world, request.id, request.apply_run.run_id, "apply"))
+    assert not replay.changed and len(world.notifier.sent) == sent
+
+
+def test_destroy_run_without_a_destroy_request_is_ignored(world: World) -> None:
+    request = applied(world)
+    outcome = world.sync.apply_fact(_run(world, request.id, "destroy", run_id=99))
+    assert not outcome.changed and "no destroy was requested" in outcome.reason
+
+
+def test_cleanup_and_drift_runs_change_nothing(world: World) -> None:
+    request = applied(world)
+    assert not world.sync.apply_fact(_run(world, request.id, "drift", run_id=4)).changed
+    assert not world.sync.apply_fact(_run(world, request.id, "cleanup", run_id=5)).changed
+
+
+# -- unknown / archived --------------------------------------------------------------------------
+
+
+def test_unknown_request_is_an_outcome(world: World) -> None:
+    outcome = world.sync.apply_fact(_run(world, "req_nosuch000001", "plan"))
+    assert outcome == outcome.model_copy(update={"changed": False}) and outcome.reason == "unknown request"
+
+
+def test_facts_after_archive_are_ignored(world: World) -> None:
+    request = world.requests.destroy(applied(world).id, ADMIN)
+    finish_run(world, request, "destroy")
+    replay = world.sync.apply_fact(run_fact(world, request.id, request.destroy_run.run_id, "destroy"))
+    assert not replay.changed and replay.reason == "request is archived"
+    assert world.sync.sync(request.id).archived_at is not None
+
+
+# -- full refresh ------------------------------------------------------------------------------
+
+
+def test_sync_reads_pr_reviews_and_open_runs_and_folds_them(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    world.host.complete_run(request.plan_run.run_id)  # the webhook was lost
+    world.host.reset_counts()
+    synced = world.sync.sync(request.id)
+    assert synced.status == "plan_ready" and synced.plan.summary is not None
+    assert synced.last_synced_at == world.clock.now()
+    assert world.host.calls["get_pull_request"] == 1 and world.host.calls["list_reviews"] == 1
+    assert world.host.calls["get_run"] == 1
+    # An approval given on GitHub while webhooks were down.
+    world.host.add_review(world.repo, request.pr.number, "carol")
+    world.host.reset_counts()
+    world.clock.advance(minutes=10)
+    synced = world.sync.sync(request.id)
+    assert synced.status == "approved" and synced.approval.approvers == ["carol"]
+    assert world.host.calls["get_run"] == 0  # a concluded run is never read again
+    assert world.notifier.events(request.id)[-2:] == ["plan_ready", "approved"]
+
+
+def test_idle_sync_notifies_nobody(world: World) -> None:
+    request = planned(world)
+    sent = len(world.notifier.sent)
+    for _ in range(3):
+        world.clock.advance(minutes=10)
+        world.sync.sync(request.id)
+    assert len(world.notifier.sent) == sent
+    assert world.get(request.id).last_synced_at == world.clock.now()
+
+
+def test_sync_of_a_merged_request_does_not_list_reviews(world: World) -> None:
+    request = merged(world)
+    world.host.reset_counts()
+    world.sync.sync(request.id)
+    assert world.host.calls["list_reviews"] == 0 and world.host.calls["get_pull_request"] == 1
+
+
+def test_sync_finds_a_destroy_run_and_archives(world: World) -> None:
+    from tests.services.conftest import ADMIN
+
+    request = applied(world)
+    world.host.return_run_details = False
+    request = world.requests.destroy(request.id, ADMIN)
+    assert request.destroy_run.run_id is None and request.status == "destroying"
+    (run,) = world.host.runs_of("destroy.yml")
+    world.host.complete_run(run.run_id)
+    world.clock.advance(minutes=5)
+    synced = world.sync.sync(request.id)
+    assert synced.status == "destroyed" and synced.archived_at is not None
+    assert request.id in world.store.history
+
+
+def test_apply_run_concluding_again_after_a_rerun_notifies(world: World) -> None:
+    request = merged(world)
+    request = world.requests.apply(request.id, APPROVER)
+    finish_run(world, request, "apply", "failure")
+    assert world.get(request.id).status == "failed"
+    world.clock.advance(minutes=1)
+    run = world.host.runs[request.apply_run.run_id]
+    run.status, run.conclusion, run.updated_at = "queued", None, world.clock.now()  # "Re-run jobs" on GitHub
+    rerun = world.sync.apply_fact(run_fact(world, request.id, run.run_id, "apply"))
+    assert rerun.changed and rerun.status == "applying"
+    world.clock.advance(minutes=1)
+    world.host.complete_run(run.run_id, "success")
+    done = world.sync.apply_fact(run_fact(world, request.id, run.run_id, "apply"))
+    assert done.status == "applied" and done.notified
+    assert world.get(request.id).applied_at == world.clock.now() - timedelta(0)
