@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
 from core.ports.code_host import CodeHostError
 from tests.github import payloads
-from tests.github.conftest import REPO
+from tests.github.conftest import REPO, FakeTime
 from tests.github.openapi_contract import OpenApiChecker
 
 RID = "req_abc123def456"
@@ -118,7 +119,10 @@ def test_dispatch_400_rejecting_run_details_is_handled_the_same(
     code_host: GitHubCodeHost, github_api: respx.MockRouter
 ) -> None:
     github_api.post(DISPATCH).mock(
-        side_effect=[httpx.Response(400, json={"message": "Problems parsing JSON"}), httpx.Response(204)]
+        side_effect=[
+            httpx.Response(400, json={"message": "Problems parsing JSON"}),
+            httpx.Response(204, headers={"date": DATE}),
+        ]
     )
     github_api.get(RUNS).respond(200, json={"total_count": 1, "workflow_runs": [payloads.run(9, title=f"x {RID}")]})
     run = dispatch(code_host)
@@ -135,6 +139,7 @@ def test_dispatch_refused_for_another_reason_is_an_error(
         dispatch(code_host)
     assert caught.value.status == 422
     assert route.call_count == 2
+    assert code_host.run_details_supported is None  # the field was not what the server refused
 
 
 def test_dispatch_run_not_found_in_time_is_none(
@@ -155,6 +160,33 @@ def test_dispatch_is_never_repeated_when_its_outcome_is_unknown(
         dispatch(code_host)
     assert route.call_count == 1
     assert caught.value.retryable is True
+
+
+def test_dispatch_without_a_date_header_uses_the_local_clock(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    fake_time.value = datetime(2026, 11, 26, 9, 0, 30, tzinfo=UTC).timestamp()
+    github_api.post(DISPATCH).respond(204)
+    github_api.get(RUNS).respond(
+        200,
+        json={
+            "total_count": 2,
+            "workflow_runs": [
+                payloads.run(701, title=f"plan {RID}", created_at="2026-11-26T09:00:31Z"),
+                payloads.run(700, title=f"plan {RID}", created_at="2026-11-26T08:00:00Z"),
+            ],
+        },
+    )
+    run = dispatch(code_host)
+    assert run is not None and run.run_id == 701
+    github_api.get(RUNS).respond(
+        200,
+        json={
+            "total_count": 1,
+            "workflow_runs": [payloads.run(700, title=f"plan {RID}", created_at="2026-11-26T08:00:00Z")],
+        },
+    )
+    assert dispatch(code_host) is None  # an hour-old run of the same request is not this dispatch's
 
 
 def test_find_run_matches_the_exact_request_id(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:

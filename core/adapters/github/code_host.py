@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from core.adapters.github import artifacts, mapping
 from core.adapters.github.client import GitHubApiError, GitHubClient
 from core.ports.code_host import (
+    CodeHost,
     CodeHostError,
     MergeResult,
     PullRequestInfo,
@@ -34,6 +35,7 @@ FILE_MODE = "100644"
 MAX_TREE_CACHE = 1024
 # Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
 DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
+LOCAL_CLOCK_SLACK = timedelta(seconds=60)
 
 
 class GitHubCodeHost:
@@ -404,9 +406,11 @@ class GitHubCodeHost:
                     raise
                 # Older servers reject the unknown field; a 4xx means nothing was dispatched.
                 LOG.info("dispatch of %s refused return_run_details (%s); retrying without", workflow, exc.status)
-                self.run_details_supported = False
         if response is None:
             response = self.client.post(template, path=path, json=body, retry_ambiguous=False)
+            if self.run_details_supported is None:
+                # Accepted without the field after a refusal with it: remember, save a call next time.
+                self.run_details_supported = False
         data = _dict(response.data)
         run_id = data.get("workflow_run_id")
         if response.status == 200 and isinstance(run_id, int):
@@ -422,7 +426,11 @@ class GitHubCodeHost:
         request_id = inputs.get("request_id")
         if not request_id:
             return None
-        not_before = _server_time(response.headers.get("date"))
+        # Only a run created by this dispatch counts (a re-plan must not pick up the old run):
+        # GitHub's own Date header dates the dispatch; without one, our clock with more slack.
+        not_before = _server_time(response.headers.get("date")) or (
+            datetime.fromtimestamp(self.client.now(), UTC) - LOCAL_CLOCK_SLACK
+        )
         for attempt in range(1, self.dispatch_find_attempts + 1):
             found = self._find_run(repo, workflow, request_id=request_id, ref=ref, not_before=not_before)
             if found is not None:
@@ -523,6 +531,12 @@ def _server_time(date_header: str | None) -> datetime | None:
     if not date_header:
         return None
     try:
-        return parsedate_to_datetime(date_header)
+        when = parsedate_to_datetime(date_header)
     except (TypeError, ValueError):
         return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _conforms(host: GitHubCodeHost) -> CodeHost:
+    """Never called: lets mypy check ``GitHubCodeHost`` against the ``CodeHost`` protocol."""
+    return host
