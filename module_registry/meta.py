@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from module_registry import naming
 from module_registry.definition import CONTEXT_KEYS, ModuleDefinition
 from module_registry.errors import RegistryError
-from module_registry.validation import format_checker
+from module_registry.validation import apply_defaults, format_checker
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 _OPERATORS = ("$ref", "$if", "$case", "$concat", "$literal", "$omit", "$call")
@@ -165,7 +165,8 @@ def _check_presets(definition: ModuleDefinition, file: str) -> None:
     partial = {k: v for k, v in definition.schema_.items() if k != "required"}
     checker = Draft202012Validator(partial, format_checker=format_checker())
     for name, preset in definition.presets.items():
-        for error in checker.iter_errors(preset):
+        # A preset is a partial config: checked as the schema's defaults would complete it.
+        for error in checker.iter_errors(apply_defaults(definition.schema_, preset)):
             raise RegistryError(
                 f"preset is not valid for the schema: {error.message}",
                 file=file,
