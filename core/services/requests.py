@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.errors import PermissionDenied, RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
@@ -34,8 +34,11 @@ from core.services.registry_view import ProjectsView, RegistryView, Renderer
 from module_registry.errors import ConfigRejected
 from module_registry.result import FieldError
 
+if TYPE_CHECKING:
+    from module_registry.catalogue import Registry
 
-def registry_renderer(registry: RegistryView) -> Renderer:
+
+def registry_renderer(registry: Registry) -> Renderer:
     """The default renderer: ``module_registry.render`` over the given registry."""
 
     def render(
@@ -91,7 +94,8 @@ class RequestService:
         self._clock = clock
         self._policy = policy
         self._workflows = workflows
-        self._render = renderer or registry_renderer(registry)
+        # Without a renderer the registry must be the real one: rendering needs its definitions.
+        self._render = renderer or registry_renderer(cast("Registry", registry))
         self._ops = Operations(store, clock)
 
     # -- create ----------------------------------------------------------------------------
