@@ -28,6 +28,7 @@ from assistant.adapters.strict_schema import Conversion, from_strict, to_strict
 from assistant.domain.chat_model import INTENTS, Candidates, ChatModel, ExtractionContext, FallbackChatModel
 from assistant.domain.fields import CoercionError, coerce, field_map
 from assistant.domain.rules import RuleExtractor
+from core.domain.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class OpenAIChatModel:
             "modules": [{"id": m.id, "title": m.title, "keywords": m.keywords[:12]} for m in context.modules],
         }
         data = {
-            "message": message,
+            # Credentials pasted into a chat never leave for a third party.
+            "message": redact(message),
             "conversation": {
                 "step": context.step,
                 "project": context.project,
