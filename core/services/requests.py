@@ -233,9 +233,16 @@ class RequestService:
             )
             steps = _op(request, "create", key).steps
         if "commit" not in steps:
-            parent = steps["branch"]["head"]
             files = self._files_of(request)
-            sha = self._commit(repo, branch, files, pr_text.commit_message(request, revision=1), parent)
+            request, sha = self._commit_step(
+                request,
+                "create",
+                key,
+                branch=branch,
+                files=files,
+                parent=steps["branch"]["head"],
+                message=pr_text.commit_message(request, revision=1),
+            )
             request = self._ops.record(
                 rid,
                 "create",
@@ -293,9 +300,8 @@ class RequestService:
         validated = self._validated(request.module, config, request.environment, _TargetOf(request))
 
         def init(current: Request) -> dict[str, Any]:
-            head = (current.pr.head_sha if current.pr else None) or current.commit_sha
             plan = current.plan_run.run_id if current.plan_run else None
-            return {"parent": head, "config": validated, "revision": current.revision + 1, "plan_previous": plan}
+            return {"config": validated, "revision": current.revision + 1, "plan_previous": plan}
 
         token = self._ops.new_token()
         begun = self._begin(request_id, "update", key, token, actor, Action.UPDATE, source, init=init)
@@ -320,7 +326,19 @@ class RequestService:
                 _requester_of(request),
                 request.prod,
             )
-            sha = self._commit(repo, branch, files, pr_text.commit_message(request, revision=revision), steps["parent"])
+            # The parent is the branch as it is now (someone may have pushed since our last look).
+            parent = steps.get("commit_attempt") or self._code_host.branch_head(repo, branch)
+            if parent is None:
+                raise CodeHostError(f"branch {branch!r} no longer exists in {repo.full_name}", status=404)
+            request, sha = self._commit_step(
+                request,
+                "update",
+                key,
+                branch=branch,
+                files=files,
+                parent=parent,
+                message=pr_text.commit_message(request, revision=revision),
+            )
 
             def change(r: Request) -> None:
                 was_approved = bool(r.approval and r.approval.approved)
@@ -573,7 +591,16 @@ class RequestService:
         if "cleanup_commit" not in steps:
             files: dict[str, str | None] = dict.fromkeys(request.target_files)
             message = f"tfpilot: remove {request.id} before destroy"
-            sha = self._commit(repo, branch, files, message, steps["cleanup_branch"]["head"])
+            request, sha = self._commit_step(
+                request,
+                "destroy",
+                key,
+                branch=branch,
+                files=files,
+                parent=steps["cleanup_branch"]["head"],
+                message=message,
+                step="cleanup_commit",
+            )
             request = self._ops.record(rid, "destroy", key, {"cleanup_commit": sha})
             steps = _op(request, "destroy", key).steps
         if "cleanup_pr" not in steps:
@@ -740,14 +767,41 @@ class RequestService:
             rid, op_kind, key, {done: info.run_id if info else None}, change=change, timeline=labels[kind], actor=actor
         )
 
-    def _commit(self, repo: RepoRef, branch: str, files: Mapping[str, str | None], message: str, parent: str) -> str:
-        """Commit on top of ``parent``; if the branch already moved past it, that was our earlier attempt."""
+    def _commit_step(
+        self,
+        request: Request,
+        op_kind: str,
+        key: str,
+        *,
+        branch: str,
+        files: Mapping[str, str | None],
+        parent: str,
+        message: str,
+        step: str = "commit",
+    ) -> tuple[Request, str]:
+        """One commit on top of ``parent``, once.
+
+        The attempt (with its parent) is recorded first. When a later attempt finds the branch
+        moved past that parent, the earlier attempt landed and the process died before recording
+        it: its commit is adopted. GitHub's host detects a landed commit itself (same parent and
+        tree); this covers hosts that answer "moved" instead. On a first attempt a moved branch
+        is someone else's push: the attempt is forgotten so a retry re-reads the branch.
+        """
+        attempt = f"{step}_attempt"
+        retry = attempt in _op(request, op_kind, key).steps
+        if not retry:
+            request = self._ops.record(request.id, op_kind, key, {attempt: parent})
+        repo = _repo(request)
         try:
-            return self._code_host.commit_files(repo, branch, files, message, parent_sha=parent)
+            return request, self._code_host.commit_files(repo, branch, files, message, parent_sha=parent)
         except CodeHostError:
             head = self._code_host.branch_head(repo, branch)
-            if head is not None and head != parent:
-                return head
+            if retry and head is not None and head != parent:
+                return request, head
+            if not retry and head != parent:
+                self._ops.record(
+                    request.id, op_kind, key, {}, change=lambda r: _op(r, op_kind, key).steps.pop(attempt, None)
+                )
             raise
 
     def _files_of(self, request: Request) -> dict[str, str]:
