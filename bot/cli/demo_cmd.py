@@ -79,6 +79,7 @@ class DemoResult:
     chat_turns: int
     chat_path: Path | None
     repo_dir: Path
+    forge_dir: Path
     data_dir: Path
     assistant_questions: int
     refused_reason: str | None
@@ -354,6 +355,7 @@ class _Demo:
             chat_turns=turns,
             chat_path=chat_path,
             repo_dir=self.host.repo_dir(self.repo(request_id)),
+            forge_dir=self.host.forge_dir(self.repo(request_id)),
             data_dir=self.data_dir,
             assistant_questions=self.questions,
             refused_reason=refused.text,
@@ -406,13 +408,14 @@ def summary(result: DemoResult, p: Presenter) -> str:
         p.rule(),
         f"{tick} request {result.request_id}: {' → '.join(result.trail)}",
         f"{tick} the assistant asked {result.assistant_questions} question(s) before the confirm step",
-        f"{tick} self-approval refused: {result.refused_reason}",
+        f"{tick} Alice could not approve her own request: {result.refused_reason}",
         f"{tick} {result.file_path} on the base branch after merge: {'yes' if result.file_after_merge else 'no'}; "
         f"after destroy: {'yes' if result.file_after_destroy else 'no'}",
         f"{tick} archived: {result.history_path}",
         f"{tick} chat log: {result.chat_turns} turns in {result.chat_path}",
         f"{tick} lifecycle events: {', '.join(result.events)}",
-        f"  infra repo (git): {result.repo_dir}  (try: git --git-dir={result.repo_dir} log --oneline main)",
+        f"  infra repo (git): {result.repo_dir}  (try: git --git-dir={result.repo_dir} log --stat main)",
+        f"  pull requests and run logs: {result.forge_dir}",
         f"  data directory:   {result.data_dir}",
         f"  finished in {result.seconds:.1f} s",
     ]

@@ -13,6 +13,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.settings_cmd",
     "bot.cli.plan_cmd",
     "bot.cli.scaffold_cmd",
+    "bot.cli.demo_cmd",
+    "bot.cli.chat_cmd",
 )
 
 

@@ -161,7 +161,21 @@ class Presenter:
     # --- text objects ------------------------------------------------------------------
 
     def mrkdwn(self, text: str) -> str:
-        """Slack mrkdwn as plain terminal text."""
+        """Slack mrkdwn as plain terminal text; a ```fenced``` block is kept verbatim, unfenced."""
+        parts = text.split("```")
+        if len(parts) >= 3:
+            out_parts: list[str] = []
+            for i, part in enumerate(parts):
+                if i % 2 == 1 and i < len(parts) - 1:
+                    out_parts.append(
+                        self.dim(html.unescape(part.strip("\n"))) if self.colour else html.unescape(part.strip("\n"))
+                    )
+                else:
+                    out_parts.append(self._inline(part.strip("\n")))
+            return "\n".join(p for p in out_parts if p)
+        return self._inline(text)
+
+    def _inline(self, text: str) -> str:
         out = re.sub(r"<([^<>]+)>", lambda m: self._angle(m.group(1)), text)
         out = re.sub(r":([a-z0-9_+\-]+):", self._emoji, out)
         out = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])", lambda m: self.bold(m.group(1)), out)

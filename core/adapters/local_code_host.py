@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
-import importlib
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -60,20 +59,20 @@ _BOT_LOGIN = "tfpilot[bot]"
 _MAX_FILE_BYTES = 1024 * 1024
 
 
-def default_seed(repo: RepoRef) -> dict[str, str]:
-    """The files of a new infra repository: the scaffold when available, else a minimal layout."""
+DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+
+
+def default_seed(repo: RepoRef, environments: Sequence[str] = DEFAULT_ENVIRONMENTS) -> dict[str, str]:
+    """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes."""
+    from core.domain.scaffold import ScaffoldOptions, scaffold_files
+
     try:
-        # Written by another package; the minimal layout below stands in until it is there.
-        scaffold = importlib.import_module("core.domain.scaffold")
-        files = scaffold.infra_repo_files()
-        if isinstance(files, Mapping) and files:
-            return {str(k): str(v) for k, v in files.items()}
-    except Exception:  # noqa: S110 - the fallback below is the documented behaviour
-        pass
-    files = {
-        "README.md": f"# {repo.name}\n\nInfrastructure repository managed by TfPilot (local forge).\n",
-    }
-    for env in ("dev", "staging", "prod"):
+        return scaffold_files(ScaffoldOptions.of(environments=list(environments)))
+    except Exception:
+        # A minimal layout keeps the forge usable when the scaffold refuses the options.
+        log.exception("infra repo scaffold failed for %s; seeding a minimal layout", repo.full_name)
+    files = {"README.md": f"# {repo.name}\n\nInfrastructure repository managed by TfPilot (local forge).\n"}
+    for env in environments:
         files[f"envs/{env}/versions.tf"] = 'terraform {\n  required_version = ">= 1.5.0"\n}\n'
     return files
 

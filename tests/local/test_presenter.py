@@ -263,3 +263,8 @@ def test_console_notifier_never_raises_and_falls_back() -> None:
     plain = ConsoleNotifier(io.StringIO(), ViewBuilders(fallback_card, fallback_reply))
     plain.request_changed(_request(), Transition(event="merged", previous_status="approved", status="merged"))
     assert plain.history[0].card.text.startswith("📋 Plan ready")
+
+
+def test_code_fences_are_unwrapped_and_kept_verbatim() -> None:
+    text = 'Terraform:\n```resource "a" "b" {\n  x = "*not bold*"\n}```\nSay *submit*'
+    assert Presenter().mrkdwn(text) == 'Terraform:\nresource "a" "b" {\n  x = "*not bold*"\n}\nSay submit'
