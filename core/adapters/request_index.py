@@ -269,7 +269,9 @@ class ObjectRequestIndex:
                 return True
             # Rows kept as read reuse their stored JSON: a write re-serialises only what changed.
             rows_doc = {
-                row_id: state.raw[row_id] if state.rows.get(row_id) is row else row.model_dump(mode="json")
+                row_id: state.raw[row_id]
+                if state.rows.get(row_id) is row
+                else row.model_dump(mode="json", exclude_defaults=True)
                 for row_id, row in merged.items()
             }
             body = json.dumps(
