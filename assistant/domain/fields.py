@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # --- units -------------------------------------------------------------------------------
-# Each unit: (dimension, factor to the dimension's base): seconds for time, MiB for size.
+# Each unit: (dimension, factor to the dimension's base): seconds for time, bytes for size.
+# GB and GiB are read alike (1024-based): people say "GB" for AWS's GiB-sized volumes.
 UNITS: dict[str, tuple[str, float]] = {}
 _UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "seconds": ("s", "sec", "secs", "second", "seconds"),
@@ -20,6 +21,8 @@ _UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "hours": ("h", "hr", "hrs", "hour", "hours"),
     "days": ("d", "day", "days"),
     "weeks": ("wk", "wks", "week", "weeks"),
+    "bytes": ("byte", "bytes"),
+    "KB": ("kb", "kib", "kilobyte", "kilobytes"),
     "MB": ("mb", "mib", "megabyte", "megabytes", "meg", "megs"),
     "GB": ("gb", "gib", "gig", "gigs", "gigabyte", "gigabytes", "g"),
     "TB": ("tb", "tib", "terabyte", "terabytes"),
@@ -30,9 +33,11 @@ _FACTORS: dict[str, tuple[str, float]] = {
     "hours": ("time", 3600),
     "days": ("time", 86400),
     "weeks": ("time", 604800),
-    "MB": ("size", 1),
-    "GB": ("size", 1024),
-    "TB": ("size", 1024 * 1024),
+    "bytes": ("size", 1),
+    "KB": ("size", 1024),
+    "MB": ("size", 1024**2),
+    "GB": ("size", 1024**3),
+    "TB": ("size", 1024**4),
 }
 for _canon, _words in _UNIT_WORDS.items():
     for _w in _words:
@@ -57,8 +62,9 @@ _SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
     ("_mb", "MB"),
     ("_tb", "TB"),
     ("_kb", "KB"),
+    ("_bytes", "bytes"),
 )
-_TEXT_UNITS = re.compile(r"\b(seconds|minutes|hours|days|weeks|gib|gb|mib|mb|tib|tb)\b", re.IGNORECASE)
+_TEXT_UNITS = re.compile(r"\b(seconds|minutes|hours|days|weeks|gib|gb|mib|mb|tib|tb|kib|kb|bytes)\b", re.IGNORECASE)
 
 TRUE_WORDS = frozenset({"yes", "y", "true", "on", "enable", "enabled", "yep", "yeah", "sure", "1", "please"})
 FALSE_WORDS = frozenset({"no", "n", "false", "off", "disable", "disabled", "nope", "0", "none", "never"})
@@ -127,7 +133,8 @@ class FieldInfo:
 
     def phrases(self) -> list[str]:
         """How a user may name this field (normalized), longest first."""
-        out = {norm(self.name), norm(self.title)} | {norm(s) for s in self.synonyms}
+        out = {norm(self.name), norm(self.title), norm(re.sub(r"\(.*?\)", " ", self.title))}
+        out |= {norm(s) for s in self.synonyms}
         # "allocated_storage_gb" is also "allocated storage"; "retention_in_days" is "retention".
         base = self.name
         for suffix, _ in _SUFFIX_UNITS:
@@ -182,9 +189,12 @@ def _unit_of(name: str, schema: Mapping[str, Any]) -> str | None:
         if low_name.endswith(suffix):
             return unit
     for text in (str(schema.get("title", "")), str(schema.get("description", ""))):
-        match = _TEXT_UNITS.search(text)
-        if match and ("(" + match.group(1) in text.lower() or f"in {match.group(1).lower()}" in text.lower()):
-            return CANONICAL_UNIT.get(match.group(1).lower())
+        low = text.lower()
+        for match in _TEXT_UNITS.finditer(low):
+            unit = match.group(1)
+            # "Storage (GiB)", "Visibility timeout (seconds)", "retention in days"
+            if f"({unit}" in low or f"in {unit}" in low:
+                return CANONICAL_UNIT.get(unit)
     return None
 
 

@@ -222,7 +222,9 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
             errors[name] = str(exc)
     target = _target(ctx.projects, s.project, s.environment)
     if not errors:
-        result = ctx.registry.validate(s.module, dict(config), s.environment, prod=bool(target and target.prod))
+        result = ctx.registry.validate(
+            s.module, dict(config), s.environment, prod=bool(target and target.prod), project=s.project
+        )
         for err in result.errors:
             errors.setdefault(_top(err.field) or "_", _explain(err.message, err.allowed))
     if errors:
@@ -342,7 +344,7 @@ def _target(projects: ProjectsView, project: str | None, environment: str | None
 def _top(path: str | None) -> str:
     if not path:
         return ""
-    for part in path.replace("/", ".").split("."):
+    for part in re.split(r"[./\[\]]", path):
         if part:
             return part
     return ""
@@ -439,7 +441,7 @@ def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
 
 def _check(registry: RegistryView, s: IntakeSession, fields: list[FieldInfo], prod: bool) -> _Checked:
     assert s.module is not None and s.environment is not None
-    result = registry.validate(s.module, dict(s.config), s.environment, prod=prod)
+    result = registry.validate(s.module, dict(s.config), s.environment, prod=prod, project=s.project)
     invalid: dict[str, str] = {}
     missing: list[str] = []
     missing_reason: dict[str, str] = {}
@@ -484,7 +486,9 @@ def validated_config(s: IntakeSession, ctx: FlowContext) -> dict[str, Any] | Non
     if not (s.project and s.environment and s.module):
         return None
     target = _target(ctx.projects, s.project, s.environment)
-    result = ctx.registry.validate(s.module, dict(s.config), s.environment, prod=bool(target and target.prod))
+    result = ctx.registry.validate(
+        s.module, dict(s.config), s.environment, prod=bool(target and target.prod), project=s.project
+    )
     return dict(result.config) if result.ok else None
 
 
@@ -622,6 +626,9 @@ def _ask_field(
     extra = []
     if info.description:
         extra.append(info.description.rstrip(".") + ".")
+    shape = info.schema.get("x-pattern-help")
+    if isinstance(shape, str) and shape and kind == "text":
+        extra.append(f"Use {shape.rstrip('.')}.")
     if info.minimum is not None or info.maximum is not None:
         lo = "" if info.minimum is None else f"at least {describe_value(_num(info.minimum))}"
         hi = "" if info.maximum is None else f"at most {describe_value(_num(info.maximum))}"

@@ -51,6 +51,51 @@ MODULE_HINTS: dict[str, tuple[str, ...]] = {
     "rds-postgres": ("postgres", "postgresql", "rds", "database", "pg database", "rds postgres"),
     "ec2-instance": ("ec2", "instance", "vm", "virtual machine", "server", "ec2 instance", "box"),
 }
+# How people name common module fields, on top of each field's name, title and x-synonyms.
+FIELD_HINTS: dict[str, tuple[str, ...]] = {
+    "dead_letter_queue": ("dlq", "dead letter", "deadletter queue", "redrive"),
+    "multi_az": ("multiaz", "high availability", "ha"),
+    "point_in_time_recovery": ("pitr", "point in time", "continuous backups"),
+    "associate_public_ip": ("public ip", "public ip address", "public address"),
+    "hash_key": ("hash key", "partition key", "pk"),
+    "range_key": ("range key", "sort key", "sk"),
+    "message_retention_seconds": ("retention", "retain messages", "keep messages", "message retention period"),
+    "visibility_timeout_seconds": ("visibility", "timeout"),
+    "allocated_storage": ("disk", "storage size", "disk size"),
+    "root_volume_size": ("disk", "root disk", "volume size", "disk size", "volume"),
+    "engine_version": ("postgres version", "pg version", "version", "postgres", "postgresql", "pg"),
+    "expiration_days": ("expire after", "expire objects", "delete objects after", "lifecycle", "expiry", "expire"),
+    "noncurrent_expiration_days": ("old versions", "noncurrent versions", "previous versions"),
+    "content_based_deduplication": ("content based dedup", "dedup", "deduplication", "content deduplication"),
+    "scan_on_push": ("image scanning", "scanning", "scan images", "vulnerability scanning"),
+    "image_tag_mutability": ("tag mutability",),
+    "detailed_monitoring": ("monitoring",),
+    "performance_insights": ("insights",),
+    "require_mfa": ("mfa",),
+    "trusted_services": ("trusted service", "assumed by", "trust"),
+    "managed_policy_arns": ("policies", "policy", "managed policy", "attach"),
+    "max_session_duration": ("session", "session duration", "session length"),
+    "max_receive_count": ("max receives", "receive count", "retries", "max retries", "attempts"),
+    "receive_wait_time_seconds": ("long polling", "wait time", "long poll"),
+    "keep_last_images": ("keep last", "keep images", "retain images", "keep the last"),
+    "untagged_expiry_days": ("untagged",),
+    "backup_retention_days": ("backups", "keep backups", "backup"),
+    "db_name": ("database name", "db name"),
+    "username": ("master user", "master username", "admin user"),
+    "read_capacity": ("rcu", "read units"),
+    "write_capacity": ("wcu", "write units"),
+    "ttl_attribute": ("ttl", "ttl on", "ttl field", "time to live"),
+    "stream_view_type": ("stream", "streams"),
+    "kms_key_arn": ("kms key",),
+    "kms_key_id": ("kms key",),
+    "iam_instance_profile": ("instance profile",),
+    "subnet_ids": ("subnets",),
+    "subnet_id": ("subnet",),
+    "security_group_ids": ("security groups", "security group", "sg", "sgs"),
+    "instance_class": ("db class", "class"),
+    "max_message_size": ("message size", "max size"),
+    "delay_seconds": ("delay",),
+}
 _NEGATIONS = frozenset({"no", "not", "without", "disable", "disabled", "dont", "don", "never", "off", "skip", "w/o"})
 _AFTER_FALSE = frozenset({"off", "disabled", "false", "no", "none"})
 _AFTER_TRUE = frozenset({"on", "enabled", "true", "yes"})
@@ -248,6 +293,60 @@ def module_phrases(info: ModuleInfo) -> list[str]:
     return sorted({norm(p) for p in phrases if norm(p)}, key=len, reverse=True)
 
 
+_TOKEN = re.compile(r"[^\s,;()\"'`<>\[\]{}]+")
+_STOP_VALUES = frozenset(
+    {"and", "with", "in", "for", "to", "is", "the", "a", "an", "of", "on", "off", "as", "please", "plus", "but", "also"}
+)
+# Strings a specific pattern (an id or ARN shape) never matches; a pattern matching one of
+# them is a general name pattern and says nothing about which field a token belongs to.
+_PROBES = ("orders", "team-logs", "abc", "a", "x1", "my_table", "pk", "expires_at", "Order", "prod", "app")
+
+
+def _compiled(pattern: Any) -> re.Pattern[str] | None:
+    if not isinstance(pattern, str):
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _specific_pattern(f: FieldInfo) -> re.Pattern[str] | None:
+    raw = f.schema.get("pattern")
+    if f.kind == "list":
+        items = f.schema.get("items")
+        raw = items.get("pattern") if isinstance(items, dict) else None
+    elif f.kind != "text":
+        return None
+    rx = _compiled(raw)
+    if rx is None or any(rx.fullmatch(p) for p in _PROBES):
+        return None
+    return rx
+
+
+def _enum_patterns(label: str) -> list[re.Pattern[str]]:
+    compact = re.sub(r"[\s_.-]", "", label.lower())
+    if len(label) <= 3 or not compact.isalpha():
+        # Short or dotted values ("t3.micro", "16", "KMS") are matched as written.
+        out = [re.compile(r"(?<![\w.-])" + re.escape(label) + r"(?![\w-]|\.\w)", re.IGNORECASE)]
+        if label.lower().startswith("db.") and len(label) > 6:
+            out.append(re.compile(r"(?<![\w.-])" + re.escape(label[3:]) + r"(?![\w-]|\.\w)", re.IGNORECASE))
+        return out
+    # "PAY_PER_REQUEST" is also "pay per request" and "payperrequest".
+    return [re.compile(r"(?<![\w-])" + r"[\s_.-]?".join(re.escape(c) for c in compact) + r"(?![\w-])", re.IGNORECASE)]
+
+
+def field_phrases(f: FieldInfo) -> list[str]:
+    """How a user may name field ``f`` (normalized), longest first."""
+    out = set(f.phrases()) | {norm(h) for h in FIELD_HINTS.get(f.name, ())}
+    # "Enable versioning" is named by "versioning".
+    for p in list(out):
+        for lead in ("enable ", "enabled ", "use ", "is ", "allow "):
+            if p.startswith(lead) and len(p) > len(lead) + 3:
+                out.add(p[len(lead) :])
+    return sorted((p for p in out if p), key=len, reverse=True)
+
+
 def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
     """The field "called X" names: ``name``, else the first required ``*_name``/``name*`` string."""
     strings = [f for f in fields if f.kind == "text"]
@@ -293,7 +392,9 @@ class RuleExtractor:
             cand.config[nf.name] = named[0]
         if module is not None:
             self._preset(text, module, cand)
+        self._patterned(text, fields, cand)
         self._enums(text, fields, cand)
+        self._adjacent_text(text, fields, cand, context)
         self._booleans(text, fields, cand)
         self._numbers(text, fields, cand, context.pending_field)
         self._pending(message, context, by_name, cand)
@@ -333,6 +434,9 @@ class RuleExtractor:
         phrases: dict[str, FieldInfo | str] = {}
         for f in fields:
             for p in f.phrases():
+                phrases.setdefault(p, f)
+        for f in fields:
+            for p in field_phrases(f):
                 phrases.setdefault(p, f)
         for meta, aliases in (
             ("project", ("project", "team project")),
@@ -436,7 +540,7 @@ class RuleExtractor:
             if best_mod is not None and best_mod[2] != context.module:
                 cand.module = best_mod[2]
             if best_mod is not None:
-                text.mask(best_mod[3].start(), best_mod[3].end())
+                # The module word stays readable: "a fifo queue" also sets fifo.
                 after = _NAME_AFTER_MODULE.match(text.work, best_mod[3].end())
                 if after and after.group(1).lower() not in envs and after.group(1) not in context.projects:
                     text.mask(after.start(1), after.end(1))
@@ -480,16 +584,11 @@ class RuleExtractor:
                 label = str(option)
                 if len(label) < 2:
                     continue
-                pattern = re.compile(
-                    r"(?<![\w-])"
-                    + r"[\s_.-]?".join(re.escape(c) for c in label.lower().replace(" ", ""))
-                    + r"(?![\w-])",
-                    re.IGNORECASE,
-                )
-                if len(label) <= 3 or not label.replace("_", "").replace("-", "").replace(".", "").isalpha():
-                    pattern = re.compile(r"(?<![\w.-])" + re.escape(label) + r"(?![\w-]|\.\w)", re.IGNORECASE)
-                for match in text.find(pattern):
-                    hits.setdefault(norm(label), []).append((f, option, match))
+                for pattern in _enum_patterns(label):
+                    for match in text.find(pattern):
+                        if label.isdigit() and not self._named_before(text, f, match.start()):
+                            continue  # "16" is a version only after "postgres"/"version", not in "16 GB"
+                        hits.setdefault(norm(label), []).append((f, option, match))
         taken: set[str] = set()
         for _label, found in hits.items():
             owners = {f.name for f, _, _ in found}
@@ -502,17 +601,69 @@ class RuleExtractor:
             taken.add(f.name)
             text.mask(match.start(), match.end())
 
+    def _patterned(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+        """Values whose shape names their field: ``subnet-0abc...``, ``sg-...``, ``ami-...``,
+        ``arn:aws:kms:...``, ``lambda.amazonaws.com``."""
+        tokens = [(m.group(0).rstrip(".,;:!?"), m.start()) for m in _TOKEN.finditer(text.work)]
+        owners: dict[str, list[FieldInfo]] = {}
+        for f in fields:
+            if f.name in cand.config:
+                continue
+            rx = _specific_pattern(f)
+            if rx is None:
+                continue
+            for token, _start in tokens:
+                if rx.fullmatch(token):
+                    owners.setdefault(token, []).append(f)
+        found: dict[str, list[str]] = {}
+        for token, start in tokens:
+            fs = owners.get(token) or []
+            if len(fs) != 1:
+                continue  # the same shape fits several fields (read vs read-write ARNs): ask
+            found.setdefault(fs[0].name, [])
+            if token not in found[fs[0].name]:
+                found[fs[0].name].append(token)
+            text.mask(start, start + len(token))
+        by_name = {f.name: f for f in fields}
+        for name, values in found.items():
+            cand.config[name] = values if by_name[name].kind == "list" else values[0]
+
+    def _adjacent_text(
+        self, text: _Text, fields: list[FieldInfo], cand: Candidates, context: ExtractionContext
+    ) -> None:
+        """``partition key order_id``, ``sort key created_at``, ``db name orders``: a text field
+        named, then its value."""
+        stop = _STOP_VALUES | {p.lower() for p in context.projects} | set(env_aliases(context.environments))
+        for f in fields:
+            if f.kind != "text" or f.name in cand.config:
+                continue
+            rx = _compiled(f.schema.get("pattern"))
+            for phrase in field_phrases(f):
+                if phrase in _GENERIC or len(phrase) < 2:
+                    continue
+                pattern = re.compile(
+                    _boundary(phrase).pattern
+                    + r"\s+(?:(?:named|called|of|is|=|:)\s*)?[\"'`]?([A-Za-z0-9_./:-]+)[\"'`]?",
+                    re.IGNORECASE,
+                )
+                match = pattern.search(text.work)
+                if not match:
+                    continue
+                value = match.group(1).rstrip(".,")
+                if value.lower() in stop or (rx is not None and not rx.fullmatch(value)):
+                    continue
+                cand.config[f.name] = value
+                text.mask(match.start(1), match.end(1))
+                break
+
+    def _named_before(self, text: _Text, f: FieldInfo, start: int) -> bool:
+        return any(end <= start and start - end <= 3 for _s, end, _p in self._mentions(text, f))
+
     @staticmethod
     def _mentions(text: _Text, f: FieldInfo) -> list[tuple[int, int, int]]:
         """(start, end, penalty) of each place the message names field ``f``."""
         out: list[tuple[int, int, int]] = []
-        phrases = list(f.phrases())
-        # "Enable versioning" is named by "versioning".
-        for p in list(phrases):
-            for lead in ("enable ", "enabled ", "use ", "is ", "allow "):
-                if p.startswith(lead) and len(p) > len(lead) + 3:
-                    phrases.append(p[len(lead) :])
-        for phrase in phrases:
+        for phrase in field_phrases(f):
             if phrase in _GENERIC:
                 continue
             for m in text.find(_stem_pattern(phrase)):

@@ -131,7 +131,9 @@ class FakeRegistry:
                 return m
         return None
 
-    def validate(self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool) -> FakeValidation:
+    def validate(
+        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
+    ) -> FakeValidation:
         module = self.get(module_id)
         full = {k: v.get("default") for k, v in module.schema["properties"].items() if "default" in v}
         full.update(config)
