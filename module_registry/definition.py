@@ -15,6 +15,7 @@ User values are substituted only after evaluation and are never evaluated themse
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Literal
 
@@ -160,6 +161,7 @@ class ModuleDefinition(_Strict):
     naming: NamingSpec | None = None
     constraints: list[EnvConstraint] = Field(default_factory=list)
     docs_url: str | None = None
+    example: dict[str, JSON] | None = None  # a complete, valid config (non-prod) for docs and checks
 
     @property
     def schema(self) -> dict[str, JSON]:  # type: ignore[override]
@@ -222,8 +224,6 @@ class ModuleDefinition(_Strict):
 
     def preset(self, name: str) -> dict[str, JSON]:
         """A copy of the preset ``name`` (``KeyError`` when unknown)."""
-        import copy
-
         return copy.deepcopy(self.presets[name])
 
     def with_preset(self, name: str, config: dict[str, JSON] | None = None) -> dict[str, JSON]:
@@ -231,6 +231,20 @@ class ModuleDefinition(_Strict):
         merged = self.preset(name)
         merged.update(config or {})
         return merged
+
+    def example_config(self) -> dict[str, JSON]:
+        """The definition's ``example``, else the first example of every required field."""
+        if self.example is not None:
+            return copy.deepcopy(self.example)
+        config: dict[str, JSON] = {}
+        for name in self.required_fields():
+            prop = self.properties().get(name, {})
+            examples = prop.get("examples")
+            if isinstance(examples, list) and examples:
+                config[name] = copy.deepcopy(examples[0])
+            elif "default" in prop:
+                config[name] = copy.deepcopy(prop["default"])
+        return config
 
     def summary(self) -> dict[str, JSON]:
         """A compact description for listings and the assistant."""

@@ -155,6 +155,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
                     "example is not valid for its own schema", file=file, pointer=pointer([*where, "examples", index])
                 )
     _check_presets(definition, file)
+    _check_example(definition, file)
     _check_naming(definition, file)
     _check_constraints(definition, file)
     _check_inputs(definition, file)
@@ -177,6 +178,18 @@ def _check_presets(definition: ModuleDefinition, file: str) -> None:
             raise RegistryError(
                 "describes a preset that does not exist", file=file, pointer=pointer(["preset_descriptions", name])
             )
+
+
+def _check_example(definition: ModuleDefinition, file: str) -> None:
+    if definition.example is None:
+        return
+    checker = Draft202012Validator(definition.schema_, format_checker=format_checker())
+    for error in checker.iter_errors(apply_defaults(definition.schema_, definition.example)):
+        raise RegistryError(
+            f"example is not valid for the schema: {error.message}",
+            file=file,
+            pointer=pointer(["example", *error.absolute_path]),
+        )
 
 
 def _check_naming(definition: ModuleDefinition, file: str) -> None:

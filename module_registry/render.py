@@ -146,12 +146,15 @@ def _inputs(definition: ModuleDefinition, ctx: _Context) -> list[tuple[str, Any]
         skip = {"tags"} if spec.tags_input is not None else set()
         if definition.naming is not None:
             skip.add(definition.naming.field)
-        for name in definition.properties():
+        for name, prop in definition.properties().items():
             if name in used or name in skip or name not in ctx.config:
                 continue
             value = ctx.config[name]
-            if value is not None:
-                pairs.append((name, value))
+            # A value equal to the documented default is left to the module (keeps files short
+            # and lets a module upgrade move its own defaults).
+            if value is None or ("default" in prop and _canonical(prop["default"]) == value):
+                continue
+            pairs.append((name, value))
     return pairs
 
 

@@ -15,6 +15,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.scaffold_cmd",
     "bot.cli.demo_cmd",
     "bot.cli.chat_cmd",
+    "bot.cli.registry_cmd",
+    "bot.cli.render_cmd",
 )
 
 
