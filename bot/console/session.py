@@ -181,7 +181,8 @@ class ConsoleSession:
         if choice is None:
             return None
         action = action_of(choice.action_id or "")
-        self.write(self.presenter.dim(f"{self.acting.name} clicks [{choice.number}] {choice.label}"))
+        if action is not None or typed.strip().isdigit():
+            self.write(self.presenter.dim(f"{self.acting.name} clicks [{choice.number}] {choice.label}"))
         if action is not None:
             return self.act(action, choice)
         if choice.action_id == FORM_ACTION:

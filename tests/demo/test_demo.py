@@ -1,0 +1,135 @@
+"""``tfpilot demo`` end to end, as CI runs it: the transcript, the statuses in order, the
+request's file in the local infra repo after merge and gone after destroy, the history archive
+and the chat log, each checked on disk rather than trusted from the demo's own summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.cli import demo_cmd
+from bot.cli.main import main
+
+ORDER = ["planning", "plan_ready", "approved", "merged", "applying", "applied", "destroying", "destroyed"]
+
+
+def _json_tail(out: str) -> dict:
+    start = out.rindex('\n{\n  "ok"')
+    return json.loads(out[start:])
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", f"--git-dir={repo}", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+    data = tmp_path_factory.mktemp("demo") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in (
+            "TFPILOT_ADMINS",
+            "TFPILOT_APPROVERS",
+            "TFPILOT_DEVELOPERS",
+            "GITHUB_TOKEN",
+            "TFPILOT_REQUESTS_BUCKET",
+        ):
+            mp.delenv(name, raising=False)
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["demo", "--data-dir", str(data), "--json"])
+    return code, out.getvalue(), err.getvalue(), data
+
+
+def test_demo_exits_zero_and_walks_the_lifecycle_in_order(demo_run: tuple[int, str, str, Path]) -> None:
+    code, out, err, _ = demo_run
+    assert code == 0, err + out[-3000:]
+    result = _json_tail(out)
+    statuses = result["statuses"]
+    assert statuses[0] in ("request_created", "planning")
+    assert [s for s in statuses if s != "request_created"] == ORDER
+    assert "failed" not in statuses
+    events = result["events"]
+    for earlier, later in [
+        ("request_created", "plan_dispatched"),
+        ("approve_blocked", "approved"),
+        ("approved", "merged"),
+        ("merged", "apply_dispatched"),
+        ("apply_dispatched", "destroy_dispatched"),
+    ]:
+        assert events.index(earlier) < events.index(later)
+    assert events[-1] == "archived"
+
+
+def test_demo_prints_every_card_and_thread_message(demo_run: tuple[int, str, str, Path]) -> None:
+    _, out, _, _ = demo_run
+    rid = _json_tail(out)["request_id"]
+    positions = [
+        out.index(f"card {rid} · {event}")
+        for event in ("plan_ready", "approved", "merged", "applying", "applied", "destroying", "destroyed")
+    ]
+    assert positions == sorted(positions)
+    assert out.count("  ↳ ") >= 8  # a thread reply under every card
+    assert "I need an S3 bucket in dev" in out
+    assert "# tfpilot:begin " + rid in out  # the confirm step shows the Terraform
+    assert "approve refused" in out  # the requester cannot approve
+    assert "Demo summary" in out
+    assert "\x1b[" not in out  # not a TTY: no colour
+
+
+def test_request_file_is_on_base_after_merge_and_gone_after_destroy(demo_run: tuple[int, str, str, Path]) -> None:
+    _, out, _, data = demo_run
+    result = _json_tail(out)
+    rid, path = result["request_id"], result["file"]
+    assert result["file_after_merge"] is True and result["file_after_destroy"] is False
+    repos = list((data / "repos").glob("*/*.git"))
+    assert len(repos) == 1
+    repo = repos[0]
+    # git itself: one commit added the file on main, a later one removed it, and it is gone now.
+    touched = _git(repo, "log", "--format=%s", "--name-status", "main", "--", path).stdout
+    assert f"A\t{path}" in touched and f"D\t{path}" in touched
+    assert touched.index(f"D\t{path}") < touched.index(f"A\t{path}")  # newest first: removed after added
+    assert _git(repo, "cat-file", "-e", f"main:{path}").returncode != 0
+    state = json.loads(_git(repo, "show", f"main:envs/dev/.tfpilot-state/{rid}.json").stdout)
+    assert state["status"] == "destroyed" and state["destroyed_resources"]
+
+
+def test_history_archive_and_chat_log_are_written(demo_run: tuple[int, str, str, Path]) -> None:
+    _, out, _, data = demo_run
+    rid = _json_tail(out)["request_id"]
+    archived = [p for p in data.rglob(f"{rid}.json") if p.parent.name == "history"]
+    assert len(archived) == 1
+    doc = json.loads(archived[0].read_text())
+    assert doc["id"] == rid and doc["archivedAt"] and doc["destroyRun"]["conclusion"] == "success"
+    assert not [p for p in data.rglob(f"{rid}.json") if p.parent.name == "requests"]  # no longer active
+    turns = [json.loads(p.read_text()) for p in data.rglob("*.json") if "chats" in p.parts]
+    assert len(turns) >= 4
+    assert {t["role"] for t in turns} == {"user", "assistant"}
+    assert any("S3 bucket in dev" in t["text"] for t in turns if t["role"] == "user")
+
+
+def test_demo_in_a_temporary_directory_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    code = demo_cmd.run(argparse.Namespace(data_dir=None, keep=False, json=False))
+    assert code == 0, capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_step_exits_non_zero_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    # Nobody is an approver: Bob's approval is refused and the demo must stop there, loudly.
+    monkeypatch.setattr(demo_cmd, "DEMO_ROLES", {"TFPILOT_DEVELOPERS": "alice,bob", "TFPILOT_ADMINS": "carol"})
+    out, err = io.StringIO(), io.StringIO()
+    code = demo_cmd.run(argparse.Namespace(data_dir=tmp_path / "d", keep=False, json=False), out=out, err=err)
+    assert code == 1
+    assert "tfpilot demo FAILED at step 'approve'" in err.getvalue()
+    assert "expected status approved, found plan_ready" in err.getvalue()
