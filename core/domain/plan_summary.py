@@ -230,6 +230,13 @@ UNKNOWN: Final = _Masked("(known after apply)")
 def render_plan_text(doc: Any, max_chars: int = DEFAULT_PLAN_CHARS) -> str:
     """The plan as text, attribute by attribute, sensitive values replaced by ``(sensitive)``."""
     plan = parse_plan(doc)
+    try:
+        return _render(plan, max_chars)
+    except RecursionError as exc:
+        raise InvalidPlan("invalid Terraform plan: values nested too deeply to show") from exc
+
+
+def _render(plan: TerraformPlan, max_chars: int) -> str:
     after_marks = _sensitive_values(plan.planned_values)
     before_marks = _sensitive_values((plan.prior_state or {}).get("values"))
     blocks: list[str] = []

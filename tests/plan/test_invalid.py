@@ -58,3 +58,15 @@ def test_invalid_plan_is_a_value_error() -> None:
 
 def test_minimal_plan_is_accepted() -> None:
     assert summarize_plan(synthetic_plan([])).text.startswith("No changes.")
+
+
+def test_deeply_nested_values_are_refused_not_crashing() -> None:
+    value: Any = "leaf"
+    for _ in range(5000):
+        value = {"k": value}
+    doc = synthetic_plan(
+        [{"address": "x_a.b", "change": {"actions": ["create"], "after": value, "after_sensitive": False}}]
+    )
+    assert summarize_plan(doc).add == 1  # the summary never reads values
+    with pytest.raises(InvalidPlan, match="nested too deeply"):
+        render_plan_text(doc)
