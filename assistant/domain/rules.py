@@ -191,7 +191,7 @@ _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
 
 _PAIR = re.compile(
     r"(?P<key>[A-Za-z][A-Za-z0-9_.\-' ]{0,60}?)\s*"
-    r"(?P<op>=|:|\bto\s+be\b|\bto\b|\bis\b|\bshould\s+be\b|\bof\b|\bas\b)\s*"
+    r"(?P<op>=|:(?=\s)|\bto\s+be\b|\bto\b|\bis\b|\bshould\s+be\b|\bof\b|\bas\b)\s*"
     r"(?P<val>\"[^\"]*\"|'[^']*'|`[^`]*`|\[[^\]]*\]|\{[^}]*\}|\d+(?:[.,]\d+)?\s*[A-Za-z]{1,9}\b|[^\s,;]+)"
 )
 _NAME_FORM = re.compile(
@@ -204,7 +204,19 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 # "a bucket team-logs", "queue orders_events_v2": an identifier right after the module word.
-_NAME_AFTER_MODULE = re.compile(r"\s+[\"'`]?([a-z0-9][a-z0-9._]*[-_0-9][a-z0-9._-]*)[\"'`]?(?![\w-])")
+_NAME_AFTER_MODULE = re.compile(r"\s+[\"'`]?([a-z0-9][a-z0-9._-]*)[\"'`]?(?![\w-]|\.\w)")
+# Words that follow a module word without being its name ("a bucket for logs").
+_NOT_NAMES = frozenset(
+    {
+        "in", "for", "with", "without", "called", "named", "that", "which", "to", "on", "at", "and", "or", "please",
+        "pls", "name", "the", "a", "an", "of", "from", "into", "so", "as", "by", "we", "i", "it", "is", "are",
+        "should", "would", "will", "can", "could", "where", "using", "via", "under", "here", "there", "now",
+        "too", "also", "then", "thanks", "thx", "like", "this", "these", "those", "our", "my", "your", "their",
+        "but", "if", "when", "per", "each", "every", "all", "some", "any", "new", "one", "two", "just", "only",
+        "setup", "set", "up", "please,", "asap", "today", "quickly", "again", "instead",
+    }
+)  # fmt: skip
+_NOT_NAME_BEFORE = frozenset({"display", "db", "database", "user", "host", "domain", "dns", "attribute", "profile"})
 _PRESET_FORMS = (
     re.compile(r"\bpreset\s+([\w.-]+)", re.IGNORECASE),
     re.compile(r"([\w.-]+)\s+preset\b", re.IGNORECASE),
@@ -236,7 +248,7 @@ def _boundary(phrase: str) -> re.Pattern[str]:
     parts = [re.escape(w) for w in words(phrase)]
     if not parts:
         return re.compile(r"(?!x)x")
-    return re.compile(r"(?<![\w-])" + r"[\s_-]+".join(parts) + r"s?(?![\w-])", re.IGNORECASE)
+    return re.compile(r"(?<![\w.-])" + r"[\s_-]+".join(parts) + r"s?(?![\w-]|\.\w)", re.IGNORECASE)
 
 
 def _stem(word: str) -> str:
@@ -421,6 +433,9 @@ class RuleExtractor:
             value = _unquote(match.group("val"))
             if value.lower() in {"is", "to", "of", "as", "be", "it", "the"}:
                 continue
+            before = words(text.work[max(0, match.start() - 12) : match.start()])
+            if before and before[-1] in _NOT_NAME_BEFORE and match.group(0).lower().startswith("name"):
+                continue  # "display name X" is another field
             found.append(value)
             text.mask(match.start("val"), match.end("val"))
         return found
@@ -541,11 +556,29 @@ class RuleExtractor:
                 cand.module = best_mod[2]
             if best_mod is not None:
                 # The module word stays readable: "a fifo queue" also sets fifo.
-                after = _NAME_AFTER_MODULE.match(text.work, best_mod[3].end())
-                if after and after.group(1).lower() not in envs and after.group(1) not in context.projects:
-                    text.mask(after.start(1), after.end(1))
-                    return after.group(1)
+                return self._name_after(text, best_mod[3].end(), best_mod[2], context, envs)
         return None
+
+    def _name_after(
+        self, text: _Text, end: int, module_id: str, context: ExtractionContext, envs: dict[str, str]
+    ) -> str | None:
+        info = context.module_info(module_id)
+        own = {w for p in module_phrases(info) for w in p.split()} if info else set()
+        while True:
+            after = _NAME_AFTER_MODULE.match(text.work, end)
+            if after is None:
+                return None
+            value = after.group(1)
+            low = value.lower()
+            if low in own or low.rstrip("s") in own:
+                end = after.end()  # "postgres db billing": "db" is still the module word
+                continue
+            if low in _NOT_NAMES or low in envs or value in context.projects or len(value) < 2:
+                return None
+            if any(low in module_phrases(m) for m in context.modules):
+                return None
+            text.mask(after.start(1), after.end(1))
+            return value
 
     @staticmethod
     def _match_module(value: str, modules: list[ModuleInfo]) -> str | None:
@@ -618,11 +651,20 @@ class RuleExtractor:
         found: dict[str, list[str]] = {}
         for token, start in tokens:
             fs = owners.get(token) or []
-            if len(fs) != 1:
-                continue  # the same shape fits several fields (read vs read-write ARNs): ask
-            found.setdefault(fs[0].name, [])
-            if token not in found[fs[0].name]:
-                found[fs[0].name].append(token)
+            if not fs:
+                continue
+            # The same shape can fit several fields (read vs read-write ARNs): the one named
+            # just before the value wins, else the first in schema order (the narrower one).
+            named = [
+                (start - end, f)
+                for f in fs
+                for _s, end, penalty in self._mentions(text, f)
+                if penalty == 0 and 0 <= start - end <= 40
+            ]
+            owner = min(named, key=lambda item: item[0])[1] if named else fs[0]
+            found.setdefault(owner.name, [])
+            if token not in found[owner.name]:
+                found[owner.name].append(token)
             text.mask(start, start + len(token))
         by_name = {f.name: f for f in fields}
         for name, values in found.items():
