@@ -313,7 +313,7 @@ class _Demo:
         request_id = self.converse()
         self.expect("plan", request_id, "plan_ready")
 
-        refused = self.click("Alice tries to approve her own request", "alice", "approve")
+        refused = self.click("Alice (developer) tries to approve her own request", "alice", "approve")
         if refused.kind != "refused":
             raise DemoFailed("self-approval", "the requester's own approval was not refused")
 
@@ -408,7 +408,7 @@ def summary(result: DemoResult, p: Presenter) -> str:
         p.rule(),
         f"{tick} request {result.request_id}: {' → '.join(result.trail)}",
         f"{tick} the assistant asked {result.assistant_questions} question(s) before the confirm step",
-        f"{tick} Alice could not approve her own request: {result.refused_reason}",
+        f"{tick} Alice (the requester, a developer) was refused: {result.refused_reason}",
         f"{tick} {result.file_path} on the base branch after merge: {'yes' if result.file_after_merge else 'no'}; "
         f"after destroy: {'yes' if result.file_after_destroy else 'no'}",
         f"{tick} archived: {result.history_path}",
