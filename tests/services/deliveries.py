@@ -49,7 +49,7 @@ def _iso(value: Any) -> str | None:
 
 def _repo_part(part: dict[str, Any] | None, full_name: str) -> dict[str, Any]:
     part = dict(part or {})
-    owner, name = full_name.split("/")
+    name = full_name.split("/", 1)[1]
     part.update(full_name=full_name, name=name)
     return part
 
