@@ -450,7 +450,7 @@ def errors_by_block(fields: list[FormField], field_errors: Mapping[str, str]) ->
     for path, message in field_errors.items():
         top = re.split(r"[./\[]", path.lstrip("/"), maxsplit=1)[0] if path else ""
         block = by_name.get(path) or by_name.get(top)
-        text = message if block else f"{path}: {message}"
+        text = message if block or not path else f"{path}: {message}"
         if block is None:
             if not shown:
                 continue

@@ -1,0 +1,144 @@
+"""App wiring: SLACK_API_URL, single-workspace vs OAuth (file and S3 stores), Socket Mode
+handler, both ack modes, and the HTTP adapter with real signed requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import boto3
+import pytest
+from moto import mock_aws
+from slack_sdk.oauth.installation_store import FileInstallationStore, Installation
+from slack_sdk.oauth.installation_store.amazon_s3 import AmazonS3InstallationStore
+
+from bot.app import create_app, wsgi_app
+from bot.settings import SettingsError
+from bot.slack_oauth import PrefixedS3OAuthStateStore
+from bot.socket_mode import socket_mode_handler
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import DEV, VIEWER, build_deps, sign, start_harness
+from tests.slack.helpers import click_card, create_request
+
+
+def test_slack_api_url_is_the_web_api_base(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path)
+    app = create_app(deps)
+    assert app.client.base_url == fake_slack.api_url
+    assert app.client.token == "xoxb-tfpilot-test"
+
+
+def test_a_missing_bot_token_is_a_clear_start_up_error(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path)
+    deps.settings.slack_bot_token = None
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
+        create_app(deps)
+
+
+def test_oauth_uses_file_stores_under_the_data_dir_without_a_bucket(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
+    app = create_app(deps)
+    assert app.oauth_flow is not None
+    store = app.oauth_flow.settings.installation_store
+    assert isinstance(store, FileInstallationStore)
+    assert store.base_dir.startswith(str(tmp_path / "slack" / "installations"))
+    assert app.client.base_url == fake_slack.api_url and app.oauth_flow.client.base_url == fake_slack.api_url
+
+
+@pytest.fixture
+def s3() -> Iterator[object]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="tfpilot-requests")
+        yield client
+
+
+def test_oauth_uses_s3_stores_under_their_prefixes(fake_slack: FakeSlack, tmp_path: Path, s3) -> None:
+    deps, _ = build_deps(
+        fake_slack,
+        tmp_path,
+        SLACK_CLIENT_ID="111.222",
+        SLACK_CLIENT_SECRET="test-client-secret",
+        TFPILOT_REQUESTS_BUCKET="tfpilot-requests",
+    )
+    app = create_app(deps)
+    settings = app.oauth_flow.settings
+    assert isinstance(settings.installation_store, AmazonS3InstallationStore)
+    assert isinstance(settings.state_store, PrefixedS3OAuthStateStore)
+    settings.installation_store.save(
+        Installation(app_id="A1", team_id="T9", user_id="U9", bot_token="xoxb-t9", bot_id="B9", bot_user_id="UB9")
+    )
+    bot = settings.installation_store.find_bot(enterprise_id=None, team_id="T9")
+    assert bot is not None and bot.bot_token == "xoxb-t9"
+    state = settings.state_store.issue()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tfpilot-requests")["Contents"]]
+    assert all(k.startswith(("slack/installations/111.222/", "slack/states/")) for k in keys), keys
+    assert f"slack/states/{state}" in keys
+    assert settings.state_store.consume(state) is True
+    assert settings.state_store.consume(state) is False  # single use
+    assert settings.state_store.consume("../etc/passwd") is False
+
+
+def test_socket_mode_handler_needs_the_app_token(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path)
+    with pytest.raises(SettingsError, match="SLACK_APP_TOKEN"):
+        socket_mode_handler(deps)
+    deps, _ = build_deps(fake_slack, tmp_path, SLACK_APP_TOKEN="xapp-test")
+    handler = socket_mode_handler(deps)
+    assert handler.app.client.base_url == fake_slack.api_url  # Socket Mode's client honours SLACK_API_URL too
+    assert handler.app.process_before_response is False
+
+
+def test_socket_mode_ack_mode_refuses_a_viewer_too(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    h = start_harness(fake_slack, tmp_path, shared_fixtures, process_before_response=False)
+    try:
+        request = create_request(h)
+        h.finish_run(request.id, "plan")
+        response = click_card(h, VIEWER, request.id, "req:approve")
+        assert response.status == 200
+        assert "you are a viewer" in fake_slack.wait_for("chat.postEphemeral")[0].text()
+        assert "approve_blocked" in h.deps.audit.names(request.id)
+    finally:
+        h.close()
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_http_adapter_serves_signed_requests(fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path) -> None:
+    h = start_harness(fake_slack, tmp_path, shared_fixtures)
+    server = make_server("127.0.0.1", 0, wsgi_app(h.app), handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/slack/events"
+        envelope = h.fixture("events_api_app_mention.json")
+        envelope["event"].update({"user": DEV, "text": "<@UTFPILOT> hello"})
+        body = json.dumps(envelope)
+
+        def post(headers: dict[str, str]) -> int:
+            req = urllib.request.Request(url, data=body.encode(), method="POST")
+            for k, v in {"content-type": "application/json", **headers}.items():
+                req.add_header(k, v)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return resp.status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert post(sign(body, secret="wrong")) == 401
+        assert post(sign(body)) == 200
+        assert fake_slack.wait_for("chat.postMessage")[0].params["thread_ts"] == envelope["event"]["ts"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        h.close()
