@@ -189,12 +189,12 @@ def demo_settings(data_dir: Path) -> Settings:
 
 
 class _Demo:
-    def __init__(self, data_dir: Path, out: TextIO, presenter: Presenter) -> None:
+    def __init__(self, data_dir: Path, out: TextIO, presenter: Presenter, runner: str = "manual") -> None:
         self.data_dir = data_dir
         self.out = out
         self.p = presenter
         self.notifier = ConsoleNotifier(out, presenter=presenter, approvers=["bob"])
-        self.deps, self.host = console_deps(demo_settings(data_dir), notifier=self.notifier, runner_mode="manual")
+        self.deps, self.host = console_deps(demo_settings(data_dir), notifier=self.notifier, runner_mode=runner)
         self.session = ConsoleSession(
             self.deps,
             out,
@@ -400,7 +400,7 @@ def _find(root: Path, suffix: str) -> Path | None:
     return None
 
 
-def summary(result: DemoResult, p: Presenter) -> str:
+def summary(result: DemoResult, p: Presenter, *, note: str | None = None) -> str:
     tick = "✔" if p.unicode else "ok"
     lines = [
         "",
@@ -419,18 +419,22 @@ def summary(result: DemoResult, p: Presenter) -> str:
         f"  data directory:   {result.data_dir}",
         f"  finished in {result.seconds:.1f} s",
     ]
+    if note:
+        lines.append(p.dim(f"  {note}"))
     return "\n".join(lines)
 
 
-def run_demo(data_dir: Path, out: TextIO, *, colour: bool = False) -> DemoResult:
+def run_demo(
+    data_dir: Path, out: TextIO, *, colour: bool = False, note: str | None = None, runner: str = "manual"
+) -> DemoResult:
     """Run the scripted lifecycle in ``data_dir``; raises ``DemoFailed`` naming the step."""
     presenter = Presenter(colour=colour, users={u.id: u.name for u in DEFAULT_USERS})
-    demo = _Demo(data_dir, out, presenter)
+    demo = _Demo(data_dir, out, presenter, runner)
     try:
         result = demo.run()
     finally:
         demo.close()
-    out.write(summary(result, presenter) + "\n")
+    out.write(summary(result, presenter, note=note) + "\n")
     out.flush()
     return result
 
@@ -446,6 +450,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="where to keep the data (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory afterwards")
     parser.add_argument("--json", action="store_true", help="print the result as JSON after the transcript")
+    parser.add_argument(
+        "--runner",
+        choices=["manual", "thread"],
+        default="manual",
+        help="run workflow runs after each step (manual, deterministic) or on a background thread",
+    )
     parser.set_defaults(func=run)
 
 
@@ -470,7 +480,14 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     err = err or sys.stderr
     with _data_dir(args.data_dir, args.keep, err) as data_dir:
         try:
-            result = run_demo(data_dir, out, colour=colour_for(out))
+            temporary = args.data_dir is None and not args.keep
+            note = (
+                "(a temporary directory, removed on exit: use --keep or --data-dir to look around)"
+                if temporary
+                else None
+            )
+            runner = getattr(args, "runner", "manual")
+            result = run_demo(data_dir, out, colour=colour_for(out), note=note, runner=runner)
         except DemoFailed as exc:
             err.write(f"\ntfpilot demo FAILED at step '{exc.step}': {exc.reason}\n")
             return 1

@@ -133,3 +133,14 @@ def test_a_failing_step_exits_non_zero_naming_it(tmp_path: Path, monkeypatch: py
     assert code == 1
     assert "tfpilot demo FAILED at step 'approve'" in err.getvalue()
     assert "expected status approved, found plan_ready" in err.getvalue()
+
+
+def test_demo_with_the_background_runner_reaches_the_same_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    for name in ("TFPILOT_ADMINS", "TFPILOT_APPROVERS", "TFPILOT_DEVELOPERS"):
+        monkeypatch.delenv(name, raising=False)
+    result = demo_cmd.run_demo(tmp_path / "d", io.StringIO(), runner="thread")
+    assert [s for s in result.trail if s != "request_created"] == ORDER
+    assert result.file_after_merge and not result.file_after_destroy
+    assert result.history_path is not None and result.history_path.is_file()
