@@ -59,6 +59,9 @@ class CreateRequest(BaseModel):
     request_id: str | None = None
     slack: SlackThread | None = None
     source: str = "slack"
+    # The conversation that produced the request (its chat log session), kept on the request as
+    # ``chatSessionId`` for the audit export.
+    chat_session_id: str | None = None
 
     @field_validator("project", "environment", "module")
     @classmethod
@@ -74,11 +77,11 @@ class CreateRequest(BaseModel):
             raise ValueError("a request id is 'req_' followed by 6-32 lowercase letters or digits")
         return value
 
-    @field_validator("idempotency_key")
+    @field_validator("idempotency_key", "chat_session_id")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
         if value is not None and not _KEY_RE.match(value):
-            raise ValueError("an idempotency key is 1-200 printable ASCII characters without spaces")
+            raise ValueError("use 1-200 printable ASCII characters without spaces")
         return value
 
     @field_validator("config")

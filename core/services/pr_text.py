@@ -35,13 +35,14 @@ def commit_message(request: Request, *, revision: int) -> str:
 
 
 def slack_link(thread: SlackThread | None) -> str | None:
-    """A link to the request's Slack thread, when its card has been posted."""
-    if thread is None or not thread.ts or not thread.channel.isalnum():
+    """A link to the request's Slack thread once its card is posted, else to its channel."""
+    if thread is None or not thread.channel.isalnum():
         return None
-    ts = thread.ts.replace(".", "")
-    if not ts.isdigit():
-        return None
-    return f"https://slack.com/archives/{thread.channel}/p{ts}"
+    ts = (thread.ts or "").replace(".", "")
+    if ts.isdigit():
+        return f"https://slack.com/archives/{thread.channel}/p{ts}"
+    team = thread.team_id if thread.team_id and thread.team_id.isalnum() else None
+    return f"https://slack.com/app_redirect?channel={thread.channel}" + (f"&team={team}" if team else "")
 
 
 def cell(value: Any) -> str:
@@ -65,7 +66,7 @@ def body(request: Request) -> str:
     ]
     link = slack_link(request.slack)
     if link:
-        lines.append(f"**Slack thread:** {link}")
+        lines.append(f"**Slack:** {link}")
     lines += ["", "| Field | Value |", "|---|---|"]
     items = sorted(request.config.items())
     for key, value in items[:MAX_ROWS]:

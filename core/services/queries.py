@@ -22,8 +22,9 @@ from core.ports.chat_log import ChatEntry, ChatLog
 from core.ports.clock import Clock
 from core.ports.request_store import RequestStore
 
-# Where a request names the chat session that produced it (an extra key written by the
-# assistant; the first one present wins).
+# Where a request names the chat session that produced it (``CreateRequest.chat_session_id``
+# stores ``chatSessionId``; the others are accepted from older writers). Without one, the
+# request's idempotency key is tried as a session id (the assistant uses its session id).
 SESSION_KEYS = ("chatSessionId", "chat_session_id", "sessionId", "session_id")
 MAX_PAGE = 200
 
@@ -99,6 +100,10 @@ class QueryService:
         request = self._store.get(request_id)
         session = session_of(request)
         chat = self._chat_log.read(session) if session else []
+        if session is None and request.idempotency_key:
+            # The assistant names a create after its conversation: try that session.
+            chat = self._chat_log.read(request.idempotency_key)
+            session = request.idempotency_key if chat else None
         return AuditExport(
             request_id=request.id,
             exported_at=self._clock.now(),

@@ -167,6 +167,8 @@ class RequestService:
             render={"files": files, "digest": digest(files)},
             status_derived_at=now,
         )
+        if cmd.chat_session_id:
+            request = Request.model_validate({**request.to_doc(), "chatSessionId": cmd.chat_session_id})
         request.operations.append(
             Operation(
                 kind="create", key=key, started_at=now, actor=actor.id, steps={"lease": self._ops.lease_for(token)}

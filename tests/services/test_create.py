@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from core.domain.errors import PermissionDenied, RequestAlreadyExists
 from core.domain.ids import is_request_id
 from core.domain.policy import Policy
-from core.domain.request import Requester
+from core.domain.request import Requester, SlackThread
 from core.services.commands import CreateRequest, request_id_for_key
 from module_registry.errors import ConfigRejected, UnknownProject
 from tests.services.conftest import REQUESTER, World, create_cmd
@@ -203,3 +203,17 @@ def test_base_branch_missing_is_a_clear_error(world: World) -> None:
     service = world.fresh_requests()
     with pytest.raises(Exception, match="base branch 'main' not found"):
         service.create(create_cmd())
+
+
+def test_pr_body_links_the_channel_before_the_card_exists(world: World) -> None:
+    request = world.requests.create(create_cmd(slack=SlackThread(team_id="T1", channel="C999")))
+    body = world.host.repo(world.repo).prs[request.pr.number].body
+    assert "https://slack.com/app_redirect?channel=C999&team=T1" in body
+
+
+def test_pr_body_cells_cannot_break_the_table(world: World) -> None:
+    from core.services.pr_text import cell
+
+    assert cell("a|b\n`c`") == "a\\|b 'c'"
+    assert len(cell("x" * 500)) == 200
+    assert cell({"k": [1, 2]}) == '{"k": [1, 2]}'

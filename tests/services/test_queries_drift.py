@@ -133,3 +133,18 @@ def test_drift_reports_are_validated(body: dict) -> None:
 def test_drift_summary_is_bounded() -> None:
     report = DriftReport(detected=True, summary="x" * 5000, checked_at=datetime(2026, 1, 1, tzinfo=UTC))
     assert len(report.summary) == 2000
+
+
+def test_create_links_the_chat_session_for_the_export(world: World) -> None:
+    request = world.requests.create(create_cmd(chat_session_id="ses_abc123"))
+    assert request.model_extra["chatSessionId"] == "ses_abc123"
+    world.chat_log.append(ChatEntry(session_id="ses_abc123", role="user", text="hi", timestamp=world.clock.now()))
+    export = world.queries.audit_export(request.id)
+    assert export.chat_session_id == "ses_abc123" and len(export.chat) == 1
+
+
+def test_idempotency_key_is_tried_as_the_session(world: World) -> None:
+    request = world.requests.create(create_cmd(idempotency_key="ses_fromkey01"))
+    world.chat_log.append(ChatEntry(session_id="ses_fromkey01", role="user", text="hi", timestamp=world.clock.now()))
+    export = world.queries.audit_export(request.id)
+    assert export.chat_session_id == "ses_fromkey01" and [c.text for c in export.chat] == ["hi"]
