@@ -1,0 +1,149 @@
+"""The one composition root: settings -> clients -> adapters -> services -> ``Deps``.
+
+Nothing else builds adapters. Storage is S3 when ``TFPILOT_REQUESTS_BUCKET`` is set and the
+local directory ``TFPILOT_DATA_DIR`` otherwise (same key layout, same compare-and-swap); the code
+host is GitHub when a token or App is configured and the local git forge otherwise; the
+extractor is OpenAI (with the rules as fallback) when ``OPENAI_API_KEY`` is set. Tests and the
+console pass ``overrides`` (any ``Deps`` field) to swap a piece and keep the rest real.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from assistant.domain.chat_model import ChatModel, FallbackChatModel
+from assistant.domain.rules import RuleExtractor
+from assistant.service import IntakeService
+from bot.deps import Deps
+from bot.settings import Settings
+from core.adapters.audit_log import ObjectAuditLog
+from core.adapters.chat_log import LocalChatLog, S3ChatLog
+from core.adapters.local_objects import LocalObjectStore
+from core.adapters.request_store import ObjectRequestStore
+from core.adapters.s3_objects import S3ObjectStore
+from core.domain.request import Request
+from core.ports.chat_log import ChatLog
+from core.ports.clock import Clock, SystemClock
+from core.ports.code_host import CodeHost
+from core.ports.notifier import Notifier, Transition
+from core.ports.object_store import ObjectStore
+from core.services.drift import DriftService
+from core.services.queries import QueryService
+from core.services.requests import RequestService
+from core.services.sync import SyncService
+from module_registry.catalogue import load_registry
+from module_registry.projects import load_projects
+
+log = logging.getLogger("tfpilot.bootstrap")
+
+_FIELDS = frozenset(Deps.__dataclass_fields__)
+
+
+class LoggingNotifier:
+    """Notifier of last resort (no Slack configured): the transition goes to the log."""
+
+    def request_changed(self, request: Request, transition: Transition) -> None:
+        log.info(
+            "request %s: %s -> %s (%s)", request.id, transition.previous_status, transition.status, transition.event
+        )
+
+
+def s3_client(settings: Settings) -> Any:
+    """A boto3 S3 client; ``AWS_ENDPOINT_URL_S3`` (boto3's own setting) points it elsewhere."""
+    import boto3
+
+    return boto3.client("s3", region_name=settings.default_region)
+
+
+def build_objects(settings: Settings, client: Any | None = None) -> ObjectStore:
+    if settings.requests_bucket:
+        return S3ObjectStore(client or s3_client(settings), settings.requests_bucket)
+    return LocalObjectStore(Path(settings.data_dir))
+
+
+def build_chat_log(settings: Settings, clock: Clock, client: Any | None = None) -> ChatLog:
+    if settings.chat_logs_bucket:
+        return S3ChatLog(client or s3_client(settings), settings.chat_logs_bucket, clock)
+    # The chat log keeps its own "bucket" beside the requests, as in S3.
+    return LocalChatLog(Path(settings.data_dir) / "chat-logs", clock)
+
+
+def build_code_host(settings: Settings, clock: Clock) -> CodeHost:
+    if settings.uses_github:
+        from core.adapters.github.factory import github_code_host
+
+        return github_code_host(settings)
+    from core.adapters.local_code_host import LocalCodeHost
+
+    return LocalCodeHost(Path(settings.data_dir), clock, workflows=settings.workflows())
+
+
+def build_model(settings: Settings) -> ChatModel:
+    rules = RuleExtractor()
+    if settings.openai_api_key is None:
+        return rules
+    import openai
+
+    from assistant.adapters.openai_model import OpenAIChatModel
+
+    client = openai.OpenAI(api_key=settings.openai_api_key.get_secret_value(), max_retries=1)
+    return FallbackChatModel(OpenAIChatModel(client, settings.openai_model), rules)
+
+
+def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Notifier:
+    if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
+        return LoggingNotifier()
+    from bot.slack_notifier import SlackNotifier, web_client
+
+    approvers = [a for a in settings.approvers if "@" not in a]  # mentions need Slack ids
+    return SlackNotifier(web_client(settings), approvers=approvers, store=store, objects=objects)
+
+
+def build(settings: Settings, **overrides: Any) -> Deps:
+    """The whole graph. ``overrides`` replace named ``Deps`` fields (tests, console)."""
+    unknown = set(overrides) - _FIELDS
+    if unknown:
+        raise TypeError(f"unknown Deps field(s) to override: {', '.join(sorted(unknown))}")
+    clock: Clock = overrides.get("clock") or SystemClock()
+    client = s3_client(settings) if settings.requests_bucket or settings.chat_logs_bucket else None
+    objects: ObjectStore = overrides.get("objects") or build_objects(settings, client)
+    store = overrides.get("store") or ObjectRequestStore(objects, clock)
+    audit = overrides.get("audit") or ObjectAuditLog(objects, clock)
+    chat_log = overrides.get("chat_log") or build_chat_log(settings, clock, client)
+    registry = overrides.get("registry") or load_registry(settings.modules_dir)
+    projects = overrides.get("projects") or load_projects(settings.projects_file)
+    code_host = overrides.get("code_host") or build_code_host(settings, clock)
+    notifier = overrides.get("notifier") or build_notifier(settings, objects, store)
+    policy = overrides.get("policy") or settings.policy()
+    workflows = settings.workflows()
+    requests = overrides.get("requests") or RequestService(
+        store, audit, code_host, registry, projects, notifier, clock, policy, workflows
+    )
+    sync = overrides.get("sync") or SyncService(store, code_host, notifier, audit, clock, workflows)
+    # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
+    attach = getattr(code_host, "attach", None)
+    if callable(attach) and getattr(code_host, "on_fact", None) is None:
+        attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
+    intake = overrides.get("intake") or IntakeService(
+        objects, chat_log, registry, projects, requests, build_model(settings), clock
+    )
+    return Deps(
+        settings=settings,
+        clock=clock,
+        objects=objects,
+        store=store,
+        audit=audit,
+        chat_log=chat_log,
+        registry=registry,
+        projects=projects,
+        code_host=code_host,
+        notifier=notifier,
+        policy=policy,
+        requests=requests,
+        sync=sync,
+        queries=overrides.get("queries") or QueryService(store, audit, chat_log, clock),
+        drift=overrides.get("drift") or DriftService(store, audit, notifier, clock),
+        intake=intake,
+    )

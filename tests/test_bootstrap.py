@@ -1,0 +1,83 @@
+"""The composition root builds the whole graph from settings alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bot.bootstrap import LoggingNotifier, build
+from bot.settings import load_settings
+from core.adapters.chat_log import LocalChatLog, S3ChatLog
+from core.adapters.local_code_host import LocalCodeHost
+from core.adapters.local_objects import LocalObjectStore
+from core.adapters.s3_objects import S3ObjectStore
+from core.domain.request import Request
+from tests.fakes import ManualClock, RecordingNotifier
+
+
+def test_embedded_defaults_need_no_credentials(tmp_path: Path) -> None:
+    deps = build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}))
+    assert isinstance(deps.objects, LocalObjectStore)
+    assert isinstance(deps.code_host, LocalCodeHost)
+    assert isinstance(deps.chat_log, LocalChatLog)
+    assert isinstance(deps.notifier, LoggingNotifier)
+    # The local forge reports run facts into the graph's SyncService.
+    assert deps.code_host.on_fact is not None
+    assert deps.registry.get("s3-bucket").id == "s3-bucket"
+    assert deps.projects.names()
+
+
+def test_requests_written_through_the_graph_land_under_the_data_dir(tmp_path: Path) -> None:
+    clock = ManualClock()
+    deps = build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}), clock=clock)
+    now = clock.now()
+    deps.store.create(
+        Request(
+            id="req_boot12345678",
+            project="core",
+            environment="dev",
+            module="s3-bucket",
+            received_at=now,
+            updated_at=now,
+        )
+    )
+    assert (tmp_path / "requests" / "req_boot12345678.json").is_file()
+    assert deps.queries.list().rows[0].id == "req_boot12345678"
+
+
+@mock_aws
+def test_s3_when_buckets_are_configured(tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="tfpilot-requests")
+    s3.create_bucket(Bucket="tfpilot-chats")
+    settings = load_settings(
+        {
+            "TFPILOT_REQUESTS_BUCKET": "tfpilot-requests",
+            "TFPILOT_CHAT_LOGS_BUCKET": "tfpilot-chats",
+            "TFPILOT_DATA_DIR": str(tmp_path),
+        }
+    )
+    deps = build(settings, notifier=RecordingNotifier())
+    assert isinstance(deps.objects, S3ObjectStore)
+    assert isinstance(deps.chat_log, S3ChatLog)
+    now = ManualClock().now()
+    deps.store.create(
+        Request(
+            id="req_s3boot123456",
+            project="core",
+            environment="dev",
+            module="s3-bucket",
+            received_at=now,
+            updated_at=now,
+        )
+    )
+    head = s3.head_object(Bucket="tfpilot-requests", Key="requests/req_s3boot123456.json")
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_unknown_overrides_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="nonsense"):
+        build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}), nonsense=1)
