@@ -104,7 +104,8 @@ def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
             return None  # the run our apply dispatched; the base branch moved on since the merge
         sha = run.head_sha[:12] if run.head_sha else "an unknown commit"
         return f"apply run {run.run_id} ran on {sha}, which is not one of this request's commits"
-    if current is None and request.destroy_triggered_at is None:
+    dispatching = any(op.kind == "destroy" and op.completed_at is None for op in request.operations)
+    if current is None and request.destroy_triggered_at is None and not dispatching:
         return "no destroy was requested for this request"
     return None
 

@@ -756,13 +756,21 @@ class RequestService:
             run = RunRef(status="requested", workflow=workflow, dispatched_at=now)
 
         def change(r: Request) -> None:
-            setattr(r, f"{kind}_run", run)
-            if kind == "plan":
+            known: RunRef | None = getattr(r, f"{kind}_run")
+            outran = known is not None and run.run_id is not None and known.run_id == run.run_id
+            if known is not None and outran:
+                # The run's webhook outran this write: keep what it said, add when we dispatched.
+                setattr(r, f"{kind}_run", known.model_copy(update={"dispatched_at": now, "workflow": workflow}))
+            else:
+                setattr(r, f"{kind}_run", run)
+            if kind == "plan" and not outran:
                 r.plan, r.cost = None, None
             elif kind == "apply":
-                r.apply_triggered_at, r.applied_at = now, None
+                r.apply_triggered_at = now
+                r.applied_at = r.applied_at if outran else None
             elif kind == "destroy":
-                r.destroy_triggered_at, r.destroyed_at = now, None
+                r.destroy_triggered_at = now
+                r.destroyed_at = r.destroyed_at if outran else None
 
         labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
         return self._ops.record(

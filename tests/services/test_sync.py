@@ -365,3 +365,21 @@ def test_apply_run_concluding_again_after_a_rerun_notifies(world: World) -> None
     done = world.sync.apply_fact(run_fact(world, request.id, run.run_id, "apply"))
     assert done.status == "applied" and done.notified
     assert world.get(request.id).applied_at == world.clock.now() - timedelta(0)
+
+
+def test_a_run_webhook_that_outruns_the_dispatch_record_is_kept(world: World) -> None:
+    """The destroy run's completed delivery is folded before RequestService records the run."""
+    request = applied(world)
+    original = world.host.dispatch_workflow
+
+    def dispatch_and_deliver(repo, workflow, *, ref, inputs):
+        info = original(repo, workflow, ref=ref, inputs=inputs)
+        world.host.start_run(info.run_id)
+        outcome = world.sync.apply_fact(run_fact(world, request.id, info.run_id, "destroy"))
+        assert outcome.changed, outcome.reason
+        return info
+
+    world.host.dispatch_workflow = dispatch_and_deliver
+    done = world.requests.destroy(request.id, ADMIN)
+    assert done.destroy_run.status == "in_progress" and done.destroy_run.dispatched_at == world.clock.now()
+    assert done.destroy_triggered_at == world.clock.now() and done.status == "destroying"
