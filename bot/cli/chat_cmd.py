@@ -94,7 +94,16 @@ def run(
         word = answer.strip().lower()
         return word in ("yes", "y") or (session.request_id is not None and word == session.request_id)
 
-    session = ConsoleSession(deps, out, notifier, presenter, users=list(DEFAULT_USERS), settle=settle, confirm=confirm)
+    session = ConsoleSession(
+        deps,
+        out,
+        notifier,
+        presenter,
+        users=list(DEFAULT_USERS),
+        settle=settle,
+        confirm=confirm,
+        echo_input=not interactive,
+    )
     where = (
         f"local forge and store in {Path(settings.data_dir).resolve()}" if host is not None else "configured backends"
     )

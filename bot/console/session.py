@@ -81,6 +81,7 @@ class ConsoleSession:
     thread: str = "1"
     settle: Callable[[], None] = lambda: None  # wait for (or run) pending local runs
     confirm: Callable[[str], bool] = lambda _prompt: True
+    echo_input: bool = True  # print what the user said (off at a terminal, which already shows it)
     acting: ConsoleUser = field(init=False)
     request_id: str | None = None
     _menu: Rendered | None = None
@@ -138,7 +139,8 @@ class ConsoleSession:
 
     def say(self, text: str) -> Outcome:
         """Send ``text`` to the assistant as the acting user and print its reply."""
-        self.write(f"{self._who(self.acting)} > {text}")
+        if self.echo_input:
+            self.write(f"{self._who(self.acting)} > {text}")
         reply = self.deps.intake.handle(self.conversation_key(), self.acting.requester(), text)
         payload = intake_message(reply, thread_ts=self.thread)
         with self.notifier.lock:
