@@ -117,8 +117,9 @@ class Registry:
                 phrase = " ".join(words[start : start + size])
                 for candidate in {phrase, _singular(phrase)}:
                     for module_id in self._phrases.get(candidate, ()):
-                        score = len(candidate)
-                        scores[module_id] = max(scores.get(module_id, 0), score)
+                        # Longer phrases are more specific: score by words, so "container
+                        # registry" beats "registry" but "role" ties with "bucket".
+                        scores[module_id] = max(scores.get(module_id, 0), size)
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
     # --- validation --------------------------------------------------------------------------

@@ -16,7 +16,8 @@ REQUEST_ID_RE = re.compile(r"^req_[a-z0-9]{6,32}$")
 PROJECT_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$")
 ENVIRONMENT_RE = PROJECT_RE
 MODULE_ID_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,62}$")
-SHORT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$")
+# Short names are one part of a resource name; the resource's own rule limits the whole.
+SHORT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,254}$")
 PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 # HCL identifiers (block labels, attribute names, object keys written bare): ASCII only here.
 HCL_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -28,7 +29,7 @@ _LOWER_RULE = {
     "project": "lowercase letters, digits and single hyphens, starting with a letter, at most 30 characters",
     "environment": "lowercase letters, digits and single hyphens, starting with a letter, at most 30 characters",
     "module": "lowercase letters, digits and single hyphens, starting with a letter, 2 to 63 characters",
-    "name": "lowercase letters, digits and single hyphens, not starting or ending with a hyphen, at most 63 characters",
+    "name": "lowercase letters, digits and single hyphens, not starting or ending with a hyphen",
     "request id": "req_ followed by 6 to 32 lowercase letters or digits",
 }
 _PATTERNS = {

@@ -148,7 +148,9 @@ def _got(instance: Any) -> str:
 
 
 def _plural(count: Any, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
 
 
 _TAG_CHARS = "letters, digits, spaces and _ . : / = + - @"
@@ -288,14 +290,6 @@ def _tag_errors(definition: ModuleDefinition, config: dict[str, Any]) -> list[Fi
         problem = tags.reserved_key_problem(key)
         if problem is not None:
             errors.append(FieldError(field=field_path(["tags", key]), message=problem, allowed=allowed))
-    if len(user_tags) > tags.MAX_USER_TAGS:
-        errors.append(
-            FieldError(
-                field="tags",
-                message=f"has {len(user_tags)} tags; TfPilot adds {len(tags.SERVER_TAG_KEYS)} of its own",
-                allowed=f"at most {tags.MAX_USER_TAGS} tags",
-            )
-        )
     return errors
 
 

@@ -1,0 +1,37 @@
+# tfpilot:begin req_golden0001
+# Managed by TfPilot: sns-topic in core/dev. Change it through TfPilot.
+module "sns_topic_req_golden0001" {
+  source  = "terraform-aws-modules/sns/aws"
+  version = "6.1.0"
+
+  name              = "core-dev-order-events"
+  display_name      = "Order events"
+  fifo_topic        = false
+  kms_master_key_id = "alias/aws/sns"
+  subscriptions = {
+    "orders-worker" = {
+      endpoint             = "arn:aws:sqs:us-east-1:123456789012:core-dev-orders"
+      protocol             = "sqs"
+      raw_message_delivery = true
+    }
+  }
+
+  tags = {
+    environment          = "dev"
+    "managed-by"         = "tfpilot"
+    project              = "core"
+    requester            = "U024BE7LH"
+    "tfpilot-request-id" = "req_golden0001"
+  }
+}
+
+output "sns_topic_req_golden0001_arn" {
+  description = "ARN of the topic"
+  value       = module.sns_topic_req_golden0001.topic_arn
+}
+
+output "sns_topic_req_golden0001_name" {
+  description = "Name of the topic"
+  value       = module.sns_topic_req_golden0001.topic_name
+}
+# tfpilot:end req_golden0001

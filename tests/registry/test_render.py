@@ -1,0 +1,238 @@
+"""Rendering: one marked file per request, deterministic, canonical, with server tags; golden files
+for every module in dev and prod (regenerate with ``UPDATE_GOLDEN=1``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from module_registry import catalogue, render
+from module_registry.catalogue import Registry
+from module_registry.errors import ConfigRejected
+from tests.registry.conftest import REQUEST_ID, module_body, read_hcl
+
+GOLDEN = Path(__file__).parent / "golden"
+REQUESTER = "U024BE7LH"
+# What each module needs on top of its example to meet the production policy.
+PROD_OVERLAY: dict[str, dict[str, Any]] = {
+    "dynamodb-table": {"deletion_protection": True},
+    "rds-postgres": {"multi_az": True, "deletion_protection": True, "backup_retention_days": 14},
+    "ec2-instance": {"termination_protection": True},
+}
+ENVIRONMENTS = {"dev": False, "prod": True}
+
+
+def golden_input(registry: Registry, module_id: str, environment: str) -> render.RenderInput:
+    config = registry.get(module_id).example_config()
+    if ENVIRONMENTS[environment]:
+        config.update(PROD_OVERLAY.get(module_id, {}))
+    return render.RenderInput(
+        request_id=REQUEST_ID,
+        project="core",
+        environment=environment,
+        module=module_id,
+        config=config,
+        env_path=f"envs/{environment}",
+        requester=REQUESTER,
+        prod=ENVIRONMENTS[environment],
+    )
+
+
+CASES = [
+    (m, e)
+    for m in sorted(json.loads(json.dumps([p.stem for p in catalogue.builtin_modules_dir().glob("*.json")])))
+    for e in ENVIRONMENTS
+]
+
+
+@pytest.mark.parametrize(("module_id", "environment"), CASES)
+def test_golden(registry: Registry, module_id: str, environment: str) -> None:
+    files = render.render(golden_input(registry, module_id, environment), registry)
+    assert list(files) == [f"envs/{environment}/tfpilot_{REQUEST_ID}.tf"]
+    content = next(iter(files.values()))
+    golden = GOLDEN / f"{module_id}.{environment}.tf"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(content, encoding="utf-8")
+    assert golden.exists(), f"missing {golden.name}: run UPDATE_GOLDEN=1 pytest tests/registry/test_render.py"
+    assert content == golden.read_text(encoding="utf-8")
+
+
+def test_golden_files_cover_every_module_and_pass_terraform_fmt(
+    tmp_path: Path, fmt_check: Callable[[Path], None]
+) -> None:
+    names = sorted(p.name for p in GOLDEN.glob("*.tf"))
+    assert names == sorted(f"{m}.{e}.tf" for m, e in CASES)
+    for name in names:
+        shutil.copy(GOLDEN / name, tmp_path / name)
+    fmt_check(tmp_path)
+
+
+@pytest.mark.parametrize(("module_id", "environment"), CASES)
+def test_golden_parses_and_carries_name_and_server_tags(registry: Registry, module_id: str, environment: str) -> None:
+    text = (GOLDEN / f"{module_id}.{environment}.tf").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == f"# tfpilot:begin {REQUEST_ID}" and lines[-1] == f"# tfpilot:end {REQUEST_ID}"
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    body = module_body(text)
+    definition = registry.get(module_id)
+    assert body["source"] == definition.terraform.source and body["version"] == definition.terraform.version
+    assert f"core-{environment}-" in json.dumps(body)
+    assert body["tags"]["managed-by"] == "tfpilot"
+    assert body["tags"]["tfpilot-request-id"] == REQUEST_ID
+    assert body["tags"]["project"] == "core" and body["tags"]["environment"] == environment
+    assert body["tags"]["requester"] == REQUESTER
+    outputs = read_hcl(text)["output"]
+    assert len(outputs) == len(definition.outputs)
+
+
+def test_rendering_is_deterministic_whatever_the_key_order(registry: Registry) -> None:
+    inp = golden_input(registry, "sns-topic", "dev")
+    reordered = dict(reversed(list(copy.deepcopy(inp.config).items())))
+    reordered["subscriptions"] = {
+        k: dict(reversed(list(v.items()))) for k, v in reversed(list(reordered["subscriptions"].items()))
+    }
+    first = render.render(inp, registry)
+    again = render.render(inp, registry)
+    other = render.render(render.RenderInput(**{**inp.__dict__, "config": reordered}), registry)
+    assert first == again == other
+
+
+def test_user_tags_are_merged_with_server_tags(registry: Registry) -> None:
+    inp = render.RenderInput(
+        REQUEST_ID, "core", "dev", "s3-bucket", {"name": "logs", "tags": {"team": "data"}}, "envs/dev", "U1"
+    )
+    body = module_body(render.render_block(inp, registry))
+    assert body["tags"] == {
+        "environment": "dev",
+        "managed-by": "tfpilot",
+        "project": "core",
+        "requester": "U1",
+        "team": "data",
+        "tfpilot-request-id": REQUEST_ID,
+    }
+
+
+def test_server_tags_cannot_be_overridden_through_render(registry: Registry) -> None:
+    inp = render.RenderInput(
+        REQUEST_ID, "core", "dev", "s3-bucket", {"name": "logs", "tags": {"managed-by": "me"}}, "envs/dev", "U1"
+    )
+    with pytest.raises(ConfigRejected) as caught:
+        render.render(inp, registry)
+    assert caught.value.errors[0].field == "tags.managed-by"
+
+
+def test_render_enforces_the_production_policy(registry: Registry) -> None:
+    config = {"name": "data", "force_destroy": True}
+    render.render(render.RenderInput(REQUEST_ID, "core", "dev", "s3-bucket", config, "envs/dev", "U1", False), registry)
+    with pytest.raises(ConfigRejected) as caught:
+        render.render(
+            render.RenderInput(REQUEST_ID, "core", "prod", "s3-bucket", config, "envs/prod", "U1", True), registry
+        )
+    assert [e.field for e in caught.value.errors] == ["force_destroy"]
+    assert "production" in str(caught.value)
+
+
+def test_optional_inputs_are_left_out_and_conditionals_follow_the_config(registry: Registry) -> None:
+    plain = module_body(
+        render.render_block(
+            render.RenderInput(
+                REQUEST_ID, "core", "dev", "sqs-queue", {"name": "jobs", "dead_letter_queue": False}, "envs/dev", "U1"
+            ),
+            registry,
+        )
+    )
+    assert plain["name"] == "core-dev-jobs" and plain["create_dlq"] is False
+    assert (
+        "redrive_policy" not in plain and "kms_master_key_id" not in plain and plain["sqs_managed_sse_enabled"] is True
+    )
+    fifo = module_body(
+        render.render_block(
+            render.RenderInput(
+                REQUEST_ID,
+                "core",
+                "dev",
+                "sqs-queue",
+                {"name": "jobs", "fifo": True, "kms_key_id": "alias/jobs"},
+                "envs/dev",
+                "U1",
+            ),
+            registry,
+        )
+    )
+    assert fifo["name"] == "core-dev-jobs.fifo" and fifo["redrive_policy"] == {"maxReceiveCount": 5}
+    assert fifo["kms_master_key_id"] == "alias/jobs" and fifo["sqs_managed_sse_enabled"] is False
+    kms = module_body(
+        render.render_block(
+            render.RenderInput(
+                REQUEST_ID, "core", "dev", "s3-bucket", {"name": "d", "encryption": "sse-kms"}, "envs/dev", "U1"
+            ),
+            registry,
+        )
+    )
+    rule = kms["server_side_encryption_configuration"]["rule"]
+    assert rule == {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}
+
+
+def test_extract_block_finds_the_marked_block() -> None:
+    text = f'# other\n# tfpilot:begin {REQUEST_ID}\nmodule "m" {{}}\n# tfpilot:end {REQUEST_ID}\n# after\n'
+    assert (
+        render.extract_block(text, REQUEST_ID)
+        == f'# tfpilot:begin {REQUEST_ID}\nmodule "m" {{}}\n# tfpilot:end {REQUEST_ID}\n'
+    )
+    assert render.extract_block(text, "req_otherid01") is None
+
+
+PASSTHROUGH = {
+    "id": "custom-queue",
+    "title": "Custom queue",
+    "description": "A plain aws_sqs_queue resource with passthrough arguments.",
+    "category": "messaging",
+    "keywords": ["custom queue"],
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "title": "Name", "description": "Short name", "pattern": "^[a-z0-9-]+$"},
+            "delay_seconds": {"type": "integer", "title": "Delay", "description": "Delay", "default": 0},
+            "policy_doc": {"title": "Anything", "description": "Any JSON value"},
+        },
+    },
+    "naming": {"field": "name", "rule": "sqs"},
+    "terraform": {
+        "kind": "resource",
+        "resource_type": "aws_sqs_queue",
+        "inputs": {"name": {"$ref": "name"}},
+        "passthrough": True,
+    },
+    "outputs": [{"name": "arn", "description": "ARN", "value": "arn"}],
+}
+
+
+def test_resource_definitions_and_user_values_that_look_like_expressions(
+    tmp_path: Path, fmt_check: Callable[[Path], None]
+) -> None:
+    (tmp_path / "custom-queue.json").write_text(json.dumps(PASSTHROUGH))
+    registry = catalogue.load_registry(tmp_path)
+    sneaky = {"$ref": "tags", "$call": "file", "x": '${file("/etc/passwd")}'}
+    config = {"name": "q", "policy_doc": sneaky}
+    text = render.render_block(
+        render.RenderInput(REQUEST_ID, "core", "dev", "custom-queue", config, "envs/dev", "U1"), registry
+    )
+    assert f'resource "aws_sqs_queue" "custom_queue_{REQUEST_ID}"' in text
+    assert f"value       = aws_sqs_queue.custom_queue_{REQUEST_ID}.arn" in text
+    body = module_body(text)
+    assert body["policy_doc"] == sneaky  # written as data, never evaluated
+    assert "delay_seconds" not in body  # equal to the default: left to the resource
+    assert body["tags"]["managed-by"] == "tfpilot"
+    out = tmp_path / "tf"
+    out.mkdir()
+    (out / "custom.tf").write_text(text)
+    fmt_check(out)

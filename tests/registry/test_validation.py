@@ -1,0 +1,289 @@
+"""Config validation: defaults, plain-word field errors, environment policy, tag and name policy, limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from module_registry import limits
+from module_registry.catalogue import Registry
+from module_registry.result import FieldError
+from module_registry.validation import field_path
+
+RDS_NET = {
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+
+
+def errors_by_field(result: Any) -> dict[str, FieldError]:
+    return {e.field: e for e in result.errors}
+
+
+def test_defaults_are_applied(registry: Registry) -> None:
+    result = registry.validate("sqs-queue", {"name": "orders"}, "dev", prod=False)
+    assert result.ok and result.errors == []
+    assert result.config["visibility_timeout_seconds"] == 30
+    assert result.config["dead_letter_queue"] is True
+    assert result.config["tags"] == {}
+    assert result.config["name"] == "orders"
+
+
+def test_defaults_do_not_leak_between_calls(registry: Registry) -> None:
+    first = registry.validate("s3-bucket", {"name": "a"}, "dev", prod=False)
+    first.config["tags"]["mutated"] = "yes"
+    second = registry.validate("s3-bucket", {"name": "b"}, "dev", prod=False)
+    assert second.config["tags"] == {}
+
+
+def test_errors_say_which_field_what_was_wrong_and_what_is_allowed(registry: Registry) -> None:
+    config = {
+        "name": "Orders_Queue",
+        "visibility_timeout_seconds": 99999,
+        "delay_seconds": "soon",
+        "max_receive_count": 0,
+        "colour": "blue",
+    }
+    found = errors_by_field(registry.validate("sqs-queue", config, "dev", prod=False))
+    assert found["name"].message == "does not have the allowed format"
+    assert "lowercase letters" in (found["name"].allowed or "")
+    assert found["visibility_timeout_seconds"].message == "is too large"
+    assert found["visibility_timeout_seconds"].allowed == "43200 or less"
+    assert found["delay_seconds"].message == "must be a whole number, got text"
+    assert found["max_receive_count"].allowed == "1 or more"
+    assert found["colour"].message == "is not a known field"
+    assert "visibility_timeout_seconds" in (found["colour"].allowed or "")
+
+
+def test_required_and_enum_errors(registry: Registry) -> None:
+    result = registry.validate("dynamodb-table", {"billing_mode": "FREE"}, "dev", prod=False)
+    found = errors_by_field(result)
+    assert not result.ok
+    assert found["name"].message == "is required"
+    assert found["hash_key"].message == "is required"
+    assert found["billing_mode"].message == "is not one of the allowed values"
+    assert found["billing_mode"].allowed == "PAY_PER_REQUEST, PROVISIONED"
+
+
+def test_nested_fields_are_named_with_their_path(registry: Registry) -> None:
+    config = {"name": "events", "subscriptions": {"worker": {"protocol": "sqs", "endpoint": "not-an-arn"}}}
+    found = errors_by_field(registry.validate("sns-topic", config, "dev", prod=False))
+    assert found["subscriptions.worker.endpoint"].message == "does not have the allowed format"
+    assert found["subscriptions.worker.endpoint"].allowed == "an SQS queue ARN"
+
+
+def test_conditional_rules_have_their_own_messages(registry: Registry) -> None:
+    found = errors_by_field(
+        registry.validate(
+            "ec2-instance",
+            {
+                "name": "x",
+                "instance_type": "t4g.small",
+                "subnet_id": "subnet-0123456789abcdef0",
+                "security_group_ids": ["sg-0123456789abcdef0"],
+            },
+            "dev",
+            prod=False,
+        )
+    )
+    assert found["architecture"].message == "must be arm64 for a Graviton instance type"
+    found = errors_by_field(
+        registry.validate(
+            "dynamodb-table", {"name": "t", "hash_key": "pk", "billing_mode": "PROVISIONED"}, "dev", prod=False
+        )
+    )
+    assert found["read_capacity"].message == "is required" and found["write_capacity"].message == "is required"
+    found = errors_by_field(registry.validate("iam-role", {"name": "r"}, "dev", prod=False))
+    assert "nobody could assume this role" in found[""].message
+
+
+@pytest.mark.parametrize(
+    ("module_id", "config", "field"),
+    [
+        ("s3-bucket", {"name": "data", "force_destroy": True}, "force_destroy"),
+        ("s3-bucket", {"name": "data", "versioning": False}, "versioning"),
+        ("sqs-queue", {"name": "jobs", "dead_letter_queue": False}, "dead_letter_queue"),
+        ("dynamodb-table", {"name": "t", "hash_key": "pk"}, "deletion_protection"),
+        (
+            "dynamodb-table",
+            {"name": "t", "hash_key": "pk", "deletion_protection": True, "point_in_time_recovery": False},
+            "point_in_time_recovery",
+        ),
+        ("ecr-repository", {"name": "api", "force_delete": True}, "force_delete"),
+        ("ecr-repository", {"name": "api", "image_tag_mutability": "MUTABLE"}, "image_tag_mutability"),
+        ("rds-postgres", {"name": "db", **RDS_NET, "multi_az": True}, "deletion_protection"),
+        (
+            "rds-postgres",
+            {"name": "db", **RDS_NET, "multi_az": True, "deletion_protection": True, "backup_retention_days": 1},
+            "backup_retention_days",
+        ),
+        ("rds-postgres", {"name": "db", **RDS_NET, "deletion_protection": True}, "multi_az"),
+        (
+            "ec2-instance",
+            {"name": "vm", "subnet_id": "subnet-0123456789abcdef0", "security_group_ids": ["sg-0123456789abcdef0"]},
+            "termination_protection",
+        ),
+        (
+            "iam-role",
+            {"name": "r", "trusted_role_arns": ["arn:aws:iam::123456789012:root"], "require_mfa": False},
+            "require_mfa",
+        ),
+        (
+            "sns-topic",
+            {"name": "t", "subscriptions": {"me": {"protocol": "email", "endpoint": "me@example.com"}}},
+            "subscriptions",
+        ),
+    ],
+)
+def test_production_constraints_are_field_errors(
+    registry: Registry, module_id: str, config: dict[str, Any], field: str
+) -> None:
+    assert registry.validate(module_id, config, "dev", prod=False).ok
+    prod = registry.validate(module_id, config, "prod", prod=True)
+    assert not prod.ok
+    found = errors_by_field(prod)
+    assert field in found, prod.errors
+    assert "production" in found[field].message
+
+
+def test_administrator_access_is_refused_everywhere(registry: Registry) -> None:
+    config = {
+        "name": "admin",
+        "trusted_services": ["ec2.amazonaws.com"],
+        "managed_policy_arns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    }
+    for env, prod in (("dev", False), ("prod", True)):
+        found = errors_by_field(registry.validate("iam-role", config, env, prod=prod))
+        assert "AdministratorAccess" in found["managed_policy_arns"].message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "managed-by",
+        "Managed-By",
+        "project",
+        "ENVIRONMENT",
+        "requester",
+        "tfpilot-request-id",
+        "tfpilot:owner",
+        "aws:createdBy",
+    ],
+)
+def test_users_cannot_set_or_override_server_tags(registry: Registry, key: str) -> None:
+    result = registry.validate("s3-bucket", {"name": "data", "tags": {key: "mine", "team": "ok"}}, "dev", prod=False)
+    found = errors_by_field(result)
+    where = field_path(["tags", key])
+    assert not result.ok and list(found) == [where]
+    assert "managed-by" in (found[where].allowed or "")
+
+
+def test_tag_syntax_and_count(registry: Registry) -> None:
+    found = errors_by_field(
+        registry.validate("s3-bucket", {"name": "d", "tags": {"team": "a;b", "bad key!": "x"}}, "dev", prod=False)
+    )
+    assert found["tags.team"].message == "is not a valid AWS tag value"
+    assert found['tags["bad key!"]'].message == "the key 'bad key!' is not allowed"
+    many = {f"k{i}": "v" for i in range(46)}
+    found = errors_by_field(registry.validate("s3-bucket", {"name": "d", "tags": many}, "dev", prod=False))
+    assert found["tags"].allowed == "at most 45 entries"
+    assert registry.validate(
+        "s3-bucket", {"name": "d", "tags": {"Kostenstelle": "Zürich 42", "owner": "a.b@example.com"}}, "dev", prod=False
+    ).ok
+
+
+@pytest.mark.parametrize(
+    ("module_id", "extra", "limit"),
+    [
+        ("s3-bucket", {}, 63),
+        ("sqs-queue", {}, 76),  # 80 minus the 4 characters of the dead-letter queue's "-dlq"
+        ("iam-role", {"trusted_services": ["ec2.amazonaws.com"]}, 64),
+        ("rds-postgres", RDS_NET, 63),
+    ],
+)
+def test_full_names_respect_the_resource_limit(
+    registry: Registry, module_id: str, extra: dict[str, Any], limit: int
+) -> None:
+    prefix = "core-dev-"
+    fits = "n" * (limit - len(prefix))
+    assert registry.validate(module_id, {"name": fits, **extra}, "dev", prod=False, project="core").ok
+    too_long = fits + "xy"
+    result = registry.validate(module_id, {"name": too_long, **extra}, "dev", prod=False, project="core")
+    if result.ok:
+        pytest.fail(f"{module_id}: {len(prefix + too_long)} characters accepted")
+    message = errors_by_field(result)["name"].message
+    assert "shorten the name by 2 characters" in message
+
+
+def test_fifo_suffix_counts_towards_the_sqs_limit(registry: Registry) -> None:
+    name = "n" * (76 - len("core-dev-"))
+    assert registry.validate("sqs-queue", {"name": name}, "dev", prod=False, project="core").ok
+    result = registry.validate("sqs-queue", {"name": name, "fifo": True}, "dev", prod=False, project="core")
+    assert "shorten the name by 5 characters" in errors_by_field(result)["name"].message
+
+
+def test_short_names_are_checked_even_without_a_project(registry: Registry) -> None:
+    result = registry.validate(
+        "iam-role", {"name": "r" * 55, "trusted_services": ["ec2.amazonaws.com"]}, "production", prod=True
+    )
+    assert "name" in errors_by_field(result)
+
+
+def test_config_must_be_an_object(registry: Registry) -> None:
+    for bad in ([], "x", None, 3):
+        result = registry.validate("s3-bucket", bad, "dev", prod=False)  # type: ignore[arg-type]
+        assert not result.ok and result.errors[0].message == "the config must be a JSON object"
+
+
+def test_configs_over_64_kib_are_rejected(registry: Registry) -> None:
+    big = {"name": "d", "tags": {"k": "v" * 200}, "padding": "x" * (64 * 1024)}
+    result = registry.validate("s3-bucket", big, "dev", prod=False)
+    assert not result.ok and "64 KiB" in result.errors[0].message
+    assert len(result.errors) == 1  # refused before schema validation
+
+
+def test_configs_nested_deeper_than_10_are_rejected(registry: Registry) -> None:
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(10):
+        deep = {"d": deep}
+    assert limits.depth_exceeds(deep)
+    result = registry.validate("s3-bucket", {"name": "x", **deep}, "dev", prod=False)
+    assert not result.ok and "deeper than 10" in result.errors[0].message
+    ten: dict[str, Any] = {}
+    for _ in range(9):
+        ten = {"d": ten}
+    assert not limits.depth_exceeds(ten)
+
+
+def test_non_json_values_are_rejected(registry: Registry) -> None:
+    for bad in ({"name": float("nan")}, {"name": "a\ud800"}, {"name": {1: 2}}, {"name": object()}):
+        result = registry.validate("s3-bucket", bad, "dev", prod=False)
+        assert not result.ok
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", "must be a JSON object"),
+        ("{", "not valid JSON"),
+        ('{"a": NaN}', "not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "deeper than 10"),
+        ('{"a": "' + "x" * (64 * 1024) + '"}', "64 KiB"),
+    ],
+)
+def test_config_json_text_is_checked_before_parsing_gets_expensive(text: str, message: str) -> None:
+    config, errors = limits.parse_config_json(text)
+    assert config is None and message in errors[0].message
+
+
+def test_environment_and_project_names_are_identifiers(registry: Registry) -> None:
+    assert not registry.validate("s3-bucket", {"name": "d"}, "../prod", prod=False).ok
+    assert not registry.validate("s3-bucket", {"name": "d"}, "dev", prod=False, project="core;rm").ok
+
+
+def test_by_field_helper_for_forms(registry: Registry) -> None:
+    result = registry.validate("s3-bucket", {"name": "UPPER", "encryption": "none"}, "dev", prod=False)
+    fields = result.by_field()
+    assert set(fields) == {"name", "encryption"}
+    assert fields["encryption"].startswith("is not one of the allowed values (allowed: sse-s3, sse-kms)")
