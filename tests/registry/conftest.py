@@ -100,7 +100,7 @@ def fmt_check() -> Callable[[Path], None]:
         pytest.skip("terraform is not installed: the terraform fmt -check half of this test needs it")
 
     def check(directory: Path) -> None:
-        result = subprocess.run(  # noqa: S603 - fixed argv, our own temp directory
+        result = subprocess.run(
             [binary, "fmt", "-check", "-diff", "-recursive", str(directory)],
             capture_output=True,
             text=True,
