@@ -27,7 +27,7 @@ from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, Tar
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
 from assistant.domain.fields import CoercionError, FieldInfo, coerce, describe_value, field_infos
 from assistant.domain.reply import Choice, FormField, FormSpec, Reply
-from assistant.domain.rules import name_field
+from assistant.domain.rules import name_field, names_field
 from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession
 
 MAX_CHOICES = 25
@@ -393,9 +393,15 @@ def _settle(
     if module is None:
         s.module = None
         return _ask_module(s, ctx, allowed, notes)
+    prod = bool(target.prod) if target is not None else False
+    return _settle_config(s, ctx, module, notes, prod=prod, show_terraform=show_terraform)
+
+
+def _settle_config(
+    s: IntakeSession, ctx: FlowContext, module: ModuleView, notes: list[str], *, prod: bool, show_terraform: bool
+) -> Reply:
     fields = field_infos(module.schema)
     _adopt_early_name(s, fields)
-    prod = bool(target.prod) if target is not None else False
     checked = _check(ctx.registry, s, fields, prod)
     for name, why in checked.invalid.items():
         s.config.pop(name, None)
@@ -414,7 +420,19 @@ def _settle(
         s.step = "config"
         s.pending_field = name
         s.confirmed_digest = None
-        return _ask_field(s, module, info, reason, notes, prod=prod)
+        # A refused value of the user's: the default is still a fine answer. A refused default
+        # (prod rules, cross-field rules): it is not.
+        return _ask_field(s, module, info, reason, notes, prod=prod, default_ok=name in checked.invalid)
+    if checked.general:
+        # A rule across fields ("nobody could assume this role: name a trusted service..."):
+        # ask for the first field it names.
+        problem = "; ".join(checked.general)
+        for info in fields:
+            if names_field(problem, info):
+                s.step = "config"
+                s.pending_field = info.name
+                s.confirmed_digest = None
+                return _ask_field(s, module, info, problem, notes, prod=prod, default_ok=False)
     if checked.general or not checked.ok:
         s.step = "config"
         s.pending_field = None
@@ -611,7 +629,14 @@ def _ask_module(s: IntakeSession, ctx: FlowContext, allowed: list[str] | None, n
 
 
 def _ask_field(
-    s: IntakeSession, module: ModuleView, info: FieldInfo, reason: str | None, notes: list[str], *, prod: bool
+    s: IntakeSession,
+    module: ModuleView,
+    info: FieldInfo,
+    reason: str | None,
+    notes: list[str],
+    *,
+    prod: bool,
+    default_ok: bool = True,
 ) -> Reply:
     if reason:
         notes = [*notes, f"{info.title}: {reason}."]
@@ -635,14 +660,15 @@ def _ask_field(
         extra.append(" and ".join(p for p in (lo, hi) if p).capitalize() + ".")
     if info.examples and kind not in ("boolean", "select"):
         extra.append(f"Example: `{describe_value(info.examples[0])}`.")
-    if info.has_default:
+    if info.has_default and default_ok:
         extra.append(f"Default: `{describe_value(info.default)}`.")
     choices: list[Choice] = []
     if kind == "boolean":
         choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
     elif info.enum:
         choices = [Choice(label=str(v), value=str(v)) for v in info.enum[:MAX_CHOICES]]
-    if info.has_default and kind != "boolean":
+    if info.has_default and kind != "boolean" and default_ok:
+        # After a refusal the default may be the very thing refused: offer it only on a plain ask.
         choices.append(Choice(label=f"Default ({describe_value(info.default)})", value="default"))
     text = _join(notes, question + (" " + " ".join(extra) if extra else ""))
     reply = _reply(s, text, choices=choices[:MAX_CHOICES], question=info.name, form=form_spec(module, s.config))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.domain.chat_model import Candidates, ExtractionContext, Intent, ModuleInfo
 from assistant.domain.fields import (
     CANONICAL_UNIT,
     NUMBER_WITH_UNIT,
+    UNITS,
     CoercionError,
     FieldInfo,
     coerce,
@@ -194,6 +195,12 @@ _PAIR = re.compile(
     r"(?P<op>=|:(?=\s)|\bto\s+be\b|\bto\b|\bis\b|\bshould\s+be\b|\bof\b|\bas\b)\s*"
     r"(?P<val>\"[^\"]*\"|'[^']*'|`[^`]*`|\[[^\]]*\]|\{[^}]*\}|\d+(?:[.,]\d+)?\s*[A-Za-z]{1,9}\b|[^\s,;]+)"
 )
+_KV = re.compile(
+    r"(?<![\w.:/-])(?P<key>[A-Za-z_][\w.-]*)\s*=\s*"
+    r"(?P<val>\"[^\"]*\"|'[^']*'|`[^`]*`|\[[^\]]*\]|\{[^}]*\}|\d+(?:[.,]\d+)?\s*(?:"
+    + "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+    + r")\b|[^\s,;]+(?:,(?=[^\s,;]*[A-Za-z0-9])[^\s,;=]+(?=[\s;]|$))*)"
+)
 _NAME_FORM = re.compile(
     r"\b(?:called|named|call\s+it|name\s+it|name)\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
     re.IGNORECASE,
@@ -271,6 +278,9 @@ class _Text:
 
     original: str
     work: str
+    # value start -> a shorter key to try first ("database name=x" opening a message names
+    # the module, then the field: "name").
+    alt_keys: dict[int, str] = field(default_factory=dict)
 
     def mask(self, start: int, end: int) -> None:
         self.work = self.work[:start] + " " * (end - start) + self.work[end:]
@@ -359,6 +369,15 @@ def field_phrases(f: FieldInfo) -> list[str]:
     return sorted((p for p in out if p), key=len, reverse=True)
 
 
+def names_field(text: str, f: FieldInfo) -> bool:
+    """Does ``text`` (a message, or an error message) name field ``f``?"""
+    return any(
+        _stem_pattern(p).search(text)
+        for p in [*f.phrases(), *map(norm, FIELD_HINTS.get(f.name, ()))]
+        if p not in _GENERIC
+    )
+
+
 def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
     """The field "called X" names: ``name``, else the first required ``*_name``/``name*`` string."""
     strings = [f for f in fields if f.kind == "text"]
@@ -388,7 +407,7 @@ class RuleExtractor:
         pairs = self._explicit_pairs(text)
         for key, op, _raw, start, end in pairs:
             # A value given as key=value is never read as a project, environment or module name.
-            if op in ("=", ":") and self._resolve_key(key, [], fuzzy=False) is None:
+            if op in ("=", "==", ":") and self._resolve_key(key, [], fuzzy=False) is None:
                 text.mask(start, end)
         named = self._name_forms(text)
         after_module = self._names(text, context, cand, pairs)
@@ -399,6 +418,9 @@ class RuleExtractor:
         self._resolve_pairs(text, pairs, fields, cand)
         if after_module and not named:
             named = [after_module]
+            for m in text.find(re.compile(r"(?<![\w.-])" + re.escape(after_module) + r"(?![\w-]|\.\w)")):
+                text.mask(m.start(), m.end())
+                break
         nf = name_field(fields)
         if nf is not None and named and nf.name not in cand.config:
             cand.config[nf.name] = named[0]
@@ -407,8 +429,8 @@ class RuleExtractor:
         self._patterned(text, fields, cand)
         self._enums(text, fields, cand)
         self._adjacent_text(text, fields, cand, context)
-        self._booleans(text, fields, cand)
         self._numbers(text, fields, cand, context.pending_field)
+        self._booleans(text, fields, cand)
         self._pending(message, context, by_name, cand)
         if not fields and named and cand.module is None and context.module is None:
             # A name given before the module is known: keep it for the module's name field.
@@ -421,6 +443,17 @@ class RuleExtractor:
     # --- explicit key/value forms ------------------------------------------------------
     def _explicit_pairs(self, text: _Text) -> list[tuple[str, str, str, int, int]]:
         out = []
+        # "name=x project=core": identifier=value pairs first, so a prefix such as "sqs:"
+        # never swallows them.
+        for match in text.find(_KV):
+            # The words just before the identifier may be part of the field's name:
+            # "storage class=GLACIER" (op "==" marks this form).
+            lead = re.search(r"((?:[A-Za-z][\w-]*\s+){0,3})$", text.work[: match.start()])
+            key = ((lead.group(1) if lead else "") + match.group("key")).strip()
+            if lead and lead.group(1) and not text.work[: lead.start()].strip():
+                text.alt_keys[match.start("val")] = match.group("key")
+            out.append((key, "==", match.group("val"), match.start("val"), match.end("val")))
+            text.mask(match.start(), match.start("val"))
         for match in text.find(_PAIR):
             key = match.group("key").strip()
             op = match.group("op").lower()
@@ -477,10 +510,16 @@ class RuleExtractor:
     ) -> None:
         for key, op, raw, start, value_end in pairs:
             end = value_end
-            strong = op in ("=", ":")
-            target = self._resolve_key(key, fields, fuzzy=strong)
+            strong = op in ("=", "==", ":")
+            target = None
+            if start in text.alt_keys:
+                target = self._resolve_key(text.alt_keys[start], fields, fuzzy=False)
+            target = target or self._resolve_key(key, fields, fuzzy=strong)
             value = _unquote(raw)
             if target is None:
+                if op == "==":
+                    cand.unknown_fields.append(key.split()[-1])
+                    continue
                 key_words = [w for w in words(key) if w not in _VERBS]
                 if strong and 1 <= len(key_words) <= 3:
                     cand.unknown_fields.append("_".join(key_words))
@@ -545,18 +584,21 @@ class RuleExtractor:
                 cand.environment = best_env[1]
                 text.mask(best_env[2].start(), best_env[2].end())
         if cand.module is None:
-            best_mod: tuple[int, int, str, re.Match[str]] | None = None
+            # Earliest mention wins, but a word that is also a field of some module ("fifo")
+            # only counts when nothing stronger is said ("a fifo topic" is a topic).
+            weak = {p for info in context.modules for f in field_infos(info.config_schema) for p in f.phrases()}
+            best_mod: tuple[tuple[bool, int, int], str, re.Match[str]] | None = None
             for info in context.modules:
                 for phrase in module_phrases(info):
                     for match in text.find(_boundary(phrase)):
-                        rank = (match.start(), -len(phrase))
-                        if best_mod is None or rank < (best_mod[0], best_mod[1]):
-                            best_mod = (match.start(), -len(phrase), info.id, match)
-            if best_mod is not None and best_mod[2] != context.module:
-                cand.module = best_mod[2]
+                        rank = (phrase in weak, match.start(), -len(phrase))
+                        if best_mod is None or rank < best_mod[0]:
+                            best_mod = (rank, info.id, match)
+            if best_mod is not None and best_mod[1] != context.module:
+                cand.module = best_mod[1]
             if best_mod is not None:
                 # The module word stays readable: "a fifo queue" also sets fifo.
-                return self._name_after(text, best_mod[3].end(), best_mod[2], context, envs)
+                return self._name_after(text, best_mod[2].end(), best_mod[1], context, envs)
         return None
 
     def _name_after(
@@ -575,9 +617,8 @@ class RuleExtractor:
                 continue
             if low in _NOT_NAMES or low in envs or value in context.projects or len(value) < 2:
                 return None
-            if any(low in module_phrases(m) for m in context.modules):
+            if any(low in module_phrases(m) for m in context.modules) or "." in value:
                 return None
-            text.mask(after.start(1), after.end(1))
             return value
 
     @staticmethod
@@ -591,8 +632,14 @@ class RuleExtractor:
 
     # --- module fields ------------------------------------------------------------------
     def _preset(self, text: _Text, module: ModuleInfo, cand: Candidates) -> None:
+        field_words = {p for f in field_infos(module.config_schema) for p in field_phrases(f)}
         for preset in sorted(module.presets, key=len, reverse=True):
             matches = text.find(_boundary(preset))
+            if norm(preset) in field_words:
+                # "a fifo queue" sets the fifo field; the "fifo" preset needs the word preset.
+                matches = [
+                    m for m in matches if re.search(r"\bpresets?\b", text.work[max(0, m.start() - 12) : m.end() + 12])
+                ]
             if matches:
                 cand.preset = preset
                 for m in matches:
@@ -633,6 +680,28 @@ class RuleExtractor:
             cand.config[f.name] = option
             taken.add(f.name)
             text.mask(match.start(), match.end())
+        self._enum_by_part(text, fields, cand)
+
+    def _enum_by_part(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+        """ "kms encryption" -> sse-kms, "infrequent access table class" -> STANDARD_INFREQUENT_ACCESS:
+        a word only one option has, next to the field's name."""
+        for f in fields:
+            if not f.enum or f.name in cand.config or f.kind == "boolean":
+                continue
+            parts = {option: set(words(str(option))) for option in f.enum}
+            for start, end, penalty in self._mentions(text, f):
+                if penalty:
+                    continue
+                near = set(words(text.work[max(0, start - 30) : start])[-3:] + words(text.work[end : end + 30])[:3])
+                hits = [
+                    option
+                    for option, mine in parts.items()
+                    if (mine - set().union(*(p for o, p in parts.items() if o != option))) & near
+                ]
+                if len(hits) == 1:
+                    cand.config[f.name] = hits[0]
+                    text.mask(start, end)
+                    break
 
     def _patterned(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
         """Values whose shape names their field: ``subnet-0abc...``, ``sg-...``, ``ami-...``,
@@ -685,17 +754,19 @@ class RuleExtractor:
                     continue
                 pattern = re.compile(
                     _boundary(phrase).pattern
-                    + r"\s+(?:(?:named|called|of|is|=|:)\s*)?[\"'`]?([A-Za-z0-9_./:-]+)[\"'`]?",
+                    + r"\s+(?:(?:named|called|of|is|=|:)\s*)?"
+                    + r"(?:\"([^\"]+)\"|'([^']+)'|[\"'`]?([A-Za-z0-9_./:-]+)[\"'`]?)",
                     re.IGNORECASE,
                 )
                 match = pattern.search(text.work)
                 if not match:
                     continue
-                value = match.group(1).rstrip(".,")
+                group = next(i for i in (1, 2, 3) if match.group(i) is not None)
+                value = match.group(group).rstrip(".,") if group == 3 else match.group(group)
                 if value.lower() in stop or (rx is not None and not rx.fullmatch(value)):
                     continue
                 cand.config[f.name] = value
-                text.mask(match.start(1), match.end(1))
+                text.mask(match.start(group), match.end(group))
                 break
 
     def _named_before(self, text: _Text, f: FieldInfo, start: int) -> bool:
@@ -736,7 +807,12 @@ class RuleExtractor:
             elif after and after[0] in _AFTER_TRUE and not any(w in _NEGATIONS for w in before):
                 value = True
             cand.config[f.name] = value
-            text.mask(start, min(len(text.work), end + (len(text.work[end : end + 12]) if after else 0)))
+            text.mask(start, end)
+            polarity = re.match(
+                r"\s*(on|off|enabled|disabled|true|false|yes|no|none)\b", text.work[end:], re.IGNORECASE
+            )
+            if polarity:
+                text.mask(end, end + polarity.end())
 
     def _numbers(self, text: _Text, fields: list[FieldInfo], cand: Candidates, pending: str | None) -> None:
         numeric = [f for f in fields if f.kind in ("integer", "number") and f.name not in cand.config]
@@ -751,7 +827,7 @@ class RuleExtractor:
         if not quantities:
             return
         used: set[int] = set()
-        options: list[tuple[int, FieldInfo, int]] = []
+        options: list[tuple[int, FieldInfo, int, int, int]] = []
         for f in numeric:
             for start, end, penalty in self._mentions(text, f):
                 for qi, q in enumerate(quantities):
@@ -765,14 +841,17 @@ class RuleExtractor:
                     between = text.work[end : q.start] if q.start >= end else text.work[q.end : start]
                     if re.search(r"[,;]|\band\b", between):
                         continue
-                    options.append((gap + penalty, f, qi))
+                    options.append((gap + penalty, f, qi, start, end))
         assigned: set[str] = set()
-        for _score, f, qi in sorted(options, key=lambda o: o[0]):
+        for _score, f, qi, start, end in sorted(options, key=lambda o: o[0]):
             if f.name in assigned or qi in used:
                 continue
             self._set_number(cand, f, quantities[qi])
             assigned.add(f.name)
             used.add(qi)
+            # The words that named it are spent: "old versions" must not also switch on versioning.
+            text.mask(start, end)
+            text.mask(quantities[qi].start, quantities[qi].end)
         # A number with a unit and no field named: the one unset field of that dimension.
         for qi, q in enumerate(quantities):
             if qi in used or q.unit is None:
@@ -780,7 +859,12 @@ class RuleExtractor:
             dim = dimension_of(q.unit)
             same = [f for f in numeric if f.dimension == dim and f.name not in assigned]
             if len(same) > 1:
-                same = [f for f in same if f.required] or [f for f in same if f.name == pending]
+                # "50 GB" for a database is its storage, not the autoscaling ceiling.
+                same = (
+                    [f for f in same if f.required]
+                    or [f for f in same if f.name == pending]
+                    or [f for f in same if not f.name.startswith(("max_", "min_"))]
+                )
             if len(same) == 1:
                 self._set_number(cand, same[0], q)
                 assigned.add(same[0].name)

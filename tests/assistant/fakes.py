@@ -8,6 +8,10 @@ from typing import Any
 
 import jsonschema
 
+from core.domain.errors import PermissionDenied
+from core.domain.request import PullRequestRef, Request
+from tests.fakes import ManualClock
+
 
 @dataclass
 class FakeFieldError:
@@ -180,3 +184,52 @@ class FakeProjects:
     def target(self, project: str, environment: str) -> FakeTarget:
         prod = self._map[project][environment]
         return FakeTarget("acme", f"{project}-infra", "main", f"envs/{environment}", prod)
+
+
+@dataclass
+class FakeRequestService:
+    """``RequestService.create/preview`` as the assistant sees them: idempotent on the key."""
+
+    clock: ManualClock
+    prod_allowed: set[str] = field(default_factory=set)
+    created: dict[str, Request] = field(default_factory=dict)  # idempotency key -> request
+    commands: list[Any] = field(default_factory=list)
+    previews: int = 0
+    fail_with: Exception | None = None
+
+    def _check(self, cmd: Any) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        if cmd.environment == "prod" and cmd.requester.id not in self.prod_allowed:
+            raise PermissionDenied("create", "requests in prod need the prod allowlist")
+
+    def preview(self, cmd: Any) -> dict[str, str]:
+        self.previews += 1
+        body = "\n".join(f'  {k} = "{v}"' for k, v in sorted(cmd.config.items()))
+        path = f"envs/{cmd.environment}/tfpilot_{cmd.request_id}.tf"
+        return {
+            path: f'# tfpilot:begin {cmd.request_id}\nmodule "{cmd.module}" {{\n{body}\n}}\n# tfpilot:end {cmd.request_id}\n'
+        }
+
+    def create(self, cmd: Any) -> Request:
+        self.commands.append(cmd)
+        self._check(cmd)
+        if cmd.idempotency_key in self.created:
+            return self.created[cmd.idempotency_key]
+        now = self.clock.now()
+        request = Request(
+            id=cmd.request_id,
+            project=cmd.project,
+            environment=cmd.environment,
+            module=cmd.module,
+            config=cmd.config,
+            requester=cmd.requester,
+            idempotency_key=cmd.idempotency_key,
+            slack=cmd.slack,
+            received_at=now,
+            updated_at=now,
+            pr_url=f"https://github.example/acme/{cmd.project}-infra/pull/{len(self.created) + 1}",
+            pr=PullRequestRef(number=len(self.created) + 1, open=True),
+        )
+        self.created[cmd.idempotency_key] = request
+        return request

@@ -1,0 +1,232 @@
+"""Runs the utterance corpus (``corpus.yaml``) against the real module registry and the example
+projects map: extraction accuracy of the first message (field level and request level) and the
+number of turns to a submitted request, answering follow-up questions like a user would.
+Shared by ``test_corpus.py`` (which asserts floors) and ``bench/bench_assistant.py`` (which
+prints the numbers)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.domain.chat_model import Candidates, ChatModel
+from assistant.domain.fields import describe_value, field_map
+from assistant.domain.flow import extraction_context
+from assistant.domain.reply import Reply
+from assistant.domain.rules import RuleExtractor
+from assistant.domain.session import ConversationKey, IntakeSession
+from assistant.service import IntakeService
+from core.domain.request import Requester
+from tests.assistant.fakes import FakeRequestService
+from tests.fakes import InMemoryChatLog, InMemoryObjectStore, ManualClock
+
+CORPUS = Path(__file__).with_name("corpus.yaml")
+USER = Requester(id="U_CORPUS", name="corpus")
+MAX_TURNS = 15
+
+
+@dataclass
+class Utterance:
+    text: str
+    project: str | None
+    environment: str | None
+    module: str | None
+    preset: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    utterance: Utterance
+    candidates: Candidates
+    fields_total: int
+    fields_correct: int
+    wrong: list[str]  # "field: got X, expected Y"
+    complete: bool  # the line states every value a valid request needs
+    turns: int | None  # user messages until submitted (None: never got there)
+    transcript: list[str]
+
+    @property
+    def exact(self) -> bool:
+        return self.fields_correct == self.fields_total
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+
+    @property
+    def request_accuracy(self) -> float:
+        return sum(o.exact for o in self.outcomes) / len(self.outcomes)
+
+    @property
+    def field_accuracy(self) -> float:
+        return sum(o.fields_correct for o in self.outcomes) / sum(o.fields_total for o in self.outcomes)
+
+    def turns(self, *, complete_only: bool = False) -> list[int]:
+        return [o.turns for o in self.outcomes if o.turns is not None and (o.complete or not complete_only)]
+
+    @property
+    def unfinished(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.turns is None]
+
+    def summary(self) -> dict[str, Any]:
+        all_turns = self.turns()
+        complete = self.turns(complete_only=True)
+        return {
+            "utterances": len(self.outcomes),
+            "modules": len({o.utterance.module for o in self.outcomes}),
+            "request_exact": round(self.request_accuracy, 3),
+            "field_accuracy": round(self.field_accuracy, 3),
+            "submitted": len(all_turns),
+            "median_turns": statistics.median(all_turns) if all_turns else None,
+            "p95_turns": _p95(all_turns),
+            "complete_requests": len(complete),
+            "median_turns_complete": statistics.median(complete) if complete else None,
+            "p95_turns_complete": _p95(complete),
+        }
+
+
+def _p95(values: list[int]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, math.ceil(0.95 * len(ordered)) - 1)  # nearest rank
+    return float(ordered[index])
+
+
+def load_corpus(path: Path = CORPUS) -> list[Utterance]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        Utterance(
+            text=item["text"],
+            project=item.get("project"),
+            environment=item.get("environment"),
+            module=item.get("module"),
+            preset=item.get("preset"),
+            config=dict(item.get("config") or {}),
+            answers=dict(item.get("answers") or {}),
+        )
+        for item in raw
+    ]
+
+
+def _fresh_session() -> IntakeSession:
+    return IntakeSession.start(
+        ConversationKey(team_id="T", channel="C", thread_ts="0"), USER.id, session_id="ses_x", now=ManualClock().now()
+    )
+
+
+def score(u: Utterance, cand: Candidates) -> tuple[int, int, list[str]]:
+    expected: dict[str, Any] = {"project": u.project, "environment": u.environment, "module": u.module}
+    got: dict[str, Any] = {"project": cand.project, "environment": cand.environment, "module": cand.module}
+    if u.preset is not None or cand.preset is not None:
+        expected["preset"], got["preset"] = u.preset, cand.preset
+    for key in set(u.config) | set(cand.config):
+        expected[f"config.{key}"] = u.config.get(key)
+        got[f"config.{key}"] = cand.config.get(key)
+    wrong = [f"{k}: got {got[k]!r}, expected {expected[k]!r}" for k in sorted(expected) if got[k] != expected[k]]
+    return len(expected), len(expected) - len(wrong), wrong
+
+
+def is_complete(u: Utterance, registry: Any, projects: Any) -> bool:
+    if not (u.project and u.environment and u.module):
+        return False
+    target = projects.target(u.project, u.environment)
+    if target.allowed_modules is not None and u.module not in target.allowed_modules:
+        return False
+    config = dict(registry.get(u.module).presets.get(u.preset, {})) if u.preset else {}
+    config.update(u.config)
+    result = registry.validate(u.module, config, u.environment, prod=target.prod, project=u.project)
+    return bool(result.ok)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def answer_for(u: Utterance, session: IntakeSession, reply: Reply, registry: Any) -> str:
+    """What the user types next: the value they meant, or a sensible one for what is asked."""
+    if session.step == "project":
+        return str(u.answers.get("project") or u.project)
+    if session.step == "environment":
+        return str(u.answers.get("environment") or u.environment)
+    if session.step == "module":
+        return str(u.answers.get("module") or u.module)
+    name = session.pending_field
+    if name is None:
+        return "start over"
+    if name in u.answers:
+        return _as_text(u.answers[name])
+    reason = (reply.field_errors.get(name) or "").lower()
+    info = field_map(registry.get(session.module).schema).get(name)
+    if info is not None and info.kind == "boolean":
+        if any(w in reason for w in ("must be on", "must be true", "(allowed: true)")):
+            return "yes"
+        if any(w in reason for w in ("cannot be enabled", "must be off", "(allowed: false)")):
+            return "no"
+    if name in u.config and name not in session.errors:
+        return _as_text(u.config[name])
+    choices = [c.value for c in reply.choices if c.value != "default"]
+    if choices:
+        return choices[0]
+    if info is not None and info.examples:
+        return _as_text(info.examples[0])
+    if info is not None and info.minimum is not None:
+        return describe_value(int(info.minimum))
+    return "default"
+
+
+def run_one(u: Utterance, registry: Any, projects: Any, model: ChatModel | None = None) -> Outcome:
+    clock = ManualClock()
+    requests = FakeRequestService(clock, prod_allowed={USER.id})
+    counter = itertools.count(1)
+    service = IntakeService(
+        InMemoryObjectStore(),
+        InMemoryChatLog(),
+        registry,
+        projects,
+        requests,
+        model,
+        clock,
+        new_session_id=lambda: f"ses_{next(counter):012d}",
+        new_request_id_fn=lambda: f"req_{next(counter):012d}",
+    )
+    key = ConversationKey(team_id="T", channel="C", thread_ts="1")
+    extractor = model or RuleExtractor()
+    cand = extractor.extract(u.text, extraction_context(_fresh_session(), registry, projects))
+    total, correct, wrong = score(u, cand)
+    transcript: list[str] = []
+    text = u.text
+    turns: int | None = None
+    for turn in range(1, MAX_TURNS + 1):
+        reply = service.handle(key, USER, text)
+        transcript.append(f"> {text}")
+        transcript.append("< " + reply.text.split("\n")[-1][:160])
+        if reply.submitted:
+            turns = turn
+            break
+        session = service.session(key)
+        assert session is not None
+        text = "submit" if session.step == "confirm" else answer_for(u, session, reply, registry)
+    return Outcome(u, cand, total, correct, wrong, is_complete(u, registry, projects), turns, transcript)
+
+
+def run_corpus(registry: Any = None, projects: Any = None, model: ChatModel | None = None) -> Report:
+    from module_registry import catalogue
+    from module_registry import projects as projects_module
+
+    registry = registry or catalogue.load_registry()
+    projects = projects or projects_module.load_projects()
+    return Report([run_one(u, registry, projects, model) for u in load_corpus()])
