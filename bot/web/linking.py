@@ -313,6 +313,8 @@ async def link_callback(
     now = ctx.deps.clock.now()
     try:
         claims = states.verify(state, now)
+        if await run_in_threadpool(states.is_spent, claims):
+            raise StateRefused("this link was already used: run /tfpilot link in Slack again", 403)
         if not constant_equals(request.cookies.get(COOKIE), states.binding(claims)):
             raise StateRefused("finish linking in the browser where you started it (run /tfpilot link again)", 403)
         if not code:

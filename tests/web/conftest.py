@@ -173,7 +173,7 @@ def make_web(**env: str) -> Web:
         reconcile_interval=None,
         dm=lambda team, user, text: dms.append((team, user, text)),
     )
-    return Web(world=world, deps=deps, objects=objects, client=TestClient(app), dms=dms)
+    return Web(world=world, deps=deps, objects=objects, client=TestClient(app, base_url="https://testserver"), dms=dms)
 
 
 @pytest.fixture

@@ -1,0 +1,225 @@
+"""The reconciler: lost webhooks are picked up, half-done operations resumed, replicas share work."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bot.web.reconciler import LEASE_PREFIX, Reconciler
+from core.domain.status import Status
+from core.services.once import Once
+from core.services.operations import LEASE
+from tests.services.conftest import APPROVER, create_cmd
+from tests.services.fake_code_host import Crash
+from tests.services.helpers import applied, finish_run, planned
+from tests.web.conftest import Web
+
+STALE = timedelta(minutes=10)
+
+
+def reconciler(web: Web, **kw: object) -> Reconciler:
+    return Reconciler(web.deps, **kw)  # type: ignore[arg-type]
+
+
+def past_stale(web: Web) -> None:
+    web.world.clock.advance(seconds=STALE.total_seconds() + 1)
+
+
+def test_stale_period_comes_from_settings(web: Web) -> None:
+    assert reconciler(web).stale_after == STALE
+
+
+def test_a_lost_plan_webhook_is_picked_up(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    run_id = world.get(request.id).plan_run.run_id  # type: ignore[union-attr]
+    world.host.start_run(run_id)
+    world.host.complete_run(run_id, "success")  # GitHub finished; the delivery never arrived
+    assert world.get(request.id).status == Status.PLANNING.value
+    rec = reconciler(web)
+    assert rec.run_once().synced == []  # not stale yet: the webhook may still come
+    past_stale(web)
+    report = rec.run_once()
+    assert report.synced == [request.id]
+    stored = world.get(request.id)
+    assert stored.status == Status.PLAN_READY.value
+    assert stored.last_synced_at == world.clock.now()
+    assert world.notifier.events(request.id)[-1] == "plan_ready"
+
+
+def test_a_lost_merge_webhook_is_picked_up(web: Web) -> None:
+    world = web.world
+    request = planned(world)
+    world.requests.approve(request.id, APPROVER)
+    number = world.get(request.id).pr.number  # type: ignore[union-attr]
+    pr = world.host.repo(world.repo).prs[number]
+    pr.state, pr.merged, pr.merged_at, pr.merge_sha = "closed", True, world.clock.now(), "e" * 40
+    past_stale(web)
+    report = reconciler(web).run_once()
+    assert request.id in report.synced
+    assert world.get(request.id).status == Status.MERGED.value
+
+
+def test_terminal_and_fresh_requests_are_left_alone(web: Web) -> None:
+    world = web.world
+    done = applied(world)
+    past_stale(web)
+    fresh = world.requests.create(create_cmd(config={"name": "fresh"}))
+    world.host.reset_counts()
+    report = reconciler(web).run_once()
+    assert report.synced == []
+    assert world.host.total() == 0
+    assert world.get(done.id).last_synced_at is None
+    assert world.get(fresh.id).last_synced_at is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_a_half_done_create_is_resumed(web: Web, n: int) -> None:
+    world = web.world
+    world.host.crash_at(n, when="after")
+    with pytest.raises(Crash):
+        world.requests.create(create_cmd())
+    world.host.no_crash()
+    (rid,) = world.store.active
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    report = reconciler(web).run_once()
+    assert report.resumed == [rid]
+    request = world.get(rid)
+    op = request.operation("create", request.idempotency_key or "")
+    assert op is not None and op.completed_at is not None
+    repo = world.host.repo(world.repo)
+    assert len(repo.prs) == 1
+    assert len(world.host.runs_of("plan.yml")) == 1
+    assert request.status == Status.PLANNING.value
+    # A later pass has nothing left to do and reads nothing new.
+    world.clock.advance(seconds=1)
+    assert reconciler(web).run_once().resumed == []
+
+
+def test_a_running_operation_is_not_touched_while_its_lease_holds(web: Web) -> None:
+    world = web.world
+    world.host.crash_at(3, when="after")
+    with pytest.raises(Crash):
+        world.requests.create(create_cmd())
+    world.host.no_crash()
+    world.host.reset_counts()
+    report = reconciler(web).run_once()
+    assert report.resumed == []
+    assert world.host.total() == 0
+
+
+def test_a_half_done_create_found_stale_is_synced_then_resumed(web: Web) -> None:
+    world = web.world
+    world.host.crash_at(3, when="after")  # branch and commit made, no PR yet
+    with pytest.raises(Crash):
+        world.requests.create(create_cmd())
+    world.host.no_crash()
+    (rid,) = world.store.active
+    past_stale(web)
+    report = reconciler(web).run_once()
+    assert report.synced == [rid]
+    assert report.resumed == [rid]
+    assert len(world.host.repo(world.repo).prs) == 1
+
+
+def test_replicas_share_a_window_through_the_lease(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    past_stale(web)
+    first, second = reconciler(web), reconciler(web)  # two replicas, one store
+    # The first replica has taken this window's lease on the request (and is still working).
+    window = int(world.clock.now().timestamp()) // int(STALE.total_seconds())
+    assert Once(web.objects, f"{LEASE_PREFIX}/{window:012d}").first(request.id)
+    world.host.reset_counts()
+    report = second.run_once()
+    assert report.synced == []
+    assert report.leased_elsewhere == [request.id]
+    assert world.host.total() == 0
+    past_stale(web)  # next window: whoever comes first takes it, the other stands aside
+    assert first.run_once().synced == [request.id]
+    past_stale(web)
+    assert second.run_once().synced == [request.id]
+
+
+def test_old_lease_markers_are_deleted(web: Web) -> None:
+    world = web.world
+    world.requests.create(create_cmd())
+    rec = reconciler(web)
+    for _ in range(4):
+        past_stale(web)
+        rec.run_once()
+    windows = {key.split("/")[2] for key in web.objects.list_keys(f"{LEASE_PREFIX}/")}
+    assert len(windows) <= 2
+
+
+def test_sync_errors_are_reported_and_do_not_stop_the_pass(web: Web) -> None:
+    world = web.world
+    a = world.requests.create(create_cmd(config={"name": "aaa"}))
+    b = world.requests.create(create_cmd(config={"name": "bbb"}))
+    past_stale(web)
+    real = web.deps.sync
+
+    class Flaky:
+        def sync(self, request_id: str) -> object:
+            if request_id == a.id:
+                raise RuntimeError("GitHub 502")
+            return real.sync(request_id)
+
+    web.deps.sync = Flaky()  # type: ignore[assignment]
+    report = reconciler(web).run_once()
+    assert report.synced == [b.id]
+    assert set(report.errors) == {a.id}
+    assert "GitHub 502" in report.errors[a.id]
+
+
+def test_the_background_thread_runs_passes_until_stopped(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    run_id = world.get(request.id).plan_run.run_id  # type: ignore[union-attr]
+    world.host.complete_run(run_id, "success")
+    past_stale(web)
+    rec = reconciler(web, interval=0.01)
+    passed = threading.Event()
+    original = rec.run_once
+
+    def watched() -> object:
+        report = original()
+        passed.set()
+        return report
+
+    rec.run_once = watched  # type: ignore[method-assign]
+    rec.start()
+    try:
+        assert passed.wait(10), "no reconciler pass ran"
+        assert rec.running
+    finally:
+        rec.stop()
+    assert not rec.running
+    assert world.get(request.id).status == Status.PLAN_READY.value
+
+
+def test_the_app_lifespan_starts_and_stops_the_reconciler() -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.settings import load_settings
+    from bot.web.app import create_web_app
+    from tests.web.conftest import build_deps, env_for
+
+    deps, _world, _objects = build_deps(load_settings(env_for()))
+    app = create_web_app(deps, reconcile_interval=3600, dm=None)
+    ctx = app.state.tfpilot
+    with TestClient(app):
+        assert ctx.reconciler.running
+    assert not ctx.reconciler.running
+
+
+def test_a_plan_finishing_after_resume_is_synced_later(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    finish_run(world, request, "plan")
+    assert world.get(request.id).status == Status.PLAN_READY.value
+    past_stale(web)
+    # plan_ready is not terminal: it is refreshed (cheaply) in case a review or merge was missed
+    assert reconciler(web).run_once().synced == [request.id]
