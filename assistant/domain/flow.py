@@ -409,6 +409,7 @@ def _settle_config(
     if checked.invalid:
         # Re-check without the rejected values: a required field may now be missing.
         checked = _check(ctx.registry, s, fields, prod)
+    default_refused = set(checked.missing) | set(checked.missing_reason)
     by_name = {f.name: f for f in fields}
     # A value rejected earlier and not given again is asked for again, with the reason.
     s.errors = {n: m for n, m in s.errors.items() if n in by_name and n not in s.config}
@@ -422,7 +423,8 @@ def _settle_config(
         s.confirmed_digest = None
         # A refused value of the user's: the default is still a fine answer. A refused default
         # (prod rules, cross-field rules): it is not.
-        return _ask_field(s, module, info, reason, notes, prod=prod, default_ok=name in checked.invalid)
+        default_ok = name in checked.invalid and name not in default_refused
+        return _ask_field(s, module, info, reason, notes, prod=prod, default_ok=default_ok)
     if checked.general:
         # A rule across fields ("nobody could assume this role: name a trusted service..."):
         # ask for the first field it names.
@@ -666,7 +668,12 @@ def _ask_field(
     if kind == "boolean":
         choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
     elif info.enum:
-        choices = [Choice(label=str(v), value=str(v)) for v in info.enum[:MAX_CHOICES]]
+        options = list(info.enum)
+        if reason:
+            # The value the refusal allows ("must be arm64 ...") goes first.
+            named = [v for v in options if re.search(rf"(?<![\w.-]){re.escape(str(v))}(?![\w-])", reason)]
+            options = named + [v for v in options if v not in named]
+        choices = [Choice(label=str(v), value=str(v)) for v in options[:MAX_CHOICES]]
     if info.has_default and kind != "boolean" and default_ok:
         # After a refusal the default may be the very thing refused: offer it only on a plain ask.
         choices.append(Choice(label=f"Default ({describe_value(info.default)})", value="default"))

@@ -40,6 +40,7 @@ class Utterance:
     preset: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
+    holdout: bool = False  # added after the extractor was tuned; never tuned on
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Outcome:
 @dataclass
 class Report:
     outcomes: list[Outcome]
+
+    def part(self, *, holdout: bool) -> Report:
+        return Report([o for o in self.outcomes if o.utterance.holdout == holdout])
 
     @property
     def request_accuracy(self) -> float:
@@ -113,6 +117,7 @@ def load_corpus(path: Path = CORPUS) -> list[Utterance]:
             preset=item.get("preset"),
             config=dict(item.get("config") or {}),
             answers=dict(item.get("answers") or {}),
+            holdout=bool(item.get("holdout", False)),
         )
         for item in raw
     ]

@@ -1,0 +1,43 @@
+"""The utterance corpus through the RuleExtractor and the flow, against the real registry and
+the example projects map. Floors chosen after measuring (see docs/assistant.md): they guard
+against regressions, they are not the targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.assistant.corpus_runner import Report, load_corpus, run_corpus
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return run_corpus()
+
+
+def test_corpus_covers_every_module_with_enough_lines() -> None:
+    from module_registry import catalogue
+
+    corpus = load_corpus()
+    assert len(corpus) >= 60
+    assert {u.module for u in corpus} == {m.id for m in catalogue.load_registry().modules()}
+    assert sum(u.holdout for u in corpus) >= 20
+
+
+def test_extraction_accuracy_floors(report: Report) -> None:
+    summary = report.summary()
+    assert summary["request_exact"] >= 0.90, summary
+    assert summary["field_accuracy"] >= 0.97, summary
+    holdout = report.part(holdout=True).summary()
+    assert holdout["request_exact"] >= 0.80, holdout
+    assert holdout["field_accuracy"] >= 0.95, holdout
+
+
+def test_every_line_reaches_a_submitted_request(report: Report) -> None:
+    assert [o.utterance.text for o in report.unfinished] == []
+
+
+def test_complete_requests_submit_in_two_turns(report: Report) -> None:
+    summary = report.summary()
+    assert summary["complete_requests"] >= 50
+    assert summary["median_turns_complete"] <= 2
+    assert summary["p95_turns_complete"] <= 3
