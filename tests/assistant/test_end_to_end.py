@@ -85,8 +85,9 @@ def test_confirm_shows_exactly_what_the_pull_request_commits(core: Core) -> None
     assert request.idempotency_key == chat.session.id and request.requester is not None
     assert request.config["versioning"] is False and request.config["encryption"] == "sse-s3"
     assert request.slack is not None and request.slack.channel == "C42"
-    [(path, content)] = [(p, c) for p, c in _tree(core, request).items() if p.endswith(f"tfpilot_{rid}.tf")]
-    assert content == confirm.terraform
+    [path] = request.target_files
+    assert path == f"envs/dev/tfpilot_{rid}.tf"
+    assert _tree(core, request)[path] == confirm.terraform
     assert done.link == request.pr_url
 
 
