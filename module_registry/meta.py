@@ -34,6 +34,32 @@ def pointer(parts: list[Any] | tuple[Any, ...]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+_MODEL_WORDS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known key",
+    "too_short": "must have at least one entry",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "literal_error": "is not one of the allowed values",
+}
+
+
+def model_error_words(error: Any) -> str:
+    """A pydantic error in plain words (its own message when we have no better one)."""
+    words = _MODEL_WORDS.get(str(error.get("type")))
+    message = str(error.get("msg", "is not valid"))
+    if words is None:
+        return message.removeprefix("Value error, ")
+    if error.get("type") == "literal_error":
+        return f"{words} ({message.removeprefix('Input should be ')})"
+    return words
+
+
 def read_document(path: Path) -> dict[str, Any]:
     """Parse a JSON or YAML definition file into a dict (``RegistryError`` naming the file)."""
     name = str(path)
@@ -68,7 +94,7 @@ def check_document(doc: dict[str, Any], file: str, *, expected_id: str | None = 
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        raise RegistryError(first["msg"], file=file, pointer=pointer(loc)) from exc
+        raise RegistryError(model_error_words(first), file=file, pointer=pointer(loc)) from exc
     if expected_id is not None and definition.id != expected_id:
         raise RegistryError(
             f"id {definition.id!r} does not match the file name {expected_id!r}", file=file, pointer="/id"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from module_registry import identifiers
 from module_registry.errors import InvalidName, RegistryError, UnknownProject
-from module_registry.meta import pointer
+from module_registry.meta import model_error_words, pointer
 
 MAX_PROJECTS_FILE_BYTES = 1024 * 1024
 GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -280,7 +280,7 @@ def parse_projects(doc: Any, *, source: str) -> ProjectsMap:
         raw = _RawMap.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise RegistryError(first["msg"], file=source, pointer=pointer(list(first["loc"]))) from exc
+        raise RegistryError(model_error_words(first), file=source, pointer=pointer(list(first["loc"]))) from exc
     targets: dict[str, dict[str, EnvironmentTarget]] = {}
     descriptions: dict[str, str | None] = {}
     places: dict[tuple[str, str, str, str], str] = {}

@@ -183,7 +183,7 @@ def _refusal(tmp_path: Path, mutate: Any, name: str | None = None) -> RegistryEr
         (lambda d: d["constraints"][0].update(field="ghost"), "/constraints/0/field", "unknown field"),
         (lambda d: d["naming"].update(rule="s5"), "/naming/rule", "naming rule"),
         (lambda d: d.update(id="S3 Bucket"), "/id", "module ids"),
-        (lambda d: d.update(unexpected=1), "/unexpected", "Extra inputs"),
+        (lambda d: d.update(unexpected=1), "/unexpected", "is not a known key"),
         (lambda d: d["example"].update(name="UPPER"), "/example/name", "example"),
     ],
 )

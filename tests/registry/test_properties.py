@@ -1,0 +1,188 @@
+"""Property tests: arbitrary unicode in every free-text field renders to HCL that python-hcl2
+parses back to exactly the input, and that ``terraform fmt -check`` accepts.
+
+python-hcl2 cannot read an escaped ``$${`` (or ``%%{``) that has no closing ``}`` in the same
+string, although Terraform does (its lexer looks for the next ``}`` anywhere in the file). For
+those inputs the read-back is skipped and ``terraform fmt`` is trusted instead: every generated
+file also goes through one ``terraform fmt -check`` run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from module_registry import hcl, render, tags
+from module_registry.catalogue import Registry
+from module_registry.definition import ModuleDefinition
+from tests.registry.conftest import REQUEST_ID, module_body, read_hcl
+
+# Every code point except surrogates (which JSON cannot carry), plus text dense in the characters
+# HCL treats specially, so escapes and template sequences are exercised on every run.
+TEXT = st.one_of(
+    st.text(max_size=120),
+    st.text(alphabet=st.sampled_from(list('${}%"\\\n\r\t\x00a\u202e\u200d')), max_size=40),
+)
+TAG_ALPHABET = st.one_of(st.characters(categories=("L", "N")), st.sampled_from(list(" _.:/=+-@")))
+TAG_VALUES = st.text(alphabet=TAG_ALPHABET, max_size=256).filter(tags.is_tag_value)
+TAG_KEYS = st.text(alphabet=TAG_ALPHABET, min_size=1, max_size=40).filter(
+    lambda k: tags.is_tag_key(k) and tags.reserved_key_problem(k) is None
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    TEXT,
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(TEXT, children, max_size=4)),
+    max_leaves=12,
+)
+UNCLOSED = re.compile(r"[$%]\{[^}]*\Z")
+FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def python_hcl2_can_read(value: Any) -> bool:
+    if isinstance(value, str):
+        return UNCLOSED.search(value) is None
+    if isinstance(value, list):
+        return all(python_hcl2_can_read(v) for v in value)
+    if isinstance(value, dict):
+        return all(python_hcl2_can_read(k) and python_hcl2_can_read(v) for k, v in value.items())
+    return True
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Equality as Terraform sees it: numbers compare by value (1e20 is written 100000000000000000000)."""
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        return actual == expected and type(actual) is type(expected)
+    if isinstance(expected, int | float):
+        if not isinstance(actual, int | float) or isinstance(actual, bool):
+            return False
+        return actual == expected or math.isclose(actual, expected, rel_tol=1e-15, abs_tol=0.0)
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(same(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and actual.keys() == expected.keys()
+            and all(same(actual[k], v) for k, v in expected.items())
+        )
+    return False
+
+
+@FAST
+@given(TEXT)
+def test_any_text_reads_back_exactly(text: str) -> None:
+    written = hcl.render_body([hcl.Attribute("v", text)])
+    if not python_hcl2_can_read(text):
+        event("unclosed template escape: left to terraform fmt")
+        return
+    assert read_hcl(written)["v"] == text
+
+
+@FAST
+@given(VALUES)
+def test_any_value_reads_back_exactly(value: Any) -> None:
+    written = hcl.render_body([hcl.Attribute("v", value)])
+    if not python_hcl2_can_read(value):
+        event("unclosed template escape: left to terraform fmt")
+        return
+    assert same(read_hcl(written)["v"], value), written
+
+
+def free_text_fields(module: ModuleDefinition) -> dict[str, st.SearchStrategy[str]]:
+    """String fields a person writes freely, with a strategy for each: arbitrary unicode when the
+    schema puts no pattern on them, else text drawn from the pattern itself."""
+    found: dict[str, st.SearchStrategy[str]] = {}
+    for name, prop in module.properties().items():
+        if prop.get("type") != "string" or any(k in prop for k in ("enum", "const", "format")) or name == "name":
+            continue
+        size = int(prop.get("maxLength", 200))
+        if "pattern" not in prop:
+            found[name] = st.text(max_size=min(size, 300))
+        elif re.fullmatch(r"\^\[[^\]]+\]\*\$", prop["pattern"]):  # a single character class: still free text
+            found[name] = st.from_regex(prop["pattern"], fullmatch=True).filter(lambda s, n=size: len(s) <= n)
+    return found
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *strings_in(v)]]
+    return []
+
+
+@st.composite
+def module_requests(draw: st.DrawFn, registry: Registry) -> tuple[render.RenderInput, list[str]]:
+    module = draw(st.sampled_from(registry.modules()))
+    config = module.example_config()
+    chosen: list[str] = []
+    for name, strategy in free_text_fields(module).items():
+        config[name] = draw(strategy)
+        chosen.append(config[name])
+    user_tags = draw(st.dictionaries(TAG_KEYS, TAG_VALUES, max_size=3))
+    config["tags"] = user_tags
+    chosen.extend([*user_tags, *user_tags.values()])
+    requester = draw(TEXT)
+    inp = render.RenderInput(REQUEST_ID, "core", "dev", module.id, config, "envs/dev", requester)
+    return inp, chosen
+
+
+def test_every_module_has_free_text_covered(registry: Registry) -> None:
+    covered = {m.id: sorted(free_text_fields(m)) for m in registry.modules()}
+    assert covered["ec2-instance"] == ["user_data"]
+    assert covered["sns-topic"] == ["display_name"]
+    assert covered["iam-role"] == ["description"]
+
+
+def test_free_text_in_every_module_reads_back(registry: Registry) -> None:
+    @FAST
+    @given(module_requests(registry))
+    def check(case: tuple[render.RenderInput, list[str]]) -> None:
+        inp, chosen = case
+        text = render.render_block(inp, registry)
+        if not all(python_hcl2_can_read(s) for s in chosen):
+            event("unclosed template escape: left to terraform fmt")
+            return
+        found = strings_in(module_body(text))
+        for value in chosen:
+            if value:  # an empty optional text is left out on purpose (the module's default applies)
+                assert value in found, (inp.module, value)
+        assert module_body(text)["tags"]["requester"] == (tags.sanitize_value(inp.requester) or "unknown")
+
+    check()
+
+
+def test_generated_files_pass_terraform_fmt(
+    registry: Registry, tmp_path: Path, fmt_check: Callable[[Path], None]
+) -> None:
+    counter = iter(range(10**6))
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(module_requests(registry), VALUES)
+    def write(case: tuple[render.RenderInput, list[str]], value: Any) -> None:
+        index = next(counter)
+        inp, _ = case
+        (tmp_path / f"module_{index}.tf").write_text(render.render_block(inp, registry), encoding="utf-8")
+        raw = hcl.render_body([hcl.Block("locals", (), [hcl.Attribute("value", value)])])
+        (tmp_path / f"value_{index}.tf").write_text(raw, encoding="utf-8")
+
+    write()
+    assert len(list(tmp_path.glob("*.tf"))) >= 100
+    fmt_check(tmp_path)  # one terraform run over every generated file
