@@ -467,7 +467,7 @@ class RuleExtractor:
             if value.lower() in {"is", "to", "of", "as", "be", "it", "the"}:
                 continue
             before = words(text.work[max(0, match.start() - 12) : match.start()])
-            if before and before[-1] in _NOT_NAME_BEFORE and match.group(0).lower().startswith("name"):
+            if before and before[-1] in _NOT_NAME_BEFORE and re.match(r"name\s", match.group(0).lower()):
                 continue  # "display name X" is another field
             found.append(value)
             text.mask(match.start("val"), match.end("val"))
