@@ -99,6 +99,9 @@ class FallbackChatModel:
 
     def extract(self, message: str, context: ExtractionContext) -> Candidates:
         ruled = self.fallback.extract(message, context)
+        if ruled.intent != "none" and not ruled.config and ruled.module is None:
+            # A bare command ("submit", "back", "cancel") needs no model call.
+            return ruled
         try:
             found = self.primary.extract(message, context)
         except Exception as exc:  # any model failure: timeouts, HTTP errors, bad output

@@ -38,6 +38,11 @@ class ConversationKey(BaseModel):
     channel: str
     thread_ts: str
 
+    @classmethod
+    def console(cls, thread: str = "local") -> ConversationKey:
+        """The key of a terminal conversation (``tfpilot chat``): no team, channel "console"."""
+        return cls(team_id=None, channel="console", thread_ts=thread)
+
     def object_key(self) -> str:
         return f"sessions/{_safe_part(self.team_id)}/{_safe_part(self.channel)}/{_safe_part(self.thread_ts)}.json"
 

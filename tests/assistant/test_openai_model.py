@@ -232,11 +232,14 @@ def test_intake_with_openai_end_to_end_and_with_an_outage(world: World) -> None:
     assert schema["properties"]["config"]["type"] == "array"
     assert chat.session.step == "confirm" and chat.session.config == {"name": "team-logs", "versioning": False}
     assert chat.session.last_extractor == "openai"
-    reply = chat.say("submit")  # the model is down now: the rules read "submit"
-    assert reply.submitted
+    chat.say("set versioning = yes")  # the model is down now: the rules read it
+    assert chat.session.config["versioning"] is True and chat.session.last_extractor == "rules"
+    assert chat.say("submit").submitted  # a bare command never calls the model
+    assert len(fake.requests) == 2
     users = [e for e in world.chat_log.read(chat.session.id) if e.role == "user"]
-    assert [e.extractor for e in users] == ["openai", "rules"]
+    assert [e.extractor for e in users] == ["openai", "rules", "rules"]
     assert "InternalServerError" in users[1].data["fallback_reason"]
+    assert "fallback_reason" not in users[2].data
 
 
 def test_build_chat_model_without_a_key_is_the_rules() -> None:
