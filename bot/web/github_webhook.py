@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from bot.web.body import ERROR_RESPONSES, MIB, ErrorOut, read_limited
 from bot.web.context import WebContext, web_context
-from bot.web.logging import correlation
+from bot.web.logging import REQUEST_ID_HEADER, correlation
 from core.domain.facts import Fact, NotOurs
 from core.domain.webhooks import TRACKED_EVENTS, parse_delivery
 from core.services.once import Once
@@ -135,8 +135,14 @@ def handle_delivery(
         raise HTTPException(status_code=400, detail="missing or malformed X-GitHub-Event header")
     if not delivery or not _DELIVERY_RE.match(delivery):
         raise HTTPException(status_code=400, detail="missing or malformed X-GitHub-Delivery header")
-    with correlation(f"gh-{delivery}"):
-        return _handle_verified(ctx, body, event, delivery, received)
+    with correlation(f"gh-{delivery}") as cid:
+        try:
+            response = _handle_verified(ctx, body, event, delivery, received)
+        except HTTPException as exc:
+            exc.headers = {**(exc.headers or {}), REQUEST_ID_HEADER: cid}
+            raise
+        response.headers[REQUEST_ID_HEADER] = cid
+        return response
 
 
 def _handle_verified(ctx: WebContext, body: bytes, event: str, delivery: str, received: float) -> Response:

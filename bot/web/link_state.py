@@ -33,6 +33,7 @@ STORED_PREFIX = "oauth/states"
 _INFO = b"tfpilot/github-link/state/v1"
 _SLACK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_SIGNED_STATE = re.compile(r"^[A-Za-z0-9_-]{1,900}\.[A-Za-z0-9_-]{43}$")
 _STORED_STATE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_STATE_LENGTH = 1024
 
@@ -95,8 +96,10 @@ class LinkStates:
             raise StateRefused("the state parameter is malformed", 400)
         if "." not in state:
             return self._verify_stored(state, now)
+        if not _SIGNED_STATE.match(state):
+            raise StateRefused("the state parameter is malformed", 400)
         payload, _, mac = state.partition(".")
-        if not hmac.compare_digest(self._mac(payload).encode("ascii"), mac.encode("ascii", "replace")):
+        if not hmac.compare_digest(self._mac(payload).encode("ascii"), mac.encode("ascii")):
             raise StateRefused("the state parameter is not one TfPilot issued", 400)
         try:
             doc = json.loads(_unb64(payload))

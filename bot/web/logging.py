@@ -149,7 +149,9 @@ class CorrelationMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = int(message.get("status", 500))
                 headers = list(message.get("headers") or [])
-                headers.append((REQUEST_ID_HEADER.encode(), cid.encode()))
+                # A route that rebound the id (a delivery, an envelope) has already set its own.
+                if not any(name.lower() == REQUEST_ID_HEADER.encode() for name, _ in headers):
+                    headers.append((REQUEST_ID_HEADER.encode(), cid.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from bot.web.body import MIB, ErrorOut, read_limited
 from bot.web.context import web_context
-from bot.web.logging import correlation, new_correlation_id, slack_envelope_id
+from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
 from bot.web.metrics import record_slack_ack
 
 router = APIRouter(tags=["slack"])
@@ -74,4 +74,6 @@ async def slack_events(request: Request) -> Response:
         bolt_request = to_bolt_request(request, body)
         bolt_response = await run_in_threadpool(handler.app.dispatch, bolt_request)
     record_slack_ack("http", "ok" if bolt_response.status < 400 else str(bolt_response.status))
-    return to_starlette_response(bolt_response)
+    response = to_starlette_response(bolt_response)
+    response.headers[REQUEST_ID_HEADER] = cid
+    return response

@@ -312,3 +312,10 @@ def test_metrics_count_deliveries(web: Web) -> None:
     assert 'tfpilot_webhook_deliveries_total{event="other",outcome="not_ours"} 1.0' in text
     assert 'tfpilot_webhook_deliveries_total{event="workflow_run",outcome="bad_signature"} 1.0' in text
     assert 'tfpilot_webhook_latency_seconds_count{event="workflow_run"} 1.0' in text
+
+
+def test_the_delivery_id_is_the_correlation_id(web: Web) -> None:
+    _, payload = _ours(web)
+    delivery = web.delivery_id()
+    assert web.deliver("workflow_run", payload, delivery=delivery).headers["x-request-id"] == f"gh-{delivery}"
+    assert web.deliver("push", {"ref": "x"}, delivery="abc-1").headers["x-request-id"] == "gh-abc-1"
