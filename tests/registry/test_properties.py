@@ -47,7 +47,8 @@ VALUES = st.recursive(
     max_leaves=12,
 )
 UNCLOSED = re.compile(r"[$%]\{[^}]*\Z")
-FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: tests never write into the work tree.
+FAST = settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def python_hcl2_can_read(value: Any) -> bool:
@@ -174,7 +175,7 @@ def test_generated_files_pass_terraform_fmt(
 ) -> None:
     counter = iter(range(10**6))
 
-    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(module_requests(registry), VALUES)
     def write(case: tuple[render.RenderInput, list[str]], value: Any) -> None:
         index = next(counter)
