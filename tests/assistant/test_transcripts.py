@@ -296,3 +296,32 @@ def test_form_submission_valid_and_invalid(world: World) -> None:
     assert good.field_errors == {} and chat.session.step == "confirm"
     assert chat.session.config == {"name": "jobs-q", "visibility_timeout_seconds": 45, "fifo": False}
     assert chat.say("submit").submitted
+
+
+def test_config_rejected_by_the_core_is_explained_field_by_field(world: World) -> None:
+    from module_registry.errors import ConfigRejected
+    from module_registry.result import FieldError
+
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    world.requests.fail_with = ConfigRejected([FieldError(field="name", message="is already taken", allowed=None)])
+    reply = chat.say("submit")
+    assert "registry rejected the configuration" in reply.text and "is already taken" in reply.text
+    assert reply.field_errors == {"name": "is already taken"}
+    assert chat.session.step == "confirm" and not reply.done
+
+
+def test_preview_failure_is_shown_and_submit_is_not_offered(world: World) -> None:
+    from module_registry.errors import ConfigRejected
+    from module_registry.result import FieldError
+
+    def broken_preview(cmd: object) -> dict[str, str]:
+        raise ConfigRejected([FieldError(field="name", message="would be too long for a bucket")])
+
+    world.requests.preview = broken_preview  # type: ignore[method-assign]
+    chat = world.chat()
+    reply = chat.say("bucket team-logs in payments dev")
+    assert "could not render the Terraform" in reply.text and "too long" in reply.text
+    assert reply.terraform is None and [c.value for c in reply.choices] == ["cancel"]
+    reply = chat.say("submit")
+    assert not reply.done and world.requests.commands == []
