@@ -151,6 +151,12 @@ def advance(
             text += " Say `start over` to ask for something new."
         return s, _reply(s, text, request_id=s.request_id, link=s.request_link, done=True, submitted=True)
     if s.step == "cancelled":
+        if intent == "back" and s.history:
+            # A cancel by mistake: "back" picks the request up where it was.
+            snap = s.history[-1]
+            s.history = s.history[:-1]
+            s.restore(snap)
+            return s, _settle(s, ctx, ["Un-cancelled: here is where we were."])
         if intent in ("cancel", "back"):
             return s, _reply(s, "This request was cancelled. Tell me what you need to start a new one.", done=True)
         s = _restart(s, ctx)

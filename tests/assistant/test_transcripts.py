@@ -325,3 +325,14 @@ def test_preview_failure_is_shown_and_submit_is_not_offered(world: World) -> Non
     assert reply.terraform is None and [c.value for c in reply.choices] == ["cancel"]
     reply = chat.say("submit")
     assert not reply.done and world.requests.commands == []
+
+
+def test_back_right_after_cancel_picks_the_request_up_again(world: World) -> None:
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    session_id = chat.session.id
+    chat.say("cancel")
+    reply = chat.say("back")
+    assert "Un-cancelled" in reply.text and not reply.done
+    assert chat.session.step == "confirm" and chat.session.id == session_id
+    assert chat.say("submit").submitted
