@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.chat_cmd",
     "bot.cli.registry_cmd",
     "bot.cli.render_cmd",
+    "bot.cli.serve_cmd",
+    "bot.cli.audit_cmd",
 )
 
 

@@ -39,6 +39,7 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
     "asctime",
     "correlation_id",
     "taskName",
+    "color_message",  # uvicorn's coloured copy of the message
 }
 
 Scope = MutableMapping[str, Any]

@@ -187,3 +187,11 @@ async def metrics(request: Request) -> Response:
     ctx = web_context(request)
     body = await run_in_threadpool(ctx.metrics.render)
     return Response(content=body, media_type=CONTENT_TYPE)
+
+
+def bolt_ack_counter(next: Callable[[], Any]) -> Any:
+    """A Bolt global middleware counting each envelope handled in Socket Mode (acked over the socket)."""
+    try:
+        return next()
+    finally:
+        record_slack_ack("socket")

@@ -1,0 +1,124 @@
+"""``tfpilot serve [--host H] [--port P] [--socket]``: run TfPilot as a service.
+
+HTTP mode (default) serves one FastAPI app with uvicorn: Slack events at ``/slack/events`` (and
+the OAuth install routes when configured), GitHub and drift webhooks, account linking, the read
+API, health and metrics. ``--socket`` connects the Bolt app over Socket Mode instead and still
+serves the web app for webhooks, linking and the API. Both build the graph with
+``bot.bootstrap.build(load_settings().require(mode))``, so a missing setting stops start-up with
+one message naming it. Logs are JSON lines on stderr; uvicorn's access log is off (the app logs
+each request without its query string, where OAuth codes travel). ``--port 0`` binds any free
+port; the bound address is printed on stdout before serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from typing import Any
+
+DEFAULT_PORT = 8080
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the service: Slack (HTTP or --socket), GitHub and drift webhooks, linking, API, metrics"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)"
+    )
+    parser.add_argument(
+        "--socket", action="store_true", help="Slack over Socket Mode (SLACK_APP_TOKEN) plus the web app"
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--no-reconciler", action="store_true", help="do not run the background reconciler")
+    parser.add_argument(
+        "--reconcile-interval", type=float, default=60.0, help="seconds between reconciler passes (default 60)"
+    )
+    parser.add_argument("--webhook-workers", type=int, default=4, help="threads syncing webhook deliveries (default 4)")
+    parser.set_defaults(func=run)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.settings import SettingsError, load_settings
+    from bot.web.logging import configure_logging
+
+    mode = "socket" if args.socket else "http"
+    try:
+        settings = load_settings().require(mode)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(args.log_level.upper())
+    from bot.app import create_app, fastapi_handler
+    from bot.bootstrap import build
+    from bot.web.app import create_web_app
+    from bot.web.linking import link_url_for
+    from bot.web.logging import bolt_correlation_middleware
+    from bot.web.metrics import bolt_ack_counter
+
+    deps = build(settings)
+    link_url = link_url_for(deps)
+    socket_handler: Any = None
+    if args.socket:
+        from bot.socket_mode import socket_mode_handler
+
+        bolt = create_app(deps, process_before_response=False, link_url=link_url)
+        bolt.use(bolt_correlation_middleware)
+        bolt.use(bolt_ack_counter)
+        socket_handler = socket_mode_handler(deps, app=bolt)
+        web = create_web_app(
+            deps,
+            max_workers=args.webhook_workers,
+            reconcile_interval=None if args.no_reconciler else args.reconcile_interval,
+        )
+    else:
+        bolt = create_app(deps, process_before_response=True, link_url=link_url)
+        bolt.use(bolt_correlation_middleware)
+        web = create_web_app(
+            deps,
+            slack_handler=fastapi_handler(bolt),
+            max_workers=args.webhook_workers,
+            reconcile_interval=None if args.no_reconciler else args.reconcile_interval,
+        )
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
+    if socket_handler is not None:
+        socket_handler.connect()
+    print(f"tfpilot serve: {mode} mode, listening on http://{host}:{port}", flush=True)
+    try:
+        serve(web, sock)
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+    return 0
+
+
+def serve(web: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        web,
+        log_config=None,  # keep the JSON logging configured above
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
