@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.settings import Mode
 
 DEFAULT_PORT = 8080
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.settings import SettingsError, load_settings
     from bot.web.logging import configure_logging
 
-    mode = "socket" if args.socket else "http"
+    mode: Mode = "socket" if args.socket else "http"
     try:
         settings = load_settings().require(mode)
     except SettingsError as exc:
