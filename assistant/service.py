@@ -252,6 +252,7 @@ class IntakeService:
             config=dict(config),
             requester=user,
             idempotency_key=session.id,
+            chat_session_id=session.id,  # links the request to this conversation for the audit export
             request_id=session.request_id,
             slack=slack,
             source=self._source,

@@ -13,8 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from assistant.domain.chat_model import ChatModel, FallbackChatModel
-from assistant.domain.rules import RuleExtractor
+from assistant.domain.chat_model import ChatModel
 from assistant.service import IntakeService
 from bot.deps import Deps
 from bot.settings import Settings
@@ -81,15 +80,11 @@ def build_code_host(settings: Settings, clock: Clock) -> CodeHost:
 
 
 def build_model(settings: Settings) -> ChatModel:
-    rules = RuleExtractor()
-    if settings.openai_api_key is None:
-        return rules
-    import openai
+    """OpenAI with the rules as fallback when a key is set; the rules alone otherwise."""
+    from assistant.adapters.openai_model import build_chat_model
 
-    from assistant.adapters.openai_model import OpenAIChatModel
-
-    client = openai.OpenAI(api_key=settings.openai_api_key.get_secret_value(), max_retries=1)
-    return FallbackChatModel(OpenAIChatModel(client, settings.openai_model), rules)
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return build_chat_model(key, settings.openai_model)
 
 
 def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Notifier:
@@ -101,8 +96,9 @@ def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Noti
     return SlackNotifier(web_client(settings), approvers=approvers, store=store, objects=objects)
 
 
-def build(settings: Settings, **overrides: Any) -> Deps:
-    """The whole graph. ``overrides`` replace named ``Deps`` fields (tests, console)."""
+def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Deps:
+    """The whole graph. ``overrides`` replace named ``Deps`` fields (tests, console);
+    ``source`` says where conversations come from (``slack`` or ``console``)."""
     unknown = set(overrides) - _FIELDS
     if unknown:
         raise TypeError(f"unknown Deps field(s) to override: {', '.join(sorted(unknown))}")
@@ -113,7 +109,8 @@ def build(settings: Settings, **overrides: Any) -> Deps:
     audit = overrides.get("audit") or ObjectAuditLog(objects, clock)
     chat_log = overrides.get("chat_log") or build_chat_log(settings, clock, client)
     registry = overrides.get("registry") or load_registry(settings.modules_dir)
-    projects = overrides.get("projects") or load_projects(settings.projects_file)
+    # A projects map allowing a module the registry lacks is refused at start, not at first use.
+    projects = overrides.get("projects") or load_projects(settings.projects_file, known_modules=registry.ids())
     code_host = overrides.get("code_host") or build_code_host(settings, clock)
     notifier = overrides.get("notifier") or build_notifier(settings, objects, store)
     policy = overrides.get("policy") or settings.policy()
@@ -127,7 +124,7 @@ def build(settings: Settings, **overrides: Any) -> Deps:
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
         attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
     intake = overrides.get("intake") or IntakeService(
-        objects, chat_log, registry, projects, requests, build_model(settings), clock
+        objects, chat_log, registry, projects, requests, build_model(settings), clock, source=source
     )
     return Deps(
         settings=settings,

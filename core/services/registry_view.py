@@ -32,7 +32,9 @@ class ValidationView(Protocol):
 
 
 class RegistryView(Protocol):
-    def validate(self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool) -> Any: ...
+    def validate(
+        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
+    ) -> Any: ...
 
 
 class TargetView(Protocol):

@@ -103,7 +103,7 @@ class RequestService:
     def preview(self, cmd: CreateRequest) -> dict[str, str]:
         """The exact files ``create(cmd)`` would commit (validated, nothing written)."""
         target = self._projects.target(cmd.project, cmd.environment)
-        config = self._validated(cmd.module, cmd.config, cmd.environment, target)
+        config = self._validated(cmd.module, cmd.config, cmd.environment, target, cmd.project)
         return self._render_files(
             cmd.resolved_request_id(),
             cmd.project,
@@ -133,7 +133,7 @@ class RequestService:
                 cmd.source,
                 {"project": cmd.project, "environment": cmd.environment, "module": cmd.module},
             )
-        config = self._validated(cmd.module, cmd.config, cmd.environment, target)
+        config = self._validated(cmd.module, cmd.config, cmd.environment, target, cmd.project)
         files = self._render_files(
             rid,
             cmd.project,
@@ -299,7 +299,7 @@ class RequestService:
         key = key or f"update:{request.revision}:{digest(config)[:16]}"
         if request.operation("update", key) is None:
             self._authorize(request, Action.UPDATE, actor, source)  # refuse before saying anything of the config
-        validated = self._validated(request.module, config, request.environment, _TargetOf(request))
+        validated = self._validated(request.module, config, request.environment, _TargetOf(request), request.project)
 
         def init(current: Request) -> dict[str, Any]:
             plan = current.plan_run.run_id if current.plan_run else None
@@ -851,7 +851,9 @@ class RequestService:
             prod=prod,
         )
 
-    def _validated(self, module: str, config: dict[str, Any], environment: str, target: Any) -> dict[str, Any]:
+    def _validated(
+        self, module: str, config: dict[str, Any], environment: str, target: Any, project: str
+    ) -> dict[str, Any]:
         allowed = target.allowed_modules
         if allowed is not None and module not in allowed:
             raise ConfigRejected(
@@ -863,7 +865,8 @@ class RequestService:
                     )
                 ]
             )
-        result = self._registry.validate(module, config, environment, prod=bool(target.prod))
+        # With the project, the registry also checks the full resource name's length.
+        result = self._registry.validate(module, config, environment, prod=bool(target.prod), project=project)
         if not result.ok:
             raise ConfigRejected(list(result.errors))
         validated: dict[str, Any] = dict(result.config)

@@ -32,7 +32,9 @@ class FakeRegistry:
     """One module, ``s3-bucket``: ``name`` required (lowercase), ``versioning`` defaults to true,
     prod forbids ``force_destroy``."""
 
-    def validate(self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool) -> ValidationResult:
+    def validate(
+        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
+    ) -> ValidationResult:
         if module_id != "s3-bucket":
             raise UnknownModule(module_id, ["s3-bucket"])
         errors: list[FieldError] = []
