@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 API = "https://api.github.com/repos/acme/infra"
@@ -102,3 +104,35 @@ def review(review_id: int, *, login: str, state: str, commit_id: str) -> dict[st
         "submitted_at": "2026-11-26T09:30:00Z",
         "html_url": f"{WEB}/pull/7#pullrequestreview-{review_id}",
     }
+
+
+def blob_sha(text: str) -> str:
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def content_file(path: str, text: str, *, ref: str = "main") -> dict[str, Any]:
+    """A ``content-file`` (GET contents of a file); base64 wrapped every 60 characters like GitHub."""
+    encoded = base64.b64encode(text.encode()).decode()
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(text.encode()),
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+        "sha": blob_sha(text),
+        "url": f"{API}/contents/{path}?ref={ref}",
+        "git_url": f"{API}/git/blobs/{blob_sha(text)}",
+        "html_url": f"{WEB}/blob/{ref}/{path}",
+        "download_url": f"https://raw.githubusercontent.com/acme/infra/{ref}/{path}",
+        "_links": {"self": f"{API}/contents/{path}?ref={ref}", "git": "", "html": ""},
+    }
+
+
+def file_commit(path: str, text: str, commit_sha: str, tree: str, parents: list[str]) -> dict[str, Any]:
+    """A ``file-commit`` (PUT contents answer)."""
+    content = content_file(path, text)
+    content.pop("content")
+    content.pop("encoding")
+    return {"content": content, "commit": commit(commit_sha, tree, parents)}

@@ -3,6 +3,8 @@ and an idle re-sync that costs no rate limit thanks to ETags."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import respx
 
@@ -24,14 +26,9 @@ def test_create_plan_approve_merge_apply_through_the_contract(
 ) -> None:
     github_api.get("/repos/acme/infra/git/ref/heads/main").respond(200, json=payloads.ref("main", BASE))
     github_api.post("/repos/acme/infra/git/refs").respond(201, json=payloads.ref(BRANCH, BASE))
-    github_api.get(f"/repos/acme/infra/git/commits/{BASE}").respond(
-        200, json=payloads.commit(BASE, payloads.sha("1"), [payloads.sha("0")])
+    put_file = github_api.put(f"/repos/acme/infra/contents/envs/dev/tfpilot_{RID}.tf").respond(
+        201, json=payloads.file_commit(f"envs/dev/tfpilot_{RID}.tf", "# tf\n", COMMIT, payloads.sha("2"), [BASE])
     )
-    github_api.post("/repos/acme/infra/git/trees").respond(201, json=payloads.tree(payloads.sha("2")))
-    github_api.post("/repos/acme/infra/git/commits").respond(
-        201, json=payloads.commit(COMMIT, payloads.sha("2"), [BASE])
-    )
-    github_api.patch(f"/repos/acme/infra/git/refs/heads/{BRANCH}").respond(200, json=payloads.ref(BRANCH, COMMIT))
     github_api.post("/repos/acme/infra/pulls").respond(201, json=payloads.pull(7, head_sha=COMMIT, head=BRANCH))
     github_api.post("/repos/acme/infra/issues/7/labels").respond(200, json=[])
     for workflow, run_id in (("plan.yml", 100), ("apply.yml", 200)):
@@ -64,9 +61,11 @@ def test_create_plan_approve_merge_apply_through_the_contract(
     apply = code_host.dispatch_workflow(REPO, "apply.yml", ref="main", inputs={"request_id": RID, "environment": "dev"})
 
     assert (plan and plan.run_id, apply and apply.run_id, merged.sha) == (100, 200, MERGED)
-    assert create_calls == 9
-    assert client.stats.calls == 12
-    assert len(openapi_checker.calls) == 12
+    assert sha == COMMIT and "sha" not in json.loads(put_file.calls.last.request.content)
+    # Create: base ref, branch, the file (one contents PUT), PR, labels, plan dispatch.
+    assert create_calls == 6
+    assert client.stats.calls == 9
+    assert len(openapi_checker.calls) == 9
     assert all(call.source for call in openapi_checker.calls)
 
 

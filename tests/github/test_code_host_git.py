@@ -1,4 +1,6 @@
-"""GitHubCodeHost branches and commits: git data API, fast-forward only, idempotent retries."""
+"""GitHubCodeHost branches and commits through the git data API (deletions and several files;
+one written file goes through the contents API, see test_code_host_contents): fast-forward
+only, idempotent retries."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ BASE = payloads.sha("b")
 BASE_TREE = payloads.sha("1")
 NEW_TREE = payloads.sha("2")
 NEW_COMMIT = payloads.sha("c")
-FILES = {"envs/dev/tfpilot_req_abc123def456.tf": 'resource "x" "y" {}\n'}
+# A write and a removal: the git data API path (one file with content uses the contents API).
+FILES = {"envs/dev/tfpilot_req_abc123def456.tf": 'resource "x" "y" {}\n', "envs/dev/old.tf": None}
 
 
 def test_branch_head_found_and_missing(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:
@@ -87,8 +90,7 @@ def test_commit_files_writes_one_commit_through_the_git_data_api(
     code_host: GitHubCodeHost, github_api: respx.MockRouter, openapi_checker: OpenApiChecker
 ) -> None:
     routes = mock_commit_flow(github_api)
-    files = {**FILES, "envs/dev/old.tf": None}
-    assert code_host.commit_files(REPO, BRANCH, files, "tfpilot: create", parent_sha=BASE) == NEW_COMMIT
+    assert code_host.commit_files(REPO, BRANCH, FILES, "tfpilot: create", parent_sha=BASE) == NEW_COMMIT
     tree_body = json.loads(routes["tree"].calls.last.request.content)
     assert tree_body == {
         "base_tree": BASE_TREE,

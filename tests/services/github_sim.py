@@ -1,8 +1,9 @@
 """``GitHubSim``: a small stateful GitHub REST API for respx, and the webhooks it would send.
 
-It answers the operations ``GitHubCodeHost`` uses (git refs/commits/trees, pulls, labels,
-reviews, comments, merge, workflow dispatch, runs, artifacts and the artifact download
-redirect) with bodies shaped like GitHub's, keeps real state (commits with parents and trees,
+It answers the operations ``GitHubCodeHost`` uses (git refs/commits/trees, file contents (get,
+create or replace, with GitHub's blob-sha check), pulls, labels, reviews, comments, merge,
+workflow dispatch, runs, artifacts and the artifact download redirect) with bodies shaped like
+GitHub's, keeps real state (commits with parents and trees,
 PR heads that follow their branch, squash merges, runs you can complete), answers conditional
 GETs with 304 when the ETag still matches, and builds webhook deliveries from the octokit
 fixtures for the state it holds. Mount it with ``respx`` (``router.route().mock(side_effect=
@@ -11,6 +12,7 @@ sim.handler)``) behind the OpenAPI contract checker.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import io
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 
@@ -36,6 +38,12 @@ BLOB_HOST = "https://blob.example.net"
 
 def _sha(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+
+
+def blob_sha(content: str) -> str:
+    """Git's blob sha, as GitHub reports it for a file."""
+    data = content.encode()
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -174,6 +182,8 @@ class GitHubSim:
         ("POST", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/refs", "create_ref"),
         ("PATCH", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/refs/heads/(?P<b>.+)", "update_ref"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/commits/(?P<sha>\w+)", "get_commit"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/contents/(?P<p>.+)", "get_content"),
+        ("PUT", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/contents/(?P<p>.+)", "put_content"),
         ("POST", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/trees", "create_tree"),
         ("POST", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/commits", "create_commit"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls", "list_pulls"),
@@ -253,6 +263,61 @@ class GitHubSim:
         if sha not in self.commits:
             return 404, {"message": "Not Found"}, None
         return 200, self._commit_json(repo, sha), None
+
+    def _content_json(self, repo: SimRepo, path: str, content: str, ref: str) -> dict[str, Any]:
+        sha = blob_sha(content)
+        encoded = base64.b64encode(content.encode()).decode()
+        api = f"{API_URL}/repos/{repo.full_name}/contents/{path}?ref={ref}"
+        return {
+            "type": "file",
+            "encoding": "base64",
+            "size": len(content.encode()),
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            # GitHub wraps the base64 text every 60 characters.
+            "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+            "sha": sha,
+            "url": api,
+            "git_url": f"{API_URL}/repos/{repo.full_name}/git/blobs/{sha}",
+            "html_url": f"{WEB_URL}/{repo.full_name}/blob/{ref}/{path}",
+            "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}",
+            "_links": {"self": api, "git": "", "html": ""},
+        }
+
+    def _get_content(self, repo: SimRepo, *, p: str, query: dict[str, str], **_: Any) -> tuple[int, Any, None]:
+        path = unquote(p)
+        ref = query.get("ref", "main")
+        commit = repo.refs.get(ref) or (ref if ref in self.commits else None)
+        if commit is None:
+            return 404, {"message": f"No commit found for the ref {ref}"}, None
+        files = self.trees[self.commits[commit]["tree"]]
+        if path not in files:
+            if any(f.startswith(path + "/") for f in files):
+                return 200, [{"type": "dir", "path": path}], None
+            return 404, {"message": "Not Found"}, None
+        return 200, self._content_json(repo, path, files[path], ref), None
+
+    def _put_content(self, repo: SimRepo, *, p: str, body: dict[str, Any], **_: Any) -> tuple[int, Any, None]:
+        path = unquote(p)
+        branch = body.get("branch") or "main"
+        if branch not in repo.refs:
+            return 404, {"message": f"Branch {branch} not found"}, None
+        parent = repo.refs[branch]
+        files = dict(self.trees[self.commits[parent]["tree"]])
+        current = files.get(path)
+        given = body.get("sha")
+        if current is not None and not given:
+            return 422, {"message": 'Invalid request.\n\n"sha" wasn\'t supplied.', "status": "422"}, None
+        if given and (current is None or blob_sha(current) != given):
+            return 409, {"message": f"{path} does not match {given}", "status": "409"}, None
+        files[path] = base64.b64decode(body["content"]).decode()
+        # Like GitHub, an unchanged file still makes a (content-less) commit.
+        repo.refs[branch] = sha = self._commit(self._tree(files), [parent], body["message"])
+        return (
+            200 if current is not None else 201,
+            {"content": self._content_json(repo, path, files[path], branch), "commit": self._commit_json(repo, sha)},
+            None,
+        )
 
     def _create_tree(self, repo: SimRepo, *, body: dict[str, Any], **_: Any) -> tuple[int, Any, None]:
         files = dict(self.trees.get(body.get("base_tree") or "", {}))
@@ -421,7 +486,8 @@ class GitHubSim:
 
     def _list_artifacts(self, repo: SimRepo, *, id: str, query: dict[str, str], **_: Any) -> tuple[int, Any, None]:
         items = [a for a in repo.artifacts.get(int(id), []) if not query.get("name") or a["name"] == query["name"]]
-        return 200, {"total_count": len(items), "artifacts": items}, None
+        per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
+        return 200, {"total_count": len(items), "artifacts": items[(page - 1) * per_page : page * per_page]}, None
 
     def _download_artifact(self, repo: SimRepo, *, id: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         return 302, None, {"location": f"{BLOB_HOST}/artifacts/{id}.zip?sig=secret"}

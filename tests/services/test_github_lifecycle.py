@@ -5,6 +5,7 @@ GitHub side reaches the request only as webhook deliveries."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.github.openapi_contract import OpenApiChecker
 from tests.services.conftest import (
     ADMIN,
     APPROVER,
+    DEV,
     POLICY,
     FakeProjects,
     FakeRegistry,
@@ -31,7 +33,7 @@ from tests.services.conftest import (
     create_cmd,
     fake_render,
 )
-from tests.services.github_sim import API_URL, GitHubSim
+from tests.services.github_sim import API_URL, GitHubSim, blob_sha
 
 REPO = "acme/infra"
 TOKEN = "ghs_SIMULATEDtoken000000000000000000000000"
@@ -50,6 +52,12 @@ class Stack:
             sleep=lambda _s: None,
             rand=lambda: 0.5,
         )
+        self.plan_doc = plan_doc
+        self.restart()
+
+    def restart(self) -> None:
+        """A new process: a new host (nothing remembered) and services over the same store."""
+        world = self.world
         self.host = GitHubCodeHost(self.client, dispatch_poll_seconds=0.0)
         self.requests = RequestService(
             world.store,
@@ -64,7 +72,9 @@ class Stack:
             renderer=fake_render,
         )
         self.sync = SyncService(world.store, self.host, world.notifier, world.audit, world.clock, world.workflows)
-        self.plan_doc = plan_doc
+
+    def spent(self, before: Counter[str]) -> dict[str, int]:
+        return dict(Counter(self.client.stats.by_operation) - before)
 
     def deliver(self, event: str, payload: dict[str, Any]) -> SyncOutcome:
         fact = parse_delivery(event, payload, workflows=self.world.workflows, delivery_id="d")
@@ -142,9 +152,12 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     ]
     stats = stack.client.stats
     print("lifecycle through GitHubClient:", stats.snapshot())
-    # Create: ref, create ref, commit, tree, commit, update ref, PR, labels, dispatch.
-    assert create_calls == 9
-    assert stats.calls <= 25, stats.snapshot()
+    # Create: base ref, create ref, the file (one contents PUT), PR, labels, dispatch.
+    assert create_calls == 6
+    assert stats.by_operation["PUT /repos/{owner}/{repo}/contents/{path}"] == 1
+    # The plan and its (absent) cost: one artifact listing, one download.
+    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 1
+    assert stats.calls <= 19, stats.snapshot()
     assert not openapi_checker.violations and len(openapi_checker.calls) == stats.calls
     assert "blob.example.net" in openapi_checker.external  # the plan artifact download
 
@@ -163,7 +176,10 @@ def test_idle_refresh_costs_no_rate_limit(stack: Stack) -> None:
     assert after["rate_limit_cost"] == before["rate_limit_cost"]  # every one answered 304
 
 
-@pytest.mark.parametrize("n", range(1, 10))
+CREATE_HTTP_CALLS = 6  # base ref, create ref, contents PUT, PR, labels, dispatch
+
+
+@pytest.mark.parametrize("n", range(1, CREATE_HTTP_CALLS + 1))
 def test_crash_between_steps_through_github(stack: Stack, n: int) -> None:
     """A worker dies after the n-th HTTP call of create (its effect landed); the retry re-finds
     what it made through the GitHub host: one branch, one commit, one PR, one plan run."""
@@ -194,3 +210,110 @@ def test_crash_between_steps_through_github(stack: Stack, n: int) -> None:
     assert request.status == "planning"
     head = repo.refs[f"request/{request.id}"]
     assert stack.sim.commits[head]["parents"] == [repo.forks[f"request/{request.id}"]]  # exactly one commit
+
+
+GET_REF = "GET /repos/{owner}/{repo}/git/ref/{ref}"
+GET_COMMIT = "GET /repos/{owner}/{repo}/git/commits/{commit_sha}"
+GET_CONTENT = "GET /repos/{owner}/{repo}/contents/{path}"
+PUT_CONTENT = "PUT /repos/{owner}/{repo}/contents/{path}"
+DISPATCH = "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+
+
+def _planned(stack: Stack) -> tuple[str, str, str]:
+    """A request with its plan ready: (id, branch, the file's path)."""
+    request = stack.requests.create(create_cmd())
+    stack.run_to_end(request.plan_run.run_id, request.id, kind="plan")
+    return request.id, f"request/{request.id}", f"envs/dev/tfpilot_{request.id}.tf"
+
+
+def _put_bodies(checker: OpenApiChecker) -> list[dict[str, Any]]:
+    return [c.body for c in checker.calls if c.operation_id == "repos/create-or-update-file-contents"]
+
+
+def test_update_replaces_the_file_in_one_put_guarded_by_its_blob(
+    stack: Stack,
+    openapi_checker: OpenApiChecker,  # noqa: F811
+) -> None:
+    rid, branch, path = _planned(stack)
+    repo = stack.sim.repo(REPO)
+    first, old_text = repo.refs[branch], stack.sim.files(REPO, branch)[path]
+    before = Counter(stack.client.stats.by_operation)
+    done = stack.requests.update_config(rid, {"name": "logs-v2"}, DEV)
+    # The branch head (read by the service), the file on top of our own commit, the re-plan.
+    assert stack.spent(before) == {GET_REF: 1, PUT_CONTENT: 1, DISPATCH: 1}
+    assert _put_bodies(openapi_checker)[-1]["sha"] == blob_sha(old_text)
+    head = repo.refs[branch]
+    assert stack.sim.commits[head]["parents"] == [first]
+    assert 'name = "logs-v2"' in stack.sim.files(REPO, branch)[path]
+    assert done.revision == 2 and done.commit_sha == head and done.status == "planning"
+
+
+def test_update_from_a_fresh_process_reads_the_blob_once(
+    stack: Stack,
+    openapi_checker: OpenApiChecker,  # noqa: F811
+) -> None:
+    rid, branch, path = _planned(stack)
+    repo = stack.sim.repo(REPO)
+    first, old_text = repo.refs[branch], stack.sim.files(REPO, branch)[path]
+    stack.restart()
+    before = Counter(stack.client.stats.by_operation)
+    done = stack.requests.update_config(rid, {"name": "logs-v2"}, DEV)
+    # GitHub says the file exists (422 naming "sha"), its blob is read, then replaced under that sha.
+    assert stack.spent(before) == {GET_REF: 1, PUT_CONTENT: 2, GET_CONTENT: 1, DISPATCH: 1}
+    assert ("PUT", f"/repos/{REPO}/contents/{path}", 422) in stack.sim.seen
+    assert "sha" not in _put_bodies(openapi_checker)[-2]
+    assert _put_bodies(openapi_checker)[-1]["sha"] == blob_sha(old_text)
+    assert stack.sim.commits[repo.refs[branch]]["parents"] == [first] and done.commit_sha == repo.refs[branch]
+
+
+# From a fresh process: branch head, PUT (422: exists), the file's blob, PUT with sha, dispatch.
+# From the process that made the create commit (its blob remembered): branch head, PUT, dispatch.
+UPDATE_CRASHES = [(n, "fresh", "new") for n in range(1, 6)] + [(n, "fresh", "same") for n in range(1, 6)]
+UPDATE_CRASHES += [(n, "warm", "same") for n in range(1, 4)] + [(n, "warm", "new") for n in range(1, 4)]
+
+
+@pytest.mark.parametrize(
+    ("n", "before", "retry"), UPDATE_CRASHES, ids=[f"{b}-{n}-retry-{r}" for n, b, r in UPDATE_CRASHES]
+)
+def test_crash_during_update_through_github(stack: Stack, n: int, before: str, retry: str) -> None:
+    """A worker dies after the n-th HTTP call of an update; the retry, in a new process or in
+    the same one, finds the commit that landed: one new commit, one new plan run. A warm
+    process writes under its remembered blob, so its retry meets GitHub's 409 and must still
+    recognise its own write."""
+    from core.services.operations import LEASE
+
+    rid, branch, path = _planned(stack)
+    repo = stack.sim.repo(REPO)
+    first = repo.refs[branch]
+    if before == "fresh":
+        stack.restart()
+    calls: list[int] = []
+    original = stack.sim.handler
+
+    class Died(BaseException):
+        pass
+
+    def dying(request: Any) -> Any:
+        response = original(request)
+        calls.append(1)
+        if len(calls) == n:
+            raise Died
+        return response
+
+    stack.router.routes.clear()
+    stack.router.route().mock(side_effect=dying)
+    with pytest.raises(Died):
+        stack.requests.update_config(rid, {"name": "logs-v2"}, DEV, key="edit-1")
+    stack.router.routes.clear()
+    stack.router.route().mock(side_effect=original)
+    stack.world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    if retry == "new":
+        stack.restart()
+    done = stack.requests.update_config(rid, {"name": "logs-v2"}, DEV, key="edit-1")
+    head = repo.refs[branch]
+    assert stack.sim.commits[head]["parents"] == [first]  # exactly one new commit
+    assert 'name = "logs-v2"' in stack.sim.files(REPO, branch)[path]
+    assert done.commit_sha == head and done.revision == 2
+    assert len(stack.sim.runs(REPO, "plan.yml")) == 2
+    if (before, retry, n) == ("warm", "same", 2):  # the write landed unrecorded: its repeat got a 409
+        assert ("PUT", f"/repos/{REPO}/contents/{path}", 409) in stack.sim.seen

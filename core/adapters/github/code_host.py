@@ -2,11 +2,13 @@
 
 Every operation is safe to repeat after a crash, as the port promises: creating a branch or a
 PR that exists returns the existing one, a commit whose earlier attempt already landed is
-recognised (same parent, same tree) instead of failing, merging a merged PR returns its result.
-Commits use the git data API (a tree with inline contents on the parent's tree, a commit, a
-fast-forward-only ref update), so one request writes all its files in one commit. Workflows are
-dispatched with ``return_run_details``; where the server refuses the field the run is found by
-the request id in its run-name. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
+recognised instead of repeated, merging a merged PR returns its result. A commit that writes one
+file (the normal case: one file per request) is one ``PUT .../contents/{path}``; deletions and
+multi-file commits use the git data API (a tree with inline contents on the parent's tree, a
+commit, a fast-forward-only ref update), so one request's files always land in one commit.
+Workflows are dispatched with ``return_run_details``; where the server refuses the field the run
+is found by the request id in its run-name. A run's artifacts are listed once for its plan and
+its cost. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from core.adapters.github import artifacts, mapping
-from core.adapters.github.client import GitHubApiError, GitHubClient
+from core.adapters.github import artifacts, contents, mapping
+from core.adapters.github.client import RETRYABLE_STATUSES, GitHubApiError, GitHubClient
 from core.ports.code_host import (
     CodeHost,
     CodeHostError,
@@ -33,6 +35,10 @@ LOG = logging.getLogger("tfpilot.github")
 
 FILE_MODE = "100644"
 MAX_TREE_CACHE = 1024
+MAX_BLOB_MEMO = 1024
+MAX_ARTIFACT_LISTINGS = 256
+ARTIFACT_PAGE = 100
+MAX_ARTIFACT_PAGES = 5
 # Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
 DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
 LOCAL_CLOCK_SLACK = timedelta(seconds=60)
@@ -54,6 +60,7 @@ class GitHubCodeHost:
         merge_attempts: int = 5,
         update_branch_polls: int = 5,
         runs_per_page: int = 50,
+        artifact_listing_ttl: float = 600.0,
     ) -> None:
         self.client = client
         self.web_url = web_url.rstrip("/")
@@ -64,8 +71,12 @@ class GitHubCodeHost:
         self.merge_attempts = merge_attempts
         self.update_branch_polls = update_branch_polls
         self.runs_per_page = runs_per_page
-        # Commit objects are immutable: remember commit -> tree to skip re-reading them.
+        # Commit objects are immutable: remember commit -> tree to skip re-reading them, and
+        # the blob each of our commits holds at a path to replace it without reading it first.
         self._trees: dict[str, str] = {}
+        self._blobs = contents.BlobMemo(MAX_BLOB_MEMO)
+        # One listing serves a run's plan and cost artifacts.
+        self._listings = artifacts.ListingCache(MAX_ARTIFACT_LISTINGS, artifact_listing_ttl)
         # None until a dispatch tells us whether the server accepts return_run_details.
         self.run_details_supported: bool | None = None
 
@@ -112,13 +123,167 @@ class GitHubCodeHost:
         *,
         parent_sha: str,
     ) -> str:
+        """One commit on ``branch`` writing ``files`` on top of ``parent_sha``.
+
+        One file with content is one ``PUT .../contents/{path}``. Its guard is the file's blob
+        sha, not the branch head: GitHub replaces the file only while it still is the blob we
+        name (our own previous commit's blob when ``parent_sha`` is a commit this host wrote,
+        else the blob read from the branch after GitHub said the file exists), and commits on
+        whatever the branch head is then. So a push of *other* files since ``parent_sha`` does
+        not stop the write; the new commit's parents are checked afterwards and a warning names
+        both shas when the parent is not ``parent_sha``. A conflicting change of the file itself
+        is a ``CodeHostError`` (409). A retry whose earlier attempt landed (the branch holds our
+        exact blob and its head's only parent is ``parent_sha``) returns that head.
+
+        Deletions and several files go through the git data API, which fast-forwards the ref
+        from ``parent_sha`` only and so raises when the branch head moved.
+        """
         mapping.check_repo(repo)
         mapping.check_branch(branch)
         if not files:
             raise CodeHostError("commit_files needs at least one file")
+        for path in files:
+            mapping.check_file_path(path)
+        if len(files) == 1:
+            ((path, content),) = files.items()
+            if content is not None:
+                return self._put_file(repo, branch, path, content, message, parent_sha=parent_sha)
+        return self._commit_tree(repo, branch, files, message, parent_sha=parent_sha)
+
+    # --- one file: the contents API ----------------------------------------------------------
+    def _put_file(self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, parent_sha: str) -> str:
+        ours = contents.git_blob_sha(content)
+        known = self._blobs.get(repo.full_name, parent_sha, path)
+        try:
+            data = self._put_contents(repo, branch, path, content, message, sha=known)
+        except GitHubApiError as exc:
+            if known is None and exc.status == 422 and exc.mentions("sha"):
+                # The file exists on the branch: a landed earlier attempt, or an update.
+                current = self._file_blob(repo, branch, path)
+                if current == ours:
+                    landed = self._landed_file_commit(repo, branch, parent_sha)
+                    if landed is not None:
+                        return landed
+                data = self._replace_file(repo, branch, path, content, message, current)
+            elif known is not None and exc.status == 409:
+                # The file is no longer our previous blob: our own write may have landed.
+                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
+                if landed is not None:
+                    return landed
+                raise CodeHostError(
+                    f"{path} on {branch} changed since {parent_sha[:12]}: {exc.github_message or exc}", status=409
+                ) from exc
+            elif exc.retryable and (exc.status is None or exc.status in RETRYABLE_STATUSES):
+                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
+                if landed is not None:
+                    return landed
+                raise
+            else:
+                raise _write_error(exc, path, branch) from exc
+        except CodeHostError as exc:
+            # A timeout or a dropped connection: the write may have happened.
+            if not exc.retryable:
+                raise
+            landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
+            if landed is not None:
+                return landed
+            raise
+        return self._file_committed(repo, branch, path, data, ours, parent_sha)
+
+    def _replace_file(
+        self, repo: RepoRef, branch: str, path: str, content: str, message: str, current: str | None
+    ) -> dict[str, Any]:
+        if current is None:
+            raise CodeHostError(f"{path} on {branch} changed while it was being written: try again", status=409)
+        try:
+            return self._put_contents(repo, branch, path, content, message, sha=current)
+        except GitHubApiError as exc:
+            if exc.status == 409:
+                raise CodeHostError(
+                    f"{path} on {branch} changed while it was being written: {exc.github_message or exc}", status=409
+                ) from exc
+            raise _write_error(exc, path, branch) from exc
+
+    def _put_contents(
+        self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, sha: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": message, "content": contents.encode(content), "branch": branch}
+        if sha is not None:
+            body["sha"] = sha
+        # Never repeated blindly: a retry of a write that landed would be refused or doubled.
+        response = self.client.put(
+            "/repos/{owner}/{repo}/contents/{path}",
+            path=_repo_path(repo, path=path),
+            json=body,
+            retry_ambiguous=False,
+        )
+        return _dict(response.data)
+
+    def _file_committed(
+        self, repo: RepoRef, branch: str, path: str, data: dict[str, Any], ours: str, parent_sha: str
+    ) -> str:
+        commit = _dict(data.get("commit"))
+        commit_sha = _sha(commit, "commit")
+        parents = [_dict(p).get("sha") for p in commit.get("parents") or []]
+        if parents and parents != [parent_sha]:
+            LOG.warning(
+                "commit %s on %s has parent %s, not the expected %s: the branch moved before the write",
+                commit_sha[:12],
+                branch,
+                ",".join(str(p)[:12] for p in parents),
+                parent_sha[:12],
+            )
+        blob = _dict(data.get("content")).get("sha")
+        self._blobs.put(repo.full_name, commit_sha, path, blob if isinstance(blob, str) and blob else ours)
+        tree = _dict(commit.get("tree")).get("sha")
+        if isinstance(tree, str) and tree:
+            self._remember_tree(commit_sha, tree)
+        return commit_sha
+
+    def _file_blob(self, repo: RepoRef, branch: str, path: str) -> str | None:
+        """The blob sha of ``path`` at the head of ``branch``; None when there is no such file."""
+        try:
+            response = self.client.get(
+                "/repos/{owner}/{repo}/contents/{path}",
+                path=_repo_path(repo, path=path),
+                params={"ref": branch},
+                use_cache=False,
+            )
+        except GitHubApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return contents.file_blob(response.data, path)
+
+    def _landed_if_ours(self, repo: RepoRef, branch: str, path: str, ours: str, parent_sha: str) -> str | None:
+        if self._file_blob(repo, branch, path) != ours:
+            return None
+        return self._landed_file_commit(repo, branch, parent_sha)
+
+    def _landed_file_commit(self, repo: RepoRef, branch: str, parent_sha: str) -> str | None:
+        """The branch head when it is a commit made right on ``parent_sha`` (the file already
+        holds our content, checked by the caller): an earlier attempt of this write landed."""
+        head = self.branch_head(repo, branch)
+        if head is None:
+            raise CodeHostError(f"branch {branch} does not exist in {repo.full_name}", status=404)
+        if head == parent_sha:
+            return None
+        data = self._get_commit(repo, head)
+        parents = [_dict(p).get("sha") for p in data.get("parents") or []]
+        if parents != [parent_sha]:
+            return None
+        LOG.info("commit on %s already landed as %s", branch, head[:12])
+        tree = _dict(data.get("tree")).get("sha")
+        if isinstance(tree, str) and tree:
+            self._remember_tree(head, tree)
+        return head
+
+    # --- deletions and several files: the git data API ---------------------------------------
+    def _commit_tree(
+        self, repo: RepoRef, branch: str, files: Mapping[str, str | None], message: str, *, parent_sha: str
+    ) -> str:
         entries: list[dict[str, Any]] = []
         for path in sorted(files):
-            mapping.check_file_path(path)
             content = files[path]
             entry: dict[str, Any] = {"path": path, "mode": FILE_MODE, "type": "blob"}
             if content is None:
@@ -147,7 +312,10 @@ class GitHubCodeHost:
         except GitHubApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            return self._landed_commit(repo, branch, parent_sha, tree_sha, exc)
+            commit_sha = self._landed_commit(repo, branch, parent_sha, tree_sha, exc)
+        for path, content in files.items():
+            if content is not None:
+                self._blobs.put(repo.full_name, commit_sha, path, contents.git_blob_sha(content))
         return commit_sha
 
     def _landed_commit(self, repo: RepoRef, branch: str, parent_sha: str, tree_sha: str, exc: GitHubApiError) -> str:
@@ -469,6 +637,29 @@ class GitHubCodeHost:
         return mapping.run(response.data, web_url=self.web_url, repo=repo)
 
     # --- artifacts -----------------------------------------------------------------------------
+    def _run_artifacts(self, repo: RepoRef, run_id: int) -> list[dict[str, Any]]:
+        """Every artifact of the run, listed once (unfiltered, so the cost artifact comes with
+        the plan's); an empty listing is not kept, the run may still be uploading."""
+        now = self.client.now()
+        cached = self._listings.get(repo.full_name, run_id, now)
+        if cached is not None:
+            return cached
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_ARTIFACT_PAGES + 1):
+            listing = self.client.get(
+                "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+                path=_repo_path(repo, run_id=run_id),
+                params={"per_page": ARTIFACT_PAGE, "page": page} if page > 1 else {"per_page": ARTIFACT_PAGE},
+            )
+            items = artifacts.artifacts_of(listing.data)
+            found.extend(items)
+            total = _dict(listing.data).get("total_count")
+            if len(items) < ARTIFACT_PAGE or not isinstance(total, int) or len(found) >= total:
+                break
+        if found:
+            self._listings.put(repo.full_name, run_id, now, found)
+        return found
+
     def get_plan_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
         return self._artifact_json(repo, run_id, f"tfplan-{request_id}", "plan.json")
 
@@ -477,12 +668,7 @@ class GitHubCodeHost:
 
     def _artifact_json(self, repo: RepoRef, run_id: int, name: str, member: str) -> dict[str, Any] | None:
         mapping.check_repo(repo)
-        listing = self.client.get(
-            "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
-            path=_repo_path(repo, run_id=run_id),
-            params={"name": name, "per_page": 100},
-        )
-        artifact = artifacts.pick_artifact(listing.data, name)
+        artifact = artifacts.pick_artifact(self._run_artifacts(repo, run_id), name)
         if artifact is None:
             return None
         try:
@@ -506,6 +692,12 @@ class GitHubCodeHost:
         else:
             raise CodeHostError(f"artifact {name} download answered {response.status} without a location")
         return artifacts.json_member(archive, member, max_bytes=self.max_json_bytes, artifact=name)
+
+
+def _write_error(exc: GitHubApiError, path: str, branch: str) -> CodeHostError:
+    return CodeHostError(
+        f"could not write {path} on {branch}: {exc.github_message or exc}", status=exc.status, retryable=exc.retryable
+    )
 
 
 def _repo_path(repo: RepoRef, **extra: str | int) -> dict[str, str | int]:
