@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import shutil
 import sys
@@ -102,6 +101,7 @@ def console_deps(
     The composition root builds everything from ``settings``; the console supplies its own
     notifier and, unless GitHub is configured, a ``LocalCodeHost`` whose run facts go to the
     graph's ``SyncService`` (the same path as GitHub webhooks)."""
+    from bot import bootstrap
     from core.adapters.local_code_host import LocalCodeHost
     from core.ports.clock import SystemClock
 
@@ -116,67 +116,9 @@ def console_deps(
             runner_mode=runner_mode,  # type: ignore[arg-type]
         )
         overrides["code_host"] = host
-    deps = _build(settings, overrides)
-    if host is not None:
-        host.attach(lambda fact: deps.sync.apply_fact(fact, source="local-runner"))
+    # The composition root attaches the local forge's facts to the graph's SyncService.
+    deps = bootstrap.build(settings, source="console", **overrides)
     return deps, host
-
-
-def _build(settings: Settings, overrides: dict[str, Any]) -> Any:
-    try:
-        bootstrap = importlib.import_module("bot.bootstrap")
-    except ImportError:  # until the composition root lands; the lead replaces this path
-        return _build_embedded(settings, overrides)
-    return bootstrap.build(settings, **overrides)
-
-
-def _build_embedded(settings: Settings, overrides: dict[str, Any]) -> Any:
-    """The embedded-default graph by hand (local store, logs, forge; rules extractor)."""
-    from assistant.service import IntakeService
-    from bot.deps import Deps
-    from core.adapters.audit_log import LocalAuditLog
-    from core.adapters.chat_log import LocalChatLog
-    from core.adapters.local_objects import LocalObjectStore
-    from core.adapters.request_store import LocalRequestStore
-    from core.ports.clock import SystemClock
-    from core.services.drift import DriftService
-    from core.services.queries import QueryService
-    from core.services.requests import RequestService
-    from core.services.sync import SyncService
-    from module_registry.catalogue import load_registry
-    from module_registry.projects import load_projects
-
-    root = Path(settings.data_dir)
-    clock = SystemClock()
-    registry = load_registry(settings.modules_dir)
-    projects = load_projects(settings.projects_file)
-    store = LocalRequestStore(root / "requests", clock)
-    audit = LocalAuditLog(root / "requests", clock)
-    chat_log = LocalChatLog(root / "chats", clock)
-    objects = LocalObjectStore(root / "requests")
-    notifier, code_host = overrides["notifier"], overrides["code_host"]
-    policy, workflows = settings.policy(), settings.workflows()
-    requests = RequestService(store, audit, code_host, registry, projects, notifier, clock, policy, workflows)
-    sync = SyncService(store, code_host, notifier, audit, clock, workflows)
-    intake = IntakeService(objects, chat_log, registry, projects, requests, None, clock, source="console")
-    return Deps(
-        settings=settings,
-        clock=clock,
-        objects=objects,
-        store=store,
-        audit=audit,
-        chat_log=chat_log,
-        registry=registry,
-        projects=projects,
-        code_host=code_host,
-        notifier=notifier,
-        policy=policy,
-        requests=requests,
-        sync=sync,
-        queries=QueryService(store, audit, chat_log, clock),
-        drift=DriftService(store, audit, notifier, clock),
-        intake=intake,
-    )
 
 
 def demo_settings(data_dir: Path) -> Settings:

@@ -49,7 +49,7 @@ from core.ports.code_host import CodeHostError, MergeResult, PullRequestInfo, Re
 log = logging.getLogger(__name__)
 
 RunnerMode = Literal["thread", "inline", "manual"]
-FactHandler = Callable[[Fact], None]
+FactHandler = Callable[[Fact], object]
 SeedFiles = Callable[[RepoRef], Mapping[str, str]]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
