@@ -174,7 +174,7 @@ def test_file_changed_since_our_commit_is_a_409(code_host: GitHubCodeHost, githu
     code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "create", parent_sha=BASE)
     put.mock(return_value=httpx.Response(409, json={"message": f"{PATH} does not match {payloads.blob_sha(TEXT)}"}))
     github_api.get(CONTENTS).respond(200, json=payloads.content_file(PATH, "# someone else\n", ref=BRANCH))
-    with pytest.raises(CodeHostError, match="changed since") as caught:
+    with pytest.raises(CodeHostError, match=r"conflict writing .* changed since") as caught:
         code_host.commit_files(REPO, BRANCH, {PATH: OLD_TEXT}, "update", parent_sha=NEW_COMMIT)
     assert caught.value.status == 409
     assert put.call_count == 2  # no write under the new blob
@@ -203,7 +203,7 @@ def test_conflict_on_the_replacing_write_is_a_409(code_host: GitHubCodeHost, git
         ]
     )
     github_api.get(CONTENTS).respond(200, json=payloads.content_file(PATH, OLD_TEXT, ref=BRANCH))
-    with pytest.raises(CodeHostError, match="changed while it was being written") as caught:
+    with pytest.raises(CodeHostError, match="conflict writing") as caught:
         code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE)
     assert caught.value.status == 409
 
@@ -213,24 +213,25 @@ def test_file_gone_between_the_refusal_and_the_read_is_a_409(
 ) -> None:
     github_api.put(CONTENTS).respond(422, json=SHA_MISSING)
     github_api.get(CONTENTS).respond(404, json={"message": "Not Found"})
-    with pytest.raises(CodeHostError, match="changed while it was being written") as caught:
+    with pytest.raises(CodeHostError, match="conflict writing") as caught:
         code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE)
     assert caught.value.status == 409
 
 
 @pytest.mark.parametrize(
-    ("status", "body"),
+    ("status", "message", "expected"),
     [
-        (409, {"message": "Repository rule violations found", "status": "409"}),
-        (422, {"message": "Invalid request.\n\nFor 'properties/content', nil is not a string.", "status": "422"}),
-        (404, {"message": "Branch request/req_abc123def456 not found", "status": "404"}),
+        (409, "Repository rule violations found", r"conflict writing .* or a rule refused the write"),
+        (422, "Invalid request.\n\nFor 'properties/content', nil is not a string.", f"could not write {PATH}"),
+        (404, "Branch request/req_abc123def456 not found", f"could not write {PATH} on {BRANCH}"),
     ],
 )
 def test_other_refusals_are_clear_errors(
-    code_host: GitHubCodeHost, github_api: respx.MockRouter, status: int, body: dict[str, str]
+    code_host: GitHubCodeHost, github_api: respx.MockRouter, status: int, message: str, expected: str
 ) -> None:
-    put = github_api.put(CONTENTS).respond(status, json=body)
-    with pytest.raises(CodeHostError, match=f"could not write {PATH} on {BRANCH}") as caught:
+    put = github_api.put(CONTENTS).respond(status, json={"message": message, "status": str(status)})
+    github_api.get(CONTENTS).respond(404, json={"message": "Not Found"})  # nothing of ours landed
+    with pytest.raises(CodeHostError, match=expected) as caught:
         code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE)
     assert caught.value.status == status
     assert put.call_count == 1
@@ -295,3 +296,22 @@ def test_a_single_deletion_uses_the_git_data_api(
         "git/create-commit",
         "git/update-ref",
     ]
+
+
+def test_a_replacing_write_that_timed_out_but_landed_returns_its_commit(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter
+) -> None:
+    landed = payloads.sha("f")
+    put = github_api.put(CONTENTS).mock(side_effect=[httpx.Response(422, json=SHA_MISSING), httpx.Response(503)])
+    github_api.get(CONTENTS).mock(
+        side_effect=[
+            httpx.Response(200, json=payloads.content_file(PATH, OLD_TEXT, ref=BRANCH)),
+            httpx.Response(200, json=payloads.content_file(PATH, TEXT, ref=BRANCH)),
+        ]
+    )
+    github_api.get(f"/repos/acme/infra/git/ref/heads/{BRANCH}").respond(200, json=payloads.ref(BRANCH, landed))
+    github_api.get(f"/repos/acme/infra/git/commits/{landed}").respond(
+        200, json=payloads.commit(landed, NEW_TREE, [BASE])
+    )
+    assert code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "update", parent_sha=BASE) == landed
+    assert put.call_count == 2

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.github.conftest import API_URL, TOKEN
-from tests.github.openapi_contract import SUPPLEMENT_SOURCE, ContractViolation, OpenApiChecker, OpenApiSpec
+from tests.github.openapi_contract import (
+    SUPPLEMENT_SOURCE,
+    SUPPLEMENTARY_OPERATIONS,
+    ContractViolation,
+    OpenApiChecker,
+    OpenApiSpec,
+)
+
+ADAPTERS = Path(__file__).resolve().parents[2] / "core" / "adapters" / "github"
 
 HEADERS = {
     "Accept": "application/vnd.github+json",
@@ -51,6 +60,24 @@ def test_spec_holds_every_selected_operation_and_the_supplement(openapi_spec: Op
     } <= ids
     supplement = {op.operation_id for op in openapi_spec.operations if op.source == SUPPLEMENT_SOURCE}
     assert supplement == {"git/get-commit", "issues/add-labels", "apps/get-repo-installation"}
+
+
+def test_the_supplement_is_minimal(openapi_spec: OpenApiSpec) -> None:
+    """Every supplementary operation is still called by an adapter, and none is one the
+    selected-ops fixture already has (then the fixture's own description wins)."""
+    source = "\n".join(p.read_text() for p in sorted(ADAPTERS.glob("*.py")))
+    fixture = {(op.method, op.path) for op in openapi_spec.operations if op.source != SUPPLEMENT_SOURCE}
+    for op in SUPPLEMENTARY_OPERATIONS:
+        assert f'"{op["path"]}"' in source, f"{op['operationId']} is no longer called: drop it"
+        assert (op["method"], op["path"]) not in fixture, f"{op['operationId']} is in the fixture: drop it"
+
+
+def test_contents_operations_come_from_the_fixture(openapi_spec: OpenApiSpec) -> None:
+    by_id = {op.operation_id: op for op in openapi_spec.operations}
+    put = by_id["repos/create-or-update-file-contents"]
+    assert put.source != SUPPLEMENT_SOURCE and put.multi_segment == {"path"}
+    assert {"message", "content", "sha", "branch", "committer", "author"} == put.body_properties
+    assert by_id["repos/get-content"].query_params == {"ref"}
 
 
 def test_accepts_a_conforming_dispatch_with_return_run_details(checker: OpenApiChecker) -> None:

@@ -153,56 +153,31 @@ class GitHubCodeHost:
     # --- one file: the contents API ----------------------------------------------------------
     def _put_file(self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, parent_sha: str) -> str:
         ours = contents.git_blob_sha(content)
-        known = self._blobs.get(repo.full_name, parent_sha, path)
+        guard = self._blobs.get(repo.full_name, parent_sha, path)
         try:
-            data = self._put_contents(repo, branch, path, content, message, sha=known)
-        except GitHubApiError as exc:
-            if known is None and exc.status == 422 and exc.mentions("sha"):
-                # The file exists on the branch: a landed earlier attempt, or an update.
-                current = self._file_blob(repo, branch, path)
-                if current == ours:
+            try:
+                data = self._put_contents(repo, branch, path, content, message, sha=guard)
+            except GitHubApiError as exc:
+                if guard is not None or exc.status != 422 or not exc.mentions("sha"):
+                    raise
+                # The file exists and its blob is unknown to us: read it from the branch.
+                guard = self._file_blob(repo, branch, path)
+                if guard is None:
+                    raise CodeHostError("the file was removed while it was being written", status=409) from exc
+                if guard == ours:
                     landed = self._landed_file_commit(repo, branch, parent_sha)
                     if landed is not None:
                         return landed
-                data = self._replace_file(repo, branch, path, content, message, current)
-            elif known is not None and exc.status == 409:
-                # The file is no longer our previous blob: our own write may have landed.
-                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
-                if landed is not None:
-                    return landed
-                raise CodeHostError(
-                    f"{path} on {branch} changed since {parent_sha[:12]}: {exc.github_message or exc}", status=409
-                ) from exc
-            elif exc.retryable and (exc.status is None or exc.status in RETRYABLE_STATUSES):
-                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
-                if landed is not None:
-                    return landed
-                raise
-            else:
-                raise _write_error(exc, path, branch) from exc
+                data = self._put_contents(repo, branch, path, content, message, sha=guard)
         except CodeHostError as exc:
-            # A timeout or a dropped connection: the write may have happened.
-            if not exc.retryable:
-                raise
-            landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
-            if landed is not None:
-                return landed
-            raise
+            if exc.status == 409 or (exc.retryable and (exc.status is None or exc.status in RETRYABLE_STATUSES)):
+                # A conflict on the file, or a write that may have happened: what GitHub now
+                # holds may be our own write (a retry of one that landed, or this one).
+                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
+                if landed is not None:
+                    return landed
+            raise _write_error(exc, path, branch, parent_sha) from exc
         return self._file_committed(repo, branch, path, data, ours, parent_sha)
-
-    def _replace_file(
-        self, repo: RepoRef, branch: str, path: str, content: str, message: str, current: str | None
-    ) -> dict[str, Any]:
-        if current is None:
-            raise CodeHostError(f"{path} on {branch} changed while it was being written: try again", status=409)
-        try:
-            return self._put_contents(repo, branch, path, content, message, sha=current)
-        except GitHubApiError as exc:
-            if exc.status == 409:
-                raise CodeHostError(
-                    f"{path} on {branch} changed while it was being written: {exc.github_message or exc}", status=409
-                ) from exc
-            raise _write_error(exc, path, branch) from exc
 
     def _put_contents(
         self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, sha: str | None
@@ -694,10 +669,16 @@ class GitHubCodeHost:
         return artifacts.json_member(archive, member, max_bytes=self.max_json_bytes, artifact=name)
 
 
-def _write_error(exc: GitHubApiError, path: str, branch: str) -> CodeHostError:
-    return CodeHostError(
-        f"could not write {path} on {branch}: {exc.github_message or exc}", status=exc.status, retryable=exc.retryable
-    )
+def _write_error(exc: CodeHostError, path: str, branch: str, parent_sha: str) -> CodeHostError:
+    said = (exc.github_message if isinstance(exc, GitHubApiError) else "") or str(exc)
+    if exc.status == 409:
+        message = (
+            f"conflict writing {path} on {branch}: the file changed since {parent_sha[:12]} or a rule refused "
+            f"the write ({said})"
+        )
+    else:
+        message = f"could not write {path} on {branch}: {said}"
+    return CodeHostError(message, status=exc.status, retryable=exc.retryable)
 
 
 def _repo_path(repo: RepoRef, **extra: str | int) -> dict[str, str | int]:
