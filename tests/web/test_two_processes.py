@@ -1,0 +1,346 @@
+"""Two ``tfpilot serve`` processes on one S3 bucket take interleaved clicks and webhooks for the
+same requests: no update is lost and every intent reaches GitHub once.
+
+Real pieces: two OS processes running ``python -m bot.cli.main serve --port 0`` (uvicorn, the
+Bolt app in HTTP mode, the side service), S3 through moto's server (one request at a time, as
+S3's conditional writes are atomic: ``tests.store.test_races.AtomicMotoServer``), GitHub through
+``FakeGitHub`` (a local HTTP server both processes call with ``TFPILOT_GITHUB_API_URL``: chosen
+over the local git forge because it is what production talks to, counts dispatches across
+processes by construction, and lets the test send the matching webhooks), and Slack through the
+Slack tests' ``FakeSlack``. Requests are seeded at ``plan_ready``; then, for all of them at once,
+each Approve, Merge and Apply click is sent to both processes at the same moment (two clicks, as
+a double click or a Slack retry through a load balancer would), and the apply run's
+``workflow_run`` deliveries go to both processes (the same delivery id twice, and out of order).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import httpx
+import pytest
+
+from core.adapters.audit_log import ObjectAuditLog
+from core.adapters.request_store import ObjectRequestStore
+from core.adapters.s3_objects import S3ObjectStore
+from core.domain.ids import new_request_id
+from core.domain.request import PullRequestRef, Request, Requester, RunRef, SlackThread
+from core.ports.clock import SystemClock
+from tests.conftest import SHARED_FIXTURES
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import SIGNING_SECRET, sign
+from tests.store.test_races import AtomicMotoServer
+from tests.web.conftest import API_TOKEN, DRIFT_SECRET, WEBHOOK_SECRET, github_signature, load_fixture
+from tests.web.fake_github import FakeGitHub
+
+pytestmark = pytest.mark.slow
+
+REQUESTS = 4
+TEAM = "T111"
+CHANNEL = "C0CARDS01"
+DEV, APPROVER = "U0DEV0001", "U0APP0001"
+BUCKET = "tfpilot-two-processes"
+WAIT = 30.0
+
+
+def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+
+
+def start_serve(env: dict[str, str], log: Path) -> Served:
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli.main", "serve", "--port", "0", "--no-reconciler", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=log.parent,
+        )
+    assert process.stdout is not None
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(60)
+    if not line or "listening on" not in line[0]:
+        process.kill()
+        raise AssertionError(f"tfpilot serve did not start: {line!r}\n{log.read_text()[-3000:]}")
+    return Served(process, line[0].strip().rsplit(" ", 1)[-1], log)
+
+
+def stop_serve(served: Served) -> None:
+    served.process.terminate()
+    try:
+        served.process.wait(15)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait(5)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    github = FakeGitHub().start()
+    slack = FakeSlack().start()
+    slack.add_user(APPROVER, email="approver@example.com", name="Abe Approver")
+    slack.add_user(DEV, email="dev@example.com", name="Dana Dev")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_"))},
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TFPILOT_REQUESTS_BUCKET": BUCKET,
+        "GITHUB_TOKEN": "test-github-token",
+        "TFPILOT_GITHUB_API_URL": github.api_url,
+        "TFPILOT_GITHUB_WEB_URL": "https://github.test",
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TFPILOT_API_TOKEN": API_TOKEN,
+        "TFPILOT_WEBHOOK_SECRET": DRIFT_SECRET,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url.rstrip("/"),
+        "TFPILOT_DEVELOPERS": DEV,
+        "TFPILOT_APPROVERS": APPROVER,
+        "PYTHONUNBUFFERED": "1",
+    }
+    servers: list[Served] = []
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            futures = []
+            for name in ("a", "b"):
+                data = tmp_path / name
+                data.mkdir()
+                futures.append(pool.submit(start_serve, {**env, "TFPILOT_DATA_DIR": str(data)}, data / "serve.log"))
+            servers = [f.result() for f in futures]
+        objects = S3ObjectStore(s3, BUCKET)
+        yield {
+            "servers": servers,
+            "github": github,
+            "slack": slack,
+            "store": ObjectRequestStore(objects, SystemClock()),
+            "audit": ObjectAuditLog(objects, SystemClock()),
+        }
+    finally:
+        for served in servers:
+            stop_serve(served)
+        slack.stop()
+        github.stop()
+        moto.stop()
+
+
+def seed(world: dict[str, Any], n: int) -> list[Request]:
+    github: FakeGitHub = world["github"]
+    store: ObjectRequestStore = world["store"]
+    seeded = []
+    for i in range(n):
+        rid = new_request_id()
+        sha = hashlib.sha1(rid.encode(), usedforsecurity=False).hexdigest()
+        number = 100 + i
+        github.add_pull(number, rid, sha)
+        plan = github.add_run("plan.yml", rid, f"request/{rid}", sha)
+        now = datetime.now(UTC)
+        request = Request(
+            id=rid,
+            project="core",
+            environment="dev",
+            module="s3-bucket",
+            received_at=now,
+            updated_at=now,
+            requester=Requester(id=DEV, email="dev@example.com", team_id=TEAM),
+            config={"name": f"bucket-{i}"},
+            target_owner="acme",
+            target_repo="infra",
+            target_base="main",
+            target_env_path="envs/dev",
+            branch_name=f"request/{rid}",
+            commit_sha=sha,
+            pr=PullRequestRef(
+                number=number, url=f"https://github.test/acme/infra/pull/{number}", open=True, head_sha=sha
+            ),
+            pr_number=number,
+            plan_run=RunRef(
+                run_id=plan.run_id, status="completed", conclusion="success", head_sha=sha, workflow="plan.yml"
+            ),
+            slack=SlackThread(team_id=TEAM, channel=CHANNEL, ts=f"1800000000.{i:06d}"),
+            status="plan_ready",
+        )
+        seeded.append(store.create(request))
+    return seeded
+
+
+_CLICK = json.loads((SHARED_FIXTURES / "slack" / "payloads" / "block_actions_button_click.json").read_text())["payload"]
+
+
+def click_body(request: Request, action: str, version: int) -> str:
+    payload = copy.deepcopy(_CLICK)
+    assert request.slack is not None
+    payload["user"] = {"id": APPROVER, "username": "abe", "name": "abe", "team_id": TEAM}
+    payload["team"] = {"id": TEAM, "domain": "acme"}
+    payload["container"] = {"type": "message", "message_ts": request.slack.ts, "channel_id": CHANNEL}
+    payload["channel"] = {"id": CHANNEL, "name": "infra"}
+    payload["message"] = {"ts": request.slack.ts, "text": "card", "blocks": []}
+    payload["trigger_id"] = f"{uuid.uuid4().int % 10**9}.1.trigger"
+    payload["actions"] = [
+        {
+            "type": "button",
+            "action_id": f"req:{action}",
+            "block_id": f"card:{request.id}",
+            "text": {"type": "plain_text", "text": action},
+            "value": json.dumps({"r": request.id, "v": version}, separators=(",", ":")),
+            "action_ts": f"{time.time():.6f}",
+        }
+    ]
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def post_click(http: httpx.Client, served: Served, body: str) -> int:
+    headers = {"content-type": "application/x-www-form-urlencoded", **sign(body)}
+    return http.post(f"{served.url}/slack/events", content=body, headers=headers).status_code
+
+
+def run_delivery(run_doc: dict[str, Any], action: str) -> bytes:
+    payload = load_fixture("octokit__workflow_run_completed.payload.json")
+    payload["action"] = action
+    payload["workflow_run"].update(run_doc)
+    payload["workflow"]["path"] = run_doc["path"]
+    payload["repository"] = {**payload["repository"], **run_doc["repository"]}
+    return json.dumps(payload).encode()
+
+
+def post_delivery(http: httpx.Client, served: Served, body: bytes, delivery: str) -> int:
+    headers = {
+        "content-type": "application/json",
+        "X-GitHub-Event": "workflow_run",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": github_signature(body),
+    }
+    return http.post(f"{served.url}/github/webhook", content=body, headers=headers).status_code
+
+
+def both(pool: ThreadPoolExecutor, *calls: Callable[[], int]) -> list[int]:
+    """Fire the calls at the same moment; their HTTP statuses."""
+    start = threading.Barrier(len(calls))
+
+    def go(call: Callable[[], int]) -> int:
+        start.wait()
+        return call()
+
+    return [f.result() for f in [pool.submit(go, c) for c in calls]]
+
+
+def test_two_processes_interleaved_clicks_and_webhooks(world: dict[str, Any]) -> None:
+    a, b = world["servers"]
+    github: FakeGitHub = world["github"]
+    store: ObjectRequestStore = world["store"]
+    requests = seed(world, REQUESTS)
+    webhook_answers: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def lifecycle(request: Request, http: httpx.Client, pool: ThreadPoolExecutor) -> None:
+        rid = request.id
+
+        def click(action: str, done: Callable[[Request], bool]) -> None:
+            version = store.get(rid).version
+            statuses = both(
+                pool,
+                lambda: post_click(http, a, click_body(request, action, version)),
+                lambda: post_click(http, b, click_body(request, action, version)),
+            )
+            assert statuses == [200, 200]
+            eventually(lambda: done(store.get(rid)), f"{action} of {rid}")
+
+        click("approve", lambda r: bool(r.approval and r.approval.approved))
+        click("merge", lambda r: bool(r.pr and r.pr.merged))
+        click("apply", lambda r: bool(r.apply_run and r.apply_run.run_id))
+        run_id = store.get(rid).apply_run.run_id  # type: ignore[union-attr]
+        # GitHub runs it: each delivery reaches both processes (same id), the last one out of order.
+        started = run_delivery(github.run_doc(github.set_run(run_id, "in_progress")), "in_progress")
+        finished = run_delivery(github.run_doc(github.set_run(run_id, "completed", "success")), "completed")
+        d1, d2, d3 = (str(uuid.uuid4()) for _ in range(3))  # GitHub's delivery ids are GUIDs
+        answers = [
+            *both(pool, lambda: post_delivery(http, a, started, d1), lambda: post_delivery(http, b, started, d1)),
+            *both(pool, lambda: post_delivery(http, b, finished, d2), lambda: post_delivery(http, a, finished, d2)),
+        ]
+        late = post_delivery(http, b, started, d3)  # a stale "in progress" arriving after completion
+        with lock:
+            webhook_answers.extend([(answers[0], answers[1]), (answers[2], answers[3])])
+        assert late == 202
+        eventually(lambda: store.get(rid).status == "applied", f"{rid} applied")
+
+    with httpx.Client(timeout=30) as http, ThreadPoolExecutor(4 * REQUESTS) as pool:
+        flows = [pool.submit(lifecycle, r, http, pool) for r in requests]
+        errors = [f.exception() for f in flows]
+        if any(errors):
+            logs = "\n".join(s.log.read_text()[-4000:] for s in (a, b))
+            raise AssertionError(f"{[e for e in errors if e]}\n--- serve logs ---\n{logs}")
+
+        # Let the lazy listeners and webhook workers that lost their races finish.
+        time.sleep(1.0)
+        for request in requests:
+            stored = store.get(request.id)
+            assert stored.status == "applied", stored.id
+            events = [e.event for e in world["audit"].events(request.id)]
+            assert events.count("approved") == 1, events
+            assert events.count("merged") == 1, events
+            assert events.count("apply_dispatched") == 1, events
+            assert github.dispatches[("apply.yml", request.id)] == 1
+            assert github.merges[request.pr_number] == 1  # type: ignore[index]
+            assert github.comments[request.pr_number] == 1  # type: ignore[index]
+            assert stored.apply_run is not None and stored.apply_run.conclusion == "success"
+            assert stored.approval is not None and stored.approval.approvers == [APPROVER]
+            ops = {(op.kind, op.completed_at is not None) for op in stored.operations}
+            assert ops == {("approve", True), ("merge", True), ("apply", True)}
+        # Each delivery sent to both processes was processed once: one 202, one duplicate 200.
+        assert all(sorted(pair) == [200, 202] for pair in webhook_answers), webhook_answers
+        assert len(webhook_answers) == 2 * REQUESTS
+        assert sum(github.dispatches.values()) == REQUESTS
+        assert github.unexpected == []
+        # The list index (written by both processes) holds every request, from either process.
+        for served in (a, b):
+            listed = http.get(
+                f"{served.url}/api/requests",
+                params={"status": "applied"},
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+            ).json()
+            assert sorted(row["id"] for row in listed["rows"]) == sorted(r.id for r in requests)
+        # Every card was kept current in Slack.
+        updated = {c.params.get("ts") for c in world["slack"].of("chat.update")}
+        assert all(r.slack is not None and r.slack.ts in updated for r in requests)
