@@ -119,11 +119,12 @@ def _addresses(summary: PlanSummary, keys: tuple[str, ...]) -> list[str]:
     return found
 
 
-def plan_section(summary: PlanSummary | None) -> str | None:
+def plan_section(summary: PlanSummary | None, *, preview: bool = False) -> str | None:
     """Plan counts with deletions and replacements called out (addresses listed, bounded)."""
     if summary is None:
         return None
-    lines = [f"*Plan:* {fmt.plan_counts(summary)}"]
+    label = "*Plan (local preview, not a cloud plan):*" if preview else "*Plan:*"
+    lines = [f"{label} {fmt.plan_counts(summary)}"]
     deleted = _addresses(summary, ("delete", "destroy"))
     replaced = _addresses(summary, ("replace", "delete-create", "create-delete"))
     if summary.destroy or summary.has_deletions:
@@ -245,7 +246,8 @@ def request_card(request: Request) -> dict[str, Any]:
     links = _links(request)
     if links:
         blocks.append({"type": "section", "text": mrkdwn(" · ".join(links))})
-    for text in (plan_section(request.plan.summary if request.plan else None), _cost(request), _drift(request)):
+    plan = plan_section(request.plan.summary, preview=request.plan.preview) if request.plan else None
+    for text in (plan, _cost(request), _drift(request)):
         if text:
             blocks.append({"type": "section", "text": mrkdwn(text)})
     config = _config(request)

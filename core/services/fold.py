@@ -42,6 +42,7 @@ class Extras:
     plan_summary: PlanSummary | None = None
     plan_text: str | None = None
     cost: Cost | None = None
+    preview: bool = False  # the local runner's preview, not a cloud plan
 
 
 @dataclass
@@ -196,6 +197,7 @@ def _fold_plan_output(request: Request, run: RunRef, extras: Extras | None) -> b
         run_id=run.run_id,
         head_sha=run.head_sha,
         artifact_name=f"tfplan-{request.id}",
+        preview=extras.preview,
     )
     if extras.cost is not None:
         request.cost = extras.cost

@@ -228,7 +228,10 @@ class SyncService:
             cost = parse_cost(cost_doc) if cost_doc is not None else None
         except (CodeHostError, InvalidCost) as exc:
             log.warning("cost of run %s unavailable: %s", run_id, exc)
-        return Extras(plan_run_id=run_id, plan_summary=summary, plan_text=text, cost=cost)
+        # The local runner marks its plan documents: a preview computed from the Terraform,
+        # not a plan against real infrastructure. Cards must say so.
+        preview = doc.get("tfpilot_local_preview") is True
+        return Extras(plan_run_id=run_id, plan_summary=summary, plan_text=text, cost=cost, preview=preview)
 
     def _fold_and_store(
         self,

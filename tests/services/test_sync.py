@@ -58,6 +58,17 @@ def test_plan_cost_is_read_when_uploaded(world: World) -> None:
     assert cost.monthly_cost == 12.5 and cost.monthly_delta == 10.0 and cost.source == "infracost"
 
 
+def test_a_local_preview_plan_is_labelled_as_such(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    cloud = world.get(request.id)
+    world.host.plan_docs[request.plan_run.run_id] = {**world.host.default_plan, "tfpilot_local_preview": True}
+    finish_run(world, cloud, "plan")
+    assert world.get(request.id).plan.preview is True
+    other = world.requests.create(create_cmd(config={"name": "other-bucket"}, idempotency_key="second"))
+    finish_run(world, other, "plan")
+    assert world.get(other.id).plan.preview is False
+
+
 def test_plan_failure_is_failed_and_notified(world: World) -> None:
     request = world.requests.create(create_cmd())
     outcome = finish_run(world, request, "plan", "failure")
