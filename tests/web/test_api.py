@@ -240,3 +240,13 @@ def test_since_window_is_inclusive(web: Web) -> None:
     assert [r["id"] for r in rows] == [request.id]
     later = (at + timedelta(seconds=1)).isoformat()
     assert web.client.get("/api/requests", params={"since": later}, headers=web.auth()).json()["rows"] == []
+
+
+def test_the_bolt_ack_counter_counts_socket_mode_envelopes() -> None:
+    from bot.web.metrics import bolt_ack_counter
+
+    SLACK_ACKS.reset()
+    assert bolt_ack_counter(lambda: "handled") == "handled"
+    with pytest.raises(RuntimeError):
+        bolt_ack_counter(lambda: (_ for _ in ()).throw(RuntimeError("listener failed")))
+    assert dict(SLACK_ACKS.items()) == {("socket", "ok"): 2}

@@ -1,0 +1,265 @@
+"""GitHub webhook -> card updated: latency p50/p99 and throughput for 500 deliveries.
+
+The real side service (``create_web_app`` with its default bounded executor: 4 workers, 256
+queued) runs under uvicorn in a thread, on 127.0.0.1 over real HTTP. Storage is the local
+object store in a temporary directory (the same compare-and-swap and sharded index as S3, on
+disk); the code host is a stub that hands back a small plan for the plan-summary fetch. 500
+requests wait in ``planning``; 500 signed ``workflow_run completed/success`` deliveries (the
+octokit fixture re-aimed at each request) are sent by 8 client threads. The notifier records
+the moment each request's card would be updated (``request_changed``: the SlackNotifier's
+``chat.update`` starts there). Latency is send -> notified per delivery; a 503 (queue full) is
+redelivered after 50 ms, as GitHub's redelivery would, and counted, the latency still measured
+from the first send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+N = 500
+ONE_AT_A_TIME = 50  # the first deliveries go one by one (unloaded latency); the rest in a burst
+CLIENTS = 8
+SECRET = "bench-webhook-secret"
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github" / "webhooks"
+PLAN = {
+    "format_version": "1.2",
+    "resource_changes": [
+        {
+            "address": "module.bucket.aws_s3_bucket.this",
+            "type": "aws_s3_bucket",
+            "name": "this",
+            "change": {"actions": ["create"], "before": None, "after": {"bucket": "logs"}},
+        }
+    ],
+}
+
+
+class StubCodeHost:
+    def get_plan_json(self, repo: Any, run_id: int, request_id: str) -> dict[str, Any]:
+        return PLAN
+
+    def get_cost_json(self, repo: Any, run_id: int, request_id: str) -> None:
+        return None
+
+
+class CardClock:
+    """Notifier recording when each request's card update starts."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.events: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def request_changed(self, request: Any, transition: Any) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self.at.setdefault(request.id, now)
+            self.events[request.id] = transition.event
+            if len(self.at) >= N:
+                self.done.set()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _deps(root: Path, notifier: CardClock) -> Any:
+    from bot.deps import Deps
+    from bot.settings import load_settings
+    from core.adapters.audit_log import ObjectAuditLog
+    from core.adapters.chat_log import LocalChatLog
+    from core.adapters.local_objects import LocalObjectStore
+    from core.adapters.request_store import ObjectRequestStore
+    from core.ports.clock import SystemClock
+    from core.services.drift import DriftService
+    from core.services.queries import QueryService
+    from core.services.sync import SyncService
+
+    settings = load_settings({"GITHUB_WEBHOOK_SECRET": SECRET, "TFPILOT_DATA_DIR": str(root)})
+    clock = SystemClock()
+    objects = LocalObjectStore(root)
+    store = ObjectRequestStore(objects, clock)
+    audit = ObjectAuditLog(objects, clock)
+    chat = LocalChatLog(root / "chat-logs", clock)
+    host: Any = StubCodeHost()
+    sync = SyncService(store, host, notifier, audit, clock, settings.workflows())
+    return Deps(
+        settings=settings,
+        clock=clock,
+        objects=objects,
+        store=store,
+        audit=audit,
+        chat_log=chat,
+        registry=None,  # type: ignore[arg-type]
+        projects=None,  # type: ignore[arg-type]
+        code_host=host,
+        notifier=notifier,
+        policy=settings.policy(),
+        requests=None,  # type: ignore[arg-type]
+        sync=sync,
+        queries=QueryService(store, audit, chat, clock),
+        drift=DriftService(store, audit, notifier, clock),
+        intake=None,  # type: ignore[arg-type]
+    )
+
+
+def _seed(deps: Any) -> list[tuple[str, bytes]]:
+    from core.domain.request import PullRequestRef, Request, Requester, RunRef
+
+    template = json.loads((FIXTURE / "octokit__workflow_run_completed.payload.json").read_text())
+    deliveries = []
+    now = datetime.now(UTC)
+    for n in range(N):
+        rid = f"req_{n:012d}"
+        sha = hashlib.sha1(rid.encode(), usedforsecurity=False).hexdigest()
+        run_id = 50_000_000 + n
+        deps.store.create(
+            Request(
+                id=rid,
+                project="core",
+                environment="dev",
+                module="s3-bucket",
+                received_at=now,
+                updated_at=now,
+                requester=Requester(id="U_DEV"),
+                target_owner="acme",
+                target_repo="infra",
+                branch_name=f"request/{rid}",
+                commit_sha=sha,
+                pr=PullRequestRef(number=n + 1, open=True, head_sha=sha),
+                plan_run=RunRef(run_id=run_id, status="in_progress", head_sha=sha, workflow="plan.yml"),
+                status="planning",
+            )
+        )
+        payload = json.loads(json.dumps(template))
+        payload["workflow_run"].update(
+            id=run_id,
+            path=".github/workflows/plan.yml",
+            display_title=f"plan {rid}",
+            head_branch=f"request/{rid}",
+            head_sha=sha,
+            status="completed",
+            conclusion="success",
+        )
+        payload["workflow"]["path"] = ".github/workflows/plan.yml"
+        for part in (payload["repository"], payload["workflow_run"]["head_repository"]):
+            part["full_name"] = "acme/infra"
+        deliveries.append((rid, json.dumps(payload).encode()))
+    return deliveries
+
+
+class Sender:
+    """Signed deliveries over HTTP; a 503 is redelivered after 50 ms (counted)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent: dict[str, float] = {}
+        self.acks: list[float] = []
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    def deliver(self, item: tuple[str, bytes], http: Any) -> None:
+        rid, body = item
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "content-type": "application/json",
+            "X-GitHub-Event": "workflow_run",
+            "X-GitHub-Delivery": f"bench-{rid[4:]}",
+            "X-Hub-Signature-256": signature,
+        }
+        with self._lock:
+            self.sent[rid] = time.perf_counter()
+        while True:
+            began = time.perf_counter()
+            status = http.post(self.url, content=body, headers=headers).status_code
+            with self._lock:
+                self.acks.append(time.perf_counter() - began)
+            if status == 202:
+                return
+            if status != 503:
+                raise RuntimeError(f"delivery for {rid} answered {status}")
+            with self._lock:
+                self.busy += 1
+            time.sleep(0.05)
+
+
+def _serve(app: Any) -> tuple[str, Any, threading.Thread]:
+    import uvicorn
+
+    from bot.cli.serve_cmd import bind
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{port}/github/webhook", server, thread
+
+
+def _line(label: str, values: list[float]) -> None:
+    if values:
+        print(
+            f"webhook -> card updated ms ({label}): p50 {_pct(values, 0.5):7.2f}  "
+            f"p99 {_pct(values, 0.99):7.2f}  max {max(values):7.2f}"
+        )
+
+
+def main() -> None:
+    import httpx
+
+    from bot.web.app import create_web_app
+
+    with tempfile.TemporaryDirectory(prefix="tfpilot-bench-webhooks-") as tmp:
+        cards = CardClock()
+        deps = _deps(Path(tmp), cards)
+        started = time.perf_counter()
+        deliveries = _seed(deps)
+        print(f"seeded {N} requests in planning ({time.perf_counter() - started:.1f}s, local store)")
+        url, server, thread = _serve(create_web_app(deps, reconcile_interval=None, dm=None))
+        sender = Sender(url)
+        clients = [httpx.Client(timeout=30) for _ in range(CLIENTS)]
+        for item in deliveries[:ONE_AT_A_TIME]:
+            sender.deliver(item, clients[0])
+            while item[0] not in cards.at:
+                time.sleep(0.0005)
+        burst = time.perf_counter()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda i: sender.deliver(deliveries[i], clients[i % CLIENTS]), range(ONE_AT_A_TIME, N)))
+        sending = time.perf_counter() - burst
+        cards.done.wait(120)
+        finished = max(cards.at.values()) if cards.at else time.perf_counter()
+        server.should_exit = True
+        thread.join(10)
+        for client in clients:
+            client.close()
+
+    sent = sender.sent
+    latencies = [(cards.at[rid] - sent[rid]) * 1000 for rid in sent if rid in cards.at]
+    alone = [(cards.at[rid] - sent[rid]) * 1000 for rid, _ in deliveries[:ONE_AT_A_TIME]]
+    loaded = [(cards.at[rid] - sent[rid]) * 1000 for rid, _ in deliveries[ONE_AT_A_TIME:] if rid in cards.at]
+    ack_ms = [a * 1000 for a in sender.acks]
+    ready = sum(1 for event in cards.events.values() if event == "plan_ready")
+    print(f"transport: uvicorn in a thread, real HTTP on 127.0.0.1, {CLIENTS} client threads")
+    print(f"deliveries: {N}  cards updated: {len(latencies)} ({ready} plan_ready)  503 redeliveries: {sender.busy}")
+    print(f"ack (HTTP answer) ms: p50 {_pct(ack_ms, 0.5):7.2f}  p99 {_pct(ack_ms, 0.99):7.2f}")
+    _line(f"first {ONE_AT_A_TIME}, one at a time", alone)
+    _line(f"burst of {len(loaded)}", loaded)
+    _line(f"all {len(latencies)}", latencies)
+    total = finished - burst
+    print(
+        f"burst: sent in {sending:.2f}s, every card updated after {total:.2f}s: "
+        f"{len(loaded) / total:.0f} deliveries/s (4 sync workers)"
+    )
