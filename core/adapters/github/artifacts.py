@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections import OrderedDict
 from typing import Any
@@ -44,24 +45,27 @@ class ListingCache:
     def __init__(self, max_entries: int, ttl: float) -> None:
         self._max = max_entries
         self._ttl = ttl
+        self._lock = threading.Lock()  # the host serves webhook workers concurrently
         self._items: OrderedDict[tuple[str, int], tuple[float, list[dict[str, Any]]]] = OrderedDict()
 
     def get(self, repo: str, run_id: int, now: float) -> list[dict[str, Any]] | None:
-        item = self._items.get((repo, run_id))
-        if item is None:
-            return None
-        if now - item[0] > self._ttl:
-            del self._items[(repo, run_id)]
-            return None
-        return item[1]
+        with self._lock:
+            item = self._items.get((repo, run_id))
+            if item is None:
+                return None
+            if now - item[0] > self._ttl:
+                del self._items[(repo, run_id)]
+                return None
+            return item[1]
 
     def put(self, repo: str, run_id: int, now: float, artifacts: list[dict[str, Any]]) -> None:
         if self._max <= 0:
             return
-        self._items[(repo, run_id)] = (now, artifacts)
-        self._items.move_to_end((repo, run_id))
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[(repo, run_id)] = (now, artifacts)
+            self._items.move_to_end((repo, run_id))
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)

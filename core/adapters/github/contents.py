@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -44,16 +45,19 @@ class BlobMemo:
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
+        self._lock = threading.Lock()  # the host serves webhook workers concurrently
         self._items: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 
     def get(self, repo: str, commit: str, path: str) -> str | None:
-        return self._items.get((repo, commit, path))
+        with self._lock:
+            return self._items.get((repo, commit, path))
 
     def put(self, repo: str, commit: str, path: str, blob: str) -> None:
-        self._items[(repo, commit, path)] = blob
-        self._items.move_to_end((repo, commit, path))
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[(repo, commit, path)] = blob
+            self._items.move_to_end((repo, commit, path))
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)
