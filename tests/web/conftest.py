@@ -28,6 +28,7 @@ from core.domain.workflows import WorkflowNames
 from core.services.drift import DriftService
 from core.services.queries import QueryService
 from core.services.sync import SyncService
+from tests.conftest import SHARED_FIXTURES
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryChatLog,
@@ -49,7 +50,7 @@ PUBLIC_URL = "https://tfpilot.test"
 GITHUB_WEB = "https://github.test"
 GITHUB_API = "https://api.github.test"
 
-WEBHOOKS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "github" / "webhooks"
+WEBHOOKS_DIR = SHARED_FIXTURES / "github" / "webhooks"
 
 
 def env_for(**extra: str) -> dict[str, str]:
