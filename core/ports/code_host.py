@@ -97,9 +97,21 @@ class CodeHost(Protocol):
         *,
         parent_sha: str,
     ) -> str:
-        """One commit on ``branch`` on top of ``parent_sha`` writing ``files`` (None deletes a
-        path); returns the new commit sha. Raises ``CodeHostError`` when the branch head is no
-        longer ``parent_sha``."""
+        """One commit on ``branch`` writing ``files`` (None deletes a path); returns its sha.
+
+        ``parent_sha`` is the commit the caller read. What is guaranteed depends on the write:
+
+        - **One file with content**: the file is replaced only while it is still the blob it was
+          at ``parent_sha`` (absent there: only while it is still absent); otherwise
+          ``CodeHostError`` (409). Commits that changed *other* files since ``parent_sha`` do
+          not stop the write: the new commit may sit on a later head (``GitHubCodeHost`` logs a
+          warning naming both shas). A host may be stricter (``LocalCodeHost`` always requires
+          the head to be ``parent_sha``).
+        - **Deletions and several files**: the branch head must still be ``parent_sha``; the
+          new commit's only parent is ``parent_sha``, else ``CodeHostError``.
+
+        A retry whose earlier attempt already landed returns that commit (or raises, leaving the
+        caller to recognise it: see ``docs/lifecycle.md``)."""
         ...
 
     def find_pull_request(self, repo: RepoRef, head_branch: str) -> PullRequestInfo | None:

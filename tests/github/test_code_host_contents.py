@@ -89,15 +89,25 @@ def test_retry_after_the_write_landed_returns_the_landed_commit(
     exists; it holds our exact blob and the head sits right on the parent, so that is ours."""
     landed = payloads.sha("f")
     put = github_api.put(CONTENTS).respond(422, json=SHA_MISSING)
-    get = github_api.get(CONTENTS).respond(200, json=payloads.content_file(PATH, TEXT, ref=BRANCH))
+    at_parent = github_api.get(CONTENTS, params={"ref": BASE}).respond(404, json={"message": "Not Found"})
+    at_branch = github_api.get(CONTENTS, params={"ref": BRANCH}).respond(
+        200, json=payloads.content_file(PATH, TEXT, ref=BRANCH)
+    )
     github_api.get(f"/repos/acme/infra/git/ref/heads/{BRANCH}").respond(200, json=payloads.ref(BRANCH, landed))
     github_api.get(f"/repos/acme/infra/git/commits/{landed}").respond(
         200, json=payloads.commit(landed, NEW_TREE, [BASE])
     )
     assert code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE) == landed
     assert put.call_count == 1
-    assert dict(get.calls.last.request.url.params) == {"ref": BRANCH}
-    assert openapi_checker.operation_ids() == [PUT_OP, "repos/get-content", "git/get-ref", "git/get-commit"]
+    # Absent at the parent the caller read, present on the branch: only then is the branch read.
+    assert at_parent.call_count == 1 and at_branch.call_count == 1
+    assert openapi_checker.operation_ids() == [
+        PUT_OP,
+        "repos/get-content",
+        "repos/get-content",
+        "git/get-ref",
+        "git/get-commit",
+    ]
 
 
 def test_existing_file_is_replaced_under_its_blob_sha(
@@ -106,11 +116,50 @@ def test_existing_file_is_replaced_under_its_blob_sha(
     put = github_api.put(CONTENTS).mock(
         side_effect=[httpx.Response(422, json=SHA_MISSING), httpx.Response(200, json=created().json())]
     )
-    github_api.get(CONTENTS).respond(200, json=payloads.content_file(PATH, OLD_TEXT, ref=BRANCH))
+    get = github_api.get(CONTENTS).respond(200, json=payloads.content_file(PATH, OLD_TEXT, ref=BASE))
     assert code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "update", parent_sha=BASE) == NEW_COMMIT
     assert "sha" not in body_of(put, 0)
     assert body_of(put, 1)["sha"] == payloads.blob_sha(OLD_TEXT)
+    assert dict(get.calls.last.request.url.params) == {"ref": BASE}  # the commit the caller read
     assert openapi_checker.operation_ids() == [PUT_OP, "repos/get-content", PUT_OP]
+
+
+def test_the_guard_is_the_blob_at_the_parent_not_at_the_branch_head(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter
+) -> None:
+    """Someone changed the file after the commit the caller read: the blob at the parent no
+    longer matches, GitHub refuses, and their change is never overwritten."""
+    theirs = "# someone else\n"
+    put = github_api.put(CONTENTS).mock(
+        side_effect=[
+            httpx.Response(422, json=SHA_MISSING),
+            httpx.Response(409, json={"message": f"{PATH} does not match {payloads.blob_sha(OLD_TEXT)}"}),
+        ]
+    )
+    at_parent = github_api.get(CONTENTS, params={"ref": BASE}).respond(
+        200, json=payloads.content_file(PATH, OLD_TEXT, ref=BASE)
+    )
+    github_api.get(CONTENTS, params={"ref": BRANCH}).respond(200, json=payloads.content_file(PATH, theirs, ref=BRANCH))
+    with pytest.raises(CodeHostError, match="conflict writing") as caught:
+        code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "update", parent_sha=BASE)
+    assert caught.value.status == 409
+    assert at_parent.call_count == 1
+    assert body_of(put, 1)["sha"] == payloads.blob_sha(OLD_TEXT)  # never the branch's current blob
+    assert put.call_count == 2
+
+
+def test_a_file_added_by_someone_else_after_the_parent_is_a_409(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter
+) -> None:
+    put = github_api.put(CONTENTS).respond(422, json=SHA_MISSING)
+    github_api.get(CONTENTS, params={"ref": BASE}).respond(404, json={"message": "Not Found"})
+    github_api.get(CONTENTS, params={"ref": BRANCH}).respond(
+        200, json=payloads.content_file(PATH, "# theirs\n", ref=BRANCH)
+    )
+    with pytest.raises(CodeHostError, match="conflict writing") as caught:
+        code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "create", parent_sha=BASE)
+    assert caught.value.status == 409
+    assert put.call_count == 1  # no write under a blob nobody at the parent saw
 
 
 def test_identical_file_on_a_branch_not_past_the_parent_is_rewritten(

@@ -126,14 +126,16 @@ class GitHubCodeHost:
         """One commit on ``branch`` writing ``files`` on top of ``parent_sha``.
 
         One file with content is one ``PUT .../contents/{path}``. Its guard is the file's blob
-        sha, not the branch head: GitHub replaces the file only while it still is the blob we
-        name (our own previous commit's blob when ``parent_sha`` is a commit this host wrote,
-        else the blob read from the branch after GitHub said the file exists), and commits on
-        whatever the branch head is then. So a push of *other* files since ``parent_sha`` does
-        not stop the write; the new commit's parents are checked afterwards and a warning names
-        both shas when the parent is not ``parent_sha``. A conflicting change of the file itself
-        is a ``CodeHostError`` (409). A retry whose earlier attempt landed (the branch holds our
-        exact blob and its head's only parent is ``parent_sha``) returns that head.
+        sha at ``parent_sha``, not the branch head: GitHub replaces the file only while it still
+        is the blob we name (our own previous commit's blob when ``parent_sha`` is a commit this
+        host wrote, else the blob read with ``GET .../contents/{path}?ref=<parent_sha>`` after
+        GitHub said the file exists), so the write is a compare-and-swap on the file as the
+        caller saw it, and it commits on whatever the branch head is then. A push of *other*
+        files since ``parent_sha`` does not stop the write; the new commit's parents are checked
+        afterwards and a warning names both shas when the parent is not ``parent_sha``. A change
+        of the file itself since ``parent_sha`` (including adding it) is a ``CodeHostError``
+        (409). A retry whose earlier attempt landed (the branch holds our exact blob and its
+        head's only parent is ``parent_sha``) returns that head.
 
         Deletions and several files go through the git data API, which fast-forwards the ref
         from ``parent_sha`` only and so raises when the branch head moved.
@@ -160,10 +162,14 @@ class GitHubCodeHost:
             except GitHubApiError as exc:
                 if guard is not None or exc.status != 422 or not exc.mentions("sha"):
                     raise
-                # The file exists and its blob is unknown to us: read it from the branch.
-                guard = self._file_blob(repo, branch, path)
+                # The file exists on the branch and its blob is unknown to us: read it at the
+                # commit the caller read (``parent_sha``), never at the branch head, so the PUT
+                # replaces the file only if it is still what the caller saw.
+                guard = self._file_blob(repo, parent_sha, path)
                 if guard is None:
-                    raise CodeHostError("the file was removed while it was being written", status=409) from exc
+                    # Absent at the parent, present now: our earlier attempt landed, or someone
+                    # else added it. The conflict handler below tells which.
+                    raise CodeHostError(f"{path} was added on {branch} after {parent_sha[:12]}", status=409) from exc
                 if guard == ours:
                     landed = self._landed_file_commit(repo, branch, parent_sha)
                     if landed is not None:
@@ -215,13 +221,14 @@ class GitHubCodeHost:
             self._remember_tree(commit_sha, tree)
         return commit_sha
 
-    def _file_blob(self, repo: RepoRef, branch: str, path: str) -> str | None:
-        """The blob sha of ``path`` at the head of ``branch``; None when there is no such file."""
+    def _file_blob(self, repo: RepoRef, ref: str, path: str) -> str | None:
+        """The blob sha of ``path`` at ``ref`` (a branch or a commit sha); None when there is no
+        such file."""
         try:
             response = self.client.get(
                 "/repos/{owner}/{repo}/contents/{path}",
                 path=_repo_path(repo, path=path),
-                params={"ref": branch},
+                params={"ref": ref},
                 use_cache=False,
             )
         except GitHubApiError as exc:
