@@ -118,7 +118,10 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Dep
     requests = overrides.get("requests") or RequestService(
         store, audit, code_host, registry, projects, notifier, clock, policy, workflows
     )
-    sync = overrides.get("sync") or SyncService(store, code_host, notifier, audit, clock, workflows)
+    # A fact that unblocks a waiting operation (the cleanup PR of a destroy appeared) continues it.
+    sync = overrides.get("sync") or SyncService(
+        store, code_host, notifier, audit, clock, workflows, on_unblocked=requests.resume
+    )
     # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:

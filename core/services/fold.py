@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
+from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.request import (
     Approval,
     CleanupPr,
@@ -26,6 +27,7 @@ from core.domain.request import (
     TimelineStep,
 )
 from core.ports.code_host import RunInfo
+from core.services.operations import LEASE_STEP, CleanupStage, cleanup_stage, cleanup_waiter
 
 # How early a run may have been created relative to our recorded trigger and still count as
 # the run we dispatched (clock skew between us and GitHub).
@@ -54,10 +56,16 @@ class Folded:
     run_url: str | None = None
     archive: bool = False
     approval_voided: bool = False
+    # A waiting operation can go on now (the cleanup PR appeared, the cleanup run finished).
+    unblocked: bool = False
+    # A Notifier event that is not a status change (e.g. ``destroy_failed``), with its message.
+    notice: tuple[str, str] | None = None
 
 
 def fold(request: Request, fact: Fact, *, now: datetime, extras: Extras | None = None) -> Folded:
     if isinstance(fact, RunFact):
+        if fact.kind == "cleanup":
+            return fold_cleanup_run(request, fact, now=now)
         return fold_run(request, fact, now=now, extras=extras)
     if isinstance(fact, PullRequestFact):
         return fold_cleanup_pr(request, fact, now=now) if fact.cleanup else fold_pr(request, fact, now=now)
@@ -285,8 +293,12 @@ def retire_stale_plan(request: Request, head_sha: str | None, now: datetime, out
 def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded:
     info = fact.pr
     current = request.cleanup_pr
+    replaced = current is not None and not current.open and not current.merged
     if current is not None and current.number is not None and current.number != info.number:
-        return Folded(reason=f"PR #{info.number} is not the request's cleanup PR #{current.number}")
+        # A cleanup PR closed without merging is history: a later run of the workflow opens a new one.
+        if not (replaced and current.number < info.number):
+            return Folded(reason=f"PR #{info.number} is not the request's cleanup PR #{current.number}")
+        current = None
     if current is not None and current.merged and not info.merged:
         return Folded(reason="stale cleanup PR delivery: it is already merged")
     new = (current or CleanupPr()).model_copy(
@@ -308,8 +320,76 @@ def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -
         out.events.append(("cleanup_pr_merged", {"number": info.number}))
         _step(request, "Cleanup PR merged", now)
     elif current is None:
-        out.events.append(("cleanup_pr_opened", {"number": info.number}))
+        out.events.append(("cleanup_pr_opened", {"number": info.number, "url": info.url}))
         _step(request, "Cleanup PR opened", now)
+    waiter = cleanup_waiter(request)
+    if waiter is not None and cleanup_stage(request, waiter) is not CleanupStage.WAITING:
+        out.unblocked = True
+    return out
+
+
+def cleanup_run_step(recorded: dict[str, Any] | None, run: RunInfo) -> dict[str, Any] | None:
+    """The destroy's ``cleanup_run`` step after hearing of ``run``, or None when that says
+    nothing new or is stale (a late delivery never rolls a run back)."""
+    old = recorded or {}
+    completed = run.status == "completed"
+    if old.get("id") == run.run_id:
+        old_rank, new_rank = _RUN_RANK.get(str(old.get("status")), 0), _RUN_RANK.get(run.status, 0)
+        if new_rank < old_rank or (old.get("conclusion") and not completed):
+            return None
+    new = {
+        "id": run.run_id,
+        "url": run.url or old.get("url"),
+        "status": run.status,
+        "conclusion": run.conclusion if completed else None,
+    }
+    return None if new == old else new
+
+
+def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folded:
+    """A run of the cleanup workflow: progress of the destroy waiting on it. Success unblocks
+    it (its PR may not have reached us); a failure ends it with the run's error, status unchanged."""
+    run = fact.run
+    op = cleanup_waiter(request)
+    if op is None:
+        return Folded(reason="no destroy is waiting for a cleanup run")
+    recorded = op.steps.get("cleanup_run")
+    recorded = recorded if isinstance(recorded, dict) else None
+    known = recorded.get("id") if recorded else None
+    if known is not None and known != run.run_id:
+        return Folded(reason=f"cleanup run {run.run_id} is not the destroy's cleanup run {known}")
+    if known is None:
+        # Dispatched, but the host did not say which run: ours is newer than the last one and
+        # not created before we asked (the reference's rule for runs found by name).
+        marker = op.steps.get("cleanup_dispatch") or {}
+        previous, since = marker.get("previous"), _parse_time(marker.get("at"))
+        if isinstance(previous, int) and run.run_id <= previous:
+            return Folded(reason=f"cleanup run {run.run_id} is older than the destroy's request")
+        if since is not None and run.created_at is not None and run.created_at < since - DISPATCH_SKEW:
+            return Folded(reason=f"cleanup run {run.run_id} was created before the destroy was requested")
+    step = cleanup_run_step(recorded, run)
+    if step is None:
+        return Folded(reason="already known" if recorded and recorded.get("id") == run.run_id else "stale cleanup run")
+    op.steps["cleanup_run"] = step
+    conclusion = step["conclusion"]
+    out = Folded(changed=True, run_url=step["url"], reason=f"cleanup run {run.run_id} {conclusion or run.status}")
+    if conclusion is None:
+        out.events.append((f"cleanup_run_{run.status}", {"runId": run.run_id}))
+        return out
+    out.events.append(("cleanup_completed", {"runId": run.run_id, "conclusion": conclusion}))
+    stage = cleanup_stage(request, op)
+    if conclusion == "success":
+        out.unblocked = stage is not CleanupStage.WAITING
+        return out
+    if conclusion not in FAILURE_CONCLUSIONS or stage in (CleanupStage.OPEN, CleanupStage.MERGED):
+        return out  # its PR is there: the destroy goes on without the run
+    error = f"the cleanup workflow run {run.run_id} concluded {conclusion.replace('_', ' ')}"
+    op.steps.update(failed={"runId": run.run_id, "conclusion": conclusion, "url": step["url"]})
+    op.steps.pop(LEASE_STEP, None)
+    op.error, op.completed_at = error, now
+    out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step["url"]}))
+    _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
+    out.notice = ("destroy_failed", f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.")
     return out
 
 
@@ -369,3 +449,7 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
 
 def _step(request: Request, step: str, now: datetime, *, status: str | None = None, actor: str | None = None) -> None:
     request.timeline.append(TimelineStep(step=step, status=status, at=now, actor=actor))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

@@ -54,6 +54,56 @@ def pending(request: Request, kind: str | None = None) -> list[Operation]:
     return [op for op in request.operations if op.completed_at is None and (kind is None or op.kind == kind)]
 
 
+# -- destroy: waiting on the cleanup workflow ------------------------------------------------
+#
+# A destroy dispatches the infra repo's cleanup workflow, which opens the cleanup PR on its own
+# time; the operation then waits, lease released, until that PR (or the run's end) is known.
+CLEANUP_STEPS = ("cleanup_dispatch", "cleanup_run")
+CLEANUP_DONE_STEPS = ("cleanup_merged", "cleanup_skipped")
+
+
+class CleanupStage(StrEnum):
+    WAITING = "waiting"  # the cleanup workflow has not opened its PR (or we have not heard)
+    OPEN = "open"  # the cleanup PR is open at a known head: merge it
+    MERGED = "merged"  # the cleanup PR is merged already (by us earlier, or by someone)
+    CLOSED = "closed"  # the cleanup PR was closed without merging: the destroy cannot go on
+    FINISHED = "finished"  # the cleanup run succeeded and no PR of it is known: look it up
+    DONE = "done"  # past the cleanup PR
+
+
+def cleanup_waiter(request: Request) -> Operation | None:
+    """The unfinished destroy that dispatched the cleanup workflow and is not past its PR."""
+    for op in pending(request, "destroy"):
+        started = any(step in op.steps for step in CLEANUP_STEPS)
+        if started and not any(step in op.steps for step in CLEANUP_DONE_STEPS):
+            return op
+    return None
+
+
+def cleanup_stage(request: Request, op: Operation) -> CleanupStage:
+    """Where the destroy ``op`` stands with its cleanup PR (pure: from the recorded facts)."""
+    if any(step in op.steps for step in CLEANUP_DONE_STEPS):
+        return CleanupStage.DONE
+    pr = request.cleanup_pr
+    if pr is not None and pr.number is not None:
+        if pr.merged:
+            return CleanupStage.MERGED
+        if pr.open and pr.head_sha:
+            return CleanupStage.OPEN
+        if not pr.open:
+            return CleanupStage.CLOSED
+    run = op.steps.get("cleanup_run")
+    if isinstance(run, dict) and run.get("conclusion") == "success":
+        return CleanupStage.FINISHED
+    return CleanupStage.WAITING
+
+
+class Paused(StrEnum):
+    WAITING = "waiting"  # the lease is released; a fact (or resume) continues the operation
+    READY = "ready"  # what it waited for arrived meanwhile: go on (lease still held)
+    CLOSED = "closed"  # the operation ended meanwhile (e.g. failed by a fact)
+
+
 class Operations:
     """Begin, record steps of, finish and fail operations of one kind on one request."""
 
@@ -148,6 +198,57 @@ class Operations:
             status = derive_status(request)
             if status.value != request.status:
                 request.status, request.status_derived_at = status.value, now
+            request.updated_at = now
+            return request
+
+        return self._store.update(request_id, mutate)
+
+    def pause(self, request_id: str, kind: str, key: str, ready: Callable[[Request], bool]) -> tuple[Request, Paused]:
+        """Release the lease of an operation that waits for the code host, unless
+        ``ready(request)`` says what it waits for is already there (checked in the same
+        compare-and-swap, so a fact stored just before is never missed)."""
+        outcome: dict[str, Paused] = {}
+
+        def mutate(request: Request) -> Request | None:
+            op = request.operation(kind, key)
+            if op is None or op.completed_at is not None:
+                outcome["state"] = Paused.CLOSED
+                return None
+            if ready(request):
+                outcome["state"] = Paused.READY
+                return None
+            outcome["state"] = Paused.WAITING
+            op.steps.pop(LEASE_STEP, None)
+            op.error = None
+            request.updated_at = self._clock.now()
+            return request
+
+        stored = self._store.update(request_id, mutate)
+        return stored, outcome["state"]
+
+    def end(
+        self,
+        request_id: str,
+        kind: str,
+        key: str,
+        error: str,
+        steps: dict[str, Any],
+        *,
+        timeline: str | None = None,
+    ) -> Request:
+        """Close an operation that cannot succeed (not retried by ``resume``): the error and
+        ``steps`` are kept, the lease released. A new intent (a new key) starts over."""
+        now = self._clock.now()
+
+        def mutate(request: Request) -> Request | None:
+            op = request.operation(kind, key)
+            if op is None or op.completed_at is not None:
+                return None
+            op.steps.update(steps)
+            op.steps.pop(LEASE_STEP, None)
+            op.error, op.completed_at = error[:1000], now
+            if timeline:
+                request.timeline.append(TimelineStep(step=timeline, status="failure", message=error[:500], at=now))
             request.updated_at = now
             return request
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.errors import PermissionDenied, RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
-from core.domain.lifecycle import derive_status
+from core.domain.lifecycle import derive_status, run_failed
 from core.domain.policy import Action, Actor, Policy, check, check_create
 from core.domain.request import Approval, CleanupPr, Operation, PullRequestRef, Request, RunRef, TimelineStep
 from core.domain.status import Status
@@ -28,8 +28,8 @@ from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services import pr_text
 from core.services.commands import CreateRequest, digest
-from core.services.fold import DISPATCH_SKEW
-from core.services.operations import Begun, Operations, Start, pending
+from core.services.fold import DISPATCH_SKEW, cleanup_run_step
+from core.services.operations import Begun, CleanupStage, Operations, Paused, Start, cleanup_stage, pending
 from core.services.registry_view import ProjectsView, RegistryView, Renderer
 from module_registry.errors import ConfigRejected
 from module_registry.result import FieldError
@@ -565,101 +565,60 @@ class RequestService:
     # -- destroy ---------------------------------------------------------------------------
 
     def destroy(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
-        """Cleanup PR removing the request's file (merged), then the destroy workflow on base."""
-        key = key or "destroy"
-
-        def init(current: Request) -> dict[str, Any]:
-            return {"base": current.merged_sha or (current.pr.merged_sha if current.pr else None)}
-
+        """Dispatch the cleanup workflow (it opens the PR removing the request's file); when that
+        PR appears, ``resume`` merges it at its head and dispatches the destroy workflow."""
+        request = self._store.get(request_id)
+        key = key or _destroy_key(request)
+        waiting = [op for op in pending(request, "destroy") if _awaiting_cleanup(request, op)]
+        if waiting:
+            if request.operation("destroy", key) is None:
+                self._authorize(request, Action.DESTROY, actor, source)  # a new click is still checked
+            return request  # a repeated click while the cleanup workflow works: nothing new to do
         token = self._ops.new_token()
-        begun = self._begin(request_id, "destroy", key, token, actor, Action.DESTROY, source, init=init)
+        begun = self._begin(request_id, "destroy", key, token, actor, Action.DESTROY, source)
         if begun.start is not Start.GO:
             return begun.request
         return self._guard(begun, "destroy", lambda: self._run_destroy(begun.request, begun.key, actor, source))
 
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
-        base, branch = request.target_base or "main", cleanup_branch(rid)
+        base = request.target_base or "main"
         before = derive_status(request)
         steps = _op(request, "destroy", key).steps
-        if "cleanup_branch" not in steps:
-            # Branch from the commit that merged the request: it surely holds the file.
-            start = steps.get("base") or self._code_host.branch_head(repo, base)
-            if start is None:
-                raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
-            head = self._code_host.create_branch(repo, branch, start)
-            request = self._ops.record(rid, "destroy", key, {"cleanup_branch": {"from": start, "head": head}})
-            steps = _op(request, "destroy", key).steps
-        if "cleanup_commit" not in steps:
-            files: dict[str, str | None] = dict.fromkeys(request.target_files)
-            message = f"tfpilot: remove {request.id} before destroy"
-            request, sha = self._commit_step(
-                request,
-                "destroy",
-                key,
-                branch=branch,
-                files=files,
-                parent=steps["cleanup_branch"]["head"],
-                message=message,
-                step="cleanup_commit",
-            )
-            request = self._ops.record(rid, "destroy", key, {"cleanup_commit": sha})
-            steps = _op(request, "destroy", key).steps
-        if "cleanup_pr" not in steps:
-            info = self._code_host.open_pull_request(
-                repo,
-                head=branch,
-                base=base,
-                title=pr_text.cleanup_title(request),
-                body=pr_text.cleanup_body(request),
-                labels=pr_text.labels(request, "destroy"),
-            )
-            cleanup = CleanupPr(
-                number=info.number,
-                url=info.url,
-                open=True,
-                merged=False,
-                status="open",
-                head_sha=info.head_sha,
-                branch=branch,
-            )
-            request = self._ops.record(
-                rid,
-                "destroy",
-                key,
-                {"cleanup_pr": info.number},
-                change=lambda r: _set(r, cleanup_pr=cleanup),
-                timeline="Cleanup PR opened",
-                actor=actor.id,
-            )
-            self._audit.record(
-                rid, "cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
-            )
-            steps = _op(request, "destroy", key).steps
-        if "cleanup_merged" not in steps:
-            number = steps["cleanup_pr"]
-            result = self._code_host.merge_pull_request(
-                repo, number, sha=steps["cleanup_commit"], title=pr_text.cleanup_title(request)
-            )
-            if not result.merged:
-                raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
-
-            def merged(r: Request) -> None:
-                if r.cleanup_pr is not None:
-                    r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
-
-            request = self._ops.record(
-                rid,
-                "destroy",
-                key,
-                {"cleanup_merged": result.sha},
-                change=merged,
-                timeline="Cleanup PR merged",
-                actor=actor.id,
-            )
-            self._audit.record(
-                rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
-            )
+        if "cleanup_run" not in steps and not any(s in steps for s in ("cleanup_merged", "cleanup_skipped")):
+            cleanup = request.cleanup_pr
+            if cleanup is not None and cleanup.merged:
+                # An earlier destroy merged the cleanup PR (its destroy run failed): the file is
+                # gone from the base branch already, so this attempt goes straight to destroy.
+                request = self._ops.record(rid, "destroy", key, {"cleanup_merged": None})
+            else:
+                if cleanup is not None and not cleanup.open:
+                    # A cleanup PR closed without merging is an earlier attempt's: forget it.
+                    request = self._ops.record(rid, "destroy", key, {}, change=lambda r: _set(r, cleanup_pr=None))
+                request = self._dispatch_cleanup(request, key, base, actor, source, before)
+        while True:
+            op = _op(request, "destroy", key)
+            if op.completed_at is not None:  # a failed cleanup run ended it meanwhile
+                return request
+            stage = cleanup_stage(request, op)
+            if stage is CleanupStage.DONE:
+                break
+            if stage is CleanupStage.WAITING:
+                request, paused = self._ops.pause(
+                    rid, "destroy", key, lambda r: cleanup_stage(r, _op(r, "destroy", key)) is not CleanupStage.WAITING
+                )
+                if paused is not Paused.READY:
+                    return request  # the cleanup PR's fact (or the reconciler) continues from here
+            elif stage is CleanupStage.OPEN:
+                request = self._merge_cleanup(request, key, actor, source)
+            elif stage is CleanupStage.MERGED:
+                request = self._ops.record(rid, "destroy", key, {"cleanup_merged": None})
+            elif stage is CleanupStage.FINISHED:
+                request = self._find_cleanup_pr(request, key, repo, actor, source)
+            else:  # CLOSED
+                return self._end_destroy(
+                    request, key, before, actor, f"cleanup PR #{_cleanup_number(request)} was closed without merging"
+                )
         request = self._dispatch(request, "destroy", key, "destroy", ref=base, actor=actor.id)
         request = self._ops.record(rid, "destroy", key, {}, finish=True)
         self._audit.record(
@@ -668,12 +627,134 @@ class RequestService:
         self._notify(request, "destroying", before, actor.id, run=request.destroy_run)
         return request
 
+    def _dispatch_cleanup(
+        self, request: Request, key: str, base: str, actor: Actor, source: str, before: Status
+    ) -> Request:
+        """Dispatch the cleanup workflow on the base branch, once (after a crash: found first)."""
+        rid = request.id
+        previous = _last_cleanup_run(request)
+        request, info = self._launch(request, "destroy", key, "cleanup", ref=base, previous=previous)
+        run = {
+            "id": info.run_id if info else None,
+            "url": info.url if info else None,
+            "status": info.status if info else "requested",
+            "conclusion": info.conclusion if info else None,
+        }
+
+        def change(r: Request) -> None:
+            op = _op(r, "destroy", key)
+            known = op.steps.get("cleanup_run")
+            if info is not None and isinstance(known, dict) and known.get("id") == info.run_id:
+                # The run's webhook outran this write: keep what it said.
+                op.steps["cleanup_run"] = cleanup_run_step(known, info) or known
+            else:
+                op.steps["cleanup_run"] = run
+
+        request = self._ops.record(rid, "destroy", key, {}, change=change, timeline="Destroy requested", actor=actor.id)
+        files = ", ".join(request.target_files) or f"tfpilot_{rid}.tf"
+        self._audit.record(
+            rid,
+            "destroy_requested",
+            actor=actor.id,
+            source=source,
+            data={"workflow": self._workflows.cleanup, "runId": run["id"], "url": run["url"]},
+        )
+        self._notifier.request_changed(
+            request,
+            Transition(
+                event="destroy_requested",
+                previous_status=before.value,
+                status=derive_status(request).value,
+                actor=actor.id,
+                message=(
+                    f"The cleanup workflow removes {files} on {cleanup_branch(rid)} and opens a pull request; "
+                    "TfPilot merges it, then runs destroy."
+                ),
+                run_url=run["url"],
+            ),
+        )
+        return request
+
+    def _merge_cleanup(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        """Merge the cleanup PR at the head its fact reported (a moved head is refused)."""
+        rid, repo = request.id, _repo(request)
+        pr = request.cleanup_pr
+        assert pr is not None and pr.number is not None and pr.head_sha  # cleanup_stage said OPEN
+        number, head = pr.number, pr.head_sha
+        result = self._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
+        if not result.merged:
+            raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
+
+        def merged(r: Request) -> None:
+            if r.cleanup_pr is not None and r.cleanup_pr.number == number:
+                r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
+
+        request = self._ops.record(
+            rid,
+            "destroy",
+            key,
+            {"cleanup_merged": result.sha},
+            change=merged,
+            timeline="Cleanup PR merged",
+            actor=actor.id,
+        )
+        self._audit.record(
+            rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
+        )
+        return request
+
+    def _find_cleanup_pr(self, request: Request, key: str, repo: RepoRef, actor: Actor, source: str) -> Request:
+        """The cleanup run succeeded but no PR of it reached us: ask the host once. None open
+        (or merged) means the workflow found nothing to remove (the file is not on the base
+        branch), and the destroy goes on (it reads the file from history)."""
+        rid = request.id
+        info = self._code_host.find_pull_request(repo, cleanup_branch(rid))
+        if info is not None and (info.state == "open" or info.merged):
+            found = CleanupPr(
+                number=info.number,
+                url=info.url,
+                open=info.state == "open" and not info.merged,
+                merged=info.merged,
+                status="merged" if info.merged else "open",
+                head_sha=info.head_sha,
+                branch=info.head_ref,
+            )
+            self._audit.record(
+                rid, "cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
+            )
+            return self._ops.record(
+                rid, "destroy", key, {}, change=lambda r: _set(r, cleanup_pr=found), timeline="Cleanup PR opened"
+            )
+        reason = f"the cleanup workflow found no {', '.join(request.target_files) or 'file'} to remove"
+        self._audit.record(rid, "cleanup_not_needed", actor=actor.id, source=source, data={"reason": reason})
+        return self._ops.record(rid, "destroy", key, {"cleanup_skipped": reason})
+
+    def _end_destroy(self, request: Request, key: str, before: Status, actor: Actor, error: str) -> Request:
+        request = self._ops.end(
+            request.id, "destroy", key, error, {"failed": {"reason": error}}, timeline="Destroy failed"
+        )
+        self._audit.record(request.id, "destroy_failed", actor=actor.id, source="tfpilot", data={"error": error})
+        self._notifier.request_changed(
+            request,
+            Transition(
+                event="destroy_failed",
+                previous_status=before.value,
+                status=derive_status(request).value,
+                actor=actor.id,
+                message=f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.",
+                run_url=request.cleanup_pr.url if request.cleanup_pr else None,
+            ),
+        )
+        return request
+
     # -- resume ----------------------------------------------------------------------------
 
     def resume(self, request_id: str) -> Request:
         """Finish every operation a crash left half-way (lease permitting)."""
         request = self._store.get(request_id)
         for op in pending(request):
+            if _awaiting_cleanup(request, op):
+                continue  # nothing to do until the cleanup PR (or the run's end) is known
             token = self._ops.new_token()
             begun = self._ops.begin(request_id, op.kind, op.key, token, actor=op.actor)
             if begun.start is not Start.GO:
@@ -705,22 +786,20 @@ class RequestService:
 
     # -- shared steps ----------------------------------------------------------------------
 
-    def _dispatch(
-        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, actor: str | None
-    ) -> Request:
+    def _launch(
+        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, previous: int | None
+    ) -> tuple[Request, RunInfo | None]:
         """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching."""
         rid, repo = request.id, _repo(request)
         workflow = getattr(self._workflows, kind)
-        marker, done = f"{kind}_dispatch", f"{kind}_run"
+        marker = f"{kind}_dispatch"
         steps = _op(request, op_kind, key).steps
-        if done in steps:
-            return request
         info: RunInfo | None = None
         if marker in steps:
             info = self._code_host.find_run(repo, workflow, request_id=rid, ref=ref)
-            previous = steps[marker].get("previous")
+            before = steps[marker].get("previous")
             since = _parse_time(steps[marker].get("at"))
-            if info is not None and previous is not None and info.run_id <= previous:
+            if info is not None and before is not None and info.run_id <= before:
                 info = None
             if info is not None and kind == "plan" and info.head_sha and request.commit_sha:
                 info = info if info.head_sha == request.commit_sha else None  # a plan of an older commit
@@ -732,8 +811,6 @@ class RequestService:
             ):
                 info = None
         else:
-            previous_run: RunRef | None = getattr(request, f"{kind}_run")
-            previous = previous_run.run_id if previous_run and previous_run.run_id else steps.get(f"{kind}_previous")
             request = self._ops.record(
                 rid, op_kind, key, {marker: {"at": self._clock.now().isoformat(), "previous": previous}}
             )
@@ -741,6 +818,21 @@ class RequestService:
             info = self._code_host.dispatch_workflow(
                 repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
             )
+        return request, info
+
+    def _dispatch(
+        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, actor: str | None
+    ) -> Request:
+        """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``."""
+        rid = request.id
+        workflow = getattr(self._workflows, kind)
+        steps = _op(request, op_kind, key).steps
+        done = f"{kind}_run"
+        if done in steps:
+            return request
+        previous_run: RunRef | None = getattr(request, f"{kind}_run")
+        previous = previous_run.run_id if previous_run and previous_run.run_id else steps.get(f"{kind}_previous")
+        request, info = self._launch(request, op_kind, key, kind, ref=ref, previous=previous)
         now = self._clock.now()
         if info is not None:
             run = RunRef(
@@ -964,6 +1056,49 @@ def _requester_of(request: Request) -> str:
     if request.requester is None:
         return "unknown"
     return request.requester.email or request.requester.id
+
+
+def _destroy_key(request: Request) -> str:
+    """``destroy`` for the first attempt; a new key after each attempt that failed, so a new
+    click after a failure starts over while a repeated click joins the same attempt."""
+    failed = 0
+    for op in request.operations:
+        if op.kind != "destroy" or op.completed_at is None:
+            continue
+        run_id = op.steps.get("destroy_run")
+        destroy_failed = (
+            run_id is not None
+            and request.destroy_run is not None
+            and request.destroy_run.run_id == run_id
+            and run_failed(request.destroy_run)
+        )
+        if op.error or "failed" in op.steps or destroy_failed:
+            failed += 1
+    return "destroy" if failed == 0 else f"destroy:retry-{failed}"
+
+
+def _awaiting_cleanup(request: Request, op: Operation) -> bool:
+    """A destroy whose cleanup run is recorded and whose PR is not known yet: only a fact moves it."""
+    return (
+        op.kind == "destroy"
+        and op.completed_at is None
+        and "cleanup_run" in op.steps
+        and cleanup_stage(request, op) is CleanupStage.WAITING
+    )
+
+
+def _last_cleanup_run(request: Request) -> int | None:
+    ids = [
+        op.steps["cleanup_run"].get("id")
+        for op in request.operations
+        if op.kind == "destroy" and isinstance(op.steps.get("cleanup_run"), dict)
+    ]
+    known = [i for i in ids if isinstance(i, int)]
+    return max(known) if known else None
+
+
+def _cleanup_number(request: Request) -> str:
+    return str(request.cleanup_pr.number) if request.cleanup_pr and request.cleanup_pr.number else "?"
 
 
 def _run_data(run: RunRef | None) -> dict[str, Any]:

@@ -7,7 +7,11 @@ changed, so replayed or duplicated deliveries write nothing and notify nobody. F
 successful plan's JSON (and cost) happens before the compare-and-swap, never inside it.
 ``sync(id)`` is the reconciler's full refresh: it reads the PR, its reviews and the recorded
 runs (conditional GETs in the GitHub client make an unchanged answer free) and folds them the
-same way.
+same way; for a destroy waiting on the cleanup workflow it also looks for the cleanup PR and the
+cleanup run, so a lost webhook only delays it. When a fold unblocks a waiting operation (the
+cleanup PR appeared, the cleanup run finished), the optional ``on_unblocked(request_id)`` hook
+is called after the write (the composition root passes ``RequestService.resume``); its
+exceptions are logged, never raised: the fact is stored and the reconciler resumes later.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from core.domain.cost import InvalidCost, parse_cost
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
+from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
 from core.domain.request import PlanSummary, Request, RunRef
@@ -33,6 +38,7 @@ from core.ports.code_host import CodeHost, CodeHostError, RepoRef, ReviewInfo, R
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.fold import Extras, Folded, fold, run_rejection
+from core.services.operations import cleanup_waiter
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,7 @@ class SyncService:
         *,
         summarize: Callable[[dict[str, Any]], PlanSummary] = summarize_plan,
         plan_text: Callable[[dict[str, Any]], str] = render_plan_text,
+        on_unblocked: Callable[[str], object] | None = None,
     ) -> None:
         self._store = store
         self._code_host = code_host
@@ -109,6 +116,7 @@ class SyncService:
         self._workflows = workflows
         self._summarize = summarize
         self._plan_text = plan_text
+        self.on_unblocked = on_unblocked
 
     # -- webhook facts ---------------------------------------------------------------------
 
@@ -160,9 +168,26 @@ class SyncService:
                     for r in reviews
                 )
         cleanup = request.cleanup_pr
+        waiter = cleanup_waiter(request)
         if cleanup is not None and cleanup.number is not None and not cleanup.merged:
             info = self._code_host.get_pull_request(repo, cleanup.number)
             facts.append(PullRequestFact(request_id=rid, action="sync", pr=info, cleanup=True))
+        elif waiter is not None and cleanup is None:
+            # The cleanup workflow's PR may exist while its webhook was lost.
+            opened = self._code_host.find_pull_request(repo, cleanup_branch(rid))
+            if opened is not None and (opened.state == "open" or opened.merged):
+                facts.append(PullRequestFact(request_id=rid, action="sync", pr=opened, cleanup=True))
+        step = waiter.steps.get("cleanup_run") if waiter is not None else None
+        if isinstance(step, dict) and step.get("conclusion") is None:
+            run_id = step.get("id")
+            if isinstance(run_id, int):
+                cleanup_run: RunInfo | None = self._code_host.get_run(repo, run_id)
+            else:
+                cleanup_run = self._code_host.find_run(
+                    repo, self._workflows.cleanup, request_id=rid, ref=request.target_base
+                )
+            if cleanup_run is not None:
+                facts.append(RunFact(request_id=rid, kind="cleanup", run=cleanup_run))
         for kind in _RUN_KINDS:
             run: RunRef | None = getattr(request, f"{kind}_run")
             found: RunInfo | None = None
@@ -317,8 +342,25 @@ class SyncService:
                 ),
             )
             notified = True
+        for item in folded:
+            if item.notice is not None:
+                event, message = item.notice
+                self._notifier.request_changed(
+                    stored,
+                    Transition(
+                        event=event,
+                        previous_status=before.value,
+                        status=after.value,
+                        actor=actor,
+                        message=message[:500],
+                        run_url=item.run_url,
+                    ),
+                )
+                notified = True
         if archive:
             self._archive(request_id, source)
+        if any(f.unblocked for f in folded):
+            self._unblocked(request_id)
         return SyncOutcome(
             request_id=request_id,
             changed=True,
@@ -327,6 +369,16 @@ class SyncService:
             notified=notified,
             reason=reasons,
         )
+
+    def _unblocked(self, request_id: str) -> None:
+        hook = self.on_unblocked
+        if hook is None:
+            return
+        try:
+            hook(request_id)
+        except Exception:
+            # The fact is stored; the operation stays unfinished and the reconciler resumes it.
+            log.exception("continuing %s after a fact unblocked it failed", request_id)
 
     def _archive(self, request_id: str, source: str) -> None:
         """Move a destroyed request to ``history/`` (idempotent in the store)."""

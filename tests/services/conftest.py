@@ -153,8 +153,10 @@ def world() -> World:
     audit = InMemoryAuditLog(clock)
     chat_log = InMemoryChatLog()
     notifier = RecordingNotifier()
-    host = FakeCodeHost(clock=clock)
+    # The test drives the cleanup workflow's run and PR like GitHub's webhooks would.
+    host = FakeCodeHost(clock=clock, cleanup_runs="manual")
     workflows = WorkflowNames()
+    requests = make_request_service(store, audit, host, notifier, clock, workflows)
     return World(
         clock=clock,
         store=store,
@@ -163,8 +165,9 @@ def world() -> World:
         notifier=notifier,
         host=host,
         workflows=workflows,
-        requests=make_request_service(store, audit, host, notifier, clock, workflows),
-        sync=SyncService(store, host, notifier, audit, clock, workflows),
+        requests=requests,
+        # As the composition root wires it: a fact that unblocks an operation continues it.
+        sync=SyncService(store, host, notifier, audit, clock, workflows, on_unblocked=requests.resume),
         queries=QueryService(store, audit, chat_log, clock),
         drift=DriftService(store, audit, notifier, clock),
     )

@@ -5,6 +5,13 @@ the branch moves; merges squash the PR's changes onto the base; dispatched runs 
 and completed from the test. Every port call is counted (reads and writes), and a crash
 injector makes the N-th call raise ``Crash`` either before or after its effect, to prove that
 services resume instead of repeating work.
+
+Dispatching the cleanup workflow does what the infra repo's ``cleanup.yml`` does: from the
+dispatched branch's head, branch ``cleanup/<id>``, commit the deletion of
+``envs/<env>/tfpilot_<id>.tf`` and open a PR (nothing when that PR is already open or the file
+is not there). With ``cleanup_runs="instant"`` (the default) the run is reported finished by the
+dispatch itself, as if the workflow ran before anyone looked; with ``"manual"`` it stays queued
+and the test drives the run and the PR's ``opened`` fact, as it drives plan and apply runs.
 """
 
 from __future__ import annotations
@@ -115,8 +122,16 @@ class Repo:
 
 
 class FakeCodeHost:
-    def __init__(self, *, base_branch: str = "main", return_run_details: bool = True, clock: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_branch: str = "main",
+        return_run_details: bool = True,
+        clock: Any = None,
+        cleanup_runs: Literal["instant", "manual"] = "instant",
+    ) -> None:
         self.base_branch = base_branch
+        self.cleanup_runs = cleanup_runs
         self.return_run_details = return_run_details
         self.clock = clock
         self.repos: dict[str, Repo] = {}
@@ -187,6 +202,11 @@ class FakeCodeHost:
         sha = self._new_commit(parent, _apply(self.commits[parent].tree, files), message)
         repo.branches[branch] = sha
         return sha
+
+    def cleanup_pr(self, ref: RepoRef, request_id: str) -> int | None:
+        """The number of the newest PR the cleanup workflow opened for ``request_id``."""
+        found = [n for n, pr in self.repo(ref).prs.items() if pr.head == f"cleanup/{request_id}"]
+        return max(found) if found else None
 
     def runs_of(self, workflow: str | None = None) -> list[Run]:
         return [r for r in self.runs.values() if workflow is None or r.workflow == workflow]
@@ -394,6 +414,10 @@ class FakeCodeHost:
         now = self.now()
         run = Run(run_id, workflow, ref, dict(inputs), state.branches[ref], name, created_at=now, updated_at=now)
         self.runs[run_id] = run
+        if kind == "cleanup":
+            self._cleanup_workflow(state, ref, inputs)
+            if self.cleanup_runs == "instant":
+                run.status, run.conclusion = "completed", "success"
         info = self.run_info(run) if self.return_run_details else None
         self._leave(crash, "dispatch_workflow")
         return info
@@ -430,6 +454,23 @@ class FakeCodeHost:
         return doc
 
     # -- internals ------------------------------------------------------------------------
+
+    def _cleanup_workflow(self, state: Repo, base: str, inputs: Mapping[str, str]) -> None:
+        """What the scaffold's cleanup.yml does (see the module docstring)."""
+        rid, env = inputs.get("request_id", ""), inputs.get("environment", "")
+        branch, path = f"cleanup/{rid}", f"envs/{env}/tfpilot_{rid}.tf"
+        if any(pr.head == branch and pr.state == "open" for pr in state.prs.values()):
+            return
+        start = state.branches[base]
+        tree = self.commits[start].tree
+        if path not in tree:
+            return
+        sha = self._new_commit(start, _apply(tree, {path: None}), f"tfpilot: remove {rid} from {env}")
+        state.branches[branch] = sha  # the workflow force-pushes: a leftover branch is replaced
+        state.fork_points[branch] = start
+        number = next(self._pr_numbers)
+        body = f"Removes `{path}` for TfPilot request `{rid}` (destroy). Opened by the tfpilot cleanup workflow."
+        state.prs[number] = PR(number, branch, base, f"tfpilot: remove {rid} ({env})", body, [])
 
     def _new_commit(self, parent: str | None, tree: dict[str, str], message: str) -> str:
         seed = f"{parent}|{sorted(tree.items())}|{message}|{len(self.commits)}"

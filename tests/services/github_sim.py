@@ -6,7 +6,10 @@ workflow dispatch, runs, artifacts and the artifact download redirect) with bodi
 GitHub's, keeps real state (commits with parents and trees,
 PR heads that follow their branch, squash merges, runs you can complete), answers conditional
 GETs with 304 when the ETag still matches, and builds webhook deliveries from the octokit
-fixtures for the state it holds. Mount it with ``respx`` (``router.route().mock(side_effect=
+fixtures for the state it holds. A dispatched ``cleanup.yml`` does at once what the scaffold's
+workflow does with the gh CLI: branch ``cleanup/<id>`` from the dispatched branch, a commit
+removing ``envs/<env>/tfpilot_<id>.tf``, a PR (none when one is open or the file is absent);
+its run stays queued for the test to drive, like every run. Mount it with ``respx`` (``router.route().mock(side_effect=
 sim.handler)``) behind the OpenAPI contract checker.
 """
 
@@ -458,6 +461,8 @@ class GitHubSim:
             "run_attempt": 1,
             "head_repository": {"full_name": repo.full_name},
         }
+        if kind == "cleanup":
+            self._cleanup_workflow(repo, ref, inputs)
         if self.return_run_details and body.get("return_run_details"):
             return (
                 200,
@@ -471,6 +476,31 @@ class GitHubSim:
         if body.get("return_run_details"):
             return 422, {"message": "Invalid request. 'return_run_details' is not a permitted key."}, None
         return 204, None, None
+
+    def _cleanup_workflow(self, repo: SimRepo, base: str, inputs: dict[str, Any]) -> None:
+        rid, env = inputs.get("request_id", ""), inputs.get("environment", "")
+        branch, path = f"cleanup/{rid}", f"envs/{env}/tfpilot_{rid}.tf"
+        if any(p["head"]["ref"] == branch and p["state"] == "open" for p in repo.pulls.values()):
+            return
+        start = repo.refs[base]
+        files = dict(self.trees[self.commits[start]["tree"]])
+        if files.pop(path, None) is None:
+            return
+        repo.refs[branch] = self._commit(self._tree(files), [start], f"tfpilot: remove {rid} from {env}")
+        repo.forks[branch] = start
+        self._create_pull(
+            repo,
+            body={
+                "head": branch,
+                "base": base,
+                "title": f"tfpilot: remove {rid} ({env})",
+                "body": f"Removes `{path}` for TfPilot request `{rid}` (destroy).",
+            },
+        )
+
+    def cleanup_pr(self, full_name: str, request_id: str) -> int | None:
+        found = [n for n, p in self.repo(full_name).pulls.items() if p["head"]["ref"] == f"cleanup/{request_id}"]
+        return max(found) if found else None
 
     def _list_runs(self, repo: SimRepo, *, wf: str, query: dict[str, str], **_: Any) -> tuple[int, Any, None]:
         runs = [

@@ -67,6 +67,32 @@ def applied(world: World, **overrides: Any) -> Request:
     return world.get(request.id)
 
 
+def cleanup_run_id(world: World, request_id: str) -> int:
+    """The cleanup run the request's newest destroy dispatched."""
+    ops = [op for op in world.get(request_id).operations if op.kind == "destroy"]
+    assert ops and isinstance(ops[-1].steps.get("cleanup_run"), dict), "no cleanup run recorded"
+    run_id = ops[-1].steps["cleanup_run"]["id"]
+    assert isinstance(run_id, int)
+    return run_id
+
+
+def finish_cleanup(
+    world: World, request_id: str, conclusion: str = "success", *, pr_webhook: bool = True
+) -> list[SyncOutcome]:
+    """GitHub runs the cleanup workflow: in progress, its PR opened (the fake host opened it at
+    dispatch; the ``opened`` fact is delivered here, unless the webhook is "lost"), completed."""
+    run_id = cleanup_run_id(world, request_id)
+    out = [world.sync.apply_fact(RunFact(request_id=request_id, kind="cleanup", run=world.host.start_run(run_id)))]
+    number = world.host.cleanup_pr(world.repo, request_id)
+    if conclusion == "success" and pr_webhook and number is not None:
+        out.append(world.sync.apply_fact(pr_fact(world, request_id, number, "opened", cleanup=True)))
+    completed = world.host.complete_run(run_id, conclusion)
+    out.append(world.sync.apply_fact(RunFact(request_id=request_id, kind="cleanup", run=completed)))
+    return out
+
+
 def destroying(world: World, **overrides: Any) -> Request:
     request = applied(world, **overrides)
-    return world.requests.destroy(request.id, ADMIN)
+    world.requests.destroy(request.id, ADMIN)
+    finish_cleanup(world, request.id)
+    return world.get(request.id)

@@ -9,7 +9,7 @@ from core.domain.policy import Actor
 from core.ports.code_host import CodeHostError
 from module_registry.errors import ConfigRejected
 from tests.services.conftest import ADMIN, APPROVER, DEV, PROD_APPROVER, VIEWER, World, create_cmd
-from tests.services.helpers import applied, approved, finish_run, merged, planned, pr_fact
+from tests.services.helpers import applied, approved, finish_cleanup, finish_run, merged, planned, pr_fact, run_fact
 
 
 def _refused(world: World, rid: str, call, event: str, words: str) -> None:
@@ -214,22 +214,42 @@ def test_prod_apply_needs_the_prod_allowlist(world: World) -> None:
 # -- destroy ---------------------------------------------------------------------------------
 
 
-def test_destroy_merges_a_cleanup_pr_then_dispatches_destroy(world: World) -> None:
+def test_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World) -> None:
     request = applied(world)
-    done = world.requests.destroy(request.id, ADMIN)
-    repo = world.host.repo(world.repo)
-    cleanup = repo.prs[done.cleanup_pr.number]
-    assert cleanup.head == f"cleanup/{request.id}" and cleanup.merged
-    assert "destroy" in cleanup.labels
+    requested = world.requests.destroy(request.id, ADMIN)
+    # Only the cleanup workflow is dispatched, on the base branch; the status stays what the facts say.
+    (cleanup_run,) = world.host.runs_of("cleanup.yml")
+    assert cleanup_run.ref == "main" and cleanup_run.inputs == {"request_id": request.id, "environment": "dev"}
+    assert world.host.calls["dispatch_workflow"] == 3 and not world.host.runs_of("destroy.yml")
+    assert requested.status == "applied" and requested.cleanup_pr is None and requested.destroy_run is None
+    op = requested.operation("destroy", "destroy")
+    assert op.completed_at is None and op.steps["cleanup_run"]["id"] == cleanup_run.run_id and "lease" not in op.steps
+    assert requested.timeline[-1].step == "Destroy requested"
+    assert world.events(request.id)[-1] == "destroy_requested"
+    sent = world.notifier.sent[-1][1]
+    assert (sent.event, sent.previous_status, sent.status) == ("destroy_requested", "applied", "applied")
+    assert f"cleanup/{request.id}" in sent.message and sent.run_url
+
+    # The workflow opened its PR (branch cleanup/<id>, the file removed); its fact continues the destroy.
+    number = world.host.cleanup_pr(world.repo, request.id)
+    pr = world.host.repo(world.repo).prs[number]
+    assert pr.head == f"cleanup/{request.id}" and pr.base == "main" and not pr.merged
+    head = world.host.pr_info(world.repo, number).head_sha
+    outcome = world.sync.apply_fact(pr_fact(world, request.id, number, "opened", cleanup=True))
+    assert outcome.changed and outcome.reason == f"cleanup PR #{number} opened"
+    done = world.get(request.id)
+    assert pr.merged and world.host.commits[pr.merge_sha].parent is not None
     assert f"envs/dev/tfpilot_{request.id}.tf" not in world.host.tree(world.repo, "main")
     (run,) = world.host.runs_of("destroy.yml")
     assert run.ref == "main" and run.inputs["request_id"] == request.id
     assert done.status == "destroying" and done.destroy_triggered_at == world.clock.now()
-    assert done.cleanup_pr.merged and done.destroy_run.run_id == run.run_id
-    events = world.events(request.id)
-    assert events[-3:] == ["cleanup_pr_opened", "cleanup_pr_merged", "destroy_dispatched"]
-    assert world.notifier.events(request.id)[-1] == "destroying"
-    # The destroy run succeeds: destroyed, then archived to history/.
+    assert done.cleanup_pr.merged and done.cleanup_pr.head_sha == head and done.destroy_run.run_id == run.run_id
+    assert done.operation("destroy", "destroy").completed_at is not None
+    assert world.events(request.id)[-3:] == ["cleanup_pr_opened", "cleanup_pr_merged", "destroy_dispatched"]
+    assert world.notifier.events(request.id)[-2:] == ["destroy_requested", "destroying"]
+    # The cleanup run's end changes nothing more; the destroy run succeeds: destroyed, archived.
+    world.host.complete_run(cleanup_run.run_id)
+    assert not world.sync.apply_fact(run_fact(world, request.id, cleanup_run.run_id, "cleanup")).changed
     finish_run(world, done, "destroy")
     assert request.id in world.store.history and request.id not in world.store.active
     archived = world.get(request.id)
@@ -264,16 +284,26 @@ def test_prod_destroy_needs_the_destroy_allowlist(world: World) -> None:
         "destroy_blocked",
         "prod destroy allowlist",
     )
-    assert world.requests.destroy(request.id, ADMIN).status == "destroying"
+    assert world.requests.destroy(request.id, ADMIN).status == "applied"
+    finish_cleanup(world, request.id)
+    assert world.get(request.id).status == "destroying"
 
 
 def test_destroy_twice_dispatches_once(world: World) -> None:
     request = applied(world)
     world.requests.destroy(request.id, ADMIN)
+    calls, version = world.host.total(), world.get(request.id).version
+    # Clicked again while the cleanup workflow works: nothing new, not even a write.
+    assert world.requests.destroy(request.id, ADMIN).status == "applied"
+    assert world.requests.destroy(request.id, ADMIN, key="another-click").status == "applied"
+    assert world.host.total() == calls and world.get(request.id).version == version
+    assert len(world.host.runs_of("cleanup.yml")) == 1
+    finish_cleanup(world, request.id)
     again = world.requests.destroy(request.id, ADMIN)  # same default key: the finished operation
     assert again.status == "destroying" and len(world.host.runs_of("destroy.yml")) == 1
+    assert len(world.host.runs_of("cleanup.yml")) == 1
     with pytest.raises(PermissionDenied):
-        world.requests.destroy(request.id, ADMIN, key="another-click")
+        world.requests.destroy(request.id, ADMIN, key="another-click-2")
 
 
 # -- replan ----------------------------------------------------------------------------------

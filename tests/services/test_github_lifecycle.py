@@ -71,7 +71,15 @@ class Stack:
             world.workflows,
             renderer=fake_render,
         )
-        self.sync = SyncService(world.store, self.host, world.notifier, world.audit, world.clock, world.workflows)
+        self.sync = SyncService(
+            world.store,
+            self.host,
+            world.notifier,
+            world.audit,
+            world.clock,
+            world.workflows,
+            on_unblocked=self.requests.resume,
+        )
 
     def spent(self, before: Counter[str]) -> dict[str, int]:
         return dict(Counter(self.client.stats.by_operation) - before)
@@ -131,9 +139,27 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
         "applied",
     ]
 
-    destroying = stack.requests.destroy(rid, ADMIN)
-    assert destroying.cleanup_pr.merged and f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, "main")
-    assert not stack.deliver(*sim.pull_request_delivery(REPO, destroying.cleanup_pr.number, "closed")).notified
+    before_destroy = Counter(stack.client.stats.by_operation)
+    requested = stack.requests.destroy(rid, ADMIN)
+    (cleanup_run,) = sim.runs(REPO, "cleanup.yml")
+    assert requested.status == "applied" and cleanup_run["head_branch"] == "main"
+    assert stack.spent(before_destroy) == {DISPATCH: 1}  # the cleanup workflow does the PR work
+    # The workflow pushed cleanup/<id> without the file and opened its PR: GitHub's webhooks say so.
+    cleanup = sim.cleanup_pr(REPO, rid)
+    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, f"cleanup/{rid}")
+    stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"]))
+    sim.set_run(REPO, cleanup_run["id"], "in_progress")
+    stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"]))
+    event, payload = sim.pull_request_delivery(REPO, cleanup, "opened")
+    assert payload["pull_request"]["head"]["ref"] == f"cleanup/{rid}"
+    assert stack.deliver(event, payload).changed  # continues: merge at its head, then destroy
+    destroying = world.get(rid)
+    assert destroying.status == "destroying" and destroying.cleanup_pr.merged
+    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, "main")
+    assert stack.spent(before_destroy) == {DISPATCH: 2, MERGE: 1}
+    sim.set_run(REPO, cleanup_run["id"], "completed", "success")
+    assert not stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"])).changed
+    assert not stack.deliver(*sim.pull_request_delivery(REPO, cleanup, "closed")).notified
     assert [o.status for o in stack.run_to_end(destroying.destroy_run.run_id, rid, kind="destroy")] == [
         "destroying",
         "destroying",
@@ -147,6 +173,7 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
         "merged",
         "applying",
         "applied",
+        "destroy_requested",
         "destroying",
         "destroyed",
     ]
@@ -157,7 +184,8 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     assert stats.by_operation["PUT /repos/{owner}/{repo}/contents/{path}"] == 1
     # The plan and its (absent) cost: one artifact listing, one download.
     assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 1
-    assert stats.calls <= 19, stats.snapshot()
+    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 1, destroy 3.
+    assert stats.calls == 13 and stats.calls <= 15, stats.snapshot()
     assert not openapi_checker.violations and len(openapi_checker.calls) == stats.calls
     assert "blob.example.net" in openapi_checker.external  # the plan artifact download
 
@@ -217,6 +245,7 @@ GET_COMMIT = "GET /repos/{owner}/{repo}/git/commits/{commit_sha}"
 GET_CONTENT = "GET /repos/{owner}/{repo}/contents/{path}"
 PUT_CONTENT = "PUT /repos/{owner}/{repo}/contents/{path}"
 DISPATCH = "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+MERGE = "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge"
 
 
 def _planned(stack: Stack) -> tuple[str, str, str]:

@@ -73,13 +73,25 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
     outcomes = drive.run_events(applying.apply_run.run_id)
     assert [o.status for o in outcomes] == ["applying", "applying", "applied"]
 
-    destroying = world.requests.destroy(rid, ADMIN)
-    cleanup = destroying.cleanup_pr.number
-    host.repo(world.repo).prs[cleanup].state = "open"  # as GitHub saw it at "opened" time
-    host.repo(world.repo).prs[cleanup].merged = False
-    assert not drive.pr_event(cleanup, "opened").notified
-    host.repo(world.repo).prs[cleanup].state = "closed"
-    host.repo(world.repo).prs[cleanup].merged = True
+    # Destroy: the cleanup workflow runs on GitHub; its pull_request "opened" delivery continues
+    # the destroy (merge at the head it names, then the destroy workflow).
+    requested = world.requests.destroy(rid, ADMIN)
+    assert requested.status == "applied" and requested.destroy_run is None
+    (cleanup_run,) = host.runs_of("cleanup.yml")
+    assert not drive.deliver(*deliveries.workflow_run(cleanup_run)).notified  # requested
+    host.start_run(cleanup_run.run_id)
+    assert drive.deliver(*deliveries.workflow_run(cleanup_run)).status == "applied"
+    cleanup = host.cleanup_pr(world.repo, rid)
+    event, payload = deliveries.pull_request(host, world.repo, cleanup, "opened")
+    assert payload["pull_request"]["head"]["ref"] == f"cleanup/{rid}" and payload["pull_request"]["state"] == "open"
+    opened = drive.deliver(event, payload)
+    assert opened.changed and opened.reason == f"cleanup PR #{cleanup} opened"
+    destroying = world.get(rid)
+    assert destroying.status == "destroying" and destroying.cleanup_pr.merged
+    assert host.repo(world.repo).prs[cleanup].merged and len(host.runs_of("destroy.yml")) == 1
+    world.clock.advance(minutes=1)
+    host.complete_run(cleanup_run.run_id)
+    assert not drive.deliver(*deliveries.workflow_run(cleanup_run)).notified  # completed: nothing more
     assert not drive.pr_event(cleanup, "closed").notified
     outcomes = drive.run_events(destroying.destroy_run.run_id)
     assert [o.status for o in outcomes] == ["destroying", "destroying", "destroyed"]
@@ -95,6 +107,7 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
         "merged",
         "applying",
         "applied",
+        "destroy_requested",
         "destroying",
         "destroyed",
     ]
@@ -106,6 +119,7 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
         "merged",
         "applying",
         "applied",
+        "applied",  # destroy requested: the status waits for the destroy run
         "destroying",
         "destroyed",
     ]
@@ -118,6 +132,8 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
         "merged",
         "apply_dispatched",
         "apply_completed",
+        "destroy_requested",
+        "cleanup_run_in_progress",
         "cleanup_pr_opened",
         "cleanup_pr_merged",
         "destroy_dispatched",

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from core.domain.index import ListFilter
 from core.ports.chat_log import ChatEntry
 from core.services.drift import DriftReport
-from tests.services.conftest import ADMIN, World, create_cmd
-from tests.services.helpers import applied, finish_run, planned
+from tests.services.conftest import World, create_cmd
+from tests.services.helpers import applied, destroying, finish_run, planned
 
 
 def test_get_and_list(world: World) -> None:
@@ -30,8 +30,7 @@ def test_get_and_list(world: World) -> None:
 def test_insights_count_every_status_including_archived(world: World) -> None:
     world.requests.create(create_cmd(config={"name": "a"}))
     applied(world, config={"name": "b"})
-    gone = applied(world, config={"name": "c"})
-    finish_run(world, world.requests.destroy(gone.id, ADMIN), "destroy")
+    finish_run(world, destroying(world, config={"name": "c"}), "destroy")
     metrics = world.queries.insights()
     assert metrics.total == 3
     assert metrics.status_counts.get("planning") == 1
@@ -44,8 +43,7 @@ def test_insights_count_every_status_including_archived(world: World) -> None:
 def test_drift_eligible_is_applied_and_not_destroyed(world: World) -> None:
     planned(world, config={"name": "a"})
     keep = applied(world, config={"name": "b"})
-    gone = applied(world, config={"name": "c"})
-    finish_run(world, world.requests.destroy(gone.id, ADMIN), "destroy")
+    finish_run(world, destroying(world, config={"name": "c"}), "destroy")
     page = world.queries.drift_eligible(limit=10)
     assert [r.id for r in page.rows] == [keep.id]
 

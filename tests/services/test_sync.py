@@ -7,7 +7,18 @@ from datetime import timedelta
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
 from core.ports.code_host import CodeHostError, ReviewInfo, RunInfo
 from tests.services.conftest import ADMIN, APPROVER, DEV, World, create_cmd
-from tests.services.helpers import applied, approved, finish_run, merged, planned, pr_fact, review_fact, run_fact
+from tests.services.helpers import (
+    applied,
+    approved,
+    destroying,
+    finish_cleanup,
+    finish_run,
+    merged,
+    planned,
+    pr_fact,
+    review_fact,
+    run_fact,
+)
 
 
 def _run(world: World, rid: str, kind: str, **fields) -> RunFact:
@@ -300,7 +311,7 @@ def test_unknown_request_is_an_outcome(world: World) -> None:
 
 
 def test_facts_after_archive_are_ignored(world: World) -> None:
-    request = world.requests.destroy(applied(world).id, ADMIN)
+    request = destroying(world)
     finish_run(world, request, "destroy")
     replay = world.sync.apply_fact(run_fact(world, request.id, request.destroy_run.run_id, "destroy"))
     assert not replay.changed and replay.reason == "request is archived"
@@ -347,12 +358,25 @@ def test_sync_of_a_merged_request_does_not_list_reviews(world: World) -> None:
 
 
 def test_sync_finds_a_destroy_run_and_archives(world: World) -> None:
+    """No run details from the host and every webhook lost: the reconciler's refresh finds the
+    cleanup run and its PR (by branch), which continues the destroy; a later refresh finds the
+    destroy run by the request id in its name."""
     from tests.services.conftest import ADMIN
 
     request = applied(world)
     world.host.return_run_details = False
     request = world.requests.destroy(request.id, ADMIN)
-    assert request.destroy_run.run_id is None and request.status == "destroying"
+    op = request.operation("destroy", "destroy")
+    assert op.steps["cleanup_run"] == {"id": None, "url": None, "status": "requested", "conclusion": None}
+    (cleanup,) = world.host.runs_of("cleanup.yml")
+    world.host.complete_run(cleanup.run_id)
+    world.clock.advance(minutes=2)
+    world.host.reset_counts()
+    synced = world.sync.sync(request.id)
+    assert world.host.calls["find_pull_request"] == 1 and world.host.calls["find_run"] == 1  # the cleanup run
+    assert synced.status == "destroying" and synced.cleanup_pr.merged
+    assert synced.operation("destroy", "destroy").steps["cleanup_run"]["id"] == cleanup.run_id
+    assert synced.destroy_run.run_id is None  # dispatched; which run is not known yet
     (run,) = world.host.runs_of("destroy.yml")
     world.host.complete_run(run.run_id)
     world.clock.advance(minutes=5)
@@ -385,12 +409,15 @@ def test_a_run_webhook_that_outruns_the_dispatch_record_is_kept(world: World) ->
 
     def dispatch_and_deliver(repo, workflow, *, ref, inputs):
         info = original(repo, workflow, ref=ref, inputs=inputs)
-        world.host.start_run(info.run_id)
-        outcome = world.sync.apply_fact(run_fact(world, request.id, info.run_id, "destroy"))
-        assert outcome.changed, outcome.reason
+        if workflow == "destroy.yml":
+            world.host.start_run(info.run_id)
+            outcome = world.sync.apply_fact(run_fact(world, request.id, info.run_id, "destroy"))
+            assert outcome.changed, outcome.reason
         return info
 
     world.host.dispatch_workflow = dispatch_and_deliver
-    done = world.requests.destroy(request.id, ADMIN)
+    world.requests.destroy(request.id, ADMIN)
+    finish_cleanup(world, request.id)
+    done = world.get(request.id)
     assert done.destroy_run.status == "in_progress" and done.destroy_run.dispatched_at == world.clock.now()
     assert done.destroy_triggered_at == world.clock.now() and done.status == "destroying"
