@@ -18,7 +18,9 @@ the demo, which drain after each service call),
 and report what happens as facts (``RunFact`` queued -> in_progress -> completed,
 ``PullRequestFact`` opened/synchronize/closed, ``ReviewFact``) through ``on_fact``: the same
 ``SyncService.apply_fact`` path GitHub webhooks take. Facts are delivered in order, outside the
-repository lock, one at a time.
+repository lock, one at a time. A cleanup run opens its pull request while it runs, so its
+``opened`` fact comes between the run's ``in_progress`` and ``completed`` facts, as GitHub's
+webhooks would.
 """
 
 from __future__ import annotations
@@ -330,6 +332,21 @@ class _Workspace:
                     raise
         raise CodeHostError(f"branch {branch!r} kept moving; gave up committing", status=409, retryable=True)
 
+    def force_branch(self, branch: str, sha: str) -> None:
+        self._host._force_branch(self._repo, branch, sha)
+
+    def open_pull_request_for(self, head: str) -> int | None:
+        pr = self._host._open_pr_record(self._repo, _check_branch(head))
+        return int(pr["number"]) if pr is not None else None
+
+    def open_pull_request(self, *, head: str, base: str, title: str, body: str, labels: Sequence[str]) -> int:
+        # Reported at once, in the run's order: GitHub's "opened" webhook comes while the run goes on.
+        info, fact = self._host._open_pull_request(
+            self._repo, head=head, base=base, title=title, body=body, labels=list(labels)
+        )
+        self._host._emit_now(fact)
+        return info.number
+
 
 class LocalCodeHost:
     """The ``CodeHost`` port over local git repositories and JSON records (see module doc)."""
@@ -528,6 +545,15 @@ class LocalCodeHost:
                 raise CodeHostError(f"could not create branch {branch!r}", status=422)
             return from_sha
 
+    def _force_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
+        """Create ``branch`` at ``sha`` or move it there, whatever it held (a runner's force push)."""
+        _check_branch(branch)
+        git = self._git(repo)
+        with self._lock(repo).hold():
+            if not _SHA_RE.match(sha) or git.rev(sha) != sha:
+                raise CodeHostError(f"commit {sha!r} not found", status=422)
+            git.run("update-ref", f"refs/heads/{branch}", sha)
+
     def commit_files(
         self,
         repo: RepoRef,
@@ -648,6 +674,15 @@ class LocalCodeHost:
     def open_pull_request(
         self, repo: RepoRef, *, head: str, base: str, title: str, body: str, labels: list[str]
     ) -> PullRequestInfo:
+        info, fact = self._open_pull_request(repo, head=head, base=base, title=title, body=body, labels=labels)
+        self._queue_fact(fact)
+        self._after_call()
+        return info
+
+    def _open_pull_request(
+        self, repo: RepoRef, *, head: str, base: str, title: str, body: str, labels: list[str]
+    ) -> tuple[PullRequestInfo, Fact | None]:
+        """Open (or find the open) PR of ``head``; the ``opened`` fact is the caller's to deliver."""
         _check_branch(head)
         _check_branch(base)
         git = self._git(repo)
@@ -655,7 +690,7 @@ class LocalCodeHost:
         with self._lock(repo).hold():
             existing = self._open_pr_record(repo, head)
             if existing is not None:
-                return self._info(repo, existing, git)
+                return self._info(repo, existing, git), None
             head_sha, base_sha = git.branch_head(head), git.branch_head(base)
             if head_sha is None or base_sha is None:
                 raise CodeHostError(f"branch {head if head_sha is None else base!r} not found", status=422)
@@ -686,9 +721,7 @@ class LocalCodeHost:
             self._write(self._pr_path(repo, number), pr)
             fact = self._pr_fact(repo, pr, "opened")
             info = self._info(repo, pr, git)
-        self._queue_fact(fact)
-        self._after_call()
-        return info
+        return info, fact
 
     def _pr_or_404(self, repo: RepoRef, number: int) -> dict[str, Any]:
         pr = self._read(self._pr_path(repo, number))

@@ -10,7 +10,12 @@ address, as a ``terraform show -json``-shaped document labelled ``"tfpilot_local
 a ledger file committed by TfPilot: ``<envPath>/.tfpilot-state/<requestId>.json`` holds what the
 apply recorded (``status: applied`` and its resources) and is rewritten by destroy (``status:
 destroyed``, the resources moved to ``destroyed_resources``) so git history keeps both.
-Cleanup and drift runs have nothing to do locally and succeed with a note.
+**Cleanup** does what the infra repo's ``cleanup.yml`` does on GitHub: from the dispatched
+branch's head it (re)creates ``cleanup/<requestId>``, commits the removal of
+``envs/<env>/tfpilot_<requestId>.tf`` and opens a pull request into that branch, never merging it
+(TfPilot merges it, then dispatches destroy); an open cleanup PR or an absent file makes it a
+no-op that succeeds, as the workflow does. Drift runs have nothing to do locally and succeed
+with a note.
 
 The runner reads and writes git only through the narrow ``RunWorkspace`` the code host gives it.
 """
@@ -25,7 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,6 +65,18 @@ class RunWorkspace(Protocol):
 
     def commit_on_branch(self, branch: str, files: Mapping[str, str | None], message: str) -> str:
         """One commit on top of the branch's current head; returns its sha."""
+        ...
+
+    def force_branch(self, branch: str, sha: str) -> None:
+        """Point ``branch`` at ``sha``, creating it or replacing what it held (``git push --force``)."""
+        ...
+
+    def open_pull_request_for(self, head: str) -> int | None:
+        """The number of the open pull request whose head is ``head``, if any."""
+        ...
+
+    def open_pull_request(self, *, head: str, base: str, title: str, body: str, labels: Sequence[str]) -> int:
+        """Open a pull request (its ``opened`` fact is reported before the run ends); its number."""
         ...
 
 
@@ -230,7 +247,7 @@ def needs_download(parsed_files: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 class LocalRunner:
-    """Executes plan, apply, destroy (and no-op cleanup/drift) runs against a ``RunWorkspace``."""
+    """Executes plan, apply, destroy, cleanup (and no-op drift) runs against a ``RunWorkspace``."""
 
     def __init__(self, clock: Clock, *, terraform: str | None = None, use_terraform: bool = True) -> None:
         self._clock = clock
@@ -253,6 +270,8 @@ class LocalRunner:
                 return self._apply(job, ws, lines)
             if job.kind == "destroy":
                 return self._destroy(job, ws, lines)
+            if job.kind == "cleanup":
+                return self._cleanup(job, ws, lines)
             lines.append(f"{job.kind}: nothing to do for the local runner; concluded success")
             return RunOutcome("success", lines)
         except Exception as exc:  # a run never takes the worker down: it fails, with the reason logged
@@ -482,6 +501,36 @@ class LocalRunner:
         sha = ws.commit_on_branch(job.ref, updates, f"tfpilot: destroy {job.request_id} (local run {job.run_id})")
         lines.append(f"destroy: recorded {count} resource(s) destroyed (commit {sha[:12]})")
         return RunOutcome("success", lines, state_commit=sha)
+
+    # --- cleanup -----------------------------------------------------------------------------
+
+    def _cleanup(self, job: RunJob, ws: RunWorkspace, lines: list[str]) -> RunOutcome:
+        rid, env = job.request_id, job.environment
+        if not rid or not env:
+            lines.append("cleanup: the request_id and environment inputs are required")
+            return RunOutcome("failure", lines)
+        path = posixpath.join("envs", env, f"tfpilot_{rid}.tf")
+        branch, base = f"cleanup/{rid}", job.ref
+        open_pr = ws.open_pull_request_for(branch)
+        if open_pr is not None:
+            lines.append(f"cleanup PR already open: #{open_pr}")
+            return RunOutcome("success", lines)
+        if path not in ws.tree_files(job.head_sha):
+            lines.append(f"{path} is not on {base}: nothing to clean up")
+            return RunOutcome("success", lines)
+        # The branch belongs to this request alone: a leftover from an earlier attempt is replaced.
+        ws.force_branch(branch, job.head_sha)
+        sha = ws.commit_on_branch(branch, {path: None}, f"tfpilot: remove {rid} from {env}")
+        lines.append(f"cleanup: removed {path} on {branch} (commit {sha[:12]})")
+        number = ws.open_pull_request(
+            head=branch,
+            base=base,
+            title=f"tfpilot: remove {rid} ({env})",
+            body=f"Removes `{path}` for TfPilot request `{rid}` (destroy). Opened by the tfpilot cleanup workflow.",
+            labels=(),
+        )
+        lines.append(f"cleanup: opened pull request #{number} ({branch} -> {base}); TfPilot merges it")
+        return RunOutcome("success", lines)
 
 
 # --- preview document ------------------------------------------------------------------------

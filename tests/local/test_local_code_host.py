@@ -379,12 +379,73 @@ def test_apply_before_merge_fails_with_a_reason(host: LocalCodeHost) -> None:
     assert "merge the pull request" in host.run_log(REPO, run.run_id)
 
 
-def test_cleanup_and_drift_runs_succeed_without_changes(host: LocalCodeHost) -> None:
+def test_cleanup_without_the_file_and_drift_runs_succeed_without_changes(host: LocalCodeHost) -> None:
     main = host.branch_head(REPO, "main")
     for wf in ("cleanup.yml", "drift.yml"):
-        run = host.dispatch_workflow(REPO, wf, ref="main", inputs={"request_id": REQ})
+        run = host.dispatch_workflow(REPO, wf, ref="main", inputs={"request_id": REQ, "environment": "dev"})
         assert run is not None and run.conclusion == "success"
     assert host.branch_head(REPO, "main") == main
+    assert host.branch_head(REPO, f"cleanup/{REQ}") is None and host.find_pull_request(REPO, f"cleanup/{REQ}") is None
+    assert "nothing to clean up" in host.run_log(REPO, 1)
+
+
+def _merged_request(host: LocalCodeHost) -> str:
+    head = _branch_with_file(host)
+    host.open_pull_request(REPO, head=BRANCH, base="main", title="t", body="", labels=[])
+    merged = host.merge_pull_request(REPO, 1, sha=head, title="t").sha
+    assert merged is not None
+    return merged
+
+
+def test_cleanup_run_opens_a_pr_removing_the_file_as_the_workflow_does(host: LocalCodeHost, sink: FactSink) -> None:
+    main = _merged_request(host)
+    sink.facts.clear()
+    run = host.dispatch_workflow(REPO, "cleanup.yml", ref="main", inputs={"request_id": REQ, "environment": "dev"})
+    assert run is not None and run.conclusion == "success"
+    branch = f"cleanup/{REQ}"
+    head = host.branch_head(REPO, branch)
+    assert head is not None and _git(host, "rev-parse", f"{head}^").strip() == main  # one commit on the base head
+    assert FILE not in host.list_files(REPO, branch) and FILE in host.list_files(REPO, "main")
+    assert host.branch_head(REPO, "main") == main  # the workflow never merges its own PR
+    pr = host.find_pull_request(REPO, branch)
+    assert pr is not None and pr.state == "open" and not pr.merged
+    assert (pr.head_ref, pr.base_ref, pr.head_sha) == (branch, "main", head)
+    record = host.pull_request_record(REPO, pr.number)
+    assert record["title"] == f"tfpilot: remove {REQ} (dev)" and record["labels"] == []
+    assert f"`{FILE}`" in record["body"] and "cleanup workflow" in record["body"]
+    # The PR's fact comes while the run runs, as GitHub's webhooks would: between in_progress and completed.
+    assert sink.kinds() == ["cleanup:queued:-", "cleanup:in_progress:-", "pr:opened", "cleanup:completed:success"]
+    opened = sink.facts[2]
+    assert opened.cleanup and opened.request_id == REQ and opened.pr.number == pr.number  # type: ignore[union-attr]
+    assert f"opened pull request #{pr.number}" in host.run_log(REPO, run.run_id)
+    # Run again: the open PR is left as it is.
+    again = host.dispatch_workflow(REPO, "cleanup.yml", ref="main", inputs={"request_id": REQ, "environment": "dev"})
+    assert again is not None and again.conclusion == "success"
+    assert host.find_pull_request(REPO, branch).number == pr.number and host.branch_head(REPO, branch) == head
+    assert "already open" in host.run_log(REPO, again.run_id)
+    # TfPilot merges it: the file leaves the base branch.
+    assert host.merge_pull_request(REPO, pr.number, sha=head, title="remove").merged
+    assert FILE not in host.list_files(REPO, "main")
+
+
+def test_cleanup_replaces_a_leftover_branch(host: LocalCodeHost) -> None:
+    main = _merged_request(host)
+    branch = f"cleanup/{REQ}"
+    host.create_branch(REPO, branch, main)
+    host.commit_files(REPO, branch, {"junk.txt": "leftover\n"}, "leftover", parent_sha=main)
+    run = host.dispatch_workflow(REPO, "cleanup.yml", ref="main", inputs={"request_id": REQ, "environment": "dev"})
+    assert run is not None and run.conclusion == "success"
+    head = host.branch_head(REPO, branch)
+    assert head is not None and _git(host, "rev-parse", f"{head}^").strip() == main
+    assert "junk.txt" not in host.list_files(REPO, branch) and FILE not in host.list_files(REPO, branch)
+
+
+def test_cleanup_needs_its_inputs(host: LocalCodeHost) -> None:
+    _merged_request(host)
+    run = host.dispatch_workflow(REPO, "cleanup.yml", ref="main", inputs={"request_id": REQ})
+    assert run is not None and run.conclusion == "failure"
+    assert "environment inputs are required" in host.run_log(REPO, run.run_id)
+    assert host.find_pull_request(REPO, f"cleanup/{REQ}") is None
 
 
 def test_cost_json_is_never_available_locally(host: LocalCodeHost) -> None:
