@@ -122,6 +122,9 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Dep
     sync = overrides.get("sync") or SyncService(
         store, code_host, notifier, audit, clock, workflows, on_unblocked=requests.resume
     )
+    # ... and the reconciler's resume of a destroy still waiting refreshes it (a lost webhook).
+    if getattr(requests, "refresh", False) is None:
+        requests.refresh = sync.sync
     # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:

@@ -10,6 +10,7 @@ written by hand: it is derived from the facts recorded here and by ``SyncService
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -84,6 +85,7 @@ class RequestService:
         workflows: WorkflowNames,
         *,
         renderer: Renderer | None = None,
+        refresh: Callable[[str], object] | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -97,6 +99,9 @@ class RequestService:
         # Without a renderer the registry must be the real one: rendering needs its definitions.
         self._render = renderer or registry_renderer(cast("Registry", registry))
         self._ops = Operations(store, clock)
+        # A full refresh from the code host (the composition root passes ``SyncService.sync``):
+        # ``resume`` calls it for an operation that waits on the host, in case its webhook was lost.
+        self.refresh = refresh
 
     # -- create ----------------------------------------------------------------------------
 
@@ -619,11 +624,21 @@ class RequestService:
                 return self._end_destroy(
                     request, key, before, actor, f"cleanup PR #{_cleanup_number(request)} was closed without merging"
                 )
-        request = self._dispatch(request, "destroy", key, "destroy", ref=base, actor=actor.id)
+
+        def dispatched(info: RunInfo | None) -> None:
+            # Logged before the run is recorded, so the audit trail is never behind a status of
+            # destroying (after a crash right here, a resume logs it again: at least once).
+            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
+            self._audit.record(
+                rid,
+                "destroy_dispatched",
+                actor=actor.id,
+                source=source,
+                data={**data, "workflow": self._workflows.destroy},
+            )
+
+        request = self._dispatch(request, "destroy", key, "destroy", ref=base, actor=actor.id, on_run=dispatched)
         request = self._ops.record(rid, "destroy", key, {}, finish=True)
-        self._audit.record(
-            rid, "destroy_dispatched", actor=actor.id, source=source, data=_run_data(request.destroy_run)
-        )
         self._notify(request, "destroying", before, actor.id, run=request.destroy_run)
         return request
 
@@ -750,11 +765,19 @@ class RequestService:
     # -- resume ----------------------------------------------------------------------------
 
     def resume(self, request_id: str) -> Request:
-        """Finish every operation a crash left half-way (lease permitting)."""
+        """Finish every operation a crash left half-way (lease permitting).
+
+        A destroy waiting for its cleanup PR has nothing to do until a fact arrives; when a
+        ``refresh`` is wired, it is asked for the facts a lost webhook would have brought (what
+        it finds continues the destroy through ``SyncService``'s ``on_unblocked``)."""
         request = self._store.get(request_id)
+        refreshed = False
         for op in pending(request):
             if _awaiting_cleanup(request, op):
-                continue  # nothing to do until the cleanup PR (or the run's end) is known
+                if self.refresh is not None and not refreshed:
+                    self.refresh(request_id)
+                    refreshed = True
+                continue
             token = self._ops.new_token()
             begun = self._ops.begin(request_id, op.kind, op.key, token, actor=op.actor)
             if begun.start is not Start.GO:
@@ -764,6 +787,9 @@ class RequestService:
             if runner is None:  # pragma: no cover - a newer writer's operation kind
                 continue
             request = self._guard(begun, op.kind, runner)
+        if refreshed:
+            with contextlib.suppress(RequestNotFound):  # archived meanwhile: the caller reads history
+                request = self._store.get(request_id)
         return request
 
     def _runner(self, kind: str, begun: Begun, actor: Actor) -> Callable[[], Request] | None:
@@ -787,9 +813,18 @@ class RequestService:
     # -- shared steps ----------------------------------------------------------------------
 
     def _launch(
-        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, previous: int | None
+        self,
+        request: Request,
+        op_kind: str,
+        key: str,
+        kind: RunKind,
+        *,
+        ref: str,
+        previous: int | None,
+        on_run: Callable[[RunInfo | None], None] | None = None,
     ) -> tuple[Request, RunInfo | None]:
-        """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching."""
+        """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching.
+        ``on_run`` hears of the run (dispatched now, or found) before anything records it."""
         rid, repo = request.id, _repo(request)
         workflow = getattr(self._workflows, kind)
         marker = f"{kind}_dispatch"
@@ -818,10 +853,20 @@ class RequestService:
             info = self._code_host.dispatch_workflow(
                 repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
             )
+        if on_run is not None:
+            on_run(info)
         return request, info
 
     def _dispatch(
-        self, request: Request, op_kind: str, key: str, kind: RunKind, *, ref: str, actor: str | None
+        self,
+        request: Request,
+        op_kind: str,
+        key: str,
+        kind: RunKind,
+        *,
+        ref: str,
+        actor: str | None,
+        on_run: Callable[[RunInfo | None], None] | None = None,
     ) -> Request:
         """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``."""
         rid = request.id
@@ -832,7 +877,7 @@ class RequestService:
             return request
         previous_run: RunRef | None = getattr(request, f"{kind}_run")
         previous = previous_run.run_id if previous_run and previous_run.run_id else steps.get(f"{kind}_previous")
-        request, info = self._launch(request, op_kind, key, kind, ref=ref, previous=previous)
+        request, info = self._launch(request, op_kind, key, kind, ref=ref, previous=previous, on_run=on_run)
         now = self._clock.now()
         if info is not None:
             run = RunRef(

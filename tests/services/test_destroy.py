@@ -265,3 +265,30 @@ def test_a_cleanup_run_from_before_the_destroy_is_not_ours(world: World) -> None
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(stale)))
     assert not outcome.changed and "before the destroy was requested" in outcome.reason
     assert world.get(rid).operation("destroy", "destroy").completed_at is None
+
+
+def test_the_reconcilers_resume_refreshes_a_waiting_destroy_when_wired(world: World) -> None:
+    """Every webhook of the cleanup workflow lost, and the request's status (applied) is one the
+    reconciler never refreshes on its own: its resume of the unfinished destroy asks for a
+    refresh, which finds the PR and continues the destroy."""
+    request = _requested(world)
+    world.requests.refresh = world.sync.sync
+    world.clock.advance(minutes=5)
+    world.host.reset_counts()
+    resumed = world.requests.resume(request.id)
+    assert resumed.status == "destroying" and resumed.cleanup_pr.merged
+    assert world.host.calls["find_pull_request"] == 1 and world.host.calls["merge_pull_request"] == 1
+    assert len(world.host.runs_of("destroy.yml")) == 1
+    # Nothing waits any more: the next resume refreshes nothing.
+    world.host.reset_counts()
+    world.requests.resume(request.id)
+    assert world.host.total() == 0
+
+
+def test_the_composition_root_wires_both_hooks(tmp_path: object) -> None:
+    from bot import bootstrap
+    from bot.settings import load_settings
+
+    deps = bootstrap.build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}))
+    assert deps.sync.on_unblocked == deps.requests.resume
+    assert deps.requests.refresh == deps.sync.sync
