@@ -3,8 +3,10 @@
 ``fold(request, fact, ...)`` changes the request in place the way the fact says and reports
 what happened (audit events, timeline steps, whether a run concluded, why a fact was ignored).
 It is written to be replayed: folding the same fact twice changes nothing the second time, and
-an older fact never rolls a newer state back. ``SyncService`` runs it inside the store's
-compare-and-swap, so it may run more than once per fact.
+an older fact never rolls a newer state back. Cleanup PRs and cleanup runs move the destroy
+operation that waits for them (``Folded.unblocked``, or an ended attempt with a ``notice``).
+``SyncService`` runs it inside the store's compare-and-swap, so it may run more than once per
+fact.
 """
 
 from __future__ import annotations

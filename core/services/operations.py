@@ -6,7 +6,10 @@ the request document, named by its kind and idempotency key. Each step's result 
 retry continues after the last finished step. A lease (owner token + expiry, in the steps)
 keeps two workers from running one operation at once: a Slack retry arriving while the first
 attempt still works finds the lease held and does nothing. A worker that dies leaves its lease
-to expire; one that fails with an exception releases it at once and records the error.
+to expire; one that fails with an exception releases it at once and records the error. An
+operation that waits for the code host (a destroy waiting for its cleanup workflow's PR) is
+*paused*: unfinished, lease released, continued by the fact it waits for; one that cannot
+succeed (the cleanup run failed) is *ended*: finished with its error, never resumed.
 """
 
 from __future__ import annotations
