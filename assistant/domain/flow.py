@@ -481,15 +481,14 @@ def _check(registry: RegistryView, s: IntakeSession, fields: list[FieldInfo], pr
             invalid.setdefault(name, reason)
         elif name not in missing:
             missing.append(name)
-            missing_reason[name] = reason
+            # A value nobody gave yet is a question, not an error: asking says it is needed.
+            if not err.message.strip().lower().startswith("is required"):
+                missing_reason[name] = reason
     order = [f.name for f in fields]
     for f in fields:
         if f.required and f.name not in s.config and not f.has_default and f.name not in missing:
             missing.append(f.name)
     missing.sort(key=lambda n: order.index(n) if n in order else len(order))
-    for name in list(missing_reason):
-        if "required" in missing_reason[name].lower() and len(missing_reason[name]) < 60:
-            missing_reason.pop(name)  # "is required" is what asking already says
     return _Checked(
         ok=result.ok,
         config=dict(result.config),

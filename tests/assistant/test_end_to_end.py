@@ -144,3 +144,14 @@ def test_module_not_allowed_in_the_project_is_explained(core: Core) -> None:
     assert "not allowed in payments/dev" in reply.text
     assert chat.session.step == "module"
     assert "ecr-repository" not in [c.value for c in reply.choices]
+
+
+def test_a_missing_required_value_is_asked_for_once_not_reported_as_an_error(core: Core) -> None:
+    chat = core.chat()
+    reply = chat.say("I need an S3 bucket in dev for the core project")
+    assert chat.session.step == "config" and reply.question == "name"
+    assert reply.field_errors == {}
+    assert "required" not in reply.text.lower()
+    # The field's description is said once, in the question.
+    assert reply.text.count("Short name of the bucket") == 1
+    assert "What should" in reply.text
