@@ -136,6 +136,11 @@ def _is_requester(request: Request, actor: Actor) -> bool:
     return bool(theirs & actor.identities())
 
 
+def _pending(request: Request, kind: str) -> bool:
+    """An operation of ``kind`` was started and has neither finished nor failed."""
+    return any(op.kind == kind and op.completed_at is None and op.error is None for op in request.operations)
+
+
 def _state_check(action: Action, request: Request, status: Status) -> str | None:
     """Why the request's state forbids the action now, or None when the state allows it."""
     pr = request.pr
@@ -163,6 +168,8 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return "the request failed before apply; re-plan it first"
         return None
     if action is Action.DESTROY:
+        if _pending(request, "destroy"):
+            return "a destroy is already under way (its cleanup pull request comes first)"
         if request.apply_run is None:
             return "nothing was applied, so there is nothing to destroy"
         if run_in_flight(request.apply_run):

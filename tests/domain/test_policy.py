@@ -125,3 +125,15 @@ def test_create() -> None:
     assert check_create(False, Actor("U_DEV"), POLICY).allowed
     assert not check_create(True, Actor("U_DEV"), POLICY).allowed
     assert check_create(True, Actor("U_REQ"), POLICY).allowed
+
+
+def test_destroy_is_not_offered_twice_while_one_is_under_way() -> None:
+    from core.domain.request import Operation
+
+    applied = at_status("applied")
+    started = Operation(kind="destroy", key="destroy", started_at=applied.updated_at)
+    pending = applied.model_copy(update={"operations": [started]})
+    decision = allowed_actions(pending, Actor("U_ADMIN"), POLICY)[Action.DESTROY]
+    assert not decision.allowed and "under way" in (decision.reason or "")
+    failed = applied.model_copy(update={"operations": [started.model_copy(update={"error": "cleanup failed"})]})
+    assert allowed_actions(failed, Actor("U_ADMIN"), POLICY)[Action.DESTROY].allowed
