@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Enough workers that lazy work (GitHub calls) queued behind a burst of clicks does not starve
-# the ack functions, which share this pool when process_before_response is False.
-DEFAULT_WORKERS = 32
+# Listener threads. With process_before_response=False (Socket Mode) the ack functions share this
+# pool with the lazy work, so it must be large enough that acks never queue behind GitHub calls.
+# In HTTP mode acks run on the request's thread and the pool only does lazy work: fewer threads
+# hold the GIL less during a burst of clicks (bench_slack), at the cost of slower background work.
+SOCKET_MODE_WORKERS = 64
+HTTP_MODE_WORKERS = 16
 _AUTO: Any = object()
 
 
@@ -61,7 +64,8 @@ def create_app(
     if secret is None and settings.slack_signing_secret is not None:
         secret = settings.slack_signing_secret.get_secret_value()
     oauth = build_oauth_settings(settings) if oauth_settings is _AUTO else oauth_settings
-    executor = listener_executor or ThreadPoolExecutor(max_workers=DEFAULT_WORKERS, thread_name_prefix="bolt")
+    workers = HTTP_MODE_WORKERS if process_before_response else SOCKET_MODE_WORKERS
+    executor = listener_executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt")
     common: dict[str, Any] = {
         "name": "tfpilot",
         "signing_secret": secret or "",

@@ -99,14 +99,31 @@ class SlackIdentity:
         self._max = max_entries
         self._cache: dict[tuple[str | None, str], tuple[float, str | None, str | None]] = {}
         self._lock = threading.Lock()
+        self._inflight: dict[tuple[str | None, str], threading.Lock] = {}
+
+    def _cached(self, key: tuple[str | None, str]) -> tuple[str | None, str | None] | None:
+        with self._lock:
+            hit = self._cache.get(key)
+            return (hit[1], hit[2]) if hit is not None and hit[0] > self._now() else None
 
     def _lookup(self, client: Any, team_id: str | None, user_id: str) -> tuple[str | None, str | None]:
         key = (team_id, user_id)
-        now = self._now()
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        # One users.info per user at a time: a burst of clicks by one person waits for the
+        # first lookup instead of sending the same call N times.
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
-                return hit[1], hit[2]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            hit = self._cached(key)
+            if hit is not None:
+                return hit
+            return self._fetch(client, key)
+
+    def _fetch(self, client: Any, key: tuple[str | None, str]) -> tuple[str | None, str | None]:
+        user_id = key[1]
+        now = self._now()
         name: str | None = None
         email: str | None = None
         ok = False
@@ -125,6 +142,7 @@ class SlackIdentity:
             if len(self._cache) >= self._max:
                 self._cache.clear()
             self._cache[key] = (now + ttl, name, email)
+            self._inflight.pop(key, None)
         return name, email
 
     def profile(self, client: Any, team_id: str | None, user_id: str) -> SlackProfile:

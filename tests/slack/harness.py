@@ -13,6 +13,7 @@ import hmac
 import itertools
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,14 @@ def settings_for(fake: FakeSlack, data_dir: Path, **extra: str) -> Settings:
     return load_settings(env)
 
 
-def build_deps(fake: FakeSlack, data_dir: Path, *, code_host: Any = None, **extra: str) -> tuple[Deps, FakeCodeHost]:
+def build_deps(
+    fake: FakeSlack,
+    data_dir: Path,
+    *,
+    code_host: Any = None,
+    wrap_notifier: Callable[[SlackNotifier], Any] | None = None,
+    **extra: str,
+) -> tuple[Deps, FakeCodeHost]:
     settings = settings_for(fake, data_dir, **extra)
     clock = ManualClock()
     objects = InMemoryObjectStore()
@@ -98,6 +106,7 @@ def build_deps(fake: FakeSlack, data_dir: Path, *, code_host: Any = None, **extr
         objects=objects,
         sleep=lambda _seconds: None,
     )
+    notifier = wrap_notifier(notifier) if wrap_notifier is not None else notifier
     policy = settings.policy()
     workflows = settings.workflows()
     requests = RequestService(store, audit, host, registry, projects, notifier, clock, policy, workflows)
