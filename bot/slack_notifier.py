@@ -219,3 +219,27 @@ class SlackNotifier:
             filename=filename,
             title=f"Plan of {request.id} (revision {request.revision})",
         )
+
+
+def build_slack_notifier(
+    settings: Settings,
+    *,
+    store: RequestStore,
+    objects: ObjectStore,
+    client: WebClient | None = None,
+) -> SlackNotifier:
+    """The notifier as the composition root wires it: the configured Web API client, the
+    approvers and admins from the settings lists (only Slack ids get mentioned), and, for a
+    multi-workspace app, the installation store holding each workspace's bot token."""
+    installations = None
+    if settings.slack_oauth_enabled:
+        from bot.slack_oauth import installation_store
+
+        installations = installation_store(settings)
+    return SlackNotifier(
+        client or web_client(settings),
+        approvers=[*settings.approvers, *settings.admins],
+        store=store,
+        objects=objects,
+        installation_store=installations,
+    )

@@ -1,4 +1,4 @@
-"""What every listener shares: the ``Kit`` (deps, identity resolver, dedupe markers, approvers),
+"""What every listener shares: the ``Kit`` (deps, identity resolver, dedupe markers),
 payload readers, deduplication of events and clicks, ephemeral refusals, and the intake turn
 (``converse``) used by DMs, mentions, slash commands and choice clicks.
 
@@ -11,7 +11,7 @@ operation leases make them one effect.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
@@ -35,18 +35,10 @@ class Kit:
     deps: Deps
     identity: SlackIdentity
     once: Once
-    approvers: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, deps: Deps) -> Kit:
-        settings = deps.settings
-        approvers = list(dict.fromkeys([*settings.approvers, *settings.admins]))
-        return cls(
-            deps=deps,
-            identity=SlackIdentity(deps.policy, deps.objects),
-            once=Once(deps.objects, DEDUPE_PREFIX),
-            approvers=approvers,
-        )
+        return cls(deps=deps, identity=SlackIdentity(deps.policy, deps.objects), once=Once(deps.objects, DEDUPE_PREFIX))
 
 
 def kit_of(deps: Deps, kit: Kit | None) -> Kit:

@@ -142,3 +142,32 @@ def test_http_adapter_serves_signed_requests(fake_slack: FakeSlack, tmp_path: Pa
         server.shutdown()
         server.server_close()
         h.close()
+
+
+def test_the_notifier_factory_uses_the_settings(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from bot.slack_notifier import build_slack_notifier
+    from core.domain.request import PlanOutput, PlanSummary, Request, Requester, SlackThread
+    from core.ports.notifier import Transition
+    from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
+    from tests.slack.harness import ADMIN, APPROVER, settings_for
+    from tests.slack.test_notifier import NOW
+
+    store = InMemoryRequestStore()
+    notifier = build_slack_notifier(settings_for(fake_slack, tmp_path), store=store, objects=InMemoryObjectStore())
+    request = store.create(
+        Request(
+            id="req_factory0001",
+            project="core",
+            environment="dev",
+            module="s3-bucket",
+            received_at=NOW,
+            updated_at=NOW,
+            requester=Requester(id=DEV),
+            slack=SlackThread(team_id="T111", channel="C0CARDS01"),
+            plan=PlanOutput(summary=PlanSummary(add=1)),
+        )
+    )
+    notifier.request_changed(request, Transition(event="plan_ready", previous_status="planning", status="plan_ready"))
+    reply = fake_slack.of("chat.postMessage")[1]
+    assert f"<@{APPROVER}>" in reply.text() and f"<@{ADMIN}>" in reply.text() and f"<@{DEV}>" in reply.text()
+    assert reply.token == "xoxb-tfpilot-test"
