@@ -67,7 +67,9 @@ def create_app(
     workers = HTTP_MODE_WORKERS if process_before_response else SOCKET_MODE_WORKERS
     executor = listener_executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt")
     common: dict[str, Any] = {
-        "name": "tfpilot",
+        # Bolt names a logger after the app and pins its level: a child name keeps that off
+        # the "tfpilot" logger every module logs under.
+        "name": "tfpilot.slack",
         "signing_secret": secret or "",
         "process_before_response": process_before_response,
         "listener_executor": executor,

@@ -118,10 +118,11 @@ class ClickHandlers:
         meta = RequestMeta(request.id, request.version, where[0], where[1])
         client.views_open(trigger_id=body["trigger_id"], view=destroy_modal(request, meta=meta))
 
-    def perform(self, action: Action, request_id: str, actor: Actor) -> None:
+    def perform(self, action: Action, request_id: str, actor: Actor, team_id: str | None) -> None:
         requests = self.k.deps.requests
         if action is Action.APPROVE:
-            requests.approve(request_id, actor, source="slack")
+            token = self.k.github_token(team_id, actor.id)
+            requests.approve(request_id, actor, source="slack", user_token=token)
         elif action is Action.MERGE:
             requests.merge(request_id, actor, source="slack")
         elif action is Action.APPLY:
@@ -157,7 +158,7 @@ class ClickHandlers:
                     else:
                         self.open_destroy(client, body, request, where)
                     return
-            self.perform(action, ref.request_id, actor)
+            self.perform(action, ref.request_id, actor, team_of(body))
         except PermissionDenied as denied:
             self.refuse(client, where, user, action, denied.reason)
         except (RequestNotFound, RequestArchived) as gone:

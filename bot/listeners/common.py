@@ -11,7 +11,7 @@ operation leases make them one effect.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
@@ -35,6 +35,24 @@ class Kit:
     deps: Deps
     identity: SlackIdentity
     once: Once
+    _accounts: Any = field(default=None, repr=False)
+
+    def github_token(self, team_id: str | None, user_id: str) -> str | None:
+        """The user's linked GitHub token (reviews are then posted as them), or None: not
+        linked, or ``TFPILOT_ENCRYPTION_KEY`` unset or unable to decrypt it. Never logged."""
+        secret = self.deps.settings.encryption_key
+        if secret is None:
+            return None
+        try:
+            if self._accounts is None:
+                from bot.web.identities import LinkedAccounts, fernet_from_setting
+
+                self._accounts = LinkedAccounts(self.deps.objects, fernet_from_setting(secret.get_secret_value()))
+            token = self._accounts.token(team_id, user_id)
+        except Exception:
+            log.warning("reading the linked GitHub account of %s failed", user_id)
+            return None
+        return token if isinstance(token, str) else None
 
     @classmethod
     def build(cls, deps: Deps) -> Kit:

@@ -259,12 +259,14 @@ class Harness:
         self.executor.shutdown(wait=True)
 
 
-def start_harness(fake: FakeSlack, tmp_path: Path, fixtures: Path, *, process_before_response: bool = True) -> Harness:
+def start_harness(
+    fake: FakeSlack, tmp_path: Path, fixtures: Path, *, process_before_response: bool = True, **env: str
+) -> Harness:
     for user, email in EMAILS.items():
         fake.add_user(user, email=email)
     for user in (PROD_APPROVER, VIEWER):
         fake.add_user(user)
-    deps, host = build_deps(fake, tmp_path / "data")
+    deps, host = build_deps(fake, tmp_path / "data", **env)
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-test")
     client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
     app = create_app(deps, client=client, process_before_response=process_before_response, listener_executor=executor)

@@ -33,6 +33,21 @@ def test_slack_api_url_is_the_web_api_base(fake_slack: FakeSlack, tmp_path: Path
     assert app.client.token == "xoxb-tfpilot-test"
 
 
+def test_the_app_leaves_the_tfpilot_loggers_alone(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    # On every request Bolt pins a logger named after the app to its base logger's level; were
+    # that logger "tfpilot", every module's INFO logs would vanish.
+    import logging
+
+    from slack_bolt.logger import get_bolt_app_logger
+
+    deps, _ = build_deps(fake_slack, tmp_path)
+    app = create_app(deps)
+    base = logging.getLogger("tfpilot-test-base")
+    base.setLevel(logging.WARNING)
+    get_bolt_app_logger(app_name=app.name, base_logger=base)
+    assert logging.getLogger("tfpilot").level == logging.NOTSET
+
+
 def test_a_missing_bot_token_is_a_clear_start_up_error(fake_slack: FakeSlack, tmp_path: Path) -> None:
     deps, _ = build_deps(fake_slack, tmp_path)
     deps.settings.slack_bot_token = None

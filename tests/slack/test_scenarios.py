@@ -403,3 +403,26 @@ def _actor(user: str):
     from core.domain.policy import Actor
 
     return Actor(id=user)
+
+
+def test_a_linked_approver_approves_as_their_own_github_review(fake_slack, tmp_path, shared_fixtures) -> None:
+    from bot.web.identities import LinkedAccounts, fernet_from_setting
+    from core.ports.code_host import RepoRef
+    from tests.slack.harness import start_harness
+
+    key = "test-encryption-key-not-a-secret"
+    h = start_harness(fake_slack, tmp_path, shared_fixtures, TFPILOT_ENCRYPTION_KEY=key)
+    try:
+        LinkedAccounts(h.deps.objects, fernet_from_setting(key)).put(
+            TEAM, APPROVER, github_login="abe", token="gho_linked_token", linked_at=h.deps.clock.now()
+        )
+        request = create_request(h)
+        h.finish_run(request.id, "plan")
+        click_card(h, APPROVER, request.id, "req:approve")
+        eventually(lambda: _status(h, request.id) is Status.APPROVED, what="approved")
+        stored = h.deps.store.get(request.id)
+        repo = RepoRef(owner=stored.target_owner, name=stored.target_repo)
+        reviews = h.host.repo(repo).reviews[stored.pr.number]
+        assert [r.user_login for r in reviews] == ["user-of-gho_linked_token"]
+    finally:
+        h.close()
