@@ -426,3 +426,31 @@ def test_a_linked_approver_approves_as_their_own_github_review(fake_slack, tmp_p
         assert [r.user_login for r in reviews] == ["user-of-gho_linked_token"]
     finally:
         h.close()
+
+
+def test_a_select_answers_the_question_once(harness: Harness) -> None:
+    h, thread = harness, "1700000000.000400"
+    h.dm(DEV, "I need an s3 bucket", ts=thread)
+    question = eventually(lambda: _intake_messages(h, thread), what="the project question")[-1]
+    block_id = next(b["block_id"] for b in question.blocks() if b["type"] == "actions")
+    message = {
+        "ts": "1800000000.000009",
+        "thread_ts": thread,
+        "text": question.params["text"],
+        "blocks": question.blocks(),
+    }
+    select = {
+        "type": "static_select",
+        "action_id": "intake:select",
+        "block_id": block_id,
+        "selected_option": {"text": {"type": "plain_text", "text": "core"}, "value": "core"},
+    }
+    h.click(DEV, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
+    eventually(lambda: len(_intake_messages(h, thread)) >= 2, what="the next question")
+    # A second answer to the same question (another click, another person) is turned away.
+    h.click(APPROVER, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
+    assert "already answered" in h.fake.wait_for("chat.postEphemeral")[0].text()
+    h.fake.settle()
+    assert len(_intake_messages(h, thread)) == 2
+    turns = [e.text for e in h.deps.chat_log.entries if e.role == "user"]
+    assert turns == ["I need an s3 bucket", "core"]
