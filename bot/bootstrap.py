@@ -90,10 +90,9 @@ def build_model(settings: Settings) -> ChatModel:
 def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Notifier:
     if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
         return LoggingNotifier()
-    from bot.slack_notifier import SlackNotifier, web_client
+    from bot.slack_notifier import build_slack_notifier
 
-    approvers = [a for a in settings.approvers if "@" not in a]  # mentions need Slack ids
-    return SlackNotifier(web_client(settings), approvers=approvers, store=store, objects=objects)
+    return build_slack_notifier(settings, store=store, objects=objects)
 
 
 def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Deps:

@@ -81,3 +81,13 @@ def test_s3_when_buckets_are_configured(tmp_path: Path) -> None:
 def test_unknown_overrides_are_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="nonsense"):
         build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}), nonsense=1)
+
+
+def test_slack_settings_give_the_slack_notifier(tmp_path: Path) -> None:
+    from bot.slack_notifier import SlackNotifier
+
+    settings = load_settings(
+        {"TFPILOT_DATA_DIR": str(tmp_path), "SLACK_BOT_TOKEN": "xoxb-test", "TFPILOT_APPROVERS": "U_APP,a@b.c"}
+    )
+    deps = build(settings)
+    assert isinstance(deps.notifier, SlackNotifier)

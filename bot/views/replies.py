@@ -96,6 +96,11 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         "applying": f":gear: Applying…{in_run}",
         "applied": f":rocket: {who} applied{at_run}.",
         "destroying": f":wastebasket: Destroying…{in_run}",
+        "destroy_requested": f":wastebasket: {who} destroy requested{by}: the cleanup pull request comes first, "
+        "then the destroy run.",
+        "destroy_failed": f":x: {who} destroy did not go through"
+        + (f": {run}" if run else ".")
+        + " The resources are unchanged; Destroy can be tried again.",
         "destroyed": f":headstone: {who} destroyed{at_run}.",
         "updated": f":pencil2: {who} configuration updated (revision {request.revision}); re-planning.",
     }
