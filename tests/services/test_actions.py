@@ -295,10 +295,11 @@ def test_destroy_twice_dispatches_once(world: World) -> None:
     calls, version = world.host.total(), world.get(request.id).version
     # Clicked again while the cleanup workflow works: nothing new, not even a write.
     assert world.requests.destroy(request.id, ADMIN).status == "applied"
+    assert world.get(request.id).version == version
     # A new click (another key) is told a destroy is under way, and nothing is dispatched.
     with pytest.raises(PermissionDenied, match="under way"):
         world.requests.destroy(request.id, ADMIN, key="another-click")
-    assert world.host.total() == calls
+    assert world.host.total() == calls and world.get(request.id).version == version
     assert len(world.host.runs_of("cleanup.yml")) == 1
     finish_cleanup(world, request.id)
     again = world.requests.destroy(request.id, ADMIN)  # same default key: the finished operation
