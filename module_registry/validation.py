@@ -245,6 +245,9 @@ def _describe(error: ValidationError) -> list[FieldError]:
     overrides = schema.get("x-messages")
     if isinstance(overrides, dict) and isinstance(overrides.get(keyword), str):
         message = overrides[keyword]
+    allowed_overrides = schema.get("x-allowed")
+    if isinstance(allowed_overrides, dict) and isinstance(allowed_overrides.get(keyword), str):
+        allowed = allowed_overrides[keyword]
     return [FieldError(field=field_path(path), message=message, allowed=allowed)]
 
 

@@ -287,3 +287,21 @@ def test_by_field_helper_for_forms(registry: Registry) -> None:
     fields = result.by_field()
     assert set(fields) == {"name", "encryption"}
     assert fields["encryption"].startswith("is not one of the allowed values (allowed: sse-s3, sse-kms)")
+
+
+def test_iam_roles_do_not_mix_services_with_principals_that_need_mfa(registry: Registry) -> None:
+    # The module's MFA trust policy puts services and principals in one statement with an MFA
+    # condition: services never sign in with MFA, so they would silently be locked out.
+    both = {
+        "name": "deployer",
+        "trusted_services": ["ec2.amazonaws.com"],
+        "trusted_role_arns": ["arn:aws:iam::123456789012:role/ci"],
+    }
+    found = errors_by_field(registry.validate("iam-role", both, "dev", prod=False))
+    assert "AWS services never sign in with MFA" in found["trusted_services"].message
+    assert found["trusted_services"].allowed == "no trusted services while trusted principals must use MFA"
+    assert registry.validate("iam-role", {**both, "require_mfa": False}, "dev", prod=False).ok
+    services_only = {"name": "worker", "trusted_services": ["ecs-tasks.amazonaws.com"]}
+    assert registry.validate("iam-role", services_only, "prod", prod=True).ok
+    principals_only = {"name": "deployer", "trusted_role_arns": ["arn:aws:iam::123456789012:role/ci"]}
+    assert registry.validate("iam-role", principals_only, "prod", prod=True).ok
