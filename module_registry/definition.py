@@ -83,6 +83,31 @@ class EnvConstraint(_Strict):
         return environment in self.applies_to
 
 
+class FieldRelation(_Strict):
+    """A comparison between two config fields, which JSON Schema cannot express: ``field op other``
+    (``max_allocated_storage > allocated_storage``). Checked when both fields have a value."""
+
+    field: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    other: str
+    message: str
+    allowed: str | None = None
+
+    def holds(self, value: JSON, other: JSON) -> bool:
+        if self.op == "==":
+            return bool(value == other)
+        if self.op == "!=":
+            return bool(value != other)
+        if not _is_number(value) or not _is_number(other):
+            return True  # a type error is the schema's to report
+        checks = {"<": value < other, "<=": value <= other, ">": value > other, ">=": value >= other}
+        return bool(checks[self.op])
+
+
+def _is_number(value: JSON) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class TerraformSpec(_Strict):
     """What the module renders. ``kind=module``: ``module "<label>" { source, version, inputs }``;
     ``kind=resource``: ``resource "<resource_type>" "<label>" { inputs }``.
@@ -160,6 +185,7 @@ class ModuleDefinition(_Strict):
     terraform: TerraformSpec
     naming: NamingSpec | None = None
     constraints: list[EnvConstraint] = Field(default_factory=list)
+    relations: list[FieldRelation] = Field(default_factory=list)
     docs_url: str | None = None
     example: dict[str, JSON] | None = None  # a complete, valid config (non-prod) for docs and checks
 

@@ -4,8 +4,8 @@ and the JSON pointer of the first bad value.
 Checks, in order: the document parses; it fits the ``ModuleDefinition`` model; its ``schema`` is
 valid draft 2020-12 (against the metaschema) and follows our conventions (an object with
 ``additionalProperties: false``, every property titled and described, patterns that compile,
-defaults and examples valid against their own property); presets, constraints, naming and
-Terraform ``inputs`` only refer to fields that exist.
+defaults and examples valid against their own property); presets, constraints, relations,
+naming and Terraform ``inputs`` only refer to fields that exist.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from module_registry import naming
 from module_registry.definition import CONTEXT_KEYS, ModuleDefinition
 from module_registry.errors import RegistryError
-from module_registry.validation import apply_defaults, format_checker
+from module_registry.validation import apply_defaults, format_checker, relation_errors
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 _OPERATORS = ("$ref", "$if", "$case", "$concat", "$literal", "$omit", "$call")
@@ -184,6 +184,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
     _check_example(definition, file)
     _check_naming(definition, file)
     _check_constraints(definition, file)
+    _check_relations(definition, file)
     _check_inputs(definition, file)
     _check_outputs(definition, file)
 
@@ -198,6 +199,12 @@ def _check_presets(definition: ModuleDefinition, file: str) -> None:
                 f"preset is not valid for the schema: {error.message}",
                 file=file,
                 pointer=pointer(["presets", name, *error.absolute_path]),
+            )
+        for problem in relation_errors(definition, apply_defaults(definition.schema_, preset), set()):
+            raise RegistryError(
+                f"preset breaks a relation: {problem.describe()}",
+                file=file,
+                pointer=pointer(["presets", name, problem.field]),
             )
     for name in definition.preset_descriptions:
         if name not in definition.presets:
@@ -215,6 +222,10 @@ def _check_example(definition: ModuleDefinition, file: str) -> None:
             f"example is not valid for the schema: {error.message}",
             file=file,
             pointer=pointer(["example", *error.absolute_path]),
+        )
+    for problem in relation_errors(definition, apply_defaults(definition.schema_, definition.example), set()):
+        raise RegistryError(
+            f"example breaks a relation: {problem.describe()}", file=file, pointer=pointer(["example", problem.field])
         )
 
 
@@ -249,6 +260,27 @@ def _check_constraints(definition: ModuleDefinition, file: str) -> None:
                 file=file,
                 pointer=pointer(["constraints", index, "schema", *exc.absolute_path]),
             ) from exc
+
+
+def _check_relations(definition: ModuleDefinition, file: str) -> None:
+    props = definition.properties()
+    for index, relation in enumerate(definition.relations):
+        for key in ("field", "other"):
+            name = getattr(relation, key)
+            if name not in props:
+                raise RegistryError(
+                    f"relation on an unknown field {name!r}", file=file, pointer=pointer(["relations", index, key])
+                )
+            if relation.op not in ("==", "!=") and props[name].get("type") not in ("integer", "number"):
+                raise RegistryError(
+                    f"{relation.op!r} compares numbers; {name!r} is not a number field",
+                    file=file,
+                    pointer=pointer(["relations", index, key]),
+                )
+        if relation.field == relation.other:
+            raise RegistryError(
+                "a relation compares two different fields", file=file, pointer=pointer(["relations", index])
+            )
 
 
 def _check_outputs(definition: ModuleDefinition, file: str) -> None:

@@ -1,5 +1,5 @@
 """Config validation: limits, defaults, JSON Schema (draft 2020-12), tag and naming policy,
-per-environment constraints; every problem becomes a ``FieldError`` in plain words.
+per-environment constraints, comparisons between fields; every problem becomes a ``FieldError`` in plain words.
 
 Defaults are applied in a separate pass before validation (walking ``properties``, array
 ``items`` and local ``$ref``s), so the validator never mutates what it checks. Messages come from
@@ -355,6 +355,32 @@ def _constraint_errors(
     return errors
 
 
+_RELATION_WORDS = {
+    "<": "less than",
+    "<=": "at most",
+    ">": "more than",
+    ">=": "at least",
+    "==": "the same as",
+    "!=": "different from",
+}
+
+
+def relation_errors(definition: ModuleDefinition, config: dict[str, Any], failed: set[str]) -> list[FieldError]:
+    """Errors for every relation between two fields that does not hold (fields in ``failed``,
+    already reported, are skipped)."""
+    errors = []
+    for relation in definition.relations:
+        if relation.field in failed or relation.other in failed:
+            continue
+        if relation.field not in config or relation.other not in config:
+            continue
+        other = config[relation.other]
+        if not relation.holds(config[relation.field], other):
+            allowed = relation.allowed or f"{_RELATION_WORDS[relation.op]} {relation.other} ({_show(other)})"
+            errors.append(FieldError(field=relation.field, message=relation.message, allowed=allowed))
+    return errors
+
+
 # --- entry point -----------------------------------------------------------------------------
 
 
@@ -387,6 +413,7 @@ def validate(
     found.extend(_tag_errors(definition, filled))
     if definition.naming is not None and definition.naming.field not in failed_fields:
         found.extend(_name_errors(definition, filled, environment, project))
+    found.extend(relation_errors(definition, filled, failed_fields))
     found.extend(_constraint_errors(definition, filled, environment, prod, failed_fields))
     unique: list[FieldError] = []
     for problem in found:

@@ -185,6 +185,49 @@ def _refusal(tmp_path: Path, mutate: Any, name: str | None = None) -> RegistryEr
         (lambda d: d.update(id="S3 Bucket"), "/id", "module ids"),
         (lambda d: d.update(unexpected=1), "/unexpected", "is not a known key"),
         (lambda d: d["example"].update(name="UPPER"), "/example/name", "example"),
+        (
+            lambda d: d.update(relations=[{"field": "ghost", "op": ">", "other": "expiration_days", "message": "m"}]),
+            "/relations/0/field",
+            "unknown field",
+        ),
+        (
+            lambda d: d.update(
+                relations=[{"field": "expiration_days", "op": "<", "other": "versioning", "message": "m"}]
+            ),
+            "/relations/0/other",
+            "compares numbers",
+        ),
+        (
+            lambda d: d.update(
+                relations=[{"field": "expiration_days", "op": "like", "other": "versioning", "message": "m"}]
+            ),
+            "/relations/0/op",
+            "not one of the allowed values",
+        ),
+        (
+            lambda d: (
+                d["example"].update(noncurrent_expiration_days=365),
+                d.update(
+                    relations=[
+                        {"field": "noncurrent_expiration_days", "op": "!=", "other": "expiration_days", "message": "m"}
+                    ]
+                ),
+            ),
+            "/example/noncurrent_expiration_days",
+            "breaks a relation",
+        ),
+        (
+            lambda d: (
+                d["presets"]["scratch"].update(expiration_days=90),
+                d.update(
+                    relations=[
+                        {"field": "expiration_days", "op": "!=", "other": "noncurrent_expiration_days", "message": "m"}
+                    ]
+                ),
+            ),
+            "/presets/scratch/expiration_days",
+            "preset breaks a relation",
+        ),
     ],
 )
 def test_broken_definition_is_refused_naming_file_and_pointer(

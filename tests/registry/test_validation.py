@@ -305,3 +305,18 @@ def test_iam_roles_do_not_mix_services_with_principals_that_need_mfa(registry: R
     assert registry.validate("iam-role", services_only, "prod", prod=True).ok
     principals_only = {"name": "deployer", "trusted_role_arns": ["arn:aws:iam::123456789012:role/ci"]}
     assert registry.validate("iam-role", principals_only, "prod", prod=True).ok
+
+
+def test_relations_between_fields_are_field_errors(registry: Registry) -> None:
+    big = {"name": "db", **RDS_NET, "allocated_storage": 200}
+    found = errors_by_field(registry.validate("rds-postgres", big, "dev", prod=False))
+    assert "ceiling storage autoscaling" in found["max_allocated_storage"].message
+    assert found["max_allocated_storage"].allowed == "more than allocated_storage (200)"
+    assert registry.validate("rds-postgres", {**big, "max_allocated_storage": 400}, "dev", prod=False).ok
+    same_key = {"name": "t", "hash_key": "pk", "range_key": "pk"}
+    found = errors_by_field(registry.validate("dynamodb-table", same_key, "dev", prod=False))
+    assert found["range_key"].allowed == "different from hash_key (pk)"
+    assert registry.validate("dynamodb-table", {**same_key, "range_key": "sk"}, "dev", prod=False).ok
+    # A field that already failed its own schema is not compared as well.
+    found = errors_by_field(registry.validate("rds-postgres", {**big, "allocated_storage": "lots"}, "dev", prod=False))
+    assert "max_allocated_storage" not in found and found["allocated_storage"].message.startswith("must be")
