@@ -5,9 +5,11 @@ the OAuth install routes when configured), GitHub and drift webhooks, account li
 API, health and metrics. ``--socket`` connects the Bolt app over Socket Mode instead and still
 serves the web app for webhooks, linking and the API. Both build the graph with
 ``bot.bootstrap.build(load_settings().require(mode))``, so a missing setting stops start-up with
-one message naming it. Logs are JSON lines on stderr; uvicorn's access log is off (the app logs
-each request without its query string, where OAuth codes travel). ``--port 0`` binds any free
-port; the bound address is printed on stdout before serving.
+one message naming it; so does anything else that cannot be built (a broken projects file, an
+unreadable GitHub App key, a bad option): ``error: ...`` on stderr and exit code 2, never a
+traceback. Logs are JSON lines on stderr; uvicorn's access log is off (the app logs each request
+without its query string, where OAuth codes travel). ``--port 0`` binds any free port; the bound
+address is printed on stdout before serving.
 """
 
 from __future__ import annotations
@@ -18,9 +20,39 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.settings import Mode
+    from bot.settings import Mode, Settings
 
 DEFAULT_PORT = 8080
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0: any free port)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +63,7 @@ def register(subparsers: Any) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)"
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)"
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)"
     )
     parser.add_argument(
         "--socket", action="store_true", help="Slack over Socket Mode (SLACK_APP_TOKEN) plus the web app"
@@ -39,9 +71,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--no-reconciler", action="store_true", help="do not run the background reconciler")
     parser.add_argument(
-        "--reconcile-interval", type=float, default=60.0, help="seconds between reconciler passes (default 60)"
+        "--reconcile-interval",
+        type=_positive_seconds,
+        default=60.0,
+        help="seconds between reconciler passes (default 60)",
     )
-    parser.add_argument("--webhook-workers", type=int, default=4, help="threads syncing webhook deliveries (default 4)")
+    parser.add_argument(
+        "--webhook-workers", type=_positive_int, default=4, help="threads syncing webhook deliveries (default 4)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,50 +95,23 @@ def bind(host: str, port: int) -> socket.socket:
 def run(args: argparse.Namespace) -> int:
     from bot.settings import SettingsError, load_settings
     from bot.web.logging import configure_logging
+    from module_registry.errors import ModuleRegistryError
 
     mode: Mode = "socket" if args.socket else "http"
     try:
         settings = load_settings().require(mode)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(str(exc))
     configure_logging(args.log_level.upper())
-    from bot.app import create_app, fastapi_handler
-    from bot.bootstrap import build
-    from bot.web.app import create_web_app
-    from bot.web.linking import link_url_for
-    from bot.web.logging import bolt_correlation_middleware
-    from bot.web.metrics import bolt_ack_counter
-
-    deps = build(settings)
-    link_url = link_url_for(deps)
-    socket_handler: Any = None
-    if args.socket:
-        from bot.socket_mode import socket_mode_handler
-
-        bolt = create_app(deps, process_before_response=False, link_url=link_url)
-        bolt.use(bolt_correlation_middleware)
-        bolt.use(bolt_ack_counter)
-        socket_handler = socket_mode_handler(deps, app=bolt)
-        web = create_web_app(
-            deps,
-            max_workers=args.webhook_workers,
-            reconcile_interval=None if args.no_reconciler else args.reconcile_interval,
-        )
-    else:
-        bolt = create_app(deps, process_before_response=True, link_url=link_url)
-        bolt.use(bolt_correlation_middleware)
-        web = create_web_app(
-            deps,
-            slack_handler=fastapi_handler(bolt),
-            max_workers=args.webhook_workers,
-            reconcile_interval=None if args.no_reconciler else args.reconcile_interval,
-        )
+    try:
+        web, socket_handler = build_service(settings, args)
+    except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
+        # An operator's mistake (a broken projects file, an unreadable key): say which, no traceback.
+        return _refuse(f"tfpilot cannot start in {mode} mode: {exc}")
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _refuse(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     host, port = sock.getsockname()[:2]
     if socket_handler is not None:
         socket_handler.connect()
@@ -112,6 +122,48 @@ def run(args: argparse.Namespace) -> int:
         if socket_handler is not None:
             socket_handler.close()
     return 0
+
+
+def build_service(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The web app and, with ``--socket``, the Socket Mode handler (not yet connected)."""
+    from bot.app import create_app, fastapi_handler
+    from bot.bootstrap import build
+    from bot.web.app import create_web_app
+    from bot.web.identities import fernet_from_setting
+    from bot.web.linking import link_url_for
+    from bot.web.logging import bolt_correlation_middleware
+    from bot.web.metrics import bolt_ack_counter
+
+    if settings.encryption_key is not None:
+        fernet_from_setting(settings.encryption_key.get_secret_value())  # an unusable key fails now, not at link time
+    deps = build(settings)
+    link_url = link_url_for(deps)
+    reconcile_interval = None if args.no_reconciler else args.reconcile_interval
+    if args.socket:
+        from bot.socket_mode import socket_mode_handler
+
+        bolt = create_app(deps, process_before_response=False, link_url=link_url)
+        bolt.use(bolt_correlation_middleware)
+        bolt.use(bolt_ack_counter)
+        handler = socket_mode_handler(deps, app=bolt)
+        web = create_web_app(deps, max_workers=args.webhook_workers, reconcile_interval=reconcile_interval)
+        return web, handler
+    bolt = create_app(deps, process_before_response=True, link_url=link_url)
+    bolt.use(bolt_correlation_middleware)
+    web = create_web_app(
+        deps,
+        slack_handler=fastapi_handler(bolt),
+        max_workers=args.webhook_workers,
+        reconcile_interval=reconcile_interval,
+    )
+    return web, None
+
+
+def _refuse(message: str) -> int:
+    from core.domain.redaction import redact
+
+    print(f"error: {redact(message)}", file=sys.stderr)
+    return 2
 
 
 def serve(web: Any, sock: socket.socket) -> None:

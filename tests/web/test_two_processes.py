@@ -19,15 +19,11 @@ import copy
 import hashlib
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +45,7 @@ from tests.slack.harness import SIGNING_SECRET, sign
 from tests.store.test_races import AtomicMotoServer
 from tests.web.conftest import API_TOKEN, DRIFT_SECRET, WEBHOOK_SECRET, github_signature, load_fixture
 from tests.web.fake_github import FakeGitHub
+from tests.web.served import Served, clean_env, start_serve, stop_serve
 
 pytestmark = pytest.mark.slow
 
@@ -71,43 +68,6 @@ def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> An
         time.sleep(0.05)
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    url: str
-    log: Path
-
-
-def start_serve(env: dict[str, str], log: Path) -> Served:
-    with log.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli.main", "serve", "--port", "0", "--no-reconciler", "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=log.parent,
-        )
-    assert process.stdout is not None
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(60)
-    if not line or "listening on" not in line[0]:
-        process.kill()
-        raise AssertionError(f"tfpilot serve did not start: {line!r}\n{log.read_text()[-3000:]}")
-    return Served(process, line[0].strip().rsplit(" ", 1)[-1], log)
-
-
-def stop_serve(served: Served) -> None:
-    served.process.terminate()
-    try:
-        served.process.wait(15)
-    except subprocess.TimeoutExpired:
-        served.process.kill()
-        served.process.wait(5)
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -121,26 +81,26 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     slack = FakeSlack().start()
     slack.add_user(APPROVER, email="approver@example.com", name="Abe Approver")
     slack.add_user(DEV, email="dev@example.com", name="Dana Dev")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_"))},
-        "AWS_ENDPOINT_URL_S3": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TFPILOT_REQUESTS_BUCKET": BUCKET,
-        "GITHUB_TOKEN": "test-github-token",
-        "TFPILOT_GITHUB_API_URL": github.api_url,
-        "TFPILOT_GITHUB_WEB_URL": "https://github.test",
-        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "TFPILOT_API_TOKEN": API_TOKEN,
-        "TFPILOT_WEBHOOK_SECRET": DRIFT_SECRET,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url.rstrip("/"),
-        "TFPILOT_DEVELOPERS": DEV,
-        "TFPILOT_APPROVERS": APPROVER,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = clean_env(
+        **{
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TFPILOT_REQUESTS_BUCKET": BUCKET,
+            "GITHUB_TOKEN": "test-github-token",
+            "TFPILOT_GITHUB_API_URL": github.api_url,
+            "TFPILOT_GITHUB_WEB_URL": "https://github.test",
+            "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TFPILOT_API_TOKEN": API_TOKEN,
+            "TFPILOT_WEBHOOK_SECRET": DRIFT_SECRET,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url.rstrip("/"),
+            "TFPILOT_DEVELOPERS": DEV,
+            "TFPILOT_APPROVERS": APPROVER,
+        }
+    )
     servers: list[Served] = []
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -148,7 +108,16 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
             for name in ("a", "b"):
                 data = tmp_path / name
                 data.mkdir()
-                futures.append(pool.submit(start_serve, {**env, "TFPILOT_DATA_DIR": str(data)}, data / "serve.log"))
+                futures.append(
+                    pool.submit(
+                        start_serve,
+                        {**env, "TFPILOT_DATA_DIR": str(data)},
+                        data / "serve.log",
+                        "--no-reconciler",
+                        "--log-level",
+                        "warning",
+                    )
+                )
             servers = [f.result() for f in futures]
         objects = S3ObjectStore(s3, BUCKET)
         yield {
