@@ -4,9 +4,10 @@ Routers, one concern each: ``github_webhook`` (``POST /github/webhook``), ``drif
 workflow's two endpoints), ``api`` (read API), ``linking`` (GitHub account linking),
 ``slack_oauth`` (Bolt's install flow), ``slack_events`` (``POST /slack/events``), ``health``
 and ``metrics`` (``/metrics``). ``CorrelationMiddleware`` gives every HTTP request a correlation
-id. The lifespan starts the reconciler thread (unless ``reconcile_interval`` is None) and, on
-shutdown, stops it, drains the webhook executor and closes the HTTP client. Building the app
-makes no network call and starts no thread.
+id; ``BodyLimitMiddleware`` caps every request body at 1 MiB (413). The lifespan starts the
+reconciler thread (unless ``reconcile_interval`` is None) and, on shutdown, stops it, drains
+the webhook executor and closes the HTTP client. Building the app makes no network call and
+starts no thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from bot.web import api, drift, github_webhook, health, linking, metrics, slack_events, slack_oauth
+from bot.web.body import MIB, BodyLimitMiddleware
 from bot.web.context import DirectMessage, WebContext
 from bot.web.executor import DEFAULT_QUEUE, DEFAULT_WORKERS, BoundedExecutor
 from bot.web.logging import CorrelationMiddleware
@@ -87,6 +89,7 @@ def create_web_app(
         lifespan=lifespan,
     )
     app.state.tfpilot = ctx
+    app.add_middleware(BodyLimitMiddleware, limit=MIB)
     app.add_middleware(CorrelationMiddleware)
     # drift before api: /api/requests/drift-eligible must not be read as /api/requests/{id}.
     for module in (health, github_webhook, drift, api, linking, slack_events, slack_oauth, metrics):

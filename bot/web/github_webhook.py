@@ -149,7 +149,7 @@ def _handle_verified(ctx: WebContext, body: bytes, event: str, delivery: str, re
     label = _event_label(event)
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than any delivery
         ctx.metrics.deliveries.labels(label, "malformed").inc()
         raise HTTPException(status_code=400, detail="the body is not valid JSON") from None
     if not isinstance(payload, dict):

@@ -250,3 +250,9 @@ def test_the_bolt_ack_counter_counts_socket_mode_envelopes() -> None:
     with pytest.raises(RuntimeError):
         bolt_ack_counter(lambda: (_ for _ in ()).throw(RuntimeError("listener failed")))
     assert dict(SLACK_ACKS.items()) == {("socket", "ok"): 2}
+
+
+def test_an_unlink_body_over_one_mib_is_413(web: Web) -> None:
+    body = {"team_id": "T1", "user_id": "U1", "pad": "x" * (1024 * 1024)}
+    assert web.client.post("/github/link/unlink", json=body, headers=web.auth()).status_code == 413
+    assert web.client.post("/github/link/unlink", json=body).status_code == 413

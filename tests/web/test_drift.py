@@ -145,3 +145,37 @@ def test_drift_on_a_request_that_is_not_applied_is_still_recorded(web: Web) -> N
     response = web.client.post(f"/api/requests/{request.id}/drift-result", json=report(), headers=secret())
     assert response.status_code == 200
     assert response.json()["status"] == "planning"
+
+
+@pytest.mark.parametrize("headers", [secret(), {}])
+def test_a_report_over_one_mib_is_413_and_never_buffered_whole(web: Web, headers: dict[str, str]) -> None:
+    request = applied(web.world)
+    big = report(summary="x" * (1024 * 1024))
+    response = web.client.post(f"/api/requests/{request.id}/drift-result", json=big, headers=headers)
+    assert response.status_code == 413
+    assert web.world.get(request.id).drift is None
+
+    def chunks() -> Any:  # no Content-Length: counted as it streams
+        yield b'{"summary": "'
+        for _ in range(20):
+            yield b"x" * 65536
+
+    streamed = web.client.post(
+        f"/api/requests/{request.id}/drift-result",
+        content=chunks(),
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert web.world.get(request.id).drift is None
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"{not json", b""])
+def test_a_malformed_report_is_refused_not_a_crash(web: Web, body: bytes) -> None:
+    request = applied(web.world)
+    response = web.client.post(
+        f"/api/requests/{request.id}/drift-result",
+        content=body,
+        headers={**secret(), "content-type": "application/json"},
+    )
+    assert response.status_code in (400, 422)
+    assert web.world.get(request.id).drift is None

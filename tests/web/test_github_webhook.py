@@ -222,7 +222,11 @@ def test_exactly_one_mib_is_read(web: Web) -> None:
     assert web.deliver("push", body).status_code == 204
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b"[1, 2]", b'"text"'])
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"", b"\xff\xfe", b"[1, 2]", b'"text"', b"[" * 100_000, b'{"a":' * 100_000, b"NaN"],
+    ids=["syntax", "empty", "not-utf8", "array", "string", "deep-array", "deep-object", "nan"],
+)
 def test_malformed_json_is_400(web: Web, spy: SpySync, body: bytes) -> None:
     response = web.deliver("workflow_run", body)
     assert response.status_code == 400
