@@ -80,38 +80,51 @@ class InMemoryObjectStore:
 
 
 class InMemoryRequestStore:
-    """Dictionary-backed RequestStore with version checks (no index persistence needed)."""
+    """Dictionary-backed RequestStore with the real stores' compare-and-swap: ``update`` mutates
+    a copy outside the lock and writes only if nobody wrote since it read, else re-reads and
+    retries, so concurrent threads never lose an update."""
 
     def __init__(self) -> None:
         self.active: dict[str, Request] = {}
         self.history: dict[str, Request] = {}
         self.writes = 0
+        self.conflicts = 0
+        self._lock = threading.RLock()
 
     def get(self, request_id: str) -> Request:
-        found = self.active.get(request_id) or self.history.get(request_id)
-        if found is None:
-            raise RequestNotFound(request_id)
-        return found.model_copy(deep=True)
+        with self._lock:
+            found = self.active.get(request_id) or self.history.get(request_id)
+            if found is None:
+                raise RequestNotFound(request_id)
+            return found.model_copy(deep=True)
 
     def create(self, request: Request) -> Request:
-        if request.id in self.active or request.id in self.history:
-            raise RequestAlreadyExists(request.id)
-        stored = request.model_copy(deep=True, update={"version": 1})
-        self.active[request.id] = stored
-        self.writes += 1
-        return stored.model_copy(deep=True)
+        with self._lock:
+            if request.id in self.active or request.id in self.history:
+                raise RequestAlreadyExists(request.id)
+            stored = request.model_copy(deep=True, update={"version": 1})
+            self.active[request.id] = stored
+            self.writes += 1
+            return stored.model_copy(deep=True)
 
     def update(self, request_id: str, mutate: Mutation) -> Request:
-        if request_id in self.history and request_id not in self.active:
-            raise RequestArchived(request_id)
-        current = self.get(request_id)
-        result = mutate(current.model_copy(deep=True))
-        if result is None:
-            return current
-        stored = result.model_copy(deep=True, update={"version": current.version + 1})
-        self.active[request_id] = stored
-        self.writes += 1
-        return stored.model_copy(deep=True)
+        while True:
+            with self._lock:
+                if request_id in self.history and request_id not in self.active:
+                    raise RequestArchived(request_id)
+                current = self.get(request_id)
+            result = mutate(current.model_copy(deep=True))
+            if result is None:
+                return current
+            with self._lock:
+                latest = self.active.get(request_id)
+                if latest is None or latest.version != current.version:
+                    self.conflicts += 1  # someone wrote since we read: re-read and mutate again
+                    continue
+                stored = result.model_copy(deep=True, update={"version": current.version + 1})
+                self.active[request_id] = stored
+                self.writes += 1
+                return stored.model_copy(deep=True)
 
     def _rows(self, filters: ListFilter | None) -> list[IndexRow]:
         f = filters or ListFilter()
@@ -131,13 +144,14 @@ class InMemoryRequestStore:
         return self._rows(filters)
 
     def archive(self, request_id: str) -> Request:
-        if request_id in self.history and request_id not in self.active:
-            return self.history[request_id].model_copy(deep=True)
-        current = self.get(request_id)
-        archived = current.model_copy(deep=True, update={"archived_at": current.updated_at})
-        self.history[request_id] = archived
-        del self.active[request_id]
-        return archived.model_copy(deep=True)
+        with self._lock:
+            if request_id in self.history and request_id not in self.active:
+                return self.history[request_id].model_copy(deep=True)
+            current = self.get(request_id)
+            archived = current.model_copy(deep=True, update={"archived_at": current.updated_at})
+            self.history[request_id] = archived
+            del self.active[request_id]
+            return archived.model_copy(deep=True)
 
 
 class InMemoryAuditLog:
