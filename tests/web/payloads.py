@@ -24,7 +24,18 @@ def _repo(part: dict[str, Any] | None) -> dict[str, Any]:
     return part
 
 
-def aim_at(event: str, payload: dict[str, Any], request_id: str, *, workflow: str = "plan.yml") -> dict[str, Any]:
+def aim_at(
+    event: str,
+    payload: dict[str, Any],
+    request_id: str,
+    *,
+    workflow: str = "plan.yml",
+    run_id: int | None = None,
+    pr_number: int | None = None,
+    head_sha: str | None = None,
+) -> dict[str, Any]:
+    """``payload`` re-aimed at ``request_id``; with ``run_id``/``pr_number``/``head_sha`` also at
+    the request's own run, PR and commit (so the fact lands instead of being told apart)."""
     if event == "workflow_run":
         run = payload["workflow_run"]
         run.update(
@@ -34,12 +45,22 @@ def aim_at(event: str, payload: dict[str, Any], request_id: str, *, workflow: st
             head_repository=_repo(run.get("head_repository")),
             repository=_repo(run.get("repository")),
         )
+        if run_id is not None:
+            run["id"] = run_id
+        if head_sha is not None:
+            run["head_sha"] = head_sha
         if isinstance(payload.get("workflow"), dict):
             payload["workflow"]["path"] = f".github/workflows/{workflow}"
     elif event in ("pull_request", "pull_request_review"):
         pr = payload["pull_request"]
         pr["head"] = {**pr["head"], "ref": f"request/{request_id}", "repo": _repo(pr["head"].get("repo"))}
         pr["base"] = {**pr["base"], "repo": _repo(pr["base"].get("repo"))}
+        if pr_number is not None:
+            pr["number"] = pr_number
+        if head_sha is not None:
+            pr["head"]["sha"] = head_sha
+            if isinstance(payload.get("review"), dict):
+                payload["review"]["commit_id"] = head_sha
     else:
         raise ValueError(f"{event} deliveries are never about a request")
     payload["repository"] = _repo(payload.get("repository"))

@@ -91,6 +91,126 @@ def test_shared_delivery_aimed_at_a_request_is_accepted_and_synced(
     assert dedupe_keys(web) == [f"dedupe/github/{delivery}"]
 
 
+# What each shared delivery does once aimed at the request's own run, PR and commit: (the stored
+# field it lands in, its expected value, the status after, the card's transition or None).
+_RUN = {
+    "octokit-webhooks.net__workflow_run_in_progress.payload.json": ("in_progress", None, "planning", None),
+    "octokit__workflow_run_requested.payload.json": ("queued", None, "planning", None),
+    "octokit__workflow_run_completed.payload.json": ("completed", "success", "plan_ready", "plan_ready"),
+    "octokit__workflow_run_completed.with-pull-requests.payload.json": (
+        "completed",
+        "success",
+        "plan_ready",
+        "plan_ready",
+    ),
+    "octokit__workflow_run_requested.with-conclusion.payload.json": (
+        "completed",
+        "action_required",
+        "failed",
+        "failed",
+    ),
+}
+_PR = {
+    "octokit__pull_request_opened.payload.json": True,
+    "octokit__pull_request_synchronize.payload.json": True,
+    "octokit__pull_request_closed.payload.json": False,
+}
+
+
+def test_every_tracked_delivery_has_an_expectation() -> None:
+    tracked = {n for n, e in EVENT_OF_FILE.items() if e in TRACKED}
+    reviews = {n for n, e in EVENT_OF_FILE.items() if e == "pull_request_review"}
+    assert set(_RUN) | set(_PR) | reviews == tracked
+
+
+@pytest.mark.parametrize("name", sorted(_RUN))
+def test_every_shared_run_delivery_lands_on_the_request_and_the_card(web: Web, name: str) -> None:
+    world = web.world
+    request = world.get(world.requests.create(create_cmd()).id)
+    assert request.plan_run is not None and request.pr is not None
+    before = len(world.notifier.sent)
+    payload = aim_at(
+        "workflow_run",
+        load_fixture(name),
+        request.id,
+        run_id=request.plan_run.run_id,
+        head_sha=request.pr.head_sha,
+    )
+    assert web.deliver("workflow_run", payload).status_code == 202
+    run_status, conclusion, status, card = _RUN[name]
+    stored = world.get(request.id)
+    assert stored.plan_run is not None
+    assert (stored.plan_run.status, stored.plan_run.conclusion) == (run_status, conclusion)
+    assert stored.plan_run.url == payload["workflow_run"]["html_url"]
+    assert stored.status == status
+    told = [t.event for rid, t in world.notifier.sent[before:] if rid == request.id]
+    assert told == ([card] if card else [])
+
+
+@pytest.mark.parametrize("name", sorted(_PR))
+def test_every_shared_pull_request_delivery_lands_on_the_request(web: Web, spy: SpySync, name: str) -> None:
+    world = web.world
+    request = planned(world)
+    assert request.pr is not None
+    version = request.version
+    payload = aim_at(
+        "pull_request", load_fixture(name), request.id, pr_number=request.pr.number, head_sha=request.pr.head_sha
+    )
+    assert web.deliver("pull_request", payload).status_code == 202
+    assert spy.outcomes[0].reason == f"PR #{request.pr.number} {payload['action']}"
+    stored = world.get(request.id)
+    assert stored.pr is not None and stored.pr.open is _PR[name]
+    assert (stored.pr.closed_at is None) is _PR[name]
+    assert stored.version > version
+
+
+def _review(web: Web, request: Any, *, state: str | None = None) -> dict[str, Any]:
+    name = "octokit__pull_request_review_submitted.payload.json"
+    payload = aim_at(
+        "pull_request_review",
+        load_fixture(name),
+        request.id,
+        pr_number=request.pr.number,
+        head_sha=request.pr.head_sha,
+    )
+    if state is not None:
+        payload["review"]["state"] = state
+    return payload
+
+
+def test_the_shared_review_deliveries_land_on_the_request_and_the_card(web: Web, spy: SpySync) -> None:
+    world = web.world
+    request = planned(world)
+    login = load_fixture("octokit__pull_request_review_submitted.payload.json")["review"]["user"]["login"]
+    # As GitHub sends it: a "commented" review, which approves nothing.
+    assert web.deliver("pull_request_review", _review(web, request)).status_code == 202
+    assert spy.outcomes[-1].reason == "a commented review does not change the approval"
+    assert world.get(request.id).approval is None
+    # The same delivery as an approval: recorded, and the card moves to approved.
+    before = len(world.notifier.sent)
+    assert web.deliver("pull_request_review", _review(web, request, state="approved")).status_code == 202
+    stored = world.get(request.id)
+    assert stored.status == Status.APPROVED.value
+    assert stored.approval is not None and stored.approval.approvers == [login]
+    assert stored.approval.source == "github"
+    assert [t.event for _, t in world.notifier.sent[before:]] == ["approved"]
+    # GitHub's dismissal of that review voids the approval; the card says so.
+    dismissed = aim_at(
+        "pull_request_review",
+        load_fixture("octokit__pull_request_review_dismissed.payload.json"),
+        request.id,
+        pr_number=request.pr.number,  # type: ignore[union-attr]
+        head_sha=request.pr.head_sha,  # type: ignore[union-attr]
+    )
+    assert dismissed["review"]["user"]["login"] == login
+    before = len(world.notifier.sent)
+    assert web.deliver("pull_request_review", dismissed).status_code == 202
+    stored = world.get(request.id)
+    assert stored.status == Status.PLAN_READY.value
+    assert stored.approval is not None and stored.approval.approved is False
+    assert "approval_voided" in [t.event for _, t in world.notifier.sent[before:]]
+
+
 def test_ping_is_answered(web: Web) -> None:
     response = web.deliver("ping", {"zen": "Design for failure.", "hook_id": 1})
     assert response.status_code == 200
