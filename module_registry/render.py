@@ -177,8 +177,20 @@ def _module_body(
     return body
 
 
-def render_block(inp: RenderInput, registry: Registry) -> str:
-    """The marked block (file content) for ``inp``; raises ``InvalidName`` or ``ConfigRejected``."""
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything a block is written from, after every check."""
+
+    definition: ModuleDefinition
+    request_id: str
+    project: str
+    environment: str
+    module_id: str
+    pairs: list[tuple[str, Any]]
+    tags: dict[str, str] | None
+
+
+def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
     request_id = identifiers.check_request_id(inp.request_id)
     project = identifiers.check_project(inp.project)
     environment = identifiers.check_environment(inp.environment)
@@ -225,29 +237,48 @@ def render_block(inp: RenderInput, registry: Registry) -> str:
             "module": module_id,
         },
     )
-    pairs = _inputs(definition, ctx)
+    return _Prepared(definition, request_id, project, environment, module_id, _inputs(definition, ctx), merged_tags)
+
+
+def arguments(inp: RenderInput, registry: Registry) -> dict[str, Any]:
+    """The arguments of the main block exactly as ``render_block`` writes them (``source`` and
+    ``version`` aside), merged tags included; raises like ``render_block``."""
+    prepared = _prepare(inp, registry)
+    out = dict(prepared.pairs)
+    tags_input = prepared.definition.terraform.tags_input
+    if prepared.tags is not None and tags_input is not None:
+        out[tags_input] = dict(prepared.tags)
+    return out
+
+
+def render_block(inp: RenderInput, registry: Registry) -> str:
+    """The marked block (file content) for ``inp``; raises ``InvalidName`` or ``ConfigRejected``."""
+    prepared = _prepare(inp, registry)
+    definition, request_id, module_id = prepared.definition, prepared.request_id, prepared.module_id
     label = block_label(module_id, request_id)
     spec = definition.terraform
+    body = _module_body(definition, prepared.pairs, prepared.tags)
     if spec.kind == "module":
-        main = hcl.Block("module", (label,), _module_body(definition, pairs, merged_tags))
+        main = hcl.Block("module", (label,), body)
         prefix: tuple[str, ...] = ("module", label)
     else:
         assert spec.resource_type is not None
-        main = hcl.Block("resource", (spec.resource_type, label), _module_body(definition, pairs, merged_tags))
+        main = hcl.Block("resource", (spec.resource_type, label), body)
         prefix = (spec.resource_type, label)
 
+    where = f"{prepared.project}/{prepared.environment}"
     items: list[hcl.BodyItem] = [
         hcl.Comment(BEGIN_MARKER.format(request_id=request_id)[2:]),
-        hcl.Comment(f"Managed by TfPilot: {module_id} in {project}/{environment}. Change it through TfPilot."),
+        hcl.Comment(f"Managed by TfPilot: {module_id} in {where}. Change it through TfPilot."),
         main,
     ]
     for output in definition.outputs:
         items.append(hcl.Blank())
-        body: list[hcl.BodyItem] = []
+        output_body: list[hcl.BodyItem] = []
         if output.description:
-            body.append(hcl.Attribute("description", output.description))
-        body.append(hcl.Attribute("value", hcl.Reference((*prefix, *output.value.split(".")))))
-        items.append(hcl.Block("output", (f"{label}_{output.name}",), body))
+            output_body.append(hcl.Attribute("description", output.description))
+        output_body.append(hcl.Attribute("value", hcl.Reference((*prefix, *output.value.split(".")))))
+        items.append(hcl.Block("output", (f"{label}_{output.name}",), output_body))
     items.append(hcl.Comment(END_MARKER.format(request_id=request_id)[2:]))
     return hcl.render_body(items)
 

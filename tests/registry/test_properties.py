@@ -1,5 +1,7 @@
 """Property tests: arbitrary unicode in every free-text field renders to HCL that python-hcl2
-parses back to exactly the input, and that ``terraform fmt -check`` accepts.
+parses back to exactly the input, and that ``terraform fmt -check`` accepts. Every parsed block
+is compared argument for argument with what the renderer meant to write, and arbitrary unicode
+in any text field either arrives unchanged or is refused with an error naming that field.
 
 python-hcl2 cannot read an escaped ``$${`` (or ``%%{``) that has no closing ``}`` in the same
 string, although Terraform does (its lexer looks for the next ``}`` anywhere in the file). For
@@ -9,6 +11,7 @@ file also goes through one ``terraform fmt -check`` run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -18,9 +21,10 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from module_registry import hcl, render, tags
+from module_registry import hcl, render, tags, validation
 from module_registry.catalogue import Registry
 from module_registry.definition import ModuleDefinition
+from module_registry.errors import ConfigRejected
 from tests.registry.conftest import REQUEST_ID, module_body, read_hcl
 
 # Every code point except surrogates (which JSON cannot carry), plus text dense in the characters
@@ -129,6 +133,56 @@ def strings_in(value: Any) -> list[str]:
     return []
 
 
+Path_ = tuple[Any, ...]
+
+
+def paths_of(value: Any, wanted: str, where: Path_ = ()) -> list[Path_]:
+    """Every place in ``value`` (dict keys, list indexes) holding exactly the text ``wanted``."""
+    if isinstance(value, str):
+        return [where] if value == wanted else []
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in paths_of(v, wanted, (*where, i))]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in paths_of(v, wanted, (*where, k))]
+    return []
+
+
+def at(value: Any, path: Path_) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def assert_block_reads_back(text: str, inp: render.RenderInput, registry: Registry) -> dict[str, Any]:
+    """The parsed block equals, argument for argument, what the renderer meant to write."""
+    body = module_body(text)
+    expected = render.arguments(inp, registry)
+    assert set(body) - {"source", "version"} == set(expected), (inp.module, sorted(body), sorted(expected))
+    for key, value in expected.items():
+        if isinstance(value, hcl.Call):  # python-hcl2 hands a call back as expression text
+            assert isinstance(body[key], str) and value.name in body[key]
+            continue
+        assert same(body[key], value), (inp.module, key, body[key], value)
+    return body
+
+
+def assert_value_arrives_unchanged(
+    body: dict[str, Any], inp: render.RenderInput, registry: Registry, field: str, value: str
+) -> None:
+    """The user's text is written, unchanged, to at least one argument (the composed resource
+    name for the naming field); an empty text may be left out (the module's default applies)."""
+    definition = registry.get(inp.module)
+    wanted = value
+    if definition.naming is not None and definition.naming.field == field:
+        wanted = f"{inp.project}-{inp.environment}-{value}"
+    places = [p for p in paths_of(render.arguments(inp, registry), wanted) if p[0] not in ("tags",)]
+    if not value:
+        return
+    assert places or any(p[0] == "tags" for p in paths_of(body, wanted)), (inp.module, field, value)
+    for place in places:
+        assert at(body, place) == wanted, (inp.module, field, place)
+
+
 @st.composite
 def module_requests(draw: st.DrawFn, registry: Registry) -> tuple[render.RenderInput, list[str]]:
     module = draw(st.sampled_from(registry.modules()))
@@ -166,6 +220,64 @@ def test_free_text_in_every_module_reads_back(registry: Registry) -> None:
             if value:  # an empty optional text is left out on purpose (the module's default applies)
                 assert value in found, (inp.module, value)
         assert module_body(text)["tags"]["requester"] == (tags.sanitize_value(inp.requester) or "unknown")
+        body = assert_block_reads_back(text, inp, registry)
+        for name in free_text_fields(registry.get(inp.module)):
+            assert_value_arrives_unchanged(body, inp, registry, name, inp.config[name])
+        user_tags = inp.config["tags"]
+        assert {k: v for k, v in body["tags"].items() if k not in tags.SERVER_TAG_KEYS} == user_tags
+
+    check()
+
+
+def text_fields(module: ModuleDefinition) -> list[str]:
+    """Every top-level text field, free or constrained (patterns, enums, the resource name)."""
+    return [name for name, prop in module.properties().items() if prop.get("type") == "string"]
+
+
+@st.composite
+def any_text_field_requests(draw: st.DrawFn, registry: Registry) -> tuple[render.RenderInput, str, str]:
+    """A module's example with one text field set to arbitrary unicode (or, for a patterned
+    field, sometimes to text matching its pattern, so both sides of the check are exercised)."""
+    module = draw(st.sampled_from([m for m in registry.modules() if text_fields(m)]))
+    field = draw(st.sampled_from(text_fields(module)))
+    prop = module.properties()[field]
+    choices = [TEXT]
+    if isinstance(prop.get("pattern"), str):
+        choices.append(st.from_regex(prop["pattern"], fullmatch=True))
+    if isinstance(prop.get("enum"), list):
+        choices.append(st.sampled_from(prop["enum"]))
+    value = draw(st.one_of(*choices))
+    config = module.example_config()
+    config[field] = value
+    inp = render.RenderInput(REQUEST_ID, "core", "dev", module.id, config, "envs/dev", draw(TEXT))
+    return inp, field, value
+
+
+def test_unicode_in_any_text_field_reads_back_or_is_refused_naming_the_field(registry: Registry) -> None:
+    @FAST
+    @given(any_text_field_requests(registry))
+    def check(case: tuple[render.RenderInput, str, str]) -> None:
+        inp, field, value = case
+        try:
+            text = render.render_block(inp, registry)
+        except ConfigRejected as exc:
+            fields = [error.field for error in exc.errors]
+            prop = registry.get(inp.module).properties()[field]
+            if validation.compile_validator(prop).is_valid(value):
+                # Valid on its own, refused by a rule across fields (a Graviton type with an
+                # x86 example): the refusal still says which field and why.
+                event("refused by a rule across fields")
+                assert fields and all(error.message for error in exc.errors)
+                return
+            event("refused")
+            assert any(f == field or f.startswith((f"{field}.", f"{field}[")) for f in fields), (inp.module, fields)
+            return
+        event("rendered")
+        if not python_hcl2_can_read(value) or not python_hcl2_can_read(inp.requester):
+            event("unclosed template escape: left to terraform fmt")
+            return
+        body = assert_block_reads_back(text, inp, registry)
+        assert_value_arrives_unchanged(body, inp, registry, field, value)
 
     check()
 
@@ -176,11 +288,15 @@ def test_generated_files_pass_terraform_fmt(
     counter = iter(range(10**6))
 
     @settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(module_requests(registry), VALUES)
-    def write(case: tuple[render.RenderInput, list[str]], value: Any) -> None:
+    @given(module_requests(registry), VALUES, any_text_field_requests(registry))
+    def write(
+        case: tuple[render.RenderInput, list[str]], value: Any, other: tuple[render.RenderInput, str, str]
+    ) -> None:
         index = next(counter)
         inp, _ = case
         (tmp_path / f"module_{index}.tf").write_text(render.render_block(inp, registry), encoding="utf-8")
+        with contextlib.suppress(ConfigRejected):
+            (tmp_path / f"field_{index}.tf").write_text(render.render_block(other[0], registry), encoding="utf-8")
         raw = hcl.render_body([hcl.Block("locals", (), [hcl.Attribute("value", value)])])
         (tmp_path / f"value_{index}.tf").write_text(raw, encoding="utf-8")
 
