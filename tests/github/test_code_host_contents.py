@@ -287,14 +287,41 @@ def test_other_refusals_are_clear_errors(
 
 
 def test_a_5xx_write_is_not_repeated_blindly_and_not_found_is_raised(
-    code_host: GitHubCodeHost, github_api: respx.MockRouter
+    code_host: GitHubCodeHost, github_api: respx.MockRouter, sleeps: list[float]
 ) -> None:
+    """A write answered with a 5xx may have happened: it is repeated only after GitHub shows it
+    did not land (the file on the branch is not ours), a bounded number of times."""
     put = github_api.put(CONTENTS).respond(502)
-    github_api.get(CONTENTS).respond(404, json={"message": "Not Found"})
+    landed = github_api.get(CONTENTS).respond(404, json={"message": "Not Found"})
     with pytest.raises(CodeHostError, match="may have been applied") as caught:
         code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE)
     assert caught.value.retryable
-    assert put.call_count == 1
+    attempts = code_host.client.max_attempts
+    assert put.call_count == attempts and landed.call_count == attempts  # each PUT checked before the next
+    assert len(sleeps) == attempts - 1
+    calls = [(c.request.method, c.request.url.path) for c in github_api.calls]
+    assert calls == [("PUT", f"/repos/acme/infra/contents/{PATH}"), ("GET", f"/repos/acme/infra/contents/{PATH}")] * (
+        attempts
+    )
+
+
+def test_a_5xx_write_then_success(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:
+    commit = payloads.sha("c")
+    put = github_api.put(CONTENTS).mock(
+        side_effect=[
+            httpx.Response(500, json={"message": "Server Error"}),
+            httpx.Response(
+                201,
+                json={
+                    "content": payloads.content_file(PATH, TEXT, ref=BRANCH),
+                    "commit": payloads.commit(commit, NEW_TREE, [BASE]),
+                },
+            ),
+        ]
+    )
+    github_api.get(CONTENTS).respond(404, json={"message": "Not Found"})  # the 500 wrote nothing
+    assert code_host.commit_files(REPO, BRANCH, {PATH: TEXT}, "m", parent_sha=BASE) == commit
+    assert put.call_count == 2
 
 
 def test_a_5xx_write_that_landed_returns_its_commit(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:

@@ -156,34 +156,45 @@ class GitHubCodeHost:
     def _put_file(self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, parent_sha: str) -> str:
         ours = contents.git_blob_sha(content)
         guard = self._blobs.get(repo.full_name, parent_sha, path)
-        try:
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                data = self._put_contents(repo, branch, path, content, message, sha=guard)
-            except GitHubApiError as exc:
-                if guard is not None or exc.status != 422 or not exc.mentions("sha"):
-                    raise
-                # The file exists on the branch and its blob is unknown to us: read it at the
-                # commit the caller read (``parent_sha``), never at the branch head, so the PUT
-                # replaces the file only if it is still what the caller saw.
-                guard = self._file_blob(repo, parent_sha, path)
-                if guard is None:
-                    # Absent at the parent, present now: our earlier attempt landed, or someone
-                    # else added it. The conflict handler below tells which.
-                    raise CodeHostError(f"{path} was added on {branch} after {parent_sha[:12]}", status=409) from exc
-                if guard == ours:
-                    landed = self._landed_file_commit(repo, branch, parent_sha)
+                try:
+                    data = self._put_contents(repo, branch, path, content, message, sha=guard)
+                except GitHubApiError as exc:
+                    if guard is not None or exc.status != 422 or not exc.mentions("sha"):
+                        raise
+                    # The file exists on the branch and its blob is unknown to us: read it at the
+                    # commit the caller read (``parent_sha``), never at the branch head, so the PUT
+                    # replaces the file only if it is still what the caller saw.
+                    guard = self._file_blob(repo, parent_sha, path)
+                    if guard is None:
+                        # Absent at the parent, present now: our earlier attempt landed, or someone
+                        # else added it. The conflict handler below tells which.
+                        raise CodeHostError(
+                            f"{path} was added on {branch} after {parent_sha[:12]}", status=409
+                        ) from exc
+                    if guard == ours:
+                        landed = self._landed_file_commit(repo, branch, parent_sha)
+                        if landed is not None:
+                            return landed
+                    data = self._put_contents(repo, branch, path, content, message, sha=guard)
+            except CodeHostError as exc:
+                ambiguous = exc.retryable and (exc.status is None or exc.status in RETRYABLE_STATUSES)
+                if exc.status == 409 or ambiguous:
+                    # A conflict on the file, or a write that may have happened: what GitHub now
+                    # holds may be our own write (a retry of one that landed, or this one).
+                    landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
                     if landed is not None:
                         return landed
-                data = self._put_contents(repo, branch, path, content, message, sha=guard)
-        except CodeHostError as exc:
-            if exc.status == 409 or (exc.retryable and (exc.status is None or exc.status in RETRYABLE_STATUSES)):
-                # A conflict on the file, or a write that may have happened: what GitHub now
-                # holds may be our own write (a retry of one that landed, or this one).
-                landed = self._landed_if_ours(repo, branch, path, ours, parent_sha)
-                if landed is not None:
-                    return landed
-            raise _write_error(exc, path, branch, parent_sha) from exc
-        return self._file_committed(repo, branch, path, data, ours, parent_sha)
+                    if ambiguous and attempt < self.client.max_attempts:
+                        # GitHub shows the write did not land (a 5xx or a timeout before it was
+                        # applied): trying again cannot double it.
+                        self.client.pause(self.client.backoff(attempt))
+                        continue
+                raise _write_error(exc, path, branch, parent_sha) from exc
+            return self._file_committed(repo, branch, path, data, ours, parent_sha)
 
     def _put_contents(
         self, repo: RepoRef, branch: str, path: str, content: str, message: str, *, sha: str | None
