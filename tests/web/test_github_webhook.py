@@ -406,6 +406,47 @@ def test_full_executor_answers_503_without_marking_the_delivery() -> None:
         bounded.shutdown()
 
 
+def test_the_answer_does_not_wait_for_the_sync() -> None:
+    """202 is sent while the sync is still blocked on a worker thread; the card moves afterwards."""
+    w = make_web()
+    world = w.world
+    request = world.get(world.requests.create(create_cmd()).id)
+    assert request.plan_run is not None and request.pr is not None
+    bounded = BoundedExecutor(max_workers=2, max_queue=4)
+    w.ctx.executor = bounded
+    gate, entered = threading.Event(), threading.Event()
+    real = w.deps.sync
+
+    class Held:
+        def apply_fact(self, fact: Fact, **kw: Any) -> SyncOutcome:
+            entered.set()
+            assert gate.wait(10), "never released"
+            return real.apply_fact(fact, **kw)
+
+    w.deps.sync = Held()  # type: ignore[assignment]
+    payload = aim_at(
+        "workflow_run",
+        load_fixture("octokit__workflow_run_completed.payload.json"),
+        request.id,
+        run_id=request.plan_run.run_id,
+        head_sha=request.pr.head_sha,
+    )
+    try:
+        response = w.deliver("workflow_run", payload)
+        assert response.status_code == 202
+        assert entered.wait(10)  # the sync is running on a worker, held
+        assert w.ctx.executor.in_flight == 1
+        assert world.get(request.id).status == Status.PLANNING.value
+        assert world.notifier.events(request.id)[-1:] != ["plan_ready"]
+        gate.set()
+        assert bounded.wait_idle(10)
+        assert world.get(request.id).status == Status.PLAN_READY.value
+        assert world.notifier.events(request.id)[-1] == "plan_ready"
+    finally:
+        gate.set()
+        bounded.shutdown()
+
+
 def test_a_failed_sync_clears_the_marker_so_a_redelivery_is_processed(web: Web) -> None:
     rid, payload = _ours(web)
     calls: list[str] = []

@@ -124,3 +124,37 @@ def test_slack_envelope_ids() -> None:
     bolt_correlation_middleware({"event_id": "Ev9"}, lambda: seen.append(current_correlation_id()))
     bolt_correlation_middleware({}, lambda: seen.append(current_correlation_id()))
     assert seen == ["slack-Ev9", None]
+
+
+def test_the_delivery_id_follows_the_sync_into_the_worker_thread(web: Web) -> None:
+    from bot.web.executor import BoundedExecutor
+    from tests.web.conftest import load_fixture
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name == "bot.web.github_webhook" and "synced" in record.getMessage():
+                seen.append((record.threadName, getattr(record, "correlation_id", None)))
+
+    handler = Collect()
+    handler.addFilter(CorrelationFilter())
+    logger = logging.getLogger("bot.web.github_webhook")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    bounded = BoundedExecutor(max_workers=1, max_queue=1)
+    web.ctx.executor = bounded
+    try:
+        request = planned(web.world)
+        payload = aim_at("workflow_run", load_fixture("octokit__workflow_run_completed.payload.json"), request.id)
+        assert web.deliver("workflow_run", payload, delivery="feed-2").status_code == 202
+        assert bounded.wait_idle(10)
+    finally:
+        bounded.shutdown()
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert len(seen) == 1
+    thread, cid = seen[0]
+    assert thread.startswith("tfpilot-webhook")  # not the request's thread
+    assert cid == "gh-feed-2"
