@@ -2,8 +2,9 @@
 
 Types map to JSON Schema (string/number/bool, list/set/map/tuple/object, ``optional()`` with
 defaults, ``any``); defaults, descriptions, ``sensitive`` and ``nullable`` are carried over;
-validation conditions that have a JSON Schema equivalent (regex, length, numeric ranges,
-``contains``, ``startswith``/``endswith``, ``alltrue([for ...])``) become keywords whose message
+validation conditions that have a JSON Schema equivalent (regex, ``regexall`` counts, length,
+numeric ranges, ``contains`` either way round, ``startswith``/``endswith``, ``alltrue``/``anytrue``
+over ``[for ...]``) become keywords whose message
 is the block's ``error_message``. Whatever cannot be mapped is listed in ``unmapped``, never
 dropped silently. python-hcl2 is used only to parse; expressions are read by ``hclexpr``.
 """
@@ -321,6 +322,18 @@ class _Conditions:
             except ExprError:
                 return None
             return (target, {"enum": _unescape(values)}) if target is not None else None
+        if kind == "call" and node[1] == "contains" and len(node[2]) == 2:
+            # contains(var.list, "x"): the list must hold that value.
+            target = self._target(node[2][0], loop)
+            if target is None or self._type_of(target) != "array":
+                return None
+            try:
+                value = hclexpr.literal(node[2][1])
+            except ExprError:
+                return None
+            return target, {"contains": {"const": _unescape(value)}}
+        if kind == "call" and node[1] == "anytrue" and len(node[2]) == 1 and node[2][0][0] == "for":
+            return self._map_any(node[2][0], loop)
         if kind == "unary" and node[1] == "!":
             inner = self._map(node[2], loop)
             return (inner[0], {"not": inner[1]}) if inner is not None else None
@@ -389,6 +402,43 @@ class _Conditions:
             return None
         return target, {keyword: mapped[1]}
 
+    def _map_any(
+        self, node: Node, loop: tuple[str, dict[str, Any]] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """anytrue([for v in var.list : cond]): at least one item meets the condition."""
+        _, key_var, value_var, collection, body = node
+        target = self._target(collection, loop)
+        if target is None or self._type_of(target) != "array" or key_var is not None:
+            return None
+        found = target.get("items")
+        element: dict[str, Any] = found if isinstance(found, dict) else {}
+        mapped = self._map(body, (value_var, element))
+        if mapped is None or mapped[0] is not element:
+            return None
+        return target, {"contains": mapped[1]}
+
+    def _map_regexall(
+        self, call: Node, op: str, count: Any, loop: tuple[str, dict[str, Any]] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """length(regexall(P, var.x)) compared with a count: P matches (> 0) or never does (== 0)."""
+        if len(call[2]) != 2 or not isinstance(count, int) or isinstance(count, bool):
+            return None
+        pattern, subject = call[2]
+        target = self._target(subject, loop)
+        if target is None or pattern[0] != "lit" or not isinstance(pattern[1], str):
+            return None
+        try:
+            re.compile(pattern[1])
+        except re.error:
+            return None
+        matches = (op, count) in ((">", 0), (">=", 1), ("!=", 0))
+        never = (op, count) in (("==", 0), ("<", 1), ("<=", 0))
+        if matches:
+            return target, {"pattern": pattern[1]}
+        if never:
+            return target, {"not": {"pattern": pattern[1]}}
+        return None
+
     def _map_compare(
         self, node: Node, loop: tuple[str, dict[str, Any]] | None
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -403,6 +453,8 @@ class _Conditions:
                 return (target, {"multipleOf": 1}) if target is not None else None
             return None
         value = right[1]
+        if left[0] == "call" and left[1] == "length" and len(left[2]) == 1 and left[2][0][:2] == ("call", "regexall"):
+            return self._map_regexall(left[2][0], op, value, loop)
         if left[0] == "call" and left[1] == "length" and len(left[2]) == 1:
             target = self._target(left[2][0], loop)
             if target is None or not isinstance(value, int) or isinstance(value, bool):

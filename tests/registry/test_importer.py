@@ -188,6 +188,42 @@ variable "computed_default" {
   default = "${upper("x")}"
 }
 
+variable "features" {
+  type    = list(string)
+  default = ["logging"]
+  validation {
+    condition     = contains(var.features, "logging")
+    error_message = "Logging cannot be turned off."
+  }
+}
+
+variable "hostname" {
+  type    = string
+  default = "web-1"
+  validation {
+    condition     = length(regexall("^[a-z0-9-]+$", var.hostname)) > 0 && length(regexall("--", var.hostname)) == 0
+    error_message = "Lowercase letters, digits and single hyphens."
+  }
+}
+
+variable "cidrs" {
+  type    = list(string)
+  default = ["10.0.0.0/8"]
+  validation {
+    condition     = anytrue([for c in var.cidrs : startswith(c, "10.")])
+    error_message = "At least one 10/8 range."
+  }
+}
+
+variable "regex_count" {
+  type    = string
+  default = "a"
+  validation {
+    condition     = length(regexall("a", var.regex_count)) == 2
+    error_message = "Exactly two."
+  }
+}
+
 variable "tags" {
   description = "Tags for everything."
   type        = map(string)
@@ -302,6 +338,34 @@ def test_validation_blocks_become_json_schema(imported: importer.ImportResult) -
     assert prop(imported, "optional_url")["anyOf"] == [{"type": "null"}, {"pattern": "^https://"}]
     assert prop(imported, "forbidden")["not"] == {"enum": ["root", "admin"]}
     assert prop(imported, "cidr")["minLength"] == 9  # the mappable half of the condition
+
+
+def test_contains_regexall_and_anytrue_become_json_schema(imported: importer.ImportResult, tmp_path: Path) -> None:
+    features = prop(imported, "features")
+    assert features["contains"] == {"const": "logging"}
+    assert features["x-messages"]["contains"] == "Logging cannot be turned off."
+    hostname = prop(imported, "hostname")
+    assert hostname["pattern"] == "^[a-z0-9-]+$" and hostname["not"] == {"pattern": "--"}
+    assert prop(imported, "cidrs")["contains"] == {"pattern": "^10\\."}
+    # A count other than "some" or "none" has no JSON Schema equivalent: reported.
+    assert "pattern" not in prop(imported, "regex_count")
+    assert any(f.variable == "regex_count" and "regexall" in f.detail for f in imported.unmapped)
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "thing.json").write_text(json.dumps(imported.definition))
+    registry = catalogue.load_registry(modules)
+    bad = {"name": "web", "features": ["metrics"], "hostname": "web--1", "cidrs": ["192.168.0.0/16"]}
+    found = {e.field: e.message for e in registry.validate("thing", bad, "dev", prod=False).errors}
+    assert found["features"] == "Logging cannot be turned off."
+    assert found["hostname"] == "Lowercase letters, digits and single hyphens."
+    assert found["cidrs"] == "At least one 10/8 range."
+    good = {
+        "name": "web",
+        "features": ["metrics", "logging"],
+        "hostname": "web-2",
+        "cidrs": ["172.16.0.0/12", "10.1.0.0/16"],
+    }
+    assert registry.validate("thing", good, "dev", prod=False).ok
 
 
 def test_what_cannot_be_mapped_is_reported(imported: importer.ImportResult) -> None:
