@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.web.reconciler import LEASE_PREFIX, Reconciler
 from core.domain.status import Status
 from core.services.once import Once
-from core.services.operations import LEASE
+from core.services.operations import LEASE, pending
 from tests.services.conftest import APPROVER, create_cmd
 from tests.services.fake_code_host import Crash
-from tests.services.helpers import applied, finish_run, planned
+from tests.services.helpers import applied, approved, finish_run, merged, planned
 from tests.web.conftest import Web
 
 STALE = timedelta(minutes=10)
@@ -223,3 +224,39 @@ def test_a_plan_finishing_after_resume_is_synced_later(web: Web) -> None:
     past_stale(web)
     # plan_ready is not terminal: it is refreshed (cheaply) in case a review or merge was missed
     assert reconciler(web).run_once().synced == [request.id]
+
+
+@pytest.mark.parametrize(("action", "setup"), [("merge", approved), ("apply", merged)])
+def test_a_merge_or_apply_stopped_half_way_is_finished_not_repeated(web: Web, action: str, setup: Any) -> None:
+    world = web.world
+    request = setup(world)
+    world.host.crash_at(1, when="after")  # GitHub merged / dispatched; the worker died before recording it
+    with pytest.raises(Crash):
+        getattr(world.requests, action)(request.id, APPROVER)
+    world.host.no_crash()
+    assert [op.kind for op in pending(world.get(request.id))] == [action]  # started, not finished
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    report = reconciler(web).run_once()
+    assert report.resumed == [request.id]
+    assert report.errors == {}
+    stored = world.get(request.id)
+    ops = [op for op in stored.operations if op.kind == action]
+    assert len(ops) == 1 and ops[0].completed_at is not None
+    repo = world.host.repo(world.repo)
+    assert sum(1 for pr in repo.prs.values() if pr.merged) == 1
+    assert len(world.host.runs_of("apply.yml")) == (1 if action == "apply" else 0)  # never dispatched twice
+    assert stored.status == (Status.APPLYING.value if action == "apply" else Status.MERGED.value)
+    assert world.notifier.events(request.id)[-1] == ("applying" if action == "apply" else "merged")
+
+
+def test_a_lost_apply_webhook_is_picked_up(web: Web) -> None:
+    world = web.world
+    request = world.requests.apply(merged(world).id, APPROVER)
+    run_id = world.get(request.id).apply_run.run_id  # type: ignore[union-attr]
+    world.host.start_run(run_id)
+    world.host.complete_run(run_id, "success")  # neither delivery arrived
+    assert world.get(request.id).status == Status.APPLYING.value
+    past_stale(web)
+    assert reconciler(web).run_once().synced == [request.id]
+    assert world.get(request.id).status == Status.APPLIED.value
+    assert world.notifier.events(request.id)[-1] == "applied"
