@@ -6,9 +6,10 @@ GitHub settings the composition root wires S3 and GitHub instead. You type as a 
 assistant's replies, request cards and thread messages are printed; a button is clicked by
 typing its number or its name (``approve``, ``2``); ``/as <user>`` changes who is acting (the
 role comes from the TFPILOT_* lists; with none configured the console defaults make alice a
-developer, bob an approver and carol an admin); ``/users``, ``/status``, ``/new``, ``help``,
-``quit``. Input is read line by line, so a script can be piped in: then each line waits for
-the runs it started before the next one is read.
+developer, bob an approver and carol an admin); ``/users``, ``/list``, ``/status [id]``,
+``/new``, ``help``, ``quit``. At a terminal, runs finish in the background: their cards print
+below the prompt, which is then shown again. Input is read line by line, so a script can be
+piped in: then each line waits for the runs it started before the next one is read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ Type a message to the assistant, e.g. "I need an S3 bucket in dev for payments".
 Click a button by its number or name: 2, approve, merge, apply, destroy, re-plan.
   /as <user>   act as another user (alice: developer, bob: approver, carol: admin by default)
   /users       who is who, with the role the policy gives them
-  /status      the current request's card
+  /list        the newest requests (active and archived)
+  /status [id] the current request's card, or open request <id> to click its buttons
   /new [text]  start a new conversation (a new thread)
   help         this text
   quit         leave (also Ctrl-D)"""
@@ -123,12 +125,23 @@ def run(
 
 
 def _loop(session: ConsoleSession, stdin: TextIO, out: TextIO, interactive: bool) -> int:
+    waiting: list[str] = []  # the prompt on screen while input is awaited
+
+    def prompt() -> str | None:
+        return waiting[0] if waiting else None
+
+    session.notifier.prompt = prompt
     while True:
         if interactive:
             with session.notifier.lock:
-                out.write(f"{session.acting.id}> ")
+                waiting[:] = [f"{session.acting.id}> "]
+                out.write(waiting[0])
                 out.flush()
-        line = stdin.readline()
+        try:
+            line = stdin.readline()
+        finally:
+            with session.notifier.lock:
+                waiting.clear()
         if not line:  # end of input
             if interactive:
                 out.write("\n")

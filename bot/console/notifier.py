@@ -89,12 +89,16 @@ class ConsoleNotifier:
         presenter: Presenter | None = None,
         approvers: Sequence[str] = (),
         show_card: Callable[[Transition], bool] | None = None,
+        prompt: Callable[[], str | None] | None = None,
     ) -> None:
         self._out = out
         self._builders = builders or slack_builders()
         self._presenter = presenter or Presenter()
         self._approvers = list(approvers)
         self._show_card = show_card or (lambda _t: True)
+        # The prompt a person is looking at while a background run reports (None: no prompt
+        # showing): the card goes below it on a fresh line and the prompt is printed again.
+        self.prompt = prompt
         self._lock = threading.RLock()
         self._cards = _Cards()
 
@@ -111,6 +115,36 @@ class ConsoleNotifier:
     def latest_card(self, request_id: str) -> Rendered | None:
         with self._lock:
             return self._cards.latest.get(request_id)
+
+    def show(self, request: Request) -> Rendered:
+        """Print the request's current card (no thread reply) and remember its buttons."""
+        try:
+            payload = self._builders.card(request)
+        except Exception:
+            log.exception("card builder failed; using the plain card")
+            payload = fallback_card(request)
+        p = self._presenter
+        with self._lock:
+            card = p.render(payload)
+            self._write(self._boxed(request.id, derive_status(request).value, card))
+            self._cards.latest[request.id] = card
+        return card
+
+    def _boxed(self, request_id: str, label: str, card: Rendered) -> list[str]:
+        p = self._presenter
+        title = f" card {request_id} · {label} "
+        lines = [p.dim("┌" + title + "─" * max(p.width - len(title) - 1, 3))]
+        lines += [p.dim("│ ") + line for line in card.text.splitlines()]
+        lines.append(p.dim("└" + "─" * (p.width - 1)))
+        return lines
+
+    def _write(self, lines: list[str]) -> None:
+        pending = self.prompt() if self.prompt is not None else None
+        text = "\n".join(lines) + "\n"
+        if pending is not None:
+            text = "\n" + text + pending
+        self._out.write(text)
+        self._out.flush()
 
     def request_changed(self, request: Request, transition: Transition) -> None:
         try:
@@ -137,14 +171,8 @@ class ConsoleNotifier:
         with self._lock:
             card = p.render(card_payload)
             reply = p.render(reply_payload, number_from=len(card.choices) + 1)
-            lines: list[str] = []
-            if self._show_card(transition):
-                title = f" card {request.id} · {transition.event} "
-                lines.append(p.dim("┌" + title + "─" * max(p.width - len(title) - 1, 3)))
-                lines += [p.dim("│ ") + line for line in card.text.splitlines()]
-                lines.append(p.dim("└" + "─" * (p.width - 1)))
+            lines = self._boxed(request.id, transition.event, card) if self._show_card(transition) else []
             lines += ["  ↳ " + line if i == 0 else "    " + line for i, line in enumerate(reply.text.splitlines())]
-            self._out.write("\n".join(lines) + "\n")
-            self._out.flush()
+            self._write(lines)
             self._cards.latest[request.id] = card
             self._cards.history.append(Printed(request.id, transition.event, transition.status, card, reply))

@@ -95,13 +95,15 @@ class Choice:
         word = _norm(typed)
         if not word:
             return False
-        if word == str(self.number):
-            return True
+        if word.isdigit():
+            # A number is the printed [n]; never an index hidden in a value or an action id
+            # (intake buttons are ``intake:choice:0``, ``intake:choice:1``...).
+            return word == str(self.number)
         candidates = {_norm(self.label), _norm(self.value or "")}
         if self.action_id:
             candidates.add(_norm(self.action_id))
             candidates.add(_norm(self.action_id.rsplit(":", 1)[-1]))
-        candidates.discard("")
+        candidates = {c for c in candidates if c and not c.isdigit()}
         return word in candidates
 
 

@@ -20,9 +20,13 @@ from bot.console.notifier import ConsoleNotifier
 from bot.console.presenter import Choice, Presenter, Rendered
 from bot.views.ids import FORM_ACTION, action_of
 from bot.views.intake import intake_message
-from core.domain.errors import PermissionDenied, TfPilotError
-from core.domain.policy import Action, Actor
+from core.domain.errors import PermissionDenied, RequestNotFound, TfPilotError
+from core.domain.ids import is_request_id
+from core.domain.index import ListFilter
+from core.domain.lifecycle import derive_status
+from core.domain.policy import Action, Actor, check
 from core.domain.request import Request, Requester
+from core.domain.status import meta, normalize_status
 from core.ports.code_host import CodeHostError
 
 SOURCE = "console"
@@ -142,13 +146,14 @@ class ConsoleSession:
         if self.echo_input:
             self.write(f"{self._who(self.acting)} > {text}")
         reply = self.deps.intake.handle(self.conversation_key(), self.acting.requester(), text)
-        payload = intake_message(reply, thread_ts=self.thread)
+        payload = _without_form_button(intake_message(reply, thread_ts=self.thread))
         with self.notifier.lock:
             rendered = self.presenter.render(payload)
             lines = rendered.text.splitlines() or [""]
             self.write("\n".join([f"{self.presenter.bold('TfPilot')} > {lines[0]}", *("  " + ln for ln in lines[1:])]))
-        if rendered.choices:
-            self._menu = rendered
+        # The assistant's latest buttons, or none: an earlier question's buttons are stale
+        # (after submit, "1" means the card's first button, not the old Submit).
+        self._menu = rendered if rendered.choices else None
         request_id = getattr(reply, "request_id", None)
         if request_id and (getattr(reply, "submitted", False) or getattr(reply, "done", False)):
             self.request_id = request_id
@@ -181,6 +186,12 @@ class ConsoleSession:
         """Click what ``typed`` names (a number or a label); None when nothing matches."""
         choice = self.find_choice(typed)
         if choice is None:
+            action = _CARD_WORDS.get(_word(typed))
+            if action is not None and self.request_id is not None:
+                # The card has no such button now: ask the core anyway, as a stale Slack
+                # button would, so the person hears why not (and the refusal is logged).
+                self.write(self.presenter.dim(f"{self.acting.name} asks to {action.value} (not on the card now)"))
+                return self.act(action)
             return None
         action = action_of(choice.action_id or "")
         if action is not None or typed.strip().isdigit():
@@ -207,12 +218,17 @@ class ConsoleSession:
                 "Edit opens a form in Slack; in the console, say what to change (for example `change name to x`)."
             )
             return Outcome("info", "edit", choice=choice)
-        if action is Action.DESTROY and not self.confirm(
-            f"Destroy {self.request_id}? Its resources will be deleted. Type the request id or 'yes' to confirm: "
+        if (
+            action is Action.DESTROY
+            and self._may(action)
+            and not self.confirm(
+                f"Destroy {self.request_id}? Its resources will be deleted. Type the request id or 'yes' to confirm: "
+            )
         ):
             self.write("Destroy cancelled.")
             return Outcome("info", "cancelled", choice=choice)
         method = getattr(self.deps.requests, _SERVICE_CALLS[action])
+        printed = len(self.notifier.history)
         try:
             request = method(self.request_id, self.acting.actor(), source=SOURCE)
         except PermissionDenied as exc:
@@ -221,8 +237,53 @@ class ConsoleSession:
         except (TfPilotError, CodeHostError) as exc:
             self.write(f"✖ {action.value} failed: {exc}")
             return Outcome("error", str(exc), choice=choice)
+        if len(self.notifier.history) == printed:
+            # An idempotent repeat (a second click) changes nothing: say so rather than stay silent.
+            label = meta(derive_status(request)).label
+            self.write(self.presenter.dim(f"Nothing to do: {action.value} was already done ({request.id} is {label})."))
         self.settle()
         return Outcome("clicked", action.value, request=request, choice=choice)
+
+    def _may(self, action: Action) -> bool:
+        """Would the core allow ``action`` now? (Slack asks for a confirmation only then; a
+        refused click still goes to the core, which records and explains the refusal.)"""
+        try:
+            request = self.deps.store.get(self.request_id)
+            return bool(check(action, request, self.acting.actor(), self.deps.policy).allowed)
+        except Exception:
+            return True
+
+    # --- requests ------------------------------------------------------------------------
+
+    def open(self, request_id: str) -> Outcome:
+        """Make ``request_id`` the conversation's request and print its card (its buttons work)."""
+        wanted = request_id.strip()
+        if not is_request_id(wanted):
+            self.write(f"{wanted[:40]!r} is not a request id (they look like req_0123456789ab); try /list")
+            return Outcome("unknown", wanted)
+        try:
+            request = self.deps.store.get(wanted)
+        except RequestNotFound:
+            self.write(f"No request {wanted}; /list shows the requests there are.")
+            return Outcome("unknown", wanted)
+        self.request_id = request.id
+        self.notifier.show(request)
+        return Outcome("info", str(derive_status(request).value), request=request)
+
+    def list_requests(self, limit: int = 20) -> Outcome:
+        """The newest requests (active and archived), one line each, from the index."""
+        page = self.deps.store.list(ListFilter(include_archived=True), limit=limit)
+        rows = list(page.rows)
+        if not rows:
+            self.write('No requests yet. Ask for something, e.g. "I need an S3 bucket in dev for core".')
+            return Outcome("info", "0")
+        for row in rows:
+            marker = "*" if row.id == self.request_id else " "
+            label = meta(normalize_status(row.status)).label
+            where = f"{row.project}/{row.environment}"
+            self.write(f" {marker} {row.id}  {label:<12} {row.module:<16} {where:<16} {row.requester or '-'}")
+        self.write(self.presenter.dim("/status <id> shows a request's card and lets you click its buttons."))
+        return Outcome("info", str(len(rows)))
 
     # --- one line of input ---------------------------------------------------------------
 
@@ -238,21 +299,53 @@ class ConsoleSession:
                 marker = "*" if u is self.acting else " "
                 self.write(f" {marker} {u.id:<8} {u.name:<8} {u.email or '':<22} {self.role(u)}")
             return Outcome("info", "users")
-        if text in ("/status", "status") and self.request_id:
-            request = self.deps.store.get(self.request_id)
-            card = self.notifier.latest_card(self.request_id)
-            self.write(card.text if card else f"{request.id}: {request.status}")
-            return Outcome("info", request.status, request=request)
+        if text in ("/list", "/requests"):
+            return self.list_requests()
+        if text.startswith("/status ") or text.startswith("/open "):
+            return self.open(text.split(None, 1)[1])
+        if text in ("/status", "status"):
+            if self.request_id is None:
+                self.write("No request in this conversation yet: /list shows them, /status <id> opens one.")
+                return Outcome("info", "none")
+            return self.open(self.request_id)
         if text.startswith("/new"):
             self.thread = str(int(self.thread) + 1) if self.thread.isdigit() else self.thread + "-1"
             self.request_id, self._menu = None, None
             self.write(self.presenter.dim("(new conversation)"))
             rest = text[4:].strip()
             return self.say(rest) if rest else Outcome("info", "new")
+        if text.startswith("/") and not text.startswith("/new"):
+            self.write(f"Unknown command {text.split()[0][:30]!r}; type help for the commands.")
+            return Outcome("unknown", text)
         clicked = self.click(text) if _looks_like_click(text) else None
         if clicked is not None:
             return clicked
         return self.say(text)
+
+
+def _without_form_button(payload: dict[str, Any]) -> dict[str, Any]:
+    """The intake message minus "Open form": a Slack modal the console cannot open (the values
+    are typed instead, e.g. ``name=my-logs``)."""
+    blocks: list[Any] = []
+    for block in payload.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "actions":
+            elements = [e for e in block.get("elements") or [] if e.get("action_id") != FORM_ACTION]
+            if elements:
+                blocks.append({**block, "elements": elements})
+            continue
+        blocks.append(block)
+    return {**payload, "blocks": blocks}
+
+
+_CARD_WORDS: dict[str, Action] = {
+    **{a.value: a for a in Action},
+    "re plan": Action.REPLAN,
+    "edit": Action.UPDATE,
+}
+
+
+def _word(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")

@@ -11,8 +11,8 @@ requests, reviews, comments and workflow runs are JSON records under ``<root>/fo
 merge-tree`` so a behind branch merges cleanly and a conflicting one is refused. One file lock
 per repository serialises writers across threads and processes.
 
-Runs are executed by ``LocalRunner`` asynchronously (a worker thread that picks a run up a
-moment after its dispatch, as GitHub does), ``inline`` (before the dispatching call returns:
+Runs are executed by ``LocalRunner`` asynchronously (a worker thread that picks a run up, or
+delivers a fact, a moment after the call that caused it, as GitHub does), ``inline`` (before the dispatching call returns:
 adapter tests) or ``manual`` (only when ``drain()`` is called: deterministic scripts such as
 the demo, which drain after each service call),
 and report what happens as facts (``RunFact`` queued -> in_progress -> completed,
@@ -77,6 +77,12 @@ def default_seed(repo: RepoRef, environments: Sequence[str] = DEFAULT_ENVIRONMEN
     for env in environments:
         files[f"envs/{env}/versions.tf"] = 'terraform {\n  required_version = ">= 1.5.0"\n}\n'
     return files
+
+
+def _sleep_until(deadline: float) -> None:
+    wait = deadline - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 def _now_iso(dt: datetime) -> str:
@@ -383,8 +389,9 @@ class LocalCodeHost:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._drain_lock = threading.Lock()
-        # GitHub takes seconds to start a run, so the service that dispatched it has always
-        # recorded the run before it reports anything; the worker waits this long to keep that true.
+        # GitHub takes seconds to start a run and a moment to deliver a webhook, so the service
+        # that made a call has recorded its result before any fact about it arrives; the worker
+        # waits this long before a run or a fact to keep that true.
         self._pickup_delay = pickup_delay if runner_mode == "thread" else 0.0
 
     # --- wiring and lifecycle --------------------------------------------------------------
@@ -473,8 +480,17 @@ class LocalCodeHost:
             log.exception("fact handler failed for %s %s", fact.type, fact.request_id)
 
     def _queue_fact(self, fact: Fact | None) -> None:
-        if fact is not None:
-            self._enqueue(lambda: self._emit(fact))
+        if fact is None:
+            return
+        # A webhook reaches TfPilot a moment after the call that caused it returned; the caller
+        # has recorded what it did by then, as with GitHub (thread mode only; no delay otherwise).
+        not_before = time.monotonic() + self._pickup_delay
+
+        def deliver() -> None:
+            _sleep_until(not_before)
+            self._emit(fact)
+
+        self._enqueue(deliver)
 
     # --- repository access ---------------------------------------------------------------
 
@@ -936,9 +952,7 @@ class LocalCodeHost:
             return rec
 
     def _execute(self, repo: RepoRef, run_id: int, not_before: float = 0.0) -> None:
-        wait = not_before - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        _sleep_until(not_before)
         rec = self._set_run(repo, run_id, status="in_progress", started_at=_now_iso(self._clock.now()))
         self._emit_now(self._run_fact(rec))
         job = RunJob(

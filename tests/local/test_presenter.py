@@ -268,3 +268,18 @@ def test_console_notifier_never_raises_and_falls_back() -> None:
 def test_code_fences_are_unwrapped_and_kept_verbatim() -> None:
     text = 'Terraform:\n```resource "a" "b" {\n  x = "*not bold*"\n}```\nSay *submit*'
     assert Presenter().mrkdwn(text) == 'Terraform:\nresource "a" "b" {\n  x = "*not bold*"\n}\nSay submit'
+
+
+def test_a_number_picks_the_printed_choice_not_an_index_in_an_action_id() -> None:
+    # Intake buttons carry their index in the action id (intake:choice:0, :1, ...): typing "1"
+    # must pick what is printed as [1], not also the second button.
+    buttons = [
+        {"type": "button", "action_id": f"intake:choice:{i}", "text": {"type": "plain_text", "text": env}, "value": env}
+        for i, env in enumerate(["dev", "staging", "prod"])
+    ]
+    r = Presenter().render([{"type": "actions", "block_id": "intake:1", "elements": buttons}])
+    assert [(c.number, c.label) for c in r.choices] == [(1, "dev"), (2, "staging"), (3, "prod")]
+    for typed, label in [("1", "dev"), ("2", "staging"), ("3", "prod"), ("staging", "staging")]:
+        picked = r.pick(typed)
+        assert picked is not None and picked.label == label
+    assert r.pick("0") is None and r.pick("4") is None
