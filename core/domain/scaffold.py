@@ -2,7 +2,7 @@
 
 ``scaffold_files(options)`` returns ``{relative path: content}`` and writes nothing: per
 environment ``envs/<env>/`` (S3 backend stub, pinned AWS provider, a note on request files), the
-workflows ``plan``, ``apply``, ``destroy``, ``cleanup`` and ``drift`` under
+workflows ``plan``, ``apply``, ``destroy``, ``cleanup`` and ``drift`` (actions pinned by commit sha) under
 ``.github/workflows/``, their standard-library helper ``.github/tfpilot/tfpilot_ci.py``, a
 README and a ``.gitignore``. Templates are package data in ``scaffold_templates/``; every value
 put into them is validated first, so nothing the caller passes can inject YAML, shell or HCL.
@@ -31,6 +31,13 @@ _CRON_RE: Final = re.compile(r"^[0-9*/,-]+( [0-9*/,-]+){4}$")
 _WORKFLOW_FILE_RE: Final = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
 _TOKEN_RE: Final = re.compile(r"@@[A-Z_]+@@")
 _RESERVED_ENVS: Final = frozenset({"all"})  # "all" is the drift workflow's every-environment choice
+# The only actions the workflows use, each pinned to a full commit sha (a tag can be moved; a sha
+# cannot), with the release it is as a comment for readers and Dependabot.
+ACTION_PINS: Final[dict[str, tuple[str, str]]] = {
+    "actions/checkout": ("11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
+    "hashicorp/setup-terraform": ("b9cd54a3c349d3f38e8881555d616ced269862dd", "v3.1.2"),
+    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+}
 
 
 class InvalidScaffold(TfPilotError, ValueError):
@@ -135,6 +142,10 @@ def scaffold_files(options: ScaffoldOptions | None = None) -> dict[str, str]:
         "TFPILOT_URL": opts.tfpilot_url or "",
         "PROJECT": opts.project or "",
         "DRIFT_CRON": opts.drift_cron,
+        **{
+            "USES_" + action.rsplit("/", 1)[1].upper().replace("-", "_"): f"{action}@{sha} # {release}"
+            for action, (sha, release) in ACTION_PINS.items()
+        },
     }
     names = opts.workflows
     files: dict[str, str] = {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core.domain.scaffold import ACTION_PINS
 from tests.scaffold.conftest import ENVS, WORKFLOW_KINDS, triggers
 
 ALLOWED_ACTIONS = {
@@ -16,7 +17,8 @@ ALLOWED_ACTIONS = {
     "actions/upload-artifact",
     "actions/download-artifact",
 }
-PINNED = re.compile(r"^v\d+(\.\d+){0,2}$")
+# A full commit sha: a tag (v4) can be moved to other code, a sha cannot.
+PINNED = re.compile(r"^[0-9a-f]{40}$")
 ALLOWED_PERMISSIONS = {"contents", "id-token", "pull-requests"}
 
 
@@ -112,6 +114,10 @@ def test_actions_are_allowed_and_pinned(kind: str, workflows: dict[str, dict[str
     # No action hides elsewhere (job-level uses, composite references) either.
     raw_uses = re.findall(r"uses:\s*(\S+)", files[f".github/workflows/{kind}.yml"])
     assert sorted(raw_uses) == sorted(used)
+    # Each pin names its release for readers (and Dependabot), and is the one the scaffold keeps.
+    for line in re.findall(r"uses:.*", files[f".github/workflows/{kind}.yml"]):
+        action, sha, release = re.fullmatch(r"uses: ([\w/-]+)@(\w+) # (v\d+\.\d+\.\d+)", line).groups()
+        assert ACTION_PINS[action] == (sha, release)
 
 
 @pytest.mark.parametrize("kind", WORKFLOW_KINDS)
