@@ -80,3 +80,75 @@ def test_chat_refuses_to_start_with_broken_settings(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("GITHUB_APP_ID", "not-a-number")
     code, _, err = _chat("quit\n", tmp_path / "data")
     assert code == 1 and "GITHUB_APP_ID" in err
+
+
+def test_buttons_by_number_through_intake_and_card_and_a_second_session(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = """\
+/status
+/list
+/frobnicate
+I need a bucket
+1
+1
+logs-7
+submit
+/as bob
+1
+merge
+merge
+destroy
+1
+"""
+    code, out, err = _chat(first, data)
+    assert code == 0, err
+    assert "No request in this conversation yet" in out and "No requests yet" in out
+    assert "Unknown command '/frobnicate'" in out
+    # Intake buttons by number: [1] is the first project, then the first environment.
+    assert "Alice clicks [1] core" in out and "Alice clicks [1] dev" in out
+    assert "Open form" not in out  # a Slack modal the console cannot open
+    rid = out.split("card ", 1)[1].split(" ", 1)[0]
+    # After submit "1" is the card's first button, not the stale Submit of the confirm step.
+    assert "Bob clicks [1] Approve" in out and "Bob clicks [1] Apply" in out
+    assert "Nothing to do: merge was already done" in out
+    # Bob may not destroy: refused with the reason, without being asked to confirm first.
+    assert "⛔ Bob: destroy refused: destroy needs the admin role" in out
+    assert "Type the request id or 'yes' to confirm" not in out
+    for event in ("approved", "merged", "applied"):
+        assert out.count(f"card {rid} · {event} ") == 1  # each transition printed once
+
+    # A new session (as after a restart) finds the request and acts on it.
+    second = f"/list\n/status {rid}\ndestroy\nyes\n/status req_nothere0000\n/status ../x\n"
+    code, out2, err = _chat(second, data, acting="carol")
+    assert code == 0, err
+    assert f"{rid}  Applied" in out2
+    assert f"card {rid} · applied " in out2
+    assert "Carol clicks [1] Destroy" in out2 and f"card {rid} · destroyed " in out2
+    assert "No request req_nothere0000" in out2 and "is not a request id" in out2
+
+
+def test_a_background_card_is_printed_below_the_prompt_which_comes_back() -> None:
+    from bot.console.notifier import ConsoleNotifier, ViewBuilders, fallback_card, fallback_reply
+    from core.domain.request import Request
+    from core.ports.notifier import Transition
+
+    out = io.StringIO()
+    showing: list[str] = ["bob> "]
+    notifier = ConsoleNotifier(out, ViewBuilders(fallback_card, fallback_reply), prompt=lambda: showing[0] or None)
+    request = Request.from_doc(
+        {
+            "id": "req_abc123def456",
+            "project": "core",
+            "environment": "dev",
+            "module": "s3-bucket",
+            "config": {},
+            "receivedAt": "2025-01-01T00:00:00Z",
+            "updatedAt": "2025-01-01T00:00:00Z",
+        }
+    )
+    notifier.request_changed(request, Transition(event="applied", previous_status="applying", status="applied"))
+    text = out.getvalue()
+    assert text.startswith("\n┌ card req_abc123def456 · applied") and text.endswith("\nbob> ")
+    showing[0] = ""
+    notifier.request_changed(request, Transition(event="updated", previous_status="applied", status="applied"))
+    assert not out.getvalue().endswith("bob> ")  # no prompt showing: none reprinted
