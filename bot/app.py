@@ -3,8 +3,8 @@
 One app serves both modes. Socket Mode (``bot.socket_mode``) runs it with
 ``process_before_response=False``; HTTP mode (mounted at ``/slack/events`` by the side
 service through ``fastapi_handler(app)``) should use ``process_before_response=True``: acks are
-then written by the HTTP request's own thread, and the work runs in lazy listeners, so a slow
-GitHub never delays an ack. The Web API base URL comes from ``SLACK_API_URL``. With
+then written by the HTTP request's own thread, and the work runs afterwards on the listener
+pool (``Kit.later``), so a slow GitHub never delays an ack. The Web API base URL comes from ``SLACK_API_URL``. With
 ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` the app is multi-workspace (``bot.slack_oauth``).
 Nothing here runs at import time; building the app makes no network call unless
 ``token_verification_enabled`` asks for ``auth.test``.
@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Listener threads. With process_before_response=False (Socket Mode) the ack functions share this
-# pool with the lazy work, so it must be large enough that acks never queue behind GitHub calls.
-# In HTTP mode acks run on the request's thread and the pool only does lazy work: fewer threads
-# hold the GIL less during a burst of clicks (bench_slack), at the cost of slower background work.
+# pool with the work done after acks, so it must be large enough that acks never queue behind
+# GitHub calls. In HTTP mode acks run on the request's thread and the pool only does the work:
+# fewer threads hold the GIL less during a burst of clicks (bench_slack), at the cost of slower
+# background work.
 SOCKET_MODE_WORKERS = 64
 HTTP_MODE_WORKERS = 16
 _AUTO: Any = object()
@@ -86,7 +87,10 @@ def create_app(
         if not client.token:
             raise SettingsError("the Slack app needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)")
         app = App(client=client, token_verification_enabled=token_verification_enabled, **common)
-    register_all(app, deps, kit=kit, link_url=link_url)
+    shared = kit or Kit.build(deps, executor=executor)
+    if shared.executor is None:
+        shared.executor = executor
+    register_all(app, deps, kit=shared, link_url=link_url)
 
     @app.error
     def log_errors(error: Exception, body: dict[str, Any]) -> None:

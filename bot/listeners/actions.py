@@ -1,6 +1,6 @@
 """Button clicks: the request card's actions, the intake's choices and "Open form".
 
-Every click is acknowledged at once and worked on in a lazy listener. Card actions are
+Every click is acknowledged at once and worked on afterwards (``Kit.later``). Card actions are
 re-checked for the person who clicked by the services (``allowed_actions``); a refusal is
 answered ephemerally with its reason (the service records ``<action>_blocked``). Edit opens
 the module's schema form prefilled with the request's config; Destroy in prod opens a modal
@@ -86,6 +86,18 @@ class ClickHandlers:
 
     def ack_click(self, ack: Ack) -> None:
         ack()
+
+    def ack_card_action(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
+        ack()
+        self.k.later(self.handle_card_action, body, client)
+
+    def ack_choice(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
+        ack()
+        self.k.later(self.handle_choice, body, client)
+
+    def ack_open_form(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
+        ack()
+        self.k.later(self.handle_open_form, body, client)
 
     # --- request card ------------------------------------------------------------------------
 
@@ -245,9 +257,9 @@ class ClickHandlers:
 
 def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     handlers = ClickHandlers(kit_of(deps, kit))
-    app.action(CARD_ACTION_RE)(ack=handlers.ack_click, lazy=[handlers.handle_card_action])
-    app.action(CHOICE_ACTION_RE)(ack=handlers.ack_click, lazy=[handlers.handle_choice])
-    app.action(SELECT_ACTION)(ack=handlers.ack_click, lazy=[handlers.handle_choice])
-    app.action(FORM_ACTION)(ack=handlers.ack_click, lazy=[handlers.handle_open_form])
+    app.action(CARD_ACTION_RE)(handlers.ack_card_action)
+    app.action(CHOICE_ACTION_RE)(handlers.ack_choice)
+    app.action(SELECT_ACTION)(handlers.ack_choice)
+    app.action(FORM_ACTION)(handlers.ack_open_form)
     # URL buttons (GitHub link) still send a payload: acknowledge it, nothing to do.
     app.action(LINK_ACTION_RE)(handlers.ack_click)

@@ -90,8 +90,9 @@ class CommandHandlers:
         self.k = kit
         self.make_link = link_url
 
-    def ack_command(self, ack: Ack) -> None:
+    def ack_command(self, ack: Ack, body: dict[str, Any], client: Any, respond: Any) -> None:
         ack()
+        self.k.later(self.handle_command, body, client, respond)
 
     def start_intake(self, client: Any, body: dict[str, Any], user: str, text: str) -> None:
         team = team_of(body)
@@ -200,4 +201,4 @@ class CommandHandlers:
 
 def register(app: App, deps: Deps, *, kit: Kit | None = None, link_url: LinkUrl | None = None) -> None:
     handlers = CommandHandlers(kit_of(deps, kit), link_url or default_link_url(deps))
-    app.command("/tfpilot")(ack=handlers.ack_command, lazy=[handlers.handle_command])
+    app.command("/tfpilot")(handlers.ack_command)

@@ -53,9 +53,6 @@ def build_home(k: Kit, client: Any, team_id: str | None, user_id: str) -> dict[s
 def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     k = kit_of(deps, kit)
 
-    def ack_home(ack: Ack) -> None:
-        ack()
-
     def publish_home(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if event.get("tab") != "home" or not isinstance(event.get("user"), str):
             return
@@ -70,4 +67,8 @@ def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
             return
         client.views_publish(user_id=user, view=view)
 
-    app.event("app_home_opened")(ack=ack_home, lazy=[publish_home])
+    def ack_home(ack: Ack, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        ack()
+        k.later(publish_home, body, event, client)
+
+    app.event("app_home_opened")(ack_home)

@@ -29,22 +29,33 @@ def strip_mentions(text: str, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
+def is_user_mention(event: dict[str, Any]) -> bool:
+    """A person's mention with what a thread needs (not a bot's post, not a malformed event)."""
+    channel = event.get("channel")
+    return (
+        not event.get("bot_id")
+        and isinstance(event.get("user"), str)
+        and isinstance(channel, str)
+        and bool(channel)
+        and is_ts(event.get("ts"))
+    )
+
+
 def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     k = kit_of(deps, kit)
 
-    def ack_mention(ack: Ack) -> None:
-        ack()
-
-    def handle_mention(body: dict[str, Any], event: dict[str, Any], client: Any, context: Any) -> None:
-        if event.get("bot_id") or not isinstance(event.get("user"), str) or not is_ts(event.get("ts")):
-            return
-        if not first_event(k, body):
+    def handle_mention(body: dict[str, Any], event: dict[str, Any], client: Any, bot_user_id: str | None) -> None:
+        if not is_user_mention(event) or not first_event(k, body):
             return
         ts = str(event["ts"])
         thread_ts = event.get("thread_ts") if is_ts(event.get("thread_ts")) else ts
         team = body.get("team_id") if isinstance(body.get("team_id"), str) else event.get("team")
-        text = strip_mentions(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
+        text = strip_mentions(str(event.get("text") or ""), bot_user_id)
         thread = ThreadRef(team, str(event["channel"]), str(thread_ts))
         converse(k, client, thread, str(event["user"]), text or "hello")
 
-    app.event("app_mention")(ack=ack_mention, lazy=[handle_mention])
+    def ack_mention(ack: Ack, body: dict[str, Any], event: dict[str, Any], client: Any, context: Any) -> None:
+        ack()
+        k.later(handle_mention, body, event, client, getattr(context, "bot_user_id", None))
+
+    app.event("app_mention")(ack_mention)

@@ -2,7 +2,7 @@
 
 A top-level DM starts a conversation whose thread is that message; a reply in the thread
 continues it. Edits, deletions, bot messages and other subtypes are ignored. Acknowledged at
-once; the turn runs in a lazy listener, once per ``event_id``.
+once; the turn runs afterwards on the listener pool, once per ``event_id``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ def is_user_dm(event: dict[str, Any]) -> bool:
         and not event.get("subtype")
         and not event.get("bot_id")
         and isinstance(event.get("user"), str)
+        and isinstance(event.get("channel"), str)
+        and bool(event.get("channel"))
         and is_ts(event.get("ts"))
     )
 
 
 def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     k = kit_of(deps, kit)
-
-    def ack_message(ack: Ack) -> None:
-        ack()
 
     def handle_dm(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if not first_event(k, body):
@@ -43,7 +42,11 @@ def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
         thread = ThreadRef(team, str(event["channel"]), str(thread_ts))
         converse(k, client, thread, str(event["user"]), str(event.get("text") or ""))
 
-    app.event("message", matchers=[is_user_dm])(ack=ack_message, lazy=[handle_dm])
+    def ack_dm(ack: Ack, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        ack()
+        k.later(handle_dm, body, event, client)
+
+    app.event("message", matchers=[is_user_dm])(ack_dm)
 
     # Other message events (channels we are in, edits, our own posts) need an ack and nothing else.
     def ignore_other_messages(ack: Ack) -> None:

@@ -4,7 +4,8 @@ What can be checked without I/O is checked before acknowledging, so mistakes com
 inline errors (``response_action: errors``, keyed by block id) while the modal is still open:
 unreadable values, schema validation (the intake through ``IntakeService.submit_form``, the
 Edit form through the registry), a mistyped request id. The slow part (a commit and a plan,
-a destroy) runs after the ack, in a lazy listener that re-reads the submission.
+a destroy, the reply in the intake thread) runs after the ack on the listener pool
+(``Kit.later``), with what the ack already read.
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ class ModalHandlers:
             ack(response_action="errors", errors=errors_by_block(fields, field_errors))
             return
         ack()
-        # After the ack: in HTTP mode with process_before_response the modal closes when this
-        # function returns, which is one chat.postMessage later.
+        # After the ack: in HTTP mode the modal closes when this function returns.
+        self.k.later(self.post_form_reply, client, meta, reply)
+
+    def post_form_reply(self, client: Any, meta: IntakeFormMeta, reply: Any) -> None:
         try:
             post_intake_reply(client, meta.thread, reply)
         except Exception:
@@ -99,7 +102,7 @@ class ModalHandlers:
                 errors = errors_by_block(fields, {e.field: e.message for e in result.errors})
         return meta, request, fields, values, errors
 
-    def ack_edit(self, ack: Ack, view: dict[str, Any]) -> None:
+    def ack_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         try:
             parsed = self.edit_submission(view)
         except Exception:
@@ -109,17 +112,15 @@ class ModalHandlers:
             ack(response_action="errors", errors=parsed[4])
             return
         ack()
+        if parsed is not None:
+            self.k.later(self.save_edit, body, client, parsed[0], parsed[1], parsed[3])
 
-    def save_edit(self, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+    def save_edit(
+        self, body: dict[str, Any], client: Any, meta: RequestMeta, request: Request, values: dict[str, Any]
+    ) -> None:
         user = user_of(body)
-        try:
-            parsed = self.edit_submission(view)
-        except Exception:
-            log.exception("reading an Edit submission failed")
+        if user is None:
             return
-        if parsed is None or user is None or parsed[4]:
-            return  # not ours, or the ack reported the errors inline and kept the modal open
-        meta, request, _fields, values, _errors = parsed
         try:
             actor = self.k.identity.actor(client, team_of(body), user)
             self.k.deps.requests.update_config(request.id, values, actor, source="slack")
@@ -136,7 +137,7 @@ class ModalHandlers:
 
     # --- destroy in prod ---------------------------------------------------------------------------
 
-    def ack_destroy(self, ack: Ack, view: dict[str, Any]) -> None:
+    def ack_destroy(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         meta = RequestMeta.decode(view.get("private_metadata"))
         if meta is not None and typed_confirmation(_state(view)) != meta.request_id:
             ack(
@@ -145,11 +146,12 @@ class ModalHandlers:
             )
             return
         ack()
+        if meta is not None:
+            self.k.later(self.run_destroy, body, client, meta)
 
-    def run_destroy(self, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        meta = RequestMeta.decode(view.get("private_metadata"))
+    def run_destroy(self, body: dict[str, Any], client: Any, meta: RequestMeta) -> None:
         user = user_of(body)
-        if meta is None or user is None or typed_confirmation(_state(view)) != meta.request_id:
+        if user is None:
             return
         try:
             actor = self.k.identity.actor(client, team_of(body), user)
@@ -166,5 +168,5 @@ class ModalHandlers:
 def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     handlers = ModalHandlers(kit_of(deps, kit))
     app.view(INTAKE_FORM_CALLBACK)(handlers.submit_intake_form)
-    app.view(EDIT_FORM_CALLBACK)(ack=handlers.ack_edit, lazy=[handlers.save_edit])
-    app.view(DESTROY_CONFIRM_CALLBACK)(ack=handlers.ack_destroy, lazy=[handlers.run_destroy])
+    app.view(EDIT_FORM_CALLBACK)(handlers.ack_edit)
+    app.view(DESTROY_CONFIRM_CALLBACK)(handlers.ack_destroy)

@@ -291,10 +291,12 @@ def test_open_form_modal_reports_inline_errors_then_continues(harness: Harness) 
 
     state["f:name"]["value"]["value"] = "assets"
     state["f:encryption"] = {"value": {"type": "static_select", "selected_option": {"value": "sse-kms"}}}
+    before = len(_intake_messages(h, thread))
     response = h.submit(DEV, view, state)
     assert response.status == 200 and not response.body
-    follow = eventually(lambda: [c for c in _intake_messages(h, thread) if "assets" in c.text()], what="form reply")
-    assert "sse-kms" in follow[-1].text()
+    # The reply is posted after the ack (the modal closes first): wait for the new message.
+    follow = eventually(lambda: _intake_messages(h, thread)[before:], what="form reply")
+    assert "assets" in follow[-1].text() and "sse-kms" in follow[-1].text()
 
 
 # --- slash commands and Home -------------------------------------------------------------------
