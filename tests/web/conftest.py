@@ -12,6 +12,8 @@ import copy
 import hashlib
 import hmac
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +55,15 @@ GITHUB_API = "https://api.github.test"
 WEBHOOKS_DIR = SHARED_FIXTURES / "github" / "webhooks"
 
 
+def _data_dir() -> str:
+    """The test's own data dir (``tests/conftest.py`` sets it per test); a fresh temporary one
+    for module-scoped apps built outside a test. Never the work tree's ``.tfpilot``."""
+    return os.environ.get("TFPILOT_DATA_DIR") or tempfile.mkdtemp(prefix="tfpilot-web-")
+
+
 def env_for(**extra: str) -> dict[str, str]:
     return {
+        "TFPILOT_DATA_DIR": _data_dir(),
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "TFPILOT_API_TOKEN": API_TOKEN,
         "TFPILOT_WEBHOOK_SECRET": DRIFT_SECRET,
