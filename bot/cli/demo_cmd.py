@@ -108,16 +108,26 @@ def console_deps(
     use_local = (not settings.uses_github) if local_code_host is None else local_code_host
     overrides: dict[str, Any] = {"notifier": notifier}
     host: LocalCodeHost | None = None
+    built: list[Any] = []
+
+    def environments_of(repo: RepoRef) -> list[str]:
+        # Called on the repository's first use, once the graph (and its projects map) exists.
+        projects = built[0].projects
+        mine = [t.environment for t in projects.targets() if (t.owner, t.repo) == (repo.owner, repo.name)]
+        return list(dict.fromkeys(mine))
+
     if use_local:
         host = LocalCodeHost(
             Path(settings.data_dir),
             SystemClock(),
             workflows=settings.workflows(),
             runner_mode=runner_mode,  # type: ignore[arg-type]
+            environments_of=environments_of,
         )
         overrides["code_host"] = host
     # The composition root attaches the local forge's facts to the graph's SyncService.
     deps = bootstrap.build(settings, source="console", **overrides)
+    built.append(deps)
     return deps, host
 
 

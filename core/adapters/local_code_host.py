@@ -1,22 +1,24 @@
 """``LocalCodeHost``: the embedded default ``CodeHost``, a real git forge on this machine.
 
 Each project's infra repository is a bare git repository ``<root>/repos/<owner>/<repo>.git``,
-created on first use from the infra-repo scaffold. Branches and commits are made with git
-plumbing (``hash-object``, a temporary index, ``write-tree``, ``commit-tree``, and
-``update-ref`` with the expected old value, so a moved branch is refused rather than clobbered),
-always through the ``git`` CLI with a fixed argv and TfPilot as author and committer. Pull
-requests, reviews, comments and workflow runs are JSON records under ``<root>/forge/<owner>/
-<repo>/`` (``pulls/<n>.json``, ``runs/<id>.json`` with ``<id>.log`` and the plan preview
-``<id>.plan.json``); a merge is a real squash commit on the base branch, computed with ``git
-merge-tree`` so a behind branch merges cleanly and a conflicting one is refused. One file lock
-per repository serialises writers across threads and processes.
+created on first use with what ``tfpilot scaffold infra-repo`` writes (for the repository's
+environments when ``environments_of`` tells them, with the configured workflow names).
+Branches and commits are made with git plumbing (``hash-object``, a temporary index,
+``write-tree``, ``commit-tree``, and ``update-ref`` with the expected old value, so a moved
+branch is refused rather than clobbered), always through the ``git`` CLI with a fixed argv and
+TfPilot as author and committer. Pull requests, reviews, comments and workflow runs are JSON
+records under ``<root>/forge/<owner>/<repo>/`` (``pulls/<n>.json``, ``runs/<id>.json`` with
+``<id>.log`` and the plan preview ``<id>.plan.json``); a merge is a real squash commit on the
+base branch, computed with ``git merge-tree`` so a behind branch merges cleanly and a
+conflicting one is refused. One file lock per repository serialises writers across threads and
+processes.
 
 Runs are executed by ``LocalRunner`` asynchronously (a worker thread that picks a run up, or
-delivers a fact, a moment after the call that caused it, as GitHub does), ``inline`` (before the dispatching call returns:
-adapter tests) or ``manual`` (only when ``drain()`` is called: deterministic scripts such as
-the demo, which drain after each service call),
-and report what happens as facts (``RunFact`` queued -> in_progress -> completed,
-``PullRequestFact`` opened/synchronize/closed, ``ReviewFact``) through ``on_fact``: the same
+delivers a fact, a moment after the call that caused it, as GitHub does), ``inline`` (before
+the dispatching call returns: adapter tests) or ``manual`` (only when ``drain()`` is called:
+deterministic scripts such as the demo, which drain after each service call), and report what
+happens as facts (``RunFact`` queued -> in_progress -> completed, ``PullRequestFact``
+opened/synchronize/closed, ``ReviewFact``) through ``on_fact``: the same
 ``SyncService.apply_fact`` path GitHub webhooks take. Facts are delivered in order, outside the
 repository lock, one at a time. A cleanup run opens its pull request while it runs, so its
 ``opened`` fact comes between the run's ``in_progress`` and ``completed`` facts, as GitHub's
@@ -64,12 +66,20 @@ _MAX_FILE_BYTES = 1024 * 1024
 DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 
 
-def default_seed(repo: RepoRef, environments: Sequence[str] = DEFAULT_ENVIRONMENTS) -> dict[str, str]:
-    """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes."""
+def default_seed(
+    repo: RepoRef, environments: Sequence[str] = DEFAULT_ENVIRONMENTS, workflows: WorkflowNames | None = None
+) -> dict[str, str]:
+    """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes for
+    these environments and workflow file names."""
     from core.domain.scaffold import ScaffoldOptions, scaffold_files
 
     try:
-        return scaffold_files(ScaffoldOptions.of(environments=list(environments)))
+        return scaffold_files(
+            ScaffoldOptions.of(
+                environments=list(environments) or list(DEFAULT_ENVIRONMENTS),
+                workflows=workflows or WorkflowNames(),
+            )
+        )
     except Exception:
         # A minimal layout keeps the forge usable when the scaffold refuses the options.
         log.exception("infra repo scaffold failed for %s; seeding a minimal layout", repo.full_name)
@@ -369,6 +379,7 @@ class LocalCodeHost:
         default_branch: str = "main",
         seed: SeedFiles | None = None,
         pickup_delay: float = 0.25,
+        environments_of: Callable[[RepoRef], Sequence[str]] | None = None,
     ) -> None:
         if runner_mode not in ("thread", "inline", "manual"):
             raise ValueError(f"runner_mode must be thread, inline or manual, not {runner_mode!r}")
@@ -379,7 +390,10 @@ class LocalCodeHost:
         self.on_fact = on_fact
         self._runner = runner or LocalRunner(clock)
         self._default_branch = default_branch
-        self._seed = seed or default_seed
+        # A new repository is scaffolded for the environments the projects map gives it
+        # (``environments_of``), with the configured workflow file names.
+        self._environments_of = environments_of
+        self._seed = seed or self._scaffold_seed
         self._locks: dict[str, _RepoLock] = {}
         self._locks_guard = threading.Lock()
         # Work after a call returns: fact deliveries and run executions, strictly in order.
@@ -393,6 +407,15 @@ class LocalCodeHost:
         # that made a call has recorded its result before any fact about it arrives; the worker
         # waits this long before a run or a fact to keep that true.
         self._pickup_delay = pickup_delay if runner_mode == "thread" else 0.0
+
+    def _scaffold_seed(self, repo: RepoRef) -> dict[str, str]:
+        environments: Sequence[str] = DEFAULT_ENVIRONMENTS
+        if self._environments_of is not None:
+            try:
+                environments = list(self._environments_of(repo)) or DEFAULT_ENVIRONMENTS
+            except Exception:
+                log.exception("environments of %s unknown; scaffolding the default ones", repo.full_name)
+        return default_seed(repo, environments, self._workflows)
 
     # --- wiring and lifecycle --------------------------------------------------------------
 

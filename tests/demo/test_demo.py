@@ -96,6 +96,12 @@ def test_request_file_is_on_base_after_merge_and_gone_after_destroy(demo_run: tu
     assert f"A\t{path}" in touched and f"D\t{path}" in touched
     assert touched.index(f"D\t{path}") < touched.index(f"A\t{path}")  # newest first: removed after added
     assert _git(repo, "cat-file", "-e", f"main:{path}").returncode != 0
+    # The repository started as `tfpilot scaffold infra-repo` writes it for the project's environments.
+    first = _git(repo, "rev-list", "--max-parents=0", "main").stdout.split()
+    assert len(first) == 1
+    scaffolded = set(_git(repo, "ls-tree", "-r", "--name-only", first[0]).stdout.split())
+    assert {".github/workflows/plan.yml", ".github/workflows/cleanup.yml", "envs/dev/main.tf"} <= scaffolded
+    assert "envs/staging/main.tf" in scaffolded  # the core project's environments: dev, staging, prod
     state = json.loads(_git(repo, "show", f"main:envs/dev/.tfpilot-state/{rid}.json").stdout)
     assert state["status"] == "destroyed" and state["destroyed_resources"]
 

@@ -44,6 +44,27 @@ def test_repository_is_created_on_first_use_as_a_real_git_repo(host: LocalCodeHo
     assert host.branch_head(REPO, "no-such-branch") is None
 
 
+def test_a_new_repository_is_what_the_scaffold_writes_for_its_environments(tmp_path: Path, clock: ManualClock) -> None:
+    from core.domain.scaffold import ScaffoldOptions, scaffold_files
+    from core.domain.workflows import WorkflowNames
+
+    names = WorkflowNames(plan="tf-plan.yml")
+    asked: list[RepoRef] = []
+
+    def environments_of(repo: RepoRef) -> list[str]:
+        asked.append(repo)
+        return ["dev", "qa"]
+
+    host = LocalCodeHost(tmp_path / "d", clock, runner_mode="manual", workflows=names, environments_of=environments_of)
+    expected = scaffold_files(ScaffoldOptions.of(environments=["dev", "qa"], workflows=names))
+    assert host.list_files(REPO, "main") == sorted(expected)
+    assert host.read_file(REPO, "main", ".github/workflows/tf-plan.yml") == expected[".github/workflows/tf-plan.yml"]
+    assert "envs/qa/main.tf" in expected and "envs/prod/main.tf" not in expected
+    assert asked == [REPO]  # asked once, on first use
+    host.branch_head(REPO, "main")
+    assert asked == [REPO]
+
+
 def test_create_branch_is_idempotent(host: LocalCodeHost) -> None:
     base = host.branch_head(REPO, "main")
     assert base is not None
