@@ -279,7 +279,7 @@ class IntakeService:
         try:
             request: Request = self._requests.create(self._command(session, config, user, key))
         except PermissionDenied as exc:
-            raise SubmitRefused(f"you are not allowed to: {exc.reason}.") from exc
+            raise SubmitRefused(f"you are not allowed to create it ({exc.reason.rstrip('.')}).") from exc
         except Exception as exc:
             problems = _config_problems(exc)
             if problems is not None:

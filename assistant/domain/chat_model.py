@@ -30,6 +30,7 @@ class Candidates(BaseModel):
     use_default: list[str] = Field(default_factory=list)  # fields the user wants left at default
     unknown_fields: list[str] = Field(default_factory=list)  # keys the user named that the module lacks
     problems: dict[str, str] = Field(default_factory=dict)  # field -> why the text is not a value of it
+    about: list[str] = Field(default_factory=list)  # fields a question ("what is fifo?") asks about
     extractor: str = "rules"
     fallback_reason: str | None = None  # why the primary model was not used
 
@@ -44,6 +45,7 @@ class Candidates(BaseModel):
             and not self.use_default
             and not self.unknown_fields
             and not self.problems
+            and not self.about
         )
 
 
@@ -127,6 +129,7 @@ def merge_candidates(primary: Candidates, secondary: Candidates) -> Candidates:
             "intent": intent,
             "use_default": sorted(set(primary.use_default) | set(secondary.use_default)),
             "unknown_fields": sorted(set(primary.unknown_fields) | set(secondary.unknown_fields)),
+            "about": primary.about or secondary.about,
             "problems": {k: v for k, v in {**secondary.problems, **primary.problems}.items() if k not in config},
         }
     )

@@ -301,7 +301,7 @@ def _as_number(info: FieldInfo, value: float) -> int | float:
     if "integer" in info.types and float(value).is_integer():
         return int(value)
     if "integer" in info.types and "number" not in info.types:
-        raise CoercionError(f"{info.title} must be a whole number")
+        raise CoercionError("must be a whole number")
     return value
 
 
@@ -320,7 +320,12 @@ def match_enum(info: FieldInfo, text: str, *, cutoff: float = 0.75) -> Any | Non
     if compact in by_norm:
         return by_norm[compact]
     close = difflib.get_close_matches(target, list(by_norm), n=1, cutoff=cutoff)
-    return by_norm[close[0]] if close else None
+    if close:
+        return by_norm[close[0]]
+    # "kms" for sse-kms: the words said belong to one option only.
+    said = set(words(text))
+    owners = [option for option in options if said and said <= set(words(str(option)))]
+    return owners[0] if len(owners) == 1 else None
 
 
 def coerce(info: FieldInfo, raw: Any) -> Any:
@@ -334,18 +339,18 @@ def coerce(info: FieldInfo, raw: Any) -> Any:
         found = match_enum(info, text)
         if found is None:
             allowed = ", ".join(str(v) for v in info.enum)
-            raise CoercionError(f"{text!r} is not one of the allowed values: {allowed}")
+            raise CoercionError(f"{_short(text)!r} is not one of the allowed values: {allowed}")
         return found
     kind = info.kind
     if kind == "boolean":
         parsed = parse_bool(text)
         if parsed is None:
-            raise CoercionError(f"{info.title} is yes or no, not {text!r}")
+            raise CoercionError(f"is yes or no, not {_short(text)!r}")
         return parsed
     if kind in ("integer", "number"):
         quantity = parse_quantity(text)
         if quantity is None:
-            raise CoercionError(f"{info.title} must be a number{(' (in ' + info.unit + ')') if info.unit else ''}")
+            raise CoercionError(f"must be a number{(' (in ' + info.unit + ')') if info.unit else ''}")
         return _as_number(info, convert(quantity[0], quantity[1], info.unit))
     if kind == "list":
         if text.startswith("["):
@@ -368,7 +373,7 @@ def coerce(info: FieldInfo, raw: Any) -> Any:
                 return loaded
         pairs = re.findall(r"([\w.:/-]+)\s*[=:]\s*(\"[^\"]*\"|'[^']*'|[^,\s]+)", text)
         if not pairs:
-            raise CoercionError(f"{info.title} takes key=value pairs, e.g. team=payments")
+            raise CoercionError("takes key=value pairs, e.g. team=payments")
         return {k: v.strip("\"'") for k, v in pairs}
     if kind == "json":
         try:
@@ -382,9 +387,43 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(describe_value(v) for v in value) or "(none)"
+        return ", ".join(describe_value(v) for v in value) or "none"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
-    if value is None:
-        return "(none)"
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
+    if value is None or value == "":
+        return "none"
     return str(value)
+
+
+_TIME_STEPS: tuple[tuple[str, int], ...] = (("weeks", 604800), ("days", 86400), ("hours", 3600), ("minutes", 60))
+
+
+def describe_quantity(value: Any, unit: str | None) -> str:
+    """A value with its unit, as a person reads it: ``345600`` seconds -> "345600 seconds (4 days)"."""
+    text = describe_value(value)
+    if unit is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return text
+    shown = f"{text} {unit[:-1] if value == 1 and unit.endswith('s') else unit}"
+    if unit in ("seconds", "minutes") and value:
+        seconds = value * _FACTORS[unit][1]
+        for name, size in _TIME_STEPS:
+            if size > _FACTORS[unit][1] and seconds % size == 0:
+                count = int(seconds // size)
+                shown += f" ({count} {name[:-1] if count == 1 else name})"
+                break
+    return shown
+
+
+_UNIT_NOTE = re.compile(r"\s*\((?:in\s+)?([A-Za-z]+)\)\s*$")
+
+
+def bare_title(info: FieldInfo) -> str:
+    """The title without a trailing unit note: "Visibility timeout (seconds)" -> "Visibility timeout"."""
+    match = _UNIT_NOTE.search(info.title)
+    if match and info.unit and CANONICAL_UNIT.get(match.group(1).lower()) == info.unit:
+        return info.title[: match.start()]
+    return info.title
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,12 +25,24 @@ from typing import Any
 
 from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, TargetView
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
-from assistant.domain.fields import CoercionError, FieldInfo, coerce, describe_value, field_infos
+from assistant.domain.fields import (
+    CoercionError,
+    FieldInfo,
+    bare_title,
+    coerce,
+    describe_quantity,
+    describe_value,
+    field_infos,
+)
 from assistant.domain.reply import Choice, FormField, FormSpec, Reply
 from assistant.domain.rules import name_field, names_field
-from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession
+from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession, Snapshot
 
 MAX_CHOICES = 25
+GREETING = (
+    "Hi! I set up cloud resources through reviewed Terraform pull requests. Tell me what you need in plain "
+    "words, e.g. _an S3 bucket called team-logs in payments dev_, and I'll ask for anything missing."
+)
 HELP = (
     "Tell me what you need in plain words, e.g. _an S3 bucket called team-logs in payments dev with versioning_. "
     "I ask for anything missing. You can say `change <field> to <value>`, `set <field> = <value>`, "
@@ -75,6 +87,9 @@ class FlowContext:
     submit: Submit | None = None
     ttl: timedelta = DEFAULT_TTL
     notes: list[str] = field(default_factory=list)
+    # Reasons explained on the previous turn for fields this message did not touch: the field is
+    # asked for again without repeating the reason as if the user had just said something wrong.
+    quiet_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +157,9 @@ def advance(
     s.touch(ctx.now, ctx.ttl)
     s.last_extractor = candidates.extractor
     intent = candidates.intent
+    touched = set(candidates.config) | set(candidates.problems) | set(candidates.use_default)
+    ctx.quiet_errors = {k: v for k, v in s.explained.items() if k not in touched}
+    s.explained = {}
 
     if s.step == "submitted":
         if intent == "start_over":
@@ -171,8 +189,7 @@ def advance(
     if intent == "start_over":
         return _fresh(s, ctx, "Starting over.")
     if intent == "help":
-        reply = _settle(s, ctx, [HELP])
-        return s, reply
+        return s, _settle(s, ctx, _explain_fields(ctx.registry, s.module, candidates.about) or [HELP])
     if intent == "back":
         if not s.history:
             return s, _settle(s, ctx, ["There is nothing to go back to."])
@@ -188,7 +205,7 @@ def advance(
         s.history = [*s.history, before][-30:]
 
     if intent == "show_terraform":
-        return s, _settle(s, ctx, notes, show_terraform=True)
+        return s, _acknowledged(_show_terraform(s, ctx, notes), before, s, ctx)
     if intent == "submit":
         if s.step == "confirm" and not changed:
             return s, _submit(s, ctx)
@@ -199,8 +216,65 @@ def advance(
     if intent == "reject" and s.step == "confirm" and not changed:
         return s, _settle(s, ctx, ["OK, not submitting. What should I change? (e.g. `change <field> to <value>`)"])
     if not changed and not notes and intent == "none" and candidates.is_empty():
-        notes.append("Sorry, I didn't catch a value in that.")
-    return s, _settle(s, ctx, notes)
+        fresh = before.step == "project" and not (s.project or s.environment or s.module)
+        notes.append(GREETING if fresh else "Sorry, I didn't catch a value in that.")
+    return s, _acknowledged(_settle(s, ctx, notes), before, s, ctx)
+
+
+def _show_terraform(s: IntakeSession, ctx: FlowContext, notes: list[str]) -> Reply:
+    reply = _settle(s, ctx, notes, show_terraform=True)
+    if reply.terraform is None and reply.step != "confirm":
+        reply.text = "There is no Terraform to show yet: I need a few more answers first.\n" + reply.text
+    return reply
+
+
+def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowContext) -> Reply:
+    """The reply, opening with what this message changed ("Got it: an SQS queue in core/dev."),
+    so the user sees what was understood before the next question. The first confirm step needs
+    none: its summary lists everything."""
+    if reply.step == "confirm" and before.step != "confirm":
+        return reply
+    parts: list[str] = []
+    scope = f"{s.project}/{s.environment}" if s.project and s.environment else None
+    scope_changed = scope is not None and (s.project, s.environment) != (before.project, before.environment)
+    module = _module(ctx.registry, s.module)
+    if module is not None and (s.module != before.module or (scope_changed and reply.step in ("config", "confirm"))):
+        parts.append(_with_article(module.title) + (f" in {scope}" if scope else ""))
+    elif scope_changed and reply.step in ("config", "confirm"):
+        parts.append(scope or "")
+    if module is not None:
+        changed = []
+        for info in field_infos(module.schema):
+            if info.name in s.config and s.config[info.name] != before.config.get(info.name, _MISSING):
+                changed.append(f"{_lower_title(info)} {_shown(s.config[info.name], info)}")
+        if len(changed) > 4:
+            changed = [*changed[:3], f"and {len(changed) - 3} more"]
+        parts += changed
+    if not parts:
+        return reply
+    reply.text = "Got it: " + ", ".join(parts) + ".\n" + reply.text
+    return reply
+
+
+def _with_article(title: str) -> str:
+    first = title.split(maxsplit=1)[0] if title.strip() else title
+    # Initialisms are read letter by letter: "an S3 bucket", "an SQS queue", "a DynamoDB table".
+    initialism = len(first) > 1 and (first[:2].isupper() or first[1].isdigit())
+    vowel = first[:1].upper() in ("AEFHILMNORSX" if initialism else "AEIOU")
+    return ("an " if vowel else "a ") + title
+
+
+def _lower_title(info: FieldInfo) -> str:
+    title = bare_title(info)
+    return title if title[:2].isupper() else title[:1].lower() + title[1:]
+
+
+def _shown(value: Any, info: FieldInfo) -> str:
+    if info.kind == "boolean" and isinstance(value, bool):
+        return "on" if value else "off"
+    if info.kind in ("integer", "number"):
+        return describe_quantity(value, info.unit)
+    return f"`{describe_value(value)}`" if info.kind in ("text", "select", "list") else describe_value(value)
 
 
 def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowContext) -> tuple[IntakeSession, Reply]:
@@ -251,6 +325,30 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
     s.pending_field = None
     s.confirmed_digest = None
     return s, _settle(s, ctx, ["Got the form."])
+
+
+def _explain_fields(registry: RegistryView, module_id: str | None, names: list[str]) -> list[str]:
+    """What a question about fields ("what is fifo?") gets: each field in plain words."""
+    module = _module(registry, module_id)
+    if module is None or not names:
+        return []
+    out = []
+    for info in field_infos(module.schema):
+        if info.name not in names:
+            continue
+        parts = [f"*{bare_title(info)}* (`{info.name}`):"]
+        if info.description:
+            parts.append(info.description.rstrip(".") + ".")
+        if info.enum:
+            parts.append("Options: " + ", ".join(f"`{v}`" for v in info.enum[:MAX_CHOICES]) + ".")
+        elif info.kind == "boolean":
+            parts.append("Yes or no.")
+        if info.unit:
+            parts.append(f"In {info.unit}.")
+        if info.has_default:
+            parts.append(f"Default: {_shown(info.default, info)}.")
+        out.append(" ".join(parts))
+    return out
 
 
 # --- applying candidates --------------------------------------------------------------------
@@ -416,6 +514,9 @@ def _settle_config(
         # Re-check without the rejected values: a required field may now be missing.
         checked = _check(ctx.registry, s, fields, prod)
     default_refused = set(checked.missing) | set(checked.missing_reason)
+    # A rule across fields that names this one refuses its default too ("nobody could assume
+    # this role" when the trusted services are left empty).
+    default_refused |= {f.name for f in fields for problem in checked.general if names_field(problem, f)}
     by_name = {f.name: f for f in fields}
     # A value rejected earlier and not given again is asked for again, with the reason.
     s.errors = {n: m for n, m in s.errors.items() if n in by_name and n not in s.config}
@@ -430,7 +531,7 @@ def _settle_config(
         # A refused value of the user's: the default is still a fine answer. A refused default
         # (prod rules, cross-field rules): it is not.
         default_ok = name in checked.invalid and name not in default_refused
-        return _ask_field(s, module, info, reason, notes, prod=prod, default_ok=default_ok)
+        return _ask_field(s, ctx, module, info, reason, notes, prod=prod, default_ok=default_ok)
     if checked.general:
         # A rule across fields ("nobody could assume this role: name a trusted service..."):
         # ask for the first field it names.
@@ -440,7 +541,7 @@ def _settle_config(
                 s.step = "config"
                 s.pending_field = info.name
                 s.confirmed_digest = None
-                return _ask_field(s, module, info, problem, notes, prod=prod, default_ok=False)
+                return _ask_field(s, ctx, module, info, problem, notes, prod=prod, default_ok=False)
     if checked.general or not checked.ok:
         s.step = "config"
         s.pending_field = None
@@ -551,18 +652,21 @@ def _confirm(
     for f in fields:
         if f.name in config:
             mark = "" if f.name in s.config else " _(default)_"
-            lines.append(f"• {f.title} (`{f.name}`): {describe_value(config[f.name])}{mark}")
+            value = config[f.name]
+            shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
+            lines.append(f"• {bare_title(f)} (`{f.name}`): {shown}{mark}")
     head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
     text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
     choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
     if not s.offered_optional:
         s.offered_optional = True
-        optional = [f for f in fields if not f.required and f.name not in s.config]
+        # The summary lists every value already; what it cannot show is a setting left unset.
+        optional = [f for f in fields if not f.required and f.name not in config]
         if optional:
-            text += "\nOptional settings you can change: " + ", ".join(f"`{f.name}`" for f in optional[:12]) + "."
+            text += "\nOptional settings you can add: " + ", ".join(f"`{f.name}`" for f in optional[:12]) + "."
         presets = sorted((module.presets or {}).keys())
         if presets:
-            text += " Presets: " + ", ".join(f"`{p}`" for p in presets) + " (say `use preset <name>`)."
+            text += "\nPresets: " + ", ".join(f"`{p}`" for p in presets) + " (say `use preset <name>`)."
             choices += [Choice(label=f"Preset: {p}", value=f"use preset {p}") for p in presets[: MAX_CHOICES - 2]]
     if preview_problem:
         text += f"\nI could not render the Terraform: {preview_problem}. Change a value or say `start over`."
@@ -593,9 +697,9 @@ def _submit(s: IntakeSession, ctx: FlowContext) -> Reply:
     s.pending_field = None
     s.request_id = done.request_id
     s.request_link = done.link
-    where = f" {done.link}" if done.link else ""
-    text = f"Request `{done.request_id}` created{'' if not done.existing else ' (already)'}.{where}"
-    text += " I'll post its plan in the request's thread."
+    text = f"Request `{done.request_id}` {'was already' if done.existing else 'is'} created"
+    text += f", with pull request {done.link}." if done.link else "."
+    text += " Its plan will be posted in the request's thread."
     return _reply(s, text, request_id=done.request_id, link=done.link, done=True, submitted=True)
 
 
@@ -637,6 +741,7 @@ def _ask_module(s: IntakeSession, ctx: FlowContext, allowed: list[str] | None, n
 
 def _ask_field(
     s: IntakeSession,
+    ctx: FlowContext,
     module: ModuleView,
     info: FieldInfo,
     reason: str | None,
@@ -645,30 +750,39 @@ def _ask_field(
     prod: bool,
     default_ok: bool = True,
 ) -> Reply:
+    title = bare_title(info)
+    # Said on the last turn and untouched since: ask again without repeating the reason.
+    quiet = reason is not None and ctx.quiet_errors.get(info.name) == reason
     if reason:
-        notes = [*notes, f"{info.title}: {reason}."]
+        s.explained = {info.name: reason}
+    if reason and not quiet:
+        notes = [*notes, f"{title}: {reason}."]
     kind = info.kind
-    unit = f" (in {info.unit})" if info.unit else ""
     if kind == "boolean":
-        question = f"Should *{info.title}* be on?"
+        question = f"Should *{title}* be on?"
     elif kind == "select":
-        question = f"Which *{info.title}*?"
+        question = f"Which *{title}*?"
     else:
-        question = f"What should *{info.title}*{unit} be?"
+        question = f"What should *{title}* be{f' (in {info.unit})' if info.unit else ''}?"
+    said = " ".join([*notes, reason or ""]).lower()
     extra = []
     if info.description:
         extra.append(info.description.rstrip(".") + ".")
+        said += " " + info.description.lower()
     shape = info.schema.get("x-pattern-help")
-    if isinstance(shape, str) and shape and kind == "text":
+    if isinstance(shape, str) and shape and kind == "text" and shape.lower().rstrip(".") not in said:
         extra.append(f"Use {shape.rstrip('.')}.")
+        said += " " + shape.lower()
     if info.minimum is not None or info.maximum is not None:
         lo = "" if info.minimum is None else f"at least {describe_value(_num(info.minimum))}"
         hi = "" if info.maximum is None else f"at most {describe_value(_num(info.maximum))}"
         extra.append(" and ".join(p for p in (lo, hi) if p).capitalize() + ".")
     if info.examples and kind not in ("boolean", "select"):
-        extra.append(f"Example: `{describe_value(info.examples[0])}`.")
+        example = describe_value(info.examples[0])
+        if example.lower() not in said:  # the shape's own example is enough
+            extra.append(f"Example: `{example}`.")
     if info.has_default and default_ok:
-        extra.append(f"Default: `{describe_value(info.default)}`.")
+        extra.append(f"Default: {_shown(info.default, info)}.")
     choices: list[Choice] = []
     if kind == "boolean":
         choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
@@ -681,10 +795,11 @@ def _ask_field(
         choices = [Choice(label=str(v), value=str(v)) for v in options[:MAX_CHOICES]]
     if info.has_default and kind != "boolean" and default_ok:
         # After a refusal the default may be the very thing refused: offer it only on a plain ask.
-        choices.append(Choice(label=f"Default ({describe_value(info.default)})", value="default"))
+        label = describe_quantity(info.default, info.unit) if info.unit else describe_value(info.default)
+        choices.append(Choice(label=f"Default ({label})", value="default"))
     text = _join(notes, question + (" " + " ".join(extra) if extra else ""))
     reply = _reply(s, text, choices=choices[:MAX_CHOICES], question=info.name, form=form_spec(module, s.config))
-    if reason:
+    if reason and not quiet:
         reply.field_errors = {info.name: reason}
     return reply
 

@@ -25,6 +25,7 @@ from assistant.domain.fields import (
     convert,
     dimension_of,
     field_infos,
+    match_enum,
     norm,
     parse_bool,
     words,
@@ -233,6 +234,15 @@ _USE_DEFAULT = re.compile(
 )
 
 
+# A question about something ("what is fifo?", "how long is the retention?"), as opposed to a
+# request phrased as one ("can you make it fifo?", "how about 3 days").
+_QUESTION = re.compile(
+    r"^(?:what(?:'s|s)?\s+(?:is|are|does|do|means?|kind|options?|values?|choices?)\b|what'?s\s+(?!about\b)\w|"
+    r"whats\s+(?!about\b)\w|why\b|how\s+(?:do|does|long|many|much|big|is|are|can)\b|explain\b|"
+    r"tell\s+me\s+(?:about|more)\b|describe\b|meaning\s+of\b)"
+)
+
+
 def detect_intent(text: str) -> Intent:
     """A whole-message command, or "none"."""
     low = " ".join(text.lower().split()).strip()
@@ -394,6 +404,33 @@ def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
     return None
 
 
+_MAP_PAIR = re.compile(r"(?P<key>[\w.:/-]+?)\s*[=:]\s*(?:\"[^\"]*\"|'[^']*'|[^,;\s]+)")
+_MAP_SEP = re.compile(r"\s*,\s*|\s+and\s+|\s+")
+
+
+def _map_named_before(before: str, fields: list[FieldInfo]) -> FieldInfo | None:
+    for f in fields:
+        if f.kind != "map":
+            continue
+        for phrase in field_phrases(f):
+            if phrase not in _GENERIC and re.search(
+                _boundary(phrase).pattern + r"\s*(?:[:=]|\bare\b|\bis\b|\bof\b)?\s*$", before, re.IGNORECASE
+            ):
+                return f
+    return None
+
+
+def _enum_words(f: FieldInfo, rest: str) -> tuple[str, int] | None:
+    """The longest run of 2-4 words opening ``rest`` (within its clause) that spells an option
+    of ``f`` closely, and its length in characters."""
+    clause = re.match(r"[^,;\n]*", rest)
+    spans = [m.end() for m in re.finditer(r"\S+", clause.group(0) if clause else "")]
+    for n in range(min(len(spans), 4), 1, -1):
+        if match_enum(f, rest[: spans[n - 1]], cutoff=0.85) is not None:
+            return rest[: spans[n - 1]], spans[n - 1]
+    return None
+
+
 class RuleExtractor:
     name = "rules"
 
@@ -402,6 +439,12 @@ class RuleExtractor:
         text = _Text(message, message)
         cand.intent = detect_intent(message)
         if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform"):
+            return cand
+        if _QUESTION.match(" ".join(message.lower().split())):
+            # "what is fifo?" asks about a field; it never sets one.
+            cand.intent = "help"
+            fields = field_infos(context.module_schema)
+            cand.about = [f.name for f in fields if names_field(message, f)]
             return cand
 
         pairs = self._explicit_pairs(text)
@@ -431,7 +474,7 @@ class RuleExtractor:
         self._adjacent_text(text, fields, cand, context)
         self._numbers(text, fields, cand, context.pending_field)
         self._booleans(text, fields, cand)
-        self._pending(message, context, by_name, cand)
+        self._pending(message, context, by_name, cand, text.work)
         if not fields and named and cand.module is None and context.module is None:
             # A name given before the module is known: keep it for the module's name field.
             cand.config.setdefault("name", named[0])
@@ -508,7 +551,10 @@ class RuleExtractor:
     def _resolve_pairs(
         self, text: _Text, pairs: list[tuple[str, str, str, int, int]], fields: list[FieldInfo], cand: Candidates
     ) -> None:
+        spent: list[tuple[int, int]] = []  # values read so far: a pair inside one is part of it
         for key, op, raw, start, value_end in pairs:
+            if any(s <= start < e for s, e in spent):
+                continue
             end = value_end
             strong = op in ("=", "==", ":")
             target = None
@@ -516,6 +562,17 @@ class RuleExtractor:
                 target = self._resolve_key(text.alt_keys[start], fields, fuzzy=False)
             target = target or self._resolve_key(key, fields, fuzzy=strong)
             value = _unquote(raw)
+            if target is None and op == "==":
+                # "with tags team=payments owner=bob", "tags: team=x": the words before the first
+                # pair name a map field, and the run of pairs is its value.
+                begin = text.original.rfind(key.split()[-1], 0, start)
+                lead = _map_named_before(text.original[: max(begin, 0)], fields)
+                run = self._map_run(text.original, begin, fields) if begin >= 0 and lead is not None else None
+                if lead is not None and run is not None and lead.name not in cand.config:
+                    self._set(cand, lead, run[0])
+                    spent.append((begin, run[1]))
+                    text.mask(begin, run[1])
+                    continue
             if target is None:
                 if op == "==":
                     cand.unknown_fields.append(key.split()[-1])
@@ -535,11 +592,42 @@ class RuleExtractor:
                 end = start + len(clause.group(0)) if clause else end
             if target.kind == "boolean" and op == "of":
                 continue
-            try:
-                cand.config[target.name] = coerce(target, value)
-            except CoercionError as exc:
-                cand.problems[target.name] = str(exc)
+            if target.enum and raw[:1] not in "\"'`":
+                # "instance class to t4g medium": an option written in several words.
+                spread = _enum_words(target, text.original[start:])
+                if spread is not None:
+                    value, end = spread[0], start + spread[1]
+            if target.kind == "map" and raw[:1] not in "{\"'`":
+                # "tags = team=payments, cost-center=42": every pair of the run belongs to the map.
+                run = self._map_run(text.original, start, fields)
+                if run is not None:
+                    value, end = run
+            self._set(cand, target, value)
+            spent.append((start, end))
             text.mask(start, end)
+
+    def _map_run(self, text: str, start: int, fields: list[FieldInfo]) -> tuple[str, int] | None:
+        """The ``k=v`` pairs from ``start`` on, up to one whose key names something else
+        (``project=core``, ``versioning=off``): the value of a map field, and where it ends."""
+        end = start
+        at = start
+        while True:
+            pair = _MAP_PAIR.match(text, at)
+            if pair is None or (end > start and self._resolve_key(pair.group("key"), fields, fuzzy=False)):
+                break
+            end = pair.end()
+            sep = _MAP_SEP.match(text, end)
+            if sep is None:
+                break
+            at = sep.end()
+        return (text[start:end], end) if end > start else None
+
+    @staticmethod
+    def _set(cand: Candidates, target: FieldInfo, value: str) -> None:
+        try:
+            cand.config[target.name] = coerce(target, value)
+        except CoercionError as exc:
+            cand.problems[target.name] = str(exc)
 
     # --- project, environment, module ---------------------------------------------------
     def _names(
@@ -587,10 +675,15 @@ class RuleExtractor:
             # Earliest mention wins, but a word that is also a field of some module ("fifo")
             # only counts when nothing stronger is said ("a fifo topic" is a topic).
             weak = {p for info in context.modules for f in field_infos(info.config_schema) for p in f.phrases()}
+            # Once a module is chosen, the words that name one of its fields are about that field
+            # ("change storage to 50 GB", "instance class t4g.medium"), never another module.
+            own = self._field_spans(text, context.module_info(context.module))
             best_mod: tuple[tuple[bool, int, int], str, re.Match[str]] | None = None
             for info in context.modules:
                 for phrase in module_phrases(info):
                     for match in text.find(_boundary(phrase)):
+                        if info.id != context.module and any(s < match.end() and match.start() < e for s, e in own):
+                            continue
                         rank = (phrase in weak, match.start(), -len(phrase))
                         if best_mod is None or rank < best_mod[0]:
                             best_mod = (rank, info.id, match)
@@ -600,6 +693,18 @@ class RuleExtractor:
                 # The module word stays readable: "a fifo queue" also sets fifo.
                 return self._name_after(text, best_mod[2].end(), best_mod[1], context, envs)
         return None
+
+    @staticmethod
+    def _field_spans(text: _Text, module: ModuleInfo | None) -> list[tuple[int, int]]:
+        if module is None:
+            return []
+        spans = []
+        for f in field_infos(module.config_schema):
+            for phrase in field_phrases(f):
+                if phrase in _GENERIC or len(phrase) < 3:
+                    continue
+                spans += [(m.start(), m.end()) for m in text.find(_boundary(phrase))]
+        return spans
 
     def _name_after(
         self, text: _Text, end: int, module_id: str, context: ExtractionContext, envs: dict[str, str]
@@ -880,7 +985,7 @@ class RuleExtractor:
 
     # --- the answer to the question just asked ------------------------------------------
     def _pending(
-        self, message: str, context: ExtractionContext, by_name: dict[str, FieldInfo], cand: Candidates
+        self, message: str, context: ExtractionContext, by_name: dict[str, FieldInfo], cand: Candidates, rest: str
     ) -> None:
         bare = _FILLER.sub("", message.strip()).strip().rstrip(".!")
         if not bare:
@@ -915,6 +1020,8 @@ class RuleExtractor:
         if re.search(r"[=:]", bare) and info.kind not in ("map", "list"):
             return  # an explicit key=value was for another field
         extracted_other = bool(cand.config) or cand.project or cand.environment or cand.module or cand.preset
+        if extracted_other and not re.search(r"\w", rest):
+            return  # the whole message was another field's value ("t3.large" asked for a subnet)
         multiword = len(bare.split()) > 1
         if extracted_other and (info.kind != "text" or multiword):
             return

@@ -69,6 +69,7 @@ class IntakeSession(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     pending_field: str | None = None  # the field the last question asked for
     errors: dict[str, str] = Field(default_factory=dict)  # last validation errors, by field
+    explained: dict[str, str] = Field(default_factory=dict)  # the reason the last question gave, by field
     request_id: str | None = None  # reserved at confirm, the id the request is created with
     request_link: str | None = None
     confirmed_digest: str | None = None  # what the confirm step showed (submit needs a match)

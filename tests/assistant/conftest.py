@@ -1,4 +1,5 @@
-"""Assistant fixtures: an ``IntakeService`` over in-memory fakes, and a conversation driver."""
+"""Assistant fixtures: an ``IntakeService`` over in-memory fakes (``world``) or over the real
+registry, projects map and ``RequestService`` (``core``), and a conversation driver."""
 
 from __future__ import annotations
 
@@ -96,3 +97,51 @@ def world() -> World:
         return IntakeService(**args)
 
     return World(clock, objects, chat_log, registry, projects, requests, make)
+
+
+DEV = Requester(id="U_DEV", name="dev", email="dev@example.com")
+PROD = Requester(id="U_PROD", name="prod", email="prod@example.com")
+
+
+@dataclass
+class Core:
+    store: Any  # InMemoryRequestStore
+    host: Any  # FakeCodeHost
+    requests: Any  # RequestService
+    service: IntakeService
+    objects: InMemoryObjectStore
+    chat_log: InMemoryChatLog
+
+    def chat(self, user: Requester = DEV, thread: str = "1700000000.000900") -> Chat:
+        return Chat(self.service, ConversationKey(team_id="T1", channel="C42", thread_ts=thread), user)
+
+
+@pytest.fixture
+def core() -> Core:
+    from core.domain.policy import Policy
+    from core.domain.workflows import WorkflowNames
+    from core.services.requests import RequestService
+    from module_registry import catalogue, projects
+    from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, RecordingNotifier
+    from tests.services.fake_code_host import FakeCodeHost
+
+    clock = ManualClock()
+    store = InMemoryRequestStore()
+    host = FakeCodeHost(clock=clock)
+    requests = RequestService(
+        store,
+        InMemoryAuditLog(clock),
+        host,
+        catalogue.load_registry(),
+        projects.load_projects(),
+        RecordingNotifier(),
+        clock,
+        Policy.of(developers=["U_DEV", "U_PROD"], prod_allowed=["U_PROD"]),
+        WorkflowNames(),
+    )
+    objects = InMemoryObjectStore()
+    chat_log = InMemoryChatLog()
+    service = IntakeService(
+        objects, chat_log, catalogue.load_registry(), projects.load_projects(), requests, None, clock
+    )
+    return Core(store, host, requests, service, objects, chat_log)

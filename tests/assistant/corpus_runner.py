@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,12 @@ def answer_for(u: Utterance, session: IntakeSession, reply: Reply, registry: Any
             return "no"
     if name in u.config and name not in session.errors:
         return _as_text(u.config[name])
+    if info is not None and info.kind in ("integer", "number"):
+        # A bound the explanation states ("more than allocated_storage (100)") is read and met.
+        bound = re.search(r"\b(more than|greater than|above|at least)\b[^0-9]*?(\d+)", reason)
+        if bound:
+            value = int(bound.group(2)) * (2 if bound.group(1) != "at least" else 1)
+            return str(min(value, int(info.maximum)) if info.maximum is not None else value)
     choices = [c.value for c in reply.choices if c.value != "default"]
     if choices:
         return choices[0]

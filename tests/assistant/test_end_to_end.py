@@ -4,68 +4,10 @@ byte for byte what the pull request commits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
-from assistant.domain.session import ConversationKey
-from assistant.service import IntakeService
-from core.domain.policy import Policy
-from core.domain.request import Requester
-from core.domain.workflows import WorkflowNames
 from core.ports.code_host import RepoRef
-from core.services.requests import RequestService
-from module_registry import catalogue, projects
-from tests.assistant.conftest import Chat
-from tests.fakes import (
-    InMemoryAuditLog,
-    InMemoryChatLog,
-    InMemoryObjectStore,
-    InMemoryRequestStore,
-    ManualClock,
-    RecordingNotifier,
-)
-from tests.services.fake_code_host import FakeCodeHost
-
-DEV = Requester(id="U_DEV", name="dev", email="dev@example.com")
-PROD = Requester(id="U_PROD", name="prod", email="prod@example.com")
-POLICY = Policy.of(developers=["U_DEV", "U_PROD"], prod_allowed=["U_PROD"])
-
-
-@dataclass
-class Core:
-    store: InMemoryRequestStore
-    host: FakeCodeHost
-    requests: RequestService
-    service: IntakeService
-    objects: InMemoryObjectStore
-
-    def chat(self, user: Requester = DEV, thread: str = "1700000000.000900") -> Chat:
-        return Chat(self.service, ConversationKey(team_id="T1", channel="C42", thread_ts=thread), user)
-
-
-@pytest.fixture
-def core() -> Core:
-    clock = ManualClock()
-    store = InMemoryRequestStore()
-    host = FakeCodeHost(clock=clock)
-    registry = catalogue.load_registry()
-    projects_map = projects.load_projects()
-    requests = RequestService(
-        store,
-        InMemoryAuditLog(clock),
-        host,
-        registry,
-        projects_map,
-        RecordingNotifier(),
-        clock,
-        POLICY,
-        WorkflowNames(),
-    )
-    objects = InMemoryObjectStore()
-    service = IntakeService(objects, InMemoryChatLog(), registry, projects_map, requests, None, clock)
-    return Core(store, host, requests, service, objects)
+from tests.assistant.conftest import DEV, PROD, Core
 
 
 def _tree(core: Core, request: Any) -> dict[str, str]:
