@@ -267,3 +267,48 @@ def test_fernet_keys_rotate() -> None:
     rotated = LinkedAccounts(objects, fernet_from_setting(f"new-secret-material,{old_key}"))
     assert rotated.token(TEAM, USER) == USER_TOKEN
     assert LinkedAccounts(objects, fernet_from_setting("unrelated")).token(TEAM, USER) is None
+
+
+@respx.mock
+def test_the_link_is_confirmed_by_a_slack_dm_through_the_bot_token() -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.settings import load_settings
+    from bot.web.app import create_web_app
+    from bot.web.executor import InlineExecutor
+    from tests.slack.fake_slack import FakeSlack
+    from tests.web.conftest import build_deps, env_for
+
+    mock_github("dana-gh")
+    fake = FakeSlack().start()
+    try:
+        settings = load_settings(env_for(SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=fake.api_url))
+        deps, _world, objects = build_deps(settings)
+        app = create_web_app(deps, executor=InlineExecutor(), reconcile_interval=None)  # the default DM sender
+        with TestClient(app, base_url="https://testserver") as client:
+            start = client.get(start_path(make_link_url(deps, TEAM, USER)), follow_redirects=False)
+            assert start.status_code == 302
+            done = client.get(
+                "/github/link/callback", params={"code": "code-123", "state": state_of(start.headers["location"])}
+            )
+            assert done.status_code == 200
+        (dm,) = fake.of("chat.postMessage")
+        assert dm.token == "xoxb-test"
+        assert dm.params["channel"] == USER
+        assert "@dana-gh" in dm.params["text"]
+        assert USER_TOKEN not in json.dumps(dm.params)
+        assert LinkedIdentities(objects).github_login(TEAM, USER) == "dana-gh"
+    finally:
+        fake.stop()
+
+
+@respx.mock
+def test_a_failing_dm_does_not_undo_the_link(web: Web) -> None:
+    mock_github()
+
+    def broken(team: str | None, user: str, text: str) -> None:
+        raise RuntimeError("slack down")
+
+    web.ctx.dm = broken
+    assert callback(web, begin(web)).status_code == 200
+    assert LinkedIdentities(web.objects).github_login(TEAM, USER) == "dana-gh"

@@ -119,3 +119,63 @@ def test_oauth_install_and_redirect_go_through_bolts_flow(fake_slack: FakeSlack)
     # A redirect without a valid state is refused by Bolt (no installation is made).
     bad = client.get("/slack/oauth_redirect", params={"code": "x", "state": "forged"})
     assert bad.status_code == 400
+
+
+class OAuthSlack(FakeSlack):
+    """The fake Slack answering ``oauth.v2.access`` for a code, as Slack does after an install."""
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "oauth.v2.access":
+            if params.get("code") != "install-code":
+                return {"ok": False, "error": "invalid_code"}
+            return {
+                "ok": True,
+                "access_token": "xoxb-installed-T222",
+                "token_type": "bot",
+                "scope": "chat:write,commands",
+                "bot_user_id": "UBOT222",
+                "app_id": "A0TFPILOT",
+                "team": {"id": "T222", "name": "Other workspace"},
+                "enterprise": None,
+                "authed_user": {"id": "U0INSTALLER"},
+                "is_enterprise_install": False,
+            }
+        return super()._answer(method, params)
+
+
+def test_oauth_install_completes_stores_the_workspace_and_its_token_is_used(tmp_path: Any) -> None:
+    import re
+
+    from bot.slack_oauth import installation_store
+    from bot.web.linking import default_dm
+
+    fake = OAuthSlack().start()
+    try:
+        oauth_env = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "test-slack-client-secret"}
+        client = web_with_slack(fake, **oauth_env)
+        client.base_url = client.base_url.copy_with(scheme="https")  # Bolt's state cookie is Secure
+        install = client.get("/slack/install", follow_redirects=False)
+        assert install.status_code == 200
+        found = re.search(r"state=([A-Za-z0-9-]+)", install.text)
+        assert found is not None
+        state = found.group(1)
+        done = client.get("/slack/oauth_redirect", params={"code": "install-code", "state": state})
+        assert done.status_code == 200, done.text
+        (exchange,) = fake.of("oauth.v2.access")
+        assert exchange.params["code"] == "install-code"
+        settings = load_settings(env_for(SLACK_API_URL=fake.api_url, **oauth_env))
+        bot = installation_store(settings).find_bot(enterprise_id=None, team_id="T222")
+        assert bot is not None and bot.bot_token == "xoxb-installed-T222"
+        # The state was spent: the same redirect again is refused and installs nothing new.
+        again = client.get("/slack/oauth_redirect", params={"code": "install-code", "state": state})
+        assert again.status_code == 400
+        assert len(fake.of("oauth.v2.access")) == 1
+        # Messages to that workspace (the link confirmation DM) go out with its own token.
+        deps, _world, _objects = build_deps(settings)
+        send = default_dm(deps)
+        assert send is not None
+        send("T222", "U0DEV0002", "linked")
+        (dm,) = fake.of("chat.postMessage")
+        assert (dm.token, dm.params["channel"], dm.params["text"]) == ("xoxb-installed-T222", "U0DEV0002", "linked")
+    finally:
+        fake.stop()
