@@ -2,16 +2,22 @@
 
 Everything is optional at parse time because ``tfpilot demo`` and ``tfpilot chat`` run on
 embedded defaults; ``require(mode)`` then names, in one message, every setting a mode needs
-and lacks. A malformed value (a non-numeric app id, a bad URL) is reported the same way.
+and lacks. A malformed value (a non-numeric app id, a bad URL, a bucket given as a URL, a Slack
+token of the wrong kind) is reported the same way, by its environment name and never with its
+value; ``load_settings(mode=...)`` reports malformed and missing settings together. An empty
+value counts as unset (``FOO=`` in an env file must not turn S3 on with an empty bucket name).
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.domain.policy import Policy
 from core.domain.workflows import WorkflowNames
@@ -22,7 +28,29 @@ CsvList = Annotated[list[str], NoDecode]
 
 
 class SettingsError(Exception):
-    """Start-up refused: the message names every missing or malformed setting."""
+    """Start-up refused: the message names every missing or malformed setting.
+
+    ``missing`` holds the names of absent settings, ``malformed`` ``NAME (why)`` entries."""
+
+    def __init__(self, message: str, *, missing: list[str] | None = None, malformed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = list(missing or [])
+        self.malformed = list(malformed or [])
+
+    @classmethod
+    def of(cls, mode: str | None, missing: list[str], malformed: list[str]) -> SettingsError:
+        where = f"tfpilot cannot start in {mode} mode" if mode else "tfpilot cannot start"
+        parts = []
+        if missing:
+            parts.append(f"missing setting(s): {', '.join(missing)}")
+        if malformed:
+            parts.append(f"malformed setting(s): {'; '.join(malformed)}")
+        return cls(f"{where}: {'; '.join(parts)}", missing=missing, malformed=malformed)
+
+
+# S3's naming rules for general purpose buckets: a name, never a URL or an ARN.
+_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
 
 class Settings(BaseSettings):
@@ -75,6 +103,19 @@ class Settings(BaseSettings):
     projects_file: Path | None = Field(None, alias="TFPILOT_PROJECTS_FILE")
     modules_dir: Path | None = Field(None, alias="TFPILOT_MODULES_DIR")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # ``load_settings`` reads the environment (or the mapping it is given) itself: no other
+        # source may add values behind its back, or a test or the demo would pick up the shell's.
+        return (init_settings,)
+
     @field_validator(
         "admins", "approvers", "developers", "prod_allowed_users", "destroy_prod_allowed_users", mode="before"
     )
@@ -90,6 +131,36 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("requests_bucket", "chat_logs_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET_RE.match(value):
+            raise ValueError("must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-'), not a URL or ARN")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION_RE.match(value):
+            raise ValueError("must be an AWS region such as us-east-1")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # A user token (xoxp-), an app token (xapp-) or the signing secret pasted here fails
+        # later and obscurely; say so now. Rotated bot tokens start with xoxe.xoxb-.
+        if value is not None and not value.get_secret_value().startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ValueError("must be the app's bot token (it starts with xoxb-)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token with connections:write (it starts with xapp-)")
+        return value
 
     # --- derived views -------------------------------------------------------------------
     @property
@@ -130,6 +201,14 @@ class Settings(BaseSettings):
             if value is None:
                 missing.append(name)
 
+        # Half of a pair is a mistake in any mode: say which half is missing.
+        if self.slack_client_id is not None or self.slack_client_secret is not None:
+            need("SLACK_CLIENT_ID", self.slack_client_id)
+            need("SLACK_CLIENT_SECRET", self.slack_client_secret)
+        if self.github_app_private_key is not None or self.github_app_installation_id is not None:
+            need("GITHUB_APP_ID", self.github_app_id)
+        if self.github_client_secret is not None:
+            need("GITHUB_CLIENT_ID", self.github_client_id)
         if mode in ("socket", "http"):
             if not self.slack_oauth_enabled:
                 need("SLACK_BOT_TOKEN", self.slack_bot_token)
@@ -148,28 +227,92 @@ class Settings(BaseSettings):
                 need("TFPILOT_PUBLIC_URL", self.public_url)
         if self.chat_logs_bucket is not None:
             need("TFPILOT_REQUESTS_BUCKET", self.requests_bucket)
-        return missing
+        return list(dict.fromkeys(missing))
+
+    def malformed_for(self, mode: Mode) -> list[str]:
+        """``NAME (why)`` for values ``mode`` would use and cannot: checks that parse a value
+        (the GitHub App's PEM key) run here, when a mode that signs with it starts."""
+        malformed: list[str] = []
+        if mode in ("socket", "http", "cli") and self.github_app_id is not None and self.github_app_private_key:
+            from core.adapters.github.app_auth import load_private_key
+
+            try:
+                load_private_key(self.github_app_private_key)
+            except ValueError as exc:
+                malformed.append(f"GITHUB_APP_PRIVATE_KEY ({exc})")
+        return malformed
 
     def require(self, mode: Mode) -> Settings:
-        missing = self.missing_for(mode)
-        if missing:
-            raise SettingsError(f"tfpilot cannot start in {mode} mode: missing setting(s): {', '.join(missing)}")
+        missing, malformed = self.missing_for(mode), self.malformed_for(mode)
+        if missing or malformed:
+            raise SettingsError.of(mode, missing, malformed)
         return self
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Parse settings from ``environ`` (default: the process environment).
+_ALIASES: dict[str, str] = {
+    (info.alias or name).upper(): info.alias or name for name, info in Settings.model_fields.items()
+}
 
-    Raises ``SettingsError`` naming every malformed setting by its environment name."""
+
+def _known_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings named in ``environ`` (names case-insensitive, as the environment source
+    reads them), keyed by their canonical name; empty values are left out (unset)."""
+    values: dict[str, str] = {}
+    for name, value in environ.items():
+        alias = _ALIASES.get(name.upper())
+        if alias is not None and value.strip():
+            values[alias] = value
+    return values
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    return (info.alias or field) if info is not None else field
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, mode: Mode | None = None) -> Settings:
+    """Parse settings from ``environ`` (default: the process environment, and only it: no env
+    file). With ``mode``, also check what that mode needs (``Settings.require``).
+
+    Raises one ``SettingsError`` naming every malformed setting by its environment name and,
+    with ``mode``, every missing one too."""
+    # Only the given mapping: tests and the demo must not pick up the caller's shell.
+    values = _known_values(os.environ if environ is None else environ)
+    malformed: dict[str, str] = {}
     try:
-        if environ is None:
-            return Settings()
-        # Only the given mapping: tests and the demo must not pick up the caller's shell.
-        return Settings.model_validate(dict(environ.items()))
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
-        names = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-            names.append(f"{alias or field} ({err['msg']})")
-        raise SettingsError("tfpilot cannot start: malformed setting(s): " + "; ".join(names)) from exc
+            malformed.setdefault(_setting_name(err["loc"]), err["msg"])
+        # The well-formed rest still tells which required settings are missing.
+        settings = Settings.model_validate({k: v for k, v in values.items() if k not in malformed})
+    problems = [f"{name} ({why})" for name, why in malformed.items()]
+    missing: list[str] = []
+    if mode is not None:
+        missing = [name for name in settings.missing_for(mode) if name not in malformed]
+        problems += settings.malformed_for(mode)
+    if problems or missing:
+        raise SettingsError.of(mode, missing, problems)
+    return settings
+
+
+# Prefixes of the names TfPilot reads; an unknown name under them close to a known one is
+# most likely a typo that would silently fall back to a default (local disk instead of S3).
+_OWN_PREFIXES = ("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_")
+
+
+def misspelt_settings(environ: Mapping[str, str]) -> list[str]:
+    """``NAME (did you mean KNOWN?)`` for each set name that is not a setting but nearly is."""
+    import difflib
+
+    known = sorted(_ALIASES)
+    found: list[str] = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper in _ALIASES or not upper.startswith(_OWN_PREFIXES):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.88)
+        if close:
+            found.append(f"{name} is not a setting (did you mean {close[0]}?)")
+    return found

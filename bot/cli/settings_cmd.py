@@ -1,13 +1,19 @@
-"""``tfpilot check-settings [--mode M]``: validate the environment without starting anything."""
+"""``tfpilot check-settings [--mode M] [--json]``: validate the environment without starting anything.
+
+Names, in one message, every setting the mode lacks and every malformed one (never a value),
+and warns about names that look like a misspelt setting (``TFPILOT_REQUEST_BUCKET``), which
+would otherwise be ignored silently.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, load_settings, misspelt_settings
 
 
 def register(subparsers: Any) -> None:
@@ -18,13 +24,22 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    warnings = misspelt_settings(os.environ)
     try:
-        load_settings().require(args.mode)
+        load_settings(mode=args.mode)
     except SettingsError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "error": str(exc)}))
+            doc = {"ok": False, "mode": args.mode, "error": str(exc), "missing": exc.missing}
+            print(json.dumps({**doc, "malformed": exc.malformed, "warnings": warnings}))
         else:
             print(str(exc), file=sys.stderr)
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
         return 1
-    print(json.dumps({"ok": True, "mode": args.mode}) if args.json else f"settings are complete for {args.mode} mode")
+    if args.json:
+        print(json.dumps({"ok": True, "mode": args.mode, "warnings": warnings}))
+    else:
+        print(f"settings are complete for {args.mode} mode")
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
