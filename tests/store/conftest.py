@@ -24,12 +24,24 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(scope="module")
+def _moto_s3() -> Iterator[tuple[Any, Any]]:
+    # One in-process moto and one client per test module: building a boto3 client costs a few
+    # hundred milliseconds, which per test would dominate this area's run time.
+    mock = mock_aws()
+    mock.start()
+    try:
+        yield mock, boto3.client("s3", region_name="us-east-1")
+    finally:
+        mock.stop()
+
+
 @pytest.fixture
-def s3_client() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def s3_client(_moto_s3: tuple[Any, Any]) -> Any:
+    mock, client = _moto_s3
+    mock.reset()  # every test starts from an empty account: no bucket or object leaks between tests
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 @pytest.fixture(params=["memory", "local", "s3"])
