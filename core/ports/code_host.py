@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,6 +62,24 @@ class RunInfo(_Info):
     event: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class JobStepInfo(_Info):
+    number: int
+    name: str
+    status: str  # queued | in_progress | completed
+    conclusion: str | None = None
+
+
+class JobInfo(_Info):
+    """One job of a workflow run, with its steps (to say where a failed run failed)."""
+
+    id: int
+    name: str
+    url: str  # the job's page (its log)
+    status: str
+    conclusion: str | None = None
+    steps: tuple[JobStepInfo, ...] = ()
 
 
 class MergeResult(_Info):
@@ -158,4 +176,14 @@ class CodeHost(Protocol):
 
     def get_cost_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
         """The Infracost JSON the plan run uploaded, or None when there is none."""
+        ...
+
+
+@runtime_checkable
+class RunJobs(Protocol):
+    """Optional: a code host that can list a run's jobs (``GitHubCodeHost``). ``SyncService``
+    uses it, when present, to say which job and step a failed run failed at."""
+
+    def list_jobs(self, repo: RepoRef, run_id: int) -> list[JobInfo]:
+        """The jobs of the run's latest attempt, in GitHub's order."""
         ...

@@ -4,7 +4,9 @@ A webhook (or the local runner, or the reconciler's refresh) states a fact about
 ``apply_fact`` folds it in (``core.services.fold``), derives the status, persists with the
 store's compare-and-swap and tells the ``Notifier`` only when the status or a run conclusion
 changed, so replayed or duplicated deliveries write nothing and notify nobody. Fetching a
-successful plan's JSON (and cost) happens before the compare-and-swap, never inside it.
+successful plan's JSON (and cost) happens before the compare-and-swap, never inside it; a run
+that newly concluded in failure has its jobs read after it (when the host can list them: the
+``RunJobs`` port) so the reply names the job and step that failed and links that job's log.
 ``sync(id)`` is the reconciler's full refresh: it reads the PR, its reviews and the recorded
 runs (conditional GETs in the GitHub client make an unchanged answer free) and folds them the
 same way; for a destroy waiting on the cleanup workflow it also looks for the cleanup PR and the
@@ -27,14 +29,14 @@ from core.domain.cost import InvalidCost, parse_cost
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import cleanup_branch
-from core.domain.lifecycle import derive_status
+from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
 from core.domain.request import PlanSummary, Request, RunRef
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
-from core.ports.code_host import CodeHost, CodeHostError, RepoRef, ReviewInfo, RunInfo
+from core.ports.code_host import CodeHost, CodeHostError, JobInfo, RepoRef, ReviewInfo, RunInfo, RunJobs
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.fold import Extras, Folded, fold, run_rejection
@@ -321,15 +323,15 @@ class SyncService:
                 status=after.value if after else None,
                 reason=reasons,
             )
-        for item in folded:
-            for event, data in item.events:
-                self._audit.record(request_id, event, actor=actor, source=source, data=data)
+        failed_at = self._failure_detail(stored, facts, folded)
+        self._record_events(request_id, folded, failed_at, actor=actor, source=source)
         concluded = _conclusions(stored) != state.conclusions_before
         notified = False
         if after != before or concluded:
             voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
             event = "approval_voided" if voided else STATUS_EVENTS[after]
             run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
+            message = reasons if failed_at is None else f"{reasons}: {failed_at.text}"
             self._notifier.request_changed(
                 stored,
                 Transition(
@@ -337,8 +339,8 @@ class SyncService:
                     previous_status=before.value,
                     status=after.value,
                     actor=actor,
-                    message=reasons[:500],
-                    run_url=run_url,
+                    message=message[:500],
+                    run_url=(failed_at.url if failed_at else None) or run_url,
                 ),
             )
             notified = True
@@ -370,6 +372,35 @@ class SyncService:
             reason=reasons,
         )
 
+    def _record_events(
+        self, request_id: str, folded: Sequence[Folded], failed_at: FailedAt | None, *, actor: str | None, source: str
+    ) -> None:
+        for item in folded:
+            for event, data in item.events:
+                extra = {}
+                if failed_at is not None and event == f"{failed_at.kind}_completed":
+                    extra = {"failedAt": failed_at.text, "jobUrl": failed_at.url}
+                self._audit.record(request_id, event, actor=actor, source=source, data={**data, **extra})
+
+    def _failure_detail(self, request: Request, facts: Sequence[Fact], folded: Sequence[Folded]) -> FailedAt | None:
+        """Where a plan/apply/destroy run that just concluded in failure failed (its job and
+        step), when the code host can list a run's jobs. One read, only for a new failure."""
+        host, repo = self._code_host, repo_of(request)
+        if not isinstance(host, RunJobs) or repo is None:
+            return None
+        for fact, item in zip(facts, folded, strict=False):
+            if not (isinstance(fact, RunFact) and fact.kind in _RUN_KINDS and item.run_concluded):
+                continue
+            if fact.run.conclusion not in FAILURE_CONCLUSIONS:
+                continue
+            try:
+                jobs = host.list_jobs(repo, fact.run.run_id)
+            except CodeHostError as exc:
+                log.warning("jobs of run %s unavailable: %s", fact.run.run_id, exc)
+                return None
+            return failed_at(fact.kind, jobs)
+        return None
+
     def _unblocked(self, request_id: str) -> None:
         hook = self.on_unblocked
         if hook is None:
@@ -384,6 +415,37 @@ class SyncService:
         """Move a destroyed request to ``history/`` (idempotent in the store)."""
         self._store.archive(request_id)
         self._audit.record(request_id, "archived", source=source, data={"to": f"history/{request_id}.json"})
+
+
+@dataclass(frozen=True)
+class FailedAt:
+    kind: str
+    text: str  # "job 'plan' failed at step 6 'terraform plan'"
+    url: str | None  # the job's page
+
+
+_FAILED_WORDS = {"failure": "failed", "timed_out": "timed out", "cancelled": "was cancelled"}
+_MAX_NAME = 80
+
+
+def failed_at(kind: str, jobs: Sequence[JobInfo]) -> FailedAt | None:
+    """The first job that did not succeed, and its first step that did not (None when no job
+    says so: the run failed before any job started, or GitHub lists none)."""
+    job = next((j for j in jobs if j.conclusion in FAILURE_CONCLUSIONS), None)
+    if job is None:
+        return None
+    conclusion = job.conclusion or "failure"
+    verb = _FAILED_WORDS.get(conclusion, f"ended {conclusion.replace('_', ' ')}")
+    text = f"job {_name(job.name)} {verb}"
+    step = next((s for s in job.steps if s.conclusion in FAILURE_CONCLUSIONS), None)
+    if step is not None:
+        text += f" at step {step.number} {_name(step.name)}"
+    return FailedAt(kind=kind, text=text, url=job.url or None)
+
+
+def _name(name: str) -> str:
+    name = " ".join(name.split())
+    return repr(name if len(name) <= _MAX_NAME else name[: _MAX_NAME - 1] + "…")
 
 
 def _run_info(run: RunRef) -> RunInfo:

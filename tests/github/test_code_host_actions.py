@@ -225,6 +225,50 @@ def test_get_run(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> Non
     assert run.created_at is not None and run.created_at.year == 2026
 
 
+def _fixture_job(shared_fixtures: Path) -> dict[str, object]:
+    """A real ``job`` document: the one in GitHub's workflow_job webhook is the REST job schema."""
+    name = "octokit__workflow_job_completed.failure.with-organization.payload.json"
+    job: dict[str, object] = json.loads((shared_fixtures / "github" / "webhooks" / name).read_text())["workflow_job"]
+    return job
+
+
+def test_list_jobs_maps_jobs_and_steps(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter, openapi_checker: OpenApiChecker, shared_fixtures: Path
+) -> None:
+    job = _fixture_job(shared_fixtures)
+    route = github_api.get("/repos/acme/infra/actions/runs/77/jobs").respond(
+        200, json={"total_count": 1, "jobs": [job]}
+    )
+    (found,) = code_host.list_jobs(REPO, 77)
+    assert (found.id, found.name, found.url, found.status, found.conclusion) == (
+        289782451,
+        "linters",
+        "https://github.com/octo-org/octo-repo/runs/1291536064",
+        "completed",
+        "failure",
+    )
+    failed = [s for s in found.steps if s.conclusion == "failure"]
+    assert [(s.number, s.name) for s in failed] == [(8, "Run yarn run format-check")]
+    assert len(found.steps) == len(job["steps"])  # type: ignore[arg-type]
+    assert dict(route.calls.last.request.url.params) == {"filter": "latest", "per_page": "100", "page": "1"}
+    assert openapi_checker.operation_ids() == ["actions/list-jobs-for-workflow-run"]
+
+
+def test_list_jobs_follows_pages(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:
+    def job(i: int) -> dict[str, object]:
+        return {"id": i, "name": f"job {i}", "html_url": f"https://github.com/acme/infra/runs/{i}", "status": "completed"}
+
+    route = github_api.get("/repos/acme/infra/actions/runs/77/jobs").mock(
+        side_effect=[
+            httpx.Response(200, json={"total_count": 101, "jobs": [job(i) for i in range(100)]}),
+            httpx.Response(200, json={"total_count": 101, "jobs": [job(100)]}),
+        ]
+    )
+    jobs = code_host.list_jobs(REPO, 77)
+    assert [j.id for j in jobs] == list(range(101)) and jobs[0].steps == ()
+    assert [c.request.url.params["page"] for c in route.calls] == ["1", "2"]
+
+
 # --- artifacts -----------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 It answers the operations ``GitHubCodeHost`` uses (git refs/commits/trees, file contents (get,
 create or replace, with GitHub's blob-sha check), pulls, labels, reviews, comments, merge,
-workflow dispatch, runs, artifacts and the artifact download redirect) with bodies shaped like
+workflow dispatch, runs, jobs, artifacts and the artifact download redirect) with bodies shaped like
 GitHub's, keeps real state (commits with parents and trees,
 PR heads that follow their branch, squash merges, runs you can complete), answers conditional
 GETs with 304 when the ETag still matches, and builds webhook deliveries from the octokit
@@ -63,6 +63,7 @@ class SimRepo:
     comments: dict[int, list[str]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     artifacts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class GitHubSim:
@@ -201,6 +202,7 @@ class GitHubSim:
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/workflows/(?P<wf>[^/]+)/runs", "list_runs"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/runs/(?P<id>\d+)", "get_run"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/runs/(?P<id>\d+)/artifacts", "list_artifacts"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/runs/(?P<id>\d+)/jobs", "list_jobs"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/artifacts/(?P<id>\d+)/zip", "download_artifact"),
     )
 
@@ -518,6 +520,30 @@ class GitHubSim:
         items = [a for a in repo.artifacts.get(int(id), []) if not query.get("name") or a["name"] == query["name"]]
         per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
         return 200, {"total_count": len(items), "artifacts": items[(page - 1) * per_page : page * per_page]}, None
+
+    def set_jobs(self, full_name: str, run_id: int, jobs: list[dict[str, Any]]) -> None:
+        """The run's jobs as ``GET .../runs/{run_id}/jobs`` lists them (``job`` documents)."""
+        self.repo(full_name).jobs[run_id] = copy.deepcopy(jobs)
+
+    def _list_jobs(self, repo: SimRepo, *, id: str, query: dict[str, str], **_: Any) -> tuple[int, Any, None]:
+        run = repo.runs.get(int(id))
+        if run is None:
+            return 404, {"message": "Not Found"}, None
+        jobs = repo.jobs.get(int(id))
+        if jobs is None:  # one job named after the workflow, as the run ended, without steps
+            jobs = [
+                {
+                    "id": int(id) * 10,
+                    "run_id": int(id),
+                    "name": run["path"].rsplit("/", 1)[-1].removesuffix(".yml"),
+                    "html_url": f"{run['html_url']}/job/{int(id) * 10}",
+                    "status": run["status"],
+                    "conclusion": run["conclusion"],
+                    "steps": [],
+                }
+            ]
+        per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
+        return 200, {"total_count": len(jobs), "jobs": jobs[(page - 1) * per_page : page * per_page]}, None
 
     def _download_artifact(self, repo: SimRepo, *, id: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         return 302, None, {"location": f"{BLOB_HOST}/artifacts/{id}.zip?sig=secret"}

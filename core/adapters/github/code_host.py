@@ -7,8 +7,8 @@ file (the normal case: one file per request) is one ``PUT .../contents/{path}``;
 multi-file commits use the git data API (a tree with inline contents on the parent's tree, a
 commit, a fast-forward-only ref update), so one request's files always land in one commit.
 Workflows are dispatched with ``return_run_details``; where the server refuses the field the run
-is found by the request id in its run-name. A run's artifacts are listed once for its plan and
-its cost. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
+is found by the request id in its run-name. A run's jobs say where a failed run failed; its
+artifacts are listed once for its plan and its cost. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from core.adapters.github.client import RETRYABLE_STATUSES, GitHubApiError, GitH
 from core.ports.code_host import (
     CodeHost,
     CodeHostError,
+    JobInfo,
     MergeResult,
     PullRequestInfo,
     RepoRef,
     ReviewInfo,
     RunInfo,
+    RunJobs,
 )
 
 LOG = logging.getLogger("tfpilot.github")
@@ -39,6 +41,8 @@ MAX_BLOB_MEMO = 1024
 MAX_ARTIFACT_LISTINGS = 256
 ARTIFACT_PAGE = 100
 MAX_ARTIFACT_PAGES = 5
+JOB_PAGE = 100
+MAX_JOB_PAGES = 3
 # Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
 DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
 LOCAL_CLOCK_SLACK = timedelta(seconds=60)
@@ -629,6 +633,25 @@ class GitHubCodeHost:
         response = self.client.get("/repos/{owner}/{repo}/actions/runs/{run_id}", path=_repo_path(repo, run_id=run_id))
         return mapping.run(response.data, web_url=self.web_url, repo=repo)
 
+    def list_jobs(self, repo: RepoRef, run_id: int) -> list[JobInfo]:
+        """The jobs (with their steps) of the run's latest attempt."""
+        mapping.check_repo(repo)
+        jobs: list[JobInfo] = []
+        for page in range(1, MAX_JOB_PAGES + 1):
+            response = self.client.get(
+                "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+                path=_repo_path(repo, run_id=run_id),
+                params={"filter": "latest", "per_page": JOB_PAGE, "page": page},
+            )
+            data = _dict(response.data)
+            items = data.get("jobs")
+            items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+            jobs.extend(mapping.job(item) for item in items)
+            total = data.get("total_count")
+            if len(items) < JOB_PAGE or not isinstance(total, int) or len(jobs) >= total:
+                break
+        return jobs
+
     # --- artifacts -----------------------------------------------------------------------------
     def _run_artifacts(self, repo: RepoRef, run_id: int) -> list[dict[str, Any]]:
         """Every artifact of the run, listed once (unfiltered, so the cost artifact comes with
@@ -730,4 +753,9 @@ def _server_time(date_header: str | None) -> datetime | None:
 
 def _conforms(host: GitHubCodeHost) -> CodeHost:
     """Never called: lets mypy check ``GitHubCodeHost`` against the ``CodeHost`` protocol."""
+    return host
+
+
+def _lists_jobs(host: GitHubCodeHost) -> RunJobs:
+    """Never called: lets mypy check ``GitHubCodeHost`` against the ``RunJobs`` protocol."""
     return host

@@ -7,7 +7,15 @@ import re
 from typing import Any
 
 from core.domain.ids import REQUEST_ID_IN_TEXT_RE
-from core.ports.code_host import CodeHostError, PullRequestInfo, RepoRef, ReviewInfo, RunInfo
+from core.ports.code_host import (
+    CodeHostError,
+    JobInfo,
+    JobStepInfo,
+    PullRequestInfo,
+    RepoRef,
+    ReviewInfo,
+    RunInfo,
+)
 
 # GitHub account and repository names: letters, digits, '-', '_' and '.' (never '..').
 _REPO_PART_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -114,3 +122,25 @@ def run_mentions(data: Any, request_id: str) -> bool:
         if isinstance(text, str) and request_id in REQUEST_ID_IN_TEXT_RE.findall(text):
             return True
     return False
+
+
+def job(data: Any) -> JobInfo:
+    """From a ``job`` document (``GET .../actions/runs/{run_id}/jobs``)."""
+    item = _dict(data)
+    steps = [_dict(step) for step in item.get("steps") or [] if isinstance(step, dict)]
+    return JobInfo(
+        id=int(item["id"]),
+        name=str(item.get("name") or ""),
+        url=str(item.get("html_url") or item.get("url") or ""),
+        status=str(item.get("status") or "queued"),
+        conclusion=item.get("conclusion"),
+        steps=tuple(
+            JobStepInfo(
+                number=int(step.get("number") or 0),
+                name=str(step.get("name") or ""),
+                status=str(step.get("status") or "queued"),
+                conclusion=step.get("conclusion"),
+            )
+            for step in steps
+        ),
+    )
