@@ -26,8 +26,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument("plan_json", metavar="PLAN_JSON", help="path to the plan JSON, or - for stdin")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--full", action="store_true", help="also show attribute changes (sensitive values hidden)")
-    parser.add_argument("--max-chars", type=int, default=None, help="bound on the text (summary or full plan)")
+    parser.add_argument(
+        "--max-chars", type=_positive, default=None, help="bound on the text (summary or full plan), at least 1"
+    )
     parser.set_defaults(func=run)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not at least 1")
+    return number
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,3 +81,12 @@ def test_invalid_file_json_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan-summary", str(tmp_path / "nope.json")]) == 1
     assert "No such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bound", ["0", "-5", "ten"])
+def test_max_chars_must_be_a_positive_number(bound: str, plans_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["plan-summary", str(plans_dir / PLAN_FILES["create"]), "--max-chars", bound])
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    assert "--max-chars" in captured.err and captured.out == ""
