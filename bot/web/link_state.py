@@ -126,12 +126,13 @@ class LinkStates:
             raise StateRefused("the state parameter is not one TfPilot issued", 400)
         try:
             doc = json.loads(stored.body)
-            expires_at = datetime.fromisoformat(doc["expires_at"])
+            expires_at = datetime.fromisoformat(str(doc["expires_at"]))
             team, user = doc.get("team_id"), doc["user_id"]
         except (ValueError, KeyError, TypeError):
             raise StateRefused("the state parameter is malformed", 400) from None
         if (
             doc.get("kind") != "github_link"
+            or expires_at.tzinfo is None  # cannot be compared with now: not one the Slack side wrote
             or not valid_slack_id(user)
             or (team is not None and not valid_slack_id(team))
         ):

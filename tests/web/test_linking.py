@@ -312,3 +312,21 @@ def test_a_failing_dm_does_not_undo_the_link(web: Web) -> None:
     web.ctx.dm = broken
     assert callback(web, begin(web)).status_code == 200
     assert LinkedIdentities(web.objects).github_login(TEAM, USER) == "dana-gh"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"kind": "github_link", "user_id": USER, "team_id": TEAM, "expires_at": "2099-01-01T00:00:00"},  # naive
+        {"kind": "github_link", "user_id": USER, "team_id": TEAM, "expires_at": 12},
+        {"kind": "slack_install", "user_id": USER, "team_id": TEAM, "expires_at": "2099-01-01T00:00:00+00:00"},
+        {"kind": "github_link", "user_id": "../x", "expires_at": "2099-01-01T00:00:00+00:00"},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_malformed_stored_state_is_refused_not_a_crash(web: Web, doc: object) -> None:
+    state = "stored-state-0123456789abcdef"
+    web.objects.put(f"oauth/states/{state}.json", json.dumps(doc).encode())
+    response = web.client.get("/github/link/start", params={"state": state}, follow_redirects=False)
+    assert response.status_code == 400
+    assert "malformed" in response.text
