@@ -89,6 +89,14 @@ def create_web_app(
         lifespan=lifespan,
     )
     app.state.tfpilot = ctx
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = github_webhook.publish_delivery_schemas(base_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=MIB)
     app.add_middleware(CorrelationMiddleware)
     # drift before api: /api/requests/drift-eligible must not be read as /api/requests/{id}.

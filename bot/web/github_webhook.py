@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +33,7 @@ from bot.web.body import ERROR_RESPONSES, MIB, ErrorOut, read_limited
 from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation
 from core.domain.facts import Fact, NotOurs
+from core.domain.webhook_payloads import PullRequestDelivery, PullRequestReviewDelivery, WorkflowRunDelivery
 from core.domain.webhooks import TRACKED_EVENTS, parse_delivery
 from core.services.once import Once
 
@@ -44,6 +45,8 @@ DEDUPE_PREFIX = "dedupe/github"
 _DELIVERY_RE = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 _EVENT_RE = re.compile(r"^[a-z_]{1,64}$")
 _KNOWN_EVENTS = frozenset({*TRACKED_EVENTS, "ping"})
+# The deliveries parse_delivery reads, published in /openapi.json as the webhook body's shapes.
+DELIVERY_MODELS: tuple[type[BaseModel], ...] = (WorkflowRunDelivery, PullRequestDelivery, PullRequestReviewDelivery)
 
 
 class WebhookAnswer(BaseModel):
@@ -88,8 +91,23 @@ def _answer(status_code: int, answer: WebhookAnswer) -> JSONResponse:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": "The delivery, exactly as GitHub sent it (the signature covers these bytes)",
-            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+            "description": (
+                "The delivery, exactly as GitHub sent it (the signature covers these bytes). X-GitHub-Event says "
+                "which shape it has: workflow_run, pull_request and pull_request_review deliveries are read through "
+                "the schemas below (only the fields TfPilot reads are described; GitHub sends many more); ping and "
+                "any other event are a JSON object, answered 200 or 204."
+            ),
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "anyOf": [
+                            *({"$ref": f"#/components/schemas/{m.__name__}"} for m in DELIVERY_MODELS),
+                            {"type": "object", "title": "OtherDelivery", "additionalProperties": True},
+                        ],
+                    }
+                }
+            },
         }
     },
 )
@@ -208,3 +226,15 @@ def _sync(ctx: WebContext, fact: Fact, label: str, delivery: str, received: floa
             log.warning("could not clear the dedupe marker of delivery %s", delivery, exc_info=True)
     finally:
         ctx.metrics.webhook_latency.labels(label).observe(time.perf_counter() - received)
+
+
+def publish_delivery_schemas(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add ``DELIVERY_MODELS`` (and the parts they use) to an OpenAPI document's components: the
+    route's body refers to them, but FastAPI only publishes models a route parses itself."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in DELIVERY_MODELS:
+        doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, part in doc.pop("$defs", {}).items():
+            components.setdefault(name, part)
+        components.setdefault(model.__name__, doc)
+    return schema

@@ -95,6 +95,28 @@ def test_every_json_answer_and_body_is_typed(spec: dict[str, Any]) -> None:
     assert set(report["properties"]) == {"detected", "summary", "counts", "run_url", "checked_at"}
 
 
+def test_the_webhook_body_names_the_deliveries_it_reads(spec: dict[str, Any]) -> None:
+    body = spec["paths"]["/github/webhook"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    refs = [branch["$ref"].rsplit("/", 1)[-1] for branch in body["anyOf"] if "$ref" in branch]
+    assert refs == ["WorkflowRunDelivery", "PullRequestDelivery", "PullRequestReviewDelivery"]
+    schemas = spec["components"]["schemas"]
+    run = schemas["WorkflowRunPart"]
+    assert {"id", "status", "conclusion", "head_sha", "path", "display_title"} <= set(run["properties"])
+    assert schemas["PullRequestPart"]["properties"]["state"]["enum"] == ["open", "closed"]
+    assert set(schemas["PullRequestReviewDelivery"]["required"]) == {"action", "review", "pull_request"}
+    dangling = {ref.rsplit("/", 1)[-1] for ref in _refs(spec) if ref.startswith("#/components/schemas/")} - set(schemas)
+    assert dangling == set()
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
 def test_auth_is_declared(spec: dict[str, Any]) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert schemes["ApiToken"] == {"type": "http", "description": "TFPILOT_API_TOKEN", "scheme": "bearer"}
