@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from module_registry import naming
+from module_registry import documents, naming
 from module_registry.definition import CONTEXT_KEYS, ModuleDefinition
 from module_registry.errors import RegistryError
 from module_registry.validation import apply_defaults, format_checker, relation_errors
@@ -74,11 +74,13 @@ def read_document(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise RegistryError("file is not UTF-8", file=name) from exc
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        doc = documents.load_json(text) if path.suffix == ".json" else documents.load_yaml(text)
     except json.JSONDecodeError as exc:
         raise RegistryError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=name) from exc
     except yaml.YAMLError as exc:
         raise RegistryError(f"not valid YAML: {exc}", file=name) from exc
+    except ValueError as exc:  # a duplicate key, NaN or Infinity
+        raise RegistryError(str(exc), file=name) from exc
     if not isinstance(doc, dict):
         raise RegistryError("a module definition must be an object", file=name, pointer="")
     return doc

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from module_registry import identifiers
+from module_registry import documents, identifiers
 from module_registry.errors import InvalidName, RegistryError, UnknownProject
 from module_registry.meta import model_error_words, pointer
 
@@ -32,6 +32,7 @@ GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 BRANCH_RE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 PROD_NAMES = frozenset({"prod", "production"})
+SUPPORTED_VERSION = 1
 
 
 class EnvironmentTarget(BaseModel):
@@ -174,10 +175,14 @@ def _read(path: Path) -> Any:
         if path.suffix == ".toml":
             return tomllib.loads(text)
         if path.suffix == ".json":
-            return json.loads(text)
+            return documents.load_json(text)
         if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return documents.load_yaml(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise RegistryError(f"the projects file does not parse: {exc}", file=name) from exc
+    except documents.DuplicateKey as exc:
+        raise RegistryError(f"the projects file is ambiguous: {exc}", file=name) from exc
+    except ValueError as exc:  # NaN or Infinity
         raise RegistryError(f"the projects file does not parse: {exc}", file=name) from exc
     raise RegistryError("the projects file must end in .yaml, .yml, .toml or .json", file=name)
 
@@ -233,6 +238,15 @@ def _target(project: str, environment: str, spec: _RawProject, env: _RawEnvironm
         )
     base = env.base_branch or spec.base_branch
     _branch(base, source, [*(env_where if env.base_branch else where), "base_branch"])
+    if environment in PROD_NAMES and env.prod is False:
+        # The production policy (allowlists, constraints, confirmations) keys on this flag: a
+        # "prod" that is not production is far more likely a slip than a wish.
+        raise RegistryError(
+            f"environment {environment!r} is named as production but has prod: false, so the production "
+            "policy would not apply; remove the flag or rename the environment",
+            file=source,
+            pointer=pointer([*env_where, "prod"]),
+        )
     env_path = env.env_path or f"envs/{environment}"
     try:
         identifiers.check_env_path(env_path)
@@ -281,6 +295,12 @@ def parse_projects(doc: Any, *, source: str) -> ProjectsMap:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RegistryError(model_error_words(first), file=source, pointer=pointer(list(first["loc"]))) from exc
+    if raw.version != SUPPORTED_VERSION:
+        raise RegistryError(
+            f"version {raw.version} is not supported (this TfPilot reads version {SUPPORTED_VERSION})",
+            file=source,
+            pointer="/version",
+        )
     targets: dict[str, dict[str, EnvironmentTarget]] = {}
     descriptions: dict[str, str | None] = {}
     places: dict[tuple[str, str, str, str], str] = {}

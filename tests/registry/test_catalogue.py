@@ -252,6 +252,22 @@ def test_invalid_json_is_refused_with_line_and_column(tmp_path: Path) -> None:
     assert caught.value.file == str(path) and "line 2" in str(caught.value)
 
 
+def test_a_key_given_twice_in_a_definition_is_refused(tmp_path: Path) -> None:
+    text = json.dumps(_builtin("s3-bucket"), indent=2)
+    # A second "force_destroy" field schema would silently replace the first one.
+    doubled = text.replace('"properties": {', '"properties": {\n"force_destroy": {"type": "string"},', 1)
+    path = tmp_path / "s3-bucket.json"
+    path.write_text(doubled)
+    with pytest.raises(RegistryError) as caught:
+        catalogue.load_registry(tmp_path)
+    assert caught.value.file == str(path) and "'force_destroy' appears twice" in str(caught.value)
+    yaml_path = tmp_path / "s3-bucket.json"
+    yaml_path.unlink()
+    (tmp_path / "dup.yaml").write_text("id: dup\ntitle: A\ntitle: B\n")
+    with pytest.raises(RegistryError, match=r"'title' appears twice.*line 3"):
+        catalogue.load_registry(tmp_path)
+
+
 def test_yaml_definitions_load_and_empty_or_missing_dirs_are_refused(tmp_path: Path) -> None:
     import yaml
 

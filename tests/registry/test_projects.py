@@ -125,6 +125,16 @@ def env(**values: Any) -> dict[str, Any]:
         (env(allowed_modules=["S3"]), "/projects/web/environments/dev/allowed_modules/0", "invalid module"),
         (env(region="us-east-1"), "/projects/web/environments/dev/region", "is not a known key"),
         (
+            {"version": 2, "projects": {"web": {"owner": "acme", "repo": "r", "environments": {"dev": {}}}}},
+            "/version",
+            "version 2 is not supported",
+        ),
+        (
+            {"projects": {"web": {"owner": "acme", "repo": "r", "environments": {"prod": {"prod": False}}}}},
+            "/projects/web/environments/prod/prod",
+            "named as production but has prod: false",
+        ),
+        (
             {"projects": {"web": {"owner": "acme", "repo": "r", "environments": {"dev": {}}}}, "extra": 1},
             "/extra",
             "not a known key",
@@ -176,3 +186,49 @@ def test_unreadable_files(tmp_path: Path, name: str, content: str, words: str) -
         projects.load_projects(path)
     with pytest.raises(RegistryError, match="cannot read"):
         projects.load_projects(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        (
+            "projects.yaml",
+            "projects:\n  web:\n    owner: acme\n    repo: r\n    environments:\n      dev: {}\n"
+            "  web:\n    owner: evil\n    repo: r\n    environments:\n      dev: {}\n",
+            "line 7",
+        ),
+        (
+            "projects.yaml",
+            "projects:\n  web:\n    owner: acme\n    repo: r\n    environments:\n"
+            "      prod:\n        prod: true\n      prod:\n        prod: false\n",
+            "line 8",
+        ),
+        (
+            "projects.json",
+            '{"projects": {"web": {"owner": "acme", "owner": "evil", "repo": "r", "environments": {}}}}',
+            "",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_silently_overwritten(
+    tmp_path: Path, name: str, content: str, line: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(RegistryError) as caught:
+        projects.load_projects(path)
+    assert "appears twice" in str(caught.value) and line in str(caught.value)
+    assert caught.value.file == str(path)
+
+
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "projects.yaml"
+    path.write_text(
+        "base: &base\n  owner: acme\n  repo: r\nprojects:\n  web:\n    <<: *base\n    environments:\n      dev: {}\n"
+    )
+    with pytest.raises(RegistryError, match="/base"):  # unknown top-level key, but the merge itself parsed
+        projects.load_projects(path)
+    path.write_text(
+        "projects:\n  web:\n    <<: {owner: acme, repo: r}\n    repo: other\n    environments:\n      dev: {}\n"
+    )
+    assert projects.load_projects(path).target("web", "dev").repo == "other"

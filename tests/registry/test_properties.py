@@ -277,7 +277,9 @@ def test_unicode_in_any_text_field_reads_back_or_is_refused_naming_the_field(reg
             event("unclosed template escape: left to terraform fmt")
             return
         body = assert_block_reads_back(text, inp, registry)
-        assert_value_arrives_unchanged(body, inp, registry, field, value)
+        prop = registry.get(inp.module).properties()[field]
+        if "enum" not in prop:  # a choice may be translated ("sse-s3" becomes "AES256"); text is not
+            assert_value_arrives_unchanged(body, inp, registry, field, value)
 
     check()
 
