@@ -443,6 +443,9 @@ class GitHubSim:
         ref = body["ref"]
         if ref not in repo.refs:
             return 422, {"message": f"No ref found for: {ref}"}, None
+        if body.get("return_run_details") and not self.return_run_details:
+            # An older server refuses the unknown field before dispatching anything.
+            return 422, {"message": "Invalid request. 'return_run_details' is not a permitted key."}, None
         inputs = body.get("inputs") or {}
         run_id = next(self._runs)
         now = _iso(self.now())
@@ -475,8 +478,6 @@ class GitHubSim:
                 },
                 None,
             )
-        if body.get("return_run_details"):
-            return 422, {"message": "Invalid request. 'return_run_details' is not a permitted key."}, None
         return 204, None, None
 
     def _cleanup_workflow(self, repo: SimRepo, base: str, inputs: dict[str, Any]) -> None:

@@ -207,10 +207,12 @@ def test_idle_refresh_costs_no_rate_limit(stack: Stack) -> None:
 CREATE_HTTP_CALLS = 6  # base ref, create ref, contents PUT, PR, labels, dispatch
 
 
+@pytest.mark.parametrize("retry", ["same", "new"])
 @pytest.mark.parametrize("n", range(1, CREATE_HTTP_CALLS + 1))
-def test_crash_between_steps_through_github(stack: Stack, n: int) -> None:
-    """A worker dies after the n-th HTTP call of create (its effect landed); the retry re-finds
-    what it made through the GitHub host: one branch, one commit, one PR, one plan run."""
+def test_crash_between_steps_through_github(stack: Stack, n: int, retry: str) -> None:
+    """A worker dies after the n-th HTTP call of create (its effect landed); the retry, in the
+    same process or in a new one that remembers nothing, re-finds what it made through the
+    GitHub host: one branch, one commit, one PR, one plan run."""
     from core.services.operations import LEASE
 
     calls: list[int] = []
@@ -231,6 +233,8 @@ def test_crash_between_steps_through_github(stack: Stack, n: int) -> None:
     with pytest.raises(Died):
         stack.requests.create(create_cmd())
     stack.world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    if retry == "new":
+        stack.restart()
     request = stack.requests.create(create_cmd())
     repo = stack.sim.repo(REPO)
     assert [b for b in repo.refs if b.startswith("request/")] == [f"request/{request.id}"]
@@ -238,6 +242,45 @@ def test_crash_between_steps_through_github(stack: Stack, n: int) -> None:
     assert request.status == "planning"
     head = repo.refs[f"request/{request.id}"]
     assert stack.sim.commits[head]["parents"] == [repo.forks[f"request/{request.id}"]]  # exactly one commit
+    assert request.plan_run.run_id == stack.sim.runs(REPO, "plan.yml")[0]["id"]
+    assert request.pr.number in repo.pulls and request.commit_sha == head
+    assert stack.world.notifier.events(request.id) == ["created"]
+
+
+# Without return_run_details (an older GitHub Enterprise Server): the dispatch with the field is
+# refused (422), the dispatch without it answers 204, and the run is found by its run-name.
+CREATE_HTTP_CALLS_WITHOUT_RUN_DETAILS = CREATE_HTTP_CALLS + 2
+
+
+@pytest.mark.parametrize("n", range(1, CREATE_HTTP_CALLS_WITHOUT_RUN_DETAILS + 1))
+def test_crash_between_steps_without_run_details(stack: Stack, n: int) -> None:
+    from core.services.operations import LEASE
+
+    stack.sim.return_run_details = False
+    calls: list[int] = []
+    original = stack.sim.handler
+
+    class Died(BaseException):
+        pass
+
+    def dying(request: Any) -> Any:
+        response = original(request)
+        calls.append(1)
+        if len(calls) == n:
+            raise Died
+        return response
+
+    stack.router.routes.clear()
+    stack.router.route().mock(side_effect=dying)
+    with pytest.raises(Died):
+        stack.requests.create(create_cmd())
+    stack.world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    stack.restart()
+    request = stack.requests.create(create_cmd())
+    (run,) = stack.sim.runs(REPO, "plan.yml")
+    assert len(stack.sim.repo(REPO).pulls) == 1 and request.status == "planning"
+    assert request.plan_run.run_id == run["id"]  # found by the request id in its run-name
+    assert request.operation("create", request.idempotency_key).completed_at is not None
 
 
 GET_REF = "GET /repos/{owner}/{repo}/git/ref/{ref}"
