@@ -122,6 +122,23 @@ class Registry:
                         scores[module_id] = max(scores.get(module_id, 0), size)
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
+    def presets_for(self, module_id: str, environment: str, *, prod: bool) -> list[str]:
+        """The module's presets that can be offered in ``environment``: those whose own values
+        meet every constraint applying there (``scratch``, with ``force_destroy``, is not
+        offered in production). File order."""
+        definition = self.get(module_id)
+        usable = []
+        for name, preset in definition.presets.items():
+            broken = any(
+                constraint.field in preset
+                and not validation.compile_validator(constraint.schema_).is_valid(preset[constraint.field])
+                for constraint in definition.constraints
+                if constraint.applies(environment, prod=prod)
+            )
+            if not broken:
+                usable.append(name)
+        return usable
+
     # --- validation --------------------------------------------------------------------------
     def validate(
         self,

@@ -85,7 +85,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_text(module: Any) -> None:
+def _show_text(module: Any, in_production: list[str]) -> None:
     spec = module.terraform
     print(f"{module.id}: {module.title} ({module.category})")
     print(f"  {module.description}")
@@ -106,6 +106,8 @@ def _show_text(module: Any) -> None:
         print("  presets:")
         for name, values in module.presets.items():
             note = module.preset_descriptions.get(name, "")
+            if name not in in_production:
+                note = (note + " " if note else "") + "(not offered in production)"
             print(f"    {name}: {json.dumps(values, sort_keys=True)}{'  ' + note if note else ''}")
     if module.constraints:
         print("  policy:")
@@ -122,15 +124,18 @@ def _show_text(module: Any) -> None:
 
 def run_show(args: argparse.Namespace) -> int:
     try:
-        module = _load(args).get(args.module_id)
+        registry = _load(args)
+        module = registry.get(args.module_id)
     except (ModuleRegistryError, SettingsError) as exc:
         return _fail(args, str(exc))
+    in_production = registry.presets_for(module.id, "prod", prod=True)
     if args.json:
         doc = module.model_dump(by_alias=True, mode="json")
         doc["fields"] = [f.model_dump(by_alias=True, mode="json") for f in module.fields()]
+        doc["presets_in_production"] = in_production
         print(json.dumps({"ok": True, "module": doc}, indent=2))
     else:
-        _show_text(module)
+        _show_text(module, in_production)
     return 0
 
 

@@ -110,6 +110,25 @@ def test_example_configs_and_presets_are_valid(registry: Registry) -> None:
             assert result.ok, (module.id, preset, result.errors)
 
 
+def test_presets_that_break_an_environment_rule_are_not_offered_there(registry: Registry) -> None:
+    assert registry.presets_for("s3-bucket", "dev", prod=False) == ["private-encrypted", "log-archive", "scratch"]
+    assert registry.presets_for("s3-bucket", "prod", prod=True) == ["private-encrypted"]
+    assert registry.presets_for("ecr-repository", "prod", prod=True) == ["service-images"]
+    for module in registry.modules():
+        for name in registry.presets_for(module.id, "prod", prod=True):
+            # What is offered in production, laid over a production-ready config, passes.
+            config = {**module.example_config(), **PROD_READY.get(module.id, {}), **module.preset(name)}
+            result = registry.validate(module.id, config, "prod", prod=True, project="core")
+            assert result.ok, (module.id, name, result.errors)
+
+
+PROD_READY: dict[str, dict[str, Any]] = {
+    "dynamodb-table": {"deletion_protection": True},
+    "rds-postgres": {"multi_az": True, "deletion_protection": True, "backup_retention_days": 14},
+    "ec2-instance": {"termination_protection": True},
+}
+
+
 # --- broken registries -----------------------------------------------------------------------
 
 

@@ -49,6 +49,18 @@ def test_registry_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(f["name"] == "engine_version" and f["enum"] == ["17", "16", "15", "14"] for f in doc["module"]["fields"])
 
 
+def test_registry_show_marks_presets_not_offered_in_production(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "registry", "show", "s3-bucket")
+    assert code == 0
+    scratch = next(line for line in out.splitlines() if line.strip().startswith("scratch:"))
+    assert scratch.endswith("(not offered in production)")
+    assert "private-encrypted" in out and "not offered" not in next(
+        line for line in out.splitlines() if line.strip().startswith("private-encrypted:")
+    )
+    code, doc = run_json(capsys, "registry", "show", "s3-bucket")
+    assert code == 0 and doc["module"]["presets_in_production"] == ["private-encrypted"]
+
+
 def test_registry_show_unknown_module(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "registry", "show", "s4-bucket")
     assert code == 1 and out == "" and "unknown module 's4-bucket'" in err
