@@ -409,3 +409,18 @@ def test_download_sends_no_authorization_and_is_bounded(
     assert client.stats.downloads == 2
     assert client.stats.calls == 0  # downloads are not GitHub API calls
     assert openapi_checker.external == ["blob.example.test", "blob.example.test"]
+
+
+def test_no_log_shows_a_signed_download_url(
+    client: GitHubClient, github_api: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs each request's URL at INFO on its own logger: the artifact URL's signature
+    (its query string) must not reach any log, whatever level the service runs at."""
+    caplog.set_level(logging.DEBUG)  # every logger, httpx's included
+    url = "https://blob.example.test/artifact.zip?sv=2021&se=2026&sig=SECRETSIGNATURE"
+    github_api.get(url).respond(200, content=b"zip")
+    assert client.download(url, max_bytes=100) == b"zip"
+    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("blob.example.test/artifact.zip" in line for line in httpx_lines)  # still logged, without its query
+    assert "SECRETSIGNATURE" not in caplog.text and "sig=" not in caplog.text
+    assert all("?" not in line for line in httpx_lines)

@@ -7,7 +7,8 @@ exponential backoff on 5xx, timeouts and connection errors, waits on primary/sec
 limits (``retry-after``, ``x-ratelimit-reset``) up to a bound and a clear error beyond it,
 conditional GETs with an ETag cache (a 304 is served from the cache and costs no rate limit),
 call counters for metrics and benchmarks, and one structured log line per call with the path
-*template*, status, duration and GitHub's request id, never a token or a signed URL.
+*template*, status, duration and GitHub's request id, never a token or a signed URL (httpx's own
+request log gets URLs without their query string: ``HttpxUrlQueryFilter``).
 """
 
 from __future__ import annotations
@@ -198,6 +199,30 @@ class _Call:
         return self.is_read or self.retry_ambiguous
 
 
+class HttpxUrlQueryFilter(logging.Filter):
+    """httpx logs every request's full URL at INFO ("HTTP Request: GET <url> ..."). An
+    artifact's download URL carries its signature in the query string (a credential for a
+    minute), so URLs reach that log without their query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) and a.query for a in record.args):
+            record.args = tuple(
+                a.copy_with(query=None) if isinstance(a, httpx.URL) and a.query else a for a in record.args
+            )
+        return True
+
+
+_HTTPX_LOG_LOCK = threading.Lock()
+
+
+def guard_httpx_log() -> None:
+    """Put ``HttpxUrlQueryFilter`` on the ``httpx`` logger, once per process."""
+    logger = logging.getLogger("httpx")
+    with _HTTPX_LOG_LOCK:
+        if not any(isinstance(f, HttpxUrlQueryFilter) for f in logger.filters):
+            logger.addFilter(HttpxUrlQueryFilter())
+
+
 class GitHubClient:
     """Synchronous GitHub REST client. Thread-safe: counters and the cache take a lock."""
 
@@ -240,6 +265,7 @@ class GitHubClient:
         self._log = logger or LOG
         self._lock = threading.Lock()
         self._cache = _EtagCache(etag_cache_size)
+        guard_httpx_log()
         self._owns_http = http is None
         self._http = http or httpx.Client(
             transport=transport,
