@@ -141,6 +141,12 @@ def _pending(request: Request, kind: str) -> bool:
     return any(op.kind == kind and op.completed_at is None and op.error is None for op in request.operations)
 
 
+def _no_open_pr(request: Request) -> str:
+    if request.pr is None or request.pr.number is None:
+        return "the request has no pull request yet"
+    return f"pull request #{request.pr.number} was closed without merging; re-open it first"
+
+
 def _state_check(action: Action, request: Request, status: Status) -> str | None:
     """Why the request's state forbids the action now, or None when the state allows it."""
     pr = request.pr
@@ -152,14 +158,16 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return "it is already approved for the current commit"
         if status is not Status.PLAN_READY:
             return f"approval needs a successful plan of the current commit (status is {status.value})"
-        return None
+        return None if pr_open else _no_open_pr(request)
     if action is Action.MERGE:
         if status is not Status.APPROVED:
             return f"merging needs an approved request (status is {status.value})"
-        return None
+        return None if pr_open else _no_open_pr(request)
     if action is Action.APPLY:
         if pr is None or not pr.merged:
             return "apply runs only after the pull request is merged"
+        if run_failed(request.destroy_run):
+            return "a destroy of this request failed; retry the destroy instead"
         if run_in_flight(request.apply_run):
             return "an apply is already running"
         if status is Status.APPLIED:

@@ -63,5 +63,14 @@ def at_status(status: str, *, prod: bool = False) -> Request:
             "apply_run": run(conclusion="success"),
             "destroy_run": run(conclusion="success"),
         },
+        "destroy_failed": {
+            "pr": pr(merged=True),
+            "apply_run": run(conclusion="success"),
+            "destroy_run": run(conclusion="failure"),
+        },
+        # A successful plan, but the PR was closed on GitHub without merging.
+        "pr_closed": {"pr": pr(open_=False), "plan_run": plan_ok},
+        # Approved, then a new commit: the approval no longer counts (status plan_ready).
+        "stale_approval": {"pr": pr(sha="sha2"), "plan_run": plan_ok, "approval": approved(sha="sha1")},
     }
     return make_request(**env, **states[status])

@@ -33,16 +33,19 @@ STATES = [
     "plan_failed",
     "destroying",
     "destroyed",
+    "destroy_failed",
+    "pr_closed",
+    "stale_approval",
 ]
 # The states in which each action is possible at all (for someone with the role).
 STATE_ALLOWS: dict[Action, set[str]] = {
-    Action.APPROVE: {"plan_ready"},
+    Action.APPROVE: {"plan_ready", "stale_approval"},
     Action.MERGE: {"approved"},
     Action.APPLY: {"merged", "apply_failed"},
-    Action.DESTROY: {"applied", "apply_failed"},
+    Action.DESTROY: {"applied", "apply_failed", "destroy_failed"},
     # A plan already running blocks both; an open PR whose plan never started allows them.
-    Action.REPLAN: {"pr_open", "plan_ready", "approved", "plan_failed"},
-    Action.UPDATE: {"pr_open", "plan_ready", "approved", "plan_failed"},
+    Action.REPLAN: {"pr_open", "plan_ready", "approved", "plan_failed", "stale_approval"},
+    Action.UPDATE: {"pr_open", "plan_ready", "approved", "plan_failed", "stale_approval"},
 }
 MIN_ROLE = {
     Action.APPROVE: Role.APPROVER,
@@ -137,3 +140,18 @@ def test_destroy_is_not_offered_twice_while_one_is_under_way() -> None:
     assert not decision.allowed and "under way" in (decision.reason or "")
     failed = applied.model_copy(update={"operations": [started.model_copy(update={"error": "cleanup failed"})]})
     assert allowed_actions(failed, Actor("U_ADMIN"), POLICY)[Action.DESTROY].allowed
+
+
+def test_state_reasons_for_closed_pull_requests_and_failed_destroys() -> None:
+    approver = Actor("U_APP")
+    closed = allowed_actions(at_status("pr_closed"), approver, POLICY)
+    assert closed[Action.APPROVE].reason == "pull request #7 was closed without merging; re-open it first"
+    approved_then_closed = at_status("approved")
+    assert approved_then_closed.pr is not None
+    approved_then_closed.pr = approved_then_closed.pr.model_copy(update={"open": False})
+    assert "closed without merging" in (allowed_actions(approved_then_closed, approver, POLICY)[Action.MERGE].reason or "")
+    no_pr = at_status("plan_ready").model_copy(update={"pr": None})
+    assert allowed_actions(no_pr, approver, POLICY)[Action.APPROVE].reason == "the request has no pull request yet"
+    destroy_failed = allowed_actions(at_status("destroy_failed"), Actor("U_ADMIN"), POLICY)
+    assert destroy_failed[Action.DESTROY].allowed
+    assert destroy_failed[Action.APPLY].reason == "a destroy of this request failed; retry the destroy instead"
