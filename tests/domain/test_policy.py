@@ -149,7 +149,9 @@ def test_state_reasons_for_closed_pull_requests_and_failed_destroys() -> None:
     approved_then_closed = at_status("approved")
     assert approved_then_closed.pr is not None
     approved_then_closed.pr = approved_then_closed.pr.model_copy(update={"open": False})
-    assert "closed without merging" in (allowed_actions(approved_then_closed, approver, POLICY)[Action.MERGE].reason or "")
+    assert "closed without merging" in (
+        allowed_actions(approved_then_closed, approver, POLICY)[Action.MERGE].reason or ""
+    )
     no_pr = at_status("plan_ready").model_copy(update={"pr": None})
     assert allowed_actions(no_pr, approver, POLICY)[Action.APPROVE].reason == "the request has no pull request yet"
     destroy_failed = allowed_actions(at_status("destroy_failed"), Actor("U_ADMIN"), POLICY)
