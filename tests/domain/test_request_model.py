@@ -126,3 +126,92 @@ def test_missing_identity_is_rejected() -> None:
 def test_corrupted_json_is_reported() -> None:
     with pytest.raises(InvalidDocument):
         Request.from_json(b"{not json", key="requests/x.json")
+
+
+# Every key the reference's "State model" lists for the request document (and the metrics
+# builder's inputs), with the keys of each sub-document it names.
+REFERENCE_FIELDS = {
+    # identity / meta
+    "id", "project", "environment", "module", "receivedAt", "updatedAt", "version", "revision", "status",
+    "statusDerivedAt",
+    # config
+    "config", "templateId", "environmentName",
+    # git / PR
+    "targetOwner", "targetRepo", "targetBase", "targetEnvPath", "targetFiles", "branchName", "prNumber", "prUrl",
+    "pr", "pullRequest", "commitSha", "mergedSha", "activePrNumber", "previousPrs",
+    # runs, approval, plan output, cleanup, timeline, other
+    "planRun", "applyRun", "destroyRun", "approval", "plan", "cleanupPr", "timeline", "cost", "render",
+    "moduleRef", "registryRef",
+    # read by the ops metrics builder
+    "applyTriggeredAt", "appliedAt",
+}  # fmt: skip
+REFERENCE_SUBFIELDS = {
+    "planRun": {"runId", "url", "status", "conclusion", "headSha"},
+    "applyRun": {"runId", "url", "status", "conclusion"},
+    "destroyRun": {"runId", "url", "status", "conclusion"},
+    "pr": {"number", "url", "merged", "open", "headSha"},
+    "pullRequest": {"number", "url", "merged", "open", "headSha"},
+    "approval": {"approved", "approvers"},
+    "cleanupPr": {"number", "url", "merged", "status"},
+    "timeline": {"step", "status", "message", "at"},
+}
+
+
+def _declared(model: type[Any]) -> set[str]:
+    return {info.alias or name for name, info in model.model_fields.items()}
+
+
+def _sub_model(field: str) -> type[Any]:
+    annotation = Request.model_fields[{(i.alias or n): n for n, i in Request.model_fields.items()}[field]].annotation
+    for candidate in getattr(annotation, "__args__", (annotation,)):
+        inner = getattr(candidate, "__args__", (candidate,))[0] if hasattr(candidate, "__origin__") else candidate
+        if isinstance(inner, type) and hasattr(inner, "model_fields"):
+            return inner
+    raise AssertionError(f"{field} is not a sub-document")
+
+
+def test_every_field_of_the_reference_state_model_is_declared() -> None:
+    assert REFERENCE_FIELDS - _declared(Request) == set()
+    for field, keys in REFERENCE_SUBFIELDS.items():
+        assert keys - _declared(_sub_model(field)) == set(), field
+
+
+def test_a_minimal_request_writes_every_reference_key() -> None:
+    written = Request.from_doc(
+        {"id": "req_abc123", "project": "core", "environment": "dev", "module": "s3-bucket",
+         "receivedAt": "2025-02-20T10:00:00.000Z", "updatedAt": "2025-02-20T10:00:00.000Z"}
+    ).to_doc()  # fmt: skip
+    assert REFERENCE_FIELDS - set(written) == set()
+
+
+def test_the_reference_example_document_as_printed() -> None:
+    # The reference's example, verbatim but for its elided values ("..." URLs and timestamps).
+    doc = json.loads(
+        """{
+          "id": "req_abc123", "project": "core", "environment": "dev", "module": "s3-bucket",
+          "config": { "bucket_name": "my-bucket", "tags": {} },
+          "receivedAt": "2025-02-20T10:00:00.000Z", "updatedAt": "2025-02-20T10:05:00.000Z",
+          "status": "plan_ready", "statusDerivedAt": "2025-02-20T10:05:00.000Z", "version": 3,
+          "targetOwner": "org", "targetRepo": "core-terraform", "targetBase": "main", "targetEnvPath": "envs/dev",
+          "branchName": "request/req_abc123", "prNumber": 42,
+          "pr": { "number": 42, "url": "https://github.com/org/core-terraform/pull/42", "merged": false, "open": true },
+          "planRun": { "runId": 100, "url": "https://github.com/org/core-terraform/actions/runs/100",
+                       "status": "completed", "conclusion": "success" },
+          "applyRun": null, "approval": null, "destroyRun": null,
+          "timeline": [{ "step": "Request created", "at": "2025-02-20T10:00:00.000Z" }]
+        }"""
+    )
+    request = Request.from_doc(doc)
+    assert (request.version, request.pr_number, request.timeline[0].step) == (3, 42, "Request created")
+    assert request.received_at.isoformat() == "2025-02-20T10:00:00+00:00"
+    written = json.loads(request.to_json())
+    assert set(doc) <= set(written)
+    for key, value in doc.items():
+        if key.endswith("At"):
+            assert written[key].replace("Z", ".000Z") == value, key
+        elif key == "timeline":
+            assert written[key][0]["step"] == "Request created"
+        elif isinstance(value, dict):
+            assert {k: written[key][k] for k in value} == value, key
+        else:
+            assert written[key] == value, key
