@@ -356,7 +356,7 @@ def _check_expr(expr: Any, where: list[Any], props: dict[str, Any], definition: 
 def _check_ref(ref: Any, where: list[Any], props: dict[str, Any], definition: ModuleDefinition, file: str) -> None:
     if not isinstance(ref, str):
         raise RegistryError("a reference must be a string", file=file, pointer=pointer(where))
-    if ref == "name":
+    if ref in ("name", "name_stem"):
         if definition.naming is None:
             raise RegistryError("'name' is used but the module has no naming rule", file=file, pointer=pointer(where))
         return
@@ -368,7 +368,7 @@ def _check_ref(ref: Any, where: list[Any], props: dict[str, Any], definition: Mo
     if head == "context" and rest in CONTEXT_KEYS:
         return
     raise RegistryError(
-        f"unknown reference {ref!r} (use name, tags, config.<field> or context.<{'|'.join(CONTEXT_KEYS)}>)",
+        f"unknown reference {ref!r} (use name, name_stem, tags, config.<field> or context.<{'|'.join(CONTEXT_KEYS)}>)",
         file=file,
         pointer=pointer(where),
     )

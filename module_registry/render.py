@@ -70,10 +70,13 @@ class _Context:
     name: str | None
     tags: dict[str, str]
     values: dict[str, Any]
+    name_stem: str | None = None  # the name without its naming suffix (``.fifo``)
 
     def resolve(self, ref: str) -> Any:
         if ref == "name":
             return self.name
+        if ref == "name_stem":
+            return self.name_stem
         if ref == "tags":
             return dict(self.tags)
         head, _, rest = ref.partition(".")
@@ -206,16 +209,12 @@ def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
     config = _canonical(result.config)
 
     name: str | None = None
+    name_stem: str | None = None
     if definition.naming is not None:
         rule = definition.naming
-        name = naming.build(
-            project,
-            environment,
-            config[rule.field],
-            rule.rule,
-            suffix=name_suffix(definition, config),
-            reserve=rule.reserve,
-        )
+        suffix = name_suffix(definition, config)
+        name = naming.build(project, environment, config[rule.field], rule.rule, suffix=suffix, reserve=rule.reserve)
+        name_stem = name[: len(name) - len(suffix)] if suffix else name
 
     merged_tags: dict[str, str] | None = None
     if definition.terraform.tags_input is not None:
@@ -228,6 +227,7 @@ def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
     ctx = _Context(
         config=config,
         name=name,
+        name_stem=name_stem,
         tags=merged_tags or {},
         values={
             "project": project,

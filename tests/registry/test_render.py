@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -236,3 +237,28 @@ def test_resource_definitions_and_user_values_that_look_like_expressions(
     out.mkdir()
     (out / "custom.tf").write_text(text)
     fmt_check(out)
+
+
+def _sqs_module_queue_names(body: dict[str, Any]) -> tuple[str, str]:
+    """The names terraform-aws-modules/sqs 4.x gives the queue and its DLQ (its main.tf logic)."""
+
+    def fifo(name: str) -> str:
+        return f"{name.removesuffix('.fifo')}.fifo" if body["fifo_queue"] else name
+
+    return fifo(body["name"]), fifo(body.get("dlq_name") or f"{body['name']}-dlq")
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_sqs_queue_and_dead_letter_queue_names_are_valid_sqs_names(registry: Registry, fifo: bool) -> None:
+    # The module names the DLQ "<name>-dlq" and then appends ".fifo": given "x.fifo" it would make
+    # "x.fifo-dlq.fifo", which SQS refuses. The definition passes the DLQ name itself for FIFO.
+    longest = "q" * (80 - len("core-prod-") - 4 - (5 if fifo else 0))
+    config = {"name": longest, "fifo": fifo}
+    inp = render.RenderInput(REQUEST_ID, "core", "prod", "sqs-queue", config, "envs/prod", "U1", True)
+    queue, dlq = _sqs_module_queue_names(module_body(render.render_block(inp, registry)))
+    suffix = r"\.fifo" if fifo else ""
+    for name in (queue, dlq):
+        assert re.fullmatch(rf"[A-Za-z0-9_-]+{suffix}", name) and len(name) <= 80, name
+    assert dlq == f"core-prod-{longest}-dlq" + (".fifo" if fifo else "")
+    too_long = registry.validate("sqs-queue", {**config, "name": longest + "q"}, "prod", prod=True, project="core")
+    assert not too_long.ok and "keeping 4 for the suffix the module adds" in too_long.errors[0].message
