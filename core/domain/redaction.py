@@ -21,8 +21,10 @@ def _mark(kind: str) -> str:
 
 
 # Secret-looking key names for name=value pairs and for dict keys.
+# A name may run "password" into a prefix (PGPASSWORD, dbpassword); "pwd" and a bare "pass"
+# (MYSQL_PWD, db_pass) count only as a whole segment.
 _CREDENTIAL_NAMES = (
-    r"password|passwd|passphrase|pass_?word"
+    r"[a-z0-9]*(?:password|passwd)|passphrase|pass_?word|pwd|pass"
     r"|client[_-]?secret|secret(?:[_-]?(?:access[_-]?)?key)?"
     r"|(?:access|refresh|auth|api|bot|app|session|id)?[_-]?token"
     r"|api[_-]?key|apikey|private[_-]?key|signing[_-]?secret"
@@ -32,7 +34,7 @@ _SECRET_KEY = re.compile(rf"(?i)^[A-Za-z0-9_-]*?(?:^|[_-])(?:{_CREDENTIAL_NAMES}
 
 def _kind_of_name(name: str) -> str:
     lowered = name.lower()
-    if "pass" in lowered:
+    if "pass" in lowered or "pwd" in lowered:
         return "password"
     if "token" in lowered:
         return "token"
