@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -262,3 +264,52 @@ def test_sqs_queue_and_dead_letter_queue_names_are_valid_sqs_names(registry: Reg
     assert dlq == f"core-prod-{longest}-dlq" + (".fifo" if fifo else "")
     too_long = registry.validate("sqs-queue", {**config, "name": longest + "q"}, "prod", prod=True, project="core")
     assert not too_long.ok and "keeping 4 for the suffix the module adds" in too_long.errors[0].message
+
+
+def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """Same input, same bytes: also across interpreters whose set/dict hashing differs."""
+    config = json.dumps(
+        {
+            "name": "events",
+            "display_name": "Ünïcödé ${x} %{y}",
+            "subscriptions": {
+                "b-worker": {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:b"},
+                "a-worker": {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:a"},
+            },
+            "tags": {"zeta": "1", "alpha": "2", "Ωmega": "3"},
+        }
+    )
+    hermetic = {k: v for k, v in os.environ.items() if not k.startswith("TFPILOT_")}
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot.cli.main",
+                "render",
+                "--project",
+                "core",
+                "--env",
+                "prod",
+                "--module",
+                "sns-topic",
+                "--config",
+                config,
+                "--request-id",
+                REQUEST_ID,
+                "--requester",
+                "U024BE7LH",
+                "--json",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+            env={**hermetic, "PYTHONHASHSEED": seed, "TFPILOT_DATA_DIR": str(tmp_path)},
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    files = json.loads(outputs.pop())["files"]
+    assert list(files) == [f"envs/prod/tfpilot_{REQUEST_ID}.tf"]
