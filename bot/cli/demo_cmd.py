@@ -464,6 +464,7 @@ def _result_doc(result: DemoResult) -> dict[str, Any]:
         "file_after_destroy": result.file_after_destroy,
         "history": str(result.history_path),
         "chat_turns": result.chat_turns,
+        "assistant_questions": result.assistant_questions,
         "events": result.events,
         "seconds": round(result.seconds, 2),
     }

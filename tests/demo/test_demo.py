@@ -65,6 +65,19 @@ def test_demo_exits_zero_and_walks_the_lifecycle_in_order(demo_run: tuple[int, s
     ]:
         assert events.index(earlier) < events.index(later)
     assert events[-1] == "archived"
+    assert result["assistant_questions"] == 1  # one sentence, then the one missing value
+
+
+def test_runs_report_through_the_sync_service_like_webhooks(demo_run: tuple[int, str, str, Path]) -> None:
+    _, out, _, data = demo_run
+    rid = _json_tail(out)["request_id"]
+    logged = [json.loads(p.read_text()) for p in sorted((data / "logs" / rid).glob("*.json"))]
+    by_runner = {e["event"] for e in logged if e["source"] == "local-runner"}
+    # Every run's result reached the request as a fact folded by SyncService.apply_fact.
+    assert {"plan_completed", "apply_completed", "destroy_completed", "cleanup_pr_opened"} <= by_runner
+    assert not {"plan_completed", "apply_completed", "destroy_completed"} & {
+        e["event"] for e in logged if e["source"] != "local-runner"
+    }
 
 
 def test_demo_prints_every_card_and_thread_message(demo_run: tuple[int, str, str, Path]) -> None:
@@ -72,7 +85,17 @@ def test_demo_prints_every_card_and_thread_message(demo_run: tuple[int, str, str
     rid = _json_tail(out)["request_id"]
     positions = [
         out.index(f"card {rid} · {event}")
-        for event in ("plan_ready", "approved", "merged", "applying", "applied", "destroying", "destroyed")
+        for event in (
+            "created",
+            "plan_ready",
+            "approved",
+            "merged",
+            "applying",
+            "applied",
+            "destroy_requested",
+            "destroying",
+            "destroyed",
+        )
     ]
     assert positions == sorted(positions)
     assert out.count("  ↳ ") >= 8  # a thread reply under every card
