@@ -294,6 +294,23 @@ def test_checks_pending_409_then_success(
     assert len(sleeps) == 1
 
 
+def test_409_with_the_head_unchanged_is_retried_then_merged(
+    code_host: GitHubCodeHost, github_api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    """A 409 while the PR head is still the approved sha (the base moved under the merge) is
+    transient: the same merge, at the same sha, goes through on the next attempt."""
+    route = github_api.put(MERGE_PATH).mock(
+        side_effect=[
+            httpx.Response(409, json={"message": "Base branch was modified. Review and try the merge again."}),
+            httpx.Response(200, json={"sha": payloads.sha("m"), "merged": True, "message": "merged"}),
+        ]
+    )
+    github_api.get(PR_PATH).respond(200, json=payloads.pull(7, head_sha=HEAD_SHA, mergeable_state="unknown"))
+    assert merge(code_host).sha == payloads.sha("m")
+    assert [json.loads(c.request.content)["sha"] for c in route.calls] == [HEAD_SHA, HEAD_SHA]
+    assert len(sleeps) == 1
+
+
 def test_head_changed_is_a_clear_409(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:
     github_api.put(MERGE_PATH).respond(
         409, json={"message": "Head branch was modified. Review and try the merge again."}
