@@ -9,7 +9,10 @@ over the local git forge because it is what production talks to, counts dispatch
 processes by construction, and lets the test send the matching webhooks), and Slack through the
 Slack tests' ``FakeSlack``. Requests are seeded at ``plan_ready``; then, for all of them at once,
 each Approve, Merge and Apply click is sent to both processes at the same moment (two clicks, as
-a double click or a Slack retry through a load balancer would), and the apply run's
+a double click or a Slack retry through a load balancer would). GitHub's deliveries about what a
+click caused race the click: the ``pull_request`` closed (merged) delivery and the apply run's
+``workflow_run`` requested delivery are sent to both processes the moment the fake GitHub has
+merged or created the run, while the clicked process is still recording it. Then the apply run's
 ``workflow_run`` deliveries go to both processes (the same delivery id twice, and out of order).
 """
 
@@ -214,10 +217,27 @@ def run_delivery(run_doc: dict[str, Any], action: str) -> bytes:
     return json.dumps(payload).encode()
 
 
-def post_delivery(http: httpx.Client, served: Served, body: bytes, delivery: str) -> int:
+def merged_pr_delivery(github: FakeGitHub, number: int) -> bytes | None:
+    """GitHub's ``pull_request`` closed delivery for a merged PR, once the merge happened."""
+    pr = github.pulls[number]
+    if not pr.merged:
+        return None
+    payload = load_fixture("octokit__pull_request_closed.payload.json")
+    payload["pull_request"] = {**payload["pull_request"], **github.pull_doc(pr)}
+    payload["repository"] = {**payload["repository"], "full_name": f"{github.owner}/{github.repo}"}
+    return json.dumps(payload).encode()
+
+
+def requested_run_delivery(github: FakeGitHub, request_id: str, workflow: str) -> bytes | None:
+    """GitHub's ``workflow_run`` requested delivery for a dispatched run, once it exists."""
+    runs = github.runs_for(request_id, workflow)
+    return run_delivery(github.run_doc(runs[0]), "requested") if runs else None
+
+
+def post_delivery(http: httpx.Client, served: Served, body: bytes, delivery: str, event: str = "workflow_run") -> int:
     headers = {
         "content-type": "application/json",
-        "X-GitHub-Event": "workflow_run",
+        "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery,
         "X-Hub-Signature-256": github_signature(body),
     }
@@ -256,9 +276,46 @@ def test_two_processes_interleaved_clicks_and_webhooks(world: dict[str, Any]) ->
             assert statuses == [200, 200]
             eventually(lambda: done(store.get(rid)), f"{action} of {rid}")
 
+        def click_racing_its_webhook(
+            action: str, done: Callable[[Request], bool], github_side: Callable[[], bytes | None], event: str
+        ) -> None:
+            """The clicks to both processes, and GitHub's delivery of what the click caused, sent to
+            both the moment GitHub has done it: while the clicked process is still recording it."""
+            delivery = str(uuid.uuid4())
+
+            def deliver_when_done() -> list[int]:
+                deadline = time.monotonic() + WAIT
+                while (body := github_side()) is None:
+                    assert time.monotonic() < deadline, f"GitHub never saw the {action} of {rid}"
+                    time.sleep(0.002)
+                return both(
+                    pool,
+                    lambda: post_delivery(http, a, body, delivery, event),
+                    lambda: post_delivery(http, b, body, delivery, event),
+                )
+
+            racing = pool.submit(deliver_when_done)
+            click(action, lambda _r: True)
+            pair = racing.result(WAIT)
+            with lock:
+                webhook_answers.append((pair[0], pair[1]))
+            eventually(lambda: done(store.get(rid)), f"{action} of {rid}")
+
         click("approve", lambda r: bool(r.approval and r.approval.approved))
-        click("merge", lambda r: bool(r.pr and r.pr.merged))
-        click("apply", lambda r: bool(r.apply_run and r.apply_run.run_id))
+        number = request.pr_number
+        assert number is not None
+        click_racing_its_webhook(
+            "merge",
+            lambda r: bool(r.pr and r.pr.merged and r.merged_sha),
+            lambda: merged_pr_delivery(github, number),
+            "pull_request",
+        )
+        click_racing_its_webhook(
+            "apply",
+            lambda r: bool(r.apply_run and r.apply_run.run_id),
+            lambda: requested_run_delivery(github, rid, "apply.yml"),
+            "workflow_run",
+        )
         run_id = store.get(rid).apply_run.run_id  # type: ignore[union-attr]
         # GitHub runs it: each delivery reaches both processes (same id), the last one out of order.
         started = run_delivery(github.run_doc(github.set_run(run_id, "in_progress")), "in_progress")
@@ -274,7 +331,8 @@ def test_two_processes_interleaved_clicks_and_webhooks(world: dict[str, Any]) ->
         assert late == 202
         eventually(lambda: store.get(rid).status == "applied", f"{rid} applied")
 
-    with httpx.Client(timeout=30) as http, ThreadPoolExecutor(4 * REQUESTS) as pool:
+    # Per request at most: its flow, a racing webhook sender, two clicks and two deliveries.
+    with httpx.Client(timeout=30) as http, ThreadPoolExecutor(6 * REQUESTS) as pool:
         flows = [pool.submit(lifecycle, r, http, pool) for r in requests]
         errors = [f.exception() for f in flows]
         if any(errors):
@@ -299,7 +357,7 @@ def test_two_processes_interleaved_clicks_and_webhooks(world: dict[str, Any]) ->
             assert ops == {("approve", True), ("merge", True), ("apply", True)}
         # Each delivery sent to both processes was processed once: one 202, one duplicate 200.
         assert all(sorted(pair) == [200, 202] for pair in webhook_answers), webhook_answers
-        assert len(webhook_answers) == 2 * REQUESTS
+        assert len(webhook_answers) == 4 * REQUESTS
         assert sum(github.dispatches.values()) == REQUESTS
         assert github.unexpected == []
         # The list index (written by both processes) holds every request, from either process.
