@@ -6,8 +6,9 @@ as fallback, or the rules alone), runs the pure flow, and saves the session with
 compare-and-swap, retrying on a lost race, so any process can continue a conversation and a
 restart loses nothing. Submitting calls ``RequestService.create`` with the session id as
 idempotency key and the request id reserved at confirm: a second "submit" never creates a second
-request. Every user and assistant turn goes to the ``ChatLog``; a chat-log failure is logged and
-never fails the reply.
+request. Every user and assistant turn goes to the ``ChatLog`` through a ``ChatTurnWriter``: a
+chat-log failure is logged and never fails the reply, and a slow one delays it by at most
+``chat_log_wait`` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from assistant.chat_turns import DEFAULT_WAIT, ChatTurnWriter
 from assistant.domain import flow
 from assistant.domain.catalog import ProjectsView, RegistryView
 from assistant.domain.chat_model import Candidates, ChatModel, ExtractionContext, FallbackChatModel
@@ -89,9 +91,13 @@ class IntakeService:
         source: str = "slack",
         new_session_id: Callable[[], str] | None = None,
         new_request_id_fn: Callable[[], str] | None = None,
+        chat_log_wait: float = DEFAULT_WAIT,
     ) -> None:
         self._objects = objects
         self._chat_log = chat_log
+        # Turns are logged off the reply's path: a slow chat bucket delays a reply by at most
+        # ``chat_log_wait`` seconds, a failing one never fails it.
+        self._turns = ChatTurnWriter(chat_log, wait=chat_log_wait)
         self._registry = registry
         self._projects = projects
         self._requests = requests
@@ -149,6 +155,39 @@ class IntakeService:
         shown = ", ".join(f"{k}={v!r}" for k, v in list(values.items())[:50])[: self._max_chars]
         self._log_turns(session, user, f"[form] {shown}", reply, None, now)
         return reply
+
+    def flush_chat_log(self, timeout: float | None = None) -> bool:
+        """Wait for chat-log entries still being written (shutdown, tests); True when done."""
+        return self._turns.flush(timeout)
+
+    def sweep_expired(self, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` stored sessions idle past their expiry; returns how many.
+
+        A message to an expired session starts a fresh one anyway: this only keeps abandoned
+        conversations from piling up under ``sessions/``. A document that changed since it was
+        read (a new turn) is kept; an unreadable one is left alone (it may be a newer format).
+        """
+        now = self._clock.now()
+        deleted = 0
+        for key in self._objects.list_keys("sessions/"):
+            if deleted >= limit:
+                break
+            stored = self._objects.get(key)
+            if stored is None:
+                continue
+            try:
+                session = IntakeSession.model_validate_json(stored.body)
+            except ValidationError:
+                continue
+            if not session.expired(now):
+                continue
+            if self._objects.get_if_changed(key, stored.etag) is not None:
+                continue  # a turn landed meanwhile
+            self._objects.delete(key)
+            deleted += 1
+        if deleted:
+            log.info("removed %d expired intake sessions", deleted)
+        return deleted
 
     def session(self, key: ConversationKey) -> IntakeSession | None:
         """The stored session of a conversation (None when absent or unreadable)."""
@@ -303,6 +342,24 @@ class IntakeService:
         *,
         refused: str | None = None,
     ) -> None:
+        try:
+            entries = self._turn_entries(session, user, text, reply, candidates, now, refused=refused)
+        except Exception:  # the chat log is an audit aid: it must never fail a reply
+            log.exception("could not build the chat log entries of session %s", session.id)
+            return
+        self._turns.write(entries)
+
+    def _turn_entries(
+        self,
+        session: IntakeSession,
+        user: Requester,
+        text: str,
+        reply: Reply,
+        candidates: Candidates | None,
+        now: datetime,
+        *,
+        refused: str | None,
+    ) -> list[ChatEntry]:
         key = session.key
         common = {
             "session_id": session.id,
@@ -316,7 +373,7 @@ class IntakeService:
             user_data["refused"] = refused
         if candidates is not None and candidates.fallback_reason:
             user_data["fallback_reason"] = candidates.fallback_reason
-        entries = [
+        return [
             ChatEntry(
                 role="user",
                 text=text,
@@ -335,11 +392,6 @@ class IntakeService:
                 **common,
             ),
         ]
-        for entry in entries:
-            try:
-                self._chat_log.append(entry)
-            except Exception:  # the chat log is an audit aid: it must never fail a reply
-                log.exception("chat log append failed for session %s", session.id)
 
 
 def _config_problems(exc: Exception) -> dict[str, str] | None:

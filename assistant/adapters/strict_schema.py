@@ -14,7 +14,9 @@ constraints are ``pattern``/``format`` on strings (a fixed list of formats),
 * ``default``, ``examples``, ``minLength``/``maxLength``, unsupported formats and regexes with
   look-around or back-references are dropped from the schema and stated in the property's
   ``description`` instead, so the model still sees them (the registry enforces them anyway);
-* ``oneOf`` becomes ``anyOf``; ``allOf``/``not``/conditionals are dropped (the registry checks);
+* ``oneOf`` becomes ``anyOf``; ``allOf``/``not``/conditionals are dropped (the registry checks),
+  and so is an ``anyOf``/``oneOf`` whose branches only add rules to a typed object ("at least
+  one of these two fields"), which would otherwise replace the object's own properties;
 * a free-form map (``additionalProperties: {...}``, e.g. tags) cannot be strict, so it becomes
   an array of ``{key, value}`` pairs, turned back into a map by ``from_strict``;
 * an object with no declared properties becomes a JSON-encoded string.
@@ -153,6 +155,11 @@ def to_strict(
             break
 
     branches = node.get("anyOf") or node.get("oneOf")
+    if isinstance(branches, list) and branches and _constraints_only(node, branches):
+        # "at least one of trusted_services / trusted_role_arns": a rule on a typed object,
+        # not alternative shapes; the object keeps its properties and the registry checks it.
+        dropped.append("Further rules are checked after extraction")
+        branches = None
     if isinstance(branches, list) and branches:
         converted = [
             to_strict(b, root=root, nullable=False, path=path, conversion=conversion, depth=depth + 1)
@@ -188,6 +195,14 @@ def to_strict(
     if description:
         out["description"] = description
     return _nullable(out) if nullable else out
+
+
+def _constraints_only(node: Mapping[str, Any], branches: list[Any]) -> bool:
+    """Do ``anyOf``/``oneOf`` branches only add rules to a node that has its own type?"""
+    if not node.get("type") and not node.get("properties"):
+        return False
+    shaping = ("type", "enum", "const", "$ref")
+    return all(isinstance(b, Mapping) and not any(k in b for k in shaping) for b in branches)
 
 
 def _object(

@@ -3,8 +3,11 @@ broken chat log never breaks the conversation."""
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
+from assistant.chat_turns import ChatTurnWriter
 from core.adapters.chat_log import LocalChatLog
 from core.ports.chat_log import ChatEntry
 from tests.assistant.conftest import USER, World
@@ -67,3 +70,63 @@ def test_form_submissions_are_logged_too(world: World) -> None:
     chat.form({"name": "jobs-q", "visibility_timeout_seconds": "45"})
     user_turns = [e for e in world.chat_log.read(chat.session.id) if e.role == "user"]
     assert user_turns[-1].text.startswith("[form] ") and "jobs-q" in user_turns[-1].text
+
+
+class StuckChatLog:
+    """A chat bucket that hangs: every append waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entries: list[ChatEntry] = []
+
+    def append(self, entry: ChatEntry) -> None:
+        assert self.release.wait(30), "never released"
+        self.entries.append(entry)
+
+    def read(self, session_id: str) -> list[ChatEntry]:
+        return [e for e in self.entries if e.session_id == session_id]
+
+
+def test_a_hanging_chat_log_does_not_hold_the_reply(world: World) -> None:
+    stuck = StuckChatLog()
+    service = world.service(chat_log=stuck, chat_log_wait=0.01)
+    chat = world.chat(service)
+    reply = chat.say("bucket team-logs in payments dev")
+    # The reply came back while the chat log was still stuck on its first append.
+    assert reply.step == "confirm" and reply.terraform and stuck.entries == []
+    assert chat.say("submit").submitted and stuck.entries == []
+    stuck.release.set()
+    assert service.flush_chat_log(timeout=30)
+    assert [(e.role, e.data["step"]) for e in stuck.entries] == [
+        ("user", "confirm"),
+        ("assistant", "confirm"),
+        ("user", "submitted"),
+        ("assistant", "submitted"),
+    ]
+
+
+def test_a_full_backlog_drops_turns_instead_of_queueing_without_bound() -> None:
+    stuck = StuckChatLog()
+    writer = ChatTurnWriter(stuck, wait=0, max_pending=2)
+    turns = [[ChatEntry(session_id="ses_1", role="user", text=str(i), timestamp=datetime.now(UTC))] for i in range(6)]
+    results = [writer.write(turn) for turn in turns]
+    assert results == [False] * 6  # nothing waited for
+    # One turn is with the (stuck) worker, two wait in the queue, the rest were dropped.
+    assert 3 <= writer.dropped <= 4
+    stuck.release.set()
+    assert writer.flush(timeout=30)
+    assert len(stuck.entries) == 6 - writer.dropped
+    assert [e.text for e in stuck.entries] == sorted(e.text for e in stuck.entries)  # in order
+
+
+def test_the_writer_waits_for_a_healthy_log_and_keeps_no_idle_thread(world: World) -> None:
+    writer = ChatTurnWriter(world.chat_log, wait=30, idle_exit=0.01)
+    entry = ChatEntry(session_id="ses_1", role="user", text="hello", timestamp=datetime.now(UTC))
+    assert writer.write([entry]) is True and world.chat_log.read("ses_1") == [entry]
+    assert writer.flush(timeout=30)
+    worker = writer._worker
+    if worker is not None:
+        worker.join(timeout=30)
+    assert writer._worker is None or not writer._worker.is_alive()
+    assert writer.write([entry]) is True  # a new worker picks the next turn up
+    assert len(world.chat_log.read("ses_1")) == 2

@@ -251,3 +251,49 @@ def test_build_chat_model_without_a_key_is_the_rules() -> None:
     assert isinstance(built, FallbackChatModel)
     built.extract("hello", context())
     assert fake.requests[0]["model"] == "gpt-x"
+
+
+def test_each_call_carries_the_configured_timeout_and_no_retries_beyond_the_clients() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def record(request: httpx2.Request) -> httpx2.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return answer()(request)
+
+    fake = FakeOpenAI(record)
+    OpenAIChatModel(fake.client(), "m", timeout=2.5).extract("hello", context())
+    assert seen == [{"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}]
+
+
+def test_default_model_when_nothing_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TFPILOT_OPENAI_MODEL", raising=False)
+    fake = FakeOpenAI(answer())
+    OpenAIChatModel(fake.client()).extract("hello", context())
+    assert fake.requests[0]["model"] == "gpt-4o-mini"
+    assert "temperature" not in fake.requests[0] and fake.requests[0]["max_completion_tokens"] > 0
+
+
+def test_the_real_modules_schemas_all_become_strict_response_formats() -> None:
+    from datetime import UTC, datetime
+
+    import jsonschema
+
+    from module_registry import catalogue, projects
+
+    registry = catalogue.load_registry()
+    for module in registry.modules():
+        s = IntakeSession.start(
+            ConversationKey(channel="C", thread_ts="1"), "U", session_id="ses_1", now=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        s.module, s.step = module.id, "config"
+        ctx = extraction_context(s, registry, projects.load_projects())
+        fmt, _conversion, module_id = OpenAIChatModel(FakeOpenAI(answer()).client(), "m").response_format("x", ctx)
+        schema = fmt["json_schema"]["schema"]
+        assert module_id == module.id and fmt["json_schema"]["strict"] is True
+        jsonschema.Draft202012Validator.check_schema(schema)
+        config = schema["properties"]["config"]
+        assert set(config["properties"]) == set(module.schema["properties"]), module.id
+        for node in walk(config):
+            assert not (UNSUPPORTED & set(node)), (module.id, node)
+            if "properties" in node:
+                assert node["additionalProperties"] is False and node["required"] == list(node["properties"])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from assistant.domain.session import ConversationKey, IntakeSession
+from core.adapters.local_objects import LocalObjectStore
 from core.domain.errors import VersionConflict
 from tests.assistant.conftest import USER, World
+from tests.conftest import REPO_ROOT
 from tests.fakes import InMemoryObjectStore
 
 
@@ -150,3 +155,84 @@ def test_session_round_trips_through_json() -> None:
     s.config = {"name": "x", "tags": {"a": "b"}, "n": 3}
     s.remember()
     assert IntakeSession.model_validate_json(s.model_dump_json()) == s
+
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from assistant.domain.session import ConversationKey
+from assistant.service import IntakeService
+from core.adapters.local_objects import LocalObjectStore
+from tests.assistant.conftest import USER
+from tests.assistant.fakes import FakeProjects, FakeRegistry, FakeRequestService
+from tests.fakes import InMemoryChatLog, ManualClock
+
+clock = ManualClock()
+service = IntakeService(
+    LocalObjectStore(Path(sys.argv[1])), InMemoryChatLog(), FakeRegistry(), FakeProjects(),
+    FakeRequestService(clock), None, clock,
+)
+reply = service.handle(ConversationKey(team_id="T1", channel="D123", thread_ts=sys.argv[2]), USER, sys.argv[3])
+print(json.dumps({"step": reply.step, "question": reply.question, "text": reply.text}))
+"""
+
+
+def _in_another_process(store: Path, thread: str, text: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(store), thread, text],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_other_processes_continue_the_conversation_over_the_local_store(world: World, tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "store")
+    chat = world.chat(world.service(objects=store), thread="1700000000.000600")
+    chat.say("need a queue in core dev")
+    assert chat.session.pending_field == "name"
+    # Another process answers the question it never saw asked.
+    answered = _result(_in_another_process(tmp_path / "store", "1700000000.000600", "orders-q"))
+    assert answered["question"] == "visibility_timeout_seconds"
+    # Two more processes change different fields at the same time: compare-and-swap keeps both.
+    both = [
+        _in_another_process(tmp_path / "store", "1700000000.000600", "set fifo = yes"),
+        _in_another_process(tmp_path / "store", "1700000000.000600", "set message retention = 2 days"),
+    ]
+    for process in both:
+        _result(process)
+    reply = chat.say("45 seconds")
+    session = chat.session
+    assert reply.step == "confirm" and session.version == 5
+    assert session.config == {
+        "name": "orders-q",
+        "fifo": True,
+        "message_retention_seconds": 172800,
+        "visibility_timeout_seconds": 45,
+    }
+
+
+def test_sweep_removes_only_sessions_idle_past_their_expiry(world: World) -> None:
+    old = world.chat(thread="1700000000.000800")
+    old.say("bucket team-logs in payments dev")
+    world.clock.advance(hours=20)
+    recent = world.chat(thread="1700000000.000801")
+    recent.say("queue jobs-q in core dev")
+    world.objects.put("sessions/T1/D123/garbled.json", b"{not json")
+    service = world.service()
+    world.clock.advance(hours=5)  # the first is 25 h idle, the second 5 h
+    assert service.sweep_expired() == 1
+    assert service.session(old.key) is None and service.session(recent.key) is not None
+    assert "sessions/T1/D123/garbled.json" in set(world.objects.list_keys("sessions/"))
+    reply = old.say("hello again")  # a swept conversation simply starts fresh
+    assert old.session.step == "project" and "expired" not in reply.text
+    world.clock.advance(hours=25)
+    assert service.sweep_expired(limit=1) == 1 and service.sweep_expired() == 1
+    assert service.sweep_expired() == 0

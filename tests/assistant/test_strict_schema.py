@@ -98,3 +98,26 @@ def test_strict_schema_is_valid_json_schema_and_values_convert_back() -> None:
         "either": 4,
     }
     jsonschema.validate(back, {k: v for k, v in SCHEMA.items() if k != "$schema"})
+
+
+def test_an_any_of_that_only_adds_rules_keeps_the_objects_properties() -> None:
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "services": {"type": "array", "items": {"type": "string"}, "default": []},
+            "principals": {"type": "array", "items": {"type": "string"}, "default": []},
+        },
+        # at least one of the two lists is non-empty (a rule, not two shapes)
+        "anyOf": [
+            {"required": ["services"], "properties": {"services": {"minItems": 1}}},
+            {"required": ["principals"], "properties": {"principals": {"minItems": 1}}},
+        ],
+    }
+    strict = to_strict(schema, nullable=False)
+    assert "anyOf" not in strict and strict["type"] == "object"
+    assert strict["required"] == ["name", "services", "principals"]
+    assert "Further rules are checked after extraction" in strict["description"]
+    jsonschema.Draft202012Validator.check_schema(strict)
