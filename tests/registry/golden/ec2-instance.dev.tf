@@ -13,7 +13,7 @@ module "ec2_instance_req_golden0001" {
   associate_public_ip_address = false
   monitoring                  = false
   disable_api_termination     = false
-  iam_instance_profile        = "core-dev-batch-runner"
+  iam_instance_profile        = "batch-runner-profile"
   ebs_optimized               = true
   metadata_options = {
     http_endpoint               = "enabled"
