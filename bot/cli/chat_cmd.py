@@ -105,11 +105,19 @@ def run(
         settle=settle,
         confirm=confirm,
         echo_input=not interactive,
+        refresh=host is None,
     )
     where = (
         f"local forge and store in {Path(settings.data_dir).resolve()}" if host is not None else "configured backends"
     )
     session.write(presenter.bold("TfPilot chat") + presenter.dim(f" ({where})"))
+    if host is None:
+        session.write(
+            presenter.dim(
+                "Runs report to the service's webhook endpoint, not to this terminal: /status <id> refreshes "
+                "a request from the code host."
+            )
+        )
     if defaulted:
         session.write(
             presenter.dim("No TFPILOT_* roles configured: alice is a developer, bob an approver, carol an admin.")

@@ -87,6 +87,9 @@ class ConsoleSession:
     confirm: Callable[[str], bool] = lambda _prompt: True
     echo_input: bool = True  # print what the user said (off at a terminal, which already shows it)
     acting: ConsoleUser = field(init=False)
+    # Refresh a request from the code host before showing it (``/status``): without the local
+    # forge nothing reports runs to a terminal (GitHub's webhooks go to the service).
+    refresh: bool = False
     request_id: str | None = None
     _menu: Rendered | None = None
 
@@ -266,6 +269,11 @@ class ConsoleSession:
         except RequestNotFound:
             self.write(f"No request {wanted}; /list shows the requests there are.")
             return Outcome("unknown", wanted)
+        if self.refresh and request.archived_at is None:
+            try:
+                request = self.deps.sync.sync(wanted)
+            except (TfPilotError, CodeHostError) as exc:
+                self.write(self.presenter.dim(f"(could not refresh from the code host: {exc}; showing what is stored)"))
         self.request_id = request.id
         self.notifier.show(request)
         return Outcome("info", str(derive_status(request).value), request=request)

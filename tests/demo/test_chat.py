@@ -152,3 +152,34 @@ def test_a_background_card_is_printed_below_the_prompt_which_comes_back() -> Non
     showing[0] = ""
     notifier.request_changed(request, Transition(event="updated", previous_status="applied", status="applied"))
     assert not out.getvalue().endswith("bob> ")  # no prompt showing: none reprinted
+
+
+def test_status_refreshes_from_the_code_host_when_runs_do_not_report_to_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli.chat_cmd import chat_settings
+    from bot.cli.demo_cmd import console_deps
+    from bot.console.notifier import ConsoleNotifier
+    from bot.console.presenter import Presenter
+    from bot.console.session import ConsoleSession
+
+    settings, _ = chat_settings(tmp_path / "data")
+    out = io.StringIO()
+    notifier = ConsoleNotifier(out, presenter=Presenter())
+    deps, host = console_deps(settings, notifier=notifier, runner_mode="manual")
+    host.on_fact = None  # as with GitHub seen from a terminal: no fact ever reaches this process
+    session = ConsoleSession(deps, out, notifier, Presenter(), refresh=True, settle=host.drain)
+    session.handle_line("I need an S3 bucket in dev for the core project")
+    session.handle_line("logs-9")
+    session.handle_line("submit")
+    rid = session.request_id
+    assert rid is not None
+    assert deps.store.get(rid).plan_run.status != "completed"  # the run finished; nobody was told
+    synced: list[str] = []
+    real_sync = deps.sync.sync
+    monkeypatch.setattr(deps.sync, "sync", lambda request_id: synced.append(request_id) or real_sync(request_id))
+    session.handle_line("/status")
+    assert synced == [rid]
+    assert deps.store.get(rid).plan_run.conclusion == "success"
+    assert f"card {rid} · plan_ready" in out.getvalue()
+    host.close()
