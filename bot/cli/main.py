@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.render_cmd",
     "bot.cli.serve_cmd",
     "bot.cli.audit_cmd",
+    "bot.cli.admin_cmd",
 )
 
 

@@ -223,7 +223,8 @@ class ObjectRequestStore:
                 try:
                     request = self._parse(found)
                 except InvalidDocument as exc:
-                    report.problems.append(IndexProblem(key, str(exc), request_id))
+                    why = "; ".join(f"{p.loc}: {p.message}" for p in exc.problems) or "invalid document"
+                    report.problems.append(IndexProblem(key, why, request_id))
                     continue
                 if request.id != request_id:
                     report.problems.append(IndexProblem(key, f"document id {request.id!r} differs from its key"))
