@@ -587,6 +587,34 @@ def _variable(
     return schema, required
 
 
+def _tags_property(name: str, schema: dict[str, Any], unmapped: list[Finding]) -> dict[str, Any]:
+    """The tag schema for the module's ``tags`` input: server tags go through it and the user's
+    own tags are checked by our tag policy; rules of the module's own that this drops are reported."""
+    lost = sorted(
+        key
+        for key, value in schema.items()
+        if key not in ("title", "description", "type", "additionalProperties")
+        and not (key == "default" and value in ({}, None))
+    )
+    if lost:
+        unmapped.append(
+            Finding(name, "tags", f"TfPilot's tag policy replaces this variable's schema; not kept: {', '.join(lost)}")
+        )
+    return {**TAGS_SCHEMA, "description": schema.get("description") or TAGS_SCHEMA["description"]}
+
+
+def _output(name: str, body: dict[str, Any], file: str, outputs: list[dict[str, str]], unmapped: list[Finding]) -> None:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", name):
+        unmapped.append(Finding(name, "output", "not an identifier; the output was left out"))
+    elif any(output["name"] == name for output in outputs):
+        unmapped.append(Finding(name, "output", f"declared twice (again in {file}); the first one is kept"))
+    else:
+        description = body.get("description")
+        outputs.append(
+            {"name": name, "description": _unescape(description) if isinstance(description, str) else "", "value": name}
+        )
+
+
 def default_module_id(module_dir: Path) -> str:
     name = module_dir.resolve().name.lower()
     name = re.sub(r"^terraform-(aws|google|azurerm)-", "", name)
@@ -639,22 +667,13 @@ def import_module(
                 continue
             schema, is_required = _variable(name, body, unmapped, notes)
             if name == "tags" and schema.get("type") in ("object", ["object", "null"]):
-                # Server tags go through this input; the user's own tags are checked by our tag policy.
-                schema = {**TAGS_SCHEMA, "description": schema.get("description") or TAGS_SCHEMA["description"]}
+                schema = _tags_property(name, schema, unmapped)
                 tags_input, is_required = "tags", False
             properties[name] = schema
             if is_required:
                 required.append(name)
         for name, body in _blocks(parsed, "output"):
-            if re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", name):
-                description = body.get("description")
-                outputs.append(
-                    {
-                        "name": name,
-                        "description": _unescape(description) if isinstance(description, str) else "",
-                        "value": name,
-                    }
-                )
+            _output(name, body, path.name, outputs, unmapped)
     if not properties:
         raise RegistryError("no usable variable blocks found", file=str(directory))
 

@@ -465,3 +465,20 @@ def test_type_expressions_outside_the_grammar_are_reported(tmp_path: Path) -> No
     result = importer.import_module(tmp_path, module_id="odd", source="./odd")
     assert result.definition["schema"]["properties"]["odd"].get("type") is None
     assert any(f.construct == "type" for f in result.unmapped)
+
+
+def test_tag_rules_replaced_by_the_tag_policy_and_duplicate_outputs_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text(
+        'variable "tags" {\n  type    = map(string)\n  default = { Owner = "ops" }\n'
+        '  validation {\n    condition     = length(var.tags) <= 10\n    error_message = "Ten at most."\n  }\n}\n'
+        'variable "size" {\n  type = number\n}\n'
+    )
+    (tmp_path / "a.tf").write_text('output "id" {\n  value = "a"\n}\n')
+    (tmp_path / "b.tf").write_text('output "id" {\n  value = "b"\n}\n')
+    result = importer.import_module(tmp_path, module_id="tagged", source="./tagged")
+    tags_schema = result.definition["schema"]["properties"]["tags"]
+    assert tags_schema["maxProperties"] == 45 and tags_schema["default"] == {}
+    lost = [f for f in result.unmapped if f.variable == "tags" and f.construct == "tags"]
+    assert len(lost) == 1 and "default" in lost[0].detail and "maxProperties" in lost[0].detail
+    assert [o["name"] for o in result.definition["outputs"]] == ["id"]
+    assert any(f.variable == "id" and f.construct == "output" and "b.tf" in f.detail for f in result.unmapped)
