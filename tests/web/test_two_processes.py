@@ -244,6 +244,14 @@ def post_delivery(http: httpx.Client, served: Served, body: bytes, delivery: str
     return http.post(f"{served.url}/github/webhook", content=body, headers=headers).status_code
 
 
+def metric_value(text: str, sample: str) -> float:
+    """The value of one Prometheus sample line (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def both(pool: ThreadPoolExecutor, *calls: Callable[[], int]) -> list[int]:
     """Fire the calls at the same moment; their HTTP statuses."""
     start = threading.Barrier(len(calls))
@@ -368,6 +376,21 @@ def test_two_processes_interleaved_clicks_and_webhooks(world: dict[str, Any]) ->
                 headers={"Authorization": f"Bearer {API_TOKEN}"},
             ).json()
             assert sorted(row["id"] for row in listed["rows"]) == sorted(r.id for r in requests)
+        # Each process's /metrics shows what it did, from the real GitHub client and Slack route.
+        scraped = [
+            http.get(f"{served.url}/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}).text
+            for served in (a, b)
+        ]
+        for text in scraped:
+            assert f'tfpilot_requests{{status="applied"}} {float(REQUESTS)}' in text
+            assert "tfpilot_github_rate_limit_remaining 4999.0" in text  # FakeGitHub's x-ratelimit-remaining
+            assert 'tfpilot_slack_acks_total{mode="http",outcome="ok"}' in text
+        webhooks = sum(
+            metric_value(text, 'tfpilot_webhook_latency_seconds_count{event="workflow_run"}') for text in scraped
+        )
+        # requested, in progress, completed (each once, by one process) and the late stale "in progress"
+        assert webhooks == 4 * REQUESTS
+        assert sum(metric_value(text, 'tfpilot_github_calls_total{kind="write"}') for text in scraped) > 0
         # Every card was kept current in Slack.
         updated = {c.params.get("ts") for c in world["slack"].of("chat.update")}
         assert all(r.slack is not None and r.slack.ts in updated for r in requests)
