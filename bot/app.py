@@ -26,6 +26,7 @@ from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
 from bot.settings import SettingsError
 from bot.slack_notifier import web_client
+from bot.slack_oauth import cached_authorize
 from bot.slack_oauth import oauth_settings as build_oauth_settings
 
 if TYPE_CHECKING:
@@ -80,7 +81,12 @@ def create_app(
         # Tokens come from the installation store per workspace; Bolt copies the client's
         # base URL into each per-request client.
         base = client or web_client(settings, token=None)
-        app = App(client=WebClient(base_url=base.base_url, timeout=base.timeout), oauth_settings=oauth, **common)
+        app = App(
+            client=WebClient(base_url=base.base_url, timeout=base.timeout),
+            oauth_settings=oauth,
+            authorize=cached_authorize(oauth),
+            **common,
+        )
     else:
         if client is None:
             client = web_client(settings)
@@ -109,6 +115,17 @@ def register_all(app: App, deps: Deps, *, kit: Kit | None = None, link_url: Link
         else:
             module.register(app, deps, kit=shared)
     return shared
+
+
+def ack_needs_io(body: bytes | str) -> bool:
+    """Whether acknowledging this Slack request may wait on I/O, so that ``dispatch`` must not
+    run on an event loop. Only modal submissions do: their inline errors (``response_action:
+    errors``) need the session or the request read before the ack. Every other ack is CPU only
+    (parse, verify, ``ack()``, hand the work to the pool) and can run on the loop, which saves a
+    threadpool hop per ack (``bench_slack``). The check is a substring test on the raw body: a
+    submission always contains its type, so it errs only towards the threadpool."""
+    raw = body.encode() if isinstance(body, str) else body
+    return b"view_submission" in raw
 
 
 def fastapi_handler(app: App) -> Any:

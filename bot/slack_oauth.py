@@ -5,15 +5,26 @@ requests bucket (``AmazonS3InstallationStore`` / ``AmazonS3OAuthStateStore``, un
 ``slack/installations/`` and ``slack/states/``) when S3 is configured, else to files under the
 data dir (``FileInstallationStore`` / ``FileOAuthStateStore``). Without them the app runs on
 the single ``SLACK_BOT_TOKEN`` and ``oauth_settings`` returns None.
+
+``CachedAuthorize`` resolves each request's workspace token. Bolt's default authorization runs
+before the ack on every request: two installation-store reads (the workspace, then the
+clicking user's own installation) and an ``auth.test`` call. TfPilot uses bot tokens only, so
+it reads the workspace's bot once and remembers the result for a few minutes.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from slack_bolt.authorization.authorize import Authorize, InstallationStoreAuthorize
+from slack_bolt.authorization.authorize_result import AuthorizeResult
+from slack_bolt.context.context import BoltContext
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.installation_store import FileInstallationStore, InstallationStore
 from slack_sdk.oauth.installation_store.amazon_s3 import AmazonS3InstallationStore
@@ -40,6 +51,9 @@ STATES_PREFIX = "slack/states"
 STATE_EXPIRATION_SECONDS = 600
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
+AUTHORIZE_TTL_SECONDS = 300.0
+
+log = logging.getLogger(__name__)
 
 
 class PrefixedS3OAuthStateStore(AmazonS3OAuthStateStore):
@@ -68,6 +82,71 @@ class PrefixedS3OAuthStateStore(AmazonS3OAuthStateStore):
         except Exception as exc:
             self.logger.warning("OAuth state %s not found or unreadable: %s", state, type(exc).__name__)
             return False
+
+
+class CachedAuthorize(Authorize):
+    """The workspace's bot token and identity (``auth.test``), from the installation store,
+    remembered per workspace for ``ttl_seconds``. Only found workspaces are remembered, so a
+    fresh install is seen at once; an uninstalled one keeps its stale token at most ``ttl``."""
+
+    def __init__(
+        self,
+        installation_store: InstallationStore,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        ttl_seconds: float = AUTHORIZE_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = InstallationStoreAuthorize(
+            logger=log,
+            installation_store=installation_store,
+            client_id=client_id,
+            client_secret=client_secret,
+            bot_only=True,
+            cache_enabled=True,
+        )
+        self._ttl = ttl_seconds
+        self._now = monotonic
+        self._cache: dict[tuple[str | None, str | None, bool], tuple[float, AuthorizeResult]] = {}
+        self._lock = threading.Lock()
+        # Bolt sets this on whatever authorize it is given (token rotation).
+        self.token_rotation_expiration_minutes = 120
+
+    def __call__(
+        self,
+        *,
+        context: BoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        key = (enterprise_id, team_id, bool(context.is_enterprise_install))
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] > self._now():
+            return hit[1]
+        self._inner.token_rotation_expiration_minutes = self.token_rotation_expiration_minutes
+        result = self._inner(context=context, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
+        if result is not None:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (self._now() + self._ttl, result)
+        return result
+
+    def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
+        with self._lock:
+            for key in [k for k in self._cache if k[:2] == (enterprise_id, team_id)]:
+                self._cache.pop(key, None)
+
+
+def cached_authorize(oauth: OAuthSettings) -> CachedAuthorize:
+    """The authorize function for an app built with ``oauth`` (same store, same client)."""
+    return CachedAuthorize(oauth.installation_store, client_id=oauth.client_id, client_secret=oauth.client_secret)
 
 
 def _s3_client(settings: Settings) -> Any:

@@ -186,3 +186,96 @@ def test_the_notifier_factory_uses_the_settings(fake_slack: FakeSlack, tmp_path:
     reply = fake_slack.of("chat.postMessage")[1]
     assert f"<@{APPROVER}>" in reply.text() and f"<@{ADMIN}>" in reply.text() and f"<@{DEV}>" in reply.text()
     assert reply.token == "xoxb-tfpilot-test"
+
+
+def test_oauth_requests_use_the_workspace_token_resolved_once(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    # Bolt's default authorization reads the store twice and calls auth.test on every request,
+    # before the ack; TfPilot resolves a workspace once and remembers it.
+    h = start_harness(
+        fake_slack, tmp_path, shared_fixtures, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret"
+    )
+    try:
+        store = h.app.oauth_flow.settings.installation_store
+        store.save(
+            Installation(
+                app_id="A1",
+                enterprise_id="E111",  # the fixture envelope's grid org
+                team_id="T111",
+                user_id="U9",
+                bot_token="xoxb-workspace-t111",
+                bot_id="B9",
+                bot_user_id="UB9",
+            )
+        )
+        lookups: list[str | None] = []
+        find_bot = store.find_bot
+
+        def counting_find_bot(**kwargs: object) -> object:
+            lookups.append(kwargs.get("team_id"))  # type: ignore[arg-type]
+            return find_bot(**kwargs)
+
+        store.find_bot = counting_find_bot  # type: ignore[method-assign]
+        for n in range(3):
+            assert h.dm(DEV, f"hello {n}", ts=f"1700000000.00050{n}").status == 200
+        replies = fake_slack.wait_for("chat.postMessage", 3)
+        assert {c.token for c in replies} == {"xoxb-workspace-t111"}
+        assert lookups == ["T111"] and len(fake_slack.of("auth.test")) == 1
+        # An unknown workspace is not served, and not remembered as unknown (it may install next).
+        for n in range(2):
+            unknown = json.dumps({**h.fixture("events_api_app_mention.json"), "team_id": "T999", "event_id": f"Ev9{n}"})
+            h.send(unknown, "application/json")
+        fake_slack.settle()
+        assert lookups == ["T111", "T999", "T999"] and len(fake_slack.of("chat.postMessage")) == 3
+    finally:
+        h.close()
+
+
+def test_cached_authorize_forgets_after_its_ttl(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from slack_bolt import BoltContext
+    from slack_sdk import WebClient
+
+    from bot.slack_oauth import CachedAuthorize
+
+    store = FileInstallationStore(base_dir=str(tmp_path / "installations"), client_id="111.222")
+    store.save(
+        Installation(app_id="A1", team_id="T5", user_id="U5", bot_token="xoxb-t5", bot_id="B5", bot_user_id="UB5")
+    )
+    now = [0.0]
+    authorize = CachedAuthorize(store, ttl_seconds=60, monotonic=lambda: now[0])
+    context = BoltContext({"client": WebClient(base_url=fake_slack.api_url), "is_enterprise_install": False})
+
+    def token() -> str | None:
+        result = authorize(context=context, enterprise_id=None, team_id="T5", user_id="U1")
+        return result.bot_token if result else None
+
+    assert token() == "xoxb-t5"
+    store.save(Installation(app_id="A1", team_id="T5", user_id="U5", bot_token="xoxb-t5-new", bot_id="B5"))
+    assert token() == "xoxb-t5"  # remembered
+    now[0] = 61
+    assert token() == "xoxb-t5-new"
+    authorize.forget(None, "T5")
+    assert (
+        token() == "xoxb-t5-new" and authorize(context=context, enterprise_id=None, team_id="T6", user_id="U1") is None
+    )
+
+
+def test_only_modal_submissions_need_io_before_the_ack(shared_fixtures: Path) -> None:
+    from urllib.parse import urlencode
+
+    from bot.app import ack_needs_io
+
+    seen = {}
+    for path in sorted((shared_fixtures / "slack" / "payloads").glob("*.json")):
+        doc = json.loads(path.read_text())
+        parsed = doc.get("payload") or doc.get("body") or doc.get("parsed")
+        if not isinstance(parsed, dict) or "content_type" not in doc:
+            continue
+        raw = doc.get("raw_body_as_sent")
+        if raw is None:
+            raw = json.dumps(parsed) if "json" in doc["content_type"] else urlencode({"payload": json.dumps(parsed)})
+        seen[path.name] = ack_needs_io(raw)
+        assert seen[path.name] is (parsed.get("type") == "view_submission"), path.name
+    assert seen["view_submission.json"] and not seen["block_actions_button_click.json"]
+    assert not seen["slash_command.json"] and len(seen) >= 10
