@@ -234,12 +234,9 @@ class Settings(BaseSettings):
         (the GitHub App's PEM key) run here, when a mode that signs with it starts."""
         malformed: list[str] = []
         if mode in ("socket", "http", "cli") and self.github_app_id is not None and self.github_app_private_key:
-            from core.adapters.github.app_auth import load_private_key
-
-            try:
-                load_private_key(self.github_app_private_key)
-            except ValueError as exc:
-                malformed.append(f"GITHUB_APP_PRIVATE_KEY ({exc})")
+            why = _pem_problem(self.github_app_private_key.get_secret_value())
+            if why is not None:
+                malformed.append(f"GITHUB_APP_PRIVATE_KEY ({why})")
         return malformed
 
     def require(self, mode: Mode) -> Settings:
@@ -247,6 +244,24 @@ class Settings(BaseSettings):
         if missing or malformed:
             raise SettingsError.of(mode, missing, malformed)
         return self
+
+
+def _pem_problem(text: str) -> str | None:
+    """Why the GitHub App key cannot sign a JWT, or None. (The GitHub adapter reads it the same
+    way; settings may not import adapters, which the listeners' layer forbids.)"""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    text = text.strip()
+    if "\\n" in text and "\n" not in text:
+        text = text.replace("\\n", "\n")  # newlines escaped in an env file
+    try:
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError):
+        return "GITHUB_APP_PRIVATE_KEY is not a readable PEM private key"
+    if not isinstance(key, RSAPrivateKey):
+        return "GITHUB_APP_PRIVATE_KEY must be an RSA key (GitHub signs App JWTs with RS256)"
+    return None
 
 
 _ALIASES: dict[str, str] = {

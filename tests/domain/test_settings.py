@@ -164,6 +164,21 @@ def test_a_readable_github_app_key_passes() -> None:
     ).decode()
     settings = load_settings({"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": pem}, mode="cli")
     assert settings.github_app_id == 12
+    escaped = pem.strip().replace("\n", "\\n")  # as pasted into a one-line env file
+    assert load_settings({"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": escaped}).malformed_for("http") == []
+
+
+def test_a_github_app_key_that_is_not_rsa_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    with pytest.raises(SettingsError, match="GITHUB_APP_PRIVATE_KEY must be an RSA key"):
+        load_settings({"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": pem}, mode="socket")
 
 
 def test_misspelt_setting_names_are_pointed_out() -> None:
