@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ class _Demo:
             self.notifier,
             presenter,
             users=DEFAULT_USERS,
-            thread="demo-1",
+            thread=f"demo-{uuid.uuid4().hex[:8]}",  # a new conversation on every run, even in a kept data dir
             settle=self.settle,
             confirm=self._confirm,
         )

@@ -173,3 +173,17 @@ def test_demo_with_the_background_runner_reaches_the_same_end(tmp_path: Path, mo
     assert [s for s in result.trail if s != "request_created"] == ORDER
     assert result.file_after_merge and not result.file_after_destroy
     assert result.history_path is not None and result.history_path.is_file()
+
+
+def test_a_second_demo_in_a_kept_data_directory_starts_a_new_conversation(
+    demo_run: tuple[int, str, str, Path],
+) -> None:
+    import io
+
+    _, out, _, data = demo_run
+    first = _json_tail(out)["request_id"]
+    result = demo_cmd.run_demo(data, io.StringIO())
+    assert result.request_id != first
+    assert [s for s in result.trail if s != "request_created"] == ORDER
+    assert result.file_after_merge and not result.file_after_destroy
+    assert {p.stem for p in (data / "history").glob("*.json")} >= {first, result.request_id}
