@@ -81,10 +81,12 @@ def create_app(
         # Tokens come from the installation store per workspace; Bolt copies the client's
         # base URL into each per-request client.
         base = client or web_client(settings, token=None)
+        # Bolt accepts an Authorize instance here, though its annotation names only callables.
+        authorize: Any = cached_authorize(oauth)
         app = App(
             client=WebClient(base_url=base.base_url, timeout=base.timeout),
             oauth_settings=oauth,
-            authorize=cached_authorize(oauth),
+            authorize=authorize,
             **common,
         )
     else:
