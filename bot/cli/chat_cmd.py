@@ -62,7 +62,7 @@ def chat_settings(data_dir: Path | None) -> tuple[Settings, bool]:
 def run(
     args: argparse.Namespace, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    from bot.cli.demo_cmd import console_deps
+    from bot.cli.demo_cmd import console_deps, data_dir_problem
 
     stdin = stdin or sys.stdin
     out = out or sys.stdout
@@ -72,6 +72,12 @@ def run(
     except SettingsError as exc:
         err.write(f"tfpilot chat cannot start: {exc}\n")
         return 1
+    # Whatever is not configured (requests bucket, chat bucket, GitHub) lives in the data directory.
+    if not (settings.requests_bucket and settings.chat_logs_bucket and settings.uses_github):
+        problem = data_dir_problem(Path(settings.data_dir))
+        if problem is not None:
+            err.write(f"tfpilot chat cannot start: {problem} (set TFPILOT_DATA_DIR or --data-dir)\n")
+            return 1
     interactive = bool(getattr(stdin, "isatty", lambda: False)())
     presenter = Presenter(colour=colour_for(out), users={u.id: u.name for u in DEFAULT_USERS})
     notifier = ConsoleNotifier(out, presenter=presenter, approvers=list(settings.approvers))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -412,10 +413,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def data_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold the local data (created when absent), or None when it can."""
+    if path.exists() and not path.is_dir():
+        return f"the data directory {path} is a file, not a directory"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the data directory {path}: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"the data directory {path} is not writable"
+    return None
+
+
 @contextlib.contextmanager
 def _data_dir(given: Path | None, keep: bool, err: TextIO) -> Iterator[Path]:
     if given is not None:
-        given.mkdir(parents=True, exist_ok=True)
         yield given.resolve()
         return
     tmp = Path(tempfile.mkdtemp(prefix="tfpilot-demo-"))
@@ -431,6 +444,10 @@ def _data_dir(given: Path | None, keep: bool, err: TextIO) -> Iterator[Path]:
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    problem = data_dir_problem(args.data_dir) if args.data_dir is not None else None
+    if problem is not None:
+        err.write(f"tfpilot demo cannot start: {problem}\n")
+        return 1
     with _data_dir(args.data_dir, args.keep, err) as data_dir:
         try:
             temporary = args.data_dir is None and not args.keep

@@ -183,3 +183,18 @@ def test_status_refreshes_from_the_code_host_when_runs_do_not_report_to_the_term
     assert deps.store.get(rid).plan_run.conclusion == "success"
     assert f"card {rid} · plan_ready" in out.getvalue()
     host.close()
+
+
+def test_an_unusable_data_directory_is_refused_at_start(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for data in (a_file, a_file / "below"):
+        code, out, err = _chat("I need an S3 bucket in dev for core\n", data)
+        assert code == 1 and "tfpilot chat cannot start:" in err and str(data) in err
+        assert "TfPilot >" not in out
+    demo_err = io.StringIO()
+    from bot.cli import demo_cmd
+
+    args = argparse.Namespace(data_dir=a_file, keep=False, json=False)
+    assert demo_cmd.run(args, out=io.StringIO(), err=demo_err) == 1
+    assert "is a file, not a directory" in demo_err.getvalue()
