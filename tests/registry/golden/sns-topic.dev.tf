@@ -10,7 +10,7 @@ module "sns_topic_req_golden0001" {
   kms_master_key_id = "alias/aws/sns"
   subscriptions = {
     "orders-worker" = {
-      endpoint             = "arn:aws:sqs:us-east-1:123456789012:core-dev-orders"
+      endpoint             = "arn:aws:sqs:us-east-1:123456789012:orders-worker"
       protocol             = "sqs"
       raw_message_delivery = true
     }
