@@ -90,6 +90,7 @@ class FlowContext:
     # Reasons explained on the previous turn for fields this message did not touch: the field is
     # asked for again without repeating the reason as if the user had just said something wrong.
     quiet_errors: dict[str, str] = field(default_factory=dict)
+    applied_preset: str | None = None  # the preset this turn applied
 
 
 @dataclass
@@ -232,7 +233,10 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
     """The reply, opening with what this message changed ("Got it: an SQS queue in core/dev."),
     so the user sees what was understood before the next question. The first confirm step needs
     none: its summary lists everything."""
+    preset = f"preset `{ctx.applied_preset}`" if ctx.applied_preset else None
     if reply.step == "confirm" and before.step != "confirm":
+        if preset:
+            reply.text = f"Applied {preset}.\n" + reply.text
         return reply
     parts: list[str] = []
     scope = f"{s.project}/{s.environment}" if s.project and s.environment else None
@@ -250,9 +254,13 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
         if len(changed) > 4:
             changed = [*changed[:3], f"and {len(changed) - 3} more"]
         parts += changed
-    if not parts:
+    if preset:
+        head = f"Applied {preset}" + (": " + ", ".join(parts) if parts else "")
+    elif parts:
+        head = "Got it: " + ", ".join(parts)
+    else:
         return reply
-    reply.text = "Got it: " + ", ".join(parts) + ".\n" + reply.text
+    reply.text = head + ".\n" + reply.text
     return reply
 
 
@@ -388,7 +396,7 @@ def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[
         if cand.preset in presets:
             for key, value in presets[cand.preset].items():
                 values.setdefault(key, value)
-            notes.append(f"Applied preset `{cand.preset}`.")
+            ctx.applied_preset = cand.preset  # said by _acknowledged, with the values it set
         else:
             known = ", ".join(sorted(presets)) or "none"
             notes.append(f"There is no preset `{cand.preset}` (presets: {known}).")

@@ -166,3 +166,11 @@ def test_a_permission_refusal_reads_as_a_sentence(core: Core) -> None:
     reply = chat.say("submit")
     assert "you are not allowed to create it (" in reply.text and "to: " not in reply.text
     assert core.chat(PROD, thread="1700000000.000950").say("bucket invoices in core prod").step == "confirm"
+
+
+def test_a_preset_is_acknowledged_with_the_values_it_set(core: Core) -> None:
+    chat = core.chat()
+    chat.say("dynamodb table events in core dev, partition key id")
+    reply = chat.say("use preset with-ttl")
+    assert reply.text.startswith("Applied preset `with-ttl`: TTL attribute `expires_at`.\n")
+    assert chat.session.config["ttl_attribute"] == "expires_at"
