@@ -133,6 +133,9 @@ def run(
         session.switch(args.acting)
     try:
         return _loop(session, stdin, out, interactive)
+    except KeyboardInterrupt:  # Ctrl-C leaves like quit, without a traceback
+        session.write("\n(interrupted)")
+        return 130
     finally:
         if host is not None:
             host.close()

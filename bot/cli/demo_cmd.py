@@ -461,6 +461,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         except DemoFailed as exc:
             err.write(f"\ntfpilot demo FAILED at step '{exc.step}': {exc.reason}\n")
             return 1
+        except KeyboardInterrupt:
+            err.write("\ntfpilot demo interrupted\n")
+            return 130
         except SettingsError as exc:
             err.write(f"tfpilot demo cannot start: {exc}\n")
             return 1

@@ -198,3 +198,13 @@ def test_an_unusable_data_directory_is_refused_at_start(tmp_path: Path) -> None:
     args = argparse.Namespace(data_dir=a_file, keep=False, json=False)
     assert demo_cmd.run(args, out=io.StringIO(), err=demo_err) == 1
     assert "is a file, not a directory" in demo_err.getvalue()
+
+
+def test_ctrl_c_leaves_without_a_traceback(tmp_path: Path) -> None:
+    class Interrupted(io.StringIO):
+        def readline(self, *_: object) -> str:  # type: ignore[override]
+            raise KeyboardInterrupt
+
+    out, err = io.StringIO(), io.StringIO()
+    code = chat_cmd.run(argparse.Namespace(data_dir=tmp_path / "d", acting=None), stdin=Interrupted(), out=out, err=err)
+    assert code == 130 and "(interrupted)" in out.getvalue() and "Traceback" not in err.getvalue()
