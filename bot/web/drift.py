@@ -5,7 +5,7 @@ destroyed, not archived), newest first, optionally for one project/environment (
 asks per environment). ``POST /api/requests/{id}/drift-result`` validates the body as a
 ``DriftReport`` and hands it to ``DriftService.record``: stored on the request, logged as a
 lifecycle event, and when drift is newly found the ``Notifier`` gets a ``drift_detected``
-transition (a thread reply with a Re-plan button).
+transition (the card is updated and a thread reply says what drifted; the Slack side renders it).
 """
 
 from __future__ import annotations
