@@ -84,6 +84,7 @@ class Stack:
             base_url=API_URL,
             transport=self.checker.transport(self.router.handler),
             sleep=lambda _s: None,
+            now=lambda: self.clock.now().timestamp(),  # the scenario's clock, never the wall clock
         )
         self.host = CountingHost(GitHubCodeHost(self.client, dispatch_poll_seconds=0.0))
         self.store = InMemoryRequestStore()

@@ -256,7 +256,12 @@ def test_list_jobs_maps_jobs_and_steps(
 
 def test_list_jobs_follows_pages(code_host: GitHubCodeHost, github_api: respx.MockRouter) -> None:
     def job(i: int) -> dict[str, object]:
-        return {"id": i, "name": f"job {i}", "html_url": f"https://github.com/acme/infra/runs/{i}", "status": "completed"}
+        return {
+            "id": i,
+            "name": f"job {i}",
+            "html_url": f"https://github.com/acme/infra/runs/{i}",
+            "status": "completed",
+        }
 
     route = github_api.get("/repos/acme/infra/actions/runs/77/jobs").mock(
         side_effect=[

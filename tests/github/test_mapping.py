@@ -78,3 +78,30 @@ def test_run_mentions_only_whole_request_ids() -> None:
 def test_bad_repo_names_are_refused(owner: str) -> None:
     with pytest.raises(CodeHostError, match="invalid repository name"):
         mapping.check_repo(RepoRef(owner=owner, name="infra"))
+
+
+@pytest.mark.parametrize(
+    ("convert", "doc", "says"),
+    [
+        (mapping.pull_request, None, "pull request without a numeric 'number'"),
+        (mapping.pull_request, "<html>Sign in</html>", "pull request without a numeric 'number'"),
+        (mapping.pull_request, {"number": "7"}, "pull request without a numeric 'number'"),
+        (mapping.pull_request, {"number": 7, "merged_at": "yesterday"}, "pull request with an unreadable 'merged_at'"),
+        (mapping.review, {"id": True}, "review without a numeric 'id'"),
+        (mapping.review, {"id": 3, "submitted_at": [1]}, "review with an unreadable 'submitted_at'"),
+        (mapping.run, {"name": "plan"}, "workflow run without a numeric 'id'"),
+        (mapping.run, {"id": 5, "created_at": "soon"}, "workflow run with an unreadable 'created_at'"),
+        (mapping.job, {}, "job without a numeric 'id'"),
+        (mapping.job, {"id": 1, "steps": [{"number": 1, "conclusion": 5}]}, "job with an unreadable 'conclusion'"),
+    ],
+)
+def test_documents_github_would_not_send_are_clear_errors(convert: object, doc: object, says: str) -> None:
+    """A proxy's login page, a wrong API URL or a changed schema: a ``CodeHostError`` that says
+    what could not be read, never a KeyError or a pydantic trace from deep inside a service."""
+    with pytest.raises(CodeHostError, match=says):
+        convert(doc)  # type: ignore[operator]
+
+
+def test_a_step_without_a_number_still_maps() -> None:
+    job = mapping.job({"id": 1, "name": "plan", "steps": [{"number": "x", "name": "init", "conclusion": "failure"}]})
+    assert [(s.number, s.name, s.conclusion) for s in job.steps] == [(0, "init", "failure")]

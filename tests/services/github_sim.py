@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -226,9 +227,16 @@ class GitHubSim:
         self.seen.append((request.method, path, 404))
         return httpx.Response(404, json={"message": "Not Found"})
 
-    @staticmethod
-    def _respond(request: httpx.Request, status: int, data: Any, headers: dict[str, str] | None) -> httpx.Response:
-        headers = {"x-github-request-id": "SIM:1", "x-ratelimit-remaining": "4999", **(headers or {})}
+    def _respond(
+        self, request: httpx.Request, status: int, data: Any, headers: dict[str, str] | None
+    ) -> httpx.Response:
+        headers = {
+            "x-github-request-id": "SIM:1",
+            "x-ratelimit-remaining": "4999",
+            # GitHub dates every answer; the host dates a dispatch by it (the sim's clock, not ours).
+            "date": format_datetime(self.now().astimezone(UTC), usegmt=True),
+            **(headers or {}),
+        }
         if data is None:
             return httpx.Response(status, headers=headers)
         raw = json.dumps(data, sort_keys=True).encode()

@@ -50,6 +50,7 @@ class Stack:
             base_url=API_URL,
             transport=checker.transport(self.router.handler),
             sleep=lambda _s: None,
+            now=lambda: world.clock.now().timestamp(),  # the test's clock, never the wall clock
             rand=lambda: 0.5,
         )
         self.plan_doc = plan_doc

@@ -4,7 +4,10 @@ names we put into API paths. No I/O: fed with already-parsed JSON."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from core.domain.ids import REQUEST_ID_IN_TEXT_RE
 from core.ports.code_host import (
@@ -16,6 +19,8 @@ from core.ports.code_host import (
     ReviewInfo,
     RunInfo,
 )
+
+T = TypeVar("T")
 
 # GitHub account and repository names: letters, digits, '-', '_' and '.' (never '..').
 _REPO_PART_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -50,6 +55,23 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _id(item: dict[str, Any], key: str, what: str) -> int:
+    """A required integer of a GitHub document; anything else is GitHub (or a proxy in front of
+    it, or a wrong API URL) answering something we cannot read: a clear error, not a crash."""
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CodeHostError(f"GitHub returned a {what} without a numeric {key!r}: is TFPILOT_GITHUB_API_URL right?")
+    return value
+
+
+def _model(build: Callable[[], T], what: str) -> T:
+    try:
+        return build()
+    except ValidationError as exc:
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else "?"
+        raise CodeHostError(f"GitHub returned a {what} with an unreadable {field!r}") from None
+
+
 def pull_request(data: Any) -> PullRequestInfo:
     """From a ``pull-request`` (GET/POST) or a ``pull-request-simple`` (list) document."""
     pr = _dict(data)
@@ -57,8 +79,15 @@ def pull_request(data: Any) -> PullRequestInfo:
     base = _dict(pr.get("base"))
     merged_at = pr.get("merged_at")
     merged = bool(pr.get("merged")) or merged_at is not None
+    number = _id(pr, "number", "pull request")
+    return _model(lambda: _pull_request(pr, head, base, number, merged, merged_at), "pull request")
+
+
+def _pull_request(
+    pr: dict[str, Any], head: dict[str, Any], base: dict[str, Any], number: int, merged: bool, merged_at: Any
+) -> PullRequestInfo:
     return PullRequestInfo(
-        number=int(pr["number"]),
+        number=number,
         url=str(pr.get("html_url") or pr.get("url") or ""),
         state="closed" if pr.get("state") == "closed" else "open",
         merged=merged,
@@ -77,12 +106,16 @@ def pull_request(data: Any) -> PullRequestInfo:
 def review(data: Any) -> ReviewInfo:
     item = _dict(data)
     user = _dict(item.get("user"))
-    return ReviewInfo(
-        id=int(item["id"]),
-        user_login=str(user.get("login") or "ghost"),
-        state=str(item.get("state") or "").upper(),
-        commit_id=item.get("commit_id"),
-        submitted_at=item.get("submitted_at"),
+    review_id = _id(item, "id", "review")
+    return _model(
+        lambda: ReviewInfo(
+            id=review_id,
+            user_login=str(user.get("login") or "ghost"),
+            state=str(item.get("state") or "").upper(),
+            commit_id=item.get("commit_id"),
+            submitted_at=item.get("submitted_at"),
+        ),
+        "review",
     )
 
 
@@ -95,10 +128,14 @@ def workflow_file(path: Any) -> str | None:
 
 def run(data: Any, *, web_url: str | None = None, repo: RepoRef | None = None) -> RunInfo:
     item = _dict(data)
-    run_id = int(item["id"])
+    run_id = _id(item, "id", "workflow run")
     url = item.get("html_url")
     if not url and web_url and repo is not None:
         url = f"{web_url}/{repo.full_name}/actions/runs/{run_id}"
+    return _model(lambda: _run(item, run_id, url), "workflow run")
+
+
+def _run(item: dict[str, Any], run_id: int, url: Any) -> RunInfo:
     return RunInfo(
         run_id=run_id,
         url=str(url or ""),
@@ -128,15 +165,20 @@ def job(data: Any) -> JobInfo:
     """From a ``job`` document (``GET .../actions/runs/{run_id}/jobs``)."""
     item = _dict(data)
     steps = [_dict(step) for step in item.get("steps") or [] if isinstance(step, dict)]
+    job_id = _id(item, "id", "job")
+    return _model(lambda: _job(item, steps, job_id), "job")
+
+
+def _job(item: dict[str, Any], steps: list[dict[str, Any]], job_id: int) -> JobInfo:
     return JobInfo(
-        id=int(item["id"]),
+        id=job_id,
         name=str(item.get("name") or ""),
         url=str(item.get("html_url") or item.get("url") or ""),
         status=str(item.get("status") or "queued"),
         conclusion=item.get("conclusion"),
         steps=tuple(
             JobStepInfo(
-                number=int(step.get("number") or 0),
+                number=step["number"] if isinstance(step.get("number"), int) else 0,
                 name=str(step.get("name") or ""),
                 status=str(step.get("status") or "queued"),
                 conclusion=step.get("conclusion"),
