@@ -187,3 +187,32 @@ def test_a_second_demo_in_a_kept_data_directory_starts_a_new_conversation(
     assert [s for s in result.trail if s != "request_created"] == ORDER
     assert result.file_after_merge and not result.file_after_destroy
     assert {p.stem for p in (data / "history").glob("*.json")} >= {first, result.request_id}
+
+
+def _normalise(text: str, data: Path) -> list[str]:
+    import re
+
+    text = text.replace(str(data.resolve()), "<data>").replace(str(data), "<data>")
+    text = re.sub(r"req_[a-z0-9]{12}", "req_ID", text)
+    text = re.sub(r"ses_[0-9a-f]+", "ses_ID", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "TIME", text)
+    text = re.sub(r"finished in [0-9.]+ s", "finished in N s", text)
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def test_the_transcript_in_docs_demo_md_is_the_real_output(demo_run: tuple[int, str, str, Path]) -> None:
+    _, out, _, data = demo_run
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "demo.md").read_text(encoding="utf-8")
+    block = docs.split("## Short transcript", 1)[1].split("```\n", 2)[1]
+    real = _normalise(out, data)
+    position = 0
+    checked = 0
+    for line in _normalise(block, data):
+        if "…" in line or not line.strip():
+            continue  # abridged in the docs
+        try:
+            position = real.index(line, position) + 1
+        except ValueError:
+            pytest.fail(f"docs/demo.md shows a line the demo does not print (after line {position}): {line!r}")
+        checked += 1
+    assert checked > 40
