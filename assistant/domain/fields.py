@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -330,6 +331,8 @@ def match_enum(info: FieldInfo, text: str, *, cutoff: float = 0.75) -> Any | Non
 
 def coerce(info: FieldInfo, raw: Any) -> Any:
     """Read ``raw`` (usually user text) as a value for ``info``; raise ``CoercionError``."""
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise CoercionError("must be a finite number")
     if not isinstance(raw, str):
         return raw
     text = raw.strip()

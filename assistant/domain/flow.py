@@ -298,7 +298,8 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
     fields = {f.name: f for f in field_infos(module.schema)}
     errors: dict[str, str] = {}
     config: dict[str, Any] = {}
-    for name, raw in values.items():
+    for key, raw in values.items():
+        name = str(key)[:100]
         if name not in fields:
             errors[name] = f"{module.title} has no field {name!r}"
             continue

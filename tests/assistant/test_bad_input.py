@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from assistant.domain.chat_model import Candidates, ExtractionContext
 from assistant.service import MAX_MESSAGE_CHARS, clean_text
-from tests.assistant.conftest import World
+from tests.assistant.conftest import Core, World
 
 
 def test_prompt_injection_cannot_bypass_validation_or_submit(world: World) -> None:
@@ -131,3 +131,30 @@ def test_long_invalid_value_is_not_echoed_in_full(world: World) -> None:
     reply = chat.say("name = " + "a" * 3000)
     assert "name" in reply.field_errors
     assert len(reply.text) < 2000
+
+
+def test_odd_form_values_get_field_errors_and_leave_the_session(world: World) -> None:
+    chat = world.chat()
+    chat.say("a queue in core dev")
+    before = chat.session
+    reply = chat.form({123: "x", "visibility_timeout_seconds": float("inf"), "fifo": "maybe"})  # type: ignore[dict-item]
+    assert reply.field_errors == {
+        "123": "SQS queue has no field '123'",
+        "visibility_timeout_seconds": "must be a finite number",
+        "fifo": "is yes or no, not 'maybe'",
+    }
+    assert chat.session.config == before.config and chat.session.step == before.step
+
+
+def test_slack_markup_is_read_as_the_person_typed_it(core: Core) -> None:
+    assert clean_text("<http://lambda.amazonaws.com|lambda.amazonaws.com> &amp; <mailto:a@b.co|a@b.co>") == (
+        "lambda.amazonaws.com & a@b.co"
+    )
+    assert clean_text("<#C123|ops> <!here> <https://x.io/a> a &lt; b <not markup>") == (
+        "#ops @here https://x.io/a a < b <not markup>"
+    )
+    chat = core.chat()
+    chat.say("iam role deployer in core dev")
+    # Slack turns a typed domain into a link before the bot sees it.
+    reply = chat.say("<http://lambda.amazonaws.com|lambda.amazonaws.com>")
+    assert reply.step == "confirm" and chat.session.config["trusted_services"] == ["lambda.amazonaws.com"]
