@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.web.executor import BoundedExecutor
 from core.domain.facts import Fact
@@ -484,3 +486,60 @@ def test_the_delivery_id_is_the_correlation_id(web: Web) -> None:
     delivery = web.delivery_id()
     assert web.deliver("workflow_run", payload, delivery=delivery).headers["x-request-id"] == f"gh-{delivery}"
     assert web.deliver("push", {"ref": "x"}, delivery="abc-1").headers["x-request-id"] == "gh-abc-1"
+
+
+# --- property-based: signed, mutated real deliveries never crash the route or the sync ------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    if depth >= 4:
+        return out
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        out.append((*prefix, key))
+        out.extend(_paths(value, (*prefix, key), depth + 1))
+    return out
+
+
+def test_signed_mutations_of_real_deliveries_are_never_a_5xx_nor_a_failed_sync() -> None:
+    w = make_web()
+    request = planned(w.world)
+    assert request.pr is not None
+    names = sorted(n for n, e in EVENT_OF_FILE.items() if e in TRACKED)
+    answers: list[int] = []
+
+    @given(data=st.data())
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def run(data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(names))
+        event = data.draw(st.sampled_from([EVENT_OF_FILE[name], *TRACKED]))
+        payload = aim_at(
+            EVENT_OF_FILE[name],
+            load_fixture(name),
+            request.id,
+            pr_number=request.pr.number,  # type: ignore[union-attr]
+        )
+        for _ in range(data.draw(st.integers(1, 3))):
+            path = data.draw(st.sampled_from(_paths(payload)))
+            parent = payload
+            for key in path[:-1]:
+                parent = parent[key]
+            if data.draw(st.booleans()):
+                parent[path[-1]] = data.draw(_JSON)
+            elif isinstance(parent, dict):
+                del parent[path[-1]]
+        response = w.deliver(event, payload)
+        answers.append(response.status_code)
+        assert response.status_code in (202, 204), response.text
+
+    run()
+    text = w.client.get("/metrics", headers=w.auth()).text
+    assert "sync_failed" not in text  # no mutated fact made the sync raise
+    assert 202 in answers and 204 in answers  # both sides of parse_delivery were reached
