@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"TfPilot needs Python >= 3.11 (found " + sys.version.split()[0] + "): run make PYTHON=python3.11 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@rm -f $(VENV)/.installed-*
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
