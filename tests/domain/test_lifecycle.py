@@ -108,3 +108,21 @@ def test_approval_for_an_older_commit_does_not_count() -> None:
 def test_a_run_with_a_conclusion_is_not_in_flight_whatever_its_status() -> None:
     # GitHub may briefly report status in_progress with a conclusion already set.
     assert derive_status(make_request(apply_run=run(status="in_progress", conclusion="success"))) is Status.APPLIED
+
+
+@pytest.mark.parametrize("status", ["queued", "in_progress", "requested", "waiting", "pending"])
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("destroy_run", Status.DESTROYING), ("apply_run", Status.APPLYING), ("plan_run", Status.PLANNING)],
+)
+def test_every_github_in_flight_status_counts_as_running(field: str, expected: Status, status: str) -> None:
+    # GitHub reports queued and in_progress, and requested/waiting/pending on the way there
+    # (a run waiting for an environment's approval is "waiting"): all are "run in flight".
+    assert derive_status(make_request(**{field: run(status=status)})) is expected
+
+
+@pytest.mark.parametrize("conclusion", ["neutral", "skipped", None])
+def test_a_completed_destroy_without_a_verdict_falls_through(conclusion: str | None) -> None:
+    facts: dict[str, Any] = {"pr": pr(merged=True), "apply_run": run(conclusion="success")}
+    request = make_request(**facts, destroy_run=run(status="completed", conclusion=conclusion))
+    assert derive_status(request) is Status.APPLIED
