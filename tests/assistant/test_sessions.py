@@ -236,3 +236,55 @@ def test_sweep_removes_only_sessions_idle_past_their_expiry(world: World) -> Non
     world.clock.advance(hours=25)
     assert service.sweep_expired(limit=1) == 1 and service.sweep_expired() == 1
     assert service.sweep_expired() == 0
+
+
+class Interleaved:
+    """Any object store, with ``before_put`` run once just before the next session write."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.before_put: Any = None
+        self.conflicts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put(self, key: str, body: bytes, **kwargs: Any) -> str:
+        hook, self.before_put = self.before_put, None
+        if hook is not None and key.startswith("sessions/"):
+            hook()
+        try:
+            return str(self.inner.put(key, body, **kwargs))
+        except VersionConflict:
+            self.conflicts += 1
+            raise
+
+
+def test_sessions_and_chat_logs_on_s3(world: World) -> None:
+    """The production layout: sessions in the requests bucket with conditional writes, chat turns
+    in their own bucket, both through boto3 on moto; a lost race on S3 is retried."""
+    import boto3
+    from moto import mock_aws
+
+    from core.adapters.chat_log import S3ChatLog
+    from core.adapters.s3_objects import S3ObjectStore
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="requests")
+        client.create_bucket(Bucket="chats")
+        objects = Interleaved(S3ObjectStore(client, "requests"))
+        chat_log = S3ChatLog(client, "chats", world.clock)
+        one = world.chat(world.service(objects=objects, chat_log=chat_log), thread="1700000000.000990")
+        other = world.chat(world.service(objects=objects, chat_log=chat_log), thread="1700000000.000990")
+        one.say("queue orders-q in core dev, visibility timeout 30s")
+        listed = client.list_objects_v2(Bucket="requests", Prefix="sessions/")["Contents"]
+        assert [o["Key"] for o in listed] == ["sessions/T1/D123/1700000000.000990.json"]
+        objects.before_put = lambda: other.say("set message retention = 2 days")
+        one.say("set fifo = yes")
+        assert objects.conflicts == 1
+        assert one.session.config["fifo"] is True and one.session.config["message_retention_seconds"] == 172800
+        assert one.say("submit").submitted
+        turns = chat_log.read(one.session.id)
+        assert [e.role for e in turns] == ["user", "assistant"] * 4
+        assert {e.text for e in turns if e.role == "user"} >= {"set fifo = yes", "set message retention = 2 days"}
