@@ -48,11 +48,15 @@ def _read_config(text: str) -> tuple[dict[str, Any] | None, list[FieldError]]:
     if text.startswith("@"):
         path = Path(text[1:])
         try:
-            if path.stat().st_size > limits.MAX_CONFIG_BYTES:
+            # Read one byte past the limit rather than trusting the size: a pipe or a device
+            # (@/dev/stdin, @/dev/zero) has none.
+            with path.open("rb") as handle:
+                raw = handle.read(limits.MAX_CONFIG_BYTES + 1)
+            if len(raw) > limits.MAX_CONFIG_BYTES:
                 return None, [
                     FieldError(field="", message=f"{path} is over the {limits.MAX_CONFIG_BYTES // 1024} KiB limit")
                 ]
-            text = path.read_text(encoding="utf-8")
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return None, [FieldError(field="", message=f"cannot read {path}: {exc}")]
     return limits.parse_config_json(text)

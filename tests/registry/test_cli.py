@@ -302,3 +302,11 @@ def test_missing_arguments_are_usage_errors(capsys: pytest.CaptureFixture[str]) 
         main(["render", "--project", "core"])
     assert caught.value.code == 2
     capsys.readouterr()
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero (an endless file with no size)")
+def test_render_config_from_an_endless_file_stops_at_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_json(
+        capsys, "render", "--project", "core", "--env", "dev", "--module", "sqs-queue", "--config", "@/dev/zero"
+    )
+    assert code == 1 and "64 KiB" in doc["errors"][0]["message"]
