@@ -167,7 +167,10 @@ class CommandHandlers:
         )
 
     def handle_command(self, body: dict[str, Any], client: Any, respond: Any) -> None:
-        user = str(body.get("user_id") or "")
+        user = body.get("user_id")
+        if not isinstance(user, str) or not user:
+            respond(response_type="ephemeral", text="Sorry, Slack did not say who sent this command; nothing was done.")
+            return
         text = " ".join(str(body.get("text") or "").split())
         verb, _, rest = text.partition(" ")
         verb = verb.lower()
