@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from module_registry import limits
+from module_registry import catalogue, limits
 from module_registry.catalogue import Registry
 from module_registry.result import FieldError
 from module_registry.validation import field_path
@@ -320,3 +322,25 @@ def test_relations_between_fields_are_field_errors(registry: Registry) -> None:
     # A field that already failed its own schema is not compared as well.
     found = errors_by_field(registry.validate("rds-postgres", {**big, "allocated_storage": "lots"}, "dev", prod=False))
     assert "max_allocated_storage" not in found and found["allocated_storage"].message.startswith("must be")
+
+
+def test_constraints_apply_to_prod_nonprod_all_or_named_environments(tmp_path: Path) -> None:
+    doc = json.loads((catalogue.builtin_modules_dir() / "s3-bucket.json").read_text())
+    doc["constraints"] = [
+        {"field": "versioning", "applies_to": "prod", "schema": {"const": True}, "message": "prod rule"},
+        {"field": "force_destroy", "applies_to": "nonprod", "schema": {"const": True}, "message": "nonprod rule"},
+        {"field": "encryption", "applies_to": ["qa", "perf"], "schema": {"const": "sse-kms"}, "message": "named rule"},
+        {"field": "expiration_days", "applies_to": "all", "schema": {"maximum": 400}, "message": "everywhere rule"},
+    ]
+    (tmp_path / "s3-bucket.json").write_text(json.dumps(doc))
+    registry = catalogue.load_registry(tmp_path)
+    config = {"name": "data", "versioning": False, "expiration_days": 500}
+
+    def messages(environment: str, prod: bool) -> set[str]:
+        return {e.message for e in registry.validate("s3-bucket", config, environment, prod=prod).errors}
+
+    assert messages("prod", True) == {"prod rule", "everywhere rule"}
+    assert messages("dev", False) == {"nonprod rule", "everywhere rule"}
+    assert messages("qa", False) == {"nonprod rule", "named rule", "everywhere rule"}
+    # The prod flag, not the name, decides: a production environment called "live" gets the prod rules.
+    assert messages("live", True) == {"prod rule", "everywhere rule"}
