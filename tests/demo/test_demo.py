@@ -143,13 +143,23 @@ def test_history_archive_and_chat_log_are_written(demo_run: tuple[int, str, str,
     assert any("S3 bucket in dev" in t["text"] for t in turns if t["role"] == "user")
 
 
-def test_demo_in_a_temporary_directory_cleans_up(
+def test_demo_in_a_temporary_directory_cleans_up_unless_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The directory handling alone (the lifecycle itself is the module fixture's run).
+    used: list[Path] = []
+
+    def fake_run_demo(data_dir: Path, out: object, **_: object) -> None:
+        (data_dir / "requests").mkdir()
+        used.append(data_dir)
+
+    monkeypatch.setattr(demo_cmd, "run_demo", fake_run_demo)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    code = demo_cmd.run(argparse.Namespace(data_dir=None, keep=False, json=False))
-    assert code == 0, capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    assert demo_cmd.run(argparse.Namespace(data_dir=None, keep=False, json=False)) == 0
+    assert used[0].parent == tmp_path and list(tmp_path.iterdir()) == []
+    assert demo_cmd.run(argparse.Namespace(data_dir=None, keep=True, json=False)) == 0
+    assert list(tmp_path.iterdir()) == [used[1]] and (used[1] / "requests").is_dir()
+    assert f"kept the demo data in {used[1]}" in capsys.readouterr().err
 
 
 def test_a_failing_step_exits_non_zero_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
