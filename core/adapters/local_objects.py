@@ -5,9 +5,9 @@ every write goes to a temporary file that is fsynced and then ``os.replace``d ov
 so a reader sees the old or the new bytes, never a torn file. Compare-and-swap holds an
 exclusive ``fcntl`` lock (one of a fixed set of lock files chosen by the key's hash) around
 read-compare-write, so two processes cannot both win. The etag is a hash of the content, as
-S3's is for single-part objects. Keys are validated: no absolute paths, no ``.``/``..`` or
-empty segments, no NUL or backslash, and no first segment starting with ``.`` (the store's own
-``.locks``/``.tmp`` live there and are never listed).
+S3's is for single-part objects. Files are created owner-only (0600). Keys are validated: no
+absolute paths, no ``.``/``..`` or empty segments, no NUL or backslash, and no first segment
+starting with ``.`` (the store's own ``.locks``/``.tmp`` live there and are never listed).
 """
 
 from __future__ import annotations
@@ -113,7 +113,10 @@ class LocalObjectStore:
         self._tmp.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{path.name}.{os.getpid()}.{secrets.token_hex(6)}"
         try:
-            with open(tmp, "wb") as handle:
+            # Owner-only, as S3 objects are private: documents, conversations and encrypted
+            # identities must not be readable by other users of a shared host.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
                 handle.flush()
                 os.fsync(handle.fileno())

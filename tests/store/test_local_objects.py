@@ -51,6 +51,14 @@ def test_layout_on_disk_mirrors_the_keys(tmp_path: Path) -> None:
     assert etag == etag_of(b'{"id": "req_1"}')
 
 
+def test_objects_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    store.put("chats/s1/turn.json", b"{}")
+    store.put("requests/req_1.json", b"{}", if_none_match=True)
+    for path in (tmp_path / "chats" / "s1" / "turn.json", tmp_path / "requests" / "req_1.json"):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
 def test_locks_and_temp_files_are_never_listed(tmp_path: Path) -> None:
     store = LocalObjectStore(tmp_path)
     store.put("a.json", b"1")
