@@ -1023,6 +1023,13 @@ class RuleExtractor:
         if extracted_other and not re.search(r"\w", rest):
             return  # the whole message was another field's value ("t3.large" asked for a subnet)
         multiword = len(bare.split()) > 1
+        if extracted_other and info.kind == "text" and multiword:
+            # "orders with fifo", "orders in dev": what is left once the other values are read
+            # may be one word, the answer.
+            left = [w.strip(".,;!?\"'`") for w in _FILLER.sub("", rest.strip()).split()]
+            left = [w for w in left if w and w.lower() not in _STOP_VALUES | _NOT_NAMES]
+            if len(left) == 1 and "=" not in left[0]:
+                bare, multiword = left[0], False
         if extracted_other and (info.kind != "text" or multiword):
             return
         if info.kind == "text" and multiword and info.schema.get("pattern"):

@@ -159,3 +159,21 @@ def test_commands(message: str, intent: str) -> None:
 def test_yes_answering_a_yes_no_question_is_its_value_not_a_submit() -> None:
     found = extract("yes", "s3-bucket", "versioning")
     assert found.intent == "none" and found.config == {"versioning": True}
+
+
+@pytest.mark.parametrize(
+    ("answer", "config"),
+    [
+        ("orders with fifo", {"name": "orders", "fifo": True}),
+        ("orders-q and fifo and 60s visibility", {"name": "orders-q", "fifo": True, "visibility_timeout_seconds": 60}),
+        ("with fifo", {"fifo": True}),
+        ("my queue is fine with fifo", {"fifo": True}),  # no single word left: not a name
+    ],
+)
+def test_an_answer_with_other_values_keeps_the_one_word_left_as_the_answer(answer: str, config: dict[str, Any]) -> None:
+    assert extract(answer, "sqs-queue", "name").config == config
+
+
+def test_an_answer_with_the_environment_keeps_the_name() -> None:
+    found = extract("orders in dev", "sqs-queue", "name")
+    assert found.environment == "dev" and found.config == {"name": "orders"}
