@@ -150,7 +150,16 @@ def run_validate(args: argparse.Namespace) -> int:
     # Every definition must also render its own example config (catches inputs that evaluate
     # into something the writer refuses).
     problems: list[str] = []
+    notes: list[str] = []
     for module in registry.modules():
+        missing = [name for name in module.required_fields() if name not in module.example_config()]
+        if module.example is None and missing:
+            # Typical of a fresh import: nothing to render until someone writes an example.
+            notes.append(
+                f"{module.id}: not rendered: no example config (required fields without an example: "
+                f'{", ".join(missing)}); add an "example" to the definition'
+            )
+            continue
         inp = render.RenderInput(
             request_id=EXAMPLE_REQUEST_ID,
             project="example",
@@ -172,12 +181,15 @@ def run_validate(args: argparse.Namespace) -> int:
         "modules_dir": registry.source,
         "projects_file": projs.source,
         "projects": projs.names(),
+        "notes": notes,
     }
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"registry ok: {len(registry)} modules from {registry.source}")
         print(f"projects ok: {', '.join(projs.names())} from {projs.source}")
+        for note in notes:
+            print(f"note: {note}")
     return 0
 
 

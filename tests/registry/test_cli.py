@@ -310,3 +310,28 @@ def test_render_config_from_an_endless_file_stops_at_the_limit(capsys: pytest.Ca
         capsys, "render", "--project", "core", "--env", "dev", "--module", "sqs-queue", "--config", "@/dev/zero"
     )
     assert code == 1 and "64 KiB" in doc["errors"][0]["message"]
+
+
+def test_validate_notes_imported_definitions_without_an_example(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    module = tmp_path / "sized"
+    module.mkdir()
+    (module / "variables.tf").write_text('variable "size" {\n  type = number\n}\n')
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    assert (
+        run(capsys, "registry", "import", str(module), "--source", "./sized", "--out", str(defs / "sized.json"))[0] == 0
+    )
+    projects_file = tmp_path / "projects.yaml"
+    projects_file.write_text("projects:\n  core:\n    owner: acme\n    repo: infra\n    environments:\n      dev: {}\n")
+    args = ("registry", "validate", "--modules-dir", str(defs), "--projects-file", str(projects_file))
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "note: sized: not rendered: no example config" in out and "size" in out
+    code, doc = run_json(capsys, *args)
+    assert code == 0 and doc["ok"] is True and doc["notes"][0].startswith("sized: not rendered")
+    # With an example it is rendered, and the note goes away.
+    definition = json.loads((defs / "sized.json").read_text())
+    (defs / "sized.json").write_text(json.dumps({**definition, "example": {"size": 3}}))
+    code, doc = run_json(capsys, *args)
+    assert code == 0 and doc["notes"] == []
