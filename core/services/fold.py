@@ -253,8 +253,15 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
     elif not new.open and not new.merged and (current is None or current.open):
         out.events.append(("pr_closed", {"number": info.number}))
         _step(request, "Pull request closed without merging", now)
+        # The status stays what the plan says, but the card's buttons no longer apply: say so.
+        out.notice = (
+            "pr_closed",
+            f"Pull request #{info.number} was closed without merging: re-open it on GitHub to approve, merge or "
+            "update this request.",
+        )
     elif new.open and current is not None and not current.open:
         out.events.append(("pr_reopened", {"number": info.number}))
+        out.notice = ("pr_reopened", f"Pull request #{info.number} was re-opened.")
     if current is not None and new.head_sha != current.head_sha and not new.merged:
         out.events.append(("pr_head_changed", {"from": current.head_sha, "to": new.head_sha}))
         out.approval_voided = void_stale_approval(request, new.head_sha, now, out)

@@ -58,6 +58,8 @@ STATUS_EVENTS: dict[Status, str] = {
     Status.FAILED: "failed",
 }
 _RUN_KINDS: tuple[RunKind, ...] = ("plan", "apply", "destroy")
+# Notices told on their own only when the status did not change (else they join its reply).
+_ASIDE_NOTICES = frozenset({"pr_closed", "pr_reopened"})
 
 
 class SyncOutcome(BaseModel):
@@ -326,39 +328,7 @@ class SyncService:
         failed_at = self._failure_detail(stored, facts, folded)
         self._record_events(request_id, folded, failed_at, actor=actor, source=source)
         concluded = _conclusions(stored) != state.conclusions_before
-        notified = False
-        if after != before or concluded:
-            voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
-            event = "approval_voided" if voided else STATUS_EVENTS[after]
-            run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
-            message = reasons if failed_at is None else f"{reasons}: {failed_at.text}"
-            self._notifier.request_changed(
-                stored,
-                Transition(
-                    event=event,
-                    previous_status=before.value,
-                    status=after.value,
-                    actor=actor,
-                    message=message[:500],
-                    run_url=(failed_at.url if failed_at else None) or run_url,
-                ),
-            )
-            notified = True
-        for item in folded:
-            if item.notice is not None:
-                event, message = item.notice
-                self._notifier.request_changed(
-                    stored,
-                    Transition(
-                        event=event,
-                        previous_status=before.value,
-                        status=after.value,
-                        actor=actor,
-                        message=message[:500],
-                        run_url=item.run_url,
-                    ),
-                )
-                notified = True
+        notified = self._tell(stored, folded, before, after, concluded, reasons, failed_at, actor)
         if archive:
             self._archive(request_id, source)
         if any(f.unblocked for f in folded):
@@ -371,6 +341,55 @@ class SyncService:
             notified=notified,
             reason=reasons,
         )
+
+    def _tell(
+        self,
+        stored: Request,
+        folded: Sequence[Folded],
+        before: Status,
+        after: Status,
+        concluded: bool,
+        reasons: str,
+        failed_at: FailedAt | None,
+        actor: str | None,
+    ) -> bool:
+        """One reply for a status or run-conclusion change, plus the folds' notices; True when
+        anything was told."""
+        told: list[Transition] = []
+        status_told = after != before or concluded
+        if status_told:
+            voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
+            run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
+            message = reasons if failed_at is None else f"{reasons}: {failed_at.text}"
+            # A PR closed or re-opened in the same change is said in this one reply.
+            asides = [f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES]
+            told.append(
+                Transition(
+                    event="approval_voided" if voided else STATUS_EVENTS[after],
+                    previous_status=before.value,
+                    status=after.value,
+                    actor=actor,
+                    message=" ".join([message, *asides])[:500],
+                    run_url=(failed_at.url if failed_at else None) or run_url,
+                )
+            )
+        for item in folded:
+            if item.notice is None or (status_told and item.notice[0] in _ASIDE_NOTICES):
+                continue
+            event, message = item.notice
+            told.append(
+                Transition(
+                    event=event,
+                    previous_status=before.value,
+                    status=after.value,
+                    actor=actor,
+                    message=message[:500],
+                    run_url=item.run_url,
+                )
+            )
+        for transition in told:
+            self._notifier.request_changed(stored, transition)
+        return bool(told)
 
     def _record_events(
         self, request_id: str, folded: Sequence[Folded], failed_at: FailedAt | None, *, actor: str | None, source: str

@@ -225,6 +225,40 @@ def test_pr_closed_without_merge(world: World) -> None:
     assert "pr_closed" in world.events(request.id)
 
 
+def test_a_pr_closed_or_reopened_on_github_is_told_once(world: World) -> None:
+    """The status stays (the plan is still ready) but the card's buttons no longer apply: the
+    notifier hears it, once, and again when the PR is re-opened."""
+    request = planned(world)
+    pr = world.host.repo(world.repo).prs[request.pr.number]
+    pr.state = "closed"
+    closed = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed"))
+    assert closed.notified and closed.status == "plan_ready"
+    rid, transition = world.notifier.sent[-1]
+    assert (rid, transition.event, transition.status) == (request.id, "pr_closed", "plan_ready")
+    assert f"#{request.pr.number} was closed without merging" in transition.message and "re-open" in transition.message
+    sent = len(world.notifier.sent)
+    assert not world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed")).changed
+    assert len(world.notifier.sent) == sent  # a redelivery tells nobody
+    pr.state = "open"
+    reopened = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "reopened"))
+    assert reopened.notified and world.notifier.events(request.id)[-1] == "pr_reopened"
+    assert world.get(request.id).pr.open
+
+
+def test_a_pr_closed_with_a_status_change_is_one_reply(world: World) -> None:
+    request = planned(world)
+    world.host.push(world.repo, request.branch_name, {"hand.tf": "# edit\n"})
+    world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "synchronize"))  # retires the plan
+    assert world.get(request.id).status == "planning"
+    sent = len(world.notifier.sent)
+    world.host.repo(world.repo).prs[request.pr.number].state = "closed"
+    outcome = world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed"))
+    assert outcome.previous_status == "planning" and outcome.status != "planning"
+    assert len(world.notifier.sent) == sent + 1
+    _, transition = world.notifier.sent[-1]
+    assert transition.event != "pr_closed" and "was closed without merging" in transition.message
+
+
 def test_merged_on_github_is_folded(world: World) -> None:
     request = approved(world)
     world.host.merge_pull_request(world.repo, request.pr.number, sha=request.pr.head_sha, title="by hand")
