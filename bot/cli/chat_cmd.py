@@ -93,13 +93,16 @@ def run(
         if host is not None and not interactive:
             host.wait_idle(timeout=300)
 
-    def confirm(prompt: str) -> bool:
+    def ask(prompt: str) -> str:
         out.write(prompt)
         out.flush()
         answer = stdin.readline()
         if not interactive:
             out.write(answer if answer.endswith("\n") else answer + "\n")
-        word = answer.strip().lower()
+        return answer.strip()
+
+    def confirm(prompt: str) -> bool:
+        word = ask(prompt).lower()
         return word in ("yes", "y") or (session.request_id is not None and word == session.request_id)
 
     session = ConsoleSession(
@@ -110,6 +113,7 @@ def run(
         users=list(DEFAULT_USERS),
         settle=settle,
         confirm=confirm,
+        ask=ask,
         echo_input=not interactive,
         refresh=host is None,
     )

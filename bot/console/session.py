@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from bot.console.edit import describe, parse_assignments
 from bot.console.notifier import ConsoleNotifier
 from bot.console.presenter import Choice, Presenter, Rendered
+from bot.views.forms import schema_fields
 from bot.views.ids import FORM_ACTION, action_of
 from bot.views.intake import intake_message
 from core.domain.errors import PermissionDenied, RequestNotFound, TfPilotError
@@ -28,6 +30,7 @@ from core.domain.policy import Action, Actor, check
 from core.domain.request import Request, Requester
 from core.domain.status import meta, normalize_status
 from core.ports.code_host import CodeHostError
+from module_registry.errors import ConfigRejected
 
 SOURCE = "console"
 CONSOLE_TEAM = "TCONSOLE"
@@ -85,6 +88,7 @@ class ConsoleSession:
     thread: str = "1"
     settle: Callable[[], None] = lambda: None  # wait for (or run) pending local runs
     confirm: Callable[[str], bool] = lambda _prompt: True
+    ask: Callable[[str], str] = lambda _prompt: ""  # one typed line (Edit's new values)
     echo_input: bool = True  # print what the user said (off at a terminal, which already shows it)
     acting: ConsoleUser = field(init=False)
     # Refresh a request from the code host before showing it (``/status``): without the local
@@ -217,10 +221,7 @@ class ConsoleSession:
             self.write("There is no request in this conversation yet.")
             return Outcome("error", "no request")
         if action is Action.UPDATE:
-            self.write(
-                "Edit opens a form in Slack; in the console, say what to change (for example `change name to x`)."
-            )
-            return Outcome("info", "edit", choice=choice)
+            return self.edit(choice)
         if (
             action is Action.DESTROY
             and self._may(action)
@@ -246,6 +247,45 @@ class ConsoleSession:
             self.write(self.presenter.dim(f"Nothing to do: {action.value} was already done ({request.id} is {label})."))
         self.settle()
         return Outcome("clicked", action.value, request=request, choice=choice)
+
+    def edit(self, choice: Choice | None = None) -> Outcome:
+        """Slack's Edit modal as one typed line: the settings are shown, ``field=value`` pairs
+        are read, and ``update_config`` commits them and plans again (the core re-checks)."""
+        assert self.request_id is not None
+        request = self.deps.store.get(self.request_id)
+        if not self._may(Action.UPDATE):
+            return self._update(request, dict(request.config), choice)  # refused, with the reason
+        fields = schema_fields(self.deps.registry.get(request.module).schema)
+        self.write(f"Edit {request.id} ({request.module} in {request.project}/{request.environment}). Settings now:")
+        self.write("\n".join("  " + line for line in describe(fields, request.config)))
+        typed = self.ask("New values as field=value (several separated by spaces), or nothing to cancel: ")
+        if not typed.strip():
+            self.write("Edit cancelled.")
+            return Outcome("info", "cancelled", choice=choice)
+        values, problems = parse_assignments(fields, typed)
+        if problems:
+            self.write("Nothing was changed:\n" + "\n".join(f"  • {p}" for p in problems))
+            return Outcome("error", "; ".join(problems), choice=choice)
+        return self._update(request, {**request.config, **values}, choice)
+
+    def _update(self, request: Request, config: dict[str, Any], choice: Choice | None) -> Outcome:
+        printed = len(self.notifier.history)
+        try:
+            updated = self.deps.requests.update_config(request.id, config, self.acting.actor(), source=SOURCE)
+        except PermissionDenied as exc:
+            self.write(f"⛔ {self.acting.name}: update refused: {exc.reason}")
+            return Outcome("refused", exc.reason, choice=choice)
+        except ConfigRejected as exc:
+            lines = [f"  • {e.describe()}" for e in exc.errors]
+            self.write("The new settings were rejected:\n" + "\n".join(lines))
+            return Outcome("error", "rejected", choice=choice)
+        except (TfPilotError, CodeHostError) as exc:
+            self.write(f"✖ update failed: {exc}")
+            return Outcome("error", str(exc), choice=choice)
+        if len(self.notifier.history) == printed:
+            self.write(self.presenter.dim("Nothing to do: the settings are already these."))
+        self.settle()
+        return Outcome("clicked", Action.UPDATE.value, request=updated, choice=choice)
 
     def _may(self, action: Action) -> bool:
         """Would the core allow ``action`` now? (Slack asks for a confirmation only then; a

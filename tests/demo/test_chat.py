@@ -208,3 +208,39 @@ def test_ctrl_c_leaves_without_a_traceback(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     code = chat_cmd.run(argparse.Namespace(data_dir=tmp_path / "d", acting=None), stdin=Interrupted(), out=out, err=err)
     assert code == 130 and "(interrupted)" in out.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_edit_at_the_console_commits_new_settings_and_plans_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    script = """\
+I need an S3 bucket in dev for the core project
+logs-edit
+submit
+edit
+versioning=maybe
+edit
+versioning=false noncurrent_expiration_days=30
+edit
+
+/as dave
+edit
+"""
+    code, out, err = _chat(script, data)
+    assert code == 0, err
+    rid = out.split("card ", 1)[1].split(" ", 1)[0]
+    assert "versioning = true    [true / false]" in out  # the settings as they are, before the edit
+    assert "• versioning: 'maybe' is not true or false" in out
+    assert f"card {rid} · updated " in out and "Edit cancelled." in out
+    assert out.index(f"card {rid} · updated ") < out.rindex(f"card {rid} · plan_ready ")
+    assert "⛔ dave: update refused" in out
+    assert out.count("New values as field=value") == 3  # dave is refused without being asked
+    doc = json.loads(next(p for p in data.rglob(f"{rid}.json") if p.parent.name == "requests").read_text())
+    assert doc["config"]["versioning"] is False and doc["config"]["noncurrent_expiration_days"] == 30
+    assert doc["revision"] == 2
+    from core.adapters.local_code_host import LocalCodeHost
+    from core.ports.code_host import RepoRef
+    from tests.fakes import ManualClock
+
+    host = LocalCodeHost(data, ManualClock(), runner_mode="manual")
+    text = host.read_file(RepoRef(owner="acme", name="core-infra"), f"request/{rid}", f"envs/dev/tfpilot_{rid}.tf")
+    assert text is not None and "versioning = {\n    enabled = false\n  }" in text
