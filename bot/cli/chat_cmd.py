@@ -26,7 +26,7 @@ from bot.settings import Settings, SettingsError, load_settings
 
 HELP = """\
 Type a message to the assistant, e.g. "I need an S3 bucket in dev for payments".
-Click a button by its number or name: 2, approve, merge, apply, destroy, re-plan.
+Click a button by its number or name: 2, approve, merge, apply, destroy, re-plan, edit.
   /as <user>   act as another user (alice: developer, bob: approver, carol: admin by default)
   /users       who is who, with the role the policy gives them
   /list        the newest requests (active and archived)
