@@ -1,0 +1,226 @@
+"""More scenarios through the Bolt app and the fake Slack: Socket Mode envelopes, conversations
+continued in their thread, Edit committing and re-planning, the card kept current on every
+transition, and clicks that must be refused or answered with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.app import create_app
+from bot.socket_mode import socket_mode_handler
+from core.domain.lifecycle import derive_status
+from core.domain.policy import Actor
+from core.domain.status import Status
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import ADMIN, APPROVER, BOT_TOKEN, DEV, TEAM, VIEWER, Harness, start_harness
+from tests.slack.helpers import card_buttons, card_ts, click_card, create_request, eventually, thread_replies
+
+
+def _status(h: Harness, request_id: str) -> Status:
+    return derive_status(h.deps.store.get(request_id))
+
+
+def _thread(h: Harness, thread_ts: str) -> list[Any]:
+    return [c for c in h.fake.of("chat.postMessage") if c.params.get("thread_ts") == thread_ts]
+
+
+# --- Socket Mode ---------------------------------------------------------------------------------
+
+
+class SocketStub:
+    """Stands in for the Socket Mode client: records what Bolt answers on the socket."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.logger = logging.getLogger("socket-stub")
+        self.sent: list[SocketModeResponse] = []
+
+    def send_socket_mode_response(self, response: SocketModeResponse) -> None:
+        self.sent.append(response)
+
+
+def test_socket_mode_envelopes_are_acked_and_processed_once(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    h = start_harness(fake_slack, tmp_path, shared_fixtures, process_before_response=False, SLACK_APP_TOKEN="xapp-1")
+    handler = socket_mode_handler(h.deps, app=h.app)
+    stub = SocketStub()
+    try:
+        envelope = h.fixture("events_api_app_mention.json")
+        envelope.update({"team_id": TEAM, "event_id": "EvSOCKET1"})
+        envelope["event"] = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D0DEV0001",
+            "user": DEV,
+            "text": "I need an s3 bucket",
+            "ts": "1700000000.000700",
+        }
+        for attempt in (None, 1):  # Slack redelivers the envelope when the ack was late
+            request = SocketModeRequest(
+                type="events_api", envelope_id=f"env-{attempt}", payload=envelope, retry_attempt=attempt
+            )
+            handler.handle(stub, request)  # type: ignore[arg-type]
+        assert [r.envelope_id for r in stub.sent] == ["env-None", "env-1"]
+        reply = fake_slack.wait_for("chat.postMessage")[0]
+        assert reply.params["thread_ts"] == "1700000000.000700"
+        fake_slack.settle()
+        assert len(fake_slack.of("chat.postMessage")) == 1
+        # A modal submission is answered on the socket with its inline errors.
+        request_ = create_request(h, environment="prod")
+        view = {
+            "callback_id": "destroy_confirm",
+            "private_metadata": json.dumps({"r": request_.id, "v": 1, "c": None, "t": None}),
+        }
+        payload = h.fixture("view_submission.json")
+        payload["user"] = {"id": ADMIN, "team_id": TEAM}
+        payload["view"].update({**view, "state": {"values": {"confirm_id": {"value": {"value": "nope"}}}}})
+        handler.handle(stub, SocketModeRequest(type="interactive", envelope_id="env-view", payload=payload))  # type: ignore[arg-type]
+        answer = stub.sent[-1]
+        assert answer.envelope_id == "env-view" and answer.payload["response_action"] == "errors"
+    finally:
+        handler.close()
+        h.close()
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+
+def test_a_dm_reply_in_the_thread_continues_the_same_conversation(harness: Harness) -> None:
+    h, thread = harness, "1700000000.000800"
+    h.dm(DEV, "I need an s3 bucket", ts=thread)
+    eventually(lambda: _thread(h, thread), what="the first question")
+    h.dm(DEV, "core", ts="1700000000.000801", thread_ts=thread)
+    eventually(lambda: len(_thread(h, thread)) >= 2, what="the second question")
+    sessions = {e.session_id for e in h.deps.chat_log.entries}
+    assert len(sessions) == 1
+    assert [e.text for e in h.deps.chat_log.entries if e.role == "user"] == ["I need an s3 bucket", "core"]
+    # A new top-level DM is a new conversation in its own thread.
+    h.dm(DEV, "a queue please", ts="1700000000.000900")
+    eventually(lambda: _thread(h, "1700000000.000900"), what="the new conversation")
+    assert len({e.session_id for e in h.deps.chat_log.entries}) == 2
+
+
+def test_a_mention_in_an_existing_thread_answers_in_that_thread(harness: Harness) -> None:
+    h = harness
+    event = h.fixture("events_api_app_mention.json")["event"]
+    event.update(
+        {
+            "user": DEV,
+            "text": "<@UTFPILOT> can I get a bucket?",
+            "channel": "C0CHAN001",
+            "ts": "1700000000.001001",
+            "thread_ts": "1700000000.001000",
+        }
+    )
+    h.event(event)
+    reply = h.fake.wait_for("chat.postMessage")[0]
+    assert reply.params["thread_ts"] == "1700000000.001000" and reply.params["channel"] == "C0CHAN001"
+    # Bot messages, and mentions without a channel, are ignored.
+    h.event({**event, "bot_id": "B1", "ts": "1700000000.001002"})
+    h.event({key: value for key, value in event.items() if key != "channel"} | {"ts": "1700000000.001003"})
+    h.fake.settle()
+    assert len(h.fake.of("chat.postMessage")) == 1
+
+
+# --- the card through a request's life ------------------------------------------------------------
+
+
+def test_every_transition_updates_the_card_in_place_and_replies_in_its_thread(harness: Harness) -> None:
+    h = harness
+    request = create_request(h)
+    ts = card_ts(h, request.id)
+    updates = lambda: [c for c in h.fake.of("chat.update") if c.params.get("ts") == ts]  # noqa: E731
+    h.finish_run(request.id, "plan")
+    for action in ("req:approve", "req:merge", "req:apply"):
+        # The card is edited after the status changes: click once Slack shows the button.
+        eventually(lambda action=action: action in card_buttons(h, request.id), what=action)
+        click_card(h, APPROVER, request.id, action)
+    eventually(lambda: _status(h, request.id) is Status.APPLYING, what="applying")
+    h.finish_run(request.id, "apply")
+    h.fake.settle()
+    cards = [c for c in h.fake.of("chat.postMessage") if "thread_ts" not in c.params]
+    assert len(cards) == 1  # posted once, then edited
+    replies = thread_replies(h, request.id)
+    assert len(updates()) == len(replies) - 1  # every transition after the first edits the card
+    last = h.fake.messages[(request.slack.channel, ts)]
+    assert ":rocket: Applied" in json.dumps(last["blocks"])
+
+
+def test_edit_commits_the_new_config_and_plans_again(harness: Harness) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    runs_before = len(h.host.runs_of("plan.yml"))
+    click_card(h, DEV, request.id, "req:update")
+    view = h.fake.wait_for("views.open")[0].params["view"]
+    state = {"f:name": {"value": {"type": "plain_text_input", "value": "logs2"}}}
+    assert h.submit(DEV, view, state).status == 200
+    eventually(lambda: _status(h, request.id) is Status.PLANNING, what="re-planning")
+    stored = h.deps.store.get(request.id)
+    assert stored.revision == 2 and stored.config["name"] == "logs2"
+    assert len(h.host.runs_of("plan.yml")) == runs_before + 1
+    eventually(lambda: any("configuration updated" in r for r in thread_replies(h, request.id)), what="reply")
+    assert "req:approve" not in card_buttons(h, request.id)  # the new plan is not ready yet
+
+
+# --- clicks refused or answered with a reason -----------------------------------------------------
+
+
+def test_a_viewer_cannot_open_the_edit_form(harness: Harness) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    click_card(h, VIEWER, request.id, "req:update")
+    refusal = h.fake.wait_for("chat.postEphemeral")[0]
+    assert refusal.params["user"] == VIEWER and "You cannot edit this request" in refusal.text()
+    assert "update_blocked" in h.deps.audit.names(request.id) and not h.fake.of("views.open")
+
+
+def test_a_malformed_or_unknown_button_is_answered_not_crashed(harness: Harness) -> None:
+    h = harness
+    action = {"type": "button", "action_id": "req:apply", "block_id": "card:x", "value": "{not json"}
+    h.click(APPROVER, action)
+    assert "malformed" in h.fake.wait_for("chat.postEphemeral")[0].text()
+    action["value"] = json.dumps({"r": "req_doesnotexist", "v": 1})
+    h.click(APPROVER, action)
+    answer = h.fake.wait_for("chat.postEphemeral", 2)[1]
+    assert "req_doesnotexist" in answer.text() and answer.params["user"] == APPROVER
+
+
+def test_destroy_outside_prod_runs_after_the_confirm_dialog(harness: Harness) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    for step in ("approve", "merge", "apply"):
+        getattr(h.deps.requests, step)(request.id, Actor(id=APPROVER))
+    h.finish_run(request.id, "apply")
+    destroy = eventually(lambda: card_buttons(h, request.id).get("req:destroy"), what="the Destroy button")
+    assert destroy["confirm"]["confirm"]["text"] == "Destroy"  # Slack shows the dialog before sending
+    click_card(h, APPROVER, request.id, "req:destroy")  # an approver: refused
+    assert "destroy needs the admin role" in h.fake.wait_for("chat.postEphemeral")[0].text()
+    click_card(h, ADMIN, request.id, "req:destroy")
+    eventually(lambda: "destroy_requested" in h.deps.audit.names(request.id), what="destroy requested")
+    assert h.deps.audit.names(request.id).count("destroy_blocked") == 1
+
+
+def test_the_bot_token_of_the_app_is_never_logged(fake_slack: FakeSlack, tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    from tests.slack.harness import build_deps
+
+    deps, _ = build_deps(fake_slack, tmp_path)
+    caplog.set_level(logging.DEBUG)
+    fake_slack.fail_next("users.info", 500, error="internal_error")
+    app = create_app(deps, client=WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    from bot.listeners.common import Kit
+
+    Kit.build(deps).identity.actor(app.client, TEAM, DEV)
+    assert "users.info failed" in caplog.text and BOT_TOKEN not in caplog.text
