@@ -244,7 +244,11 @@ class ConsoleSession:
         if len(self.notifier.history) == printed:
             # An idempotent repeat (a second click) changes nothing: say so rather than stay silent.
             label = meta(derive_status(request)).label
-            self.write(self.presenter.dim(f"Nothing to do: {action.value} was already done ({request.id} is {label})."))
+            self.write(
+                self.presenter.dim(
+                    f"Nothing new: {action.value} was already done or is under way ({request.id} is {label})."
+                )
+            )
         self.settle()
         return Outcome("clicked", action.value, request=request, choice=choice)
 

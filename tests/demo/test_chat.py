@@ -110,7 +110,7 @@ destroy
     rid = out.split("card ", 1)[1].split(" ", 1)[0]
     # After submit "1" is the card's first button, not the stale Submit of the confirm step.
     assert "Bob clicks [1] Approve" in out and "Bob clicks [1] Apply" in out
-    assert "Nothing to do: merge was already done" in out
+    assert "Nothing new: merge was already done or is under way" in out
     # Bob may not destroy: refused with the reason, without being asked to confirm first.
     assert "⛔ Bob: destroy refused: destroy needs the admin role" in out
     assert "Type the request id or 'yes' to confirm" not in out
