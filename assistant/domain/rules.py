@@ -212,7 +212,10 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 # "a bucket team-logs", "queue orders_events_v2": an identifier right after the module word.
-_NAME_AFTER_MODULE = re.compile(r"\s+[\"'`]?([a-z0-9][a-z0-9._-]*)[\"'`]?(?![\w-]|\.\w)")
+# Capitals only in an identifier-looking word ("Bad_Name" is a name to refuse, "For" is not).
+_NAME_AFTER_MODULE = re.compile(
+    r"\s+[\"'`]?([a-z0-9][a-z0-9._-]*|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[_-][A-Za-z0-9._-]*)[\"'`]?(?![\w-]|\.\w)"
+)
 # Words that follow a module word without being its name ("a bucket for logs").
 _NOT_NAMES = frozenset(
     {

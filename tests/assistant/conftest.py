@@ -116,15 +116,23 @@ class Core:
         return Chat(self.service, ConversationKey(team_id="T1", channel="C42", thread_ts=thread), user)
 
 
+@pytest.fixture(scope="session")
+def real_catalogue() -> tuple[Any, Any]:
+    """The real module registry and example projects map, loaded once (they are read-only)."""
+    from module_registry import catalogue, projects
+
+    return catalogue.load_registry(), projects.load_projects()
+
+
 @pytest.fixture
-def core() -> Core:
+def core(real_catalogue: tuple[Any, Any]) -> Core:
     from core.domain.policy import Policy
     from core.domain.workflows import WorkflowNames
     from core.services.requests import RequestService
-    from module_registry import catalogue, projects
     from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, RecordingNotifier
     from tests.services.fake_code_host import FakeCodeHost
 
+    registry, projects_map = real_catalogue
     clock = ManualClock()
     store = InMemoryRequestStore()
     host = FakeCodeHost(clock=clock)
@@ -132,8 +140,8 @@ def core() -> Core:
         store,
         InMemoryAuditLog(clock),
         host,
-        catalogue.load_registry(),
-        projects.load_projects(),
+        registry,
+        projects_map,
         RecordingNotifier(),
         clock,
         Policy.of(developers=["U_DEV", "U_PROD"], prod_allowed=["U_PROD"]),
@@ -141,7 +149,5 @@ def core() -> Core:
     )
     objects = InMemoryObjectStore()
     chat_log = InMemoryChatLog()
-    service = IntakeService(
-        objects, chat_log, catalogue.load_registry(), projects.load_projects(), requests, None, clock
-    )
+    service = IntakeService(objects, chat_log, registry, projects_map, requests, None, clock)
     return Core(store, host, requests, service, objects, chat_log)

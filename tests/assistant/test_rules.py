@@ -177,3 +177,9 @@ def test_an_answer_with_other_values_keeps_the_one_word_left_as_the_answer(answe
 def test_an_answer_with_the_environment_keeps_the_name() -> None:
     found = extract("orders in dev", "sqs-queue", "name")
     assert found.environment == "dev" and found.config == {"name": "orders"}
+
+
+def test_a_capitalised_identifier_after_the_module_word_is_the_name_to_check() -> None:
+    # Read, so the registry can say why it is refused; a capitalised ordinary word is not a name.
+    assert extract("bucket Bad_Name in core dev").config == {"name": "Bad_Name"}
+    assert extract("a bucket For the logs in core dev").config == {}
