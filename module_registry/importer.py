@@ -562,6 +562,8 @@ def _variable(
             schema["default"] = _unescape(default)
     if nullable is True:
         _allow_null(schema)
+    elif nullable is False and "type" not in schema:
+        schema["not"] = {"type": "null"}  # `any` with nullable = false: every value but null
     if body.get("sensitive") is True:
         schema["writeOnly"] = True
         schema["x-sensitive"] = True

@@ -482,3 +482,17 @@ def test_tag_rules_replaced_by_the_tag_policy_and_duplicate_outputs_are_reported
     assert len(lost) == 1 and "default" in lost[0].detail and "maxProperties" in lost[0].detail
     assert [o["name"] for o in result.definition["outputs"]] == ["id"]
     assert any(f.variable == "id" and f.construct == "output" and "b.tf" in f.detail for f in result.unmapped)
+
+
+def test_any_with_nullable_false_refuses_only_null(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text('variable "settings" {\n  type     = any\n  nullable = false\n}\n')
+    result = importer.import_module(tmp_path, module_id="anything", source="./anything")
+    settings = result.definition["schema"]["properties"]["settings"]
+    assert settings["not"] == {"type": "null"} and "type" not in settings
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "anything.json").write_text(json.dumps(result.definition))
+    registry = catalogue.load_registry(modules)
+    for value in ({"a": 1}, [1], "x", 0, False):
+        assert registry.validate("anything", {"settings": value}, "dev", prod=False).ok, value
+    assert not registry.validate("anything", {"settings": None}, "dev", prod=False).ok
