@@ -13,7 +13,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.listeners.common import Kit, channel_of, converse, ephemeral, first_action, kit_of, team_of, user_of
+from bot.listeners.common import (
+    Kit,
+    channel_of,
+    converse,
+    ephemeral,
+    first_action,
+    kit_of,
+    owner_elsewhere,
+    refuse_foreign_turn,
+    team_of,
+    user_of,
+)
 from bot.views.forms import schema_fields
 from bot.views.ids import (
     CARD_ACTION_RE,
@@ -211,6 +222,11 @@ class ClickHandlers:
             value, label = action_payload.get("value"), (action_payload.get("text") or {}).get("text")
         if not isinstance(value, str) or not value:
             return
+        thread = ThreadRef(team_of(body), channel, thread_ts)
+        owner = owner_elsewhere(self.k, thread, user)
+        if owner is not None:
+            refuse_foreign_turn(client, thread, user, owner)
+            return
         # One answer per question, whoever clicks first and however often.
         if not self.k.once.first(f"choice:{channel}:{message_ts}", at=self.k.deps.clock.now()):
             ephemeral(
@@ -227,7 +243,7 @@ class ClickHandlers:
             )
         except Exception:
             log.warning("could not mark the choice in %s as answered", channel, exc_info=True)
-        converse(self.k, client, ThreadRef(team_of(body), channel, thread_ts), user, value)
+        converse(self.k, client, thread, user, value, checked=True)
 
     # --- "Open form" -------------------------------------------------------------------------
 
@@ -245,7 +261,12 @@ class ClickHandlers:
         except Exception:
             ephemeral(client, channel=channel, user=user, text=f"Unknown module `{escape(clip(module, 64))}`.")
             return
-        meta = IntakeFormMeta(ThreadRef(team_of(body), channel, str(thread_ts)), module)
+        thread = ThreadRef(team_of(body), channel, str(thread_ts))
+        owner = owner_elsewhere(self.k, thread, user)
+        if owner is not None:
+            refuse_foreign_turn(client, thread, user, owner)
+            return
+        meta = IntakeFormMeta(thread, module)
         view = intake_form_modal(
             schema_fields(definition.schema),
             meta=meta,

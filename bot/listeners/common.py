@@ -192,8 +192,40 @@ def _card_note(kit: Kit, reply: Any) -> str | None:
     return f"Follow `{request.id}` on {link}: every change is posted in its thread." if link else None
 
 
-def converse(kit: Kit, client: Any, thread: ThreadRef, user_id: str, text: str) -> None:
-    """One intake turn: the message goes to the assistant, its reply into the thread."""
+def owner_elsewhere(kit: Kit, thread: ThreadRef, user_id: str) -> str | None:
+    """Who owns the conversation under way in ``thread`` when it is not ``user_id`` (None when
+    it is theirs, finished, expired or absent). In a channel anyone can reply in a thread or
+    click its buttons; a request in preparation belongs to the person who started it."""
+    key = ConversationKey(team_id=thread.team_id, channel=thread.channel, thread_ts=thread.thread_ts)
+    try:
+        session = kit.deps.intake.session(key)
+    except Exception:
+        log.warning("reading the conversation in %s/%s failed", thread.channel, thread.thread_ts, exc_info=True)
+        return None
+    if session is None or session.user_id == user_id or session.terminal or session.expired(kit.deps.clock.now()):
+        return None
+    return session.user_id
+
+
+def refuse_foreign_turn(client: Any, thread: ThreadRef, user_id: str, owner: str) -> None:
+    ephemeral(
+        client,
+        channel=thread.channel,
+        user=user_id,
+        text=f"This thread holds {fmt.mention(owner)}'s request in preparation, so only they can answer here. "
+        "Mention me in a new message to start your own.",
+        thread_ts=thread.thread_ts,
+    )
+
+
+def converse(kit: Kit, client: Any, thread: ThreadRef, user_id: str, text: str, *, checked: bool = False) -> None:
+    """One intake turn: the message goes to the assistant, its reply into the thread (unless
+    the thread's conversation belongs to someone else; ``checked``: the caller made sure)."""
+    if not checked:
+        owner = owner_elsewhere(kit, thread, user_id)
+        if owner is not None:
+            refuse_foreign_turn(client, thread, user_id, owner)
+            return
     try:
         profile = kit.identity.profile(client, thread.team_id, user_id)
         key = ConversationKey(team_id=thread.team_id, channel=thread.channel, thread_ts=thread.thread_ts)

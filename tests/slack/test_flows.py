@@ -224,3 +224,30 @@ def test_the_bot_token_of_the_app_is_never_logged(fake_slack: FakeSlack, tmp_pat
 
     Kit.build(deps).identity.actor(app.client, TEAM, DEV)
     assert "users.info failed" in caplog.text and BOT_TOKEN not in caplog.text
+
+
+def test_someone_elses_conversation_in_a_channel_thread_is_theirs(harness: Harness) -> None:
+    h = harness
+    event = h.fixture("events_api_app_mention.json")["event"]
+    event.update({"user": DEV, "text": "<@UTFPILOT> I need an s3 bucket", "channel": "C0CHAN001"})
+    h.event(event)
+    question = h.fake.wait_for("chat.postMessage")[0]
+    thread = question.params["thread_ts"]
+    # A colleague mentions the app in that thread, then clicks one of its buttons.
+    h.event(
+        {**event, "user": APPROVER, "text": "<@UTFPILOT> prod please", "ts": "1595926230.009700", "thread_ts": thread}
+    )
+    refusal = h.fake.wait_for("chat.postEphemeral")[0]
+    assert refusal.params["user"] == APPROVER and refusal.params["thread_ts"] == thread
+    assert f"<@{DEV}>'s request in preparation" in refusal.text()
+    buttons = [e for b in question.blocks() if b["type"] == "actions" for e in b["elements"]]
+    action = {**buttons[0], "block_id": next(b["block_id"] for b in question.blocks() if b["type"] == "actions")}
+    message = {"ts": "1800000000.000001", "thread_ts": thread, "text": "q", "blocks": question.blocks()}
+    h.click(APPROVER, action, channel="C0CHAN001", message_ts="1800000000.000001", message=message)
+    h.fake.wait_for("chat.postEphemeral", 2)
+    h.fake.settle()
+    assert [e.text for e in h.deps.chat_log.entries if e.role == "user"] == ["I need an s3 bucket"]
+    assert not h.fake.of("chat.update")  # the question was not marked answered
+    # The owner still can.
+    h.click(DEV, action, channel="C0CHAN001", message_ts="1800000000.000001", message=message)
+    eventually(lambda: len([e for e in h.deps.chat_log.entries if e.role == "user"]) == 2, what="the owner's answer")

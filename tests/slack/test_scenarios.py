@@ -450,8 +450,11 @@ def test_a_select_answers_the_question_once(harness: Harness) -> None:
     h.click(DEV, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
     eventually(lambda: len(_intake_messages(h, thread)) >= 2, what="the next question")
     # A second answer to the same question (another click, another person) is turned away.
-    h.click(APPROVER, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
+    h.click(DEV, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
     assert "already answered" in h.fake.wait_for("chat.postEphemeral")[0].text()
+    h.click(APPROVER, select, channel=f"D{DEV[1:]}", message_ts="1800000000.000009", message=message)
+    refusal = h.fake.wait_for("chat.postEphemeral", 2)[1]
+    assert refusal.params["user"] == APPROVER and f"<@{DEV}>'s request in preparation" in refusal.text()
     h.fake.settle()
     assert len(_intake_messages(h, thread)) == 2
     turns = [e.text for e in h.deps.chat_log.entries if e.role == "user"]
