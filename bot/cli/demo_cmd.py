@@ -166,7 +166,7 @@ class _Demo:
             self.host.wait_idle(timeout=120)
 
     def _confirm(self, prompt: str) -> bool:
-        self.say_dim(f"{prompt.strip()} → {self.session.request_id} (confirmed by the script)")
+        self.say_dim(f"{prompt.strip()} yes (confirmed by the script)")
         return True
 
     def say_dim(self, text: str) -> None:

@@ -89,6 +89,7 @@ class Choice:
     url: str | None = None
     style: str | None = None
     kind: str = "button"  # button | option | submit | close
+    confirm: str | None = None  # the button's confirmation dialog (title and text), asked before a click
 
     def matches(self, typed: str) -> bool:
         """Does what the reader typed pick this choice (its number, label, value or action)?"""
@@ -365,6 +366,7 @@ class Presenter:
                 block_id=block_id,
                 url=el.get("url"),
                 style=el.get("style"),
+                confirm=self._confirm_text(el.get("confirm")),
             )
             out = self._choice_label(choice, el.get("style"))
             if el.get("url"):
@@ -389,6 +391,12 @@ class Presenter:
         if kind == "image":
             return f"[{el.get('alt_text', 'image')}]"
         return ""
+
+    def _confirm_text(self, dialog: Any) -> str | None:
+        if not isinstance(dialog, Mapping):
+            return None
+        parts = [strip_ansi(self.text_of(dialog.get("title"))), strip_ansi(self.text_of(dialog.get("text")))]
+        return " ".join(p.strip() for p in parts if p and p.strip()) or None
 
     def _input_detail(self, el: Mapping[str, Any], state: _State, block_id: str | None) -> str:
         kind = el.get("type")
@@ -441,8 +449,9 @@ class _State:
         url: str | None = None,
         style: str | None = None,
         kind: str = "button",
+        confirm: str | None = None,
     ) -> Choice:
-        choice = Choice(self.next, label, action_id, value, block_id, url, style, kind)
+        choice = Choice(self.next, label, action_id, value, block_id, url, style, kind, confirm)
         self.next += 1
         self.choices.append(choice)
         return choice

@@ -222,14 +222,8 @@ class ConsoleSession:
             return Outcome("error", "no request")
         if action is Action.UPDATE:
             return self.edit(choice)
-        if (
-            action is Action.DESTROY
-            and self._may(action)
-            and not self.confirm(
-                f"Destroy {self.request_id}? Its resources will be deleted. Type the request id or 'yes' to confirm: "
-            )
-        ):
-            self.write("Destroy cancelled.")
+        if not self._confirmed(action, choice):
+            self.write(f"{action.value.capitalize()} cancelled.")
             return Outcome("info", "cancelled", choice=choice)
         method = getattr(self.deps.requests, _SERVICE_CALLS[action])
         printed = len(self.notifier.history)
@@ -290,6 +284,27 @@ class ConsoleSession:
             self.write(self.presenter.dim("Nothing to do: the settings are already these."))
         self.settle()
         return Outcome("clicked", Action.UPDATE.value, request=updated, choice=choice)
+
+    def _confirmed(self, action: Action, choice: Choice | None) -> bool:
+        """Ask what Slack asks before the click: the button's confirmation dialog (Merge, Apply,
+        Destroy), and in prod a destroy needs the request id typed. Nobody is asked for a
+        click the core would refuse: the refusal comes at once instead."""
+        assert self.request_id is not None
+        try:
+            prod = bool(self.deps.store.get(self.request_id).is_prod)
+        except TfPilotError:
+            prod = False
+        if action is Action.DESTROY and prod:
+            if not self._may(action):
+                return True
+            typed = self.ask(f"Destroy {self.request_id} in production? Type the request id to confirm: ")
+            return typed.strip() == self.request_id
+        text = choice.confirm if choice is not None else None
+        if text is None and action is Action.DESTROY:
+            text = f"Destroy this infrastructure? Every resource {self.request_id} created will be destroyed."
+        if text is None or not self._may(action):
+            return True
+        return self.confirm(f"{text} Type 'yes' or the request id to confirm: ")
 
     def _may(self, action: Action) -> bool:
         """Would the core allow ``action`` now? (Slack asks for a confirmation only then; a

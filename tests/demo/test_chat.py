@@ -22,7 +22,9 @@ approve
 /users
 approve
 merge
+yes
 1
+y
 /status
 /as carol
 destroy
@@ -96,9 +98,13 @@ submit
 /as bob
 1
 merge
+no
+merge
+yes
 merge
 destroy
 1
+yes
 """
     code, out, err = _chat(first, data)
     assert code == 0, err
@@ -110,10 +116,12 @@ destroy
     rid = out.split("card ", 1)[1].split(" ", 1)[0]
     # After submit "1" is the card's first button, not the stale Submit of the confirm step.
     assert "Bob clicks [1] Approve" in out and "Bob clicks [1] Apply" in out
+    assert "Merge cancelled." in out  # Slack's confirmation dialog, answered no
+    assert out.count("Merge the pull request? Squash-merge PR #1") == 2
     assert "Nothing new: merge was already done or is under way" in out
     # Bob may not destroy: refused with the reason, without being asked to confirm first.
     assert "⛔ Bob: destroy refused: destroy needs the admin role" in out
-    assert "Type the request id or 'yes' to confirm" not in out
+    assert "Destroy this infrastructure?" not in out
     for event in ("approved", "merged", "applied"):
         assert out.count(f"card {rid} · {event} ") == 1  # each transition printed once
 
@@ -244,3 +252,50 @@ edit
     host = LocalCodeHost(data, ManualClock(), runner_mode="manual")
     text = host.read_file(RepoRef(owner="acme", name="core-infra"), f"request/{rid}", f"envs/dev/tfpilot_{rid}.tf")
     assert text is not None and "versioning = {\n    enabled = false\n  }" in text
+
+
+def test_destroy_in_prod_needs_the_request_id_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from bot.console import session as session_mod
+    from bot.console.notifier import ConsoleNotifier, ViewBuilders, fallback_card, fallback_reply
+    from bot.console.presenter import Presenter
+    from core.domain.policy import Action, Decision
+    from core.domain.request import Request
+
+    rid = "req_prod12345678"
+    request = Request.from_doc(
+        {
+            "id": rid,
+            "project": "core",
+            "environment": "prod",
+            "module": "s3-bucket",
+            "config": {},
+            "receivedAt": "2025-01-01T00:00:00Z",
+            "updatedAt": "2025-01-01T00:00:00Z",
+        }
+    )
+    destroyed: list[str] = []
+    deps = SimpleNamespace(
+        store=SimpleNamespace(get=lambda _id: request),
+        policy=None,
+        requests=SimpleNamespace(destroy=lambda request_id, actor, source: destroyed.append(request_id) or request),
+    )
+    monkeypatch.setattr(session_mod, "check", lambda *_: Decision.yes())
+    answers = iter(["yes", rid])
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    out = io.StringIO()
+    notifier = ConsoleNotifier(out, ViewBuilders(fallback_card, fallback_reply))
+    console = session_mod.ConsoleSession(
+        deps, out, notifier, Presenter(), ask=ask, confirm=lambda _p: pytest.fail("prod needs the id, not yes")
+    )
+    console.request_id = rid
+    assert console.act(Action.DESTROY).kind == "info" and destroyed == []  # "yes" is not the id
+    assert "Destroy cancelled." in out.getvalue()
+    assert console.act(Action.DESTROY).kind == "clicked" and destroyed == [rid]
+    assert all("Type the request id to confirm" in p for p in asked)

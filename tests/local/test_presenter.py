@@ -283,3 +283,21 @@ def test_a_number_picks_the_printed_choice_not_an_index_in_an_action_id() -> Non
         picked = r.pick(typed)
         assert picked is not None and picked.label == label
     assert r.pick("0") is None and r.pick("4") is None
+
+
+def test_a_buttons_confirmation_dialog_travels_with_its_choice() -> None:
+    button = {
+        "type": "button",
+        "action_id": "req:merge",
+        "text": {"type": "plain_text", "text": "Merge"},
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Merge the pull request?"},
+            "text": {"type": "mrkdwn", "text": "Squash-merge PR #7 into `main`."},
+            "confirm": {"type": "plain_text", "text": "Merge"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        },
+    }
+    plain = {"type": "button", "action_id": "req:replan", "text": {"type": "plain_text", "text": "Re-plan"}}
+    r = Presenter(colour=True).render([{"type": "actions", "elements": [button, plain]}])
+    assert r.choices[0].confirm == "Merge the pull request? Squash-merge PR #7 into `main`."
+    assert r.choices[1].confirm is None
