@@ -1,16 +1,27 @@
-"""Worker entry points for the multi-process race tests (imported by spawned processes)."""
+"""Worker entry points for the multi-process race tests, and the process context that runs them."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
 from typing import Any
 
+from core.adapters.local_objects import LocalObjectStore
 from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, S3RequestStore
-from core.domain.errors import RequestAlreadyExists
+from core.domain.errors import RequestAlreadyExists, VersionConflict
 from core.domain.request import Request
 from core.ports.clock import SystemClock
 from tests.store.helpers import make_request
+
+
+def context() -> Any:
+    """Fresh processes (never a fork of the test process, whose moto server thread holds
+    locks), forked from a server that imported this module once: spawning each worker would
+    re-import boto3 and the core every time, which costs more than the race itself."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
 
 
 def open_store(target: dict[str, Any]) -> ObjectRequestStore:
@@ -58,3 +69,17 @@ def many_creator(target: dict[str, Any], worker: int, count: int, start: threadi
     for n in range(count):
         store.create(make_request(f"req_w{worker}n{n:04d}", minutes=n))
     out.put(("done", worker))
+
+
+def increment(root: str, rounds: int) -> None:
+    """Add 1 to the ``counter`` object ``rounds`` times with compare-and-swap, retrying lost races."""
+    store = LocalObjectStore(Path(root))
+    done = 0
+    while done < rounds:
+        found = store.get("counter")
+        assert found is not None
+        try:
+            store.put("counter", str(int(found.body) + 1).encode(), if_match=found.etag)
+        except VersionConflict:
+            continue
+        done += 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
 
 from core.adapters.local_objects import InvalidKey, LocalObjectStore, etag_of, validate_key
 from core.domain.errors import VersionConflict
+from tests.store import race_workers
 
 
 @pytest.mark.parametrize(
@@ -77,25 +77,12 @@ def test_a_failed_condition_leaves_the_file_untouched(tmp_path: Path) -> None:
     assert (tmp_path / "k.json").read_bytes() == b"original"
 
 
-def _increment(root: str, rounds: int) -> None:
-    store = LocalObjectStore(Path(root))
-    done = 0
-    while done < rounds:
-        found = store.get("counter")
-        assert found is not None
-        try:
-            store.put("counter", str(int(found.body) + 1).encode(), if_match=found.etag)
-        except VersionConflict:
-            continue
-        done += 1
-
-
 @pytest.mark.slow
 def test_cas_holds_across_processes(tmp_path: Path) -> None:
     store = LocalObjectStore(tmp_path)
     store.put("counter", b"0")
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_increment, args=(str(tmp_path), 100)) for _ in range(3)]
+    ctx = race_workers.context()
+    workers = [ctx.Process(target=race_workers.increment, args=(str(tmp_path), 100)) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -1,10 +1,9 @@
-"""Races between processes (spawned, not threads): S3 through moto's server mode, and the
+"""Races between processes (fresh processes, not threads): S3 through moto's server mode, and the
 local store. Every update must land exactly once, one creator must win, no index row is lost."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -71,7 +70,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
 
 
 def _run(worker: Callable[..., None], args: list[tuple[Any, ...]]) -> list[tuple[str, int]]:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = race_workers.context()
     start = ctx.Barrier(len(args))
     out = ctx.Queue()
     processes = [ctx.Process(target=worker, args=(*a, start, out)) for a in args]
