@@ -31,9 +31,10 @@ def _code(exc: ClientError) -> tuple[str, int]:
 
 
 class S3ObjectStore:
-    def __init__(self, client: S3Client, bucket: str) -> None:
+    def __init__(self, client: S3Client, bucket: str, *, page_size: int = 1000) -> None:
         self._client = client
         self._bucket = bucket
+        self._page_size = page_size  # keys per ListObjectsV2 page (S3's maximum is 1000)
 
     @property
     def bucket(self) -> str:
@@ -99,7 +100,7 @@ class S3ObjectStore:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
     def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
-        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": self._page_size}
         if start_after is not None:
             kwargs["StartAfter"] = start_after
         while True:

@@ -24,13 +24,30 @@ def test_every_put_sets_sse_aes256(s3_client: Any) -> None:
     assert s3_client.head_object(Bucket=BUCKET, Key="requests/a.json")["ContentType"] == "application/json"
 
 
-def test_list_keys_pages_past_one_thousand(s3_client: Any) -> None:
-    store = S3ObjectStore(s3_client, BUCKET)
-    for n in range(1005):
+def test_list_keys_follows_continuation_tokens(s3_client: Any) -> None:
+    # Pages of 4 keys: the same continuation path as S3's pages of 1,000, on 23 objects.
+    store = S3ObjectStore(s3_client, BUCKET, page_size=4)
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(dict(params))
+
+    for n in range(23):
         s3_client.put_object(Bucket=BUCKET, Key=f"many/{n:05d}", Body=b"")
-    keys = list(store.list_keys("many/"))
-    assert len(keys) == 1005 and keys == sorted(keys)
-    assert list(store.list_keys("many/", start_after="many/01000")) == [f"many/{n:05d}" for n in range(1001, 1005)]
+    s3_client.put_object(Bucket=BUCKET, Key="other/x", Body=b"")
+    s3_client.meta.events.register("provide-client-params.s3.ListObjectsV2", record)
+    try:
+        keys = list(store.list_keys("many/"))
+        assert keys == [f"many/{n:05d}" for n in range(23)]
+        assert len(calls) == 6 and all(c["MaxKeys"] == 4 for c in calls)
+        assert "ContinuationToken" not in calls[0] and all("ContinuationToken" in c for c in calls[1:])
+        after = list(store.list_keys("many/", start_after="many/00016"))
+        assert after == [f"many/{n:05d}" for n in range(17, 23)]
+        calls.clear()
+        assert len(list(S3ObjectStore(s3_client, BUCKET).list_keys("many/"))) == 23
+        assert [c["MaxKeys"] for c in calls] == [1000]  # S3's own maximum by default
+    finally:
+        s3_client.meta.events.unregister("provide-client-params.s3.ListObjectsV2", record)
 
 
 def _stubbed() -> tuple[S3ObjectStore, Stubber]:
