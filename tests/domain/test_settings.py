@@ -226,3 +226,53 @@ def test_check_settings_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     assert capsys.readouterr().out == "settings are complete for socket mode\n"
     assert main(["check-settings", "--mode", "demo", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+# Every name DESIGN.md's "Configuration" section lists (AWS_ENDPOINT_URL_S3 is boto3's own).
+DESIGN_NAMES = [
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_API_URL",
+    "GITHUB_TOKEN",
+    "GITHUB_APP_ID",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_APP_INSTALLATION_ID",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "GITHUB_WEBHOOK_SECRET",
+    "TFPILOT_GITHUB_API_URL",
+    "TFPILOT_PLAN_WORKFLOW",
+    "TFPILOT_APPLY_WORKFLOW",
+    "TFPILOT_DESTROY_WORKFLOW",
+    "TFPILOT_CLEANUP_WORKFLOW",
+    "TFPILOT_REQUESTS_BUCKET",
+    "TFPILOT_CHAT_LOGS_BUCKET",
+    "TFPILOT_DEFAULT_REGION",
+    "TFPILOT_DATA_DIR",
+    "OPENAI_API_KEY",
+    "TFPILOT_OPENAI_MODEL",
+    "TFPILOT_ADMINS",
+    "TFPILOT_APPROVERS",
+    "TFPILOT_DEVELOPERS",
+    "TFPILOT_PROD_ALLOWED_USERS",
+    "TFPILOT_DESTROY_PROD_ALLOWED_USERS",
+    "TFPILOT_WEBHOOK_SECRET",
+    "TFPILOT_ENCRYPTION_KEY",
+    "TFPILOT_PROJECTS_FILE",
+    "TFPILOT_MODULES_DIR",
+]
+
+
+def test_every_name_of_the_design_is_a_setting() -> None:
+    from bot.settings import Settings
+
+    declared = {info.alias for info in Settings.model_fields.values()}
+    assert set(DESIGN_NAMES) - declared == set()
+    assert load_settings({}).data_dir.as_posix() == ".tfpilot"  # DESIGN's default
+    secrets = [n for n in DESIGN_NAMES if n.endswith(("TOKEN", "SECRET", "PRIVATE_KEY", "API_KEY", "ENCRYPTION_KEY"))]
+    for name in secrets:  # secrets are SecretStr: never printed by a repr or a log of the settings
+        field = next(info for info in Settings.model_fields.values() if info.alias == name)
+        assert "SecretStr" in str(field.annotation), name
