@@ -7,9 +7,9 @@ writer can never roll a row back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.domain.lifecycle import derive_status
 from core.domain.request import Request
@@ -83,6 +83,12 @@ class ListFilter(BaseModel):
     since: datetime | None = None  # received_at >= since
     until: datetime | None = None  # received_at < until
     include_archived: bool = False
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # Rows are compared in UTC; a naive bound is read as UTC rather than failing to compare.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def matches(self, row: IndexRow) -> bool:
         if self.project is not None and row.project != self.project:

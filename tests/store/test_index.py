@@ -130,3 +130,15 @@ def test_naive_timestamps_in_legacy_documents_still_list() -> None:
     store.reindex()
     assert [row.id for row in store.rows()] == ["req_t00002", "req_t00001"]
     assert all(row.received_at.tzinfo is not None for row in store.rows())
+
+
+def test_naive_time_bounds_are_read_as_utc() -> None:
+    from datetime import datetime
+
+    objects = InMemoryObjectStore()
+    store = ObjectRequestStore(objects, ManualClock(), index_shards=2)
+    for n in range(3):
+        store.create(make_request(f"req_u{n:05d}", minutes=n))  # 10:00, 10:01, 10:02 UTC
+    naive = ListFilter(since=datetime(2026, 11, 1, 10, 1), until=datetime(2026, 11, 1, 10, 2))
+    assert naive.since is not None and naive.since.tzinfo is not None
+    assert [row.id for row in store.rows(naive)] == ["req_u00001"]
