@@ -131,8 +131,9 @@ def ack_needs_io(body: bytes | str) -> bool:
 
 
 def fastapi_handler(app: App) -> Any:
-    """The handler the side service mounts at ``/slack/events`` (and the OAuth paths):
-    ``await handler.handle(request)`` in a FastAPI route."""
+    """Bolt's FastAPI adapter over ``app``, for ``/slack/events`` and the OAuth paths. Its
+    ``handle`` dispatches on the event loop; a route that runs ``handler.app.dispatch`` itself
+    can keep the loop for the acks where ``ack_needs_io`` is false."""
     from slack_bolt.adapter.fastapi import SlackRequestHandler
 
     return SlackRequestHandler(app)
