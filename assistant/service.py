@@ -153,6 +153,10 @@ class IntakeService:
             reply = Reply(text="I didn't get any text in that message.", step=loaded.session.step)
             self._log_turns(loaded.session, user, cleaned, reply, None, now, refused="empty")
             return reply
+        foreign = self._not_theirs(loaded.session, user)
+        if foreign is not None:
+            self._log_turns(loaded.session, user, cleaned, foreign, None, now, refused="not_the_requester")
+            return foreign
         candidates = self._extract(cleaned, loaded.session)
         session, reply = self._transact(
             key,
@@ -166,9 +170,28 @@ class IntakeService:
         self._log_turns(session, user, cleaned, reply, candidates, now)
         return reply
 
+    @staticmethod
+    def _not_theirs(session: IntakeSession, user: Requester) -> Reply | None:
+        """In a shared thread only the person who started the request fills it in and submits
+        it: whoever submits becomes the requester, so nobody may do it in someone else's name."""
+        if session.user_id == user.id or session.turns == 0 or session.step in ("submitted", "cancelled"):
+            return None
+        return Reply(
+            text=(
+                f"This request is <@{session.user_id}>'s to fill in and submit; nothing was changed. "
+                "Start your own in a DM with me or with `/tfpilot new`."
+            ),
+            step=session.step,
+            request_id=session.request_id,
+        )
+
     def submit_form(self, key: ConversationKey, user: Requester, values: Mapping[str, Any]) -> Reply:
         now = self._clock.now()
         loaded = self._load(key, user, now)
+        foreign = self._not_theirs(loaded.session, user)
+        if foreign is not None:
+            self._log_turns(loaded.session, user, "[form]", foreign, None, now, refused="not_the_requester")
+            return foreign
         session, reply = self._transact(
             key, user, now, loaded, lambda current, ctx, _retry: flow.apply_form(current, values, ctx)
         )

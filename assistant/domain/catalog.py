@@ -52,6 +52,9 @@ class RegistryView(Protocol):
     def validate(
         self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
     ) -> ValidationView: ...
+    def presets_for(self, module_id: str, environment: str, *, prod: bool) -> Sequence[str]:
+        """The module's presets whose values meet the environment's constraints."""
+        ...
 
 
 class TargetView(Protocol):

@@ -393,7 +393,7 @@ def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[
     module = _module(ctx.registry, s.module)
     values = dict(cand.config)
     if cand.preset is not None:
-        presets = dict(module.presets) if module is not None else {}
+        presets = _presets(ctx, s, module)
         if cand.preset in presets:
             for key, value in presets[cand.preset].items():
                 values.setdefault(key, value)
@@ -443,6 +443,18 @@ def _module(registry: RegistryView, module_id: str | None) -> ModuleView | None:
         return registry.get(module_id)
     except Exception:
         return None
+
+
+def _presets(ctx: FlowContext, s: IntakeSession, module: ModuleView | None) -> dict[str, Mapping[str, Any]]:
+    """The presets usable where this request goes: one whose values break the environment's
+    constraints (``scratch`` with ``force_destroy`` in prod) is neither offered nor applied."""
+    if module is None:
+        return {}
+    if s.environment is None:
+        return dict(module.presets)
+    target = _target(ctx.projects, s.project, s.environment)
+    usable = set(ctx.registry.presets_for(module.id, s.environment, prod=bool(target and target.prod)))
+    return {name: values for name, values in module.presets.items() if name in usable}
 
 
 def _target(projects: ProjectsView, project: str | None, environment: str | None) -> TargetView | None:
@@ -673,7 +685,7 @@ def _confirm(
         optional = [f for f in fields if not f.required and f.name not in config]
         if optional:
             text += "\nOptional settings you can add: " + ", ".join(f"`{f.name}`" for f in optional[:12]) + "."
-        presets = sorted((module.presets or {}).keys())
+        presets = sorted(_presets(ctx, s, module))
         if presets:
             text += "\nPresets: " + ", ".join(f"`{p}`" for p in presets) + " (say `use preset <name>`)."
             choices += [Choice(label=f"Preset: {p}", value=f"use preset {p}") for p in presets[: MAX_CHOICES - 2]]

@@ -156,6 +156,15 @@ class FakeRegistry:
                     errors.append(FakeFieldError(name, f"must be {str(value).lower()} in prod", str(value).lower()))
         return FakeValidation(not errors, full, errors)
 
+    def presets_for(self, module_id: str, environment: str, *, prod: bool) -> list[str]:
+        """Like the real registry: a preset whose values break a prod rule is not usable in prod."""
+        module = self.get(module_id)
+        return [
+            name
+            for name, values in module.presets.items()
+            if not prod or all(values.get(k, v) == v for k, v in module.prod_rules.items())
+        ]
+
 
 @dataclass
 class FakeTarget:

@@ -97,3 +97,31 @@ def test_a_missing_required_value_is_asked_for_once_not_reported_as_an_error(cor
     # The field's description is said once, in the question.
     assert reply.text.count("Short name of the bucket") == 1
     assert "What should" in reply.text
+
+
+def test_presets_that_break_prod_rules_are_neither_offered_nor_applied_in_prod(core: Core) -> None:
+    dev = core.chat(thread="1700000000.000901").say("s3 bucket named cache-a in core dev")
+    assert any(c.value == "use preset scratch" for c in dev.choices)
+    chat = core.chat(user=PROD, thread="1700000000.000902")
+    reply = chat.say("s3 bucket named cache-b in core prod")
+    assert not any("scratch" in c.value for c in reply.choices)
+    assert "`scratch`" not in reply.text
+    refused = chat.say("use preset scratch")
+    assert "no preset `scratch`" in refused.text
+    assert chat.session.config.get("force_destroy") is not True
+
+
+def test_in_a_shared_thread_only_the_starter_fills_in_and_submits(core: Core) -> None:
+    thread = "1700000000.000903"
+    starter = core.chat(user=DEV, thread=thread)
+    starter.say("sqs queue orders-events in core dev")
+    other = core.chat(user=PROD, thread=thread)
+    refused = other.say("submit")
+    assert "<@U_DEV>" in refused.text and "nothing was changed" in refused.text
+    assert not core.store.active and other.session.user_id == "U_DEV"
+    changed = other.say("change name to hijacked")
+    assert "nothing was changed" in changed.text and other.session.config.get("name") != "hijacked"
+    form = other.form({"name": "hijacked"})
+    assert "nothing was changed" in form.text
+    done = starter.say("submit")
+    assert done.submitted and core.store.get(done.request_id).requester.id == "U_DEV"
