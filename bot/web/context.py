@@ -116,6 +116,9 @@ class WebContext:
         if self.reconciler is not None:
             self.reconciler.stop()
         self.executor.shutdown(wait=True)
+        # Chat turns are written off the reply's path: give the last ones a moment to land.
+        if self.deps.intake is not None:
+            self.deps.intake.flush_chat_log(timeout=5)
         with self._lock:
             if self._http is not None:
                 self._http.close()

@@ -46,12 +46,16 @@ _CLEAN_MEMO_MAX = 50_000
 _MAX_MARKER_DELETES = 500
 
 
+SESSION_SWEEP_EVERY = timedelta(hours=1)
+
+
 @dataclass
 class ReconcileReport:
     synced: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     leased_elsewhere: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    sessions_swept: int = 0
 
 
 class Reconciler:
@@ -64,8 +68,11 @@ class Reconciler:
         max_per_pass: int = DEFAULT_MAX_PER_PASS,
         resume_lookback: timedelta = DEFAULT_RESUME_LOOKBACK,
         metrics: WebMetrics | None = None,
+        sweep_every: timedelta = SESSION_SWEEP_EVERY,
     ) -> None:
         self._deps = deps
+        self.sweep_every = sweep_every
+        self._last_sweep: datetime | None = None
         self.stale_after = stale_after or timedelta(minutes=deps.settings.reconcile_minutes)
         self.interval = interval
         self.max_per_pass = max_per_pass
@@ -103,6 +110,7 @@ class Reconciler:
                 budget -= 1
                 self._check_resume(row, report)
             self._forget_old_windows(window)
+            report.sessions_swept = self._sweep_sessions(now)
             if self._metrics is not None:
                 self._metrics.reconciler_passes.inc()
                 self._metrics.reconciler_actions.labels("sync").inc(len(report.synced))
@@ -116,6 +124,24 @@ class Reconciler:
                     len(report.errors),
                 )
             return report
+
+    def _sweep_sessions(self, now: datetime) -> int:
+        """Abandoned intake conversations are deleted now and then (deleting one twice, from two
+        replicas, is harmless); a failure is logged and retried at the next sweep."""
+        if self._last_sweep is not None and now - self._last_sweep < self.sweep_every:
+            return 0
+        self._last_sweep = now
+        intake = self._deps.intake
+        if intake is None:  # a side service built without the assistant (tests)
+            return 0
+        try:
+            swept: int = intake.sweep_expired()
+        except Exception:  # the sweep is housekeeping: it never stops reconciling
+            log.warning("sweeping expired intake sessions failed", exc_info=True)
+            return 0
+        if swept:
+            log.info("swept %d expired intake session(s)", swept)
+        return swept
 
     def _window(self, now: datetime) -> int:
         seconds = max(int(self.stale_after.total_seconds()), 1)

@@ -260,3 +260,31 @@ def test_a_lost_apply_webhook_is_picked_up(web: Web) -> None:
     assert reconciler(web).run_once().synced == [request.id]
     assert world.get(request.id).status == Status.APPLIED.value
     assert world.notifier.events(request.id)[-1] == "applied"
+
+
+def test_abandoned_intake_conversations_are_swept_hourly(web: Web) -> None:
+    from assistant.domain.session import ConversationKey
+    from assistant.service import IntakeService
+    from core.domain.request import Requester
+    from module_registry.catalogue import load_registry
+    from module_registry.projects import load_projects
+
+    registry = load_registry()
+    web.deps.intake = IntakeService(
+        web.deps.objects,
+        web.deps.chat_log,
+        registry,
+        load_projects(known_modules=registry.ids()),
+        web.deps.requests,
+        None,
+        web.world.clock,
+    )
+    key = ConversationKey(team_id="T1", channel="D1", thread_ts="1700000000.000100")
+    web.deps.intake.handle(key, Requester(id="U_DEV"), "I need an sqs queue in core dev")
+    assert list(web.deps.objects.list_keys("sessions/"))
+    pass_ = reconciler(web)
+    assert pass_.run_once().sessions_swept == 0  # still fresh
+    web.world.clock.advance(hours=25)
+    assert pass_.run_once().sessions_swept == 1
+    assert not list(web.deps.objects.list_keys("sessions/"))
+    assert pass_.run_once().sessions_swept == 0  # at most hourly
