@@ -95,7 +95,9 @@ def create_app(
         if not client.token:
             raise SettingsError("the Slack app needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)")
         app = App(client=client, token_verification_enabled=token_verification_enabled, **common)
-    shared = kit or Kit.build(deps, executor=executor)
+    # A pool given by the caller (tests, the bench) runs everything; otherwise modal openers
+    # get their own few threads (Kit.later(opens_modal=True)).
+    shared = kit or Kit.build(deps, executor=executor, modal_executor=listener_executor)
     if shared.executor is None:
         shared.executor = executor
     register_all(app, deps, kit=shared, link_url=link_url)

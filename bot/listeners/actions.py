@@ -100,7 +100,9 @@ class ClickHandlers:
 
     def ack_card_action(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
         ack()
-        self.k.later(self.handle_card_action, body, client)
+        # Edit opens a form and Destroy may open the prod confirmation: both need the trigger.
+        action = action_of(str(_first(body).get("action_id") or ""))
+        self.k.later(self.handle_card_action, body, client, opens_modal=action in (Action.UPDATE, Action.DESTROY))
 
     def ack_choice(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
         ack()
@@ -108,7 +110,7 @@ class ClickHandlers:
 
     def ack_open_form(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
         ack()
-        self.k.later(self.handle_open_form, body, client)
+        self.k.later(self.handle_open_form, body, client, opens_modal=True)
 
     # --- request card ------------------------------------------------------------------------
 

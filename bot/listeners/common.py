@@ -40,6 +40,7 @@ log = logging.getLogger("bot.listeners")
 
 DEDUPE_PREFIX = "dedupe/slack"
 DEFAULT_WORKERS = 8
+MODAL_WORKERS = 4
 
 
 @dataclass
@@ -48,13 +49,20 @@ class Kit:
     identity: SlackIdentity
     once: Once
     executor: Executor | None = None
+    # Work that opens a modal: Slack's trigger_id expires 3 s after the click, so it must not
+    # queue behind GitHub calls on the main pool.
+    modal_executor: Executor | None = None
     _accounts: Any = field(default=None, repr=False)
 
-    def later(self, work: Callable[..., None], /, *args: Any) -> None:
-        """Run ``work(*args)`` after the ack, on the listener pool (the caller's context vars,
-        such as the correlation id, go with it). A failure is logged, never raised to Slack."""
+    def later(self, work: Callable[..., None], /, *args: Any, opens_modal: bool = False) -> None:
+        """Run ``work(*args)`` after the ack, on the listener pool, or on the small pool kept
+        for modals when ``opens_modal`` (the caller's context vars, such as the correlation
+        id, go with it). A failure is logged, never raised to Slack."""
         if self.executor is None:
             self.executor = ThreadPoolExecutor(max_workers=DEFAULT_WORKERS, thread_name_prefix="tfpilot-slack")
+        if opens_modal and self.modal_executor is None:
+            self.modal_executor = ThreadPoolExecutor(max_workers=MODAL_WORKERS, thread_name_prefix="tfpilot-modal")
+        pool = self.modal_executor if opens_modal and self.modal_executor is not None else self.executor
         context = contextvars.copy_context()
         name = getattr(work, "__name__", "work")
 
@@ -65,7 +73,7 @@ class Kit:
                 log.exception("Slack work %s failed after the ack", name)
 
         try:
-            self.executor.submit(run)
+            pool.submit(run)
         except RuntimeError:  # the pool is shutting down: the process is stopping
             log.warning("Slack work %s dropped: the listener pool is shut down", name)
 
@@ -87,12 +95,13 @@ class Kit:
         return token if isinstance(token, str) else None
 
     @classmethod
-    def build(cls, deps: Deps, *, executor: Executor | None = None) -> Kit:
+    def build(cls, deps: Deps, *, executor: Executor | None = None, modal_executor: Executor | None = None) -> Kit:
         return cls(
             deps=deps,
             identity=SlackIdentity(deps.policy, deps.objects),
             once=Once(deps.objects, DEDUPE_PREFIX),
             executor=executor,
+            modal_executor=modal_executor,
         )
 
 

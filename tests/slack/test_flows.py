@@ -251,3 +251,31 @@ def test_someone_elses_conversation_in_a_channel_thread_is_theirs(harness: Harne
     # The owner still can.
     h.click(DEV, action, channel="C0CHAN001", message_ts="1800000000.000001", message=message)
     eventually(lambda: len([e for e in h.deps.chat_log.entries if e.role == "user"]) == 2, what="the owner's answer")
+
+
+def test_modals_open_while_the_work_pool_is_busy(harness: Harness) -> None:
+    # Slack's trigger_id lives 3 s: opening a form must not queue behind GitHub calls.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.listeners.common import Kit
+
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    busy = ThreadPoolExecutor(max_workers=1)
+    gate = threading.Event()
+    busy.submit(gate.wait, 30)
+    try:
+        client = WebClient(token=BOT_TOKEN, base_url=h.fake.api_url)
+        h.app = create_app(h.deps, client=client, process_before_response=True, kit=Kit.build(h.deps, executor=busy))
+        click_card(h, DEV, request.id, "req:update")
+        view = h.fake.wait_for("views.open", timeout=5)[0].params["view"]
+        assert view["callback_id"] == "edit_form"
+        click_card(h, APPROVER, request.id, "req:replan")  # ordinary work waits for the pool
+        h.fake.settle(quiet=0.3)
+        assert "replan_dispatched" not in h.deps.audit.names(request.id)
+    finally:
+        gate.set()
+        busy.shutdown(wait=True)
+    eventually(lambda: "replan_dispatched" in h.deps.audit.names(request.id), what="the re-plan")
