@@ -299,7 +299,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, mode: Mode | None
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         for err in exc.errors():
-            malformed.setdefault(_setting_name(err["loc"]), err["msg"])
+            malformed.setdefault(_setting_name(err["loc"]), err["msg"].removeprefix("Value error, "))
         # The well-formed rest still tells which required settings are missing.
         settings = Settings.model_validate({k: v for k, v in values.items() if k not in malformed})
     problems = [f"{name} ({why})" for name, why in malformed.items()]

@@ -91,7 +91,9 @@ def test_without_a_mode_only_malformed_values_are_refused() -> None:
     assert load_settings({}).missing_for("http")  # parse succeeds; the mode check is separate
     with pytest.raises(SettingsError) as info:
         load_settings({"TFPILOT_DEFAULT_REGION": "US East"})
-    assert str(info.value).startswith("tfpilot cannot start: malformed setting(s): TFPILOT_DEFAULT_REGION (")
+    assert str(info.value) == (
+        "tfpilot cannot start: malformed setting(s): TFPILOT_DEFAULT_REGION (must be an AWS region such as us-east-1)"
+    )
     assert info.value.missing == []
 
 
