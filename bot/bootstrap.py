@@ -25,7 +25,7 @@ from core.adapters.s3_objects import S3ObjectStore
 from core.domain.request import Request
 from core.ports.chat_log import ChatLog
 from core.ports.clock import Clock, SystemClock
-from core.ports.code_host import CodeHost
+from core.ports.code_host import CodeHost, RepoRef
 from core.ports.notifier import Notifier, Transition
 from core.ports.object_store import ObjectStore
 from core.services.drift import DriftService
@@ -33,7 +33,7 @@ from core.services.queries import QueryService
 from core.services.requests import RequestService
 from core.services.sync import SyncService
 from module_registry.catalogue import load_registry
-from module_registry.projects import load_projects
+from module_registry.projects import ProjectsMap, load_projects
 
 log = logging.getLogger("tfpilot.bootstrap")
 
@@ -69,14 +69,25 @@ def build_chat_log(settings: Settings, clock: Clock, client: Any | None = None) 
     return LocalChatLog(Path(settings.data_dir) / "chat-logs", clock)
 
 
-def build_code_host(settings: Settings, clock: Clock) -> CodeHost:
+def environments_in(projects: ProjectsMap, repo: RepoRef) -> list[str]:
+    """The environments the projects map places in ``repo`` (the local forge scaffolds those)."""
+    mine = [t.environment for t in projects.targets() if (t.owner, t.repo) == (repo.owner, repo.name)]
+    return list(dict.fromkeys(mine))
+
+
+def build_code_host(settings: Settings, clock: Clock, projects: ProjectsMap) -> CodeHost:
     if settings.uses_github:
         from core.adapters.github.factory import github_code_host
 
         return github_code_host(settings)
     from core.adapters.local_code_host import LocalCodeHost
 
-    return LocalCodeHost(Path(settings.data_dir), clock, workflows=settings.workflows())
+    return LocalCodeHost(
+        Path(settings.data_dir),
+        clock,
+        workflows=settings.workflows(),
+        environments_of=lambda repo: environments_in(projects, repo),
+    )
 
 
 def build_model(settings: Settings) -> ChatModel:
@@ -110,7 +121,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Dep
     registry = overrides.get("registry") or load_registry(settings.modules_dir)
     # A projects map allowing a module the registry lacks is refused at start, not at first use.
     projects = overrides.get("projects") or load_projects(settings.projects_file, known_modules=registry.ids())
-    code_host = overrides.get("code_host") or build_code_host(settings, clock)
+    code_host = overrides.get("code_host") or build_code_host(settings, clock, projects)
     notifier = overrides.get("notifier") or build_notifier(settings, objects, store)
     policy = overrides.get("policy") or settings.policy()
     workflows = settings.workflows()

@@ -91,3 +91,20 @@ def test_slack_settings_give_the_slack_notifier(tmp_path: Path) -> None:
     )
     deps = build(settings)
     assert isinstance(deps.notifier, SlackNotifier)
+
+
+def test_the_local_forge_scaffolds_the_environments_the_projects_map_names(tmp_path: Path) -> None:
+    projects_file = tmp_path / "projects.yaml"
+    projects_file.write_text(
+        "version: 1\nprojects:\n  web:\n    environments:\n"
+        "      qa: {owner: acme, repo: web-infra, base_branch: main, env_path: envs/qa, prod: false}\n"
+        "      live: {owner: acme, repo: web-infra, base_branch: main, env_path: envs/live, prod: true}\n"
+    )
+    deps = build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path / "d"), "TFPILOT_PROJECTS_FILE": str(projects_file)}))
+    from core.ports.code_host import RepoRef
+
+    repo = RepoRef(owner="acme", name="web-infra")
+    head = deps.code_host.branch_head(repo, "main")
+    assert head is not None
+    envs = {p.split("/")[1] for p in deps.code_host.list_files(repo, "main") if p.startswith("envs/")}
+    assert envs == {"qa", "live"}

@@ -114,9 +114,7 @@ def console_deps(
 
     def environments_of(repo: RepoRef) -> list[str]:
         # Called on the repository's first use, once the graph (and its projects map) exists.
-        projects = built[0].projects
-        mine = [t.environment for t in projects.targets() if (t.owner, t.repo) == (repo.owner, repo.name)]
-        return list(dict.fromkeys(mine))
+        return bootstrap.environments_in(built[0].projects, repo)
 
     if use_local:
         host = LocalCodeHost(
