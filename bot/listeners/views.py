@@ -20,7 +20,7 @@ from bot.views.forms import FormField, errors_by_block, parse_submission, schema
 from bot.views.ids import DESTROY_CONFIRM_BLOCK, DESTROY_CONFIRM_CALLBACK, EDIT_FORM_CALLBACK, INTAKE_FORM_CALLBACK
 from bot.views.limits import clip, escape, join_lines
 from bot.views.modals import IntakeFormMeta, RequestMeta, typed_confirmation
-from core.domain.errors import PermissionDenied, TfPilotError
+from core.domain.errors import PermissionDenied, RequestArchived, RequestNotFound, TfPilotError
 from core.domain.policy import Action
 from module_registry.errors import ConfigRejected
 
@@ -103,17 +103,24 @@ class ModalHandlers:
         return meta, request, fields, values, errors
 
     def ack_edit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        problem = None
         try:
             parsed = self.edit_submission(view)
-        except Exception:
+        except (RequestNotFound, RequestArchived) as gone:
+            parsed, problem = None, f"Nothing was saved: {escape(clip(str(gone), 300))}."
+        except Exception as exc:
             log.exception("reading an Edit submission failed")
-            parsed = None
+            parsed, problem = None, f":warning: Saving failed ({type(exc).__name__}). Try again shortly."
         if parsed is not None and parsed[4]:
             ack(response_action="errors", errors=parsed[4])
             return
         ack()
         if parsed is not None:
             self.k.later(self.save_edit, body, client, parsed[0], parsed[1], parsed[3])
+            return
+        meta, user = RequestMeta.decode(view.get("private_metadata")), user_of(body)
+        if problem is not None and meta is not None and user is not None:
+            self.k.later(self.tell, client, meta, user, problem)
 
     def save_edit(
         self, body: dict[str, Any], client: Any, meta: RequestMeta, request: Request, values: dict[str, Any]

@@ -279,3 +279,16 @@ def test_modals_open_while_the_work_pool_is_busy(harness: Harness) -> None:
         gate.set()
         busy.shutdown(wait=True)
     eventually(lambda: "replan_dispatched" in h.deps.audit.names(request.id), what="the re-plan")
+
+
+def test_saving_an_edit_of_a_request_that_is_gone_says_so(harness: Harness) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    click_card(h, DEV, request.id, "req:update")
+    view = h.fake.wait_for("views.open")[0].params["view"]
+    h.deps.store.active.pop(request.id)  # archived or deleted meanwhile
+    response = h.submit(DEV, view, {"f:name": {"value": {"type": "plain_text_input", "value": "logs2"}}})
+    assert response.status == 200 and not response.body
+    told = h.fake.wait_for("chat.postEphemeral")[0]
+    assert told.params["user"] == DEV and "Nothing was saved" in told.text() and request.id in told.text()

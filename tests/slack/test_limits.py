@@ -270,3 +270,22 @@ def test_text_helpers() -> None:
     assert clip("abcdef", 4) == "abc…" and clip("abc", 4) == "abc" and clip(None, 3) == ""
     joined = join_lines([f"line {i}" for i in range(1000)], 100)
     assert len(joined) <= 100 and joined.endswith("more")
+
+
+def test_refusals_and_ephemeral_answers_fit() -> None:
+    from bot.listeners.actions import refusal_text
+    from bot.listeners.common import ephemeral
+    from core.domain.policy import Action
+
+    sent: list[dict[str, Any]] = []
+
+    class Client:
+        def chat_postEphemeral(self, **kwargs: Any) -> None:
+            sent.append(kwargs)
+
+    for action in Action:
+        ephemeral(Client(), channel="C1", user="U1", text=refusal_text(action, WIDE), thread_ts="1700000000.000100")
+    assert len(sent) == len(Action)
+    for message in sent:
+        assert check_blocks({"text": message["text"], "blocks": message["blocks"]}, "message") == []
+        assert "<!channel>" not in json.dumps(message)
