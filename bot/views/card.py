@@ -82,6 +82,14 @@ def _confirmation(action: Action, request: Request) -> dict[str, Any] | None:
             "Apply",
             danger=bool(summary and (summary.destroy or summary.replace)),
         )
+    if request.is_prod and action in (Action.APPROVE, Action.REPLAN):
+        # Anything in prod asks first (DESIGN); Edit opens its form, which is its own step.
+        verb = "Approve" if action is Action.APPROVE else "Re-plan"
+        return _confirm(
+            f"{verb} in prod?",
+            f"`{request.id}` changes *{clip(escape(where), 120)}*, a production environment.",
+            verb,
+        )
     if action is Action.DESTROY and not request.is_prod:
         # Prod destroy opens a modal where the request id must be typed instead.
         return _confirm(

@@ -115,3 +115,12 @@ def test_card_actions_are_those_of_a_fully_permitted_actor() -> None:
     # The card is shared: the buttons depend on the state, never on who looks at it.
     assert card_actions(at_status("merged")) == [Action.APPLY]
     assert card_actions(at_status("applied", prod=True)) == [Action.DESTROY]
+
+
+def test_anything_in_prod_asks_first() -> None:
+    ready = _buttons(request_card(at_status("plan_ready", prod=True)))
+    assert ready["req:approve"]["confirm"]["title"]["text"] == "Approve in prod?"
+    assert ready["req:replan"]["confirm"]["title"]["text"] == "Re-plan in prod?"
+    assert "confirm" not in ready["req:update"]  # Edit opens its form
+    outside = _buttons(request_card(at_status("plan_ready")))
+    assert "confirm" not in outside["req:approve"] and "confirm" not in outside["req:replan"]
