@@ -23,6 +23,7 @@ from typing import Any
 
 from core.domain.lifecycle import derive_status
 from core.domain.request import Operation, Request, TimelineStep
+from core.domain.status import Status
 from core.ports.clock import Clock
 from core.ports.request_store import RequestStore
 
@@ -181,11 +182,18 @@ class Operations:
         timeline: str | None = None,
         actor: str | None = None,
         finish: bool = False,
+        observed: dict[str, Status] | None = None,
     ) -> Request:
-        """Write step results (and the document changes they imply) in one compare-and-swap."""
+        """Write step results (and the document changes they imply) in one compare-and-swap.
+
+        ``observed["before"]`` receives the status of the version this write replaced (the
+        attempt that won the compare-and-swap), so a caller can tell whether its own write
+        moved the status or a webhook's fold already had."""
         now = self._clock.now()
 
         def mutate(request: Request) -> Request:
+            if observed is not None:
+                observed["before"] = derive_status(request)
             op = request.operation(kind, key)
             if op is None:  # pragma: no cover - begin() always created it
                 raise LookupError(f"operation {kind}/{key} vanished from {request_id}")

@@ -460,13 +460,22 @@ class RequestService:
                 approved=True, approvers=approvers, approved_sha=sha, approved_at=now, source=approval_source
             )
 
+        seen: dict[str, Status] = {}
         request = self._ops.record(
-            rid, "approve", key, {}, change=change, finish=True, timeline=f"Approved by {who_name}", actor=actor.id
+            rid,
+            "approve",
+            key,
+            {},
+            change=change,
+            finish=True,
+            timeline=f"Approved by {who_name}",
+            actor=actor.id,
+            observed=seen,
         )
         self._audit.record(
             rid, "approved", actor=actor.id, source=source, data={"sha": sha, "approver": who, "via": approval_source}
         )
-        self._notify(request, "approved", before, actor.id)
+        self._notify(request, "approved", seen.get("before", before), actor.id, moved_only=True)
         return request
 
     def _find_review(self, repo: RepoRef, number: int, sha: str, actor: Actor) -> Any:
@@ -512,11 +521,20 @@ class RequestService:
             )
             r.merged_sha = result.sha
 
+        seen: dict[str, Status] = {}
         request = self._ops.record(
-            rid, "merge", key, {"merged": result.sha}, change=change, finish=True, timeline="Merged", actor=actor.id
+            rid,
+            "merge",
+            key,
+            {"merged": result.sha},
+            change=change,
+            finish=True,
+            timeline="Merged",
+            actor=actor.id,
+            observed=seen,
         )
         self._audit.record(rid, "merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha})
-        self._notify(request, "merged", before, actor.id)
+        self._notify(request, "merged", seen.get("before", before), actor.id, moved_only=True)
         return request
 
     # -- apply / replan --------------------------------------------------------------------
@@ -549,7 +567,8 @@ class RequestService:
         ref = (
             (request.target_base or "main") if kind == "apply" else (request.branch_name or request_branch(request.id))
         )
-        request = self._dispatch(request, op_kind, key, kind, ref=ref, actor=actor.id)
+        seen: dict[str, Status] = {}
+        request = self._dispatch(request, op_kind, key, kind, ref=ref, actor=actor.id, observed=seen)
         request = self._ops.record(request.id, op_kind, key, {}, finish=True)
         self._audit.record(
             request.id,
@@ -561,9 +580,10 @@ class RequestService:
         self._notify(
             request,
             "applying" if kind == "apply" else "planning",
-            before,
+            seen.get("before", before),
             actor.id,
             run=getattr(request, f"{kind}_run"),
+            moved_only=True,
         )
         return request
 
@@ -637,9 +657,14 @@ class RequestService:
                 data={**data, "workflow": self._workflows.destroy},
             )
 
-        request = self._dispatch(request, "destroy", key, "destroy", ref=base, actor=actor.id, on_run=dispatched)
+        seen: dict[str, Status] = {}
+        request = self._dispatch(
+            request, "destroy", key, "destroy", ref=base, actor=actor.id, on_run=dispatched, observed=seen
+        )
         request = self._ops.record(rid, "destroy", key, {}, finish=True)
-        self._notify(request, "destroying", before, actor.id, run=request.destroy_run)
+        self._notify(
+            request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True
+        )
         return request
 
     def _dispatch_cleanup(
@@ -867,6 +892,7 @@ class RequestService:
         ref: str,
         actor: str | None,
         on_run: Callable[[RunInfo | None], None] | None = None,
+        observed: dict[str, Status] | None = None,
     ) -> Request:
         """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``."""
         rid = request.id
@@ -911,7 +937,14 @@ class RequestService:
 
         labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
         return self._ops.record(
-            rid, op_kind, key, {done: info.run_id if info else None}, change=change, timeline=labels[kind], actor=actor
+            rid,
+            op_kind,
+            key,
+            {done: info.run_id if info else None},
+            change=change,
+            timeline=labels[kind],
+            actor=actor,
+            observed=observed,
         )
 
     def _commit_step(
@@ -1052,8 +1085,20 @@ class RequestService:
             raise
 
     def _notify(
-        self, request: Request, event: str, before: Status | None, actor: str | None, *, run: RunRef | None = None
+        self,
+        request: Request,
+        event: str,
+        before: Status | None,
+        actor: str | None,
+        *,
+        run: RunRef | None = None,
+        moved_only: bool = False,
     ) -> None:
+        """Tell people. With ``moved_only`` only when this service's write moved the status: a
+        webhook folded first (GitHub reporting the merge or the run before our call returned)
+        has announced the move already, and saying it twice would post two thread replies."""
+        if moved_only and before is not None and before is derive_status(request):
+            return
         self._notifier.request_changed(
             request,
             Transition(

@@ -455,3 +455,42 @@ def test_a_run_webhook_that_outruns_the_dispatch_record_is_kept(world: World) ->
     done = world.get(request.id)
     assert done.destroy_run.status == "in_progress" and done.destroy_run.dispatched_at == world.clock.now()
     assert done.destroy_triggered_at == world.clock.now() and done.status == "destroying"
+
+
+def test_a_webhook_that_outruns_the_merge_call_is_announced_once(world: World, monkeypatch) -> None:
+    from tests.services.helpers import approved as approved_request
+    from tests.services.helpers import pr_fact as merged_fact
+
+    request = approved_request(world)
+    real_merge = world.host.merge_pull_request
+
+    def merge_then_webhook(*args, **kwargs):
+        result = real_merge(*args, **kwargs)
+        # GitHub's pull_request "closed" (merged) delivery is folded before our call returns.
+        world.sync.apply_fact(merged_fact(world, request.id, request.pr.number, "closed"))
+        return result
+
+    monkeypatch.setattr(world.host, "merge_pull_request", merge_then_webhook)
+    world.requests.merge(request.id, APPROVER)
+    assert world.get(request.id).status == "merged"
+    assert world.notifier.events(request.id).count("merged") == 1
+
+
+def test_an_apply_run_reported_before_the_dispatch_returns_is_announced_once(world: World, monkeypatch) -> None:
+    from tests.services.helpers import merged as merged_request
+
+    request = merged_request(world)
+    real_dispatch = world.host.dispatch_workflow
+
+    def dispatch_then_webhook(repo, workflow, **kwargs):
+        info = real_dispatch(repo, workflow, **kwargs)
+        if info is not None:
+            started = world.host.start_run(info.run_id)
+            world.sync.apply_fact(RunFact(request_id=request.id, kind="apply", run=started))
+        return info
+
+    monkeypatch.setattr(world.host, "dispatch_workflow", dispatch_then_webhook)
+    world.requests.apply(request.id, APPROVER)
+    assert world.get(request.id).status == "applying"
+    transitions = [t for rid, t in world.notifier.sent if rid == request.id and t.status == "applying"]
+    assert len(transitions) == 1
