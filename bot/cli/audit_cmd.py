@@ -29,7 +29,7 @@ def run_export(args: argparse.Namespace) -> int:
     if not is_request_id(args.request_id):
         return _fail(args, f"{args.request_id!r} is not a request id (req_ followed by 12 letters or digits)")
     try:
-        deps = build(load_settings().require("cli"))
+        deps = build(load_settings(mode="cli"))
         export = deps.queries.audit_export(args.request_id)
     except SettingsError as exc:
         return _fail(args, str(exc), code=2)

@@ -4,7 +4,7 @@ HTTP mode (default) serves one FastAPI app with uvicorn: Slack events at ``/slac
 the OAuth install routes when configured), GitHub and drift webhooks, account linking, the read
 API, health and metrics. ``--socket`` connects the Bolt app over Socket Mode instead and still
 serves the web app for webhooks, linking and the API. Both build the graph with
-``bot.bootstrap.build(load_settings().require(mode))``, so a missing setting stops start-up with
+``bot.bootstrap.build(load_settings(mode=mode))``, so a missing setting stops start-up with
 one message naming it; so does anything else that cannot be built (a broken projects file, an
 unreadable GitHub App key, a bad option): ``error: ...`` on stderr and exit code 2, never a
 traceback. Logs are JSON lines on stderr; uvicorn's access log is off (the app logs each request
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     mode: Mode = "socket" if args.socket else "http"
     try:
-        settings = load_settings().require(mode)
+        settings = load_settings(mode=mode)
     except SettingsError as exc:
         return _refuse(str(exc))
     configure_logging(args.log_level.upper())

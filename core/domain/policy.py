@@ -25,6 +25,10 @@ class Role(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @property
+    def with_article(self) -> str:
+        return ("an " if self.label[0] in "aeiou" else "a ") + self.label
+
 
 class Action(StrEnum):
     APPROVE = "approve"
@@ -197,7 +201,7 @@ def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Dec
     role = policy.role_of(actor)
     needed = _NEEDS[action]
     if role < needed:
-        return Decision.no(f"{action.value} needs the {needed.label} role; you are a {role.label}")
+        return Decision.no(f"{action.value} needs the {needed.label} role; you are {role.with_article}")
     if action is Action.APPROVE and _is_requester(request, actor):
         return Decision.no("you cannot approve your own request")
     if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not _is_requester(request, actor):
@@ -222,7 +226,7 @@ def check_create(environment_is_prod: bool, actor: Actor, policy: Policy) -> Dec
     """May ``actor`` open a new request (which dispatches a plan) in this environment?"""
     role = policy.role_of(actor)
     if role < Role.DEVELOPER:
-        return Decision.no(f"creating requests needs the developer role; you are a {role.label}")
+        return Decision.no(f"creating requests needs the developer role; you are {role.with_article}")
     if environment_is_prod and not policy.may_act_in_prod(actor):
         return Decision.no("requests in prod need the prod allowlist")
     return Decision.yes()

@@ -157,3 +157,8 @@ def test_state_reasons_for_closed_pull_requests_and_failed_destroys() -> None:
     destroy_failed = allowed_actions(at_status("destroy_failed"), Actor("U_ADMIN"), POLICY)
     assert destroy_failed[Action.DESTROY].allowed
     assert destroy_failed[Action.APPLY].reason == "a destroy of this request failed; retry the destroy instead"
+
+
+def test_refusals_read_as_english() -> None:
+    decision = allowed_actions(at_status("applied"), Actor("U_APP"), POLICY)[Action.DESTROY]
+    assert decision.reason == "destroy needs the admin role; you are an approver"
