@@ -2,6 +2,8 @@
 
 It decides which buttons show **and** is re-checked by every service call, so a button is a
 hint, never a permission. Every refusal carries a reason written for the person refused.
+It also says when drift reopens an applied request (``drift_open``, ``drift_plan``): Re-plan
+plans the base branch, and Apply follows once that plan succeeded.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from core.domain.lifecycle import derive_status, run_failed, run_in_flight
-from core.domain.request import Request
+from core.domain.lifecycle import derive_status, run_failed, run_in_flight, run_succeeded
+from core.domain.request import Request, RunRef
 from core.domain.status import Status
 
 
@@ -145,6 +147,41 @@ def _pending(request: Request, kind: str) -> bool:
     return any(op.kind == kind and op.completed_at is None and op.error is None for op in request.operations)
 
 
+def drift_open(request: Request) -> bool:
+    """The drift job found the applied infrastructure different from the code (not resolved yet)."""
+    return request.drift is not None and request.drift.detected
+
+
+def drift_plan(request: Request) -> RunRef | None:
+    """The plan run dispatched after the drift was found (a plan of the base branch), if any.
+
+    A plan dispatched before the drift check says nothing about the drift, so it is never it."""
+    drift, plan = request.drift, request.plan_run
+    if drift is None or not drift.detected or drift.checked_at is None:
+        return None
+    if plan is None or plan.dispatched_at is None or plan.dispatched_at < drift.checked_at:
+        return None
+    return plan
+
+
+def plans_on_base(request: Request) -> bool:
+    """Once the PR is merged, the only plan is the drift re-plan, and it plans the base branch."""
+    return request.pr is not None and request.pr.merged
+
+
+def _drift_replan_check(request: Request) -> str | None:
+    """Why a merged request may not be re-planned now (only drift on an applied request allows it)."""
+    if not run_succeeded(request.apply_run) or not drift_open(request):
+        return "the pull request is merged; re-plan is offered again only when drift is detected after apply"
+    if _pending(request, "destroy"):
+        return "a destroy is under way"
+    if run_failed(request.destroy_run):
+        return "a destroy of this request failed; retry the destroy instead"
+    if run_in_flight(request.plan_run):
+        return "a plan is already running"
+    return None
+
+
 def _no_open_pr(request: Request) -> str:
     if request.pr is None or request.pr.number is None:
         return "the request has no pull request yet"
@@ -175,7 +212,14 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
         if run_in_flight(request.apply_run):
             return "an apply is already running"
         if status is Status.APPLIED:
-            return "it is already applied"
+            if not drift_open(request):
+                return "it is already applied"
+            planned = drift_plan(request)
+            if planned is None:
+                return "drift was detected: re-plan it first, then apply the new plan"
+            if not run_succeeded(planned):
+                return "wait for the drift plan to succeed"
+            return None
         if status is Status.FAILED and not run_failed(request.apply_run):
             return "the request failed before apply; re-plan it first"
         return None
@@ -187,6 +231,8 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
         if run_in_flight(request.apply_run):
             return "wait for the running apply to finish"
         return None
+    if action is Action.REPLAN and plans_on_base(request):
+        return _drift_replan_check(request)
     if action in (Action.REPLAN, Action.UPDATE):
         if not pr_open:
             return "the pull request is no longer open"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.domain.request import Approval, PullRequestRef, Request, Requester, RunRef
+from core.domain.request import Approval, Drift, DriftCounts, PullRequestRef, Request, Requester, RunRef
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
@@ -38,6 +38,17 @@ def approved(sha: str = "sha1") -> Approval:
     return Approval(approved=True, approvers=["U_APP"], approved_sha=sha)
 
 
+def drift(checked_at: datetime = T0 + timedelta(days=1)) -> Drift:
+    return Drift(detected=True, summary="1 to change", counts=DriftCounts(change=1), checked_at=checked_at)
+
+
+def drift_plan(status: str | None = "completed", conclusion: str | None = None) -> RunRef:
+    """A plan of the base branch dispatched after ``drift()`` was found."""
+    return run(status=status, conclusion=conclusion, sha="base2").model_copy(
+        update={"run_id": 2, "dispatched_at": T0 + timedelta(days=1, hours=1)}
+    )
+
+
 def at_status(status: str, *, prod: bool = False) -> Request:
     """A request whose facts derive ``status``."""
     env = {"environment": "prod", "prod": True} if prod else {}
@@ -67,6 +78,32 @@ def at_status(status: str, *, prod: bool = False) -> Request:
             "pr": pr(merged=True),
             "apply_run": run(conclusion="success"),
             "destroy_run": run(conclusion="failure"),
+        },
+        # Applied, then the drift job found the infrastructure changed outside Terraform.
+        "applied_with_drift": {
+            "pr": pr(merged=True),
+            "plan_run": plan_ok.model_copy(update={"dispatched_at": T0}),
+            "apply_run": run(conclusion="success"),
+            "drift": drift(),
+        },
+        # Drift, then Re-plan: the plan of the base branch runs, succeeded, or failed.
+        "drift_planning": {
+            "pr": pr(merged=True),
+            "plan_run": drift_plan(status="in_progress"),
+            "apply_run": run(conclusion="success"),
+            "drift": drift(),
+        },
+        "drift_planned": {
+            "pr": pr(merged=True),
+            "plan_run": drift_plan(conclusion="success"),
+            "apply_run": run(conclusion="success"),
+            "drift": drift(),
+        },
+        "drift_plan_failed": {
+            "pr": pr(merged=True),
+            "plan_run": drift_plan(conclusion="failure"),
+            "apply_run": run(conclusion="success"),
+            "drift": drift(),
         },
         # A successful plan, but the PR was closed on GitHub without merging.
         "pr_closed": {"pr": pr(open_=False), "plan_run": plan_ok},

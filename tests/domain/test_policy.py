@@ -36,15 +36,38 @@ STATES = [
     "destroy_failed",
     "pr_closed",
     "stale_approval",
+    "applied_with_drift",
+    "drift_planning",
+    "drift_planned",
+    "drift_plan_failed",
 ]
 # The states in which each action is possible at all (for someone with the role).
 STATE_ALLOWS: dict[Action, set[str]] = {
     Action.APPROVE: {"plan_ready", "stale_approval"},
     Action.MERGE: {"approved"},
-    Action.APPLY: {"merged", "apply_failed"},
-    Action.DESTROY: {"applied", "apply_failed", "destroy_failed"},
+    # After drift, apply only once the plan of the base branch dispatched after it succeeded.
+    Action.APPLY: {"merged", "apply_failed", "drift_planned"},
+    Action.DESTROY: {
+        "applied",
+        "apply_failed",
+        "destroy_failed",
+        "applied_with_drift",
+        "drift_planning",
+        "drift_planned",
+        "drift_plan_failed",
+    },
     # A plan already running blocks both; an open PR whose plan never started allows them.
-    Action.REPLAN: {"pr_open", "plan_ready", "approved", "plan_failed", "stale_approval"},
+    # After the merge only drift re-opens Re-plan (again after a failed or successful drift plan).
+    Action.REPLAN: {
+        "pr_open",
+        "plan_ready",
+        "approved",
+        "plan_failed",
+        "stale_approval",
+        "applied_with_drift",
+        "drift_planned",
+        "drift_plan_failed",
+    },
     Action.UPDATE: {"pr_open", "plan_ready", "approved", "plan_failed", "stale_approval"},
 }
 MIN_ROLE = {
@@ -162,3 +185,48 @@ def test_state_reasons_for_closed_pull_requests_and_failed_destroys() -> None:
 def test_refusals_read_as_english() -> None:
     decision = allowed_actions(at_status("applied"), Actor("U_APP"), POLICY)[Action.DESTROY]
     assert decision.reason == "destroy needs the admin role; you are an approver"
+
+
+def test_drift_states_derive_the_documented_status() -> None:
+    from core.domain.lifecycle import derive_status
+    from core.domain.status import Status
+
+    assert derive_status(at_status("applied_with_drift")) is Status.APPLIED
+    assert derive_status(at_status("drift_planning")) is Status.APPLIED
+    assert derive_status(at_status("drift_planned")) is Status.APPLIED
+    assert derive_status(at_status("drift_plan_failed")) is Status.FAILED
+
+
+def test_drift_reasons() -> None:
+    approver = Actor("U_APP")
+    assert allowed_actions(at_status("applied"), approver, POLICY)[Action.REPLAN].reason == (
+        "the pull request is merged; re-plan is offered again only when drift is detected after apply"
+    )
+    assert allowed_actions(at_status("applied_with_drift"), approver, POLICY)[Action.APPLY].reason == (
+        "drift was detected: re-plan it first, then apply the new plan"
+    )
+    planning = allowed_actions(at_status("drift_planning"), approver, POLICY)
+    assert planning[Action.APPLY].reason == "wait for the drift plan to succeed"
+    assert planning[Action.REPLAN].reason == "a plan is already running"
+    assert allowed_actions(at_status("drift_planned"), approver, POLICY)[Action.UPDATE].reason == (
+        "the pull request is no longer open"
+    )
+
+
+def test_a_drift_check_newer_than_the_drift_plan_needs_a_new_plan() -> None:
+    from datetime import timedelta
+
+    from tests.domain.builders import T0, drift
+
+    planned = at_status("drift_planned")
+    planned.drift = drift(checked_at=T0 + timedelta(days=2))
+    decisions = allowed_actions(planned, Actor("U_APP"), POLICY)
+    assert not decisions[Action.APPLY].allowed and decisions[Action.REPLAN].allowed
+
+
+def test_no_replan_after_drift_while_a_destroy_is_under_way() -> None:
+    from core.domain.request import Operation
+
+    request = at_status("applied_with_drift")
+    request.operations = [Operation(kind="destroy", key="destroy", started_at=request.updated_at)]
+    assert allowed_actions(request, Actor("U_APP"), POLICY)[Action.REPLAN].reason == "a destroy is under way"
