@@ -6,7 +6,9 @@ It is written to be replayed: folding the same fact twice changes nothing the se
 an older fact never rolls a newer state back. Cleanup PRs and cleanup runs move the destroy
 operation that waits for them (``Folded.unblocked``, or an ended attempt with a ``notice``).
 ``SyncService`` runs it inside the store's compare-and-swap, so it may run more than once per
-fact.
+fact. After the merge, the only plan run accepted is the drift re-plan (a plan of the base
+branch dispatched after the drift was found); the apply that follows it, once it succeeds,
+resolves the drift (``drift_resolved``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
+from core.domain.policy import plans_on_base
 from core.domain.request import (
     Approval,
     CleanupPr,
@@ -100,6 +103,8 @@ def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
             return None
         if run.run_id < current.run_id:
             return f"{kind} run {run.run_id} is older than the recorded run {current.run_id}"
+    if kind == "plan" and plans_on_base(request):
+        return _drift_plan_rejection(request, current, run)
     if kind == "plan":
         # The PR head is the truth once known (someone may have pushed); else our last commit.
         head = (request.pr.head_sha if request.pr else None) or request.commit_sha
@@ -119,6 +124,34 @@ def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
     if current is None and request.destroy_triggered_at is None and not dispatching:
         return "no destroy was requested for this request"
     return None
+
+
+def _drift_plan_rejection(request: Request, current: RunRef | None, run: RunInfo) -> str | None:
+    """After the merge a new plan run is the drift re-plan of the base branch: its commit is the
+    base head, not the PR's, so it is told by time instead. The recorded plan run must have been
+    dispatched after the drift check, and the run not created before that dispatch."""
+    drift = request.drift
+    dispatched = current.dispatched_at if current is not None else None
+    if drift is None or drift.checked_at is None or dispatched is None or dispatched < drift.checked_at:
+        return f"plan run {run.run_id} ran after the merge, and no drift re-plan was requested"
+    if run.created_at is not None and run.created_at < dispatched - DISPATCH_SKEW:
+        return f"plan run {run.run_id} was created before the drift re-plan was requested"
+    return None
+
+
+def _resolve_drift(request: Request, run: RunRef, now: datetime, out: Folded) -> None:
+    """An apply dispatched after the drift was found, and succeeded: the infrastructure matches
+    the code again. The last check's time and summary stay as history."""
+    drift = request.drift
+    if drift is None or not drift.detected or drift.checked_at is None:
+        return
+    started = run.dispatched_at or run.started_at
+    if started is None or started < drift.checked_at:
+        return
+    request.drift = drift.model_copy(update={"detected": False})
+    out.changed = True
+    out.events.append(("drift_resolved", {"applyRunId": run.run_id, "checkedAt": drift.checked_at.isoformat()}))
+    _step(request, "Drift resolved", now)
 
 
 def _merge_run(current: RunRef | None, run: RunInfo, kind: str) -> RunRef | None:
@@ -176,9 +209,11 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
             out.events.append((f"{kind}_run_{merged.status}", {"runId": run.run_id}))
     if kind == "plan":
         out.changed |= _fold_plan_output(request, merged, extras)
-    elif kind == "apply" and merged.conclusion == "success" and request.applied_at is None:
-        request.applied_at = merged.completed_at or now
-        out.changed = True
+    elif kind == "apply" and merged.conclusion == "success":
+        if request.applied_at is None:
+            request.applied_at = merged.completed_at or now
+            out.changed = True
+        _resolve_drift(request, merged, now, out)
     elif kind == "destroy" and merged.conclusion == "success":
         if request.destroyed_at is None:
             request.destroyed_at = merged.completed_at or now

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from core.domain.errors import PermissionDenied, RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
-from core.domain.policy import Action, Actor, Policy, check, check_create
+from core.domain.policy import Action, Actor, Policy, check, check_create, plans_on_base
 from core.domain.request import Approval, CleanupPr, Operation, PullRequestRef, Request, RunRef, TimelineStep
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
@@ -551,9 +551,13 @@ class RequestService:
         return self._guard(begun, "apply", lambda: self._run_run(begun.request, begun.key, actor, source, "apply"))
 
     def replan(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
-        """Plan the branch again; the old plan output is cleared."""
+        """Plan the branch again; the old plan output is cleared. After the merge (allowed only
+        when drift was found on an applied request) the base branch is planned instead."""
         request = self._store.get(request_id)
         last = request.plan_run.run_id if request.plan_run else None
+        if key is None and plans_on_base(request):
+            checked = request.drift.checked_at.isoformat() if request.drift and request.drift.checked_at else "none"
+            key = f"replan:drift:{checked}:{last or 'none'}"
         key = key or f"replan:{request.commit_sha}:{last or 'none'}"
         token = self._ops.new_token()
         begun = self._begin(request_id, "replan", key, token, actor, Action.REPLAN, source)
@@ -564,9 +568,8 @@ class RequestService:
     def _run_run(self, request: Request, key: str, actor: Actor, source: str, kind: RunKind) -> Request:
         op_kind = "apply" if kind == "apply" else "replan"
         before = derive_status(request)
-        ref = (
-            (request.target_base or "main") if kind == "apply" else (request.branch_name or request_branch(request.id))
-        )
+        on_base = kind == "apply" or plans_on_base(request)
+        ref = (request.target_base or "main") if on_base else (request.branch_name or request_branch(request.id))
         seen: dict[str, Status] = {}
         request = self._dispatch(request, op_kind, key, kind, ref=ref, actor=actor.id, observed=seen)
         request = self._ops.record(request.id, op_kind, key, {}, finish=True)
@@ -577,13 +580,15 @@ class RequestService:
             source=source,
             data=_run_data(getattr(request, f"{kind}_run")),
         )
+        # A drift plan leaves the status at applied: said anyway, or nobody would see it start
+        # (no webhook announces it either: a plan starting moves no status).
         self._notify(
             request,
             "applying" if kind == "apply" else "planning",
             seen.get("before", before),
             actor.id,
             run=getattr(request, f"{kind}_run"),
-            moved_only=True,
+            moved_only=not (kind == "plan" and on_base),
         )
         return request
 
@@ -861,7 +866,8 @@ class RequestService:
             since = _parse_time(steps[marker].get("at"))
             if info is not None and before is not None and info.run_id <= before:
                 info = None
-            if info is not None and kind == "plan" and info.head_sha and request.commit_sha:
+            on_branch = ref == (request.branch_name or request_branch(rid))
+            if info is not None and kind == "plan" and on_branch and info.head_sha and request.commit_sha:
                 info = info if info.head_sha == request.commit_sha else None  # a plan of an older commit
             if (
                 info is not None

@@ -31,6 +31,7 @@ from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
+from core.domain.policy import plans_on_base
 from core.domain.request import PlanSummary, Request, RunRef
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
@@ -198,7 +199,9 @@ class SyncService:
             if run is None or run.conclusion is not None:
                 continue
             if run.run_id is None:
-                ref = request.branch_name if kind == "plan" else request.target_base
+                # A plan after the merge is the drift re-plan, which runs on the base branch.
+                on_branch = kind == "plan" and not plans_on_base(request)
+                ref = request.branch_name if on_branch else request.target_base
                 found = self._code_host.find_run(repo, getattr(self._workflows, kind), request_id=rid, ref=ref)
             else:
                 found = self._code_host.get_run(repo, run.run_id)
@@ -327,7 +330,8 @@ class SyncService:
             )
         failed_at = self._failure_detail(stored, facts, folded)
         self._record_events(request_id, folded, failed_at, actor=actor, source=source)
-        concluded = _conclusions(stored) != state.conclusions_before
+        now_concluded = _conclusions(stored)
+        concluded: set[str] = {k for k in _RUN_KINDS if now_concluded[k] != state.conclusions_before.get(k)}
         notified = self._tell(stored, folded, before, after, concluded, reasons, failed_at, actor)
         if archive:
             self._archive(request_id, source)
@@ -348,24 +352,26 @@ class SyncService:
         folded: Sequence[Folded],
         before: Status,
         after: Status,
-        concluded: bool,
+        concluded: set[str],
         reasons: str,
         failed_at: FailedAt | None,
         actor: str | None,
     ) -> bool:
         """One reply for a status or run-conclusion change, plus the folds' notices; True when
-        anything was told."""
+        anything was told. A drift plan that succeeded leaves the status at applied: its reply
+        is the plan's (``plan_ready``), not a second "applied"."""
         told: list[Transition] = []
-        status_told = after != before or concluded
+        status_told = after != before or bool(concluded)
         if status_told:
             voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
+            drift_planned = before is after is Status.APPLIED and concluded == {"plan"}
             run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
             message = reasons if failed_at is None else f"{reasons}: {failed_at.text}"
             # A PR closed or re-opened in the same change is said in this one reply.
             asides = [f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES]
             told.append(
                 Transition(
-                    event="approval_voided" if voided else STATUS_EVENTS[after],
+                    event="approval_voided" if voided else "plan_ready" if drift_planned else STATUS_EVENTS[after],
                     previous_status=before.value,
                     status=after.value,
                     actor=actor,
