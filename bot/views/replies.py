@@ -3,7 +3,8 @@
 Pure: ``transition_reply(request, transition, approvers=...)`` returns ``{"text", "blocks"}``.
 Replies mention the requester, and the approvers (Slack ids only) when their approval is
 awaited. A plan small enough is quoted in the reply; a larger one becomes a file
-(``plan_file``), uploaded into the thread by the notifier.
+(``plan_file``), uploaded into the thread by the notifier. A drift reply carries the card's
+Re-plan button (same action id and value) when the request's state allows a re-plan.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.views import fmt
-from bot.views.limits import FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn
+from bot.views.card import _confirmation, card_actions
+from bot.views.ids import CardRef, card_action_id
+from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
+from core.domain.policy import Action
 from core.domain.request import Request
 from core.ports.notifier import Transition
 
@@ -84,7 +88,10 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         counts = (
             f" (+{drift.counts.add} ~{drift.counts.change} -{drift.counts.destroy})" if drift and drift.counts else ""
         )
-        return [f":warning: {who} drift detected{counts}{at_run}."]
+        lines = [f":warning: {who} drift detected{counts}{at_run}."]
+        if Action.REPLAN in card_actions(request):
+            lines.append("Re-plan to see what brings it back to the code, then Apply that plan.")
+        return lines
     simple = {
         "created": f"{who} request `{request.id}` created: {escape(request.module)} in {escape(request.environment)}.",
         "planning": f":hourglass_flowing_sand: Planning `{request.id}`…{in_run}",
@@ -107,6 +114,23 @@ def _headline(request: Request, transition: Transition) -> list[str]:
     return [simple.get(event) or f"{fmt.badge(fmt.status_of(request))} ({escape(clip(event, 40))})"]
 
 
+def _drift_actions(request: Request) -> list[dict[str, Any]]:
+    """The card's Re-plan button under a drift reply, when the state allows a re-plan (the click
+    is re-checked for whoever clicks, as on the card)."""
+    if Action.REPLAN not in card_actions(request):
+        return []
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": card_action_id(Action.REPLAN),
+        "text": plain("Re-plan", BUTTON_TEXT),
+        "value": CardRef(request.id, request.version).encode(),
+    }
+    confirm = _confirmation(Action.REPLAN, request)  # prod asks first, as on the card
+    if confirm is not None:
+        button["confirm"] = confirm
+    return [{"type": "actions", "elements": [button]}]
+
+
 def transition_reply(request: Request, transition: Transition, *, approvers: Sequence[str] = ()) -> dict[str, Any]:
     lines = _headline(request, transition)
     if transition.message:
@@ -118,4 +142,7 @@ def transition_reply(request: Request, transition: Transition, *, approvers: Seq
             lines.append(f"Approvers {' '.join(mentions)}: your approval is awaited.")
     text = clip("\n".join(lines), SECTION_TEXT)
     fallback = clip(f"{request.id}: {fmt.badge(fmt.status_of(request))}", 300)
-    return {"text": fallback, "blocks": [{"type": "section", "text": mrkdwn(text)}]}
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(text)}]
+    if transition.event == "drift_detected":
+        blocks.extend(_drift_actions(request))
+    return {"text": fallback, "blocks": blocks}

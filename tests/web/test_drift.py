@@ -218,12 +218,6 @@ def test_drift_found_updates_the_card_and_replies_in_its_thread(web: Web) -> Non
         fake.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap outside bot/web: bot/views/replies.transition_reply renders drift_detected as one section with no "
-    "actions block, and core.domain.policy refuses replan once the PR is merged (applied requests), so neither the "
-    "thread reply nor the card offers Re-plan after drift",
-)
 def test_the_drift_reply_offers_a_replan_button(web: Web) -> None:
     fake, _request_id = _drift_in_slack(web)
     try:
