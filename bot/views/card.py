@@ -65,7 +65,7 @@ def _confirm(title: str, text: str, confirm: str, *, danger: bool = False) -> di
     return out
 
 
-def _confirmation(action: Action, request: Request) -> dict[str, Any] | None:
+def button_confirmation(action: Action, request: Request) -> dict[str, Any] | None:
     where = f"{request.project}/{request.environment}"
     summary = request.plan.summary if request.plan else None
     if action is Action.MERGE:
@@ -113,7 +113,7 @@ def _buttons(request: Request) -> list[dict[str, Any]]:
         }
         if action in _STYLES:
             button["style"] = _STYLES[action]
-        confirm = _confirmation(action, request)
+        confirm = button_confirmation(action, request)
         if confirm is not None:
             button["confirm"] = confirm
         buttons.append(button)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.views import fmt
-from bot.views.card import _confirmation, card_actions
+from bot.views.card import button_confirmation, card_actions
 from bot.views.ids import CardRef, card_action_id
 from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
 from core.domain.policy import Action
@@ -125,7 +125,7 @@ def _drift_actions(request: Request) -> list[dict[str, Any]]:
         "text": plain("Re-plan", BUTTON_TEXT),
         "value": CardRef(request.id, request.version).encode(),
     }
-    confirm = _confirmation(Action.REPLAN, request)  # prod asks first, as on the card
+    confirm = button_confirmation(Action.REPLAN, request)  # prod asks first, as on the card
     if confirm is not None:
         button["confirm"] = confirm
     return [{"type": "actions", "elements": [button]}]
