@@ -310,11 +310,15 @@ class RequestService:
             plan = current.plan_run.run_id if current.plan_run else None
             return {"config": validated, "revision": current.revision + 1, "plan_previous": plan}
 
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "update", key, token, actor, Action.UPDATE, source, init=init)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(begun, "update", lambda: self._run_update(begun.request, begun.key, actor, source))
+        return self._operate(
+            request_id,
+            Action.UPDATE,
+            key,
+            actor,
+            source,
+            lambda b: self._run_update(b.request, b.key, actor, source),
+            init=init,
+        )
 
     def _run_update(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
@@ -404,12 +408,14 @@ class RequestService:
         def init(current: Request) -> dict[str, Any]:
             return {"sha": current.pr.head_sha if current.pr else None, "mode": "review" if user_token else "comment"}
 
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "approve", key, token, actor, Action.APPROVE, source, init=init)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(
-            begun, "approve", lambda: self._run_approve(begun.request, begun.key, actor, user_token, source)
+        return self._operate(
+            request_id,
+            Action.APPROVE,
+            key,
+            actor,
+            source,
+            lambda b: self._run_approve(b.request, b.key, actor, user_token, source),
+            init=init,
         )
 
     def _run_approve(self, request: Request, key: str, actor: Actor, user_token: str | None, source: str) -> Request:
@@ -497,11 +503,15 @@ class RequestService:
             approved = current.approval.approved_sha if current.approval else None
             return {"sha": approved or (current.pr.head_sha if current.pr else None)}
 
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "merge", key, token, actor, Action.MERGE, source, init=init)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(begun, "merge", lambda: self._run_merge(begun.request, begun.key, actor, source))
+        return self._operate(
+            request_id,
+            Action.MERGE,
+            key,
+            actor,
+            source,
+            lambda b: self._run_merge(b.request, b.key, actor, source),
+            init=init,
+        )
 
     def _run_merge(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
@@ -544,11 +554,14 @@ class RequestService:
         request = self._store.get(request_id)
         last = request.apply_run.run_id if request.apply_run else None
         key = key or f"apply:{request.merged_sha}:{last or 'first'}"
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "apply", key, token, actor, Action.APPLY, source)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(begun, "apply", lambda: self._run_run(begun.request, begun.key, actor, source, "apply"))
+        return self._operate(
+            request_id,
+            Action.APPLY,
+            key,
+            actor,
+            source,
+            lambda b: self._run_run(b.request, b.key, actor, source, "apply"),
+        )
 
     def replan(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
         """Plan the branch again; the old plan output is cleared. After the merge (allowed only
@@ -559,11 +572,14 @@ class RequestService:
             checked = request.drift.checked_at.isoformat() if request.drift and request.drift.checked_at else "none"
             key = f"replan:drift:{checked}:{last or 'none'}"
         key = key or f"replan:{request.commit_sha}:{last or 'none'}"
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "replan", key, token, actor, Action.REPLAN, source)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(begun, "replan", lambda: self._run_run(begun.request, begun.key, actor, source, "plan"))
+        return self._operate(
+            request_id,
+            Action.REPLAN,
+            key,
+            actor,
+            source,
+            lambda b: self._run_run(b.request, b.key, actor, source, "plan"),
+        )
 
     def _run_run(self, request: Request, key: str, actor: Actor, source: str, kind: RunKind) -> Request:
         op_kind = "apply" if kind == "apply" else "replan"
@@ -604,11 +620,9 @@ class RequestService:
             if request.operation("destroy", key) is None:
                 self._authorize(request, Action.DESTROY, actor, source)  # a new click is still checked
             return request  # a repeated click while the cleanup workflow works: nothing new to do
-        token = self._ops.new_token()
-        begun = self._begin(request_id, "destroy", key, token, actor, Action.DESTROY, source)
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(begun, "destroy", lambda: self._run_destroy(begun.request, begun.key, actor, source))
+        return self._operate(
+            request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+        )
 
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
@@ -1060,6 +1074,26 @@ class RequestService:
             rid, f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
         )
         raise PermissionDenied(action, reason)
+
+    def _operate(
+        self,
+        request_id: str,
+        action: Action,
+        key: str,
+        actor: Actor,
+        source: str,
+        run: Callable[[Begun], Request],
+        *,
+        init: Callable[[Request], dict[str, Any]] | None = None,
+    ) -> Request:
+        """Start the operation ``action``/``key`` (its kind is the action's name) under a fresh
+        lease, permission checked in the same compare-and-swap, and run it; one already running
+        or finished is not run again."""
+        kind = action.value
+        begun = self._begin(request_id, kind, key, self._ops.new_token(), actor, action, source, init=init)
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(begun, kind, lambda: run(begun))
 
     def _begin(
         self,
