@@ -10,23 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from core.services.registry_view import FieldErrorView, ValidationView
 
-class FieldErrorView(Protocol):
-    @property
-    def field(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def allowed(self) -> str | None: ...
-
-
-class ValidationView(Protocol):
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def config(self) -> dict[str, Any]: ...
-    @property
-    def errors(self) -> Sequence[FieldErrorView]: ...
+__all__ = ["FieldErrorView", "ModuleView", "ProjectsView", "RegistryView", "TargetView", "ValidationView"]
 
 
 class ModuleView(Protocol):

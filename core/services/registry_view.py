@@ -19,6 +19,9 @@ class FieldErrorView(Protocol):
     @property
     def message(self) -> str: ...
 
+    @property
+    def allowed(self) -> str | None: ...
+
 
 class ValidationView(Protocol):
     @property
@@ -28,7 +31,7 @@ class ValidationView(Protocol):
     def config(self) -> dict[str, Any]: ...
 
     @property
-    def errors(self) -> Sequence[Any]: ...
+    def errors(self) -> Sequence[FieldErrorView]: ...
 
 
 class RegistryView(Protocol):
