@@ -8,9 +8,12 @@ TOML needs nothing here: ``tomllib`` already refuses duplicate keys.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from module_registry.errors import RegistryError
 
 
 class DuplicateKey(ValueError):
@@ -58,3 +61,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` that refuses duplicate keys (``DuplicateKey``)."""
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read_text(path: Path, *, limit: int, what: str) -> str:
+    """The file's text, refused (``RegistryError`` naming the file) when unreadable, larger than
+    ``limit`` bytes or not UTF-8; ``what`` names it in the message ("file", "the projects file")."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        subject = "" if what == "file" else f" {what}"
+        raise RegistryError(f"cannot read{subject}: {exc.strerror or exc}", file=name) from exc
+    if len(raw) > limit:
+        raise RegistryError(f"{what} is over {limit} bytes", file=name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{what} is not UTF-8", file=name) from exc

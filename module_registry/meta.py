@@ -63,16 +63,7 @@ def model_error_words(error: Any) -> str:
 def read_document(path: Path) -> dict[str, Any]:
     """Parse a JSON or YAML definition file into a dict (``RegistryError`` naming the file)."""
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RegistryError(f"cannot read: {exc.strerror or exc}", file=name) from exc
-    if len(raw) > MAX_DEFINITION_BYTES:
-        raise RegistryError(f"file is over {MAX_DEFINITION_BYTES} bytes", file=name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RegistryError("file is not UTF-8", file=name) from exc
+    text = documents.read_text(path, limit=MAX_DEFINITION_BYTES, what="file")
     try:
         doc = documents.load_json(text) if path.suffix == ".json" else documents.load_yaml(text)
     except json.JSONDecodeError as exc:

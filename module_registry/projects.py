@@ -161,16 +161,7 @@ def example_projects_file() -> Path:
 
 def _read(path: Path) -> Any:
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RegistryError(f"cannot read the projects file: {exc.strerror or exc}", file=name) from exc
-    if len(raw) > MAX_PROJECTS_FILE_BYTES:
-        raise RegistryError(f"the projects file is over {MAX_PROJECTS_FILE_BYTES} bytes", file=name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RegistryError("the projects file is not UTF-8", file=name) from exc
+    text = documents.read_text(path, limit=MAX_PROJECTS_FILE_BYTES, what="the projects file")
     try:
         if path.suffix == ".toml":
             return tomllib.loads(text)
