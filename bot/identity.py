@@ -32,10 +32,19 @@ def identity_key(team_id: str | None, user_id: str) -> str:
 
 
 class LinkedIdentities:
-    """Reads the GitHub login linked to a Slack user, if any."""
+    """Reads (and forgets) the GitHub account linked to a Slack user."""
 
     def __init__(self, objects: ObjectStore) -> None:
         self._objects = objects
+
+    def unlink(self, team_id: str | None, user_id: str) -> bool:
+        """Forget the user's linked GitHub account and its stored token; True when one existed."""
+        key = identity_key(team_id, user_id)
+        if self._objects.get(key) is None:
+            return False
+        self._objects.delete(key)
+        log.info("unlinked the GitHub account of Slack user %s", user_id)
+        return True
 
     def github_login(self, team_id: str | None, user_id: str) -> str | None:
         if not _ID_RE.match(user_id) or (team_id is not None and not _ID_RE.match(team_id)):

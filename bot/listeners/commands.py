@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from bot.identity import LinkedIdentities
 from bot.listeners.common import Kit, converse, kit_of, team_of
 from bot.views import home as home_views
 from bot.views.card import request_card
@@ -166,6 +167,13 @@ class CommandHandlers:
             ],
         )
 
+    def unlink(self, respond: Any, team: str | None, user: str) -> None:
+        if LinkedIdentities(self.k.deps.objects).unlink(team, user):
+            text = "Your GitHub account is unlinked and its token deleted: approvals are recorded by TfPilot again."
+        else:
+            text = "No GitHub account is linked to you; nothing to unlink."
+        respond(response_type="ephemeral", text=text)
+
     def handle_command(self, body: dict[str, Any], client: Any, respond: Any) -> None:
         user = body.get("user_id")
         if not isinstance(user, str) or not user:
@@ -188,6 +196,8 @@ class CommandHandlers:
                 respond(response_type="ephemeral", **home_views.insights_message(self.k.deps.queries.insights()))
             elif verb == "link":
                 self.link(respond, team_of(body), user)
+            elif verb == "unlink":
+                self.unlink(respond, team_of(body), user)
             else:
                 message = home_views.help_message()
                 if verb and verb != "help":

@@ -173,6 +173,7 @@ HELP_TEXT = "\n".join(
         "`/tfpilot modules` what you can ask for",
         "`/tfpilot insights` operations KPIs",
         "`/tfpilot link` link your GitHub account (approvals are then posted as you)",
+        "`/tfpilot unlink` forget your linked GitHub account and its token",
         "`/tfpilot help` this help",
     ]
 )

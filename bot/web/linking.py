@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.identity import identity_key
+from bot.identity import LinkedIdentities
 from bot.settings import SettingsError
 from bot.web.auth import ApiToken, constant_equals
 from bot.web.body import ERROR_RESPONSES
@@ -102,12 +102,7 @@ def link_url_for(deps: Deps) -> Callable[[str | None, str], str | None]:
 
 def unlink_account(deps: Deps, team_id: str | None, user_id: str) -> bool:
     """Forget a Slack user's linked GitHub account (and its stored token); True when one existed."""
-    key = identity_key(team_id, user_id)
-    if deps.objects.get(key) is None:
-        return False
-    deps.objects.delete(key)
-    log.info("unlinked the GitHub account of Slack user %s", user_id)
-    return True
+    return LinkedIdentities(deps.objects).unlink(team_id, user_id)
 
 
 def default_dm(deps: Deps) -> DirectMessage | None:

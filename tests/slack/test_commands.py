@@ -85,7 +85,7 @@ def test_modules_insights_help_and_unknown(harness: Harness) -> None:
     insights = _answer(h, DEV, "insights").text()
     assert "Insights" in insights and "*Requests*\\n1" in insights and "Applies (24h / 7d)" in insights
     helped = _answer(h, DEV, "help").text()
-    for verb in ("new", "list", "status", "modules", "insights", "link", "help"):
+    for verb in ("new", "list", "status", "modules", "insights", "link", "unlink", "help"):
         assert f"/tfpilot {verb}" in helped
     bare = _answer(h, DEV, "").text()  # a bare /tfpilot is help
     assert "/tfpilot list" in bare and "Unknown" not in bare
@@ -144,3 +144,17 @@ def test_answers_fit_slacks_limits(harness: Harness) -> None:
         call = _answer(h, DEV, text)
         message = {"text": call.params.get("text"), "blocks": call.params.get("blocks")}
         assert check_blocks(message, "message") == [], (text, json.dumps(message)[:200])
+
+
+def test_unlink_forgets_the_users_linked_account_and_token(harness: Harness) -> None:
+    import json as _json
+
+    from bot.identity import identity_key
+    from tests.slack.harness import TEAM
+
+    h = harness
+    key = identity_key(TEAM, DEV)
+    h.deps.objects.put(key, _json.dumps({"github_login": "dev-gh", "token": "encrypted"}).encode())
+    assert "unlinked" in _answer(h, DEV, "unlink").text()
+    assert h.deps.objects.get(key) is None
+    assert "nothing to unlink" in _answer(h, DEV, "unlink").text()
