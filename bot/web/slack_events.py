@@ -3,8 +3,9 @@
 The body is read with a 1 MiB cap, the envelope's id (``event_id``/``trigger_id``) becomes the
 correlation id, and the request goes to the Bolt app through slack_bolt's Starlette adapter
 helpers: Bolt verifies the v0 signature and its 5-minute window itself. ``App.dispatch`` is
-synchronous, so it runs in the threadpool rather than on the event loop (the adapter's own
-``handle`` would block the loop). Each answer counts in ``tfpilot_slack_acks_total{mode="http"}``.
+synchronous: acks that are CPU only run it on the event loop, the rest (modal submissions, and
+every ack when OAuth may need the installation store) in the threadpool. Each answer counts in
+``tfpilot_slack_acks_total{mode="http"}``.
 Absent a Bolt app (Socket Mode serves Slack), the route answers 404.
 """
 
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from bot.app import ack_needs_io
 from bot.web.body import MIB, ErrorOut, read_limited
 from bot.web.context import web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
@@ -70,9 +72,17 @@ async def slack_events(request: Request) -> Response:
 
     envelope = slack_envelope_id(envelope_of(body, request.headers.get("content-type", "")))
     cid = f"slack-{envelope}" if envelope else new_correlation_id("slack")
+    # An ack that is CPU only (parse, verify, ack, hand the work to the pool) runs right here: a
+    # threadpool hop costs more than the ack itself under a burst of clicks. A modal submission
+    # may read the store before acking, and with OAuth an authorize cache miss reads the
+    # installation store: those go to the threadpool so the loop never waits on I/O.
+    on_loop = not ack_needs_io(body) and not ctx.deps.settings.slack_oauth_enabled
     with correlation(cid):
         bolt_request = to_bolt_request(request, body)
-        bolt_response = await run_in_threadpool(handler.app.dispatch, bolt_request)
+        if on_loop:
+            bolt_response = handler.app.dispatch(bolt_request)
+        else:
+            bolt_response = await run_in_threadpool(handler.app.dispatch, bolt_request)
     record_slack_ack("http", "ok" if bolt_response.status < 400 else str(bolt_response.status))
     response = to_starlette_response(bolt_response)
     response.headers[REQUEST_ID_HEADER] = cid
