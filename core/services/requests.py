@@ -176,7 +176,12 @@ class RequestService:
             request = Request.model_validate({**request.to_doc(), "chatSessionId": cmd.chat_session_id})
         request.operations.append(
             Operation(
-                kind="create", key=key, started_at=now, actor=actor.id, steps={"lease": self._ops.lease_for(token)}
+                kind="create",
+                key=key,
+                started_at=now,
+                actor=actor.id,
+                # Where the request came from, for the audit events of steps a resume may finish.
+                steps={"lease": self._ops.lease_for(token), "source": cmd.source},
             )
         )
         request.timeline.append(TimelineStep(step="Request created", at=now, actor=actor.id))
@@ -227,6 +232,7 @@ class RequestService:
         branch, base = request.branch_name or request_branch(rid), request.target_base or "main"
         actor = _op(request, "create", key).actor
         steps = _op(request, "create", key).steps
+        source = str(steps.get("source") or "api")
         if "branch" not in steps:
             base_sha = self._code_host.branch_head(repo, base)
             if base_sha is None:
@@ -236,7 +242,7 @@ class RequestService:
                 rid, "create", key, {"branch": {"base": base_sha, "head": head}}, timeline="Branch created", actor=actor
             )
             self._audit.record(
-                rid, "branch_created", actor=actor, source="github", data={"branch": branch, "from": base_sha}
+                rid, "branch_created", actor=actor, source=source, data={"branch": branch, "from": base_sha}
             )
             steps = _op(request, "create", key).steps
         if "commit" not in steps:
@@ -286,11 +292,11 @@ class RequestService:
                 actor=actor,
             )
             self._audit.record(
-                rid, "pr_opened", actor=actor, source="github", data={"number": info.number, "url": info.url}
+                rid, "pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
             )
         request = self._dispatch(request, "create", key, "plan", ref=branch, actor=actor)
         request = self._ops.record(rid, "create", key, {}, finish=True)
-        self._audit.record(rid, "plan_dispatched", actor=actor, source="github", data=_run_data(request.plan_run))
+        self._audit.record(rid, "plan_dispatched", actor=actor, source=source, data=_run_data(request.plan_run))
         self._notify(request, "created", None, actor, run=request.plan_run)
         return request
 

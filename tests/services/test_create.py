@@ -217,3 +217,12 @@ def test_pr_body_cells_cannot_break_the_table(world: World) -> None:
     assert cell("a|b\n`c`") == "a\\|b 'c'"
     assert len(cell("x" * 500)) == 200
     assert cell({"k": [1, 2]}) == '{"k": [1, 2]}'
+
+
+def test_the_steps_of_a_create_are_logged_with_where_the_request_came_from(world) -> None:
+    from tests.services.conftest import create_cmd
+
+    request = world.requests.create(create_cmd(source="console"))
+    sources = {e.event: e.source for e in world.audit.events(request.id)}
+    for event in ("request_created", "branch_created", "pr_opened", "plan_dispatched"):
+        assert sources[event] == "console", event
