@@ -154,10 +154,8 @@ def intake_message(reply: Any, *, thread_ts: str) -> dict[str, Any]:
                 ],
             }
         )
-    request_id = getattr(reply, "request_id", None)
-    link = fmt.link(getattr(reply, "link", None), "pull request")
-    if request_id and (getattr(reply, "done", False) or getattr(reply, "submitted", False)):
-        notes.append(f"Request `{escape(clip(str(request_id), 40))}` submitted" + (f" — {link}" if link else "") + ".")
+    # After submit the assistant's text names the request and links its pull request, and the
+    # listener adds where its card is: no third line saying the same.
     if notes:
         blocks.append({"type": "context", "elements": [mrkdwn(clip(n, SECTION_TEXT)) for n in notes[:10]]})
     if not blocks:

@@ -121,3 +121,20 @@ def test_every_builtin_module_renders_a_form() -> None:
         assert fields, module.id
         view = forms.form_modal(fields, title=module.title, callback_id="cb", private_metadata="{}")
         assert len([b for b in view["blocks"] if b["type"] == "input"]) == len(fields)
+
+
+def test_the_submit_reply_names_the_request_once() -> None:
+    import json
+
+    from assistant.domain.reply import Reply
+    from bot.views.intake import intake_message
+
+    reply = Reply(
+        text="Request `req_once12345678` is created, with pull request https://github.example/pr/1.",
+        request_id="req_once12345678",
+        link="https://github.example/pr/1",
+        submitted=True,
+        done=True,
+    )
+    message = intake_message(reply, thread_ts="1700000000.000100")
+    assert json.dumps(message["blocks"]).count("req_once12345678") == 1
