@@ -208,6 +208,28 @@ def test_idle_refresh_costs_no_rate_limit(stack: Stack) -> None:
 CREATE_HTTP_CALLS = 6  # base ref, create ref, contents PUT, PR, labels, dispatch
 
 
+class Died(BaseException):
+    """A worker process dying mid-operation (not an Exception: nothing may catch it)."""
+
+
+def die_after(stack: Stack, n: int) -> None:
+    """Route GitHub through the simulator so that the worker dies right after the n-th HTTP
+    call's effect landed (the response is lost with the worker)."""
+    original = stack.sim.handler
+    calls = 0
+
+    def dying(request: Any) -> Any:
+        nonlocal calls
+        response = original(request)
+        calls += 1
+        if calls == n:
+            raise Died
+        return response
+
+    stack.router.routes.clear()
+    stack.router.route().mock(side_effect=dying)
+
+
 @pytest.mark.parametrize("retry", ["same", "new"])
 @pytest.mark.parametrize("n", range(1, CREATE_HTTP_CALLS + 1))
 def test_crash_between_steps_through_github(stack: Stack, n: int, retry: str) -> None:
@@ -216,21 +238,7 @@ def test_crash_between_steps_through_github(stack: Stack, n: int, retry: str) ->
     GitHub host: one branch, one commit, one PR, one plan run."""
     from core.services.operations import LEASE
 
-    calls: list[int] = []
-    original = stack.sim.handler
-
-    class Died(BaseException):
-        pass
-
-    def dying(request: Any) -> Any:
-        response = original(request)
-        calls.append(1)
-        if len(calls) == n:
-            raise Died
-        return response
-
-    stack.router.routes.clear()
-    stack.router.route().mock(side_effect=dying)
+    die_after(stack, n)
     with pytest.raises(Died):
         stack.requests.create(create_cmd())
     stack.world.clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -258,21 +266,7 @@ def test_crash_between_steps_without_run_details(stack: Stack, n: int) -> None:
     from core.services.operations import LEASE
 
     stack.sim.return_run_details = False
-    calls: list[int] = []
-    original = stack.sim.handler
-
-    class Died(BaseException):
-        pass
-
-    def dying(request: Any) -> Any:
-        response = original(request)
-        calls.append(1)
-        if len(calls) == n:
-            raise Died
-        return response
-
-    stack.router.routes.clear()
-    stack.router.route().mock(side_effect=dying)
+    die_after(stack, n)
     with pytest.raises(Died):
         stack.requests.create(create_cmd())
     stack.world.clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -360,21 +354,8 @@ def test_crash_during_update_through_github(stack: Stack, n: int, before: str, r
     first = repo.refs[branch]
     if before == "fresh":
         stack.restart()
-    calls: list[int] = []
     original = stack.sim.handler
-
-    class Died(BaseException):
-        pass
-
-    def dying(request: Any) -> Any:
-        response = original(request)
-        calls.append(1)
-        if len(calls) == n:
-            raise Died
-        return response
-
-    stack.router.routes.clear()
-    stack.router.route().mock(side_effect=dying)
+    die_after(stack, n)
     with pytest.raises(Died):
         stack.requests.update_config(rid, {"name": "logs-v2"}, DEV, key="edit-1")
     stack.router.routes.clear()
