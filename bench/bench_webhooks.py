@@ -35,7 +35,7 @@ ONE_AT_A_TIME = 50  # the first deliveries go one by one (unloaded latency); the
 CLIENTS = 8
 SECRET = "bench-webhook-secret"
 CHANNEL = "C0BENCH01"
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "github" / "webhooks"
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "github" / "webhooks"
 PLAN = {
     "format_version": "1.2",
     "resource_changes": [

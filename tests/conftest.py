@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Third-party payloads and schemas, shared beside the repo (see its README); never edited.
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+# Third-party payloads and schemas copied into the repository unchanged (tests/fixtures/README.md
+# names each file's source and licence); never edited to make a test pass.
+SHARED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures not found at {SHARED_FIXTURES}")
+    # Part of the repository: a missing folder is a broken checkout, never a reason to skip.
+    assert SHARED_FIXTURES.is_dir(), f"third-party fixtures missing from the checkout: {SHARED_FIXTURES}"
     return SHARED_FIXTURES
 
 

@@ -1,6 +1,6 @@
 """Real GitHub webhook deliveries (octokit fixtures), re-aimed at a request in the fake host.
 
-Each builder deep-copies a fixture from ``../shared/fixtures/github/webhooks/`` and sets only
+Each builder deep-copies a fixture from ``tests/fixtures/github/webhooks/`` and sets only
 the fields that say which run/PR/review it is (ids, names, branches, SHAs, states), so parsing
 sees GitHub's real payload shape.
 """

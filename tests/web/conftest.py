@@ -195,8 +195,7 @@ def web() -> Iterator[Web]:
 
 @pytest.fixture(scope="session")
 def webhooks_dir() -> Path:
-    if not WEBHOOKS_DIR.is_dir():
-        pytest.skip(f"shared webhook fixtures not found at {WEBHOOKS_DIR}")
+    assert WEBHOOKS_DIR.is_dir(), f"webhook fixtures missing from the checkout: {WEBHOOKS_DIR}"
     return WEBHOOKS_DIR
 
 
