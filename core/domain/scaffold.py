@@ -2,10 +2,12 @@
 
 ``scaffold_files(options)`` returns ``{relative path: content}`` and writes nothing: per
 environment ``envs/<env>/`` (S3 backend stub, pinned AWS provider, a note on request files), the
-workflows ``plan``, ``apply``, ``destroy``, ``cleanup`` and ``drift`` (actions pinned by commit sha) under
-``.github/workflows/``, their standard-library helper ``.github/tfpilot/tfpilot_ci.py``, a
-README and a ``.gitignore``. Templates are package data in ``scaffold_templates/``; every value
-put into them is validated first, so nothing the caller passes can inject YAML, shell or HCL.
+workflows ``plan``, ``apply``, ``destroy``, ``cleanup`` and ``drift`` (actions pinned by commit
+sha, least-privilege permissions per job) under ``.github/workflows/``, their standard-library
+helper ``.github/tfpilot/tfpilot_ci.py``, a ``.github/dependabot.yml`` that keeps the pins
+current, a README and a ``.gitignore``. Templates are package data in ``scaffold_templates/``;
+every value put into them is validated first, so nothing the caller passes can inject YAML,
+shell or HCL.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.domain.workflows import WorkflowNames
 
 HELPER_PATH: Final = ".github/tfpilot/tfpilot_ci.py"
 WORKFLOWS_DIR: Final = ".github/workflows"
+DEPENDABOT_PATH: Final = ".github/dependabot.yml"
 _ENV_RE: Final = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _PROJECT_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _REGION_RE: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -32,11 +35,13 @@ _WORKFLOW_FILE_RE: Final = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
 _TOKEN_RE: Final = re.compile(r"@@[A-Z_]+@@")
 _RESERVED_ENVS: Final = frozenset({"all"})  # "all" is the drift workflow's every-environment choice
 # The only actions the workflows use, each pinned to a full commit sha (a tag can be moved; a sha
-# cannot), with the release it is as a comment for readers and Dependabot.
+# cannot), with the release it is as a comment for readers and Dependabot. Every one runs on
+# Node 24; how each sha was checked against its tag is in docs/infra-repo.md ("Actions used").
 ACTION_PINS: Final[dict[str, tuple[str, str]]] = {
-    "actions/checkout": ("11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
-    "hashicorp/setup-terraform": ("b9cd54a3c349d3f38e8881555d616ced269862dd", "v3.1.2"),
-    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "hashicorp/setup-terraform": ("dfe3c3f87815947d99a8997f908cb6525fc44e9e", "v4.0.1"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "aws-actions/configure-aws-credentials": ("e6de054238d6b7531b4efff3b6587d9aade6a06c", "v6.2.3"),
 }
 
 
@@ -133,6 +138,10 @@ def scaffold_files(options: ScaffoldOptions | None = None) -> dict[str, str]:
     """Every file of the infra repo, by path relative to its root."""
     opts = options or ScaffoldOptions()
     envs = opts.environments
+    uses = {
+        "USES_" + action.rsplit("/", 1)[1].upper().replace("-", "_"): f"{action}@{sha} # {release}"
+        for action, (sha, release) in ACTION_PINS.items()
+    }
     common = {
         "ENV_OPTIONS": json.dumps(envs),
         "ENV_OPTIONS_ALL": json.dumps(["all", *envs]),
@@ -142,15 +151,15 @@ def scaffold_files(options: ScaffoldOptions | None = None) -> dict[str, str]:
         "TFPILOT_URL": opts.tfpilot_url or "",
         "PROJECT": opts.project or "",
         "DRIFT_CRON": opts.drift_cron,
-        **{
-            "USES_" + action.rsplit("/", 1)[1].upper().replace("-", "_"): f"{action}@{sha} # {release}"
-            for action, (sha, release) in ACTION_PINS.items()
-        },
+        # The AWS credential steps are the same in every workflow that reaches AWS: one fragment.
+        "AWS_STEPS": _fill("aws_steps.yml.tmpl", uses).rstrip("\n"),
+        **uses,
     }
     names = opts.workflows
     files: dict[str, str] = {
         "README.md": _fill("README.md.tmpl", {**common, **_readme_values(opts)}),
         ".gitignore": _fill("gitignore.tmpl", {}),
+        DEPENDABOT_PATH: _fill("dependabot.yml.tmpl", {}),
         HELPER_PATH: _fill("tfpilot_ci.py.tmpl", {}),
     }
     for kind, file_name in (

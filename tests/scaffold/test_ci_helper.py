@@ -359,117 +359,66 @@ def test_drift_configuration_errors(helper: Helper, extra: dict[str, str], messa
     assert message in done.stdout
 
 
-# ---- aws-credentials -------------------------------------------------------------------------
+# ---- aws-method ------------------------------------------------------------------------------
+# The STS exchange is aws-actions/configure-aws-credentials'; the helper only picks its inputs.
+
+ROLE = "arn:aws:iam::123456789012:role/tfpilot"
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def read_outputs(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
 
-def test_aws_access_keys(helper: Helper, tmp_path: Path) -> None:
-    github_env = tmp_path / "github_env"
-    env = {
-        "GITHUB_ENV": str(github_env),
-        "TFPILOT_AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
-        "TFPILOT_AWS_SECRET_ACCESS_KEY": "very-secret",
-        "AWS_REGION": "eu-west-1",
-    }
-    done = helper("aws-credentials", env=env)
+@pytest.mark.parametrize(
+    ("role", "keys_set", "method", "said"),
+    [
+        (ROLE, "false", "role", f"AWS credentials from the OIDC role {ROLE}"),
+        # Both set: the role wins (the action would otherwise assume the role with the keys).
+        (ROLE, "true", "role", f"AWS credentials from the OIDC role {ROLE}"),
+        ("", "true", "keys", "AWS credentials from the access keys in the secrets AWS_ACCESS_KEY_ID"),
+        ("arn:aws-us-gov:iam::123456789012:role/path/tf-pilot", "false", "role", "the OIDC role arn:aws-us-gov"),
+    ],
+)
+def test_aws_method(helper: Helper, tmp_path: Path, role: str, keys_set: str, method: str, said: str) -> None:
+    outputs = tmp_path / "github_output"
+    env = {"GITHUB_OUTPUT": str(outputs), "TFPILOT_AWS_ROLE_ARN": role, "TFPILOT_AWS_KEYS_SET": keys_set}
+    done = helper("aws-method", env=env)
     assert done.returncode == 0, done.stdout
-    assert "::add-mask::very-secret" in done.stdout
-    assert read_env_file(github_env) == {
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "very-secret",
-        "AWS_REGION": "eu-west-1",
-    }
-    assert "AWS credentials from access keys" in done.stdout
+    assert read_outputs(outputs) == {"method": method}
+    assert said in done.stdout
 
 
 def test_aws_no_credentials(helper: Helper, tmp_path: Path) -> None:
-    done = helper("aws-credentials", env={"GITHUB_ENV": str(tmp_path / "e")})
+    outputs = tmp_path / "github_output"
+    done = helper("aws-method", env={"GITHUB_OUTPUT": str(outputs), "TFPILOT_AWS_KEYS_SET": "false"})
     assert done.returncode == 1
-    assert "no AWS credentials: set the variable TFPILOT_AWS_ROLE_ARN" in done.stdout
+    assert done.stdout.startswith("::error::no AWS credentials: set the variable TFPILOT_AWS_ROLE_ARN")
+    assert "or the secrets AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in done.stdout
+    assert not outputs.exists()
 
 
-def test_aws_role_without_oidc_permission(helper: Helper, tmp_path: Path) -> None:
-    done = helper(
-        "aws-credentials",
-        env={"GITHUB_ENV": str(tmp_path / "e"), "TFPILOT_AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/tfpilot"},
-    )
+@pytest.mark.parametrize(
+    "role",
+    [
+        "tfpilot",
+        "arn:aws:iam::12345:role/tfpilot",
+        "arn:aws:iam::123456789012:user/tfpilot",
+        "arn:aws:iam::123456789012:role/tf pilot",
+        "arn:aws:iam::123456789012:role/x\nmethod=keys",
+    ],
+)
+def test_aws_role_arn_is_checked(helper: Helper, tmp_path: Path, role: str) -> None:
+    outputs = tmp_path / "github_output"
+    done = helper("aws-method", env={"GITHUB_OUTPUT": str(outputs), "TFPILOT_AWS_ROLE_ARN": role})
     assert done.returncode == 1
-    assert "the job needs `permissions: id-token: write`" in done.stdout
+    assert "is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)" in done.stdout
+    assert not outputs.exists()
 
 
-@pytest.fixture
-def oidc_and_sts() -> Iterator[tuple[list[dict[str, Any]], str]]:
-    calls: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            calls.append({"path": self.path, "auth": self.headers.get("authorization")})
-            raw = json.dumps({"value": "jwt-from-github"}).encode()
-            self.send_response(200)
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def do_POST(self) -> None:
-            from urllib.parse import parse_qs
-
-            body = parse_qs(self.rfile.read(int(self.headers["content-length"])).decode())
-            calls.append({"path": self.path, "form": {k: v[0] for k, v in body.items()}})
-            raw = (
-                b'<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-                b"<AssumeRoleWithWebIdentityResult><Credentials>"
-                b"<AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>temp-secret</SecretAccessKey>"
-                b"<SessionToken>temp-token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>"
-                b"</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
-            )
-            self.send_response(200)
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield calls, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_aws_role_through_oidc(helper: Helper, tmp_path: Path, oidc_and_sts: tuple[list[dict[str, Any]], str]) -> None:
-    calls, url = oidc_and_sts
-    github_env = tmp_path / "github_env"
-    env = {
-        "GITHUB_ENV": str(github_env),
-        "TFPILOT_AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/tfpilot",
-        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{url}/token?api-version=2.0",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-token",
-        "TFPILOT_STS_ENDPOINT": f"{url}/sts/",
-        "REQUEST_ID": RID,
-    }
-    done = helper("aws-credentials", env=env)
-    assert done.returncode == 0, done.stdout
-    assert calls[0] == {"path": "/token?api-version=2.0&audience=sts.amazonaws.com", "auth": "bearer runner-token"}
-    form = calls[1]["form"]
-    assert form["Action"] == "AssumeRoleWithWebIdentity"
-    assert form["RoleArn"] == "arn:aws:iam::123456789012:role/tfpilot"
-    assert form["WebIdentityToken"] == "jwt-from-github"
-    assert form["RoleSessionName"] == f"tfpilot-{RID}"
-    assert read_env_file(github_env) == {
-        "AWS_ACCESS_KEY_ID": "ASIATEMP",
-        "AWS_SECRET_ACCESS_KEY": "temp-secret",
-        "AWS_SESSION_TOKEN": "temp-token",
-        "AWS_REGION": "us-east-1",
-    }
-    for value in ("jwt-from-github", "ASIATEMP", "temp-secret", "temp-token"):
-        assert f"::add-mask::{value}" in done.stdout
+def test_aws_method_outside_actions(helper: Helper) -> None:
+    done = helper("aws-method", env={"TFPILOT_AWS_ROLE_ARN": ROLE})
+    assert done.returncode == 1
+    assert "GITHUB_OUTPUT is not set" in done.stdout
 
 
 # ---- the helper itself -----------------------------------------------------------------------
@@ -496,5 +445,5 @@ def test_helper_is_lint_clean(repo: Path) -> None:
 def test_helper_help(helper: Helper) -> None:
     done = helper("--help")
     assert done.returncode == 0
-    for command in ("check-inputs", "aws-credentials", "request-file", "targets", "check-destroy", "drift"):
+    for command in ("check-inputs", "aws-method", "request-file", "targets", "check-destroy", "drift"):
         assert command in done.stdout

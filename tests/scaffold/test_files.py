@@ -27,6 +27,7 @@ def test_file_set(files: dict[str, str]) -> None:
     expected = {
         "README.md",
         ".gitignore",
+        ".github/dependabot.yml",
         ".github/tfpilot/tfpilot_ci.py",
         *(f".github/workflows/{k}.yml" for k in ("plan", "apply", "destroy", "cleanup", "drift")),
         *(f"envs/{env}/{name}" for env in ENVS for name in ("backend.tf", "providers.tf", "main.tf")),

