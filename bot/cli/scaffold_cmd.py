@@ -1,6 +1,9 @@
 """``tfpilot scaffold infra-repo DIR``: write the files of a project's infra repo.
 
-Refuses (and writes nothing) when any file exists already, unless ``--force``.
+The environments (workflow ``choice`` options and ``envs/<env>/`` folders) are those the projects
+map names (``--projects-file``, else ``TFPILOT_PROJECTS_FILE``, else the shipped example): of
+``--project`` when given, else of every project; ``--env`` only narrows them. Refuses (and writes
+nothing) when any file exists already, unless ``--force``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.settings import SettingsError, load_settings
 from core.domain.scaffold import HELPER_PATH, InvalidScaffold, ScaffoldOptions, scaffold_files
+from core.domain.scaffold_envs import environments_from_map
+from module_registry.errors import ModuleRegistryError
+from module_registry.projects import load_projects
 
 
 def register(subparsers: Any) -> None:
@@ -27,10 +34,16 @@ def register(subparsers: Any) -> None:
         dest="environments",
         action="append",
         metavar="ENV",
-        help="an environment (repeat; default: dev and prod)",
+        help="only this environment of the projects map (repeat; default: every environment the map names)",
+    )
+    infra.add_argument(
+        "--projects-file", type=Path, help="projects map (default: TFPILOT_PROJECTS_FILE, else the shipped example)"
     )
     infra.add_argument("--tfpilot-url", help="TfPilot's base URL, for the drift reports")
-    infra.add_argument("--project", help="the TfPilot project this repo holds (drift reports filter on it)")
+    infra.add_argument(
+        "--project",
+        help="the TfPilot project this repo holds: its environments in the map (drift reports filter on it too)",
+    )
     infra.add_argument("--aws-region", help="AWS region of the provider and state (default us-east-1)")
     infra.add_argument("--terraform-version", help="exact Terraform version for the workflows")
     infra.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -41,8 +54,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     try:
+        projects = load_projects(args.projects_file or load_settings().projects_file)
+    except (ModuleRegistryError, SettingsError) as exc:
+        return _fail(args, f"projects map: {exc}")
+    try:
+        chosen = environments_from_map(projects, project=args.project, only=args.environments)
         options = ScaffoldOptions.of(
-            environments=args.environments,
+            environments=chosen.environments,
             tfpilot_url=args.tfpilot_url,
             project=args.project,
             aws_region=args.aws_region,
@@ -81,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "ok": True,
                     "dir": str(root),
+                    "projects_file": projects.source,
                     "environments": options.environments,
+                    "notes": chosen.notes,
                     "written": sorted(written),
                     "overwritten": sorted(overwritten),
                     "unchanged": sorted(unchanged),
@@ -92,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{root}: {len(written)} written, {len(overwritten)} overwritten, {len(unchanged)} unchanged")
         for rel in sorted(written + overwritten):
             print(f"  {rel}")
+        print(f"Environments (from {projects.source}): {', '.join(options.environments)}")
+        for note in chosen.notes:
+            print(f"note: {note}")
         print("Next: commit and push, then set the repository's variables and secrets (see README.md).")
     return 0
 
