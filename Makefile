@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck layers unit demo serve bench lock clean
+.PHONY: venv test lint lint-workflows typecheck layers unit demo serve bench lock clean
 
 venv: $(STAMP)
 
@@ -18,9 +18,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-lint: venv
+lint: venv lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The infra repo scaffold as a user gets it: actionlint on its workflows, zizmor (offline, no
+# GitHub token) on the workflows and dependabot.yml. tests/scaffold/test_workflow_lint.py names
+# each finding of the same checks.
+lint-workflows: venv
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/tfpilot scaffold infra-repo "$$tmp/infra" --projects-file module_registry/data/projects.example.yaml \
+		--project core --tfpilot-url https://tfpilot.example.com --json > /dev/null && \
+	$(BIN)/actionlint "$$tmp"/infra/.github/workflows/*.yml && \
+	env -u GH_TOKEN -u GITHUB_TOKEN -u ZIZMOR_GITHUB_TOKEN $(BIN)/zizmor --offline --no-config --no-progress \
+		--strict-collection --persona=pedantic "$$tmp/infra" && \
+	echo "lint-workflows: actionlint and zizmor clean"
 
 typecheck: venv
 	$(BIN)/mypy core module_registry assistant bot
