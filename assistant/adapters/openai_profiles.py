@@ -25,7 +25,7 @@ from dataclasses import dataclass
 # default effort, "medium" for current models).
 REASONING_HEADROOM: dict[str | None, int] = {"minimal": 1024, "low": 4096, None: 8192}
 
-_NOT_REASONING = re.compile(r"^(?:gpt-4o|gpt-4\.1|gpt-4|gpt-3\.5|chatgpt-)|-chat-latest$|-chat$")
+_NOT_REASONING = re.compile(r"^(?:gpt-4|gpt-3\.5|chatgpt-)|-chat-latest$")
 _GPT5_MINIMAL = re.compile(r"^gpt-5(?:-mini|-nano)?(?:-\d{4}-\d{2}-\d{2})?$")
 _LOW_EFFORT = re.compile(r"^(?:gpt-5\.\d+|gpt-6|o3|o4)")
 _NO_EFFORT = re.compile(r"^o1-(?:mini|preview)")
