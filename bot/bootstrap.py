@@ -16,7 +16,7 @@ from typing import Any
 from assistant.domain.chat_model import ChatModel
 from assistant.service import IntakeService
 from bot.deps import Deps
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from core.adapters.audit_log import ObjectAuditLog
 from core.adapters.chat_log import LocalChatLog, S3ChatLog
 from core.adapters.local_objects import LocalObjectStore
@@ -91,11 +91,21 @@ def build_code_host(settings: Settings, clock: Clock, projects: ProjectsMap) -> 
 
 
 def build_model(settings: Settings) -> ChatModel:
-    """OpenAI with the rules as fallback when a key is set; the rules alone otherwise."""
-    from assistant.adapters.openai_model import build_chat_model
+    """OpenAI with the rules as fallback when a key is set; the rules alone otherwise.
 
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return build_chat_model(key, settings.openai_model)
+    Without a key nothing of OpenAI is imported (the SDK is the optional extra
+    ``tfpilot[openai]``). A key without the SDK stops start-up naming both fixes: the operator
+    set the key to get the model, so quietly running on the rules would hide the mistake."""
+    if settings.openai_api_key is None:
+        from assistant.domain.rules import RuleExtractor
+
+        return RuleExtractor()
+    from assistant.adapters.openai_model import OpenAIUnavailable, build_chat_model
+
+    try:
+        return build_chat_model(settings.openai_api_key.get_secret_value(), settings.openai_model)
+    except OpenAIUnavailable as exc:
+        raise SettingsError(str(exc), malformed=["OPENAI_API_KEY (the openai package is not installed)"]) from None
 
 
 def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Notifier:

@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".tfpilot"), alias="TFPILOT_DATA_DIR")
     # Assistant
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
-    openai_model: str = Field("gpt-4o-mini", alias="TFPILOT_OPENAI_MODEL")
+    # None: the adapter's current default (assistant.adapters.openai_model.DEFAULT_MODEL).
+    openai_model: str | None = Field(None, alias="TFPILOT_OPENAI_MODEL")
     # Roles
     admins: CsvList = Field(default_factory=list, alias="TFPILOT_ADMINS")
     approvers: CsvList = Field(default_factory=list, alias="TFPILOT_APPROVERS")

@@ -108,3 +108,50 @@ def test_the_local_forge_scaffolds_the_environments_the_projects_map_names(tmp_p
     assert head is not None
     envs = {p.split("/")[1] for p in deps.code_host.list_files(repo, "main") if p.startswith("envs/")}
     assert envs == {"qa", "live"}
+
+
+def test_without_an_openai_key_start_up_imports_no_openai(tmp_path: Path) -> None:
+    # A fresh interpreter: this one has long imported the SDK for other tests.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from bot.bootstrap import build\n"
+        "from bot.settings import load_settings\n"
+        f"deps = build(load_settings({{'TFPILOT_DATA_DIR': {str(tmp_path)!r}}}))\n"
+        "from assistant.domain.rules import RuleExtractor\n"
+        "assert isinstance(deps.intake.model, RuleExtractor), deps.intake.model\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx2')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_openai_key_without_the_sdk_stops_start_up_naming_both_fixes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from bot.settings import SettingsError
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    settings = load_settings({"TFPILOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test-not-logged"})
+    with pytest.raises(SettingsError) as refused:
+        build(settings)
+    message = str(refused.value)
+    assert "OPENAI_API_KEY is set but the openai package is not installed" in message
+    assert "tfpilot[openai]" in message and "unset OPENAI_API_KEY" in message
+    assert "sk-test-not-logged" not in message
+    assert refused.value.malformed == ["OPENAI_API_KEY (the openai package is not installed)"]
+
+
+def test_an_openai_key_gives_the_model_with_the_rules_as_fallback(tmp_path: Path) -> None:
+    from assistant.adapters.openai_model import DEFAULT_MODEL, OpenAIChatModel
+    from assistant.domain.chat_model import FallbackChatModel
+
+    deps = build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-test"}))
+    model = deps.intake.model
+    assert isinstance(model, FallbackChatModel) and isinstance(model.primary, OpenAIChatModel)
+    assert model.primary.model == DEFAULT_MODEL

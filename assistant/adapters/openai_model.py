@@ -1,17 +1,25 @@
-"""``OpenAIChatModel``: candidates from OpenAI chat completions with strict structured output.
+"""``OpenAIChatModel``: candidates from the OpenAI Responses API with strict structured output.
 
-The response format is a JSON Schema built per turn: the intent, the project/environment/module
+The output format is a JSON Schema built per turn: the intent, the project/environment/module
 as enums of the names we know, a preset, and ``config`` shaped like the selected module's schema
 adapted to strict mode (``assistant.adapters.strict_schema``). When no module is chosen yet, the
 rules guess one from the message; failing that, config comes back as ``{field, value}`` text
-pairs. The user's message is sent as JSON data inside the user turn, and the system prompt tells
+pairs. The user's message is sent as JSON data inside the user turn, and the instructions tell
 the model to treat it as data, never as instructions; whatever comes back is validated against
 the schema here and then by the registry, and a submit is only honoured by the flow when the
-user confirms what they were shown. Any failure (HTTP error, timeout, refusal, malformed or
-schema-invalid output) raises, and ``FallbackChatModel`` falls back to the rules.
+user confirms what they were shown. Any failure (HTTP error, timeout, an incomplete response,
+a refusal, malformed or schema-invalid output) raises, and ``FallbackChatModel`` falls back to
+the rules.
 
-The ``openai.OpenAI`` client is injected; its transport (``httpx2``) can be mocked in tests with
-``httpx2.MockTransport`` passed through ``http_client=httpx2.Client(transport=...)``.
+The call is ``client.responses.create`` (the SDK's recommended API for new code) with
+``text.format`` a strict ``json_schema``, ``store=False`` (nothing kept on OpenAI's side), and
+``max_output_tokens``/``reasoning`` from the model's profile (``openai_profiles``): a reasoning
+model spends output tokens on reasoning first, so its budget has headroom and its effort is
+kept low where the model accepts that.
+
+``openai`` itself is never imported here: the client is injected (``build_chat_model`` builds
+it, importing the SDK only then), so a deployment without a key needs no SDK installed. Its
+transport (``httpx2``) can be mocked in tests through ``http_client=httpx2.Client(transport=...)``.
 """
 
 from __future__ import annotations
@@ -19,20 +27,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import openai
 
+from assistant.adapters.openai_output import ModelOutputError, answer_text
+from assistant.adapters.openai_profiles import ModelProfile, profile_for
 from assistant.adapters.strict_schema import Conversion, from_strict, to_strict
 from assistant.domain.chat_model import INTENTS, Candidates, ChatModel, ExtractionContext, FallbackChatModel
 from assistant.domain.fields import CoercionError, coerce, field_map
 from assistant.domain.rules import RuleExtractor
 from core.domain.redaction import redact
 
+if TYPE_CHECKING:
+    import openai
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "gpt-4o-mini"
+# OpenAI's recommended replacement for gpt-4o-mini (shut down 2027-01-14, see
+# https://developers.openai.com/api/docs/deprecations): its small, efficient reasoning model.
+DEFAULT_MODEL = "gpt-6-luna"
 DEFAULT_TIMEOUT = 8.0
 SCHEMA_NAME = "tfpilot_intake"
 
@@ -54,10 +68,6 @@ Fill the response schema:
 The values are proposals: they are validated after you answer."""
 
 
-class ModelOutputError(Exception):
-    """The model answered, but not with a usable, schema-valid object."""
-
-
 class OpenAIChatModel:
     name = "openai"
 
@@ -69,11 +79,14 @@ class OpenAIChatModel:
         *,
         guesser: ChatModel | None = None,
         max_tokens: int = 1200,
+        profile: ModelProfile | None = None,
     ) -> None:
         self.client = client
         self.model = model or os.environ.get("TFPILOT_OPENAI_MODEL") or DEFAULT_MODEL
         self.timeout = timeout
+        # The answer's own budget; a reasoning model gets headroom on top (``profile``).
         self.max_tokens = max_tokens
+        self.profile = profile or profile_for(self.model)
         self._guesser = guesser or RuleExtractor()
 
     # --- the request -------------------------------------------------------------------
@@ -116,15 +129,20 @@ class OpenAIChatModel:
             "required": ["intent", "project", "environment", "module", "preset", "config", "use_default"],
             "additionalProperties": False,
         }
-        fmt = {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}
+        fmt = {"type": "json_schema", "name": SCHEMA_NAME, "strict": True, "schema": schema}
         return fmt, conversion, module_id
 
-    def messages(self, message: str, context: ExtractionContext, module_id: str | None) -> list[dict[str, str]]:
+    def instructions(self, context: ExtractionContext) -> str:
+        """The system rules and the names the model may choose from."""
         known = {
             "projects": context.projects,
             "environments": context.environments,
             "modules": [{"id": m.id, "title": m.title, "keywords": m.keywords[:12]} for m in context.modules],
         }
+        return SYSTEM_PROMPT + "\nKnown names: " + json.dumps(known, ensure_ascii=False)
+
+    def user_input(self, message: str, context: ExtractionContext, module_id: str | None) -> list[dict[str, str]]:
+        """The user turn: the message and the conversation's state, as JSON data."""
         data = {
             # Credentials pasted into a chat never leave for a third party.
             "message": redact(message),
@@ -137,40 +155,48 @@ class OpenAIChatModel:
                 "current_config": context.config,
             },
         }
-        return [
-            {"role": "system", "content": SYSTEM_PROMPT + "\nKnown names: " + json.dumps(known, ensure_ascii=False)},
-            {"role": "user", "content": json.dumps(data, ensure_ascii=False)},
-        ]
+        return [{"role": "user", "content": json.dumps(data, ensure_ascii=False)}]
+
+    def request(self, message: str, context: ExtractionContext) -> tuple[dict[str, Any], Conversion, str | None]:
+        """The keyword arguments of ``responses.create`` for this turn, the shape conversion of
+        ``config`` and the module it follows."""
+        fmt, conversion, module_id = self.response_format(message, context)
+        # No temperature: reasoning models reject anything but the default.
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "instructions": self.instructions(context),
+            "input": self.user_input(message, context, module_id),
+            "text": {"format": fmt},
+            "max_output_tokens": self.profile.max_output_tokens(self.max_tokens),
+            # A conversation about someone's infrastructure is not kept on OpenAI's side.
+            "store": False,
+            "timeout": self.timeout,
+        }
+        reasoning = self.profile.reasoning()
+        if reasoning is not None:
+            kwargs["reasoning"] = reasoning
+        return kwargs, conversion, module_id
 
     # --- the port ----------------------------------------------------------------------
     def extract(self, message: str, context: ExtractionContext) -> Candidates:
-        fmt, conversion, module_id = self.response_format(message, context)
+        kwargs, conversion, module_id = self.request(message, context)
         # The SDK's TypedDict params are stricter than the JSON we build; the schema is ours.
-        create: Any = self.client.chat.completions.create
-        # No temperature: reasoning models reject anything but the default.
-        completion = create(
-            model=self.model,
-            messages=self.messages(message, context, module_id),
-            response_format=fmt,
-            max_completion_tokens=self.max_tokens,
-            timeout=self.timeout,
-        )
-        if not completion.choices:
-            raise ModelOutputError("no choices in the response")
-        choice = completion.choices[0].message
-        if getattr(choice, "refusal", None):
-            raise ModelOutputError("the model refused")
-        content = choice.content
-        if not content:
-            raise ModelOutputError("empty response")
+        create: Any = self.client.responses.create
+        response = create(**kwargs)
         try:
-            data = json.loads(content)
-        except ValueError as exc:
-            raise ModelOutputError(f"malformed JSON: {exc}") from exc
-        try:
-            jsonschema.Draft202012Validator(fmt["json_schema"]["schema"]).validate(data)
-        except jsonschema.ValidationError as exc:
-            raise ModelOutputError(f"output does not match the schema: {exc.message[:200]}") from exc
+            content = answer_text(response)
+            try:
+                data = json.loads(content)
+            except ValueError as exc:
+                raise ModelOutputError(f"malformed JSON: {exc}") from exc
+            try:
+                jsonschema.Draft202012Validator(kwargs["text"]["format"]["schema"]).validate(data)
+            except jsonschema.ValidationError as exc:
+                raise ModelOutputError(f"output does not match the schema: {exc.message[:200]}") from exc
+        except ModelOutputError as exc:
+            # Why, in counts and codes; a schema complaint may quote a value, so it is redacted.
+            log.warning("openai model %s: unusable answer: %s", self.model, redact(str(exc)))
+            raise
         return self._candidates(data, conversion, module_id, context)
 
     def _candidates(
@@ -232,6 +258,16 @@ def _pairs_schema() -> dict[str, Any]:
     }
 
 
+class OpenAIUnavailable(RuntimeError):
+    """A key is set but the ``openai`` package is not installed."""
+
+
+OPENAI_MISSING = (
+    "OPENAI_API_KEY is set but the openai package is not installed: install it with "
+    "pip install 'tfpilot[openai]', or unset OPENAI_API_KEY to use the rule-based extractor"
+)
+
+
 def build_chat_model(
     api_key: str | None,
     model: str | None = None,
@@ -242,10 +278,17 @@ def build_chat_model(
     max_retries: int = 1,
 ) -> ChatModel:
     """The extractor the composition root wires: OpenAI with the rules as fallback when a key
-    is set, the rules alone otherwise."""
+    is set, the rules alone otherwise. Without a key the SDK is not imported at all; with a key
+    and no SDK installed, ``OpenAIUnavailable`` says how to fix it (a key set on purpose is not
+    silently ignored)."""
     rules = RuleExtractor()
     if not api_key:
         return rules
+    try:
+        import openai  # only with a key: the SDK is an optional extra (``tfpilot[openai]``)
+    except ImportError:
+        raise OpenAIUnavailable(OPENAI_MISSING) from None
+
     client = openai.OpenAI(
         api_key=api_key,
         base_url=base_url,
@@ -256,4 +299,12 @@ def build_chat_model(
     return FallbackChatModel(OpenAIChatModel(client, model, timeout), rules)
 
 
-__all__ = ["FallbackChatModel", "ModelOutputError", "OpenAIChatModel", "build_chat_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "OPENAI_MISSING",
+    "FallbackChatModel",
+    "ModelOutputError",
+    "OpenAIChatModel",
+    "OpenAIUnavailable",
+    "build_chat_model",
+]

@@ -1,6 +1,7 @@
 """Adapting a module's JSON Schema to OpenAI's strict structured-output subset.
 
-Strict mode (``response_format: json_schema, strict: true``) accepts a subset of JSON Schema:
+Strict mode (the Responses API's ``text.format: {type: json_schema, strict: true}``, the same subset
+as chat completions' ``response_format``) accepts a subset of JSON Schema:
 the root is an object; every object lists all its properties in ``required`` and sets
 ``additionalProperties: false``; an optional value is a union with ``null``; supported
 constraints are ``pattern``/``format`` on strings (a fixed list of formats),

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from core.domain.redaction import redact
+
 log = logging.getLogger(__name__)
 
 Intent = Literal["none", "submit", "cancel", "back", "start_over", "show_terraform", "help", "reject"]
@@ -107,8 +109,9 @@ class FallbackChatModel:
         try:
             found = self.primary.extract(message, context)
         except Exception as exc:  # any model failure: timeouts, HTTP errors, bad output
-            log.warning("chat model %s failed (%s): using %s", self.primary.name, type(exc).__name__, ruled.extractor)
-            return ruled.model_copy(update={"fallback_reason": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            reason = f"{type(exc).__name__}: {redact(str(exc))[:200]}"
+            log.warning("chat model %s failed (%s): using %s", self.primary.name, reason, ruled.extractor)
+            return ruled.model_copy(update={"fallback_reason": reason})
         return merge_candidates(found, ruled)
 
 

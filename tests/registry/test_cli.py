@@ -42,7 +42,7 @@ def test_registry_list(capsys: pytest.CaptureFixture[str]) -> None:
 def test_registry_show(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "registry", "show", "rds-postgres")
     assert code == 0
-    assert "terraform-aws-modules/rds/aws 6.10.0" in out
+    assert "terraform-aws-modules/rds/aws 6.13.1" in out
     assert "subnet_ids (array, required)" in out and "[prod] deletion_protection" in out
     code, doc = run_json(capsys, "registry", "show", "rds-postgres")
     assert code == 0 and doc["module"]["schema"]["type"] == "object"

@@ -344,3 +344,87 @@ def test_constraints_apply_to_prod_nonprod_all_or_named_environments(tmp_path: P
     assert messages("qa", False) == {"nonprod rule", "named rule", "everywhere rule"}
     # The prod flag, not the name, decides: a production environment called "live" gets the prod rules.
     assert messages("live", True) == {"prod rule", "everywhere rule"}
+
+
+FIFO_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:core-dev-orders.fifo"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint"),
+    [
+        ("email", "ops@example.com"),
+        ("https", "https://hooks.example.com/orders"),
+        ("lambda", "arn:aws:lambda:us-east-1:123456789012:function:orders-handler"),
+    ],
+)
+def test_a_fifo_topic_refuses_every_subscription_but_sqs_naming_it(
+    registry: Registry, protocol: str, endpoint: str
+) -> None:
+    config = {
+        "name": "orders",
+        "fifo": True,
+        "subscriptions": {
+            "worker": {"protocol": "sqs", "endpoint": FIFO_QUEUE_ARN},
+            "notify": {"protocol": protocol, "endpoint": endpoint},
+        },
+    }
+    result = registry.validate("sns-topic", config, "dev", prod=False, project="core")
+    assert not result.ok
+    [error] = result.errors
+    assert error.field == "subscriptions.notify.protocol"  # the offending subscription, by its name
+    assert error.message.startswith("must be sqs: a FIFO topic delivers only to SQS queues")
+    assert error.allowed == "sqs, or a standard topic (fifo false) for other protocols"
+
+
+def test_the_same_subscriptions_are_fine_on_a_standard_topic(registry: Registry) -> None:
+    subscriptions = {
+        "mail": {"protocol": "email", "endpoint": "ops@example.com"},
+        "hook": {"protocol": "https", "endpoint": "https://hooks.example.com/orders"},
+        "fn": {"protocol": "lambda", "endpoint": "arn:aws:lambda:us-east-1:123456789012:function:orders-handler"},
+    }
+    assert registry.validate("sns-topic", {"name": "orders", "subscriptions": subscriptions}, "dev", prod=False).ok
+    explicit = {"name": "orders", "fifo": False, "subscriptions": subscriptions}
+    assert registry.validate("sns-topic", explicit, "dev", prod=False).ok
+
+
+def test_a_fifo_topic_with_sqs_subscriptions_only_is_valid_and_every_offender_is_named(registry: Registry) -> None:
+    ok = {"name": "orders", "fifo": True, "subscriptions": {"worker": {"protocol": "sqs", "endpoint": FIFO_QUEUE_ARN}}}
+    assert registry.validate("sns-topic", ok, "dev", prod=False).ok
+    bad = {
+        "name": "orders",
+        "fifo": True,
+        "subscriptions": {
+            "mail": {"protocol": "email", "endpoint": "ops@example.com"},
+            "hook": {"protocol": "https", "endpoint": "https://hooks.example.com/orders"},
+        },
+    }
+    found = errors_by_field(registry.validate("sns-topic", bad, "dev", prod=False))
+    assert set(found) == {"subscriptions.mail.protocol", "subscriptions.hook.protocol"}
+
+
+def test_the_fifo_rule_is_accepted_by_the_meta_schema_and_refused_by_the_renderer(registry: Registry) -> None:
+    from module_registry import meta, render
+    from module_registry.errors import ConfigRejected
+
+    path = Path(catalogue.__file__).parent / "modules" / "sns-topic.json"
+    definition = meta.check_document(meta.read_document(path), path.name, expected_id="sns-topic")
+    # A draft 2020-12 conditional on the fifo flag, with required in the "if" so that a partial
+    # preset without fifo does not trigger it.
+    [rule] = [r for r in definition.schema_["allOf"] if "fifo" in r["if"]["properties"]]
+    assert rule["if"]["required"] == ["fifo"]
+    assert (
+        rule["then"]["properties"]["subscriptions"]["additionalProperties"]["properties"]["protocol"]["const"] == "sqs"
+    )
+    inp = render.RenderInput(
+        request_id="req_fifo12345678",
+        project="core",
+        environment="dev",
+        module="sns-topic",
+        config={"name": "orders", "fifo": True, "subscriptions": {"n": {"protocol": "email", "endpoint": "a@b.io"}}},
+        env_path="envs/dev",
+        requester="U1",
+        prod=False,
+    )
+    with pytest.raises(ConfigRejected) as refused:
+        render.render(inp, registry)
+    assert [e.field for e in refused.value.errors] == ["subscriptions.n.protocol"]

@@ -2,7 +2,7 @@
 # Managed by TfPilot: dynamodb-table in core/prod. Change it through TfPilot.
 module "dynamodb_table_req_golden0001" {
   source  = "terraform-aws-modules/dynamodb-table/aws"
-  version = "4.2.0"
+  version = "4.4.0"
 
   name      = "core-prod-orders"
   hash_key  = "pk"

@@ -2,7 +2,7 @@
 # Managed by TfPilot: ec2-instance in core/prod. Change it through TfPilot.
 module "ec2_instance_req_golden0001" {
   source  = "terraform-aws-modules/ec2-instance/aws"
-  version = "5.7.1"
+  version = "5.8.0"
 
   name                        = "core-prod-batch-runner"
   instance_type               = "t4g.small"

@@ -2,7 +2,7 @@
 # Managed by TfPilot: ecr-repository in core/prod. Change it through TfPilot.
 module "ecr_repository_req_golden0001" {
   source  = "terraform-aws-modules/ecr/aws"
-  version = "2.3.1"
+  version = "2.4.0"
 
   repository_name                   = "core-prod-api"
   repository_type                   = "private"

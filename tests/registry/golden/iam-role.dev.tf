@@ -2,7 +2,7 @@
 # Managed by TfPilot: iam-role in core/dev. Change it through TfPilot.
 module "iam_role_req_golden0001" {
   source  = "terraform-aws-modules/iam/aws//modules/iam-assumable-role"
-  version = "5.48.0"
+  version = "5.60.0"
 
   create_role             = true
   role_name               = "core-dev-api-task"

@@ -2,7 +2,7 @@
 # Managed by TfPilot: rds-postgres in core/dev. Change it through TfPilot.
 module "rds_postgres_req_golden0001" {
   source  = "terraform-aws-modules/rds/aws"
-  version = "6.10.0"
+  version = "6.13.1"
 
   identifier                      = "core-dev-orders"
   engine                          = "postgres"

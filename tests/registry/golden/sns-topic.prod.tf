@@ -2,7 +2,7 @@
 # Managed by TfPilot: sns-topic in core/prod. Change it through TfPilot.
 module "sns_topic_req_golden0001" {
   source  = "terraform-aws-modules/sns/aws"
-  version = "6.1.0"
+  version = "6.2.1"
 
   name              = "core-prod-order-events"
   display_name      = "Order events"

@@ -2,7 +2,7 @@
 # Managed by TfPilot: sqs-queue in core/dev. Change it through TfPilot.
 module "sqs_queue_req_golden0001" {
   source  = "terraform-aws-modules/sqs/aws"
-  version = "4.2.0"
+  version = "4.3.1"
 
   name                       = "core-dev-orders"
   fifo_queue                 = false
