@@ -31,26 +31,18 @@ from slack_sdk.oauth.installation_store.amazon_s3 import AmazonS3InstallationSto
 from slack_sdk.oauth.state_store import FileOAuthStateStore, OAuthStateStore
 from slack_sdk.oauth.state_store.amazon_s3 import AmazonS3OAuthStateStore
 
+from bot import slack_manifest as manifest
+
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-# The bot scopes TfPilot uses; manifest.json declares the same list (a test keeps them equal).
-BOT_SCOPES: tuple[str, ...] = (
-    "app_mentions:read",
-    "chat:write",
-    "commands",
-    "files:write",
-    "im:history",
-    "im:read",
-    "im:write",
-    "users:read",
-    "users:read.email",
-)
+# The bot scopes (with the reason for each) live with the manifest that declares them.
+BOT_SCOPES = manifest.BOT_SCOPES
 INSTALLATIONS_PREFIX = "slack/installations"
 STATES_PREFIX = "slack/states"
 STATE_EXPIRATION_SECONDS = 600
 INSTALL_PATH = "/slack/install"
-REDIRECT_PATH = "/slack/oauth_redirect"
+REDIRECT_PATH = manifest.OAUTH_REDIRECT_PATH
 AUTHORIZE_TTL_SECONDS = 300.0
 
 log = logging.getLogger(__name__)

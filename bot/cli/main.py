@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.serve_cmd",
     "bot.cli.audit_cmd",
     "bot.cli.admin_cmd",
+    "bot.cli.manifest_cmd",
 )
 
 
