@@ -26,7 +26,7 @@ from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
 from bot.settings import SettingsError
 from bot.slack_notifier import web_client
-from bot.slack_oauth import cached_authorize
+from bot.slack_oauth import cached_authorize, register_revocation_listeners
 from bot.slack_oauth import oauth_settings as build_oauth_settings
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ def create_app(
         # base URL into each per-request client.
         base = client or web_client(settings, token=None)
         # Bolt accepts an Authorize instance here, though its annotation names only callables.
-        authorize: Any = cached_authorize(oauth)
+        cache = cached_authorize(oauth)
+        authorize: Any = cache
         app = App(
             client=WebClient(base_url=base.base_url, timeout=base.timeout),
             oauth_settings=oauth,
@@ -90,6 +91,7 @@ def create_app(
             **common,
         )
     else:
+        cache = None
         if client is None:
             client = web_client(settings)
         if not client.token:
@@ -101,6 +103,7 @@ def create_app(
     if shared.executor is None:
         shared.executor = executor
     register_all(app, deps, kit=shared, link_url=link_url)
+    register_revocation_listeners(app, cache)
 
     @app.error
     def log_errors(error: Exception, body: dict[str, Any]) -> None:
