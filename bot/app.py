@@ -25,7 +25,7 @@ from bot.listeners import LISTENER_MODULES
 from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
 from bot.settings import SettingsError
-from bot.slack_notifier import web_client
+from bot.slack_notifier import client_like, web_client
 from bot.slack_oauth import cached_authorize, register_revocation_listeners
 from bot.slack_oauth import oauth_settings as build_oauth_settings
 
@@ -79,13 +79,13 @@ def create_app(
     }
     if oauth is not None:
         # Tokens come from the installation store per workspace; Bolt copies the client's
-        # base URL into each per-request client.
+        # base URL, timeout and retry handlers into each per-request client.
         base = client or web_client(settings, token=None)
         # Bolt accepts an Authorize instance here, though its annotation names only callables.
         cache = cached_authorize(oauth)
         authorize: Any = cache
         app = App(
-            client=WebClient(base_url=base.base_url, timeout=base.timeout),
+            client=client_like(base, None),
             oauth_settings=oauth,
             authorize=authorize,
             **common,

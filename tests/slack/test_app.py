@@ -279,3 +279,63 @@ def test_only_modal_submissions_need_io_before_the_ack(shared_fixtures: Path) ->
         assert seen[path.name] is (parsed.get("type") == "view_submission"), path.name
     assert seen["view_submission.json"] and not seen["block_actions_button_click.json"]
     assert not seen["slash_command.json"] and len(seen) >= 10
+
+
+def test_every_client_the_bot_builds_retries_with_slack_sdks_handlers(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    from bot.slack_notifier import build_slack_notifier
+    from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
+
+    wanted = (RateLimitErrorRetryHandler, ServerErrorRetryHandler, ConnectionErrorRetryHandler)
+    single, _ = build_deps(fake_slack, tmp_path)
+    oauth, _ = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
+    notifier = build_slack_notifier(single.settings, store=InMemoryRequestStore(), objects=InMemoryObjectStore())
+    clients = [create_app(single).client, create_app(oauth).client, notifier._client]
+    for client in clients:
+        assert all(any(isinstance(h, kind) for h in client.retry_handlers) for kind in wanted)
+        assert all(h.max_retry_count <= 3 for h in client.retry_handlers)  # bounded
+
+
+def test_oauth_per_request_clients_retry_a_429_and_a_503(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bolt builds a client per request for the workspace's token, copying the app client's
+    # retry handlers: a reply rate limited then hit by a 503 still lands.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.slack.harness import EMAILS, Harness
+
+    waits: list[float] = []
+    monkeypatch.setattr("bot.slack_retry.pause", waits.append)
+    for user, email in EMAILS.items():
+        fake_slack.add_user(user, email=email)
+    deps, host = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
+    executor = ThreadPoolExecutor(max_workers=4)
+    app = create_app(deps, process_before_response=True, listener_executor=executor)  # clients from the settings
+    h = Harness(fake=fake_slack, deps=deps, host=host, app=app, fixtures=shared_fixtures, executor=executor)
+    try:
+        app.oauth_flow.settings.installation_store.save(
+            Installation(
+                app_id="A1",
+                enterprise_id="E111",
+                team_id="T111",
+                user_id="U9",
+                bot_token="xoxb-workspace-t111",
+                bot_id="B9",
+                bot_user_id="UB9",
+            )
+        )
+        fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"})
+        fake_slack.fail_next("chat.postMessage", 503, error="service_unavailable")
+        assert h.dm(DEV, "hello").status == 200
+        calls = fake_slack.wait_for("chat.postMessage", 3)
+        assert [c.params.get("_failed") for c in calls] == [429, 503, None]
+        assert {c.token for c in calls} == {"xoxb-workspace-t111"}
+        assert len(waits) == 2 and 1 <= waits[0] < 2
+    finally:
+        h.close()
