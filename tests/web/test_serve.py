@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from bot.cli.main import main
+from tests.conftest import clear_settings
 from tests.slack.harness import SIGNING_SECRET, sign
 from tests.web.conftest import API_TOKEN
 from tests.web.served import clean_env, start_serve, stop_serve
@@ -74,9 +74,7 @@ def no_new_log_handlers() -> Iterator[None]:
 
 @pytest.fixture
 def serve_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     for name, value in {**HTTP_ENV, "TFPILOT_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(name, value)
     return monkeypatch
