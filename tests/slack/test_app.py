@@ -339,3 +339,42 @@ def test_oauth_per_request_clients_retry_a_429_and_a_503(
         assert len(waits) == 2 and 1 <= waits[0] < 2
     finally:
         h.close()
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_with_start_up_verification_no_request_waits_for_auth_test(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path, verify: bool
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slack_sdk import WebClient
+
+    from tests.slack.harness import BOT_TOKEN, EMAILS, Harness
+
+    for user, email in EMAILS.items():
+        fake_slack.add_user(user, email=email)
+    deps, host = build_deps(fake_slack, tmp_path)
+    executor = ThreadPoolExecutor(max_workers=4)
+    client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    app = create_app(
+        deps, client=client, process_before_response=True, listener_executor=executor, token_verification_enabled=verify
+    )
+    h = Harness(fake=fake_slack, deps=deps, host=host, app=app, fixtures=shared_fixtures, executor=executor)
+    try:
+        assert len(fake_slack.of("auth.test")) == (1 if verify else 0)  # at start-up, or not at all yet
+        assert h.dm(DEV, "hello").status == 200
+        assert h.dm(DEV, "hello again", ts="1700000000.000777").status == 200
+        fake_slack.wait_for("chat.postMessage", 2)
+        # Verified at start-up: no request called auth.test. Otherwise the first one did, before its ack.
+        assert len(fake_slack.of("auth.test")) == 1
+        assert fake_slack.calls[0].method == "auth.test"
+    finally:
+        h.close()
+
+
+def test_a_refused_bot_token_is_a_clear_start_up_error(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path)
+    fake_slack.fail_next("auth.test", 200, error="invalid_auth")
+    with pytest.raises(SettingsError, match=r"Slack refused SLACK_BOT_TOKEN \(auth.test: invalid_auth\)") as info:
+        create_app(deps, token_verification_enabled=True)
+    assert "xoxb-tfpilot-test" not in str(info.value)
