@@ -32,15 +32,21 @@ def clear_settings(monkeypatch: pytest.MonkeyPatch, *, env_file: bool = False) -
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def empty_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty env file outside every test's own directory (tests list theirs)."""
+    path = tmp_path_factory.mktemp("settings") / "isolated.env"
+    path.write_text("")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, empty_env_file: Path) -> None:
     # Tests never read the developer's real credentials or write into the work tree.
     for name in ("SLACK_BOT_TOKEN", "GITHUB_TOKEN", "OPENAI_API_KEY", "TFPILOT_REQUESTS_BUCKET", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TFPILOT_DATA_DIR", str(tmp_path / "tfpilot-data"))
     # Nor a developer's .env (in the work tree, where pytest runs): settings read an empty one.
-    empty_env_file = tmp_path / "isolated.env"
-    empty_env_file.write_text("")
     monkeypatch.setenv("TFPILOT_ENV_FILE", str(empty_env_file))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
