@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # ``load_settings`` reads the environment (or the mapping it is given) itself: no other
+        # ``load_settings`` reads the environment and env file (or the mapping it is given) itself: no other
         # source may add values behind its back, or a test or the demo would pick up the shell's.
         return (init_settings,)
 
