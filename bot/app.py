@@ -7,7 +7,8 @@ then written by the HTTP request's own thread, and the work runs afterwards on t
 pool (``Kit.later``), so a slow GitHub never delays an ack. The Web API base URL comes from ``SLACK_API_URL``. With
 ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET`` the app is multi-workspace (``bot.slack_oauth``).
 Nothing here runs at import time; building the app makes no network call unless
-``token_verification_enabled`` asks for ``auth.test``.
+``token_verification_enabled`` asks for ``auth.test``: ``tfpilot serve`` does, so that a bad
+token stops start-up and no request ever waits for ``auth.test`` before its ack.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
+from slack_bolt.error import BoltError
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.listeners import LISTENER_MODULES
 from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
 from bot.settings import SettingsError
-from bot.slack_notifier import web_client
-from bot.slack_oauth import cached_authorize
+from bot.slack_notifier import client_like, web_client
+from bot.slack_oauth import cached_authorize, register_revocation_listeners
 from bot.slack_oauth import oauth_settings as build_oauth_settings
 
 if TYPE_CHECKING:
@@ -79,34 +82,59 @@ def create_app(
     }
     if oauth is not None:
         # Tokens come from the installation store per workspace; Bolt copies the client's
-        # base URL into each per-request client.
+        # base URL, timeout and retry handlers into each per-request client.
         base = client or web_client(settings, token=None)
         # Bolt accepts an Authorize instance here, though its annotation names only callables.
-        authorize: Any = cached_authorize(oauth)
+        cache = cached_authorize(oauth)
+        authorize: Any = cache
         app = App(
-            client=WebClient(base_url=base.base_url, timeout=base.timeout),
+            client=client_like(base, None),
             oauth_settings=oauth,
             authorize=authorize,
             **common,
         )
     else:
+        cache = None
         if client is None:
             client = web_client(settings)
         if not client.token:
             raise SettingsError("the Slack app needs SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)")
-        app = App(client=client, token_verification_enabled=token_verification_enabled, **common)
+        app = _single_workspace_app(client, token_verification_enabled, common)
     # A pool given by the caller (tests, the bench) runs everything; otherwise modal openers
     # get their own few threads (Kit.later(opens_modal=True)).
     shared = kit or Kit.build(deps, executor=executor, modal_executor=listener_executor)
     if shared.executor is None:
         shared.executor = executor
     register_all(app, deps, kit=shared, link_url=link_url)
+    register_revocation_listeners(app, cache)
 
     @app.error
     def log_errors(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled %s in a Slack listener (%s)", type(error).__name__, body.get("type"), exc_info=error)
 
     return app
+
+
+def _single_workspace_app(client: WebClient, verify: bool, common: dict[str, Any]) -> App:
+    """The app on one bot token. With ``verify`` (``tfpilot serve``), Bolt calls ``auth.test``
+    here, once, and keeps the answer for every request; without it Bolt calls ``auth.test`` on
+    the first request instead, before its ack. A token Slack refuses, or a Slack that cannot be
+    reached, stops start-up with a ``SettingsError`` naming the setting (never the token)."""
+    try:
+        return App(client=client, token_verification_enabled=verify, **common)
+    except BoltError as exc:
+        # Bolt raises from inside its ``except SlackApiError``: the API error is the context.
+        cause = exc.__context__
+        code = cause.response.get("error") if isinstance(cause, SlackApiError) else None
+        raise SettingsError(
+            f"Slack refused SLACK_BOT_TOKEN (auth.test: {code or 'failed'}): use the app's bot token "
+            "(xoxb-...) from OAuth & Permissions, reinstalled if it was revoked"
+        ) from None
+    except (OSError, SlackClientError) as exc:
+        raise SettingsError(
+            f"cannot reach Slack's Web API at {client.base_url} to verify SLACK_BOT_TOKEN ({type(exc).__name__}): "
+            "check SLACK_API_URL and the network"
+        ) from None
 
 
 def register_all(app: App, deps: Deps, *, kit: Kit | None = None, link_url: LinkUrl | None = None) -> Kit:

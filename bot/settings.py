@@ -6,6 +6,12 @@ and lacks. A malformed value (a non-numeric app id, a bad URL, a bucket given as
 token of the wrong kind) is reported the same way, by its environment name and never with its
 value; ``load_settings(mode=...)`` reports malformed and missing settings together. An empty
 value counts as unset (``FOO=`` in an env file must not turn S3 on with an empty bucket name).
+
+The process environment is read together with an env file: ``.env`` in the current directory
+when there is one, or the file ``TFPILOT_ENV_FILE`` names (which must exist). Variables set in
+the environment win over the file's. The file is parsed by pydantic-settings' dotenv source
+and supplies TfPilot's settings only (boto3 still reads its ``AWS_*`` variables from the
+environment). Neither its path's contents nor any value is ever logged or echoed.
 """
 
 from __future__ import annotations
@@ -113,7 +119,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # ``load_settings`` reads the environment (or the mapping it is given) itself: no other
+        # ``load_settings`` reads the environment and env file (or the mapping it is given) itself: no other
         # source may add values behind its back, or a test or the demo would pick up the shell's.
         return (init_settings,)
 
@@ -265,6 +271,44 @@ def _pem_problem(text: str) -> str | None:
     return None
 
 
+ENV_FILE_VARIABLE = "TFPILOT_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+def env_file_path(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Path | None:
+    """The env file to read: ``TFPILOT_ENV_FILE`` (which must exist), else ``.env`` in ``cwd``
+    when present, else None."""
+    environ = os.environ if environ is None else environ
+    named = next((v for k, v in environ.items() if k.upper() == ENV_FILE_VARIABLE and v.strip()), None)
+    if named is not None:
+        path = Path(named.strip()).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"{ENV_FILE_VARIABLE} names {path}, which is not a readable file")
+        return path
+    default = (cwd or Path.cwd()) / DEFAULT_ENV_FILE
+    return default if default.is_file() else None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME -> value`` from a dotenv file, as pydantic-settings reads one (names upper-cased;
+    a name without a value is left out)."""
+    from pydantic_settings import DotEnvSettingsSource
+
+    try:
+        source = DotEnvSettingsSource(Settings, env_file=path, case_sensitive=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read the env file {path}: {type(exc).__name__}") from None
+    return {name.upper(): value for name, value in source.env_vars.items() if value is not None}
+
+
+def process_environment(*, cwd: Path | None = None) -> dict[str, str]:
+    """The process environment over the env file's values (the environment wins)."""
+    path = env_file_path(cwd=cwd)
+    merged = read_env_file(path) if path is not None else {}
+    merged.update(os.environ)
+    return merged
+
+
 _ALIASES: dict[str, str] = {
     (info.alias or name).upper(): info.alias or name for name, info in Settings.model_fields.items()
 }
@@ -288,13 +332,14 @@ def _setting_name(loc: tuple[int | str, ...]) -> str:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, mode: Mode | None = None) -> Settings:
-    """Parse settings from ``environ`` (default: the process environment, and only it: no env
-    file). With ``mode``, also check what that mode needs (``Settings.require``).
+    """Parse settings from ``environ`` (default: the process environment over the env file,
+    ``process_environment()``). With ``mode``, also check what that mode needs
+    (``Settings.require``).
 
     Raises one ``SettingsError`` naming every malformed setting by its environment name and,
     with ``mode``, every missing one too."""
     # Only the given mapping: tests and the demo must not pick up the caller's shell.
-    values = _known_values(os.environ if environ is None else environ)
+    values = _known_values(process_environment() if environ is None else environ)
     malformed: dict[str, str] = {}
     try:
         settings = Settings.model_validate(values)
@@ -326,7 +371,7 @@ def misspelt_settings(environ: Mapping[str, str]) -> list[str]:
     found: list[str] = []
     for name in sorted(environ):
         upper = name.upper()
-        if upper in _ALIASES or not upper.startswith(_OWN_PREFIXES):
+        if upper in _ALIASES or upper == ENV_FILE_VARIABLE or not upper.startswith(_OWN_PREFIXES):
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.88)
         if close:

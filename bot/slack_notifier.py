@@ -3,23 +3,24 @@ request's card (the parent message of its thread) current and posts one short re
 thread; a plan too long to quote is uploaded into the thread as a file.
 
 The first notification posts the card and records its ts in the request (``slack.ts``); later
-ones ``chat.update`` it. A card that can no longer be edited is posted again. HTTP 429 is
-retried after ``Retry-After`` (bounded). Nothing raises into the service: failures are logged.
-Also home of ``web_client(settings)``, the one place a Slack ``WebClient`` is configured
-(``SLACK_API_URL`` as its base URL).
+ones ``chat.update`` it. A card that can no longer be edited is posted again. Rate limits
+(429 with ``Retry-After``), Slack's 5xx and connection errors are retried by the client's
+slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
+failures are logged. Also home of ``web_client(settings)``, the one place a Slack
+``WebClient`` is configured (``SLACK_API_URL`` as its base URL, the retry handlers).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
 from core.domain.request import Request
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 4
-MAX_WAIT_SECONDS = 30.0
 # chat.update answers these when the card cannot be edited any more: post a fresh one.
 _REPOST_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long"})
 
@@ -48,48 +47,21 @@ def api_base_url(settings: Settings) -> str:
 
 
 def web_client(settings: Settings, *, token: str | None = None, timeout: int = 10) -> WebClient:
-    """A WebClient for the configured Slack Web API (``SLACK_BOT_TOKEN`` unless ``token``)."""
+    """A WebClient for the configured Slack Web API (``SLACK_BOT_TOKEN`` unless ``token``),
+    retrying rate limits, 5xx and connection errors (``bot.slack_retry``)."""
     if token is None and settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
-    return WebClient(token=token, base_url=api_base_url(settings), timeout=timeout)
+    return WebClient(
+        token=token, base_url=api_base_url(settings), timeout=timeout, retry_handlers=slack_retry_handlers()
+    )
 
 
-def _retry_after(error: SlackApiError) -> float | None:
-    response = error.response
-    if getattr(response, "status_code", None) != 429 and response.get("error") != "ratelimited":
-        return None
-    headers = getattr(response, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(float(raw), 0.0)
-            except (TypeError, ValueError):
-                return 1.0
-    return 1.0
-
-
-def call_with_retry(
-    fn: Callable[..., Any],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    max_attempts: int = MAX_ATTEMPTS,
-    max_wait: float = MAX_WAIT_SECONDS,
-    **kwargs: Any,
-) -> Any:
-    """Call a Web API method, waiting ``Retry-After`` on 429 (at most ``max_wait`` in total)."""
-    waited = 0.0
-    for attempt in range(1, max_attempts + 1):
-        try:
-            return fn(**kwargs)
-        except SlackApiError as error:
-            wait = _retry_after(error)
-            if wait is None or attempt == max_attempts or waited + wait > max_wait:
-                raise
-            log.info("slack rate limited: retrying in %.1fs (attempt %d)", wait, attempt)
-            sleep(wait)
-            waited += wait
-    raise AssertionError("unreachable")  # pragma: no cover
+def client_like(client: WebClient, token: str | None) -> WebClient:
+    """A client for another token (a workspace's installation) with ``client``'s base URL,
+    timeout and retry handlers."""
+    return WebClient(
+        token=token, base_url=client.base_url, timeout=client.timeout, retry_handlers=list(client.retry_handlers)
+    )
 
 
 class SlackNotifier:
@@ -101,16 +73,12 @@ class SlackNotifier:
         store: RequestStore | None = None,
         objects: ObjectStore | None = None,
         installation_store: InstallationStore | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
         self._client = client
         self._approvers = list(approvers)
         self._store = store
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
         self._installations = installation_store
-        self._sleep = sleep
-        self._max_wait = max_wait
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -134,10 +102,7 @@ class SlackNotifier:
         bot = self._installations.find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
             return self._client
-        return WebClient(token=bot.bot_token, base_url=self._client.base_url, timeout=self._client.timeout)
-
-    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        return call_with_retry(fn, sleep=self._sleep, max_wait=self._max_wait, **kwargs)
+        return client_like(self._client, bot.bot_token)
 
     def _current(self, request: Request) -> Request:
         if self._store is None:
@@ -166,7 +131,7 @@ class SlackNotifier:
 
     def _post_card(self, client: WebClient, request: Request, channel: str) -> str:
         card = request_card(request)
-        response = self._call(client.chat_postMessage, channel=channel, text=card["text"], blocks=card["blocks"])
+        response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
         ts = str(response["ts"])
         self._record_ts(request.id, ts)
         return ts
@@ -182,7 +147,7 @@ class SlackNotifier:
                 return self._post_card(client, current, slack.channel)
             card = request_card(current)
             try:
-                self._call(client.chat_update, channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
+                client.chat_update(channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
             except SlackApiError as error:
                 if error.response.get("error") not in _REPOST_ERRORS:
                     raise
@@ -199,7 +164,7 @@ class SlackNotifier:
             return
         reply = transition_reply(request, transition, approvers=self._approvers)
         channel = request.slack.channel
-        self._call(client.chat_postMessage, channel=channel, thread_ts=ts, text=reply["text"], blocks=reply["blocks"])
+        client.chat_postMessage(channel=channel, thread_ts=ts, text=reply["text"], blocks=reply["blocks"])
         if transition.event == "plan_ready":
             self._upload_plan(client, request, channel, ts)
 
@@ -211,8 +176,7 @@ class SlackNotifier:
         run = request.plan.run_id if request.plan else None
         if self._once is not None and not self._once.first(f"planfile:{request.id}:{run or request.revision}"):
             return
-        self._call(
-            client.files_upload_v2,
+        client.files_upload_v2(
             channel=channel,
             thread_ts=ts,
             content=content,

@@ -20,7 +20,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.serve_cmd",
     "bot.cli.audit_cmd",
     "bot.cli.admin_cmd",
+    "bot.cli.manifest_cmd",
 )
+
+
+DISTRIBUTION = "tfpilot"
+
+
+def version() -> str:
+    """The installed distribution's version; a source tree that was never installed says so
+    instead of guessing."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed as a package: pip install -e .)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tfpilot",
         description="Terraform self-service in Slack: guided intake, reviewed PRs, planned and applied by CI.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

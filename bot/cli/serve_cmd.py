@@ -6,10 +6,11 @@ API, health and metrics. ``--socket`` connects the Bolt app over Socket Mode ins
 serves the web app for webhooks, linking and the API. Both build the graph with
 ``bot.bootstrap.build(load_settings(mode=mode))``, so a missing setting stops start-up with
 one message naming it; so does anything else that cannot be built (a broken projects file, an
-unreadable GitHub App key, a bad option): ``error: ...`` on stderr and exit code 2, never a
-traceback. Logs are JSON lines on stderr; uvicorn's access log is off (the app logs each request
-without its query string, where OAuth codes travel). ``--port 0`` binds any free port; the bound
-address is printed on stdout before serving.
+unreadable GitHub App key, a bot token Slack refuses at ``auth.test``, a bad option):
+``error: ...`` on stderr and exit code 2, never a traceback. Logs are JSON lines on stderr;
+uvicorn's access log is off (the app logs each request without its query string, where OAuth
+codes travel). ``--port 0`` binds any free port; the bound address is printed on stdout before
+serving.
 """
 
 from __future__ import annotations
@@ -142,13 +143,14 @@ def build_service(settings: Settings, args: argparse.Namespace) -> tuple[Any, An
     if args.socket:
         from bot.socket_mode import socket_mode_handler
 
-        bolt = create_app(deps, process_before_response=False, link_url=link_url)
+        bolt = create_app(deps, process_before_response=False, link_url=link_url, token_verification_enabled=True)
         bolt.use(bolt_correlation_middleware)
         bolt.use(bolt_ack_counter)
         handler = socket_mode_handler(deps, app=bolt)
         web = create_web_app(deps, max_workers=args.webhook_workers, reconcile_interval=reconcile_interval)
         return web, handler
-    bolt = create_app(deps, process_before_response=True, link_url=link_url)
+    # The bot token is verified here (auth.test, once), not on the first request's ack path.
+    bolt = create_app(deps, process_before_response=True, link_url=link_url, token_verification_enabled=True)
     bolt.use(bolt_correlation_middleware)
     web = create_web_app(
         deps,

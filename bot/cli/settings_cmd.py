@@ -2,18 +2,18 @@
 
 Names, in one message, every setting the mode lacks and every malformed one (never a value),
 and warns about names that look like a misspelt setting (``TFPILOT_REQUEST_BUCKET``), which
-would otherwise be ignored silently.
+would otherwise be ignored silently, whether set in the environment or in the env file
+(``.env`` or ``TFPILOT_ENV_FILE``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-from bot.settings import SettingsError, load_settings, misspelt_settings
+from bot.settings import SettingsError, load_settings, misspelt_settings, process_environment
 
 
 def register(subparsers: Any) -> None:
@@ -24,8 +24,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    warnings = misspelt_settings(os.environ)
+    warnings: list[str] = []
     try:
+        warnings = misspelt_settings(process_environment())
         load_settings(mode=args.mode)
     except SettingsError as exc:
         if args.json:

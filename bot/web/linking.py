@@ -116,9 +116,7 @@ def default_dm(deps: Deps) -> DirectMessage | None:
     def send(team_id: str | None, user_id: str, text: str) -> None:
         client: Any = given
         if client is None:
-            from slack_sdk import WebClient
-
-            from bot.slack_notifier import api_base_url, web_client
+            from bot.slack_notifier import web_client
 
             if settings.slack_bot_token is not None:
                 client = web_client(settings)
@@ -129,7 +127,7 @@ def default_dm(deps: Deps) -> DirectMessage | None:
                 if bot is None or not bot.bot_token:
                     log.warning("no Slack installation for team %s: link confirmation not sent", team_id)
                     return
-                client = WebClient(token=bot.bot_token, base_url=api_base_url(settings))
+                client = web_client(settings, token=bot.bot_token)
         client.chat_postMessage(channel=user_id, text=text)
 
     return send

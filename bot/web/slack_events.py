@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from bot.app import ack_needs_io
+from bot.slack_manifest import EVENTS_PATH
 from bot.web.body import MIB, ErrorOut, read_limited
 from bot.web.context import web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
@@ -44,7 +45,7 @@ def envelope_of(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 @router.post(
-    "/slack/events",
+    EVENTS_PATH,  # the manifest's request URL for events, interactivity and the command
     summary="Slack Events API, interactivity and slash commands (signed by Slack)",
     responses={
         200: {"description": "acknowledged (Bolt's answer)", "content": {"application/json": {}, "text/plain": {}}},

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, misspelt_settings
+from bot.settings import SettingsError, env_file_path, load_settings, misspelt_settings
+from tests.conftest import clear_settings
 
 
 def test_embedded_defaults_need_nothing() -> None:
@@ -197,10 +198,7 @@ def test_misspelt_setting_names_are_pointed_out() -> None:
     ]
 
 
-def _clear_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_")):
-            monkeypatch.delenv(name)
+_clear_settings = clear_settings
 
 
 def test_check_settings_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,3 +276,84 @@ def test_every_name_of_the_design_is_a_setting() -> None:
     for name in secrets:  # secrets are SecretStr: never printed by a repr or a log of the settings
         field = next(info for info in Settings.model_fields.values() if info.alias == name)
         assert "SecretStr" in str(field.annotation), name
+
+
+# --- the env file ---------------------------------------------------------------------------
+
+
+def test_a_dot_env_in_the_current_directory_is_read_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _clear_settings(monkeypatch, env_file=True)
+    (tmp_path / ".env").write_text(
+        "# TfPilot\n"
+        "TFPILOT_ADMINS=U_FILE1,U_FILE2\n"
+        "export TFPILOT_REQUESTS_BUCKET=file-bucket\n"
+        "slack_signing_secret='from the file'\n"
+        "TFPILOT_APPROVERS=U_FILE_APPROVER\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFPILOT_APPROVERS", "U_ENV_APPROVER")
+    settings = load_settings()
+    assert settings.admins == ["U_FILE1", "U_FILE2"]
+    assert settings.requests_bucket == "file-bucket"
+    assert settings.slack_signing_secret is not None
+    assert settings.slack_signing_secret.get_secret_value() == "from the file"
+    assert settings.approvers == ["U_ENV_APPROVER"]  # the environment wins
+    # An empty variable in the environment still wins: it unsets the file's value.
+    monkeypatch.setenv("TFPILOT_REQUESTS_BUCKET", "")
+    assert load_settings().requests_bucket is None
+
+
+def test_tfpilot_env_file_points_elsewhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    _clear_settings(monkeypatch, env_file=True)
+    (tmp_path / ".env").write_text("TFPILOT_ADMINS=U_CWD\n")
+    elsewhere = tmp_path / "conf" / "tfpilot.env"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("TFPILOT_ADMINS=U_ELSEWHERE\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFPILOT_ENV_FILE", str(elsewhere))
+    assert load_settings().admins == ["U_ELSEWHERE"]  # instead of ./.env, not as well
+    monkeypatch.setenv("TFPILOT_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(SettingsError, match=r"TFPILOT_ENV_FILE names .*missing\.env, which is not a readable file"):
+        load_settings()
+
+
+def test_without_an_env_file_only_the_environment_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    _clear_settings(monkeypatch, env_file=True)
+    monkeypatch.setenv("TFPILOT_ADMINS", "U_ENV")
+    assert env_file_path() is None
+    assert load_settings().admins == ["U_ENV"]
+
+
+def test_a_given_mapping_ignores_the_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    _clear_settings(monkeypatch, env_file=True)
+    (tmp_path / ".env").write_text("TFPILOT_REQUESTS_BUCKET=file-bucket\n")
+    assert load_settings({}).requests_bucket is None
+
+
+def test_tests_never_read_the_developers_env_file() -> None:
+    # tests/conftest.py points TFPILOT_ENV_FILE at an empty file for every test.
+    path = env_file_path()
+    assert path is not None and path.read_text() == "" and path.name == "isolated.env"
+
+
+def test_env_file_values_are_never_echoed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.main import main
+
+    _clear_settings(monkeypatch)
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("SLACK_BOT_TOKEN=xoxp-user-token-secret\nTFPILOT_ADMIN=U1\n")
+    monkeypatch.setenv("TFPILOT_ENV_FILE", str(env_file))
+    assert main(["check-settings", "--mode", "socket", "--json"]) == 1
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert [entry.split(" ", 1)[0] for entry in doc["malformed"]] == ["SLACK_BOT_TOKEN"]
+    assert doc["warnings"] == ["TFPILOT_ADMIN is not a setting (did you mean TFPILOT_ADMINS?)"]
+    assert "xoxp-user-token-secret" not in out

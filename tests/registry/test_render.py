@@ -279,7 +279,7 @@ def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path
             "tags": {"zeta": "1", "alpha": "2", "Ωmega": "3"},
         }
     )
-    hermetic = {k: v for k, v in os.environ.items() if not k.startswith("TFPILOT_")}
+    hermetic = {k: v for k, v in os.environ.items() if not k.startswith("TFPILOT_") or k == "TFPILOT_ENV_FILE"}
     outputs = set()
     for seed in ("0", "1", "12345"):
         result = subprocess.run(

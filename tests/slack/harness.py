@@ -28,6 +28,7 @@ from bot.app import create_app
 from bot.deps import Deps
 from bot.settings import Settings, load_settings
 from bot.slack_notifier import SlackNotifier
+from bot.slack_retry import slack_retry_handlers
 from core.domain.facts import RunFact
 from core.domain.request import Request
 from core.domain.workflows import RunKind
@@ -98,13 +99,14 @@ def build_deps(
     registry = load_registry()
     projects = load_projects()
     host = code_host or FakeCodeHost(clock=clock)
-    client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    client = WebClient(
+        token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _seconds: None)
+    )
     notifier = SlackNotifier(
         client,
         approvers=[*settings.approvers, *settings.admins],
         store=store,
         objects=objects,
-        sleep=lambda _seconds: None,
     )
     notifier = wrap_notifier(notifier) if wrap_notifier is not None else notifier
     policy = settings.policy()

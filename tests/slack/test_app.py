@@ -279,3 +279,102 @@ def test_only_modal_submissions_need_io_before_the_ack(shared_fixtures: Path) ->
         assert seen[path.name] is (parsed.get("type") == "view_submission"), path.name
     assert seen["view_submission.json"] and not seen["block_actions_button_click.json"]
     assert not seen["slash_command.json"] and len(seen) >= 10
+
+
+def test_every_client_the_bot_builds_retries_with_slack_sdks_handlers(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    from bot.slack_notifier import build_slack_notifier
+    from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
+
+    wanted = (RateLimitErrorRetryHandler, ServerErrorRetryHandler, ConnectionErrorRetryHandler)
+    single, _ = build_deps(fake_slack, tmp_path)
+    oauth, _ = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
+    notifier = build_slack_notifier(single.settings, store=InMemoryRequestStore(), objects=InMemoryObjectStore())
+    clients = [create_app(single).client, create_app(oauth).client, notifier._client]
+    for client in clients:
+        assert all(any(isinstance(h, kind) for h in client.retry_handlers) for kind in wanted)
+        assert all(h.max_retry_count <= 3 for h in client.retry_handlers)  # bounded
+
+
+def test_oauth_per_request_clients_retry_a_429_and_a_503(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bolt builds a client per request for the workspace's token, copying the app client's
+    # retry handlers: a reply rate limited then hit by a 503 still lands.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.slack.harness import EMAILS, Harness
+
+    waits: list[float] = []
+    monkeypatch.setattr("bot.slack_retry.pause", waits.append)
+    for user, email in EMAILS.items():
+        fake_slack.add_user(user, email=email)
+    deps, host = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
+    executor = ThreadPoolExecutor(max_workers=4)
+    app = create_app(deps, process_before_response=True, listener_executor=executor)  # clients from the settings
+    h = Harness(fake=fake_slack, deps=deps, host=host, app=app, fixtures=shared_fixtures, executor=executor)
+    try:
+        app.oauth_flow.settings.installation_store.save(
+            Installation(
+                app_id="A1",
+                enterprise_id="E111",
+                team_id="T111",
+                user_id="U9",
+                bot_token="xoxb-workspace-t111",
+                bot_id="B9",
+                bot_user_id="UB9",
+            )
+        )
+        fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"})
+        fake_slack.fail_next("chat.postMessage", 503, error="service_unavailable")
+        assert h.dm(DEV, "hello").status == 200
+        calls = fake_slack.wait_for("chat.postMessage", 3)
+        assert [c.params.get("_failed") for c in calls] == [429, 503, None]
+        assert {c.token for c in calls} == {"xoxb-workspace-t111"}
+        assert len(waits) == 2 and 1 <= waits[0] < 2
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_with_start_up_verification_no_request_waits_for_auth_test(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path, verify: bool
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slack_sdk import WebClient
+
+    from tests.slack.harness import BOT_TOKEN, EMAILS, Harness
+
+    for user, email in EMAILS.items():
+        fake_slack.add_user(user, email=email)
+    deps, host = build_deps(fake_slack, tmp_path)
+    executor = ThreadPoolExecutor(max_workers=4)
+    client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    app = create_app(
+        deps, client=client, process_before_response=True, listener_executor=executor, token_verification_enabled=verify
+    )
+    h = Harness(fake=fake_slack, deps=deps, host=host, app=app, fixtures=shared_fixtures, executor=executor)
+    try:
+        assert len(fake_slack.of("auth.test")) == (1 if verify else 0)  # at start-up, or not at all yet
+        assert h.dm(DEV, "hello").status == 200
+        assert h.dm(DEV, "hello again", ts="1700000000.000777").status == 200
+        fake_slack.wait_for("chat.postMessage", 2)
+        # Verified at start-up: no request called auth.test. Otherwise the first one did, before its ack.
+        assert len(fake_slack.of("auth.test")) == 1
+        assert fake_slack.calls[0].method == "auth.test"
+    finally:
+        h.close()
+
+
+def test_a_refused_bot_token_is_a_clear_start_up_error(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    deps, _ = build_deps(fake_slack, tmp_path)
+    fake_slack.fail_next("auth.test", 200, error="invalid_auth")
+    with pytest.raises(SettingsError, match=r"Slack refused SLACK_BOT_TOKEN \(auth.test: invalid_auth\)") as info:
+        create_app(deps, token_verification_enabled=True)
+    assert "xoxb-tfpilot-test" not in str(info.value)

@@ -1,5 +1,7 @@
 """manifest.json validates against Slack's manifest schema (loaded locally), and says what the
-code uses: the same bot scopes as the OAuth install, the events and command the listeners serve."""
+code uses: the same bot scopes as the OAuth install, the events and command the listeners serve.
+``tfpilot manifest`` generates it for both modes from ``bot.slack_manifest``; the checked-in file
+is the HTTP-mode manifest for the placeholder host."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
+from bot.cli.main import main
+from bot.slack_manifest import BOT_EVENTS, PLACEHOLDER_URL, SCOPE_REASONS, ManifestError, slack_manifest
 from bot.slack_oauth import BOT_SCOPES
 from tests.conftest import REPO_ROOT
 
@@ -70,16 +74,92 @@ def test_manifest_declares_what_the_app_uses(manifest: dict[str, Any]) -> None:
         "app_mention",
         "message.im",
         "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/tfpilot"]
     assert (
         manifest["features"]["app_home"]["home_tab_enabled"]
         and manifest["features"]["app_home"]["messages_tab_enabled"]
     )
-    assert manifest["settings"]["interactivity"]["is_enabled"] and manifest["settings"]["socket_mode_enabled"]
+    # HTTP mode: Slack delivers to the request URLs, which Socket Mode would switch off.
+    assert manifest["settings"]["interactivity"]["is_enabled"] and not manifest["settings"]["socket_mode_enabled"]
     urls = {
         manifest["settings"]["event_subscriptions"]["request_url"],
         manifest["settings"]["interactivity"]["request_url"],
         manifest["features"]["slash_commands"][0]["url"],
     }
     assert urls == {"https://tfpilot.example.com/slack/events"}
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://tfpilot.example.com/slack/oauth_redirect"]
+
+
+def test_the_checked_in_manifest_is_the_generated_http_one(manifest: dict[str, Any]) -> None:
+    assert manifest == slack_manifest("http", PLACEHOLDER_URL)
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_the_generated_manifest_is_valid_in_both_modes(shared_fixtures: Path, mode: str) -> None:
+    generated = slack_manifest(mode, "https://bot.acme.dev/tfpilot/" if mode == "http" else None, name="Acme Infra")  # type: ignore[arg-type]
+    errors = sorted(_validator(shared_fixtures / "slack" / "manifest").iter_errors(generated), key=str)
+    assert errors == [], [e.message for e in errors]
+    assert generated["display_information"]["name"] == generated["features"]["bot_user"]["display_name"] == "Acme Infra"
+    assert generated["settings"]["socket_mode_enabled"] is (mode == "socket")
+    assert sorted(generated["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    assert generated["settings"]["event_subscriptions"]["bot_events"] == list(BOT_EVENTS)
+
+
+def test_http_mode_sends_everything_to_the_given_host() -> None:
+    generated = slack_manifest("http", "https://bot.acme.dev/tfpilot/")
+    events = "https://bot.acme.dev/tfpilot/slack/events"
+    assert generated["settings"]["event_subscriptions"]["request_url"] == events
+    assert generated["settings"]["interactivity"]["request_url"] == events
+    assert generated["features"]["slash_commands"][0]["url"] == events
+    assert generated["oauth_config"]["redirect_urls"] == ["https://bot.acme.dev/tfpilot/slack/oauth_redirect"]
+
+
+def test_socket_mode_has_no_request_urls() -> None:
+    text = json.dumps(slack_manifest("socket"))
+    assert "https://" not in text and "request_url" not in text and "redirect_urls" not in text
+    assert '"url"' not in text
+
+
+@pytest.mark.parametrize(
+    ("mode", "url", "name", "why"),
+    [
+        ("http", None, "TfPilot", "needs --url"),
+        ("http", "http://tfpilot.acme.dev", "TfPilot", "https"),
+        ("http", "tfpilot.acme.dev", "TfPilot", "https"),
+        ("http", "https://", "TfPilot", "no host"),
+        ("http", "https://tfpilot.acme.dev/?x=1", "TfPilot", "query"),
+        ("socket", "https://tfpilot.acme.dev", "TfPilot", "no request URLs"),
+        ("http", "https://tfpilot.acme.dev", "T" * 36, "--name"),
+        ("socket", None, "  ", "--name"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(mode: Any, url: str | None, name: str, why: str) -> None:
+    with pytest.raises(ManifestError, match=why):
+        slack_manifest(mode, url, name=name)
+
+
+def test_every_scope_has_a_reason_and_nothing_unused_is_asked_for() -> None:
+    # A new scope needs a reason here; im:read had no caller (no conversations.info/list/history
+    # on IMs: message.im needs im:history only) and is not asked for.
+    assert all(len(reason) > 10 for reason in SCOPE_REASONS.values())
+    assert set(BOT_SCOPES) == set(SCOPE_REASONS)
+    assert "im:read" not in SCOPE_REASONS and "channels:history" not in SCOPE_REASONS
+
+
+def test_the_manifest_command_prints_it(capsys: pytest.CaptureFixture[str], manifest: dict[str, Any]) -> None:
+    assert main(["manifest", "--mode", "http", "--url", PLACEHOLDER_URL]) == 0
+    assert json.loads(capsys.readouterr().out) == manifest
+    assert main(["manifest", "--mode", "socket", "--name", "Infra Bot", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["socket_mode_enabled"] is True
+
+
+def test_the_manifest_command_refuses_a_plain_http_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["manifest", "--mode", "http", "--url", "http://tfpilot.acme.dev"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "https" in captured.err and captured.err.startswith("error: ")
+    assert main(["manifest", "--mode", "http", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and "--url" in doc["error"]

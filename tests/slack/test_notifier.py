@@ -4,11 +4,15 @@ never raising into the service."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from slack_sdk import WebClient
 
 from bot.slack_notifier import SlackNotifier
+from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slack_retry_handlers
 from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
 from core.ports.notifier import Transition
 from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
@@ -32,15 +36,15 @@ def _request(store: InMemoryRequestStore, **extra) -> Request:
     return store.create(request)
 
 
-def _notifier(fake: FakeSlack, store: InMemoryRequestStore, **kw) -> tuple[SlackNotifier, list[float]]:
+def _notifier(fake: FakeSlack, store: InMemoryRequestStore, **retry: Any) -> tuple[SlackNotifier, list[float]]:
     waits: list[float] = []
     notifier = SlackNotifier(
-        WebClient(token="xoxb-test", base_url=fake.api_url),
+        WebClient(
+            token="xoxb-test", base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=waits.append, **retry)
+        ),
         approvers=["U0APP0001", "approver@example.com"],
         store=store,
         objects=InMemoryObjectStore(),
-        sleep=waits.append,
-        **kw,
     )
     return notifier, waits
 
@@ -75,7 +79,8 @@ def test_rate_limit_is_retried_after_retry_after(fake_slack: FakeSlack) -> None:
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "3"})
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"})
     notifier.request_changed(request, _t("created"))
-    assert waits == [3.0, 1.0]
+    # Retry-After plus under a second of jitter.
+    assert [int(w) for w in waits] == [3, 1] and all(w - int(w) < 1 for w in waits)
     assert store.get(request.id).slack.ts
     assert len([c for c in fake_slack.of("chat.postMessage") if "_failed" not in c.params]) == 2
 
@@ -142,3 +147,64 @@ def test_requests_without_a_slack_thread_are_ignored(fake_slack: FakeSlack) -> N
     notifier, _ = _notifier(fake_slack, store)
     notifier.request_changed(request, _t("created"))
     assert fake_slack.calls == []
+
+
+def test_chat_update_survives_a_429_then_a_500(fake_slack: FakeSlack) -> None:
+    # slack_sdk's retry handlers on the client: Retry-After is waited for, a 5xx backs off.
+    store = InMemoryRequestStore()
+    request = _request(store)
+    notifier, waits = _notifier(fake_slack, store)
+    notifier.request_changed(request, _t("created"))
+    ts = store.get(request.id).slack.ts
+    fake_slack.fail_next("chat.update", 429, headers={"Retry-After": "2"})
+    fake_slack.fail_next("chat.update", 500, error="internal_error")
+    notifier.request_changed(store.get(request.id), _t("planning"))
+    updates = fake_slack.of("chat.update")
+    assert [c.params.get("_failed") for c in updates] == [429, 500, None]
+    assert (
+        updates[-1].params["ts"] == ts and fake_slack.messages[("C0CARDS01", ts)]["text"] == updates[-1].params["text"]
+    )
+    assert len(waits) == 2 and 2 <= waits[0] < 3 and 0 < waits[1] <= 2  # Retry-After, then backoff
+    # The card was not posted again, and the thread reply followed the update.
+    assert len([c for c in fake_slack.of("chat.postMessage") if "thread_ts" not in c.params]) == 1
+
+
+def test_retries_are_bounded_and_logged_without_secrets(
+    fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = InMemoryRequestStore()
+    request = _request(store)
+    waits: list[float] = []
+    secret = "xoxb-must-not-be-logged"
+    client = WebClient(
+        token=secret, base_url=fake_slack.api_url, retry_handlers=slack_retry_handlers(sleep=waits.append)
+    )
+    notifier = SlackNotifier(client, store=store)
+    for _ in range(SERVER_ERROR_RETRIES + 3):
+        fake_slack.fail_next("chat.postMessage", 500, error="internal_error")
+    with caplog.at_level(logging.INFO):
+        notifier.request_changed(request, _t("created"))  # gives up, never raises
+    assert len(fake_slack.of("chat.postMessage")) == 1 + SERVER_ERROR_RETRIES
+    assert len(waits) == SERVER_ERROR_RETRIES
+    assert store.get(request.id).slack.ts is None
+    assert "slack chat.postMessage: HTTP 500, retry 1 of at most 2" in caplog.text
+    assert "slack notification of req_notify000001 (created) failed" in caplog.text
+    assert secret not in caplog.text
+
+
+def test_a_connection_error_is_retried_then_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    store = InMemoryRequestStore()
+    request = _request(store)
+    waits: list[float] = []
+    secret = "xoxb-must-not-be-logged"
+    dead = WebClient(
+        token=secret,
+        base_url="http://127.0.0.1:9/api/",
+        timeout=1,
+        retry_handlers=slack_retry_handlers(sleep=waits.append),
+    )
+    with caplog.at_level(logging.INFO):
+        SlackNotifier(dead, store=store).request_changed(request, _t("created"))
+    assert len(waits) == CONNECTION_ERROR_RETRIES
+    assert "slack chat.postMessage: URLError, retry 1 of at most 2" in caplog.text
+    assert secret not in caplog.text

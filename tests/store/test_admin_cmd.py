@@ -4,7 +4,6 @@ data dir and on S3 (moto), naming every object it skips by its key."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from bot.cli.main import main
 from core.adapters.request_index import IndexProblem
 from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, ReindexReport, S3RequestStore
 from core.domain.index import ListFilter
+from tests.conftest import clear_settings
 from tests.fakes import ManualClock
 from tests.store.conftest import BUCKET
 from tests.store.helpers import applied, make_request
@@ -22,9 +22,7 @@ from tests.store.helpers import applied, make_request
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     # Only what each test sets: nothing from the developer's shell selects another storage.
-    for name in list(os.environ):
-        if name.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("TFPILOT_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch
 

@@ -193,9 +193,7 @@ def _drift_in_slack(web: Web) -> tuple[Any, str]:
 
     fake = FakeSlack().start()
     world = web.world
-    notifier = SlackNotifier(
-        WebClient(token="xoxb-test", base_url=fake.api_url), store=world.store, sleep=lambda _s: None
-    )
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake.api_url), store=world.store)
     web.deps.drift = DriftService(world.store, world.audit, notifier, world.clock)
     request = applied(world)
     response = web.client.post(f"/api/requests/{request.id}/drift-result", json=report(), headers=secret())

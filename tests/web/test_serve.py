@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import httpx
 import pytest
 
 from bot.cli.main import main
+from tests.conftest import clear_settings
+from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import SIGNING_SECRET, sign
 from tests.web.conftest import API_TOKEN
 from tests.web.served import clean_env, start_serve, stop_serve
@@ -25,9 +26,19 @@ HTTP_ENV = {
 }
 
 
-def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
-    env = clean_env(**HTTP_ENV, TFPILOT_DATA_DIR=str(tmp_path / "data"))
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def test_serve_starts_answers_and_stops(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("U0DEV0001", email="dev@example.com")
+    env = clean_env(**HTTP_ENV, SLACK_API_URL=fake_slack.api_url, TFPILOT_DATA_DIR=str(tmp_path / "data"))
     served = start_serve(env, tmp_path / "serve.log", "--no-reconciler")
+    # The bot token was verified before serving: auth.test once, at start-up.
+    assert [c.token for c in fake_slack.of("auth.test")] == ["xoxb-test"]
     try:
         assert served.url.startswith("http://127.0.0.1:")
         with httpx.Client(base_url=served.url, timeout=10) as http:
@@ -48,6 +59,19 @@ def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
             assert http.post(
                 "/slack/events", content=body, headers={"content-type": "application/json"}
             ).status_code == (401)
+            # The first request that needs authorization is served without a call to auth.test.
+            home = json.dumps(
+                {
+                    "type": "event_callback",
+                    "team_id": "T111",
+                    "event_id": "Ev0SERVE01",
+                    "event": {"type": "app_home_opened", "user": "U0DEV0001", "tab": "home"},
+                }
+            )
+            acked = http.post("/slack/events", content=home, headers={"content-type": "application/json", **sign(home)})
+            assert acked.status_code == 200
+            assert fake_slack.wait_for("views.publish")[0].params["user_id"] == "U0DEV0001"
+            assert len(fake_slack.of("auth.test")) == 1
     finally:
         status = stop_serve(served)
     log = served.log.read_text()
@@ -74,9 +98,7 @@ def no_new_log_handlers() -> Iterator[None]:
 
 @pytest.fixture
 def serve_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith(("TFPILOT_", "SLACK_", "GITHUB_", "OPENAI_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     for name, value in {**HTTP_ENV, "TFPILOT_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(name, value)
     return monkeypatch
@@ -126,6 +148,36 @@ def test_what_cannot_be_built_is_one_clear_line(
     assert err.startswith("error: tfpilot cannot start in http mode: ")
     assert expected in err
     assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("no_new_log_handlers")
+def test_a_bot_token_slack_refuses_stops_start_up(
+    serve_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fake_slack: FakeSlack
+) -> None:
+    serve_env.setenv("SLACK_API_URL", fake_slack.api_url)
+    serve_env.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-token-value")
+    fake_slack.fail_next("auth.test", 200, error="invalid_auth")
+    assert main(["serve", "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1].startswith(
+        "error: tfpilot cannot start in http mode: Slack refused SLACK_BOT_TOKEN (auth.test: invalid_auth): "
+    )
+    assert "xoxb-revoked-token-value" not in err and "Traceback" not in err
+    assert len(fake_slack.of("auth.test")) == 1
+
+
+@pytest.mark.usefixtures("no_new_log_handlers")
+def test_an_unreachable_slack_stops_start_up(
+    serve_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("bot.slack_retry.pause", waits.append)
+    serve_env.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach Slack's Web API at http://127.0.0.1:9/api/ to verify SLACK_BOT_TOKEN (URLError)" in err
+    assert len(waits) == 2  # the connection was retried, boundedly, before giving up
 
 
 @pytest.mark.parametrize(

@@ -179,3 +179,92 @@ def test_oauth_install_completes_stores_the_workspace_and_its_token_is_used(tmp_
         assert (dm.token, dm.params["channel"], dm.params["text"]) == ("xoxb-installed-T222", "U0DEV0002", "linked")
     finally:
         fake.stop()
+
+
+OAUTH_ENV = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "test-slack-client-secret"}
+
+
+def _installation(team: str, user: str = "U0INSTALLER") -> Any:
+    from slack_sdk.oauth.installation_store import Installation
+
+    return Installation(
+        app_id="A0TFPILOT",
+        team_id=team,
+        user_id=user,
+        user_token=f"xoxp-{team}-{user}",
+        bot_token=f"xoxb-{team}",
+        bot_id=f"B{team}",
+        bot_user_id=f"UB{team}",
+    )
+
+
+def _event(team: str, event: dict[str, Any], event_id: str) -> str:
+    return json.dumps(
+        {"type": "event_callback", "team_id": team, "api_app_id": "A0TFPILOT", "event_id": event_id, "event": event}
+    )
+
+
+def _post_event(client: TestClient, body: str) -> Any:
+    return client.post("/slack/events", content=body, headers={"content-type": "application/json", **sign(body)})
+
+
+@pytest.fixture
+def s3_bucket() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="tfpilot-requests")
+        yield client
+
+
+@pytest.mark.parametrize("storage", ["files", "s3"])
+def test_app_uninstalled_deletes_the_workspace_installation(fake_slack: FakeSlack, storage: str, request: Any) -> None:
+    from bot.slack_oauth import installation_store
+
+    env = dict(OAUTH_ENV, SLACK_API_URL=fake_slack.api_url)
+    if storage == "s3":
+        request.getfixturevalue("s3_bucket")
+        env["TFPILOT_REQUESTS_BUCKET"] = "tfpilot-requests"
+    store = installation_store(load_settings(env_for(**env)))
+    store.save(_installation("T222"))
+    store.save(_installation("T333"))
+    client = web_with_slack(fake_slack, **{k: v for k, v in env.items() if k != "SLACK_API_URL"})
+    # The workspace is served (and its token cached) before it uninstalls.
+    home = _event("T222", {"type": "app_home_opened", "user": "U0DEV0002", "tab": "home"}, "Ev0HOME")
+    assert _post_event(client, home).status_code == 200
+    assert fake_slack.wait_for("views.publish")[0].token == "xoxb-T222"
+
+    gone = _post_event(client, _event("T222", {"type": "app_uninstalled"}, "Ev0UNINSTALL"))
+    assert gone.status_code == 200
+    assert store.find_bot(enterprise_id=None, team_id="T222") is None
+    assert store.find_installation(enterprise_id=None, team_id="T222") is None
+    # Another workspace keeps its installation.
+    assert store.find_bot(enterprise_id=None, team_id="T333") is not None
+    # A Slack retry of the same event is harmless; the cached token is forgotten: the
+    # workspace's next request is not served with the dead token.
+    assert _post_event(client, _event("T222", {"type": "app_uninstalled"}, "Ev0UNINSTALL")).status_code == 200
+    published = len(fake_slack.of("views.publish"))
+    _post_event(client, _event("T222", {"type": "app_home_opened", "user": "U0DEV0002", "tab": "home"}, "Ev0HOME2"))
+    fake_slack.settle()
+    assert len(fake_slack.of("views.publish")) == published
+
+
+def test_tokens_revoked_deletes_the_bot_token(fake_slack: FakeSlack) -> None:
+    from bot.slack_oauth import installation_store
+
+    store = installation_store(load_settings(env_for(SLACK_API_URL=fake_slack.api_url, **OAUTH_ENV)))
+    store.save(_installation("T222"))
+    client = web_with_slack(fake_slack, **OAUTH_ENV)
+    revoked = {"type": "tokens_revoked", "tokens": {"bot": ["UBT222"]}}
+    assert _post_event(client, _event("T222", revoked, "Ev0REVOKED")).status_code == 200
+    assert store.find_bot(enterprise_id=None, team_id="T222") is None
+
+
+def test_single_workspace_acknowledges_an_uninstall(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    client = web_with_slack(fake_slack)
+    with caplog.at_level("WARNING"):
+        response = _post_event(client, _event("T111", {"type": "app_uninstalled"}, "Ev0UNINSTALL1"))
+    assert response.status_code == 200
+    assert "uninstalled from Slack workspace T111" in caplog.text
