@@ -30,7 +30,7 @@ from core.domain.workflows import WorkflowNames
 from core.services.requests import RequestService
 from core.services.sync import SyncService
 from tests.conftest import SHARED_FIXTURES
-from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, ManualClock, RecordingNotifier
+from tests.fakes import InMemoryAuditLog, ManualClock, MemoryRequestStore, RecordingNotifier
 from tests.github.openapi_contract import OpenApiChecker, OpenApiSpec
 from tests.services.conftest import POLICY, FakeProjects, FakeRegistry, create_cmd, fake_render
 from tests.services.github_sim import API_URL, GitHubSim
@@ -87,7 +87,7 @@ class Stack:
             now=lambda: self.clock.now().timestamp(),  # the scenario's clock, never the wall clock
         )
         self.host = CountingHost(GitHubCodeHost(self.client, dispatch_poll_seconds=0.0))
-        self.store = InMemoryRequestStore()
+        self.store = MemoryRequestStore(self.clock)
         self.audit = InMemoryAuditLog(self.clock)
         self.notifier = RecordingNotifier()
         self.workflows = WorkflowNames()

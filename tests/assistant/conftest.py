@@ -105,7 +105,7 @@ PROD = Requester(id="U_PROD", name="prod", email="prod@example.com")
 
 @dataclass
 class Core:
-    store: Any  # InMemoryRequestStore
+    store: Any  # MemoryRequestStore
     host: Any  # FakeCodeHost
     requests: Any  # RequestService
     service: IntakeService
@@ -129,12 +129,12 @@ def core(real_catalogue: tuple[Any, Any]) -> Core:
     from core.domain.policy import Policy
     from core.domain.workflows import WorkflowNames
     from core.services.requests import RequestService
-    from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, RecordingNotifier
+    from tests.fakes import InMemoryAuditLog, MemoryRequestStore, RecordingNotifier
     from tests.services.fake_code_host import FakeCodeHost
 
     registry, projects_map = real_catalogue
     clock = ManualClock()
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore(clock)
     host = FakeCodeHost(clock=clock)
     requests = RequestService(
         store,

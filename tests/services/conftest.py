@@ -22,7 +22,7 @@ from core.services.requests import RequestService
 from core.services.sync import SyncService
 from module_registry.errors import UnknownModule, UnknownProject
 from module_registry.result import FieldError, ValidationResult
-from tests.fakes import InMemoryAuditLog, InMemoryChatLog, InMemoryRequestStore, ManualClock, RecordingNotifier
+from tests.fakes import InMemoryAuditLog, InMemoryChatLog, ManualClock, MemoryRequestStore, RecordingNotifier
 from tests.services.fake_code_host import FakeCodeHost
 
 OWNER, REPO = "acme", "infra"
@@ -110,7 +110,7 @@ POLICY = Policy.of(
 @dataclass
 class World:
     clock: ManualClock
-    store: InMemoryRequestStore
+    store: MemoryRequestStore
     audit: InMemoryAuditLog
     chat_log: InMemoryChatLog
     notifier: RecordingNotifier
@@ -149,7 +149,7 @@ def make_request_service(
 @pytest.fixture
 def world() -> World:
     clock = ManualClock()
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore(clock)
     audit = InMemoryAuditLog(clock)
     chat_log = InMemoryChatLog()
     notifier = RecordingNotifier()

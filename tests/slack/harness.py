@@ -37,7 +37,7 @@ from core.services.requests import RequestService
 from core.services.sync import SyncService
 from module_registry.catalogue import load_registry
 from module_registry.projects import load_projects
-from tests.fakes import InMemoryAuditLog, InMemoryChatLog, InMemoryObjectStore, InMemoryRequestStore, ManualClock
+from tests.fakes import InMemoryAuditLog, InMemoryChatLog, InMemoryObjectStore, ManualClock, MemoryRequestStore
 from tests.services.fake_code_host import FakeCodeHost
 from tests.slack.fake_slack import FakeSlack
 
@@ -92,7 +92,7 @@ def build_deps(
     settings = settings_for(fake, data_dir, **extra)
     clock = ManualClock()
     objects = InMemoryObjectStore()
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore(clock)
     audit = InMemoryAuditLog(clock)
     chat_log = InMemoryChatLog()
     registry = load_registry()

@@ -163,11 +163,11 @@ def test_the_notifier_factory_uses_the_settings(fake_slack: FakeSlack, tmp_path:
     from bot.slack_notifier import build_slack_notifier
     from core.domain.request import PlanOutput, PlanSummary, Request, Requester, SlackThread
     from core.ports.notifier import Transition
-    from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
+    from tests.fakes import InMemoryObjectStore, MemoryRequestStore
     from tests.slack.harness import ADMIN, APPROVER, settings_for
     from tests.slack.test_notifier import NOW
 
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     notifier = build_slack_notifier(settings_for(fake_slack, tmp_path), store=store, objects=InMemoryObjectStore())
     request = store.create(
         Request(

@@ -14,6 +14,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.app import create_app
 from bot.socket_mode import socket_mode_handler
+from core.adapters.request_store import active_key
 from core.domain.lifecycle import derive_status
 from core.domain.policy import Actor
 from core.domain.status import Status
@@ -287,7 +288,7 @@ def test_saving_an_edit_of_a_request_that_is_gone_says_so(harness: Harness) -> N
     h.finish_run(request.id, "plan")
     click_card(h, DEV, request.id, "req:update")
     view = h.fake.wait_for("views.open")[0].params["view"]
-    h.deps.store.active.pop(request.id)  # archived or deleted meanwhile
+    h.deps.store.objects.delete(active_key(request.id))  # archived or deleted meanwhile
     response = h.submit(DEV, view, {"f:name": {"value": {"type": "plain_text_input", "value": "logs2"}}})
     assert response.status == 200 and not response.body
     told = h.fake.wait_for("chat.postEphemeral")[0]

@@ -1,4 +1,5 @@
-"""Store fixtures: both request stores (local dir, S3 on moto) and all three object stores."""
+"""Store fixtures: the three request stores (in memory, local dir, S3 on moto) and the three object
+stores under them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core.adapters.local_objects import LocalObjectStore
 from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, S3RequestStore
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.object_store import ObjectStore
-from tests.fakes import InMemoryObjectStore, ManualClock
+from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
 
 BUCKET = "tfpilot-requests-test"
 
@@ -54,8 +55,11 @@ def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     return S3ObjectStore(client, BUCKET)
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["memory", "local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> ObjectRequestStore:
+    # "memory" is the fake the service, Slack and web tests run on: held to the same contract.
+    if request.param == "memory":
+        return MemoryRequestStore(clock)
     if request.param == "local":
         return LocalRequestStore(tmp_path / "data", clock)
     client = request.getfixturevalue("s3_client")

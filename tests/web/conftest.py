@@ -35,8 +35,8 @@ from tests.fakes import (
     InMemoryAuditLog,
     InMemoryChatLog,
     InMemoryObjectStore,
-    InMemoryRequestStore,
     ManualClock,
+    MemoryRequestStore,
     RecordingNotifier,
 )
 from tests.services.conftest import World, make_request_service
@@ -131,7 +131,7 @@ class Web:
 
 def build_deps(settings: Settings) -> tuple[Deps, World, InMemoryObjectStore]:
     clock = ManualClock()
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore(clock)
     audit = InMemoryAuditLog(clock)
     chat_log = InMemoryChatLog()
     notifier = RecordingNotifier()
