@@ -84,7 +84,8 @@ class MemoryRequestStore(ObjectRequestStore):
     writes that landed)."""
 
     def __init__(self, clock: Clock | None = None, objects: InMemoryObjectStore | None = None) -> None:
-        self.memory = objects or InMemoryObjectStore()
+        # ``objects``: the graph's object store, shared as in production (sessions, dedupe...).
+        self.memory = objects if objects is not None else InMemoryObjectStore()
         super().__init__(self.memory, clock or ManualClock())
 
     def _documents(self, prefix: str) -> dict[str, Request]:
@@ -110,8 +111,8 @@ class MemoryRequestStore(ObjectRequestStore):
 
 
 class InMemoryAuditLog:
-    def __init__(self, clock: ManualClock | None = None) -> None:
-        self.clock = clock or ManualClock()
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or ManualClock()
         self.entries: list[LifecycleEvent] = []
 
     def record(
