@@ -167,7 +167,8 @@ def test_edit_commits_the_new_config_and_plans_again(harness: Harness) -> None:
     eventually(lambda: _status(h, request.id) is Status.PLANNING, what="re-planning")
     stored = h.deps.store.get(request.id)
     assert stored.revision == 2 and stored.config["name"] == "logs2"
-    assert len(h.host.runs_of("plan.yml")) == runs_before + 1
+    # The new config is stored (status planning) before the plan is dispatched: wait for it.
+    eventually(lambda: len(h.host.runs_of("plan.yml")) == runs_before + 1, what="the new plan run")
     eventually(lambda: any("configuration updated" in r for r in thread_replies(h, request.id)), what="reply")
     assert "req:approve" not in card_buttons(h, request.id)  # the new plan is not ready yet
 
