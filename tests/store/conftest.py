@@ -3,6 +3,7 @@ stores under them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, S
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.object_store import ObjectStore
 from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
+from tests.store.moto_server import AtomicMotoServer
 
 BUCKET = "tfpilot-requests-test"
 
@@ -43,6 +45,17 @@ def s3_client(_moto_s3: tuple[Any, Any]) -> Any:
     mock.reset()  # every test starts from an empty account: no bucket or object leaks between tests
     client.create_bucket(Bucket=BUCKET)
     return client
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 over real HTTP (``AtomicMotoServer``), one server per test module."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture(params=["memory", "local", "s3"])

@@ -8,9 +8,7 @@ retry sends the same ``If-None-Match: *`` put again and gets 412 for our own mar
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +24,6 @@ from core.domain.errors import VersionConflict
 from core.ports.object_store import ObjectStore
 from core.services.once import Once
 from tests.fakes import InMemoryObjectStore
-from tests.store.moto_server import AtomicMotoServer
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 class LoseFirstPutResponse:

@@ -3,9 +3,8 @@ local store. Every update must land exactly once, one creator must win, no index
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,11 @@ import pytest
 from core.domain.index import ListFilter
 from tests.store import race_workers
 from tests.store.helpers import make_request
-from tests.store.moto_server import AtomicMotoServer
 
 pytestmark = pytest.mark.slow
 
 WORKERS = 4
 ROUNDS = 50
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["s3", "local"])
