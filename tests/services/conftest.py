@@ -158,17 +158,11 @@ class World:
         return self.store.get(request_id)
 
     def fresh_requests(self) -> RequestService:
-        """A second process: the world's ports (as the test may have replaced them), a new graph."""
-        return service_graph(
-            self.deps.settings,
-            clock=self.clock,
-            objects=self.deps.objects,
-            store=self.store,
-            audit=self.audit,
-            chat_log=self.chat_log,
-            notifier=self.notifier,
-            code_host=self.host,
-        ).requests
+        """A second process: the same ports (the code host as the test may have replaced it), a
+        new graph."""
+        ports = ports_of(self.deps)
+        ports["code_host"] = self.host
+        return service_graph(self.deps.settings, **ports).requests
 
 
 def ports_of(deps: Deps) -> Overrides:

@@ -48,7 +48,9 @@ class Stack:
     def restart(self) -> None:
         """A new process: a new host (nothing remembered) and services over the same store."""
         self.host = GitHubCodeHost(self.client, dispatch_poll_seconds=0.0)
-        graph = service_graph(**(ports_of(self.world.deps) | {"code_host": self.host}))
+        ports = ports_of(self.world.deps)
+        ports["code_host"] = self.host
+        graph = service_graph(**ports)
         self.requests, self.sync = graph.requests, graph.sync
 
     def spent(self, before: Counter[str]) -> dict[str, int]:
