@@ -371,7 +371,7 @@ class IntakeService:
             raise SubmitRefused(
                 f"something went wrong ({type(exc).__name__}). Say `submit` to try again: it will not create twice."
             ) from exc
-        link = request.pr_url or (request.pr.url if request.pr is not None else None)
+        link = request.pr_url
         return Submitted(request_id=request.id, link=link)
 
     def _log_turns(

@@ -166,9 +166,8 @@ class RequestService:
             branch_name=request_branch(rid),
             render={"files": files, "digest": digest(files)},
             status_derived_at=now,
+            chat_session_id=cmd.chat_session_id,
         )
-        if cmd.chat_session_id:
-            request = Request.model_validate({**request.to_doc(), "chatSessionId": cmd.chat_session_id})
         request.operations.append(
             Operation(
                 kind="create",
@@ -1170,7 +1169,6 @@ def _set(request: Request, **values: Any) -> None:
 
 def _set_pr(request: Request, pr: PullRequestRef) -> None:
     request.pr = pr
-    request.pr_number, request.pr_url, request.active_pr_number = pr.number, pr.url, pr.number
 
 
 def _repo(request: Request) -> RepoRef:
