@@ -161,17 +161,16 @@ class ClickHandlers:
             return
         try:
             actor = self.k.identity.actor(client, team_of(body), user)
-            if action is Action.UPDATE or action is Action.DESTROY:
-                request = self.k.deps.store.get(ref.request_id)
-                if action is Action.UPDATE or request.is_prod:
-                    # Asked before the modal opens (a refusal raises PermissionDenied, below);
-                    # the service checks again when the form is submitted.
-                    request = self.k.deps.requests.authorize(request.id, action, actor, source="slack")
-                    if action is Action.UPDATE:
-                        self.open_edit(client, body, request, where)
-                    else:
-                        self.open_destroy(client, body, request, where)
-                    return
+            # Edit and a prod Destroy open a form first: the service is asked before it opens (a
+            # refusal raises PermissionDenied, below) and checks again when it is submitted.
+            if action is Action.UPDATE:
+                request = self.k.deps.requests.authorize(ref.request_id, action, actor, source="slack")
+                self.open_edit(client, body, request, where)
+                return
+            if action is Action.DESTROY and self.k.deps.store.get(ref.request_id).is_prod:
+                request = self.k.deps.requests.authorize(ref.request_id, action, actor, source="slack")
+                self.open_destroy(client, body, request, where)
+                return
             self.perform(action, ref.request_id, actor, team_of(body))
         except PermissionDenied as denied:
             self.refuse(client, where, user, action, denied.reason)
