@@ -122,6 +122,8 @@ def test_a_legacy_document_is_upgraded_once_at_read() -> None:
     assert (LEGACY_FIELDS | {"sessionId"}) & set(written) == set()
     # Written once in the new shape, the document reads back to the same request.
     assert Request.from_doc(written) == request
+    # The stores read raw JSON: the same upgrade applies there.
+    assert Request.from_json(json.dumps(legacy)) == request
 
 
 @pytest.mark.parametrize("key", ["chatSessionId", "chat_session_id", "sessionId", "session_id"])
