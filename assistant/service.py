@@ -1,6 +1,7 @@
 """``IntakeService``: the assistant's entry point for Slack, the console and tests.
 
-``handle(key, user, text)`` cleans the message, loads the conversation's session from the object
+``handle(key, user, text)`` takes plain text (Slack's markup is read back by the Slack
+listeners, ``bot.slack_text``), cleans it, loads the conversation's session from the object
 store (``sessions/<team>/<channel>/<thread>.json``), extracts candidates (OpenAI with the rules
 as fallback, or the rules alone), runs the pure flow, and saves the session with
 compare-and-swap, retrying on a lost race, so any process can continue a conversation and a
@@ -14,7 +15,6 @@ chat-log failure is logged and never fails the reply, and a slow one delays it b
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -53,28 +53,12 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 __all__ = ["MAX_MESSAGE_CHARS", "ConversationKey", "IntakeService", "Reply", "clean_text"]
 
 
-# Slack's markup in message text: links it added (``lambda.amazonaws.com`` arrives as
-# ``<http://lambda.amazonaws.com|lambda.amazonaws.com>``), mentions, channels, and the three
-# characters it escapes. A value is read as the person typed it.
-_SLACK_MARKUP = re.compile(r"<((?:https?://|mailto:|tel:)[^<>|\s]*|[#@!][^<>|\s]*)(?:\|([^<>]*))?>")
-
-
-def _slack_plain(text: str) -> str:
-    def plain(match: re.Match[str]) -> str:
-        target, label = match.group(1), match.group(2)
-        if target[:1] in "@!":
-            return "@" + (label or target[1:].split("^", 1)[0])
-        if target[:1] == "#":
-            return "#" + (label or target[1:])
-        return label or re.sub(r"^(?:mailto|tel):", "", target)
-
-    text = _SLACK_MARKUP.sub(plain, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def clean_text(text: str) -> str:
-    """NFC-normalized text without Slack markup or NUL/control characters (newlines and tabs kept)."""
-    normalized = unicodedata.normalize("NFC", _slack_plain(text or "").replace("\r\n", "\n"))
+    """NFC-normalized text without NUL/control characters (newlines and tabs kept).
+
+    The text is plain: a channel's markup (Slack's links, mentions, escapes) is read back by
+    that channel before it calls the assistant (``bot.slack_text``)."""
+    normalized = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n"))
     kept = []
     for ch in normalized:
         if ch in "\n\t":
@@ -371,7 +355,7 @@ class IntakeService:
             raise SubmitRefused(
                 f"something went wrong ({type(exc).__name__}). Say `submit` to try again: it will not create twice."
             ) from exc
-        link = request.pr_url or (request.pr.url if request.pr is not None else None)
+        link = request.pr_url
         return Submitted(request_id=request.id, link=link)
 
     def _log_turns(

@@ -23,9 +23,9 @@ import respx
 from core.adapters.github.auth import StaticToken
 from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
+from core.adapters.github.webhooks import parse_delivery
 from core.domain.facts import NotOurs
 from core.domain.policy import Actor
-from core.domain.webhooks import parse_delivery
 from tests.conftest import SHARED_FIXTURES
 from tests.fakes import ManualClock
 from tests.github.openapi_contract import OpenApiChecker, OpenApiSpec

@@ -1,11 +1,12 @@
 """Button clicks: the request card's actions, the intake's choices and "Open form".
 
 Every click is acknowledged at once and worked on afterwards (``Kit.later``). Card actions are
-re-checked for the person who clicked by the services (``allowed_actions``); a refusal is
-answered ephemerally with its reason (the service records ``<action>_blocked``). Edit opens
-the module's schema form prefilled with the request's config; Destroy in prod opens a modal
-where the request id must be typed. A redelivered click is dropped (``first_action``); double
-clicks reach the core, whose idempotency keys and leases make them one effect.
+checked for the person who clicked by the services (their one ``Gate``); a refusal is answered
+ephemerally with the reason the service returns (the service records ``<action>_blocked``).
+Edit opens the module's schema form prefilled with the request's config; Destroy in prod opens
+a modal where the request id must be typed (both ask ``RequestService.authorize`` first). A
+redelivered click is dropped (``first_action``); double clicks reach the core, whose
+idempotency keys and leases make them one effect.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from bot.views.intake import answered_message, thread_of_block
 from bot.views.limits import clip, escape
 from bot.views.modals import IntakeFormMeta, RequestMeta, destroy_modal, edit_modal, intake_form_modal
 from core.domain.errors import PermissionDenied, RequestArchived, RequestNotFound, TfPilotError
-from core.domain.policy import Action, Actor, check
+from core.domain.policy import Action, Actor
 from core.ports.code_host import CodeHostError
 
 if TYPE_CHECKING:
@@ -117,18 +118,6 @@ class ClickHandlers:
     def refuse(self, client: Any, where: tuple[str | None, str | None], user: str, action: Action, reason: str) -> None:
         ephemeral(client, channel=where[0], user=user, text=refusal_text(action, reason), thread_ts=where[1])
 
-    def precheck(self, request: Request, action: Action, actor: Actor) -> str | None:
-        """Checks made before a modal opens (the service checks again on submit); a refusal
-        is recorded like the service's own."""
-        decision = check(action, request, actor, self.k.deps.policy)
-        if decision.allowed:
-            return None
-        reason = decision.reason or "not allowed"
-        self.k.deps.audit.record(
-            request.id, f"{action.value}_blocked", actor=actor.id, source="slack", data={"reason": reason}
-        )
-        return reason
-
     def open_edit(
         self, client: Any, body: dict[str, Any], request: Request, where: tuple[str | None, str | None]
     ) -> None:
@@ -172,17 +161,16 @@ class ClickHandlers:
             return
         try:
             actor = self.k.identity.actor(client, team_of(body), user)
-            if action is Action.UPDATE or action is Action.DESTROY:
-                request = self.k.deps.store.get(ref.request_id)
-                if action is Action.UPDATE or request.is_prod:
-                    reason = self.precheck(request, action, actor)
-                    if reason is not None:
-                        self.refuse(client, where, user, action, reason)
-                    elif action is Action.UPDATE:
-                        self.open_edit(client, body, request, where)
-                    else:
-                        self.open_destroy(client, body, request, where)
-                    return
+            # Edit and a prod Destroy open a form first: the service is asked before it opens (a
+            # refusal raises PermissionDenied, below) and checks again when it is submitted.
+            if action is Action.UPDATE:
+                request = self.k.deps.requests.authorize(ref.request_id, action, actor, source="slack")
+                self.open_edit(client, body, request, where)
+                return
+            if action is Action.DESTROY and self.k.deps.store.get(ref.request_id).is_prod:
+                request = self.k.deps.requests.authorize(ref.request_id, action, actor, source="slack")
+                self.open_destroy(client, body, request, where)
+                return
             self.perform(action, ref.request_id, actor, team_of(body))
         except PermissionDenied as denied:
             self.refuse(client, where, user, action, denied.reason)

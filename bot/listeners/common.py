@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
 from bot.identity import SlackIdentity
+from bot.slack_text import plain_text
 from bot.views import fmt
 from bot.views.ids import ThreadRef
 from bot.views.intake import intake_message
@@ -238,7 +239,8 @@ def converse(kit: Kit, client: Any, thread: ThreadRef, user_id: str, text: str, 
     try:
         profile = kit.identity.profile(client, thread.team_id, user_id)
         key = ConversationKey(team_id=thread.team_id, channel=thread.channel, thread_ts=thread.thread_ts)
-        reply = kit.deps.intake.handle(key, profile.requester(), text)
+        # Slack's links, mentions and escapes are read back here: the assistant reads plain text.
+        reply = kit.deps.intake.handle(key, profile.requester(), plain_text(text))
         post_intake_reply(client, thread, reply, note=_card_note(kit, reply))
     except Exception as exc:
         log.exception("intake turn in %s/%s failed", thread.channel, thread.thread_ts)

@@ -1,9 +1,9 @@
 """The request card: the parent message of a request's thread, rebuilt on every transition.
 
 Pure: ``request_card(request)`` turns a ``Request`` into ``{"text", "blocks"}``. The card is
-shared by everyone in the channel, so its buttons are those the request's *state* allows to an
-approver (``allowed_actions`` for a neutral, fully-permitted actor); a click is re-checked for
-the person who clicked. Every value is escaped and clipped to Slack's limits.
+shared by everyone in the channel, so its buttons are those the request's *state* allows
+(``state_allows``, independent of who looks); a click is checked for the person who clicked by
+the services. Every value is escaped and clipped to Slack's limits.
 """
 
 from __future__ import annotations
@@ -25,16 +25,12 @@ from bot.views.limits import (
     mrkdwn,
     plain,
 )
-from core.domain.policy import Action, Actor, Policy, allowed_actions
+from core.domain.policy import Action, Role, needed_role, state_allows
 from core.domain.request import PlanSummary, Request
 
 TIMELINE_STEPS = 5
 ADDRESSES_SHOWN = 8
 CONFIG_CHARS = 1200
-
-# A neutral actor holding every permission: what remains is what the state allows.
-_NEUTRAL = Actor(id="tfpilot:card")
-_NEUTRAL_POLICY = Policy.of(admins=[_NEUTRAL.id], prod_allowed=[_NEUTRAL.id], destroy_prod_allowed=[_NEUTRAL.id])
 
 _LABELS: dict[Action, str] = {
     Action.APPROVE: "Approve",
@@ -47,10 +43,14 @@ _LABELS: dict[Action, str] = {
 _STYLES: dict[Action, str] = {Action.APPROVE: "primary", Action.APPLY: "primary", Action.DESTROY: "danger"}
 
 
-def card_actions(request: Request) -> list[Action]:
-    """The actions the card offers: those the state allows to a fully-permitted approver."""
-    decisions = allowed_actions(request, _NEUTRAL, _NEUTRAL_POLICY)
-    return [action for action, decision in decisions.items() if decision.allowed]
+def card_actions(request: Request, viewer: Role | None = None) -> list[Action]:
+    """The actions the card offers, in button order: those the request's state allows and, for
+    a card shown to one ``viewer``, that their role may do."""
+    return [
+        action
+        for action in Action
+        if state_allows(action, request) and (viewer is None or viewer >= needed_role(action))
+    ]
 
 
 def _confirm(title: str, text: str, confirm: str, *, danger: bool = False) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def button_confirmation(action: Action, request: Request) -> dict[str, Any] | No
     where = f"{request.project}/{request.environment}"
     summary = request.plan.summary if request.plan else None
     if action is Action.MERGE:
-        pr = request.pr.number if request.pr and request.pr.number else request.pr_number
+        pr = request.pr_number
         return _confirm(
             "Merge the pull request?",
             f"Squash-merge PR #{pr or '?'} of `{request.id}` into `{clip(escape(request.target_base or 'main'), 60)}`.",
@@ -151,10 +151,9 @@ def plan_section(summary: PlanSummary | None, *, preview: bool = False) -> str |
 
 
 def _links(request: Request) -> list[str]:
-    pr_url = (request.pr.url if request.pr else None) or request.pr_url
-    pr_number = (request.pr.number if request.pr else None) or request.pr_number
+    pr_number = request.pr_number
     candidates = [
-        (pr_url, f"PR #{pr_number}" if pr_number else "Pull request"),
+        (request.pr_url, f"PR #{pr_number}" if pr_number else "Pull request"),
         (request.plan_run.url if request.plan_run else None, "Plan run"),
         (request.apply_run.url if request.apply_run else None, "Apply run"),
         (request.destroy_run.url if request.destroy_run else None, "Destroy run"),

@@ -32,9 +32,9 @@ from pydantic import BaseModel
 from bot.web.body import ERROR_RESPONSES, MIB, ErrorOut, read_limited
 from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation
+from core.adapters.github.payloads import PullRequestDelivery, PullRequestReviewDelivery, WorkflowRunDelivery
+from core.adapters.github.webhooks import TRACKED_EVENTS, parse_delivery
 from core.domain.facts import Fact, NotOurs
-from core.domain.webhook_payloads import PullRequestDelivery, PullRequestReviewDelivery, WorkflowRunDelivery
-from core.domain.webhooks import TRACKED_EVENTS, parse_delivery
 from core.services.once import Once
 
 log = logging.getLogger(__name__)

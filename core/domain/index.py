@@ -56,7 +56,7 @@ class IndexRow(BaseModel):
             updated_at=request.updated_at,
             version=request.version,
             archived=request.archived_at is not None,
-            pr_number=request.pr.number if request.pr else request.pr_number,
+            pr_number=request.pr_number,
             plan_conclusion=plan.conclusion if plan else None,
             plan_completed_at=plan.completed_at if plan else None,
             apply_conclusion=apply.conclusion if apply else None,

@@ -1,7 +1,11 @@
-"""Roles and permissions: one pure ``allowed_actions(request, actor, policy)``.
+"""Roles and permissions: one pure ``check(action, request, actor, policy)``.
 
-It decides which buttons show **and** is re-checked by every service call, so a button is a
-hint, never a permission. Every refusal carries a reason written for the person refused.
+It has two parts. ``state_allows(action, request)`` is the part that depends on the request
+alone (status, PR, runs, drift, operations under way): the shared Slack card shows a button
+exactly when it says yes. ``check`` adds the actor's side (role, prod allowlists,
+self-approval) and is what the services ask before every action (``core.services.gate``), so a
+button is a hint, never a permission. Every refusal carries a reason written for the person
+refused.
 It also says when drift reopens an applied request (``drift_open``, ``drift_plan``): Re-plan
 plans the base branch, and Apply follows once that plan succeeded.
 """
@@ -242,6 +246,21 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
     return None  # pragma: no cover - every action is handled above
 
 
+def state_reason(action: Action, request: Request) -> str | None:
+    """Why the request's state forbids ``action`` now, whoever asks; None when it allows it."""
+    return _state_check(action, request, derive_status(request))
+
+
+def state_allows(action: Action, request: Request) -> bool:
+    """Does the request's state allow ``action`` now (independent of who asks)?"""
+    return state_reason(action, request) is None
+
+
+def needed_role(action: Action) -> Role:
+    """The least role that may do ``action`` (prod and self-approval rules come on top)."""
+    return _NEEDS[action]
+
+
 def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Decision:
     """May ``actor`` do ``action`` on ``request`` now? Role, prod allowlists, self-approval, state."""
     role = policy.role_of(actor)
@@ -257,7 +276,7 @@ def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Dec
             return Decision.no("destroying in prod needs the prod destroy allowlist")
         if not policy.may_act_in_prod(actor):
             return Decision.no(f"{action.value} in prod needs the prod allowlist")
-    reason = _state_check(action, request, derive_status(request))
+    reason = state_reason(action, request)
     if reason is not None:
         return Decision.no(reason)
     return Decision.yes()

@@ -3,6 +3,12 @@
 Documents are camelCase JSON (the shape the earlier TfPilot stored); Python code uses snake_case
 attributes. Unknown keys are kept (``extra="allow"``) so a newer writer never loses data through
 an older reader; wrong types are rejected by pydantic naming the field.
+
+Older documents are upgraded once, when they are read (``Request._upgrade_legacy``): the PR's
+mirrors (``prNumber``, ``prUrl``, ``activePrNumber``, ``pullRequest``) fill ``pr`` when it is
+missing, the four spellings of the chat session id land in ``chatSessionId``, and fields nothing
+reads (``templateId``, ``environmentName``, ``moduleRef``, ``registryRef``, ``previousPrs``) are
+dropped. A document written afterwards carries only the current fields.
 """
 
 from __future__ import annotations
@@ -10,10 +16,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from core.domain.errors import InvalidDocument
+
+# Keys of older documents, in both spellings: mirrors of ``pr``, other spellings of the chat
+# session id, and fields no code reads. ``Request._upgrade_legacy`` maps or drops them.
+_LEGACY_PR_KEYS = (
+    "prNumber", "pr_number", "prUrl", "pr_url", "activePrNumber", "active_pr_number", "pullRequest", "pull_request",
+)  # fmt: skip
+_LEGACY_SESSION_KEYS = ("sessionId", "session_id")
+_DEAD_KEYS = (
+    "templateId", "template_id", "environmentName", "environment_name", "moduleRef", "module_ref",
+    "registryRef", "registry_ref", "previousPrs", "previous_prs",
+)  # fmt: skip
+_LEGACY_KEYS = frozenset((*_LEGACY_PR_KEYS, *_LEGACY_SESSION_KEYS, *_DEAD_KEYS))
+
+
+def _first_present(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if data.get(key) is not None:
+            return data[key]
+    return None
 
 
 class DocModel(BaseModel):
@@ -127,13 +152,6 @@ class Drift(DocModel):
     checked_at: datetime | None = None
 
 
-class PreviousPr(DocModel):
-    number: int | None = None
-    url: str | None = None
-    closed_at: datetime | None = None
-    reason: str | None = None
-
-
 class Requester(DocModel):
     """Who asked: a Slack user (or the console user) with what we know of them."""
 
@@ -184,13 +202,9 @@ class Request(DocModel):
     slack: SlackThread | None = None
     # config
     config: dict[str, Any] = Field(default_factory=dict)
-    template_id: str | None = None
-    environment_name: str | None = None
     # From the projects map at creation, kept in the document so permission checks never
     # need the map.
     prod: bool = False
-    module_ref: str | None = None
-    registry_ref: str | None = None
     render: dict[str, Any] | None = None
     # git / PR
     target_owner: str | None = None
@@ -199,14 +213,9 @@ class Request(DocModel):
     target_env_path: str | None = None
     target_files: list[str] = Field(default_factory=list)
     branch_name: str | None = None
-    pr_number: int | None = None
-    pr_url: str | None = None
-    pr: PullRequestRef | None = None
-    pull_request: PullRequestRef | None = None  # legacy alias of ``pr``, kept when present
+    pr: PullRequestRef | None = None  # the one source of the PR's number and url
     commit_sha: str | None = None
     merged_sha: str | None = None
-    active_pr_number: int | None = None
-    previous_prs: list[PreviousPr] = Field(default_factory=list)
     # runs
     plan_run: RunRef | None = None
     apply_run: RunRef | None = None
@@ -227,6 +236,30 @@ class Request(DocModel):
     operations: list[Operation] = Field(default_factory=list)
     archived_at: datetime | None = None
     last_synced_at: datetime | None = None
+    # The intake conversation that produced the request (its chat log, for the audit export).
+    chat_session_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_legacy(cls, data: Any) -> Any:
+        """Map an older document's keys onto the current fields (see the module docstring)."""
+        if not isinstance(data, dict) or not any(key in data for key in _LEGACY_KEYS):
+            return data
+        doc = {key: value for key, value in data.items() if key not in _LEGACY_KEYS}
+        if doc.get("pr") is None:
+            legacy_pr = _first_present(data, ("pullRequest", "pull_request"))
+            number = _first_present(data, ("prNumber", "pr_number", "activePrNumber", "active_pr_number"))
+            url = _first_present(data, ("prUrl", "pr_url"))
+            if legacy_pr is not None:
+                doc["pr"] = legacy_pr
+            elif number is not None or url is not None:
+                # Open/merged are unknown here: the next sync reads them from the code host.
+                doc["pr"] = {"number": number, "url": url}
+        if doc.get("chatSessionId") is None and doc.get("chat_session_id") is None:
+            session = _first_present(data, _LEGACY_SESSION_KEYS)
+            if session is not None:
+                doc["chatSessionId"] = session
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Any, *, key: str | None = None) -> Request:
@@ -245,6 +278,14 @@ class Request(DocModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+    @property
+    def pr_number(self) -> int | None:
+        return self.pr.number if self.pr is not None else None
+
+    @property
+    def pr_url(self) -> str | None:
+        return self.pr.url if self.pr is not None else None
 
     @property
     def is_prod(self) -> bool:

@@ -280,7 +280,6 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
         return out
     out.changed = True
     request.pr = new
-    request.pr_number, request.pr_url, request.active_pr_number = info.number, info.url, info.number
     if new.merged and (current is None or not current.merged):
         request.merged_sha = new.merged_sha
         out.events.append(("pr_merged", {"number": info.number, "mergedSha": new.merged_sha}))

@@ -22,10 +22,6 @@ from core.ports.chat_log import ChatEntry, ChatLog
 from core.ports.clock import Clock
 from core.ports.request_store import RequestStore
 
-# Where a request names the chat session that produced it (``CreateRequest.chat_session_id``
-# stores ``chatSessionId``; the others are accepted from older writers). Without one, the
-# request's idempotency key is tried as a session id (the assistant uses its session id).
-SESSION_KEYS = ("chatSessionId", "chat_session_id", "sessionId", "session_id")
 MAX_PAGE = 200
 
 
@@ -50,21 +46,11 @@ class AuditExport(BaseModel):
     links: list[AuditLink] = Field(default_factory=list)
 
 
-def session_of(request: Request) -> str | None:
-    extra = request.model_extra or {}
-    for key in SESSION_KEYS:
-        value = extra.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def links_of(request: Request) -> list[AuditLink]:
     links: list[AuditLink] = []
-    pr_url = (request.pr.url if request.pr else None) or request.pr_url
-    if pr_url:
-        number = request.pr.number if request.pr else request.pr_number
-        links.append(AuditLink(kind="pull_request", url=pr_url, label=f"#{number}" if number else None))
+    if request.pr_url:
+        number = request.pr_number
+        links.append(AuditLink(kind="pull_request", url=request.pr_url, label=f"#{number}" if number else None))
     if request.cleanup_pr is not None and request.cleanup_pr.url:
         links.append(AuditLink(kind="cleanup_pr", url=request.cleanup_pr.url, label=f"#{request.cleanup_pr.number}"))
     for kind in ("plan", "apply", "destroy"):
@@ -98,10 +84,11 @@ class QueryService:
 
     def audit_export(self, request_id: str) -> AuditExport:
         request = self._store.get(request_id)
-        session = session_of(request)
+        session = request.chat_session_id
         chat = self._chat_log.read(session) if session else []
         if session is None and request.idempotency_key:
-            # The assistant names a create after its conversation: try that session.
+            # Without a chat session id, the idempotency key is tried as one (the assistant
+            # names a create after its conversation).
             chat = self._chat_log.read(request.idempotency_key)
             session = request.idempotency_key if chat else None
         return AuditExport(

@@ -1,11 +1,12 @@
 """``RequestService``: every change a person asks for, checked, recorded, and done once.
 
-create, update_config, approve, merge, apply, destroy and replan each re-check
-``allowed_actions`` (a refusal is logged as ``<action>_blocked`` and raised as
-``PermissionDenied``), then run as a recorded operation (``core.services.operations``): every
-step's result is stored before the next step starts, so a crash or a retry resumes where the
-work stopped and never opens a second branch, PR or workflow run for one intent. Status is never
-written by hand: it is derived from the facts recorded here and by ``SyncService``.
+create, update_config, approve, merge, apply, destroy and replan each go through the one
+``Gate`` (``core.services.gate``: a refusal is logged as ``<action>_blocked`` and raised as
+``PermissionDenied``; ``authorize`` lets a caller ask it before opening a form), then run as a
+recorded operation (``core.services.operations``): every step's result is stored before the
+next step starts, so a crash or a retry resumes where the work stopped and never opens a second
+branch, PR or workflow run for one intent. Status is never written by hand: it is derived from
+the facts recorded here and by ``SyncService``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from core.domain.errors import PermissionDenied, RequestAlreadyExists, RequestNotFound
+from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
-from core.domain.policy import Action, Actor, Policy, check, check_create, plans_on_base
+from core.domain.policy import Action, Actor, Policy, plans_on_base
 from core.domain.request import Approval, CleanupPr, Operation, PullRequestRef, Request, RunRef, TimelineStep
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
@@ -30,6 +31,7 @@ from core.ports.request_store import RequestStore
 from core.services import pr_text
 from core.services.commands import CreateRequest, digest
 from core.services.fold import DISPATCH_SKEW, cleanup_run_step
+from core.services.gate import NOT_ALLOWED, Gate
 from core.services.operations import Begun, CleanupStage, Operations, Paused, Start, cleanup_stage, pending
 from core.services.registry_view import ProjectsView, RegistryView, Renderer
 from module_registry.errors import ConfigRejected
@@ -94,7 +96,7 @@ class RequestService:
         self._projects = projects
         self._notifier = notifier
         self._clock = clock
-        self._policy = policy
+        self._gate = Gate(policy, audit)
         self._workflows = workflows
         # Without a renderer the registry must be the real one: rendering needs its definitions.
         self._render = renderer or registry_renderer(cast("Registry", registry))
@@ -128,16 +130,9 @@ class RequestService:
             return self._continue_create(existing, token=self._ops.new_token())
         target = self._projects.target(cmd.project, cmd.environment)
         prod = bool(target.prod)
-        decision = check_create(prod, actor, self._policy)
-        if not decision.allowed:
-            self._refuse(
-                rid,
-                "create",
-                actor,
-                decision.reason or "not allowed",
-                cmd.source,
-                {"project": cmd.project, "environment": cmd.environment, "module": cmd.module},
-            )
+        self._gate.require_create(
+            rid, prod, actor, cmd.source, {"project": cmd.project, "environment": cmd.environment, "module": cmd.module}
+        )
         config = self._validated(cmd.module, cmd.config, cmd.environment, target, cmd.project)
         files = self._render_files(
             rid,
@@ -171,9 +166,8 @@ class RequestService:
             branch_name=request_branch(rid),
             render={"files": files, "digest": digest(files)},
             status_derived_at=now,
+            chat_session_id=cmd.chat_session_id,
         )
-        if cmd.chat_session_id:
-            request = Request.model_validate({**request.to_doc(), "chatSessionId": cmd.chat_session_id})
         request.operations.append(
             Operation(
                 kind="create",
@@ -309,7 +303,7 @@ class RequestService:
         request = self._store.get(request_id)
         key = key or f"update:{request.revision}:{digest(config)[:16]}"
         if request.operation("update", key) is None:
-            self._authorize(request, Action.UPDATE, actor, source)  # refuse before saying anything of the config
+            self._gate.require(Action.UPDATE, request, actor, source)  # refuse before saying anything of the config
         validated = self._validated(request.module, config, request.environment, _TargetOf(request), request.project)
 
         def init(current: Request) -> dict[str, Any]:
@@ -624,7 +618,7 @@ class RequestService:
         waiting = [op for op in pending(request, "destroy") if _awaiting_cleanup(request, op)]
         if waiting:
             if request.operation("destroy", key) is None:
-                self._authorize(request, Action.DESTROY, actor, source)  # a new click is still checked
+                self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
             return request  # a repeated click while the cleanup workflow works: nothing new to do
         return self._operate(
             request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
@@ -1068,18 +1062,14 @@ class RequestService:
         validated: dict[str, Any] = dict(result.config)
         return validated
 
-    def _authorize(self, request: Request, action: Action, actor: Actor, source: str) -> None:
-        decision = check(action, request, actor, self._policy)
-        if not decision.allowed:
-            self._refuse(request.id, action.value, actor, decision.reason or "not allowed", source)
-
-    def _refuse(
-        self, rid: str, action: str, actor: Actor, reason: str, source: str, data: dict[str, Any] | None = None
-    ) -> None:
-        self._audit.record(
-            rid, f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
-        )
-        raise PermissionDenied(action, reason)
+    def authorize(self, request_id: str, action: Action, actor: Actor, *, source: str = "slack") -> Request:
+        """The request, when ``actor`` may do ``action`` on it now; otherwise the refusal is
+        recorded (``<action>_blocked``) and raised as ``PermissionDenied`` for the caller to show.
+        For callers that must decide before asking for more (the edit form, the prod destroy
+        confirmation); the action itself checks again when it runs."""
+        request = self._store.get(request_id)
+        self._gate.require(action, request, actor, source)
+        return request
 
     def _operate(
         self,
@@ -1114,12 +1104,12 @@ class RequestService:
         init: Callable[[Request], dict[str, Any]] | None = None,
     ) -> Begun:
         def refuse(request: Request) -> str | None:
-            decision = check(action, request, actor, self._policy)
-            return None if decision.allowed else decision.reason or "not allowed"
+            decision = self._gate.decide(action, request, actor)
+            return None if decision.allowed else decision.reason or NOT_ALLOWED
 
         begun = self._ops.begin(request_id, kind, key, token, actor=actor.id, refuse=refuse, init=init)
         if begun.start is Start.REFUSED:
-            self._refuse(request_id, action.value, actor, begun.reason or "not allowed", source)
+            self._gate.refuse(request_id, action.value, actor, begun.reason or NOT_ALLOWED, source)
         return begun
 
     def _guard(self, begun: Begun, kind: str, work: Callable[[], Request]) -> Request:
@@ -1179,7 +1169,6 @@ def _set(request: Request, **values: Any) -> None:
 
 def _set_pr(request: Request, pr: PullRequestRef) -> None:
     request.pr = pr
-    request.pr_number, request.pr_url, request.active_pr_number = pr.number, pr.url, pr.number
 
 
 def _repo(request: Request) -> RepoRef:

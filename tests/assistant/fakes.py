@@ -237,8 +237,11 @@ class FakeRequestService:
             slack=cmd.slack,
             received_at=now,
             updated_at=now,
-            pr_url=f"https://github.example/acme/{cmd.project}-infra/pull/{len(self.created) + 1}",
-            pr=PullRequestRef(number=len(self.created) + 1, open=True),
+            pr=PullRequestRef(
+                number=len(self.created) + 1,
+                url=f"https://github.example/acme/{cmd.project}-infra/pull/{len(self.created) + 1}",
+                open=True,
+            ),
         )
         self.created[cmd.idempotency_key] = request
         return request

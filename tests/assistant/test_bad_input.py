@@ -146,15 +146,11 @@ def test_odd_form_values_get_field_errors_and_leave_the_session(world: World) ->
     assert chat.session.config == before.config and chat.session.step == before.step
 
 
-def test_slack_markup_is_read_as_the_person_typed_it(core: Core) -> None:
-    assert clean_text("<http://lambda.amazonaws.com|lambda.amazonaws.com> &amp; <mailto:a@b.co|a@b.co>") == (
-        "lambda.amazonaws.com & a@b.co"
-    )
-    assert clean_text("<#C123|ops> <!here> <https://x.io/a> a &lt; b <not markup>") == (
-        "#ops @here https://x.io/a a < b <not markup>"
-    )
+def test_text_is_read_as_given_markup_is_the_channels_business(core: Core) -> None:
+    # The assistant reads plain text (the console's as typed): Slack's listeners read Slack's
+    # markup back before calling it (tests/slack/test_slack_text.py).
+    assert clean_text("a &amp; b <http://x.io|x.io> a < b") == "a &amp; b <http://x.io|x.io> a < b"
     chat = core.chat()
     chat.say("iam role deployer in core dev")
-    # Slack turns a typed domain into a link before the bot sees it.
-    reply = chat.say("<http://lambda.amazonaws.com|lambda.amazonaws.com>")
+    reply = chat.say("lambda.amazonaws.com")
     assert reply.step == "confirm" and chat.session.config["trusted_services"] == ["lambda.amazonaws.com"]

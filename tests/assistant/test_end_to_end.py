@@ -30,7 +30,7 @@ def test_confirm_shows_exactly_what_the_pull_request_commits(core: Core) -> None
     [path] = request.target_files
     assert path == f"envs/dev/tfpilot_{rid}.tf"
     assert _tree(core, request)[path] == confirm.terraform
-    assert done.link == request.pr_url
+    assert done.link is not None and done.link == request.pr_url
 
 
 def test_double_submit_opens_one_request_and_one_pull_request(core: Core) -> None:

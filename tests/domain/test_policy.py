@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.policy import Action, Actor, Policy, Role, allowed_actions, check_create
+from core.domain.policy import (
+    Action,
+    Actor,
+    Policy,
+    Role,
+    allowed_actions,
+    check,
+    check_create,
+    needed_role,
+    state_allows,
+)
 from tests.domain.builders import at_status
 
 POLICY = Policy.of(
@@ -14,6 +24,8 @@ POLICY = Policy.of(
     prod_allowed=["U_ADMIN", "U_APP", "U_REQ"],
     destroy_prod_allowed=["U_ADMIN"],
 )
+# An admin on every allowlist: only the request's state can refuse them.
+EVERYONE_ADMIN = Policy.of(admins=["U_ADMIN"], prod_allowed=["U_ADMIN"], destroy_prod_allowed=["U_ADMIN"])
 ACTORS = {
     Role.VIEWER: Actor("U_VIEW"),
     Role.DEVELOPER: Actor("U_DEV"),
@@ -230,3 +242,18 @@ def test_no_replan_after_drift_while_a_destroy_is_under_way() -> None:
     request = at_status("applied_with_drift")
     request.operations = [Operation(kind="destroy", key="destroy", started_at=request.updated_at)]
     assert allowed_actions(request, Actor("U_APP"), POLICY)[Action.REPLAN].reason == "a destroy is under way"
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("prod", [False, True], ids=["nonprod", "prod"])
+def test_state_allows_is_the_state_part_alone(state: str, prod: bool) -> None:
+    request = at_status(state, prod=prod)
+    for action in Action:
+        # Whoever asks: exactly the states listed for the action, prod or not.
+        assert state_allows(action, request) is (state in STATE_ALLOWS[action]), action
+        # ... and it agrees with the full check for an actor no role or allowlist can refuse.
+        assert state_allows(action, request) is check(action, request, Actor("U_ADMIN"), EVERYONE_ADMIN).allowed
+
+
+def test_needed_role_is_the_role_table() -> None:
+    assert {action: needed_role(action) for action in Action} == MIN_ROLE

@@ -1,4 +1,8 @@
-"""The one Request model: reads the reference's camelCase documents, writes the same keys."""
+"""The one Request model: reads the reference's camelCase documents, writes the current keys.
+
+Older documents are upgraded once, at read: the PR's mirrors and the other spellings of the chat
+session id land in ``pr`` and ``chatSessionId``, dead fields are dropped, unknown keys are kept.
+"""
 
 from __future__ import annotations
 
@@ -78,11 +82,65 @@ def _assert_contains(actual: Any, expected: Any, path: str) -> None:
         assert actual == expected, path
 
 
+# Keys the earlier TfPilot wrote that the model no longer declares: mirrors of ``pr`` and
+# fields nothing reads. Read (mapped or dropped) but never written.
+LEGACY_FIELDS = {
+    "templateId", "environmentName", "prNumber", "prUrl", "pullRequest", "activePrNumber", "previousPrs",
+    "moduleRef", "registryRef",
+}  # fmt: skip
+
+
 def test_reads_the_reference_document_and_writes_the_same_keys_and_values() -> None:
     request = Request.from_doc(REFERENCE_DOC)
     assert request.plan_run is not None and request.plan_run.run_id == 100
     assert request.pr is not None and request.pr.open
-    _assert_contains(request.to_doc(), REFERENCE_DOC, "doc")
+    assert (request.pr_number, request.pr_url) == (42, "https://github.com/org/core-terraform/pull/42")
+    written = request.to_doc()
+    current = {k: v for k, v in REFERENCE_DOC.items() if k not in LEGACY_FIELDS}
+    _assert_contains(written, current, "doc")
+    assert LEGACY_FIELDS & set(written) == set()
+
+
+def test_a_legacy_document_is_upgraded_once_at_read() -> None:
+    legacy = {
+        "id": "req_abc123", "project": "core", "environment": "dev", "module": "s3-bucket",
+        "receivedAt": "2025-02-20T10:00:00Z", "updatedAt": "2025-02-20T10:05:00Z",
+        "prNumber": 42, "prUrl": "https://github.com/org/core-terraform/pull/42", "activePrNumber": 42,
+        "sessionId": "C123:1700000000.000100",
+        "templateId": "s3-bucket@1", "environmentName": "Development", "moduleRef": "x@1", "registryRef": "builtin",
+        "previousPrs": [{"number": 41}],
+        "assistantState": {"step": "done"},  # unknown, not legacy: kept as today
+    }  # fmt: skip
+    request = Request.from_doc(legacy)
+    assert request.pr is not None and (request.pr.number, request.pr.url) == (42, legacy["prUrl"])
+    assert (request.pr_number, request.pr_url) == (42, legacy["prUrl"])
+    assert not request.pr.open and not request.pr.merged  # unknown until the next sync
+    assert request.chat_session_id == "C123:1700000000.000100"
+    written = request.to_doc()
+    assert written["chatSessionId"] == "C123:1700000000.000100"
+    assert written["pr"]["number"] == 42 and written["assistantState"] == {"step": "done"}
+    assert (LEGACY_FIELDS | {"sessionId"}) & set(written) == set()
+    # Written once in the new shape, the document reads back to the same request.
+    assert Request.from_doc(written) == request
+    # The stores read raw JSON: the same upgrade applies there.
+    assert Request.from_json(json.dumps(legacy)) == request
+
+
+@pytest.mark.parametrize("key", ["chatSessionId", "chat_session_id", "sessionId", "session_id"])
+def test_every_spelling_of_the_chat_session_lands_in_one_field(key: str) -> None:
+    doc = {k: v for k, v in REFERENCE_DOC.items() if k not in LEGACY_FIELDS}
+    request = Request.from_doc({**doc, key: "ses_1"})
+    assert request.chat_session_id == "ses_1"
+    assert json.loads(request.to_json())["chatSessionId"] == "ses_1"
+    assert {"chat_session_id", "sessionId", "session_id"} & set(request.to_doc()) == set()
+
+
+def test_the_pull_request_document_fills_a_missing_pr_and_never_overrides_one() -> None:
+    base = {k: v for k, v in REFERENCE_DOC.items() if k not in LEGACY_FIELDS and k != "pr"}
+    older = Request.from_doc({**base, "pullRequest": {"number": 7, "url": "https://x/7", "open": True}})
+    assert older.pr is not None and (older.pr.number, older.pr.open) == (7, True)
+    both = Request.from_doc({**base, "pr": {"number": 8, "url": "https://x/8"}, "prNumber": 7, "pullRequest": {}})
+    assert both.pr_number == 8 and both.pr_url == "https://x/8"
 
 
 def test_round_trip_through_json_is_stable() -> None:
@@ -135,13 +193,13 @@ REFERENCE_FIELDS = {
     "id", "project", "environment", "module", "receivedAt", "updatedAt", "version", "revision", "status",
     "statusDerivedAt",
     # config
-    "config", "templateId", "environmentName",
-    # git / PR
-    "targetOwner", "targetRepo", "targetBase", "targetEnvPath", "targetFiles", "branchName", "prNumber", "prUrl",
-    "pr", "pullRequest", "commitSha", "mergedSha", "activePrNumber", "previousPrs",
+    "config",
+    # git / PR (the PR's number and url live in ``pr`` only; see LEGACY_FIELDS)
+    "targetOwner", "targetRepo", "targetBase", "targetEnvPath", "targetFiles", "branchName",
+    "pr", "commitSha", "mergedSha",
     # runs, approval, plan output, cleanup, timeline, other
     "planRun", "applyRun", "destroyRun", "approval", "plan", "cleanupPr", "timeline", "cost", "render",
-    "moduleRef", "registryRef",
+    "chatSessionId",
     # read by the ops metrics builder
     "applyTriggeredAt", "appliedAt",
 }  # fmt: skip
@@ -150,7 +208,6 @@ REFERENCE_SUBFIELDS = {
     "applyRun": {"runId", "url", "status", "conclusion"},
     "destroyRun": {"runId", "url", "status", "conclusion"},
     "pr": {"number", "url", "merged", "open", "headSha"},
-    "pullRequest": {"number", "url", "merged", "open", "headSha"},
     "approval": {"approved", "approvers"},
     "cleanupPr": {"number", "url", "merged", "status"},
     "timeline": {"step", "status", "message", "at"},
@@ -172,6 +229,7 @@ def _sub_model(field: str) -> type[Any]:
 
 def test_every_field_of_the_reference_state_model_is_declared() -> None:
     assert REFERENCE_FIELDS - _declared(Request) == set()
+    assert LEGACY_FIELDS & _declared(Request) == set()
     for field, keys in REFERENCE_SUBFIELDS.items():
         assert keys - _declared(_sub_model(field)) == set(), field
 
@@ -182,6 +240,7 @@ def test_a_minimal_request_writes_every_reference_key() -> None:
          "receivedAt": "2025-02-20T10:00:00.000Z", "updatedAt": "2025-02-20T10:00:00.000Z"}
     ).to_doc()  # fmt: skip
     assert REFERENCE_FIELDS - set(written) == set()
+    assert LEGACY_FIELDS & set(written) == set()
 
 
 def test_the_reference_example_document_as_printed() -> None:
@@ -205,9 +264,11 @@ def test_the_reference_example_document_as_printed() -> None:
     assert (request.version, request.pr_number, request.timeline[0].step) == (3, 42, "Request created")
     assert request.received_at.isoformat() == "2025-02-20T10:00:00+00:00"
     written = json.loads(request.to_json())
-    assert set(doc) <= set(written)
+    assert set(doc) - {"prNumber"} <= set(written) and "prNumber" not in written  # kept in "pr" only
     for key, value in doc.items():
-        if key.endswith("At"):
+        if key == "prNumber":
+            assert written["pr"]["number"] == value
+        elif key.endswith("At"):
             assert written[key].replace("Z", ".000Z") == value, key
         elif key == "timeline":
             assert written[key][0]["step"] == "Request created"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
+from core.domain.policy import Policy
 from core.domain.request import Request
 from core.domain.workflows import RunKind
+from core.services.gate import Gate
 from core.services.sync import SyncOutcome
 from tests.services.conftest import ADMIN, APPROVER, World, create_cmd
 
@@ -96,3 +98,8 @@ def destroying(world: World, **overrides: Any) -> Request:
     world.requests.destroy(request.id, ADMIN)
     finish_cleanup(world, request.id)
     return world.get(request.id)
+
+
+def use_policy(world: World, policy: Policy) -> None:
+    """From now on ``world.requests`` checks actions against ``policy`` (through its one gate)."""
+    world.requests._gate = Gate(policy, world.audit)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import pytest
 
 from core.domain.errors import PermissionDenied, RequestNotFound
-from core.domain.policy import Actor
+from core.domain.policy import Action, Actor, Policy
 from core.ports.code_host import CodeHostError
 from module_registry.errors import ConfigRejected
 from tests.services.conftest import ADMIN, APPROVER, DEV, PROD_APPROVER, VIEWER, World, create_cmd
-from tests.services.helpers import applied, approved, finish_cleanup, finish_run, merged, planned, pr_fact, run_fact
+from tests.services.helpers import (
+    applied,
+    approved,
+    finish_cleanup,
+    finish_run,
+    merged,
+    planned,
+    pr_fact,
+    run_fact,
+    use_policy,
+)
 
 
 def _refused(world: World, rid: str, call, event: str, words: str) -> None:
@@ -69,7 +79,7 @@ def test_approve_refusals(world: World) -> None:
         "approve_blocked",
         "approver role",
     )
-    world.requests._policy = world.requests._policy.__class__.of(approvers=["U_DEV"])
+    use_policy(world, Policy.of(approvers=["U_DEV"]))
     _refused(
         world,
         request.id,
@@ -274,8 +284,8 @@ def test_prod_destroy_needs_the_destroy_allowlist(world: World) -> None:
     request = world.requests.merge(request.id, PROD_APPROVER)
     request = world.requests.apply(request.id, PROD_APPROVER)
     finish_run(world, request, "apply")
-    world.requests._policy = world.requests._policy.__class__.of(
-        admins=["U_ADM", "U_ADM2"], prod_allowed=["U_ADM", "U_ADM2"], destroy_prod_allowed=["U_ADM"]
+    use_policy(
+        world, Policy.of(admins=["U_ADM", "U_ADM2"], prod_allowed=["U_ADM", "U_ADM2"], destroy_prod_allowed=["U_ADM"])
     )
     _refused(
         world,
@@ -331,7 +341,7 @@ def test_replan_clears_the_old_plan_and_dispatches_again(world: World) -> None:
 
 def test_replan_by_a_stranger_is_refused(world: World) -> None:
     request = planned(world)
-    world.requests._policy = world.requests._policy.__class__.of(developers=["U_DEV", "U_OTHER"])
+    use_policy(world, Policy.of(developers=["U_DEV", "U_OTHER"]))
     _refused(
         world,
         request.id,
@@ -388,3 +398,34 @@ def test_update_config_is_validated_and_permission_checked(world: World) -> None
         "update_blocked",
         "already running",
     )
+
+
+# -- authorize: the service's one check, asked before a form opens ------------------------------
+
+
+def test_authorize_returns_the_request_when_allowed_and_records_nothing(world: World) -> None:
+    request = planned(world)
+    before = world.audit.names(request.id)
+    got = world.requests.authorize(request.id, Action.UPDATE, DEV, source="slack")
+    assert got.id == request.id and got.version == world.get(request.id).version
+    assert world.audit.names(request.id) == before
+
+
+@pytest.mark.parametrize(
+    ("action", "actor", "words"),
+    [
+        (Action.UPDATE, VIEWER, "developer role"),
+        (Action.DESTROY, APPROVER, "admin role"),
+        (Action.APPROVE, APPROVER, "already approved"),  # the state refuses, whoever asks
+    ],
+)
+def test_authorize_records_the_refusal_as_blocked_and_raises_it(
+    world: World, action: Action, actor: Actor, words: str
+) -> None:
+    request = approved(world)
+    _refused(
+        world, request.id, lambda: world.requests.authorize(request.id, action, actor, source="slack"),
+        f"{action.value}_blocked", words,
+    )  # fmt: skip
+    last = world.audit.events(request.id)[-1]
+    assert last.actor == actor.id and last.source == "slack"

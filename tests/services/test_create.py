@@ -13,6 +13,7 @@ from core.services.commands import CreateRequest, request_id_for_key
 from module_registry.errors import ConfigRejected, UnknownProject
 from tests.services.conftest import REQUESTER, World, create_cmd
 from tests.services.fake_code_host import FakeCodeHost
+from tests.services.helpers import use_policy
 
 
 def test_create_opens_branch_commit_pr_and_plan(world: World) -> None:
@@ -120,7 +121,7 @@ def test_viewer_cannot_create(world: World) -> None:
 
 def test_prod_needs_the_prod_allowlist(world: World) -> None:
     outsider = Requester(id="U_DEV2")
-    world.requests._policy = Policy.of(developers=["U_DEV", "U_DEV2"], prod_allowed=["U_DEV"])
+    use_policy(world, Policy.of(developers=["U_DEV", "U_DEV2"], prod_allowed=["U_DEV"]))
     with pytest.raises(PermissionDenied) as err:
         world.requests.create(create_cmd(environment="prod", requester=outsider, request_id="req_prodno0001"))
     assert "prod allowlist" in err.value.reason

@@ -16,8 +16,8 @@ import respx
 from core.adapters.github.auth import StaticToken
 from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
+from core.adapters.github.webhooks import parse_delivery
 from core.domain.facts import NotOurs
-from core.domain.webhooks import parse_delivery
 from core.services.sync import SyncOutcome
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
 from tests.github.openapi_contract import OpenApiChecker

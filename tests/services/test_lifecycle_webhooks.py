@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.adapters.github.webhooks import parse_delivery
 from core.domain.facts import NotOurs
-from core.domain.webhooks import parse_delivery
 from core.services.sync import SyncOutcome
 from tests.services import deliveries
 from tests.services.conftest import ADMIN, APPROVER, World, create_cmd

@@ -135,7 +135,7 @@ def test_drift_summary_is_bounded() -> None:
 
 def test_create_links_the_chat_session_for_the_export(world: World) -> None:
     request = world.requests.create(create_cmd(chat_session_id="ses_abc123"))
-    assert request.model_extra["chatSessionId"] == "ses_abc123"
+    assert request.chat_session_id == "ses_abc123" and request.to_doc()["chatSessionId"] == "ses_abc123"
     world.chat_log.append(ChatEntry(session_id="ses_abc123", role="user", text="hi", timestamp=world.clock.now()))
     export = world.queries.audit_export(request.id)
     assert export.chat_session_id == "ses_abc123" and len(export.chat) == 1

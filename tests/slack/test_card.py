@@ -14,7 +14,7 @@ import pytest
 from bot.views.card import card_actions, request_card
 from bot.views.ids import CardRef
 from bot.views.limits import check_blocks
-from core.domain.policy import Action
+from core.domain.policy import Action, Role
 from core.domain.request import Cost, Drift, DriftCounts, PlanOutput, PlanSummary, Requester, TimelineStep
 from core.domain.status import meta
 from tests.domain.builders import T0, at_status
@@ -85,6 +85,22 @@ def test_buttons_follow_allowed_actions(status: str, offered: set[str]) -> None:
     for button in buttons.values():
         ref = CardRef.decode(button["value"])
         assert ref == CardRef(request.id, request.version)
+
+
+@pytest.mark.parametrize(
+    ("status", "viewer", "offered"),
+    [
+        ("plan_ready", Role.VIEWER, []),
+        ("plan_ready", Role.DEVELOPER, [Action.REPLAN, Action.UPDATE]),
+        ("plan_ready", Role.APPROVER, [Action.APPROVE, Action.REPLAN, Action.UPDATE]),
+        ("applied", Role.APPROVER, []),
+        ("applied", Role.ADMIN, [Action.DESTROY]),
+    ],
+)
+def test_a_card_for_one_viewer_offers_what_their_role_may_do(status: str, viewer: Role, offered: list[Action]) -> None:
+    request = at_status(status)
+    assert card_actions(request, viewer) == offered
+    assert set(offered) <= set(card_actions(request))  # never more than the shared card
 
 
 def test_merge_apply_and_destroy_ask_for_confirmation() -> None:

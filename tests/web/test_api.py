@@ -108,7 +108,7 @@ def test_one_request_and_its_audit_export(web: Web) -> None:
     session = "C123:1700000000.000100"
 
     def tag(r: Any) -> Any:
-        r.chatSessionId = session
+        r.chat_session_id = session
         return r
 
     world.store.update(request.id, tag)

@@ -35,7 +35,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         pr=PullRequestRef(number=7, url="https://github.com/acme/infra/pull/7", open=True),
         plan_run=RunRef(run_id=11, url="https://github.com/acme/infra/actions/runs/11", status="completed"),
     )
-    request.__pydantic_extra__ = {"chatSessionId": "sess-1"}
+    request.chat_session_id = "sess-1"
     store.create(request)
     audit.record(RID, "request_created", actor="U_REQ", source="slack")
     clock.advance(minutes=1)

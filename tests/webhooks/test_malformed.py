@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.adapters.github.webhooks import TRACKED_EVENTS, parse_delivery
 from core.domain.facts import NotOurs, PullRequestFact, ReviewFact, RunFact
-from core.domain.webhooks import TRACKED_EVENTS, parse_delivery
 from core.domain.workflows import WorkflowNames
 from tests.webhooks.conftest import EVENT_OF_FILE, PULL_REQUEST_FILES, REQUEST_ID, REVIEW_FILES, WORKFLOW_RUN_FILES
 

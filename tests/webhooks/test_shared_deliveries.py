@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.adapters.github.webhooks import parse_delivery
 from core.domain.facts import NotOurs
-from core.domain.webhooks import parse_delivery
 from core.domain.workflows import WorkflowNames
 from tests.webhooks.conftest import EVENT_OF_FILE
 

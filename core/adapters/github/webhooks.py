@@ -15,15 +15,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.domain.facts import Fact, NotOurs, PullRequestFact, ReviewFact, RunFact
-from core.domain.ids import request_id_from_branch, request_id_in_text
-from core.domain.webhook_payloads import (
+from core.adapters.github.payloads import (
     PullRequestDelivery,
     PullRequestPart,
     PullRequestReviewDelivery,
     RepositoryPart,
     WorkflowRunDelivery,
 )
+from core.domain.facts import Fact, NotOurs, PullRequestFact, ReviewFact, RunFact
+from core.domain.ids import request_id_from_branch, request_id_in_text
 from core.domain.workflows import WorkflowNames
 from core.ports.code_host import PullRequestInfo, ReviewInfo, RunInfo
 

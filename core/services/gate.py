@@ -1,0 +1,52 @@
+"""``Gate``: the one permission check every action on a request goes through.
+
+The decision itself is the pure ``core.domain.policy.check`` (role, prod allowlists,
+self-approval, the request's state); the gate adds what a refusal must do everywhere: record a
+``<action>_blocked`` lifecycle event with the reason, then raise ``PermissionDenied`` carrying
+that reason, which the caller (a Slack listener, the console, the API) shows to the person
+refused. ``RequestService`` asks it for every action, and listeners that must decide before
+opening a modal ask the same service (``RequestService.authorize``), so no caller re-implements
+the check or the audit record.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from core.domain.errors import PermissionDenied
+from core.domain.policy import Action, Actor, Decision, Policy, check, check_create
+from core.domain.request import Request
+from core.ports.audit import AuditLog
+
+NOT_ALLOWED = "not allowed"  # the reason of a refusal that gave none (never expected)
+
+
+class Gate:
+    def __init__(self, policy: Policy, audit: AuditLog) -> None:
+        self._policy = policy
+        self._audit = audit
+
+    def decide(self, action: Action, request: Request, actor: Actor) -> Decision:
+        """The decision alone, recording nothing (for checks repeated inside a write)."""
+        return check(action, request, actor, self._policy)
+
+    def require(self, action: Action, request: Request, actor: Actor, source: str) -> None:
+        """Return when ``actor`` may do ``action`` on ``request`` now; else record and refuse."""
+        decision = self.decide(action, request, actor)
+        if not decision.allowed:
+            self.refuse(request.id, action.value, actor, decision.reason or NOT_ALLOWED, source)
+
+    def require_create(self, request_id: str, prod: bool, actor: Actor, source: str, data: dict[str, Any]) -> None:
+        """Return when ``actor`` may open a request (prod or not); else record and refuse."""
+        decision = check_create(prod, actor, self._policy)
+        if not decision.allowed:
+            self.refuse(request_id, "create", actor, decision.reason or NOT_ALLOWED, source, data)
+
+    def refuse(
+        self, request_id: str, action: str, actor: Actor, reason: str, source: str, data: dict[str, Any] | None = None
+    ) -> NoReturn:
+        """Record ``<action>_blocked`` with the reason, then raise ``PermissionDenied``."""
+        self._audit.record(
+            request_id, f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
+        )
+        raise PermissionDenied(action, reason)

@@ -1,0 +1,199 @@
+"""Reconciling: a slow pass so a lost webhook delays an update, never loses it.
+
+``ReconcilePolicy`` holds the pure decisions. From the index rows alone (no document reads to
+choose work) it picks:
+
+- **stale** requests: not terminal (``status.meta(...).terminal`` is False) and neither synced
+  nor updated for ``stale_after``: they are refreshed from the code host (conditional GETs make
+  an unchanged answer free of rate limit), oldest first;
+- **possibly half-done** requests: updated within ``resume_lookback`` but longer ago than an
+  operation lease (a live worker holds its lease; an expired one means its worker stopped),
+  unless this (request, version) was already found clean.
+
+``ReconcileService.run_once`` carries a pass out: at most ``max_per_pass`` requests, each under
+a lease taken with ``Once`` on ``dedupe/reconcile/<window>/<id>`` (the window is the stale
+period), so when several replicas reconcile, one handles a request per window. A synced request
+with an unfinished operation is resumed; a possibly half-done one is read and resumed when an
+operation is unfinished, else remembered as clean so an idle request is read once, not every
+pass. Markers of windows before the previous one are deleted as passes go. One request's
+failure is reported and never stops the pass. The thread that runs passes lives in the web
+layer (``bot.web.reconciler``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.domain.index import IndexRow, ListFilter
+from core.domain.request import Request
+from core.domain.status import meta
+from core.ports.clock import Clock
+from core.ports.object_store import ObjectStore
+from core.ports.request_store import RequestStore
+from core.services.once import Once
+from core.services.operations import LEASE, pending
+
+log = logging.getLogger(__name__)
+
+LEASE_PREFIX = "dedupe/reconcile"
+DEFAULT_MAX_PER_PASS = 100
+DEFAULT_RESUME_LOOKBACK = timedelta(hours=24)
+_CLEAN_MEMO_MAX = 50_000
+_MAX_MARKER_DELETES = 500
+_ERROR_CHARS = 200
+
+
+@dataclass
+class ReconcileReport:
+    synced: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    leased_elsewhere: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    sessions_swept: int = 0  # filled by the driver, which also sweeps intake sessions
+
+
+@dataclass(frozen=True)
+class ReconcilePolicy:
+    """What a pass works on, and under which lease: pure functions of rows and the time."""
+
+    stale_after: timedelta
+    resume_lookback: timedelta = DEFAULT_RESUME_LOOKBACK
+    max_per_pass: int = DEFAULT_MAX_PER_PASS
+
+    def window(self, now: datetime) -> int:
+        """The lease window ``now`` falls in (one stale period long)."""
+        seconds = max(int(self.stale_after.total_seconds()), 1)
+        return int(now.timestamp()) // seconds
+
+    def candidates(
+        self, rows: list[IndexRow], now: datetime, clean: Mapping[str, int]
+    ) -> tuple[list[IndexRow], list[IndexRow]]:
+        """(stale rows to sync, oldest first; recent rows that may hold a half-done operation)."""
+        cutoff = now - self.stale_after
+        stale: list[IndexRow] = []
+        recent: list[IndexRow] = []
+        for row in rows:
+            if row.archived:
+                continue
+            if not meta(row.status).terminal and _seen(row) <= cutoff:
+                stale.append(row)
+            elif now - self.resume_lookback <= row.updated_at <= now - LEASE and clean.get(row.id) != row.version:
+                recent.append(row)
+        stale.sort(key=lambda r: (_seen(r), r.id))
+        recent.sort(key=lambda r: (r.updated_at, r.id))
+        return stale, recent
+
+
+def lease_prefix(window: int) -> str:
+    return f"{LEASE_PREFIX}/{window:012d}"
+
+
+def _seen(row: IndexRow) -> datetime:
+    """When TfPilot last learnt something of the request."""
+    return max(row.updated_at, row.last_synced_at or row.received_at)
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:_ERROR_CHARS]}"
+
+
+class ReconcileService:
+    def __init__(
+        self,
+        store: RequestStore,
+        objects: ObjectStore,
+        clock: Clock,
+        policy: ReconcilePolicy,
+        *,
+        sync: Callable[[str], Request],
+        resume: Callable[[str], Request],
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        self._clock = clock
+        self.policy = policy
+        self._sync_one = sync  # SyncService.sync: a full refresh from the code host
+        self._resume_one = resume  # RequestService.resume: finish an unfinished operation
+        self._clean: dict[str, int] = {}
+
+    def run_once(self) -> ReconcileReport:
+        report = ReconcileReport()
+        now = self._clock.now()
+        window = self.policy.window(now)
+        stale, maybe_half_done = self.policy.candidates(self._store.rows(ListFilter()), now, self._clean)
+        budget = self.policy.max_per_pass
+        for row in stale:
+            if budget <= 0:
+                break
+            if not self._lease(row.id, window, now, report):
+                continue
+            budget -= 1
+            self._sync(row.id, report)
+        for row in maybe_half_done:
+            if budget <= 0:
+                break
+            if row.id in report.synced or row.id in report.errors:
+                continue
+            if not self._lease(row.id, window, now, report):
+                continue
+            budget -= 1
+            self._check_resume(row.id, report)
+        self._forget_old_windows(window)
+        return report
+
+    def _lease(self, request_id: str, window: int, now: datetime, report: ReconcileReport) -> bool:
+        try:
+            taken = Once(self._objects, lease_prefix(window)).first(request_id, at=now)
+        except Exception as exc:
+            report.errors[request_id] = f"lease: {type(exc).__name__}"
+            log.warning("reconciler lease for %s failed", request_id, exc_info=True)
+            return False
+        if not taken:
+            report.leased_elsewhere.append(request_id)
+        return taken
+
+    def _sync(self, request_id: str, report: ReconcileReport) -> None:
+        try:
+            request = self._sync_one(request_id)
+            report.synced.append(request_id)
+            if pending(request):
+                self._resume_one(request_id)
+                report.resumed.append(request_id)
+        except Exception as exc:
+            report.errors[request_id] = _error(exc)
+            log.warning("reconciling %s failed: %s", request_id, type(exc).__name__, exc_info=True)
+
+    def _check_resume(self, request_id: str, report: ReconcileReport) -> None:
+        try:
+            request = self._store.get(request_id)
+            if not pending(request):
+                self._remember_clean(request_id, request.version)
+                return
+            resumed = self._resume_one(request_id)
+            report.resumed.append(request_id)
+            if not pending(resumed):
+                self._remember_clean(request_id, resumed.version)
+        except Exception as exc:
+            report.errors[request_id] = _error(exc)
+            log.warning("resuming %s failed: %s", request_id, type(exc).__name__, exc_info=True)
+
+    def _remember_clean(self, request_id: str, version: int) -> None:
+        if len(self._clean) >= _CLEAN_MEMO_MAX:
+            self._clean.clear()
+        self._clean[request_id] = version
+
+    def _forget_old_windows(self, window: int) -> None:
+        """Delete lease markers of windows before the previous one (bounded per pass)."""
+        keep_from = lease_prefix(window - 1) + "/"
+        deleted = 0
+        try:
+            for key in self._objects.list_keys(f"{LEASE_PREFIX}/"):
+                if key >= keep_from or deleted >= _MAX_MARKER_DELETES:
+                    break
+                self._objects.delete(key)
+                deleted += 1
+        except Exception:
+            log.warning("cleaning old reconciler leases failed", exc_info=True)
