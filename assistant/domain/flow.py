@@ -27,7 +27,7 @@ from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, Tar
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
 from assistant.domain.fields import (
     CoercionError,
-    FieldInfo,
+    ConfigField,
     bare_title,
     coerce,
     describe_quantity,
@@ -272,12 +272,12 @@ def _with_article(title: str) -> str:
     return ("an " if vowel else "a ") + title
 
 
-def _lower_title(info: FieldInfo) -> str:
+def _lower_title(info: ConfigField) -> str:
     title = bare_title(info)
     return title if title[:2].isupper() else title[:1].lower() + title[1:]
 
 
-def _shown(value: Any, info: FieldInfo) -> str:
+def _shown(value: Any, info: ConfigField) -> str:
     if info.kind == "boolean" and isinstance(value, bool):
         return "on" if value else "off"
     if info.kind in ("integer", "number"):
@@ -318,7 +318,7 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
             errors.setdefault(_top(err.field) or "_", _explain(err.message, err.allowed))
     if errors:
         text = "Some values need fixing:\n" + "\n".join(
-            f"• {fields[n].title if n in fields else n}: {m}" for n, m in errors.items()
+            f"• {fields[n].heading if n in fields else n}: {m}" for n, m in errors.items()
         )
         reply = Reply(
             text=text,
@@ -575,7 +575,7 @@ def _settle_config(
     return _confirm(s, ctx, module, fields, checked.config, notes, show_terraform=show_terraform, prod=prod)
 
 
-def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
+def _adopt_early_name(s: IntakeSession, fields: list[ConfigField]) -> None:
     # "called X" said before the module was known lands in "name": give it to the name field.
     if "name" in s.config and "name" not in {f.name for f in fields}:
         target = name_field(fields)
@@ -587,7 +587,7 @@ def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
         s.config.pop(key)
 
 
-def _check(registry: RegistryView, s: IntakeSession, fields: list[FieldInfo], prod: bool) -> _Checked:
+def _check(registry: RegistryView, s: IntakeSession, fields: list[ConfigField], prod: bool) -> _Checked:
     assert s.module is not None and s.environment is not None
     result = registry.validate(s.module, dict(s.config), s.environment, prod=prod, project=s.project)
     invalid: dict[str, str] = {}
@@ -643,7 +643,7 @@ def _confirm(
     s: IntakeSession,
     ctx: FlowContext,
     module: ModuleView,
-    fields: list[FieldInfo],
+    fields: list[ConfigField],
     config: dict[str, Any],
     notes: list[str],
     *,
@@ -764,7 +764,7 @@ def _ask_field(
     s: IntakeSession,
     ctx: FlowContext,
     module: ModuleView,
-    info: FieldInfo,
+    info: ConfigField,
     reason: str | None,
     notes: list[str],
     *,
@@ -830,30 +830,7 @@ def _num(value: float) -> int | float:
 
 
 def form_spec(module: ModuleView, values: Mapping[str, Any]) -> FormSpec:
-    fields: list[FormField] = []
-    for f in field_infos(module.schema):
-        kind = f.kind
-        choices: list[Choice] = []
-        if f.enum:
-            choices = [Choice(label=str(v), value=str(v)) for v in f.enum[:100]]
-        elif kind == "boolean":
-            choices = [Choice(label="Yes", value="true"), Choice(label="No", value="false")]
-        fields.append(
-            FormField(
-                name=f.name,
-                title=f.title,
-                kind=kind,
-                required=f.required,
-                description=f.description or None,
-                default=f.default if f.has_default else None,
-                value=values.get(f.name),
-                choices=choices,
-                unit=f.unit,
-                minimum=f.minimum,
-                maximum=f.maximum,
-                placeholder=describe_value(f.examples[0]) if f.examples else None,
-            )
-        )
+    fields = [FormField.of(f, values.get(f.name)) for f in field_infos(module.schema)]
     return FormSpec(module=module.id, title=module.title, fields=fields)
 
 
