@@ -20,7 +20,7 @@ import difflib
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,20 +48,30 @@ class ParsedValue(BaseModel):
     value: Any
 
 
+ErrorCode = Literal["boolean", "enum", "number", "whole", "finite", "unit", "json", "shape", "pairs"]
+
+
 class ParseError(BaseModel):
-    """Why the text is not a value of the field; ``suggestion`` is the option a near miss was
-    probably meant to be (offered, never taken)."""
+    """Why the text is not a value of the field, in plain words (``message``). ``code`` says
+    which rule refused it, ``text`` is the part refused, ``options`` the allowed options of an
+    enum and ``suggestion`` the option a near miss probably meant (offered, never taken), so a
+    channel may word it its own way."""
 
     model_config = ConfigDict(frozen=True)
 
     message: str
+    code: ErrorCode
+    text: str = ""
+    options: tuple[Any, ...] = ()
     suggestion: Any = None
 
 
 class _Refused(ValueError):
-    def __init__(self, message: str, suggestion: Any = None) -> None:
+    def __init__(
+        self, message: str, code: ErrorCode, text: str = "", options: tuple[Any, ...] = (), suggestion: Any = None
+    ) -> None:
         super().__init__(message)
-        self.suggestion = suggestion
+        self.error = ParseError(message=message, code=code, text=text, options=options, suggestion=suggestion)
 
 
 def parse_field_value(field: ConfigField, text: str) -> ParsedValue | ParseError:
@@ -69,7 +79,7 @@ def parse_field_value(field: ConfigField, text: str) -> ParsedValue | ParseError
     try:
         return ParsedValue(value=_parse(field, text))
     except _Refused as exc:
-        return ParseError(message=str(exc), suggestion=exc.suggestion)
+        return exc.error
 
 
 # --- pieces (also used by the assistant's extractor) ----------------------------------------
@@ -206,7 +216,7 @@ def _parse(field: ConfigField, raw: str) -> Any:
     if field.kind == "boolean":
         parsed = parse_bool(text)
         if parsed is None:
-            raise _Refused(f"is yes or no, not {_short(text)!r}")
+            raise _Refused(f"is yes or no, not {_short(text)!r}", "boolean", text)
         return parsed
     if field.kind in ("integer", "number"):
         return _quantity(field, text)
@@ -220,7 +230,7 @@ def _parse(field: ConfigField, raw: str) -> Any:
         except ValueError:
             if "string" in field.types:
                 return text
-            raise _Refused("is not valid JSON") from None
+            raise _Refused("is not valid JSON", "json", text) from None
     return text
 
 
@@ -228,30 +238,36 @@ def _enum(field: ConfigField, text: str) -> Any:
     found = match_enum(field, text)
     if found is not None:
         return found
-    allowed = ", ".join(str(v) for v in field.enum or field.item_enum)
+    options = field.enum or field.item_enum
+    allowed = ", ".join(str(v) for v in options)
     suggestion = suggest_enum(field, text)
     if suggestion is not None:
         raise _Refused(
             f"{_short(text)!r} is not one of the allowed values; did you mean {suggestion}? (allowed: {allowed})",
+            "enum",
+            text,
+            options,
             suggestion,
         )
-    raise _Refused(f"{_short(text)!r} is not one of the allowed values: {allowed}")
+    raise _Refused(f"{_short(text)!r} is not one of the allowed values: {allowed}", "enum", text, options)
 
 
 def _quantity(field: ConfigField, text: str) -> int | float:
     quantity = parse_quantity(text)
     if quantity is None:
-        raise _Refused(f"must be a number{(' (in ' + field.unit + ')') if field.unit else ''}")
+        if text.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+            raise _Refused("must be a finite number", "finite", text)
+        raise _Refused(f"must be a number{(' (in ' + field.unit + ')') if field.unit else ''}", "number", text)
     number, unit = quantity
     try:
         value = number if unit is None or unit == field.unit else convert(number, unit, field.unit)
     except UnitMismatch as exc:
-        raise _Refused(str(exc)) from None
+        raise _Refused(str(exc), "unit", text) from None
     if not math.isfinite(value):
-        raise _Refused("must be a finite number")
+        raise _Refused("must be a finite number", "finite", text)
     if field.kind == "integer" or ("integer" in field.types and "number" not in field.types):
         if not float(value).is_integer():
-            raise _Refused("must be a whole number")
+            raise _Refused("must be a whole number", "whole", text)
         return int(value)
     return int(value) if "integer" in field.types and float(value).is_integer() else value
 
@@ -260,9 +276,9 @@ def _json(text: str, expected: type, what: str) -> Any:
     try:
         value = json.loads(text)
     except ValueError:
-        raise _Refused("is not valid JSON") from None
+        raise _Refused("is not valid JSON", "json", text) from None
     if not isinstance(value, expected):
-        raise _Refused(f"expected a JSON {what}")
+        raise _Refused(f"expected a JSON {what}", "shape", text)
     return value
 
 
@@ -272,7 +288,7 @@ def _item(field: ConfigField, text: str) -> Any:
 
 
 def _list(field: ConfigField, text: str) -> list[Any]:
-    if text.startswith("["):
+    if text.startswith(("[", "{")):
         return list(_json(text, list, "list"))
     if "\n" in text:
         parts = text.splitlines()
@@ -287,7 +303,7 @@ def _list(field: ConfigField, text: str) -> list[Any]:
 
 
 def _map(field: ConfigField, text: str) -> dict[str, Any]:
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         return dict(_json(text, dict, "object"))
     out: dict[str, Any] = {}
     lines = [line for line in text.splitlines() if line.strip()]
@@ -298,12 +314,12 @@ def _map(field: ConfigField, text: str) -> dict[str, Any]:
             # "team=data owner=bob" is two pairs; "team=Data Team" one (a value may hold spaces).
             chunks += [(number, c) for c in _NEXT_PAIR.split(piece.strip()) if c.strip()]
     if not chunks:
-        raise _Refused("takes key=value pairs, e.g. team=payments")
+        raise _Refused("takes key=value pairs, e.g. team=payments", "pairs", text)
     for number, chunk in chunks:
         sep = "=" if "=" in chunk else ":"
         key, found, val = chunk.strip().partition(sep)
         if not found or re.fullmatch(_MAP_KEY, key.strip()) is None:
             where = f"line {number}" if len(lines) > 1 else repr(_short(chunk.strip()))
-            raise _Refused(f"{where} is not key=value (e.g. team=payments)")
+            raise _Refused(f"{where} is not key=value (e.g. team=payments)", "pairs", chunk.strip())
         out[key.strip()] = _item(field, val.strip())
     return out
