@@ -291,7 +291,7 @@ def _list(field: ConfigField, text: str) -> list[Any]:
     if text.startswith(("[", "{")):
         return list(_json(text, list, "list"))
     if "\n" in text:
-        parts = text.splitlines()
+        parts = text.split("\n")
     elif re.search(r"[,;]", text):
         # "a, b and c"; an item may hold spaces ("Data Team, Ops") when commas separate.
         parts = [p for chunk in re.split(r"[,;]", text) for p in re.split(r"\s+and\s+|^and\s+", chunk.strip())]
@@ -306,7 +306,7 @@ def _map(field: ConfigField, text: str) -> dict[str, Any]:
     if text.startswith(("{", "[")):
         return dict(_json(text, dict, "object"))
     out: dict[str, Any] = {}
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.split("\n") if line.strip()]
     chunks: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
         pieces = [line] if len(lines) > 1 else re.split(r"\s*[,;]\s*|\s+and\s+", line)
