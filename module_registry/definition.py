@@ -18,9 +18,9 @@ from __future__ import annotations
 import copy
 import re
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from module_registry.fields import ConfigField, fields_of
 from module_registry.identifiers import HCL_IDENTIFIER_RE, MODULE_ID_RE
@@ -34,6 +34,15 @@ REGISTRY_SOURCE_RE = re.compile(
 )
 _PRINTABLE_RE = re.compile(r"^[\x20-\x7e]+$")
 WORD_RE = re.compile(r"^[a-z0-9][a-z0-9 .+/-]*$")
+
+
+def _word(word: str) -> str:
+    if not WORD_RE.match(word):
+        raise ValueError(f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)")
+    return word
+
+
+Word = Annotated[str, AfterValidator(_word)]
 
 
 class _Strict(BaseModel):
@@ -161,8 +170,9 @@ class ModuleDefinition(_Strict):
     title: str = Field(min_length=1, max_length=80)
     description: str = Field(min_length=1, max_length=2000)
     category: str = Field(min_length=1, max_length=40)
-    keywords: list[str] = Field(default_factory=list)
-    synonyms: list[str] = Field(default_factory=list)
+    # How people name the module (the assistant's vocabulary; see docs/registry.md).
+    keywords: list[Word] = Field(default_factory=list)
+    synonyms: list[Word] = Field(default_factory=list)
     schema_: dict[str, JSON] = Field(alias="schema")
     presets: dict[str, dict[str, JSON]] = Field(default_factory=dict)
     preset_descriptions: dict[str, str] = Field(default_factory=dict)
@@ -184,14 +194,6 @@ class ModuleDefinition(_Strict):
         if not MODULE_ID_RE.match(value):
             raise ValueError("module ids are lowercase letters, digits and single hyphens, starting with a letter")
         return value
-
-    @field_validator("keywords", "synonyms")
-    @classmethod
-    def _words(cls, words: list[str]) -> list[str]:
-        for word in words:
-            if not WORD_RE.match(word):
-                raise ValueError(f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)")
-        return words
 
     @field_validator("presets")
     @classmethod
