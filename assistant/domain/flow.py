@@ -808,11 +808,7 @@ def _ask_field(
     if kind == "boolean":
         choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
     elif info.enum:
-        options = list(info.enum)
-        if reason:
-            # The value the refusal allows ("must be arm64 ...") goes first.
-            named = [v for v in options if re.search(rf"(?<![\w.-]){re.escape(str(v))}(?![\w-])", reason)]
-            options = named + [v for v in options if v not in named]
+        options = _named_first(list(info.enum), reason)
         choices = [Choice(label=str(v), value=str(v)) for v in options[:MAX_CHOICES]]
     if info.has_default and kind != "boolean" and default_ok:
         # After a refusal the default may be the very thing refused: offer it only on a plain ask.
@@ -823,6 +819,20 @@ def _ask_field(
     if reason and not quiet:
         reply.field_errors = {info.name: reason}
     return reply
+
+
+def _named_first(options: list[Any], reason: str | None) -> list[Any]:
+    """The options a refusal names first, in the order it names them: what it allows ("must be
+    arm64 ...") or the option a near miss meant ("did you mean GLACIER?")."""
+    if not reason:
+        return options
+    at: list[tuple[int, int]] = []  # (where the reason names it, option index)
+    for index, v in enumerate(options):
+        found = re.search(rf"(?<![\w.-]){re.escape(str(v))}(?![\w-])", reason)
+        if found:
+            at.append((found.start(), index))
+    named = [options[index] for _, index in sorted(at)]
+    return named + [v for v in options if v not in named]
 
 
 def _num(value: float) -> int | float:

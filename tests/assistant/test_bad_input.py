@@ -158,3 +158,14 @@ def test_slack_markup_is_read_as_the_person_typed_it(core: Core) -> None:
     # Slack turns a typed domain into a link before the bot sees it.
     reply = chat.say("<http://lambda.amazonaws.com|lambda.amazonaws.com>")
     assert reply.step == "confirm" and chat.session.config["trusted_services"] == ["lambda.amazonaws.com"]
+
+
+def test_a_misspelt_option_is_offered_not_taken(world: World) -> None:
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    reply = chat.say("storage_class = glaceir")
+    assert "storage_class" not in chat.session.config
+    assert "did you mean GLACIER?" in reply.field_errors["storage_class"]
+    assert reply.choices[0].value == "GLACIER"  # one click takes the suggestion
+    chat.say(reply.choices[0].value)
+    assert chat.session.config["storage_class"] == "GLACIER"
