@@ -160,11 +160,6 @@ class TerraformSpec(_Strict):
         return self
 
 
-# The field model lives in module_registry.fields; ``FieldSpec`` is its old name, kept for
-# callers outside this package (the CLI and tests read ``definition.fields()``).
-FieldSpec = ConfigField
-
-
 class ModuleDefinition(_Strict):
     id: str
     title: str = Field(min_length=1, max_length=80)
