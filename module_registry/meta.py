@@ -4,8 +4,9 @@ and the JSON pointer of the first bad value.
 Checks, in order: the document parses; it fits the ``ModuleDefinition`` model; its ``schema`` is
 valid draft 2020-12 (against the metaschema) and follows our conventions (an object with
 ``additionalProperties: false``, every property titled and described, patterns that compile,
-defaults and examples valid against their own property); presets, constraints, relations,
-naming and Terraform ``inputs`` only refer to fields that exist.
+defaults and examples valid against their own property); the vocabulary (``x-tfpilot-synonyms``
+lowercase phrases naming one field each, on top-level fields; ``x-tfpilot-unit`` a known unit);
+presets, constraints, relations, naming and Terraform ``inputs`` only refer to fields that exist.
 """
 
 from __future__ import annotations
