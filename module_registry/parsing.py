@@ -115,10 +115,7 @@ def match_enum(field: ConfigField, text: str) -> Any | None:
     target = norm(text)
     if not options or not target:
         return None
-    by_norm: dict[str, Any] = {}
-    for option in options:
-        by_norm.setdefault(norm(str(option)), option)
-        by_norm.setdefault(norm(str(option)).replace(" ", ""), option)
+    by_norm = _by_norm(options)
     for key in (target, target.replace(" ", "")):
         if key in by_norm:
             return by_norm[key]
@@ -134,12 +131,18 @@ def suggest_enum(field: ConfigField, text: str, *, cutoff: float = 0.75) -> Any 
     target = norm(text)
     if not options or not target:
         return None
+    by_norm = _by_norm(options)
+    close = difflib.get_close_matches(target, list(by_norm), n=1, cutoff=cutoff)
+    return by_norm[close[0]] if close else None
+
+
+def _by_norm(options: tuple[Any, ...]) -> dict[str, Any]:
+    """Each option by its loose spellings: "STANDARD_IA" is "standard ia" and "standardia"."""
     by_norm: dict[str, Any] = {}
     for option in options:
         by_norm.setdefault(norm(str(option)), option)
         by_norm.setdefault(norm(str(option)).replace(" ", ""), option)
-    close = difflib.get_close_matches(target, list(by_norm), n=1, cutoff=cutoff)
-    return by_norm[close[0]] if close else None
+    return by_norm
 
 
 def render_value(field: ConfigField, value: Any) -> str:
