@@ -32,7 +32,6 @@ from assistant.domain.fields import (
     coerce,
     describe_quantity,
     describe_value,
-    field_infos,
 )
 from assistant.domain.reply import Choice, FormField, FormSpec, Reply
 from assistant.domain.rules import name_field, names_field
@@ -248,7 +247,7 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
         parts.append(scope or "")
     if module is not None:
         changed = []
-        for info in field_infos(module.schema):
+        for info in list(module.fields()):
             if info.name in s.config and s.config[info.name] != before.config.get(info.name, _MISSING):
                 changed.append(f"{_lower_title(info)} {_shown(s.config[info.name], info)}")
         if len(changed) > 4:
@@ -295,7 +294,7 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
     if not (s.project and s.environment and s.module):
         return s, _settle(s, ctx, ["Pick the project, environment and module before filling in the form."])
     module = ctx.registry.get(s.module)
-    fields = {f.name: f for f in field_infos(module.schema)}
+    fields = {f.name: f for f in list(module.fields())}
     errors: dict[str, str] = {}
     config: dict[str, Any] = {}
     for key, raw in values.items():
@@ -342,7 +341,7 @@ def _explain_fields(registry: RegistryView, module_id: str | None, names: list[s
     if module is None or not names:
         return []
     out = []
-    for info in field_infos(module.schema):
+    for info in list(module.fields()):
         if info.name not in names:
             continue
         parts = [f"*{bare_title(info)}* (`{info.name}`):"]
@@ -525,7 +524,7 @@ def _settle(
 def _settle_config(
     s: IntakeSession, ctx: FlowContext, module: ModuleView, notes: list[str], *, prod: bool, show_terraform: bool
 ) -> Reply:
-    fields = field_infos(module.schema)
+    fields = list(module.fields())
     _adopt_early_name(s, fields)
     checked = _check(ctx.registry, s, fields, prod)
     for name, why in checked.invalid.items():
@@ -840,7 +839,7 @@ def _num(value: float) -> int | float:
 
 
 def form_spec(module: ModuleView, values: Mapping[str, Any]) -> FormSpec:
-    fields = [FormField.of(f, values.get(f.name)) for f in field_infos(module.schema)]
+    fields = [FormField.of(f, values.get(f.name)) for f in list(module.fields())]
     return FormSpec(module=module.id, title=module.title, fields=fields)
 
 

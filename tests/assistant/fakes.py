@@ -10,6 +10,7 @@ import jsonschema
 
 from core.domain.errors import PermissionDenied
 from core.domain.request import PullRequestRef, Request
+from module_registry.fields import ConfigField, fields_of
 from tests.fakes import ManualClock
 
 
@@ -38,6 +39,9 @@ class FakeModule:
     synonyms: list[str] = field(default_factory=list)
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     prod_rules: dict[str, Any] = field(default_factory=dict)  # field -> value required in prod
+
+    def fields(self) -> list[ConfigField]:
+        return fields_of(self.schema)
 
 
 BUCKET = FakeModule(
