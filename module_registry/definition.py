@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from module_registry.fields import ConfigField, fields_of
 from module_registry.identifiers import HCL_IDENTIFIER_RE, MODULE_ID_RE
 
 JSON = Any
@@ -31,7 +33,16 @@ REGISTRY_SOURCE_RE = re.compile(
     r"^(?:[a-z0-9.-]+\.[a-z]{2,}/)?[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*/[a-z0-9]+(?://[A-Za-z0-9_./-]+)?$"
 )
 _PRINTABLE_RE = re.compile(r"^[\x20-\x7e]+$")
-_WORD_RE = re.compile(r"^[a-z0-9][a-z0-9 .+/-]*$")
+WORD_RE = re.compile(r"^[a-z0-9][a-z0-9 .+/-]*$")
+
+
+def _word(word: str) -> str:
+    if not WORD_RE.match(word):
+        raise ValueError(f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)")
+    return word
+
+
+Word = Annotated[str, AfterValidator(_word)]
 
 
 class _Strict(BaseModel):
@@ -149,35 +160,14 @@ class TerraformSpec(_Strict):
         return self
 
 
-class FieldSpec(BaseModel):
-    """A top-level config field, read from the schema (what a form or a question needs)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    title: str
-    description: str
-    type: str
-    required: bool
-    has_default: bool
-    default: JSON = None
-    examples: list[JSON] = Field(default_factory=list)
-    enum: list[JSON] | None = None
-    sensitive: bool = False
-    schema_: dict[str, JSON] = Field(alias="schema", default_factory=dict)
-
-    @property
-    def schema(self) -> dict[str, JSON]:  # type: ignore[override]
-        return self.schema_
-
-
 class ModuleDefinition(_Strict):
     id: str
     title: str = Field(min_length=1, max_length=80)
     description: str = Field(min_length=1, max_length=2000)
     category: str = Field(min_length=1, max_length=40)
-    keywords: list[str] = Field(default_factory=list)
-    synonyms: list[str] = Field(default_factory=list)
+    # How people name the module (the assistant's vocabulary; see docs/registry.md).
+    keywords: list[Word] = Field(default_factory=list)
+    synonyms: list[Word] = Field(default_factory=list)
     schema_: dict[str, JSON] = Field(alias="schema")
     presets: dict[str, dict[str, JSON]] = Field(default_factory=dict)
     preset_descriptions: dict[str, str] = Field(default_factory=dict)
@@ -200,14 +190,6 @@ class ModuleDefinition(_Strict):
             raise ValueError("module ids are lowercase letters, digits and single hyphens, starting with a letter")
         return value
 
-    @field_validator("keywords", "synonyms")
-    @classmethod
-    def _words(cls, words: list[str]) -> list[str]:
-        for word in words:
-            if not _WORD_RE.match(word):
-                raise ValueError(f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)")
-        return words
-
     @field_validator("presets")
     @classmethod
     def _preset_names(cls, presets: dict[str, dict[str, JSON]]) -> dict[str, dict[str, JSON]]:
@@ -228,25 +210,17 @@ class ModuleDefinition(_Strict):
     def field_names(self) -> list[str]:
         return list(self.properties())
 
-    def field(self, name: str) -> FieldSpec:
-        """The field ``name`` (``KeyError`` when the module has no such field)."""
-        prop = self.properties()[name]
-        return FieldSpec(
-            name=name,
-            title=str(prop.get("title", name)),
-            description=str(prop.get("description", "")),
-            type=_type_words(prop),
-            required=name in self.required_fields(),
-            has_default="default" in prop,
-            default=prop.get("default"),
-            examples=list(prop.get("examples", [])),
-            enum=list(prop["enum"]) if isinstance(prop.get("enum"), list) else None,
-            sensitive=bool(prop.get("writeOnly") or prop.get("x-sensitive")),
-            schema=prop,
-        )
+    @cached_property
+    def field_index(self) -> dict[str, ConfigField]:
+        """The config fields by name, built once from the schema and the constraints."""
+        return {f.name: f for f in fields_of(self.schema_, self.constraints)}
 
-    def fields(self) -> list[FieldSpec]:
-        return [self.field(name) for name in self.properties()]
+    def field(self, name: str) -> ConfigField:
+        """The field ``name`` (``KeyError`` when the module has no such field)."""
+        return self.field_index[name]
+
+    def fields(self) -> list[ConfigField]:
+        return list(self.field_index.values())
 
     def preset(self, name: str) -> dict[str, JSON]:
         """A copy of the preset ``name`` (``KeyError`` when unknown)."""
@@ -284,14 +258,3 @@ class ModuleDefinition(_Strict):
             "presets": sorted(self.presets),
             "required": self.required_fields(),
         }
-
-
-def _type_words(prop: dict[str, JSON]) -> str:
-    kind = prop.get("type")
-    if isinstance(kind, list):
-        return " or ".join(str(k) for k in kind)
-    if isinstance(kind, str):
-        return kind
-    if "enum" in prop:
-        return "choice"
-    return "any"

@@ -4,8 +4,9 @@ and the JSON pointer of the first bad value.
 Checks, in order: the document parses; it fits the ``ModuleDefinition`` model; its ``schema`` is
 valid draft 2020-12 (against the metaschema) and follows our conventions (an object with
 ``additionalProperties: false``, every property titled and described, patterns that compile,
-defaults and examples valid against their own property); presets, constraints, relations,
-naming and Terraform ``inputs`` only refer to fields that exist.
+defaults and examples valid against their own property); the vocabulary (``x-tfpilot-synonyms``
+lowercase phrases naming one field each, on top-level fields; ``x-tfpilot-unit`` a known unit);
+presets, constraints, relations, naming and Terraform ``inputs`` only refer to fields that exist.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from module_registry import documents, naming
-from module_registry.definition import CONTEXT_KEYS, ModuleDefinition
+from module_registry import documents, naming, units
+from module_registry.definition import CONTEXT_KEYS, WORD_RE, ModuleDefinition
 from module_registry.errors import RegistryError
+from module_registry.fields import SYNONYMS_KEY
 from module_registry.validation import apply_defaults, format_checker, relation_errors
 
 MAX_DEFINITION_BYTES = 1024 * 1024
+UNIT_KEY = "x-tfpilot-unit"
 _OPERATORS = ("$ref", "$if", "$case", "$concat", "$literal", "$omit", "$call")
 
 
@@ -152,6 +155,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
         for key in ("title", "description"):
             if not isinstance(prop.get(key), str) or not prop[key].strip():
                 raise RegistryError(f"every field needs a {key}", file=file, pointer=pointer([*where, key]))
+    _check_vocabulary(definition, file)
     for name in definition.required_fields():
         if name not in props:
             raise RegistryError(f"required field {name!r} is not a property", file=file, pointer="/schema/required")
@@ -180,6 +184,58 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
     _check_relations(definition, file)
     _check_inputs(definition, file)
     _check_outputs(definition, file)
+
+
+def _check_vocabulary(definition: ModuleDefinition, file: str) -> None:
+    """``x-tfpilot-synonyms`` (how people name a field) and ``x-tfpilot-unit`` on top-level
+    fields: lowercase phrases, each naming one field of the module only; a known unit."""
+    props = definition.properties()
+    owner: dict[str, str] = {}
+    for name, prop in props.items():
+        if not isinstance(prop, dict):
+            continue
+        where = ["schema", "properties", name]
+        if UNIT_KEY in prop and units.canonical(str(prop[UNIT_KEY])) is None:
+            known = ", ".join(units.UNIT_WORDS)
+            raise RegistryError(
+                f"unknown unit {prop[UNIT_KEY]!r}; known: {known}", file=file, pointer=pointer([*where, UNIT_KEY])
+            )
+        if SYNONYMS_KEY not in prop:
+            continue
+        words = prop[SYNONYMS_KEY]
+        if not isinstance(words, list) or not words:
+            raise RegistryError(
+                "synonyms are a non-empty list of phrases", file=file, pointer=pointer([*where, SYNONYMS_KEY])
+            )
+        for index, word in enumerate(words):
+            at = pointer([*where, SYNONYMS_KEY, index])
+            if not isinstance(word, str) or not WORD_RE.match(word):
+                raise RegistryError(
+                    f"{word!r} must be lowercase words (letters, digits, spaces, . + / -)", file=file, pointer=at
+                )
+            other = owner.setdefault(word, name)
+            if other != name:
+                raise RegistryError(
+                    f"synonym {word!r} names two fields ({other!r} and {name!r}): "
+                    "the assistant could not tell them apart",
+                    file=file,
+                    pointer=at,
+                )
+            if words.index(word) != index:
+                raise RegistryError(f"synonym {word!r} is listed twice", file=file, pointer=at)
+    for where, node in _walk_schemas(definition.schema_, ["schema"]):
+        nested = len(where) != 3 or where[1] != "properties"
+        for key in (SYNONYMS_KEY, UNIT_KEY):
+            if nested and key in node and where != ["schema"]:
+                raise RegistryError(
+                    f"{key} belongs on a top-level field, not a nested schema",
+                    file=file,
+                    pointer=pointer([*where, key]),
+                )
+            if where == ["schema"] and key in node:
+                raise RegistryError(
+                    f"{key} belongs on a field (schema/properties/<field>)", file=file, pointer=pointer([*where, key])
+                )
 
 
 def _check_presets(definition: ModuleDefinition, file: str) -> None:

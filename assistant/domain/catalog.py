@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from core.services.registry_view import FieldErrorView, ValidationView
+from module_registry.fields import ConfigField
 
 __all__ = ["FieldErrorView", "ModuleView", "ProjectsView", "RegistryView", "TargetView", "ValidationView"]
 
@@ -30,6 +31,9 @@ class ModuleView(Protocol):
     def schema(self) -> Mapping[str, Any]: ...
     @property
     def presets(self) -> Mapping[str, Mapping[str, Any]]: ...
+    def fields(self) -> Sequence[ConfigField]:
+        """The config fields, built once by the registry from the schema and constraints."""
+        ...
 
 
 class RegistryView(Protocol):

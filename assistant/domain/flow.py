@@ -27,12 +27,11 @@ from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, Tar
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
 from assistant.domain.fields import (
     CoercionError,
-    FieldInfo,
+    ConfigField,
     bare_title,
     coerce,
     describe_quantity,
     describe_value,
-    field_infos,
 )
 from assistant.domain.reply import Choice, FormField, FormSpec, Reply
 from assistant.domain.rules import name_field, names_field
@@ -248,7 +247,7 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
         parts.append(scope or "")
     if module is not None:
         changed = []
-        for info in field_infos(module.schema):
+        for info in list(module.fields()):
             if info.name in s.config and s.config[info.name] != before.config.get(info.name, _MISSING):
                 changed.append(f"{_lower_title(info)} {_shown(s.config[info.name], info)}")
         if len(changed) > 4:
@@ -272,12 +271,12 @@ def _with_article(title: str) -> str:
     return ("an " if vowel else "a ") + title
 
 
-def _lower_title(info: FieldInfo) -> str:
+def _lower_title(info: ConfigField) -> str:
     title = bare_title(info)
     return title if title[:2].isupper() else title[:1].lower() + title[1:]
 
 
-def _shown(value: Any, info: FieldInfo) -> str:
+def _shown(value: Any, info: ConfigField) -> str:
     if info.kind == "boolean" and isinstance(value, bool):
         return "on" if value else "off"
     if info.kind in ("integer", "number"):
@@ -295,7 +294,7 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
     if not (s.project and s.environment and s.module):
         return s, _settle(s, ctx, ["Pick the project, environment and module before filling in the form."])
     module = ctx.registry.get(s.module)
-    fields = {f.name: f for f in field_infos(module.schema)}
+    fields = {f.name: f for f in list(module.fields())}
     errors: dict[str, str] = {}
     config: dict[str, Any] = {}
     for key, raw in values.items():
@@ -318,7 +317,7 @@ def apply_form(session: IntakeSession, values: Mapping[str, Any], ctx: FlowConte
             errors.setdefault(_top(err.field) or "_", _explain(err.message, err.allowed))
     if errors:
         text = "Some values need fixing:\n" + "\n".join(
-            f"• {fields[n].title if n in fields else n}: {m}" for n, m in errors.items()
+            f"• {fields[n].heading if n in fields else n}: {m}" for n, m in errors.items()
         )
         reply = Reply(
             text=text,
@@ -342,7 +341,7 @@ def _explain_fields(registry: RegistryView, module_id: str | None, names: list[s
     if module is None or not names:
         return []
     out = []
-    for info in field_infos(module.schema):
+    for info in list(module.fields()):
         if info.name not in names:
             continue
         parts = [f"*{bare_title(info)}* (`{info.name}`):"]
@@ -525,7 +524,7 @@ def _settle(
 def _settle_config(
     s: IntakeSession, ctx: FlowContext, module: ModuleView, notes: list[str], *, prod: bool, show_terraform: bool
 ) -> Reply:
-    fields = field_infos(module.schema)
+    fields = list(module.fields())
     _adopt_early_name(s, fields)
     checked = _check(ctx.registry, s, fields, prod)
     for name, why in checked.invalid.items():
@@ -575,7 +574,7 @@ def _settle_config(
     return _confirm(s, ctx, module, fields, checked.config, notes, show_terraform=show_terraform, prod=prod)
 
 
-def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
+def _adopt_early_name(s: IntakeSession, fields: list[ConfigField]) -> None:
     # "called X" said before the module was known lands in "name": give it to the name field.
     if "name" in s.config and "name" not in {f.name for f in fields}:
         target = name_field(fields)
@@ -587,7 +586,7 @@ def _adopt_early_name(s: IntakeSession, fields: list[FieldInfo]) -> None:
         s.config.pop(key)
 
 
-def _check(registry: RegistryView, s: IntakeSession, fields: list[FieldInfo], prod: bool) -> _Checked:
+def _check(registry: RegistryView, s: IntakeSession, fields: list[ConfigField], prod: bool) -> _Checked:
     assert s.module is not None and s.environment is not None
     result = registry.validate(s.module, dict(s.config), s.environment, prod=prod, project=s.project)
     invalid: dict[str, str] = {}
@@ -643,7 +642,7 @@ def _confirm(
     s: IntakeSession,
     ctx: FlowContext,
     module: ModuleView,
-    fields: list[FieldInfo],
+    fields: list[ConfigField],
     config: dict[str, Any],
     notes: list[str],
     *,
@@ -764,7 +763,7 @@ def _ask_field(
     s: IntakeSession,
     ctx: FlowContext,
     module: ModuleView,
-    info: FieldInfo,
+    info: ConfigField,
     reason: str | None,
     notes: list[str],
     *,
@@ -808,11 +807,7 @@ def _ask_field(
     if kind == "boolean":
         choices = [Choice(label="Yes", value="yes"), Choice(label="No", value="no")]
     elif info.enum:
-        options = list(info.enum)
-        if reason:
-            # The value the refusal allows ("must be arm64 ...") goes first.
-            named = [v for v in options if re.search(rf"(?<![\w.-]){re.escape(str(v))}(?![\w-])", reason)]
-            options = named + [v for v in options if v not in named]
+        options = _named_first(list(info.enum), reason)
         choices = [Choice(label=str(v), value=str(v)) for v in options[:MAX_CHOICES]]
     if info.has_default and kind != "boolean" and default_ok:
         # After a refusal the default may be the very thing refused: offer it only on a plain ask.
@@ -825,35 +820,26 @@ def _ask_field(
     return reply
 
 
+def _named_first(options: list[Any], reason: str | None) -> list[Any]:
+    """The options a refusal names first, in the order it names them: what it allows ("must be
+    arm64 ...") or the option a near miss meant ("did you mean GLACIER?")."""
+    if not reason:
+        return options
+    at: list[tuple[int, int]] = []  # (where the reason names it, option index)
+    for index, v in enumerate(options):
+        found = re.search(rf"(?<![\w.-]){re.escape(str(v))}(?![\w-])", reason)
+        if found:
+            at.append((found.start(), index))
+    named = [options[index] for _, index in sorted(at)]
+    return named + [v for v in options if v not in named]
+
+
 def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
 def form_spec(module: ModuleView, values: Mapping[str, Any]) -> FormSpec:
-    fields: list[FormField] = []
-    for f in field_infos(module.schema):
-        kind = f.kind
-        choices: list[Choice] = []
-        if f.enum:
-            choices = [Choice(label=str(v), value=str(v)) for v in f.enum[:100]]
-        elif kind == "boolean":
-            choices = [Choice(label="Yes", value="true"), Choice(label="No", value="false")]
-        fields.append(
-            FormField(
-                name=f.name,
-                title=f.title,
-                kind=kind,
-                required=f.required,
-                description=f.description or None,
-                default=f.default if f.has_default else None,
-                value=values.get(f.name),
-                choices=choices,
-                unit=f.unit,
-                minimum=f.minimum,
-                maximum=f.maximum,
-                placeholder=describe_value(f.examples[0]) if f.examples else None,
-            )
-        )
+    fields = [FormField.of(f, values.get(f.name)) for f in list(module.fields())]
     return FormSpec(module=module.id, title=module.title, fields=fields)
 
 

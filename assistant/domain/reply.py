@@ -4,11 +4,12 @@ Slack views, the console and tests render the same reply."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-FieldKind = Literal["text", "integer", "number", "boolean", "select", "list", "map", "json"]
+from assistant.domain.fields import describe_value
+from module_registry.fields import ConfigField, FieldKind
 
 
 class Choice(BaseModel):
@@ -19,6 +20,9 @@ class Choice(BaseModel):
 
 
 class FormField(BaseModel):
+    """A form input as a renderer needs it: a view of the registry's ``ConfigField`` (see
+    ``FormField.of``) and the value collected so far."""
+
     name: str
     title: str
     kind: FieldKind
@@ -31,6 +35,28 @@ class FormField(BaseModel):
     minimum: float | None = None
     maximum: float | None = None
     placeholder: str | None = None
+
+    @classmethod
+    def of(cls, field: ConfigField, value: Any = None) -> FormField:
+        choices: list[Choice] = []
+        if field.enum:
+            choices = [Choice(label=str(v), value=str(v)) for v in field.enum[:100]]
+        elif field.kind == "boolean":
+            choices = [Choice(label="Yes", value="true"), Choice(label="No", value="false")]
+        return cls(
+            name=field.name,
+            title=field.heading,
+            kind=field.kind,
+            required=field.required,
+            description=field.description or None,
+            default=field.default if field.has_default else None,
+            value=value,
+            choices=choices,
+            unit=field.unit,
+            minimum=field.minimum,
+            maximum=field.maximum,
+            placeholder=describe_value(field.examples[0]) if field.examples else None,
+        )
 
 
 class FormSpec(BaseModel):

@@ -1,9 +1,11 @@
 """``RuleExtractor``: the deterministic extractor, used when no model is configured and
 whenever the model fails. It reads commands ("back", "cancel", "submit"...), project,
-environment and module names (with synonyms: "bucket" -> s3-bucket, "production" -> prod),
-presets, and config values written as ``key=value``, ``key: value``, "set X to Y", "name is X",
-"called X", numbers with units, booleans ("with versioning", "no force destroy") and enum
-values (fuzzy). Everything it returns is a candidate: the registry validates.
+environment and module names ("production" -> prod; "bucket" -> s3-bucket by the module
+definition's keywords and synonyms), presets, and config values written as ``key=value``,
+``key: value``, "set X to Y", "name is X", "called X", numbers with units, booleans ("with
+versioning", "no force destroy") and enum values. Fields are named by their name, title and
+``x-tfpilot-synonyms`` (data in the module definition). Everything it returns is a candidate:
+the registry's parser reads values and the registry validates them.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from assistant.domain.fields import (
     NUMBER_WITH_UNIT,
     UNITS,
     CoercionError,
-    FieldInfo,
+    ConfigField,
+    UnitMismatch,
     coerce,
     convert,
     dimension_of,
     field_infos,
-    match_enum,
     norm,
+    own_phrases,
     parse_bool,
     words,
 )
+from module_registry.parsing import match_enum, suggest_enum
 
 # Aliases of environment names; each group maps to whichever member the projects map uses.
 ENV_GROUPS: tuple[frozenset[str], ...] = (
@@ -42,62 +46,6 @@ ENV_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"uat"}),
     frozenset({"preprod", "pre-prod", "pre-production"}),
 )
-# Module words every team uses, on top of the registry's own keywords and synonyms.
-MODULE_HINTS: dict[str, tuple[str, ...]] = {
-    "s3-bucket": ("bucket", "s3", "s3 bucket", "object storage"),
-    "sqs-queue": ("queue", "sqs", "sqs queue", "message queue"),
-    "sns-topic": ("topic", "sns", "sns topic", "pubsub", "pub sub"),
-    "dynamodb-table": ("dynamodb", "dynamo", "ddb", "dynamo table", "nosql table"),
-    "ecr-repository": ("ecr", "ecr repo", "container registry", "docker registry", "image repository"),
-    "iam-role": ("iam role", "role", "iam"),
-    "rds-postgres": ("postgres", "postgresql", "rds", "database", "pg database", "rds postgres"),
-    "ec2-instance": ("ec2", "instance", "vm", "virtual machine", "server", "ec2 instance", "box"),
-}
-# How people name common module fields, on top of each field's name, title and x-synonyms.
-FIELD_HINTS: dict[str, tuple[str, ...]] = {
-    "dead_letter_queue": ("dlq", "dead letter", "deadletter queue", "redrive"),
-    "multi_az": ("multiaz", "high availability", "ha"),
-    "point_in_time_recovery": ("pitr", "point in time", "continuous backups"),
-    "associate_public_ip": ("public ip", "public ip address", "public address"),
-    "hash_key": ("hash key", "partition key", "pk"),
-    "range_key": ("range key", "sort key", "sk"),
-    "message_retention_seconds": ("retention", "retain messages", "keep messages", "message retention period"),
-    "visibility_timeout_seconds": ("visibility", "timeout"),
-    "allocated_storage": ("disk", "storage size", "disk size"),
-    "root_volume_size": ("disk", "root disk", "volume size", "disk size", "volume"),
-    "engine_version": ("postgres version", "pg version", "version", "postgres", "postgresql", "pg"),
-    "expiration_days": ("expire after", "expire objects", "delete objects after", "lifecycle", "expiry", "expire"),
-    "noncurrent_expiration_days": ("old versions", "noncurrent versions", "previous versions"),
-    "content_based_deduplication": ("content based dedup", "dedup", "deduplication", "content deduplication"),
-    "scan_on_push": ("image scanning", "scanning", "scan images", "vulnerability scanning"),
-    "image_tag_mutability": ("tag mutability",),
-    "detailed_monitoring": ("monitoring",),
-    "performance_insights": ("insights",),
-    "require_mfa": ("mfa",),
-    "trusted_services": ("trusted service", "assumed by", "trust"),
-    "managed_policy_arns": ("policies", "policy", "managed policy", "attach"),
-    "max_session_duration": ("session", "session duration", "session length"),
-    "max_receive_count": ("max receives", "receive count", "retries", "max retries", "attempts"),
-    "receive_wait_time_seconds": ("long polling", "wait time", "long poll"),
-    "keep_last_images": ("keep last", "keep images", "retain images", "keep the last"),
-    "untagged_expiry_days": ("untagged",),
-    "backup_retention_days": ("backups", "keep backups", "backup"),
-    "db_name": ("database name", "db name"),
-    "username": ("master user", "master username", "admin user"),
-    "read_capacity": ("rcu", "read units"),
-    "write_capacity": ("wcu", "write units"),
-    "ttl_attribute": ("ttl", "ttl on", "ttl field", "time to live"),
-    "stream_view_type": ("stream", "streams"),
-    "kms_key_arn": ("kms key",),
-    "kms_key_id": ("kms key",),
-    "iam_instance_profile": ("instance profile",),
-    "subnet_ids": ("subnets",),
-    "subnet_id": ("subnet",),
-    "security_group_ids": ("security groups", "security group", "sg", "sgs"),
-    "instance_class": ("db class", "class"),
-    "max_message_size": ("message size", "max size"),
-    "delay_seconds": ("delay",),
-}
 _NEGATIONS = frozenset({"no", "not", "without", "disable", "disabled", "dont", "don", "never", "off", "skip", "w/o"})
 _AFTER_FALSE = frozenset({"off", "disabled", "false", "no", "none"})
 _AFTER_TRUE = frozenset({"on", "enabled", "true", "yes"})
@@ -323,8 +271,9 @@ def env_aliases(environments: Iterable[str]) -> dict[str, str]:
 
 
 def module_phrases(info: ModuleInfo) -> list[str]:
+    # The registry's words for the module: its id, title, keywords and synonyms (the
+    # definition's data, where teams add the words they use).
     phrases = {info.id, info.id.replace("-", " "), info.title, *info.keywords, *info.synonyms}
-    phrases |= set(MODULE_HINTS.get(info.id, ()))
     return sorted({norm(p) for p in phrases if norm(p)}, key=len, reverse=True)
 
 
@@ -346,7 +295,7 @@ def _compiled(pattern: Any) -> re.Pattern[str] | None:
         return None
 
 
-def _specific_pattern(f: FieldInfo) -> re.Pattern[str] | None:
+def _specific_pattern(f: ConfigField) -> re.Pattern[str] | None:
     raw = f.schema.get("pattern")
     if f.kind == "list":
         items = f.schema.get("items")
@@ -371,9 +320,9 @@ def _enum_patterns(label: str) -> list[re.Pattern[str]]:
     return [re.compile(r"(?<![\w-])" + r"[\s_.-]?".join(re.escape(c) for c in compact) + r"(?![\w-])", re.IGNORECASE)]
 
 
-def field_phrases(f: FieldInfo) -> list[str]:
+def field_phrases(f: ConfigField) -> list[str]:
     """How a user may name field ``f`` (normalized), longest first."""
-    out = set(f.phrases()) | {norm(h) for h in FIELD_HINTS.get(f.name, ())}
+    out = set(own_phrases(f)) | {norm(h) for h in f.synonyms}
     # "Enable versioning" is named by "versioning".
     for p in list(out):
         for lead in ("enable ", "enabled ", "use ", "is ", "allow "):
@@ -382,16 +331,12 @@ def field_phrases(f: FieldInfo) -> list[str]:
     return sorted((p for p in out if p), key=len, reverse=True)
 
 
-def names_field(text: str, f: FieldInfo) -> bool:
+def names_field(text: str, f: ConfigField) -> bool:
     """Does ``text`` (a message, or an error message) name field ``f``?"""
-    return any(
-        _stem_pattern(p).search(text)
-        for p in [*f.phrases(), *map(norm, FIELD_HINTS.get(f.name, ()))]
-        if p not in _GENERIC
-    )
+    return any(_stem_pattern(p).search(text) for p in [*own_phrases(f), *map(norm, f.synonyms)] if p not in _GENERIC)
 
 
-def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
+def name_field(fields: list[ConfigField]) -> ConfigField | None:
     """The field "called X" names: ``name``, else the first required ``*_name``/``name*`` string."""
     strings = [f for f in fields if f.kind == "text"]
     for f in strings:
@@ -399,7 +344,7 @@ def name_field(fields: list[FieldInfo]) -> FieldInfo | None:
             return f
     for pool in ([f for f in strings if f.required], strings):
         for f in pool:
-            if f.name.endswith("name") or f.name.startswith("name") or "name" in norm(f.title).split():
+            if f.name.endswith("name") or f.name.startswith("name") or "name" in norm(f.heading).split():
                 return f
     for f in strings:
         if f.name in ("identifier", "id"):
@@ -411,7 +356,7 @@ _MAP_PAIR = re.compile(r"(?P<key>[\w.:/-]+?)\s*[=:]\s*(?:\"[^\"]*\"|'[^']*'|[^,;
 _MAP_SEP = re.compile(r"\s*,\s*|\s+and\s+|\s+")
 
 
-def _map_named_before(before: str, fields: list[FieldInfo]) -> FieldInfo | None:
+def _map_named_before(before: str, fields: list[ConfigField]) -> ConfigField | None:
     for f in fields:
         if f.kind != "map":
             continue
@@ -423,13 +368,15 @@ def _map_named_before(before: str, fields: list[FieldInfo]) -> FieldInfo | None:
     return None
 
 
-def _enum_words(f: FieldInfo, rest: str) -> tuple[str, int] | None:
+def _enum_words(f: ConfigField, rest: str) -> tuple[str, int] | None:
     """The longest run of 2-4 words opening ``rest`` (within its clause) that spells an option
     of ``f`` closely, and its length in characters."""
     clause = re.match(r"[^,;\n]*", rest)
     spans = [m.end() for m in re.finditer(r"\S+", clause.group(0) if clause else "")]
     for n in range(min(len(spans), 4), 1, -1):
-        if match_enum(f, rest[: spans[n - 1]], cutoff=0.85) is not None:
+        said = rest[: spans[n - 1]]
+        # A near miss is read too: the parser then refuses it, offering the option.
+        if match_enum(f, said) is not None or suggest_enum(f, said, cutoff=0.85) is not None:
             return rest[: spans[n - 1]], spans[n - 1]
     return None
 
@@ -519,15 +466,15 @@ class RuleExtractor:
             text.mask(match.start("val"), match.end("val"))
         return found
 
-    def _resolve_key(self, key: str, fields: list[FieldInfo], *, fuzzy: bool) -> FieldInfo | str | None:
+    def _resolve_key(self, key: str, fields: list[ConfigField], *, fuzzy: bool) -> ConfigField | str | None:
         key_words = [w for w in words(key.replace("_", " ")) if w]
         while key_words and key_words[0] in _VERBS:
             key_words = key_words[1:]
         if not key_words:
             return None
-        phrases: dict[str, FieldInfo | str] = {}
+        phrases: dict[str, ConfigField | str] = {}
         for f in fields:
-            for p in f.phrases():
+            for p in own_phrases(f):
                 phrases.setdefault(p, f)
         for f in fields:
             for p in field_phrases(f):
@@ -552,7 +499,7 @@ class RuleExtractor:
         return None
 
     def _resolve_pairs(
-        self, text: _Text, pairs: list[tuple[str, str, str, int, int]], fields: list[FieldInfo], cand: Candidates
+        self, text: _Text, pairs: list[tuple[str, str, str, int, int]], fields: list[ConfigField], cand: Candidates
     ) -> None:
         spent: list[tuple[int, int]] = []  # values read so far: a pair inside one is part of it
         for key, op, raw, start, value_end in pairs:
@@ -609,7 +556,7 @@ class RuleExtractor:
             spent.append((start, end))
             text.mask(start, end)
 
-    def _map_run(self, text: str, start: int, fields: list[FieldInfo]) -> tuple[str, int] | None:
+    def _map_run(self, text: str, start: int, fields: list[ConfigField]) -> tuple[str, int] | None:
         """The ``k=v`` pairs from ``start`` on, up to one whose key names something else
         (``project=core``, ``versioning=off``): the value of a map field, and where it ends."""
         end = start
@@ -626,7 +573,7 @@ class RuleExtractor:
         return (text[start:end], end) if end > start else None
 
     @staticmethod
-    def _set(cand: Candidates, target: FieldInfo, value: str) -> None:
+    def _set(cand: Candidates, target: ConfigField, value: str) -> None:
         try:
             cand.config[target.name] = coerce(target, value)
         except CoercionError as exc:
@@ -677,7 +624,7 @@ class RuleExtractor:
         if cand.module is None:
             # Earliest mention wins, but a word that is also a field of some module ("fifo")
             # only counts when nothing stronger is said ("a fifo topic" is a topic).
-            weak = {p for info in context.modules for f in field_infos(info.config_schema) for p in f.phrases()}
+            weak = {p for info in context.modules for f in field_infos(info.config_schema) for p in own_phrases(f)}
             # Once a module is chosen, the words that name one of its fields are about that field
             # ("change storage to 50 GB", "instance class t4g.medium"), never another module.
             own = self._field_spans(text, context.module_info(context.module))
@@ -763,8 +710,8 @@ class RuleExtractor:
                 text.mask(named.start(), named.end())
                 return
 
-    def _enums(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
-        hits: dict[str, list[tuple[FieldInfo, Any, re.Match[str]]]] = {}
+    def _enums(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
+        hits: dict[str, list[tuple[ConfigField, Any, re.Match[str]]]] = {}
         for f in fields:
             if not f.enum or f.name in cand.config or f.kind == "boolean":
                 continue
@@ -790,7 +737,7 @@ class RuleExtractor:
             text.mask(match.start(), match.end())
         self._enum_by_part(text, fields, cand)
 
-    def _enum_by_part(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+    def _enum_by_part(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
         """ "kms encryption" -> sse-kms, "infrequent access table class" -> STANDARD_INFREQUENT_ACCESS:
         a word only one option has, next to the field's name."""
         for f in fields:
@@ -811,11 +758,11 @@ class RuleExtractor:
                     text.mask(start, end)
                     break
 
-    def _patterned(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+    def _patterned(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
         """Values whose shape names their field: ``subnet-0abc...``, ``sg-...``, ``ami-...``,
         ``arn:aws:kms:...``, ``lambda.amazonaws.com``."""
         tokens = [(m.group(0).rstrip(".,;:!?"), m.start()) for m in _TOKEN.finditer(text.work)]
-        owners: dict[str, list[FieldInfo]] = {}
+        owners: dict[str, list[ConfigField]] = {}
         for f in fields:
             if f.name in cand.config:
                 continue
@@ -848,7 +795,7 @@ class RuleExtractor:
             cand.config[name] = values if by_name[name].kind == "list" else values[0]
 
     def _adjacent_text(
-        self, text: _Text, fields: list[FieldInfo], cand: Candidates, context: ExtractionContext
+        self, text: _Text, fields: list[ConfigField], cand: Candidates, context: ExtractionContext
     ) -> None:
         """``partition key order_id``, ``sort key created_at``, ``db name orders``: a text field
         named, then its value."""
@@ -877,11 +824,11 @@ class RuleExtractor:
                 text.mask(match.start(group), match.end(group))
                 break
 
-    def _named_before(self, text: _Text, f: FieldInfo, start: int) -> bool:
+    def _named_before(self, text: _Text, f: ConfigField, start: int) -> bool:
         return any(end <= start and start - end <= 3 for _s, end, _p in self._mentions(text, f))
 
     @staticmethod
-    def _mentions(text: _Text, f: FieldInfo) -> list[tuple[int, int, int]]:
+    def _mentions(text: _Text, f: ConfigField) -> list[tuple[int, int, int]]:
         """(start, end, penalty) of each place the message names field ``f``."""
         out: list[tuple[int, int, int]] = []
         for phrase in field_phrases(f):
@@ -896,7 +843,7 @@ class RuleExtractor:
                         out.append((m.start(), m.end(), 15))
         return out
 
-    def _booleans(self, text: _Text, fields: list[FieldInfo], cand: Candidates) -> None:
+    def _booleans(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
         for f in fields:
             if f.kind != "boolean" or f.name in cand.config:
                 continue
@@ -922,7 +869,7 @@ class RuleExtractor:
             if polarity:
                 text.mask(end, end + polarity.end())
 
-    def _numbers(self, text: _Text, fields: list[FieldInfo], cand: Candidates, pending: str | None) -> None:
+    def _numbers(self, text: _Text, fields: list[ConfigField], cand: Candidates, pending: str | None) -> None:
         numeric = [f for f in fields if f.kind in ("integer", "number") and f.name not in cand.config]
         if not numeric:
             return
@@ -935,7 +882,7 @@ class RuleExtractor:
         if not quantities:
             return
         used: set[int] = set()
-        options: list[tuple[int, FieldInfo, int, int, int]] = []
+        options: list[tuple[int, ConfigField, int, int, int]] = []
         for f in numeric:
             for start, end, penalty in self._mentions(text, f):
                 for qi, q in enumerate(quantities):
@@ -979,16 +926,16 @@ class RuleExtractor:
                 used.add(qi)
 
     @staticmethod
-    def _set_number(cand: Candidates, f: FieldInfo, q: _Quantity) -> None:
+    def _set_number(cand: Candidates, f: ConfigField, q: _Quantity) -> None:
         try:
             value = convert(q.value, q.unit, f.unit)
-        except CoercionError:
+        except UnitMismatch:
             return
         cand.config[f.name] = int(value) if float(value).is_integer() else value
 
     # --- the answer to the question just asked ------------------------------------------
     def _pending(
-        self, message: str, context: ExtractionContext, by_name: dict[str, FieldInfo], cand: Candidates, rest: str
+        self, message: str, context: ExtractionContext, by_name: dict[str, ConfigField], cand: Candidates, rest: str
     ) -> None:
         bare = _FILLER.sub("", message.strip()).strip().rstrip(".!")
         if not bare:
@@ -1045,4 +992,4 @@ class RuleExtractor:
             cand.problems[pending] = str(exc)
 
 
-__all__ = ["ENV_GROUPS", "MODULE_HINTS", "RuleExtractor", "detect_intent", "env_aliases", "name_field"]
+__all__ = ["ENV_GROUPS", "RuleExtractor", "detect_intent", "env_aliases", "name_field"]

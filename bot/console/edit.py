@@ -2,26 +2,24 @@
 
 ``describe(fields, config)`` lists the request's settings as they are; ``parse_assignments``
 reads what the person typed (``versioning=false name="new logs" tags={"team":"data"}``) into
-typed values by the module's JSON Schema fields (the same ``FormField``s the modal is built
-from), with every problem named. The registry validates the result like any other edit.
+typed values with the registry's ``parse_field_value`` over the module's fields (the same
+field model the modal is built from), with every problem named. The registry validates the result like any other edit.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.views.forms import FormField
+from module_registry.parsing import ParseError, parse_field_value
 
 MAX_LINE = 4000
 # name=value, the value a quoted string, a JSON list/object, or a bare word up to a space (a
 # trailing comma separates pairs; inside a bare word it separates list items: ports=80,443).
 _PAIR_RE = re.compile(r"""\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\]|\{[^}]*\}|[^\s]*)\s*,?""")
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
 
 
 def shown(value: Any) -> str:
@@ -52,51 +50,19 @@ def describe(fields: Sequence[FormField], config: Mapping[str, Any]) -> list[str
     return lines
 
 
-def _scalar(text: str, item_type: str | None) -> Any:
-    if item_type == "boolean":
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError(f"{text!r} is not true or false")
-    if item_type in ("integer", "number"):
-        number = float(text)
-        if not math.isfinite(number):
-            raise ValueError("is not a finite number")
-        if item_type == "integer":
-            if not number.is_integer():
-                raise ValueError("must be a whole number")
-            return int(number)
-        return number
-    return text
-
-
 def _value(field: FormField, raw: str) -> Any:
-    text = raw
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = json.loads(text)  # a quoted string: its escapes decoded
-        if field.kind == "text":
-            return text
-    if field.kind == "select":
-        for option in field.enum:
-            if shown(option) == text or (isinstance(option, str) and option.lower() == text.lower()):
-                return option
-        raise ValueError(f"is not one of {', '.join(shown(v) for v in field.enum)}")
-    if field.kind in ("boolean", "integer", "number"):
-        return _scalar(text, field.kind)
-    if field.kind == "list":
-        if text.startswith("["):
-            value = json.loads(text)
-            if not isinstance(value, list):
-                raise ValueError("expected a JSON list")
-            return value
-        return [_scalar(part.strip(), field.item_type) for part in text.split(",") if part.strip()]
-    if field.kind in ("map", "json"):
-        value = json.loads(text)
-        if field.kind == "map" and not isinstance(value, dict):
-            raise ValueError("expected a JSON object")
-        return value
-    return text
+    parsed = parse_field_value(field, raw)
+    if not isinstance(parsed, ParseError):
+        return parsed.value
+    # The console names booleans and options the way ``describe`` lists them.
+    if parsed.code == "boolean":
+        raise ValueError(f"{parsed.text!r} is not true or false")
+    if parsed.code == "enum":
+        hint = f" (did you mean {shown(parsed.suggestion)}?)" if parsed.suggestion is not None else ""
+        raise ValueError(f"is not one of {', '.join(shown(v) for v in parsed.options)}{hint}")
+    if parsed.code == "finite":
+        raise ValueError("is not a finite number")
+    raise ValueError(parsed.message)
 
 
 def parse_assignments(fields: Sequence[FormField], text: str) -> tuple[dict[str, Any], list[str]]:
@@ -126,9 +92,8 @@ def parse_assignments(fields: Sequence[FormField], text: str) -> tuple[dict[str,
             continue
         try:
             values[name] = _value(field, raw)
-        except (ValueError, TypeError) as exc:
-            reason = "is not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            problems.append(f"{name}: {reason}")
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
     if not values and not problems:
         problems.append("nothing to change")
     return values, problems

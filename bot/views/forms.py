@@ -1,11 +1,12 @@
 """Modals generated from a module's JSON Schema, and the parsing of their submissions.
 
-``schema_fields(schema)`` reads the schema's top-level properties into ``FormField``s;
+``schema_fields(schema)`` reads the schema's top-level properties into the registry's field model
+(``FormField`` is ``module_registry.fields.ConfigField``);
 ``form_modal(...)`` renders them: a static select for an enum, a number input with the bounds
 for integers and numbers, a checkbox for a boolean, a text input (hint from the description,
 placeholder from the examples) for a string, and a multiline input for lists and maps (JSON, or
 one item / ``key=value`` per line). ``parse_submission`` turns ``view.state.values`` back into
-typed values and reports what cannot be read, keyed by block id, ready for
+typed values with the registry's ``parse_field_value`` and reports what cannot be read, keyed by block id, ready for
 ``response_action: errors``. Pure: no I/O.
 """
 
@@ -16,8 +17,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from bot.views.limits import (
     INITIAL_VALUE,
@@ -36,33 +36,17 @@ from bot.views.limits import (
     mrkdwn,
     plain,
 )
+from module_registry.fields import ConfigField, fields_of
+from module_registry.parsing import ParseError, parse_field_value
+from module_registry.parsing import render_value as render_text
 
-Kind = Literal["select", "integer", "number", "boolean", "text", "list", "map", "json"]
 INPUT_ACTION = "value"
 ERROR_TEXT = 500
 # One block of the modal introduces it and one may say that fields were left out.
 MAX_FIELDS = MAX_BLOCKS["modal"] - 2
 
-
-@dataclass(frozen=True)
-class FormField:
-    name: str
-    label: str
-    kind: Kind
-    required: bool = False
-    description: str | None = None
-    placeholder: str | None = None
-    enum: tuple[Any, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    max_length: int | None = None
-    item_type: str | None = None  # lists: the items' JSON type; maps: the values' type
-    default: Any = None
-    has_default: bool = False
-
-    @property
-    def block_id(self) -> str:
-        return block_id_for(self.name)
+# A modal input is the registry's field model itself (kind, bounds, options, default...).
+FormField = ConfigField
 
 
 def block_id_for(name: str) -> str:
@@ -71,89 +55,20 @@ def block_id_for(name: str) -> str:
     return "f#" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
-def _types(schema: Mapping[str, Any]) -> list[str]:
-    raw = schema.get("type")
-    types = [raw] if isinstance(raw, str) else [t for t in raw or [] if isinstance(t, str)]
-    for key in ("anyOf", "oneOf"):
-        for sub in schema.get(key) or []:
-            if isinstance(sub, Mapping):
-                types += [t for t in _types(sub) if t not in types]
-    return [t for t in types if t != "null"]
+def _block(field: FormField) -> str:
+    return block_id_for(field.name)
 
 
-def _bound(schema: Mapping[str, Any], key: str, exclusive: str, step: float) -> float | None:
-    value = schema.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    value = schema.get(exclusive)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) + step
-    return None
-
-
-def _kind(schema: Mapping[str, Any]) -> Kind:
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return "select"
-    types = _types(schema)
-    for candidate in ("boolean", "integer", "number"):
-        if types == [candidate]:
-            return candidate
-    if types == ["array"]:
-        return "list"
-    if types == ["object"]:
-        return "map"
-    if types in (["string"], []):
-        return "text"
-    return "json"
-
-
-def _example(schema: Mapping[str, Any]) -> str | None:
-    examples = schema.get("examples")
-    if isinstance(examples, list) and examples:
-        first = examples[0]
+def _placeholder(field: FormField) -> str | None:
+    if field.examples:
+        first = field.examples[0]
         return first if isinstance(first, str) else json.dumps(first, separators=(",", ":"))
     return None
 
 
 def schema_fields(schema: Mapping[str, Any]) -> list[FormField]:
-    """The schema's top-level properties as form fields, in schema order."""
-    props = schema.get("properties")
-    if not isinstance(props, Mapping):
-        return []
-    required = {r for r in schema.get("required") or [] if isinstance(r, str)}
-    out: list[FormField] = []
-    for name, raw in props.items():
-        prop: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-        if prop.get("readOnly") is True:
-            continue
-        kind = _kind(prop)
-        step = 1.0 if kind == "integer" else 0.0
-        item_type = None
-        if kind == "list" and isinstance(prop.get("items"), Mapping):
-            item_types = _types(prop["items"])
-            item_type = item_types[0] if len(item_types) == 1 else None
-        if kind == "map" and isinstance(prop.get("additionalProperties"), Mapping):
-            value_types = _types(prop["additionalProperties"])
-            item_type = value_types[0] if len(value_types) == 1 else None
-        max_length = prop.get("maxLength")
-        out.append(
-            FormField(
-                name=str(name),
-                label=str(prop.get("title") or name),
-                kind=kind,
-                required=name in required,
-                description=str(prop["description"]) if prop.get("description") else None,
-                placeholder=_example(prop),
-                enum=tuple(prop.get("enum") or ()),
-                minimum=_bound(prop, "minimum", "exclusiveMinimum", step),
-                maximum=_bound(prop, "maximum", "exclusiveMaximum", -step),
-                max_length=max_length if isinstance(max_length, int) and not isinstance(max_length, bool) else None,
-                item_type=item_type,
-                default=prop.get("default"),
-                has_default="default" in prop,
-            )
-        )
-    return out
+    """The schema's top-level properties as form fields, in schema order (read-only ones left out)."""
+    return [f for f in fields_of(schema) if not f.read_only]
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -176,19 +91,13 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _scalar_line(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool) and "\n" not in str(value)
-
-
 def render_value(field: FormField, value: Any) -> str:
-    """How a current value is shown in a text input."""
-    if field.kind == "list" and isinstance(value, list) and all(_scalar_line(v) for v in value):
-        return "\n".join(json.dumps(v) if isinstance(v, bool) else str(v) for v in value)
-    if field.kind == "map" and isinstance(value, dict):
-        simple = all(_scalar_line(v) and "=" not in str(k) and "\n" not in str(k) for k, v in value.items())
-        if simple and all(isinstance(v, str) for v in value.values()):
-            return "\n".join(f"{k}={v}" for k, v in value.items())
-    if field.kind in ("list", "map", "json"):
+    """How a current value is shown in a text input (text the parser reads back to it; lists,
+    maps and JSON that need it as indented JSON)."""
+    if field.kind in ("list", "map"):
+        text = render_text(field, value)
+        return text if not text.startswith(("[", "{")) else json.dumps(value, indent=2, sort_keys=True)
+    if field.kind == "json":
         return json.dumps(value, indent=2, sort_keys=True)
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -235,14 +144,15 @@ def _element(field: FormField, value: Any) -> dict[str, Any]:
         return element
     if field.kind in ("integer", "number"):
         element = {"type": "number_input", "action_id": INPUT_ACTION, "is_decimal_allowed": field.kind == "number"}
-        if field.minimum is not None and math.isfinite(field.minimum):
-            element["min_value"] = _number_text(field.minimum)
-        if field.maximum is not None and math.isfinite(field.maximum):
-            element["max_value"] = _number_text(field.maximum)
+        lowest, highest = field.lower_bound(), field.upper_bound()
+        if lowest is not None and math.isfinite(lowest):
+            element["min_value"] = _number_text(lowest)
+        if highest is not None and math.isfinite(highest):
+            element["max_value"] = _number_text(highest)
         if isinstance(value, int | float) and not isinstance(value, bool):
             element["initial_value"] = _number_text(value)
-        if field.placeholder:
-            element["placeholder"] = plain(field.placeholder, PLACEHOLDER)
+        if _placeholder(field):
+            element["placeholder"] = plain(_placeholder(field) or "", PLACEHOLDER)
         return element
     element = {"type": "plain_text_input", "action_id": INPUT_ACTION}
     if field.kind in ("list", "map", "json") or (field.max_length or 0) > 300:
@@ -253,15 +163,15 @@ def _element(field: FormField, value: Any) -> dict[str, Any]:
         rendered = render_value(field, value)
         if rendered:
             element["initial_value"] = rendered
-    if field.placeholder:
-        element["placeholder"] = plain(field.placeholder, PLACEHOLDER)
+    if _placeholder(field):
+        element["placeholder"] = plain(_placeholder(field) or "", PLACEHOLDER)
     return element
 
 
 def field_block(field: FormField, value: Any) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "input",
-        "block_id": field.block_id,
+        "block_id": _block(field),
         "label": plain(field.label, INPUT_LABEL),
         "element": _element(field, value),
         # A boolean is a single checkbox: unticked means false, so it is never "required".
@@ -329,66 +239,18 @@ def form_modal(
 
 
 def _state_entry(state: Mapping[str, Any], field: FormField) -> Mapping[str, Any] | None:
-    block = state.get(field.block_id)
+    block = state.get(_block(field))
     if not isinstance(block, Mapping):
         return None
     entry = block.get(INPUT_ACTION)
     return entry if isinstance(entry, Mapping) else None
 
 
-def _coerce_item(text: str, item_type: str | None) -> Any:
-    if item_type == "integer":
-        return int(text)
-    if item_type == "number":
-        return float(text)
-    if item_type == "boolean":
-        low = text.lower()
-        if low in ("true", "yes", "on", "1"):
-            return True
-        if low in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"{text!r} is not true or false")
-    return text
-
-
 def _parse_text(field: FormField, raw: str) -> Any:
-    text = raw.strip()
-    if field.kind == "list":
-        if text.startswith("["):
-            value = json.loads(text)
-            if not isinstance(value, list):
-                raise ValueError("expected a JSON list")
-            return value
-        return [_coerce_item(line.strip(), field.item_type) for line in text.splitlines() if line.strip()]
-    if field.kind == "map":
-        if text.startswith("{"):
-            value = json.loads(text)
-            if not isinstance(value, dict):
-                raise ValueError("expected a JSON object")
-            return value
-        out: dict[str, Any] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            key, sep, val = line.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"line {number} is not key=value")
-            out[key.strip()] = _coerce_item(val.strip(), field.item_type)
-        return out
-    if field.kind == "json":
-        return json.loads(text)
-    return raw
-
-
-def _parse_number(field: FormField, raw: str) -> int | float:
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    if field.kind == "integer":
-        if not value.is_integer():
-            raise ValueError("must be a whole number")
-        return int(value)
-    return value
+    parsed = parse_field_value(field, raw)
+    if isinstance(parsed, ParseError):
+        raise ValueError(parsed.message)
+    return parsed.value
 
 
 def _parse_select(field: FormField, raw: str) -> Any:
@@ -431,13 +293,9 @@ def parse_submission(
                 continue
             if not isinstance(raw, str):
                 raise ValueError("unexpected input")
-            if field.kind in ("integer", "number"):
-                values[field.name] = _parse_number(field, raw)
-            else:
-                values[field.name] = _parse_text(field, raw)
-        except (ValueError, TypeError) as exc:
-            reason = "is not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            errors[field.block_id] = clip(f"{field.label}: {reason}", ERROR_TEXT)
+            values[field.name] = _parse_text(field, raw)
+        except ValueError as exc:
+            errors[_block(field)] = clip(f"{field.label}: {exc}", ERROR_TEXT)
     return values, errors
 
 
@@ -445,7 +303,7 @@ def errors_by_block(fields: list[FormField], field_errors: Mapping[str, str]) ->
     """Map errors keyed by field path (``tags.env``, ``/tags/env``, ``tags[0]``) to block ids;
     an error for a field not on the form goes to the first input, so it is never lost."""
     shown = shown_fields(fields)
-    by_name = {f.name: f.block_id for f in shown}
+    by_name = {f.name: _block(f) for f in shown}
     out: dict[str, str] = {}
     for path, message in field_errors.items():
         top = re.split(r"[./\[]", path.lstrip("/"), maxsplit=1)[0] if path else ""
@@ -454,6 +312,6 @@ def errors_by_block(fields: list[FormField], field_errors: Mapping[str, str]) ->
         if block is None:
             if not shown:
                 continue
-            block = shown[0].block_id
+            block = _block(shown[0])
         out[block] = clip(f"{out[block]}; {text}" if block in out else text, ERROR_TEXT)
     return out

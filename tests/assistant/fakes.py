@@ -10,6 +10,7 @@ import jsonschema
 
 from core.domain.errors import PermissionDenied
 from core.domain.request import PullRequestRef, Request
+from module_registry.fields import ConfigField, fields_of
 from tests.fakes import ManualClock
 
 
@@ -39,6 +40,9 @@ class FakeModule:
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     prod_rules: dict[str, Any] = field(default_factory=dict)  # field -> value required in prod
 
+    def fields(self) -> list[ConfigField]:
+        return fields_of(self.schema)
+
 
 BUCKET = FakeModule(
     id="s3-bucket",
@@ -59,7 +63,20 @@ BUCKET = FakeModule(
                 "enum": ["STANDARD", "INTELLIGENT_TIERING", "GLACIER"],
                 "default": "STANDARD",
             },
-            "expiration_days": {"type": "integer", "title": "Expiration", "minimum": 1, "maximum": 3650},
+            "expiration_days": {
+                "type": "integer",
+                "title": "Expiration",
+                "minimum": 1,
+                "maximum": 3650,
+                "x-tfpilot-synonyms": [
+                    "expire after",
+                    "expire objects",
+                    "delete objects after",
+                    "lifecycle",
+                    "expiry",
+                    "expire",
+                ],
+            },
             "tags": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}},
         },
     },
@@ -80,12 +97,14 @@ QUEUE = FakeModule(
             "visibility_timeout_seconds": {
                 "type": "integer",
                 "title": "Visibility timeout",
+                "x-tfpilot-synonyms": ["visibility", "timeout"],
                 "minimum": 0,
                 "maximum": 43200,
             },
             "message_retention_seconds": {
                 "type": "integer",
                 "title": "Message retention",
+                "x-tfpilot-synonyms": ["retention", "retain messages", "keep messages", "message retention period"],
                 "minimum": 60,
                 "maximum": 1209600,
                 "default": 345600,

@@ -154,3 +154,14 @@ def test_text_is_read_as_given_markup_is_the_channels_business(core: Core) -> No
     chat.say("iam role deployer in core dev")
     reply = chat.say("lambda.amazonaws.com")
     assert reply.step == "confirm" and chat.session.config["trusted_services"] == ["lambda.amazonaws.com"]
+
+
+def test_a_misspelt_option_is_offered_not_taken(world: World) -> None:
+    chat = world.chat()
+    chat.say("bucket team-logs in payments dev")
+    reply = chat.say("storage_class = glaceir")
+    assert "storage_class" not in chat.session.config
+    assert "did you mean GLACIER?" in reply.field_errors["storage_class"]
+    assert reply.choices[0].value == "GLACIER"  # one click takes the suggestion
+    chat.say(reply.choices[0].value)
+    assert chat.session.config["storage_class"] == "GLACIER"

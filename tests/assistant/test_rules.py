@@ -90,7 +90,7 @@ def test_names_and_synonyms(message: str, expected: tuple[str, str, str, dict[st
 @pytest.mark.parametrize(
     ("module", "pending", "answer", "value"),
     [
-        ("ec2-instance", "instance_type", "t3 mediun", "t3.medium"),  # fuzzy
+        ("ec2-instance", "instance_type", "t3 medium", "t3.medium"),  # separators aside
         ("dynamodb-table", "billing_mode", "pay-per-request", "PAY_PER_REQUEST"),
         ("s3-bucket", "encryption", "kms", "sse-kms"),  # a word only one option has
         ("sqs-queue", "visibility_timeout_seconds", "2 minutes", 120),
@@ -101,6 +101,13 @@ def test_names_and_synonyms(message: str, expected: tuple[str, str, str, dict[st
 def test_bare_answers_to_the_question_asked(module: str, pending: str, answer: str, value: Any) -> None:
     found = extract(answer, module, pending)
     assert found.config == {pending: value} and found.intent == "none"
+
+
+def test_a_near_miss_is_refused_with_the_option_it_probably_meant() -> None:
+    # A misspelt option is never silently taken for the option (issue 12): the problem names it.
+    found = extract("t3 mediun", "ec2-instance", "instance_type")
+    assert found.config == {}
+    assert "did you mean t3.medium?" in found.problems["instance_type"]
 
 
 def test_a_bare_answer_that_is_another_fields_value_is_not_also_the_answer() -> None:

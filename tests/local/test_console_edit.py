@@ -72,3 +72,16 @@ def test_describe_shows_current_values_defaults_and_what_is_accepted() -> None:
     assert "encryption = sse-s3 (default)    [sse-s3 / sse-kms]" in lines
     assert "days = (not set)    [a whole number]" in lines
     assert 'tags = {"a":"b"}    [a JSON object or {"key":"value"}]' in lines
+
+
+def test_the_console_reads_values_with_the_registrys_parser() -> None:
+    # The same reading as the assistant and the modal: natural booleans, units, loose options.
+    values, problems = parse_assignments(FIELDS, "versioning=enabled encryption=kms days=2 tags=team=data")
+    assert problems == []
+    assert values == {"versioning": True, "encryption": "sse-kms", "days": 2, "tags": {"team": "data"}}
+
+
+def test_a_misspelt_option_is_refused_with_a_suggestion() -> None:
+    values, problems = parse_assignments(FIELDS, "encryption=sse-kmz")
+    assert values == {}
+    assert problems == ["encryption: is not one of sse-s3, sse-kms (did you mean sse-kms?)"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.views import forms
 from module_registry.catalogue import load_registry
+from module_registry.fields import ConfigField
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -138,3 +139,23 @@ def test_the_submit_reply_names_the_request_once() -> None:
     )
     message = intake_message(reply, thread_ts="1700000000.000100")
     assert json.dumps(message["blocks"]).count("req_once12345678") == 1
+
+
+def test_text_inputs_are_read_by_the_registrys_parser() -> None:
+    fields = forms.schema_fields(SCHEMA)
+    state = _state(
+        name={"value": ' "assets" '},
+        tags={"value": "team=data, owner=Data Team"},
+        ports={"value": "80, 443"},
+        anything={"value": "[1, 2]"},
+    )
+    values, errors = forms.parse_submission(fields, state)
+    assert errors == {}
+    assert values == {
+        "name": "assets",
+        "tags": {"team": "data", "owner": "Data Team"},
+        "ports": [80, 443],
+        "anything": [1, 2],
+    }
+    # A form field is the registry's field model: the same object the assistant reads.
+    assert all(isinstance(f, ConfigField) for f in fields)
