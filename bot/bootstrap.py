@@ -92,6 +92,11 @@ def build_code_host(settings: Settings, clock: Clock, projects: ProjectsMap) -> 
 
 def build_model(settings: Settings) -> ChatModel:
     """OpenAI with the rules as fallback when a key is set; the rules alone otherwise."""
+    if settings.openai_api_key is None:
+        # The openai package is an optional extra: without a key, import nothing of it.
+        from assistant.domain.rules import RuleExtractor
+
+        return RuleExtractor()
     from assistant.adapters.openai_model import build_chat_model
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
