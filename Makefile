@@ -17,7 +17,7 @@ RUNTIME_SOURCES := pyproject.toml README.md $(shell find bot assistant core modu
 INSTALL_RUNTIME := PYTHON=$(PYTHON) sh deploy/install-runtime.sh
 PYTEST_ARGS ?=
 # Kubernetes release whose JSON schemas (shipped by kubernetes-validate) the manifests are checked against.
-K8S_VERSION ?= 1.33
+K8S_VERSION ?= 1.33.0
 
 .PHONY: venv runtime-venv test lint typecheck layers unit deploy-lint demo serve runtime-check bench lock clean
 
@@ -63,7 +63,7 @@ deploy-lint: venv
 	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version $(K8S_VERSION) deploy/kubernetes/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
 
-test: lint typecheck layers unit
+test: lint typecheck layers deploy-lint unit
 
 # The runtime lock alone (no dev tools, no openai extra) gives a working product: a fresh
 # virtualenv runs the demo and serves /api/health and /api/ready.
