@@ -3,8 +3,10 @@
 #   docker build -t tfpilot:0.1.0 .        deploy/README.md: docker compose and Kubernetes
 #
 # Base: python:3.11.14-slim (Debian trixie), pinned by the digest of its multi-architecture index
-# (linux/amd64, linux/arm64) as recorded in August 2026. Both stages use the same image, so the
-# virtualenv built in the first runs on the second's interpreter. Refresh tag and digest together:
+# (linux/amd64, linux/arm64/v8), the one python:3.11-slim and 3.11-slim-trixie pointed to in
+# August 2026 (taken from published build records: no registry is reachable where this file is
+# written). Both stages use the same image, so the virtualenv built in the first runs on the
+# second's interpreter. Refresh tag and digest together:
 #   docker buildx imagetools inspect python:3.11-slim
 
 FROM python:3.11.14-slim@sha256:c8271b1f627d0068857dce5b53e14a9558603b527e46f1f901722f935b786a39 AS builder
