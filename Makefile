@@ -1,11 +1,25 @@
-# Every target sets up its own virtualenv from the hash-locked requirements.lock.
+# Every target sets up its own virtualenv from hash-locked requirements (uv pip compile, Python 3.11):
+#   requirements.lock           dev: the project, the openai extra and the dev extra (make venv, make test)
+#   requirements/runtime.lock   the project's dependencies only: what the product needs to run
+#   requirements/openai.lock    what the openai extra adds on top of runtime.lock
+#   requirements/build.lock     the build backend (setuptools) that builds the tfpilot wheel
+# make lock resolves runtime.lock first and the others constrained to it, so all agree.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# make serve and make demo run from a runtime-only virtualenv (runtime + openai extra, as the image).
+RUNTIME_VENV := .venv-runtime
+RUNTIME_LOCKS := requirements/runtime.lock requirements/openai.lock requirements/build.lock
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell cat $(RUNTIME_LOCKS) | cksum | cut -d' ' -f1)
+RUNTIME_SOURCES := pyproject.toml README.md $(shell find bot assistant core module_registry -type f \
+	-not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null)
+INSTALL_RUNTIME := PYTHON=$(PYTHON) sh deploy/install-runtime.sh
 PYTEST_ARGS ?=
+# Kubernetes release whose JSON schemas (shipped by kubernetes-validate) the manifests are checked against.
+K8S_VERSION ?= 1.33.0
 
-.PHONY: venv test lint lint-workflows typecheck layers unit demo serve bench lock clean
+.PHONY: venv runtime-venv test lint lint-workflows typecheck layers unit deploy-lint demo serve runtime-check bench lock clean
 
 venv: $(STAMP)
 
@@ -16,6 +30,18 @@ $(STAMP): requirements.lock pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# Dependencies are reinstalled when a lock changes; the project (a wheel, not editable) when a source does.
+runtime-venv: $(RUNTIME_VENV)/.project
+
+$(RUNTIME_STAMP): $(RUNTIME_LOCKS)
+	@rm -f $(RUNTIME_VENV)/.installed-* $(RUNTIME_VENV)/.project
+	$(INSTALL_RUNTIME) deps $(RUNTIME_VENV) --with-openai
+	@touch $@
+
+$(RUNTIME_VENV)/.project: $(RUNTIME_STAMP) $(RUNTIME_SOURCES)
+	$(INSTALL_RUNTIME) project $(RUNTIME_VENV)
 	@touch $@
 
 lint: venv lint-workflows
@@ -43,21 +69,43 @@ layers: venv
 unit: venv
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test: lint typecheck layers unit
+# The Dockerfile, the Kubernetes manifests and the compose file, offline (no Docker engine needed).
+deploy-lint: venv
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version $(K8S_VERSION) deploy/kubernetes/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
 
-demo: venv
-	$(BIN)/tfpilot demo
+test: lint typecheck layers deploy-lint unit
 
-serve: venv
-	$(BIN)/tfpilot serve
+# The runtime lock alone (no dev tools, no openai extra) gives a working product: a fresh
+# virtualenv runs the demo and serves /api/health and /api/ready.
+runtime-check:
+	@rm -rf $(RUNTIME_VENV)-check
+	$(INSTALL_RUNTIME) deps $(RUNTIME_VENV)-check
+	$(INSTALL_RUNTIME) project $(RUNTIME_VENV)-check
+	$(RUNTIME_VENV)-check/bin/python .ci/runtime_check.py
+	@rm -rf $(RUNTIME_VENV)-check
+
+demo: runtime-venv
+	$(RUNTIME_VENV)/bin/tfpilot demo
+
+serve: runtime-venv
+	$(RUNTIME_VENV)/bin/tfpilot serve
 
 bench: venv
 	$(BIN)/python -m bench
 
-# Re-resolve the lock (needs uv, installed into the venv on demand).
+# Re-resolve the locks (needs uv, installed into the dev venv on demand). Existing pins are kept
+# unless pyproject.toml needs others (uv prefers the versions already in the output file).
+UV_COMPILE = $(BIN)/uv pip compile --python-version 3.11 --generate-hashes --quiet --custom-compile-command 'make lock'
 lock: venv
-	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.lock
+	$(UV_COMPILE) pyproject.toml --extra openai -c requirements/runtime.lock -o requirements/openai.lock \
+		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements/runtime.lock)
+	$(UV_COMPILE) pyproject.toml --extra openai --extra dev -c requirements/runtime.lock -c requirements/openai.lock \
+		-o requirements.lock
+	echo 'setuptools>=69' | $(UV_COMPILE) - -o requirements/build.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(RUNTIME_VENV)-check .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The packaging and deployment files: locks, Dockerfile, Kubernetes manifests, compose file."""
