@@ -4,8 +4,9 @@
 Checks, with the standard library only and nothing beyond this machine's loopback:
 1. no dev tool and no optional extra is installed (the runtime lock is not the dev lock in disguise);
 2. ``tfpilot demo --json`` walks the whole lifecycle on the embedded defaults;
-3. ``tfpilot serve`` (HTTP mode, local storage, placeholder Slack credentials, any free loopback
-   port) answers ``/api/health`` and ``/api/ready`` as the image's HEALTHCHECK and the Kubernetes
+3. ``tfpilot serve`` (HTTP mode, local storage, placeholder Slack credentials verified by a
+   loopback stand-in for Slack's ``auth.test``, any free loopback port) answers ``/api/health``
+   and ``/api/ready`` as the image's HEALTHCHECK and the Kubernetes
    probes will, then stops on SIGTERM as a container runtime stops it.
 Any failure prints what went wrong and exits 1.
 """
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # The dev extra's tools and the openai extra: none may be importable from the runtime lock.
@@ -80,9 +82,44 @@ def get(url: str) -> tuple[int, dict[str, object]]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def start_serve(tfpilot: Path, work: Path) -> tuple[subprocess.Popen[str], str]:
-    # HTTP mode's required settings, as placeholders: nothing here talks to Slack or GitHub.
+class _SlackAuthTest(BaseHTTPRequestHandler):
+    """Slack's ``auth.test`` as serve's start-up token check calls it; every other method fails."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.rstrip("/").endswith("/auth.test"):
+            body = {
+                "ok": True,
+                "url": "https://runtime-check.slack.com/",
+                "team": "Runtime check",
+                "user": "tfpilot",
+                "team_id": "T0RUNTIME",
+                "user_id": "U0RUNTIME",
+                "bot_id": "B0RUNTIME",
+            }
+        else:
+            body = {"ok": False, "error": "unknown_method"}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def start_slack_stand_in() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlackAuthTest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def start_serve(tfpilot: Path, work: Path, slack_api_url: str) -> tuple[subprocess.Popen[str], str]:
+    # HTTP mode's required settings, as placeholders: nothing here talks to the real Slack or GitHub.
     env = clean_env(
+        SLACK_API_URL=slack_api_url,
         SLACK_BOT_TOKEN="xoxb-runtime-check",
         SLACK_SIGNING_SECRET=secrets.token_hex(16),
         TFPILOT_API_TOKEN=secrets.token_hex(16),
@@ -111,7 +148,15 @@ def start_serve(tfpilot: Path, work: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def check_serve(tfpilot: Path, work: Path) -> None:
-    process, url = start_serve(tfpilot, work)
+    slack = start_slack_stand_in()
+    try:
+        _check_serve(tfpilot, work, f"http://127.0.0.1:{slack.server_address[1]}/api/")
+    finally:
+        slack.shutdown()
+
+
+def _check_serve(tfpilot: Path, work: Path, slack_api_url: str) -> None:
+    process, url = start_serve(tfpilot, work, slack_api_url)
     try:
         status, body = get(f"{url}/api/health")
         if (status, body) != (200, {"status": "ok"}):

@@ -91,9 +91,13 @@ def test_healthcheck_asks_a_route_the_service_has(get_routes: frozenset[str]) ->
     assert match.group(2) in get_routes
 
 
-def test_healthcheck_command_passes_on_a_ready_service_and_fails_on_a_stopped_one(tmp_path: Path) -> None:
+def test_healthcheck_command_passes_on_a_ready_service_and_fails_on_a_stopped_one(
+    tmp_path: Path, slack_api: str
+) -> None:
     served = start_serve(
-        clean_env(**HTTP_ENV, TFPILOT_DATA_DIR=str(tmp_path / "data")), tmp_path / "serve.log", "--no-reconciler"
+        clean_env(**HTTP_ENV, SLACK_API_URL=slack_api, TFPILOT_DATA_DIR=str(tmp_path / "data")),
+        tmp_path / "serve.log",
+        "--no-reconciler",
     )
     code = _healthcheck_code().replace(f"http://127.0.0.1:{PORT}", served.url)
     try:

@@ -196,6 +196,8 @@ def test_double_click_on_apply_dispatches_once(harness: Harness) -> None:
     for t in clicks:
         t.join()
     eventually(lambda: _status(h, request.id) is Status.APPLYING, what="applying")
+    # The run lands on the request before its audit record is written: wait for the record too.
+    eventually(lambda: "apply_dispatched" in h.deps.audit.names(request.id), what="apply_dispatched")
     h.fake.settle()
     assert len(h.host.runs_of("apply.yml")) == 1
     assert h.deps.audit.names(request.id).count("apply_dispatched") == 1
