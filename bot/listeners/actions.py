@@ -3,7 +3,8 @@
 Every click is acknowledged at once and worked on afterwards (``Kit.later``). Card actions are
 checked for the person who clicked by the services (their one ``Gate``); a refusal is answered
 ephemerally with the reason the service returns (the service records ``<action>_blocked``).
-Edit opens the module's schema form prefilled with the request's config; Destroy in prod opens
+The same buttons on App Home's "waiting for my approval" rows come here too (refusals then go
+by DM, and the Home tab is republished after the action). Edit opens the module's schema form prefilled with the request's config; Destroy in prod opens
 a modal where the request id must be typed (both ask ``RequestService.authorize`` first). A
 redelivered click is dropped (``first_action``); double clicks reach the core, whose
 idempotency keys and leases make them one effect.
@@ -26,6 +27,7 @@ from bot.listeners.common import (
     team_of,
     user_of,
 )
+from bot.listeners.home import refresh_home
 from bot.views.forms import schema_fields
 from bot.views.ids import (
     CARD_ACTION_RE,
@@ -172,6 +174,9 @@ class ClickHandlers:
                 self.open_destroy(client, body, request, where)
                 return
             self.perform(action, ref.request_id, actor, team_of(body))
+            if (body.get("container") or {}).get("type") == "view":
+                # Clicked on App Home: the row shows the request's new state and buttons.
+                refresh_home(self.k, client, team_of(body), user)
         except PermissionDenied as denied:
             self.refuse(client, where, user, action, denied.reason)
         except (RequestNotFound, RequestArchived) as gone:

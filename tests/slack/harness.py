@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from bot.app import create_app
 from bot.deps import Deps
 from bot.settings import Settings, load_settings
-from bot.slack_notifier import SlackNotifier
+from bot.slack_notifier import SlackNotifier, build_slack_notifier
 from bot.slack_retry import slack_retry_handlers
 from core.domain.facts import RunFact
 from core.domain.request import Request
@@ -34,6 +34,7 @@ from core.domain.workflows import RunKind
 from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
 from tests.graph import build_graph
 from tests.services.fake_code_host import FakeCodeHost
+from module_registry.projects import load_projects
 from tests.slack.fake_slack import FakeSlack
 
 # Test-only values (not secrets): the signing secret the fake "Slack" signs with.
@@ -92,15 +93,13 @@ def build_deps(
     client = WebClient(
         token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _seconds: None)
     )
-    notifier = SlackNotifier(
-        client,
-        approvers=[*settings.approvers, *settings.admins],
-        store=store,
-        objects=objects,
-    )
-    # The composition root builds the rest (the built-in registry and projects map included).
+    # The projects map (TFPILOT_PROJECTS_FILE, or the built-in example) names approvals channels.
+    projects = load_projects(settings.projects_file)
+    notifier = build_slack_notifier(settings, store=store, objects=objects, client=client, projects=projects)
+    # The composition root builds the rest (the built-in registry included).
     deps = build_graph(
         settings,
+        projects=projects,
         clock=clock,
         objects=objects,
         store=store,
