@@ -185,7 +185,8 @@ class ApprovalCopies:
             dm = str((opened.get("channel") or {}).get("id") or user)
             response = client.chat_postMessage(channel=dm, text=card["text"], blocks=card["blocks"])
         except SlackApiError as error:
-            log.warning("could not DM the card of %s to approver %s (%s)", request.id, user, error.response.get("error"))
+            reason = error.response.get("error")
+            log.warning("could not DM the card of %s to approver %s (%s)", request.id, user, reason)
             return False
         channel = str(response.get("channel") or dm)
         self._record(

@@ -6,9 +6,11 @@ The first notification posts the card and records its ts in the request (``slack
 ones ``chat.update`` it. A card that can no longer be edited is posted again. Rate limits
 (429 with ``Retry-After``), Slack's 5xx and connection errors are retried by the client's
 slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
-failures are logged. Copies of the card where approvers are (an approvals channel, or their
-DMs) are kept by ``bot.card_copies.ApprovalCopies``, run after the card and its reply. Also home of ``web_client(settings)``, the one place a Slack
+failures are logged. Also home of ``web_client(settings)``, the one place a Slack
 ``WebClient`` is configured (``SLACK_API_URL`` as its base URL, the retry handlers).
+
+Copies of the card where approvers are (the project's approvals channel, or their DMs) are kept
+by ``bot.card_copies.ApprovalCopies``, run after the card and its reply (``_sync_copies``).
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 Every click is acknowledged at once and worked on afterwards (``Kit.later``). Card actions are
 checked for the person who clicked by the services (their one ``Gate``); a refusal is answered
 ephemerally with the reason the service returns (the service records ``<action>_blocked``).
-The same buttons on App Home's "waiting for my approval" rows come here too (refusals then go
-by DM, and the Home tab is republished after the action). Edit opens the module's schema form prefilled with the request's config; Destroy in prod opens
+Edit opens the module's schema form prefilled with the request's config; Destroy in prod opens
 a modal where the request id must be typed (both ask ``RequestService.authorize`` first). A
 redelivered click is dropped (``first_action``); double clicks reach the core, whose
 idempotency keys and leases make them one effect.
+
+The same buttons on App Home's "waiting for my approval" rows and on the card's copies (an
+approvals channel, an approver's DM) come here too: they act on the request they name. From
+Home, refusals go by DM and the Home tab is republished after the action.
 """
 
 from __future__ import annotations

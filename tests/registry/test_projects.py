@@ -153,7 +153,16 @@ def env(**values: Any) -> dict[str, Any]:
         (env(approvals_channel="D0123ABCDE"), "/projects/web/environments/dev/approvals_channel", "C… for a public"),
         (env(approvals_channel="c0123abcde"), "/projects/web/environments/dev/approvals_channel", "invalid approvals"),
         (
-            {"projects": {"web": {"owner": "acme", "repo": "r", "approvals_channel": "U0123ABCDE", "environments": {"dev": {}}}}},
+            {
+                "projects": {
+                    "web": {
+                        "owner": "acme",
+                        "repo": "r",
+                        "approvals_channel": "U0123ABCDE",
+                        "environments": {"dev": {}},
+                    }
+                }
+            },
             "/projects/web/approvals_channel",
             "invalid approvals channel 'U0123ABCDE'",
         ),

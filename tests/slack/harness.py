@@ -31,10 +31,10 @@ from bot.slack_retry import slack_retry_handlers
 from core.domain.facts import RunFact
 from core.domain.request import Request
 from core.domain.workflows import RunKind
+from module_registry.projects import load_projects
 from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
 from tests.graph import build_graph
 from tests.services.fake_code_host import FakeCodeHost
-from module_registry.projects import load_projects
 from tests.slack.fake_slack import FakeSlack
 
 # Test-only values (not secrets): the signing secret the fake "Slack" signs with.
@@ -190,6 +190,23 @@ class Harness:
         payload["message"] = message or {"ts": message_ts, "text": "card", "blocks": []}
         payload["trigger_id"] = f"{next(self._seq)}.222.trigger"
         payload["actions"] = [{**action, "action_ts": action_ts or f"1800000100.{next(self._seq):06d}"}]
+        return self.send(form_body(payload), "application/x-www-form-urlencoded")
+
+    def click_home(
+        self, user: str, action: dict[str, Any], *, view: dict[str, Any], action_ts: str | None = None
+    ) -> BoltResponse:
+        """A button clicked on the user's App Home tab: the container is the published view
+        (no channel, no message, no response_url), as Slack sends it."""
+        payload = self.fixture("block_actions_button_click.json")
+        for key in ("channel", "message", "response_url"):
+            payload.pop(key, None)
+        view_id = str(view.get("id") or "VHOME0001")
+        payload["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM}
+        payload["team"]["id"] = TEAM
+        payload["container"] = {"type": "view", "view_id": view_id}
+        payload["view"] = {**view, "id": view_id, "type": "home"}
+        payload["trigger_id"] = f"{next(self._seq)}.444.trigger"
+        payload["actions"] = [{**action, "action_ts": action_ts or f"1800000200.{next(self._seq):06d}"}]
         return self.send(form_body(payload), "application/x-www-form-urlencoded")
 
     def command(self, user: str, text: str, *, channel: str = "C0CHAN001") -> BoltResponse:
