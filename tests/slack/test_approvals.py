@@ -7,6 +7,7 @@ through the Bolt app, real services, the fake Slack Web API (which knows channel
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import yaml
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack_notifier import build_slack_notifier
 from bot.views.limits import check_blocks
 from core.domain.lifecycle import derive_status
 from core.domain.request import Request
@@ -133,6 +135,42 @@ def test_dm_request_is_copied_to_the_approvals_channel_and_a_click_there_updates
     assert [ts for (channel, ts), m in h.fake.messages.items() if channel == PUBLIC and "thread_ts" not in m] == [
         copy_ts
     ]
+
+
+def test_replicas_retrying_a_transition_whose_copy_is_not_recorded_yet_post_none(start: Any) -> None:
+    h: Harness = start(project=PUBLIC)
+    h.fake.add_channel(PUBLIC, bot_member=True)
+    request = create_request(h, channel=DM)
+    h.finish_run(request.id, "plan")
+    assert len(h.deps.store.get(request.id).card_copies) == 1
+    # As if the first process had posted but not recorded the copy yet: two more processes
+    # (same store and dedupe markers, their own locks) get the same transition at once.
+    h.deps.store.update(request.id, lambda r: r.model_copy(update={"card_copies": []}))
+    others = [
+        build_slack_notifier(
+            h.deps.settings,
+            store=h.deps.store,
+            objects=h.deps.objects,
+            client=WebClient(token=BOT_TOKEN, base_url=h.fake.api_url),
+            projects=h.deps.projects,
+        )
+        for _ in range(2)
+    ]
+    transition = Transition(event="plan_ready", previous_status="planning", status="plan_ready")
+    barrier = threading.Barrier(len(others))
+    posts_before = len(posts_to(h, PUBLIC))
+
+    def deliver(notifier: Any) -> None:
+        barrier.wait()
+        notifier.request_changed(h.deps.store.get(request.id), transition)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(posts_to(h, PUBLIC)) == posts_before
+    assert len([m for (channel, _ts), m in h.fake.messages.items() if channel == PUBLIC]) == 1
 
 
 def test_an_environment_channel_overrides_the_projects(start: Any) -> None:
