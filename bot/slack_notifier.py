@@ -243,6 +243,6 @@ def build_slack_notifier(
 
 
 def approvals_channel_of(projects: ProjectsMap) -> Callable[[Request], str | None]:
-    """The approvals channel of a request's project/environment, read from the map at each
-    transition (so a changed map applies to requests already open)."""
+    """The approvals channel of a request's project/environment, looked up at each transition
+    (not kept in the request: after a restart with a changed map, open requests follow it)."""
     return lambda request: projects.approvals_channel(request.project, request.environment)
