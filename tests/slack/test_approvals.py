@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack_notifier import build_slack_notifier
+from bot.views.card import action_buttons
+from bot.views.home import HOME_ROWS, home_view
 from bot.views.limits import check_blocks
+from core.domain.index import IndexRow
 from core.domain.lifecycle import derive_status
+from core.domain.policy import Action
 from core.domain.request import Request
 from core.domain.status import Status
 from core.ports.notifier import Transition
@@ -201,6 +206,15 @@ def test_private_channel_the_bot_is_not_in_asks_for_an_invitation_in_the_thread(
     assert [c.channel for c in h.deps.store.get(second.id).card_copies] == [PRIVATE]
 
 
+def test_a_request_in_another_channel_is_copied_too(start: Any) -> None:
+    h: Harness = start(project=PUBLIC)
+    h.fake.add_channel(PUBLIC, bot_member=True)
+    request = create_request(h)  # in a team channel the approvers may not follow
+    h.finish_run(request.id, "plan")
+    assert [c.channel for c in h.deps.store.get(request.id).card_copies] == [PUBLIC]
+    assert not h.fake.of("conversations.join") and not h.fake.of("conversations.open")
+
+
 def test_a_request_in_the_approvals_channel_itself_gets_no_copy(start: Any) -> None:
     h: Harness = start(project=CARD_CHANNEL)
     request = create_request(h)
@@ -332,6 +346,32 @@ def test_home_buttons_follow_the_viewers_role_and_the_click_is_rechecked(harness
     assert "prod allowlist" in refusal[0].text()
     assert _status(h, request.id) is Status.PLAN_READY
     assert "approve_blocked" in h.deps.audit.names(request.id)
+
+
+def test_a_full_home_tab_with_buttons_on_every_row_stays_within_slacks_limits() -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    rows = [
+        IndexRow(
+            id=f"req_{i:012d}",
+            project="core",
+            environment="dev",
+            module="s3-bucket",
+            status="plan_ready",
+            requester=DEV,
+            received_at=at,
+            updated_at=at,
+            version=3,
+        )
+        for i in range(HOME_ROWS + 5)
+    ]
+    request = Request(
+        id=rows[0].id, project="core", environment="prod", module="s3-bucket", received_at=at, updated_at=at
+    )
+    buttons = {row.id: action_buttons(request, list(Action)) for row in rows}
+    view = home_view(user_id=APPROVER, role_label="approver", mine=rows, awaiting=rows, metrics=None, buttons=buttons)
+    assert check_blocks(view, "home") == []
+    shown = [b for b in view["blocks"] if b.get("block_id", "").startswith("home:")]
+    assert len(shown) == HOME_ROWS and all(len(b["elements"]) == len(Action) for b in shown)
 
 
 # --- the fake Slack answers membership like Slack ------------------------------------------------
