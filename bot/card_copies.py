@@ -30,7 +30,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.views import fmt
 from bot.views.card import request_card
-from bot.views.replies import AWAITING_APPROVAL, MAX_APPROVER_MENTIONS, approvals_note, invite_note
+from bot.views.replies import (
+    AWAITING_APPROVAL,
+    MAX_APPROVER_MENTIONS,
+    approvals_note,
+    channel_refused_note,
+    invite_note,
+)
 from core.domain.request import CardCopy, Request
 from core.ports.notifier import Transition
 
@@ -169,12 +175,13 @@ class ApprovalCopies:
                 client.conversations_join(channel=channel)
                 response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
         except SlackApiError as error:
-            reason = error.response.get("error")
-            if reason in _UNSEEN or reason == _NOT_IN:
-                log.warning("approvals channel %s of %s refused the card (%s)", channel, request.id, reason)
-                self._thread_note(client, request, invite_note(channel))
-                return
-            raise
+            reason = str(error.response.get("error") or "unknown error")
+            log.warning("approvals channel %s of %s refused the card (%s)", channel, request.id, reason)
+            member = reason in _UNSEEN or reason == _NOT_IN
+            self._thread_note(
+                client, request, invite_note(channel) if member else channel_refused_note(channel, reason)
+            )
+            return
         self._record(request, CardCopy(kind="channel", channel=channel, ts=str(response["ts"]), posted_at=self._at()))
         self._thread_note(client, request, approvals_note(channel))
 

@@ -42,6 +42,15 @@ def invite_note(channel: str) -> str:
     )
 
 
+def channel_refused_note(channel: str, reason: str) -> str:
+    """Told in the request's thread when Slack refused the card in the approvals channel for
+    another reason than membership (archived channel, missing scope...)."""
+    return (
+        f":warning: I could not post this request for its approvers in <#{channel}>: Slack answered "
+        f"`{escape(clip(reason, 60))}`. Check the project's approvals_channel in the projects map."
+    )
+
+
 def approver_mentions(approvers: Sequence[str], *, exclude: str | None = None) -> list[str]:
     """``<@U…>`` for each approver given as a Slack user id (emails cannot be mentioned)."""
     seen: list[str] = []

@@ -206,6 +206,17 @@ def test_private_channel_the_bot_is_not_in_asks_for_an_invitation_in_the_thread(
     assert [c.channel for c in h.deps.store.get(second.id).card_copies] == [PRIVATE]
 
 
+def test_an_archived_approvals_channel_is_reported_in_the_thread(start: Any) -> None:
+    h: Harness = start(project=PUBLIC)
+    h.fake.add_channel(PUBLIC)
+    h.fake.fail_next("conversations.join", 200, error="is_archived")
+    request = create_request(h, channel=DM)
+    h.finish_run(request.id, "plan")
+    assert h.deps.store.get(request.id).card_copies == []
+    note = next(r for r in thread_replies(h, request.id) if "is_archived" in r)
+    assert f"<#{PUBLIC}>" in note and "approvals_channel" in note
+
+
 def test_a_request_in_another_channel_is_copied_too(start: Any) -> None:
     h: Harness = start(project=PUBLIC)
     h.fake.add_channel(PUBLIC, bot_member=True)
