@@ -24,7 +24,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
@@ -77,13 +78,11 @@ class ApprovalCopies:
         approvers: Sequence[str] = (),
         store: RequestStore | None = None,
         once: Once | None = None,
-        now: Callable[[], Any] | None = None,
     ) -> None:
         self._channel_of = approvals_channel
         self._approvers = [a.strip() for a in approvers if a.strip()]
         self._store = store
         self._once = once
-        self._now = now
         self._user_ids: dict[str, str | None] = {}
         self._guard = threading.Lock()
 
@@ -219,8 +218,8 @@ class ApprovalCopies:
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         client.chat_postMessage(channel=slack.channel, thread_ts=slack.ts, text=text[:300], blocks=blocks)
 
-    def _at(self) -> Any:
-        return self._now() if self._now is not None else None
+    def _at(self) -> datetime:
+        return datetime.now(UTC)
 
     def _record(self, request: Request, copy: CardCopy) -> None:
         if self._store is None:
