@@ -142,12 +142,12 @@ def build_model(settings: Settings) -> ChatModel:
         raise SettingsError(str(exc), malformed=["OPENAI_API_KEY (the openai package is not installed)"]) from None
 
 
-def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Notifier:
+def build_notifier(settings: Settings, objects: ObjectStore, store: Any, projects: ProjectsMap) -> Notifier:
     if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
         return LoggingNotifier()
     from bot.slack_notifier import build_slack_notifier
 
-    return build_slack_notifier(settings, store=store, objects=objects)
+    return build_slack_notifier(settings, store=store, objects=objects, projects=projects)
 
 
 def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Overrides]) -> Deps:
@@ -171,7 +171,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         else load_projects(settings.projects_file, known_modules=registry.ids())
     )
     code_host = given["code_host"] if "code_host" in given else build_code_host(settings, clock, projects)
-    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, store)
+    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, store, projects)
     policy = given["policy"] if "policy" in given else settings.policy()
     workflows = settings.workflows()
     requests = given.get("requests") or RequestService(

@@ -30,13 +30,16 @@ MAX_NAME_CHARS = 35  # Slack's limit on display_information.name
 # admin both ask why; a scope the code no longer calls for is removed from here.
 SCOPE_REASONS: dict[str, str] = {
     "app_mentions:read": "app_mention events: @TfPilot in a channel starts or continues an intake (bot/listeners)",
+    "channels:join": "conversations.join: the bot joins a project's public approvals channel to post cards there",
     "chat:write": "chat.postMessage/chat.update/chat.postEphemeral: cards, thread replies, intake, refusals",
     "commands": "the /tfpilot slash command",
     "files:write": "files.uploadV2: a plan too long to quote goes into the request's thread as a file",
     "im:history": "message.im events: direct messages to the app",
-    "im:write": "conversations.open: /tfpilot new in a channel the app is not in continues in a DM",
+    "im:write": "conversations.open: /tfpilot new in a channel the app is not in continues in a DM; "
+    "approvers get a request's card in a DM when no approvals channel is set",
     "users:read": "users.info: the clicking user's profile (roles, display)",
-    "users:read.email": "users.info's email: roles may be granted to emails",
+    "users:read.email": "users.info's email and users.lookupByEmail: roles may be granted to emails, "
+    "and approvers listed by email get the card in a DM",
 }
 BOT_SCOPES: tuple[str, ...] = tuple(sorted(SCOPE_REASONS))
 

@@ -8,6 +8,9 @@ ones ``chat.update`` it. A card that can no longer be edited is posted again. Ra
 slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
 failures are logged. Also home of ``web_client(settings)``, the one place a Slack
 ``WebClient`` is configured (``SLACK_API_URL`` as its base URL, the retry handlers).
+
+Copies of the card where approvers are (the project's approvals channel, or their DMs) are kept
+by ``bot.card_copies.ApprovalCopies``, run after the card and its reply (``_sync_copies``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.card_copies import ApprovalCopies
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
@@ -28,11 +32,14 @@ from core.ports.notifier import Transition
 from core.services.once import Once
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from slack_sdk.oauth.installation_store import InstallationStore
 
     from bot.settings import Settings
     from core.ports.object_store import ObjectStore
     from core.ports.request_store import RequestStore
+    from module_registry.projects import ProjectsMap
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,8 @@ class SlackNotifier:
         store: RequestStore | None = None,
         objects: ObjectStore | None = None,
         installation_store: InstallationStore | None = None,
+        approvals_channel: Callable[[Request], str | None] | None = None,
+        dm_approvers: Sequence[str] | None = None,
     ) -> None:
         self._client = client
         self._approvers = list(approvers)
@@ -81,6 +90,14 @@ class SlackNotifier:
         self._installations = installation_store
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        # Who gets a DM copy without an approvals channel: the approvers given, else everyone
+        # mentioned (approvers and admins).
+        self._copies = ApprovalCopies(
+            approvals_channel=approvals_channel or (lambda _request: None),
+            approvers=self._approvers if dm_approvers is None else dm_approvers,
+            store=store,
+            once=self._once,
+        )
 
     # --- Notifier ------------------------------------------------------------------------
     def request_changed(self, request: Request, transition: Transition) -> None:
@@ -88,6 +105,7 @@ class SlackNotifier:
             self._notify(request, transition)
         except Exception:
             log.exception("slack notification of %s (%s) failed", request.id, transition.event)
+        self._sync_copies(request, transition)
 
     # --- internals -----------------------------------------------------------------------
     def _lock(self, request_id: str) -> threading.Lock:
@@ -168,6 +186,17 @@ class SlackNotifier:
         if transition.event == "plan_ready":
             self._upload_plan(client, request, channel, ts)
 
+    def _sync_copies(self, request: Request, transition: Transition) -> None:
+        """The card's copies where approvers are (``bot.card_copies``), after the card itself."""
+        if request.slack is None or not request.slack.channel:
+            return
+        try:
+            client = self._client_for(request.slack.team_id)
+            with self._lock(request.id):
+                self._copies.sync(client, self._current(request), transition)
+        except Exception:
+            log.exception("copies of the card of %s (%s) failed", request.id, transition.event)
+
     def _upload_plan(self, client: WebClient, request: Request, channel: str, ts: str) -> None:
         attachment = plan_file(request)
         if attachment is None:
@@ -191,10 +220,12 @@ def build_slack_notifier(
     store: RequestStore,
     objects: ObjectStore,
     client: WebClient | None = None,
+    projects: ProjectsMap | None = None,
 ) -> SlackNotifier:
     """The notifier as the composition root wires it: the configured Web API client, the
-    approvers and admins from the settings lists (only Slack ids get mentioned), and, for a
-    multi-workspace app, the installation store holding each workspace's bot token."""
+    approvers and admins from the settings lists (only Slack ids get mentioned), the projects
+    map's approvals channels, and, for a multi-workspace app, the installation store holding
+    each workspace's bot token."""
     installations = None
     if settings.slack_oauth_enabled:
         from bot.slack_oauth import installation_store
@@ -206,4 +237,12 @@ def build_slack_notifier(
         store=store,
         objects=objects,
         installation_store=installations,
+        approvals_channel=approvals_channel_of(projects) if projects is not None else None,
+        dm_approvers=settings.approvers or settings.admins,
     )
+
+
+def approvals_channel_of(projects: ProjectsMap) -> Callable[[Request], str | None]:
+    """The approvals channel of a request's project/environment, looked up at each transition
+    (not kept in the request: after a restart with a changed map, open requests follow it)."""
+    return lambda request: projects.approvals_channel(request.project, request.environment)

@@ -5,7 +5,9 @@ Read from YAML, TOML or JSON (``TFPILOT_PROJECTS_FILE``); with no file, the ship
 (``data/projects.example.yaml``) is used, which is what ``tfpilot demo`` and ``tfpilot chat`` run
 on. Environments inherit ``owner``, ``repo``, ``base_branch``, ``owner_team`` and
 ``allowed_modules`` from their project; ``env_path`` defaults to ``envs/<environment>`` and
-``prod`` to true for environments named ``prod`` or ``production``. Everything is validated at
+``prod`` to true for environments named ``prod`` or ``production``. ``approvals_channel`` (a
+Slack channel id, set on a project and/or an environment, the environment's winning) is where
+the request's card is also posted when it waits for an approver. Everything is validated at
 load, and an error names the file and the JSON pointer of the bad value.
 """
 
@@ -31,6 +33,9 @@ GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38
 GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 BRANCH_RE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 TEAM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+# A Slack conversation id of a channel: public (C…) or private (G…, older private channels).
+# A channel *name* cannot be used: names change and the Web API addresses channels by id.
+SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{6,20}$")
 PROD_NAMES = frozenset({"prod", "production"})
 SUPPORTED_VERSION = 1
 
@@ -50,6 +55,7 @@ class EnvironmentTarget(BaseModel):
     project: str = ""
     environment: str = ""
     description: str | None = None
+    approvals_channel: str | None = None  # Slack channel id where approvers see the card
 
     def allows(self, module_id: str) -> bool:
         return self.allowed_modules is None or module_id in self.allowed_modules
@@ -70,6 +76,7 @@ class _RawEnvironment(BaseModel):
     prod: bool | None = None
     allowed_modules: list[str] | None = None
     owner_team: str | None = None
+    approvals_channel: str | None = None
 
 
 class _RawProject(BaseModel):
@@ -81,6 +88,7 @@ class _RawProject(BaseModel):
     base_branch: str = "main"
     owner_team: str | None = None
     allowed_modules: list[str] | None = None
+    approvals_channel: str | None = None
     environments: dict[str, _RawEnvironment | None] = Field(min_length=1)
 
 
@@ -126,6 +134,14 @@ class ProjectsMap:
 
     def allows(self, project: str, environment: str, module_id: str) -> bool:
         return self.target(project, environment).allows(module_id)
+
+    def approvals_channel(self, project: str, environment: str) -> str | None:
+        """The Slack channel where this environment's requests wait for approvers (None: none
+        set, or the project/environment is no longer in the map)."""
+        try:
+            return self.target(project, environment).approvals_channel
+        except UnknownProject:
+            return None
 
     def _project(self, project: str) -> dict[str, EnvironmentTarget]:
         try:
@@ -263,6 +279,17 @@ def _target(project: str, environment: str, spec: _RawProject, env: _RawEnvironm
             source,
             [*team_at, "owner_team"],
         )
+    channel = env.approvals_channel or spec.approvals_channel
+    if channel is not None:
+        channel_at = env_where if env.approvals_channel else where
+        if not SLACK_CHANNEL_RE.match(channel):
+            raise RegistryError(
+                f"invalid approvals channel {channel!r}: must be a Slack channel id (C… for a public channel, "
+                "G… or C… for a private one, e.g. C0123ABCDE; a name such as #approvals does not work): "
+                "copy it from the channel's details in Slack",
+                file=source,
+                pointer=pointer([*channel_at, "approvals_channel"]),
+            )
     return EnvironmentTarget(
         owner=owner,
         repo=repo,
@@ -274,6 +301,7 @@ def _target(project: str, environment: str, spec: _RawProject, env: _RawEnvironm
         project=project,
         environment=environment,
         description=env.description,
+        approvals_channel=channel,
     )
 
 

@@ -7,6 +7,10 @@ Edit opens the module's schema form prefilled with the request's config; Destroy
 a modal where the request id must be typed (both ask ``RequestService.authorize`` first). A
 redelivered click is dropped (``first_action``); double clicks reach the core, whose
 idempotency keys and leases make them one effect.
+
+The same buttons on App Home's "waiting for my approval" rows and on the card's copies (an
+approvals channel, an approver's DM) come here too: they act on the request they name. From
+Home, refusals go by DM and the Home tab is republished after the action.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bot.listeners.common import (
     team_of,
     user_of,
 )
+from bot.listeners.home import refresh_home
 from bot.views.forms import schema_fields
 from bot.views.ids import (
     CARD_ACTION_RE,
@@ -172,6 +177,9 @@ class ClickHandlers:
                 self.open_destroy(client, body, request, where)
                 return
             self.perform(action, ref.request_id, actor, team_of(body))
+            if (body.get("container") or {}).get("type") == "view":
+                # Clicked on App Home: the row shows the request's new state and buttons.
+                refresh_home(self.k, client, team_of(body), user)
         except PermissionDenied as denied:
             self.refuse(client, where, user, action, denied.reason)
         except (RequestNotFound, RequestArchived) as gone:

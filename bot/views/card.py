@@ -8,6 +8,7 @@ the services. Every value is escaped and clipped to Slack's limits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.views import fmt
@@ -102,9 +103,15 @@ def button_confirmation(action: Action, request: Request) -> dict[str, Any] | No
 
 
 def _buttons(request: Request) -> list[dict[str, Any]]:
+    return action_buttons(request, card_actions(request))
+
+
+def action_buttons(request: Request, actions: Sequence[Action]) -> list[dict[str, Any]]:
+    """Buttons for ``actions`` with the card's action ids, values and confirmations, so the
+    card's listener handles a click on them wherever they are shown (App Home included)."""
     ref = CardRef(request.id, request.version).encode()
     buttons: list[dict[str, Any]] = []
-    for action in card_actions(request):
+    for action in actions:
         button: dict[str, Any] = {
             "type": "button",
             "action_id": card_action_id(action),

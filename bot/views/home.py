@@ -1,12 +1,14 @@
 """App Home and the list-shaped answers of ``/tfpilot``: request rows, KPIs, modules, help.
 
-Pure: builders take index rows (never whole documents), ops metrics and module definitions,
-and return views or messages within Slack's limits.
+Pure: builders take index rows, ops metrics and module definitions, and return views or
+messages within Slack's limits. The Home tab's "waiting for my approval" rows also take the
+buttons the viewer may use on each (built by the listener from the request with the card's
+action ids and values, so the card's click listener handles them; the click is re-checked).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,7 @@ from core.domain.index import IndexRow
 from core.domain.status import Status, normalize_status
 
 HOME_ROWS = 15
+MAX_ROW_BUTTONS = 6  # one per card action; Slack allows 25 elements in an actions block
 LIST_ROWS = 25
 
 
@@ -101,8 +104,10 @@ def home_view(
     awaiting: Sequence[IndexRow] | None,
     metrics: Any,
     github_login: str | None = None,
+    buttons: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The Home tab: my requests, waiting for my approval (approvers), KPIs."""
+    """The Home tab: my requests, waiting for my approval (approvers; each row with the
+    ``buttons`` given for its request id), KPIs."""
     who = f"{fmt.mention(user_id)} · role *{escape(role_label)}*"
     if github_login:
         who += f" · GitHub `{escape(clip(github_login, 39))}`"
@@ -122,11 +127,24 @@ def home_view(
         blocks += [
             {"type": "divider"},
             {"type": "header", "text": plain("Waiting for my approval", HEADER_TEXT)},
-            {"type": "section", "text": mrkdwn(rows_text(awaiting[:HOME_ROWS], empty="Nothing is waiting for you."))},
+            *awaiting_blocks(awaiting[:HOME_ROWS], buttons or {}),
         ]
     blocks += [{"type": "divider"}, {"type": "header", "text": plain("Operations (KPIs)", HEADER_TEXT)}]
     blocks += kpi_blocks(metrics)
     return {"type": "home", "blocks": blocks[: MAX_BLOCKS["home"]]}
+
+
+def awaiting_blocks(rows: Sequence[IndexRow], buttons: Mapping[str, Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One section per row, each followed by its buttons (rows without any stay text only)."""
+    if not rows:
+        return [{"type": "section", "text": mrkdwn(rows_text(rows, empty="Nothing is waiting for you."))}]
+    blocks: list[dict[str, Any]] = []
+    for row in rows:
+        blocks.append({"type": "section", "text": mrkdwn(clip(row_line(row), SECTION_TEXT))})
+        elements = list(buttons.get(row.id) or [])[:MAX_ROW_BUTTONS]
+        if elements:
+            blocks.append({"type": "actions", "block_id": f"home:{row.id}", "elements": elements})
+    return blocks
 
 
 def list_message(title: str, rows: Sequence[IndexRow], *, more: bool = False) -> dict[str, Any]:

@@ -22,7 +22,33 @@ from core.ports.notifier import Transition
 
 MAX_APPROVER_MENTIONS = 20
 # Events after which an approver is the one who must act next.
-_AWAITING_APPROVAL = frozenset({"plan_ready", "approval_voided"})
+AWAITING_APPROVAL = frozenset({"plan_ready", "approval_voided"})
+
+
+def approvals_note(channel: str | None, dm_users: Sequence[str] = ()) -> str:
+    """Told in the request's thread: where its approvers got the card."""
+    if channel:
+        return f":inbox_tray: The card is also posted in <#{channel}> for the approvers, who can act on it there."
+    shown = " ".join(f"<@{u}>" for u in dm_users[:MAX_APPROVER_MENTIONS])
+    return f":inbox_tray: The card is also sent to the approvers ({shown}) in a direct message."
+
+
+def invite_note(channel: str) -> str:
+    """Told in the request's thread when the approvals channel is one the bot cannot post in."""
+    return (
+        f":lock: I could not post this request for its approvers in <#{channel}>: I am not a member of that "
+        f"channel, and a private channel needs an invitation. Someone in <#{channel}> must invite me "
+        "(`/invite @TfPilot`); requests waiting for approval are posted there from then on."
+    )
+
+
+def channel_refused_note(channel: str, reason: str) -> str:
+    """Told in the request's thread when Slack refused the card in the approvals channel for
+    another reason than membership (archived channel, missing scope...)."""
+    return (
+        f":warning: I could not post this request for its approvers in <#{channel}>: Slack answered "
+        f"`{escape(clip(reason, 60))}`. Check the project's approvals_channel in the projects map."
+    )
 
 
 def approver_mentions(approvers: Sequence[str], *, exclude: str | None = None) -> list[str]:
@@ -135,7 +161,7 @@ def transition_reply(request: Request, transition: Transition, *, approvers: Seq
     lines = _headline(request, transition)
     if transition.message:
         lines.append(f"> {escape(clip(transition.message, 500))}")
-    if transition.event in _AWAITING_APPROVAL:
+    if transition.event in AWAITING_APPROVAL:
         requester_id = request.requester.id if request.requester else None
         mentions = approver_mentions(approvers, exclude=requester_id)
         if mentions:

@@ -170,6 +170,19 @@ class SlackThread(DocModel):
     ts: str | None = None  # the card message ts (thread parent); None until posted
 
 
+class CardCopy(DocModel):
+    """Another message showing the request's card, where its approvers are: the project's
+    approvals channel (``kind="channel"``) or an approver's DM with the app (``kind="dm"``,
+    ``user`` the approver). Kept current on every transition like the card itself; documents
+    written before copies existed have none (``cardCopies`` defaults to empty)."""
+
+    kind: str  # channel | dm
+    channel: str
+    ts: str
+    user: str | None = None
+    posted_at: datetime | None = None
+
+
 class Operation(DocModel):
     """Progress of a multi-step operation, recorded so a crash half-way is resumed, not repeated.
 
@@ -200,6 +213,8 @@ class Request(DocModel):
     requester: Requester | None = None
     idempotency_key: str | None = None
     slack: SlackThread | None = None
+    # Copies of the card posted where approvers can act on it (see ``CardCopy``).
+    card_copies: list[CardCopy] = Field(default_factory=list)
     # config
     config: dict[str, Any] = Field(default_factory=dict)
     # From the projects map at creation, kept in the document so permission checks never

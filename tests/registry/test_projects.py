@@ -71,6 +71,27 @@ def test_defaults_and_inheritance(tmp_path: Path) -> None:
     assert (production.env_path, production.prod) == ("envs/production", True)
 
 
+def test_approvals_channel_is_inherited_and_an_environment_overrides_it(tmp_path: Path) -> None:
+    doc = {
+        "projects": {
+            "web": {
+                "owner": "acme",
+                "repo": "web-infra",
+                "approvals_channel": "C0WEBAPPR1",
+                "environments": {"dev": {}, "prod": {"approvals_channel": "G0PRODAPP1"}},
+            },
+            "api": {"owner": "acme", "repo": "api-infra", "environments": {"dev": {}}},
+        }
+    }
+    projs = projects.load_projects(write(tmp_path, doc))
+    assert projs.target("web", "dev").approvals_channel == "C0WEBAPPR1"
+    assert projs.approvals_channel("web", "prod") == "G0PRODAPP1"
+    assert projs.approvals_channel("api", "dev") is None
+    # A request whose project left the map has no approvals channel (and no error).
+    assert projs.approvals_channel("gone", "dev") is None
+    assert projs.to_doc()["web"]["prod"]["approvals_channel"] == "G0PRODAPP1"
+
+
 def test_json_and_toml_files(tmp_path: Path) -> None:
     assert projects.load_projects(write(tmp_path, MINIMAL, ".json")).names() == ["web"]
     toml = (
@@ -124,6 +145,28 @@ def env(**values: Any) -> dict[str, Any]:
         (env(prod="yes please"), "/projects/web/environments/dev/prod", "must be true or false"),
         (env(allowed_modules=["S3"]), "/projects/web/environments/dev/allowed_modules/0", "invalid module"),
         (env(region="us-east-1"), "/projects/web/environments/dev/region", "is not a known key"),
+        (
+            env(approvals_channel="#approvals"),
+            "/projects/web/environments/dev/approvals_channel",
+            "must be a Slack channel id",
+        ),
+        (env(approvals_channel="D0123ABCDE"), "/projects/web/environments/dev/approvals_channel", "C… for a public"),
+        (env(approvals_channel="c0123abcde"), "/projects/web/environments/dev/approvals_channel", "invalid approvals"),
+        (
+            {
+                "projects": {
+                    "web": {
+                        "owner": "acme",
+                        "repo": "r",
+                        "approvals_channel": "U0123ABCDE",
+                        "environments": {"dev": {}},
+                    }
+                }
+            },
+            "/projects/web/approvals_channel",
+            "invalid approvals channel 'U0123ABCDE'",
+        ),
+        (env(approvals_channel=123), "/projects/web/environments/dev/approvals_channel", "must be text"),
         (
             {"version": 2, "projects": {"web": {"owner": "acme", "repo": "r", "environments": {"dev": {}}}}},
             "/version",

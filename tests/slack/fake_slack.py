@@ -5,7 +5,14 @@ like Slack: ``chat.postMessage`` returns a fresh ``ts`` and remembers the messag
 ``chat.update`` edits it, ``views.open/publish/update`` return a view id, ``users.info`` answers
 from ``users``, ``files.getUploadURLExternal`` hands out an upload URL on this same server,
 ``response_url`` posts (``/response/...``) are recorded as method ``response_url``. Failures
-(e.g. a 429 with ``Retry-After``) can be queued per method. ``wait_for`` polls with a bound, for
+(e.g. a 429 with ``Retry-After``) can be queued per method.
+
+Channel membership: a channel declared with ``add_channel`` answers like Slack when the bot is
+not in it: ``chat.postMessage``/``chat.update`` get ``not_in_channel`` (public) or
+``channel_not_found`` (private: the bot cannot even see it); ``conversations.join`` adds the bot
+to a public channel and answers ``method_not_supported_for_channel_type`` for a private one (a
+private channel needs an invitation). Undeclared channels and DMs behave as ones the bot is in.
+``users.lookupByEmail`` answers from ``users`` (``users_not_found`` otherwise). ``wait_for`` polls with a bound, for
 calls made by lazy listeners on other threads.
 """
 
@@ -44,6 +51,12 @@ class Call:
 
 
 @dataclass
+class Channel:
+    private: bool = False
+    bot_member: bool = False
+
+
+@dataclass
 class Failure:
     status: int
     body: dict[str, Any]
@@ -65,6 +78,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.channels: dict[str, Channel] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._cond = threading.Condition()
@@ -131,6 +145,14 @@ class FakeSlack:
     # --- control ---------------------------------------------------------------------------
     def add_user(self, user_id: str, *, email: str | None = None, name: str | None = None) -> None:
         self.users[user_id] = {"email": email, "name": name or user_id.lower()}
+
+    def add_channel(self, channel_id: str, *, private: bool = False, bot_member: bool = False) -> None:
+        """Declare a channel whose membership is enforced (see the module docstring)."""
+        self.channels[channel_id] = Channel(private=private, bot_member=bot_member)
+
+    def invite_bot(self, channel_id: str) -> None:
+        """Someone ran ``/invite @TfPilot`` in the channel."""
+        self.channels[channel_id].bot_member = True
 
     def fail_next(self, method: str, status: int = 429, *, headers: dict[str, str] | None = None, **body: Any) -> None:
         failure = Failure(status, {"ok": False, **(body or {"error": "ratelimited"})}, dict(headers or {}))
@@ -211,7 +233,41 @@ class FakeSlack:
             self.calls.append(call)
             self._cond.notify_all()
 
+    def _membership_error(self, method: str, params: dict[str, Any]) -> str | None:
+        if method not in ("chat.postMessage", "chat.update"):
+            return None
+        channel = self.channels.get(str(params.get("channel")))
+        if channel is None or channel.bot_member:
+            return None
+        return "channel_not_found" if channel.private else "not_in_channel"
+
+    def _join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(params.get("channel"))
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.private:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        answer: dict[str, Any] = {"ok": True, "channel": {"id": channel_id, "is_channel": True, "is_member": True}}
+        if channel is None or channel.bot_member:
+            answer["warning"] = "already_in_channel"
+        else:
+            channel.bot_member = True
+        return answer
+
+    def _lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = str(params.get("email") or "").lower()
+        for user_id, user in self.users.items():
+            if (user.get("email") or "").lower() == email and email:
+                return {"ok": True, "user": {"id": user_id, "name": user["name"], "profile": {"email": user["email"]}}}
+        return {"ok": False, "error": "users_not_found"}
+
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._membership_error(method, params)
+        if refused is not None:
+            return {"ok": False, "error": refused}
+        if method == "conversations.join":
+            return self._join(params)
+        if method == "users.lookupByEmail":
+            return self._lookup_by_email(params)
         if method == "auth.test":
             return {
                 "ok": True,

@@ -26,11 +26,12 @@ from slack_sdk import WebClient
 from bot.app import create_app
 from bot.deps import Deps
 from bot.settings import Settings, load_settings
-from bot.slack_notifier import SlackNotifier
+from bot.slack_notifier import SlackNotifier, build_slack_notifier
 from bot.slack_retry import slack_retry_handlers
 from core.domain.facts import RunFact
 from core.domain.request import Request
 from core.domain.workflows import RunKind
+from module_registry.projects import load_projects
 from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
 from tests.graph import build_graph
 from tests.services.fake_code_host import FakeCodeHost
@@ -92,15 +93,13 @@ def build_deps(
     client = WebClient(
         token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _seconds: None)
     )
-    notifier = SlackNotifier(
-        client,
-        approvers=[*settings.approvers, *settings.admins],
-        store=store,
-        objects=objects,
-    )
-    # The composition root builds the rest (the built-in registry and projects map included).
+    # The projects map (TFPILOT_PROJECTS_FILE, or the built-in example) names approvals channels.
+    projects = load_projects(settings.projects_file)
+    notifier = build_slack_notifier(settings, store=store, objects=objects, client=client, projects=projects)
+    # The composition root builds the rest (the built-in registry included).
     deps = build_graph(
         settings,
+        projects=projects,
         clock=clock,
         objects=objects,
         store=store,
@@ -191,6 +190,23 @@ class Harness:
         payload["message"] = message or {"ts": message_ts, "text": "card", "blocks": []}
         payload["trigger_id"] = f"{next(self._seq)}.222.trigger"
         payload["actions"] = [{**action, "action_ts": action_ts or f"1800000100.{next(self._seq):06d}"}]
+        return self.send(form_body(payload), "application/x-www-form-urlencoded")
+
+    def click_home(
+        self, user: str, action: dict[str, Any], *, view: dict[str, Any], action_ts: str | None = None
+    ) -> BoltResponse:
+        """A button clicked on the user's App Home tab: the container is the published view
+        (no channel, no message, no response_url), as Slack sends it."""
+        payload = self.fixture("block_actions_button_click.json")
+        for key in ("channel", "message", "response_url"):
+            payload.pop(key, None)
+        view_id = str(view.get("id") or "VHOME0001")
+        payload["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM}
+        payload["team"]["id"] = TEAM
+        payload["container"] = {"type": "view", "view_id": view_id}
+        payload["view"] = {**view, "id": view_id, "type": "home"}
+        payload["trigger_id"] = f"{next(self._seq)}.444.trigger"
+        payload["actions"] = [{**action, "action_ts": action_ts or f"1800000200.{next(self._seq):06d}"}]
         return self.send(form_body(payload), "application/x-www-form-urlencoded")
 
     def command(self, user: str, text: str, *, channel: str = "C0CHAN001") -> BoltResponse:

@@ -1,0 +1,237 @@
+"""``ApprovalCopies``: the request's card, also where its approvers are.
+
+A request started in someone's DM keeps its card in that DM, which approvers cannot see. When a
+request comes to wait for an approver (``AWAITING_APPROVAL`` events), its card is also posted:
+
+- in the approvals channel the projects map names for its project/environment (the bot joins a
+  public channel with ``conversations.join``; for a private one it is not in, Slack answers
+  ``channel_not_found`` and the request's thread says who must invite it, naming the channel);
+- otherwise, for a request whose conversation is a DM, to each approver (``TFPILOT_APPROVERS``,
+  or the admins when no approver is listed; emails resolved with ``users.lookupByEmail``) in
+  their DM with the app. A request in a channel already mentions its approvers in its thread.
+
+Each copy (channel + ts) is recorded on the request (``Request.card_copies``) and every copy is
+``chat.update``d on every transition, so a click on any copy acts on the same request (buttons
+carry the request id; the services re-check the clicker's role). A retried transition never
+posts a second copy: copies already recorded are skipped, and each post first claims a ``Once``
+marker keyed by request, destination and transition (another process retrying the same
+transition loses the claim). Nothing raises into the notifier: failures are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot.views import fmt
+from bot.views.card import request_card
+from bot.views.replies import (
+    AWAITING_APPROVAL,
+    MAX_APPROVER_MENTIONS,
+    approvals_note,
+    channel_refused_note,
+    invite_note,
+)
+from core.domain.request import CardCopy, Request
+from core.ports.notifier import Transition
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from core.ports.request_store import RequestStore
+    from core.services.once import Once
+
+log = logging.getLogger(__name__)
+
+# Slack's answers when the bot may not post in a channel: public and not a member, or a private
+# channel it was not invited to (it cannot even see it).
+_NOT_IN = "not_in_channel"
+_UNSEEN = frozenset({"channel_not_found", "method_not_supported_for_channel_type"})
+_CACHE_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: str  # channel | dm
+    target: str  # the channel id, or the approver's Slack user id
+
+    def recorded_in(self, request: Request) -> bool:
+        for copy in request.card_copies:
+            if self.kind == "channel" and copy.kind == "channel" and copy.channel == self.target:
+                return True
+            if self.kind == "dm" and copy.kind == "dm" and copy.user == self.target:
+                return True
+        return False
+
+
+class ApprovalCopies:
+    def __init__(
+        self,
+        *,
+        approvals_channel: Callable[[Request], str | None],
+        approvers: Sequence[str] = (),
+        store: RequestStore | None = None,
+        once: Once | None = None,
+    ) -> None:
+        self._channel_of = approvals_channel
+        self._approvers = [a.strip() for a in approvers if a.strip()]
+        self._store = store
+        self._once = once
+        self._user_ids: dict[str, str | None] = {}
+        self._guard = threading.Lock()
+
+    # --- entry point (called under the notifier's per-request lock) -------------------------
+    def sync(self, client: WebClient, request: Request, transition: Transition) -> None:
+        """Update every recorded copy; post the missing ones when an approver is awaited."""
+        for copy in request.card_copies:
+            self._update(client, request, copy)
+        if transition.event not in AWAITING_APPROVAL or request.slack is None or not request.slack.ts:
+            return
+        missing = [d for d in self.destinations(client, request) if not d.recorded_in(request)]
+        posted_dms: list[str] = []
+        for destination in missing:
+            if not self._claim(request, destination, transition):
+                continue
+            if destination.kind == "channel":
+                self._post_in_channel(client, request, destination.target)
+            elif self._post_in_dm(client, request, destination.target):
+                posted_dms.append(destination.target)
+        if posted_dms:
+            self._thread_note(client, request, approvals_note(None, posted_dms))
+
+    # --- where ---------------------------------------------------------------------------------
+    def destinations(self, client: WebClient, request: Request) -> list[Destination]:
+        slack = request.slack
+        if slack is None:
+            return []
+        channel = self._channel_of(request)
+        if channel:
+            return [] if channel == slack.channel else [Destination("channel", channel)]
+        if not slack.channel.startswith("D"):
+            return []
+        requester = request.requester
+        own = {v.lower() for v in (requester.id, requester.email) if v} if requester else set()
+        users: list[str] = []
+        for entry in self._approvers:
+            if entry.lower() in own:
+                continue
+            user = self._user_id(client, entry)
+            if user is not None and user.lower() not in own and user not in users:
+                users.append(user)
+        return [Destination("dm", user) for user in users[:MAX_APPROVER_MENTIONS]]
+
+    def _user_id(self, client: WebClient, entry: str) -> str | None:
+        """A policy-list entry as a Slack user id: ids as they are, emails looked up (cached)."""
+        if fmt.is_slack_user(entry):
+            return entry
+        if "@" not in entry:
+            return None
+        key = entry.lower()
+        with self._guard:
+            if key in self._user_ids:
+                return self._user_ids[key]
+        user_id: str | None = None
+        try:
+            found = client.users_lookupByEmail(email=entry)
+            candidate = (found.get("user") or {}).get("id")
+            user_id = candidate if isinstance(candidate, str) and fmt.is_slack_user(candidate) else None
+        except SlackApiError as error:
+            if error.response.get("error") != "users_not_found":
+                log.warning("users.lookupByEmail failed (%s): the approver is not DMed", error.response.get("error"))
+                return None  # not cached: a passing failure
+        with self._guard:
+            if len(self._user_ids) > _CACHE_LIMIT:
+                self._user_ids.clear()
+            self._user_ids[key] = user_id
+        return user_id
+
+    # --- posting -------------------------------------------------------------------------------
+    def _claim(self, request: Request, destination: Destination, transition: Transition) -> bool:
+        if self._once is None:
+            return True
+        run = request.plan.run_id if request.plan else None
+        key = (
+            f"cardcopy:{request.id}:{destination.kind}:{destination.target}:"
+            f"{transition.event}:{request.revision}:{run or '-'}"
+        )
+        return self._once.first(key)
+
+    def _post_in_channel(self, client: WebClient, request: Request, channel: str) -> None:
+        card = request_card(request)
+        try:
+            try:
+                response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+            except SlackApiError as error:
+                if error.response.get("error") != _NOT_IN:
+                    raise
+                # A public channel the bot is not in yet: join it, then post.
+                client.conversations_join(channel=channel)
+                response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+        except SlackApiError as error:
+            reason = str(error.response.get("error") or "unknown error")
+            log.warning("approvals channel %s of %s refused the card (%s)", channel, request.id, reason)
+            member = reason in _UNSEEN or reason == _NOT_IN
+            self._thread_note(
+                client, request, invite_note(channel) if member else channel_refused_note(channel, reason)
+            )
+            return
+        self._record(request, CardCopy(kind="channel", channel=channel, ts=str(response["ts"]), posted_at=self._at()))
+        self._thread_note(client, request, approvals_note(channel))
+
+    def _post_in_dm(self, client: WebClient, request: Request, user: str) -> bool:
+        card = request_card(request)
+        try:
+            opened = client.conversations_open(users=user)
+            dm = str((opened.get("channel") or {}).get("id") or user)
+            response = client.chat_postMessage(channel=dm, text=card["text"], blocks=card["blocks"])
+        except SlackApiError as error:
+            reason = error.response.get("error")
+            log.warning("could not DM the card of %s to approver %s (%s)", request.id, user, reason)
+            return False
+        channel = str(response.get("channel") or dm)
+        self._record(
+            request, CardCopy(kind="dm", channel=channel, ts=str(response["ts"]), user=user, posted_at=self._at())
+        )
+        return True
+
+    def _update(self, client: WebClient, request: Request, copy: CardCopy) -> None:
+        card = request_card(request)
+        try:
+            client.chat_update(channel=copy.channel, ts=copy.ts, text=card["text"], blocks=card["blocks"])
+        except SlackApiError as error:
+            # A copy deleted, or a channel the bot was removed from: the request's own card and
+            # the other copies still show it; nothing to repost here.
+            log.warning(
+                "copy of the card of %s in %s cannot be updated (%s)", request.id, copy.channel, error.response["error"]
+            )
+
+    def _thread_note(self, client: WebClient, request: Request, text: str) -> None:
+        slack = request.slack
+        if slack is None or not slack.ts:
+            return
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        client.chat_postMessage(channel=slack.channel, thread_ts=slack.ts, text=text[:300], blocks=blocks)
+
+    def _at(self) -> datetime:
+        return datetime.now(UTC)
+
+    def _record(self, request: Request, copy: CardCopy) -> None:
+        if self._store is None:
+            return
+
+        def mutate(current: Request) -> Request | None:
+            if Destination(copy.kind, copy.user or copy.channel).recorded_in(current):
+                return None
+            current.card_copies = [*current.card_copies, copy]
+            return current
+
+        try:
+            self._store.update(request.id, mutate)
+        except Exception:
+            log.exception("recording the card copy of %s in %s failed", request.id, copy.channel)
