@@ -72,14 +72,18 @@ def default_seed(
     """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes for
     these environments and workflow file names."""
     from core.domain.scaffold import ScaffoldOptions, scaffold_files
+    from module_registry import infra_modules
 
     try:
-        return scaffold_files(
+        files = scaffold_files(
             ScaffoldOptions.of(
                 environments=list(environments) or list(DEFAULT_ENVIRONMENTS),
                 workflows=workflows or WorkflowNames(),
             )
         )
+        # The local forge's repositories carry TfPilot's own modules: nothing to download.
+        files.update(infra_modules.all_files())
+        return files
     except Exception:
         # A minimal layout keeps the forge usable when the scaffold refuses the options.
         log.exception("infra repo scaffold failed for %s; seeding a minimal layout", repo.full_name)
@@ -988,6 +992,7 @@ class LocalCodeHost:
             request_id=rec.get("request_id"),
             environment=rec.get("environment"),
             inputs=rec.get("inputs", {}),
+            repo=repo.full_name,
         )
         try:
             outcome = self._runner.execute(job, _Workspace(self, repo))
@@ -1004,6 +1009,7 @@ class LocalCodeHost:
             conclusion=outcome.conclusion,
             completed_at=_now_iso(self._clock.now()),
             state_commit=outcome.state_commit,
+            report=outcome.report.model_dump(mode="json") if outcome.report is not None else None,
         )
         self._emit_now(self._run_fact(rec))
 
