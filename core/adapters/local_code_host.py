@@ -46,6 +46,7 @@ from typing import Any, Literal
 from core.adapters.local_runner import LocalRunner, RunJob, RunOutcome
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import request_id_from_branch, request_id_in_text
+from core.domain.run_report import RunReport
 from core.domain.workflows import WorkflowNames
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHostError, MergeResult, PullRequestInfo, RepoRef, ReviewInfo, RunInfo
@@ -917,8 +918,13 @@ class LocalCodeHost:
         request_id = rec.get("request_id") or request_id_in_text(rec.get("name"))
         if kind is None or not request_id:
             return None
+        report = rec.get("report") if rec.get("status") == "completed" else None
         return RunFact(
-            request_id=request_id, delivery_id=f"local-{uuid.uuid4().hex}", kind=kind, run=self._run_info(rec)
+            request_id=request_id,
+            delivery_id=f"local-{uuid.uuid4().hex}",
+            kind=kind,
+            run=self._run_info(rec),
+            report=RunReport.model_validate(report) if isinstance(report, dict) else None,
         )
 
     def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:

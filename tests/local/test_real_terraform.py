@@ -26,7 +26,8 @@ from module_registry.catalogue import load_registry
 from module_registry.render import RenderInput, arguments, render
 from tests.local.conftest import REPO, FactSink
 
-pytestmark = pytest.mark.terraform
+# Each test runs a dozen terraform commands; on a busy 2-core machine that takes minutes.
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
 
 REGISTRY = load_registry(None)
 SERVER_TAG_KEYS = {"managed-by", "tfpilot-request-id", "project", "environment", "requester"}
