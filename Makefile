@@ -33,8 +33,12 @@ unit: venv
 
 test: lint typecheck layers unit
 
+# The AWS provider mirror these machines carry: with it `make demo` runs Terraform for real
+# against the local cloud; without it the demo previews and says so.
+TF_PLUGIN_MIRROR := $(firstword $(wildcard /opt/tf-plugins))
+
 demo: venv
-	$(BIN)/tfpilot demo
+	TFPILOT_TERRAFORM_PLUGIN_DIR="$${TFPILOT_TERRAFORM_PLUGIN_DIR:-$(TF_PLUGIN_MIRROR)}" $(BIN)/tfpilot demo
 
 serve: venv
 	$(BIN)/tfpilot serve

@@ -424,6 +424,10 @@ class LocalCodeHost:
 
     # --- wiring and lifecycle --------------------------------------------------------------
 
+    @property
+    def runner(self) -> LocalRunner:
+        return self._runner
+
     def attach(self, on_fact: FactHandler) -> None:
         """Set where facts go (the composition root passes ``SyncService.apply_fact``)."""
         self.on_fact = on_fact

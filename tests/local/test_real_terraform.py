@@ -206,3 +206,75 @@ def test_in_repo_module_plans_applies_and_destroys_for_real(
     kinds = sink.kinds()
     assert kinds.count("plan:completed:success") == 2 and "apply:completed:success" in kinds
     assert "destroy:completed:success" in kinds
+
+
+# The provider block the scaffold wrote before: its default_tags carried "Environment", and the
+# renderer adds "environment". IAM tag keys ignore case, so AWS (and moto) refuse the role.
+OLD_PROVIDERS = """terraform {
+  required_version = ">= 1.10.0, < 2.0.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      ManagedBy   = "tfpilot"
+      Environment = "dev"
+    }
+  }
+}
+"""
+
+
+def test_a_refused_apply_reports_terraforms_diagnostics_into_the_thread(
+    real_host: LocalCodeHost, local_cloud: MotoServer, sink: FactSink
+) -> None:
+    """Regression: with the old provider block an iam-role request fails at apply ("Duplicate tag
+    keys found"); the scaffold's block now applies cleanly (the iam-role lifecycle test above)."""
+    from bot.views.replies import transition_reply
+    from core.domain.facts import RunFact
+    from core.domain.request import RunRef
+    from core.ports.notifier import Transition
+    from core.services.fold import fold
+    from tests.domain.builders import at_status
+
+    main = real_host.branch_head(REPO, "main")
+    assert main is not None
+    real_host.commit_files(
+        REPO, "main", {"envs/dev/providers.tf": OLD_PROVIDERS}, "old provider block", parent_sha=main
+    )
+    rid = "req_oldtags00001"
+    files, name = render_request("iam-role", rid, {"name": "old-tags", "trusted_services": ["ecs-tasks.amazonaws.com"]})
+    plan_run = _plan_request(real_host, files, rid)
+    assert plan_run is not None and plan_run.conclusion == "success", real_host.run_log(REPO, plan_run.run_id)
+    head = real_host.branch_head(REPO, f"request/{rid}")
+    assert head is not None
+    real_host.merge_pull_request(REPO, 1, sha=head, title=rid)
+    apply_run = real_host.dispatch_workflow(
+        REPO, "apply.yml", ref="main", inputs={"request_id": rid, "environment": "dev"}
+    )
+    assert apply_run is not None and apply_run.conclusion == "failure"
+    assert iam_tags(local_cloud, name) is None
+
+    completed = [f for f in sink.facts if isinstance(f, RunFact) and f.kind == "apply" and f.run.status == "completed"]
+    assert completed and completed[-1].report is not None
+    errors = completed[-1].report.errors
+    assert errors and any("Duplicate tag keys" in f"{d.summary} {d.detail}" for d in errors)
+
+    # The fact folds into the request like a webhook, and the "failed" reply quotes Terraform.
+    request = at_status("applying")
+    request.id = rid
+    request.apply_run = RunRef(run_id=apply_run.run_id, status="in_progress", head_sha=completed[-1].run.head_sha)
+    fold(request, completed[-1], now=request.updated_at)
+    reply = transition_reply(request, Transition(event="failed", previous_status="applying", status="failed"))
+    text = reply["blocks"][0]["text"]["text"]
+    assert "Terraform said" in text and "Duplicate tag keys" in text
+    assert len(text) <= 3000

@@ -24,7 +24,9 @@ SECRET = "AKIAIOSFODNN7EXAMPLE"
 
 
 def _finish(request: Request, kind: str, conclusion: str, report: RunReport) -> None:
-    run = RunInfo(run_id=1, url="https://example.invalid/runs/1", status="completed", conclusion=conclusion, head_sha="sha1")
+    run = RunInfo(
+        run_id=1, url="https://example.invalid/runs/1", status="completed", conclusion=conclusion, head_sha="sha1"
+    )
     fold(request, RunFact(request_id=request.id, kind=kind, run=run, report=report), now=NOW)  # type: ignore[arg-type]
 
 
