@@ -249,13 +249,16 @@ def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
     return _Prepared(definition, request_id, project, environment, module_id, _inputs(definition, ctx), merged_tags)
 
 
-def repo_source(inp: RenderInput) -> str | None:
-    """The in-repo module source for ``inp`` when it asks for one and TfPilot ships the module."""
-    if inp.module_sources != "repo":
-        return None
+def repo_source(inp: RenderInput, definition: ModuleDefinition | None = None) -> str | None:
+    """The module source as a path inside the infra repo, relative to the environment: for a
+    definition whose source is a repo folder (``modules/<name>``, any code host), or when
+    ``inp`` asks for in-repo modules and TfPilot ships one for the module."""
     from module_registry import infra_modules
 
-    if inp.module not in infra_modules.available():
+    repo_path = definition.terraform.repo_path if definition is not None else None
+    if repo_path is not None:
+        return infra_modules.relative_to(inp.env_path, repo_path)
+    if inp.module_sources != "repo" or inp.module not in infra_modules.available():
         return None
     return infra_modules.source_for(inp.module, inp.env_path)
 
@@ -277,7 +280,7 @@ def render_block(inp: RenderInput, registry: Registry) -> str:
     definition, request_id, module_id = prepared.definition, prepared.request_id, prepared.module_id
     label = block_label(module_id, request_id)
     spec = definition.terraform
-    body = _module_body(definition, prepared.pairs, prepared.tags, repo_source(inp))
+    body = _module_body(definition, prepared.pairs, prepared.tags, repo_source(inp, definition))
     if spec.kind == "module":
         main = hcl.Block("module", (label,), body)
         prefix: tuple[str, ...] = ("module", label)

@@ -42,5 +42,10 @@ def all_files() -> dict[str, str]:
 
 def source_for(module_id: str, env_path: str) -> str:
     """The module ``source`` as seen from ``env_path`` (``envs/dev`` -> ``../../modules/<id>``)."""
+    return relative_to(env_path, f"{REPO_DIR}/{module_id}")
+
+
+def relative_to(env_path: str, repo_path: str) -> str:
+    """``repo_path`` (from the repository root) as seen from the directory ``env_path``."""
     depth = len([part for part in env_path.split("/") if part])
-    return "../" * depth + f"{REPO_DIR}/{module_id}"
+    return "../" * depth + repo_path
