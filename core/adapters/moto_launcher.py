@@ -12,6 +12,8 @@ The patches are gaps between moto and AWS that the AWS provider trips over:
   ``aws_sqs_queue_redrive_allow_policy`` writes it). The attribute becomes a stored one.
 - **RDS** gives every DB instance the same ``DbiResourceId``; the provider keys instances by
   it, so the second instance looked like the first. Each instance gets its own.
+
+AWS-managed IAM policies are loaded (``MOTO_IAM_LOAD_MANAGED_POLICIES``), as every account has them.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
 
+    # AWS-managed IAM policies (arn:aws:iam::aws:policy/...) exist in every account; moto loads
+    # them only when asked, and a role attaching one would otherwise fail with NoSuchEntity.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     apply_patches()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
