@@ -160,6 +160,18 @@ class RealTerraform:
         doc["tfpilot_local_cloud"] = self.cloud.mode
         return doc
 
+    def _saved_plan(self, run: TfRun, cwd: Path, env: Mapping[str, str], plan_file: str, *extra: str) -> bool:
+        """``plan -out=<plan_file>`` (with ``extra`` arguments) then its ``show -json`` on ``run``."""
+        args = ["plan", *extra, "-json", "-input=false", "-lock-timeout=120s", f"-out={plan_file}"]
+        if not self._step(run, "plan -destroy" if "-destroy" in extra else "plan", self.cli.run(args, cwd, env)):
+            return False
+        run.plan_json = self._show(cwd, env, plan_file)
+        return True
+
+    def _apply_saved(self, run: TfRun, cwd: Path, env: Mapping[str, str], plan_file: str, name: str) -> bool:
+        applied = self.cli.run(["apply", "-json", "-input=false", "-lock-timeout=120s", plan_file], cwd, env)
+        return self._step(run, name, applied)
+
     # --- the runs ----------------------------------------------------------------------
 
     def plan(
@@ -170,10 +182,7 @@ class RealTerraform:
         if not self._step(run, "validate", self.cli.run(["validate", "-json", "-no-color"], cwd, env)):
             return run
         run.lines.append("validate: terraform validate passed")
-        plan = self.cli.run(["plan", "-json", "-input=false", "-lock-timeout=120s", "-out=tfplan"], cwd, env)
-        if not self._step(run, "plan", plan):
-            return run
-        run.plan_json = self._show(cwd, env, "tfplan")
+        self._saved_plan(run, cwd, env, "tfplan")
         return run
 
     def apply(
@@ -188,12 +197,7 @@ class RealTerraform:
         """Plan the environment as it is on the branch, apply exactly that saved plan, read outputs."""
         cwd, env, lines = self._prepare(repo, environment, files, env_dir, parsed)
         run = TfRun(True, lines)
-        plan = self.cli.run(["plan", "-json", "-input=false", "-lock-timeout=120s", "-out=tfplan"], cwd, env)
-        if not self._step(run, "plan", plan):
-            return run
-        run.plan_json = self._show(cwd, env, "tfplan")
-        applied = self.cli.run(["apply", "-json", "-input=false", "-lock-timeout=120s", "tfplan"], cwd, env)
-        if not self._step(run, "apply", applied):
+        if not self._saved_plan(run, cwd, env, "tfplan") or not self._apply_saved(run, cwd, env, "tfplan", "apply"):
             return run
         run.outputs = self._outputs(cwd, env, set(output_names))
         return run
@@ -234,11 +238,9 @@ class RealTerraform:
             run.lines.append(f"destroy: the state holds nothing of {request_id}; nothing to destroy")
             return run
         run.lines.append(f"destroy: targets {', '.join(targets)}")
-        args = ["plan", "-destroy", "-json", "-input=false", "-lock-timeout=120s", "-out=tfdestroy"]
-        plan = self.cli.run([*args, *(f"-target={t}" for t in targets)], cwd, env)
-        if not self._step(run, "plan -destroy", plan):
+        if not self._saved_plan(run, cwd, env, "tfdestroy", "-destroy", *(f"-target={t}" for t in targets)):
             return run
-        run.plan_json = self._show(cwd, env, "tfdestroy")
+        assert run.plan_json is not None
         beyond = [
             rc["address"]
             for rc in run.plan_json.get("resource_changes", [])
@@ -254,8 +256,7 @@ class RealTerraform:
             run.diagnostics.append(Diagnostic(summary=summary, detail=", ".join(beyond[:20])))
             run.lines.append(f"destroy: refused: {summary}: {', '.join(beyond[:20])}")
             return run
-        applied = self.cli.run(["apply", "-json", "-input=false", "-lock-timeout=120s", "tfdestroy"], cwd, env)
-        self._step(run, "destroy", applied)
+        self._apply_saved(run, cwd, env, "tfdestroy", "destroy")
         return run
 
 
