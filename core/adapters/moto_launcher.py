@@ -10,6 +10,9 @@ The patches are gaps between moto and AWS that the AWS provider trips over:
 - **SQS** ``GetQueueAttributes`` rejects the ``RedriveAllowPolicy`` attribute name and
   ``SetQueueAttributes`` forgets it; the provider reads it for every queue (and
   ``aws_sqs_queue_redrive_allow_policy`` writes it). The attribute becomes a stored one.
+- **SQS** returns ``RedrivePolicy`` re-serialised with spaces where AWS returns it as set
+  (compact): a plan right after an apply showed the queue's ``redrive_policy`` changing. It is
+  returned compact.
 - **RDS** gives every DB instance the same ``DbiResourceId``; the provider keys instances by
   it, so the second instance looked like the first. Each instance gets its own.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -36,6 +40,20 @@ def patch_sqs() -> None:
     sqs.Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
     # Read by ``attributes`` through getattr before any SetQueueAttributes stored one.
     sqs.Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+
+    original = sqs.Queue.attributes.fget  # type: ignore[attr-defined]
+    assert original is not None
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        # AWS returns the policy as it was set (compact JSON from the provider); moto re-dumps
+        # it with spaces, and every plan after an apply showed the queue's redrive_policy as
+        # changed (JSON formatting only).
+        if isinstance(self.redrive_policy, dict) and "RedrivePolicy" in result:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    sqs.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
 
 
 def patch_rds() -> None:
