@@ -28,8 +28,10 @@ typecheck: venv
 layers: venv
 	$(BIN)/lint-imports
 
+# worksteal: an idle worker takes queued tests from a busy one, so the slow real-Terraform tests
+# (minutes each) do not hold back the tests queued behind them on the same worker.
 unit: venv
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 test: lint typecheck layers unit
 
