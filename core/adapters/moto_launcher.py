@@ -51,6 +51,10 @@ def patch_sqs() -> None:
         # changed (JSON formatting only).
         if isinstance(self.redrive_policy, dict) and "RedrivePolicy" in result:
             result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        # A cleared allow policy ("" after the provider deletes it) is absent, as on AWS: the
+        # provider's delete waits until it is.
+        if not result.get("RedriveAllowPolicy"):
+            result.pop("RedriveAllowPolicy", None)
         return result
 
     sqs.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
