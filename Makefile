@@ -2,15 +2,17 @@
 #   requirements.lock           dev: the project, the openai extra and the dev extra (make venv, make test)
 #   requirements/runtime.lock   the project's dependencies only: what the product needs to run
 #   requirements/openai.lock    what the openai extra adds on top of runtime.lock
+#   requirements/local-cloud.lock  what the local-cloud extra (moto's server) adds on top of runtime.lock
 #   requirements/build.lock     the build backend (setuptools) that builds the tfpilot wheel
 # make lock resolves runtime.lock first and the others constrained to it, so all agree.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-# make serve and make demo run from a runtime-only virtualenv (runtime + openai extra, as the image).
+# make serve and make demo run from a runtime-only virtualenv: runtime + the openai extra (as the
+# image) + the local-cloud extra (moto's server, the embedded default's local AWS API).
 RUNTIME_VENV := .venv-runtime
-RUNTIME_LOCKS := requirements/runtime.lock requirements/openai.lock requirements/build.lock
+RUNTIME_LOCKS := requirements/runtime.lock requirements/openai.lock requirements/local-cloud.lock requirements/build.lock
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell cat $(RUNTIME_LOCKS) | cksum | cut -d' ' -f1)
 RUNTIME_SOURCES := pyproject.toml README.md $(shell find bot assistant core module_registry -type f \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null)
@@ -37,7 +39,7 @@ runtime-venv: $(RUNTIME_VENV)/.project
 
 $(RUNTIME_STAMP): $(RUNTIME_LOCKS)
 	@rm -f $(RUNTIME_VENV)/.installed-* $(RUNTIME_VENV)/.project
-	$(INSTALL_RUNTIME) deps $(RUNTIME_VENV) --with-openai
+	$(INSTALL_RUNTIME) deps $(RUNTIME_VENV) --with-openai --with-local-cloud
 	@touch $@
 
 $(RUNTIME_VENV)/.project: $(RUNTIME_STAMP) $(RUNTIME_SOURCES)
@@ -66,8 +68,10 @@ typecheck: venv
 layers: venv
 	$(BIN)/lint-imports
 
+# worksteal: an idle worker takes queued tests from a busy one, so the slow real-Terraform tests
+# (minutes each) do not hold back the tests queued behind them on the same worker.
 unit: venv
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 # The Dockerfile, the Kubernetes manifests and the compose file, offline (no Docker engine needed).
 deploy-lint: venv
@@ -76,6 +80,10 @@ deploy-lint: venv
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
 
 test: lint typecheck layers deploy-lint unit
+
+# The AWS provider mirror these machines carry: with it `make demo` runs Terraform for real
+# against the local cloud; without it the demo previews and says so.
+TF_PLUGIN_MIRROR := $(firstword $(wildcard /opt/tf-plugins))
 
 # The runtime lock alone (no dev tools, no openai extra) gives a working product: a fresh
 # virtualenv runs the demo and serves /api/health and /api/ready.
@@ -87,7 +95,7 @@ runtime-check:
 	@rm -rf $(RUNTIME_VENV)-check
 
 demo: runtime-venv
-	$(RUNTIME_VENV)/bin/tfpilot demo
+	TFPILOT_TERRAFORM_PLUGIN_DIR="$${TFPILOT_TERRAFORM_PLUGIN_DIR:-$(TF_PLUGIN_MIRROR)}" $(RUNTIME_VENV)/bin/tfpilot demo
 
 serve: runtime-venv
 	$(RUNTIME_VENV)/bin/tfpilot serve
@@ -103,8 +111,10 @@ lock: venv
 	$(UV_COMPILE) pyproject.toml -o requirements/runtime.lock
 	$(UV_COMPILE) pyproject.toml --extra openai -c requirements/runtime.lock -o requirements/openai.lock \
 		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements/runtime.lock)
-	$(UV_COMPILE) pyproject.toml --extra openai --extra dev -c requirements/runtime.lock -c requirements/openai.lock \
-		-o requirements.lock
+	$(UV_COMPILE) pyproject.toml --extra local-cloud -c requirements/runtime.lock -o requirements/local-cloud.lock \
+		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements/runtime.lock)
+	$(UV_COMPILE) pyproject.toml --extra openai --extra local-cloud --extra dev -c requirements/runtime.lock \
+		-c requirements/openai.lock -c requirements/local-cloud.lock -o requirements.lock
 	echo 'setuptools>=69' | $(UV_COMPILE) - -o requirements/build.lock
 
 clean:

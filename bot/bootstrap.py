@@ -35,7 +35,7 @@ from core.ports.request_store import RequestStore
 from core.services.drift import DriftService
 from core.services.queries import QueryService
 from core.services.registry_view import Renderer
-from core.services.requests import RequestService
+from core.services.requests import RequestService, registry_renderer
 from core.services.sync import SyncService
 from module_registry.catalogue import Registry, load_registry
 from module_registry.projects import ProjectsMap, load_projects
@@ -109,6 +109,27 @@ def environments_in(projects: ProjectsMap, repo: RepoRef) -> list[str]:
     return list(dict.fromkeys(mine))
 
 
+def build_local_runner(settings: Settings, clock: Clock) -> Any:
+    """The local forge's runner: real Terraform against the local cloud when terraform is here
+    and a cloud is configured; a preview that says why otherwise."""
+    import shutil
+
+    from core.adapters.local_cloud import Cloud, MotoServer, RealAws
+    from core.adapters.local_runner import LocalRunner
+    from core.adapters.terraform_cli import TerraformCli
+    from core.adapters.terraform_run import RealTerraform
+
+    binary = settings.terraform_bin or shutil.which("terraform")
+    if settings.local_cloud == "none":
+        return LocalRunner(clock, preview_reason="no local cloud is configured (TFPILOT_LOCAL_CLOUD=none)")
+    if binary is None:
+        return LocalRunner(clock, preview_reason="terraform is not installed")
+    data = Path(settings.data_dir).resolve()
+    cloud: Cloud = MotoServer(data) if settings.local_cloud == "moto" else RealAws()
+    cli = TerraformCli(binary, plugin_dir=settings.terraform_plugin_dir)
+    return LocalRunner(clock, terraform=binary, real=RealTerraform(cli, cloud, data / "terraform"))
+
+
 def build_code_host(settings: Settings, clock: Clock, projects: ProjectsMap) -> CodeHost:
     if settings.uses_github:
         from core.adapters.github.factory import github_code_host
@@ -121,6 +142,7 @@ def build_code_host(settings: Settings, clock: Clock, projects: ProjectsMap) -> 
         clock,
         workflows=settings.workflows(),
         environments_of=lambda repo: environments_in(projects, repo),
+        runner=build_local_runner(settings, clock),
     )
 
 
@@ -174,8 +196,14 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
     notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, store, projects)
     policy = given["policy"] if "policy" in given else settings.policy()
     workflows = settings.workflows()
+    # Infra repos of the local forge carry TfPilot's in-repo modules; GitHub ones use the registry.
+    renderer = (
+        given["renderer"]
+        if "renderer" in given
+        else registry_renderer(registry, module_sources="registry" if settings.uses_github else "repo")
+    )
     requests = given.get("requests") or RequestService(
-        store, audit, code_host, registry, projects, notifier, clock, policy, workflows, renderer=given.get("renderer")
+        store, audit, code_host, registry, projects, notifier, clock, policy, workflows, renderer=renderer
     )
     # A fact that unblocks a waiting operation (the cleanup PR of a destroy appeared) continues it.
     sync = given.get("sync") or SyncService(

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     chat_logs_bucket: str | None = Field(None, alias="TFPILOT_CHAT_LOGS_BUCKET")
     default_region: str = Field("us-east-1", alias="TFPILOT_DEFAULT_REGION")
     data_dir: Path = Field(Path(".tfpilot"), alias="TFPILOT_DATA_DIR")
+    # Local mode's Terraform: which AWS API it runs against (moto's server started by TfPilot,
+    # real AWS with the environment's credentials, or none: preview only), and where the AWS
+    # provider comes from (a -plugin-dir / filesystem mirror; unset: terraform's own config).
+    local_cloud: Literal["moto", "aws", "none"] = Field("moto", alias="TFPILOT_LOCAL_CLOUD")
+    terraform_plugin_dir: Path | None = Field(None, alias="TFPILOT_TERRAFORM_PLUGIN_DIR")
+    terraform_bin: str | None = Field(None, alias="TFPILOT_TERRAFORM")
     # Assistant
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     # None: the adapter's current default (assistant.adapters.openai_model.DEFAULT_MODEL).

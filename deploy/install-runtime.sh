@@ -3,8 +3,9 @@
 # The Dockerfile's builder stage, `make serve`/`make demo` and `make runtime-check` all use this
 # script, so the image installs exactly what `make runtime-check` tests on this machine.
 #
-#   install-runtime.sh deps VENV [--with-openai]   create VENV, install requirements/runtime.lock
-#                                                  (and requirements/openai.lock), hashes required
+#   install-runtime.sh deps VENV [--with-openai] [--with-local-cloud]
+#                                                  create VENV, install requirements/runtime.lock (and
+#                                                  the extras' locks), hashes required
 #   install-runtime.sh project VENV                build the tfpilot wheel and install it (no deps)
 #
 # The wheel is built from a copy of the packaged files only, with the hash-locked setuptools of
@@ -13,7 +14,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 deps VENV [--with-openai] | project VENV" >&2
+	echo "usage: $0 deps VENV [--with-openai] [--with-local-cloud] | project VENV" >&2
 	exit 2
 }
 
@@ -26,11 +27,14 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 case $step in
 deps)
 	locks="-r $src/requirements/runtime.lock"
-	case ${3:-} in
-	"") ;;
-	--with-openai) locks="$locks -r $src/requirements/openai.lock" ;;
-	*) usage ;;
-	esac
+	shift 2
+	for extra in "$@"; do
+		case $extra in
+		--with-openai) locks="$locks -r $src/requirements/openai.lock" ;;
+		--with-local-cloud) locks="$locks -r $src/requirements/local-cloud.lock" ;;
+		*) usage ;;
+		esac
+	done
 	"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "TfPilot needs Python >= 3.11")'
 	"$python" -m venv "$venv"
 	# shellcheck disable=SC2086 # $locks is a list of -r options

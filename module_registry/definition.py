@@ -32,6 +32,9 @@ EXACT_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?$")
 REGISTRY_SOURCE_RE = re.compile(
     r"^(?:[a-z0-9.-]+\.[a-z]{2,}/)?[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*/[a-z0-9]+(?://[A-Za-z0-9_./-]+)?$"
 )
+# A folder of the infra repository itself (``modules/<name>``), as the reference's infra repos
+# have: rendered relative to the environment's directory (``../../modules/<name>``), no version.
+REPO_MODULE_RE = re.compile(r"^modules/[a-z0-9][a-z0-9_-]*(?:/[a-z0-9][a-z0-9_-]*)*$")
 _PRINTABLE_RE = re.compile(r"^[\x20-\x7e]+$")
 WORD_RE = re.compile(r"^[a-z0-9][a-z0-9 .+/-]*$")
 
@@ -134,6 +137,11 @@ class TerraformSpec(_Strict):
     passthrough: bool = False
     tags_input: str | None = "tags"
 
+    @property
+    def repo_path(self) -> str | None:
+        """``modules/<name>`` when the module is a folder of the infra repo, else None."""
+        return self.source if self.source is not None and REPO_MODULE_RE.match(self.source) else None
+
     @model_validator(mode="after")
     def _kind_fields(self) -> TerraformSpec:
         if self.kind == "module":
@@ -145,6 +153,8 @@ class TerraformSpec(_Strict):
                 raise ValueError("a registry module source needs an exact 'version' pin such as 4.6.0")
             if self.version is not None and not EXACT_VERSION_RE.match(self.version):
                 raise ValueError("'version' must be an exact version such as 4.6.0, not a range")
+            if REPO_MODULE_RE.match(self.source) and self.version is not None:
+                raise ValueError("a module in the infra repo (modules/<name>) has no 'version'")
             if self.resource_type is not None:
                 raise ValueError("'resource_type' is only for kind=resource")
         else:

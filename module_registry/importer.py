@@ -642,7 +642,10 @@ def import_module(
     if not files:
         raise RegistryError("no .tf files found", file=str(directory))
     ident = module_id or default_module_id(directory)
-    source_text = source or str(module_dir)
+    # A folder of an infra repo's modules/ is referenced as such (rendered relative to each
+    # environment), never by the path it had on the importer's machine.
+    in_repo = directory.resolve().parent.name == "modules"
+    source_text = source or (f"modules/{directory.resolve().name}" if in_repo else str(module_dir))
     if version is None and REGISTRY_SOURCE_RE.match(source_text):
         raise RegistryError(f"a registry source such as {source_text!r} needs --version (an exact version)")
     if version is not None and not EXACT_VERSION_RE.match(version):

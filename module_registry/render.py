@@ -37,6 +37,9 @@ class RenderInput:
     requester: str
     prod: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # reserved; ignored by the renderer
+    # Where module code comes from: "registry" (the definition's source and version, for infra
+    # repos on GitHub) or "repo" (the infra repo's own modules/<id>, when TfPilot ships one).
+    module_sources: str = "registry"
 
 
 class _Omit:
@@ -162,15 +165,21 @@ def _inputs(definition: ModuleDefinition, ctx: _Context) -> list[tuple[str, Any]
 
 
 def _module_body(
-    definition: ModuleDefinition, pairs: list[tuple[str, Any]], merged_tags: dict[str, str] | None
+    definition: ModuleDefinition,
+    pairs: list[tuple[str, Any]],
+    merged_tags: dict[str, str] | None,
+    repo_source: str | None = None,
 ) -> list[hcl.BodyItem]:
     spec = definition.terraform
     body: list[hcl.BodyItem] = []
     if spec.kind == "module":
         assert spec.source is not None
-        body.append(hcl.Attribute("source", spec.source))
-        if spec.version is not None:
-            body.append(hcl.Attribute("version", spec.version))
+        if repo_source is not None:
+            body.append(hcl.Attribute("source", repo_source))
+        else:
+            body.append(hcl.Attribute("source", spec.source))
+            if spec.version is not None:
+                body.append(hcl.Attribute("version", spec.version))
         body.append(hcl.Blank())
     body.extend(hcl.Attribute(name, value) for name, value in pairs)
     if merged_tags is not None and spec.tags_input is not None:
@@ -240,6 +249,20 @@ def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
     return _Prepared(definition, request_id, project, environment, module_id, _inputs(definition, ctx), merged_tags)
 
 
+def repo_source(inp: RenderInput, definition: ModuleDefinition | None = None) -> str | None:
+    """The module source as a path inside the infra repo, relative to the environment: for a
+    definition whose source is a repo folder (``modules/<name>``, any code host), or when
+    ``inp`` asks for in-repo modules and TfPilot ships one for the module."""
+    from module_registry import infra_modules
+
+    repo_path = definition.terraform.repo_path if definition is not None else None
+    if repo_path is not None:
+        return infra_modules.relative_to(inp.env_path, repo_path)
+    if inp.module_sources != "repo" or inp.module not in infra_modules.available():
+        return None
+    return infra_modules.source_for(inp.module, inp.env_path)
+
+
 def arguments(inp: RenderInput, registry: Registry) -> dict[str, Any]:
     """The arguments of the main block exactly as ``render_block`` writes them (``source`` and
     ``version`` aside), merged tags included; raises like ``render_block``."""
@@ -257,7 +280,7 @@ def render_block(inp: RenderInput, registry: Registry) -> str:
     definition, request_id, module_id = prepared.definition, prepared.request_id, prepared.module_id
     label = block_label(module_id, request_id)
     spec = definition.terraform
-    body = _module_body(definition, prepared.pairs, prepared.tags)
+    body = _module_body(definition, prepared.pairs, prepared.tags, repo_source(inp, definition))
     if spec.kind == "module":
         main = hcl.Block("module", (label,), body)
         prefix: tuple[str, ...] = ("module", label)

@@ -117,12 +117,14 @@ def console_deps(
         return bootstrap.environments_in(built[0].projects, repo)
 
     if use_local:
+        clock = SystemClock()
         host = LocalCodeHost(
             Path(settings.data_dir),
-            SystemClock(),
+            clock,
             workflows=settings.workflows(),
             runner_mode=runner_mode,  # type: ignore[arg-type]
             environments_of=environments_of,
+            runner=bootstrap.build_local_runner(settings, clock),
         )
         overrides["code_host"] = host
     # The composition root attaches the local forge's facts to the graph's SyncService.
@@ -131,10 +133,17 @@ def console_deps(
     return deps, host
 
 
+# Where terraform and its AWS provider are may come from the shell; which cloud may not: the
+# demo runs against the local cloud (moto) or previews, never against real AWS.
+_DEMO_TERRAFORM_SETTINGS = ("TFPILOT_TERRAFORM_PLUGIN_DIR", "TFPILOT_TERRAFORM")
+
+
 def demo_settings(data_dir: Path) -> Settings:
     # Only these values: the demo must never pick up real Slack/GitHub/AWS/OpenAI settings
     # from the caller's shell.
-    return load_settings({"TFPILOT_DATA_DIR": str(data_dir), **DEMO_ROLES})
+    local = {name: os.environ[name] for name in _DEMO_TERRAFORM_SETTINGS if os.environ.get(name)}
+    cloud = "none" if os.environ.get("TFPILOT_LOCAL_CLOUD") == "none" else "moto"
+    return load_settings({"TFPILOT_DATA_DIR": str(data_dir), "TFPILOT_LOCAL_CLOUD": cloud, **local, **DEMO_ROLES})
 
 
 # --- the script --------------------------------------------------------------------------
@@ -236,6 +245,48 @@ class _Demo:
             return ""
         return "\n--- last run log ---\n" + log.strip()
 
+    def cloud_endpoint(self) -> str | None:
+        """The local cloud's endpoint when this demo runs Terraform for real against moto."""
+        from core.adapters.local_cloud import MotoServer
+
+        real = self.host.runner.real if self.host is not None else None
+        if real is None or not isinstance(real.cloud, MotoServer) or not real.cloud.running:
+            return None
+        return real.cloud.endpoint()
+
+    def read_back(self, request_id: str, title: str) -> bool | None:
+        """Print the request's bucket as the local cloud has it (boto3); whether it exists, or
+        None when nothing ran for real (a preview says why instead)."""
+        request = self.deps.store.get(request_id)
+        endpoint = self.cloud_endpoint()
+        self.banner(title)
+        if endpoint is None or request.plan is None or request.plan.preview:
+            why = request.plan.preview_reason if request.plan and request.plan.preview_reason else None
+            self.say_dim(f"  preview only{f' ({why})' if why else ''}: no cloud resource was created or read")
+            return None
+        import boto3
+        from botocore.exceptions import ClientError
+
+        name = str(request.outputs.get("bucket") or "")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=self.deps.settings.default_region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # noqa: S106 - the emulator's dummy credentials
+        )
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "?")
+            self.session.write(f"  s3://{name}: gone (head_bucket: {code})")
+            return False
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name).get("TagSet", [])}
+        versioning = s3.get_bucket_versioning(Bucket=name).get("Status", "off")
+        self.session.write(f"  s3://{name}  versioning: {versioning}")
+        self.session.write("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
+        return True
+
     def repo(self, request_id: str) -> RepoRef:
         request = self.deps.store.get(request_id)
         return RepoRef(owner=request.target_owner or "", name=request.target_repo or "")
@@ -278,8 +329,12 @@ class _Demo:
             raise DemoFailed("merge", f"{path} is not on the base branch after the merge")
         self.click("Bob applies", "bob", "apply")
         self.expect("apply", request_id, "applied")
+        created = self.read_back(request_id, "The bucket in the local cloud, read back with boto3")
         self.click("Carol (admin) destroys", "carol", "destroy")
         self.expect("destroy", request_id, "destroyed")
+        gone = self.read_back(request_id, "After the destroy, in the local cloud")
+        if created is not None and (not created or gone):
+            raise DemoFailed("local cloud", "the bucket was not created by the apply or not removed by the destroy")
         _, after_destroy = self.file_on_base(request_id)
         if after_destroy:
             raise DemoFailed("destroy", f"{path} is still on the base branch after destroy")
@@ -329,6 +384,10 @@ class _Demo:
     def close(self) -> None:
         if self.host is not None:
             self.host.close()
+            real = self.host.runner.real
+            stop = getattr(real.cloud, "stop", None) if real is not None else None
+            if callable(stop):
+                stop()  # the demo's own local cloud goes with it
 
 
 def _dedupe(values: list[str]) -> list[str]:

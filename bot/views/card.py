@@ -26,6 +26,7 @@ from bot.views.limits import (
     mrkdwn,
     plain,
 )
+from bot.views.run_report import diagnostics_section, outputs_section
 from core.domain.policy import Action, Role, needed_role, state_allows
 from core.domain.request import PlanSummary, Request
 
@@ -134,11 +135,15 @@ def _addresses(summary: PlanSummary, keys: tuple[str, ...]) -> list[str]:
     return found
 
 
-def plan_section(summary: PlanSummary | None, *, preview: bool = False) -> str | None:
+def plan_section(
+    summary: PlanSummary | None, *, preview: bool = False, preview_reason: str | None = None
+) -> str | None:
     """Plan counts with deletions and replacements called out (addresses listed, bounded)."""
     if summary is None:
         return None
     label = "*Plan (local preview, not a cloud plan):*" if preview else "*Plan:*"
+    if preview and preview_reason:
+        label = f"*Plan (local preview: {escape(clip(preview_reason, 300))}):*"
     lines = [f"{label} {fmt.plan_counts(summary)}"]
     deleted = _addresses(summary, ("delete", "destroy"))
     replaced = _addresses(summary, ("replace", "delete-create", "create-delete"))
@@ -260,8 +265,12 @@ def request_card(request: Request) -> dict[str, Any]:
     links = _links(request)
     if links:
         blocks.append({"type": "section", "text": mrkdwn(" · ".join(links))})
-    plan = plan_section(request.plan.summary, preview=request.plan.preview) if request.plan else None
-    for text in (plan, _cost(request), _drift(request)):
+    plan = (
+        plan_section(request.plan.summary, preview=request.plan.preview, preview_reason=request.plan.preview_reason)
+        if request.plan
+        else None
+    )
+    for text in (plan, diagnostics_section(request), outputs_section(request), _cost(request), _drift(request)):
         if text:
             blocks.append({"type": "section", "text": mrkdwn(text)})
     config = _config(request)

@@ -16,6 +16,7 @@ from bot.views import fmt
 from bot.views.card import button_confirmation, card_actions
 from bot.views.ids import CardRef, card_action_id
 from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
+from bot.views.run_report import diagnostics_lines, outputs_lines
 from core.domain.policy import Action
 from core.domain.request import Request
 from core.ports.notifier import Transition
@@ -159,6 +160,10 @@ def _drift_actions(request: Request) -> list[dict[str, Any]]:
 
 def transition_reply(request: Request, transition: Transition, *, approvers: Sequence[str] = ()) -> dict[str, Any]:
     lines = _headline(request, transition)
+    if transition.event in ("failed", "destroy_failed"):
+        lines.extend(diagnostics_lines(request))
+    elif transition.event == "applied" and request.outputs:
+        lines.extend(["Outputs:", *outputs_lines(request)])
     if transition.message:
         lines.append(f"> {escape(clip(transition.message, 500))}")
     if transition.event in AWAITING_APPROVAL:

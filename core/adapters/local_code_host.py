@@ -46,6 +46,7 @@ from typing import Any, Literal
 from core.adapters.local_runner import LocalRunner, RunJob, RunOutcome
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import request_id_from_branch, request_id_in_text
+from core.domain.run_report import RunReport
 from core.domain.workflows import WorkflowNames
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHostError, MergeResult, PullRequestInfo, RepoRef, ReviewInfo, RunInfo
@@ -72,14 +73,18 @@ def default_seed(
     """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes for
     these environments and workflow file names."""
     from core.domain.scaffold import ScaffoldOptions, scaffold_files
+    from module_registry import infra_modules
 
     try:
-        return scaffold_files(
+        files = scaffold_files(
             ScaffoldOptions.of(
                 environments=list(environments) or list(DEFAULT_ENVIRONMENTS),
                 workflows=workflows or WorkflowNames(),
             )
         )
+        # The local forge's repositories carry TfPilot's own modules: nothing to download.
+        files.update(infra_modules.all_files())
+        return files
     except Exception:
         # A minimal layout keeps the forge usable when the scaffold refuses the options.
         log.exception("infra repo scaffold failed for %s; seeding a minimal layout", repo.full_name)
@@ -418,6 +423,10 @@ class LocalCodeHost:
         return default_seed(repo, environments, self._workflows)
 
     # --- wiring and lifecycle --------------------------------------------------------------
+
+    @property
+    def runner(self) -> LocalRunner:
+        return self._runner
 
     def attach(self, on_fact: FactHandler) -> None:
         """Set where facts go (the composition root passes ``SyncService.apply_fact``)."""
@@ -913,8 +922,13 @@ class LocalCodeHost:
         request_id = rec.get("request_id") or request_id_in_text(rec.get("name"))
         if kind is None or not request_id:
             return None
+        report = rec.get("report") if rec.get("status") == "completed" else None
         return RunFact(
-            request_id=request_id, delivery_id=f"local-{uuid.uuid4().hex}", kind=kind, run=self._run_info(rec)
+            request_id=request_id,
+            delivery_id=f"local-{uuid.uuid4().hex}",
+            kind=kind,
+            run=self._run_info(rec),
+            report=RunReport.model_validate(report) if isinstance(report, dict) else None,
         )
 
     def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:
@@ -988,6 +1002,7 @@ class LocalCodeHost:
             request_id=rec.get("request_id"),
             environment=rec.get("environment"),
             inputs=rec.get("inputs", {}),
+            repo=repo.full_name,
         )
         try:
             outcome = self._runner.execute(job, _Workspace(self, repo))
@@ -1004,6 +1019,7 @@ class LocalCodeHost:
             conclusion=outcome.conclusion,
             completed_at=_now_iso(self._clock.now()),
             state_commit=outcome.state_commit,
+            report=outcome.report.model_dump(mode="json") if outcome.report is not None else None,
         )
         self._emit_now(self._run_fact(rec))
 

@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 import hcl2
 
+from core.adapters.terraform_run import RealTerraform, TfRun, Unavailable
+from core.domain.run_report import Diagnostic, RunReport, bounded
 from core.domain.workflows import RunKind
 from core.ports.clock import Clock
 
@@ -93,6 +95,7 @@ class RunJob:
     request_id: str | None = None
     environment: str | None = None
     inputs: Mapping[str, str] = field(default_factory=dict)
+    repo: str = "local/infra"  # owner/name: keys the real runs' state and init cache
 
 
 @dataclass
@@ -101,6 +104,7 @@ class RunOutcome:
     log: list[str]
     plan_json: dict[str, Any] | None = None
     state_commit: str | None = None
+    report: RunReport | None = None  # diagnostics of a failed run, outputs of an apply
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,32 @@ def needs_download(parsed_files: Mapping[str, Mapping[str, Any]]) -> list[str]:
 class LocalRunner:
     """Executes plan, apply, destroy, cleanup (and no-op drift) runs against a ``RunWorkspace``."""
 
-    def __init__(self, clock: Clock, *, terraform: str | None = None, use_terraform: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        terraform: str | None = None,
+        use_terraform: bool = True,
+        real: RealTerraform | None = None,
+        preview_reason: str | None = None,
+    ) -> None:
         self._clock = clock
         self._terraform = (terraform or shutil.which("terraform")) if use_terraform else None
         self._parse_cache: dict[str, dict[str, Any]] = {}
+        # Real Terraform against the local cloud when given; otherwise every plan is a preview
+        # and ``preview_reason`` (set by the composition root) says why on the card.
+        self._real = real
+        self._preview_reason = preview_reason
+
+    @property
+    def real(self) -> RealTerraform | None:
+        return self._real
+
+    def _real_or_reason(self) -> tuple[RealTerraform | None, str | None]:
+        if self._real is None:
+            return None, self._preview_reason
+        why = self._real.unavailable_reason()
+        return (None, why) if why else (self._real, None)
 
     @property
     def terraform(self) -> str | None:
@@ -393,8 +419,21 @@ class LocalRunner:
             lines.append("plan: failed (fix the files above)")
             return RunOutcome("failure", lines)
         fmt_ok = self._fmt_check({p: head_tf[p] for p in changed if p in head_tf}, lines)
+        if not fmt_ok:
+            lines.append("plan: failed")
+            return RunOutcome("failure", lines)
+        real, reason = self._real_or_reason()
+        if real is not None and job.environment:
+            env_dir = _env_dir(head_tf, job)
+            try:
+                tf = real.plan(job.repo, job.environment, head_all, env_dir, parsed_head)
+            except Unavailable as exc:
+                reason = str(exc)
+            else:
+                lines.append(f"plan: {real.description}, in {env_dir}")
+                return _outcome(tf, lines)
         valid = self._validate(dirs, head_tf, parsed_head, lines)
-        if not (fmt_ok and valid):
+        if not valid:
             lines.append("plan: failed")
             return RunOutcome("failure", lines)
 
@@ -408,6 +447,9 @@ class LocalRunner:
         before = _inventory(parsed_base)
         after = _inventory({p: v for p, v in parsed_head.items() if posixpath.dirname(p) in dirs})
         plan = build_preview(before, after, generated_at=self._clock.now().isoformat())
+        if reason:
+            plan["tfpilot_preview_reason"] = reason
+            lines.append(f"preview: {reason}")
         counts = _count(plan)
         lines.append(
             f"preview: {counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy "
@@ -441,6 +483,21 @@ class LocalRunner:
         if parsed is None or not self._fmt_check(mine, lines):
             lines.append("apply: failed")
             return RunOutcome("failure", lines)
+        real, reason = self._real_or_reason()
+        if real is not None and job.environment:
+            env_dir = posixpath.dirname(sorted(mine)[0])
+            outputs = [name for p in mine for name in _output_names(parsed[p])]
+            try:
+                tf = real.apply(job.repo, job.environment, files, env_dir, parsed, outputs)
+            except Unavailable as exc:
+                reason = str(exc)
+            else:
+                lines.append(f"apply: {real.description}, in {env_dir}")
+                outcome = _outcome(tf, lines)
+                outcome.plan_json = None  # the apply's own plan is not the request's plan
+                return outcome
+        if reason:
+            lines.append(f"apply: recorded only (preview: {reason})")
         resources = _inventory({p: parsed[p] for p in mine})
         state_dir = posixpath.join(posixpath.dirname(sorted(mine)[0]), STATE_DIR)
         state_path = posixpath.join(state_dir, f"{job.request_id}.json")
@@ -477,6 +534,24 @@ class LocalRunner:
         files = ws.tree_files(head)
         suffix = f"/{STATE_DIR}/{job.request_id}.json"
         states = {p: t for p, t in files.items() if ("/" + p).endswith(suffix)}
+        real, _reason = self._real_or_reason()
+        if not states and real is not None and job.environment:
+            # Nothing was recorded as a preview: the request's resources (if any) are in real state.
+            head_tf = {p: t for p, t in files.items() if p.endswith(".tf")}
+            parsed = self._parse_all(head_tf, lines)
+            if parsed is None:
+                lines.append("destroy: failed")
+                return RunOutcome("failure", lines)
+            env_dir = _env_dir(head_tf, job)
+            try:
+                tf = real.destroy(job.repo, job.environment, files, env_dir, parsed, job.request_id)
+            except Unavailable as exc:
+                lines.append(f"destroy: {exc}")
+                return RunOutcome("failure", lines, report=bounded([Diagnostic(summary=str(exc))]))
+            lines.append(f"destroy: {real.description}, in {env_dir}")
+            outcome = _outcome(tf, lines)
+            outcome.plan_json = None
+            return outcome
         if not states:
             lines.append(f"destroy: no applied state recorded for {job.request_id}; nothing to destroy")
             return RunOutcome("success", lines)
@@ -531,6 +606,29 @@ class LocalRunner:
         )
         lines.append(f"cleanup: opened pull request #{number} ({branch} -> {base}); TfPilot merges it")
         return RunOutcome("success", lines)
+
+
+def _env_dir(head_tf: Mapping[str, str], job: RunJob) -> str:
+    """The environment's directory: where the request's file is, else ``envs/<environment>``."""
+    name = f"tfpilot_{job.request_id}.tf"
+    for path in sorted(head_tf):
+        if posixpath.basename(path) == name:
+            return posixpath.dirname(path)
+    return f"envs/{job.environment}"
+
+
+def _output_names(parsed: Mapping[str, Any]) -> list[str]:
+    return [_unquote_label(name) for block in parsed.get("output", []) or [] for name in block]
+
+
+def _outcome(tf: TfRun, lines: list[str]) -> RunOutcome:
+    lines.extend(tf.lines)
+    if tf.ok and tf.plan_json is not None:
+        counts = _count(tf.plan_json)
+        lines.append(f"plan: {counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy")
+    lines.append("concluded: " + ("success" if tf.ok else "failure"))
+    report = bounded(tf.diagnostics, tf.outputs)
+    return RunOutcome("success" if tf.ok else "failure", lines, plan_json=tf.plan_json, report=report)
 
 
 # --- preview document ------------------------------------------------------------------------

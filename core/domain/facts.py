@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from core.domain.run_report import RunReport
 from core.domain.workflows import RunKind
 from core.ports.code_host import PullRequestInfo, ReviewInfo, RunInfo
 
@@ -25,6 +26,9 @@ class RunFact(_Fact):
     type: Literal["run"] = "run"
     kind: RunKind
     run: RunInfo
+    # What the run reported when it finished (the local runner; GitHub's artifacts later):
+    # Terraform's diagnostics of a failed run, the outputs of an applied one.
+    report: RunReport | None = None
 
 
 class PullRequestFact(_Fact):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 from core.domain.errors import InvalidDocument
+from core.domain.run_report import Diagnostic
 
 # Keys of older documents, in both spellings: mirrors of ``pr``, other spellings of the chat
 # session id, and fields no code reads. ``Request._upgrade_legacy`` maps or drops them.
@@ -68,6 +69,8 @@ class RunRef(DocModel):
     dispatched_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # Terraform's first diagnostics when the run failed (redacted, bounded): why it failed.
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
 
 
 class PullRequestRef(DocModel):
@@ -111,6 +114,7 @@ class PlanOutput(DocModel):
     head_sha: str | None = None
     artifact_name: str | None = None
     preview: bool = False  # True when produced by the local runner, not a cloud plan
+    preview_reason: str | None = None  # why it is a preview (no terraform, no provider, ...)
 
 
 class CleanupPr(DocModel):
@@ -237,6 +241,8 @@ class Request(DocModel):
     destroy_run: RunRef | None = None
     apply_triggered_at: datetime | None = None
     applied_at: datetime | None = None
+    # The module's non-sensitive outputs after the last successful apply (name -> value).
+    outputs: dict[str, Any] = Field(default_factory=dict)
     destroy_triggered_at: datetime | None = None
     destroyed_at: datetime | None = None
     # approval and plan

@@ -20,6 +20,7 @@ from typing import Any
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.policy import plans_on_base
+from core.domain.redaction import redact, redact_value
 from core.domain.request import (
     Approval,
     CleanupPr,
@@ -50,6 +51,7 @@ class Extras:
     plan_text: str | None = None
     cost: Cost | None = None
     preview: bool = False  # the local runner's preview, not a cloud plan
+    preview_reason: str | None = None
 
 
 @dataclass
@@ -195,7 +197,8 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
     merged = _merge_run(current, run, kind)
     if merged is None:
         return Folded(reason=f"stale {kind} run delivery ({run.status})")
-    out = Folded(run_url=merged.url)
+    merged, outputs_changed = _with_report(request, kind, merged, fact)
+    out = Folded(run_url=merged.url, changed=outputs_changed)
     if merged != current:
         setattr(request, f"{kind}_run", merged)
         out.changed = True
@@ -223,6 +226,26 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
     return out
 
 
+def _with_report(request: Request, kind: str, run: RunRef, fact: RunFact) -> tuple[RunRef, bool]:
+    """Record what a finished run reported: a failed run's diagnostics on the run (redacted),
+    an applied run's outputs on the request (named as the definition names them)."""
+    report = fact.report
+    if report is None or run.conclusion is None:
+        return run, False
+    if run.conclusion != "success":
+        diagnostics = [
+            d.model_copy(update={"summary": redact(d.summary), "detail": redact(d.detail)}) for d in report.errors
+        ]
+        return (run.model_copy(update={"diagnostics": diagnostics}) if diagnostics != run.diagnostics else run), False
+    if kind == "apply":
+        prefix = f"{request.module.replace('-', '_')}_{request.id}_"
+        outputs = {name.removeprefix(prefix): redact_value(value) for name, value in report.outputs.items()}
+        if outputs != request.outputs:
+            request.outputs = outputs
+            return run, True
+    return run, False
+
+
 def _fold_plan_output(request: Request, run: RunRef, extras: Extras | None) -> bool:
     """Keep ``request.plan`` about the current plan run only; fill it when the summary came."""
     plan = request.plan
@@ -243,6 +266,7 @@ def _fold_plan_output(request: Request, run: RunRef, extras: Extras | None) -> b
         head_sha=run.head_sha,
         artifact_name=f"tfplan-{request.id}",
         preview=extras.preview,
+        preview_reason=extras.preview_reason,
     )
     if extras.cost is not None:
         request.cost = extras.cost

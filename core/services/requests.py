@@ -41,8 +41,11 @@ if TYPE_CHECKING:
     from module_registry.catalogue import Registry
 
 
-def registry_renderer(registry: Registry) -> Renderer:
-    """The default renderer: ``module_registry.render`` over the given registry."""
+def registry_renderer(registry: Registry, *, module_sources: str = "registry") -> Renderer:
+    """The default renderer: ``module_registry.render`` over the given registry.
+
+    ``module_sources="repo"`` (the local forge) renders TfPilot's in-repo modules where it ships
+    one (``modules/<id>``) and the registry module elsewhere."""
 
     def render(
         *,
@@ -66,6 +69,7 @@ def registry_renderer(registry: Registry) -> Renderer:
             env_path=env_path,
             requester=requester,
             prod=prod,
+            module_sources=module_sources,
         )
         files: dict[str, str] = registry_render.render(data, registry)
         return files

@@ -263,7 +263,15 @@ class SyncService:
         # The local runner marks its plan documents: a preview computed from the Terraform,
         # not a plan against real infrastructure. Cards must say so.
         preview = doc.get("tfpilot_local_preview") is True
-        return Extras(plan_run_id=run_id, plan_summary=summary, plan_text=text, cost=cost, preview=preview)
+        reason = doc.get("tfpilot_preview_reason")
+        return Extras(
+            plan_run_id=run_id,
+            plan_summary=summary,
+            plan_text=text,
+            cost=cost,
+            preview=preview,
+            preview_reason=reason if preview and isinstance(reason, str) else None,
+        )
 
     def _fold_and_store(
         self,

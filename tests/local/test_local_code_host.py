@@ -13,6 +13,7 @@ import pytest
 
 from core.adapters.local_code_host import LocalCodeHost
 from core.ports.code_host import CodeHostError, RepoRef
+from module_registry import infra_modules
 from tests.fakes import ManualClock
 from tests.local.conftest import BRANCH, REPO, REQ, FactSink, tf_block
 
@@ -57,6 +58,8 @@ def test_a_new_repository_is_what_the_scaffold_writes_for_its_environments(tmp_p
 
     host = LocalCodeHost(tmp_path / "d", clock, runner_mode="manual", workflows=names, environments_of=environments_of)
     expected = scaffold_files(ScaffoldOptions.of(environments=["dev", "qa"], workflows=names))
+    # ... plus TfPilot's in-repo modules, so the local runner needs no download.
+    expected.update(infra_modules.all_files())
     assert host.list_files(REPO, "main") == sorted(expected)
     assert host.read_file(REPO, "main", ".github/workflows/tf-plan.yml") == expected[".github/workflows/tf-plan.yml"]
     assert "envs/qa/main.tf" in expected and "envs/prod/main.tf" not in expected

@@ -65,7 +65,7 @@ def test_providers_pinned(env: str, files: dict[str, str]) -> None:
     assert aws == {"source": "hashicorp/aws", "version": "~> 5.0"}
     provider = parsed["provider"][0]["aws"]
     assert provider["region"] == "us-east-1"
-    assert provider["default_tags"][0]["tags"] == {"ManagedBy": "tfpilot", "Environment": env}
+    assert provider["default_tags"][0]["tags"] == {"managed-by": "tfpilot", "environment": env}
 
 
 @pytest.mark.parametrize("env", ENVS)
