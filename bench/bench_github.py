@@ -26,13 +26,10 @@ from core.adapters.github.code_host import GitHubCodeHost
 from core.domain.facts import NotOurs
 from core.domain.policy import Actor
 from core.domain.webhooks import parse_delivery
-from core.domain.workflows import WorkflowNames
-from core.services.requests import RequestService
-from core.services.sync import SyncService
 from tests.conftest import SHARED_FIXTURES
-from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, ManualClock, RecordingNotifier
+from tests.fakes import ManualClock
 from tests.github.openapi_contract import OpenApiChecker, OpenApiSpec
-from tests.services.conftest import POLICY, FakeProjects, FakeRegistry, create_cmd, fake_render
+from tests.services.conftest import create_cmd, service_graph
 from tests.services.github_sim import API_URL, GitHubSim
 
 REPO = "acme/infra"
@@ -87,32 +84,11 @@ class Stack:
             now=lambda: self.clock.now().timestamp(),  # the scenario's clock, never the wall clock
         )
         self.host = CountingHost(GitHubCodeHost(self.client, dispatch_poll_seconds=0.0))
-        self.store = InMemoryRequestStore()
-        self.audit = InMemoryAuditLog(self.clock)
-        self.notifier = RecordingNotifier()
-        self.workflows = WorkflowNames()
-        self.requests = RequestService(
-            self.store,
-            self.audit,
-            self.host,
-            FakeRegistry(),
-            FakeProjects(),
-            self.notifier,
-            self.clock,
-            POLICY,
-            self.workflows,
-            renderer=fake_render,
-        )
-        # As the composition root wires it: the cleanup PR's webhook continues the destroy.
-        self.sync = SyncService(
-            self.store,
-            self.host,
-            self.notifier,
-            self.audit,
-            self.clock,
-            self.workflows,
-            on_unblocked=self.requests.resume,
-        )
+        # The composition root's graph (on_unblocked and refresh wired) over the simulator.
+        graph = service_graph(clock=self.clock, code_host=self.host)
+        self.store, self.audit, self.notifier = graph.store, graph.audit, graph.notifier
+        self.workflows = graph.settings.workflows()
+        self.requests, self.sync = graph.requests, graph.sync
         self.plan = json.loads(
             (SHARED_FIXTURES / "terraform" / "plans" / "tf-plan-format__create.tfplan.json").read_text()
         )

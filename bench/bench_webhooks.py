@@ -111,43 +111,13 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _deps(root: Path, notifier: CardClock) -> Any:
-    from bot.deps import Deps
+    """The composition root's embedded graph on ``root``, with the stub code host and the
+    card-timing notifier."""
+    from bot.bootstrap import build
     from bot.settings import load_settings
-    from core.adapters.audit_log import ObjectAuditLog
-    from core.adapters.chat_log import LocalChatLog
-    from core.adapters.local_objects import LocalObjectStore
-    from core.adapters.request_store import ObjectRequestStore
-    from core.ports.clock import SystemClock
-    from core.services.drift import DriftService
-    from core.services.queries import QueryService
-    from core.services.sync import SyncService
 
     settings = load_settings({"GITHUB_WEBHOOK_SECRET": SECRET, "TFPILOT_DATA_DIR": str(root)})
-    clock = SystemClock()
-    objects = LocalObjectStore(root)
-    store = ObjectRequestStore(objects, clock)
-    audit = ObjectAuditLog(objects, clock)
-    chat = LocalChatLog(root / "chat-logs", clock)
-    host: Any = StubCodeHost()
-    sync = SyncService(store, host, notifier, audit, clock, settings.workflows())
-    return Deps(
-        settings=settings,
-        clock=clock,
-        objects=objects,
-        store=store,
-        audit=audit,
-        chat_log=chat,
-        registry=None,  # type: ignore[arg-type]
-        projects=None,  # type: ignore[arg-type]
-        code_host=host,
-        notifier=notifier,
-        policy=settings.policy(),
-        requests=None,  # type: ignore[arg-type]
-        sync=sync,
-        queries=QueryService(store, audit, chat, clock),
-        drift=DriftService(store, audit, notifier, clock),
-        intake=None,  # type: ignore[arg-type]
-    )
+    return build(settings, notifier=notifier, code_host=StubCodeHost(), chat_model=None)
 
 
 def _seed(deps: Any) -> list[tuple[str, bytes]]:

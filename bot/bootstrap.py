@@ -4,14 +4,15 @@ Nothing else builds adapters. Storage is S3 when ``TFPILOT_REQUESTS_BUCKET`` is 
 local directory ``TFPILOT_DATA_DIR`` otherwise (same key layout, same compare-and-swap); the code
 host is GitHub when a token or App is configured and the local git forge otherwise; the
 extractor is OpenAI (with the rules as fallback) when ``OPENAI_API_KEY`` is set. Tests and the
-console pass ``overrides`` (any ``Deps`` field) to swap a piece and keep the rest real.
+console pass ``Overrides`` (typed, all optional) to swap a port and keep the rest of the wiring
+real: tests build every graph here, never by hand (see docs/contracts.md).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from assistant.domain.chat_model import ChatModel
 from assistant.service import IntakeService
@@ -22,22 +23,55 @@ from core.adapters.chat_log import LocalChatLog, S3ChatLog
 from core.adapters.local_objects import LocalObjectStore
 from core.adapters.request_store import ObjectRequestStore
 from core.adapters.s3_objects import S3ObjectStore
+from core.domain.policy import Policy
 from core.domain.request import Request
+from core.ports.audit import AuditLog
 from core.ports.chat_log import ChatLog
 from core.ports.clock import Clock, SystemClock
 from core.ports.code_host import CodeHost, RepoRef
 from core.ports.notifier import Notifier, Transition
 from core.ports.object_store import ObjectStore
+from core.ports.request_store import RequestStore
 from core.services.drift import DriftService
 from core.services.queries import QueryService
+from core.services.registry_view import Renderer
 from core.services.requests import RequestService
 from core.services.sync import SyncService
-from module_registry.catalogue import load_registry
+from module_registry.catalogue import Registry, load_registry
 from module_registry.projects import ProjectsMap, load_projects
 
 log = logging.getLogger("tfpilot.bootstrap")
 
-_FIELDS = frozenset(Deps.__dataclass_fields__)
+
+class Overrides(TypedDict, total=False):
+    """What a caller supplies instead of what the settings choose; every key is optional.
+
+    Production passes none (the console passes its notifier and code host). Tests pass fakes of
+    the ports and keep the services and their wiring real (``on_unblocked``, ``refresh``, the
+    local forge's facts). ``chat_model`` may be None: the assistant then runs on its rules only.
+    ``renderer`` replaces ``module_registry.render`` (with a stand-in registry). The services
+    themselves can be replaced too, for a caller that wraps one."""
+
+    clock: Clock
+    objects: ObjectStore
+    store: RequestStore
+    audit: AuditLog
+    chat_log: ChatLog
+    registry: Registry
+    projects: ProjectsMap
+    code_host: CodeHost
+    notifier: Notifier
+    policy: Policy
+    chat_model: ChatModel | None
+    renderer: Renderer
+    requests: RequestService
+    sync: SyncService
+    queries: QueryService
+    drift: DriftService
+    intake: IntakeService
+
+
+_OVERRIDABLE = Overrides.__optional_keys__
 
 
 class LoggingNotifier:
@@ -116,30 +150,35 @@ def build_notifier(settings: Settings, objects: ObjectStore, store: Any) -> Noti
     return build_slack_notifier(settings, store=store, objects=objects)
 
 
-def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Deps:
-    """The whole graph. ``overrides`` replace named ``Deps`` fields (tests, console);
+def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Overrides]) -> Deps:
+    """The whole graph. ``overrides`` replace the pieces they name (tests, console);
     ``source`` says where conversations come from (``slack`` or ``console``)."""
-    unknown = set(overrides) - _FIELDS
+    unknown = set(overrides) - _OVERRIDABLE
     if unknown:
-        raise TypeError(f"unknown Deps field(s) to override: {', '.join(sorted(unknown))}")
-    clock: Clock = overrides.get("clock") or SystemClock()
+        raise TypeError(f"unknown override(s): {', '.join(sorted(unknown))}")
+    given: dict[str, Any] = dict(overrides)
+    clock: Clock = given["clock"] if "clock" in given else SystemClock()
     client = s3_client(settings) if settings.requests_bucket or settings.chat_logs_bucket else None
-    objects: ObjectStore = overrides.get("objects") or build_objects(settings, client)
-    store = overrides.get("store") or ObjectRequestStore(objects, clock)
-    audit = overrides.get("audit") or ObjectAuditLog(objects, clock)
-    chat_log = overrides.get("chat_log") or build_chat_log(settings, clock, client)
-    registry = overrides.get("registry") or load_registry(settings.modules_dir)
+    objects: ObjectStore = given["objects"] if "objects" in given else build_objects(settings, client)
+    store = given["store"] if "store" in given else ObjectRequestStore(objects, clock)
+    audit = given["audit"] if "audit" in given else ObjectAuditLog(objects, clock)
+    chat_log = given["chat_log"] if "chat_log" in given else build_chat_log(settings, clock, client)
+    registry = given["registry"] if "registry" in given else load_registry(settings.modules_dir)
     # A projects map allowing a module the registry lacks is refused at start, not at first use.
-    projects = overrides.get("projects") or load_projects(settings.projects_file, known_modules=registry.ids())
-    code_host = overrides.get("code_host") or build_code_host(settings, clock, projects)
-    notifier = overrides.get("notifier") or build_notifier(settings, objects, store)
-    policy = overrides.get("policy") or settings.policy()
+    projects = (
+        given["projects"]
+        if "projects" in given
+        else load_projects(settings.projects_file, known_modules=registry.ids())
+    )
+    code_host = given["code_host"] if "code_host" in given else build_code_host(settings, clock, projects)
+    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, store)
+    policy = given["policy"] if "policy" in given else settings.policy()
     workflows = settings.workflows()
-    requests = overrides.get("requests") or RequestService(
-        store, audit, code_host, registry, projects, notifier, clock, policy, workflows
+    requests = given.get("requests") or RequestService(
+        store, audit, code_host, registry, projects, notifier, clock, policy, workflows, renderer=given.get("renderer")
     )
     # A fact that unblocks a waiting operation (the cleanup PR of a destroy appeared) continues it.
-    sync = overrides.get("sync") or SyncService(
+    sync = given.get("sync") or SyncService(
         store, code_host, notifier, audit, clock, workflows, on_unblocked=requests.resume
     )
     # ... and the reconciler's resume of a destroy still waiting refreshes it (a lost webhook).
@@ -149,8 +188,9 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Dep
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
         attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
-    intake = overrides.get("intake") or IntakeService(
-        objects, chat_log, registry, projects, requests, build_model(settings), clock, source=source
+    model = given["chat_model"] if "chat_model" in given else build_model(settings)
+    intake = given.get("intake") or IntakeService(
+        objects, chat_log, registry, projects, requests, model, clock, source=source
     )
     return Deps(
         settings=settings,
@@ -166,7 +206,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Any) -> Dep
         policy=policy,
         requests=requests,
         sync=sync,
-        queries=overrides.get("queries") or QueryService(store, audit, chat_log, clock),
-        drift=overrides.get("drift") or DriftService(store, audit, notifier, clock),
+        queries=given.get("queries") or QueryService(store, audit, chat_log, clock),
+        drift=given.get("drift") or DriftService(store, audit, notifier, clock),
         intake=intake,
     )

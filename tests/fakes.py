@@ -12,19 +12,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.domain.errors import (
-    RequestAlreadyExists,
-    RequestArchived,
-    RequestNotFound,
-    VersionConflict,
-)
-from core.domain.index import IndexRow, ListFilter, Page
+from core.adapters.request_store import ACTIVE_PREFIX, HISTORY_PREFIX, ObjectRequestStore, id_from_key
+from core.domain.errors import VersionConflict
 from core.domain.request import Request
 from core.ports.audit import LifecycleEvent
 from core.ports.chat_log import ChatEntry
+from core.ports.clock import Clock
 from core.ports.notifier import Transition
 from core.ports.object_store import StoredObject
-from core.ports.request_store import Mutation
 
 
 class ManualClock:
@@ -42,6 +37,7 @@ class ManualClock:
 class InMemoryObjectStore:
     def __init__(self) -> None:
         self.objects: dict[str, StoredObject] = {}
+        self.landed: list[str] = []  # keys of the writes that landed, in order (for assertions)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> StoredObject | None:
@@ -68,6 +64,7 @@ class InMemoryObjectStore:
                 raise VersionConflict(key)
             etag = '"' + hashlib.md5(body + key.encode(), usedforsecurity=False).hexdigest() + '"'
             self.objects[key] = StoredObject(key, body, etag)
+            self.landed.append(key)
             return etag
 
     def delete(self, key: str) -> None:
@@ -79,84 +76,43 @@ class InMemoryObjectStore:
                 yield key
 
 
-class InMemoryRequestStore:
-    """Dictionary-backed RequestStore with the real stores' compare-and-swap: ``update`` mutates
-    a copy outside the lock and writes only if nobody wrote since it read, else re-reads and
-    retries, so concurrent threads never lose an update."""
+class MemoryRequestStore(ObjectRequestStore):
+    """The real ``ObjectRequestStore`` over ``InMemoryObjectStore``: the same store the service
+    runs on S3 or a directory, so it passes the same contract suite
+    (tests/store/test_request_store_contract.py). It adds read-only views for assertions only:
+    ``active`` / ``history`` (id -> request, parsed from the documents) and ``writes`` (document
+    writes that landed)."""
 
-    def __init__(self) -> None:
-        self.active: dict[str, Request] = {}
-        self.history: dict[str, Request] = {}
-        self.writes = 0
-        self.conflicts = 0
-        self._lock = threading.RLock()
+    def __init__(self, clock: Clock | None = None, objects: InMemoryObjectStore | None = None) -> None:
+        # ``objects``: the graph's object store, shared as in production (sessions, dedupe...).
+        self.memory = objects if objects is not None else InMemoryObjectStore()
+        super().__init__(self.memory, clock or ManualClock())
 
-    def get(self, request_id: str) -> Request:
-        with self._lock:
-            found = self.active.get(request_id) or self.history.get(request_id)
-            if found is None:
-                raise RequestNotFound(request_id)
-            return found.model_copy(deep=True)
+    def _documents(self, prefix: str) -> dict[str, Request]:
+        found: dict[str, Request] = {}
+        for key in self.memory.list_keys(prefix):
+            request_id = id_from_key(key, prefix)
+            stored = self.memory.get(key)
+            if request_id is not None and stored is not None:
+                found[request_id] = Request.from_json(stored.body, key=key)
+        return found
 
-    def create(self, request: Request) -> Request:
-        with self._lock:
-            if request.id in self.active or request.id in self.history:
-                raise RequestAlreadyExists(request.id)
-            stored = request.model_copy(deep=True, update={"version": 1})
-            self.active[request.id] = stored
-            self.writes += 1
-            return stored.model_copy(deep=True)
+    @property
+    def active(self) -> dict[str, Request]:
+        return self._documents(ACTIVE_PREFIX)
 
-    def update(self, request_id: str, mutate: Mutation) -> Request:
-        while True:
-            with self._lock:
-                if request_id in self.history and request_id not in self.active:
-                    raise RequestArchived(request_id)
-                current = self.get(request_id)
-            result = mutate(current.model_copy(deep=True))
-            if result is None:
-                return current
-            with self._lock:
-                latest = self.active.get(request_id)
-                if latest is None or latest.version != current.version:
-                    self.conflicts += 1  # someone wrote since we read: re-read and mutate again
-                    continue
-                stored = result.model_copy(deep=True, update={"version": current.version + 1})
-                self.active[request_id] = stored
-                self.writes += 1
-                return stored.model_copy(deep=True)
+    @property
+    def history(self) -> dict[str, Request]:
+        return self._documents(HISTORY_PREFIX)
 
-    def _rows(self, filters: ListFilter | None) -> list[IndexRow]:
-        f = filters or ListFilter()
-        rows = [IndexRow.of(r) for r in self.active.values()]
-        rows += [IndexRow.of(r) for rid, r in self.history.items() if rid not in self.active]
-        rows = [r for r in rows if f.matches(r)]
-        return sorted(rows, key=lambda r: (r.received_at, r.id), reverse=True)
-
-    def list(self, filters: ListFilter | None = None, limit: int = 50, cursor: str | None = None) -> Page:
-        rows = self._rows(filters)
-        start = int(cursor) if cursor else 0
-        chunk = rows[start : start + limit]
-        nxt = str(start + limit) if start + limit < len(rows) else None
-        return Page(rows=chunk, cursor=nxt)
-
-    def rows(self, filters: ListFilter | None = None) -> list[IndexRow]:
-        return self._rows(filters)
-
-    def archive(self, request_id: str) -> Request:
-        with self._lock:
-            if request_id in self.history and request_id not in self.active:
-                return self.history[request_id].model_copy(deep=True)
-            current = self.get(request_id)
-            archived = current.model_copy(deep=True, update={"archived_at": current.updated_at})
-            self.history[request_id] = archived
-            del self.active[request_id]
-            return archived.model_copy(deep=True)
+    @property
+    def writes(self) -> int:
+        return sum(1 for key in self.memory.landed if key.startswith((ACTIVE_PREFIX, HISTORY_PREFIX)))
 
 
 class InMemoryAuditLog:
-    def __init__(self, clock: ManualClock | None = None) -> None:
-        self.clock = clock or ManualClock()
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or ManualClock()
         self.entries: list[LifecycleEvent] = []
 
     def record(

@@ -2,11 +2,17 @@
 
 Backed by the object store's create-if-absent, so it holds across processes and replicas:
 exactly one caller gets True for a given key.
+
+A conflict on the create does not by itself mean somebody else was first: when S3 stores the
+marker but the response is lost, the client retries the same conditional put and gets 412 for
+its own write. Each call therefore writes a random token into its marker and, on a conflict,
+reads the marker back: our token means our write landed (True), another's means we were second.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 
 from core.domain.errors import VersionConflict
@@ -20,12 +26,27 @@ class Once:
 
     def first(self, key: str, *, at: datetime | None = None) -> bool:
         """True for the first caller with ``key``, False for every later one."""
-        body = json.dumps({"key": key, "at": at.isoformat() if at else None}).encode()
+        token = secrets.token_hex(16)
+        marker = self._prefix + _safe(key)
+        body = json.dumps({"key": key, "at": at.isoformat() if at else None, "token": token}).encode()
         try:
-            self._objects.put(self._prefix + _safe(key), body, if_none_match=True)
+            self._objects.put(marker, body, if_none_match=True)
         except VersionConflict:
-            return False
+            return _token_of(self._objects, marker) == token
         return True
+
+
+def _token_of(objects: ObjectStore, marker: str) -> str | None:
+    """The token in the marker at ``marker`` (None: gone, unreadable, or written before tokens)."""
+    found = objects.get(marker)
+    if found is None:
+        return None
+    try:
+        doc = json.loads(found.body)
+    except ValueError:
+        return None
+    token = doc.get("token") if isinstance(doc, dict) else None
+    return token if isinstance(token, str) else None
 
 
 def _safe(key: str) -> str:

@@ -105,7 +105,7 @@ PROD = Requester(id="U_PROD", name="prod", email="prod@example.com")
 
 @dataclass
 class Core:
-    store: Any  # InMemoryRequestStore
+    store: Any  # MemoryRequestStore
     host: Any  # FakeCodeHost
     requests: Any  # RequestService
     service: IntakeService
@@ -126,28 +126,14 @@ def real_catalogue() -> tuple[Any, Any]:
 
 @pytest.fixture
 def core(real_catalogue: tuple[Any, Any]) -> Core:
+    """The assistant over the real core services, as the composition root builds them."""
     from core.domain.policy import Policy
-    from core.domain.workflows import WorkflowNames
-    from core.services.requests import RequestService
-    from tests.fakes import InMemoryAuditLog, InMemoryRequestStore, RecordingNotifier
-    from tests.services.fake_code_host import FakeCodeHost
+    from tests.graph import build_graph
 
     registry, projects_map = real_catalogue
-    clock = ManualClock()
-    store = InMemoryRequestStore()
-    host = FakeCodeHost(clock=clock)
-    requests = RequestService(
-        store,
-        InMemoryAuditLog(clock),
-        host,
-        registry,
-        projects_map,
-        RecordingNotifier(),
-        clock,
-        Policy.of(developers=["U_DEV", "U_PROD"], prod_allowed=["U_PROD"]),
-        WorkflowNames(),
+    deps = build_graph(
+        registry=registry,
+        projects=projects_map,
+        policy=Policy.of(developers=["U_DEV", "U_PROD"], prod_allowed=["U_PROD"]),
     )
-    objects = InMemoryObjectStore()
-    chat_log = InMemoryChatLog()
-    service = IntakeService(objects, chat_log, registry, projects_map, requests, None, clock)
-    return Core(store, host, requests, service, objects, chat_log)
+    return Core(deps.store, deps.code_host, deps.requests, deps.intake, deps.objects, deps.chat_log)  # type: ignore[arg-type]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 from core.domain.request import Request
-from tests.fakes import InMemoryRequestStore, ManualClock
+from tests.fakes import ManualClock, MemoryRequestStore
 
 
 def test_concurrent_updates_of_the_fake_store_lose_nothing() -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     now = ManualClock().now()
     store.create(
         Request(

@@ -8,10 +8,13 @@ tests exercise the services, not the module catalogue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack, cast
 
 import pytest
 
+from bot.bootstrap import Overrides
+from bot.deps import Deps
+from bot.settings import Settings
 from core.domain.policy import Actor, Policy
 from core.domain.request import Request, Requester, SlackThread
 from core.domain.workflows import WorkflowNames
@@ -22,7 +25,8 @@ from core.services.requests import RequestService
 from core.services.sync import SyncService
 from module_registry.errors import UnknownModule, UnknownProject
 from module_registry.result import FieldError, ValidationResult
-from tests.fakes import InMemoryAuditLog, InMemoryChatLog, InMemoryRequestStore, ManualClock, RecordingNotifier
+from tests.fakes import InMemoryAuditLog, InMemoryChatLog, ManualClock, MemoryRequestStore, RecordingNotifier
+from tests.graph import build_graph
 from tests.services.fake_code_host import FakeCodeHost
 
 OWNER, REPO = "acme", "infra"
@@ -109,8 +113,11 @@ POLICY = Policy.of(
 
 @dataclass
 class World:
+    """The graph the composition root builds (``deps``), over fakes, and its pieces by name."""
+
+    deps: Deps
     clock: ManualClock
-    store: InMemoryRequestStore
+    store: MemoryRequestStore
     audit: InMemoryAuditLog
     chat_log: InMemoryChatLog
     notifier: RecordingNotifier
@@ -120,6 +127,23 @@ class World:
     sync: SyncService
     queries: QueryService
     drift: DriftService
+
+    @classmethod
+    def of(cls, deps: Deps) -> World:
+        return cls(
+            deps=deps,
+            clock=cast("ManualClock", deps.clock),
+            store=cast("MemoryRequestStore", deps.store),
+            audit=cast("InMemoryAuditLog", deps.audit),
+            chat_log=cast("InMemoryChatLog", deps.chat_log),
+            notifier=cast("RecordingNotifier", deps.notifier),
+            host=cast("FakeCodeHost", deps.code_host),
+            workflows=deps.settings.workflows(),
+            requests=deps.requests,
+            sync=deps.sync,
+            queries=deps.queries,
+            drift=deps.drift,
+        )
 
     @property
     def repo(self) -> Any:
@@ -134,43 +158,41 @@ class World:
         return self.store.get(request_id)
 
     def fresh_requests(self) -> RequestService:
-        """A second process: same ports, a new service instance."""
-        return make_request_service(self.store, self.audit, self.host, self.notifier, self.clock, self.workflows)
+        """A second process: the same ports (the code host as the test may have replaced it), a
+        new graph."""
+        ports = ports_of(self.deps)
+        ports["code_host"] = self.host
+        return service_graph(self.deps.settings, **ports).requests
 
 
-def make_request_service(
-    store: Any, audit: Any, host: Any, notifier: Any, clock: Any, workflows: Any
-) -> RequestService:
-    return RequestService(
-        store, audit, host, FakeRegistry(), FakeProjects(), notifier, clock, POLICY, workflows, renderer=fake_render
+def ports_of(deps: Deps) -> Overrides:
+    """The ports of a graph, to build another graph (another process) over the same ones."""
+    return Overrides(
+        clock=deps.clock,
+        objects=deps.objects,
+        store=deps.store,
+        audit=deps.audit,
+        chat_log=deps.chat_log,
+        notifier=deps.notifier,
+        code_host=deps.code_host,
     )
+
+
+def service_graph(settings: Settings | None = None, **overrides: Unpack[Overrides]) -> Deps:
+    """The services' test graph: ``build_graph`` with the stand-in registry, projects map and
+    renderer of this module and its ``POLICY``."""
+    overrides.setdefault("registry", FakeRegistry())  # type: ignore[typeddict-item]
+    overrides.setdefault("projects", FakeProjects())  # type: ignore[typeddict-item]
+    overrides.setdefault("renderer", fake_render)
+    overrides.setdefault("policy", POLICY)
+    return build_graph(settings, **overrides)
 
 
 @pytest.fixture
 def world() -> World:
     clock = ManualClock()
-    store = InMemoryRequestStore()
-    audit = InMemoryAuditLog(clock)
-    chat_log = InMemoryChatLog()
-    notifier = RecordingNotifier()
     # The test drives the cleanup workflow's run and PR like GitHub's webhooks would.
-    host = FakeCodeHost(clock=clock, cleanup_runs="manual")
-    workflows = WorkflowNames()
-    requests = make_request_service(store, audit, host, notifier, clock, workflows)
-    return World(
-        clock=clock,
-        store=store,
-        audit=audit,
-        chat_log=chat_log,
-        notifier=notifier,
-        host=host,
-        workflows=workflows,
-        requests=requests,
-        # As the composition root wires it: a fact that unblocks an operation continues it.
-        sync=SyncService(store, host, notifier, audit, clock, workflows, on_unblocked=requests.resume),
-        queries=QueryService(store, audit, chat_log, clock),
-        drift=DriftService(store, audit, notifier, clock),
-    )
+    return World.of(service_graph(clock=clock, code_host=FakeCodeHost(clock=clock, cleanup_runs="manual")))
 
 
 def create_cmd(**overrides: Any) -> CreateRequest:

@@ -251,7 +251,7 @@ class FakeCodeHost:
             merge_commit_sha=pr.merge_sha,
             merged_at=pr.merged_at,
             closed_at=pr.closed_at,
-            mergeable_state="clean",
+            mergeable_state=("dirty" if self._conflicts(repo, pr) else "clean") if pr.state == "open" else None,
             title=pr.title,
         )
 
@@ -319,8 +319,11 @@ class FakeCodeHost:
     ) -> str:
         crash = self._enter("commit_files")
         state = self.repo(repo)
-        if state.branches.get(branch) != parent_sha:
-            raise CodeHostError(f"{branch} is no longer at {parent_sha}", status=422)
+        if branch not in state.branches:
+            raise CodeHostError(f"Branch {branch} not found", status=404)
+        if state.branches[branch] != parent_sha:
+            # GitHub's 409: the file (or, for deletions, the branch) changed since parent_sha.
+            raise CodeHostError(f"{branch} is no longer at {parent_sha}", status=409)
         sha = self._new_commit(parent_sha, _apply(self.commits[parent_sha].tree, files), message)
         state.branches[branch] = sha
         self._leave(crash, "commit_files")
@@ -339,12 +342,15 @@ class FakeCodeHost:
     ) -> PullRequestInfo:
         crash = self._enter("open_pull_request")
         state = self.repo(repo)
-        if head not in state.branches:
-            raise CodeHostError(f"no branch {head}", status=422)
         existing = [n for n, pr in state.prs.items() if pr.head == head and pr.state == "open"]
         if existing:
             number = existing[0]
         else:
+            for branch in (head, base):
+                if branch not in state.branches:
+                    raise CodeHostError(f"Validation Failed: no branch {branch}", status=422)
+            if self._reachable(state.branches[head], state.branches[base]):
+                raise CodeHostError(f"No commits between {base} and {head}", status=422)
             number = next(self._pr_numbers)
             state.prs[number] = PR(number, head, base, title, body, list(labels))
         info = self.pr_info(repo, number)
@@ -369,6 +375,8 @@ class FakeCodeHost:
         self, repo: RepoRef, number: int, *, commit_sha: str, body: str, user_token: str | None = None
     ) -> ReviewInfo:
         crash = self._enter("submit_review")
+        if self._pr(repo, number).state != "open":
+            raise CodeHostError(f"pull request #{number} is closed; it cannot be reviewed", status=422)
         login = f"user-of-{user_token}" if user_token else "tfpilot[bot]"
         review = ReviewInfo(
             id=next(self._review_ids), user_login=login, state="APPROVED", commit_id=commit_sha, submitted_at=self.now()
@@ -385,16 +393,20 @@ class FakeCodeHost:
     def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
         crash = self._enter("merge_pull_request")
         state = self.repo(repo)
-        pr = state.prs[number]
+        pr = self._pr(repo, number)
         if pr.merged:
             self._leave(crash, "merge_pull_request")
             return MergeResult(merged=True, sha=pr.merge_sha, message="already merged")
         head = state.branches[pr.head]
+        if pr.state != "open":
+            raise CodeHostError("Pull Request is not mergeable (closed)", status=405)
         if head != sha:
             raise CodeHostError("Head branch was modified. Review and try the merge again.", status=409)
         fork = state.fork_points.get(pr.head, state.branches[pr.base])
         changes = _diff(self.commits[fork].tree, self.commits[head].tree)
         base_head = state.branches[pr.base]
+        if self._conflicts(state, pr):
+            raise CodeHostError("Pull Request is not mergeable (conflicts with its base)", status=405)
         merge_sha = self._new_commit(base_head, _apply(self.commits[base_head].tree, changes), title)
         state.branches[pr.base] = merge_sha
         pr.merged, pr.state, pr.merge_sha = True, "closed", merge_sha
@@ -455,6 +467,31 @@ class FakeCodeHost:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _pr(self, ref: RepoRef, number: int) -> PR:
+        pr = self.repo(ref).prs.get(number)
+        if pr is None:
+            raise CodeHostError(f"no PR {number}", status=404)
+        return pr
+
+    def _reachable(self, sha: str, start: str) -> bool:
+        """Whether ``sha`` is ``start`` or one of its ancestors."""
+        current: str | None = start
+        while current is not None:
+            if current == sha:
+                return True
+            current = self.commits[current].parent
+        return False
+
+    def _conflicts(self, ref: RepoRef | Repo, pr: PR) -> bool:
+        """Whether the PR's branch and its base changed a file differently since the fork."""
+        state = ref if isinstance(ref, Repo) else self.repo(ref)
+        head, base = state.branches.get(pr.head), state.branches.get(pr.base)
+        if head is None or base is None:
+            return False
+        fork = self.commits[state.fork_points.get(pr.head, base)].tree
+        ours, theirs = self.commits[head].tree, self.commits[base].tree
+        return diverged(fork, ours, theirs)
+
     def _cleanup_workflow(self, state: Repo, base: str, inputs: Mapping[str, str]) -> None:
         """What the scaffold's cleanup.yml does (see the module docstring)."""
         rid, env = inputs.get("request_id", ""), inputs.get("environment", "")
@@ -493,3 +530,8 @@ def _diff(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str 
     changes: dict[str, str | None] = {p: c for p, c in after.items() if before.get(p) != c}
     changes.update({p: None for p in before if p not in after})
     return changes
+
+
+def diverged(before: Mapping[str, str], ours: Mapping[str, str], theirs: Mapping[str, str]) -> bool:
+    """Whether both sides changed some file since ``before``, each differently (a merge conflict)."""
+    return any(len({before.get(path), ours.get(path), theirs.get(path)}) == 3 for path in {*before, *ours, *theirs})

@@ -34,6 +34,7 @@ import httpx
 
 from core.domain.ids import request_id_in_text
 from tests.services import deliveries
+from tests.services.fake_code_host import diverged
 
 API_URL = "https://api.github.com"
 WEB_URL = "https://github.com"
@@ -157,7 +158,28 @@ class GitHubSim:
         if pr["state"] == "open":
             pr["head"]["sha"] = head_sha
         pr["base"]["sha"] = repo.refs.get(pr["base"]["ref"], pr["base"]["sha"])
+        if pr["state"] == "open":
+            pr["mergeable_state"] = "dirty" if self._conflicts(repo, pr) else "clean"
         return pr
+
+    def _reachable(self, sha: str, start: str) -> bool:
+        """Whether ``sha`` is ``start`` or one of its ancestors."""
+        todo, seen = [start], set()
+        while todo:
+            current = todo.pop()
+            if current == sha:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.commits[current]["parents"])
+        return False
+
+    def _conflicts(self, repo: SimRepo, pr: dict[str, Any]) -> bool:
+        """Whether the PR's branch and its base changed a file differently since the fork."""
+        head, base = pr["head"]["sha"], pr["base"]["sha"]
+        fork = repo.forks.get(pr["head"]["ref"], base)
+        before, ours, theirs = (self.trees[self.commits[c]["tree"]] for c in (fork, head, base))
+        return diverged(before, ours, theirs)
 
     def _ref(self, repo: SimRepo, branch: str) -> dict[str, Any]:
         sha = repo.refs[branch]
@@ -367,6 +389,13 @@ class GitHubSim:
                 },
                 None,
             )
+        for field_name, branch in (("head", head), ("base", base)):
+            if branch not in repo.refs:
+                error = {"resource": "PullRequest", "field": field_name, "code": "invalid"}
+                return 422, {"message": "Validation Failed", "errors": [error]}, None
+        if self._reachable(repo.refs[head], repo.refs[base]):
+            error = {"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head}"}
+            return 422, {"message": "Validation Failed", "errors": [error]}, None
         number = next(self._numbers)
         repo.pulls[number] = {
             "number": number,
@@ -405,6 +434,8 @@ class GitHubSim:
         return 200, list(repo.reviews.get(int(n), [])), None
 
     def _create_review(self, repo: SimRepo, *, n: str, body: dict[str, Any], **_: Any) -> tuple[int, Any, None]:
+        if self._pull(repo, int(n))["state"] != "open":
+            return 422, {"message": "Unprocessable Entity", "errors": ["Can not approve a closed pull request"]}, None
         review = {
             "id": next(self._ids),
             "user": {"login": "tfpilot-approver", "id": 9},
@@ -429,7 +460,7 @@ class GitHubSim:
 
     def _merge(self, repo: SimRepo, *, n: str, body: dict[str, Any], **_: Any) -> tuple[int, Any, None]:
         pr = self._pull(repo, int(n))
-        if pr["merged"]:
+        if pr["merged"] or pr["state"] != "open" or pr["mergeable_state"] == "dirty":
             return 405, {"message": "Pull Request is not mergeable"}, None
         head = pr["head"]["sha"]
         if body.get("sha") and body["sha"] != head:

@@ -13,10 +13,8 @@ import pytest
 
 from core.adapters.request_store import LocalRequestStore
 from core.domain.errors import PermissionDenied
-from core.domain.workflows import WorkflowNames
-from core.services.sync import SyncService
-from tests.fakes import InMemoryAuditLog, ManualClock, RecordingNotifier
-from tests.services.conftest import ADMIN, APPROVER, create_cmd, make_request_service
+from tests.fakes import ManualClock
+from tests.services.conftest import ADMIN, APPROVER, create_cmd, ports_of, service_graph
 from tests.services.fake_code_host import FakeCodeHost
 
 
@@ -39,18 +37,16 @@ class SlowHost(FakeCodeHost):
 def env(tmp_path: Path) -> dict[str, Any]:
     clock = ManualClock()
     store = LocalRequestStore(tmp_path / "data", clock)
-    audit = InMemoryAuditLog(clock)
-    notifier = RecordingNotifier()
-    host = SlowHost(clock=clock)
-    workflows = WorkflowNames()
+    deps = service_graph(clock=clock, objects=store.objects, store=store, code_host=SlowHost(clock=clock))
     return {
         "clock": clock,
         "store": store,
-        "audit": audit,
-        "notifier": notifier,
-        "host": host,
-        "services": lambda: make_request_service(store, audit, host, notifier, clock, workflows),
-        "sync": SyncService(store, host, notifier, audit, clock, workflows),
+        "audit": deps.audit,
+        "notifier": deps.notifier,
+        "host": deps.code_host,
+        # Each worker is a process of its own: a new graph over the same ports.
+        "services": lambda: service_graph(**ports_of(deps)).requests,
+        "sync": deps.sync,
     }
 
 

@@ -118,7 +118,9 @@ def test_the_reconciler_resume_alone_does_nothing_while_the_workflow_works(world
     request = _requested(world)
     calls, version = world.host.total(), world.get(request.id).version
     world.clock.advance(minutes=5)
-    assert world.fresh_requests().resume(request.id).status == "applied"
+    alone = world.fresh_requests()
+    alone.refresh = None  # not wired: the resume alone (the composition root wires the refresh)
+    assert alone.resume(request.id).status == "applied"
     assert world.host.total() == calls and world.get(request.id).version == version
 
 

@@ -18,21 +18,10 @@ from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
 from core.domain.facts import NotOurs
 from core.domain.webhooks import parse_delivery
-from core.services.requests import RequestService
-from core.services.sync import SyncOutcome, SyncService
+from core.services.sync import SyncOutcome
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
 from tests.github.openapi_contract import OpenApiChecker
-from tests.services.conftest import (
-    ADMIN,
-    APPROVER,
-    DEV,
-    POLICY,
-    FakeProjects,
-    FakeRegistry,
-    World,
-    create_cmd,
-    fake_render,
-)
+from tests.services.conftest import ADMIN, APPROVER, DEV, World, create_cmd, ports_of, service_graph
 from tests.services.github_sim import API_URL, GitHubSim, blob_sha
 
 REPO = "acme/infra"
@@ -58,29 +47,11 @@ class Stack:
 
     def restart(self) -> None:
         """A new process: a new host (nothing remembered) and services over the same store."""
-        world = self.world
         self.host = GitHubCodeHost(self.client, dispatch_poll_seconds=0.0)
-        self.requests = RequestService(
-            world.store,
-            world.audit,
-            self.host,
-            FakeRegistry(),
-            FakeProjects(),
-            world.notifier,
-            world.clock,
-            POLICY,
-            world.workflows,
-            renderer=fake_render,
-        )
-        self.sync = SyncService(
-            world.store,
-            self.host,
-            world.notifier,
-            world.audit,
-            world.clock,
-            world.workflows,
-            on_unblocked=self.requests.resume,
-        )
+        ports = ports_of(self.world.deps)
+        ports["code_host"] = self.host
+        graph = service_graph(**ports)
+        self.requests, self.sync = graph.requests, graph.sync
 
     def spent(self, before: Counter[str]) -> dict[str, int]:
         return dict(Counter(self.client.stats.by_operation) - before)

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.workflows import WorkflowNames
 from core.services.requests import RequestService
 from module_registry import catalogue, projects
 from module_registry.errors import ConfigRejected
-from tests.services.conftest import POLICY, World, create_cmd
+from tests.graph import build_graph
+from tests.services.conftest import POLICY, World, create_cmd, ports_of
 
 
 @pytest.fixture
 def real(world: World) -> RequestService:
-    return RequestService(
-        world.store,
-        world.audit,
-        world.host,
-        catalogue.load_registry(),
-        projects.load_projects(),
-        world.notifier,
-        world.clock,
-        POLICY,
-        WorkflowNames(),
+    """The world's ports, with the real registry, projects map and renderer."""
+    graph = build_graph(
+        **ports_of(world.deps), registry=catalogue.load_registry(), projects=projects.load_projects(), policy=POLICY
     )
+    return graph.requests
 
 
 def test_create_commits_the_registry_rendering(world: World, real: RequestService) -> None:

@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from assistant.service import IntakeService
 from bot.app import create_app
 from bot.deps import Deps
 from bot.settings import Settings, load_settings
@@ -32,13 +31,8 @@ from bot.slack_retry import slack_retry_handlers
 from core.domain.facts import RunFact
 from core.domain.request import Request
 from core.domain.workflows import RunKind
-from core.services.drift import DriftService
-from core.services.queries import QueryService
-from core.services.requests import RequestService
-from core.services.sync import SyncService
-from module_registry.catalogue import load_registry
-from module_registry.projects import load_projects
-from tests.fakes import InMemoryAuditLog, InMemoryChatLog, InMemoryObjectStore, InMemoryRequestStore, ManualClock
+from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
+from tests.graph import build_graph
 from tests.services.fake_code_host import FakeCodeHost
 from tests.slack.fake_slack import FakeSlack
 
@@ -93,11 +87,7 @@ def build_deps(
     settings = settings_for(fake, data_dir, **extra)
     clock = ManualClock()
     objects = InMemoryObjectStore()
-    store = InMemoryRequestStore()
-    audit = InMemoryAuditLog(clock)
-    chat_log = InMemoryChatLog()
-    registry = load_registry()
-    projects = load_projects()
+    store = MemoryRequestStore(clock, objects)
     host = code_host or FakeCodeHost(clock=clock)
     client = WebClient(
         token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _seconds: None)
@@ -108,27 +98,14 @@ def build_deps(
         store=store,
         objects=objects,
     )
-    notifier = wrap_notifier(notifier) if wrap_notifier is not None else notifier
-    policy = settings.policy()
-    workflows = settings.workflows()
-    requests = RequestService(store, audit, host, registry, projects, notifier, clock, policy, workflows)
-    deps = Deps(
-        settings=settings,
+    # The composition root builds the rest (the built-in registry and projects map included).
+    deps = build_graph(
+        settings,
         clock=clock,
         objects=objects,
         store=store,
-        audit=audit,
-        chat_log=chat_log,
-        registry=registry,
-        projects=projects,
         code_host=host,
-        notifier=notifier,
-        policy=policy,
-        requests=requests,
-        sync=SyncService(store, host, notifier, audit, clock, workflows),
-        queries=QueryService(store, audit, chat_log, clock),
-        drift=DriftService(store, audit, notifier, clock),
-        intake=IntakeService(objects, chat_log, registry, projects, requests, None, clock),
+        notifier=wrap_notifier(notifier) if wrap_notifier is not None else notifier,
     )
     return deps, host
 

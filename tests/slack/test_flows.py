@@ -14,6 +14,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.app import create_app
 from bot.socket_mode import socket_mode_handler
+from core.adapters.request_store import active_key
 from core.domain.lifecycle import derive_status
 from core.domain.policy import Actor
 from core.domain.status import Status
@@ -166,7 +167,8 @@ def test_edit_commits_the_new_config_and_plans_again(harness: Harness) -> None:
     eventually(lambda: _status(h, request.id) is Status.PLANNING, what="re-planning")
     stored = h.deps.store.get(request.id)
     assert stored.revision == 2 and stored.config["name"] == "logs2"
-    assert len(h.host.runs_of("plan.yml")) == runs_before + 1
+    # The new config is stored (status planning) before the plan is dispatched: wait for it.
+    eventually(lambda: len(h.host.runs_of("plan.yml")) == runs_before + 1, what="the new plan run")
     eventually(lambda: any("configuration updated" in r for r in thread_replies(h, request.id)), what="reply")
     assert "req:approve" not in card_buttons(h, request.id)  # the new plan is not ready yet
 
@@ -287,7 +289,7 @@ def test_saving_an_edit_of_a_request_that_is_gone_says_so(harness: Harness) -> N
     h.finish_run(request.id, "plan")
     click_card(h, DEV, request.id, "req:update")
     view = h.fake.wait_for("views.open")[0].params["view"]
-    h.deps.store.active.pop(request.id)  # archived or deleted meanwhile
+    h.deps.store.objects.delete(active_key(request.id))  # archived or deleted meanwhile
     response = h.submit(DEV, view, {"f:name": {"value": {"type": "plain_text_input", "value": "logs2"}}})
     assert response.status == 200 and not response.body
     told = h.fake.wait_for("chat.postEphemeral")[0]

@@ -15,13 +15,13 @@ from bot.slack_notifier import SlackNotifier
 from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slack_retry_handlers
 from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
 from core.ports.notifier import Transition
-from tests.fakes import InMemoryObjectStore, InMemoryRequestStore
+from tests.fakes import InMemoryObjectStore, MemoryRequestStore
 from tests.slack.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def _request(store: InMemoryRequestStore, **extra) -> Request:
+def _request(store: MemoryRequestStore, **extra) -> Request:
     request = Request(
         id="req_notify000001",
         project="core",
@@ -36,7 +36,7 @@ def _request(store: InMemoryRequestStore, **extra) -> Request:
     return store.create(request)
 
 
-def _notifier(fake: FakeSlack, store: InMemoryRequestStore, **retry: Any) -> tuple[SlackNotifier, list[float]]:
+def _notifier(fake: FakeSlack, store: MemoryRequestStore, **retry: Any) -> tuple[SlackNotifier, list[float]]:
     waits: list[float] = []
     notifier = SlackNotifier(
         WebClient(
@@ -54,7 +54,7 @@ def _t(event: str, **kw) -> Transition:
 
 
 def test_first_transition_posts_the_card_then_updates_it(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier, _ = _notifier(fake_slack, store)
     notifier.request_changed(request, _t("created"))
@@ -73,7 +73,7 @@ def test_first_transition_posts_the_card_then_updates_it(fake_slack: FakeSlack) 
 
 
 def test_rate_limit_is_retried_after_retry_after(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier, waits = _notifier(fake_slack, store)
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "3"})
@@ -86,7 +86,7 @@ def test_rate_limit_is_retried_after_retry_after(fake_slack: FakeSlack) -> None:
 
 
 def test_rate_limit_beyond_the_budget_gives_up_without_raising(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier, waits = _notifier(fake_slack, store, max_wait=5)
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "60"})
@@ -95,7 +95,7 @@ def test_rate_limit_beyond_the_budget_gives_up_without_raising(fake_slack: FakeS
 
 
 def test_a_card_that_cannot_be_edited_is_posted_again(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier, _ = _notifier(fake_slack, store)
     notifier.request_changed(request, _t("created"))
@@ -108,7 +108,7 @@ def test_a_card_that_cannot_be_edited_is_posted_again(fake_slack: FakeSlack) -> 
 
 
 def test_a_big_plan_is_uploaded_into_the_thread_once(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     plan = PlanOutput(summary=PlanSummary(add=3000), output="+ resource\n" * 3000, run_id=77)
     request = _request(store, plan=plan, plan_run=RunRef(run_id=77, status="completed", conclusion="success"))
     notifier, _ = _notifier(fake_slack, store)
@@ -123,7 +123,7 @@ def test_a_big_plan_is_uploaded_into_the_thread_once(fake_slack: FakeSlack) -> N
 
 
 def test_a_small_plan_is_quoted_in_the_reply(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store, plan=PlanOutput(summary=PlanSummary(add=1), output="+ aws_s3_bucket.this <!here>"))
     notifier, _ = _notifier(fake_slack, store)
     notifier.request_changed(request, _t("plan_ready"))
@@ -132,7 +132,7 @@ def test_a_small_plan_is_quoted_in_the_reply(fake_slack: FakeSlack) -> None:
 
 
 def test_slack_down_never_raises(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier = SlackNotifier(WebClient(token="x", base_url="http://127.0.0.1:9/api/", timeout=1), store=store)
     notifier.request_changed(request, _t("created"))
@@ -140,7 +140,7 @@ def test_slack_down_never_raises(fake_slack: FakeSlack) -> None:
 
 
 def test_requests_without_a_slack_thread_are_ignored(fake_slack: FakeSlack) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = store.create(
         Request(id="req_console0001", project="p", environment="dev", module="m", received_at=NOW, updated_at=NOW)
     )
@@ -151,7 +151,7 @@ def test_requests_without_a_slack_thread_are_ignored(fake_slack: FakeSlack) -> N
 
 def test_chat_update_survives_a_429_then_a_500(fake_slack: FakeSlack) -> None:
     # slack_sdk's retry handlers on the client: Retry-After is waited for, a 5xx backs off.
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     notifier, waits = _notifier(fake_slack, store)
     notifier.request_changed(request, _t("created"))
@@ -172,7 +172,7 @@ def test_chat_update_survives_a_429_then_a_500(fake_slack: FakeSlack) -> None:
 def test_retries_are_bounded_and_logged_without_secrets(
     fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     waits: list[float] = []
     secret = "xoxb-must-not-be-logged"
@@ -193,7 +193,7 @@ def test_retries_are_bounded_and_logged_without_secrets(
 
 
 def test_a_connection_error_is_retried_then_given_up(caplog: pytest.LogCaptureFixture) -> None:
-    store = InMemoryRequestStore()
+    store = MemoryRequestStore()
     request = _request(store)
     waits: list[float] = []
     secret = "xoxb-must-not-be-logged"

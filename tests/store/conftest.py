@@ -1,7 +1,9 @@
-"""Store fixtures: both request stores (local dir, S3 on moto) and all three object stores."""
+"""Store fixtures: the three request stores (in memory, local dir, S3 on moto) and the three object
+stores under them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from core.adapters.local_objects import LocalObjectStore
 from core.adapters.request_store import LocalRequestStore, ObjectRequestStore, S3RequestStore
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.object_store import ObjectStore
-from tests.fakes import InMemoryObjectStore, ManualClock
+from tests.fakes import InMemoryObjectStore, ManualClock, MemoryRequestStore
+from tests.store.moto_server import AtomicMotoServer
 
 BUCKET = "tfpilot-requests-test"
 
@@ -44,6 +47,17 @@ def s3_client(_moto_s3: tuple[Any, Any]) -> Any:
     return client
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 over real HTTP (``AtomicMotoServer``), one server per test module."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture(params=["memory", "local", "s3"])
 def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "memory":
@@ -54,8 +68,11 @@ def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     return S3ObjectStore(client, BUCKET)
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["memory", "local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> ObjectRequestStore:
+    # "memory" is the fake the service, Slack and web tests run on: held to the same contract.
+    if request.param == "memory":
+        return MemoryRequestStore(clock)
     if request.param == "local":
         return LocalRequestStore(tmp_path / "data", clock)
     client = request.getfixturevalue("s3_client")

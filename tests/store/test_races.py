@@ -3,18 +3,13 @@ local store. Every update must land exactly once, one creator must win, no index
 
 from __future__ import annotations
 
-import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
 
 from core.domain.index import ListFilter
 from tests.store import race_workers
@@ -24,39 +19,6 @@ pytestmark = pytest.mark.slow
 
 WORKERS = 4
 ROUNDS = 50
-
-
-class AtomicMotoServer(ThreadedMotoServer):
-    """moto's server, answering one request at a time.
-
-    moto evaluates a put's If-Match/If-None-Match and then writes, in two steps; S3 applies a
-    conditional write atomically. Serialising requests gives the emulator S3's atomicity, so the
-    test exercises our compare-and-swap and retries rather than a gap in the emulator. Clients
-    still interleave freely between their read and their conditional write."""
-
-    def _server_entry(self) -> None:
-        app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
-
-        def one_at_a_time(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            with lock:
-                return list(app(environ, start_response))
-
-        self._server = make_server(
-            self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["s3", "local"])

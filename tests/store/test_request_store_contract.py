@@ -1,4 +1,5 @@
-"""One RequestStore contract, run on LocalRequestStore (tmp dir) and S3RequestStore (moto)."""
+"""One RequestStore contract, run on LocalRequestStore (tmp dir), S3RequestStore (moto) and the
+in-memory ``MemoryRequestStore`` the service tests use."""
 
 from __future__ import annotations
 

@@ -26,21 +26,11 @@ from bot.deps import Deps
 from bot.settings import Settings, load_settings
 from bot.web.app import create_web_app
 from bot.web.executor import InlineExecutor
-from core.domain.workflows import WorkflowNames
-from core.services.drift import DriftService
-from core.services.queries import QueryService
-from core.services.sync import SyncService
 from tests.conftest import SHARED_FIXTURES
 from tests.fakes import (
-    InMemoryAuditLog,
-    InMemoryChatLog,
     InMemoryObjectStore,
-    InMemoryRequestStore,
-    ManualClock,
-    RecordingNotifier,
 )
-from tests.services.conftest import World, make_request_service
-from tests.services.fake_code_host import FakeCodeHost
+from tests.services.conftest import World, service_graph
 
 WEBHOOK_SECRET = "test-github-webhook-secret"
 API_TOKEN = "test-api-token"
@@ -130,47 +120,11 @@ class Web:
 
 
 def build_deps(settings: Settings) -> tuple[Deps, World, InMemoryObjectStore]:
-    clock = ManualClock()
-    store = InMemoryRequestStore()
-    audit = InMemoryAuditLog(clock)
-    chat_log = InMemoryChatLog()
-    notifier = RecordingNotifier()
-    host = FakeCodeHost(clock=clock)
-    workflows = WorkflowNames()
-    requests = make_request_service(store, audit, host, notifier, clock, workflows)
-    world = World(
-        clock=clock,
-        store=store,
-        audit=audit,
-        chat_log=chat_log,
-        notifier=notifier,
-        host=host,
-        workflows=workflows,
-        requests=requests,
-        sync=SyncService(store, host, notifier, audit, clock, workflows),
-        queries=QueryService(store, audit, chat_log, clock),
-        drift=DriftService(store, audit, notifier, clock),
-    )
+    """The composition root's graph over the services' fakes (the web side never reads the
+    registry: the stand-in one serves)."""
     objects = InMemoryObjectStore()
-    deps = Deps(
-        settings=settings,
-        clock=clock,
-        objects=objects,
-        store=store,
-        audit=audit,
-        chat_log=chat_log,
-        registry=None,  # type: ignore[arg-type]  # the web side never reads the registry
-        projects=None,  # type: ignore[arg-type]
-        code_host=host,
-        notifier=notifier,
-        policy=settings.policy(),
-        requests=requests,
-        sync=world.sync,
-        queries=world.queries,
-        drift=world.drift,
-        intake=None,  # type: ignore[arg-type]
-    )
-    return deps, world, objects
+    deps = service_graph(settings, objects=objects)
+    return deps, World.of(deps), objects
 
 
 def make_web(**env: str) -> Web:

@@ -3,7 +3,7 @@ same requests: no update is lost and every intent reaches GitHub once.
 
 Real pieces: two OS processes running ``python -m bot.cli.main serve --port 0`` (uvicorn, the
 Bolt app in HTTP mode, the side service), S3 through moto's server (one request at a time, as
-S3's conditional writes are atomic: ``tests.store.test_races.AtomicMotoServer``), GitHub through
+S3's conditional writes are atomic: ``tests.store.moto_server.AtomicMotoServer``), GitHub through
 ``FakeGitHub`` (a local HTTP server both processes call with ``TFPILOT_GITHUB_API_URL``: chosen
 over the local git forge because it is what production talks to, counts dispatches across
 processes by construction, and lets the test send the matching webhooks), and Slack through the
@@ -45,7 +45,7 @@ from core.ports.clock import SystemClock
 from tests.conftest import SHARED_FIXTURES
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import SIGNING_SECRET, sign
-from tests.store.test_races import AtomicMotoServer
+from tests.store.moto_server import AtomicMotoServer
 from tests.web.conftest import API_TOKEN, DRIFT_SECRET, WEBHOOK_SECRET, github_signature, load_fixture
 from tests.web.fake_github import FakeGitHub
 from tests.web.served import Served, clean_env, start_serve, stop_serve
