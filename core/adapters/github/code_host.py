@@ -46,6 +46,16 @@ ARTIFACT_PAGE = 100
 MAX_ARTIFACT_PAGES = 5
 JOB_PAGE = 100
 MAX_JOB_PAGES = 3
+# GitHub's merge refusals for missing reviews ("At least 1 approving review is required by
+# reviewers with write access.", "Changes requested", "Review required"); "Base branch was
+# modified. Review and try the merge again." is a transient one and must not match.
+_REVIEW_REFUSALS = (
+    "approving review",
+    "review is required",
+    "reviews are required",
+    "changes requested",
+    "review required",
+)
 # Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
 DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
 LOCAL_CLOCK_SLACK = timedelta(seconds=60)
@@ -540,10 +550,14 @@ class GitHubCodeHost:
         """A ``MergeBlocked`` when GitHub's refusal names a reason waiting cannot fix."""
         said = refused.github_message or str(refused)
         reason: MergeBlockReason | None = None
-        if refused.mentions("review"):
-            reason = "reviews"  # "At least 1 approving review is required ...", "Changes requested"
+        if any(refused.mentions(phrase) for phrase in _REVIEW_REFUSALS):
+            reason = "reviews"
         elif refused.mentions("status check"):
-            reason = "checks"  # "Required status check \"plan\" is expected." / "... failing"
+            # 'Required status check "plan" is expected.' (not reported yet: it may pass in a
+            # moment, retried) vs '... is failing.' (lasting until someone fixes it).
+            if not (refused.mentions("failing") or refused.mentions("failed")):
+                return None
+            reason = "checks"
         elif pr.mergeable_state == "dirty" or refused.mentions("merge conflict"):
             reason = "conflict"
         elif refused.mentions("rule violation"):
