@@ -419,7 +419,8 @@ class RequestService:
         """Approve the PR's current head: as the user's review when linked, else recorded + comment."""
         request = self._store.get(request_id)
         head = request.pr.head_sha if request.pr else None
-        key = key or f"approve:{actor.id}:{head}"
+        # A linked approval after a recorded one (which the protection did not count) is new.
+        key = key or f"approve:{actor.id}:{head}" + (":review" if user_token else "")
 
         def init(current: Request) -> dict[str, Any]:
             return {"sha": current.pr.head_sha if current.pr else None, "mode": "review" if user_token else "comment"}
@@ -480,8 +481,16 @@ class RequestService:
             approvers = list(current.approvers) if same and current is not None else []
             if who not in approvers:
                 approvers.append(who)
+            satisfies = standing.satisfies
+            if same and current is not None and current.satisfies:
+                satisfies = True  # an earlier approval of this commit already satisfies it
             r.approval = Approval(
-                approved=True, approvers=approvers, approved_sha=sha, approved_at=now, source=approval_source
+                approved=True,
+                approvers=approvers,
+                approved_sha=sha,
+                approved_at=now,
+                source=approval_source,
+                satisfies=satisfies,
             )
 
         seen: dict[str, Status] = {}
@@ -790,6 +799,7 @@ class RequestService:
         pr = request.cleanup_pr
         assert pr is not None and pr.number is not None and pr.head_sha  # cleanup_stage said OPEN
         number, head = pr.number, pr.head_sha
+        request = self._review_cleanup(request, key, repo, number, head, actor)
         result = self._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
         if not result.merged:
             raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
@@ -810,6 +820,33 @@ class RequestService:
         self._audit.record(
             rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
         )
+        return request
+
+    def _review_cleanup(
+        self, request: Request, key: str, repo: RepoRef, number: int, head: str, actor: Actor
+    ) -> Request:
+        """When the base branch requires reviews, the app approves the cleanup PR (opened by the
+        workflow, so not the app's own: GitHub counts the review) once per head: the destroy was
+        authorised by TfPilot's policy and the PR only removes the request's file. A refused
+        review (the app authored the PR, or may not review) leaves the merge to say why."""
+        if _op(request, "destroy", key).steps.get("cleanup_reviewed") == head:
+            return request
+        base = request.target_base or "main"
+        try:
+            protection = self._code_host.branch_protection(repo, base)
+        except CodeHostError:
+            return request
+        if not protection.reviews_required or protection.app_can_bypass:
+            return request
+        request = self._ops.record(request.id, "destroy", key, {"cleanup_reviewed": head})
+        try:
+            self._code_host.submit_review(
+                repo, number, commit_sha=head, body=pr_text.cleanup_review_body(request, who=actor.name or actor.id)
+            )
+        except CodeHostError as exc:
+            self._audit.record(
+                request.id, "cleanup_review_refused", actor=actor.id, source="tfpilot", data={"error": str(exc)[:300]}
+            )
         return request
 
     def _cleanup_blocked(

@@ -99,6 +99,7 @@ class PR:
     merge_sha: str | None = None
     merged_at: datetime | None = None
     closed_at: datetime | None = None
+    author: str = "tfpilot[bot]"  # the app opens request PRs; the cleanup workflow opens its own
 
 
 @dataclass
@@ -383,6 +384,8 @@ class FakeCodeHost:
         if self._pr(repo, number).state != "open":
             raise CodeHostError(f"pull request #{number} is closed; it cannot be reviewed", status=422)
         login = f"user-of-{user_token}" if user_token else "tfpilot[bot]"
+        if login == self._pr(repo, number).author:
+            raise CodeHostError("Can not approve your own pull request", status=422)
         review = ReviewInfo(
             id=next(self._review_ids), user_login=login, state="APPROVED", commit_id=commit_sha, submitted_at=self.now()
         )
@@ -417,7 +420,7 @@ class FakeCodeHost:
             approving = {
                 r.user_login
                 for r in state.reviews.get(number, [])
-                if r.state == "APPROVED" and r.commit_id == head and r.user_login != "tfpilot[bot]"
+                if r.state == "APPROVED" and r.commit_id == head and r.user_login != pr.author
             }
             if len(approving) < protection.required_approvals:
                 n = protection.required_approvals
@@ -532,7 +535,9 @@ class FakeCodeHost:
         state.fork_points[branch] = start
         number = next(self._pr_numbers)
         body = f"Removes `{path}` for TfPilot request `{rid}` (destroy). Opened by the tfpilot cleanup workflow."
-        state.prs[number] = PR(number, branch, base, f"tfpilot: remove {rid} ({env})", body, [])
+        state.prs[number] = PR(
+            number, branch, base, f"tfpilot: remove {rid} ({env})", body, [], author="github-actions[bot]"
+        )
 
     def _new_commit(self, parent: str | None, tree: dict[str, str], message: str) -> str:
         seed = f"{parent}|{sorted(tree.items())}|{message}|{len(self.commits)}"

@@ -554,6 +554,8 @@ class GitHubSim(ProtectionSim):
             return
         repo.refs[branch] = self._commit(self._tree(files), [start], f"tfpilot: remove {rid} from {env}")
         repo.forks[branch] = start
+        # The workflow opens the PR with its GITHUB_TOKEN: github-actions[bot] is its author.
+        self.calling = "github-actions[bot]"
         self._create_pull(
             repo,
             body={

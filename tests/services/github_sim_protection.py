@@ -47,7 +47,7 @@ class ProtectionSim:
         self.check_states: dict[tuple[str, str], dict[str, str]] = {}  # (repo, sha) -> context: state
         self.workflow_permissions: dict[str, Any] = {
             "default_workflow_permissions": "read",
-            "can_approve_pull_request_reviews": False,
+            "can_approve_pull_request_reviews": True,
         }
         self.hooks: list[dict[str, Any]] = []
         self.installation_permissions: dict[str, str] = {
