@@ -93,7 +93,6 @@ SUPPLEMENTARY_OPERATIONS: list[dict[str, Any]] = [
 ]
 
 
-
 def _owner_repo(*more: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}},

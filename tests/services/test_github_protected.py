@@ -11,6 +11,7 @@ are required, the thread says why the destroy waits, once, and a Destroy click c
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,79 @@ def test_a_blocked_cleanup_pr_is_told_in_the_thread_once(stack: Stack, caplog: p
     # Someone reviews the cleanup PR on GitHub; a Destroy click continues the destroy.
     sim.add_review(REPO, stuck.cleanup_pr.number, "erin")
     assert stack.requests.destroy(rid, ADMIN).status == "destroying"
+
+
+@pytest.mark.parametrize("webhook", ["before_the_write", "after_create", "concurrently"])
+def test_pr_opened_webhook_and_create_post_one_reply(stack: Stack, webhook: str) -> None:
+    """Whichever of the ``pull_request opened`` webhook and create records the open PR first,
+    the thread gets exactly one reply for that transition."""
+    sim, original = stack.sim, stack.sim.handler
+    outcomes: list[Any] = []
+    workers: list[threading.Thread] = []
+
+    def deliver(number: int) -> None:
+        outcomes.append(stack.deliver(*sim.pull_request_delivery(REPO, number, "opened")))
+
+    def handler(request: Any) -> Any:
+        response = original(request)
+        if request.method == "POST" and request.url.path.endswith("/pulls") and response.status_code == 201:
+            number = json.loads(response.content)["number"]
+            if webhook == "before_the_write":
+                deliver(number)  # another process folds the webhook before create records the PR
+            elif webhook == "concurrently":
+                workers.append(threading.Thread(target=deliver, args=(number,)))
+                workers[-1].start()
+        return response
+
+    stack.router.routes.clear()
+    stack.router.route().mock(side_effect=handler)
+    request = stack.requests.create(create_cmd())
+    for worker in workers:
+        worker.join()
+    if webhook == "after_create":
+        deliver(request.pr.number)
+    assert len(outcomes) == 1
+    replies = stack.world.notifier.events(request.id)
+    assert len(replies) == 1, replies
+    assert replies == (["planning"] if webhook == "before_the_write" else replies)
+    assert stack.world.get(request.id).status == "planning"
+
+
+def test_failing_required_check_is_lasting_a_pending_one_is_retried(stack: Stack) -> None:
+    sim = stack.sim
+    sim.protect(REPO, approvals=0, checks=("plan",))
+    rid = _planned(stack)
+    stack.requests.approve(rid, APPROVER)
+    head = stack.world.get(rid).pr.head_sha
+    merges_before = stack.client.stats.by_operation[MERGE]
+    # Not reported yet ("is expected"): GitHub may accept in a moment, so the host retries.
+    with pytest.raises(Exception) as pending:
+        stack.requests.merge(rid, APPROVER)
+    assert not isinstance(pending.value, MergeBlocked) and "is expected" in str(pending.value)
+    assert stack.client.stats.by_operation[MERGE] - merges_before == stack.host.merge_attempts
+    # Failing: lasting, refused at once with the reason.
+    sim.set_check(REPO, head, "plan", "failure")
+    merges_before = stack.client.stats.by_operation[MERGE]
+    with pytest.raises(MergeBlocked) as failing:
+        stack.requests.merge(rid, APPROVER)
+    assert failing.value.reason == "checks" and stack.client.stats.by_operation[MERGE] - merges_before == 1
+    sim.set_check(REPO, head, "plan", "success")
+    assert stack.requests.merge(rid, APPROVER).status == "merged"
+
+
+def test_protection_is_read_once_per_ttl(stack: Stack) -> None:
+    stack.sim.protect(REPO, approvals=2, bypass_apps=("tfpilot-app",))
+    from core.ports.code_host import RepoRef
+
+    repo = RepoRef(owner="acme", name="infra")
+    first = stack.host.branch_protection(repo, "main")
+    assert first.visibility == "read" and first.required_approvals == 2 and first.sources == ("branch protection",)
+    assert first.app_can_bypass is None  # the host does not know its own slug: cannot tell
+    stack.host.app_slug = "tfpilot-app"
+    assert stack.host.branch_protection(repo, "main") == first  # cached
+    stack.world.clock.advance(seconds=stack.host._protection.ttl + 1)
+    again = stack.host.branch_protection(repo, "main")
+    assert again.app_can_bypass is True
+    assert stack.client.stats.by_operation["GET /repos/{owner}/{repo}/branches/{branch}/protection"] == 2
+    unprotected = stack.host.branch_protection(repo, "develop")
+    assert unprotected.visibility == "none" and not unprotected.reviews_required
