@@ -26,9 +26,11 @@ def register(subparsers: Any) -> None:
 
 def collect() -> tuple[str, list[Check]]:
     """The mode ("github" or "local") and its checks, on the settings and graph of bootstrap."""
-    from bot.bootstrap import build_code_host, load_projects, load_registry
+    from bot.bootstrap import build_code_host
     from core.adapters.github.code_host import GitHubCodeHost
     from core.ports.clock import SystemClock
+    from module_registry.catalogue import load_registry
+    from module_registry.projects import load_projects
 
     settings = load_settings(mode="cli")
     if not settings.uses_github:

@@ -799,8 +799,17 @@ class RequestService:
         pr = request.cleanup_pr
         assert pr is not None and pr.number is not None and pr.head_sha  # cleanup_stage said OPEN
         number, head = pr.number, pr.head_sha
-        request = self._review_cleanup(request, key, repo, number, head, actor)
-        result = self._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
+        title = pr_text.cleanup_title(request)
+        try:
+            result = self._code_host.merge_pull_request(repo, number, sha=head, title=title)
+        except MergeBlocked as blocked:
+            reviewed = (
+                self._review_cleanup(request, key, repo, number, head, actor) if blocked.reason == "reviews" else None
+            )
+            if reviewed is None:
+                raise
+            request = reviewed
+            result = self._code_host.merge_pull_request(repo, number, sha=head, title=title)
         if not result.merged:
             raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
 
@@ -824,20 +833,14 @@ class RequestService:
 
     def _review_cleanup(
         self, request: Request, key: str, repo: RepoRef, number: int, head: str, actor: Actor
-    ) -> Request:
-        """When the base branch requires reviews, the app approves the cleanup PR (opened by the
-        workflow, so not the app's own: GitHub counts the review) once per head: the destroy was
-        authorised by TfPilot's policy and the PR only removes the request's file. A refused
-        review (the app authored the PR, or may not review) leaves the merge to say why."""
+    ) -> Request | None:
+        """GitHub refused the cleanup PR for want of reviews: the app approves it (the workflow
+        opened it, so the review is not the author's and GitHub counts it) once per head, since
+        the destroy was authorised by TfPilot's policy and the PR only removes the request's
+        file. None when already done for this head or the review is refused (the app authored
+        the PR, or may not review): the refusal then stands."""
         if _op(request, "destroy", key).steps.get("cleanup_reviewed") == head:
-            return request
-        base = request.target_base or "main"
-        try:
-            protection = self._code_host.branch_protection(repo, base)
-        except CodeHostError:
-            return request
-        if not protection.reviews_required or protection.app_can_bypass:
-            return request
+            return None
         request = self._ops.record(request.id, "destroy", key, {"cleanup_reviewed": head})
         try:
             self._code_host.submit_review(
@@ -847,6 +850,7 @@ class RequestService:
             self._audit.record(
                 request.id, "cleanup_review_refused", actor=actor.id, source="tfpilot", data={"error": str(exc)[:300]}
             )
+            return None
         return request
 
     def _cleanup_blocked(
