@@ -196,3 +196,15 @@ def test_doctor_command_exit_code_on_failure(monkeypatch: pytest.MonkeyPatch, ca
     assert "[FAIL] acme/infra@main: repository: gone" in capsys.readouterr().out
     assert main(["doctor", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+def test_classic_bypass_is_recognised_by_the_apps_id(openapi_checker: OpenApiChecker) -> None:  # noqa: F811
+    """An App client knows its id: classic protection naming the App in its bypass allowances
+    means recorded approvals are enough, without knowing the App's slug."""
+    doc = Doctor(openapi_checker, app=True)
+    doc.sim.protect(REPO, approvals=1, bypass_apps=(doc.sim.app_slug,))
+    from core.ports.code_host import RepoRef
+
+    found = doc.host.branch_protection(RepoRef(owner="acme", name="infra"), "main")
+    assert found.required_approvals == 1 and found.app_can_bypass is True
+    doc.client.close()

@@ -84,7 +84,10 @@ class ProtectionSim:
                 "bypass_pull_request_allowances": {
                     "users": [],
                     "teams": [],
-                    "apps": [{"slug": slug, "id": 1, "name": slug} for slug in bypass_apps],
+                    "apps": [
+                        {"slug": slug, "id": self.app_id if slug == self.app_slug else 1, "name": slug}
+                        for slug in bypass_apps
+                    ],
                 },
             }
         if checks:

@@ -82,10 +82,13 @@ class _Found:
         return True
 
 
-def read_protection(client: GitHubClient, repo: RepoRef, branch: str, *, app_slug: str | None) -> BranchProtection:
-    """The merged requirements of classic protection and rulesets on ``branch``."""
+def read_protection(
+    client: GitHubClient, repo: RepoRef, branch: str, *, app_slug: str | None, app_id: int | str | None = None
+) -> BranchProtection:
+    """The merged requirements of classic protection and rulesets on ``branch``; ``app_slug`` or
+    ``app_id`` name the App in classic protection's bypass allowances."""
     found = _Found()
-    _read_classic(client, repo, branch, app_slug, found)
+    _read_classic(client, repo, branch, (app_slug, app_id), found)
     for rule in _rules(client, repo, branch, found.notes):
         kind, params = rule.get("type"), _dict(rule.get("parameters"))
         ruleset = rule.get("ruleset_id")
@@ -112,7 +115,9 @@ def read_protection(client: GitHubClient, repo: RepoRef, branch: str, *, app_slu
     )
 
 
-def _read_classic(client: GitHubClient, repo: RepoRef, branch: str, app_slug: str | None, found: _Found) -> None:
+def _read_classic(
+    client: GitHubClient, repo: RepoRef, branch: str, app: tuple[str | None, int | str | None], found: _Found
+) -> None:
     path = {"owner": repo.owner, "repo": repo.name, "branch": branch}
     try:
         response = client.get("/repos/{owner}/{repo}/branches/{branch}/protection", path=path, use_cache=False)
@@ -132,7 +137,7 @@ def _read_classic(client: GitHubClient, repo: RepoRef, branch: str, app_slug: st
     reviews = _dict(classic.get("required_pull_request_reviews"))
     if reviews:
         found.dismiss = found.dismiss or bool(reviews.get("dismiss_stale_reviews"))
-        found.require(_int(reviews.get("required_approving_review_count")), lambda: _classic_bypass(reviews, app_slug))
+        found.require(_int(reviews.get("required_approving_review_count")), lambda: _classic_bypass(reviews, app))
     for context in _dict(classic.get("required_status_checks")).get("contexts") or []:
         found.check(context)
 
@@ -154,14 +159,17 @@ def _rules(client: GitHubClient, repo: RepoRef, branch: str, notes: list[str]) -
     return [_dict(item) for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def _classic_bypass(reviews: dict[str, Any], app_slug: str | None) -> bool | None:
-    apps = _dict(reviews.get("bypass_pull_request_allowances")).get("apps") or []
-    slugs = {str(_dict(app).get("slug")) for app in apps if isinstance(app, dict)}
-    if not slugs:
+def _classic_bypass(reviews: dict[str, Any], app: tuple[str | None, int | str | None]) -> bool | None:
+    apps = [_dict(a) for a in _dict(reviews.get("bypass_pull_request_allowances")).get("apps") or []]
+    if not apps:
         return False
-    if app_slug is None:
-        return None
-    return app_slug in slugs
+    slug, app_id = app
+    if any(
+        (slug is not None and a.get("slug") == slug) or (app_id is not None and str(a.get("id")) == str(app_id))
+        for a in apps
+    ):
+        return True
+    return None if slug is None and app_id is None else False
 
 
 def _ruleset_bypass(client: GitHubClient, repo: RepoRef, ruleset_id: Any) -> bool | None:
