@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.audit_cmd",
     "bot.cli.admin_cmd",
     "bot.cli.manifest_cmd",
+    "bot.cli.doctor_cmd",
 )
 
 

@@ -16,6 +16,7 @@ from bot.views import fmt
 from bot.views.card import button_confirmation, card_actions
 from bot.views.ids import CardRef, card_action_id
 from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
+from bot.views.protection_text import approval_lines, block_fix, block_reason
 from bot.views.run_report import diagnostics_lines, outputs_lines
 from core.domain.policy import Action
 from core.domain.request import Request
@@ -110,6 +111,8 @@ def _headline(request: Request, transition: Transition) -> list[str]:
     event = transition.event
     if event == "plan_ready":
         return _plan_ready_lines(request, who)
+    if event in ("merge_blocked", "destroy_blocked"):
+        return _blocked_lines(request, transition, who, by)
     if event == "drift_detected":
         drift = request.drift
         counts = (
@@ -124,6 +127,7 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         "planning": f":hourglass_flowing_sand: Planning `{request.id}`…{in_run}",
         "failed": f":x: {who} `{request.id}` failed" + (f": {run}" if run else "."),
         "approved": f":white_check_mark: {who} approved{by}. Merge is next.",
+        "approval_not_counted": f":white_check_mark: {who} approval{by} recorded.",
         "approval_voided": f":arrows_counterclockwise: {who} a new commit voided the approval; "
         "the plan must be approved again.",
         "merged": f":twisted_rightwards_arrows: {who} merged{by}. Apply is next.",
@@ -139,6 +143,21 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         "updated": f":pencil2: {who} configuration updated (revision {request.revision}); re-planning.",
     }
     return [simple.get(event) or f"{fmt.badge(fmt.status_of(request))} ({escape(clip(event, 40))})"]
+
+
+def _blocked_lines(request: Request, transition: Transition, who: str, by: str) -> list[str]:
+    why = block_reason(transition.blocked, transition.required_approvals)
+    fix = block_fix(transition.blocked)
+    if transition.event == "destroy_blocked":
+        number = request.cleanup_pr.number if request.cleanup_pr else None
+        pr = fmt.link(transition.run_url, f"cleanup PR #{number}") or "the cleanup PR"
+        asked = fmt.mention(transition.actor) if transition.actor else ""
+        return [
+            f":no_entry: {who} {asked} destroy is waiting: GitHub will not merge {pr}: {why}. Nothing was destroyed.",
+            f"To fix: {fix} Then click Destroy again (TfPilot also retries on its next check).",
+        ]
+    number = request.pr.number if request.pr else request.pr_number
+    return [f":no_entry: {who} GitHub will not merge PR #{number}{by}: {why}.", f"To fix: {fix}"]
 
 
 def _drift_actions(request: Request) -> list[dict[str, Any]]:
@@ -164,6 +183,7 @@ def transition_reply(request: Request, transition: Transition, *, approvers: Seq
         lines.extend(diagnostics_lines(request))
     elif transition.event == "applied" and request.outputs:
         lines.extend(["Outputs:", *outputs_lines(request)])
+    lines.extend(approval_lines(transition.approval, request.target_base or "main"))
     if transition.message:
         lines.append(f"> {escape(clip(transition.message, 500))}")
     if transition.event in AWAITING_APPROVAL:

@@ -49,7 +49,16 @@ from core.domain.ids import request_id_from_branch, request_id_in_text
 from core.domain.run_report import RunReport
 from core.domain.workflows import WorkflowNames
 from core.ports.clock import Clock
-from core.ports.code_host import CodeHostError, MergeResult, PullRequestInfo, RepoRef, ReviewInfo, RunInfo
+from core.ports.code_host import (
+    BranchProtection,
+    CodeHostError,
+    MergeBlocked,
+    MergeResult,
+    PullRequestInfo,
+    RepoRef,
+    ReviewInfo,
+    RunInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -842,6 +851,10 @@ class LocalCodeHost:
             )
             self._write(self._pr_path(repo, number), pr)
 
+    def branch_protection(self, repo: RepoRef, branch: str) -> BranchProtection:
+        """The local forge protects no branch: every merge the policy allows goes through."""
+        return BranchProtection(branch=branch, visibility="none")
+
     def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
         git = self._git(repo)
         fact: Fact | None = None
@@ -868,8 +881,9 @@ class LocalCodeHost:
                 if tree is None:
                     pr["mergeable_state"] = "dirty"
                     self._write(self._pr_path(repo, number), pr)
-                    raise CodeHostError(
+                    raise MergeBlocked(
                         f"pull request #{number} has conflicts with {pr['base']}: {', '.join(conflicts) or 'unknown'}",
+                        reason="conflict",
                         status=405,
                     )
                 message = f"{title} (#{number})\n\n{pr.get('body') or ''}".rstrip() + "\n"

@@ -199,9 +199,10 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
     if status in (Status.DESTROYING, Status.DESTROYED):
         return f"the request is {status.value}"
     if action is Action.APPROVE:
-        if status is Status.APPROVED:
+        uncounted = status is Status.APPROVED and request.approval is not None and request.approval.satisfies is False
+        if status is Status.APPROVED and not uncounted:
             return "it is already approved for the current commit"
-        if status is not Status.PLAN_READY:
+        if status is not Status.PLAN_READY and not uncounted:
             return f"approval needs a successful plan of the current commit (status is {status.value})"
         return None if pr_open else _no_open_pr(request)
     if action is Action.MERGE:

@@ -92,6 +92,9 @@ class Approval(DocModel):
     approved_at: datetime | None = None
     # "github" (a review by the approver's linked account) or "tfpilot" (recorded by the app).
     source: str | None = None
+    # Whether the approval satisfies the base branch's required reviews (None: not known). A
+    # recorded approval that does not lets an approver approve again once linked to GitHub.
+    satisfies: bool | None = None
 
 
 class PlanSummary(DocModel):

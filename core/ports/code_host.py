@@ -13,6 +13,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from core.domain.protection import BranchProtection, MergeBlockReason
+
+__all__ = ["BranchProtection", "MergeBlockReason"]
+
 
 class _Info(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -97,6 +101,19 @@ class CodeHostError(Exception):
         self.retryable = retryable
 
 
+class MergeBlocked(CodeHostError):
+    """The host refuses the merge for a lasting reason (missing reviews, failing required
+    checks, conflicts, a rule): retrying will not help until someone acts. ``reason`` says
+    which; ``required_approvals`` how many reviews the branch asks for when known."""
+
+    def __init__(
+        self, message: str, *, reason: MergeBlockReason, status: int | None = None, required_approvals: int = 0
+    ) -> None:
+        super().__init__(message, status=status, retryable=False)
+        self.reason: MergeBlockReason = reason
+        self.required_approvals = required_approvals
+
+
 class CodeHost(Protocol):
     def branch_head(self, repo: RepoRef, branch: str) -> str | None:
         """Head commit sha of ``branch``, or None when the branch does not exist."""
@@ -156,7 +173,14 @@ class CodeHost(Protocol):
 
     def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
         """Squash-merge only if the head is still ``sha``; brings a behind branch up to date
-        and retries. Merging an already merged PR returns its merge result."""
+        and retries while the host is still computing mergeability. A refusal for a lasting
+        reason (reviews, checks, conflicts, rules) raises ``MergeBlocked`` at once. Merging an
+        already merged PR returns its merge result."""
+        ...
+
+    def branch_protection(self, repo: RepoRef, branch: str) -> BranchProtection:
+        """What ``branch``'s protection (and rulesets) asks of a merge, read once and cached a
+        while. A host that will not show it answers ``visibility="unknown"`` with the reason."""
         ...
 
     def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:

@@ -29,6 +29,13 @@ def cleanup_title(request: Request) -> str:
     return f"TfPilot: remove {request.module} {request.id} from {request.project}/{request.environment} (destroy)"
 
 
+def cleanup_review_body(request: Request, *, who: str) -> str:
+    return (
+        f"TfPilot approves removing `{request.id}` ({request.module} in {request.project}/{request.environment}): "
+        f"its destroy was requested by {who} and allowed by TfPilot's destroy policy."
+    )
+
+
 def commit_message(request: Request, *, revision: int) -> str:
     head = f"tfpilot: {request.module} for {request.project}/{request.environment} ({request.id})"
     return head if revision == 1 else f"{head}, revision {revision}"

@@ -25,10 +25,11 @@ from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
-from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunInfo
+from core.ports.code_host import CodeHost, CodeHostError, MergeBlocked, RepoRef, RunInfo
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services import pr_text
+from core.services.approval_check import standing_of
 from core.services.commands import CreateRequest, digest
 from core.services.fold import DISPATCH_SKEW, cleanup_run_step
 from core.services.gate import NOT_ALLOWED, Gate
@@ -231,6 +232,8 @@ class RequestService:
         actor = _op(request, "create", key).actor
         steps = _op(request, "create", key).steps
         source = str(steps.get("source") or "api")
+        # Whether the PR's ``opened`` webhook folded the PR first (and so told the thread).
+        webhook_told: dict[str, bool] = {}
         if "branch" not in steps:
             base_sha = self._code_host.branch_head(repo, base)
             if base_sha is None:
@@ -280,6 +283,7 @@ class RequestService:
                 merged=info.merged,
                 head_sha=info.head_sha or steps["commit"],
             )
+            seen: dict[str, Status] = {}
             request = self._ops.record(
                 rid,
                 "create",
@@ -288,14 +292,20 @@ class RequestService:
                 change=lambda r: _set_pr(r, pr),
                 timeline="Pull request opened",
                 actor=actor,
+                observed=seen,
             )
+            if seen.get("before") is Status.PLANNING:
+                # The webhook recorded the open PR (request_created -> planning) before this write
+                # and posted that transition's reply: this create must not post a second one.
+                webhook_told["announced"] = True
             self._audit.record(
                 rid, "pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
             )
         request = self._dispatch(request, "create", key, "plan", ref=branch, actor=actor)
-        request = self._ops.record(rid, "create", key, {}, finish=True)
+        request = self._ops.record(rid, "create", key, webhook_told, finish=True)
         self._audit.record(rid, "plan_dispatched", actor=actor, source=source, data=_run_data(request.plan_run))
-        self._notify(request, "created", None, actor, run=request.plan_run)
+        if not _op(request, "create", key).steps.get("announced"):
+            self._notify(request, "created", None, actor, run=request.plan_run)
         return request
 
     # -- update ----------------------------------------------------------------------------
@@ -407,7 +417,8 @@ class RequestService:
         """Approve the PR's current head: as the user's review when linked, else recorded + comment."""
         request = self._store.get(request_id)
         head = request.pr.head_sha if request.pr else None
-        key = key or f"approve:{actor.id}:{head}"
+        # A linked approval after a recorded one (which the protection did not count) is new.
+        key = key or f"approve:{actor.id}:{head}" + (":review" if user_token else "")
 
         def init(current: Request) -> dict[str, Any]:
             return {"sha": current.pr.head_sha if current.pr else None, "mode": "review" if user_token else "comment"}
@@ -458,6 +469,8 @@ class RequestService:
                     self._code_host.comment(repo, number, pr_text.approval_comment(request, who=who_name, sha=sha))
                 request = self._ops.record(rid, "approve", key, {"comment": True})
             who, approval_source = actor.id, "tfpilot"
+        base = request.target_base or "main"
+        standing = standing_of(self._code_host, repo, base, number, sha, via_review=approval_source == "github")
         now = self._clock.now()
 
         def change(r: Request) -> None:
@@ -466,8 +479,16 @@ class RequestService:
             approvers = list(current.approvers) if same and current is not None else []
             if who not in approvers:
                 approvers.append(who)
+            satisfies = standing.satisfies
+            if same and current is not None and current.satisfies:
+                satisfies = True  # an earlier approval of this commit already satisfies it
             r.approval = Approval(
-                approved=True, approvers=approvers, approved_sha=sha, approved_at=now, source=approval_source
+                approved=True,
+                approvers=approvers,
+                approved_sha=sha,
+                approved_at=now,
+                source=approval_source,
+                satisfies=satisfies,
             )
 
         seen: dict[str, Status] = {}
@@ -475,7 +496,7 @@ class RequestService:
             rid,
             "approve",
             key,
-            {},
+            {"standing": standing.model_dump(mode="json")},
             change=change,
             finish=True,
             timeline=f"Approved by {who_name}",
@@ -483,9 +504,19 @@ class RequestService:
             observed=seen,
         )
         self._audit.record(
-            rid, "approved", actor=actor.id, source=source, data={"sha": sha, "approver": who, "via": approval_source}
+            rid,
+            "approved",
+            actor=actor.id,
+            source=source,
+            data={"sha": sha, "approver": who, "via": approval_source, "satisfies": standing.satisfies},
         )
-        self._notify(request, "approved", seen.get("before", before), actor.id, moved_only=True)
+        told = self._notify(
+            request, "approved", seen.get("before", before), actor.id, moved_only=True, approval=standing
+        )
+        if not told and standing.satisfies is False:
+            # The status did not move (another approval, or a webhook, got there first), but
+            # this approver must still learn that their approval will not let the PR merge.
+            self._notify(request, "approval_not_counted", None, actor.id, approval=standing)
         return request
 
     def _find_review(self, repo: RepoRef, number: int, sha: str, actor: Actor) -> Any:
@@ -522,7 +553,26 @@ class RequestService:
         before = derive_status(request)
         sha = _op(request, "merge", key).steps["sha"]
         number = request.pr.number if request.pr and request.pr.number else 0
-        result = self._code_host.merge_pull_request(repo, number, sha=sha, title=pr_text.title(request))
+        try:
+            result = self._code_host.merge_pull_request(repo, number, sha=sha, title=pr_text.title(request))
+        except MergeBlocked as blocked:
+            self._audit.record(
+                rid,
+                "merge_blocked",
+                actor=actor.id,
+                source=source,
+                data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
+            )
+            self._notify(
+                request,
+                "merge_blocked",
+                None,
+                actor.id,
+                message=str(blocked),
+                blocked=blocked.reason,
+                required_approvals=blocked.required_approvals,
+            )
+            raise
         if not result.merged:
             self._audit.record(rid, "merge_failed", actor=actor.id, source=source, data={"message": result.message})
             raise CodeHostError(f"GitHub did not merge PR #{number}: {result.message or 'no reason given'}")
@@ -658,7 +708,10 @@ class RequestService:
                 if paused is not Paused.READY:
                     return request  # the cleanup PR's fact (or the reconciler) continues from here
             elif stage is CleanupStage.OPEN:
-                request = self._merge_cleanup(request, key, actor, source)
+                try:
+                    request = self._merge_cleanup(request, key, actor, source)
+                except MergeBlocked as blocked:
+                    return self._cleanup_blocked(request, key, before, actor, blocked)
             elif stage is CleanupStage.MERGED:
                 request = self._ops.record(rid, "destroy", key, {"cleanup_merged": None})
             elif stage is CleanupStage.FINISHED:
@@ -744,7 +797,17 @@ class RequestService:
         pr = request.cleanup_pr
         assert pr is not None and pr.number is not None and pr.head_sha  # cleanup_stage said OPEN
         number, head = pr.number, pr.head_sha
-        result = self._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
+        title = pr_text.cleanup_title(request)
+        try:
+            result = self._code_host.merge_pull_request(repo, number, sha=head, title=title)
+        except MergeBlocked as blocked:
+            reviewed = (
+                self._review_cleanup(request, key, repo, number, head, actor) if blocked.reason == "reviews" else None
+            )
+            if reviewed is None:
+                raise
+            request = reviewed
+            result = self._code_host.merge_pull_request(repo, number, sha=head, title=title)
         if not result.merged:
             raise CodeHostError(f"GitHub did not merge cleanup PR #{number}: {result.message or 'no reason'}")
 
@@ -764,6 +827,63 @@ class RequestService:
         self._audit.record(
             rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
         )
+        return request
+
+    def _review_cleanup(
+        self, request: Request, key: str, repo: RepoRef, number: int, head: str, actor: Actor
+    ) -> Request | None:
+        """GitHub refused the cleanup PR for want of reviews: the app approves it (the workflow
+        opened it, so the review is not the author's and GitHub counts it) once per head, since
+        the destroy was authorised by TfPilot's policy and the PR only removes the request's
+        file. None when already done for this head or the review is refused (the app authored
+        the PR, or may not review): the refusal then stands."""
+        if _op(request, "destroy", key).steps.get("cleanup_reviewed") == head:
+            return None
+        request = self._ops.record(request.id, "destroy", key, {"cleanup_reviewed": head})
+        try:
+            self._code_host.submit_review(
+                repo, number, commit_sha=head, body=pr_text.cleanup_review_body(request, who=actor.name or actor.id)
+            )
+        except CodeHostError as exc:
+            self._audit.record(
+                request.id, "cleanup_review_refused", actor=actor.id, source="tfpilot", data={"error": str(exc)[:300]}
+            )
+            return None
+        return request
+
+    def _cleanup_blocked(
+        self, request: Request, key: str, before: Status, actor: Actor, blocked: MergeBlocked
+    ) -> Request:
+        """GitHub refuses to merge the cleanup PR for a lasting reason (its protection wants a
+        review, a check failed...): say so in the thread once per PR head and reason, and leave
+        the destroy pending (lease released) for a Destroy click or the reconciler once fixed."""
+        rid, pr = request.id, request.cleanup_pr
+        head = pr.head_sha if pr else None
+        said = {"head": head, "reason": blocked.reason}
+        told = _op(request, "destroy", key).steps.get("cleanup_blocked")
+        if told != said:
+            request = self._ops.record(rid, "destroy", key, {"cleanup_blocked": said}, timeline="Cleanup PR blocked")
+            self._audit.record(
+                rid,
+                "destroy_blocked",
+                actor=actor.id,
+                source="tfpilot",
+                data={"number": pr.number if pr else None, "reason": blocked.reason, "message": str(blocked)[:500]},
+            )
+            self._notifier.request_changed(
+                request,
+                Transition(
+                    event="destroy_blocked",
+                    previous_status=before.value,
+                    status=derive_status(request).value,
+                    actor=actor.id,
+                    message=str(blocked)[:500],
+                    run_url=pr.url if pr else None,
+                    blocked=blocked.reason,
+                    required_approvals=blocked.required_approvals,
+                ),
+            )
+        self._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request
 
     def _find_cleanup_pr(self, request: Request, key: str, repo: RepoRef, actor: Actor, source: str) -> Request:
@@ -1133,12 +1253,14 @@ class RequestService:
         *,
         run: RunRef | None = None,
         moved_only: bool = False,
-    ) -> None:
-        """Tell people. With ``moved_only`` only when this service's write moved the status: a
-        webhook folded first (GitHub reporting the merge or the run before our call returned)
-        has announced the move already, and saying it twice would post two thread replies."""
+        **detail: Any,
+    ) -> bool:
+        """Tell people; True when told. With ``moved_only`` only when this service's write moved
+        the status: a webhook folded first (GitHub reporting the merge or the run before our
+        call returned) has announced the move already, and saying it twice would post two
+        thread replies. ``detail`` fills the transition's optional fields (approval, blocked...)."""
         if moved_only and before is not None and before is derive_status(request):
-            return
+            return False
         self._notifier.request_changed(
             request,
             Transition(
@@ -1147,8 +1269,10 @@ class RequestService:
                 status=derive_status(request).value,
                 actor=actor,
                 run_url=run.url if run else None,
+                **detail,
             ),
         )
+        return True
 
 
 class _TargetOf:

@@ -23,7 +23,7 @@ from core.adapters.github.auth import StaticToken
 from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
 from core.adapters.local_code_host import LocalCodeHost
-from core.ports.code_host import CodeHost, CodeHostError, RepoRef
+from core.ports.code_host import CodeHost, CodeHostError, MergeBlocked, RepoRef
 from tests.fakes import ManualClock
 from tests.github.conftest import make_openapi_checker, openapi_spec  # noqa: F401 - fixtures
 from tests.github.openapi_contract import OpenApiChecker
@@ -260,9 +260,18 @@ def test_merge_of_a_conflicting_pull_request_is_not_allowed(subject: Subject) ->
     number = open_pr(host)
     rival_commit(host, "main", {FILE: block(RID, "on main")})  # the base changed the same file
     assert refused(lambda: host.merge_pull_request(REPO, number, sha=head, title="t")) == 405
+    with pytest.raises(MergeBlocked) as blocked:  # a lasting refusal: said at once, with its reason
+        host.merge_pull_request(REPO, number, sha=head, title="t")
+    assert blocked.value.reason == "conflict"
     pr = host.get_pull_request(REPO, number)
     assert (pr.state, pr.merged) == ("open", False)
     assert subject.read("main", FILE) == block(RID, "on main")
+
+
+def test_an_unprotected_base_branch_asks_for_no_review(subject: Subject) -> None:
+    protection = subject.host.branch_protection(REPO, "main")
+    assert (protection.branch, protection.visibility) == ("main", "none")
+    assert not protection.reviews_required and protection.required_checks == ()
 
 
 # -- reviews ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ and the headers every call needs. The 2022 full operations give the schemas; the
 verified list adds what changed since (``return_run_details``, ``head_repo``, new query
 parameters, ``merge-async``).
 
-Three operations we call are not in the selected file; they are listed in
+Some operations we call are not in the selected file; they are listed in
 ``SUPPLEMENTARY_OPERATIONS`` below, transcribed from github/rest-api-description
 (``descriptions/api.github.com/api.github.com.json``) and flagged as such on every match. The
 list is kept minimal: each entry says which call needs it, and ``test_openapi_contract`` fails
@@ -88,6 +88,87 @@ SUPPLEMENTARY_OPERATIONS: list[dict[str, Any]] = [
             {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}},
             {"name": "repo", "in": "path", "required": True, "schema": {"type": "string"}},
         ],
+        "requestBody": None,
+    },
+]
+
+
+def _owner_repo(*more: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "repo", "in": "path", "required": True, "schema": {"type": "string"}},
+        *more,
+    ]
+
+
+_BRANCH = {"name": "branch", "in": "path", "required": True, "schema": {"type": "string"}}
+_PAGING = (
+    {"name": "per_page", "in": "query", "required": False, "schema": {"type": "integer"}},
+    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer"}},
+)
+
+# Base-branch protection and the `tfpilot doctor` checks (transcribed from the same
+# description, descriptions/api.github.com/api.github.com.json, for API version 2022-11-28).
+SUPPLEMENTARY_OPERATIONS += [
+    {
+        # repos/get-branch-protection. GitHubCodeHost.branch_protection reads classic protection
+        # (required approving reviews, bypass allowances, required checks). Path owner, repo,
+        # branch; no query, no body; 200 branch-protection, 404 ("Branch not protected").
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}/branches/{branch}/protection",
+        "operationId": "repos/get-branch-protection",
+        "parameters": _owner_repo(_BRANCH),
+        "requestBody": None,
+    },
+    {
+        # repos/get-branch-rules. The active ruleset rules of the base branch (pull_request's
+        # required_approving_review_count, required_status_checks). Path owner, repo, branch;
+        # query per_page, page; 200 array of rules.
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}/rules/branches/{branch}",
+        "operationId": "repos/get-branch-rules",
+        "parameters": _owner_repo(_BRANCH, *_PAGING),
+        "requestBody": None,
+    },
+    {
+        # repos/get-repo-ruleset. For a ruleset requiring reviews: current_user_can_bypass says
+        # whether the app may merge without them. Path owner, repo, ruleset_id (integer); query
+        # includes_parents (boolean); 200 repository-ruleset, 404, 500.
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
+        "operationId": "repos/get-repo-ruleset",
+        "parameters": _owner_repo(
+            {"name": "ruleset_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            {"name": "includes_parents", "in": "query", "required": False, "schema": {"type": "boolean"}},
+        ),
+        "requestBody": None,
+    },
+    {
+        # repos/get. `tfpilot doctor`: the infra repo exists and the app reads it (its
+        # permissions for a token). Path owner, repo; 200 full-repository, 301, 403, 404.
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}",
+        "operationId": "repos/get",
+        "parameters": _owner_repo(),
+        "requestBody": None,
+    },
+    {
+        # actions/get-github-actions-default-workflow-permissions-repository. `tfpilot doctor`:
+        # may Actions create (and approve) pull requests (the cleanup workflow opens one)?
+        # Path owner, repo; 200 {default_workflow_permissions, can_approve_pull_request_reviews}.
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}/actions/permissions/workflow",
+        "operationId": "actions/get-github-actions-default-workflow-permissions-repository",
+        "parameters": _owner_repo(),
+        "requestBody": None,
+    },
+    {
+        # repos/list-webhooks. `tfpilot doctor` with a token: which events the repo's hooks send.
+        # Path owner, repo; query per_page, page; 200 array of hooks, 404.
+        "method": "GET",
+        "path": "/repos/{owner}/{repo}/hooks",
+        "operationId": "repos/list-webhooks",
+        "parameters": _owner_repo(*_PAGING),
         "requestBody": None,
     },
 ]

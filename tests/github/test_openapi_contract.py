@@ -59,7 +59,17 @@ def test_spec_holds_every_selected_operation_and_the_supplement(openapi_spec: Op
         "apps/create-installation-access-token",
     } <= ids
     supplement = {op.operation_id for op in openapi_spec.operations if op.source == SUPPLEMENT_SOURCE}
-    assert supplement == {"git/get-commit", "issues/add-labels", "apps/get-repo-installation"}
+    assert supplement == {
+        "git/get-commit",
+        "issues/add-labels",
+        "apps/get-repo-installation",
+        "repos/get-branch-protection",
+        "repos/get-branch-rules",
+        "repos/get-repo-ruleset",
+        "repos/get",
+        "actions/get-github-actions-default-workflow-permissions-repository",
+        "repos/list-webhooks",
+    }
 
 
 def test_the_supplement_is_minimal(openapi_spec: OpenApiSpec) -> None:

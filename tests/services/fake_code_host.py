@@ -26,7 +26,9 @@ from typing import Any, Literal
 
 from core.domain.ids import request_id_in_text
 from core.ports.code_host import (
+    BranchProtection,
     CodeHostError,
+    MergeBlocked,
     MergeResult,
     PullRequestInfo,
     RepoRef,
@@ -38,6 +40,7 @@ READS = frozenset(
     {
         "branch_head",
         "find_pull_request",
+        "branch_protection",
         "get_pull_request",
         "list_reviews",
         "find_run",
@@ -96,6 +99,7 @@ class PR:
     merge_sha: str | None = None
     merged_at: datetime | None = None
     closed_at: datetime | None = None
+    author: str = "tfpilot[bot]"  # the app opens request PRs; the cleanup workflow opens its own
 
 
 @dataclass
@@ -147,6 +151,8 @@ class FakeCodeHost:
         self._crash_at: int | None = None
         self._crash_when: Literal["before", "after"] = "after"
         self._fail: dict[str, CodeHostError] = {}
+        # Base branch -> its protection (tests set it; none by default, as on a new repo).
+        self.protections: dict[str, BranchProtection] = {}
         # A merged PR's head branch may be deleted later; keep its last head for pr_info.
         self._last_head: dict[tuple[str, int], str] = {}
 
@@ -406,7 +412,23 @@ class FakeCodeHost:
         changes = _diff(self.commits[fork].tree, self.commits[head].tree)
         base_head = state.branches[pr.base]
         if self._conflicts(state, pr):
-            raise CodeHostError("Pull Request is not mergeable (conflicts with its base)", status=405)
+            raise MergeBlocked("Pull Request is not mergeable (conflicts with its base)", reason="conflict", status=405)
+        protection = self.protections.get(pr.base)
+        if protection is not None and protection.reviews_required and not protection.app_can_bypass:
+            approving = {
+                r.user_login
+                for r in state.reviews.get(number, [])
+                if r.state == "APPROVED" and r.commit_id == head and r.user_login != pr.author
+            }
+            if len(approving) < protection.required_approvals:
+                n = protection.required_approvals
+                raise MergeBlocked(
+                    f"At least {n} approving review{'s are' if n > 1 else ' is'} required by reviewers with write "
+                    "access.",
+                    reason="reviews",
+                    status=405,
+                    required_approvals=n,
+                )
         merge_sha = self._new_commit(base_head, _apply(self.commits[base_head].tree, changes), title)
         state.branches[pr.base] = merge_sha
         pr.merged, pr.state, pr.merge_sha = True, "closed", merge_sha
@@ -414,6 +436,10 @@ class FakeCodeHost:
         self._last_head[(repo.full_name, number)] = head
         self._leave(crash, "merge_pull_request")
         return MergeResult(merged=True, sha=merge_sha, message="Pull Request successfully merged")
+
+    def branch_protection(self, repo: RepoRef, branch: str) -> BranchProtection:
+        self._enter("branch_protection")
+        return self.protections.get(branch) or BranchProtection(branch=branch, visibility="none")
 
     def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:
         crash = self._enter("dispatch_workflow")
@@ -507,7 +533,9 @@ class FakeCodeHost:
         state.fork_points[branch] = start
         number = next(self._pr_numbers)
         body = f"Removes `{path}` for TfPilot request `{rid}` (destroy). Opened by the tfpilot cleanup workflow."
-        state.prs[number] = PR(number, branch, base, f"tfpilot: remove {rid} ({env})", body, [])
+        state.prs[number] = PR(
+            number, branch, base, f"tfpilot: remove {rid} ({env})", body, [], author="github-actions[bot]"
+        )
 
     def _new_commit(self, parent: str | None, tree: dict[str, str], message: str) -> str:
         seed = f"{parent}|{sorted(tree.items())}|{message}|{len(self.commits)}"

@@ -35,6 +35,7 @@ import httpx
 from core.domain.ids import request_id_in_text
 from tests.services import deliveries
 from tests.services.fake_code_host import diverged
+from tests.services.github_sim_protection import PROTECTION_ROUTES, ProtectionSim
 
 API_URL = "https://api.github.com"
 WEB_URL = "https://github.com"
@@ -68,8 +69,9 @@ class SimRepo:
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class GitHubSim:
+class GitHubSim(ProtectionSim):
     def __init__(self, *, now: Callable[[], datetime] | None = None, return_run_details: bool = True) -> None:
+        self._init_protection()
         self.now = now or (lambda: datetime.now(UTC))
         self.return_run_details = return_run_details
         self.repos: dict[str, SimRepo] = {}
@@ -159,7 +161,12 @@ class GitHubSim:
             pr["head"]["sha"] = head_sha
         pr["base"]["sha"] = repo.refs.get(pr["base"]["ref"], pr["base"]["sha"])
         if pr["state"] == "open":
-            pr["mergeable_state"] = "dirty" if self._conflicts(repo, pr) else "clean"
+            reviews = repo.reviews.get(number, [])
+            self.dismiss_stale(repo.full_name, pr, reviews)
+            if self._conflicts(repo, pr):
+                pr["mergeable_state"] = "dirty"
+            else:
+                pr["mergeable_state"] = "blocked" if self.merge_refusal(repo.full_name, pr, reviews) else "clean"
         return pr
 
     def _reachable(self, sha: str, start: str) -> bool:
@@ -227,6 +234,7 @@ class GitHubSim:
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/runs/(?P<id>\d+)/artifacts", "list_artifacts"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/runs/(?P<id>\d+)/jobs", "list_jobs"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/artifacts/(?P<id>\d+)/zip", "download_artifact"),
+        *PROTECTION_ROUTES,
     )
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -242,6 +250,7 @@ class GitHubSim:
             if method == request.method and match:
                 params = match.groupdict()
                 repo = self.repo(f"{params.pop('o')}/{params.pop('r')}")
+                self.calling = self.caller(request.headers.get("authorization"))
                 status, data, headers = getattr(self, "_" + name)(repo, query=query, body=body, **params)
                 response = self._respond(request, status, data, headers)
                 self.seen.append((request.method, path, response.status_code))
@@ -409,6 +418,10 @@ class GitHubSim:
             "closed_at": None,
             "merge_commit_sha": None,
             "mergeable_state": "clean",
+            "user": {
+                "login": self.calling or self.app_login,
+                "type": "User" if self.calling in self.logins.values() else "Bot",
+            },
             "labels": [],
             "head": {
                 "ref": head,
@@ -434,11 +447,15 @@ class GitHubSim:
         return 200, list(repo.reviews.get(int(n), [])), None
 
     def _create_review(self, repo: SimRepo, *, n: str, body: dict[str, Any], **_: Any) -> tuple[int, Any, None]:
-        if self._pull(repo, int(n))["state"] != "open":
+        pr = self._pull(repo, int(n))
+        if pr["state"] != "open":
             return 422, {"message": "Unprocessable Entity", "errors": ["Can not approve a closed pull request"]}, None
+        reviewer = self.calling or "tfpilot-approver"
+        if reviewer == pr["user"]["login"]:
+            return 422, {"message": "Unprocessable Entity", "errors": ["Can not approve your own pull request"]}, None
         review = {
             "id": next(self._ids),
-            "user": {"login": "tfpilot-approver", "id": 9},
+            "user": {"login": reviewer, "id": 9},
             "body": body.get("body", ""),
             "state": "APPROVED",
             "commit_id": body.get("commit_id"),
@@ -465,6 +482,13 @@ class GitHubSim:
         head = pr["head"]["sha"]
         if body.get("sha") and body["sha"] != head:
             return 409, {"message": "Head branch was modified. Review and try the merge again."}, None
+        refusal = self.merge_refusal(repo.full_name, pr, repo.reviews.get(int(n), []))
+        if refusal is not None:
+            return (
+                405,
+                {"message": refusal, "documentation_url": "https://docs.github.com/articles/about-protected-branches"},
+                None,
+            )
         fork = repo.forks.get(pr["head"]["ref"], repo.refs[pr["base"]["ref"]])
         before, after = self.trees[self.commits[fork]["tree"]], self.trees[self.commits[head]["tree"]]
         base_head = repo.refs[pr["base"]["ref"]]
@@ -530,6 +554,8 @@ class GitHubSim:
             return
         repo.refs[branch] = self._commit(self._tree(files), [start], f"tfpilot: remove {rid} from {env}")
         repo.forks[branch] = start
+        # The workflow opens the PR with its GITHUB_TOKEN: github-actions[bot] is its author.
+        self.calling = "github-actions[bot]"
         self._create_pull(
             repo,
             body={

@@ -236,6 +236,11 @@ class FakeGitHub:
         if (m := re.fullmatch(r"/actions/runs/(\d+)", rest)) and method == "GET":
             run = self.runs.get(int(m.group(1)))
             return (200, self.run_doc(run)) if run is not None else self._unexpected(label)
+        # An unprotected base branch, as on a new repository: approve reads its protection.
+        if re.fullmatch(r"/branches/[^/]+/protection", rest) and method == "GET":
+            return 404, {"message": "Branch not protected"}
+        if re.fullmatch(r"/rules/branches/[^/]+", rest) and method == "GET":
+            return 200, []
         if re.fullmatch(r"/actions/runs/(\d+)/artifacts", rest) and method == "GET":
             return 200, {"total_count": 0, "artifacts": []}
         return self._unexpected(label)

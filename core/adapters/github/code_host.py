@@ -19,12 +19,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from core.adapters.github import artifacts, contents, mapping
+from core.adapters.github import artifacts, contents, mapping, protection
+from core.adapters.github.app_auth import GitHubAppAuth
 from core.adapters.github.client import RETRYABLE_STATUSES, GitHubApiError, GitHubClient
 from core.ports.code_host import (
+    BranchProtection,
     CodeHost,
     CodeHostError,
     JobInfo,
+    MergeBlocked,
+    MergeBlockReason,
     MergeResult,
     PullRequestInfo,
     RepoRef,
@@ -43,6 +47,16 @@ ARTIFACT_PAGE = 100
 MAX_ARTIFACT_PAGES = 5
 JOB_PAGE = 100
 MAX_JOB_PAGES = 3
+# GitHub's merge refusals for missing reviews ("At least 1 approving review is required by
+# reviewers with write access.", "Changes requested", "Review required"); "Base branch was
+# modified. Review and try the merge again." is a transient one and must not match.
+_REVIEW_REFUSALS = (
+    "approving review",
+    "review is required",
+    "reviews are required",
+    "changes requested",
+    "review required",
+)
 # Tolerance between GitHub's Date header (1 s resolution) and a dispatched run's created_at.
 DISPATCH_CLOCK_SLACK = timedelta(seconds=2)
 LOCAL_CLOCK_SLACK = timedelta(seconds=60)
@@ -65,6 +79,8 @@ class GitHubCodeHost:
         update_branch_polls: int = 5,
         runs_per_page: int = 50,
         artifact_listing_ttl: float = 600.0,
+        protection_ttl: float = 300.0,
+        app_slug: str | None = None,
     ) -> None:
         self.client = client
         self.web_url = web_url.rstrip("/")
@@ -81,6 +97,10 @@ class GitHubCodeHost:
         self._blobs = contents.BlobMemo(MAX_BLOB_MEMO)
         # One listing serves a run's plan and cost artifacts.
         self._listings = artifacts.ListingCache(MAX_ARTIFACT_LISTINGS, artifact_listing_ttl)
+        # A base branch's protection, read once a while (approvals ask for it, it rarely changes).
+        self._protection = protection.ProtectionCache(protection_ttl)
+        # The App's slug names it in classic protection's bypass allowances (None: a token).
+        self.app_slug = app_slug
         # None until a dispatch tells us whether the server accepts return_run_details.
         self.run_details_supported: bool | None = None
 
@@ -471,6 +491,10 @@ class GitHubCodeHost:
 
     # --- merge -------------------------------------------------------------------------------
     def merge_pull_request(self, repo: RepoRef, number: int, *, sha: str, title: str) -> MergeResult:
+        """Squash-merge at ``sha``. A refusal is told apart: GitHub still computing
+        mergeability (``unknown``/null) or a branch ``behind`` its base is retried (the branch
+        brought up to date first); missing reviews, failing required checks, conflicts and rule
+        violations raise ``MergeBlocked`` at once, since waiting cannot fix them."""
         mapping.check_repo(repo)
         expected = sha
         last: GitHubApiError | None = None
@@ -502,15 +526,13 @@ class GitHubCodeHost:
                     "that was not approved",
                     status=409,
                 ) from last
+            state = pr.mergeable_state
+            blocked = self._lasting_refusal(repo, pr, last)
+            if blocked is not None:
+                raise blocked from last
             if last.status == 422:
                 raise CodeHostError(
                     f"GitHub refused to merge PR #{number}: {last.github_message}", status=422
-                ) from last
-            state = pr.mergeable_state
-            if state == "dirty":
-                raise CodeHostError(
-                    f"PR #{number} conflicts with {pr.base_ref}: resolve the conflict on {pr.head_ref}",
-                    status=last.status,
                 ) from last
             if attempt == self.merge_attempts:
                 break
@@ -524,6 +546,51 @@ class GitHubCodeHost:
             status=last.status,
             retryable=True,
         ) from last
+
+    def _lasting_refusal(self, repo: RepoRef, pr: PullRequestInfo, refused: GitHubApiError) -> MergeBlocked | None:
+        """A ``MergeBlocked`` when GitHub's refusal names a reason waiting cannot fix."""
+        said = refused.github_message or str(refused)
+        reason: MergeBlockReason | None = None
+        if any(refused.mentions(phrase) for phrase in _REVIEW_REFUSALS):
+            reason = "reviews"
+        elif refused.mentions("status check"):
+            # 'Required status check "plan" is expected.' (not reported yet: it may pass in a
+            # moment, retried) vs '... is failing.' (lasting until someone fixes it).
+            if not (refused.mentions("failing") or refused.mentions("failed")):
+                return None
+            reason = "checks"
+        elif pr.mergeable_state == "dirty" or refused.mentions("merge conflict"):
+            reason = "conflict"
+        elif refused.mentions("rule violation"):
+            reason = "rules"
+        elif pr.mergeable_state == "blocked":
+            reason = "blocked"
+        if reason is None:
+            return None
+        required = 0
+        if reason in ("reviews", "blocked"):
+            try:
+                required = self.branch_protection(repo, pr.base_ref).required_approvals
+            except CodeHostError:
+                required = 0
+        if reason == "conflict":
+            message = f"PR #{pr.number} conflicts with {pr.base_ref}: resolve the conflict on {pr.head_ref}"
+        else:
+            message = f"GitHub will not merge PR #{pr.number} ({reason}): {said}"
+        return MergeBlocked(message, reason=reason, status=refused.status, required_approvals=required)
+
+    def branch_protection(self, repo: RepoRef, branch: str) -> BranchProtection:
+        mapping.check_repo(repo)
+        mapping.check_branch(branch)
+        now = self.client.now()
+        cached = self._protection.get(repo.full_name, branch, now)
+        if cached is not None:
+            return cached
+        auth = self.client.auth
+        app_id = auth.app_id if isinstance(auth, GitHubAppAuth) else None
+        found = protection.read_protection(self.client, repo, branch, app_slug=self.app_slug, app_id=app_id)
+        self._protection.put(repo.full_name, branch, now, found)
+        return found
 
     def _update_branch(self, repo: RepoRef, number: int, head_sha: str) -> str:
         """Merge the base into a behind PR branch; returns the new head once GitHub shows it,
