@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, TargetView
+from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, RequestBrief, TargetView
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
 from assistant.domain.fields import (
     CoercionError,
@@ -90,6 +90,11 @@ class FlowContext:
     # asked for again without repeating the reason as if the user had just said something wrong.
     quiet_errors: dict[str, str] = field(default_factory=dict)
     applied_preset: str | None = None  # the preset this turn applied
+    # Why this person may not open requests in production (the policy's words), or None when
+    # they may: asked when a prod environment is chosen, not at submit.
+    prod_refusal: Callable[[], str | None] | None = None
+    my_requests: Callable[[], list[RequestBrief]] | None = None  # the person's recent requests
+    find_request: Callable[[str], RequestBrief | None] | None = None  # by request id or resource name
 
 
 @dataclass
@@ -188,8 +193,19 @@ def advance(
         return s, _reply(s, "Cancelled: nothing was created. Tell me what you need to start again.", done=True)
     if intent == "start_over":
         return _fresh(s, ctx, "Starting over.")
+    if intent in ("describe_module", "help") and candidates.describe:
+        return s, _settle(s, ctx, [_describe_module(ctx, candidates.describe)])
     if intent == "help":
-        return s, _settle(s, ctx, _explain_fields(ctx.registry, s.module, candidates.about) or [HELP])
+        return s, _settle(s, ctx, _explain_fields(ctx.registry, s.module, candidates.about) or [_help(ctx, s)])
+    if intent == "list_modules":
+        return s, _settle(s, ctx, [_catalogue(ctx, s)])
+    if intent in ("my_requests", "status"):
+        return s, _settle(s, ctx, [_request_status(ctx, candidates.status_ref)])
+    if candidates.unavailable:
+        what = candidates.unavailable
+        return s, _settle(
+            s, ctx, [f"I can't create {_with_article(what)}: it is not in the catalogue.\n" + _catalogue(ctx, s)]
+        )
     if intent == "back":
         if not s.history:
             return s, _settle(s, ctx, ["There is nothing to go back to."])
@@ -248,6 +264,8 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
     if module is not None:
         changed = []
         for info in list(module.fields()):
+            if info.name in s.forced:
+                continue  # stated as a fact by the settle step, not acknowledged as said
             if info.name in s.config and s.config[info.name] != before.config.get(info.name, _MISSING):
                 changed.append(f"{_lower_title(info)} {_shown(s.config[info.name], info)}")
         if len(changed) > 4:
@@ -357,6 +375,87 @@ def _explain_fields(registry: RegistryView, module_id: str | None, names: list[s
             parts.append(f"Default: {_shown(info.default, info)}.")
         out.append(" ".join(parts))
     return out
+
+
+# --- discovery: the catalogue, a module, the person's requests -------------------------------
+def _help(ctx: FlowContext, s: IntakeSession) -> str:
+    return HELP + " Ask `what can you create?` for the catalogue or `my requests` for what you asked for."
+
+
+def _first_sentence(text: str) -> str:
+    head = re.split(r"(?<=[.!?])\s", (text or "").strip(), maxsplit=1)[0]
+    return head.rstrip(".")
+
+
+def where_available(ctx: FlowContext, module_id: str) -> list[str]:
+    """The project/environment pairs whose allowlist takes ``module_id`` (all of them when the
+    projects map lists none)."""
+    out = []
+    for project in ctx.projects.names():
+        for env in ctx.projects.environments(project):
+            target = _target(ctx.projects, project, env)
+            if target is None or target.allowed_modules is None or module_id in target.allowed_modules:
+                out.append(f"{project}/{env}")
+    return out
+
+
+def _catalogue(ctx: FlowContext, s: IntakeSession) -> str:
+    """What can be created: every module in a line, and where the request goes if known."""
+    target = _target(ctx.projects, s.project, s.environment)
+    allowed = target.allowed_modules if target is not None else None
+    here = f" in {s.project}/{s.environment}" if target is not None else ""
+    lines, elsewhere = [], []
+    for m in ctx.registry.modules():
+        if allowed is not None and m.id not in allowed:
+            elsewhere.append(m.title)
+            continue
+        lines.append(f"• *{m.title}* (`{m.id}`): {_first_sentence(m.description)}")
+    text = f"I can create{here}:\n" + "\n".join(lines)
+    if elsewhere:
+        text += f"\nNot available{here}: " + ", ".join(elsewhere) + "."
+    return text
+
+
+def _describe_module(ctx: FlowContext, module_id: str) -> str:
+    module = _module(ctx.registry, module_id)
+    if module is None:
+        return f"I don't know a module called `{module_id}`."
+    fields = list(module.fields())
+    required = [f"`{f.name}`" for f in fields if f.required and not f.has_default]
+    optional = [f"`{f.name}`" for f in fields if not (f.required and not f.has_default)]
+    parts = [f"*{module.title}* (`{module.id}`): {(module.description or '').strip().rstrip('.')}."]
+    if required:
+        parts.append("I need: " + ", ".join(required) + ".")
+    if optional:
+        parts.append("You can also set: " + ", ".join(optional[:12]) + ".")
+    where = where_available(ctx, module.id)
+    if where:
+        parts.append("Available in: " + ", ".join(where) + ".")
+    if module.presets:
+        parts.append("Presets: " + ", ".join(f"`{p}`" for p in module.presets) + ".")
+    return " ".join(parts)
+
+
+def _brief_line(r: RequestBrief) -> str:
+    name = f" `{r.name}`" if r.name else ""
+    link = f" ({r.link})" if r.link else ""
+    return f"• `{r.id}`: {r.module}{name} in {r.project}/{r.environment}: *{r.status}*{link}"
+
+
+def _request_status(ctx: FlowContext, ref: str | None) -> str:
+    if ref is not None:
+        if ctx.find_request is None:
+            return "I can't look requests up from here."
+        found = ctx.find_request(ref)
+        if found is None:
+            return f"I found no request of yours matching `{ref}`. Say `my requests` to list them."
+        return "Here it is:\n" + _brief_line(found)
+    if ctx.my_requests is None:
+        return "I can't look requests up from here."
+    mine = ctx.my_requests()
+    if not mine:
+        return "You have no requests yet."
+    return "Your recent requests:\n" + "\n".join(_brief_line(r) for r in mine[:10])
 
 
 # --- applying candidates --------------------------------------------------------------------
@@ -504,6 +603,32 @@ def _settle(
     if s.environment is not None and s.environment not in envs:
         notes.append(f"Project `{s.project}` has no `{s.environment}` environment.")
         s.environment = None
+    # Eligibility at the moment of choice: a prod environment this person may not use is said
+    # now (the policy's reason), not after every question at submit.
+    refusal = ctx.prod_refusal() if ctx.prod_refusal is not None else None
+    if refusal:
+        prod_envs = [e for e in envs if (t := _target(ctx.projects, s.project, e)) is not None and t.prod]
+        if s.environment in prod_envs:
+            notes.append(f"You can't request changes in {s.project}/{s.environment}: {refusal.rstrip('.')}.")
+            s.environment = None
+        envs = [e for e in envs if e not in prod_envs]
+    # A module already named narrows the environments to those that take it.
+    if s.module is not None and _module(ctx.registry, s.module) is not None:
+        takes = [e for e in envs if f"{s.project}/{e}" in where_available(ctx, s.module)]
+        if not takes:
+            notes.append(_not_available(ctx, s.module, s.project))
+            s.module = None
+        elif s.environment is None or s.environment in envs:
+            if s.environment is not None and s.environment not in takes:
+                notes.append(_not_available(ctx, s.module, f"{s.project}/{s.environment}"))
+                s.module = None
+            else:
+                envs = takes
+    if not envs:
+        other = [n for n in names if n != s.project]
+        s.project = None
+        s.environment = None
+        return _ask_project(s, other or names, notes)
     if s.environment is None and len(envs) == 1:
         s.environment = envs[0]
     if s.environment is None:
@@ -511,7 +636,7 @@ def _settle(
     target = _target(ctx.projects, s.project, s.environment)
     allowed = list(target.allowed_modules) if target is not None and target.allowed_modules is not None else None
     if s.module is not None and allowed is not None and s.module not in allowed:
-        notes.append(f"`{s.module}` is not allowed in {s.project}/{s.environment}.")
+        notes.append(_not_available(ctx, s.module, f"{s.project}/{s.environment}"))
         s.module = None
     module = _module(ctx.registry, s.module)
     if module is None:
@@ -521,11 +646,49 @@ def _settle(
     return _settle_config(s, ctx, module, notes, prod=prod, show_terraform=show_terraform)
 
 
+def _not_available(ctx: FlowContext, module_id: str, where: str) -> str:
+    module = _module(ctx.registry, module_id)
+    title = module.title if module is not None else module_id
+    places = where_available(ctx, module_id)
+    text = f"{_with_article(title)} (`{module_id}`) is not available in {where}"
+    return text + (f"; it is available in {', '.join(places)}." if places else ".")
+
+
+def _apply_forced(s: IntakeSession, fields: list[ConfigField], environment: str, prod: bool, notes: list[str]) -> None:
+    """Values the environment's policy fixes (prod: multi-AZ on) are set and stated, never
+    asked as a question whose other answer is refused."""
+    forced: dict[str, tuple[Any, str]] = {}
+    for f in fields:
+        for fact in f.facts_for(environment, prod=prod):
+            if "const" in fact.schema_:
+                forced[f.name] = (fact.schema_["const"], fact.message)
+    for name in [n for n in s.forced if n not in forced]:
+        s.config.pop(name, None)  # the environment changed: the user never said it
+    s.forced = [n for n in s.forced if n in forced]
+    by_name = {f.name: f for f in fields}
+    for name, (value, why) in forced.items():
+        info = by_name[name]
+        current = s.config.get(name, _MISSING)
+        s.errors.pop(name, None)
+        if current == value:
+            continue
+        where = "production" if prod else environment
+        if current is not _MISSING:
+            notes.append(f"{bare_title(info)} {why.rstrip('.')}, so it stays {_shown(value, info)}.")
+        elif not (info.has_default and info.default == value):
+            notes.append(f"{bare_title(info)} is {_shown(value, info)}: required in {where}.")
+        s.config[name] = value
+        if name not in s.forced:
+            s.forced.append(name)
+
+
 def _settle_config(
     s: IntakeSession, ctx: FlowContext, module: ModuleView, notes: list[str], *, prod: bool, show_terraform: bool
 ) -> Reply:
     fields = list(module.fields())
     _adopt_early_name(s, fields)
+    assert s.environment is not None
+    _apply_forced(s, fields, s.environment, prod, notes)
     checked = _check(ctx.registry, s, fields, prod)
     for name, why in checked.invalid.items():
         s.config.pop(name, None)
@@ -664,20 +827,36 @@ def _confirm(
         except PreviewFailed as exc:
             preview_problem = exc.message
     s.confirmed_digest = _digest(s, config) if preview_problem is None else None
-    lines = [
-        f"*Project:* {s.project}",
-        f"*Environment:* {s.environment}{' (production)' if prod else ''}",
-        f"*Module:* {module.title} (`{module.id}`)",
-    ]
+    # The whole summary and the Terraform are shown once (and on `show terraform`); later confirm
+    # steps (an edit) open with what changed (see ``_acknowledged``) and stay short.
+    full = show_terraform or not s.terraform_shown
+    where = "production" if prod else s.environment
+    given, fixed, defaults = [], [], []
     for f in fields:
-        if f.name in config:
-            mark = "" if f.name in s.config else " _(default)_"
-            value = config[f.name]
-            shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
-            lines.append(f"• {bare_title(f)} (`{f.name}`): {shown}{mark}")
-    head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
-    text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
+        if f.name not in config:
+            continue
+        value = config[f.name]
+        shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
+        if f.name in s.forced:
+            fixed.append(f"• {bare_title(f)} (`{f.name}`): {shown} _(required in {where})_")
+        elif f.name in s.config:
+            given.append(f"• {bare_title(f)} (`{f.name}`): {shown}")
+        else:
+            defaults.append(f"{_lower_title(f)} {_shown(value, f)}")
+    lines = [f"*{module.title}* (`{module.id}`) in *{s.project}/{s.environment}*{' (production)' if prod else ''}"]
+    lines += given + fixed
+    if defaults:
+        lines.append("Defaults: " + ", ".join(defaults) + ".")
     choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
+    if full:
+        head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
+        text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
+        if terraform is not None:
+            text += "\nTerraform attached."
+        s.terraform_shown = s.terraform_shown or terraform is not None
+    else:
+        text = _join(notes, f"Request `{s.request_id}` updated; everything else is as before.")
+        terraform = None
     if not s.offered_optional:
         s.offered_optional = True
         # The summary lists every value already; what it cannot show is a setting left unset.
@@ -693,6 +872,8 @@ def _confirm(
         choices = [Choice(label="Cancel", value="cancel")]
     else:
         text += "\nSay `submit` to create it, `change <field> to <value>` to edit, or `cancel`."
+        if not full:
+            text += " (`show terraform` shows the updated files.)"
     return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
 
 

@@ -110,7 +110,14 @@ _CMD_TAIL = r"(?:\s+(?:it|this|that|the request|request|now|please|pls|thanks|th
 _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     (
         "cancel",
-        re.compile(r"^(?:please\s+)?(?:cancel|abort|stop|quit|exit|forget it|never ?mind|nvm)" + _CMD_TAIL + "$"),
+        re.compile(
+            r"^(?:(?:actually|ok|okay|oh|hmm+|no|nah|wait|please|sorry|ah)[,!.]?\s+)*"
+            r"(?:cancel|abort|stop|quit|exit|forget (?:it|about it|about this|this|that)|never ?mind|nvm|"
+            r"scratch that|drop (?:it|this|that)|don'?t bother|no longer needed)"
+            r"(?:[\s,.!;-]+(?:it|this|that|the request|request|now|please|pls|thanks|thank you|"
+            r"(?:i|we) (?:don'?t|do not) need (?:it|this|that)(?: any ?more)?|not needed(?: any ?more)?))*"
+            r"\s*[.!]*$"
+        ),
     ),
     (
         "start_over",
@@ -137,6 +144,60 @@ _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     ),
     ("reject", re.compile(r"^(?:no|nope|not yet|wait|hold on|n)" + _CMD_TAIL + "$")),
     ("help", re.compile(r"^(?:help|\?|what can you do|how does this work)\s*[?!.]*$")),
+    (
+        "list_modules",
+        re.compile(
+            r"^(?:(?:so|ok|okay|hi|hey|hello)[,!]?\s+)?(?:please\s+)?"
+            r"(?:(?:what|which)\s+(?:else\s+)?(?:can|could)\s+(?:you|i|we)\s+(?:create|make|build|provision|set up|"
+            r"request|order|get|deploy)|"
+            r"(?:what|which)\s+(?:modules|resources|things|services)\b|"
+            r"(?:what|which)\s+(?:kinds?|types?|sorts?)\s+of\s+(?:things|resources|modules|infra\w*|stuff)\b|"
+            r"(?:list|show|see)\s+(?:me\s+)?(?:all\s+)?(?:the\s+)?(?:available\s+)?"
+            r"(?:modules|resources|catalog(?:ue)?|options)\b|"
+            r"(?:what'?s|what is)\s+available\b|(?:modules|catalog(?:ue)?)\s*$)"
+            r"[^\n]*$"
+        ),
+    ),
+)
+# "status of req_...", "what's the status of my team-logs bucket", "my requests".
+_REQUEST_ID = re.compile(r"\breq_[A-Za-z0-9]{4,40}\b")
+_STATUS = re.compile(
+    r"\b(?:status|state|progress)\b|\bhow\s+is\s+(?:my|the)\b|\bwhere\s+is\s+(?:my|the)\b|\bwhat\s+happened\s+to\b",
+    re.IGNORECASE,
+)
+_MY_REQUESTS = re.compile(
+    r"^(?:please\s+)?(?:(?:show|list|see|get)\s+(?:me\s+)?)?(?:all\s+)?(?:my|our)\s+"
+    r"(?:open\s+|recent\s+|pending\s+)?(?:requests|reqs|changes|pull requests|prs)\b[^\n]*$|"
+    r"^what\s+(?:did|have)\s+i\s+(?:requested|request|asked for|ask for)\b",
+    re.IGNORECASE,
+)
+_STATUS_NAME = re.compile(r"\b(?:my|the|our)\s+([a-z0-9][a-z0-9._-]{1,62})\b", re.IGNORECASE)
+# A message that asks something rather than answers: a question mark, or not knowing.
+_ASKS = re.compile(
+    r"\?\s*$|\?\s|^(?:i\s+)?(?:don'?t|do not)\s+know\b|^(?:not sure|no idea|unsure|dunno)\b|"
+    r"\b(?:what|which|how)\b[^.?!]*\b(?:do we have|can i use|are there|are available|are the options)\b",
+    re.IGNORECASE,
+)
+# A request that is phrased as a question still sets values ("can you make it fifo?").
+_REQUEST_QUESTION = re.compile(
+    r"^(?:can|could|would|will)\s+(?:you|we|i)\b|^(?:how|what)\s+about\b|^(?:maybe|perhaps)\b", re.IGNORECASE
+)
+# Things people ask for that no module creates: said back plainly ("I can't create a Kubernetes
+# cluster") instead of being read as the nearest module ("redis server" is not an EC2 instance).
+_ELSEWHERE = (
+    "kubernetes", "k8s", "eks", "ecs", "fargate", "memcached", "redis", "elasticache", "valkey", "elasticsearch",
+    "opensearch", "kafka", "msk", "lambda", "lambda function", "cloud function", "vpc", "load balancer", "alb",
+    "elb", "nlb", "cloudfront", "cdn", "route53", "route 53", "dns zone", "hosted zone", "mongodb", "mongo",
+    "documentdb", "mysql", "mariadb", "aurora", "redshift", "kinesis", "step function", "step functions",
+    "api gateway", "cognito", "efs", "eventbridge", "glue", "athena", "emr", "sagemaker", "cassandra",
+    "keyspaces", "neptune", "rabbitmq", "activemq", "amazon mq", "nat gateway", "transit gateway", "waf",
+    "secrets manager", "secret", "ssm parameter", "cloudwatch alarm", "dashboard",
+)  # fmt: skip
+_ELSEWHERE_RX = re.compile(
+    r"(?<![\w.-])(" + "|".join(re.escape(t) for t in sorted(_ELSEWHERE, key=len, reverse=True)) + r")"
+    r"(?:\s+(cluster|server|instance|database|db|domain|function|queue|cache|topic|broker|stream|table))?"
+    r"(?![\w-])",
+    re.IGNORECASE,
 )
 
 _PAIR = re.compile(
@@ -150,8 +211,11 @@ _KV = re.compile(
     + "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
     + r")\b|[^\s,;]+(?:,(?=[^\s,;]*[A-Za-z0-9])[^\s,;=]+(?=[\s;]|$))*)"
 )
+# Name cues, with the typos people make ("calld", "callled", "nammed") and the cue words of a
+# few other languages ("llamado", "appelée", "namens"): a name is only ever read after one.
 _NAME_FORM = re.compile(
-    r"\b(?:called|named|call\s+it|name\s+it|name)\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
+    r"\b(?:c+a+l+e*d|n+a+m+e*d|call\s+it|name\s+it|name|llamad[oa]|con\s+nombre|nombrad[oa]|"
+    r"appel[ée]+s?|nomm[ée]+s?|genannt|namens|chiamat[oa]|denominad[oa])\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -201,6 +265,17 @@ def detect_intent(text: str) -> Intent:
         if pattern.match(low):
             return intent
     return "none"
+
+
+_NAME_CUE_TYPO = re.compile(r"c+a+l+e*d|n+a+m+e*d|llamad[oa]|nombre|appel[ée]+s?|nomm[ée]+s?|genannt|namens")
+
+
+def _near_module_word(word: str, modules: list[ModuleInfo]) -> bool:
+    """Is ``word`` a near miss of a word the registry uses for a module ("bukcet", "queeu")?"""
+    if len(word) < 4 or not word.isalpha():
+        return False
+    vocab = {w for info in modules for p in module_phrases(info) for w in p.split() if len(w) >= 4}
+    return any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.75 for w in vocab)
 
 
 def _unquote(value: str) -> str:
@@ -388,13 +463,24 @@ class RuleExtractor:
         cand = Candidates(extractor=self.name)
         text = _Text(message, message)
         cand.intent = detect_intent(message)
-        if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform"):
+        if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform", "list_modules"):
             return cand
-        if _QUESTION.match(" ".join(message.lower().split())):
-            # "what is fifo?" asks about a field; it never sets one.
+        low = " ".join(message.lower().split())
+        if self._status(message, context, cand):
+            return cand
+        fields_now = field_infos(context.module_schema)
+        asks = _ASKS.search(low) is not None and not _REQUEST_QUESTION.match(low) and len(low.split()) >= 2
+        if asks and not context.pending_field and self._match_module_in(low, context.modules) is not None:
+            asks = False  # "a bucket called x in core dev?" is a request with a question mark
+        if _QUESTION.match(low) or (asks and cand.intent == "none"):
+            # "what is fifo?" asks about a field; "I don't know, which subnets do we have?" asks
+            # about the one being asked for. A question never sets a value.
             cand.intent = "help"
-            fields = field_infos(context.module_schema)
-            cand.about = [f.name for f in fields if names_field(message, f)]
+            cand.about = [f.name for f in fields_now if names_field(message, f)]
+            if not cand.about:
+                cand.describe = self._match_module_in(low, context.modules)
+            if not cand.about and cand.describe is None and context.pending_field:
+                cand.about = [context.pending_field]
             return cand
 
         pairs = self._explicit_pairs(text)
@@ -404,6 +490,8 @@ class RuleExtractor:
                 text.mask(start, end)
         named = self._name_forms(text)
         after_module = self._names(text, context, cand, pairs)
+        if self._elsewhere(message, context, cand):
+            return cand
         module = context.module_info(cand.module or context.module)
         fields = field_infos(module.config_schema if module else context.module_schema)
         by_name = {f.name: f for f in fields}
@@ -674,7 +762,63 @@ class RuleExtractor:
                 return None
             if any(low in module_phrases(m) for m in context.modules) or "." in value:
                 return None
+            if _NAME_CUE_TYPO.fullmatch(low) or _near_module_word(low, context.modules):
+                return None  # "s3 bukcet callled x": a misspelt module word or cue is never a name
             return value
+
+    def _status(self, message: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """ "status of req_...", "what's the status of my team-logs bucket", "my requests"."""
+        if _MY_REQUESTS.search(message.strip()):
+            cand.intent = "my_requests"
+            return True
+        rid = _REQUEST_ID.search(message)
+        if rid is not None and (_STATUS.search(message) or len(message.split()) <= 3):
+            cand.intent, cand.status_ref = "status", rid.group(0)
+            return True
+        if not _STATUS.search(message) or context.pending_field:
+            return False
+        module_words = {w for info in context.modules for p in module_phrases(info) for w in p.split()}
+        for found in _STATUS_NAME.finditer(message):
+            name = found.group(1)
+            if name.lower() not in module_words | {"request", "requests", "status", "pr", "change"}:
+                cand.intent, cand.status_ref = "status", name
+                return True
+        if re.search(r"\b(?:my|the)\s+(?:last\s+)?(?:request|pr|change)\b", message, re.IGNORECASE):
+            cand.intent = "my_requests"
+            return True
+        return False
+
+    def _elsewhere(self, message: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """Something no module creates ("a memcached cluster", "redis server"): said plainly
+        instead of read as the nearest module."""
+        if context.step not in ("project", "environment", "module") and cand.module is None:
+            return False
+        for found in _ELSEWHERE_RX.finditer(message):
+            if re.search(r"\.\w", message[found.end() : found.end() + 2]):
+                continue  # lambda.amazonaws.com is a trusted service, not a thing to create
+            before = words(message[: found.start()])[-1:]
+            if before and before[0] in ("for", "by", "to", "from", "into", "with", "behind", "like"):
+                continue  # "a role for lambda", "a queue behind the load balancer"
+            module = context.module_info(cand.module)
+            suffix = (found.group(2) or "").lower()
+            own = {w for p in module_phrases(module) for w in p.split()} if module else set()
+            if module is not None and not (suffix and suffix in own):
+                continue
+            cand.unavailable = " ".join(found.group(0).split())
+            cand.module = None
+            cand.config = {}
+            return True
+        return False
+
+    def _match_module_in(self, low: str, modules: list[ModuleInfo]) -> str | None:
+        """The module a sentence names (earliest mention), for questions about a module."""
+        best: tuple[int, str] | None = None
+        for info in modules:
+            for phrase in module_phrases(info):
+                for match in _boundary(phrase).finditer(low):
+                    if best is None or match.start() < best[0]:
+                        best = (match.start(), info.id)
+        return best[1] if best else None
 
     @staticmethod
     def _match_module(value: str, modules: list[ModuleInfo]) -> str | None:
