@@ -650,7 +650,7 @@ def _not_available(ctx: FlowContext, module_id: str, where: str) -> str:
     module = _module(ctx.registry, module_id)
     title = module.title if module is not None else module_id
     places = where_available(ctx, module_id)
-    text = f"{_with_article(title)} (`{module_id}`) is not available in {where}"
+    text = f"{_with_article(title)[:1].upper()}{_with_article(title)[1:]} (`{module_id}`) is not available in {where}"
     return text + (f"; it is available in {', '.join(places)}." if places else ".")
 
 

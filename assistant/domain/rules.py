@@ -275,7 +275,10 @@ def _near_module_word(word: str, modules: list[ModuleInfo]) -> bool:
     if len(word) < 4 or not word.isalpha():
         return False
     vocab = {w for info in modules for p in module_phrases(info) for w in p.split() if len(w) >= 4}
-    return any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.75 for w in vocab)
+    forms = {word, word.rstrip("s"), word + "s"}
+    if forms & vocab:
+        return False  # a real word ("events"), not a misspelling
+    return any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.8 for w in vocab)
 
 
 def _unquote(value: str) -> str:
@@ -843,6 +846,8 @@ class RuleExtractor:
                 cand.preset = preset
                 for m in matches:
                     text.mask(m.start(), m.end())
+                for m in text.find(re.compile(r"\bpresets?\b", re.IGNORECASE)):
+                    text.mask(m.start(), m.end())  # "use preset x" is no answer to the name question
                 return
         # "use preset foo" names a preset the module lacks: say so rather than ignore it.
         for pattern in _PRESET_FORMS:

@@ -33,7 +33,12 @@ def test_the_first_confirm_step_needs_no_acknowledgement_but_a_change_gets_one(c
     assert reply.text.startswith("Got it: visibility timeout 300 seconds (5 minutes).\n")
     reply = chat.say("fifo on")
     assert reply.text.startswith("Got it: FIFO on.\n")
+    # Issue 15: an edit at confirm says what changed; the summary and Terraform are not re-posted
+    # (they come back on `show terraform`).
+    assert "• Visibility timeout" not in reply.text and reply.terraform is None
+    reply = chat.say("show terraform")
     assert "• Visibility timeout (`visibility_timeout_seconds`): 300 seconds (5 minutes)\n" in reply.text
+    assert reply.terraform
 
 
 def test_a_greeting_gets_an_introduction_not_an_apology(world: World) -> None:
@@ -125,8 +130,10 @@ def test_confirm_lists_every_value_once_and_offers_only_what_it_cannot_show(core
     reply = chat.say("queue orders in core dev")
     summary = [line for line in reply.text.splitlines() if line.startswith("• ")]
     assert len(summary) == len({line.split("(`")[1] for line in summary})  # each field once
-    assert "• Tags (`tags`): none _(default)_" in summary
-    assert "• Message retention (`message_retention_seconds`): 345600 seconds (4 days) _(default)_" in summary
+    # Issue 15: the confirm step is compact: what the user said in bullets, defaults on one line.
+    assert summary == ["• Name (`name`): orders"]
+    [defaults] = [line for line in reply.text.splitlines() if line.startswith("Defaults: ")]
+    assert "message retention 345600 seconds (4 days)" in defaults and defaults.endswith("tags none.")
     [optional] = [line for line in reply.text.splitlines() if line.startswith("Optional settings")]
     assert optional == "Optional settings you can add: `kms_key_id`."
     assert any(line.startswith("Presets: `fifo`") for line in reply.text.splitlines())
