@@ -606,11 +606,13 @@ def _settle(
     # Eligibility at the moment of choice: a prod environment this person may not use is said
     # now (the policy's reason), not after every question at submit.
     refusal = ctx.prod_refusal() if ctx.prod_refusal is not None else None
+    refused_here = False  # the environment the user named was refused: never pick another silently
     if refusal:
         prod_envs = [e for e in envs if (t := _target(ctx.projects, s.project, e)) is not None and t.prod]
         if s.environment in prod_envs:
             notes.append(f"You can't request changes in {s.project}/{s.environment}: {refusal.rstrip('.')}.")
             s.environment = None
+            refused_here = True
         envs = [e for e in envs if e not in prod_envs]
     # A module already named narrows the environments to those that take it.
     if s.module is not None and _module(ctx.registry, s.module) is not None:
@@ -629,7 +631,7 @@ def _settle(
         s.project = None
         s.environment = None
         return _ask_project(s, other or names, notes)
-    if s.environment is None and len(envs) == 1:
+    if s.environment is None and len(envs) == 1 and not refused_here:
         s.environment = envs[0]
     if s.environment is None:
         return _ask_environment(s, envs, notes)

@@ -231,6 +231,11 @@ class FakeRequestService:
         if cmd.environment == "prod" and cmd.requester.id not in self.prod_allowed:
             raise PermissionDenied("create", "requests in prod need the prod allowlist")
 
+    def create_refusal(self, requester: Any, *, prod: bool) -> str | None:
+        if self.fail_with is not None or not prod or requester.id in self.prod_allowed:
+            return None
+        return "requests in prod need the prod allowlist"
+
     def preview(self, cmd: Any) -> dict[str, str]:
         self.previews += 1
         body = "\n".join(f'  {k} = "{v}"' for k, v in sorted(cmd.config.items()))

@@ -45,9 +45,10 @@ def test_double_submit_opens_one_request_and_one_pull_request(core: Core) -> Non
 
 def test_prod_needs_the_allowlist_and_the_refusal_is_explained(core: Core) -> None:
     chat = core.chat(DEV)
-    chat.say("bucket invoices in core prod")
-    reply = chat.say("submit")
-    assert "not allowed" in reply.text and "prod" in reply.text and not reply.done
+    # Issue 15: refused when prod is chosen (the policy's reason), not at submit.
+    reply = chat.say("bucket invoices in core prod")
+    assert "can't request changes in core/prod" in reply.text and "prod allowlist" in reply.text
+    assert chat.session.step == "environment" and not reply.done
     assert core.store.active == {}
     allowed = core.chat(PROD, thread="1700000000.000901")
     allowed.say("bucket invoices in core prod")

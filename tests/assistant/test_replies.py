@@ -16,7 +16,7 @@ def test_the_first_question_acknowledges_what_was_understood(core: Core) -> None
 
 
 def test_a_module_named_before_the_project_is_acknowledged_then_placed(core: Core) -> None:
-    chat = core.chat()
+    chat = core.chat(PROD)  # prod is chosen below: a person on the prod allowlist
     reply = chat.say("I need a database")
     assert reply.text.startswith("Got it: an RDS PostgreSQL database.\n") and reply.question == "project"
     reply = chat.say("core")
@@ -169,9 +169,9 @@ def test_the_submitted_reply_links_the_pull_request_once(core: Core) -> None:
 
 def test_a_permission_refusal_reads_as_a_sentence(core: Core) -> None:
     chat = core.chat(DEV)
-    chat.say("bucket invoices in core prod")
-    reply = chat.say("submit")
-    assert "you are not allowed to create it (" in reply.text and "to: " not in reply.text
+    reply = chat.say("bucket invoices in core prod")  # issue 15: said when prod is chosen
+    assert "You can't request changes in core/prod: requests in prod need the prod allowlist." in reply.text
+    assert "to: " not in reply.text
     assert core.chat(PROD, thread="1700000000.000950").say("bucket invoices in core prod").step == "confirm"
 
 
