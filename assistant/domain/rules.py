@@ -278,7 +278,13 @@ def _near_module_word(word: str, modules: list[ModuleInfo]) -> bool:
     forms = {word, word.rstrip("s"), word + "s"}
     if forms & vocab:
         return False  # a real word ("events"), not a misspelling
-    return any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.8 for w in vocab)
+    # A typo keeps the length (a swapped, doubled or dropped letter); "worker" is not "work".
+    return any(
+        abs(len(word) - len(w)) <= 1
+        and not (word.startswith(w) or w.startswith(word))
+        and difflib.SequenceMatcher(None, word, w).ratio() >= 0.8
+        for w in vocab
+    )
 
 
 def _unquote(value: str) -> str:
