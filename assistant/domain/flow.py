@@ -291,7 +291,9 @@ def _with_article(title: str) -> str:
 
 def _lower_title(info: ConfigField) -> str:
     title = bare_title(info)
-    return title if title[:2].isupper() else title[:1].lower() + title[1:]
+    first = title.split(maxsplit=1)[0] if title.strip() else title
+    # "PostgreSQL version", "TTL attribute": a word with inner capitals keeps them.
+    return title if any(c.isupper() for c in first[1:]) else title[:1].lower() + title[1:]
 
 
 def _shown(value: Any, info: ConfigField) -> str:
@@ -828,6 +830,7 @@ def _confirm(
             )
         except PreviewFailed as exc:
             preview_problem = exc.message
+    shown_before = s.confirmed_digest
     s.confirmed_digest = _digest(s, config) if preview_problem is None else None
     # The whole summary and the Terraform are shown once (and on `show terraform`); later confirm
     # steps (an edit) open with what changed (see ``_acknowledged``) and stay short.
@@ -857,7 +860,9 @@ def _confirm(
             text += "\nTerraform attached."
         s.terraform_shown = s.terraform_shown or terraform is not None
     else:
-        text = _join(notes, f"Request `{s.request_id}` updated; everything else is as before.")
+        same = shown_before is not None and shown_before == s.confirmed_digest
+        state = "is unchanged" if same else "updated; everything else is as before"
+        text = _join(notes, f"Request `{s.request_id}` {state}.")
         terraform = None
     if not s.offered_optional:
         s.offered_optional = True

@@ -311,7 +311,8 @@ def _stem(word: str) -> str:
 
 
 def _stem_pattern(phrase: str) -> re.Pattern[str]:
-    parts = [re.escape(_stem(w)) + r"\w*" for w in words(phrase)]
+    # Short words are matched whole: "ha" (high availability) must not match "have".
+    parts = [re.escape(_stem(w)) + r"\w*" if len(w) >= 4 else re.escape(w) + "s?" for w in words(phrase)]
     if not parts:
         return re.compile(r"(?!x)x")
     return re.compile(r"(?<![\w-])" + r"[\s_-]+".join(parts) + r"(?![\w-])", re.IGNORECASE)
@@ -891,6 +892,34 @@ class RuleExtractor:
             taken.add(f.name)
             text.mask(match.start(), match.end())
         self._enum_by_part(text, fields, cand)
+        self._enum_near_misses(text, fields, cand)
+
+    def _enum_near_misses(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
+        """ "db.t3.micro" where the options are db.t4g.*: a value shaped like the options but not
+        one of them is never swapped for the nearest option; it is a problem that asks."""
+        tokens = [(m.group(0).rstrip(".,;:!?"), m.start()) for m in _TOKEN.finditer(text.work)]
+        for f in fields:
+            if not f.enum or f.name in cand.config or f.name in cand.problems or f.kind == "boolean":
+                continue
+            labels = [str(o) for o in f.enum]
+            dotted = [lb for lb in labels if "." in lb]
+            if not dotted:
+                continue
+            prefixes = {lb.split(".", 1)[0].lower() + "." for lb in dotted}
+            for token, start in tokens:
+                low = token.lower()
+                if "." not in low or low in {lb.lower() for lb in labels} or low.startswith(("subnet-", "sg-", "arn:")):
+                    continue
+                shaped = any(low.startswith(p) for p in prefixes) or (
+                    low.count(".") == dotted[0].count(".") and re.fullmatch(r"[a-z][a-z0-9]*\.[a-z0-9]+", low)
+                )
+                if not shaped:
+                    continue
+                near = suggest_enum(f, token, cutoff=0.6)
+                hint = f"; the nearest option is `{near}`" if near is not None else ""
+                cand.problems[f.name] = f"`{token}` is not offered here{hint}"
+                text.mask(start, start + len(token))
+                break
 
     def _enum_by_part(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
         """ "kms encryption" -> sse-kms, "infrequent access table class" -> STANDARD_INFREQUENT_ACCESS:
