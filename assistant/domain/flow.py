@@ -231,6 +231,9 @@ def advance(
             notes.append("Not ready to submit yet.")
     if intent == "reject" and s.step == "confirm" and not changed:
         return s, _settle(s, ctx, ["OK, not submitting. What should I change? (e.g. `change <field> to <value>`)"])
+    if candidates.about and intent == "none":
+        # A field named without a value ("change multi az"): explained and asked, not guessed.
+        notes += _explain_fields(ctx.registry, s.module, candidates.about)
     if not changed and not notes and intent == "none" and candidates.is_empty():
         fresh = before.step == "project" and not (s.project or s.environment or s.module)
         notes.append(GREETING if fresh else "Sorry, I didn't catch a value in that.")
@@ -835,6 +838,7 @@ def _confirm(
     # The whole summary and the Terraform are shown once (and on `show terraform`); later confirm
     # steps (an edit) open with what changed (see ``_acknowledged``) and stay short.
     full = show_terraform or not s.terraform_shown
+    same = shown_before is not None and shown_before == s.confirmed_digest
     where = "production" if prod else s.environment
     given, fixed, defaults = [], [], []
     for f in fields:
@@ -860,7 +864,6 @@ def _confirm(
             text += "\nTerraform attached."
         s.terraform_shown = s.terraform_shown or terraform is not None
     else:
-        same = shown_before is not None and shown_before == s.confirmed_digest
         state = "is unchanged" if same else "updated; everything else is as before"
         text = _join(notes, f"Request `{s.request_id}` {state}.")
         terraform = None
@@ -879,7 +882,7 @@ def _confirm(
         choices = [Choice(label="Cancel", value="cancel")]
     else:
         text += "\nSay `submit` to create it, `change <field> to <value>` to edit, or `cancel`."
-        if not full:
+        if not full and not same:
             text += " (`show terraform` shows the updated files.)"
     return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
 

@@ -1038,6 +1038,12 @@ class RuleExtractor:
             start, end, _ = mentions[0]
             before = words(text.work[max(0, start - 30) : start])[-3:]
             after = words(text.work[end : end + 12])[:1]
+            said = (after and after[0] in _AFTER_FALSE | _AFTER_TRUE) or any(w in _NEGATIONS for w in before)
+            if not said and any(w in ("change", "toggle", "update", "set", "modify", "adjust") for w in before):
+                # "change multi az" says which field, not which way: asked, never guessed.
+                cand.about.append(f.name)
+                text.mask(start, end)
+                continue
             value = True
             if any(w in _NEGATIONS for w in before):
                 value = False

@@ -176,3 +176,13 @@ def test_the_console_prints_the_terraform_once(tmp_path: Path) -> None:
         assert 'module "' in out.getvalue()[marker:]
     finally:
         host.close()
+
+
+def test_a_yes_no_field_named_without_a_value_is_explained_not_switched_on(core: Core) -> None:
+    chat = core.chat(DEV)
+    chat.say("rds postgres orders-db in core dev, subnets subnet-0a1b2c3d subnet-0e5f6a7b, sg sg-0123abcd")
+    reply = chat.say("change multi az")
+    assert "multi_az" not in chat.session.config and "*Multi-AZ* (`multi_az`)" in reply.text
+    assert "is unchanged." in reply.text
+    chat.say("set multi az on")
+    assert chat.session.config["multi_az"] is True
