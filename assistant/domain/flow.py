@@ -193,19 +193,9 @@ def advance(
         return s, _reply(s, "Cancelled: nothing was created. Tell me what you need to start again.", done=True)
     if intent == "start_over":
         return _fresh(s, ctx, "Starting over.")
-    if intent in ("describe_module", "help") and candidates.describe:
-        return s, _settle(s, ctx, [_describe_module(ctx, candidates.describe)])
-    if intent == "help":
-        return s, _settle(s, ctx, _explain_fields(ctx.registry, s.module, candidates.about) or [_help(ctx, s)])
-    if intent == "list_modules":
-        return s, _settle(s, ctx, [_catalogue(ctx, s)])
-    if intent in ("my_requests", "status"):
-        return s, _settle(s, ctx, [_request_status(ctx, candidates.status_ref)])
-    if candidates.unavailable:
-        what = candidates.unavailable
-        return s, _settle(
-            s, ctx, [f"I can't create {_with_article(what)}: it is not in the catalogue.\n" + _catalogue(ctx, s)]
-        )
+    answer = _answer(s, candidates, ctx)
+    if answer is not None:
+        return s, _settle(s, ctx, [answer])
     if intent == "back":
         if not s.history:
             return s, _settle(s, ctx, ["There is nothing to go back to."])
@@ -231,9 +221,6 @@ def advance(
             notes.append("Not ready to submit yet.")
     if intent == "reject" and s.step == "confirm" and not changed:
         return s, _settle(s, ctx, ["OK, not submitting. What should I change? (e.g. `change <field> to <value>`)"])
-    if candidates.about and intent == "none":
-        # A field named without a value ("change multi az"): explained and asked, not guessed.
-        notes += _explain_fields(ctx.registry, s.module, candidates.about)
     if not changed and not notes and intent == "none" and candidates.is_empty():
         fresh = before.step == "project" and not (s.project or s.environment or s.module)
         notes.append(GREETING if fresh else "Sorry, I didn't catch a value in that.")
@@ -383,6 +370,24 @@ def _explain_fields(registry: RegistryView, module_id: str | None, names: list[s
 
 
 # --- discovery: the catalogue, a module, the person's requests -------------------------------
+def _answer(s: IntakeSession, candidates: Candidates, ctx: FlowContext) -> str | None:
+    """What a question or a request outside the catalogue gets (nothing changes), or None."""
+    intent = candidates.intent
+    if intent in ("describe_module", "help") and candidates.describe:
+        return _describe_module(ctx, candidates.describe)
+    if intent == "help":
+        explained = _explain_fields(ctx.registry, s.module, candidates.about)
+        return "\n".join(explained) if explained else _help(ctx, s)
+    if intent == "list_modules":
+        return _catalogue(ctx, s)
+    if intent in ("my_requests", "status"):
+        return _request_status(ctx, candidates.status_ref)
+    if candidates.unavailable:
+        what = candidates.unavailable
+        return f"I can't create {_with_article(what)}: it is not in the catalogue.\n" + _catalogue(ctx, s)
+    return None
+
+
 def _help(ctx: FlowContext, s: IntakeSession) -> str:
     return HELP + " Ask `what can you create?` for the catalogue or `my requests` for what you asked for."
 
@@ -488,7 +493,11 @@ def _apply(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
                     notes.append(f"Switched to {new_module.title}; dropped {', '.join(dropped)} (not a field of it).")
             s.module = new_module.id
             s.pending_field = None
-    return notes + _apply_config(s, cand, ctx)
+    notes += _apply_config(s, cand, ctx)
+    if cand.about and cand.intent == "none":
+        # A field named without a value ("change multi az"): explained and asked, not guessed.
+        notes += _explain_fields(ctx.registry, s.module, cand.about)
+    return notes
 
 
 def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
@@ -839,23 +848,7 @@ def _confirm(
     # steps (an edit) open with what changed (see ``_acknowledged``) and stay short.
     full = show_terraform or not s.terraform_shown
     same = shown_before is not None and shown_before == s.confirmed_digest
-    where = "production" if prod else s.environment
-    given, fixed, defaults = [], [], []
-    for f in fields:
-        if f.name not in config:
-            continue
-        value = config[f.name]
-        shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
-        if f.name in s.forced:
-            fixed.append(f"• {bare_title(f)} (`{f.name}`): {shown} _(required in {where})_")
-        elif f.name in s.config:
-            given.append(f"• {bare_title(f)} (`{f.name}`): {shown}")
-        else:
-            defaults.append(f"{_lower_title(f)} {_shown(value, f)}")
-    lines = [f"*{module.title}* (`{module.id}`) in *{s.project}/{s.environment}*{' (production)' if prod else ''}"]
-    lines += given + fixed
-    if defaults:
-        lines.append("Defaults: " + ", ".join(defaults) + ".")
+    lines = _summary(s, module, fields, config, prod=prod)
     choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
     if full:
         head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
@@ -885,6 +878,31 @@ def _confirm(
         if not full and not same:
             text += " (`show terraform` shows the updated files.)"
     return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
+
+
+def _summary(
+    s: IntakeSession, module: ModuleView, fields: list[ConfigField], config: dict[str, Any], *, prod: bool
+) -> list[str]:
+    """The confirm summary: what the user said (a line each), what policy fixed, the defaults on
+    one line."""
+    where = "production" if prod else s.environment
+    given, fixed, defaults = [], [], []
+    for f in fields:
+        if f.name not in config:
+            continue
+        value = config[f.name]
+        shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
+        if f.name in s.forced:
+            fixed.append(f"• {bare_title(f)} (`{f.name}`): {shown} _(required in {where})_")
+        elif f.name in s.config:
+            given.append(f"• {bare_title(f)} (`{f.name}`): {shown}")
+        else:
+            defaults.append(f"{_lower_title(f)} {_shown(value, f)}")
+    lines = [f"*{module.title}* (`{module.id}`) in *{s.project}/{s.environment}*{' (production)' if prod else ''}"]
+    lines += given + fixed
+    if defaults:
+        lines.append("Defaults: " + ", ".join(defaults) + ".")
+    return lines
 
 
 def _submit(s: IntakeSession, ctx: FlowContext) -> Reply:

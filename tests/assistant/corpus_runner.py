@@ -133,9 +133,7 @@ def _p95(values: list[int]) -> float | None:
 def load_corpus(path: Path | None = None) -> list[Utterance]:
     """Both parts (``corpus.yaml`` tuned, ``corpus_holdout.yaml`` held out), or one file."""
     if path is None:
-        return load_corpus(CORPUS) + [
-            u if u.holdout else _held_out(u) for u in load_corpus(HOLDOUT)
-        ]
+        return load_corpus(CORPUS) + [u if u.holdout else _held_out(u) for u in load_corpus(HOLDOUT)]
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         Utterance(
@@ -338,7 +336,9 @@ def run_dialogue(u: Utterance, registry: Any, projects: Any, model: ChatModel | 
         wrong.append(f"step {step!r}")
     if "done" in want and bool(reply.done) != bool(want["done"]):
         wrong.append(f"done {reply.done}")
-    misreads = [f"config.{name}: {config[name]!r} (a question, stored)" for name in want.get("unset", []) if name in config]
+    misreads = [
+        f"config.{name}: {config[name]!r} (a question, stored)" for name in want.get("unset", []) if name in config
+    ]
     if want.get("not_module") and session is not None and session.module == want["not_module"]:
         misreads.append(f"module: {session.module!r} (not asked for)")
     wrong += misreads

@@ -59,7 +59,10 @@ def test_a_number_binds_to_the_field_it_is_said_about(core: Core) -> None:
 
 
 def test_something_not_in_the_catalogue_is_said_plainly(core: Core) -> None:
-    for said, what in (("redis server in core dev", "a redis server"), ("I need a Kubernetes cluster", "a Kubernetes cluster")):
+    for said, what in (
+        ("redis server in core dev", "a redis server"),
+        ("I need a Kubernetes cluster", "a Kubernetes cluster"),
+    ):
         chat = core.chat(DEV, thread=f"t-{what}")
         reply = chat.say(said)
         assert reply.text.startswith(f"I can't create {what}: it is not in the catalogue.\nI can create"), said
