@@ -473,7 +473,13 @@ class RuleExtractor:
         cand = Candidates(extractor=self.name)
         text = _Text(message, message)
         cand.intent = detect_intent(message)
-        if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform", "list_modules"):
+        if cand.intent == "list_modules":
+            # "which services can assume it?" asks about a field of the module, not the catalogue.
+            about = [f.name for f in field_infos(context.module_schema) if names_field(message, f)]
+            if about:
+                cand.intent, cand.about = "help", about
+            return cand
+        if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform"):
             return cand
         low = " ".join(message.lower().split())
         if self._status(message, context, cand):

@@ -88,6 +88,15 @@ def test_what_can_you_create_and_list_modules_show_the_catalogue(core: Core) -> 
         assert reply.question == "project"
 
 
+def test_a_question_about_a_field_is_not_a_catalogue_request(core: Core) -> None:
+    chat = core.chat(DEV)
+    chat.say("iam role deployer in core dev")
+    assert chat.session.pending_field == "trusted_services"
+    reply = chat.say("which services can assume it? what is the trusted services field?")
+    assert "I can create" not in reply.text and "(`trusted_services`)" in reply.text
+    assert chat.session.pending_field == "trusted_services" and "trusted_services" not in chat.session.config
+
+
 def test_the_catalogue_in_a_chosen_environment_says_what_is_not_available_there(core: Core) -> None:
     chat = core.chat(DEV)
     chat.say("payments dev")
