@@ -377,7 +377,7 @@ def _answer(s: IntakeSession, candidates: Candidates, ctx: FlowContext) -> str |
         return _describe_module(ctx, candidates.describe)
     if intent == "help":
         explained = _explain_fields(ctx.registry, s.module, candidates.about)
-        return "\n".join(explained) if explained else _help(ctx, s)
+        return "\n".join(explained) if explained else _scope_help(ctx, s) or _help(ctx, s)
     if intent == "list_modules":
         return _catalogue(ctx, s)
     if intent in ("my_requests", "status"):
@@ -390,6 +390,27 @@ def _answer(s: IntakeSession, candidates: Candidates, ctx: FlowContext) -> str |
 
 def _help(ctx: FlowContext, s: IntakeSession) -> str:
     return HELP + " Ask `what can you create?` for the catalogue or `my requests` for what you asked for."
+
+
+def _scope_help(ctx: FlowContext, s: IntakeSession) -> str | None:
+    """A question while the project or environment is being asked: the projects with their
+    descriptions (from the projects map), or the project's environments."""
+    describe = getattr(ctx.projects, "description", None)
+    if s.project is None:
+        lines = []
+        for name in ctx.projects.names():
+            about = describe(name) if callable(describe) else None
+            lines.append(f"• *{name}*" + (f": {about}" if about else ""))
+        return "The projects:\n" + "\n".join(lines)
+    if s.environment is None:
+        envs = []
+        for env in ctx.projects.environments(s.project):
+            target = _target(ctx.projects, s.project, env)
+            envs.append(f"`{env}`" + (" (production)" if target is not None and target.prod else ""))
+        about = describe(s.project) if callable(describe) else None
+        head = f"*{s.project}*" + (f": {about}." if about else ".")
+        return f"{head} Its environments: {', '.join(envs)}."
+    return None
 
 
 def _first_sentence(text: str) -> str:

@@ -80,6 +80,17 @@ def test_a_question_at_a_pending_yes_no_field_is_answered_not_taken_as_the_value
     assert "multi_az" not in chat.session.config and "Multi-AZ" not in reply.text  # "have" is not "ha"
 
 
+def test_a_question_at_the_project_step_gets_the_projects_described(core: Core) -> None:
+    chat = core.chat(DEV)
+    reply = chat.say("not sure, which project is which?")
+    assert "• *core*: Shared platform infrastructure (storage, queues, images, roles)" in reply.text
+    assert "• *payments*: Payments services" in reply.text and chat.session.project is None
+    reply = chat.say("core")
+    reply = chat.say("hmm, what are the options?")
+    assert "Its environments: `dev`, `staging`, `prod` (production)." in reply.text
+    assert chat.session.environment is None
+
+
 # --- discovery and status ------------------------------------------------------------------------
 def test_what_can_you_create_and_list_modules_show_the_catalogue(core: Core) -> None:
     for said in ("what can you create?", "list modules", "which modules do you have?"):
