@@ -377,7 +377,10 @@ def _answer(s: IntakeSession, candidates: Candidates, ctx: FlowContext) -> str |
         return _describe_module(ctx, candidates.describe)
     if intent == "help":
         explained = _explain_fields(ctx.registry, s.module, candidates.about)
-        return "\n".join(explained) if explained else _scope_help(ctx, s) or _help(ctx, s)
+        if explained:
+            return "\n".join(explained)
+        scope = _scope_help(ctx, s) if {"project", "environment"} & set(candidates.about) else None
+        return scope or _help(ctx, s)
     if intent == "list_modules":
         return _catalogue(ctx, s)
     if intent in ("my_requests", "status"):

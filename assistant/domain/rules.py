@@ -484,19 +484,7 @@ class RuleExtractor:
         low = " ".join(message.lower().split())
         if self._status(message, context, cand):
             return cand
-        fields_now = field_infos(context.module_schema)
-        asks = _ASKS.search(low) is not None and not _REQUEST_QUESTION.match(low) and len(low.split()) >= 2
-        if asks and not context.pending_field and self._match_module_in(low, context.modules) is not None:
-            asks = False  # "a bucket called x in core dev?" is a request with a question mark
-        if _QUESTION.match(low) or (asks and cand.intent == "none"):
-            # "what is fifo?" asks about a field; "I don't know, which subnets do we have?" asks
-            # about the one being asked for. A question never sets a value.
-            cand.intent = "help"
-            cand.about = [f.name for f in fields_now if names_field(message, f)]
-            if not cand.about:
-                cand.describe = self._match_module_in(low, context.modules)
-            if not cand.about and cand.describe is None and context.pending_field:
-                cand.about = [context.pending_field]
+        if self._question(message, low, context, cand):
             return cand
 
         pairs = self._explicit_pairs(text)
@@ -781,6 +769,24 @@ class RuleExtractor:
             if _NAME_CUE_TYPO.fullmatch(low) or _near_module_word(low, context.modules):
                 return None  # "s3 bukcet callled x": a misspelt module word or cue is never a name
             return value
+
+    def _question(self, message: str, low: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """ "what is fifo?" asks about a field; "I don't know, which subnets do we have?" asks about
+        the one being asked for. A question never sets a value."""
+        asks = _ASKS.search(low) is not None and not _REQUEST_QUESTION.match(low) and len(low.split()) >= 2
+        if asks and not context.pending_field and self._match_module_in(low, context.modules) is not None:
+            asks = False  # "a bucket called x in core dev?" is a request with a question mark
+        if not (_QUESTION.match(low) or (asks and cand.intent == "none")):
+            return False
+        cand.intent = "help"
+        cand.about = [f.name for f in field_infos(context.module_schema) if names_field(message, f)]
+        if not cand.about:
+            cand.describe = self._match_module_in(low, context.modules)
+        if not cand.about and cand.describe is None and context.pending_field:
+            cand.about = [context.pending_field]
+        elif not cand.about and cand.describe is None and context.step in ("project", "environment"):
+            cand.about = [context.step]  # the question being asked: the projects, the environments
+        return True
 
     def _status(self, message: str, context: ExtractionContext, cand: Candidates) -> bool:
         """ "status of req_...", "what's the status of my team-logs bucket", "my requests"."""
