@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from assistant.chat_turns import DEFAULT_WAIT, ChatTurnWriter
 from assistant.domain import flow
-from assistant.domain.catalog import ProjectsView, RegistryView
+from assistant.domain.catalog import ProjectsView, RegistryView, RequestBrief
 from assistant.domain.chat_model import Candidates, ChatModel, ExtractionContext, FallbackChatModel
 from assistant.domain.flow import FlowContext, PreviewFailed, SubmitRefused, Submitted
 from assistant.domain.reply import Reply
@@ -96,6 +96,7 @@ class IntakeService:
         new_session_id: Callable[[], str] | None = None,
         new_request_id_fn: Callable[[], str] | None = None,
         chat_log_wait: float = DEFAULT_WAIT,
+        queries: Any = None,  # core.services.queries.QueryService (get, list): "my requests", status
     ) -> None:
         self._objects = objects
         self._chat_log = chat_log
@@ -105,6 +106,7 @@ class IntakeService:
         self._registry = registry
         self._projects = projects
         self._requests = requests
+        self._queries = queries
         self._rules = RuleExtractor()
         if model is None or isinstance(model, RuleExtractor | FallbackChatModel):
             self.model: ChatModel = model or self._rules
@@ -304,7 +306,60 @@ class IntakeService:
             preview=lambda session, config: self._preview(session, config, user, key),
             submit=lambda session, config: self._submit(session, config, user, key),
             ttl=self._ttl,
+            prod_refusal=lambda: self._prod_refusal(user),
+            my_requests=(lambda: self._my_requests(user)) if self._queries is not None else None,
+            find_request=(lambda ref: self._find_request(user, ref)) if self._queries is not None else None,
         )
+
+    # --- what the person may do and has asked for (core's policy and queries) ---------------
+    def _prod_refusal(self, user: Requester) -> str | None:
+        """The policy's reason this person may not open prod requests, asked through the same
+        check ``RequestService.create`` makes (so the answer at submit cannot differ)."""
+        ask = getattr(self._requests, "create_refusal", None)
+        if ask is None:
+            return None
+        try:
+            reason: str | None = ask(user, prod=True)
+        except Exception:  # the early check is a courtesy: create checks again
+            log.exception("could not check prod eligibility of %s", user.id)
+            return None
+        return reason
+
+    def _my_rows(self, user: Requester, limit: int) -> list[Any]:
+        from core.domain.index import ListFilter
+
+        page = self._queries.list(ListFilter(requester=user.id), limit=limit)
+        return list(page.rows)
+
+    def _brief(self, row: Any) -> RequestBrief:
+        request = self._queries.get(row.id)
+        name = request.config.get("name") if isinstance(request.config, dict) else None
+        return RequestBrief(
+            id=request.id,
+            project=request.project,
+            environment=request.environment,
+            module=request.module,
+            name=str(name) if name is not None else None,
+            status=str(getattr(row, "status", None) or request.status),
+            link=request.pr_url,
+        )
+
+    def _my_requests(self, user: Requester) -> list[RequestBrief]:
+        return [self._brief(row) for row in self._my_rows(user, 10)]
+
+    def _find_request(self, user: Requester, ref: str) -> RequestBrief | None:
+        from core.domain.errors import RequestNotFound
+
+        if ref.startswith("req_"):
+            try:
+                return self._brief(self._queries.get(ref))
+            except RequestNotFound:
+                return None
+        for row in self._my_rows(user, 50):
+            brief = self._brief(row)
+            if brief.name is not None and brief.name.lower() == ref.lower():
+                return brief
+        return None
 
     def _command(self, session: IntakeSession, config: dict[str, Any], user: Requester, key: ConversationKey) -> Any:
         from core.services.commands import CreateRequest

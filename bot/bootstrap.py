@@ -217,8 +217,9 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
         attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
     model = given["chat_model"] if "chat_model" in given else build_model(settings)
+    queries = given.get("queries") or QueryService(store, audit, chat_log, clock)
     intake = given.get("intake") or IntakeService(
-        objects, chat_log, registry, projects, requests, model, clock, source=source
+        objects, chat_log, registry, projects, requests, model, clock, source=source, queries=queries
     )
     return Deps(
         settings=settings,
@@ -234,7 +235,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         policy=policy,
         requests=requests,
         sync=sync,
-        queries=given.get("queries") or QueryService(store, audit, chat_log, clock),
+        queries=queries,
         drift=given.get("drift") or DriftService(store, audit, notifier, clock),
         intake=intake,
     )

@@ -10,10 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from core.services.registry_view import FieldErrorView, ValidationView
 from module_registry.fields import ConfigField
 
-__all__ = ["FieldErrorView", "ModuleView", "ProjectsView", "RegistryView", "TargetView", "ValidationView"]
+__all__ = [
+    "FieldErrorView",
+    "ModuleView",
+    "ProjectsView",
+    "RegistryView",
+    "RequestBrief",
+    "TargetView",
+    "ValidationView",
+]
 
 
 class ModuleView(Protocol):
@@ -58,3 +68,15 @@ class ProjectsView(Protocol):
     def names(self) -> Sequence[str]: ...
     def environments(self, project: str) -> Sequence[str]: ...
     def target(self, project: str, environment: str) -> TargetView: ...
+
+
+class RequestBrief(BaseModel):
+    """A request as the assistant tells a person about it ("my requests", "status of req_...")."""
+
+    id: str
+    project: str
+    environment: str
+    module: str
+    name: str | None = None  # the resource's name (config ``name``), when it has one
+    status: str
+    link: str | None = None  # the pull request

@@ -18,8 +18,24 @@ from core.domain.redaction import redact
 
 log = logging.getLogger(__name__)
 
-Intent = Literal["none", "submit", "cancel", "back", "start_over", "show_terraform", "help", "reject"]
+Intent = Literal[
+    "none",
+    "submit",
+    "cancel",
+    "back",
+    "start_over",
+    "show_terraform",
+    "help",
+    "reject",
+    "list_modules",
+    "describe_module",
+    "my_requests",
+    "status",
+]
+# The intents a language model may return. Discovery and status questions are recognized by the
+# rules alone (they are whole-message phrasings, and the rules' intent outranks the model's).
 INTENTS: tuple[str, ...] = ("none", "submit", "cancel", "back", "start_over", "show_terraform", "help", "reject")
+DISCOVERY_INTENTS: frozenset[str] = frozenset({"list_modules", "describe_module", "my_requests", "status"})
 
 
 class Candidates(BaseModel):
@@ -33,6 +49,9 @@ class Candidates(BaseModel):
     unknown_fields: list[str] = Field(default_factory=list)  # keys the user named that the module lacks
     problems: dict[str, str] = Field(default_factory=dict)  # field -> why the text is not a value of it
     about: list[str] = Field(default_factory=list)  # fields a question ("what is fifo?") asks about
+    describe: str | None = None  # the module a question ("tell me about the ecr module") asks about
+    status_ref: str | None = None  # the request a status question names: an id or a resource name
+    unavailable: str | None = None  # a thing asked for that no module creates ("kubernetes cluster")
     extractor: str = "rules"
     fallback_reason: str | None = None  # why the primary model was not used
 
@@ -48,6 +67,9 @@ class Candidates(BaseModel):
             and not self.unknown_fields
             and not self.problems
             and not self.about
+            and self.describe is None
+            and self.status_ref is None
+            and self.unavailable is None
         )
 
 
@@ -126,13 +148,17 @@ def merge_candidates(primary: Candidates, secondary: Candidates) -> Candidates:
         update={
             "project": primary.project or secondary.project,
             "environment": primary.environment or secondary.environment,
-            "module": primary.module or secondary.module,
             "config": config,
             "preset": primary.preset or secondary.preset,
             "intent": intent,
             "use_default": sorted(set(primary.use_default) | set(secondary.use_default)),
             "unknown_fields": sorted(set(primary.unknown_fields) | set(secondary.unknown_fields)),
             "about": primary.about or secondary.about,
+            "describe": primary.describe or secondary.describe,
+            "status_ref": primary.status_ref or secondary.status_ref,
+            # The rules know the catalogue's gaps: a "redis server" is not an EC2 instance.
+            "module": secondary.module if secondary.unavailable else primary.module or secondary.module,
+            "unavailable": secondary.unavailable,
             "problems": {k: v for k, v in {**secondary.problems, **primary.problems}.items() if k not in config},
         }
     )

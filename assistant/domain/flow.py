@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, TargetView
+from assistant.domain.catalog import ModuleView, ProjectsView, RegistryView, RequestBrief, TargetView
 from assistant.domain.chat_model import Candidates, ExtractionContext, ModuleInfo
 from assistant.domain.fields import (
     CoercionError,
@@ -90,6 +90,11 @@ class FlowContext:
     # asked for again without repeating the reason as if the user had just said something wrong.
     quiet_errors: dict[str, str] = field(default_factory=dict)
     applied_preset: str | None = None  # the preset this turn applied
+    # Why this person may not open requests in production (the policy's words), or None when
+    # they may: asked when a prod environment is chosen, not at submit.
+    prod_refusal: Callable[[], str | None] | None = None
+    my_requests: Callable[[], list[RequestBrief]] | None = None  # the person's recent requests
+    find_request: Callable[[str], RequestBrief | None] | None = None  # by request id or resource name
 
 
 @dataclass
@@ -188,8 +193,9 @@ def advance(
         return s, _reply(s, "Cancelled: nothing was created. Tell me what you need to start again.", done=True)
     if intent == "start_over":
         return _fresh(s, ctx, "Starting over.")
-    if intent == "help":
-        return s, _settle(s, ctx, _explain_fields(ctx.registry, s.module, candidates.about) or [HELP])
+    answer = _answer(s, candidates, ctx)
+    if answer is not None:
+        return s, _settle(s, ctx, [answer])
     if intent == "back":
         if not s.history:
             return s, _settle(s, ctx, ["There is nothing to go back to."])
@@ -248,6 +254,8 @@ def _acknowledged(reply: Reply, before: Snapshot, s: IntakeSession, ctx: FlowCon
     if module is not None:
         changed = []
         for info in list(module.fields()):
+            if info.name in s.forced:
+                continue  # stated as a fact by the settle step, not acknowledged as said
             if info.name in s.config and s.config[info.name] != before.config.get(info.name, _MISSING):
                 changed.append(f"{_lower_title(info)} {_shown(s.config[info.name], info)}")
         if len(changed) > 4:
@@ -273,7 +281,9 @@ def _with_article(title: str) -> str:
 
 def _lower_title(info: ConfigField) -> str:
     title = bare_title(info)
-    return title if title[:2].isupper() else title[:1].lower() + title[1:]
+    first = title.split(maxsplit=1)[0] if title.strip() else title
+    # "PostgreSQL version", "TTL attribute": a word with inner capitals keeps them.
+    return title if any(c.isupper() for c in first[1:]) else title[:1].lower() + title[1:]
 
 
 def _shown(value: Any, info: ConfigField) -> str:
@@ -359,6 +369,129 @@ def _explain_fields(registry: RegistryView, module_id: str | None, names: list[s
     return out
 
 
+# --- discovery: the catalogue, a module, the person's requests -------------------------------
+def _answer(s: IntakeSession, candidates: Candidates, ctx: FlowContext) -> str | None:
+    """What a question or a request outside the catalogue gets (nothing changes), or None."""
+    intent = candidates.intent
+    if intent in ("describe_module", "help") and candidates.describe:
+        return _describe_module(ctx, candidates.describe)
+    if intent == "help":
+        explained = _explain_fields(ctx.registry, s.module, candidates.about)
+        if explained:
+            return "\n".join(explained)
+        scope = _scope_help(ctx, s) if {"project", "environment"} & set(candidates.about) else None
+        return scope or _help(ctx, s)
+    if intent == "list_modules":
+        return _catalogue(ctx, s)
+    if intent in ("my_requests", "status"):
+        return _request_status(ctx, candidates.status_ref)
+    if candidates.unavailable:
+        what = candidates.unavailable
+        return f"I can't create {_with_article(what)}: it is not in the catalogue.\n" + _catalogue(ctx, s)
+    return None
+
+
+def _help(ctx: FlowContext, s: IntakeSession) -> str:
+    return HELP + " Ask `what can you create?` for the catalogue or `my requests` for what you asked for."
+
+
+def _scope_help(ctx: FlowContext, s: IntakeSession) -> str | None:
+    """A question while the project or environment is being asked: the projects with their
+    descriptions (from the projects map), or the project's environments."""
+    describe = getattr(ctx.projects, "description", None)
+    if s.project is None:
+        lines = []
+        for name in ctx.projects.names():
+            about = describe(name) if callable(describe) else None
+            lines.append(f"• *{name}*" + (f": {about}" if about else ""))
+        return "The projects:\n" + "\n".join(lines)
+    if s.environment is None:
+        envs = []
+        for env in ctx.projects.environments(s.project):
+            target = _target(ctx.projects, s.project, env)
+            envs.append(f"`{env}`" + (" (production)" if target is not None and target.prod else ""))
+        about = describe(s.project) if callable(describe) else None
+        head = f"*{s.project}*" + (f": {about}." if about else ".")
+        return f"{head} Its environments: {', '.join(envs)}."
+    return None
+
+
+def _first_sentence(text: str) -> str:
+    head = re.split(r"(?<=[.!?])\s", (text or "").strip(), maxsplit=1)[0]
+    return head.rstrip(".")
+
+
+def where_available(ctx: FlowContext, module_id: str) -> list[str]:
+    """The project/environment pairs whose allowlist takes ``module_id`` (all of them when the
+    projects map lists none)."""
+    out = []
+    for project in ctx.projects.names():
+        for env in ctx.projects.environments(project):
+            target = _target(ctx.projects, project, env)
+            if target is None or target.allowed_modules is None or module_id in target.allowed_modules:
+                out.append(f"{project}/{env}")
+    return out
+
+
+def _catalogue(ctx: FlowContext, s: IntakeSession) -> str:
+    """What can be created: every module in a line, and where the request goes if known."""
+    target = _target(ctx.projects, s.project, s.environment)
+    allowed = target.allowed_modules if target is not None else None
+    here = f" in {s.project}/{s.environment}" if target is not None else ""
+    lines, elsewhere = [], []
+    for m in ctx.registry.modules():
+        if allowed is not None and m.id not in allowed:
+            elsewhere.append(m.title)
+            continue
+        lines.append(f"• *{m.title}* (`{m.id}`): {_first_sentence(m.description)}")
+    text = f"I can create{here}:\n" + "\n".join(lines)
+    if elsewhere:
+        text += f"\nNot available{here}: " + ", ".join(elsewhere) + "."
+    return text
+
+
+def _describe_module(ctx: FlowContext, module_id: str) -> str:
+    module = _module(ctx.registry, module_id)
+    if module is None:
+        return f"I don't know a module called `{module_id}`."
+    fields = list(module.fields())
+    required = [f"`{f.name}`" for f in fields if f.required and not f.has_default]
+    optional = [f"`{f.name}`" for f in fields if not (f.required and not f.has_default)]
+    parts = [f"*{module.title}* (`{module.id}`): {(module.description or '').strip().rstrip('.')}."]
+    if required:
+        parts.append("I need: " + ", ".join(required) + ".")
+    if optional:
+        parts.append("You can also set: " + ", ".join(optional[:12]) + ".")
+    where = where_available(ctx, module.id)
+    if where:
+        parts.append("Available in: " + ", ".join(where) + ".")
+    if module.presets:
+        parts.append("Presets: " + ", ".join(f"`{p}`" for p in module.presets) + ".")
+    return " ".join(parts)
+
+
+def _brief_line(r: RequestBrief) -> str:
+    name = f" `{r.name}`" if r.name else ""
+    link = f" ({r.link})" if r.link else ""
+    return f"• `{r.id}`: {r.module}{name} in {r.project}/{r.environment}: *{r.status}*{link}"
+
+
+def _request_status(ctx: FlowContext, ref: str | None) -> str:
+    if ref is not None:
+        if ctx.find_request is None:
+            return "I can't look requests up from here."
+        found = ctx.find_request(ref)
+        if found is None:
+            return f"I found no request of yours matching `{ref}`. Say `my requests` to list them."
+        return "Here it is:\n" + _brief_line(found)
+    if ctx.my_requests is None:
+        return "I can't look requests up from here."
+    mine = ctx.my_requests()
+    if not mine:
+        return "You have no requests yet."
+    return "Your recent requests:\n" + "\n".join(_brief_line(r) for r in mine[:10])
+
+
 # --- applying candidates --------------------------------------------------------------------
 def _apply(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
     notes: list[str] = []
@@ -384,7 +517,11 @@ def _apply(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
                     notes.append(f"Switched to {new_module.title}; dropped {', '.join(dropped)} (not a field of it).")
             s.module = new_module.id
             s.pending_field = None
-    return notes + _apply_config(s, cand, ctx)
+    notes += _apply_config(s, cand, ctx)
+    if cand.about and cand.intent == "none":
+        # A field named without a value ("change multi az"): explained and asked, not guessed.
+        notes += _explain_fields(ctx.registry, s.module, cand.about)
+    return notes
 
 
 def _apply_config(s: IntakeSession, cand: Candidates, ctx: FlowContext) -> list[str]:
@@ -504,14 +641,42 @@ def _settle(
     if s.environment is not None and s.environment not in envs:
         notes.append(f"Project `{s.project}` has no `{s.environment}` environment.")
         s.environment = None
-    if s.environment is None and len(envs) == 1:
+    # Eligibility at the moment of choice: a prod environment this person may not use is said
+    # now (the policy's reason), not after every question at submit.
+    refusal = ctx.prod_refusal() if ctx.prod_refusal is not None else None
+    refused_here = False  # the environment the user named was refused: never pick another silently
+    if refusal:
+        prod_envs = [e for e in envs if (t := _target(ctx.projects, s.project, e)) is not None and t.prod]
+        if s.environment in prod_envs:
+            notes.append(f"You can't request changes in {s.project}/{s.environment}: {refusal.rstrip('.')}.")
+            s.environment = None
+            refused_here = True
+        envs = [e for e in envs if e not in prod_envs]
+    # A module already named narrows the environments to those that take it.
+    if s.module is not None and _module(ctx.registry, s.module) is not None:
+        takes = [e for e in envs if f"{s.project}/{e}" in where_available(ctx, s.module)]
+        if not takes:
+            notes.append(_not_available(ctx, s.module, s.project))
+            s.module = None
+        elif s.environment is None or s.environment in envs:
+            if s.environment is not None and s.environment not in takes:
+                notes.append(_not_available(ctx, s.module, f"{s.project}/{s.environment}"))
+                s.module = None
+            else:
+                envs = takes
+    if not envs:
+        other = [n for n in names if n != s.project]
+        s.project = None
+        s.environment = None
+        return _ask_project(s, other or names, notes)
+    if s.environment is None and len(envs) == 1 and not refused_here:
         s.environment = envs[0]
     if s.environment is None:
         return _ask_environment(s, envs, notes)
     target = _target(ctx.projects, s.project, s.environment)
     allowed = list(target.allowed_modules) if target is not None and target.allowed_modules is not None else None
     if s.module is not None and allowed is not None and s.module not in allowed:
-        notes.append(f"`{s.module}` is not allowed in {s.project}/{s.environment}.")
+        notes.append(_not_available(ctx, s.module, f"{s.project}/{s.environment}"))
         s.module = None
     module = _module(ctx.registry, s.module)
     if module is None:
@@ -521,11 +686,49 @@ def _settle(
     return _settle_config(s, ctx, module, notes, prod=prod, show_terraform=show_terraform)
 
 
+def _not_available(ctx: FlowContext, module_id: str, where: str) -> str:
+    module = _module(ctx.registry, module_id)
+    title = module.title if module is not None else module_id
+    places = where_available(ctx, module_id)
+    text = f"{_with_article(title)[:1].upper()}{_with_article(title)[1:]} (`{module_id}`) is not available in {where}"
+    return text + (f"; it is available in {', '.join(places)}." if places else ".")
+
+
+def _apply_forced(s: IntakeSession, fields: list[ConfigField], environment: str, prod: bool, notes: list[str]) -> None:
+    """Values the environment's policy fixes (prod: multi-AZ on) are set and stated, never
+    asked as a question whose other answer is refused."""
+    forced: dict[str, tuple[Any, str]] = {}
+    for f in fields:
+        for fact in f.facts_for(environment, prod=prod):
+            if "const" in fact.schema_:
+                forced[f.name] = (fact.schema_["const"], fact.message)
+    for name in [n for n in s.forced if n not in forced]:
+        s.config.pop(name, None)  # the environment changed: the user never said it
+    s.forced = [n for n in s.forced if n in forced]
+    by_name = {f.name: f for f in fields}
+    for name, (value, why) in forced.items():
+        info = by_name[name]
+        current = s.config.get(name, _MISSING)
+        s.errors.pop(name, None)
+        if current == value:
+            continue
+        where = "production" if prod else environment
+        if current is not _MISSING:
+            notes.append(f"{bare_title(info)} {why.rstrip('.')}, so it stays {_shown(value, info)}.")
+        elif not (info.has_default and info.default == value):
+            notes.append(f"{bare_title(info)} is {_shown(value, info)}: required in {where}.")
+        s.config[name] = value
+        if name not in s.forced:
+            s.forced.append(name)
+
+
 def _settle_config(
     s: IntakeSession, ctx: FlowContext, module: ModuleView, notes: list[str], *, prod: bool, show_terraform: bool
 ) -> Reply:
     fields = list(module.fields())
     _adopt_early_name(s, fields)
+    assert s.environment is not None
+    _apply_forced(s, fields, s.environment, prod, notes)
     checked = _check(ctx.registry, s, fields, prod)
     for name, why in checked.invalid.items():
         s.config.pop(name, None)
@@ -663,21 +866,24 @@ def _confirm(
             )
         except PreviewFailed as exc:
             preview_problem = exc.message
+    shown_before = s.confirmed_digest
     s.confirmed_digest = _digest(s, config) if preview_problem is None else None
-    lines = [
-        f"*Project:* {s.project}",
-        f"*Environment:* {s.environment}{' (production)' if prod else ''}",
-        f"*Module:* {module.title} (`{module.id}`)",
-    ]
-    for f in fields:
-        if f.name in config:
-            mark = "" if f.name in s.config else " _(default)_"
-            value = config[f.name]
-            shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
-            lines.append(f"• {bare_title(f)} (`{f.name}`): {shown}{mark}")
-    head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
-    text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
+    # The whole summary and the Terraform are shown once (and on `show terraform`); later confirm
+    # steps (an edit) open with what changed (see ``_acknowledged``) and stay short.
+    full = show_terraform or not s.terraform_shown
+    same = shown_before is not None and shown_before == s.confirmed_digest
+    lines = _summary(s, module, fields, config, prod=prod)
     choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
+    if full:
+        head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
+        text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
+        if terraform is not None:
+            text += "\nTerraform attached."
+        s.terraform_shown = s.terraform_shown or terraform is not None
+    else:
+        state = "is unchanged" if same else "updated; everything else is as before"
+        text = _join(notes, f"Request `{s.request_id}` {state}.")
+        terraform = None
     if not s.offered_optional:
         s.offered_optional = True
         # The summary lists every value already; what it cannot show is a setting left unset.
@@ -693,7 +899,34 @@ def _confirm(
         choices = [Choice(label="Cancel", value="cancel")]
     else:
         text += "\nSay `submit` to create it, `change <field> to <value>` to edit, or `cancel`."
+        if not full and not same:
+            text += " (`show terraform` shows the updated files.)"
     return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
+
+
+def _summary(
+    s: IntakeSession, module: ModuleView, fields: list[ConfigField], config: dict[str, Any], *, prod: bool
+) -> list[str]:
+    """The confirm summary: what the user said (a line each), what policy fixed, the defaults on
+    one line."""
+    where = "production" if prod else s.environment
+    given, fixed, defaults = [], [], []
+    for f in fields:
+        if f.name not in config:
+            continue
+        value = config[f.name]
+        shown = describe_quantity(value, f.unit) if f.kind in ("integer", "number") else describe_value(value)
+        if f.name in s.forced:
+            fixed.append(f"• {bare_title(f)} (`{f.name}`): {shown} _(required in {where})_")
+        elif f.name in s.config:
+            given.append(f"• {bare_title(f)} (`{f.name}`): {shown}")
+        else:
+            defaults.append(f"{_lower_title(f)} {_shown(value, f)}")
+    lines = [f"*{module.title}* (`{module.id}`) in *{s.project}/{s.environment}*{' (production)' if prod else ''}"]
+    lines += given + fixed
+    if defaults:
+        lines.append("Defaults: " + ", ".join(defaults) + ".")
+    return lines
 
 
 def _submit(s: IntakeSession, ctx: FlowContext) -> Reply:

@@ -110,7 +110,14 @@ _CMD_TAIL = r"(?:\s+(?:it|this|that|the request|request|now|please|pls|thanks|th
 _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     (
         "cancel",
-        re.compile(r"^(?:please\s+)?(?:cancel|abort|stop|quit|exit|forget it|never ?mind|nvm)" + _CMD_TAIL + "$"),
+        re.compile(
+            r"^(?:(?:actually|ok|okay|oh|hmm+|no|nah|wait|please|sorry|ah)[,!.]?\s+)*"
+            r"(?:cancel|abort|stop|quit|exit|forget (?:it|about it|about this|this|that)|never ?mind|nvm|"
+            r"scratch that|drop (?:it|this|that)|don'?t bother|no longer needed)"
+            r"(?:[\s,.!;-]+(?:it|this|that|the request|request|now|please|pls|thanks|thank you|"
+            r"(?:i|we) (?:don'?t|do not) need (?:it|this|that)(?: any ?more)?|not needed(?: any ?more)?))*"
+            r"\s*[.!]*$"
+        ),
     ),
     (
         "start_over",
@@ -137,6 +144,60 @@ _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     ),
     ("reject", re.compile(r"^(?:no|nope|not yet|wait|hold on|n)" + _CMD_TAIL + "$")),
     ("help", re.compile(r"^(?:help|\?|what can you do|how does this work)\s*[?!.]*$")),
+    (
+        "list_modules",
+        re.compile(
+            r"^(?:(?:so|ok|okay|hi|hey|hello)[,!]?\s+)?(?:please\s+)?"
+            r"(?:(?:what|which)\s+(?:else\s+)?(?:can|could)\s+(?:you|i|we)\s+(?:create|make|build|provision|set up|"
+            r"request|order|get|deploy)|"
+            r"(?:what|which)\s+(?:modules|resources|things|services)\b|"
+            r"(?:what|which)\s+(?:kinds?|types?|sorts?)\s+of\s+(?:things|resources|modules|infra\w*|stuff)\b|"
+            r"(?:list|show|see)\s+(?:me\s+)?(?:all\s+)?(?:the\s+)?(?:available\s+)?"
+            r"(?:modules|resources|catalog(?:ue)?|options)\b|"
+            r"(?:what'?s|what is)\s+available\b|(?:modules|catalog(?:ue)?)\s*$)"
+            r"[^\n]*$"
+        ),
+    ),
+)
+# "status of req_...", "what's the status of my team-logs bucket", "my requests".
+_REQUEST_ID = re.compile(r"\breq_[A-Za-z0-9]{4,40}\b")
+_STATUS = re.compile(
+    r"\b(?:status|state|progress)\b|\bhow\s+is\s+(?:my|the)\b|\bwhere\s+is\s+(?:my|the)\b|\bwhat\s+happened\s+to\b",
+    re.IGNORECASE,
+)
+_MY_REQUESTS = re.compile(
+    r"^(?:please\s+)?(?:(?:show|list|see|get)\s+(?:me\s+)?)?(?:all\s+)?(?:my|our)\s+"
+    r"(?:open\s+|recent\s+|pending\s+)?(?:requests|reqs|changes|pull requests|prs)\b[^\n]*$|"
+    r"^what\s+(?:did|have)\s+i\s+(?:requested|request|asked for|ask for)\b",
+    re.IGNORECASE,
+)
+_STATUS_NAME = re.compile(r"\b(?:my|the|our)\s+([a-z0-9][a-z0-9._-]{1,62})\b", re.IGNORECASE)
+# A message that asks something rather than answers: a question mark, or not knowing.
+_ASKS = re.compile(
+    r"\?\s*$|\?\s|^(?:i\s+)?(?:don'?t|do not)\s+know\b|^(?:not sure|no idea|unsure|dunno)\b|"
+    r"\b(?:what|which|how)\b[^.?!]*\b(?:do we have|can i use|are there|are available|are the options)\b",
+    re.IGNORECASE,
+)
+# A request that is phrased as a question still sets values ("can you make it fifo?").
+_REQUEST_QUESTION = re.compile(
+    r"^(?:can|could|would|will)\s+(?:you|we|i)\b|^(?:how|what)\s+about\b|^(?:maybe|perhaps)\b", re.IGNORECASE
+)
+# Things people ask for that no module creates: said back plainly ("I can't create a Kubernetes
+# cluster") instead of being read as the nearest module ("redis server" is not an EC2 instance).
+_ELSEWHERE = (
+    "kubernetes", "k8s", "eks", "ecs", "fargate", "memcached", "redis", "elasticache", "valkey", "elasticsearch",
+    "opensearch", "kafka", "msk", "lambda", "lambda function", "cloud function", "vpc", "load balancer", "alb",
+    "elb", "nlb", "cloudfront", "cdn", "route53", "route 53", "dns zone", "hosted zone", "mongodb", "mongo",
+    "documentdb", "mysql", "mariadb", "aurora", "redshift", "kinesis", "step function", "step functions",
+    "api gateway", "cognito", "efs", "eventbridge", "glue", "athena", "emr", "sagemaker", "cassandra",
+    "keyspaces", "neptune", "rabbitmq", "activemq", "amazon mq", "nat gateway", "transit gateway", "waf",
+    "secrets manager", "secret", "ssm parameter", "cloudwatch alarm", "dashboard",
+)  # fmt: skip
+_ELSEWHERE_RX = re.compile(
+    r"(?<![\w.-])(" + "|".join(re.escape(t) for t in sorted(_ELSEWHERE, key=len, reverse=True)) + r")"
+    r"(?:\s+(cluster|server|instance|database|db|domain|function|queue|cache|topic|broker|stream|table))?"
+    r"(?![\w-])",
+    re.IGNORECASE,
 )
 
 _PAIR = re.compile(
@@ -150,8 +211,11 @@ _KV = re.compile(
     + "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
     + r")\b|[^\s,;]+(?:,(?=[^\s,;]*[A-Za-z0-9])[^\s,;=]+(?=[\s;]|$))*)"
 )
+# Name cues, with the typos people make ("calld", "callled", "nammed") and the cue words of a
+# few other languages ("llamado", "appelée", "namens"): a name is only ever read after one.
 _NAME_FORM = re.compile(
-    r"\b(?:called|named|call\s+it|name\s+it|name)\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
+    r"\b(?:c+a+l+e*d|n+a+m+e*d|call\s+it|name\s+it|name|llamad[oa]|con\s+nombre|nombrad[oa]|"
+    r"appel[ée]+s?|nomm[ée]+s?|genannt|namens|chiamat[oa]|denominad[oa])\s+(?P<val>\"[^\"]+\"|'[^']+'|`[^`]+`|[A-Za-z0-9][\w.\-/]*)",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -203,6 +267,26 @@ def detect_intent(text: str) -> Intent:
     return "none"
 
 
+_NAME_CUE_TYPO = re.compile(r"c+a+l+e*d|n+a+m+e*d|llamad[oa]|nombre|appel[ée]+s?|nomm[ée]+s?|genannt|namens")
+
+
+def _near_module_word(word: str, modules: list[ModuleInfo]) -> bool:
+    """Is ``word`` a near miss of a word the registry uses for a module ("bukcet", "queeu")?"""
+    if len(word) < 4 or not word.isalpha():
+        return False
+    vocab = {w for info in modules for p in module_phrases(info) for w in p.split() if len(w) >= 4}
+    forms = {word, word.rstrip("s"), word + "s"}
+    if forms & vocab:
+        return False  # a real word ("events"), not a misspelling
+    # A typo keeps the length (a swapped, doubled or dropped letter); "worker" is not "work".
+    return any(
+        abs(len(word) - len(w)) <= 1
+        and not (word.startswith(w) or w.startswith(word))
+        and difflib.SequenceMatcher(None, word, w).ratio() >= 0.8
+        for w in vocab
+    )
+
+
 def _unquote(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'`":
@@ -227,7 +311,8 @@ def _stem(word: str) -> str:
 
 
 def _stem_pattern(phrase: str) -> re.Pattern[str]:
-    parts = [re.escape(_stem(w)) + r"\w*" for w in words(phrase)]
+    # Short words are matched whole: "ha" (high availability) must not match "have".
+    parts = [re.escape(_stem(w)) + r"\w*" if len(w) >= 4 else re.escape(w) + "s?" for w in words(phrase)]
     if not parts:
         return re.compile(r"(?!x)x")
     return re.compile(r"(?<![\w-])" + r"[\s_-]+".join(parts) + r"(?![\w-])", re.IGNORECASE)
@@ -388,13 +473,18 @@ class RuleExtractor:
         cand = Candidates(extractor=self.name)
         text = _Text(message, message)
         cand.intent = detect_intent(message)
+        if cand.intent == "list_modules":
+            # "which services can assume it?" asks about a field of the module, not the catalogue.
+            about = [f.name for f in field_infos(context.module_schema) if names_field(message, f)]
+            if about:
+                cand.intent, cand.about = "help", about
+            return cand
         if cand.intent in ("cancel", "back", "start_over", "help", "show_terraform"):
             return cand
-        if _QUESTION.match(" ".join(message.lower().split())):
-            # "what is fifo?" asks about a field; it never sets one.
-            cand.intent = "help"
-            fields = field_infos(context.module_schema)
-            cand.about = [f.name for f in fields if names_field(message, f)]
+        low = " ".join(message.lower().split())
+        if self._status(message, context, cand):
+            return cand
+        if self._question(message, low, context, cand):
             return cand
 
         pairs = self._explicit_pairs(text)
@@ -404,6 +494,8 @@ class RuleExtractor:
                 text.mask(start, end)
         named = self._name_forms(text)
         after_module = self._names(text, context, cand, pairs)
+        if self._elsewhere(message, context, cand):
+            return cand
         module = context.module_info(cand.module or context.module)
         fields = field_infos(module.config_schema if module else context.module_schema)
         by_name = {f.name: f for f in fields}
@@ -674,7 +766,81 @@ class RuleExtractor:
                 return None
             if any(low in module_phrases(m) for m in context.modules) or "." in value:
                 return None
+            if _NAME_CUE_TYPO.fullmatch(low) or _near_module_word(low, context.modules):
+                return None  # "s3 bukcet callled x": a misspelt module word or cue is never a name
             return value
+
+    def _question(self, message: str, low: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """ "what is fifo?" asks about a field; "I don't know, which subnets do we have?" asks about
+        the one being asked for. A question never sets a value."""
+        asks = _ASKS.search(low) is not None and not _REQUEST_QUESTION.match(low) and len(low.split()) >= 2
+        if asks and not context.pending_field and self._match_module_in(low, context.modules) is not None:
+            asks = False  # "a bucket called x in core dev?" is a request with a question mark
+        if not (_QUESTION.match(low) or (asks and cand.intent == "none")):
+            return False
+        cand.intent = "help"
+        cand.about = [f.name for f in field_infos(context.module_schema) if names_field(message, f)]
+        if not cand.about:
+            cand.describe = self._match_module_in(low, context.modules)
+        if not cand.about and cand.describe is None and context.pending_field:
+            cand.about = [context.pending_field]
+        elif not cand.about and cand.describe is None and context.step in ("project", "environment"):
+            cand.about = [context.step]  # the question being asked: the projects, the environments
+        return True
+
+    def _status(self, message: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """ "status of req_...", "what's the status of my team-logs bucket", "my requests"."""
+        if _MY_REQUESTS.search(message.strip()):
+            cand.intent = "my_requests"
+            return True
+        rid = _REQUEST_ID.search(message)
+        if rid is not None and (_STATUS.search(message) or len(message.split()) <= 3):
+            cand.intent, cand.status_ref = "status", rid.group(0)
+            return True
+        if not _STATUS.search(message) or context.pending_field:
+            return False
+        module_words = {w for info in context.modules for p in module_phrases(info) for w in p.split()}
+        for found in _STATUS_NAME.finditer(message):
+            name = found.group(1)
+            if name.lower() not in module_words | {"request", "requests", "status", "pr", "change"}:
+                cand.intent, cand.status_ref = "status", name
+                return True
+        if re.search(r"\b(?:my|the)\s+(?:last\s+)?(?:request|pr|change)\b", message, re.IGNORECASE):
+            cand.intent = "my_requests"
+            return True
+        return False
+
+    def _elsewhere(self, message: str, context: ExtractionContext, cand: Candidates) -> bool:
+        """Something no module creates ("a memcached cluster", "redis server"): said plainly
+        instead of read as the nearest module."""
+        if context.step not in ("project", "environment", "module") and cand.module is None:
+            return False
+        for found in _ELSEWHERE_RX.finditer(message):
+            if re.search(r"\.\w", message[found.end() : found.end() + 2]):
+                continue  # lambda.amazonaws.com is a trusted service, not a thing to create
+            before = words(message[: found.start()])[-1:]
+            if before and before[0] in ("for", "by", "to", "from", "into", "with", "behind", "like"):
+                continue  # "a role for lambda", "a queue behind the load balancer"
+            module = context.module_info(cand.module)
+            suffix = (found.group(2) or "").lower()
+            own = {w for p in module_phrases(module) for w in p.split()} if module else set()
+            if module is not None and not (suffix and suffix in own):
+                continue
+            cand.unavailable = " ".join(found.group(0).split())
+            cand.module = None
+            cand.config = {}
+            return True
+        return False
+
+    def _match_module_in(self, low: str, modules: list[ModuleInfo]) -> str | None:
+        """The module a sentence names (earliest mention), for questions about a module."""
+        best: tuple[int, str] | None = None
+        for info in modules:
+            for phrase in module_phrases(info):
+                for match in _boundary(phrase).finditer(low):
+                    if best is None or match.start() < best[0]:
+                        best = (match.start(), info.id)
+        return best[1] if best else None
 
     @staticmethod
     def _match_module(value: str, modules: list[ModuleInfo]) -> str | None:
@@ -699,6 +865,8 @@ class RuleExtractor:
                 cand.preset = preset
                 for m in matches:
                     text.mask(m.start(), m.end())
+                for m in text.find(re.compile(r"\bpresets?\b", re.IGNORECASE)):
+                    text.mask(m.start(), m.end())  # "use preset x" is no answer to the name question
                 return
         # "use preset foo" names a preset the module lacks: say so rather than ignore it.
         for pattern in _PRESET_FORMS:
@@ -736,6 +904,34 @@ class RuleExtractor:
             taken.add(f.name)
             text.mask(match.start(), match.end())
         self._enum_by_part(text, fields, cand)
+        self._enum_near_misses(text, fields, cand)
+
+    def _enum_near_misses(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
+        """ "db.t3.micro" where the options are db.t4g.*: a value shaped like the options but not
+        one of them is never swapped for the nearest option; it is a problem that asks."""
+        tokens = [(m.group(0).rstrip(".,;:!?"), m.start()) for m in _TOKEN.finditer(text.work)]
+        for f in fields:
+            if not f.enum or f.name in cand.config or f.name in cand.problems or f.kind == "boolean":
+                continue
+            labels = [str(o) for o in f.enum]
+            dotted = [lb for lb in labels if "." in lb]
+            if not dotted:
+                continue
+            prefixes = {lb.split(".", 1)[0].lower() + "." for lb in dotted}
+            for token, start in tokens:
+                low = token.lower()
+                if "." not in low or low in {lb.lower() for lb in labels} or low.startswith(("subnet-", "sg-", "arn:")):
+                    continue
+                shaped = any(low.startswith(p) for p in prefixes) or (
+                    low.count(".") == dotted[0].count(".") and re.fullmatch(r"[a-z][a-z0-9]*\.[a-z0-9]+", low)
+                )
+                if not shaped:
+                    continue
+                near = suggest_enum(f, token, cutoff=0.6)
+                hint = f"; the nearest option is `{near}`" if near is not None else ""
+                cand.problems[f.name] = f"`{token}` is not offered here{hint}"
+                text.mask(start, start + len(token))
+                break
 
     def _enum_by_part(self, text: _Text, fields: list[ConfigField], cand: Candidates) -> None:
         """ "kms encryption" -> sse-kms, "infrequent access table class" -> STANDARD_INFREQUENT_ACCESS:
@@ -854,6 +1050,12 @@ class RuleExtractor:
             start, end, _ = mentions[0]
             before = words(text.work[max(0, start - 30) : start])[-3:]
             after = words(text.work[end : end + 12])[:1]
+            said = (after and after[0] in _AFTER_FALSE | _AFTER_TRUE) or any(w in _NEGATIONS for w in before)
+            if not said and any(w in ("change", "toggle", "update", "set", "modify", "adjust") for w in before):
+                # "change multi az" says which field, not which way: asked, never guessed.
+                cand.about.append(f.name)
+                text.mask(start, end)
+                continue
             value = True
             if any(w in _NEGATIONS for w in before):
                 value = False

@@ -74,6 +74,8 @@ class IntakeSession(BaseModel):
     request_link: str | None = None
     confirmed_digest: str | None = None  # what the confirm step showed (submit needs a match)
     offered_optional: bool = False  # optional fields and presets offered once
+    forced: list[str] = Field(default_factory=list)  # config values the environment's policy fixes
+    terraform_shown: bool = False  # the full summary and Terraform were shown at this confirm step
     history: list[Snapshot] = Field(default_factory=list)
     turns: int = 0  # user messages seen
     last_extractor: str | None = None

@@ -36,6 +36,11 @@ class Gate:
         if not decision.allowed:
             self.refuse(request.id, action.value, actor, decision.reason or NOT_ALLOWED, source)
 
+    def decide_create(self, prod: bool, actor: Actor) -> Decision:
+        """May ``actor`` open a request (prod or not)? The decision alone, recording nothing: for
+        a caller that asks before collecting the request (the assistant, when prod is chosen)."""
+        return check_create(prod, actor, self._policy)
+
     def require_create(self, request_id: str, prod: bool, actor: Actor, source: str, data: dict[str, Any]) -> None:
         """Return when ``actor`` may open a request (prod or not); else record and refuse."""
         decision = check_create(prod, actor, self._policy)

@@ -20,7 +20,16 @@ from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
 from core.domain.policy import Action, Actor, Policy, plans_on_base
-from core.domain.request import Approval, CleanupPr, Operation, PullRequestRef, Request, RunRef, TimelineStep
+from core.domain.request import (
+    Approval,
+    CleanupPr,
+    Operation,
+    PullRequestRef,
+    Request,
+    Requester,
+    RunRef,
+    TimelineStep,
+)
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
@@ -30,7 +39,7 @@ from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services import pr_text
 from core.services.approval_check import standing_of
-from core.services.commands import CreateRequest, digest
+from core.services.commands import CreateRequest, actor_of, digest
 from core.services.fold import DISPATCH_SKEW, cleanup_run_step
 from core.services.gate import NOT_ALLOWED, Gate
 from core.services.operations import Begun, CleanupStage, Operations, Paused, Start, cleanup_stage, pending
@@ -126,6 +135,12 @@ class RequestService:
             cmd.requester.email or cmd.requester.id,
             bool(target.prod),
         )
+
+    def create_refusal(self, requester: Requester, *, prod: bool) -> str | None:
+        """Why ``requester`` may not open a request (in prod when ``prod``), or None when they may:
+        the check ``create`` makes, asked before the request is collected (nothing recorded)."""
+        decision = self._gate.decide_create(prod, actor_of(requester))
+        return None if decision.allowed else (decision.reason or NOT_ALLOWED)
 
     def create(self, cmd: CreateRequest) -> Request:
         """Validate, save, then branch, commit, PR, plan; a retry with the same key resumes."""

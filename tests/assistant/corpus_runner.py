@@ -1,6 +1,14 @@
-"""Runs the utterance corpus (``corpus.yaml``) against the real module registry and the example
-projects map: extraction accuracy of the first message (field level and request level) and the
-number of turns to a submitted request, answering follow-up questions like a user would.
+"""Runs the utterance corpus (``corpus.yaml``, and the held-out ``corpus_holdout.yaml``) against
+the real module registry and the example projects map: extraction accuracy of the first message
+(field level and request level), the number of turns to a submitted request, answering follow-up
+questions like a user would, and SILENT MISREADS: a value that reaches the confirm step without
+the user having said it (the line's own values, the runner's answers to questions, and values
+the environment's policy fixes and states are the only ones allowed there).
+
+A line with ``expect`` is a dialogue check instead: ``text`` then each of ``then`` is sent (as
+``user`` if given) and the last reply must contain each of ``contains``, none of
+``not_contains``, be at one of ``step`` (and none of ``not_step``), leave every ``unset`` field
+unset, never select ``not_module``, and be ``done`` when asked.
 Shared by ``test_corpus.py`` (which asserts floors) and ``bench/bench_assistant.py`` (which
 prints the numbers)."""
 
@@ -24,10 +32,11 @@ from assistant.domain.rules import RuleExtractor
 from assistant.domain.session import ConversationKey, IntakeSession
 from assistant.service import IntakeService
 from core.domain.request import Requester
-from tests.assistant.fakes import FakeRequestService
+from tests.assistant.fakes import FakeQueries, FakeRequestService
 from tests.fakes import InMemoryChatLog, InMemoryObjectStore, ManualClock
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
+HOLDOUT = Path(__file__).with_name("corpus_holdout.yaml")
 USER = Requester(id="U_CORPUS", name="corpus")
 MAX_TURNS = 15
 
@@ -42,6 +51,13 @@ class Utterance:
     config: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
     holdout: bool = False  # added after the extractor was tuned; never tuned on
+    then: list[str] = field(default_factory=list)  # dialogue lines: the messages after ``text``
+    expect: dict[str, Any] | None = None  # dialogue lines: what the last reply must show
+    user: str | None = None  # who says it (default: a person on the prod allowlist)
+
+    @property
+    def dialogue(self) -> bool:
+        return self.expect is not None
 
 
 @dataclass
@@ -54,6 +70,7 @@ class Outcome:
     complete: bool  # the line states every value a valid request needs
     turns: int | None  # user messages until submitted (None: never got there)
     transcript: list[str]
+    misreads: list[str] = field(default_factory=list)  # values at confirm nobody said
 
     @property
     def exact(self) -> bool:
@@ -80,7 +97,11 @@ class Report:
 
     @property
     def unfinished(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.turns is None]
+        return [o for o in self.outcomes if o.turns is None and not o.utterance.dialogue]
+
+    @property
+    def silent_misreads(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.misreads]
 
     def summary(self) -> dict[str, Any]:
         all_turns = self.turns()
@@ -89,6 +110,8 @@ class Report:
             "utterances": len(self.outcomes),
             "modules": len({o.utterance.module for o in self.outcomes}),
             "request_exact": round(self.request_accuracy, 3),
+            "silent_misreads": len(self.silent_misreads),
+            "dialogue_lines": sum(o.utterance.dialogue for o in self.outcomes),
             "field_accuracy": round(self.field_accuracy, 3),
             "submitted": len(all_turns),
             "median_turns": statistics.median(all_turns) if all_turns else None,
@@ -107,7 +130,10 @@ def _p95(values: list[int]) -> float | None:
     return float(ordered[index])
 
 
-def load_corpus(path: Path = CORPUS) -> list[Utterance]:
+def load_corpus(path: Path | None = None) -> list[Utterance]:
+    """Both parts (``corpus.yaml`` tuned, ``corpus_holdout.yaml`` held out), or one file."""
+    if path is None:
+        return load_corpus(CORPUS) + [u if u.holdout else _held_out(u) for u in load_corpus(HOLDOUT)]
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         Utterance(
@@ -119,9 +145,17 @@ def load_corpus(path: Path = CORPUS) -> list[Utterance]:
             config=dict(item.get("config") or {}),
             answers=dict(item.get("answers") or {}),
             holdout=bool(item.get("holdout", False)),
+            then=[str(t) for t in item.get("then") or []],
+            expect=dict(item["expect"]) if item.get("expect") is not None else None,
+            user=item.get("user"),
         )
         for item in raw
     ]
+
+
+def _held_out(u: Utterance) -> Utterance:
+    u.holdout = True
+    return u
 
 
 def _fresh_session() -> IntakeSession:
@@ -200,11 +234,11 @@ def answer_for(u: Utterance, session: IntakeSession, reply: Reply, registry: Any
     return "default"
 
 
-def run_one(u: Utterance, registry: Any, projects: Any, model: ChatModel | None = None) -> Outcome:
+def _service(model: ChatModel | None, registry: Any, projects: Any) -> IntakeService:
     clock = ManualClock()
     requests = FakeRequestService(clock, prod_allowed={USER.id})
     counter = itertools.count(1)
-    service = IntakeService(
+    return IntakeService(
         InMemoryObjectStore(),
         InMemoryChatLog(),
         registry,
@@ -214,12 +248,47 @@ def run_one(u: Utterance, registry: Any, projects: Any, model: ChatModel | None 
         clock,
         new_session_id=lambda: f"ses_{next(counter):012d}",
         new_request_id_fn=lambda: f"req_{next(counter):012d}",
+        queries=FakeQueries(requests),
     )
+
+
+def misreads_at_confirm(u: Utterance, session: IntakeSession, answered: set[str], registry: Any) -> list[str]:
+    """Values in the confirm step that the user did not say: not in the line, not answered
+    to a question, not a preset's, not fixed (and stated) by the environment's policy."""
+    out = []
+    for part in ("project", "environment", "module"):
+        expected, got = getattr(u, part), getattr(session, part)
+        if expected is not None and got != expected and part not in answered:
+            out.append(f"{part}: {got!r} (said {expected!r})")
+    module = registry.get(session.module) if session.module else None
+    preset = dict(module.presets.get(u.preset, {})) if u.preset and module is not None else {}
+    defaults = {f.name: f.default for f in module.fields() if f.has_default} if module is not None else {}
+    for key, value in session.config.items():
+        if key in session.forced or key in answered:
+            continue
+        if key in u.config:
+            if value != u.config[key]:
+                out.append(f"config.{key}: {value!r} (said {u.config[key]!r})")
+        elif key in u.answers:
+            if value != u.answers[key]:
+                out.append(f"config.{key}: {value!r} (meant {u.answers[key]!r})")
+        elif key not in preset and not (key in defaults and value == defaults[key]):
+            # A value equal to the default changes nothing in the request: not a misread.
+            out.append(f"config.{key}: {value!r} (never said)")
+    return out
+
+
+def run_one(u: Utterance, registry: Any, projects: Any, model: ChatModel | None = None) -> Outcome:
+    if u.dialogue:
+        return run_dialogue(u, registry, projects, model)
+    service = _service(model, registry, projects)
     key = ConversationKey(team_id="T", channel="C", thread_ts="1")
     extractor = model or RuleExtractor()
     cand = extractor.extract(u.text, extraction_context(_fresh_session(), registry, projects))
     total, correct, wrong = score(u, cand)
     transcript: list[str] = []
+    misreads: list[str] = []
+    answered: set[str] = set()
     text = u.text
     turns: int | None = None
     for turn in range(1, MAX_TURNS + 1):
@@ -231,8 +300,51 @@ def run_one(u: Utterance, registry: Any, projects: Any, model: ChatModel | None 
             break
         session = service.session(key)
         assert session is not None
+        if session.step == "confirm":
+            misreads += [m for m in misreads_at_confirm(u, session, answered, registry) if m not in misreads]
+        answered.add(session.pending_field or session.step)
         text = "submit" if session.step == "confirm" else answer_for(u, session, reply, registry)
-    return Outcome(u, cand, total, correct, wrong, is_complete(u, registry, projects), turns, transcript)
+    outcome = Outcome(u, cand, total, correct, wrong, is_complete(u, registry, projects), turns, transcript)
+    outcome.misreads = misreads
+    return outcome
+
+
+def run_dialogue(u: Utterance, registry: Any, projects: Any, model: ChatModel | None = None) -> Outcome:
+    """A dialogue line: the messages are sent and the last reply checked against ``expect``."""
+    assert u.expect is not None
+    service = _service(model, registry, projects)
+    key = ConversationKey(team_id="T", channel="C", thread_ts="1")
+    user = Requester(id=u.user, name=u.user) if u.user else USER
+    extractor = model or RuleExtractor()
+    cand = extractor.extract(u.text, extraction_context(_fresh_session(), registry, projects))
+    transcript: list[str] = []
+    reply = None
+    for text in [u.text, *u.then]:
+        reply = service.handle(key, user, text)
+        transcript += [f"> {text}", "< " + reply.text.replace("\n", " / ")[:300]]
+    assert reply is not None
+    session = service.session(key)
+    step = session.step if session is not None else None
+    config = dict(session.config) if session is not None else {}
+    low = reply.text.lower()
+    want = u.expect
+    wrong = [f"reply lacks {c!r}" for c in want.get("contains", []) if c.lower() not in low]
+    wrong += [f"reply has {c!r}" for c in want.get("not_contains", []) if c.lower() in low]
+    if want.get("step") and step not in want["step"]:
+        wrong.append(f"step {step!r}, expected one of {want['step']}")
+    if step in want.get("not_step", []):
+        wrong.append(f"step {step!r}")
+    if "done" in want and bool(reply.done) != bool(want["done"]):
+        wrong.append(f"done {reply.done}")
+    misreads = [
+        f"config.{name}: {config[name]!r} (a question, stored)" for name in want.get("unset", []) if name in config
+    ]
+    if want.get("not_module") and session is not None and session.module == want["not_module"]:
+        misreads.append(f"module: {session.module!r} (not asked for)")
+    wrong += misreads
+    outcome = Outcome(u, cand, 1, 0 if wrong else 1, wrong, False, None, transcript)
+    outcome.misreads = misreads
+    return outcome
 
 
 def run_corpus(registry: Any = None, projects: Any = None, model: ChatModel | None = None) -> Report:

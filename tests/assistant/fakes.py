@@ -8,7 +8,8 @@ from typing import Any
 
 import jsonschema
 
-from core.domain.errors import PermissionDenied
+from core.domain.errors import PermissionDenied, RequestNotFound
+from core.domain.index import IndexRow, Page
 from core.domain.request import PullRequestRef, Request
 from module_registry.fields import ConfigField, fields_of
 from tests.fakes import ManualClock
@@ -231,6 +232,11 @@ class FakeRequestService:
         if cmd.environment == "prod" and cmd.requester.id not in self.prod_allowed:
             raise PermissionDenied("create", "requests in prod need the prod allowlist")
 
+    def create_refusal(self, requester: Any, *, prod: bool) -> str | None:
+        if self.fail_with is not None or not prod or requester.id in self.prod_allowed:
+            return None
+        return "requests in prod need the prod allowlist"
+
     def preview(self, cmd: Any) -> dict[str, str]:
         self.previews += 1
         body = "\n".join(f'  {k} = "{v}"' for k, v in sorted(cmd.config.items()))
@@ -264,3 +270,34 @@ class FakeRequestService:
         )
         self.created[cmd.idempotency_key] = request
         return request
+
+
+@dataclass
+class FakeQueries:
+    """``QueryService.get/list`` over the requests a ``FakeRequestService`` created."""
+
+    requests: FakeRequestService
+
+    def get(self, request_id: str) -> Request:
+        for request in self.requests.created.values():
+            if request.id == request_id:
+                return request
+        raise RequestNotFound(request_id)
+
+    def list(self, filters: Any = None, limit: int = 50, cursor: str | None = None) -> Page:
+        rows = [
+            IndexRow(
+                id=r.id,
+                project=r.project,
+                environment=r.environment,
+                module=r.module,
+                status=r.status,
+                requester=r.requester.id,
+                received_at=r.received_at,
+                updated_at=r.updated_at,
+                version=1,
+            )
+            for r in reversed(list(self.requests.created.values()))
+            if filters is None or filters.requester in (None, r.requester.id)
+        ]
+        return Page(rows=rows[:limit])

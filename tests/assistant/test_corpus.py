@@ -18,9 +18,14 @@ def test_corpus_covers_every_module_with_enough_lines() -> None:
     from module_registry import catalogue
 
     corpus = load_corpus()
-    assert len(corpus) >= 60
-    assert {u.module for u in corpus} == {m.id for m in catalogue.load_registry().modules()}
+    requests = [u for u in corpus if not u.dialogue]
+    assert len(requests) >= 60
+    assert {u.module for u in requests} == {m.id for m in catalogue.load_registry().modules()}
     assert sum(u.holdout for u in corpus) >= 20
+    # Issue 15: the held-out file and the conversation checks (discovery, status, cancel,
+    # questions at a pending field, not-in-catalogue, prod eligibility and forced values).
+    assert sum(u.holdout and u.dialogue for u in corpus) >= 15
+    assert sum(not u.holdout and u.dialogue for u in corpus) >= 10
 
 
 def test_extraction_accuracy_floors(report: Report) -> None:
@@ -30,6 +35,21 @@ def test_extraction_accuracy_floors(report: Report) -> None:
     holdout = report.part(holdout=True).summary()
     assert holdout["request_exact"] >= 0.80, holdout
     assert holdout["field_accuracy"] >= 0.95, holdout
+
+
+def test_no_silent_misreads_on_either_part(report: Report) -> None:
+    # A value at the confirm step that the user did not say (issue 15): none, tuned or held out.
+    for holdout in (False, True):
+        part = report.part(holdout=holdout)
+        assert [(o.utterance.text, o.misreads) for o in part.silent_misreads] == []
+
+
+def test_request_level_exact_rates(report: Report) -> None:
+    assert report.summary()["request_exact"] >= 0.93, report.summary()
+    assert report.part(holdout=False).summary()["request_exact"] >= 0.95
+    # The held-out part was written before tuning and never edited: 88 % when measured (its
+    # misses are conservative expectations, see docs/assistant.md).
+    assert report.part(holdout=True).summary()["request_exact"] >= 0.85
 
 
 def test_every_line_reaches_a_submitted_request(report: Report) -> None:

@@ -16,7 +16,7 @@ def test_the_first_question_acknowledges_what_was_understood(core: Core) -> None
 
 
 def test_a_module_named_before_the_project_is_acknowledged_then_placed(core: Core) -> None:
-    chat = core.chat()
+    chat = core.chat(PROD)  # prod is chosen below: a person on the prod allowlist
     reply = chat.say("I need a database")
     assert reply.text.startswith("Got it: an RDS PostgreSQL database.\n") and reply.question == "project"
     reply = chat.say("core")
@@ -33,7 +33,12 @@ def test_the_first_confirm_step_needs_no_acknowledgement_but_a_change_gets_one(c
     assert reply.text.startswith("Got it: visibility timeout 300 seconds (5 minutes).\n")
     reply = chat.say("fifo on")
     assert reply.text.startswith("Got it: FIFO on.\n")
+    # Issue 15: an edit at confirm says what changed; the summary and Terraform are not re-posted
+    # (they come back on `show terraform`).
+    assert "• Visibility timeout" not in reply.text and reply.terraform is None
+    reply = chat.say("show terraform")
     assert "• Visibility timeout (`visibility_timeout_seconds`): 300 seconds (5 minutes)\n" in reply.text
+    assert reply.terraform
 
 
 def test_a_greeting_gets_an_introduction_not_an_apology(world: World) -> None:
@@ -125,8 +130,10 @@ def test_confirm_lists_every_value_once_and_offers_only_what_it_cannot_show(core
     reply = chat.say("queue orders in core dev")
     summary = [line for line in reply.text.splitlines() if line.startswith("• ")]
     assert len(summary) == len({line.split("(`")[1] for line in summary})  # each field once
-    assert "• Tags (`tags`): none _(default)_" in summary
-    assert "• Message retention (`message_retention_seconds`): 345600 seconds (4 days) _(default)_" in summary
+    # Issue 15: the confirm step is compact: what the user said in bullets, defaults on one line.
+    assert summary == ["• Name (`name`): orders"]
+    [defaults] = [line for line in reply.text.splitlines() if line.startswith("Defaults: ")]
+    assert "message retention 345600 seconds (4 days)" in defaults and defaults.endswith("tags none.")
     [optional] = [line for line in reply.text.splitlines() if line.startswith("Optional settings")]
     assert optional == "Optional settings you can add: `kms_key_id`."
     assert any(line.startswith("Presets: `fifo`") for line in reply.text.splitlines())
@@ -162,9 +169,9 @@ def test_the_submitted_reply_links_the_pull_request_once(core: Core) -> None:
 
 def test_a_permission_refusal_reads_as_a_sentence(core: Core) -> None:
     chat = core.chat(DEV)
-    chat.say("bucket invoices in core prod")
-    reply = chat.say("submit")
-    assert "you are not allowed to create it (" in reply.text and "to: " not in reply.text
+    reply = chat.say("bucket invoices in core prod")  # issue 15: said when prod is chosen
+    assert "You can't request changes in core/prod: requests in prod need the prod allowlist." in reply.text
+    assert "to: " not in reply.text
     assert core.chat(PROD, thread="1700000000.000950").say("bucket invoices in core prod").step == "confirm"
 
 

@@ -30,6 +30,7 @@ def test_one_shot_request_reaches_confirm_in_one_turn_and_submits_in_two(world: 
 
 
 def test_missing_values_are_asked_one_at_a_time(world: World) -> None:
+    world.requests.prod_allowed.add(USER.id)  # prod is offered only to those who may use it
     chat = world.chat()
     reply = chat.say("need a queue")
     assert chat.session.module == "sqs-queue" and chat.session.step == "project"
@@ -197,6 +198,7 @@ def test_unknown_field_is_named_with_the_real_fields(world: World) -> None:
 
 
 def test_prod_constraint_is_explained_and_asked_again(world: World) -> None:
+    world.requests.prod_allowed.add(USER.id)
     chat = world.chat()
     reply = chat.say("bucket team-logs in payments prod with force destroy")
     assert chat.session.pending_field == "force_destroy"
@@ -208,6 +210,7 @@ def test_prod_constraint_is_explained_and_asked_again(world: World) -> None:
 
 
 def test_switching_to_prod_revalidates_values_given_earlier(world: World) -> None:
+    world.requests.prod_allowed.add(USER.id)
     chat = world.chat()
     chat.say("bucket team-logs in payments dev with force destroy")
     assert chat.session.config["force_destroy"] is True and chat.session.step == "confirm"
@@ -217,12 +220,14 @@ def test_switching_to_prod_revalidates_values_given_earlier(world: World) -> Non
 
 
 def test_prod_permission_refusal_is_explained_and_the_session_stays(world: World) -> None:
+    # Issue 15: the prod allowlist is checked when prod is chosen, not after every question.
     chat = world.chat()
-    chat.say("bucket team-logs in payments prod")
-    reply = chat.say("submit")
-    assert not reply.done and "not allowed" in reply.text and "prod allowlist" in reply.text
-    assert chat.session.step == "confirm"
-    chat.say("change environment to dev")
+    reply = chat.say("bucket team-logs in payments prod")
+    assert not reply.done and "can't request changes in payments/prod" in reply.text and "prod allowlist" in reply.text
+    assert chat.session.step == "environment" and chat.session.module == "s3-bucket"
+    assert "prod" not in [c.value for c in reply.choices]
+    assert chat.session.config == {"name": "team-logs"}
+    chat.say("dev")
     assert chat.say("submit").submitted
     assert world.requests.created[chat.session.id].environment == "dev"
 
