@@ -172,3 +172,16 @@ def _actor(user: str) -> Any:
     from core.domain.policy import Actor
 
     return Actor(id=user)
+
+
+# --- pasted credentials ------------------------------------------------------------------------
+
+
+def test_a_pasted_secret_is_flagged_and_the_person_told_to_rotate_it(harness: Harness) -> None:
+    h = harness
+    secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
+    h.dm(DEV, f"I need an s3 bucket, my aws secret is {secret}", ts="1700000000.400000")
+    warning = eventually(lambda: [c for c in _top_level(h) if "rotate it now" in c.text()], what="the warning")
+    assert "an AWS secret access key" in warning[0].text() and secret not in warning[0].text()
+    h.fake.settle()
+    assert not any(secret in c.text() for c in h.fake.of("chat.postMessage"))
