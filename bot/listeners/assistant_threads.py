@@ -159,5 +159,6 @@ def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
     assistant = Assistant(thread_context_store=handlers.contexts)
     assistant.thread_started(handlers.started)
     assistant.thread_context_changed(handlers.context_changed)
-    assistant.user_message(matchers=[handlers.is_assistant_thread])(handlers.message)
+    # Bolt annotates ``matchers`` as one callable but concatenates it to a list: pass a list.
+    assistant.user_message(matchers=[handlers.is_assistant_thread])(handlers.message)  # type: ignore[arg-type]
     app.use(assistant)
