@@ -83,14 +83,14 @@ def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
         in_thread = event.get("thread_ts") if is_ts(event.get("thread_ts")) else None
         thread_ts, note = conversation_of(team, channel, user, event)
         thread = ThreadRef(team, channel, thread_ts)
+        # The DM waits on this conversation from now on: pointed at before the answer is posted,
+        # so the person's next message (sent as soon as they read it) finds it.
+        pending.point(team, channel, PendingDm(thread_ts=thread_ts, user_id=user))
         converse(
             k, client, thread, user, str(event.get("text") or ""), answer_in=str(in_thread or TOP_LEVEL), note=note
         )
-        # The DM now waits on this conversation while it asks something; a finished one lets go.
-        if _waiting(k, team, channel, thread_ts, user):
-            pending.point(team, channel, PendingDm(thread_ts=thread_ts, user_id=user))
-        else:
-            pending.clear(team, channel, thread_ts)
+        if not _waiting(k, team, channel, thread_ts, user):
+            pending.clear(team, channel, thread_ts)  # finished or cancelled: the DM lets go
 
     def ack_dm(ack: Ack, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         ack()
