@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.domain.session import ConversationKey
 from bot.listeners.common import TOP_LEVEL, Kit, converse, first_event, kit_of
 from bot.listeners.dm_pending import PendingDm, PendingDms
+from bot.views import fmt
 from bot.views.ids import ThreadRef, is_ts
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def is_user_dm(event: dict[str, Any]) -> bool:
     )
 
 
-NEW_REQUEST_NOTE = "That reads as a new request, so I started one. The earlier one waits in <{link}|its thread>."
+NEW_REQUEST_NOTE = "That reads as a new request, so I started one. The earlier one waits in {link}."
 
 
 def _waiting(k: Kit, team: str | None, channel: str, thread_ts: str, user: str) -> bool:
@@ -71,7 +72,7 @@ def register(app: App, deps: Deps, *, kit: Kit | None = None) -> None:
             return str(in_thread or ts), None
         key = ConversationKey(team_id=team, channel=channel, thread_ts=waiting.thread_ts)
         if k.deps.intake.is_new_request(key, str(event.get("text") or "")):
-            link = f"https://slack.com/archives/{channel}/p{waiting.thread_ts.replace('.', '')}"
+            link = fmt.link(fmt.card_link(channel, waiting.thread_ts), "its thread") or "its thread"
             return str(in_thread or ts), NEW_REQUEST_NOTE.format(link=link)
         return waiting.thread_ts, None
 
