@@ -88,32 +88,32 @@ class AssistantHandlers:
         return where is not None and self.contexts.find(channel_id=where[0], thread_ts=where[1]) is not None
 
     def started(self, body: dict[str, Any], payload: dict[str, Any], say: Any, set_suggested_prompts: Any) -> None:
+        # Bolt has acked: the store and Slack are written after the ack, on the listener pool.
+        self.k.later(self.greet, body, payload, say, set_suggested_prompts)
+
+    def greet(self, body: dict[str, Any], payload: dict[str, Any], say: Any, set_suggested_prompts: Any) -> None:
         where = _thread_of(body)
         if where is None or not first_event(self.k, body):
             return
         context = (payload.get("assistant_thread") or {}).get("context") or {}
         self.contexts.save(channel_id=where[0], thread_ts=where[1], context=context)
-        self.k.later(self.greet, say, set_suggested_prompts)
-
-    @staticmethod
-    def greet(say: Any, set_suggested_prompts: Any) -> None:
         say(GREETING)
         set_suggested_prompts(prompts=list(PROMPTS), title=PROMPTS_TITLE)
 
-    @staticmethod
-    def context_changed(payload: dict[str, Any], save_thread_context: Any) -> None:
+    def context_changed(self, payload: dict[str, Any], save_thread_context: Any) -> None:
         context = (payload.get("assistant_thread") or {}).get("context")
         if isinstance(context, dict):
-            save_thread_context(context)
+            self.k.later(save_thread_context, context)
 
     def message(
         self, body: dict[str, Any], event: dict[str, Any], client: Any, set_status: Any, set_title: Any
     ) -> None:
-        if not first_event(self.k, body) or not isinstance(event.get("user"), str):
-            return
-        self.k.later(self.turn, body, event, client, set_status, set_title)
+        if isinstance(event.get("user"), str):
+            self.k.later(self.turn, body, event, client, set_status, set_title)
 
     def turn(self, body: dict[str, Any], event: dict[str, Any], client: Any, set_status: Any, set_title: Any) -> None:
+        if not first_event(self.k, body):
+            return
         team = body.get("team_id") if isinstance(body.get("team_id"), str) else event.get("team")
         thread = ThreadRef(team, str(event["channel"]), str(event["thread_ts"]))
         user, text = str(event["user"]), str(event.get("text") or "")

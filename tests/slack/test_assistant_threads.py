@@ -84,6 +84,7 @@ def test_the_prompts_what_can_you_create_and_my_requests_are_answered(harness: H
     h = harness
     request = create_request(h)
     _started(h)
+    h.fake.wait_for("assistant.threads.setSuggestedPrompts")  # the person reads them, then clicks one
     _say(h, "What can you create?", "1729999500.000001")
     modules = eventually(lambda: [c for c in _in_thread(h) if "s3-bucket" in str(c.params)], what="the modules")
     assert modules
@@ -100,3 +101,32 @@ def test_a_threaded_dm_outside_an_assistant_thread_is_still_a_plain_intake_turn(
     h.dm(DEV, "core", ts="1700000000.500001", thread_ts="1700000000.500000")
     eventually(lambda: _in_thread(h, "1700000000.500000"), what="the answer in the thread")
     assert not h.fake.of("assistant.threads.setStatus")
+
+
+def test_a_context_change_is_kept_and_threaded_dms_are_acked_off_the_event_loop(harness: Harness) -> None:
+    from bot.app import ack_needs_io
+    from bot.listeners.assistant_threads import ObjectThreadContextStore
+
+    h = harness
+    _started(h)
+    h.fake.wait_for("assistant.threads.setSuggestedPrompts")
+    h.event(
+        {
+            "type": "assistant_thread_context_changed",
+            "assistant_thread": {
+                "user_id": DEV,
+                "context": {"channel_id": "C0OTHER01", "team_id": TEAM, "enterprise_id": None},
+                "channel_id": DM,
+                "thread_ts": THREAD,
+            },
+            "event_ts": "1729999327.187400",
+        }
+    )
+    store = ObjectThreadContextStore(h.deps.objects)
+    eventually(
+        lambda: (store.find(channel_id=DM, thread_ts=THREAD) or {}).get("channel_id") == "C0OTHER01",
+        what="the new context",
+    )
+    # The middleware reads the store to tell an assistant thread from another DM thread.
+    assert ack_needs_io(b'{"event":{"type":"message","channel_type":"im","thread_ts":"1.2"}}')
+    assert not ack_needs_io(b'{"event":{"type":"message","channel_type":"im","ts":"1.2"}}')
