@@ -15,6 +15,7 @@ chat-log failure is logged and never fails the reply, and a slow one delays it b
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -49,6 +50,14 @@ MAX_ATTEMPTS = 6
 # Bidirectional-override and isolate controls can disguise what a message says; right-to-left
 # text itself is kept.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+# A message that asks for something ("I need an SQS queue"), as opposed to one that answers.
+_ASKS_FOR = re.compile(
+    r"\b(?:i\s+need|we\s+need|i\s+want|we\s+want|i'?d\s+like|can\s+i\s+(?:get|have)|create|provision|"
+    r"request|set\s+up|spin\s+up|another|one\s+more|please|give\s+me|get\s+me|can\s+you|could\s+you)\b",
+    re.IGNORECASE,
+)
+_ANOTHER = re.compile(r"\b(?:another|one\s+more|a\s+second)\b", re.IGNORECASE)
 
 __all__ = ["MAX_MESSAGE_CHARS", "ConversationKey", "IntakeService", "Reply", "clean_text"]
 
@@ -217,6 +226,26 @@ class IntakeService:
         if deleted:
             log.info("removed %d expired intake sessions", deleted)
         return deleted
+
+    def is_new_request(self, key: ConversationKey, text: str) -> bool:
+        """True when ``text`` asks for another resource than the one the conversation at ``key``
+        is collecting ("I need an SQS queue" while a bucket's name is asked for): a channel that
+        continues a pending conversation with unthreaded messages (a DM) then starts a new one
+        instead of reading the message as an answer. Read by the rules, never by the model: the
+        decision must be cheap and predictable."""
+        session = self.session(key)
+        cleaned = clean_text(text)
+        if session is None or session.terminal or session.module is None or not _ASKS_FOR.search(cleaned):
+            return False
+        probe = IntakeSession.start(key, session.user_id, session_id="probe", now=self._clock.now(), ttl=self._ttl)
+        try:
+            named = self._rules.extract(cleaned, self._context(probe)).module
+        except Exception:
+            log.warning("reading a new request in %s failed", key.object_key(), exc_info=True)
+            return False
+        if named is None:
+            return False
+        return named != session.module or bool(_ANOTHER.search(cleaned))
 
     def session(self, key: ConversationKey) -> IntakeSession | None:
         """The stored session of a conversation (None when absent or unreadable)."""

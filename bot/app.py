@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -149,15 +150,22 @@ def register_all(app: App, deps: Deps, *, kit: Kit | None = None, link_url: Link
     return shared
 
 
+_IM_EVENT = re.compile(rb'"channel_type"\s*:\s*"im"')
+
+
 def ack_needs_io(body: bytes | str) -> bool:
     """Whether acknowledging this Slack request may wait on I/O, so that ``dispatch`` must not
-    run on an event loop. Only modal submissions do: their inline errors (``response_action:
-    errors``) need the session or the request read before the ack. Every other ack is CPU only
-    (parse, verify, ``ack()``, hand the work to the pool) and can run on the loop, which saves a
-    threadpool hop per ack (``bench_slack``). The check is a substring test on the raw body: a
-    submission always contains its type, so it errs only towards the threadpool."""
+    run on an event loop. Modal submissions do: their inline errors (``response_action:
+    errors``) need the session or the request read before the ack. So do messages in a DM's
+    thread: the assistant-thread middleware reads whether the thread is an assistant thread
+    before it picks a listener. Every other ack is CPU only (parse, verify, ``ack()``, hand the
+    work to the pool) and can run on the loop, which saves a threadpool hop per ack
+    (``bench_slack``). The check is a substring test on the raw body: it errs only towards the
+    threadpool."""
     raw = body.encode() if isinstance(body, str) else body
-    return b"view_submission" in raw
+    if b"view_submission" in raw:
+        return True
+    return b"thread_ts" in raw and _IM_EVENT.search(raw) is not None
 
 
 def fastapi_handler(app: App) -> Any:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bot.views.assistant import PROMPTS
+
 ManifestMode = Literal["http", "socket"]
 
 PLACEHOLDER_URL = "https://tfpilot.example.com"
@@ -30,11 +32,13 @@ MAX_NAME_CHARS = 35  # Slack's limit on display_information.name
 # admin both ask why; a scope the code no longer calls for is removed from here.
 SCOPE_REASONS: dict[str, str] = {
     "app_mentions:read": "app_mention events: @TfPilot in a channel starts or continues an intake (bot/listeners)",
+    "assistant:write": "assistant.threads.setStatus/setTitle/setSuggestedPrompts and the assistant_thread_* events: "
+    "TfPilot in Slack's AI-app side panel (bot/listeners/assistant_threads.py)",
     "channels:join": "conversations.join: the bot joins a project's public approvals channel to post cards there",
     "chat:write": "chat.postMessage/chat.update/chat.postEphemeral: cards, thread replies, intake, refusals",
     "commands": "the /tfpilot slash command",
     "files:write": "files.uploadV2: a plan too long to quote goes into the request's thread as a file",
-    "im:history": "message.im events: direct messages to the app",
+    "im:history": "message.im events: direct messages to the app, and messages in its assistant threads",
     "im:write": "conversations.open: /tfpilot new in a channel the app is not in continues in a DM; "
     "approvers get a request's card in a DM when no approvals channel is set",
     "users:read": "users.info: the clicking user's profile (roles, display)",
@@ -45,7 +49,17 @@ BOT_SCOPES: tuple[str, ...] = tuple(sorted(SCOPE_REASONS))
 
 # Events the listeners serve (bot/listeners) and the two that keep installations current:
 # ``tokens_revoked`` / ``app_uninstalled`` delete a workspace's tokens from the installation store.
-BOT_EVENTS: tuple[str, ...] = ("app_home_opened", "app_mention", "app_uninstalled", "message.im", "tokens_revoked")
+# ``assistant_thread_started`` / ``assistant_thread_context_changed`` drive the AI-app threads.
+BOT_EVENTS: tuple[str, ...] = (
+    "app_home_opened",
+    "app_mention",
+    "app_uninstalled",
+    "assistant_thread_context_changed",
+    "assistant_thread_started",
+    "message.im",
+    "tokens_revoked",
+)
+ASSISTANT_DESCRIPTION = "Ask for infrastructure in plain words: I collect what the module needs and open a reviewed PR."
 
 DESCRIPTION = "Terraform self-service: ask for infrastructure in plain words; reviewed PRs, planned and applied by CI."
 LONG_DESCRIPTION = (
@@ -117,6 +131,10 @@ def slack_manifest(mode: ManifestMode, url: str | None = None, *, name: str = DE
                 "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": False,
+            },
+            "assistant_view": {
+                "assistant_description": ASSISTANT_DESCRIPTION,
+                "suggested_prompts": [dict(prompt) for prompt in PROMPTS],
             },
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],

@@ -6,7 +6,8 @@ The first notification posts the card and records its ts in the request (``slack
 ones ``chat.update`` it. A card that can no longer be edited is posted again. Rate limits
 (429 with ``Retry-After``), Slack's 5xx and connection errors are retried by the client's
 slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
-failures are logged. Also home of ``web_client(settings)``, the one place a Slack
+failures are logged, and a notification that failed is recorded and rendered again later
+(``bot.slack_render_backlog``). Also home of ``web_client(settings)``, the one place a Slack
 ``WebClient`` is configured (``SLACK_API_URL`` as its base URL, the retry handlers).
 
 Copies of the card where approvers are (the project's approvals channel, or their DMs) are kept
@@ -24,9 +25,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.card_copies import ApprovalCopies
+from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
+from core.domain.errors import TfPilotError
 from core.domain.request import Request
 from core.ports.notifier import Transition
 from core.services.once import Once
@@ -87,6 +90,7 @@ class SlackNotifier:
         self._approvers = list(approvers)
         self._store = store
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
+        self._backlog = RenderBacklog(objects) if objects is not None else None
         self._installations = installation_store
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -105,7 +109,50 @@ class SlackNotifier:
             self._notify(request, transition)
         except Exception:
             log.exception("slack notification of %s (%s) failed", request.id, transition.event)
+            self._missed(request, transition)
+        else:
+            self.render_missed(request.id)
+        # Approvers' copies are their own posts: a failed main card does not hold them back.
         self._sync_copies(request, transition)
+
+    # --- missed renders (bot.slack_render_backlog) ---------------------------------------
+    def _missed(self, request: Request, transition: Transition) -> None:
+        if self._backlog is None or request.slack is None:
+            return
+        try:
+            self._backlog.record(request.id, transition, at=request.updated_at)
+        except Exception:
+            log.exception("recording the missed card of %s failed", request.id)
+
+    def render_missed(self, request_id: str | None = None) -> int:
+        """Render again what Slack did not take (one request's, or all): the card from the
+        current document, then each missed reply in order. Returns how many went out; what
+        fails again stays for the next try."""
+        if self._backlog is None:
+            return 0
+        done, failed = 0, set()
+        for missed in self._backlog.missed(request_id):
+            if missed.request_id in failed:
+                continue
+            try:
+                request = self._current_by_id(missed.request_id)
+                if request is not None and request.slack is not None:
+                    self._notify(request, missed.transition)
+            except Exception:
+                log.warning("rendering the missed card of %s failed again", missed.request_id, exc_info=True)
+                failed.add(missed.request_id)
+                continue
+            self._backlog.done(missed)
+            done += 1
+        return done
+
+    def _current_by_id(self, request_id: str) -> Request | None:
+        if self._store is None:
+            return None
+        try:
+            return self._store.get(request_id)
+        except TfPilotError:
+            return None  # gone or archived: nothing left to render
 
     # --- internals -----------------------------------------------------------------------
     def _lock(self, request_id: str) -> threading.Lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # Registration order matters only where patterns overlap: specific listeners come first.
 LISTENER_MODULES: tuple[str, ...] = (
+    "bot.listeners.assistant_threads",  # middleware: assistant threads before plain DMs
     "bot.listeners.actions",
     "bot.listeners.views",
     "bot.listeners.commands",

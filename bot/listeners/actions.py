@@ -19,12 +19,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.listeners.common import (
+    OTHER_TEAM_TEXT,
+    TOP_LEVEL,
     Kit,
     channel_of,
     converse,
     ephemeral,
     first_action,
     kit_of,
+    other_team,
     owner_elsewhere,
     refuse_foreign_turn,
     team_of,
@@ -165,6 +168,10 @@ class ClickHandlers:
             ephemeral(client, channel=where[0], user=user, text="That button is malformed; nothing was done.")
             return
         try:
+            if other_team(self.k.deps.store.get(ref.request_id), team_of(body)):
+                log.warning("%s of %s refused: clicked from another workspace", action.value, ref.request_id)
+                ephemeral(client, channel=where[0], user=user, text=OTHER_TEAM_TEXT, thread_ts=where[1])
+                return
             actor = self.k.identity.actor(client, team_of(body), user)
             # Edit and a prod Destroy open a form first: the service is asked before it opens (a
             # refusal raises PermissionDenied, below) and checks again when it is submitted.
@@ -241,7 +248,9 @@ class ClickHandlers:
             )
         except Exception:
             log.warning("could not mark the choice in %s as answered", channel, exc_info=True)
-        converse(self.k, client, thread, user, value, checked=True)
+        # A question asked at the top level of a DM is answered there too.
+        top = channel.startswith("D") and not is_ts(message.get("thread_ts"))
+        converse(self.k, client, thread, user, value, checked=True, answer_in=TOP_LEVEL if top else None)
 
     # --- "Open form" -------------------------------------------------------------------------
 

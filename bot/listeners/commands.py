@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from bot.identity import LinkedIdentities
-from bot.listeners.common import Kit, converse, kit_of, team_of
+from bot.listeners.common import Kit, converse, kit_of, other_team, team_of
 from bot.views import home as home_views
 from bot.views.card import request_card
 from bot.views.ids import ThreadRef, is_ts
@@ -116,7 +116,7 @@ class CommandHandlers:
             self.k, client, ThreadRef(team, str(posted.get("channel") or channel), ts), user, text or "new request"
         )
 
-    def list_requests(self, respond: Any, user: str, words: list[str]) -> None:
+    def list_requests(self, respond: Any, team: str | None, user: str, words: list[str]) -> None:
         scope, statuses, unknown = parse_list_args(words)
         if unknown:
             respond(
@@ -125,7 +125,7 @@ class CommandHandlers:
                 "Try `/tfpilot list [mine|pending|all] [status]`.",
             )
             return
-        filters = ListFilter(requester=user if scope == "mine" else None, status=statuses)
+        filters = ListFilter(requester=user if scope == "mine" else None, status=statuses, slack_team=team)
         page = self.k.deps.queries.list(filters, 25, None)
         title = {"mine": "My requests", "pending": "Waiting for an approver", "all": "All requests"}[scope]
         if statuses and scope != "pending":
@@ -133,13 +133,17 @@ class CommandHandlers:
         message = home_views.list_message(title, page.rows, more=page.cursor is not None)
         respond(response_type="ephemeral", replace_original=False, **message)
 
-    def show_status(self, respond: Any, words: list[str]) -> None:
+    def show_status(self, respond: Any, team: str | None, words: list[str]) -> None:
         if not words or not is_request_id(words[0]):
             respond(response_type="ephemeral", text="Usage: `/tfpilot status <request id>` (e.g. `req_ab12cd34ef56`).")
             return
         try:
             request = self.k.deps.queries.get(words[0])
         except RequestNotFound:
+            request = None
+        if request is None or other_team(request, team):
+            # Another workspace's request is answered like a missing one: ids are not a secret,
+            # but what they hold is.
             respond(response_type="ephemeral", text=f"No request `{words[0]}`.")
             return
         respond(response_type="ephemeral", **request_card(request))
@@ -187,9 +191,9 @@ class CommandHandlers:
             if verb == "new":
                 self.start_intake(client, body, user, rest)
             elif verb == "list":
-                self.list_requests(respond, user, words)
+                self.list_requests(respond, team_of(body), user, words)
             elif verb == "status":
-                self.show_status(respond, words)
+                self.show_status(respond, team_of(body), words)
             elif verb == "modules":
                 respond(response_type="ephemeral", **home_views.modules_message(self.k.deps.registry.modules()))
             elif verb == "insights":

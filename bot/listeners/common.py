@@ -32,6 +32,8 @@ from bot.views import fmt
 from bot.views.ids import ThreadRef
 from bot.views.intake import intake_message
 from bot.views.limits import MAX_BLOCKS, clip, mrkdwn
+from bot.views.secrets import pasted_secret_message
+from core.domain.redaction import secrets_found
 from core.services.once import Once
 
 if TYPE_CHECKING:
@@ -139,6 +141,17 @@ def channel_of(body: dict[str, Any]) -> str | None:
     return None
 
 
+def other_team(request: Any, team_id: str | None) -> bool:
+    """True when ``request`` was made in another Slack workspace than ``team_id``: a click,
+    command or event from there is refused (a request made outside Slack belongs to none)."""
+    slack = getattr(request, "slack", None)
+    owner = getattr(slack, "team_id", None) if slack is not None else None
+    return owner is not None and owner != team_id
+
+
+OTHER_TEAM_TEXT = ":no_entry: This request belongs to another Slack workspace; nothing was done."
+
+
 # --- dedupe -----------------------------------------------------------------------------------
 
 
@@ -181,12 +194,30 @@ def ephemeral(client: Any, *, channel: str | None, user: str, text: str, thread_
         log.exception("could not tell %s: %s", user, fallback)
 
 
-def post_intake_reply(client: Any, thread: ThreadRef, reply: Any, *, note: str | None = None) -> None:
+TOP_LEVEL = "top"  # ``answer_in``: answer at the top level of the conversation (a DM)
+
+
+def _answer_kwargs(thread: ThreadRef, answer_in: str | None) -> dict[str, Any]:
+    """Where an answer goes: the conversation's thread (None), the top level (``TOP_LEVEL``),
+    or the thread the person wrote in (its ts)."""
+    if answer_in == TOP_LEVEL:
+        return {}
+    return {"thread_ts": answer_in or thread.thread_ts}
+
+
+def post_intake_reply(
+    client: Any, thread: ThreadRef, reply: Any, *, note: str | None = None, answer_in: str | None = None
+) -> dict[str, Any]:
+    # Buttons and forms always name the conversation's thread, wherever the answer is shown.
     message = intake_message(reply, thread_ts=thread.thread_ts)
     blocks = message["blocks"]
     if note:
         blocks = [*blocks, {"type": "context", "elements": [mrkdwn(note)]}][: MAX_BLOCKS["message"]]
-    client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=message["text"], blocks=blocks)
+    posted = client.chat_postMessage(
+        channel=thread.channel, text=message["text"], blocks=blocks, **_answer_kwargs(thread, answer_in)
+    )
+    data = getattr(posted, "data", posted)
+    return data if isinstance(data, dict) else {}
 
 
 def _card_note(kit: Kit, reply: Any) -> str | None:
@@ -228,27 +259,58 @@ def refuse_foreign_turn(client: Any, thread: ThreadRef, user_id: str, owner: str
     )
 
 
-def converse(kit: Kit, client: Any, thread: ThreadRef, user_id: str, text: str, *, checked: bool = False) -> None:
-    """One intake turn: the message goes to the assistant, its reply into the thread (unless
-    the thread's conversation belongs to someone else; ``checked``: the caller made sure)."""
+def warn_pasted_secret(client: Any, thread: ThreadRef, text: str, answer_in: str | None) -> None:
+    """Tell the person to rotate a credential they pasted (the logs keep it redacted)."""
+    kinds = secrets_found(text)
+    if not kinds:
+        return
+    log.warning("a message in %s held a credential (%s): redacted from the logs", thread.channel, ", ".join(kinds))
+    try:
+        client.chat_postMessage(
+            channel=thread.channel, **pasted_secret_message(kinds), **_answer_kwargs(thread, answer_in)
+        )
+    except Exception:
+        log.warning("could not warn about a pasted credential in %s", thread.channel, exc_info=True)
+
+
+def converse(
+    kit: Kit,
+    client: Any,
+    thread: ThreadRef,
+    user_id: str,
+    text: str,
+    *,
+    checked: bool = False,
+    answer_in: str | None = None,
+    note: str | None = None,
+) -> Any:
+    """One intake turn: the message goes to the assistant, its reply into the thread, or where
+    ``answer_in`` says (unless the thread's conversation belongs to someone else; ``checked``:
+    the caller made sure). ``note`` is shown under the reply. Returns the assistant's reply
+    (None when there was none)."""
     if not checked:
         owner = owner_elsewhere(kit, thread, user_id)
         if owner is not None:
             refuse_foreign_turn(client, thread, user_id, owner)
-            return
+            return None
     try:
         profile = kit.identity.profile(client, thread.team_id, user_id)
         key = ConversationKey(team_id=thread.team_id, channel=thread.channel, thread_ts=thread.thread_ts)
         # Slack's links, mentions and escapes are read back here: the assistant reads plain text.
-        reply = kit.deps.intake.handle(key, profile.requester(), plain_text(text))
-        post_intake_reply(client, thread, reply, note=_card_note(kit, reply))
+        plain = plain_text(text)
+        warn_pasted_secret(client, thread, plain, answer_in)
+        reply = kit.deps.intake.handle(key, profile.requester(), plain)
+        notes = [n for n in (note, _card_note(kit, reply)) if n]
+        post_intake_reply(client, thread, reply, note="\n".join(notes) or None, answer_in=answer_in)
+        return reply
     except Exception as exc:
         log.exception("intake turn in %s/%s failed", thread.channel, thread.thread_ts)
         try:
             client.chat_postMessage(
                 channel=thread.channel,
-                thread_ts=thread.thread_ts,
                 text=f"Sorry, something went wrong ({type(exc).__name__}). Please try again.",
+                **_answer_kwargs(thread, answer_in),
             )
         except Exception:
             log.exception("could not report the failure in %s", thread.channel)
+        return None

@@ -46,11 +46,13 @@ def build_home(k: Kit, client: Any, team_id: str | None, user_id: str) -> dict[s
     actor = profile.actor()
     role = k.identity.role(actor)
     queries = k.deps.queries
-    mine = queries.list(ListFilter(requester=user_id), HOME_ROWS, None).rows
+    mine = queries.list(ListFilter(requester=user_id, slack_team=team_id), HOME_ROWS, None).rows
     awaiting = None
     buttons: dict[str, list[dict[str, Any]]] = {}
     if role >= Role.APPROVER:
-        waiting = queries.list(ListFilter(status=frozenset({Status.PLAN_READY.value})), 100, None).rows
+        waiting = queries.list(
+            ListFilter(status=frozenset({Status.PLAN_READY.value}), slack_team=team_id), 100, None
+        ).rows
         own = actor.identities()
         awaiting = [
             r

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
 from bot.listeners.actions import refusal_text
-from bot.listeners.common import Kit, ephemeral, kit_of, post_intake_reply, team_of, user_of
+from bot.listeners.common import (
+    OTHER_TEAM_TEXT,
+    Kit,
+    ephemeral,
+    kit_of,
+    other_team,
+    post_intake_reply,
+    team_of,
+    user_of,
+)
 from bot.views.forms import FormField, errors_by_block, parse_submission, schema_fields
 from bot.views.ids import DESTROY_CONFIRM_BLOCK, DESTROY_CONFIRM_CALLBACK, EDIT_FORM_CALLBACK, INTAKE_FORM_CALLBACK
 from bot.views.limits import clip, escape, join_lines
@@ -128,6 +137,9 @@ class ModalHandlers:
         user = user_of(body)
         if user is None:
             return
+        if other_team(request, team_of(body)):
+            self.tell(client, meta, user, OTHER_TEAM_TEXT)
+            return
         try:
             actor = self.k.identity.actor(client, team_of(body), user)
             self.k.deps.requests.update_config(request.id, values, actor, source="slack")
@@ -161,6 +173,9 @@ class ModalHandlers:
         if user is None:
             return
         try:
+            if other_team(self.k.deps.store.get(meta.request_id), team_of(body)):
+                self.tell(client, meta, user, OTHER_TEAM_TEXT)
+                return
             actor = self.k.identity.actor(client, team_of(body), user)
             self.k.deps.requests.destroy(meta.request_id, actor, source="slack")
         except PermissionDenied as denied:

@@ -4,7 +4,8 @@ What a pass works on, under which lease, and what it does to each request is dec
 ``core.services.reconcile`` (so a lost webhook delays an update, never loses it). This module
 keeps what belongs to the running process: the daemon thread (``start()``/``stop()``, run by
 the web app's lifespan), one pass at a time, a correlation id per pass for the logs, the
-``tfpilot_reconciler_*`` metrics, and the hourly sweep of abandoned intake conversations.
+``tfpilot_reconciler_*`` metrics, the hourly sweep of abandoned intake conversations, and the
+Slack cards and replies that failed after the client's retries (rendered again each pass).
 ``run_once()`` is the unit tests drive.
 """
 
@@ -73,6 +74,7 @@ class Reconciler:
         with self._pass_lock, correlation(new_correlation_id("reconcile")):
             report = self._service.run_once()
             report.sessions_swept = self._sweep_sessions(self._deps.clock.now())
+            report.cards_rendered = self._render_missed_cards()
             if self._metrics is not None:
                 self._metrics.reconciler_passes.inc()
                 self._metrics.reconciler_actions.labels("sync").inc(len(report.synced))
@@ -86,6 +88,21 @@ class Reconciler:
                     len(report.errors),
                 )
             return report
+
+    def _render_missed_cards(self) -> int:
+        """Cards and replies Slack refused earlier go out again (a notifier without a backlog,
+        such as the console's, has none); a failure waits for the next pass."""
+        render = getattr(self._deps.notifier, "render_missed", None)
+        if render is None:
+            return 0
+        try:
+            rendered: int = render()
+        except Exception:
+            log.warning("rendering missed Slack cards failed", exc_info=True)
+            return 0
+        if rendered:
+            log.info("rendered %d missed Slack card update(s)", rendered)
+        return rendered
 
     def _sweep_sessions(self, now: datetime) -> int:
         """Abandoned intake conversations are deleted now and then (deleting one twice, from two

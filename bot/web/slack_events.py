@@ -1,8 +1,10 @@
 """``POST /slack/events``: Slack's Events API, interactivity and slash commands, in HTTP mode.
 
-The body is read with a 1 MiB cap, the envelope's id (``event_id``/``trigger_id``) becomes the
-correlation id, and the request goes to the Bolt app through slack_bolt's Starlette adapter
-helpers: Bolt verifies the v0 signature and its 5-minute window itself. ``App.dispatch`` is
+The body is read with a 1 MiB cap; its v0 signature is checked over the raw bytes before
+anything parses it, then it is parsed with bounds (``bot.web.slack_body``): a malformed or
+unsigned body is answered 400/401 with a short reason, never handed to Bolt. The envelope's
+id (``event_id``/``trigger_id``) becomes the correlation id, and the request goes to the Bolt
+app through slack_bolt's Starlette adapter helpers (Bolt checks the signature again). ``App.dispatch`` is
 synchronous: acks that are CPU only run it on the event loop, the rest (modal submissions, and
 every ack when OAuth may need the installation store) in the threadpool. Each answer counts in
 ``tfpilot_slack_acks_total{mode="http"}``.
@@ -10,10 +12,6 @@ Absent a Bolt app (Socket Mode serves Slack), the route answers 404.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,24 +22,9 @@ from bot.web.body import MIB, ErrorOut, read_limited
 from bot.web.context import web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
 from bot.web.metrics import record_slack_ack
+from bot.web.slack_body import BadSlackBody, parse_slack_body, verify_signature
 
 router = APIRouter(tags=["slack"])
-
-
-def envelope_of(body: bytes, content_type: str) -> dict[str, Any]:
-    """The parsed envelope (JSON, or a form's ``payload``/fields), {} when unreadable."""
-    try:
-        text = body.decode("utf-8")
-        if "application/json" in content_type:
-            doc = json.loads(text)
-            return doc if isinstance(doc, dict) else {}
-        form = {k: v[0] for k, v in parse_qs(text).items() if v}
-        if "payload" in form:
-            doc = json.loads(form["payload"])
-            return doc if isinstance(doc, dict) else {}
-        return form
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 @router.post(
@@ -49,6 +32,7 @@ def envelope_of(body: bytes, content_type: str) -> dict[str, Any]:
     summary="Slack Events API, interactivity and slash commands (signed by Slack)",
     responses={
         200: {"description": "acknowledged (Bolt's answer)", "content": {"application/json": {}, "text/plain": {}}},
+        400: {"model": ErrorOut, "description": "malformed body (not JSON/form, too deeply nested)"},
         401: {"model": ErrorOut, "description": "signature check failed"},
         404: {"model": ErrorOut, "description": "HTTP mode not enabled"},
         413: {"model": ErrorOut},
@@ -71,7 +55,15 @@ async def slack_events(request: Request) -> Response:
     body = await read_limited(request, MIB)
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
-    envelope = slack_envelope_id(envelope_of(body, request.headers.get("content-type", "")))
+    secret = ctx.deps.settings.slack_signing_secret
+    try:
+        if secret is not None:
+            verify_signature(secret.get_secret_value(), body, request.headers)
+        parsed = parse_slack_body(body, request.headers.get("content-type", ""))
+    except BadSlackBody as bad:
+        record_slack_ack("http", str(bad.status))
+        raise HTTPException(status_code=bad.status, detail=bad.reason) from None
+    envelope = slack_envelope_id(parsed)
     cid = f"slack-{envelope}" if envelope else new_correlation_id("slack")
     # An ack that is CPU only (parse, verify, ack, hand the work to the pool) runs right here: a
     # threadpool hop costs more than the ack itself under a burst of clicks. A modal submission

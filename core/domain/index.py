@@ -40,6 +40,7 @@ class IndexRow(BaseModel):
     destroyed_at: datetime | None = None
     drift_detected: bool = False
     last_synced_at: datetime | None = None
+    slack_team: str | None = None  # the Slack workspace the request belongs to (None: not from Slack)
 
     @classmethod
     def of(cls, request: Request) -> IndexRow:
@@ -67,6 +68,7 @@ class IndexRow(BaseModel):
             destroyed_at=request.destroyed_at,
             drift_detected=bool(request.drift and request.drift.detected),
             last_synced_at=request.last_synced_at,
+            slack_team=request.slack.team_id if request.slack else None,
         )
 
 
@@ -83,6 +85,8 @@ class ListFilter(BaseModel):
     since: datetime | None = None  # received_at >= since
     until: datetime | None = None  # received_at < until
     include_archived: bool = False
+    # A Slack workspace sees its own requests and those made outside Slack, never another's.
+    slack_team: str | None = None
 
     @field_validator("since", "until")
     @classmethod
@@ -103,6 +107,8 @@ class ListFilter(BaseModel):
             who = self.requester.lower()
             if who not in {(row.requester or "").lower(), (row.requester_email or "").lower()}:
                 return False
+        if self.slack_team is not None and row.slack_team not in (None, self.slack_team):
+            return False
         if self.since is not None and row.received_at < self.since:
             return False
         if self.until is not None and row.received_at >= self.until:

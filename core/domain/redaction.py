@@ -9,7 +9,9 @@ are left alone. Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +64,33 @@ def _pair(m: re.Match[str]) -> str:
     return f"{m.group('name')}{m.group('sep')}{quote}{_mark(_kind_of_name(m.group('name')))}{quote}"
 
 
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _random_looking(value: str, *, min_entropy: float) -> bool:
+    # Upper and lower case letters and digits, and spread like random output: hex digests
+    # (one case), words and ids run together stay below the bar.
+    return (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() or c in "/+" for c in value)
+        and _entropy(value) >= min_entropy
+    )
+
+
+def _if_random(kind: str, min_entropy: float) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        token = m.group("tok")
+        if not _random_looking(token, min_entropy=min_entropy):
+            return m.group(0)
+        return m.group(0)[: m.start("tok") - m.start()] + _mark(kind)
+
+    return replace
+
+
 # Order matters: whole blocks and prefixed tokens first, generic name=value pairs last (they
 # leave values that were already redacted alone).
 _RULES: list[_Rule] = [
@@ -83,6 +112,19 @@ _RULES: list[_Rule] = [
             r"[A-Za-z0-9/+=]{16,}"
         ),
         _keep_prefix("aws-secret-key"),
+    ),
+    (
+        # An AWS secret access key pasted in prose: 40 base64 characters after "secret", "key"...
+        re.compile(
+            r"(?i)(?P<keep>\b(?:secret|key|aws)\b[^\n]{0,24}?[\s:=\"'`])"
+            r"(?P<tok>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+        _if_random("aws-secret-key", 3.5),
+    ),
+    (
+        # ... or alone, when it looks random.
+        re.compile(r"(?<![A-Za-z0-9/+=_-])(?P<tok>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])"),
+        _if_random("aws-secret-key", 4.2),
     ),
     (
         re.compile(
@@ -107,6 +149,11 @@ _RULES: list[_Rule] = [
     (
         re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
         _fixed("jwt"),
+    ),
+    (
+        # Any other long random-looking token (API keys of services without a known prefix).
+        re.compile(r"(?<![A-Za-z0-9/+=_-])(?P<tok>[A-Za-z0-9_-]{32,})(?![A-Za-z0-9/+=_-])"),
+        _if_random("token", 4.5),
     ),
     (
         re.compile(r"(?i)(?P<keep>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|bot)\s+)[^\s\"',;]+"),
@@ -136,6 +183,16 @@ def redact(text: str) -> str:
     for pattern, replace in _RULES:
         text = pattern.sub(replace, text)
     return text
+
+
+_FOUND = re.compile(r"\[REDACTED:([a-z-]+)\]")
+
+
+def secrets_found(text: str) -> list[str]:
+    """The kinds of credential ``text`` holds (sorted, each once): what ``redact`` would hide."""
+    before = Counter(_FOUND.findall(text))
+    after = Counter(_FOUND.findall(redact(text)))
+    return sorted((after - before).keys())
 
 
 def is_secret_key(name: str) -> bool:

@@ -53,6 +53,7 @@ class ReconcileReport:
     leased_elsewhere: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     sessions_swept: int = 0  # filled by the driver, which also sweeps intake sessions
+    cards_rendered: int = 0  # filled by the driver: missed Slack cards/replies rendered again
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ It records every call (method, parameters with JSON-string fields decoded, token
 like Slack: ``chat.postMessage`` returns a fresh ``ts`` and remembers the message,
 ``chat.update`` edits it, ``views.open/publish/update`` return a view id, ``users.info`` answers
 from ``users``, ``files.getUploadURLExternal`` hands out an upload URL on this same server,
-``response_url`` posts (``/response/...``) are recorded as method ``response_url``. Failures
+``assistant.threads.setStatus/setTitle/setSuggestedPrompts`` check their arguments as Slack
+does, ``response_url`` posts (``/response/...``) are recorded as method ``response_url``. Failures
 (e.g. a 429 with ``Retry-After``) can be queued per method.
 
 Channel membership: a channel declared with ``add_channel`` answers like Slack when the bot is
@@ -29,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-_JSON_FIELDS = ("blocks", "view", "attachments", "files", "metadata")
+_JSON_FIELDS = ("blocks", "view", "attachments", "files", "metadata", "prompts")
 
 
 @dataclass
@@ -313,4 +314,31 @@ class FakeSlack:
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
         if method == "files.info":
             return {"ok": True, "file": {"id": params.get("file")}}
+        if method.startswith("assistant.threads."):
+            return self._assistant_threads(method, params)
+        return {"ok": True}
+
+    @staticmethod
+    def _assistant_threads(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Slack's checks on assistant.threads.setStatus/setTitle/setSuggestedPrompts: a channel
+        and thread are required, a title or status must be given, 1 to 4 prompts each with a
+        title and a message. Slack answers ``{"ok": true}`` and nothing else."""
+        if not params.get("channel_id") or not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "assistant.threads.setStatus" and "status" not in params:
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "assistant.threads.setTitle" and not params.get("title"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "assistant.threads.setSuggestedPrompts":
+            prompts = params.get("prompts")
+            if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+                return {"ok": False, "error": "invalid_arguments"}
+            if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+                return {"ok": False, "error": "invalid_arguments"}
+        if method not in (
+            "assistant.threads.setStatus",
+            "assistant.threads.setTitle",
+            "assistant.threads.setSuggestedPrompts",
+        ):
+            return {"ok": False, "error": "unknown_method"}
         return {"ok": True}

@@ -31,6 +31,12 @@ def _thread(h: Harness, thread_ts: str) -> list[Any]:
     return [c for c in h.fake.of("chat.postMessage") if c.params.get("thread_ts") == thread_ts]
 
 
+def _top_level(h: Harness, channel: str) -> list[Any]:
+    return [
+        c for c in h.fake.of("chat.postMessage") if c.params.get("channel") == channel and "thread_ts" not in c.params
+    ]
+
+
 # --- Socket Mode ---------------------------------------------------------------------------------
 
 
@@ -71,7 +77,8 @@ def test_socket_mode_envelopes_are_acked_and_processed_once(
             handler.handle(stub, request)  # type: ignore[arg-type]
         assert [r.envelope_id for r in stub.sent] == ["env-None", "env-1"]
         reply = fake_slack.wait_for("chat.postMessage")[0]
-        assert reply.params["thread_ts"] == "1700000000.000700"
+        # A top-level DM is answered at the top level, where its author reads.
+        assert "thread_ts" not in reply.params and reply.params["channel"] == "D0DEV0001"
         fake_slack.settle()
         assert len(fake_slack.of("chat.postMessage")) == 1
         # A modal submission is answered on the socket with its inline errors.
@@ -97,15 +104,18 @@ def test_socket_mode_envelopes_are_acked_and_processed_once(
 def test_a_dm_reply_in_the_thread_continues_the_same_conversation(harness: Harness) -> None:
     h, thread = harness, "1700000000.000800"
     h.dm(DEV, "I need an s3 bucket", ts=thread)
-    eventually(lambda: _thread(h, thread), what="the first question")
+    eventually(lambda: _top_level(h, f"D{DEV[1:]}"), what="the first question")
     h.dm(DEV, "core", ts="1700000000.000801", thread_ts=thread)
-    eventually(lambda: len(_thread(h, thread)) >= 2, what="the second question")
+    eventually(lambda: _thread(h, thread), what="the second question, in the thread")
     sessions = {e.session_id for e in h.deps.chat_log.entries}
     assert len(sessions) == 1
     assert [e.text for e in h.deps.chat_log.entries if e.role == "user"] == ["I need an s3 bucket", "core"]
-    # A new top-level DM is a new conversation in its own thread.
-    h.dm(DEV, "a queue please", ts="1700000000.000900")
-    eventually(lambda: _thread(h, "1700000000.000900"), what="the new conversation")
+    # A top-level DM asking for another resource is a new conversation, and says so.
+    h.dm(DEV, "I need an SQS queue please", ts="1700000000.000900")
+    new = eventually(
+        lambda: [c for c in _top_level(h, f"D{DEV[1:]}") if "new request" in c.text()], what="the new conversation"
+    )
+    assert "p1700000000000800" in new[-1].text()  # the earlier one is linked
     assert len({e.session_id for e in h.deps.chat_log.entries}) == 2
 
 

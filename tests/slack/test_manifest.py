@@ -76,6 +76,8 @@ def test_manifest_declares_what_the_app_uses(manifest: dict[str, Any]) -> None:
         "app_home_opened",
         "app_uninstalled",
         "tokens_revoked",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
     }
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/tfpilot"]
     assert (
@@ -163,3 +165,17 @@ def test_the_manifest_command_refuses_a_plain_http_url(capsys: pytest.CaptureFix
     assert main(["manifest", "--mode", "http", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is False and "--url" in doc["error"]
+
+
+def test_the_manifest_asks_for_the_assistant_surface() -> None:
+    generated = slack_manifest("socket")
+    view = generated["features"]["assistant_view"]
+    assert view["assistant_description"]
+    assert [p["title"] for p in view["suggested_prompts"]] == [
+        "Request an S3 bucket",
+        "What can you create?",
+        "My requests",
+    ]
+    assert "assistant:write" in generated["oauth_config"]["scopes"]["bot"]
+    events = generated["settings"]["event_subscriptions"]["bot_events"]
+    assert {"assistant_thread_started", "assistant_thread_context_changed", "message.im"} <= set(events)

@@ -32,8 +32,13 @@ def _status(h: Harness, request_id: str) -> Status:
 
 
 def _intake_messages(h: Harness, thread_ts: str) -> list:
-    return h.fake.of("chat.postMessage") and [
-        c for c in h.fake.of("chat.postMessage") if c.params.get("thread_ts") == thread_ts
+    """The assistant's answers in a conversation: in its thread, or at the top level of the DM
+    (a top-level DM is answered at the top level)."""
+    return [
+        c
+        for c in h.fake.of("chat.postMessage")
+        if c.params.get("thread_ts") == thread_ts
+        or (str(c.params.get("channel")).startswith("D") and "thread_ts" not in c.params and "blocks" in c.params)
     ]
 
 
@@ -44,7 +49,7 @@ def test_intake_from_first_dm_to_submitted_request(harness: Harness) -> None:
     h, thread = harness, "1700000000.000100"
     response = h.dm(DEV, "I need an s3 bucket called logs in core dev", ts=thread)
     assert response.status == 200
-    # The assistant answers in the DM's thread, with its choices as buttons.
+    # The assistant answers at the top level of the DM (where it was asked), with its choices as buttons.
     confirm = eventually(lambda: _intake_messages(h, thread), what="the first intake reply")[-1]
     assert check_blocks(confirm.params, "message") == []
     buttons = {e["value"]: e for b in confirm.blocks() if b["type"] == "actions" for e in b["elements"]}

@@ -90,3 +90,15 @@ def test_named_adapters(tmp_path: Path, s3_client: Any) -> None:
     key = s3_client.list_objects_v2(Bucket="tfpilot-chats-test")["Contents"][0]["Key"]
     assert s3_client.head_object(Bucket="tfpilot-chats-test", Key=key)["ServerSideEncryption"] == "AES256"
     assert "Contents" not in s3_client.list_objects_v2(Bucket=BUCKET)  # its own bucket
+
+
+def test_an_unlabelled_aws_secret_in_prose_is_stored_redacted(object_store: ObjectStore) -> None:
+    clock = ManualClock()
+    chat = ObjectChatLog(object_store, clock)
+    secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
+    chat.append(_entry(clock, "user", f"use this secret {secret} for the bucket"))
+    stored = b"".join(object_store.get(k).body for k in object_store.list_keys("chats/"))  # type: ignore[union-attr]
+    assert secret.encode() not in stored and b"[REDACTED:aws-secret-key]" in stored
+    assert [e.text for e in chat.read("T1:C1:1700000000.000100")] == [
+        "use this secret [REDACTED:aws-secret-key] for the bucket"
+    ]
