@@ -24,6 +24,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.after_acks import AckGate, AfterAcks
 from bot.listeners import LISTENER_MODULES
 from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
@@ -58,12 +59,16 @@ def create_app(
     listener_executor: Executor | None = None,
     link_url: LinkUrl | None = None,
     kit: Kit | None = None,
+    ack_gate: AckGate | None = None,
 ) -> App:
     """The Bolt app over ``deps``.
 
     ``client`` overrides the Web API client (tests point one at a fake Slack); without it the
     client is built from settings (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``). ``oauth_settings``
-    defaults to the settings' OAuth configuration (None: single workspace)."""
+    defaults to the settings' OAuth configuration (None: single workspace). With ``ack_gate``
+    (HTTP mode: the ``/slack/events`` route marks its acks on it), the work listeners hand to
+    ``Kit.later`` waits in ``AfterAcks`` until no ack is in progress (modal openers excepted:
+    their ``trigger_id`` expires)."""
     settings = deps.settings
     secret = signing_secret
     if secret is None and settings.slack_signing_secret is not None:
@@ -102,9 +107,10 @@ def create_app(
         app = _single_workspace_app(client, token_verification_enabled, common)
     # A pool given by the caller (tests, the bench) runs everything; otherwise modal openers
     # get their own few threads (Kit.later(opens_modal=True)).
-    shared = kit or Kit.build(deps, executor=executor, modal_executor=listener_executor)
+    work: Executor = executor if ack_gate is None else AfterAcks(executor, ack_gate)
+    shared = kit or Kit.build(deps, executor=work, modal_executor=listener_executor)
     if shared.executor is None:
-        shared.executor = executor
+        shared.executor = work
     register_all(app, deps, kit=shared, link_url=link_url)
     register_revocation_listeners(app, cache)
 

@@ -1,8 +1,10 @@
 """``POST /slack/events``: Slack's Events API, interactivity and slash commands, in HTTP mode.
 
-The body is read with a 1 MiB cap, the envelope's id (``event_id``/``trigger_id``) becomes the
-correlation id, and the request goes to the Bolt app through slack_bolt's Starlette adapter
-helpers: Bolt verifies the v0 signature and its 5-minute window itself. ``App.dispatch`` is
+The body is read with a 1 MiB cap and goes to the Bolt app through slack_bolt's Starlette adapter
+helpers: Bolt parses it once (``BoltRequest``), its envelope id (``event_id``/``trigger_id``)
+becomes the correlation id, and Bolt verifies the v0 signature and its 5-minute window itself.
+Each ack is marked on the app's ``AckGate`` (when it has one), so the work of earlier clicks
+waits until a burst is acknowledged (``bot.after_acks``). ``App.dispatch`` is
 synchronous: acks that are CPU only run it on the event loop, the rest (modal submissions, and
 every ack when OAuth may need the installation store) in the threadpool. Each answer counts in
 ``tfpilot_slack_acks_total{mode="http"}``.
@@ -11,9 +13,7 @@ Absent a Bolt app (Socket Mode serves Slack), the route answers 404.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-from urllib.parse import parse_qs
+from contextlib import nullcontext
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -21,27 +21,11 @@ from fastapi.concurrency import run_in_threadpool
 from bot.app import ack_needs_io
 from bot.slack_manifest import EVENTS_PATH
 from bot.web.body import MIB, ErrorOut, read_limited
-from bot.web.context import web_context
+from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
 from bot.web.metrics import record_slack_ack
 
 router = APIRouter(tags=["slack"])
-
-
-def envelope_of(body: bytes, content_type: str) -> dict[str, Any]:
-    """The parsed envelope (JSON, or a form's ``payload``/fields), {} when unreadable."""
-    try:
-        text = body.decode("utf-8")
-        if "application/json" in content_type:
-            doc = json.loads(text)
-            return doc if isinstance(doc, dict) else {}
-        form = {k: v[0] for k, v in parse_qs(text).items() if v}
-        if "payload" in form:
-            doc = json.loads(form["payload"])
-            return doc if isinstance(doc, dict) else {}
-        return form
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 @router.post(
@@ -68,10 +52,17 @@ async def slack_events(request: Request) -> Response:
     handler = ctx.slack_handler
     if handler is None:
         raise HTTPException(status_code=404, detail="Slack events are not served over HTTP here (Socket Mode?)")
+    with ctx.ack_gate.acking() if ctx.ack_gate is not None else nullcontext():
+        return await _dispatch(request, ctx)
+
+
+async def _dispatch(request: Request, ctx: WebContext) -> Response:
+    handler = ctx.slack_handler
     body = await read_limited(request, MIB)
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
-    envelope = slack_envelope_id(envelope_of(body, request.headers.get("content-type", "")))
+    bolt_request = to_bolt_request(request, body)  # Bolt parses the body here, once
+    envelope = slack_envelope_id(bolt_request.body) if isinstance(bolt_request.body, dict) else None
     cid = f"slack-{envelope}" if envelope else new_correlation_id("slack")
     # An ack that is CPU only (parse, verify, ack, hand the work to the pool) runs right here: a
     # threadpool hop costs more than the ack itself under a burst of clicks. A modal submission
@@ -79,7 +70,6 @@ async def slack_events(request: Request) -> Response:
     # installation store: those go to the threadpool so the loop never waits on I/O.
     on_loop = not ack_needs_io(body) and not ctx.deps.settings.slack_oauth_enabled
     with correlation(cid):
-        bolt_request = to_bolt_request(request, body)
         if on_loop:
             bolt_response = handler.app.dispatch(bolt_request)
         else:
