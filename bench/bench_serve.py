@@ -68,8 +68,11 @@ class SlowGitHub(FakeGitHub):
 
 
 def _moto_in_child(conn: Any) -> None:
+    import logging
+
     from tests.store.moto_server import AtomicMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
@@ -174,10 +177,9 @@ def seed(store: ObjectRequestStore, github: FakeGitHub, count: int) -> list[Requ
         rid = new_request_id()
         sha = hashlib.sha1(rid.encode(), usedforsecurity=False).hexdigest()
         number = 1000 + i
-        with github._lock:
-            pr = github.add_pull(number, rid, sha)
-            pr.merged, pr.state, pr.merge_sha = True, "closed", f"{number:040d}"
-            plan = github.add_run("plan.yml", rid, f"request/{rid}", sha)
+        pr = github.add_pull(number, rid, sha)
+        pr.merged, pr.state, pr.merge_sha = True, "closed", f"{number:040d}"
+        plan = github.add_run("plan.yml", rid, f"request/{rid}", sha)
         now = datetime.now(UTC)
         request = Request(
             id=rid,
@@ -322,7 +324,102 @@ def clicked_burst(
     return latencies, used / len(requests)
 
 
+VARIANTS = (("tfpilot serve", 1), ("tfpilot serve --workers 2", 2))
+BOLT = "minimal Bolt app (ack only)"
+
+Startup = dict[str, tuple[list[float], list[float], list[float]]]
+
+
+def measure_startup(env: dict[str, str], work: Path) -> Startup:
+    """Spawn to port open, to the first answer, and RSS at port open (each ``REPEATS`` times)."""
+    startup: Startup = {}
+    commands: tuple[tuple[str, Callable[[int], list[str]]], ...] = (
+        ("bare Bolt app", lambda p: baseline_argv("bolt", p)),
+        ("tfpilot serve", tfpilot_argv),
+    )
+    for name, argv in commands:
+        opened, answered, rss = [], [], []
+        for i in range(REPEATS):
+            port = free_port()
+            t0 = time.perf_counter()
+            server = Server(name, argv(port), env, port, work / f"startup-{i}.log")
+            first_answer(port)
+            answered.append(time.perf_counter() - t0)
+            opened.append(server.port_open)
+            rss.append(server.rss_at_open)
+            server.stop()
+        startup[name] = (opened, answered, rss)
+    return startup
+
+
+def measure_baselines(
+    load: LoadGenerator, env: dict[str, str], work: Path, sample: list[Request]
+) -> tuple[dict[str, list[list[float]]], dict[str, list[float]]]:
+    acks: dict[str, list[list[float]]] = {}
+    cpu: dict[str, list[float]] = {}
+    bodies = [click_body(sample[n], 900_000 + n) for n in range(CLICKS)]
+    for name, kind in (("empty FastAPI route", "empty"), (BOLT, "bolt")):
+        port = free_port()
+        server = Server(name, baseline_argv(kind, port), env, port, work / f"{kind}.log")
+        try:
+            load.fire(server.port, "/slack/events", bodies[:20])  # warm-up, as TfPilot's first_answer
+            for _ in range(REPEATS):
+                latencies, used = burst(load, server, bodies)
+                acks.setdefault(name, []).append(latencies)
+                cpu.setdefault(name, []).append(used / CLICKS)
+        finally:
+            server.stop()
+    return acks, cpu
+
+
+def measure_tfpilot(
+    load: LoadGenerator, env: dict[str, str], work: Path, github: FakeGitHub, seeded: list[Request]
+) -> tuple[dict[str, list[list[float]]], dict[str, list[float]], int]:
+    acks: dict[str, list[list[float]]] = {}
+    cpu: dict[str, list[float]] = {}
+    offset = 0
+    for name, workers in VARIANTS:
+        port = free_port()
+        server = Server(name, tfpilot_argv(port, workers), env, port, work / f"serve-{workers}.log")
+        try:
+            first_answer(port)
+            for _ in range(REPEATS):
+                batch = seeded[offset : offset + CLICKS]
+                latencies, per_click = clicked_burst(load, server, github, batch, offset)
+                offset += CLICKS
+                acks.setdefault(name, []).append(latencies)
+                cpu.setdefault(name, []).append(per_click)
+        finally:
+            server.stop()
+    return acks, cpu, offset
+
+
+def report(acks: dict[str, list[list[float]]], cpu: dict[str, list[float]], startup: Startup, clicks: int) -> None:
+    print(f"\nburst of {CLICKS} clicks (min / median / max of {REPEATS})", flush=True)
+    print(f"{'':>30}  {'p50 ack':>22}  {'p99 ack':>22}  {'server CPU per click':>22}")
+    for name, runs in acks.items():
+        p50 = span([pct(r, 0.5) for r in runs])
+        p99 = span([pct(r, 0.99) for r in runs])
+        what = "incl. its work" if name.startswith("tfpilot") else "ack only"
+        print(f"{name:>30}  {p50:>22}  {p99:>22}  {span(cpu[name], digits=1):>16} {what}")
+    bolt = statistics.median(pct(r, 0.99) for r in acks[BOLT])
+    for name, _workers in VARIANTS:
+        ratio = statistics.median(pct(r, 0.99) for r in acks[name]) / bolt
+        verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
+        print(f"{name}: median p99 {ratio:.1f}x the Bolt app's (target <= {TARGET_RATIO:.0f}x: {verdict})")
+    print(f"every click dispatched exactly one apply ({clicks} clicks, {clicks} dispatches)")
+    print("\nstart-up (min / median / max)")
+    for name, (opened, answered, rss) in startup.items():
+        print(
+            f"{name:>30}: port open {span(opened, 's', 1.0, 2)}, first answer {span(answered, 's', 1.0, 2)}, "
+            f"RSS at port open {span(rss, 'MB', 1.0, 0)}"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
+
+
 def main() -> None:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        os.environ.setdefault(key, value)  # moto's server takes any credentials
     print(
         f"{CLICKS} signed Apply clicks per burst, GitHub answering after {GITHUB_DELAY * 1000:.0f} ms, "
         f"S3 through moto's server; {REPEATS} repeats, min / median / max; {os.cpu_count()} cores, "
@@ -334,91 +431,21 @@ def main() -> None:
     github = SlowGitHub().start()
     load = LoadGenerator()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    servers: list[Server] = []
     try:
-        boto3.client("s3", endpoint_url=moto.value, region_name="us-east-1").create_bucket(Bucket=BUCKET)
         s3 = boto3.client("s3", endpoint_url=moto.value, region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
         store = ObjectRequestStore(S3ObjectStore(s3, BUCKET), SystemClock())
-        variants = [("tfpilot serve", 1), ("tfpilot serve --workers 2", 2)]
         started = time.perf_counter()
-        seeded = seed(store, github, CLICKS * REPEATS * len(variants))
+        seeded = seed(store, github, CLICKS * REPEATS * len(VARIANTS))
         print(f"seeded {len(seeded)} merged requests in {time.perf_counter() - started:.1f}s", flush=True)
         env = serve_env(moto.value, github, slack.value, work)
-
-        # --- start-up: spawn to port open, to the first answer, RSS at port open ----------------
-        startup: dict[str, tuple[list[float], list[float], list[float]]] = {}
-        for name, argv in (
-            ("bare Bolt app", lambda p: baseline_argv("bolt", p)),
-            ("tfpilot serve", tfpilot_argv),
-        ):
-            opened, answered, rss = [], [], []
-            for i in range(REPEATS):
-                port = free_port()
-                t0 = time.perf_counter()
-                server = Server(name, argv(port), env, port, work / f"startup-{i}.log")
-                first_answer(port)
-                answered.append(time.perf_counter() - t0)
-                opened.append(server.port_open)
-                rss.append(server.rss_at_open)
-                server.stop()
-            startup[name] = (opened, answered, rss)
-
-        # --- bursts -------------------------------------------------------------------------------
-        acks: dict[str, list[list[float]]] = {}
-        cpu: dict[str, list[float]] = {}
-        baselines = [("empty FastAPI route", "empty"), ("minimal Bolt app (ack only)", "bolt")]
-        for name, kind in baselines:
-            port = free_port()
-            server = Server(name, baseline_argv(kind, port), env, port, work / f"{kind}.log")
-            servers.append(server)
-            bodies = [click_body(seeded[n], 900_000 + n) for n in range(CLICKS)]
-            load.fire(server.port, "/slack/events", bodies[:20])  # warm-up (Bolt's first auth.test)
-            for _ in range(REPEATS):
-                latencies, used = burst(load, server, bodies)
-                acks.setdefault(name, []).append(latencies)
-                cpu.setdefault(name, []).append(used / CLICKS)
-            server.stop()
-        offset = 0
-        for name, workers in variants:
-            port = free_port()
-            server = Server(name, tfpilot_argv(port, workers), env, port, work / f"serve-{workers}.log")
-            servers.append(server)
-            first_answer(port)
-            for _ in range(REPEATS):
-                batch = seeded[offset : offset + CLICKS]
-                latencies, per_click = clicked_burst(load, server, github, batch, offset)
-                offset += CLICKS
-                acks.setdefault(name, []).append(latencies)
-                cpu.setdefault(name, []).append(per_click)
-            server.stop()
+        startup = measure_startup(env, work)
+        acks, cpu = measure_baselines(load, env, work, seeded)
+        tf_acks, tf_cpu, clicks = measure_tfpilot(load, env, work, github, seeded)
         assert github.unexpected == [], github.unexpected[:5]
-        assert sum(github.dispatches.values()) == offset
-
-        # --- report ---------------------------------------------------------------------------------
-        print(f"\nburst of {CLICKS} clicks (min / median / max of {REPEATS})", flush=True)
-        print(f"{'':>30}  {'p50 ack':>22}  {'p99 ack':>22}  {'server CPU per click':>22}")
-        for name, runs in acks.items():
-            p50 = span([pct(r, 0.5) for r in runs])
-            p99 = span([pct(r, 0.99) for r in runs])
-            what = "incl. its work" if name.startswith("tfpilot") else "ack only"
-            print(f"{name:>30}  {p50:>22}  {p99:>22}  {span(cpu[name], digits=1):>16} {what}")
-        bolt = statistics.median(pct(r, 0.99) for r in acks["minimal Bolt app (ack only)"])
-        for name, _workers in variants:
-            ratio = statistics.median(pct(r, 0.99) for r in acks[name]) / bolt
-            verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
-            print(f"{name}: median p99 {ratio:.1f}x the Bolt app's (target <= {TARGET_RATIO:.0f}x: {verdict})")
-        print(f"every click dispatched exactly one apply ({offset} clicks, {offset} dispatches)")
-        print("\nstart-up (min / median / max)")
-        for name, (opened, answered, rss) in startup.items():
-            print(
-                f"{name:>30}: port open {span(opened, 's', 1.0, 2)}, first answer {span(answered, 's', 1.0, 2)}, "
-                f"RSS at port open {span(rss, 'MB', 1.0, 0)}"
-            )
-        print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
+        assert sum(github.dispatches.values()) == clicks
+        report({**acks, **tf_acks}, {**cpu, **tf_cpu}, startup, clicks)
     finally:
-        for server in servers:
-            if server.proc.poll() is None:
-                server.stop()
         load.close()
         github.stop()
         slack.stop()

@@ -13,8 +13,9 @@ codes travel). ``--port 0`` binds any free port; the bound address is printed on
 serving.
 
 ``--workers N`` (HTTP mode) runs N server processes on the one bound socket (uvicorn's
-supervisor; each worker builds its own graph through ``bot.cli.serve_worker:create_worker_app``). Clicks stay exactly-once across workers as
-across replicas (the ``Once`` markers in the bucket); the reconciler runs in one worker per host
+supervisor; each worker builds its own graph through
+``bot.cli.serve_worker:create_worker_app``). Clicks stay exactly-once across workers as across
+replicas (the ``Once`` markers in the bucket); the reconciler runs in one worker per host
 (whichever holds the host's reconciler lock file; another takes over if it dies).
 """
 

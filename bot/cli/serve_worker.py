@@ -4,9 +4,9 @@ import string, as spawned processes need). The parent hands the options over in 
 environment variable; the reconciler's host lock is a file in a directory the parent made and
 removes when it stops.
 
-Each worker's JSON log lines carry ``"worker": <pid>``. A worker that cannot build the service (a setting, the projects file, the bot token) prints
-``error: ...`` and exits with uvicorn's start-up failure code; the supervisor then stops and
-``tfpilot serve`` exits 2.
+Each worker's JSON log lines carry ``"worker": <pid>``. A worker that cannot build the service
+(a setting, the projects file, the bot token) prints ``error: ...`` and exits with uvicorn's
+start-up failure code; the supervisor then stops and ``tfpilot serve`` exits 2.
 """
 
 from __future__ import annotations

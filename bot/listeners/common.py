@@ -13,8 +13,9 @@ ack, so handing the parsed body over is safe.
 Deduplication: an event is processed once per ``event_id`` (Slack retries resend it with
 ``X-Slack-Retry-Num``); a click once per container ts + action id + ``action_ts`` (a redelivered
 payload). A bounded in-memory LRU (``Kit.recent``) rejects a redelivery to the same process
-before any S3 call; the ``Once`` markers decide across processes and replicas. Double clicks are two intents with one meaning: the core's idempotency keys and
-operation leases make them one effect.
+before any S3 call; the ``Once`` markers decide across processes and replicas.
+Double clicks are two intents with one meaning: the core's idempotency keys and operation
+leases make them one effect.
 """
 
 from __future__ import annotations

@@ -53,7 +53,13 @@ def loaded(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, bool]:
         **extra,
     )
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *OPTIONAL], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", SCRIPT, *OPTIONAL],
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -26,6 +26,7 @@ from core.adapters.request_store import ObjectRequestStore
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.clock import SystemClock
 from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import SIGNING_SECRET
 from tests.store.moto_server import AtomicMotoServer
 from tests.web.conftest import API_TOKEN, WEBHOOK_SECRET
 from tests.web.fake_github import FakeGitHub
@@ -40,7 +41,6 @@ from tests.web.test_two_processes import (
     post_click,
     seed,
 )
-from tests.slack.harness import SIGNING_SECRET
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +132,9 @@ def test_two_workers_dispatch_each_click_once(world: dict[str, Any]) -> None:
     github: FakeGitHub = world["github"]
     store: ObjectRequestStore = world["store"]
     requests = seed(world, REQUESTS)
-    workers = eventually(lambda: len(worker_pids(served.process.pid)) == 2 and worker_pids(served.process.pid), "2 workers")
+    workers = eventually(
+        lambda: len(worker_pids(served.process.pid)) == 2 and worker_pids(served.process.pid), "2 workers"
+    )
     reached_both: list[str] = []
 
     def post_fresh(body: str) -> int:
