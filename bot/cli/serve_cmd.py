@@ -105,7 +105,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def skip_httpx_cli() -> None:
+    """httpx imports its command-line client (click, rich, pygments: about 3 MB and a tenth of a
+    second) whenever those happen to be installed; the service never runs it. A None entry in
+    ``sys.modules`` makes that one import fail, which httpx expects (``httpx.main`` then says
+    the CLI is not installed)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+
+
 def run(args: argparse.Namespace) -> int:
+    skip_httpx_cli()
     from bot.settings import SettingsError, load_settings
     from bot.web.logging import configure_logging
     from module_registry.errors import ModuleRegistryError

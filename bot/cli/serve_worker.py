@@ -75,9 +75,11 @@ def _stamp_worker(record: logging.LogRecord) -> bool:
 
 def create_worker_app() -> Any:
     """The side service of one worker (uvicorn calls this in each spawned process)."""
+    from bot.cli.serve_cmd import build_service, skip_httpx_cli
+
+    skip_httpx_cli()
     from uvicorn.config import STARTUP_FAILURE
 
-    from bot.cli.serve_cmd import build_service
     from bot.settings import SettingsError, load_settings
     from bot.web.logging import configure_logging
     from core.domain.redaction import redact
