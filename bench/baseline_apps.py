@@ -7,7 +7,6 @@
 ``SLACK_SIGNING_SECRET``, ``SLACK_BOT_TOKEN`` and ``SLACK_API_URL`` come from the environment.
 """
 
-
 import os
 import re
 import sys

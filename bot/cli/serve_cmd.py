@@ -111,7 +111,7 @@ def skip_httpx_cli() -> None:
     ``sys.modules`` makes that one import fail, which httpx expects (``httpx.main`` then says
     the CLI is not installed)."""
     if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ Absent a Bolt app (Socket Mode serves Slack), the route answers 404.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -53,11 +54,10 @@ async def slack_events(request: Request) -> Response:
     if handler is None:
         raise HTTPException(status_code=404, detail="Slack events are not served over HTTP here (Socket Mode?)")
     with ctx.ack_gate.acking() if ctx.ack_gate is not None else nullcontext():
-        return await _dispatch(request, ctx)
+        return await _dispatch(request, ctx, handler)
 
 
-async def _dispatch(request: Request, ctx: WebContext) -> Response:
-    handler = ctx.slack_handler
+async def _dispatch(request: Request, ctx: WebContext, handler: Any) -> Response:
     body = await read_limited(request, MIB)
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
