@@ -21,19 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
-from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.after_acks import AckGate, AfterAcks
 from bot.listeners import LISTENER_MODULES
 from bot.listeners.commands import LinkUrl
 from bot.listeners.common import Kit
-from bot.settings import SettingsError
+from bot.settings import Settings, SettingsError
 from bot.slack_notifier import client_like, web_client
-from bot.slack_oauth import cached_authorize, register_revocation_listeners
-from bot.slack_oauth import oauth_settings as build_oauth_settings
+from bot.slack_revocation import register_revocation_listeners
 
 if TYPE_CHECKING:
+    from slack_bolt.oauth.oauth_settings import OAuthSettings
+
     from bot.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,21 @@ def create_app(
     listener_executor: Executor | None = None,
     link_url: LinkUrl | None = None,
     kit: Kit | None = None,
+    ack_gate: AckGate | None = None,
 ) -> App:
     """The Bolt app over ``deps``.
 
     ``client`` overrides the Web API client (tests point one at a fake Slack); without it the
     client is built from settings (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``). ``oauth_settings``
-    defaults to the settings' OAuth configuration (None: single workspace)."""
+    defaults to the settings' OAuth configuration (None: single workspace). With ``ack_gate``
+    (HTTP mode: the ``/slack/events`` route marks its acks on it), the work listeners hand to
+    ``Kit.later`` waits in ``AfterAcks`` until no ack is in progress (modal openers excepted:
+    their ``trigger_id`` expires)."""
     settings = deps.settings
     secret = signing_secret
     if secret is None and settings.slack_signing_secret is not None:
         secret = settings.slack_signing_secret.get_secret_value()
-    oauth = build_oauth_settings(settings) if oauth_settings is _AUTO else oauth_settings
+    oauth = _oauth_settings(settings) if oauth_settings is _AUTO else oauth_settings
     workers = HTTP_MODE_WORKERS if process_before_response else SOCKET_MODE_WORKERS
     executor = listener_executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt")
     common: dict[str, Any] = {
@@ -85,6 +90,8 @@ def create_app(
         # Tokens come from the installation store per workspace; Bolt copies the client's
         # base URL, timeout and retry handlers into each per-request client.
         base = client or web_client(settings, token=None)
+        from bot.slack_oauth import cached_authorize
+
         # Bolt accepts an Authorize instance here, though its annotation names only callables.
         cache = cached_authorize(oauth)
         authorize: Any = cache
@@ -103,9 +110,10 @@ def create_app(
         app = _single_workspace_app(client, token_verification_enabled, common)
     # A pool given by the caller (tests, the bench) runs everything; otherwise modal openers
     # get their own few threads (Kit.later(opens_modal=True)).
-    shared = kit or Kit.build(deps, executor=executor, modal_executor=listener_executor)
+    work: Executor = executor if ack_gate is None else AfterAcks(executor, ack_gate)
+    shared = kit or Kit.build(deps, executor=work, modal_executor=listener_executor)
     if shared.executor is None:
-        shared.executor = executor
+        shared.executor = work
     register_all(app, deps, kit=shared, link_url=link_url)
     register_revocation_listeners(app, cache)
 
@@ -114,6 +122,15 @@ def create_app(
         log.error("unhandled %s in a Slack listener (%s)", type(error).__name__, body.get("type"), exc_info=error)
 
     return app
+
+
+def _oauth_settings(settings: Settings) -> OAuthSettings | None:
+    # The installation and state stores (and their S3 modules) load only in OAuth mode.
+    if not settings.slack_oauth_enabled:
+        return None
+    from bot.slack_oauth import oauth_settings
+
+    return oauth_settings(settings)
 
 
 def _single_workspace_app(client: WebClient, verify: bool, common: dict[str, Any]) -> App:

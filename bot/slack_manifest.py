@@ -26,6 +26,7 @@ DEFAULT_NAME = "TfPilot"
 EVENTS_PATH = "/slack/events"
 # Kept here (not imported from bot.slack_oauth) so that this module imports nothing of Bolt.
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+OAUTH_INSTALL_PATH = "/slack/install"
 MAX_NAME_CHARS = 35  # Slack's limit on display_information.name
 
 # Each scope the bot token needs -> the code that needs it. Slack's review and an installing

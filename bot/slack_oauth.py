@@ -10,6 +10,9 @@ the single ``SLACK_BOT_TOKEN`` and ``oauth_settings`` returns None.
 before the ack on every request: two installation-store reads (the workspace, then the
 clicking user's own installation) and an ``auth.test`` call. TfPilot uses bot tokens only, so
 it reads the workspace's bot once and remembers the result for a few minutes.
+
+Only OAuth mode imports this module (``bot.app.create_app``, the notifier, linking): a
+single-workspace service never loads the S3 installation and state stores.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ from slack_sdk.oauth.state_store.amazon_s3 import AmazonS3OAuthStateStore
 from bot import slack_manifest as manifest
 
 if TYPE_CHECKING:
-    from slack_bolt import App
-
     from bot.settings import Settings
 
 # The bot scopes (with the reason for each) live with the manifest that declares them.
@@ -43,7 +44,7 @@ BOT_SCOPES = manifest.BOT_SCOPES
 INSTALLATIONS_PREFIX = "slack/installations"
 STATES_PREFIX = "slack/states"
 STATE_EXPIRATION_SECONDS = 600
-INSTALL_PATH = "/slack/install"
+INSTALL_PATH = manifest.OAUTH_INSTALL_PATH
 REDIRECT_PATH = manifest.OAUTH_REDIRECT_PATH
 AUTHORIZE_TTL_SECONDS = 300.0
 
@@ -190,44 +191,3 @@ def oauth_settings(settings: Settings, *, s3_client: Any = None) -> OAuthSetting
         state_store=state_store(settings, s3_client=s3_client),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
     )
-
-
-def register_revocation_listeners(app: App, authorize: CachedAuthorize | None) -> None:
-    """``tokens_revoked`` and ``app_uninstalled`` (the manifest subscribes to both).
-
-    Multi-workspace (``authorize`` given): Bolt's own listeners delete the workspace's bot
-    (``tokens_revoked``) or everything it stored for it (``app_uninstalled``) from the
-    installation store, and the cached token is forgotten at once, so the next request from
-    that workspace is refused rather than served with a dead token for up to the cache's TTL.
-    Single workspace: there is nothing to delete; the operator is told that SLACK_BOT_TOKEN
-    no longer works."""
-    if authorize is None:
-
-        @app.event("app_uninstalled")
-        def uninstalled_single(context: BoltContext) -> None:
-            log.warning(
-                "TfPilot was uninstalled from Slack workspace %s: SLACK_BOT_TOKEN no longer works", context.team_id
-            )
-
-        @app.event("tokens_revoked")
-        def revoked_single(event: dict[str, Any], context: BoltContext) -> None:
-            if event.get("tokens", {}).get("bot"):
-                log.warning(
-                    "the bot token of Slack workspace %s was revoked: SLACK_BOT_TOKEN no longer works", context.team_id
-                )
-
-        return
-    delete_revoked = app.default_tokens_revoked_event_listener()
-    delete_all = app.default_app_uninstalled_event_listener()
-
-    @app.event("tokens_revoked")
-    def tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
-        delete_revoked(event=event, context=context)
-        authorize.forget(context.enterprise_id, context.team_id)
-        log.info("Slack tokens revoked in workspace %s: removed from the installation store", context.team_id)
-
-    @app.event("app_uninstalled")
-    def app_uninstalled(context: BoltContext) -> None:
-        delete_all(context=context)
-        authorize.forget(context.enterprise_id, context.team_id)
-        log.info("TfPilot uninstalled from Slack workspace %s: its installation is deleted", context.team_id)

@@ -11,6 +11,12 @@ unreadable GitHub App key, a bot token Slack refuses at ``auth.test``, a bad opt
 uvicorn's access log is off (the app logs each request without its query string, where OAuth
 codes travel). ``--port 0`` binds any free port; the bound address is printed on stdout before
 serving.
+
+``--workers N`` (HTTP mode) runs N server processes on the one bound socket (uvicorn's
+supervisor; each worker builds its own graph through
+``bot.cli.serve_worker:create_worker_app``). Clicks stay exactly-once across workers as across
+replicas (the ``Once`` markers in the bucket); the reconciler runs in one worker per host
+(whichever holds the host's reconciler lock file; another takes over if it dies).
 """
 
 from __future__ import annotations
@@ -78,6 +84,12 @@ def register(subparsers: Any) -> None:
         help="seconds between reconciler passes (default 60)",
     )
     parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the port (HTTP mode; default 1: one per core helps under bursts)",
+    )
+    parser.add_argument(
         "--webhook-workers", type=_positive_int, default=4, help="threads syncing webhook deliveries (default 4)"
     )
     parser.set_defaults(func=run)
@@ -93,7 +105,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def skip_httpx_cli() -> None:
+    """httpx imports its command-line client (click, rich, pygments: about 3 MB and a tenth of a
+    second) whenever those happen to be installed; the service never runs it. A None entry in
+    ``sys.modules`` makes that one import fail, which httpx expects (``httpx.main`` then says
+    the CLI is not installed)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def run(args: argparse.Namespace) -> int:
+    skip_httpx_cli()
     from bot.settings import SettingsError, load_settings
     from bot.web.logging import configure_logging
     from module_registry.errors import ModuleRegistryError
@@ -104,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _refuse(str(exc))
     configure_logging(args.log_level.upper())
+    if args.workers > 1:
+        if args.socket:
+            return _refuse("--workers needs HTTP mode: Socket Mode is one connection per app (drop --socket)")
+        return run_workers(settings, args)
     try:
         web, socket_handler = build_service(settings, args)
     except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
@@ -125,8 +151,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_service(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any]:
-    """The web app and, with ``--socket``, the Socket Mode handler (not yet connected)."""
+def run_workers(settings: Settings, args: argparse.Namespace) -> int:
+    """``--workers N``: bind once, then uvicorn's supervisor spawns N workers on the socket,
+    each building its own service (``bot.cli.serve_worker``). Settings were checked above; a
+    worker that cannot build the service stops them all (exit 2, its ``error:`` on stderr)."""
+    from bot.cli import serve_worker
+
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        return _refuse(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    host, port = sock.getsockname()[:2]
+    with serve_worker.worker_environment(args):
+        print(f"tfpilot serve: http mode, {args.workers} workers, listening on http://{host}:{port}", flush=True)
+        return serve_worker.supervise(args.workers, sock)
+
+
+def build_service(
+    settings: Settings, args: argparse.Namespace, *, reconciler_lock: str | None = None
+) -> tuple[Any, Any]:
+    """The web app and, with ``--socket``, the Socket Mode handler (not yet connected).
+    ``reconciler_lock`` (a worker of ``--workers N``): the reconciler runs only in the worker
+    holding that file's lock."""
+    from bot.after_acks import AckGate
     from bot.app import create_app, fastapi_handler
     from bot.bootstrap import build
     from bot.web.app import create_web_app
@@ -150,13 +197,19 @@ def build_service(settings: Settings, args: argparse.Namespace) -> tuple[Any, An
         web = create_web_app(deps, max_workers=args.webhook_workers, reconcile_interval=reconcile_interval)
         return web, handler
     # The bot token is verified here (auth.test, once), not on the first request's ack path.
-    bolt = create_app(deps, process_before_response=True, link_url=link_url, token_verification_enabled=True)
+    # The gate holds the work of clicks until a burst's acks are written (bot.after_acks).
+    gate = AckGate()
+    bolt = create_app(
+        deps, process_before_response=True, link_url=link_url, token_verification_enabled=True, ack_gate=gate
+    )
     bolt.use(bolt_correlation_middleware)
     web = create_web_app(
         deps,
         slack_handler=fastapi_handler(bolt),
         max_workers=args.webhook_workers,
         reconcile_interval=reconcile_interval,
+        ack_gate=gate,
+        reconciler_lock=reconciler_lock,
     )
     return web, None
 

@@ -12,8 +12,10 @@ ack, so handing the parsed body over is safe.
 
 Deduplication: an event is processed once per ``event_id`` (Slack retries resend it with
 ``X-Slack-Retry-Num``); a click once per container ts + action id + ``action_ts`` (a redelivered
-payload). Double clicks are two intents with one meaning: the core's idempotency keys and
-operation leases make them one effect.
+payload). A bounded in-memory LRU (``Kit.recent``) rejects a redelivery to the same process
+before any S3 call; the ``Once`` markers decide across processes and replicas.
+Double clicks are two intents with one meaning: the core's idempotency keys and operation
+leases make them one effect.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
 from bot.identity import SlackIdentity
+from bot.listeners.recent import RecentKeys
 from bot.slack_text import plain_text
 from bot.views import fmt
 from bot.views.ids import ThreadRef
@@ -55,6 +58,8 @@ class Kit:
     # Work that opens a modal: Slack's trigger_id expires 3 s after the click, so it must not
     # queue behind GitHub calls on the main pool.
     modal_executor: Executor | None = None
+    # Keys of clicks and events this process already saw: a redelivery is dropped before S3.
+    recent: RecentKeys = field(default_factory=RecentKeys)
     _accounts: Any = field(default=None, repr=False)
 
     def later(self, work: Callable[..., None], /, *args: Any, opens_modal: bool = False) -> None:
@@ -160,15 +165,27 @@ def first_event(kit: Kit, body: dict[str, Any]) -> bool:
     event_id = body.get("event_id")
     if not isinstance(event_id, str) or not event_id:
         return True  # nothing to dedupe on (Socket Mode test payloads); process it
-    return kit.once.first(f"event:{event_id}", at=kit.deps.clock.now())
+    return _first_seen(kit, f"event:{event_id}")
 
 
 def first_action(kit: Kit, body: dict[str, Any], action: dict[str, Any]) -> bool:
     """True the first time this exact click (container ts + action id + action ts) is seen."""
     container = body.get("container") or {}
     where = container.get("message_ts") or container.get("view_id") or (body.get("view") or {}).get("id") or "-"
-    key = f"action:{where}:{action.get('action_id')}:{action.get('action_ts')}"
-    return kit.once.first(key, at=kit.deps.clock.now())
+    return _first_seen(kit, f"action:{where}:{action.get('action_id')}:{action.get('action_ts')}")
+
+
+def _first_seen(kit: Kit, key: str) -> bool:
+    # The in-memory check first (no S3 call for a redelivery to this process), then the
+    # create-if-absent marker that decides across processes and replicas.
+    if not kit.recent.first(key):
+        log.info("duplicate Slack delivery dropped in memory (%s)", key.split(":", 1)[0])
+        return False
+    try:
+        return kit.once.first(key, at=kit.deps.clock.now())
+    except Exception:
+        kit.recent.forget(key)  # undecided: a later delivery must still be able to run
+        raise
 
 
 # --- answering --------------------------------------------------------------------------------

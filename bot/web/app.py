@@ -25,9 +25,10 @@ from bot.web.context import DirectMessage, WebContext
 from bot.web.executor import DEFAULT_QUEUE, DEFAULT_WORKERS, BoundedExecutor
 from bot.web.logging import CorrelationMiddleware
 from bot.web.metrics import WebMetrics
-from bot.web.reconciler import DEFAULT_INTERVAL_SECONDS, Reconciler
+from bot.web.reconciler import DEFAULT_INTERVAL_SECONDS, HostLock, Reconciler
 
 if TYPE_CHECKING:
+    from bot.after_acks import AckGate
     from bot.deps import Deps
 
 TITLE = "TfPilot side service"
@@ -45,6 +46,8 @@ def create_web_app(
     reconciler: Reconciler | None = _AUTO,
     reconcile_interval: float | None = DEFAULT_INTERVAL_SECONDS,
     dm: DirectMessage | None = _AUTO,
+    ack_gate: AckGate | None = None,
+    reconciler_lock: str | None = None,
 ) -> FastAPI:
     """The app over ``deps``.
 
@@ -52,7 +55,11 @@ def create_web_app(
     ``/slack/*`` routes answer). ``executor`` runs webhook syncs (a plain ``Executor`` is wrapped
     with the bounded queue; default: a pool of ``max_workers`` with ``max_queue`` waiting).
     ``reconcile_interval=None`` keeps the reconciler thread off (``app.state.tfpilot.reconciler
-    .run_once()`` still works). ``dm`` confirms links to users (default: through Slack)."""
+    .run_once()`` still works). ``dm`` confirms links to users (default: through Slack).
+    ``ack_gate`` is the one the Bolt app was built with (``create_app(ack_gate=...)``):
+    ``/slack/events`` marks each ack on it. ``reconciler_lock`` (a file path; the workers of
+    ``tfpilot serve --workers N``): the reconciler runs its passes only while this process holds
+    the file's lock, so one worker per host reconciles."""
     if isinstance(executor, BoundedExecutor):
         bounded = executor
     else:
@@ -60,7 +67,12 @@ def create_web_app(
     web_metrics = WebMetrics(deps)
     web_metrics.track_in_flight(lambda: bounded.in_flight)
     if reconciler is _AUTO:
-        reconciler = Reconciler(deps, interval=reconcile_interval or DEFAULT_INTERVAL_SECONDS, metrics=web_metrics)
+        reconciler = Reconciler(
+            deps,
+            interval=reconcile_interval or DEFAULT_INTERVAL_SECONDS,
+            metrics=web_metrics,
+            host_lock=HostLock(reconciler_lock) if reconciler_lock else None,
+        )
     ctx = WebContext(
         deps=deps,
         executor=bounded,
@@ -68,6 +80,7 @@ def create_web_app(
         slack_handler=slack_handler,
         reconciler=reconciler,
         dm=linking.default_dm(deps) if dm is _AUTO else dm,
+        ack_gate=ack_gate,
     )
 
     @asynccontextmanager

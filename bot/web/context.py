@@ -18,6 +18,7 @@ import httpx
 from fastapi import Request
 
 if TYPE_CHECKING:
+    from bot.after_acks import AckGate
     from bot.deps import Deps
     from bot.settings import Settings
     from bot.web.executor import BoundedExecutor
@@ -62,6 +63,8 @@ class WebContext:
     slack_handler: Any | None = None
     reconciler: Reconciler | None = None
     dm: DirectMessage | None = None
+    # Marks each Slack ack in progress: the Bolt app's after-ack work waits on it.
+    ack_gate: AckGate | None = None
     http_timeout: float = 10.0
     insights_ttl: float = 60.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -14,14 +14,17 @@ import base64
 import json
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.identity import identity_key
 from core.ports.object_store import ObjectStore
+
+if TYPE_CHECKING:
+    # cryptography is imported when a key is used: a service without TFPILOT_ENCRYPTION_KEY
+    # never loads it (start-up time and memory).
+    from cryptography.fernet import Fernet, MultiFernet
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,15 @@ _FERNET_INFO = b"tfpilot/identities/fernet/v1"
 
 def derive_key(secret: str, info: bytes, *, length: int = 32) -> bytes:
     """A subkey of ``secret`` for one purpose (HKDF-SHA256, no salt: the secret is random)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(secret.encode("utf-8"))
 
 
 def _fernet_key(secret: str) -> bytes:
+    from cryptography.fernet import Fernet
+
     try:
         Fernet(secret.encode("ascii"))
         return secret.encode("ascii")
@@ -43,6 +51,8 @@ def _fernet_key(secret: str) -> bytes:
 
 def fernet_from_setting(value: str) -> MultiFernet:
     """The Fernet of ``TFPILOT_ENCRYPTION_KEY`` (comma-separated keys rotate; the first encrypts)."""
+    from cryptography.fernet import Fernet, MultiFernet
+
     keys = [part.strip() for part in value.split(",") if part.strip()]
     if not keys:
         raise ValueError("TFPILOT_ENCRYPTION_KEY is empty")
@@ -92,6 +102,8 @@ class LinkedAccounts:
 
     def token(self, team_id: str | None, user_id: str) -> str | None:
         """The user's GitHub token (for reviews posted as them), or None."""
+        from cryptography.fernet import InvalidToken
+
         found = self._read(team_id, user_id)
         if found is None:
             return None

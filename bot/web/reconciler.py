@@ -12,6 +12,7 @@ Slack cards and replies that failed after the client's retries (rendered again e
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,6 +39,37 @@ DEFAULT_INTERVAL_SECONDS = 60.0
 SESSION_SWEEP_EVERY = timedelta(hours=1)
 
 
+class HostLock:
+    """An exclusive ``flock`` on a file, held until the process exits: the workers of one
+    ``tfpilot serve --workers N`` elect the one that reconciles. The kernel releases it when
+    that worker dies, and another takes it at its next interval. (Across replicas the passes
+    already coordinate through the per-request leases of ``core.services.reconcile``.)"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """True when this process holds the lock (taking it if it is free)."""
+        if self._fd is not None:
+            return True
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        log.info("this worker runs the reconciler (lock %s)", self.path)
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
 class Reconciler:
     def __init__(
         self,
@@ -49,8 +81,10 @@ class Reconciler:
         resume_lookback: timedelta = DEFAULT_RESUME_LOOKBACK,
         metrics: WebMetrics | None = None,
         sweep_every: timedelta = SESSION_SWEEP_EVERY,
+        host_lock: HostLock | None = None,
     ) -> None:
         self._deps = deps
+        self._host_lock = host_lock
         self.sweep_every = sweep_every
         self._last_sweep: datetime | None = None
         self.stale_after = stale_after or timedelta(minutes=deps.settings.reconcile_minutes)
@@ -143,6 +177,8 @@ class Reconciler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
+            if self._host_lock is not None and not self._host_lock.acquire():
+                continue  # another worker on this host reconciles
             try:
                 self.run_once()
             except Exception:

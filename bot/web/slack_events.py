@@ -4,7 +4,10 @@ The body is read with a 1 MiB cap; its v0 signature is checked over the raw byte
 anything parses it, then it is parsed with bounds (``bot.web.slack_body``): a malformed or
 unsigned body is answered 400/401 with a short reason, never handed to Bolt. The envelope's
 id (``event_id``/``trigger_id``) becomes the correlation id, and the request goes to the Bolt
-app through slack_bolt's Starlette adapter helpers (Bolt checks the signature again). ``App.dispatch`` is
+app through slack_bolt's Starlette adapter helpers (Bolt checks the signature again and parses
+the body a second time: the bounded parse is the price of never answering 500 on a bad body).
+Each ack is marked on the app's ``AckGate`` (when it has one), so the work of earlier clicks
+waits until a burst is acknowledged (``bot.after_acks``). ``App.dispatch`` is
 synchronous: acks that are CPU only run it on the event loop, the rest (modal submissions, and
 every ack when OAuth may need the installation store) in the threadpool. Each answer counts in
 ``tfpilot_slack_acks_total{mode="http"}``.
@@ -13,13 +16,16 @@ Absent a Bolt app (Socket Mode serves Slack), the route answers 404.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from bot.app import ack_needs_io
 from bot.slack_manifest import EVENTS_PATH
 from bot.web.body import MIB, ErrorOut, read_limited
-from bot.web.context import web_context
+from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
 from bot.web.metrics import record_slack_ack
 from bot.web.slack_body import BadSlackBody, parse_slack_body, verify_signature
@@ -52,6 +58,11 @@ async def slack_events(request: Request) -> Response:
     handler = ctx.slack_handler
     if handler is None:
         raise HTTPException(status_code=404, detail="Slack events are not served over HTTP here (Socket Mode?)")
+    with ctx.ack_gate.acking() if ctx.ack_gate is not None else nullcontext():
+        return await _dispatch(request, ctx, handler)
+
+
+async def _dispatch(request: Request, ctx: WebContext, handler: Any) -> Response:
     body = await read_limited(request, MIB)
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
@@ -64,6 +75,7 @@ async def slack_events(request: Request) -> Response:
         record_slack_ack("http", str(bad.status))
         raise HTTPException(status_code=bad.status, detail=bad.reason) from None
     envelope = slack_envelope_id(parsed)
+    bolt_request = to_bolt_request(request, body)
     cid = f"slack-{envelope}" if envelope else new_correlation_id("slack")
     # An ack that is CPU only (parse, verify, ack, hand the work to the pool) runs right here: a
     # threadpool hop costs more than the ack itself under a burst of clicks. A modal submission
@@ -71,7 +83,6 @@ async def slack_events(request: Request) -> Response:
     # installation store: those go to the threadpool so the loop never waits on I/O.
     on_loop = not ack_needs_io(body) and not ctx.deps.settings.slack_oauth_enabled
     with correlation(cid):
-        bolt_request = to_bolt_request(request, body)
         if on_loop:
             bolt_response = handler.app.dispatch(bolt_request)
         else:

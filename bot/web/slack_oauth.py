@@ -12,7 +12,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from bot.slack_oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.slack_manifest import OAUTH_INSTALL_PATH as INSTALL_PATH
+from bot.slack_manifest import OAUTH_REDIRECT_PATH as REDIRECT_PATH
 from bot.web.body import ErrorOut
 from bot.web.context import web_context
 

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from bot.after_acks import AckGate
 from bot.app import create_app
 from bot.deps import Deps
 from bot.settings import Settings, load_settings
@@ -255,7 +256,13 @@ class Harness:
 
 
 def start_harness(
-    fake: FakeSlack, tmp_path: Path, fixtures: Path, *, process_before_response: bool = True, **env: str
+    fake: FakeSlack,
+    tmp_path: Path,
+    fixtures: Path,
+    *,
+    process_before_response: bool = True,
+    ack_gate: AckGate | None = None,
+    **env: str,
 ) -> Harness:
     for user, email in EMAILS.items():
         fake.add_user(user, email=email)
@@ -264,5 +271,11 @@ def start_harness(
     deps, host = build_deps(fake, tmp_path / "data", **env)
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-test")
     client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
-    app = create_app(deps, client=client, process_before_response=process_before_response, listener_executor=executor)
+    app = create_app(
+        deps,
+        client=client,
+        process_before_response=process_before_response,
+        listener_executor=executor,
+        ack_gate=ack_gate,
+    )
     return Harness(fake=fake, deps=deps, host=host, app=app, fixtures=fixtures, executor=executor)

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from core.adapters.github.app_auth import GitHubAppAuth
 from core.adapters.github.auth import StaticToken, TokenProvider
 from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
@@ -35,6 +34,9 @@ def token_provider(settings: GitHubSettings, **app_options: Any) -> TokenProvide
     if settings.github_app_id is not None:
         if settings.github_app_private_key is None:
             raise ValueError("GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY is missing")
+        # PyJWT and cryptography load only for a GitHub App (start-up time and memory).
+        from core.adapters.github.app_auth import GitHubAppAuth
+
         return GitHubAppAuth(
             settings.github_app_id,
             settings.github_app_private_key,
