@@ -10,14 +10,12 @@ of them only (the host lock).
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -25,16 +23,11 @@ from core.adapters.audit_log import ObjectAuditLog
 from core.adapters.request_store import ObjectRequestStore
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.clock import SystemClock
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.harness import SIGNING_SECRET
-from tests.store.moto_server import AtomicMotoServer
-from tests.web.conftest import API_TOKEN, WEBHOOK_SECRET
+from tests.web.backing import backing_services
 from tests.web.fake_github import FakeGitHub
-from tests.web.served import Served, clean_env, start_serve, stop_serve
+from tests.web.served import Served, start_serve, stop_serve
 from tests.web.test_two_processes import (
-    APPROVER,
     BUCKET,
-    DEV,
     both,
     click_body,
     eventually,
@@ -73,55 +66,29 @@ def slack_requests_by_worker(log: str) -> dict[int, int]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    github = FakeGitHub().start()
-    slack = FakeSlack().start()
-    slack.add_user(APPROVER, email="approver@example.com", name="Abe Approver")
-    slack.add_user(DEV, email="dev@example.com", name="Dana Dev")
-    env = clean_env(
-        **{
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "TFPILOT_REQUESTS_BUCKET": BUCKET,
-            "GITHUB_TOKEN": "test-github-token",
-            "TFPILOT_GITHUB_API_URL": github.api_url,
-            "TFPILOT_GITHUB_WEB_URL": "https://github.test",
-            "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "TFPILOT_API_TOKEN": API_TOKEN,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url.rstrip("/"),
-            "TFPILOT_DEVELOPERS": DEV,
-            "TFPILOT_APPROVERS": APPROVER,
-            "TFPILOT_DATA_DIR": str(tmp_path),
-        }
-    )
-    served: Served | None = None
-    try:
-        served = start_serve(
-            env, tmp_path / "serve.log", "--workers", "2", "--reconcile-interval", "0.2", "--log-level", "info"
-        )
-        objects = S3ObjectStore(s3, BUCKET)
-        yield {
-            "served": served,
-            "github": github,
-            "store": ObjectRequestStore(objects, SystemClock()),
-            "audit": ObjectAuditLog(objects, SystemClock()),
-        }
-    finally:
-        if served is not None:
-            assert stop_serve(served) == 0
-        slack.stop()
-        github.stop()
-        moto.stop()
+    with backing_services(BUCKET, TFPILOT_DATA_DIR=str(tmp_path)) as backing:
+        served: Served | None = None
+        try:
+            served = start_serve(
+                backing.env,
+                tmp_path / "serve.log",
+                "--workers",
+                "2",
+                "--reconcile-interval",
+                "0.2",
+                "--log-level",
+                "info",
+            )
+            objects = S3ObjectStore(backing.s3, BUCKET)
+            yield {
+                "served": served,
+                "github": backing.github,
+                "store": ObjectRequestStore(objects, SystemClock()),
+                "audit": ObjectAuditLog(objects, SystemClock()),
+            }
+        finally:
+            if served is not None:
+                assert stop_serve(served) == 0
 
 
 COPIES = 4

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import threading
 import time
 import uuid
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import httpx
 import pytest
 
@@ -43,19 +41,17 @@ from core.domain.ids import new_request_id
 from core.domain.request import PullRequestRef, Request, Requester, RunRef, SlackThread
 from core.ports.clock import SystemClock
 from tests.conftest import SHARED_FIXTURES
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.harness import SIGNING_SECRET, sign
-from tests.store.moto_server import AtomicMotoServer
-from tests.web.conftest import API_TOKEN, DRIFT_SECRET, WEBHOOK_SECRET, github_signature, load_fixture
+from tests.slack.harness import sign
+from tests.web.backing import APPROVER, DEV, backing_services
+from tests.web.conftest import API_TOKEN, DRIFT_SECRET, github_signature, load_fixture
 from tests.web.fake_github import FakeGitHub
-from tests.web.served import Served, clean_env, start_serve, stop_serve
+from tests.web.served import Served, start_serve, stop_serve
 
 pytestmark = pytest.mark.slow
 
 REQUESTS = 4
 TEAM = "T111"
 CHANNEL = "C0CARDS01"
-DEV, APPROVER = "U0DEV0001", "U0APP0001"
 BUCKET = "tfpilot-two-processes"
 WAIT = 30.0
 
@@ -73,69 +69,36 @@ def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> An
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    github = FakeGitHub().start()
-    slack = FakeSlack().start()
-    slack.add_user(APPROVER, email="approver@example.com", name="Abe Approver")
-    slack.add_user(DEV, email="dev@example.com", name="Dana Dev")
-    env = clean_env(
-        **{
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "TFPILOT_REQUESTS_BUCKET": BUCKET,
-            "GITHUB_TOKEN": "test-github-token",
-            "TFPILOT_GITHUB_API_URL": github.api_url,
-            "TFPILOT_GITHUB_WEB_URL": "https://github.test",
-            "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "TFPILOT_API_TOKEN": API_TOKEN,
-            "TFPILOT_WEBHOOK_SECRET": DRIFT_SECRET,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url.rstrip("/"),
-            "TFPILOT_DEVELOPERS": DEV,
-            "TFPILOT_APPROVERS": APPROVER,
-        }
-    )
-    servers: list[Served] = []
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            futures = []
-            for name in ("a", "b"):
-                data = tmp_path / name
-                data.mkdir()
-                futures.append(
-                    pool.submit(
-                        start_serve,
-                        {**env, "TFPILOT_DATA_DIR": str(data)},
-                        data / "serve.log",
-                        "--no-reconciler",
-                        "--log-level",
-                        "warning",
+    with backing_services(BUCKET, TFPILOT_WEBHOOK_SECRET=DRIFT_SECRET) as backing:
+        servers: list[Served] = []
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                futures = []
+                for name in ("a", "b"):
+                    data = tmp_path / name
+                    data.mkdir()
+                    futures.append(
+                        pool.submit(
+                            start_serve,
+                            {**backing.env, "TFPILOT_DATA_DIR": str(data)},
+                            data / "serve.log",
+                            "--no-reconciler",
+                            "--log-level",
+                            "warning",
+                        )
                     )
-                )
-            servers = [f.result() for f in futures]
-        objects = S3ObjectStore(s3, BUCKET)
-        yield {
-            "servers": servers,
-            "github": github,
-            "slack": slack,
-            "store": ObjectRequestStore(objects, SystemClock()),
-            "audit": ObjectAuditLog(objects, SystemClock()),
-        }
-    finally:
-        for served in servers:
-            stop_serve(served)
-        slack.stop()
-        github.stop()
-        moto.stop()
+                servers = [f.result() for f in futures]
+            objects = S3ObjectStore(backing.s3, BUCKET)
+            yield {
+                "servers": servers,
+                "github": backing.github,
+                "slack": backing.slack,
+                "store": ObjectRequestStore(objects, SystemClock()),
+                "audit": ObjectAuditLog(objects, SystemClock()),
+            }
+        finally:
+            for served in servers:
+                stop_serve(served)
 
 
 def seed(world: dict[str, Any], n: int) -> list[Request]:

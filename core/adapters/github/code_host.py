@@ -20,7 +20,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from core.adapters.github import artifacts, contents, mapping, protection
-from core.adapters.github.app_auth import GitHubAppAuth
 from core.adapters.github.client import RETRYABLE_STATUSES, GitHubApiError, GitHubClient
 from core.ports.code_host import (
     BranchProtection,
@@ -586,8 +585,9 @@ class GitHubCodeHost:
         cached = self._protection.get(repo.full_name, branch, now)
         if cached is not None:
             return cached
-        auth = self.client.auth
-        app_id = auth.app_id if isinstance(auth, GitHubAppAuth) else None
+        # Only a GitHub App's auth carries an app id; reading it by name keeps the App's JWT code
+        # (PyJWT, cryptography) unimported in token mode.
+        app_id = getattr(self.client.auth, "app_id", None)
         found = protection.read_protection(self.client, repo, branch, app_slug=self.app_slug, app_id=app_id)
         self._protection.put(repo.full_name, branch, now, found)
         return found
