@@ -148,6 +148,8 @@ def test_approver_clicks_through_approve_merge_apply_to_applied(harness: Harness
 
     click_card(h, APPROVER, request.id, "req:apply")
     eventually(lambda: _status(h, request.id) is Status.APPLYING, what="applying")
+    # The run lands on the request before its audit record is written: wait for the record too.
+    eventually(lambda: "apply_dispatched" in h.deps.audit.names(request.id), what="apply_dispatched")
     h.finish_run(request.id, "apply")
     assert _status(h, request.id) is Status.APPLIED
     card = card_message(h, request.id)
