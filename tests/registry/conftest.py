@@ -43,6 +43,10 @@ def _decode_escapes(raw: str) -> str:
     index = 0
     while index < len(raw):
         char = raw[index]
+        if raw.startswith(("$${", "%%{"), index):  # Terraform unescapes a second escape in the same token
+            out.append(char + "{")
+            index += 3
+            continue
         if char == "\\" and index + 1 < len(raw):
             marker = raw[index + 1]
             if marker in _SIMPLE:

@@ -12,20 +12,23 @@ file also goes through one ``terraform fmt -check`` run.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from module_registry import hcl, render, tags, validation
 from module_registry.catalogue import Registry
 from module_registry.definition import ModuleDefinition
 from module_registry.errors import ConfigRejected
-from tests.registry.conftest import REQUEST_ID, module_body, read_hcl
+from tests.registry.conftest import REQUEST_ID, module_body, read_hcl, terraform_binary
 
 # Every code point except surrogates (which JSON cannot carry), plus text dense in the characters
 # HCL treats specially, so escapes and template sequences are exercised on every run.
@@ -88,8 +91,15 @@ def same(actual: Any, expected: Any) -> bool:
     return False
 
 
+# Two escaped openers in one token: python-hcl2 keeps it raw and the reading above must unescape
+# both (found by this test; Terraform's own reading is checked in test_terraform_reads_escapes).
+TWO_ESCAPES = ["%{%{}", "${${}", "%{a%{b}", "${x}%{y}"]
+
+
 @FAST
 @given(TEXT)
+@example(TWO_ESCAPES[0])
+@example(TWO_ESCAPES[1])
 def test_any_text_reads_back_exactly(text: str) -> None:
     written = hcl.render_body([hcl.Attribute("v", text)])
     if not python_hcl2_can_read(text):
@@ -308,3 +318,25 @@ def test_generated_files_pass_terraform_fmt(
     write()
     assert len(list(tmp_path.glob("*.tf"))) >= 100
     fmt_check(tmp_path)  # one terraform run over every generated file
+
+
+@pytest.mark.parametrize("text", TWO_ESCAPES)
+def test_terraform_reads_escapes(text: str, tmp_path: Path) -> None:
+    """Terraform itself (``terraform console``) reads the rendered literal back as the input."""
+    binary = terraform_binary()
+    if binary is None:
+        pytest.skip("terraform is not installed")
+    written = hcl.render_body([hcl.Attribute("v", text)])
+    literal = written.split("=", 1)[1].strip()
+    result = subprocess.run(
+        [binary, "console"],
+        input=f"jsonencode({literal})\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(json.loads(result.stdout.strip())) == text
+    assert read_hcl(written)["v"] == text
