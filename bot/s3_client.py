@@ -10,13 +10,16 @@ botocore resolves a client's endpoint partly through its table of every service 
 partition (``botocore/data/endpoints.json``: 1.2 MB of JSON, about 7 MB once parsed into
 OrderedDicts) and keeps that table for the life of the process. A process whose only AWS client
 is S3 reads S3's rows: the session's loader here keeps those (and every partition's own
-fields) and drops the other services' as the file is read, so the full table is never kept.
+fields) and drops the other services' as the file is read, so the full table is never kept;
+it also reads botocore's data files into plain dicts rather than OrderedDicts (``load_json``).
 Everything else is botocore's own: the S3 model and endpoint rules, credentials, region,
 ``AWS_ENDPOINT_URL_S3`` and the other settings, ``AWS_DATA_PATH``.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 from typing import Any
 
@@ -41,20 +44,32 @@ def s3_only(endpoints: Any) -> Any:
     return trimmed
 
 
+def load_json(file_path: str) -> Any:
+    """botocore's data file ``file_path`` (``.json``, else ``.json.gz``, as its loader tries
+    them), or None. Into plain dicts, which keep their order as botocore's OrderedDicts do, in
+    a third less memory (S3's model and endpoint rules: 3.3 MB instead of 4.7)."""
+    for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
+        full_path = file_path + suffix
+        if os.path.isfile(full_path):
+            with opener(full_path, "rb") as stream:
+                data = json.loads(stream.read().decode("utf-8"))
+            return s3_only(data) if os.path.basename(file_path) == "endpoints" else data
+    return None
+
+
 def s3_session() -> Any:
     """A botocore session whose data loader keeps only S3's rows of the endpoint table."""
     import botocore.session
     from botocore.loaders import JSONFileLoader, Loader
 
-    class S3EndpointsOnly(JSONFileLoader):  # type: ignore[misc]
+    class S3DataFiles(JSONFileLoader):  # type: ignore[misc]
         def load_file(self, file_path: str) -> Any:
-            data = super().load_file(file_path)
-            return s3_only(data) if os.path.basename(file_path) == "endpoints" else data
+            return load_json(file_path)
 
     session = botocore.session.get_session()
     data_path = session.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore's own loader reads it
     extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else None
-    session.register_component("data_loader", Loader(extra_search_paths=extra, file_loader=S3EndpointsOnly()))
+    session.register_component("data_loader", Loader(extra_search_paths=extra, file_loader=S3DataFiles()))
     return session
 
 

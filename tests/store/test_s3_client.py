@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bot.s3_client import s3_client, s3_only, s3_session
+from bot.s3_client import load_json, s3_client, s3_only, s3_session
 from core.adapters.s3_objects import S3ObjectStore
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-7", "cn-north-1", "us-gov-west-1", "us-iso-east-1")
@@ -71,3 +71,17 @@ def test_the_stores_work_through_it() -> None:
         assert list(objects.list_keys("requests/")) == ["requests/a.json"]
         objects.delete("requests/a.json")
         assert objects.get("requests/a.json") is None
+
+
+@pytest.mark.parametrize("name", ["s3/2006-03-01/service-2", "s3/2006-03-01/endpoint-rule-set-1", "_retry", "nope"])
+def test_data_files_read_as_botocore_reads_them(name: str) -> None:
+    from pathlib import Path
+
+    import botocore
+    from botocore.loaders import JSONFileLoader
+
+    path = str(Path(botocore.__file__).parent / "data" / name)
+    mine, theirs = load_json(path), JSONFileLoader().load_file(path)
+    assert mine == theirs and (mine is None) == (name == "nope")
+    if mine is not None:
+        assert list(mine) == list(theirs)  # the same order
