@@ -62,7 +62,7 @@ def s3_session() -> Any:
     import botocore.session
     from botocore.loaders import JSONFileLoader, Loader
 
-    class S3DataFiles(JSONFileLoader):  # type: ignore[misc]
+    class S3DataFiles(JSONFileLoader):
         def load_file(self, file_path: str) -> Any:
             return load_json(file_path)
 
