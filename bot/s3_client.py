@@ -58,18 +58,30 @@ def load_json(file_path: str) -> Any:
 
 
 def s3_session() -> Any:
-    """A botocore session whose data loader keeps only S3's rows of the endpoint table."""
+    """A botocore session for S3 clients: its data loader keeps only S3's rows of the endpoint
+    table and knows only S3's models (another service's client is refused as unknown)."""
     import botocore.session
+    from botocore.exceptions import DataNotFoundError
     from botocore.loaders import JSONFileLoader, Loader
 
     class S3DataFiles(JSONFileLoader):
         def load_file(self, file_path: str) -> Any:
             return load_json(file_path)
 
+    class S3Loader(Loader):
+        def list_available_services(self, type_name: str) -> list[str]:
+            # botocore lists every service's directory (about 400, tens of milliseconds) to check
+            # that the one asked for exists; this session's clients are S3's.
+            try:
+                self.list_api_versions(SERVICE, type_name)
+            except DataNotFoundError:
+                return []
+            return [SERVICE]
+
     session = botocore.session.get_session()
     data_path = session.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore's own loader reads it
     extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else None
-    session.register_component("data_loader", Loader(extra_search_paths=extra, file_loader=S3DataFiles()))
+    session.register_component("data_loader", S3Loader(extra_search_paths=extra, file_loader=S3DataFiles()))
     return session
 
 

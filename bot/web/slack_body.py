@@ -117,7 +117,7 @@ def parse_slack_body(body: bytes, content_type: str) -> SlackBody:
     # of an interaction. (Bolt itself looks for the word "payload" anywhere in the body, so a
     # slash command whose text says "payload" reached it as an empty envelope: handing it the
     # form we parsed, it gets the command.)
-    if content_type.split(";")[0] == "application/json" or text.startswith("{"):
+    if content_type.split(";", maxsplit=1)[0] == "application/json" or text.startswith("{"):
         return SlackBody(text, _shaped(_json_object(text, "the body")))
     form = _form(text)
     payload = form.get("payload")

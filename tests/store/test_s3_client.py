@@ -85,3 +85,12 @@ def test_data_files_read_as_botocore_reads_them(name: str) -> None:
     assert mine == theirs and (mine is None) == (name == "nope")
     if mine is not None:
         assert list(mine) == list(theirs)  # the same order
+
+
+def test_its_session_knows_s3_alone() -> None:
+    from botocore.exceptions import UnknownServiceError
+
+    session = s3_session()
+    assert session.get_component("data_loader").list_available_services("service-2") == ["s3"]
+    with pytest.raises(UnknownServiceError):
+        session.create_client("sqs", region_name="us-east-1")
