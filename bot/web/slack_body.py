@@ -1,11 +1,13 @@
-"""Checking a body sent to ``/slack/events`` before anything parses it.
+"""Checking a body sent to ``/slack/events`` before Bolt dispatches it, and parsing it once.
 
 The v0 signature is checked first, over the raw bytes (HMAC-SHA256, constant-time compare,
-5-minute window): an unsigned body is never parsed. A signed one is then parsed the way Bolt
-will parse it (JSON when it says so or starts with ``{``, otherwise a form whose ``payload``
-field may hold JSON), with bounds: the JSON must be an object nested at most ``MAX_DEPTH``
-deep (a deeply nested document would otherwise exhaust the parser's recursion). A body that
-fails either check is answered 401 or 400 with a short reason, never handed to Bolt.
+5-minute window): an unsigned body is never parsed. A signed one is then parsed by Bolt's own
+rules (``slack_bolt.request.internals.parse_body``: JSON when the content type is
+``application/json`` or the body starts with ``{``, otherwise a form whose ``payload`` field
+holds JSON), strictly and with bounds: the JSON must be an object nested at most ``MAX_DEPTH``
+deep, and the envelope fields Bolt and the listeners read must have the JSON type Slack sends.
+A body that fails is answered 401 or 400 with a short reason, never handed to Bolt; one that
+passes is handed to Bolt already parsed (``SlackBody.bolt_request``), so it is parsed once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 MAX_DEPTH = 32
 SIGNATURE_WINDOW_SECONDS = 5 * 60
@@ -50,63 +52,85 @@ def verify_signature(secret: str, body: bytes, headers: Any, *, now: float | Non
         raise BadSlackBody(401, "invalid Slack signature")
 
 
-def json_depth(text: str) -> int:
-    """How deeply the arrays and objects in JSON ``text`` nest (strings are skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
+def nesting(value: Any) -> int:
+    """How deeply the lists and dicts of a parsed JSON ``value`` nest (0 for a scalar); the walk
+    stops as soon as it passes ``MAX_DEPTH``."""
+    if not isinstance(value, dict | list):
+        return 0
+    deepest = 1
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                break
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return deepest
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
-    if json_depth(text) > MAX_DEPTH:
-        raise BadSlackBody(400, f"{what} nests deeper than {MAX_DEPTH} levels")
+    too_deep = BadSlackBody(400, f"{what} nests deeper than {MAX_DEPTH} levels")
     try:
         doc = json.loads(text)
+    except RecursionError:
+        # json's decoder recurses per level: a document nested past the interpreter's limit.
+        raise too_deep from None
     except ValueError:
         raise BadSlackBody(400, f"{what} is not valid JSON") from None
     if not isinstance(doc, dict):
         raise BadSlackBody(400, f"{what} is not a JSON object")
+    if nesting(doc) > MAX_DEPTH:
+        raise too_deep
     return doc
 
 
-def parse_slack_body(body: bytes, content_type: str) -> dict[str, Any]:
-    """The envelope Bolt will see, or ``BadSlackBody(400)`` saying what is wrong with it."""
+def _form(text: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=1000)
+    except ValueError:
+        raise BadSlackBody(400, "the body is neither JSON nor a form") from None
+    return dict(pairs)
+
+
+class SlackBody(NamedTuple):
+    """A signed body that passed the checks: its text and the envelope Bolt would parse from it."""
+
+    text: str
+    envelope: dict[str, Any]
+
+
+def parse_slack_body(body: bytes, content_type: str) -> SlackBody:
+    """The envelope, parsed as Bolt parses it (the same dict), or ``BadSlackBody(400)``
+    saying what is wrong with the body. Stricter than Bolt, never looser: a form must be
+    well formed, JSON must be an object within ``MAX_DEPTH``, the envelope well typed."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadSlackBody(400, "the body is not UTF-8") from None
     if not text.strip():
         raise BadSlackBody(400, "the body is empty")
-    # Bolt reads JSON when the content type says so or the body starts with "{" (its rule).
-    if "application/json" in content_type or text.startswith("{"):
-        return _shaped(_json_object(text, "the body"))
-    try:
-        form = {k: v[0] for k, v in parse_qs(text, strict_parsing=True, max_num_fields=1000).items() if v}
-    except ValueError:
-        raise BadSlackBody(400, "the body is neither JSON nor a form") from None
-    if "payload" in form:
-        return _shaped(_json_object(form["payload"], "the form's payload"))
-    return form
+    # Bolt's rule: JSON when the media type (before any ";") is exactly application/json or
+    # the body starts with "{"; otherwise a form, whose "payload" field holds the JSON envelope
+    # of an interaction. (Bolt itself looks for the word "payload" anywhere in the body, so a
+    # slash command whose text says "payload" reached it as an empty envelope: handing it the
+    # form we parsed, it gets the command.)
+    if content_type.split(";", maxsplit=1)[0] == "application/json" or text.startswith("{"):
+        return SlackBody(text, _shaped(_json_object(text, "the body")))
+    form = _form(text)
+    payload = form.get("payload")
+    if payload is None:
+        return SlackBody(text, form)
+    return SlackBody(text, _shaped(_json_object(payload, "the form's payload")))
 
 
 def _shaped(doc: dict[str, Any]) -> dict[str, Any]:
+    # null is what Slack sends for an absent object (``"enterprise": null`` outside Enterprise
+    # Grid): Bolt and the listeners read it as absent.
     for name in _OBJECTS:
-        if name in doc and not isinstance(doc[name], dict):
+        if doc.get(name) is not None and not isinstance(doc[name], dict):
             raise BadSlackBody(400, f"`{name}` is not an object")
     for name in _STRINGS:
         if name in doc and not isinstance(doc[name], str):

@@ -1,11 +1,11 @@
 """``POST /slack/events``: Slack's Events API, interactivity and slash commands, in HTTP mode.
 
 The body is read with a 1 MiB cap; its v0 signature is checked over the raw bytes before
-anything parses it, then it is parsed with bounds (``bot.web.slack_body``): a malformed or
-unsigned body is answered 400/401 with a short reason, never handed to Bolt. The envelope's
-id (``event_id``/``trigger_id``) becomes the correlation id, and the request goes to the Bolt
-app through slack_bolt's Starlette adapter helpers (Bolt checks the signature again and parses
-the body a second time: the bounded parse is the price of never answering 500 on a bad body).
+anything parses it, then it is parsed with bounds, by Bolt's rules (``bot.web.slack_body``): a
+malformed or unsigned body is answered 400/401 with a short reason, never handed to Bolt. The
+envelope's id (``event_id``/``trigger_id``) becomes the correlation id, and the request goes to
+the Bolt app already parsed (``bolt_request``: Bolt does not parse it a second time; it still
+checks the signature, over the same text).
 Each ack is marked on the app's ``AckGate`` (when it has one), so the work of earlier clicks
 waits until a burst is acknowledged (``bot.after_acks``). ``App.dispatch`` is
 synchronous: acks that are CPU only run it on the event loop, the rest (modal submissions, and
@@ -28,7 +28,7 @@ from bot.web.body import MIB, ErrorOut, read_limited
 from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation, new_correlation_id, slack_envelope_id
 from bot.web.metrics import record_slack_ack
-from bot.web.slack_body import BadSlackBody, parse_slack_body, verify_signature
+from bot.web.slack_body import BadSlackBody, SlackBody, parse_slack_body, verify_signature
 
 router = APIRouter(tags=["slack"])
 
@@ -64,7 +64,7 @@ async def slack_events(request: Request) -> Response:
 
 async def _dispatch(request: Request, ctx: WebContext, handler: Any) -> Response:
     body = await read_limited(request, MIB)
-    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from slack_bolt.adapter.starlette.handler import to_starlette_response
 
     secret = ctx.deps.settings.slack_signing_secret
     try:
@@ -74,8 +74,8 @@ async def _dispatch(request: Request, ctx: WebContext, handler: Any) -> Response
     except BadSlackBody as bad:
         record_slack_ack("http", str(bad.status))
         raise HTTPException(status_code=bad.status, detail=bad.reason) from None
-    envelope = slack_envelope_id(parsed)
-    bolt_request = to_bolt_request(request, body)
+    envelope = slack_envelope_id(parsed.envelope)
+    bolt_request = bolt_request_of(request, parsed)
     cid = f"slack-{envelope}" if envelope else new_correlation_id("slack")
     # An ack that is CPU only (parse, verify, ack, hand the work to the pool) runs right here: a
     # threadpool hop costs more than the ack itself under a burst of clicks. A modal submission
@@ -91,3 +91,19 @@ async def _dispatch(request: Request, ctx: WebContext, handler: Any) -> Response
     response = to_starlette_response(bolt_response)
     response.headers[REQUEST_ID_HEADER] = cid
     return response
+
+
+def bolt_request_of(request: Request, parsed: SlackBody) -> Any:
+    """The ``BoltRequest`` slack_bolt's Starlette adapter would build (``to_bolt_request``),
+    holding the envelope already parsed. Bolt's constructor parses a text body; it is given an
+    empty one (nothing to parse) and then the raw text, which its signature check reads, and
+    the envelope with the context built from it, as its constructor would have."""
+    from slack_bolt.context.context import BoltContext
+    from slack_bolt.request import BoltRequest
+    from slack_bolt.request.internals import build_context
+
+    bolt_request = BoltRequest(body="", query=request.query_params, headers=request.headers)  # type: ignore[arg-type]
+    bolt_request.raw_body = parsed.text
+    bolt_request.body = parsed.envelope
+    bolt_request.context = build_context(BoltContext({}), parsed.envelope)
+    return bolt_request

@@ -1,6 +1,7 @@
 """Start-up loads only what the configuration uses: a fresh interpreter builds the service as
-``tfpilot serve`` does (``build_service``, ``auth.test`` against a fake Slack) and reports which
-optional modules it imported."""
+``tfpilot serve`` does (``build_service``, ``auth.test`` against a fake Slack), or runs the
+command line itself up to the moment it would serve, and reports which optional modules it
+imported."""
 
 from __future__ import annotations
 
@@ -23,6 +24,23 @@ OAUTH_STORES = (
     "slack_sdk.oauth.state_store.amazon_s3",
 )
 OPTIONAL = (*OAUTH_STORES, "cryptography", "openai")
+# Never in `tfpilot serve` under the default settings: the GitHub App's JWT (token mode), moto
+# (the local cloud is for the embedded default's local runner), the other commands' heavy
+# imports (the registry importer's HCL parser, the console), httpx's own command line.
+NEVER_BY_DEFAULT = (*OPTIONAL, "jwt", "moto", "hcl2", "lark", "bot.console", "rich", "core.adapters.local_cloud")
+
+# `tfpilot serve --port 0` through bot.cli.main, stopped where uvicorn would start serving.
+ENTRY_SCRIPT = """
+import json, sys
+import bot.cli.serve_cmd as serve_cmd
+from bot.cli.main import main
+
+def report(web, sock):
+    print(json.dumps({name: name in sys.modules for name in sys.argv[1:]}))
+
+serve_cmd.serve = report
+sys.exit(main(["serve", "--port", "0", "--no-reconciler"]))
+"""
 
 SCRIPT = """
 import argparse, json, sys
@@ -42,7 +60,9 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def loaded(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, bool]:
+def loaded(
+    fake: FakeSlack, tmp_path: Path, script: str = SCRIPT, names: tuple[str, ...] = OPTIONAL, **extra: str
+) -> dict[str, bool]:
     env = clean_env(
         TFPILOT_DATA_DIR=str(tmp_path),
         GITHUB_TOKEN="test-github-token",
@@ -53,7 +73,7 @@ def loaded(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, bool]:
         **extra,
     )
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *OPTIONAL],
+        [sys.executable, "-c", script, *names],
         check=False,
         env=env,
         cwd=tmp_path,
@@ -75,3 +95,11 @@ def test_oauth_mode_loads_the_installation_stores(fake_slack: FakeSlack, tmp_pat
     modules = loaded(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-slack-client-secret")
     assert all(modules[name] for name in OAUTH_STORES), modules
     assert not modules["cryptography"] and not modules["openai"]
+
+
+def test_the_serve_command_loads_nothing_optional_under_the_default_settings(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    s3 = {"TFPILOT_REQUESTS_BUCKET": "tfpilot-lazy", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}  # never called
+    modules = loaded(fake_slack, tmp_path, ENTRY_SCRIPT, NEVER_BY_DEFAULT, SLACK_BOT_TOKEN="xoxb-test", **s3)
+    assert not any(modules.values()), [name for name, present in modules.items() if present]

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.web.slack_body import MAX_DEPTH, json_depth
+from bot.web.slack_body import MAX_DEPTH, nesting
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import SIGNING_SECRET
 from tests.web.test_slack_routes import web_with_slack
@@ -83,9 +83,18 @@ def test_unsigned_bodies_are_refused_before_they_are_parsed(client: TestClient) 
     assert response.status_code == 401 and "not a number" in response.text
 
 
-def test_json_depth_skips_strings() -> None:
-    assert json_depth('{"a": "[[[[{{{{", "b": [1, {"c": []}]}') == 4
-    assert json_depth(_nested(MAX_DEPTH)) == MAX_DEPTH
+def test_nesting_skips_strings() -> None:
+    assert nesting(json.loads('{"a": "[[[[{{{{", "b": [1, {"c": []}]}')) == 4
+    assert nesting(json.loads(_nested(MAX_DEPTH))) == MAX_DEPTH
+    assert nesting("[[[") == 0
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 200])
+def test_a_body_just_past_the_bound_is_400(client: TestClient, depth: int) -> None:
+    # Past MAX_DEPTH but well within json's recursion limit: refused by the walk, not the parser.
+    body = json.dumps({"type": "event_callback", "event": {"x": json.loads(_nested(depth - 2))}}).encode()
+    code, text = _post(client, body, JSON, signed=True)
+    assert code == 400 and "nests deeper" in text
 
 
 _json_values = st.recursive(

@@ -19,14 +19,12 @@ merged or created the run, while the clicked process is still recording it. Then
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -37,14 +35,14 @@ import pytest
 from core.adapters.audit_log import ObjectAuditLog
 from core.adapters.request_store import ObjectRequestStore
 from core.adapters.s3_objects import S3ObjectStore
-from core.domain.ids import new_request_id
-from core.domain.request import PullRequestRef, Request, Requester, RunRef, SlackThread
+from core.domain.request import Request
 from core.ports.clock import SystemClock
 from tests.conftest import SHARED_FIXTURES
 from tests.slack.harness import sign
 from tests.web.backing import APPROVER, DEV, backing_services
 from tests.web.conftest import API_TOKEN, DRIFT_SECRET, github_signature, load_fixture
 from tests.web.fake_github import FakeGitHub
+from tests.web.seed import seeded_request
 from tests.web.served import Served, start_serve, stop_serve
 
 pytestmark = pytest.mark.slow
@@ -104,41 +102,21 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def seed(world: dict[str, Any], n: int) -> list[Request]:
     github: FakeGitHub = world["github"]
     store: ObjectRequestStore = world["store"]
-    seeded = []
-    for i in range(n):
-        rid = new_request_id()
-        sha = hashlib.sha1(rid.encode(), usedforsecurity=False).hexdigest()
-        number = 100 + i
-        github.add_pull(number, rid, sha)
-        plan = github.add_run("plan.yml", rid, f"request/{rid}", sha)
-        now = datetime.now(UTC)
-        request = Request(
-            id=rid,
-            project="core",
-            environment="dev",
-            module="s3-bucket",
-            received_at=now,
-            updated_at=now,
-            requester=Requester(id=DEV, email="dev@example.com", team_id=TEAM),
-            config={"name": f"bucket-{i}"},
-            target_owner="acme",
-            target_repo="infra",
-            target_base="main",
-            target_env_path="envs/dev",
-            branch_name=f"request/{rid}",
-            commit_sha=sha,
-            pr=PullRequestRef(
-                number=number, url=f"https://github.test/acme/infra/pull/{number}", open=True, head_sha=sha
-            ),
-            pr_number=number,
-            plan_run=RunRef(
-                run_id=plan.run_id, status="completed", conclusion="success", head_sha=sha, workflow="plan.yml"
-            ),
-            slack=SlackThread(team_id=TEAM, channel=CHANNEL, ts=f"1800000000.{i:06d}"),
-            status="plan_ready",
+    return [
+        store.create(
+            seeded_request(
+                github,
+                i,
+                stage="plan_ready",
+                requester=DEV,
+                team=TEAM,
+                channel=CHANNEL,
+                number=100 + i,
+                ts=f"1800000000.{i:06d}",
+            )
         )
-        seeded.append(store.create(request))
-    return seeded
+        for i in range(n)
+    ]
 
 
 _CLICK = json.loads((SHARED_FIXTURES / "slack" / "payloads" / "block_actions_button_click.json").read_text())["payload"]
