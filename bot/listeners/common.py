@@ -155,6 +155,25 @@ def other_team(request: Any, team_id: str | None) -> bool:
 
 
 OTHER_TEAM_TEXT = ":no_entry: This request belongs to another Slack workspace; nothing was done."
+OTHER_TEAM_REASON = "the request belongs to another Slack workspace"
+
+
+def foreign_team(kit: Kit, request: Any, team_id: str | None, action: str, user: str | None) -> bool:
+    """True (and ``<action>_blocked`` recorded in the request's audit log, with the reason, the
+    actor and both teams) when ``request`` belongs to another workspace than ``team_id``: the
+    caller refuses. Recorded like the services' own refusals (``Gate.refuse``); the audit port
+    never raises."""
+    if not other_team(request, team_id):
+        return False
+    log.warning("%s of %s refused: asked from another workspace", action, request.id)
+    kit.deps.audit.record(
+        request.id,
+        f"{action}_blocked",
+        actor=user,
+        source="slack",
+        data={"reason": OTHER_TEAM_REASON, "team": team_id, "request_team": request.slack.team_id},
+    )
+    return True
 
 
 # --- dedupe -----------------------------------------------------------------------------------
