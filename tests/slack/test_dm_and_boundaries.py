@@ -11,7 +11,7 @@ import pytest
 from bot.web.reconciler import Reconciler
 from core.domain.lifecycle import derive_status
 from core.domain.status import Status
-from tests.slack.harness import APPROVER, DEV, Harness
+from tests.slack.harness import APPROVER, DEV, TEAM, Harness
 from tests.slack.helpers import card_buttons, card_ts, click_card, create_request, eventually, thread_replies
 
 DM = f"D{DEV[1:]}"
@@ -105,6 +105,67 @@ def test_a_click_from_another_workspace_is_refused_and_dispatches_nothing(
     h.fake.settle()
     current = h.deps.store.get(request.id)
     assert derive_status(current) is Status.PLAN_READY and current.approval is None
+
+
+def test_refusals_of_another_workspace_are_audited_like_other_refusals(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    eventually(lambda: "req:approve" in card_buttons(h, request.id), what="the approve button")
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    click_card(h, APPROVER, request.id, "req:approve")
+    h.fake.wait_for("chat.postEphemeral")
+    assert h.command(DEV, f"status {request.id}").status == 200
+    h.fake.wait_for("response_url")
+
+    def blocked() -> list[Any]:
+        return [e for e in h.deps.audit.events(request.id) if e.event.endswith("_blocked")]
+
+    events = eventually(lambda: len(blocked()) >= 2 and blocked(), what="two blocked events")
+    by_event = {e.event: e for e in events}
+    for name, actor in (("approve_blocked", APPROVER), ("status_blocked", DEV)):
+        event = by_event[name]
+        assert (event.actor, event.source) == (actor, "slack")
+        assert event.data == {
+            "reason": "the request belongs to another Slack workspace",
+            "team": OTHER_TEAM,
+            "request_team": TEAM,
+        }
+
+
+def test_the_assistants_status_and_my_requests_stay_in_their_workspace(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    request = create_request(h)
+    h.dm(DEV, f"status {request.id}", ts="1700000000.500001")
+    own = _answer(h, 1)
+    assert request.id in own.text() and "I found no request" not in own.text()
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    h.dm(DEV, f"status {request.id}", ts="1700000000.500002")
+    other = _answer(h, 2)
+    assert "I found no request of yours matching" in other.text()
+    h.dm(DEV, "show my requests", ts="1700000000.500003")
+    mine = _answer(h, 3)
+    assert request.id not in mine.text()
+
+
+def test_app_home_lists_only_its_workspaces_requests(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    envelope = h.fixture("events_api_app_home_opened_home_tab.json")
+
+    def home(user: str, count: int) -> str:
+        h.event({**envelope["event"], "user": user})
+        calls = h.fake.wait_for("views.publish", count, where=lambda c: c.params.get("user_id") == user)
+        return json.dumps(calls[-1].params["view"])
+
+    assert request.id in home(DEV, 1) and request.id in home(APPROVER, 1)
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    assert request.id not in home(DEV, 2) and request.id not in home(APPROVER, 2)
 
 
 def test_status_and_list_do_not_show_another_workspaces_requests(
