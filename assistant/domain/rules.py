@@ -803,7 +803,12 @@ class RuleExtractor:
             return value
 
     def _plain_word_name(
-        self, text: _Text, after: re.Match[str], info: ModuleInfo | None, context: ExtractionContext, envs: dict[str, str]
+        self,
+        text: _Text,
+        after: re.Match[str],
+        info: ModuleInfo | None,
+        context: ExtractionContext,
+        envs: dict[str, str],
     ) -> str | None:
         """A plain word after the module word is its name when what follows ends the phrase ("a
         bucket assets in core"). Followed by an identifier, it was a cue word of some language

@@ -217,7 +217,9 @@ def test_names_after_the_module_word(message: str, name: str | None) -> None:
     assert extract(message).config.get("name") == name
 
 
-@pytest.mark.parametrize("message", ["any news on req_ab12cd34ef56?", "how's req_ab12cd34ef56 doing?", "is req_ab12cd34ef56 done yet"])
+@pytest.mark.parametrize(
+    "message", ["any news on req_ab12cd34ef56?", "how's req_ab12cd34ef56 doing?", "is req_ab12cd34ef56 done yet"]
+)
 def test_status_of_a_request_id_in_other_words(message: str) -> None:
     cand = extract(message)
     assert (cand.intent, cand.status_ref) == ("status", "req_ab12cd34ef56")
