@@ -86,7 +86,7 @@ class ModalHandlers:
 
     def post_form_reply(self, client: Any, meta: IntakeFormMeta, reply: Any) -> None:
         try:
-            post_intake_reply(client, meta.thread, reply)
+            post_intake_reply(client, meta.thread, reply, objects=self.k.deps.objects)
         except Exception:
             log.exception("posting the form's reply in %s failed", meta.thread.channel)
 
