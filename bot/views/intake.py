@@ -143,7 +143,7 @@ def _terraform_block(terraform: str, shared: Any, notes: list[str]) -> dict[str,
         return {"type": "section", "text": mrkdwn(_code_block(start, FALLBACK_CHARS))}
     name = fmt.link(getattr(shared, "permalink", None), filename) or f"`{escape(filename)}`"
     lines = int(getattr(shared, "lines", 0) or 0)
-    where = "attached below" if getattr(shared, "uploaded_now", False) else "already in this conversation"
+    where = "attached above" if getattr(shared, "uploaded_now", False) else "already in this conversation"
     text = f":page_facing_up: The Terraform, {name} ({lines} lines), is {where}: expand it to read it all."
     return {"type": "section", "text": mrkdwn(text)}
 
