@@ -98,3 +98,14 @@ def test_the_fake_checks_the_upload_steps_as_slack_does(fake_slack: FakeSlack) -
     assert error(lambda: client.files_upload_v2(channel="C0PRIVATE", content="abc", filename="z.tf")) == (
         "channel_not_found"
     )
+
+
+def test_in_a_channel_the_file_goes_into_the_conversations_thread(harness: Harness) -> None:
+    h = harness
+    event = h.fixture("events_api_app_mention.json")["event"]
+    event.update({"user": DEV, "text": f"<@UTFPILOT> {REQUEST}", "channel": "C0CHAN001"})
+    h.event(event)
+    reply = h.fake.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == "C0CHAN001")[0]
+    shared = next(iter(h.fake.files.values()))
+    assert (shared["channel"], shared["thread_ts"]) == ("C0CHAN001", event["ts"])
+    assert reply.params["thread_ts"] == event["ts"] and shared["name"] in reply.text()
