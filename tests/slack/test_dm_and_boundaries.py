@@ -4,6 +4,7 @@ workspaces that cannot touch each other's requests, and cards Slack refused rend
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from bot.web.reconciler import Reconciler
 from core.domain.lifecycle import derive_status
 from core.domain.status import Status
-from tests.slack.harness import APPROVER, DEV, TEAM, Harness
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import APPROVER, DEV, TEAM, Harness, start_harness
 from tests.slack.helpers import card_buttons, card_ts, click_card, create_request, eventually, thread_replies
 
 DM = f"D{DEV[1:]}"
@@ -246,3 +248,22 @@ def test_a_pasted_secret_is_flagged_and_the_person_told_to_rotate_it(harness: Ha
     assert "an AWS secret access key" in warning[0].text() and secret not in warning[0].text()
     h.fake.settle()
     assert not any(secret in c.text() for c in h.fake.of("chat.postMessage"))
+
+
+def test_a_secret_pasted_in_prose_is_absent_from_the_chat_log_and_the_audit_export(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    from core.adapters.chat_log import ObjectChatLog
+
+    h = start_harness(fake_slack, tmp_path, shared_fixtures, chat_log=ObjectChatLog)  # the real adapter
+    try:
+        secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
+        h.dm(DEV, f"I need an s3 bucket called team-logs in core dev, the key is {secret}", ts="1700000000.410000")
+        eventually(lambda: any("Say `submit`" in c.text() for c in _top_level(h)), what="the confirm step")
+        h.dm(DEV, "submit", ts="1700000000.410001")
+        rows = eventually(lambda: h.deps.queries.list().rows, what="the request")
+        eventually(lambda: len(h.deps.queries.audit_export(rows[0].id).chat) >= 2, what="the logged turns")
+        export = h.deps.queries.audit_export(rows[0].id).model_dump_json()
+        assert secret not in export and "the key is [REDACTED:aws-secret-key]" in export
+    finally:
+        h.close()
