@@ -336,8 +336,8 @@ class IntakeService:
             submit=lambda session, config: self._submit(session, config, user, key),
             ttl=self._ttl,
             prod_refusal=lambda: self._prod_refusal(user),
-            my_requests=(lambda: self._my_requests(user)) if self._queries is not None else None,
-            find_request=(lambda ref: self._find_request(user, ref)) if self._queries is not None else None,
+            my_requests=(lambda: self._my_requests(user, key)) if self._queries is not None else None,
+            find_request=(lambda ref: self._find_request(user, key, ref)) if self._queries is not None else None,
         )
 
     # --- what the person may do and has asked for (core's policy and queries) ---------------
@@ -354,10 +354,14 @@ class IntakeService:
             return None
         return reason
 
-    def _my_rows(self, user: Requester, limit: int) -> list[Any]:
+    def _team(self, key: ConversationKey) -> str | None:
+        """The Slack workspace a conversation may see requests of (None outside Slack)."""
+        return key.team_id if self._source == "slack" else None
+
+    def _my_rows(self, user: Requester, key: ConversationKey, limit: int) -> list[Any]:
         from core.domain.index import ListFilter
 
-        page = self._queries.list(ListFilter(requester=user.id), limit=limit)
+        page = self._queries.list(ListFilter(requester=user.id, slack_team=self._team(key)), limit=limit)
         return list(page.rows)
 
     def _brief(self, row: Any) -> RequestBrief:
@@ -373,18 +377,24 @@ class IntakeService:
             link=request.pr_url,
         )
 
-    def _my_requests(self, user: Requester) -> list[RequestBrief]:
-        return [self._brief(row) for row in self._my_rows(user, 10)]
+    def _my_requests(self, user: Requester, key: ConversationKey) -> list[RequestBrief]:
+        return [self._brief(row) for row in self._my_rows(user, key, 10)]
 
-    def _find_request(self, user: Requester, ref: str) -> RequestBrief | None:
+    def _find_request(self, user: Requester, key: ConversationKey, ref: str) -> RequestBrief | None:
         from core.domain.errors import RequestNotFound
 
         if ref.startswith("req_"):
             try:
-                return self._brief(self._queries.get(ref))
+                request = self._queries.get(ref)
             except RequestNotFound:
                 return None
-        for row in self._my_rows(user, 50):
+            # Another workspace's request is answered like a missing one (as `/tfpilot status`).
+            owner = request.slack.team_id if getattr(request, "slack", None) is not None else None
+            team = self._team(key)
+            if team is not None and owner is not None and owner != team:
+                return None
+            return self._brief(request)
+        for row in self._my_rows(user, key, 50):
             brief = self._brief(row)
             if brief.name is not None and brief.name.lower() == ref.lower():
                 return brief

@@ -38,7 +38,8 @@ SCOPE_REASONS: dict[str, str] = {
     "channels:join": "conversations.join: the bot joins a project's public approvals channel to post cards there",
     "chat:write": "chat.postMessage/chat.update/chat.postEphemeral: cards, thread replies, intake, refusals",
     "commands": "the /tfpilot slash command",
-    "files:write": "files.uploadV2: a plan too long to quote goes into the request's thread as a file",
+    "files:write": "files.getUploadURLExternal/completeUploadExternal: the confirm step's Terraform (once per "
+    "version) and a plan too long to quote, as files in the conversation",
     "im:history": "message.im events: direct messages to the app, and messages in its assistant threads",
     "im:write": "conversations.open: /tfpilot new in a channel the app is not in continues in a DM; "
     "approvers get a request's card in a DM when no approvals channel is set",

@@ -15,6 +15,7 @@ callables the service provides.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -856,16 +857,7 @@ def _confirm(
     s.pending_field = None
     if s.request_id is None:
         s.request_id = ctx.new_request_id()
-    terraform: str | None = None
-    preview_problem: str | None = None
-    if ctx.preview is not None:
-        try:
-            files = ctx.preview(s, config)
-            terraform = "\n".join(
-                f"# {path}\n{content}" if len(files) > 1 else content for path, content in sorted(files.items())
-            )
-        except PreviewFailed as exc:
-            preview_problem = exc.message
+    terraform, preview_problem = _preview(s, ctx, config)
     shown_before = s.confirmed_digest
     s.confirmed_digest = _digest(s, config) if preview_problem is None else None
     # The whole summary and the Terraform are shown once (and on `show terraform`); later confirm
@@ -874,6 +866,7 @@ def _confirm(
     same = shown_before is not None and shown_before == s.confirmed_digest
     lines = _summary(s, module, fields, config, prod=prod)
     choices = [Choice(label="Submit", value="submit"), Choice(label="Cancel", value="cancel")]
+    changes: str | None = None
     if full:
         head = "Here is the request" if not show_terraform else "This is the Terraform that will be committed"
         text = _join(notes, head + f" (`{s.request_id}`):\n" + "\n".join(lines))
@@ -883,6 +876,11 @@ def _confirm(
     else:
         state = "is unchanged" if same else "updated; everything else is as before"
         text = _join(notes, f"Request `{s.request_id}` {state}.")
+        if terraform is not None and not same:
+            changes = terraform_diff(s.last_terraform, terraform)
+    if terraform is not None:
+        s.last_terraform = terraform
+    if not full:
         terraform = None
     if not s.offered_optional:
         s.offered_optional = True
@@ -901,7 +899,30 @@ def _confirm(
         text += "\nSay `submit` to create it, `change <field> to <value>` to edit, or `cancel`."
         if not full and not same:
             text += " (`show terraform` shows the updated files.)"
-    return _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
+    reply = _reply(s, text, choices=choices, terraform=terraform, form=form_spec(module, s.config))
+    reply.terraform_changes = changes
+    return reply
+
+
+def _preview(s: IntakeSession, ctx: FlowContext, config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The Terraform the request would commit (its files joined), or why it cannot be rendered."""
+    if ctx.preview is None:
+        return None, None
+    try:
+        files = ctx.preview(s, config)
+    except PreviewFailed as exc:
+        return None, exc.message
+    joined = "\n".join(f"# {path}\n{content}" if len(files) > 1 else content for path, content in sorted(files.items()))
+    return joined, None
+
+
+def terraform_diff(before: str | None, after: str) -> str | None:
+    """The lines of ``after`` that differ from ``before``, as a unified diff without context
+    (``-``/``+`` lines under ``@@`` hunk headers); None when there is nothing to compare."""
+    if before is None or before == after:
+        return None
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", n=0, lineterm="")
+    return "\n".join(line for line in lines if not line.startswith(("---", "+++"))) or None
 
 
 def _summary(

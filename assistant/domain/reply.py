@@ -72,6 +72,9 @@ class Reply(BaseModel):
     choices: list[Choice] = Field(default_factory=list)
     form: FormSpec | None = None
     terraform: str | None = None  # the exact files that will be committed, at confirm
+    # At an edit of the confirm step: what changed in those files since they were last shown
+    # (a unified diff without context lines), instead of the whole files again.
+    terraform_changes: str | None = None
     request_id: str | None = None  # reserved at confirm, created at submit
     field_errors: dict[str, str] = Field(default_factory=dict)
     done: bool = False  # submitted or cancelled: the conversation is over

@@ -111,11 +111,14 @@ _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
     (
         "cancel",
         re.compile(
-            r"^(?:(?:actually|ok|okay|oh|hmm+|no|nah|wait|please|sorry|ah)[,!.]?\s+)*"
+            r"^(?:(?:actually|ok|okay|oh|hmm+|no|nah|wait|please|sorry|ah|(?:i|we)(?: have|'ve)? changed "
+            r"(?:my|our) minds?)[,!.]?\s+)*"
             r"(?:cancel|abort|stop|quit|exit|forget (?:it|about it|about this|this|that)|never ?mind|nvm|"
-            r"scratch that|drop (?:it|this|that)|don'?t bother|no longer needed)"
-            r"(?:[\s,.!;-]+(?:it|this|that|the request|request|now|please|pls|thanks|thank you|"
-            r"(?:i|we) (?:don'?t|do not) need (?:it|this|that)(?: any ?more)?|not needed(?: any ?more)?))*"
+            r"(?:scratch|scrap|ditch|drop|kill|bin|trash) (?:it|this(?: one)?|that(?: one)?|the request)|don'?t bother|"
+            r"no longer needed)"
+            r"(?:[\s,.!;-]+(?:it|this|that|this one|that one|the request|request|now|please|pls|thanks|thank you|"
+            r"(?:i|we)(?: have|'ve)? changed (?:my|our) minds?|"
+            r"(?:i|we) (?:don'?t|do not) (?:need|want) (?:it|this|that)(?: any ?more)?|not needed(?: any ?more)?))*"
             r"\s*[.!]*$"
         ),
     ),
@@ -163,6 +166,13 @@ _COMMANDS: tuple[tuple[Intent, re.Pattern[str]], ...] = (
 _REQUEST_ID = re.compile(r"\breq_[A-Za-z0-9]{4,40}\b")
 _STATUS = re.compile(
     r"\b(?:status|state|progress)\b|\bhow\s+is\s+(?:my|the)\b|\bwhere\s+is\s+(?:my|the)\b|\bwhat\s+happened\s+to\b",
+    re.IGNORECASE,
+)
+# Next to a request id, these words ask about it too ("any news on req_…", "how's req_… doing?");
+# alone they are too common ("update the name") to mean a status question.
+_STATUS_OF_ID = re.compile(
+    r"\b(?:news|updates?|word)\s+(?:on|about|for)\b|\bhow'?s\b|\bhow\s+(?:is|are)\b|"
+    r"\b(?:done|ready|finished|merged|applied)\s+yet\b|\bwhere\s+(?:is|are)\b",
     re.IGNORECASE,
 )
 _MY_REQUESTS = re.compile(
@@ -225,9 +235,19 @@ _FILLER = re.compile(
 )
 # "a bucket team-logs", "queue orders_events_v2": an identifier right after the module word.
 # Capitals only in an identifier-looking word ("Bad_Name" is a name to refuse, "For" is not).
+# "Bucket: exports-tmp", "topic for price changes: price-changes": a label, a colon, the name.
 _NAME_AFTER_MODULE = re.compile(
-    r"\s+[\"'`]?([a-z0-9][a-z0-9._-]*|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[_-][A-Za-z0-9._-]*)[\"'`]?(?![\w-]|\.\w)"
+    r"(?:\s*:\s*|\s+)[\"'`]?([a-z0-9][a-z0-9._-]*|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[_-][A-Za-z0-9._-]*)[\"'`]?"
+    r"(?![\w-]|\.\w)"
 )
+_LABELLED_NAME = re.compile(
+    r"\s+(?:for|of)\s+[^:,;|\n]{1,40}?:\s*[\"'`]?([a-z0-9][a-z0-9_-]*[-_][a-z0-9_-]*|[a-z0-9]+)[\"'`]?(?=[\s,;|.!]|$)"
+)
+_NAME_LIKE = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
+# An identifier as people write names: words joined by "-" or "_" ("relatorios-q3").
+_IDENTIFIER = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+")
+_WORD_AFTER = re.compile(r"\s+([^\s,;|:!?]+)")
+_PLAIN_WORD = re.compile(r"[a-zà-ÿß]+")
 # Words that follow a module word without being its name ("a bucket for logs").
 _NOT_NAMES = frozenset(
     {
@@ -488,11 +508,17 @@ class RuleExtractor:
             return cand
 
         pairs = self._explicit_pairs(text)
-        for key, op, _raw, start, end in pairs:
+        labelled: list[str] = []
+        for key, op, raw, start, end in pairs:
             # A value given as key=value is never read as a project, environment or module name.
             if op in ("=", "==", ":") and self._resolve_key(key, [], fuzzy=False) is None:
                 text.mask(start, end)
-        named = self._name_forms(text)
+                # "Queue: ingest-events": a module word as the label, the name as the value.
+                value = _unquote(raw)
+                label = re.split(r"\s+(?:for|of)\s+", norm(key), maxsplit=1)[0]  # "topic for price changes"
+                if op == ":" and self._match_module(label, context.modules) and _NAME_LIKE.fullmatch(value):
+                    labelled.append(value)
+        named = self._name_forms(text) or labelled
         after_module = self._names(text, context, cand, pairs)
         if self._elsewhere(message, context, cand):
             return cand
@@ -762,13 +788,54 @@ class RuleExtractor:
             if low in own or low.rstrip("s") in own:
                 end = after.end()  # "postgres db billing": "db" is still the module word
                 continue
-            if low in _NOT_NAMES or low in envs or value in context.projects or len(value) < 2:
+            if low in ("for", "of"):
+                labelled = _LABELLED_NAME.match(text.work, end)
+                if labelled is not None and labelled.group(1) not in envs and labelled.group(1) not in context.projects:
+                    return labelled.group(1)  # "topic for price changes: price-changes"
+            if low in _NOT_NAMES or low in envs or value in context.projects:
                 return None
             if any(low in module_phrases(m) for m in context.modules) or "." in value:
                 return None
             if _NAME_CUE_TYPO.fullmatch(low) or _near_module_word(low, context.modules):
                 return None  # "s3 bukcet callled x": a misspelt module word or cue is never a name
+            if len(value) < 2 or _PLAIN_WORD.fullmatch(value):
+                return self._plain_word_name(text, after, info, context, envs)
             return value
+
+    def _plain_word_name(
+        self,
+        text: _Text,
+        after: re.Match[str],
+        info: ModuleInfo | None,
+        context: ExtractionContext,
+        envs: dict[str, str],
+    ) -> str | None:
+        """A plain word after the module word is its name when what follows ends the phrase ("a
+        bucket assets in core"). Followed by an identifier, it was a cue word of some language
+        ("bucket chamado relatorios-q3", "queue mit dem namen order-events"): the identifier is
+        the name. Followed by other words ("a bucket team logs"), it is not sure: nothing is read
+        (the name is asked)."""
+        structural = _NOT_NAMES | set(envs) | {p.lower() for p in context.projects}
+        structural |= {w for m in context.modules for p in module_phrases(m) for w in p.split()}
+        if info is not None:
+            structural |= {w for f in field_infos(info.config_schema) for p in field_phrases(f) for w in p.split()}
+        value, pos = after.group(1), after.end()
+        if value.lower() in structural:
+            return None  # "bucket versioning: off" names a field, not the bucket
+        for _ in range(4):
+            nxt = _WORD_AFTER.match(text.work, pos)
+            if nxt is None or nxt.start(1) > pos + 3:
+                break  # the message (or the clause) ends: the plain word was the name
+            word = nxt.group(1).strip("\"'`").lower()
+            if _IDENTIFIER.fullmatch(word) and word not in structural and word not in envs:
+                return nxt.group(1).strip("\"'`")
+            if word in structural:
+                break
+            if not _PLAIN_WORD.fullmatch(word):
+                break  # a value of some field ("bastion t3.micro"): the plain word was the name
+            pos = nxt.end()
+            value = ""  # a second plain word: the first was no name on its own
+        return value if len(value) >= 2 else None
 
     def _question(self, message: str, low: str, context: ExtractionContext, cand: Candidates) -> bool:
         """ "what is fifo?" asks about a field; "I don't know, which subnets do we have?" asks about
@@ -794,7 +861,7 @@ class RuleExtractor:
             cand.intent = "my_requests"
             return True
         rid = _REQUEST_ID.search(message)
-        if rid is not None and (_STATUS.search(message) or len(message.split()) <= 3):
+        if rid is not None and (_STATUS.search(message) or _STATUS_OF_ID.search(message) or len(message.split()) <= 3):
             cand.intent, cand.status_ref = "status", rid.group(0)
             return True
         if not _STATUS.search(message) or context.pending_field:

@@ -76,6 +76,8 @@ class IntakeSession(BaseModel):
     offered_optional: bool = False  # optional fields and presets offered once
     forced: list[str] = Field(default_factory=list)  # config values the environment's policy fixes
     terraform_shown: bool = False  # the full summary and Terraform were shown at this confirm step
+    # The Terraform as last shown (in full or as changes): the next edit shows what changed since.
+    last_terraform: str | None = None
     history: list[Snapshot] = Field(default_factory=list)
     turns: int = 0  # user messages seen
     last_extractor: str | None = None

@@ -26,8 +26,8 @@ from bot.listeners.common import (
     converse,
     ephemeral,
     first_action,
+    foreign_team,
     kit_of,
-    other_team,
     owner_elsewhere,
     refuse_foreign_turn,
     team_of,
@@ -168,8 +168,7 @@ class ClickHandlers:
             ephemeral(client, channel=where[0], user=user, text="That button is malformed; nothing was done.")
             return
         try:
-            if other_team(self.k.deps.store.get(ref.request_id), team_of(body)):
-                log.warning("%s of %s refused: clicked from another workspace", action.value, ref.request_id)
+            if foreign_team(self.k, self.k.deps.store.get(ref.request_id), team_of(body), action.value, user):
                 ephemeral(client, channel=where[0], user=user, text=OTHER_TEAM_TEXT, thread_ts=where[1])
                 return
             actor = self.k.identity.actor(client, team_of(body), user)

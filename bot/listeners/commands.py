@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from bot.identity import LinkedIdentities
-from bot.listeners.common import Kit, converse, kit_of, other_team, team_of
+from bot.listeners.common import Kit, converse, foreign_team, kit_of, team_of
 from bot.views import home as home_views
 from bot.views.card import request_card
 from bot.views.ids import ThreadRef, is_ts
@@ -133,7 +133,7 @@ class CommandHandlers:
         message = home_views.list_message(title, page.rows, more=page.cursor is not None)
         respond(response_type="ephemeral", replace_original=False, **message)
 
-    def show_status(self, respond: Any, team: str | None, words: list[str]) -> None:
+    def show_status(self, respond: Any, team: str | None, user: str, words: list[str]) -> None:
         if not words or not is_request_id(words[0]):
             respond(response_type="ephemeral", text="Usage: `/tfpilot status <request id>` (e.g. `req_ab12cd34ef56`).")
             return
@@ -141,7 +141,7 @@ class CommandHandlers:
             request = self.k.deps.queries.get(words[0])
         except RequestNotFound:
             request = None
-        if request is None or other_team(request, team):
+        if request is None or foreign_team(self.k, request, team, "status", user):
             # Another workspace's request is answered like a missing one: ids are not a secret,
             # but what they hold is.
             respond(response_type="ephemeral", text=f"No request `{words[0]}`.")
@@ -193,7 +193,7 @@ class CommandHandlers:
             elif verb == "list":
                 self.list_requests(respond, team_of(body), user, words)
             elif verb == "status":
-                self.show_status(respond, team_of(body), words)
+                self.show_status(respond, team_of(body), user, words)
             elif verb == "modules":
                 respond(response_type="ephemeral", **home_views.modules_message(self.k.deps.registry.modules()))
             elif verb == "insights":

@@ -31,6 +31,7 @@ from assistant.domain.session import ConversationKey
 from bot.identity import SlackIdentity
 from bot.listeners.recent import RecentKeys
 from bot.slack_text import plain_text
+from bot.terraform_file import share_terraform
 from bot.views import fmt
 from bot.views.ids import ThreadRef
 from bot.views.intake import intake_message
@@ -41,6 +42,7 @@ from core.services.once import Once
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from core.ports.object_store import ObjectStore
 
 log = logging.getLogger("bot.listeners")
 
@@ -155,6 +157,25 @@ def other_team(request: Any, team_id: str | None) -> bool:
 
 
 OTHER_TEAM_TEXT = ":no_entry: This request belongs to another Slack workspace; nothing was done."
+OTHER_TEAM_REASON = "the request belongs to another Slack workspace"
+
+
+def foreign_team(kit: Kit, request: Any, team_id: str | None, action: str, user: str | None) -> bool:
+    """True (and ``<action>_blocked`` recorded in the request's audit log, with the reason, the
+    actor and both teams) when ``request`` belongs to another workspace than ``team_id``: the
+    caller refuses. Recorded like the services' own refusals (``Gate.refuse``); the audit port
+    never raises."""
+    if not other_team(request, team_id):
+        return False
+    log.warning("%s of %s refused: asked from another workspace", action, request.id)
+    kit.deps.audit.record(
+        request.id,
+        f"{action}_blocked",
+        actor=user,
+        source="slack",
+        data={"reason": OTHER_TEAM_REASON, "team": team_id, "request_team": request.slack.team_id},
+    )
+    return True
 
 
 # --- dedupe -----------------------------------------------------------------------------------
@@ -223,16 +244,35 @@ def _answer_kwargs(thread: ThreadRef, answer_in: str | None) -> dict[str, Any]:
 
 
 def post_intake_reply(
-    client: Any, thread: ThreadRef, reply: Any, *, note: str | None = None, answer_in: str | None = None
+    client: Any,
+    thread: ThreadRef,
+    reply: Any,
+    *,
+    note: str | None = None,
+    answer_in: str | None = None,
+    objects: ObjectStore | None = None,
 ) -> dict[str, Any]:
+    """Post the assistant's reply. At the confirm step its Terraform is first shared as a file
+    where the answer goes (once per version, remembered in ``objects``), and the reply refers to
+    it; without ``objects`` the Terraform is quoted."""
+    where = _answer_kwargs(thread, answer_in)
+    shared = None
+    terraform = getattr(reply, "terraform", None)
+    if terraform and objects is not None:
+        shared = share_terraform(
+            client,
+            objects,
+            thread,
+            str(terraform),
+            request_id=getattr(reply, "request_id", None),
+            thread_ts=where.get("thread_ts"),
+        )
     # Buttons and forms always name the conversation's thread, wherever the answer is shown.
-    message = intake_message(reply, thread_ts=thread.thread_ts)
+    message = intake_message(reply, thread_ts=thread.thread_ts, terraform_file=shared)
     blocks = message["blocks"]
     if note:
         blocks = [*blocks, {"type": "context", "elements": [mrkdwn(note)]}][: MAX_BLOCKS["message"]]
-    posted = client.chat_postMessage(
-        channel=thread.channel, text=message["text"], blocks=blocks, **_answer_kwargs(thread, answer_in)
-    )
+    posted = client.chat_postMessage(channel=thread.channel, text=message["text"], blocks=blocks, **where)
     data = getattr(posted, "data", posted)
     return data if isinstance(data, dict) else {}
 
@@ -318,7 +358,9 @@ def converse(
         warn_pasted_secret(client, thread, plain, answer_in)
         reply = kit.deps.intake.handle(key, profile.requester(), plain)
         notes = [n for n in (note, _card_note(kit, reply)) if n]
-        post_intake_reply(client, thread, reply, note="\n".join(notes) or None, answer_in=answer_in)
+        post_intake_reply(
+            client, thread, reply, note="\n".join(notes) or None, answer_in=answer_in, objects=kit.deps.objects
+        )
         return reply
     except Exception as exc:
         log.exception("intake turn in %s/%s failed", thread.channel, thread.thread_ts)

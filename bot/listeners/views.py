@@ -19,8 +19,8 @@ from bot.listeners.common import (
     OTHER_TEAM_TEXT,
     Kit,
     ephemeral,
+    foreign_team,
     kit_of,
-    other_team,
     post_intake_reply,
     team_of,
     user_of,
@@ -86,7 +86,7 @@ class ModalHandlers:
 
     def post_form_reply(self, client: Any, meta: IntakeFormMeta, reply: Any) -> None:
         try:
-            post_intake_reply(client, meta.thread, reply)
+            post_intake_reply(client, meta.thread, reply, objects=self.k.deps.objects)
         except Exception:
             log.exception("posting the form's reply in %s failed", meta.thread.channel)
 
@@ -137,7 +137,7 @@ class ModalHandlers:
         user = user_of(body)
         if user is None:
             return
-        if other_team(request, team_of(body)):
+        if foreign_team(self.k, request, team_of(body), Action.UPDATE.value, user):
             self.tell(client, meta, user, OTHER_TEAM_TEXT)
             return
         try:
@@ -173,7 +173,8 @@ class ModalHandlers:
         if user is None:
             return
         try:
-            if other_team(self.k.deps.store.get(meta.request_id), team_of(body)):
+            request = self.k.deps.store.get(meta.request_id)
+            if foreign_team(self.k, request, team_of(body), Action.DESTROY.value, user):
                 self.tell(client, meta, user, OTHER_TEAM_TEXT)
                 return
             actor = self.k.identity.actor(client, team_of(body), user)

@@ -1,6 +1,7 @@
 """Intake replies in a conversation thread: the assistant's text, its choices (buttons when
 five or fewer, a static select beyond), an "Open form" button when a module form is offered,
-the Terraform preview at the confirm step, and per-field errors.
+the Terraform at the confirm step (a reference to the file it was shared as, or quoted when there
+is no file), what an edit changed in it, and per-field errors.
 
 Pure: ``intake_message(reply, thread_ts=...)`` renders the assistant's ``Reply`` (read by duck
 typing, so the console and tests can pass any object with the same fields).
@@ -31,6 +32,10 @@ from bot.views.limits import (
 )
 
 MAX_BUTTONS = 5
+# When Slack refuses the Terraform file: the start of the files, quoted.
+FALLBACK_LINES = 25
+FALLBACK_CHARS = 1200
+CHANGES_CHARS = 1500  # an edit's diff; longer ones are cut (`show terraform` shows the files)
 MAX_TEXT_SECTIONS = 10
 FORM_VALUES_CHARS = 1500
 
@@ -115,8 +120,38 @@ def form_button_value(form: Any, thread_ts: str) -> str:
     return out if len(out) <= BUTTON_VALUE else json.dumps({"m": doc["m"], "t": thread_ts})
 
 
-def intake_message(reply: Any, *, thread_ts: str) -> dict[str, Any]:
-    """The thread message for one assistant turn: ``{"text", "blocks"}``."""
+def _code_block(text: str, limit: int) -> str:
+    return f"```{clip(escape(text.replace('```', chr(39) * 3)), limit)}```"
+
+
+def _terraform_block(terraform: str, shared: Any, notes: list[str]) -> dict[str, Any]:
+    """The Terraform at the confirm step: a reference to the file it was shared as
+    (``bot.terraform_file``), or its start when Slack refused the file, or (no file: the
+    console) the files quoted, cut at the size of a message section."""
+    if shared is None:
+        if len(escape(terraform)) > FILE_THRESHOLD:
+            notes.append("The Terraform preview is cut short here; the pull request holds the whole file.")
+        return {"type": "section", "text": mrkdwn(_code_block(terraform, FILE_THRESHOLD))}
+    filename = str(getattr(shared, "filename", "tfpilot.tf"))
+    error = getattr(shared, "error", None)
+    if error:
+        start = "\n".join(terraform.splitlines()[:FALLBACK_LINES])
+        notes.append(
+            f"I could not attach the Terraform as a file (Slack said `{escape(clip(str(error), 80))}`): "
+            "this is its start. Say `show terraform` to try again; the pull request will hold the whole file."
+        )
+        return {"type": "section", "text": mrkdwn(_code_block(start, FALLBACK_CHARS))}
+    name = fmt.link(getattr(shared, "permalink", None), filename) or f"`{escape(filename)}`"
+    lines = int(getattr(shared, "lines", 0) or 0)
+    where = "attached above" if getattr(shared, "uploaded_now", False) else "already in this conversation"
+    text = f":page_facing_up: The Terraform, {name} ({lines} lines), is {where}: expand it to read it all."
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def intake_message(reply: Any, *, thread_ts: str, terraform_file: Any = None) -> dict[str, Any]:
+    """The thread message for one assistant turn: ``{"text", "blocks"}``. ``terraform_file``:
+    the confirm step's Terraform as shared in Slack (``bot.terraform_file.TerraformFile``), which
+    the message then refers to instead of quoting it."""
     text = escape(str(getattr(reply, "text", "") or ""))
     blocks: list[dict[str, Any]] = _text_sections(text) if text else []
     notes: list[str] = []
@@ -126,11 +161,11 @@ def intake_message(reply: Any, *, thread_ts: str) -> dict[str, Any]:
         blocks.append({"type": "section", "text": mrkdwn(join_lines(["*Please fix:*", *lines], SECTION_TEXT))})
     terraform = getattr(reply, "terraform", None)
     if terraform:
-        body = escape(str(terraform).replace("```", "'''"))
-        if len(body) > FILE_THRESHOLD:
-            body = clip(body, FILE_THRESHOLD)
-            notes.append("The Terraform preview is cut short here; the pull request holds the whole file.")
-        blocks.append({"type": "section", "text": mrkdwn(f"```{body}```")})
+        blocks.append(_terraform_block(str(terraform), terraform_file, notes))
+    changes = getattr(reply, "terraform_changes", None)
+    if changes:
+        body = clip(escape(str(changes).replace("```", "'''")), CHANGES_CHARS)
+        blocks.append({"type": "section", "text": mrkdwn(f"*What changed in the Terraform:*\n```{body}```")})
     choices = list(getattr(reply, "choices", None) or [])
     if choices:
         block, note = _choices_block(choices, thread_ts)

@@ -174,6 +174,21 @@ def test_the_terraform_is_shown_once_and_on_request(core: Core) -> None:
     assert chat.say("submit").submitted  # what was confirmed is what was shown
 
 
+def test_an_edit_shows_what_changed_in_the_terraform(core: Core) -> None:
+    chat = core.chat(DEV)
+    first = chat.say("sqs queue orders in core dev")
+    assert first.terraform and first.terraform_changes is None
+    edit = chat.say("change visibility timeout to 5 minutes")
+    assert edit.terraform is None and edit.terraform_changes is not None
+    changed = [line for line in edit.terraform_changes.splitlines() if line[:1] in "+-"]
+    assert changed and all("visibility_timeout_seconds" in line for line in changed)
+    assert any(line.startswith("+") and "300" in line for line in changed)
+    # The next edit is compared with this version, not the first one.
+    again = chat.say("change visibility timeout to 6 minutes")
+    assert again.terraform_changes is not None and "300" in again.terraform_changes and "360" in again.terraform_changes
+    assert chat.say("what is fifo?").terraform_changes is None  # nothing changed
+
+
 def test_the_console_prints_the_terraform_once(tmp_path: Path) -> None:
     from bot.cli.chat_cmd import chat_settings
     from bot.cli.demo_cmd import console_deps

@@ -47,9 +47,9 @@ def test_no_silent_misreads_on_either_part(report: Report) -> None:
 def test_request_level_exact_rates(report: Report) -> None:
     assert report.summary()["request_exact"] >= 0.93, report.summary()
     assert report.part(holdout=False).summary()["request_exact"] >= 0.95
-    # The held-out part was written before tuning and never edited: 88 % when measured (its
-    # misses are conservative expectations, see docs/assistant.md).
-    assert report.part(holdout=True).summary()["request_exact"] >= 0.85
+    # The held-out parts were written before tuning and never edited: 93.8 % when measured (its
+    # misses are conservative expectations, see docs/assistant.md). Issue 15's target: >= 90 %.
+    assert report.part(holdout=True).summary()["request_exact"] >= 0.90
 
 
 def test_every_line_reaches_a_submitted_request(report: Report) -> None:

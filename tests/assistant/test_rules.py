@@ -157,6 +157,10 @@ def test_requests_phrased_as_questions_still_set_values(message: str) -> None:
         ("lgtm", "submit"),
         ("not yet", "reject"),
         ("help", "help"),
+        ("scrap it", "cancel"),
+        ("ditch this one", "cancel"),
+        ("stop please, I changed my mind", "cancel"),
+        ("I changed my mind, cancel it", "cancel"),
     ],
 )
 def test_commands(message: str, intent: str) -> None:
@@ -190,3 +194,37 @@ def test_a_capitalised_identifier_after_the_module_word_is_the_name_to_check() -
     # Read, so the registry can say why it is refused; a capitalised ordinary word is not a name.
     assert extract("bucket Bad_Name in core dev").config == {"name": "Bad_Name"}
     assert extract("a bucket For the logs in core dev").config == {}
+
+
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [
+        # a module word as a label, then a colon
+        ("Queue: ingest-events | project payments | env dev", "ingest-events"),
+        ("s3 bucket for nightly backups: nightly-backups, core dev", "nightly-backups"),
+        # cue words of a language without a list: the identifier after them is the name
+        ("een sqs queue genaamd batch-jobs voor payments dev", "batch-jobs"),
+        ("kolejka sqs o nazwie zadania-pl w core dev", "zadania-pl"),
+        # a plain word closing the phrase is still the name
+        ("new s3 bucket assets in core staging", "assets"),
+        ("ec2 instance bastion t3.micro in core dev", "bastion"),
+        # two plain words, or a field's word: not sure, nothing is read (the name is asked)
+        ("a bucket team logs in core dev", None),
+        ("bucket versioning: off", None),
+    ],
+)
+def test_names_after_the_module_word(message: str, name: str | None) -> None:
+    assert extract(message).config.get("name") == name
+
+
+@pytest.mark.parametrize(
+    "message", ["any news on req_ab12cd34ef56?", "how's req_ab12cd34ef56 doing?", "is req_ab12cd34ef56 done yet"]
+)
+def test_status_of_a_request_id_in_other_words(message: str) -> None:
+    cand = extract(message)
+    assert (cand.intent, cand.status_ref) == ("status", "req_ab12cd34ef56")
+
+
+def test_update_words_without_a_request_id_are_no_status_question() -> None:
+    cand = extract("update the visibility timeout to 60 seconds", "sqs-queue")
+    assert cand.intent == "none" and cand.config == {"visibility_timeout_seconds": 60}

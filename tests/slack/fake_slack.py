@@ -3,10 +3,11 @@
 It records every call (method, parameters with JSON-string fields decoded, token) and answers
 like Slack: ``chat.postMessage`` returns a fresh ``ts`` and remembers the message,
 ``chat.update`` edits it, ``views.open/publish/update`` return a view id, ``users.info`` answers
-from ``users``, ``files.getUploadURLExternal`` hands out an upload URL on this same server,
+from ``users``, ``files.getUploadURLExternal`` hands out an upload URL on this same server (see
+"Uploads" below),
 ``assistant.threads.setStatus/setTitle/setSuggestedPrompts`` check their arguments as Slack
 does, ``response_url`` posts (``/response/...``) are recorded as method ``response_url``. Failures
-(e.g. a 429 with ``Retry-After``) can be queued per method.
+(e.g. a 429 with ``Retry-After``) can be queued per method (``upload`` for the upload URL).
 
 Channel membership: a channel declared with ``add_channel`` answers like Slack when the bot is
 not in it: ``chat.postMessage``/``chat.update`` get ``not_in_channel`` (public) or
@@ -15,6 +16,15 @@ to a public channel and answers ``method_not_supported_for_channel_type`` for a 
 private channel needs an invitation). Undeclared channels and DMs behave as ones the bot is in.
 ``users.lookupByEmail`` answers from ``users`` (``users_not_found`` otherwise). ``wait_for`` polls with a bound, for
 calls made by lazy listeners on other threads.
+
+Uploads, in Slack's three steps: ``files.getUploadURLExternal`` needs ``filename`` and a positive
+``length`` (``invalid_arguments`` otherwise) and returns a file id and an upload URL; the bytes are
+POSTed there (an unknown URL answers 404); ``files.completeUploadExternal`` needs ``files`` (a JSON
+list of ``{"id", "title"}``), may be called once per file, only for a file whose bytes arrived
+(``file_not_found`` otherwise: our reading, Slack documents no finer code), and shares it into
+``channel_id`` (and ``thread_ts``) with the same membership rules as ``chat.postMessage``. It
+answers ``{"ok": true, "files": [{"id", "title"}]}`` as Slack documents; the shared file is kept
+in ``files`` (name, title, channel, thread, content).
 """
 
 from __future__ import annotations
@@ -81,6 +91,8 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
         self.uploads: dict[str, bytes] = {}
+        self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> what getUploadURLExternal was told
+        self.files: dict[str, dict[str, Any]] = {}  # completed uploads, by file id
         self._failures: dict[str, list[Failure]] = {}
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
@@ -204,6 +216,14 @@ class FakeSlack:
         route = path.split("?", 1)[0]
         if route.startswith("/upload/"):
             file_id = route.rsplit("/", 1)[-1]
+            with self._cond:
+                queued = self._failures.get("upload")
+                failure = queued.pop(0) if queued else None
+            if failure is not None:
+                self._record(Call("upload", {"file_id": file_id, "_failed": failure.status}, None, route))
+                return failure.status, failure.headers, b"upload failed"
+            if file_id not in self.pending_uploads:
+                return 404, {}, b"Not Found"
             self.uploads[file_id] = raw
             self._record(Call("upload", {"file_id": file_id, "size": len(raw)}, None, route))
             return 200, {}, f"OK - {len(raw)}".encode()
@@ -235,9 +255,11 @@ class FakeSlack:
             self._cond.notify_all()
 
     def _membership_error(self, method: str, params: dict[str, Any]) -> str | None:
-        if method not in ("chat.postMessage", "chat.update"):
+        if method not in ("chat.postMessage", "chat.update", "files.completeUploadExternal"):
             return None
-        channel = self.channels.get(str(params.get("channel")))
+        if method == "files.completeUploadExternal" and not params.get("channel_id"):
+            return None  # not shared: the file stays private to the app
+        channel = self.channels.get(str(params.get("channel") or params.get("channel_id")))
         if channel is None or channel.bot_member:
             return None
         return "channel_not_found" if channel.private else "not_in_channel"
@@ -307,16 +329,39 @@ class FakeSlack:
             users = str(params.get("users") or "")
             return {"ok": True, "channel": {"id": "D" + users.split(",", maxsplit=1)[0]}}
         if method == "files.getUploadURLExternal":
-            file_id = f"F{next(self._ids):06d}"
-            return {"ok": True, "upload_url": f"{self.root}upload/{file_id}", "file_id": file_id}
+            return self._upload_url(params)
         if method == "files.completeUploadExternal":
-            files = params.get("files") or []
-            return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
+            return self._complete_upload(params)
         if method == "files.info":
             return {"ok": True, "file": {"id": params.get("file")}}
         if method.startswith("assistant.threads."):
             return self._assistant_threads(method, params)
         return {"ok": True}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        length = str(params.get("length") or "")
+        if not params.get("filename") or not length.isdigit() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ids):06d}"
+        self.pending_uploads[file_id] = {"filename": params["filename"], "length": int(length)}
+        return {"ok": True, "upload_url": f"{self.root}upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+            return {"ok": False, "error": "invalid_arguments"}
+        if any(f["id"] not in self.uploads or f["id"] in self.files for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        for f in files:
+            pending = self.pending_uploads[f["id"]]
+            self.files[f["id"]] = {
+                "name": pending["filename"],
+                "title": f.get("title") or pending["filename"],
+                "channel": params.get("channel_id"),
+                "thread_ts": params.get("thread_ts"),
+                "content": self.uploads[f["id"]].decode("utf-8", "replace"),
+            }
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
     @staticmethod
     def _assistant_threads(method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,7 @@ def build_deps(
     *,
     code_host: Any = None,
     wrap_notifier: Callable[[SlackNotifier], Any] | None = None,
+    chat_log: Any = None,
     **extra: str,
 ) -> tuple[Deps, FakeCodeHost]:
     settings = settings_for(fake, data_dir, **extra)
@@ -106,6 +107,8 @@ def build_deps(
         store=store,
         code_host=host,
         notifier=wrap_notifier(notifier) if wrap_notifier is not None else notifier,
+        # The real adapter over the same objects when asked (it redacts), else an in-memory list.
+        **({"chat_log": chat_log(objects, clock)} if chat_log is not None else {}),
     )
     return deps, host
 
@@ -262,13 +265,14 @@ def start_harness(
     *,
     process_before_response: bool = True,
     ack_gate: AckGate | None = None,
+    chat_log: Any = None,
     **env: str,
 ) -> Harness:
     for user, email in EMAILS.items():
         fake.add_user(user, email=email)
     for user in (PROD_APPROVER, VIEWER):
         fake.add_user(user)
-    deps, host = build_deps(fake, tmp_path / "data", **env)
+    deps, host = build_deps(fake, tmp_path / "data", chat_log=chat_log, **env)
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-test")
     client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
     app = create_app(

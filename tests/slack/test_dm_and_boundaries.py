@@ -4,6 +4,7 @@ workspaces that cannot touch each other's requests, and cards Slack refused rend
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from bot.web.reconciler import Reconciler
 from core.domain.lifecycle import derive_status
 from core.domain.status import Status
-from tests.slack.harness import APPROVER, DEV, Harness
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.harness import APPROVER, DEV, TEAM, Harness, start_harness
 from tests.slack.helpers import card_buttons, card_ts, click_card, create_request, eventually, thread_replies
 
 DM = f"D{DEV[1:]}"
@@ -107,6 +109,67 @@ def test_a_click_from_another_workspace_is_refused_and_dispatches_nothing(
     assert derive_status(current) is Status.PLAN_READY and current.approval is None
 
 
+def test_refusals_of_another_workspace_are_audited_like_other_refusals(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    eventually(lambda: "req:approve" in card_buttons(h, request.id), what="the approve button")
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    click_card(h, APPROVER, request.id, "req:approve")
+    h.fake.wait_for("chat.postEphemeral")
+    assert h.command(DEV, f"status {request.id}").status == 200
+    h.fake.wait_for("response_url")
+
+    def blocked() -> list[Any]:
+        return [e for e in h.deps.audit.events(request.id) if e.event.endswith("_blocked")]
+
+    events = eventually(lambda: len(blocked()) >= 2 and blocked(), what="two blocked events")
+    by_event = {e.event: e for e in events}
+    for name, actor in (("approve_blocked", APPROVER), ("status_blocked", DEV)):
+        event = by_event[name]
+        assert (event.actor, event.source) == (actor, "slack")
+        assert event.data == {
+            "reason": "the request belongs to another Slack workspace",
+            "team": OTHER_TEAM,
+            "request_team": TEAM,
+        }
+
+
+def test_the_assistants_status_and_my_requests_stay_in_their_workspace(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    request = create_request(h)
+    h.dm(DEV, f"status {request.id}", ts="1700000000.500001")
+    own = _answer(h, 1)
+    assert request.id in own.text() and "I found no request" not in own.text()
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    h.dm(DEV, f"status {request.id}", ts="1700000000.500002")
+    other = _answer(h, 2)
+    assert "I found no request of yours matching" in other.text()
+    h.dm(DEV, "show my requests", ts="1700000000.500003")
+    mine = _answer(h, 3)
+    assert request.id not in mine.text()
+
+
+def test_app_home_lists_only_its_workspaces_requests(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    request = create_request(h)
+    h.finish_run(request.id, "plan")
+    envelope = h.fixture("events_api_app_home_opened_home_tab.json")
+
+    def home(user: str, count: int) -> str:
+        h.event({**envelope["event"], "user": user})
+        calls = h.fake.wait_for("views.publish", count, where=lambda c: c.params.get("user_id") == user)
+        return json.dumps(calls[-1].params["view"])
+
+    assert request.id in home(DEV, 1) and request.id in home(APPROVER, 1)
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    assert request.id not in home(DEV, 2) and request.id not in home(APPROVER, 2)
+
+
 def test_status_and_list_do_not_show_another_workspaces_requests(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,3 +248,22 @@ def test_a_pasted_secret_is_flagged_and_the_person_told_to_rotate_it(harness: Ha
     assert "an AWS secret access key" in warning[0].text() and secret not in warning[0].text()
     h.fake.settle()
     assert not any(secret in c.text() for c in h.fake.of("chat.postMessage"))
+
+
+def test_a_secret_pasted_in_prose_is_absent_from_the_chat_log_and_the_audit_export(
+    fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    from core.adapters.chat_log import ObjectChatLog
+
+    h = start_harness(fake_slack, tmp_path, shared_fixtures, chat_log=ObjectChatLog)  # the real adapter
+    try:
+        secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
+        h.dm(DEV, f"I need an s3 bucket called team-logs in core dev, the key is {secret}", ts="1700000000.410000")
+        eventually(lambda: any("Say `submit`" in c.text() for c in _top_level(h)), what="the confirm step")
+        h.dm(DEV, "submit", ts="1700000000.410001")
+        rows = eventually(lambda: h.deps.queries.list().rows, what="the request")
+        eventually(lambda: len(h.deps.queries.audit_export(rows[0].id).chat) >= 2, what="the logged turns")
+        export = h.deps.queries.audit_export(rows[0].id).model_dump_json()
+        assert secret not in export and "the key is [REDACTED:aws-secret-key]" in export
+    finally:
+        h.close()
