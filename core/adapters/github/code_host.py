@@ -8,7 +8,9 @@ multi-file commits use the git data API (a tree with inline contents on the pare
 commit, a fast-forward-only ref update), so one request's files always land in one commit.
 Workflows are dispatched with ``return_run_details``; where the server refuses the field the run
 is found by the request id in its run-name. A run's jobs say where a failed run failed; its
-artifacts are listed once for its plan and its cost. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
+artifacts are listed once for its plan and its cost, and hold its report (``RunReports``: an
+apply's outputs, a failed run's diagnostics). Calls go through ``GitHubClient`` (retries, rate
+limits, ETags).
 """
 
 from __future__ import annotations
