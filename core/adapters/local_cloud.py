@@ -37,6 +37,7 @@ MOTO_SERVICES: tuple[str, ...] = (
     "s3",
     "sns",
     "sqs",
+    "ssm",  # the EC2 module reads its AMI id from a public SSM parameter
     "sts",
 )
 _START_TIMEOUT_SECONDS = 60.0

@@ -1,4 +1,4 @@
-"""The local cloud's server process: moto's AWS API on a loopback port, with two emulator gaps patched.
+"""The local cloud's server process: moto's AWS API on a loopback port, with emulator gaps patched.
 
 Run as ``python -m core.adapters.moto_launcher --host 127.0.0.1 --port 0``: it binds (port 0
 picks a free one), prints ``port <n>`` on its first line of stdout, then serves until stopped
@@ -15,6 +15,12 @@ The patches are gaps between moto and AWS that the AWS provider trips over:
   returned compact.
 - **RDS** gives every DB instance the same ``DbiResourceId``; the provider keys instances by
   it, so the second instance looked like the first. Each instance gets its own.
+- **EC2** ``DescribeInstances`` (and ``RunInstances``) gives every network interface an
+  ``Association`` element, empty when the interface has no public IP; AWS leaves it out. The
+  provider reads ``associate_public_ip_address`` as "the primary interface has an association",
+  so an instance launched with ``associate_public_ip_address = false`` read back ``true`` and
+  every plan after the apply replaced it. The empty element is left out, as moto already does
+  for ``DescribeNetworkInterfaces``.
 
 AWS-managed IAM policies are loaded (``MOTO_IAM_LOAD_MANAGED_POLICIES``), as every account has them.
 """
@@ -76,9 +82,39 @@ def patch_rds() -> None:
     rds.DBInstance.__init__ = init  # type: ignore[method-assign]
 
 
+# The suffix of the response key path of an instance's network interface association
+# (moto matches transformer paths by suffix).
+EC2_INSTANCE_NIC_ASSOCIATION = "Instance.NetworkInterfaces.InstanceNetworkInterface.Association"
+
+
+def patch_ec2() -> None:
+    from moto.core.serialize import return_if_not_empty
+    from moto.ec2.models import instances
+    from moto.ec2.responses._base_response import EC2BaseResponse
+
+    EC2BaseResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER.setdefault(EC2_INSTANCE_NIC_ASSOCIATION, return_if_not_empty)
+
+    original = instances.Instance.__init__
+    if getattr(original, "_tfpilot_patched", False):
+        return
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        primary = self.nics.get(0)
+        if not self.security_groups and primary is not None:
+            # On AWS an instance's security groups are its primary interface's.
+            self.security_groups = list(primary._group_set)
+
+    init._tfpilot_patched = True  # type: ignore[attr-defined]
+    instances.Instance.__init__ = init  # type: ignore[method-assign]
+    # AWS describes every instance's enclave options (disabled unless asked for).
+    instances.Instance.enclave_options = {"Enabled": False}  # type: ignore[attr-defined]
+
+
 def apply_patches() -> None:
     patch_sqs()
     patch_rds()
+    patch_ec2()
 
 
 def _exit_with_parent(parent: int) -> None:

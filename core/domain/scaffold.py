@@ -169,12 +169,29 @@ def scaffold_files(options: ScaffoldOptions | None = None) -> dict[str, str]:
         ("cleanup", names.cleanup),
         ("drift", names.drift),
     ):
-        files[f"{WORKFLOWS_DIR}/{file_name}"] = _fill(f"{kind}.yml.tmpl", common)
+        files[f"{WORKFLOWS_DIR}/{file_name}"] = _fill(f"{kind}.yml.tmpl", {**common, **_diagnostics_steps(kind, uses)})
     for env in envs:
         values = {**common, "ENV": env}
         for name in ("backend.tf", "providers.tf", "main.tf"):
             files[f"envs/{env}/{name}"] = _fill(f"{name}.tmpl", values)
     return files
+
+
+# The -json logs each workflow's terraform steps keep (tfpilot_ci.py tf-log), read for a failed
+# run's diagnostics.
+_DIAGNOSTICS_LOGS: Final[dict[str, str]] = {
+    "plan": "validate.log.json plan.log.json",
+    "apply": "plan.log.json apply.log.json",
+}
+
+
+def _diagnostics_steps(kind: str, uses: dict[str, str]) -> dict[str, str]:
+    """The steps that upload a failed run's diagnostics (``tfdiag-<request id>``), for the
+    workflows whose terraform output is kept as -json logs."""
+    logs = _DIAGNOSTICS_LOGS.get(kind)
+    if logs is None:
+        return {}
+    return {"DIAGNOSTICS_STEPS": _fill("diagnostics_steps.yml.tmpl", {**uses, "DIAGNOSTICS_LOGS": logs}).rstrip("\n")}
 
 
 def _readme_values(opts: ScaffoldOptions) -> dict[str, str]:

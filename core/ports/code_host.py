@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from core.domain.protection import BranchProtection, MergeBlockReason
+from core.domain.run_report import RunReport
 
 __all__ = ["BranchProtection", "MergeBlockReason"]
 
@@ -210,4 +211,16 @@ class RunJobs(Protocol):
 
     def list_jobs(self, repo: RepoRef, run_id: int) -> list[JobInfo]:
         """The jobs of the run's latest attempt, in GitHub's order."""
+        ...
+
+
+@runtime_checkable
+class RunReports(Protocol):
+    """Optional: a code host whose finished runs leave a report beside their conclusion
+    (``GitHubCodeHost``: the workflows' ``tfoutputs-<id>`` and ``tfdiag-<id>`` artifacts).
+    ``SyncService`` attaches it to the run's fact, as the local runner's facts carry theirs."""
+
+    def get_run_report(self, repo: RepoRef, run_id: int, request_id: str, *, succeeded: bool) -> RunReport | None:
+        """The outputs of a run that succeeded, or the diagnostics of one that did not; ``None``
+        when the run left none. ``CodeHostError`` when it left one that cannot be read."""
         ...

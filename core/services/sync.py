@@ -42,6 +42,7 @@ from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.fold import Extras, Folded, fold, run_rejection
 from core.services.operations import cleanup_waiter
+from core.services.run_reports import with_reports
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class SyncService:
         if current.archived_at is not None:
             return SyncOutcome(request_id=fact.request_id, changed=False, reason="request is archived")
         extras = self._extras(current, [fact])
-        return self._fold_and_store(current.id, [fact], extras, source=source, actor=_actor_of(fact))
+        facts = with_reports(current, [fact], self._code_host, repo_of(current), self._audit)
+        return self._fold_and_store(current.id, facts, extras, source=source, actor=_actor_of(fact))
 
     # -- reconciler ------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class SyncService:
         repo = repo_of(current)
         facts: list[Fact] = []
         if repo is not None:
-            facts = self._read_facts(current, repo)
+            facts = with_reports(current, self._read_facts(current, repo), self._code_host, repo, self._audit)
         extras = self._extras(current, facts)
         self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True)
         return self._store.get(request_id)

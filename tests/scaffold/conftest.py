@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -68,3 +70,15 @@ def helper(repo: Path) -> Helper:
         )
 
     return _run
+
+
+def ci_helper_module(directory: Path) -> ModuleType:
+    """The generated ``tfpilot_ci.py`` imported as a module (written into ``directory``): tests
+    elsewhere build their artifacts with the functions the workflows run."""
+    path = directory / "tfpilot_ci.py"
+    path.write_text(scaffold_files()[HELPER_PATH])
+    spec = importlib.util.spec_from_file_location("tfpilot_ci_generated", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -104,7 +104,7 @@ def test_readme(files: dict[str, str]) -> None:
 
 def test_gitignore_keeps_plans_and_state_out(files: dict[str, str]) -> None:
     ignored = files[".gitignore"].splitlines()
-    for entry in (".terraform/", "*.tfstate", "tfplan", "plan.json", "infracost.json"):
+    for entry in (".terraform/", "*.tfstate", "tfplan", "plan.json", "infracost.json", "*.log.json", "outputs.json"):
         assert entry in ignored
 
 

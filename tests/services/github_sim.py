@@ -122,11 +122,19 @@ class GitHubSim(ProtectionSim):
         return run
 
     def add_artifact(self, full_name: str, run_id: int, name: str, member: str, doc: dict[str, Any]) -> None:
-        artifact_id = next(self._ids)
+        self.add_artifact_files(full_name, run_id, name, {member: json.dumps(doc).encode()})
+
+    def add_artifact_files(self, full_name: str, run_id: int, name: str, members: dict[str, bytes]) -> None:
+        """An artifact zipped as upload-artifact zips it (its files at the zip's root)."""
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as zf:
-            zf.writestr(member, json.dumps(doc))
-        self.blobs[artifact_id] = buffer.getvalue()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for member, data in members.items():
+                zf.writestr(member, data)
+        self.add_artifact_bytes(full_name, run_id, name, buffer.getvalue())
+
+    def add_artifact_bytes(self, full_name: str, run_id: int, name: str, archive: bytes) -> None:
+        artifact_id = next(self._ids)
+        self.blobs[artifact_id] = archive
         self.repo(full_name).artifacts.setdefault(run_id, []).append(
             {
                 "id": artifact_id,

@@ -154,10 +154,12 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     # Create: base ref, create ref, the file (one contents PUT), PR, labels, dispatch.
     assert create_calls == 6
     assert stats.by_operation["PUT /repos/{owner}/{repo}/contents/{path}"] == 1
-    # The plan and its (absent) cost: one artifact listing, one download.
-    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 1
-    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 1, destroy 3.
-    assert stats.calls == 13 and stats.calls <= 15, stats.snapshot()
+    # The plan and its (absent) cost: one artifact listing, one download; the apply's outputs
+    # (absent here): one listing, nothing to download.
+    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 2
+    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"] == 1
+    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 2, destroy 3.
+    assert stats.calls == 14 and stats.calls <= 16, stats.snapshot()
     assert not openapi_checker.violations and len(openapi_checker.calls) == stats.calls
     assert "blob.example.net" in openapi_checker.external  # the plan artifact download
 

@@ -20,6 +20,7 @@ from tests.services.conftest import APPROVER, World, create_cmd
 from tests.services.test_github_lifecycle import REPO, Stack
 
 JOBS = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+ARTIFACTS = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"
 FIXTURE_JOB = "octokit__workflow_job_completed.failure.with-organization.payload.json"
 
 
@@ -46,7 +47,9 @@ def test_a_failed_plan_says_which_job_and_step_failed(stack: Stack, failed_job: 
     before = Counter(stack.client.stats.by_operation)
     outcomes = stack.run_to_end(run_id, request.id, kind="plan", conclusion="failure")
     assert outcomes[-1].status == "failed" and outcomes[-1].notified
-    assert stack.spent(before) == {JOBS: 1}  # no plan download for a failed plan; one jobs read
+    # No plan download for a failed plan; one jobs read; one artifact listing (for the run's
+    # diagnostics, absent here).
+    assert stack.spent(before) == {JOBS: 1, ARTIFACTS: 1}
     _, transition = stack.world.notifier.sent[-1]
     assert transition.event == "failed"
     assert transition.message == (

@@ -1,7 +1,9 @@
 """GitHub Actions artifacts: picking one by name from a run's listing, a bounded per-run cache of
-listings (the plan and the cost artifact of one run are served from one listing call), and
-reading one JSON file out of an artifact zip, in memory and size-bounded (an artifact is
-untrusted input: a zip bomb or a huge member must fail cleanly, not exhaust memory)."""
+listings (the plan and the cost artifact of one run are served from one listing call), reading
+one JSON file out of an artifact zip, in memory and size-bounded (an artifact is untrusted
+input: a zip bomb or a huge member must fail cleanly, not exhaust memory), and reading the
+run reports the scaffolded workflows upload (``outputs.json``, ``diagnostics.json``, written by
+``tfpilot_ci.py``) into the ``RunReport`` the local runner produces."""
 
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ import zipfile
 from collections import OrderedDict
 from typing import Any
 
+from core.domain.run_report import Diagnostic, RunReport, bounded
 from core.ports.code_host import CodeHostError
 
 READ_CHUNK = 1 << 16
+# Artifact names (``<prefix>-<request id>``) of the scaffolded workflows' run reports.
+OUTPUTS_ARTIFACT = "tfoutputs"
+DIAGNOSTICS_ARTIFACT = "tfdiag"
+REPORT_FORMAT = 1
 
 
 def pick_artifact(listing: Any, name: str) -> dict[str, Any] | None:
@@ -104,3 +111,44 @@ def _bounded_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, me
             if len(out) > max_bytes:
                 raise CodeHostError(f"{member} in {artifact} is over the {max_bytes}-byte limit")
     return bytes(out)
+
+
+def outputs_report(doc: dict[str, Any], request_id: str) -> RunReport:
+    """The outputs of ``outputs.json`` (``{"format": 1, "request_id", "outputs": {name: value}}``)."""
+    where = f"outputs.json in {OUTPUTS_ARTIFACT}-{request_id}"
+    _check_report(doc, request_id, where)
+    outputs = doc.get("outputs")
+    if not isinstance(outputs, dict):
+        raise CodeHostError(f"{where} has no outputs object")
+    return bounded([], {str(name): value for name, value in outputs.items()})
+
+
+def diagnostics_report(doc: dict[str, Any], request_id: str) -> RunReport:
+    """The diagnostics of ``diagnostics.json`` (``{"format": 1, "request_id", "diagnostics": [...]}``)."""
+    where = f"diagnostics.json in {DIAGNOSTICS_ARTIFACT}-{request_id}"
+    _check_report(doc, request_id, where)
+    raw = doc.get("diagnostics")
+    if not isinstance(raw, list):
+        raise CodeHostError(f"{where} has no diagnostics list")
+    found: list[Diagnostic] = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("summary"), str) or not item["summary"].strip():
+            raise CodeHostError(f"{where} holds a diagnostic without a summary")
+        address = item.get("address")
+        found.append(
+            Diagnostic(
+                severity="error" if item.get("severity", "error") == "error" else "warning",
+                summary=item["summary"].strip(),
+                detail=str(item.get("detail") or "").strip(),
+                address=address if isinstance(address, str) and address else None,
+            )
+        )
+    return bounded(found)
+
+
+def _check_report(doc: dict[str, Any], request_id: str, where: str) -> None:
+    if doc.get("format") != REPORT_FORMAT:
+        raise CodeHostError(f"{where} has format {str(doc.get('format'))[:20]!r}, not {REPORT_FORMAT}")
+    # An artifact is named per request; its content must say the same request.
+    if doc.get("request_id") not in (request_id, "", None):
+        raise CodeHostError(f"{where} is about {str(doc.get('request_id'))[:40]!r}, not {request_id}")

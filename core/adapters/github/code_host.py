@@ -8,7 +8,9 @@ multi-file commits use the git data API (a tree with inline contents on the pare
 commit, a fast-forward-only ref update), so one request's files always land in one commit.
 Workflows are dispatched with ``return_run_details``; where the server refuses the field the run
 is found by the request id in its run-name. A run's jobs say where a failed run failed; its
-artifacts are listed once for its plan and its cost. Calls go through ``GitHubClient`` (retries, rate limits, ETags).
+artifacts are listed once for its plan and its cost, and hold its report (``RunReports``: an
+apply's outputs, a failed run's diagnostics). Calls go through ``GitHubClient`` (retries, rate
+limits, ETags).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from core.adapters.github import artifacts, contents, mapping, protection
 from core.adapters.github.client import RETRYABLE_STATUSES, GitHubApiError, GitHubClient
+from core.domain.run_report import RunReport
 from core.ports.code_host import (
     BranchProtection,
     CodeHost,
@@ -34,6 +37,7 @@ from core.ports.code_host import (
     ReviewInfo,
     RunInfo,
     RunJobs,
+    RunReports,
 )
 
 LOG = logging.getLogger("tfpilot.github")
@@ -749,6 +753,13 @@ class GitHubCodeHost:
     def get_cost_json(self, repo: RepoRef, run_id: int, request_id: str) -> dict[str, Any] | None:
         return self._artifact_json(repo, run_id, f"infracost-{request_id}", "infracost.json")
 
+    def get_run_report(self, repo: RepoRef, run_id: int, request_id: str, *, succeeded: bool) -> RunReport | None:
+        if succeeded:
+            doc = self._artifact_json(repo, run_id, f"{artifacts.OUTPUTS_ARTIFACT}-{request_id}", "outputs.json")
+            return artifacts.outputs_report(doc, request_id) if doc is not None else None
+        doc = self._artifact_json(repo, run_id, f"{artifacts.DIAGNOSTICS_ARTIFACT}-{request_id}", "diagnostics.json")
+        return artifacts.diagnostics_report(doc, request_id) if doc is not None else None
+
     def _artifact_json(self, repo: RepoRef, run_id: int, name: str, member: str) -> dict[str, Any] | None:
         mapping.check_repo(repo)
         artifact = artifacts.pick_artifact(self._run_artifacts(repo, run_id), name)
@@ -825,4 +836,9 @@ def _conforms(host: GitHubCodeHost) -> CodeHost:
 
 def _lists_jobs(host: GitHubCodeHost) -> RunJobs:
     """Never called: lets mypy check ``GitHubCodeHost`` against the ``RunJobs`` protocol."""
+    return host
+
+
+def _reports_runs(host: GitHubCodeHost) -> RunReports:
+    """Never called: lets mypy check ``GitHubCodeHost`` against the ``RunReports`` protocol."""
     return host

@@ -1,0 +1,73 @@
+"""A finished run's report (outputs of an apply, diagnostics of a failure) read from the code
+host and attached to the run's fact before it is folded.
+
+The local runner's facts arrive with their report; a GitHub run's report is in its artifacts
+(``RunReports``: ``tfoutputs-<id>``, ``tfdiag-<id>``), so a ``workflow_run`` delivery or a
+reconciler refresh that concludes a run reads it here, outside the store's compare-and-swap.
+A run whose conclusion is already recorded is not read again (a replayed delivery costs no
+call). A report that cannot be read is a note, never an error: the audit log and the service
+log say why, a failed run's thread says its diagnostics could not be read, and the run's
+conclusion still lands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from core.domain.facts import Fact, RunFact
+from core.domain.request import Request, RunRef
+from core.domain.run_report import Diagnostic, RunReport, bounded
+from core.ports.audit import AuditLog
+from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunReports
+from core.services.fold import run_rejection
+
+log = logging.getLogger(__name__)
+
+_REPORTING_KINDS = ("plan", "apply", "destroy")
+
+
+def with_reports(
+    request: Request, facts: Sequence[Fact], host: CodeHost, repo: RepoRef | None, audit: AuditLog
+) -> list[Fact]:
+    """``facts`` with the report of each newly concluded run of ``request`` that has one."""
+    if not isinstance(host, RunReports) or repo is None:
+        return list(facts)
+    out: list[Fact] = []
+    for fact in facts:
+        if isinstance(fact, RunFact) and _wants_report(request, fact):
+            out.append(fact.model_copy(update={"report": _read(host, repo, fact, audit)}))
+        else:
+            out.append(fact)
+    return out
+
+
+def _wants_report(request: Request, fact: RunFact) -> bool:
+    run = fact.run
+    if fact.report is not None or fact.kind not in _REPORTING_KINDS or run.status != "completed":
+        return False
+    if run.conclusion is None or (run.conclusion == "success" and fact.kind != "apply"):
+        return False  # a successful plan or destroy reports nothing beyond its plan
+    known: RunRef | None = getattr(request, f"{fact.kind}_run")
+    if known is not None and known.run_id == run.run_id and known.conclusion is not None:
+        return False  # already folded: its report (if any) is recorded
+    return run_rejection(request, fact.kind, run) is None
+
+
+def _read(host: RunReports, repo: RepoRef, fact: RunFact, audit: AuditLog) -> RunReport | None:
+    request_id = fact.request_id
+    succeeded = fact.run.conclusion == "success"
+    try:
+        return host.get_run_report(repo, fact.run.run_id, request_id, succeeded=succeeded)
+    except CodeHostError as exc:
+        what = "outputs" if succeeded else "diagnostics"
+        log.warning("%s of %s run %s unavailable: %s", what, fact.kind, fact.run.run_id, exc)
+        audit.record(
+            request_id,
+            "run_report_unavailable",
+            source="github",
+            data={"runId": fact.run.run_id, "kind": fact.kind, "report": what, "error": str(exc)},
+        )
+        if succeeded:
+            return None
+        return bounded([Diagnostic(summary="TfPilot could not read this run's Terraform diagnostics", detail=str(exc))])
