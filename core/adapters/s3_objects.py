@@ -99,15 +99,22 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        if limit is not None and limit < 1:
+            return
+        left = limit
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": self._page_size}
         if start_after is not None:
             kwargs["StartAfter"] = start_after
         while True:
+            if left is not None:
+                kwargs["MaxKeys"] = min(self._page_size, left)
             page = self._client.list_objects_v2(**kwargs)
             for item in page.get("Contents", []):
                 yield item["Key"]
-            if not page.get("IsTruncated"):
+                if left is not None:
+                    left -= 1
+            if not page.get("IsTruncated") or left == 0:
                 return
             kwargs.pop("StartAfter", None)
             kwargs["ContinuationToken"] = page["NextContinuationToken"]

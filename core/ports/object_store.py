@@ -48,6 +48,8 @@ class ObjectStore(Protocol):
         """Remove the key; absent keys are not an error."""
         ...
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
-        """Keys under ``prefix`` in lexicographic order (paged underneath)."""
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        """Keys under ``prefix`` after ``start_after`` in lexicographic (byte) order, at most
+        ``limit`` of them (all when None), paged underneath (S3: ListObjectsV2, 1,000 a page;
+        ``limit`` <= 1,000 costs one call)."""
         ...

@@ -84,6 +84,6 @@ class CountingObjectStore:
         self._count("delete")
         self.inner.delete(key)
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         self._count("list_keys")
-        return self.inner.list_keys(prefix, start_after=start_after)
+        return self.inner.list_keys(prefix, start_after=start_after, limit=limit)
