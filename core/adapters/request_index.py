@@ -331,9 +331,7 @@ class ObjectRequestIndex:
             # received_at < until: start past every entry received at or after ``until``.
             floor = max(floor or "", f"{_t(wanted.until)}~~")
         stop = _t(wanted.since) if wanted.since is not None else None
-        iterators = [
-            self._heads(stream, f"{stream}{floor}" if floor else None, first_page) for stream in streams
-        ]
+        iterators = [self._heads(stream, f"{stream}{floor}" if floor else None, first_page) for stream in streams]
         merged: Iterable[_Head] = (
             iterators[0]
             if len(iterators) == 1
