@@ -178,7 +178,9 @@ def main() -> None:
             began = time.perf_counter()
             _seed(backend, seeded, n, holder["store"].index)
             seeded = n
-            print(f"\nN = {n}: seeded {n} documents and their index entries into moto in {time.perf_counter() - began:.0f}s")
+            print(
+                f"\nN = {n}: seeded {n} documents and their index entries into moto in {time.perf_counter() - began:.0f}s"
+            )
             for label, wanted in filters.items():
                 rows: list[Any] = []
 
@@ -193,7 +195,9 @@ def main() -> None:
                     f"{calls} calls {read / 1024:7.1f} KiB read, {len(rows)} rows"
                 )
             ref, calls, read = _measure(counter, lambda: _reference_list(holder["client"]))
-            print(f"  reference list-and-get-each (1,000 cap)  {_stats(ref)} | {calls} calls {read / 1024:7.1f} KiB read")
+            print(
+                f"  reference list-and-get-each (1,000 cap)  {_stats(ref)} | {calls} calls {read / 1024:7.1f} KiB read"
+            )
 
             store = holder["store"]
             request = _request(10_000_000 + n, datetime(2027, 1, 1, tzinfo=UTC)).model_copy(

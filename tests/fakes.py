@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,6 +73,10 @@ class InMemoryObjectStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self.objects.pop(key, None)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.delete(key)
 
     def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         with self._lock:

@@ -17,7 +17,7 @@ import fcntl
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.domain.errors import VersionConflict
@@ -128,6 +128,10 @@ class LocalObjectStore:
         path = self._path(key)
         with self._locked(key), contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
             path.unlink()
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.delete(key)
 
     def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         # Walk only the deepest directory the prefix names, then filter by the full prefix.

@@ -397,20 +397,25 @@ class ObjectRequestIndex:
         if newest > row.version:
             self._delete(list(mine))  # a newer version is listed: this write came late
             return
+        secondary: list[str] = []
+        ledger: list[str] = []
         for head in heads:
             # Older versions, and a same-version entry encoded differently (this one wins).
             if head.version < row.version or (head.version == row.version and head.key not in mine):
                 old = self._row(head)
-                keys = [k for k in self.entries_of(old) if k not in mine] if old is not None else []
-                self._delete([*keys, head.key] if head.key not in keys else keys)
+                if old is not None:
+                    secondary += [k for k in self.entries_of(old) if k not in mine and not k.startswith(ALL)]
+                ledger.append(head.key)
+        # The ``all`` entries go last: if the batch fails half-way, the next settle finds them.
+        self._delete([*secondary, *ledger])
 
     def _body(self, key: str) -> bytes | None:
         found = self._objects.get(key)
         return found.body if found else None
 
     def _delete(self, keys: list[str]) -> None:
-        for key in keys:  # in order: the ``all`` entry last
-            self._objects.delete(key)
+        if keys:
+            self._objects.delete_many(keys)  # one call on S3; the ``all`` entry comes last
 
     def upsert_many(self, rows: Iterable[IndexRow]) -> bool:
         """Write many rows in parallel (bulk loads, reindex)."""
@@ -447,7 +452,8 @@ class ObjectRequestIndex:
         missing = [(key, body) for key, body in wanted_keys.items() if key not in present]
         with ThreadPoolExecutor(self._workers) as pool:
             list(pool.map(lambda kb: self._objects.put(kb[0], kb[1], content_type="application/octet-stream"), missing))
-            list(pool.map(self._objects.delete, stale))
+        if stale:
+            self._objects.delete_many(stale)
         with self._lock:
             self._problems.clear()
         return True

@@ -9,7 +9,7 @@ through it, each under its own key prefix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +46,11 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the key; absent keys are not an error."""
+        ...
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove the keys, in order, in as few calls as the store allows (S3: DeleteObjects,
+        1,000 a call); absent keys are not an error, a key that could not be deleted is."""
         ...
 
     def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:

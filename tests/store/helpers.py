@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,6 +83,10 @@ class CountingObjectStore:
     def delete(self, key: str) -> None:
         self._count("delete")
         self.inner.delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self._count("delete_many")
+        self.inner.delete_many(keys)
 
     def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         self._count("list_keys")

@@ -104,6 +104,15 @@ def test_list_keys_with_a_limit_and_across_pages(object_store: ObjectStore) -> N
     assert list(object_store.list_keys("index/s/", limit=0)) == []
 
 
+def test_delete_many_removes_present_keys_and_ignores_absent_ones(object_store: ObjectStore) -> None:
+    for n in range(5):
+        object_store.put(f"d/{n}", b"x")
+    object_store.delete_many(["d/1", "d/3", "d/missing"])
+    assert list(object_store.list_keys("d/")) == ["d/0", "d/2", "d/4"]
+    object_store.delete_many([])
+    assert list(object_store.list_keys("d/")) == ["d/0", "d/2", "d/4"]
+
+
 def test_concurrent_creates_of_one_key_have_one_winner(object_store: ObjectStore) -> None:
     if isinstance(object_store, S3ObjectStore):
         pytest.skip("in-process moto checks a condition and writes in two steps; S3 races run in test_races")
