@@ -36,6 +36,7 @@ import heapq
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -235,10 +236,24 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class ObjectRequestIndex:
-    def __init__(self, objects: ObjectStore, *, inline_limit: int = S3_KEY_LIMIT, workers: int = 4) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        *,
+        inline_limit: int = S3_KEY_LIMIT,
+        workers: int = 4,
+        scan_ttl: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._objects = objects
         self._inline_limit = inline_limit
         self._workers = workers
+        # Whole-index scans (``rows``: /metrics, insights, the reconciler) cost N/1,000 LISTs:
+        # their result is reused for ``scan_ttl`` seconds, and dropped at once by this
+        # process's own writes. Pages (``page``) are never cached.
+        self._scan_ttl = scan_ttl
+        self._monotonic = monotonic
+        self._scans: dict[ListFilter, tuple[float, list[IndexRow]]] = {}
         self._problems: dict[str, IndexProblem] = {}
         self._lock = threading.Lock()
 
@@ -354,8 +369,21 @@ class ObjectRequestIndex:
         return rows
 
     def rows(self, filters: ListFilter | None = None) -> list[IndexRow]:
-        """Every matching row, newest first."""
-        return self._rows(filters, None, None)
+        """Every matching row, newest first (at most ``scan_ttl`` old, see ``__init__``)."""
+        wanted = filters or ListFilter()
+        now = self._monotonic()
+        with self._lock:
+            cached = self._scans.get(wanted)
+        if cached is not None and now - cached[0] < self._scan_ttl:
+            return list(cached[1])
+        rows = self._rows(wanted, None, None)
+        with self._lock:
+            self._scans[wanted] = (now, rows)
+        return list(rows)
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._scans.clear()
 
     def all_rows(self) -> list[IndexRow]:
         """Every valid row (archived included), newest first."""
@@ -376,9 +404,11 @@ class ObjectRequestIndex:
         """Write one row, then settle its request's entries (see the module docstring)."""
         row = _normalised(row)
         mine = self.entries_of(row)
+        self._changed()
         for key, body in mine.items():
             self._objects.put(key, body, content_type="application/octet-stream")
         self._settle(row, mine)
+        self._changed()
         return True
 
     def _group(self, request_id: str, received_at: datetime) -> list[_Head]:
@@ -456,6 +486,7 @@ class ObjectRequestIndex:
             self._objects.delete_many(stale)
         with self._lock:
             self._problems.clear()
+        self._changed()
         return True
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.adapters.request_index import decode_cursor, encode_cursor, invert_id
+from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, invert_id
 from core.adapters.request_store import ObjectRequestStore
 from core.domain.index import IndexRow, ListFilter
 from core.ports.object_store import ObjectStore, StoredObject
@@ -116,6 +116,27 @@ def test_reindex_twice_writes_nothing_the_second_time() -> None:
     objects.reset()
     store.reindex()
     assert "put" not in objects.calls and "delete" not in objects.calls
+
+
+def test_whole_index_scans_are_reused_for_a_while_and_dropped_by_own_writes() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    writer, reader = _store(objects), _store(objects)
+    now = [0.0]
+    reader.index = ObjectRequestIndex(objects, monotonic=lambda: now[0], scan_ttl=60)
+    writer.create(make_request("req_m00001"))
+    assert [r.id for r in reader.rows()] == ["req_m00001"]
+    writer.create(make_request("req_m00002", minutes=1))
+    objects.reset()
+    assert [r.id for r in reader.rows()] == ["req_m00001"]  # another process's write: not yet
+    assert objects.calls == {}
+    assert [r.id for r in reader.list().rows] == ["req_m00002", "req_m00001"]  # pages are never cached
+    now[0] = 61.0
+    assert [r.id for r in reader.rows()] == ["req_m00002", "req_m00001"]
+    reader.update("req_m00001", applied)  # this process's own write: seen at once
+    assert [(r.id, r.status) for r in reader.rows(ListFilter(status=frozenset({"applied"})))] == [
+        ("req_m00001", "applied")
+    ]
+    assert [r.status for r in reader.rows() if r.id == "req_m00001"] == ["applied"]
 
 
 def test_cursor_round_trip() -> None:
