@@ -24,10 +24,19 @@ class Calls:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.bytes_up = 0
+        self.where: Counter[str] = Counter()  # calls by the key prefix they touch
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-call.s3", self._call)
         client.meta.events.register("before-parameter-build.s3.PutObject", self._put)
+        client.meta.events.register("before-parameter-build.s3", self._where)
+
+    def _where(self, params: dict[str, Any], event_name: str, **_: Any) -> None:
+        key = params.get("Key") or params.get("Prefix") or ""
+        if not key and "Delete" in params:
+            key = params["Delete"]["Objects"][0]["Key"] if params["Delete"]["Objects"] else ""
+        prefix = key.split("/", 1)[0] + "/" if "/" in key else key
+        self.where[f"{prefix} {event_name.rsplit('.', 1)[-1]}"] += 1
 
     def _call(self, event_name: str, **_: Any) -> None:
         self.calls[event_name.rsplit(".", 1)[-1]] += 1
@@ -141,6 +150,7 @@ def main() -> None:  # noqa: PLR0915 - one lifecycle, phase by phase, reads best
             print(f"  {name:30s} {sum(calls.values()):4d} calls, {up / 1024:7.1f} KiB up ({by_op})")
         by_op = ", ".join(f"{op} {k}" for op, k in sorted(total.items()))
         print(f"  {'whole lifecycle':30s} {sum(total.values()):4d} calls, {total_up / 1024:7.1f} KiB up ({by_op})")
+        print("  by key prefix: " + ", ".join(f"{k} {v}" for k, v in sorted(counter.where.items())))
     finally:
         server.stop()
 

@@ -64,7 +64,6 @@ _V_MAX = 10**12 - 1
 # because the '~' separator is above every character of the alphabet).
 _ALPHABET = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
-_KEYED = ("id", "received_at", "version")  # carried by the key itself, not by the payload
 _SHORT = {
     "project": "p",
     "environment": "e",
