@@ -253,6 +253,7 @@ class ObjectRequestIndex:
         self._scan_ttl = scan_ttl
         self._monotonic = monotonic
         self._scans: dict[ListFilter, tuple[float, list[IndexRow]]] = {}
+        self._legacy_checked = False
         self._problems: dict[str, IndexProblem] = {}
         self._lock = threading.Lock()
 
@@ -353,7 +354,9 @@ class ObjectRequestIndex:
         )
         rows: list[IndexRow] = []
         previous: tuple[str, str] | None = None
+        seen = False
         for head in merged:
+            seen = True
             if stop is not None and head.t > stop:
                 break  # received before ``since``: everything after is older still
             if head.group == previous:
@@ -365,7 +368,17 @@ class ObjectRequestIndex:
             rows.append(row)
             if want is not None and len(rows) >= want:
                 break
+        if not seen and floor is None:
+            self._warn_if_legacy()
         return rows
+
+    def _warn_if_legacy(self) -> None:
+        # An empty listing right after an upgrade from the sharded index: say what to run (once).
+        if self._legacy_checked:
+            return
+        self._legacy_checked = True
+        if next(iter(self._objects.list_keys(f"{INDEX_PREFIX}shard-", limit=1)), None) is not None:
+            log.error("index: only the previous (sharded) index exists: run `tfpilot admin reindex` to list requests")
 
     def rows(self, filters: ListFilter | None = None) -> list[IndexRow]:
         """Every matching row, newest first (at most ``scan_ttl`` old, see ``__init__``)."""

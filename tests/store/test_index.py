@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -137,6 +138,23 @@ def test_whole_index_scans_are_reused_for_a_while_and_dropped_by_own_writes() ->
         ("req_m00001", "applied")
     ]
     assert [r.status for r in reader.rows() if r.id == "req_m00001"] == ["applied"]
+
+
+def test_an_index_left_in_the_sharded_format_asks_for_a_reindex(caplog: pytest.LogCaptureFixture) -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    writer = _store(objects)
+    writer.create(make_request("req_o00001"))
+    for key in list(objects.list_keys("index/")):
+        objects.delete(key)
+    objects.put("index/shard-00.json", b'{"format": "tfpilot.index/v1", "shards": 32, "shard": 0, "rows": {}}')
+    reader = _store(objects)
+    with caplog.at_level(logging.ERROR):
+        assert reader.list().rows == []
+        assert reader.rows() == []
+    assert caplog.text.count("tfpilot admin reindex") == 1  # said once per process
+    reader.reindex()
+    assert [r.id for r in reader.list().rows] == ["req_o00001"]
+    assert objects.get("index/shard-00.json") is None  # the old shards are removed
 
 
 def test_cursor_round_trip() -> None:
