@@ -46,6 +46,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from core.adapters.index_migration import LEASE_KEY as MIGRATION_LEASE_KEY
+from core.adapters.index_migration import LEGACY_SHARD_PREFIX
 from core.domain.index import IndexRow, ListFilter, Page
 from core.ports.object_store import ObjectStore
 
@@ -378,8 +380,11 @@ class ObjectRequestIndex:
         if self._legacy_checked:
             return
         self._legacy_checked = True
-        if next(iter(self._objects.list_keys(f"{INDEX_PREFIX}shard-", limit=1)), None) is not None:
-            log.error("index: only the previous (sharded) index exists: run `tfpilot admin reindex` to list requests")
+        if next(iter(self._objects.list_keys(LEGACY_SHARD_PREFIX, limit=1)), None) is not None:
+            log.error(
+                "index: only the previous (sharded) index exists: the reconciler of `tfpilot serve` rebuilds"
+                " the index at its first pass (or run `tfpilot admin reindex`)"
+            )
 
     def rows(self, filters: ListFilter | None = None) -> list[IndexRow]:
         """Every matching row, newest first (at most ``scan_ttl`` old, see ``__init__``)."""
@@ -480,7 +485,7 @@ class ObjectRequestIndex:
                 if not body or self._body(key) == body:  # a row in a body is checked, not trusted
                     present.add(key)
                 continue
-            if key.startswith(f"{INDEX_PREFIX}quarantine/"):
+            if key.startswith(f"{INDEX_PREFIX}quarantine/") or key == MIGRATION_LEASE_KEY:
                 continue
             stream = _stream_of(key)
             try:

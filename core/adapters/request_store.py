@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.adapters.index_migration import LegacyIndexMigration, MigrationOutcome
 from core.adapters.local_objects import LocalObjectStore
 from core.adapters.request_index import S3_KEY_LIMIT, IndexProblem, ObjectRequestIndex
 from core.adapters.s3_objects import S3ObjectStore
@@ -106,6 +107,7 @@ class ObjectRequestStore:
         self._known: OrderedDict[str, tuple[str, Request]] = OrderedDict()
         self._known_max = known_etags
         self._known_lock = threading.Lock()
+        self.migration = LegacyIndexMigration(objects, clock, lambda: self.reindex().complete)
 
     @property
     def objects(self) -> ObjectStore:
@@ -296,6 +298,12 @@ class ObjectRequestStore:
         report.complete = self.index.rebuild(best.values(), self._exists)
         report.rows = len(best)
         return report
+
+    def upgrade_legacy_index(self) -> MigrationOutcome:
+        """Rebuild the index once when the store still holds the previous (sharded) one: one
+        LIST when there is nothing to do; the rebuild runs under a lease, so one replica does it
+        (see ``core.adapters.index_migration``)."""
+        return self.migration.run()
 
     def _exists(self, request_id: str) -> bool:
         active, archived = self._read(request_id)

@@ -288,3 +288,21 @@ def test_abandoned_intake_conversations_are_swept_hourly(web: Web) -> None:
     assert pass_.run_once().sessions_swept == 1
     assert not list(web.deps.objects.list_keys("sessions/"))
     assert pass_.run_once().sessions_swept == 0  # at most hourly
+
+
+def test_the_first_pass_rebuilds_an_index_left_in_the_sharded_format(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    store = web.deps.store
+    objects = store.objects  # type: ignore[attr-defined]
+    for key in list(objects.list_keys("index/")):
+        objects.delete(key)  # what an upgrade from the previous release finds: shards only
+    objects.put("index/shard-00.json", b'{"format": "tfpilot.index/v1", "shards": 32, "shard": 0, "rows": {}}')
+    assert store.list().rows == []
+    rec = reconciler(web)
+    rec.run_once()
+    assert [row.id for row in store.list().rows] == [request.id]
+    assert list(objects.list_keys("index/shard-")) == []
+    objects.put("index/shard-00.json", b"{}")  # checked once per process: a later pass does not look again
+    rec.run_once()
+    assert list(objects.list_keys("index/shard-")) == ["index/shard-00.json"]
