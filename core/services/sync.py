@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -139,7 +140,8 @@ class SyncService:
     # -- reconciler ------------------------------------------------------------------------
 
     def sync(self, request_id: str) -> Request:
-        """Full refresh from the code host; folds what it finds and sets ``last_synced_at``."""
+        """Full refresh from the code host; folds what it finds and sets ``last_synced_at`` when
+        it learnt something."""
         current = self._store.get(request_id)
         if current.archived_at is not None:
             return current
@@ -148,6 +150,10 @@ class SyncService:
         if repo is not None:
             facts = self._read_facts(current, repo)
         extras = self._extras(current, facts)
+        if learns_nothing(current, facts, extras, self._clock.now()):
+            # An idle refresh writes nothing: no document, no index entry, ``last_synced_at``
+            # and ``updated_at`` left as they are (the reconciler's window claim records the check).
+            return current
         self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True)
         return self._store.get(request_id)
 
@@ -287,23 +293,9 @@ class SyncService:
         state = _Pass()
 
         def mutate(request: Request) -> Request | None:
-            state.folded = []
             state.before = derive_status(request)
             state.conclusions_before = _conclusions(request)
-            for fact in facts:
-                state.folded.append(fold(request, fact, now=now, extras=extras))
-            if extras is not None and not any(isinstance(f, RunFact) and f.kind == "plan" for f in facts):
-                plan_run = request.plan_run
-                if plan_run is not None and plan_run.run_id == extras.plan_run_id:
-                    # A refresh found the stored successful plan unsummarised: fill it in now.
-                    state.folded.append(
-                        fold(
-                            request,
-                            RunFact(request_id=request_id, kind="plan", run=_run_info(plan_run)),
-                            now=now,
-                            extras=extras,
-                        )
-                    )
+            state.folded = _fold_all(request, facts, extras, now)
             state.after = derive_status(request)
             state.wrote = any(f.changed for f in state.folded)
             if not state.wrote and not synced:
@@ -459,6 +451,30 @@ class FailedAt:
 
 _FAILED_WORDS = {"failure": "failed", "timed_out": "timed out", "cancelled": "was cancelled"}
 _MAX_NAME = 80
+
+
+def _fold_all(request: Request, facts: Sequence[Fact], extras: Extras | None, now: datetime) -> list[Folded]:
+    """Fold every fact into ``request`` (in place); a refresh that found the stored successful
+    plan unsummarised also fills it in."""
+    folded = [fold(request, fact, now=now, extras=extras) for fact in facts]
+    if extras is not None and not any(isinstance(f, RunFact) and f.kind == "plan" for f in facts):
+        plan_run = request.plan_run
+        if plan_run is not None and plan_run.run_id == extras.plan_run_id:
+            run = RunFact(request_id=request.id, kind="plan", run=_run_info(plan_run))
+            folded.append(fold(request, run, now=now, extras=extras))
+    return folded
+
+
+def learns_nothing(current: Request, facts: Sequence[Fact], extras: Extras | None, now: datetime) -> bool:
+    """True when folding ``facts`` into ``current`` would change nothing that a write would keep:
+    no fact changes the request, its stored status is the derived one, and it is not waiting to
+    be archived. Judged on a copy; ``current`` is untouched."""
+    if current.status_derived_at is None or derive_status(current).value != current.status:
+        return False
+    if derive_status(current) is Status.DESTROYED and current.archived_at is None:
+        return False
+    trial = current.model_copy(deep=True)
+    return not any(f.changed or f.archive or f.unblocked for f in _fold_all(trial, facts, extras, now))
 
 
 def failed_at(kind: str, jobs: Sequence[JobInfo]) -> FailedAt | None:
