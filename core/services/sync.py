@@ -38,7 +38,16 @@ from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
-from core.ports.code_host import CodeHost, CodeHostError, JobInfo, RepoRef, ReviewInfo, RunInfo, RunJobs
+from core.ports.code_host import (
+    CodeHost,
+    CodeHostError,
+    JobInfo,
+    RemembersReads,
+    RepoRef,
+    ReviewInfo,
+    RunInfo,
+    RunJobs,
+)
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.fold import Extras, Folded, fold, run_rejection
@@ -147,15 +156,26 @@ class SyncService:
             return current
         repo = repo_of(current)
         facts: list[Fact] = []
+        reads = dict(current.code_host_reads)
         if repo is not None:
-            facts = self._read_facts(current, repo)
+            facts = self._read_remembering(current, repo, reads)
         extras = self._extras(current, facts)
-        if learns_nothing(current, facts, extras, self._clock.now()):
+        new_reads = reads if reads != current.code_host_reads else None
+        if new_reads is None and learns_nothing(current, facts, extras, self._clock.now()):
             # An idle refresh writes nothing: no document, no index entry, ``last_synced_at``
             # and ``updated_at`` left as they are (the reconciler's window claim records the check).
             return current
-        self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True)
+        self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True, reads=new_reads)
         return self._store.get(request_id)
+
+    def _read_remembering(self, request: Request, repo: RepoRef, reads: dict[str, Any]) -> list[Fact]:
+        """``_read_facts``, revalidating the answers kept on the document when the code host can
+        (GitHub's ETags: an unchanged answer is a 304, free of rate limit, in any process)."""
+        host = self._code_host
+        if not isinstance(host, RemembersReads):
+            return self._read_facts(request, repo)
+        with host.remembering(reads):
+            return self._read_facts(request, repo)
 
     def _read_facts(self, request: Request, repo: RepoRef) -> list[Fact]:
         rid = request.id
@@ -288,6 +308,7 @@ class SyncService:
         source: str,
         actor: str | None,
         synced: bool = False,
+        reads: dict[str, Any] | None = None,
     ) -> SyncOutcome:
         now = self._clock.now()
         state = _Pass()
@@ -305,6 +326,8 @@ class SyncService:
                 request.status_derived_at = now
             if synced:
                 request.last_synced_at = now
+            if reads is not None:
+                request.code_host_reads = reads
             request.updated_at = now
             return request
 
