@@ -12,6 +12,7 @@ destroy (cleanup run and PR webhooks, destroy run webhooks, archive).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from typing import Any
@@ -60,15 +61,16 @@ def main() -> None:  # noqa: PLR0915 - one lifecycle, phase by phase, reads best
 
     from core.adapters.audit_log import S3AuditLog
     from core.adapters.request_store import S3RequestStore
-    from core.domain.webhooks import parse_delivery
+    from core.adapters.github.webhooks import parse_delivery
     from core.domain.workflows import WorkflowNames
-    from core.services.sync import SyncService
+    from core.adapters.s3_objects import S3ObjectStore
     from tests.fakes import ManualClock, RecordingNotifier
     from tests.services import deliveries
-    from tests.services.conftest import ADMIN, APPROVER, create_cmd, make_request_service
+    from tests.services.conftest import ADMIN, APPROVER, create_cmd, service_graph
     from tests.services.fake_code_host import FakeCodeHost
     from tests.store.helpers import make_request
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host_, port = server.get_host_and_port()
@@ -85,8 +87,15 @@ def main() -> None:  # noqa: PLR0915 - one lifecycle, phase by phase, reads best
         notifier = RecordingNotifier()
         host = FakeCodeHost(clock=clock, cleanup_runs="manual")
         workflows = WorkflowNames()
-        requests = make_request_service(store, audit, host, notifier, clock, workflows)
-        sync = SyncService(store, host, notifier, audit, clock, workflows, on_unblocked=requests.resume)
+        graph = service_graph(
+            clock=clock,
+            objects=S3ObjectStore(client, BUCKET),
+            store=store,
+            audit=audit,
+            notifier=notifier,
+            code_host=host,
+        )
+        requests, sync = graph.requests, graph.sync
         serial = [0]
 
         def deliver(event: str, payload: dict[str, Any]) -> Any:
