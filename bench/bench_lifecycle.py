@@ -60,10 +60,10 @@ def main() -> None:  # noqa: PLR0915 - one lifecycle, phase by phase, reads best
     from moto.server import ThreadedMotoServer
 
     from core.adapters.audit_log import S3AuditLog
-    from core.adapters.request_store import S3RequestStore
     from core.adapters.github.webhooks import parse_delivery
-    from core.domain.workflows import WorkflowNames
+    from core.adapters.request_store import S3RequestStore
     from core.adapters.s3_objects import S3ObjectStore
+    from core.domain.workflows import WorkflowNames
     from tests.fakes import ManualClock, RecordingNotifier
     from tests.services import deliveries
     from tests.services.conftest import ADMIN, APPROVER, create_cmd, service_graph

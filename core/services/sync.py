@@ -324,7 +324,9 @@ class SyncService:
             if state.after.value != request.status or request.status_derived_at is None:
                 request.status = state.after.value
                 request.status_derived_at = now
-            if synced:
+            if synced and state.wrote:
+                # Only a sync that learnt something: one that merely keeps new validators
+                # (``reads``) leaves the index row as it is (no listed field changes).
                 request.last_synced_at = now
             if reads is not None:
                 request.code_host_reads = reads
