@@ -13,7 +13,8 @@ scanning every key of the bucket (about 10 us a key here), so list timings grow 
 although the calls and bytes do not; S3 serves a page from its sorted key index. Each listing is
 measured twice: on moto as it ships, and with ``bench.moto_sorted_keys`` (ListObjectsV2 from a
 sorted key index, as S3 serves it; same answers, checked by tests/store/test_moto_sorted_keys.py;
-faster than moto ships, and labelled so). Timings are min/median/max over REPEATS runs. ``--quick`` (or BENCH_STORE_QUICK=1) measures 1 k and 10 k.
+faster than moto ships, and labelled so). Timings are min/median/max over REPEATS runs.
+``--quick`` (or BENCH_STORE_QUICK=1) measures 1 k and 10 k.
 """
 
 from __future__ import annotations
