@@ -19,6 +19,7 @@ faster than moto ships, and labelled so). Timings are min/median/max over REPEAT
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import sys
@@ -154,6 +155,7 @@ def main() -> None:
 
     quick = "--quick" in sys.argv or os.environ.get("BENCH_STORE_QUICK") == "1"
     sizes = [1000, 10_000] if quick else [1000, 10_000, 50_000]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access line per S3 call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
