@@ -22,11 +22,11 @@ from core.adapters.index_migration import MigrationOutcome
 from core.services.reconcile import (
     DEFAULT_MAX_PER_PASS,
     DEFAULT_RESUME_LOOKBACK,
-    LEASE_PREFIX,
     ReconcilePolicy,
     ReconcileReport,
     ReconcileService,
 )
+from core.services.reconcile_claims import LEASE_PREFIX
 
 if TYPE_CHECKING:
     from bot.deps import Deps
