@@ -12,7 +12,9 @@ import bench
 
 def main(argv: list[str]) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
-    wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
+    # Options (``--quick``) are for the benches themselves, which read them from sys.argv.
+    named = [n for n in argv if not n.startswith("-")]
+    wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in named] or names
     for name in wanted:
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()

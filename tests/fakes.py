@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,12 +68,18 @@ class InMemoryObjectStore:
             return etag
 
     def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+        with self._lock:
+            self.objects.pop(key, None)
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
-        for key in sorted(self.objects):
-            if key.startswith(prefix) and (start_after is None or key > start_after):
-                yield key
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        with self._lock:
+            keys = sorted(key for key in self.objects if key.startswith(prefix))
+        after = [key for key in keys if start_after is None or key > start_after]
+        yield from after[:limit]
 
 
 class MemoryRequestStore(ObjectRequestStore):

@@ -55,19 +55,18 @@ def run_reindex(args: argparse.Namespace) -> int:
             "ok": report.complete,
             "storage": where,
             "rows": report.rows,
-            "shards": store.index.shards,
             "complete": report.complete,
             "problems": [{"key": p.key, "reason": p.reason, "rowId": p.row_id} for p in report.problems],
         }
         print(json.dumps(doc, indent=2))
     else:
-        print(f"index of {where} rebuilt: {report.rows} request(s) in {store.index.shards} shards")
+        print(f"index of {where} rebuilt: {report.rows} request(s)")
         if report.problems:
             print(f"skipped {len(report.problems)} object(s) that are not readable request documents:")
             for problem in report.problems:
                 print(f"  {problem.key}: {problem.reason}")
         if not report.complete:
-            print("some shards stayed contended by live writers: run the command again", file=sys.stderr)
+            print("the index could not be completed: run the command again", file=sys.stderr)
     return 0 if report.complete else 1
 
 

@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.web.logging import correlation, new_correlation_id
+from core.adapters.index_migration import MigrationOutcome
 from core.services.reconcile import (
     DEFAULT_MAX_PER_PASS,
     DEFAULT_RESUME_LOOKBACK,
-    LEASE_PREFIX,
     ReconcilePolicy,
     ReconcileReport,
     ReconcileService,
 )
+from core.services.reconcile_claims import LEASE_PREFIX
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -37,6 +38,7 @@ __all__ = ["DEFAULT_INTERVAL_SECONDS", "LEASE_PREFIX", "SESSION_SWEEP_EVERY", "R
 
 DEFAULT_INTERVAL_SECONDS = 60.0
 SESSION_SWEEP_EVERY = timedelta(hours=1)
+INDEX_UPGRADE_RECHECK = timedelta(minutes=5)
 
 
 class HostLock:
@@ -87,6 +89,8 @@ class Reconciler:
         self._host_lock = host_lock
         self.sweep_every = sweep_every
         self._last_sweep: datetime | None = None
+        self._index_checked: datetime | None = None
+        self._index_upgraded = False
         self.stale_after = stale_after or timedelta(minutes=deps.settings.reconcile_minutes)
         self.interval = interval
         self._metrics = metrics
@@ -106,6 +110,7 @@ class Reconciler:
 
     def run_once(self) -> ReconcileReport:
         with self._pass_lock, correlation(new_correlation_id("reconcile")):
+            self._upgrade_index(self._deps.clock.now())
             report = self._service.run_once()
             report.sessions_swept = self._sweep_sessions(self._deps.clock.now())
             report.cards_rendered = self._render_missed_cards()
@@ -122,6 +127,23 @@ class Reconciler:
                     len(report.errors),
                 )
             return report
+
+    def _upgrade_index(self, now: datetime) -> None:
+        """A store still holding the previous (sharded) index is rebuilt before the pass reads
+        the index: one LIST at the first pass when there is nothing to do, then never again. When
+        another replica holds the migration lease (or the storage failed) it looks again after
+        ``INDEX_UPGRADE_RECHECK``; a store without the hook (fakes) has nothing to upgrade."""
+        if self._index_upgraded:
+            return
+        if self._index_checked is not None and now - self._index_checked < INDEX_UPGRADE_RECHECK:
+            return
+        self._index_checked = now
+        upgrade = getattr(self._deps.store, "upgrade_legacy_index", None)
+        if upgrade is None:
+            self._index_upgraded = True
+            return
+        outcome = upgrade()
+        self._index_upgraded = outcome in {MigrationOutcome.NOT_NEEDED, MigrationOutcome.MIGRATED}
 
     def _render_missed_cards(self) -> int:
         """Cards and replies Slack refused earlier go out again (a notifier without a backlog,

@@ -17,7 +17,7 @@ import fcntl
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.domain.errors import VersionConflict
@@ -129,7 +129,11 @@ class LocalObjectStore:
         with self._locked(key), contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
             path.unlink()
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         # Walk only the deepest directory the prefix names, then filter by the full prefix.
         directory = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self._root / directory if directory else self._root
@@ -152,4 +156,4 @@ class LocalObjectStore:
                 key = f"{rel_dir}/{name}" if rel_dir else name
                 if key.startswith(prefix) and (start_after is None or key > start_after):
                     keys.append(key)
-        yield from sorted(keys)
+        yield from sorted(keys)[:limit]

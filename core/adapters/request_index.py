@@ -1,44 +1,98 @@
-"""``ObjectRequestIndex``: the list index, so listing, filtering and metrics never read documents.
+"""``ObjectRequestIndex``: the list index as sorted object keys, so listing never reads documents
+and a write costs the same at 1 M requests as at 1 k.
 
-Rows (``IndexRow``) live in K hash shards ``index/shard-<nn>.json``; a row's shard is a stable
-hash of its request id. Every shard write is a compare-and-swap (``if_none_match`` to create,
-``if_match`` to replace) retried with jitter, so writers in several processes never overwrite
-each other's rows; a merge keeps the row with the higher ``version``, so a slow writer never
-rolls a row back (and gives up early when the shard already holds a newer row). Listing reads
-the K shards, re-fetching a shard only when its etag changed (``get_if_changed``; parsed bodies
-are cached by etag), filters with ``ListFilter.matches``, sorts newest first and pages with an
-opaque keyset cursor. A corrupted or foreign shard or row is logged with its key, kept in
-``problems()`` and skipped; it never fails a listing. See docs/storage.md.
+Each request's row (``IndexRow``) is written as a few small entries whose KEY carries the row,
+one per *stream* (a key prefix the listing reads with ``list_keys``, sorted newest first)::
+
+    index/v2/all/<entry>                 every request (metrics, ``include_archived``)
+    index/v2/active/<entry>              requests not archived (the default listing)
+    index/v2/status/<status>/<entry>     by derived status (status filters, drift)
+    index/v2/by/<requester>/<entry>      by requester (Slack id, else email), lower-cased
+
+    <entry> = <T>~<I>~<V>~<payload>
+
+``T`` is ``received_at`` inverted (16 digits: newest first), ``I`` the request id with every
+character inverted (ties newest-id first; the inversion is its own inverse), ``V`` the row's
+``version`` inverted (12 digits: within one request the newest version comes first) and
+``payload`` the rest of the row as compact base64url JSON. When the key would exceed
+``inline_limit`` bytes (S3 allows 1,024; the local store never inlines because a file name is
+limited to 255 bytes) the payload is empty and the entry's body holds the row instead.
+
+A write PUTs the new entries, then *settles*: one ``list_keys`` of the request's group in the
+``all`` stream. Older versions found there are deleted (their keys in every stream are derived
+from their own rows); when a newer version is found the writer deletes its own entries instead.
+Every writer settles after its PUTs, so of two racing writers the later one always sees the
+other: no row is lost and no stale row survives without a crash. A crash between the PUTs and
+the deletes leaves an older entry that readers drop (the newest version of a group wins) and
+the request's next indexed write removes; ``reindex`` repairs everything. Unreadable entries
+are logged with their key, kept in ``problems()`` and skipped. See docs/storage.md.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import hashlib
+import heapq
 import json
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from core.domain.errors import VersionConflict
+from core.adapters.index_migration import LEASE_KEY as MIGRATION_LEASE_KEY
+from core.adapters.index_migration import LEGACY_SHARD_PREFIX
 from core.domain.index import IndexRow, ListFilter, Page
 from core.ports.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 
-SHARD_FORMAT = "tfpilot.index/v1"
 INDEX_PREFIX = "index/"
-QUARANTINE_PREFIX = "index/quarantine/"
-_DATETIME_FIELDS = tuple(name for name, info in IndexRow.model_fields.items() if "datetime" in str(info.annotation))
+ROOT = "index/v2/"
+ALL = f"{ROOT}all/"
+ACTIVE = f"{ROOT}active/"
+S3_KEY_LIMIT = 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T_MAX = 10**16 - 1
+_V_MAX = 10**12 - 1
+# The request-id charset (see request_store._SAFE_ID) in ascending byte order: mapping it onto
+# itself reversed inverts the sort order of ids (shorter-prefix ids sort after longer ones
+# because the '~' separator is above every character of the alphabet).
+_ALPHABET = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
+_SHORT = {
+    "project": "p",
+    "environment": "e",
+    "module": "m",
+    "status": "s",
+    "requester": "r",
+    "requester_email": "re",
+    "updated_at": "u",
+    "archived": "a",
+    "pr_number": "pr",
+    "plan_conclusion": "pc",
+    "plan_completed_at": "pt",
+    "apply_conclusion": "ac",
+    "apply_triggered_at": "at",
+    "applied_at": "ad",
+    "apply_completed_at": "ct",
+    "destroy_conclusion": "dc",
+    "destroyed_at": "dt",
+    "drift_detected": "dr",
+    "last_synced_at": "ls",
+    "slack_team": "st",
+}
+_LONG = {short: name for name, short in _SHORT.items()}
+_DATETIME_FIELDS = frozenset(name for name, info in IndexRow.model_fields.items() if "datetime" in str(info.annotation))
+# How many keys the first ListObjectsV2 of a listing asks for: enough for a page and a few
+# filtered-out rows, without transferring 1,000 long keys for a 50-row page.
+_FIRST_PAGE_SLACK = 16
 
 
 @dataclass(frozen=True)
@@ -50,22 +104,107 @@ class IndexProblem:
     row_id: str | None = None
 
 
-@dataclass
-class _Shard:
-    etag: str | None
-    rows: dict[str, IndexRow] = field(default_factory=dict)
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
-    problems: list[IndexProblem] = field(default_factory=list)
-    corrupt: bool = False
+@dataclass(frozen=True)
+class _Head:
+    """What a key says without decoding its payload: enough to sort, group and dedupe."""
+
+    key: str
+    stream: str
+    t: str
+    inv_id: str
+    version: int
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return (self.t, self.inv_id)
+
+    @property
+    def request_id(self) -> str:
+        return self.inv_id.translate(_INVERT)
 
 
-def shard_of(request_id: str, shards: int) -> int:
-    # A stable hash (not Python's salted ``hash``): every process must agree on the shard.
-    return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big") % shards
+# -- key encoding ------------------------------------------------------------------------------
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _micros(value: datetime) -> int:
+    return (_utc(value) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _t(received_at: datetime) -> str:
+    return f"{_T_MAX - min(max(_micros(received_at), 0), _T_MAX):016d}"
+
+
+def invert_id(request_id: str) -> str:
+    return request_id.translate(_INVERT)
+
+
+def _segment(value: str) -> str:
+    # Status and requester become one key segment: no '/', and never '.' or '..'.
+    return quote(value, safe="@").replace(".", "%2E")
+
+
+def streams_of(row: IndexRow) -> list[str]:
+    """The streams a row is listed in; ``all`` comes last so a writer deletes it last (a crash
+    half-way through deleting an old version leaves it findable by the next settle)."""
+    streams = [f"{ROOT}status/{_segment(row.status)}/"]
+    if not row.archived:
+        streams.append(ACTIVE)
+    who = (row.requester or row.requester_email or "").lower()
+    if who:
+        streams.append(f"{ROOT}by/{_segment(who)}/")
+    streams.append(ALL)
+    return streams
+
+
+def requester_stream(who: str) -> str:
+    return f"{ROOT}by/{_segment(who.lower())}/"
+
+
+def _payload_doc(row: IndexRow) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for name, short in _SHORT.items():
+        value = getattr(row, name)
+        if value is None or value is False:
+            continue
+        doc[short] = _micros(value) if name in _DATETIME_FIELDS else value
+    return doc
+
+
+def encode_payload(row: IndexRow) -> str:
+    raw = json.dumps(_payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _row_from(head: _Head, doc: dict[str, Any]) -> IndexRow:
+    fields: dict[str, Any] = {"id": head.request_id, "version": head.version}
+    fields["received_at"] = _from_micros(_T_MAX - int(head.t))
+    for short, value in doc.items():
+        name = _LONG.get(short)
+        if name is None:
+            continue  # a field a newer writer added: ignored, as IndexRow ignores extras
+        fields[name] = _from_micros(int(value)) if name in _DATETIME_FIELDS and value is not None else value
+    return IndexRow.model_validate(fields)
+
+
+def parse_head(key: str, stream: str) -> _Head:
+    """The sortable head of an entry key; ``ValueError`` when the key is not an entry."""
+    parts = key[len(stream) :].split("~")
+    if len(parts) != 4:
+        raise ValueError("not an index entry (expected <T>~<I>~<V>~<payload>)")
+    t, inv_id, v, _ = parts
+    if len(t) != 16 or not t.isdigit() or len(v) != 12 or not v.isdigit():
+        raise ValueError("not an index entry (bad time or version field)")
+    if not inv_id or any(ch not in _ALPHABET for ch in inv_id):
+        raise ValueError("not an index entry (bad id field)")
+    return _Head(key, stream, t, inv_id, _V_MAX - int(v))
 
 
 def _normalised(row: IndexRow) -> IndexRow:
@@ -78,8 +217,7 @@ def _normalised(row: IndexRow) -> IndexRow:
     return row.model_copy(update=naive) if naive else row
 
 
-def _sort_key(row: IndexRow) -> tuple[datetime, str]:
-    return (_utc(row.received_at), row.id)
+# -- cursors -----------------------------------------------------------------------------------
 
 
 def encode_cursor(row: IndexRow) -> str:
@@ -96,223 +234,288 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("invalid list cursor: start the listing again without one") from exc
 
 
+# -- the index ---------------------------------------------------------------------------------
+
+
 class ObjectRequestIndex:
     def __init__(
         self,
         objects: ObjectStore,
         *,
-        shards: int = 32,
-        max_attempts: int = 64,
-        backoff: float = 0.005,
-        max_backoff: float = 0.25,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
+        inline_limit: int = S3_KEY_LIMIT,
+        workers: int = 4,
+        scan_ttl: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 1 <= shards <= 1000:
-            raise ValueError("index shards must be between 1 and 1000")
         self._objects = objects
-        self._shards = shards
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_backoff = max_backoff
-        self._sleep = sleep
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._cache: dict[int, _Shard] = {}
+        self._inline_limit = inline_limit
+        self._workers = workers
+        # Whole-index scans (``rows``: /metrics, insights, the reconciler) cost N/1,000 LISTs:
+        # their result is reused for ``scan_ttl`` seconds, and dropped at once by this
+        # process's own writes. Pages (``page``) are never cached.
+        self._scan_ttl = scan_ttl
+        self._monotonic = monotonic
+        self._scans: dict[ListFilter, tuple[float, list[IndexRow]]] = {}
+        self._legacy_checked = False
+        self._problems: dict[str, IndexProblem] = {}
         self._lock = threading.Lock()
-        self._width = max(2, len(str(shards - 1)))
 
-    @property
-    def shards(self) -> int:
-        return self._shards
+    # -- keys ----------------------------------------------------------------------------------
 
-    def shard_key(self, shard: int) -> str:
-        return f"{INDEX_PREFIX}shard-{shard:0{self._width}d}.json"
+    def entries_of(self, row: IndexRow) -> dict[str, bytes]:
+        """Every key (and body) that lists ``row``, in write order (``all`` last)."""
+        row = _normalised(row)
+        head = f"{_t(row.received_at)}~{invert_id(row.id)}~{_V_MAX - row.version:012d}~"
+        payload = encode_payload(row)
+        body = json.dumps(_payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
+        entries: dict[str, bytes] = {}
+        for stream in streams_of(row):
+            key = f"{stream}{head}{payload}"
+            if len(key.encode()) <= self._inline_limit:
+                entries[key] = b""
+            else:
+                entries[f"{stream}{head}"] = body  # too long for a key: the body carries the row
+        return entries
 
-    def shard_for(self, request_id: str) -> int:
-        return shard_of(request_id, self._shards)
-
-    # -- reading -----------------------------------------------------------------------------
-
-    def _parse(self, shard: int, key: str, etag: str, body: bytes) -> _Shard:
-        state = _Shard(etag=etag)
+    def _row(self, head: _Head) -> IndexRow | None:
+        payload = head.key.rsplit("~", 1)[1]
         try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            doc = None
-        if not isinstance(doc, dict) or doc.get("format") != SHARD_FORMAT or not isinstance(doc.get("rows"), dict):
-            state.corrupt = True
-            state.problems.append(IndexProblem(key, "not an index shard (corrupted or foreign JSON)"))
-        elif doc.get("shards") != self._shards or doc.get("shard") != shard:
-            state.corrupt = True
-            state.problems.append(
-                IndexProblem(key, f"shard written for {doc.get('shards')} shards (now {self._shards}): run reindex")
-            )
-        else:
-            for row_id, raw in doc["rows"].items():
+            if payload:
+                doc = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            else:
+                found = self._objects.get(head.key)
+                if found is None:
+                    return None  # deleted since listed: a newer version replaced it
+                doc = json.loads(found.body)
+            if not isinstance(doc, dict):
+                raise ValueError("payload is not a JSON object")
+            return _row_from(head, doc)
+        except (binascii.Error, ValueError, UnicodeDecodeError, TypeError, ValidationError) as exc:
+            self._problem(IndexProblem(head.key, f"unreadable index entry: {exc}", head.request_id))
+            return None
+
+    def _problem(self, problem: IndexProblem) -> None:
+        with self._lock:
+            if problem.key not in self._problems:
+                log.warning("index: skipping %s: %s", problem.key, problem.reason)
+            self._problems[problem.key] = problem
+
+    def problems(self) -> list[IndexProblem]:
+        """Unreadable entries met by the listings so far."""
+        with self._lock:
+            return list(self._problems.values())
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _heads(self, stream: str, start_after: str | None, first_page: int) -> Iterator[_Head]:
+        """The newest version of each request in ``stream``, in order, listing lazily: the
+        first ListObjectsV2 asks for ``first_page`` keys, the rest (if read) pages by 1,000."""
+        last = start_after
+        want: int | None = first_page
+        previous: tuple[str, str] | None = None
+        while True:
+            got = 0
+            for key in self._objects.list_keys(stream, start_after=last, limit=want):
+                got += 1
+                last = key
                 try:
-                    row = IndexRow.model_validate(raw)
-                except ValidationError as exc:
-                    reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                    state.problems.append(IndexProblem(key, f"invalid row: {reason}", str(row_id)))
+                    head = parse_head(key, stream)
+                except ValueError as exc:
+                    self._problem(IndexProblem(key, str(exc)))
                     continue
-                if row.id != row_id or self.shard_for(row.id) != shard:
-                    state.problems.append(IndexProblem(key, "foreign row (belongs to another id or shard)", row_id))
-                    continue
-                state.rows[row_id] = _normalised(row)
-                state.raw[row_id] = raw
-        for problem in state.problems:
-            log.warning(
-                "index: skipping %s%s: %s",
-                problem.key,
-                f" row {problem.row_id}" if problem.row_id else "",
-                problem.reason,
-            )
-        return state
+                if head.group == previous:
+                    continue  # an older version of the request just yielded (V sorts newest first)
+                previous = head.group
+                yield head
+            if want is None or got < want:
+                return
+            want = None
 
-    def _load(self, shard: int, *, fresh: bool = False) -> _Shard:
-        key = self.shard_key(shard)
-        with self._lock:
-            cached = None if fresh else self._cache.get(shard)
-        found = self._objects.get_if_changed(key, cached.etag if cached else None)
-        if found is None:
-            # Unchanged since cached (a 304: no transfer), or absent.
-            return cached if cached is not None else _Shard(etag=None)
-        state = self._parse(shard, key, found.etag, found.body)
-        with self._lock:
-            self._cache[shard] = state
-        return state
+    def _stream_plan(self, wanted: ListFilter) -> list[str]:
+        if wanted.status is not None:
+            return [f"{ROOT}status/{_segment(status)}/" for status in sorted(wanted.status)]
+        if wanted.requester is not None and "@" not in wanted.requester:
+            return [requester_stream(wanted.requester)]
+        return [ALL if wanted.include_archived else ACTIVE]
 
-    def _forget(self, shard: int) -> None:
-        with self._lock:
-            self._cache.pop(shard, None)
-
-    def all_rows(self) -> list[IndexRow]:
-        """Every valid row of every shard (archived included), newest first."""
+    def _rows(self, filters: ListFilter | None, after: tuple[datetime, str] | None, want: int | None) -> list[IndexRow]:
+        wanted = filters or ListFilter()
+        first_page = min(1000, (want or 1000) + _FIRST_PAGE_SLACK)
+        streams = self._stream_plan(wanted)
+        floor: str | None = None
+        if after is not None:
+            floor = f"{_t(after[0])}~{invert_id(after[1])}~~"  # past every version of that request
+        if wanted.until is not None:
+            # received_at < until: start past every entry received at or after ``until``.
+            floor = max(floor or "", f"{_t(wanted.until)}~~")
+        stop = _t(wanted.since) if wanted.since is not None else None
+        iterators = [self._heads(stream, f"{stream}{floor}" if floor else None, first_page) for stream in streams]
+        merged: Iterable[_Head] = (
+            iterators[0]
+            if len(iterators) == 1
+            else heapq.merge(*iterators, key=lambda h: (h.t, h.inv_id, _V_MAX - h.version))
+        )
         rows: list[IndexRow] = []
-        for shard in range(self._shards):
-            rows.extend(self._load(shard).rows.values())
-        return sorted(rows, key=_sort_key, reverse=True)
+        previous: tuple[str, str] | None = None
+        seen = False
+        for head in merged:
+            seen = True
+            if stop is not None and head.t > stop:
+                break  # received before ``since``: everything after is older still
+            if head.group == previous:
+                continue  # the same request in two streams (a stale entry): the newest came first
+            previous = head.group
+            row = self._row(head)
+            if row is None or not wanted.matches(row):
+                continue
+            rows.append(row)
+            if want is not None and len(rows) >= want:
+                break
+        if not seen and floor is None:
+            self._warn_if_legacy()
+        return rows
+
+    def _warn_if_legacy(self) -> None:
+        # An empty listing right after an upgrade from the sharded index: say what to run (once).
+        if self._legacy_checked:
+            return
+        self._legacy_checked = True
+        if next(iter(self._objects.list_keys(LEGACY_SHARD_PREFIX, limit=1)), None) is not None:
+            log.error(
+                "index: only the previous (sharded) index exists: the reconciler of `tfpilot serve` rebuilds"
+                " the index at its first pass (or run `tfpilot admin reindex`)"
+            )
 
     def rows(self, filters: ListFilter | None = None) -> list[IndexRow]:
+        """Every matching row, newest first (at most ``scan_ttl`` old, see ``__init__``)."""
         wanted = filters or ListFilter()
-        return [row for row in self.all_rows() if wanted.matches(row)]
+        now = self._monotonic()
+        with self._lock:
+            cached = self._scans.get(wanted)
+        if cached is not None and now - cached[0] < self._scan_ttl:
+            return list(cached[1])
+        rows = self._rows(wanted, None, None)
+        with self._lock:
+            self._scans[wanted] = (now, rows)
+        return list(rows)
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._scans.clear()
+
+    def all_rows(self) -> list[IndexRow]:
+        """Every valid row (archived included), newest first."""
+        return self._rows(ListFilter(include_archived=True), None, None)
 
     def page(self, filters: ListFilter | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        rows = self.rows(filters)
-        if cursor:
-            after = decode_cursor(cursor)
-            rows = [row for row in rows if _sort_key(row) < after]
+        after = decode_cursor(cursor) if cursor else None
+        rows = self._rows(filters, after, limit + 1)
         chunk = rows[:limit]
         more = len(rows) > limit
         return Page(rows=chunk, cursor=encode_cursor(chunk[-1]) if more and chunk else None)
 
-    def problems(self) -> list[IndexProblem]:
-        """Problems found in the shards as last read (call after a listing)."""
-        with self._lock:
-            return [p for state in self._cache.values() for p in state.problems]
-
-    # -- writing -----------------------------------------------------------------------------
+    # -- writing -------------------------------------------------------------------------------
 
     def upsert(self, row: IndexRow) -> bool:
-        """Write one row (after its document). False when the shard stayed contended: logged,
-        and repaired by the next write of the request or by ``reindex``."""
-        return self.upsert_many([row])
+        """Write one row, then settle its request's entries (see the module docstring)."""
+        row = _normalised(row)
+        mine = self.entries_of(row)
+        self._changed()
+        for key, body in mine.items():
+            self._objects.put(key, body, content_type="application/octet-stream")
+        self._settle(row, mine)
+        self._changed()
+        return True
+
+    def _group(self, request_id: str, received_at: datetime) -> list[_Head]:
+        prefix = f"{ALL}{_t(received_at)}~{invert_id(request_id)}~"
+        heads: list[_Head] = []
+        for key in self._objects.list_keys(prefix):
+            try:
+                heads.append(parse_head(key, ALL))
+            except ValueError as exc:
+                self._problem(IndexProblem(key, str(exc), request_id))
+        return heads
+
+    def _settle(self, row: IndexRow, mine: dict[str, bytes]) -> None:
+        heads = self._group(row.id, row.received_at)
+        newest = max((head.version for head in heads), default=row.version)
+        if newest > row.version:
+            self._delete(list(mine))  # a newer version is listed: this write came late
+            return
+        secondary: list[str] = []
+        ledger: list[str] = []
+        for head in heads:
+            # Older versions, and a same-version entry encoded differently (this one wins).
+            if head.version < row.version or (head.version == row.version and head.key not in mine):
+                old = self._row(head)
+                if old is not None:
+                    secondary += [k for k in self.entries_of(old) if k not in mine and not k.startswith(ALL)]
+                ledger.append(head.key)
+        # The ``all`` entries go last: if the batch fails half-way, the next settle finds them.
+        self._delete([*secondary, *ledger])
+
+    def _body(self, key: str) -> bytes | None:
+        found = self._objects.get(key)
+        return found.body if found else None
+
+    def _delete(self, keys: list[str]) -> None:
+        if keys:
+            self._objects.delete_many(keys)  # one call on S3; the ``all`` entry comes last
 
     def upsert_many(self, rows: Iterable[IndexRow]) -> bool:
-        """Write many rows with one compare-and-swap per shard touched (bulk loads, reindex)."""
-        by_shard: dict[int, list[IndexRow]] = {}
-        for row in rows:
-            by_shard.setdefault(self.shard_for(row.id), []).append(_normalised(row))
-        ok = True
-        for shard, shard_rows in sorted(by_shard.items()):
-            ok = self._write(shard, functools.partial(_merge, new=shard_rows)) and ok
-        return ok
+        """Write many rows in parallel (bulk loads, reindex)."""
+        with ThreadPoolExecutor(self._workers) as pool:
+            return all(pool.map(self.upsert, rows))
 
     def rebuild(self, rows: Iterable[IndexRow], exists: Callable[[str], bool]) -> bool:
-        """Replace every shard with ``rows``, keeping rows written meanwhile by live writers
-        (a higher version, or a document that ``exists`` but was not in the scan)."""
-        by_shard: dict[int, dict[str, IndexRow]] = {n: {} for n in range(self._shards)}
-        for row in rows:
-            by_shard[self.shard_for(row.id)][row.id] = _normalised(row)
-        ok = True
-        for shard, wanted in by_shard.items():
-
-            def replace(current: dict[str, IndexRow], wanted: dict[str, IndexRow] = wanted) -> dict[str, IndexRow]:
-                merged = dict(wanted)
-                for row_id, row in current.items():
-                    mine = merged.get(row_id)
-                    if (mine is None and exists(row_id)) or (mine is not None and row.version > mine.version):
-                        merged[row_id] = row
-                return merged
-
-            ok = self._write(shard, replace, replace_all=True) and ok
-        return ok
-
-    def _write(
-        self,
-        shard: int,
-        merge: Callable[[dict[str, IndexRow]], dict[str, IndexRow] | None],
-        *,
-        replace_all: bool = False,
-    ) -> bool:
-        key = self.shard_key(shard)
-        for attempt in range(self._max_attempts):
-            state = self._load(shard)
-            if state.corrupt and state.etag is not None:
-                self._quarantine(key, state.etag)
-            merged = merge(dict(state.rows))
-            if merged is None or (not replace_all and merged == state.rows):
-                return True  # the shard already holds these rows or newer ones
-            if replace_all and merged == state.rows and not state.corrupt and not state.problems:
-                return True
-            # Rows kept as read reuse their stored JSON: a write re-serialises only what changed.
-            rows_doc = {
-                row_id: state.raw[row_id]
-                if state.rows.get(row_id) is row
-                else row.model_dump(mode="json", exclude_defaults=True)
-                for row_id, row in merged.items()
-            }
-            body = json.dumps(
-                {"format": SHARD_FORMAT, "shards": self._shards, "shard": shard, "rows": rows_doc},
-                separators=(",", ":"),
-                sort_keys=True,
-            ).encode()
-            try:
-                if state.etag is None:
-                    etag = self._objects.put(key, body, if_none_match=True)
-                else:
-                    etag = self._objects.put(key, body, if_match=state.etag)
-            except VersionConflict:
-                self._forget(shard)
-                self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
+        """Make the index hold exactly ``rows``, keeping entries written meanwhile by live writers
+        (a higher version, or a request that ``exists`` but was not in the scan)."""
+        wanted = {row.id: _normalised(row) for row in rows}
+        wanted_keys: dict[str, bytes] = {}
+        for row in wanted.values():
+            wanted_keys.update(self.entries_of(row))
+        stale: list[str] = []
+        present: set[str] = set()
+        for key in self._objects.list_keys(INDEX_PREFIX):
+            if key in wanted_keys:
+                body = wanted_keys[key]
+                if not body or self._body(key) == body:  # a row in a body is checked, not trusted
+                    present.add(key)
                 continue
-            with self._lock:
-                self._cache[shard] = _Shard(etag=etag, rows=merged, raw=rows_doc)
-            return True
-        log.error("index: gave up writing %s after %d conflicting attempts; run reindex", key, self._max_attempts)
-        return False
+            if key.startswith(f"{INDEX_PREFIX}quarantine/") or key == MIGRATION_LEASE_KEY:
+                continue
+            stream = _stream_of(key)
+            try:
+                head = parse_head(key, stream) if stream else None
+            except ValueError:
+                head = None
+            if head is not None:
+                mine = wanted.get(head.request_id)
+                if (mine is None and exists(head.request_id)) or (mine is not None and head.version > mine.version):
+                    continue  # written by a live writer since the scan: it settles itself
+            stale.append(key)  # an older version, a deleted request, a legacy shard or garbage
+        missing = [(key, body) for key, body in wanted_keys.items() if key not in present]
+        with ThreadPoolExecutor(self._workers) as pool:
+            list(pool.map(lambda kb: self._objects.put(kb[0], kb[1], content_type="application/octet-stream"), missing))
+        if stale:
+            self._objects.delete_many(stale)
+        with self._lock:
+            self._problems.clear()
+        self._changed()
+        return True
 
-    def _quarantine(self, key: str, etag: str) -> None:
-        # Keep the unreadable body for inspection before the shard is rewritten.
-        found = self._objects.get(key)
-        if found is None or found.etag != etag:
-            return
-        digest = hashlib.sha256(found.body).hexdigest()[:16]
-        name = key.removeprefix(INDEX_PREFIX).removesuffix(".json")
-        self._objects.put(
-            f"{QUARANTINE_PREFIX}{name}-{digest}.json", found.body, content_type="application/octet-stream"
-        )
-        log.warning("index: rewriting corrupted %s (its old body kept under %s)", key, QUARANTINE_PREFIX)
 
-
-def _merge(current: dict[str, IndexRow], new: list[IndexRow]) -> dict[str, IndexRow] | None:
-    changed = False
-    for row in new:
-        existing = current.get(row.id)
-        # The higher version wins; an equal version replaces only when it differs (idempotent).
-        if existing is None or row.version > existing.version or (row.version == existing.version and row != existing):
-            current[row.id] = row
-            changed = True
-    return current if changed else None
+def _stream_of(key: str) -> str | None:
+    """The stream prefix of an entry key (None when the key is in no stream)."""
+    if key.startswith((ALL, ACTIVE)):
+        return ALL if key.startswith(ALL) else ACTIVE
+    for kind in ("status", "by"):
+        prefix = f"{ROOT}{kind}/"
+        if key.startswith(prefix):
+            rest = key[len(prefix) :]
+            if "/" in rest:
+                return prefix + rest.split("/", 1)[0] + "/"
+    return None

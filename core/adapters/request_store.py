@@ -3,8 +3,11 @@
 Active requests live at ``requests/<id>.json``, archived ones at ``history/<id>.json``. Create
 is a create-if-absent put; ``update(id, mutate)`` is the one read-mutate-CAS helper: on a lost
 race it re-reads and retries with bounded, jittered backoff, then gives up with
-``TooManyConflicts``. After each document write the request's row goes to the list index
-(``ObjectRequestIndex``), so listing never reads documents. ``S3RequestStore`` and
+``TooManyConflicts``. The store remembers the etag of the documents it last read or wrote (a
+small LRU), so an update of a request this process just touched skips its GET and writes with
+``if_match`` straight away (a 412 falls back to a read). After a document write the request's
+row goes to the list index (``ObjectRequestIndex``) only when an indexed field changed, so
+listing never reads documents and most updates cost no index call. ``S3RequestStore`` and
 ``LocalRequestStore`` are the same store on an S3 bucket or a directory.
 """
 
@@ -14,14 +17,17 @@ import builtins
 import logging
 import random
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.adapters.index_migration import LegacyIndexMigration, MigrationOutcome
 from core.adapters.local_objects import LocalObjectStore
-from core.adapters.request_index import IndexProblem, ObjectRequestIndex
+from core.adapters.request_index import S3_KEY_LIMIT, IndexProblem, ObjectRequestIndex
 from core.adapters.s3_objects import S3ObjectStore
 from core.domain.errors import (
     FieldProblem,
@@ -69,7 +75,7 @@ def id_from_key(key: str, prefix: str) -> str | None:
 class ReindexReport:
     rows: int = 0
     problems: list[IndexProblem] = field(default_factory=list)
-    complete: bool = True  # False when a shard stayed contended (see the log)
+    complete: bool = True
 
 
 class ObjectRequestStore:
@@ -78,12 +84,13 @@ class ObjectRequestStore:
         objects: ObjectStore,
         clock: Clock,
         *,
-        index_shards: int = 32,
+        inline_limit: int | None = None,
         max_retries: int = 12,
         backoff: float = 0.01,
         max_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        known_etags: int = 256,
     ) -> None:
         self._objects = objects
         self._clock = clock
@@ -92,7 +99,15 @@ class ObjectRequestStore:
         self._max_backoff = max_backoff
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self.index = ObjectRequestIndex(objects, shards=index_shards, sleep=sleep, rng=self._rng)
+        if inline_limit is None:
+            # A local file name is limited to 255 bytes: there the entries' bodies hold the rows.
+            inline_limit = 0 if isinstance(objects, LocalObjectStore) else S3_KEY_LIMIT
+        self.index = ObjectRequestIndex(objects, inline_limit=inline_limit)
+        # id -> (etag, document) last read or written here: lets an update skip its GET.
+        self._known: OrderedDict[str, tuple[str, Request]] = OrderedDict()
+        self._known_max = known_etags
+        self._known_lock = threading.Lock()
+        self.migration = LegacyIndexMigration(objects, clock, lambda: self.reindex().complete)
 
     @property
     def objects(self) -> ObjectStore:
@@ -102,6 +117,22 @@ class ObjectRequestStore:
 
     def _parse(self, found: StoredObject) -> Request:
         return Request.from_json(found.body, key=found.key)
+
+    def _remember(self, request_id: str, etag: str, request: Request) -> None:
+        with self._known_lock:
+            self._known[request_id] = (etag, request.model_copy(deep=True))
+            self._known.move_to_end(request_id)
+            while len(self._known) > self._known_max:
+                self._known.popitem(last=False)
+
+    def _forget(self, request_id: str) -> None:
+        with self._known_lock:
+            self._known.pop(request_id, None)
+
+    def _recall(self, request_id: str) -> tuple[str, Request] | None:
+        with self._known_lock:
+            known = self._known.get(request_id)
+        return (known[0], known[1].model_copy(deep=True)) if known else None
 
     def _read(self, request_id: str) -> tuple[StoredObject | None, StoredObject | None]:
         """(active, archived) objects; the archive is read only when there is no active one."""
@@ -117,7 +148,10 @@ class ObjectRequestStore:
         found = active or archived
         if found is None:
             raise RequestNotFound(request_id)
-        return self._parse(found)
+        request = self._parse(found)
+        if active is not None:
+            self._remember(request_id, active.etag, request)
+        return request
 
     def create(self, request: Request) -> Request:
         if not _SAFE_ID.match(request.id):
@@ -126,10 +160,11 @@ class ObjectRequestStore:
             raise RequestAlreadyExists(request.id)
         stored = request.model_copy(deep=True, update={"version": 1})
         try:
-            self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
+            etag = self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
         except VersionConflict as exc:
             raise RequestAlreadyExists(request.id) from exc
-        self._index(stored)
+        self._remember(request.id, etag, stored)
+        self._index(stored, None)
         return stored
 
     def update(self, request_id: str, mutate: Mutation) -> Request:
@@ -137,17 +172,30 @@ class ObjectRequestStore:
 
     def _update(self, request_id: str, mutate: Mutation, *, allow_archived: bool) -> Request:
         key = active_key(request_id)
+        # First try the version this process last read or wrote: no GET. Its write is
+        # conditional like any other, so a stale memory costs one 412 and then a real read.
+        known = self._recall(request_id)
         for attempt in range(self._max_retries):
-            active, archived = self._read(request_id)
-            if active is None:
-                if archived is not None:
-                    raise RequestArchived(request_id)
-                raise RequestNotFound(request_id)
-            current = self._parse(active)
+            if known is not None:
+                etag, current = known
+            else:
+                active, archived = self._read(request_id)
+                if active is None:
+                    self._forget(request_id)
+                    if archived is not None:
+                        raise RequestArchived(request_id)
+                    raise RequestNotFound(request_id)
+                etag, current = active.etag, self._parse(active)
             if current.archived_at is not None and not allow_archived:
+                if known is not None:
+                    known = None  # decide on what is stored, not on what was remembered
+                    continue
                 raise RequestArchived(request_id)  # archiving has begun: the document is frozen
             result = mutate(current.model_copy(deep=True))
             if result is None:
+                if known is not None:
+                    known = None  # "nothing to do" must be judged on the stored document
+                    continue
                 return current
             if result.id != request_id:
                 raise InvalidDocument([FieldProblem("id", "an update may not change the request id")], key=key)
@@ -155,11 +203,16 @@ class ObjectRequestStore:
                 deep=True, update={"version": current.version + 1, "updated_at": self._clock.now()}
             )
             try:
-                self._objects.put(key, stored.to_json(), if_match=active.etag)
+                new_etag = self._objects.put(key, stored.to_json(), if_match=etag)
             except VersionConflict:
+                self._forget(request_id)
+                if known is not None:
+                    known = None  # the remembered version was stale: read, without backing off
+                    continue
                 self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
                 continue
-            self._index(stored)
+            self._remember(request_id, new_etag, stored)
+            self._index(stored, current)
             return stored
         raise TooManyConflicts(key, self._max_retries)
 
@@ -182,15 +235,21 @@ class ObjectRequestStore:
         frozen = self._update(request_id, freeze, allow_archived=True)
         self._objects.put(history_key(request_id), frozen.to_json())
         self._objects.delete(active_key(request_id))
-        self._index(frozen)
+        self._forget(request_id)
+        if frozen.archived_at != now:
+            # Resuming an archive that crashed half-way: its freeze may never have been indexed.
+            self._index(frozen, None)
         return frozen
 
-    def _index(self, request: Request) -> None:
+    def _index(self, request: Request, previous: Request | None) -> None:
+        row = IndexRow.of(request)
+        if previous is not None and same_listing(IndexRow.of(previous), row):
+            return  # nothing a listing, a filter or a metric reads has changed: no index call
         # The document is the record and is already written: an index failure must not turn a
         # successful write into an error (a caller would retry it). The row stays stale until
-        # the request's next write or ``reindex``.
+        # the request's next indexed write or ``reindex``.
         try:
-            self.index.upsert(IndexRow.of(request))
+            self.index.upsert(row)
         except Exception as exc:
             log.error("index: row of %s (version %d) not written: %s", request.id, request.version, exc)
 
@@ -240,22 +299,33 @@ class ObjectRequestStore:
         report.rows = len(best)
         return report
 
+    def upgrade_legacy_index(self) -> MigrationOutcome:
+        """Rebuild the index once when the store still holds the previous (sharded) one: one
+        LIST when there is nothing to do; the rebuild runs under a lease, so one replica does it
+        (see ``core.adapters.index_migration``)."""
+        return self.migration.run()
+
     def _exists(self, request_id: str) -> bool:
         active, archived = self._read(request_id)
         return active is not None or archived is not None
 
 
+def same_listing(before: IndexRow, after: IndexRow) -> bool:
+    """True when two rows differ at most in ``version`` and ``updated_at``: the row in the index
+    then stays as it is (its ``updated_at`` is the time of its last listed change)."""
+    ignored = {"version", "updated_at"}
+    return before.model_dump(exclude=ignored) == after.model_dump(exclude=ignored)
+
+
 class S3RequestStore(ObjectRequestStore):
     """The request store on an S3 bucket (SSE AES256, conditional writes)."""
 
-    def __init__(
-        self, client: S3Client, bucket: str, clock: Clock, *, index_shards: int = 32, max_retries: int = 12
-    ) -> None:
-        super().__init__(S3ObjectStore(client, bucket), clock, index_shards=index_shards, max_retries=max_retries)
+    def __init__(self, client: S3Client, bucket: str, clock: Clock, *, max_retries: int = 12) -> None:
+        super().__init__(S3ObjectStore(client, bucket), clock, max_retries=max_retries)
 
 
 class LocalRequestStore(ObjectRequestStore):
     """The embedded request store on a directory (``TFPILOT_DATA_DIR``)."""
 
-    def __init__(self, root: Path, clock: Clock, *, index_shards: int = 32, max_retries: int = 12) -> None:
-        super().__init__(LocalObjectStore(root), clock, index_shards=index_shards, max_retries=max_retries)
+    def __init__(self, root: Path, clock: Clock, *, max_retries: int = 12) -> None:
+        super().__init__(LocalObjectStore(root), clock, max_retries=max_retries)

@@ -9,7 +9,7 @@ writes: emulators such as moto do not enforce conditions on it. Other S3 errors 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -99,15 +99,36 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            response = self._client.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise OSError(
+                    f"s3://{self._bucket}: {len(errors)} key(s) not deleted, "
+                    f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        if limit is not None and limit < 1:
+            return
+        left = limit
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": self._page_size}
         if start_after is not None:
             kwargs["StartAfter"] = start_after
         while True:
+            if left is not None:
+                kwargs["MaxKeys"] = min(self._page_size, left)
             page = self._client.list_objects_v2(**kwargs)
             for item in page.get("Contents", []):
                 yield item["Key"]
-            if not page.get("IsTruncated"):
+                if left is not None:
+                    left -= 1
+            if not page.get("IsTruncated") or left == 0:
                 return
             kwargs.pop("StartAfter", None)
             kwargs["ContinuationToken"] = page["NextContinuationToken"]

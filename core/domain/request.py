@@ -259,7 +259,13 @@ class Request(DocModel):
     # progress of multi-step operations (idempotency and crash resume)
     operations: list[Operation] = Field(default_factory=list)
     archived_at: datetime | None = None
+    # When a sync last learnt something (an idle refresh writes nothing, see SyncService.sync).
     last_synced_at: datetime | None = None
+    # The code host's last answers to the reads a sync makes, with their validators (GitHub:
+    # ``{"<key>": {"etag": ..., "value": <the answer as mapped>}}``): kept on the document so an
+    # unchanged answer costs a 304 (no rate limit) in any process, not only while an in-memory
+    # cache still holds it. Written only along with a sync that learnt something.
+    code_host_reads: dict[str, Any] = Field(default_factory=dict)
     # The intake conversation that produced the request (its chat log, for the audit export).
     chat_session_id: str | None = None
 

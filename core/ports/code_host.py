@@ -7,7 +7,8 @@ already exists returns the existing thing, so services can resume multi-step ope
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -224,3 +225,14 @@ class RunReports(Protocol):
         """The outputs of a run that succeeded, or the diagnostics of one that did not; ``None``
         when the run left none. ``CodeHostError`` when it left one that cannot be read."""
         ...
+
+
+@runtime_checkable
+class RemembersReads(Protocol):
+    """Optional: a code host whose reads can be revalidated against answers the caller keeps
+    (``GitHubCodeHost``: ETags). Inside ``remembering(reads)``, a read whose last answer is in
+    ``reads`` is sent conditionally; "not modified" (a 304, no rate limit) returns that answer,
+    and a fresh answer replaces it in ``reads``. ``SyncService`` keeps ``reads`` on the request
+    document (``codeHostReads``), so they outlive any in-memory cache and any process."""
+
+    def remembering(self, reads: MutableMapping[str, Any]) -> AbstractContextManager[None]: ...

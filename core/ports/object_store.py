@@ -9,7 +9,7 @@ through it, each under its own key prefix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,6 +48,13 @@ class ObjectStore(Protocol):
         """Remove the key; absent keys are not an error."""
         ...
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
-        """Keys under ``prefix`` in lexicographic order (paged underneath)."""
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove the keys, in order, in as few calls as the store allows (S3: DeleteObjects,
+        1,000 a call); absent keys are not an error, a key that could not be deleted is."""
+        ...
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        """Keys under ``prefix`` after ``start_after`` in lexicographic (byte) order, at most
+        ``limit`` of them (all when None), paged underneath (S3: ListObjectsV2, 1,000 a page;
+        ``limit`` <= 1,000 costs one call)."""
         ...

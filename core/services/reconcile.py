@@ -10,12 +10,15 @@ choose work) it picks:
   operation lease (a live worker holds its lease; an expired one means its worker stopped),
   unless this (request, version) was already found clean.
 
-``ReconcileService.run_once`` carries a pass out: at most ``max_per_pass`` requests, each under
-a lease taken with ``Once`` on ``dedupe/reconcile/<window>/<id>`` (the window is the stale
-period), so when several replicas reconcile, one handles a request per window. A synced request
+``ReconcileService.run_once`` carries a pass out: at most ``max_per_pass`` requests, claimed
+for the window (the stale period) in one compare-and-swap of the window's claim object
+(``WindowClaims``), so when several replicas reconcile, one handles a request per window, and a
+process knows what it holds without a call: a later pass of the same window skips what it
+already handled, and sends no conditional PUT it would lose against itself. A synced request
 with an unfinished operation is resumed; a possibly half-done one is read and resumed when an
 operation is unfinished, else remembered as clean so an idle request is read once, not every
-pass. Markers of windows before the previous one are deleted as passes go. One request's
+pass. An idle request costs one document read per window (the sync's) and writes nothing.
+Claim objects of windows before the previous one are deleted once per window. One request's
 failure is reported and never stops the pass. The thread that runs passes lives in the web
 layer (``bot.web.reconciler``).
 """
@@ -33,12 +36,11 @@ from core.domain.status import meta
 from core.ports.clock import Clock
 from core.ports.object_store import ObjectStore
 from core.ports.request_store import RequestStore
-from core.services.once import Once
 from core.services.operations import LEASE, pending
+from core.services.reconcile_claims import LEASE_PREFIX, WindowClaims, lease_prefix
 
 log = logging.getLogger(__name__)
 
-LEASE_PREFIX = "dedupe/reconcile"
 DEFAULT_MAX_PER_PASS = 100
 DEFAULT_RESUME_LOOKBACK = timedelta(hours=24)
 _CLEAN_MEMO_MAX = 50_000
@@ -88,10 +90,6 @@ class ReconcilePolicy:
         return stale, recent
 
 
-def lease_prefix(window: int) -> str:
-    return f"{LEASE_PREFIX}/{window:012d}"
-
-
 def _seen(row: IndexRow) -> datetime:
     """When TfPilot last learnt something of the request."""
     return max(row.updated_at, row.last_synced_at or row.received_at)
@@ -119,42 +117,54 @@ class ReconcileService:
         self._sync_one = sync  # SyncService.sync: a full refresh from the code host
         self._resume_one = resume  # RequestService.resume: finish an unfinished operation
         self._clean: dict[str, int] = {}
+        self._claims = WindowClaims(objects)
+        self._window: int | None = None
 
     def run_once(self) -> ReconcileReport:
         report = ReconcileReport()
         now = self._clock.now()
         window = self.policy.window(now)
+        if window != self._window:
+            self._window = window
+            self._forget_old_windows(window)
         stale, maybe_half_done = self.policy.candidates(self._store.rows(ListFilter()), now, self._clean)
         budget = self.policy.max_per_pass
-        for row in stale:
-            if budget <= 0:
-                break
-            if not self._lease(row.id, window, now, report):
-                continue
-            budget -= 1
-            self._sync(row.id, report)
-        for row in maybe_half_done:
-            if budget <= 0:
-                break
-            if row.id in report.synced or row.id in report.errors:
-                continue
-            if not self._lease(row.id, window, now, report):
-                continue
-            budget -= 1
-            self._check_resume(row.id, report)
-        self._forget_old_windows(window)
+        # Requests this process already handled in this window are skipped (it knows its own
+        # claims); those another replica claimed are reported, without a call.
+        fresh_stale: list[str] = []
+        fresh_recent: list[str] = []
+        for rows, fresh in ((stale, fresh_stale), (maybe_half_done, fresh_recent)):
+            for row in rows:
+                holder = self._claims.holder(window, row.id)
+                if holder is None and len(fresh_stale) + len(fresh_recent) < budget:
+                    fresh.append(row.id)
+                elif holder is not None and holder != self._claims.owner and row.id not in report.leased_elsewhere:
+                    report.leased_elsewhere.append(row.id)
+        # Everything claimed is handled in this pass (at most ``budget``): a claim is never
+        # left unworked for the rest of the window.
+        held = self._claim(window, [*fresh_stale, *fresh_recent], now, report)
+        for request_id in fresh_stale:
+            if request_id in held:
+                self._sync(request_id, report)
+        for request_id in fresh_recent:
+            if request_id in held:
+                self._check_resume(request_id, report)
         return report
 
-    def _lease(self, request_id: str, window: int, now: datetime, report: ReconcileReport) -> bool:
+    def _claim(self, window: int, request_ids: list[str], now: datetime, report: ReconcileReport) -> set[str]:
+        if not request_ids:
+            return set()
         try:
-            taken = Once(self._objects, lease_prefix(window)).first(request_id, at=now)
+            held = self._claims.claim(window, request_ids, now)
         except Exception as exc:
-            report.errors[request_id] = f"lease: {type(exc).__name__}"
-            log.warning("reconciler lease for %s failed", request_id, exc_info=True)
-            return False
-        if not taken:
-            report.leased_elsewhere.append(request_id)
-        return taken
+            for request_id in request_ids:
+                report.errors[request_id] = f"lease: {type(exc).__name__}"
+            log.warning("reconciler claim for %d request(s) failed", len(request_ids), exc_info=True)
+            return set()
+        for request_id in request_ids:
+            if request_id not in held and request_id not in report.leased_elsewhere:
+                report.leased_elsewhere.append(request_id)
+        return held
 
     def _sync(self, request_id: str, report: ReconcileReport) -> None:
         try:
@@ -187,7 +197,8 @@ class ReconcileService:
         self._clean[request_id] = version
 
     def _forget_old_windows(self, window: int) -> None:
-        """Delete lease markers of windows before the previous one (bounded per pass)."""
+        """Delete claim objects (and older per-request markers) of windows before the previous
+        one, once per window (bounded)."""
         keep_from = lease_prefix(window - 1) + "/"
         deleted = 0
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -37,7 +38,16 @@ from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
-from core.ports.code_host import CodeHost, CodeHostError, JobInfo, RepoRef, ReviewInfo, RunInfo, RunJobs
+from core.ports.code_host import (
+    CodeHost,
+    CodeHostError,
+    JobInfo,
+    RemembersReads,
+    RepoRef,
+    ReviewInfo,
+    RunInfo,
+    RunJobs,
+)
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.fold import Extras, Folded, fold, run_rejection
@@ -141,17 +151,35 @@ class SyncService:
     # -- reconciler ------------------------------------------------------------------------
 
     def sync(self, request_id: str) -> Request:
-        """Full refresh from the code host; folds what it finds and sets ``last_synced_at``."""
+        """Full refresh from the code host; folds what it finds and sets ``last_synced_at`` when
+        it learnt something."""
         current = self._store.get(request_id)
         if current.archived_at is not None:
             return current
         repo = repo_of(current)
         facts: list[Fact] = []
+        reads = dict(current.code_host_reads)
         if repo is not None:
-            facts = with_reports(current, self._read_facts(current, repo), self._code_host, repo, self._audit)
+            facts = with_reports(
+                current, self._read_remembering(current, repo, reads), self._code_host, repo, self._audit
+            )
         extras = self._extras(current, facts)
-        self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True)
+        new_reads = reads if reads != current.code_host_reads else None
+        if new_reads is None and learns_nothing(current, facts, extras, self._clock.now()):
+            # An idle refresh writes nothing: no document, no index entry, ``last_synced_at``
+            # and ``updated_at`` left as they are (the reconciler's window claim records the check).
+            return current
+        self._fold_and_store(request_id, facts, extras, source="reconciler", actor=None, synced=True, reads=new_reads)
         return self._store.get(request_id)
+
+    def _read_remembering(self, request: Request, repo: RepoRef, reads: dict[str, Any]) -> list[Fact]:
+        """``_read_facts``, revalidating the answers kept on the document when the code host can
+        (GitHub's ETags: an unchanged answer is a 304, free of rate limit, in any process)."""
+        host = self._code_host
+        if not isinstance(host, RemembersReads):
+            return self._read_facts(request, repo)
+        with host.remembering(reads):
+            return self._read_facts(request, repo)
 
     def _read_facts(self, request: Request, repo: RepoRef) -> list[Fact]:
         rid = request.id
@@ -284,28 +312,15 @@ class SyncService:
         source: str,
         actor: str | None,
         synced: bool = False,
+        reads: dict[str, Any] | None = None,
     ) -> SyncOutcome:
         now = self._clock.now()
         state = _Pass()
 
         def mutate(request: Request) -> Request | None:
-            state.folded = []
             state.before = derive_status(request)
             state.conclusions_before = _conclusions(request)
-            for fact in facts:
-                state.folded.append(fold(request, fact, now=now, extras=extras))
-            if extras is not None and not any(isinstance(f, RunFact) and f.kind == "plan" for f in facts):
-                plan_run = request.plan_run
-                if plan_run is not None and plan_run.run_id == extras.plan_run_id:
-                    # A refresh found the stored successful plan unsummarised: fill it in now.
-                    state.folded.append(
-                        fold(
-                            request,
-                            RunFact(request_id=request_id, kind="plan", run=_run_info(plan_run)),
-                            now=now,
-                            extras=extras,
-                        )
-                    )
+            state.folded = _fold_all(request, facts, extras, now)
             state.after = derive_status(request)
             state.wrote = any(f.changed for f in state.folded)
             if not state.wrote and not synced:
@@ -313,8 +328,12 @@ class SyncService:
             if state.after.value != request.status or request.status_derived_at is None:
                 request.status = state.after.value
                 request.status_derived_at = now
-            if synced:
+            if synced and state.wrote:
+                # Only a sync that learnt something: one that merely keeps new validators
+                # (``reads``) leaves the index row as it is (no listed field changes).
                 request.last_synced_at = now
+            if reads is not None:
+                request.code_host_reads = reads
             request.updated_at = now
             return request
 
@@ -461,6 +480,30 @@ class FailedAt:
 
 _FAILED_WORDS = {"failure": "failed", "timed_out": "timed out", "cancelled": "was cancelled"}
 _MAX_NAME = 80
+
+
+def _fold_all(request: Request, facts: Sequence[Fact], extras: Extras | None, now: datetime) -> list[Folded]:
+    """Fold every fact into ``request`` (in place); a refresh that found the stored successful
+    plan unsummarised also fills it in."""
+    folded = [fold(request, fact, now=now, extras=extras) for fact in facts]
+    if extras is not None and not any(isinstance(f, RunFact) and f.kind == "plan" for f in facts):
+        plan_run = request.plan_run
+        if plan_run is not None and plan_run.run_id == extras.plan_run_id:
+            run = RunFact(request_id=request.id, kind="plan", run=_run_info(plan_run))
+            folded.append(fold(request, run, now=now, extras=extras))
+    return folded
+
+
+def learns_nothing(current: Request, facts: Sequence[Fact], extras: Extras | None, now: datetime) -> bool:
+    """True when folding ``facts`` into ``current`` would change nothing that a write would keep:
+    no fact changes the request, its stored status is the derived one, and it is not waiting to
+    be archived. Judged on a copy; ``current`` is untouched."""
+    if current.status_derived_at is None or derive_status(current).value != current.status:
+        return False
+    if derive_status(current) is Status.DESTROYED and current.archived_at is None:
+        return False
+    trial = current.model_copy(deep=True)
+    return not any(f.changed or f.archive or f.unblocked for f in _fold_all(trial, facts, extras, now))
 
 
 def failed_at(kind: str, jobs: Sequence[JobInfo]) -> FailedAt | None:

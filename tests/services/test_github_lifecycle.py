@@ -34,16 +34,21 @@ class Stack:
         self.sim = GitHubSim(now=world.clock.now)
         self.router = respx.MockRouter(assert_all_called=False)
         self.router.route().mock(side_effect=self.sim.handler)
-        self.client = GitHubClient(
-            auth=StaticToken(TOKEN),
-            base_url=API_URL,
-            transport=checker.transport(self.router.handler),
-            sleep=lambda _s: None,
-            now=lambda: world.clock.now().timestamp(),  # the test's clock, never the wall clock
-            rand=lambda: 0.5,
-        )
+        self.checker = checker
+        self.client = self.new_client()
         self.plan_doc = plan_doc
         self.restart()
+
+    def new_client(self) -> GitHubClient:
+        """A GitHub client with nothing cached (a new process)."""
+        return GitHubClient(
+            auth=StaticToken(TOKEN),
+            base_url=API_URL,
+            transport=self.checker.transport(self.router.handler),
+            sleep=lambda _s: None,
+            now=lambda: self.world.clock.now().timestamp(),  # the test's clock, never the wall clock
+            rand=lambda: 0.5,
+        )
 
     def restart(self) -> None:
         """A new process: a new host (nothing remembered) and services over the same store."""
@@ -176,6 +181,39 @@ def test_idle_refresh_costs_no_rate_limit(stack: Stack) -> None:
     assert synced.status == "plan_ready"
     assert after["calls"] - before["calls"] == 10  # the PR and its reviews, five times
     assert after["rate_limit_cost"] == before["rate_limit_cost"]  # every one answered 304
+
+
+def test_an_idle_refresh_in_a_fresh_process_costs_no_rate_limit_and_writes_nothing(stack: Stack) -> None:
+    request = stack.requests.create(create_cmd())
+    stack.run_to_end(request.plan_run.run_id, request.id, kind="plan")
+    stack.sync.sync(request.id)  # the first refresh keeps GitHub's answers and ETags on the document
+    kept = stack.world.get(request.id)
+    number = kept.pr.number  # type: ignore[union-attr]
+    assert set(kept.code_host_reads) == {f"acme/infra/pulls/{number}", f"acme/infra/pulls/{number}/reviews?page=1"}
+    for _ in range(3):
+        stack.world.clock.advance(minutes=10)
+        stack.client = stack.new_client()  # a new process: the in-memory ETag cache is empty
+        stack.restart()
+        synced = stack.sync.sync(request.id)
+        assert synced == kept
+        assert stack.client.stats.calls == 2  # the PR and its reviews
+        assert stack.client.stats.not_modified == 2 and stack.client.stats.rate_limit_cost == 0
+    assert stack.world.get(request.id) == kept  # nothing learnt, nothing written
+
+
+def test_a_changed_answer_replaces_the_kept_one(stack: Stack) -> None:
+    request = stack.requests.create(create_cmd())
+    stack.run_to_end(request.plan_run.run_id, request.id, kind="plan")
+    stack.sync.sync(request.id)
+    number = stack.world.get(request.id).pr.number  # type: ignore[union-attr]
+    stack.sim.add_review(REPO, number, "carol")  # approved on GitHub while webhooks were down
+    stack.world.clock.advance(minutes=10)
+    stack.client = stack.new_client()
+    stack.restart()
+    synced = stack.sync.sync(request.id)
+    assert synced.approval is not None and synced.approval.approvers == ["carol"]
+    reviews = synced.code_host_reads[f"acme/infra/pulls/{number}/reviews?page=1"]["value"]
+    assert [review["user_login"] for review in reviews] == ["carol"]
 
 
 CREATE_HTTP_CALLS = 6  # base ref, create ref, contents PUT, PR, labels, dispatch

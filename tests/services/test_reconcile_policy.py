@@ -13,7 +13,8 @@ import pytest
 
 from core.domain.index import IndexRow
 from core.services.operations import LEASE
-from core.services.reconcile import ReconcilePolicy, lease_prefix
+from core.services.reconcile import ReconcilePolicy
+from core.services.reconcile_claims import lease_prefix
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 POLICY = ReconcilePolicy(timedelta(minutes=10), resume_lookback=timedelta(hours=24))

@@ -374,14 +374,26 @@ def test_sync_reads_pr_reviews_and_open_runs_and_folds_them(world: World) -> Non
     assert world.notifier.events(request.id)[-2:] == ["plan_ready", "approved"]
 
 
-def test_idle_sync_notifies_nobody(world: World) -> None:
+def test_idle_sync_notifies_nobody_and_writes_nothing(world: World) -> None:
     request = planned(world)
+    before = world.get(request.id)
     sent = len(world.notifier.sent)
     for _ in range(3):
         world.clock.advance(minutes=10)
-        world.sync.sync(request.id)
+        assert world.sync.sync(request.id) == before
     assert len(world.notifier.sent) == sent
-    assert world.get(request.id).last_synced_at == world.clock.now()
+    # A refresh that learns nothing writes nothing: the document (and so its index row) stays
+    # as it was, ``last_synced_at`` included (the reconciler's window claim records the check).
+    assert world.get(request.id) == before
+
+
+def test_a_sync_that_learns_something_sets_last_synced_at(world: World) -> None:
+    request = planned(world)
+    world.host.add_review(world.repo, request.pr.number, "carol")  # while webhooks were down
+    world.clock.advance(minutes=10)
+    synced = world.sync.sync(request.id)
+    assert synced.approval.approvers == ["carol"]
+    assert synced.last_synced_at == world.clock.now() == synced.updated_at
 
 
 def test_sync_of_a_merged_request_does_not_list_reviews(world: World) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,6 +84,10 @@ class CountingObjectStore:
         self._count("delete")
         self.inner.delete(key)
 
-    def list_keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self._count("delete_many")
+        self.inner.delete_many(keys)
+
+    def list_keys(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[str]:
         self._count("list_keys")
-        return self.inner.list_keys(prefix, start_after=start_after)
+        return self.inner.list_keys(prefix, start_after=start_after, limit=limit)

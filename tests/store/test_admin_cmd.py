@@ -47,7 +47,7 @@ def test_reindex_rebuilds_the_local_index_and_names_what_it_skips(
 
     assert main(["admin", "reindex"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"index of {tmp_path / 'data'} rebuilt: 3 request(s) in 32 shards"
+    assert out[0] == f"index of {tmp_path / 'data'} rebuilt: 3 request(s)"
     assert out[1] == "skipped 2 object(s) that are not readable request documents:"
     assert out[2].startswith("  requests/README.txt: foreign object")
     assert out[3].startswith("  requests/req_adm00009.json: ") and "Invalid JSON" in out[3]
@@ -66,13 +66,7 @@ def test_reindex_json_on_s3(env: pytest.MonkeyPatch, s3_client: Any, capsys: pyt
 
     assert main(["admin", "reindex", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert (doc["ok"], doc["complete"], doc["storage"], doc["rows"], doc["shards"]) == (
-        True,
-        True,
-        f"s3://{BUCKET}",
-        3,
-        32,
-    )
+    assert (doc["ok"], doc["complete"], doc["storage"], doc["rows"]) == (True, True, f"s3://{BUCKET}", 3)
     assert [(p["key"], p["rowId"]) for p in doc["problems"]] == [
         ("requests/README.txt", None),
         ("requests/req_adm00009.json", "req_adm00009"),
@@ -82,9 +76,9 @@ def test_reindex_json_on_s3(env: pytest.MonkeyPatch, s3_client: Any, capsys: pyt
         "req_adm00002",
         "req_adm00003",
     }
-    # Written like every index shard: SSE on the requests bucket.
-    shard = next(iter(s3_client.list_objects_v2(Bucket=BUCKET, Prefix="index/")["Contents"]))["Key"]
-    assert s3_client.head_object(Bucket=BUCKET, Key=shard)["ServerSideEncryption"] == "AES256"
+    # Written like every index entry: SSE on the requests bucket.
+    entry = next(iter(s3_client.list_objects_v2(Bucket=BUCKET, Prefix="index/")["Contents"]))["Key"]
+    assert s3_client.head_object(Bucket=BUCKET, Key=entry)["ServerSideEncryption"] == "AES256"
 
 
 def test_an_empty_store_reindexes_to_nothing(

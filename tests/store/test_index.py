@@ -1,68 +1,160 @@
-"""The list index: shard caching by etag, bulk writes, crash between document and row."""
+"""The list index: what listing and writing cost, crashes between entries, rows in bodies."""
 
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 import pytest
 
-from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, shard_of
+from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, invert_id
 from core.adapters.request_store import ObjectRequestStore
 from core.domain.index import IndexRow, ListFilter
-from core.ports.object_store import StoredObject
+from core.ports.object_store import ObjectStore, StoredObject
 from tests.fakes import InMemoryObjectStore, ManualClock
-from tests.store.helpers import CountingObjectStore, applied, make_request
+from tests.store.helpers import T0, CountingObjectStore, applied, failed_plan, make_request
 
 
-def _store(objects: CountingObjectStore, shards: int = 8) -> ObjectRequestStore:
-    return ObjectRequestStore(objects, ManualClock(), index_shards=shards, sleep=lambda _: None)
+def _store(objects: ObjectStore, **kwargs: Any) -> ObjectRequestStore:
+    return ObjectRequestStore(objects, ManualClock(), sleep=lambda _: None, **kwargs)
 
 
-def test_listing_reads_shards_not_documents() -> None:
+def test_listing_reads_keys_not_documents() -> None:
     objects = CountingObjectStore(InMemoryObjectStore())
     store = _store(objects)
     for n in range(40):
         store.create(make_request(f"req_l{n:05d}", minutes=n))
-    reader = _store(objects)  # a fresh process: nothing cached
+    reader = _store(objects)  # a fresh process: nothing cached, and nothing to cache
     objects.reset()
     page = reader.list(ListFilter(project="core"), limit=10)
-    assert len(page.rows) == 10
-    assert objects.calls == {"get_if_changed": 8}  # one read per shard, no document read
+    assert [row.id for row in page.rows] == [f"req_l{n:05d}" for n in range(39, 29, -1)]
+    assert objects.calls == {"list_keys": 1}  # one ListObjectsV2, no document read
+    assert objects.bytes_read == 0
 
 
-def test_an_unchanged_shard_costs_no_transfer() -> None:
+def _update_cost(store: ObjectRequestStore, objects: CountingObjectStore, request_id: str) -> dict[str, int]:
+    objects.reset()
+    store.update(request_id, applied)
+    return dict(objects.calls)
+
+
+def test_a_write_costs_the_same_at_any_size() -> None:
     objects = CountingObjectStore(InMemoryObjectStore())
     store = _store(objects)
-    for n in range(20):
-        store.create(make_request(f"req_c{n:05d}", minutes=n))
-    reader = _store(objects)
-    reader.list()
-    objects.reset()
-    assert len(reader.rows()) == 20
-    assert objects.bytes_read == 0  # every shard answered "unchanged"
-    store.update("req_c00003", applied)  # another process changes one shard
-    objects.reset()
-    assert next(r for r in reader.rows() if r.id == "req_c00003").status == "applied"
-    changed = reader.index.shard_key(reader.index.shard_for("req_c00003"))
-    assert objects.bytes_read == len(objects.inner.get(changed).body)  # type: ignore[union-attr]
+    store.create(make_request("req_w00000"))
+    small = _update_cost(store, objects, "req_w00000")
+    for n in range(1, 300):
+        store.create(make_request(f"req_w{n:05d}", minutes=n))
+    big = _update_cost(store, objects, "req_w00150")
+    # One document PUT (its etag was remembered: no GET), four index entries PUT, one LIST to
+    # settle, the four entries of the old version deleted in one batch: independent of the size.
+    assert small == big == {"put": 5, "list_keys": 1, "delete_many": 1}
 
 
-def test_upsert_many_writes_each_shard_once() -> None:
+def test_an_update_that_changes_no_listed_field_writes_no_index() -> None:
     objects = CountingObjectStore(InMemoryObjectStore())
-    index = ObjectRequestIndex(objects, shards=4)
-    rows = [IndexRow.of(make_request(f"req_b{n:05d}", minutes=n)) for n in range(100)]
-    assert index.upsert_many(rows)
-    assert objects.calls["put"] == 4
-    assert len(ObjectRequestIndex(objects, shards=4).rows()) == 100
+    store = _store(objects)
+    store.create(make_request("req_q00001"))
     objects.reset()
-    assert index.upsert_many(rows)  # nothing newer: no write
-    assert objects.calls.get("put", 0) == 0
+    store.update("req_q00001", lambda r: r.model_copy(update={"config": {"name": "renamed"}}))
+    assert objects.calls == {"put": 1}
+    [row] = store.rows()
+    assert (row.version, row.updated_at) == (1, T0)  # the row keeps its last listed change
 
 
-def test_shard_assignment_is_stable_and_spread() -> None:
-    assert shard_of("req_abcdef123456", 32) == shard_of("req_abcdef123456", 32)
-    used = {shard_of(f"req_{n:012d}", 32) for n in range(1000)}
-    assert used == set(range(32))
+def test_a_stale_etag_memory_costs_one_conflict_then_reads() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    mine, theirs = _store(objects), _store(objects)
+    mine.create(make_request("req_e00001"))
+    theirs.update("req_e00001", lambda r: r.model_copy(update={"config": {"by": "them"}}))
+    objects.reset()
+    updated = mine.update("req_e00001", lambda r: r.model_copy(update={"config": {**r.config, "me": 1}}))
+    assert updated.config == {"by": "them", "me": 1} and updated.version == 3
+    assert objects.calls == {"put": 2, "get": 1}  # the 412, the read, the write
+
+
+def test_rows_too_long_for_a_key_live_in_the_body() -> None:
+    objects = InMemoryObjectStore()
+    store = _store(objects, inline_limit=120)
+    store.create(make_request("req_b00001", minutes=1))
+    store.create(applied(make_request("req_b00002", minutes=2)))
+    keys = list(objects.list_keys("index/"))
+    assert keys and all(key.endswith("~") for key in keys)
+    rows = _store(objects, inline_limit=120).rows()
+    assert [(r.id, r.status) for r in rows] == [("req_b00002", "applied"), ("req_b00001", "request_created")]
+
+
+def test_inverted_ids_sort_in_reverse_and_invert_back() -> None:
+    ids = ["a", "a-1", "a.b", "a0", "aZ", "a_", "ab", "b", "B", "0", "-"]
+    assert sorted(ids, key=invert_id) == sorted(ids, key=lambda i: i + "~", reverse=True)
+    assert all(invert_id(invert_id(i)) == i for i in ids)
+    # The separator that ends the id sorts above every id character: "a" after "a-1".
+    assert sorted(invert_id(i) + "~" for i in ids) == [invert_id(i) + "~" for i in sorted(ids, reverse=True)]
+
+
+def test_a_crash_between_new_entries_and_deletes_is_repaired_by_the_next_write() -> None:
+    objects = InMemoryObjectStore()
+    store = _store(objects)
+    store.create(make_request("req_k00001"))
+    crashed = _NoDeletes()
+    crashed.objects = objects.objects  # the same bucket, but deletes are lost (a crash)
+    _store(crashed).update("req_k00001", failed_plan)
+    # The old entry is still in its stream; the listing of the new status is right already.
+    assert [r.id for r in store.rows(ListFilter(status=frozenset({"failed"})))] == ["req_k00001"]
+    assert [r.version for r in store.rows()] == [2]  # one row per request: the newest wins
+    store.update("req_k00001", applied)  # the next listed change settles every older version
+    assert store.rows(ListFilter(status=frozenset({"request_created", "failed"}))) == []
+    assert len(list(objects.list_keys("index/"))) == 4
+
+
+def test_reindex_twice_writes_nothing_the_second_time() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    for n in range(5):
+        store.create(make_request(f"req_x{n:05d}", minutes=n))
+    store.reindex()
+    objects.reset()
+    store.reindex()
+    assert "put" not in objects.calls and "delete" not in objects.calls
+
+
+def test_whole_index_scans_are_reused_for_a_while_and_dropped_by_own_writes() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    writer, reader = _store(objects), _store(objects)
+    now = [0.0]
+    reader.index = ObjectRequestIndex(objects, monotonic=lambda: now[0], scan_ttl=60)
+    writer.create(make_request("req_m00001"))
+    assert [r.id for r in reader.rows()] == ["req_m00001"]
+    writer.create(make_request("req_m00002", minutes=1))
+    objects.reset()
+    assert [r.id for r in reader.rows()] == ["req_m00001"]  # another process's write: not yet
+    assert objects.calls == {}
+    assert [r.id for r in reader.list().rows] == ["req_m00002", "req_m00001"]  # pages are never cached
+    now[0] = 61.0
+    assert [r.id for r in reader.rows()] == ["req_m00002", "req_m00001"]
+    reader.update("req_m00001", applied)  # this process's own write: seen at once
+    assert [(r.id, r.status) for r in reader.rows(ListFilter(status=frozenset({"applied"})))] == [
+        ("req_m00001", "applied")
+    ]
+    assert [r.status for r in reader.rows() if r.id == "req_m00001"] == ["applied"]
+
+
+def test_an_index_left_in_the_sharded_format_asks_for_a_reindex(caplog: pytest.LogCaptureFixture) -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    writer = _store(objects)
+    writer.create(make_request("req_o00001"))
+    for key in list(objects.list_keys("index/")):
+        objects.delete(key)
+    objects.put("index/shard-00.json", b'{"format": "tfpilot.index/v1", "shards": 32, "shard": 0, "rows": {}}')
+    reader = _store(objects)
+    with caplog.at_level(logging.ERROR):
+        assert reader.list().rows == []
+        assert reader.rows() == []
+    assert caplog.text.count("tfpilot admin reindex") == 1  # said once per process
+    reader.reindex()
+    assert [r.id for r in reader.list().rows] == ["req_o00001"]
+    assert objects.get("index/shard-00.json") is None  # the old shards are removed
 
 
 def test_cursor_round_trip() -> None:
@@ -71,6 +163,12 @@ def test_cursor_round_trip() -> None:
     for bad in ["", "!!!", "eyJ0IjogMX0"]:
         with pytest.raises(ValueError):
             decode_cursor(bad)
+
+
+class _NoDeletes(InMemoryObjectStore):
+    def delete(self, key: str) -> None:
+        if not key.startswith("index/"):
+            super().delete(key)
 
 
 class _IndexWritesFail(InMemoryObjectStore):
@@ -82,11 +180,11 @@ class _IndexWritesFail(InMemoryObjectStore):
 
 def test_a_failed_index_write_leaves_a_stale_row_that_reindex_repairs() -> None:
     objects = InMemoryObjectStore()
-    store = ObjectRequestStore(objects, ManualClock(), index_shards=4)
+    store = ObjectRequestStore(objects, ManualClock())
     store.create(make_request("req_s00001"))
     broken = _IndexWritesFail()
     broken.objects = objects.objects  # the same bucket, but index writes now fail
-    crashed = ObjectRequestStore(broken, ManualClock(), index_shards=4)
+    crashed = ObjectRequestStore(broken, ManualClock())
     updated = crashed.update("req_s00001", applied)  # the document write succeeded: no error
     assert updated.version == 2
     assert store.get("req_s00001").version == 2
@@ -99,14 +197,14 @@ def test_a_failed_index_write_leaves_a_stale_row_that_reindex_repairs() -> None:
 
 def test_reindex_keeps_rows_written_during_the_scan() -> None:
     objects = InMemoryObjectStore()
-    store = ObjectRequestStore(objects, ManualClock(), index_shards=2)
+    store = ObjectRequestStore(objects, ManualClock())
     store.create(make_request("req_r00001"))
     late = make_request("req_r00002")
 
     original = objects.list_keys
 
-    def list_then_create(prefix: str, *, start_after: str | None = None):  # type: ignore[no-untyped-def]
-        keys = list(original(prefix, start_after=start_after))
+    def list_then_create(prefix: str, *, start_after: str | None = None, limit: int | None = None):  # type: ignore[no-untyped-def]
+        keys = list(original(prefix, start_after=start_after, limit=limit))
         if prefix == "history/" and store.objects.get("requests/req_r00002.json") is None:
             store.create(late)  # created after the scan of requests/ finished
         return iter(keys)
@@ -119,7 +217,7 @@ def test_reindex_keeps_rows_written_during_the_scan() -> None:
 
 def test_naive_timestamps_in_legacy_documents_still_list() -> None:
     objects = InMemoryObjectStore()
-    store = ObjectRequestStore(objects, ManualClock(), index_shards=2)
+    store = ObjectRequestStore(objects, ManualClock())
     store.create(make_request("req_t00001", minutes=1))
     legacy = make_request("req_t00002", minutes=2).to_doc()
     legacy["receivedAt"] = "2026-11-01T10:02:00"  # no offset
@@ -136,9 +234,24 @@ def test_naive_time_bounds_are_read_as_utc() -> None:
     from datetime import datetime
 
     objects = InMemoryObjectStore()
-    store = ObjectRequestStore(objects, ManualClock(), index_shards=2)
+    store = ObjectRequestStore(objects, ManualClock())
     for n in range(3):
         store.create(make_request(f"req_u{n:05d}", minutes=n))  # 10:00, 10:01, 10:02 UTC
     naive = ListFilter(since=datetime(2026, 11, 1, 10, 1), until=datetime(2026, 11, 1, 10, 2))
     assert naive.since is not None and naive.since.tzinfo is not None
     assert [row.id for row in store.rows(naive)] == ["req_u00001"]
+
+
+def test_every_row_field_survives_the_key_encoding() -> None:
+    # A field missing from the key's payload would silently read back as its default: for
+    # ``slack_team`` that would show one workspace's requests to another.
+    from core.adapters.request_index import _SHORT
+    from core.domain.request import SlackThread
+
+    carried_by_head = {"id", "received_at", "version"}
+    assert set(IndexRow.model_fields) - carried_by_head == set(_SHORT)
+    store = _store(InMemoryObjectStore())
+    store.create(make_request("req_f00001", slack=SlackThread(team_id="T0TEAM", channel="C1", ts="1.2")))
+    [row] = store.list(ListFilter(include_archived=True), limit=5).rows
+    assert row.slack_team == "T0TEAM"
+    assert store.list(ListFilter(slack_team="T0OTHER"), limit=5).rows == []

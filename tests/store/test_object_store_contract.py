@@ -87,6 +87,32 @@ def test_list_keys_by_prefix_in_order_with_start_after(object_store: ObjectStore
     assert list(object_store.list_keys("nothing/")) == []
 
 
+def test_list_keys_with_a_limit_and_across_pages(object_store: ObjectStore) -> None:
+    if isinstance(object_store, S3ObjectStore):
+        object_store = S3ObjectStore(object_store._client, object_store.bucket, page_size=3)  # type: ignore[attr-defined]
+    # Names an index uses: '~' separators and '-', '.', '_' which sort by byte value.
+    keys = [f"index/s/{n:02d}~{tail}" for n in range(4) for tail in ("a-b", "a.b", "a_b")]
+    for key in keys:
+        object_store.put(key, b"")
+    assert list(object_store.list_keys("index/s/")) == sorted(keys)  # several pages of 3
+    assert list(object_store.list_keys("index/s/", limit=4)) == sorted(keys)[:4]
+    assert list(object_store.list_keys("index/s/", start_after=sorted(keys)[4], limit=5)) == sorted(keys)[5:10]
+    assert list(object_store.list_keys("index/s/01~", start_after="index/s/01~a-b")) == [
+        "index/s/01~a.b",
+        "index/s/01~a_b",
+    ]
+    assert list(object_store.list_keys("index/s/", limit=0)) == []
+
+
+def test_delete_many_removes_present_keys_and_ignores_absent_ones(object_store: ObjectStore) -> None:
+    for n in range(5):
+        object_store.put(f"d/{n}", b"x")
+    object_store.delete_many(["d/1", "d/3", "d/missing"])
+    assert list(object_store.list_keys("d/")) == ["d/0", "d/2", "d/4"]
+    object_store.delete_many([])
+    assert list(object_store.list_keys("d/")) == ["d/0", "d/2", "d/4"]
+
+
 def test_concurrent_creates_of_one_key_have_one_winner(object_store: ObjectStore) -> None:
     if isinstance(object_store, S3ObjectStore):
         pytest.skip("in-process moto checks a condition and writes in two steps; S3 races run in test_races")

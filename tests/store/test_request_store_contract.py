@@ -3,12 +3,12 @@ in-memory ``MemoryRequestStore`` the service tests use."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
 import pytest
 
+from core.adapters.request_index import ACTIVE, invert_id
 from core.adapters.request_store import ObjectRequestStore, active_key, history_key
 from core.domain.errors import (
     InvalidDocument,
@@ -285,63 +285,58 @@ def test_corrupted_and_foreign_documents_are_reported_and_skipped(
     ]
 
 
-def test_a_corrupted_index_shard_is_reported_skipped_and_repaired(
+def _active_entry(store: ObjectRequestStore, request_id: str) -> str:
+    row = next(r for r in store.rows() if r.id == request_id)
+    return next(key for key in store.index.entries_of(row) if key.startswith(ACTIVE))
+
+
+def test_a_corrupted_index_entry_is_reported_skipped_and_repaired(
     populated: ObjectRequestStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    index = populated.index
     victim = "req_a00002"
-    shard = index.shard_for(victim)
-    shard_key = index.shard_key(shard)
-    survivors = [
-        rid for rid in ("req_a00001", "req_a00003", "req_a00004", "req_a00005") if index.shard_for(rid) != shard
-    ]
-    assert survivors
-    populated.objects.put(shard_key, b"{ this is not json")
+    key = _active_entry(populated, victim)
+    if key.endswith("~"):  # the row is in the body (local store)
+        populated.objects.put(key, b"{ this is not json")
+        broken = key
+    else:  # the row is in the key (S3): the same head with a payload that is not JSON
+        populated.objects.delete(key)
+        broken = key.rsplit("~", 1)[0] + "~bm90IGpzb24"
+        populated.objects.put(broken, b"")
     caplog.set_level(logging.WARNING)
 
     listed = _ids(populated)
-    assert victim not in listed and set(survivors) <= set(listed)
-    assert shard_key in caplog.text
-    assert any(problem.key == shard_key for problem in populated.index_problems())
+    assert victim not in listed and {"req_a00001", "req_a00003", "req_a00004", "req_a00005"} <= set(listed)
+    assert broken in caplog.text
+    assert [(p.key, p.row_id) for p in populated.index_problems()] == [(broken, victim)]
 
-    # The next write into that shard replaces it, keeping the unreadable body aside.
-    neighbour = next(f"req_n{n:05d}" for n in range(10_000) if index.shard_for(f"req_n{n:05d}") == shard)
-    populated.create(make_request(neighbour, minutes=30))
-    quarantined = list(populated.objects.list_keys("index/quarantine/"))
-    assert len(quarantined) == 1
-    kept = populated.objects.get(quarantined[0])
-    assert kept is not None and kept.body == b"{ this is not json"
-    assert neighbour in _ids(populated) and victim not in _ids(populated)
-
-    # reindex brings back what the corrupted shard held.
+    # reindex brings the row back and removes the unreadable entry.
     report = populated.reindex()
     assert report.complete and report.problems == []
-    assert victim in _ids(populated) and neighbour in _ids(populated)
-    assert all(problem.key != shard_key for problem in populated.index_problems())
+    assert victim in _ids(populated)
+    if broken != key:
+        assert populated.objects.get(broken) is None
+    _ids(populated)
+    assert populated.index_problems() == []
 
 
-def test_foreign_shard_and_rows_are_skipped(populated: ObjectRequestStore, caplog: pytest.LogCaptureFixture) -> None:
-    index = populated.index
+def test_foreign_index_keys_and_invalid_rows_are_skipped(
+    populated: ObjectRequestStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
-    target = index.shard_for("req_a00001")
-    other = next(n for n in range(index.shards) if n != target)
-    found = populated.objects.get(index.shard_key(target))
-    assert found is not None
-    doc = json.loads(found.body)
-    doc["rows"]["req_zzz999"] = {"id": "req_zzz999", "nonsense": True}  # invalid row
-    doc["rows"]["req_elsewhere"] = doc["rows"]["req_a00001"] | {"id": "req_elsewhere"}  # wrong id for key
-    populated.objects.put(index.shard_key(target), json.dumps(doc).encode())
-    populated.objects.put(index.shard_key(other), b'{"format": "something-else", "rows": {}}')
+    foreign = f"{ACTIVE}not-an-entry.json"
+    populated.objects.put(foreign, b"{}")
+    # A well-formed head whose row lacks required fields (project, status...).
+    received = _active_entry(populated, "req_a00003").removeprefix(ACTIVE).split("~")[0]
+    invalid_key = f"{ACTIVE}{received}~{invert_id('req_zzz999')}~999999999998~e30"  # e30 = "{}"
+    populated.objects.put(invalid_key, b"")
 
     listed = _ids(populated)
-    assert "req_a00001" in listed and "req_zzz999" not in listed and "req_elsewhere" not in listed
-    problems = populated.index_problems()
-    assert {(p.key, p.row_id) for p in problems} >= {
-        (index.shard_key(target), "req_zzz999"),
-        (index.shard_key(target), "req_elsewhere"),
-        (index.shard_key(other), None),
-    }
-    assert "req_zzz999" in caplog.text
+    assert listed == ["req_a00005", "req_a00004", "req_a00003", "req_a00002", "req_a00001"]
+    problems = {p.key for p in populated.index_problems()}
+    assert problems == {foreign, invalid_key}
+    assert foreign in caplog.text and invalid_key in caplog.text
+    populated.reindex()
+    assert populated.objects.get(foreign) is None and populated.objects.get(invalid_key) is None
 
 
 def test_reindex_rebuilds_a_lost_index(populated: ObjectRequestStore) -> None:

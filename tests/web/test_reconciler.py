@@ -10,8 +10,8 @@ import pytest
 
 from bot.web.reconciler import LEASE_PREFIX, Reconciler
 from core.domain.status import Status
-from core.services.once import Once
 from core.services.operations import LEASE, pending
+from core.services.reconcile_claims import WindowClaims
 from tests.services.conftest import APPROVER, create_cmd
 from tests.services.fake_code_host import Crash
 from tests.services.helpers import applied, approved, finish_run, merged, planned
@@ -130,9 +130,9 @@ def test_replicas_share_a_window_through_the_lease(web: Web) -> None:
     request = world.requests.create(create_cmd())
     past_stale(web)
     first, second = reconciler(web), reconciler(web)  # two replicas, one store
-    # The first replica has taken this window's lease on the request (and is still working).
+    # Another replica has claimed the request for this window (and is still working).
     window = int(world.clock.now().timestamp()) // int(STALE.total_seconds())
-    assert Once(web.objects, f"{LEASE_PREFIX}/{window:012d}").first(request.id)
+    assert WindowClaims(web.objects).claim(window, [request.id], world.clock.now()) == {request.id}
     world.host.reset_counts()
     report = second.run_once()
     assert report.synced == []
@@ -288,3 +288,42 @@ def test_abandoned_intake_conversations_are_swept_hourly(web: Web) -> None:
     assert pass_.run_once().sessions_swept == 1
     assert not list(web.deps.objects.list_keys("sessions/"))
     assert pass_.run_once().sessions_swept == 0  # at most hourly
+
+
+def test_the_first_pass_rebuilds_an_index_left_in_the_sharded_format(web: Web) -> None:
+    world = web.world
+    request = world.requests.create(create_cmd())
+    store = web.deps.store
+    objects = store.objects  # type: ignore[attr-defined]
+    for key in list(objects.list_keys("index/")):
+        objects.delete(key)  # what an upgrade from the previous release finds: shards only
+    objects.put("index/shard-00.json", b'{"format": "tfpilot.index/v1", "shards": 32, "shard": 0, "rows": {}}')
+    assert store.list().rows == []
+    rec = reconciler(web)
+    rec.run_once()
+    assert [row.id for row in store.list().rows] == [request.id]
+    assert list(objects.list_keys("index/shard-")) == []
+    objects.put("index/shard-00.json", b"{}")  # checked once per process: a later pass does not look again
+    rec.run_once()
+    assert list(objects.list_keys("index/shard-")) == ["index/shard-00.json"]
+
+
+def test_an_idle_request_is_checked_once_a_window_and_nothing_is_written(web: Web) -> None:
+    world = web.world
+    request = planned(world)
+    before = world.get(request.id)
+    rec = reconciler(web)
+    past_stale(web)
+    writes = len(web.objects.landed)
+    world.host.reset_counts()
+    assert rec.run_once().synced == [request.id]
+    assert world.host.total() > 0  # it asked the code host
+    assert world.get(request.id) == before  # and learnt nothing: no write, no new version
+    assert len(web.objects.landed) == writes + 1  # the window's claim object, nothing else
+    for _ in range(5):  # later passes of the same window: it knows its claim, no call at all
+        world.clock.advance(seconds=1)
+        world.host.reset_counts()
+        report = rec.run_once()
+        assert report.synced == [] and report.leased_elsewhere == []
+        assert world.host.total() == 0
+    assert len(web.objects.landed) == writes + 1

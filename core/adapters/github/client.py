@@ -99,6 +99,11 @@ class GitHubResponse:
     from_cache: bool = False
 
     @property
+    def not_modified(self) -> bool:
+        """A 304 to an ``if_none_match`` the caller gave: its remembered answer still holds."""
+        return self.status == 304 and not self.from_cache
+
+    @property
     def request_id(self) -> str | None:
         value: str | None = self.headers.get("x-github-request-id")
         return value
@@ -186,6 +191,7 @@ class _Call:
     url: str = ""
     cache_key: str = ""
     cacheable: bool = False
+    if_none_match: str | None = None  # an ETag remembered elsewhere (on the request document)
     attempt: int = 0
     rate_waits: int = 0
     refreshed: bool = False
@@ -305,6 +311,10 @@ class GitHubClient:
         return self.base_url + expand_path(template, path or {})
 
     # --- verbs ----------------------------------------------------------------------------
+    @staticmethod
+    def cache_key(url: str, query: Mapping[str, str]) -> str:
+        return url + "?" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
+
     def get(self, template: str, **kwargs: Any) -> GitHubResponse:
         return self.request("GET", template, **kwargs)
 
@@ -328,10 +338,14 @@ class GitHubClient:
         token: str | None = None,
         retry_ambiguous: bool = True,
         use_cache: bool = True,
+        if_none_match: str | None = None,
     ) -> GitHubResponse:
         """Send one logical request (with retries). ``token`` overrides the provider (a user's
         token, or the App JWT). ``retry_ambiguous=False`` keeps a write from being repeated
-        when it may already have happened (a read timeout or a 5xx): the error says so."""
+        when it may already have happened (a read timeout or a 5xx): the error says so.
+        ``if_none_match`` is an ETag the caller remembers (with its own copy of the answer) for
+        a GET this client has no cached answer of: a 304 then comes back as a response with
+        status 304 and no data (``not_modified``), costing no rate limit."""
         call = _Call(
             method=method.upper(),
             template=template,
@@ -343,7 +357,8 @@ class GitHubClient:
         )
         call.url = self.url_for(template, call.path)
         call.cacheable = call.is_read and use_cache and token is None
-        call.cache_key = call.url + "?" + "&".join(f"{k}={v}" for k, v in sorted(call.query.items()))
+        call.cache_key = self.cache_key(call.url, call.query)
+        call.if_none_match = if_none_match if call.is_read and token is None else None
         while True:
             call.attempt += 1
             result = self._attempt(call)
@@ -359,6 +374,8 @@ class GitHubClient:
             cached = self._cache.get(call.cache_key) if call.cacheable else None
         if cached is not None:
             headers["If-None-Match"] = cached[0]
+        elif call.if_none_match:
+            headers["If-None-Match"] = call.if_none_match
         started = time.monotonic()
         try:
             response = self._http.request(
@@ -377,6 +394,10 @@ class GitHubClient:
                 self.stats.not_modified += 1
             hit = cached[1]
             return GitHubResponse(hit.status, hit.headers, hit.data, hit.content, from_cache=True)
+        if status == 304 and call.if_none_match:
+            with self._lock:
+                self.stats.not_modified += 1
+            return GitHubResponse(304, response.headers, None)  # the caller holds the answer
         if status < 400:
             result = GitHubResponse(status, response.headers, _parse(response), response.content)
             etag = response.headers.get("etag")

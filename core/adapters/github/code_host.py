@@ -16,7 +16,9 @@ limits, ETags).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -50,6 +52,8 @@ ARTIFACT_PAGE = 100
 MAX_ARTIFACT_PAGES = 5
 JOB_PAGE = 100
 MAX_JOB_PAGES = 3
+# The answers a sync keeps for its reads (``remembering``): per thread/context, never shared.
+_READS: ContextVar[MutableMapping[str, Any] | None] = ContextVar("tfpilot_github_reads", default=None)
 # GitHub's merge refusals for missing reviews ("At least 1 approving review is required by
 # reviewers with write access.", "Changes requested", "Review required"); "Base branch was
 # modified. Review and try the merge again." is a transient one and must not match.
@@ -448,25 +452,72 @@ class GitHubCodeHost:
             # Labels are a convenience: a missing permission must not undo an opened PR.
             LOG.warning("could not label PR #%s in %s: %s", number, repo.full_name, exc.github_message or exc)
 
+    @contextmanager
+    def remembering(self, reads: MutableMapping[str, Any]) -> Iterator[None]:
+        """Reads of PRs, reviews and runs in this block revalidate the answers kept in ``reads``
+        (see ``RemembersReads``); the block's thread only, so concurrent syncs never mix."""
+        token = _READS.set(reads)
+        try:
+            yield
+        finally:
+            _READS.reset(token)
+
+    def _remembered_get(
+        self, key: str, template: str, path: Mapping[str, Any], params: Mapping[str, Any] | None = None
+    ) -> tuple[bool, Any, str | None]:
+        """(True, the remembered answer, None) when GitHub says it has not changed, else
+        (False, the fresh data, its ETag)."""
+        reads = _READS.get()
+        kept = reads.get(key) if reads is not None else None
+        usable = isinstance(kept, dict) and isinstance(kept.get("etag"), str) and "value" in kept
+        etag = kept["etag"] if usable and isinstance(kept, dict) else None
+        response = self.client.get(template, path=path, params=params, if_none_match=etag)
+        if response.not_modified and usable and isinstance(kept, dict):
+            return True, kept["value"], None
+        fresh_etag = response.headers.get("etag")
+        return False, response.data, fresh_etag if isinstance(fresh_etag, str) else None
+
+    @staticmethod
+    def _remember(key: str, etag: str | None, value: Any) -> None:
+        reads = _READS.get()
+        if reads is None:
+            return
+        if etag:
+            reads[key] = {"etag": etag, "value": value}
+        else:
+            reads.pop(key, None)
+
     def get_pull_request(self, repo: RepoRef, number: int) -> PullRequestInfo:
         mapping.check_repo(repo)
-        response = self.client.get(
-            "/repos/{owner}/{repo}/pulls/{pull_number}", path=_repo_path(repo, pull_number=number)
+        key = f"{repo.owner}/{repo.name}/pulls/{number}"
+        kept, data, etag = self._remembered_get(
+            key, "/repos/{owner}/{repo}/pulls/{pull_number}", _repo_path(repo, pull_number=number)
         )
-        return mapping.pull_request(response.data)
+        if kept:
+            return PullRequestInfo.model_validate(data)
+        info = mapping.pull_request(data)
+        self._remember(key, etag, info.model_dump(mode="json"))
+        return info
 
     def list_reviews(self, repo: RepoRef, number: int) -> list[ReviewInfo]:
         mapping.check_repo(repo)
         reviews: list[ReviewInfo] = []
         for page in range(1, 11):
-            response = self.client.get(
+            key = f"{repo.owner}/{repo.name}/pulls/{number}/reviews?page={page}"
+            kept, data, etag = self._remembered_get(
+                key,
                 "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-                path=_repo_path(repo, pull_number=number),
-                params={"per_page": 100, "page": page},
+                _repo_path(repo, pull_number=number),
+                {"per_page": 100, "page": page},
             )
-            items = response.data if isinstance(response.data, list) else []
-            reviews.extend(mapping.review(item) for item in items if isinstance(item, dict))
-            if len(items) < 100:
+            if kept:
+                page_reviews = [ReviewInfo.model_validate(item) for item in data]
+            else:
+                items = data if isinstance(data, list) else []
+                page_reviews = [mapping.review(item) for item in items if isinstance(item, dict)]
+                self._remember(key, etag, [review.model_dump(mode="json") for review in page_reviews])
+            reviews.extend(page_reviews)
+            if len(page_reviews) < 100:
                 break
         return reviews
 
@@ -701,8 +752,15 @@ class GitHubCodeHost:
 
     def get_run(self, repo: RepoRef, run_id: int) -> RunInfo:
         mapping.check_repo(repo)
-        response = self.client.get("/repos/{owner}/{repo}/actions/runs/{run_id}", path=_repo_path(repo, run_id=run_id))
-        return mapping.run(response.data, web_url=self.web_url, repo=repo)
+        key = f"{repo.owner}/{repo.name}/actions/runs/{run_id}"
+        kept, data, etag = self._remembered_get(
+            key, "/repos/{owner}/{repo}/actions/runs/{run_id}", _repo_path(repo, run_id=run_id)
+        )
+        if kept:
+            return RunInfo.model_validate(data)
+        info = mapping.run(data, web_url=self.web_url, repo=repo)
+        self._remember(key, etag, info.model_dump(mode="json"))
+        return info
 
     def list_jobs(self, repo: RepoRef, run_id: int) -> list[JobInfo]:
         """The jobs (with their steps) of the run's latest attempt."""
