@@ -13,17 +13,36 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
+from core.domain.operation import (
+    ApplyOp,
+    ApproveOp,
+    ApproveSteps,
+    BranchStep,
+    CleanupBlocked,
+    CleanupMerged,
+    CreateOp,
+    CreateSteps,
+    DestroyFailed,
+    DestroyOp,
+    Launch,
+    MergeOp,
+    MergeSteps,
+    OperationBase,
+    ReplanOp,
+    ReviewStep,
+    Steps,
+    UpdateOp,
+    UpdateSteps,
+)
 from core.domain.policy import Action, Actor, Policy, plans_on_base
 from core.domain.request import (
     Approval,
     CleanupPr,
-    Operation,
     PullRequestRef,
     Request,
     Requester,
@@ -31,7 +50,7 @@ from core.domain.request import (
     TimelineStep,
 )
 from core.domain.status import Status
-from core.domain.workflows import RunKind, WorkflowNames
+from core.domain.workflows import RequestRunKind, RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHost, CodeHostError, MergeBlocked, RepoRef, RunInfo
@@ -40,10 +59,19 @@ from core.ports.request_store import RequestStore
 from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.commands import CreateRequest, actor_of, digest
-from core.services.fold import DISPATCH_SKEW, cleanup_run_step
 from core.services.gate import NOT_ALLOWED, Gate
-from core.services.operations import Begun, CleanupStage, Operations, Paused, Start, cleanup_stage, pending
+from core.services.operations import (
+    Begun,
+    CleanupStage,
+    Operations,
+    Paused,
+    Start,
+    cleanup_stage,
+    operation_of,
+    pending,
+)
 from core.services.registry_view import ProjectsView, RegistryView, Renderer
+from core.services.runs import found_run_rejection, merge_run
 from module_registry.errors import ConfigRejected
 from module_registry.result import FieldError
 
@@ -189,13 +217,12 @@ class RequestService:
             chat_session_id=cmd.chat_session_id,
         )
         request.operations.append(
-            Operation(
-                kind="create",
+            CreateOp(
                 key=key,
                 started_at=now,
                 actor=actor.id,
                 # Where the request came from, for the audit events of steps a resume may finish.
-                steps={"lease": self._ops.lease_for(token), "source": cmd.source},
+                steps=CreateSteps(lease=self._ops.lease_for(token), source=cmd.source),
             )
         )
         request.timeline.append(TimelineStep(step="Request created", at=now, actor=actor.id))
@@ -244,45 +271,47 @@ class RequestService:
     def _run_create(self, request: Request, key: str) -> Request:
         rid, repo = request.id, _repo(request)
         branch, base = request.branch_name or request_branch(rid), request.target_base or "main"
-        actor = _op(request, "create", key).actor
-        steps = _op(request, "create", key).steps
-        source = str(steps.get("source") or "api")
+        actor = operation_of(request, CreateOp, key).actor
+        steps = operation_of(request, CreateOp, key).steps
+        source = steps.source or "api"
         # Whether the PR's ``opened`` webhook folded the PR first (and so told the thread).
-        webhook_told: dict[str, bool] = {}
-        if "branch" not in steps:
+        webhook_told = False
+        if steps.branch is None:
             base_sha = self._code_host.branch_head(repo, base)
             if base_sha is None:
                 raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
             head = self._code_host.create_branch(repo, branch, base_sha)
+            branch_step = BranchStep(base=base_sha, head=head)
             request = self._ops.record(
-                rid, "create", key, {"branch": {"base": base_sha, "head": head}}, timeline="Branch created", actor=actor
+                rid, CreateOp, key, lambda op: op.steps.set(branch=branch_step), timeline="Branch created", actor=actor
             )
             self._audit.record(
                 rid, "branch_created", actor=actor, source=source, data={"branch": branch, "from": base_sha}
             )
-            steps = _op(request, "create", key).steps
-        if "commit" not in steps:
+            steps = operation_of(request, CreateOp, key).steps
+        if steps.commit is None:
+            assert steps.branch is not None  # recorded just above, or by an earlier attempt
             files = self._files_of(request)
             request, sha = self._commit_step(
                 request,
-                "create",
+                CreateOp,
                 key,
                 branch=branch,
                 files=files,
-                parent=steps["branch"]["head"],
+                parent=steps.branch.head,
                 message=pr_text.commit_message(request, revision=1),
             )
             request = self._ops.record(
                 rid,
-                "create",
+                CreateOp,
                 key,
-                {"commit": sha},
+                lambda op: op.steps.set(commit=sha),
                 change=lambda r: _set(r, commit_sha=sha),
                 timeline="Terraform committed",
                 actor=actor,
             )
-            steps = _op(request, "create", key).steps
-        if "pr" not in steps:
+            steps = operation_of(request, CreateOp, key).steps
+        if steps.pr is None:
             info = self._code_host.open_pull_request(
                 repo,
                 head=branch,
@@ -296,14 +325,15 @@ class RequestService:
                 url=info.url,
                 open=info.state == "open",
                 merged=info.merged,
-                head_sha=info.head_sha or steps["commit"],
+                head_sha=info.head_sha or steps.commit,
             )
             seen: dict[str, Status] = {}
+            number = info.number
             request = self._ops.record(
                 rid,
-                "create",
+                CreateOp,
                 key,
-                {"pr": info.number},
+                lambda op: op.steps.set(pr=number),
                 change=lambda r: _set_pr(r, pr),
                 timeline="Pull request opened",
                 actor=actor,
@@ -312,14 +342,20 @@ class RequestService:
             if seen.get("before") is Status.PLANNING:
                 # The webhook recorded the open PR (request_created -> planning) before this write
                 # and posted that transition's reply: this create must not post a second one.
-                webhook_told["announced"] = True
+                webhook_told = True
             self._audit.record(
                 rid, "pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
             )
-        request = self._dispatch(request, "create", key, "plan", ref=branch, actor=actor)
-        request = self._ops.record(rid, "create", key, webhook_told, finish=True)
+        request = self._dispatch(request, CreateOp, key, "plan", ref=branch, actor=actor)
+        told = webhook_told
+
+        def announced(op: CreateOp) -> None:
+            if told:
+                op.steps.announced = True
+
+        request = self._ops.record(rid, CreateOp, key, announced, finish=True)
         self._audit.record(rid, "plan_dispatched", actor=actor, source=source, data=_run_data(request.plan_run))
-        if not _op(request, "create", key).steps.get("announced"):
+        if not operation_of(request, CreateOp, key).steps.announced:
             self._notify(request, "created", None, actor, run=request.plan_run)
         return request
 
@@ -335,9 +371,11 @@ class RequestService:
             self._gate.require(Action.UPDATE, request, actor, source)  # refuse before saying anything of the config
         validated = self._validated(request.module, config, request.environment, _TargetOf(request), request.project)
 
-        def init(current: Request) -> dict[str, Any]:
+        def init(current: Request) -> Steps:
             plan = current.plan_run.run_id if current.plan_run else None
-            return {"config": validated, "revision": current.revision + 1, "plan_previous": plan}
+            return UpdateSteps(
+                config=validated, revision=current.revision + 1, launches={"plan": Launch(previous=plan)}
+            )
 
         return self._operate(
             request_id,
@@ -353,9 +391,9 @@ class RequestService:
         rid, repo = request.id, _repo(request)
         branch = request.branch_name or request_branch(rid)
         before = derive_status(request)
-        steps = _op(request, "update", key).steps
-        config, revision = steps["config"], steps["revision"]
-        if "commit" not in steps:
+        steps = operation_of(request, UpdateOp, key).steps
+        config, revision = steps.config, steps.revision
+        if steps.commit is None:
             files = self._render_files(
                 rid,
                 request.project,
@@ -367,12 +405,12 @@ class RequestService:
                 request.prod,
             )
             # The parent is the branch as it is now (someone may have pushed since our last look).
-            parent = steps.get("commit_attempt") or self._code_host.branch_head(repo, branch)
+            parent = steps.commit_attempt or self._code_host.branch_head(repo, branch)
             if parent is None:
                 raise CodeHostError(f"branch {branch!r} no longer exists in {repo.full_name}", status=404)
             request, sha = self._commit_step(
                 request,
-                "update",
+                UpdateOp,
                 key,
                 branch=branch,
                 files=files,
@@ -394,9 +432,9 @@ class RequestService:
             was_approved = bool(request.approval and request.approval.approved)
             request = self._ops.record(
                 rid,
-                "update",
+                UpdateOp,
                 key,
-                {"commit": sha},
+                lambda op: op.steps.set(commit=sha),
                 change=change,
                 timeline=f"Config updated (revision {revision})",
                 actor=actor.id,
@@ -412,8 +450,8 @@ class RequestService:
                     source=source,
                     data={"reason": "config updated", "headSha": sha},
                 )
-        request = self._dispatch(request, "update", key, "plan", ref=branch, actor=actor.id)
-        request = self._ops.record(rid, "update", key, {}, finish=True)
+        request = self._dispatch(request, UpdateOp, key, "plan", ref=branch, actor=actor.id)
+        request = self._ops.record(rid, UpdateOp, key, finish=True)
         self._audit.record(rid, "plan_dispatched", actor=actor.id, source=source, data=_run_data(request.plan_run))
         self._notify(request, "updated", before, actor.id, run=request.plan_run)
         return request
@@ -435,8 +473,10 @@ class RequestService:
         # A linked approval after a recorded one (which the protection did not count) is new.
         key = key or f"approve:{actor.id}:{head}" + (":review" if user_token else "")
 
-        def init(current: Request) -> dict[str, Any]:
-            return {"sha": current.pr.head_sha if current.pr else None, "mode": "review" if user_token else "comment"}
+        def init(current: Request) -> Steps:
+            return ApproveSteps(
+                sha=current.pr.head_sha if current.pr else None, mode="review" if user_token else "comment"
+            )
 
         return self._operate(
             request_id,
@@ -451,20 +491,21 @@ class RequestService:
     def _run_approve(self, request: Request, key: str, actor: Actor, user_token: str | None, source: str) -> Request:
         rid, repo = request.id, _repo(request)
         before = derive_status(request)
-        steps = _op(request, "approve", key).steps
-        sha: str = steps["sha"] or ""
+        steps = operation_of(request, ApproveOp, key).steps
+        sha: str = steps.sha or ""
         number = request.pr.number if request.pr and request.pr.number else 0
         who_name = actor.name or actor.email or actor.id
-        mode = steps.get("mode", "comment")
-        if mode == "review" and user_token is None and "review" not in steps:
+        mode = steps.mode
+        if mode == "review" and user_token is None and steps.review is None:
             mode = "comment"  # resumed without the user's token: fall back to the app's record
         if mode == "review":
-            if "review" not in steps:
+            if steps.review is None:
                 review = None
-                if "review_started" in steps:
+                if steps.review_started is not None:
                     review = self._find_review(repo, number, sha, actor)
                 else:
-                    request = self._ops.record(rid, "approve", key, {"review_started": self._clock.now().isoformat()})
+                    started = self._clock.now()
+                    request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(review_started=started))
                 if review is None:
                     review = self._code_host.submit_review(
                         repo,
@@ -473,16 +514,18 @@ class RequestService:
                         body=pr_text.review_body(request, who=who_name),
                         user_token=user_token,
                     )
-                login = review.user_login
-                request = self._ops.record(rid, "approve", key, {"review": {"id": review.id, "login": login}})
-            who, approval_source = _op(request, "approve", key).steps["review"]["login"], "github"
+                reviewed = ReviewStep(id=review.id, login=review.user_login)
+                request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(review=reviewed))
+            recorded = operation_of(request, ApproveOp, key).steps.review
+            assert recorded is not None  # recorded just above, or by an earlier attempt
+            who, approval_source = recorded.login, "github"
         else:
-            if "comment" not in steps:
+            if not steps.comment:
                 # At most once: a lost comment is harmless, a duplicate is noise.
-                if "comment_started" not in steps:
-                    request = self._ops.record(rid, "approve", key, {"comment_started": True})
+                if not steps.comment_started:
+                    request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(comment_started=True))
                     self._code_host.comment(repo, number, pr_text.approval_comment(request, who=who_name, sha=sha))
-                request = self._ops.record(rid, "approve", key, {"comment": True})
+                request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(comment=True))
             who, approval_source = actor.id, "tfpilot"
         base = request.target_base or "main"
         standing = standing_of(self._code_host, repo, base, number, sha, via_review=approval_source == "github")
@@ -509,9 +552,9 @@ class RequestService:
         seen: dict[str, Status] = {}
         request = self._ops.record(
             rid,
-            "approve",
+            ApproveOp,
             key,
-            {"standing": standing.model_dump(mode="json")},
+            lambda op: op.steps.set(standing=standing),
             change=change,
             finish=True,
             timeline=f"Approved by {who_name}",
@@ -549,9 +592,9 @@ class RequestService:
         )
         key = key or f"merge:{sha}"
 
-        def init(current: Request) -> dict[str, Any]:
+        def init(current: Request) -> Steps:
             approved = current.approval.approved_sha if current.approval else None
-            return {"sha": approved or (current.pr.head_sha if current.pr else None)}
+            return MergeSteps(sha=approved or (current.pr.head_sha if current.pr else None))
 
         return self._operate(
             request_id,
@@ -566,7 +609,9 @@ class RequestService:
     def _run_merge(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
         before = derive_status(request)
-        sha = _op(request, "merge", key).steps["sha"]
+        sha = operation_of(request, MergeOp, key).steps.sha
+        if not sha:  # the gate allows a merge only with an approved (or known head) commit
+            raise CodeHostError(f"{rid} has no commit to merge at")
         number = request.pr.number if request.pr and request.pr.number else 0
         try:
             result = self._code_host.merge_pull_request(repo, number, sha=sha, title=pr_text.title(request))
@@ -603,9 +648,9 @@ class RequestService:
         seen: dict[str, Status] = {}
         request = self._ops.record(
             rid,
-            "merge",
+            MergeOp,
             key,
-            {"merged": result.sha},
+            lambda op: op.steps.set(merged=result.sha),
             change=change,
             finish=True,
             timeline="Merged",
@@ -650,20 +695,22 @@ class RequestService:
             lambda b: self._run_run(b.request, b.key, actor, source, "plan"),
         )
 
-    def _run_run(self, request: Request, key: str, actor: Actor, source: str, kind: RunKind) -> Request:
-        op_kind = "apply" if kind == "apply" else "replan"
+    def _run_run(
+        self, request: Request, key: str, actor: Actor, source: str, kind: Literal["plan", "apply"]
+    ) -> Request:
+        op_type: type[ApplyOp] | type[ReplanOp] = ApplyOp if kind == "apply" else ReplanOp
         before = derive_status(request)
         on_base = kind == "apply" or plans_on_base(request)
         ref = (request.target_base or "main") if on_base else (request.branch_name or request_branch(request.id))
         seen: dict[str, Status] = {}
-        request = self._dispatch(request, op_kind, key, kind, ref=ref, actor=actor.id, observed=seen)
-        request = self._ops.record(request.id, op_kind, key, {}, finish=True)
+        request = self._dispatch(request, op_type, key, kind, ref=ref, actor=actor.id, observed=seen)
+        request = self._ops.record(request.id, op_type, key, finish=True)
         self._audit.record(
             request.id,
-            f"{op_kind}_dispatched",
+            "apply_dispatched" if kind == "apply" else "replan_dispatched",
             actor=actor.id,
             source=source,
-            data=_run_data(getattr(request, f"{kind}_run")),
+            data=_run_data(request.run(kind)),
         )
         # A drift plan leaves the status at applied: said anyway, or nobody would see it start
         # (no webhook announces it either: a plan starting moves no status).
@@ -672,7 +719,7 @@ class RequestService:
             "applying" if kind == "apply" else "planning",
             seen.get("before", before),
             actor.id,
-            run=getattr(request, f"{kind}_run"),
+            run=request.run(kind),
             moved_only=not (kind == "plan" and on_base),
         )
         return request
@@ -697,20 +744,20 @@ class RequestService:
         rid, repo = request.id, _repo(request)
         base = request.target_base or "main"
         before = derive_status(request)
-        steps = _op(request, "destroy", key).steps
-        if "cleanup_run" not in steps and not any(s in steps for s in ("cleanup_merged", "cleanup_skipped")):
+        steps = operation_of(request, DestroyOp, key).steps
+        if steps.cleanup_run is None and steps.cleanup_merged is None and steps.cleanup_skipped is None:
             cleanup = request.cleanup_pr
             if cleanup is not None and cleanup.merged:
                 # An earlier destroy merged the cleanup PR (its destroy run failed): the file is
                 # gone from the base branch already, so this attempt goes straight to destroy.
-                request = self._ops.record(rid, "destroy", key, {"cleanup_merged": None})
+                request = self._ops.record(rid, DestroyOp, key, _cleanup_merged(None))
             else:
                 if cleanup is not None and not cleanup.open:
                     # A cleanup PR closed without merging is an earlier attempt's: forget it.
-                    request = self._ops.record(rid, "destroy", key, {}, change=lambda r: _set(r, cleanup_pr=None))
+                    request = self._ops.record(rid, DestroyOp, key, change=lambda r: _set(r, cleanup_pr=None))
                 request = self._dispatch_cleanup(request, key, base, actor, source, before)
         while True:
-            op = _op(request, "destroy", key)
+            op = operation_of(request, DestroyOp, key)
             if op.completed_at is not None:  # a failed cleanup run ended it meanwhile
                 return request
             stage = cleanup_stage(request, op)
@@ -718,7 +765,10 @@ class RequestService:
                 break
             if stage is CleanupStage.WAITING:
                 request, paused = self._ops.pause(
-                    rid, "destroy", key, lambda r: cleanup_stage(r, _op(r, "destroy", key)) is not CleanupStage.WAITING
+                    rid,
+                    DestroyOp,
+                    key,
+                    lambda r: cleanup_stage(r, operation_of(r, DestroyOp, key)) is not CleanupStage.WAITING,
                 )
                 if paused is not Paused.READY:
                     return request  # the cleanup PR's fact (or the reconciler) continues from here
@@ -728,7 +778,7 @@ class RequestService:
                 except MergeBlocked as blocked:
                     return self._cleanup_blocked(request, key, before, actor, blocked)
             elif stage is CleanupStage.MERGED:
-                request = self._ops.record(rid, "destroy", key, {"cleanup_merged": None})
+                request = self._ops.record(rid, DestroyOp, key, _cleanup_merged(None))
             elif stage is CleanupStage.FINISHED:
                 request = self._find_cleanup_pr(request, key, repo, actor, source)
             else:  # CLOSED
@@ -750,9 +800,9 @@ class RequestService:
 
         seen: dict[str, Status] = {}
         request = self._dispatch(
-            request, "destroy", key, "destroy", ref=base, actor=actor.id, on_run=dispatched, observed=seen
+            request, DestroyOp, key, "destroy", ref=base, actor=actor.id, on_run=dispatched, observed=seen
         )
-        request = self._ops.record(rid, "destroy", key, {}, finish=True)
+        request = self._ops.record(rid, DestroyOp, key, finish=True)
         self._notify(
             request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True
         )
@@ -764,31 +814,30 @@ class RequestService:
         """Dispatch the cleanup workflow on the base branch, once (after a crash: found first)."""
         rid = request.id
         previous = _last_cleanup_run(request)
-        request, info = self._launch(request, "destroy", key, "cleanup", ref=base, previous=previous)
-        run = {
-            "id": info.run_id if info else None,
-            "url": info.url if info else None,
-            "status": info.status if info else "requested",
-            "conclusion": info.conclusion if info else None,
-        }
+        request, info = self._launch(request, DestroyOp, key, "cleanup", ref=base, previous=previous)
+        run = RunRef(
+            run_id=info.run_id if info else None,
+            url=info.url if info else None,
+            status=info.status if info else "requested",
+            conclusion=info.conclusion if info else None,
+        )
 
-        def change(r: Request) -> None:
-            op = _op(r, "destroy", key)
-            known = op.steps.get("cleanup_run")
-            if info is not None and isinstance(known, dict) and known.get("id") == info.run_id:
+        def step(op: DestroyOp) -> None:
+            known = op.steps.cleanup_run
+            if info is not None and known is not None and known.run_id == info.run_id:
                 # The run's webhook outran this write: keep what it said.
-                op.steps["cleanup_run"] = cleanup_run_step(known, info) or known
+                op.steps.cleanup_run = merge_run(known, info) or known
             else:
-                op.steps["cleanup_run"] = run
+                op.steps.cleanup_run = run
 
-        request = self._ops.record(rid, "destroy", key, {}, change=change, timeline="Destroy requested", actor=actor.id)
+        request = self._ops.record(rid, DestroyOp, key, step, timeline="Destroy requested", actor=actor.id)
         files = ", ".join(request.target_files) or f"tfpilot_{rid}.tf"
         self._audit.record(
             rid,
             "destroy_requested",
             actor=actor.id,
             source=source,
-            data={"workflow": self._workflows.cleanup, "runId": run["id"], "url": run["url"]},
+            data={"workflow": self._workflows.cleanup, "runId": run.run_id, "url": run.url},
         )
         self._notifier.request_changed(
             request,
@@ -801,7 +850,7 @@ class RequestService:
                     f"The cleanup workflow removes {files} on {cleanup_branch(rid)} and opens a pull request; "
                     "TfPilot merges it, then runs destroy."
                 ),
-                run_url=run["url"],
+                run_url=run.url,
             ),
         )
         return request
@@ -832,9 +881,9 @@ class RequestService:
 
         request = self._ops.record(
             rid,
-            "destroy",
+            DestroyOp,
             key,
-            {"cleanup_merged": result.sha},
+            _cleanup_merged(result.sha),
             change=merged,
             timeline="Cleanup PR merged",
             actor=actor.id,
@@ -852,9 +901,9 @@ class RequestService:
         the destroy was authorised by TfPilot's policy and the PR only removes the request's
         file. None when already done for this head or the review is refused (the app authored
         the PR, or may not review): the refusal then stands."""
-        if _op(request, "destroy", key).steps.get("cleanup_reviewed") == head:
+        if operation_of(request, DestroyOp, key).steps.cleanup_reviewed == head:
             return None
-        request = self._ops.record(request.id, "destroy", key, {"cleanup_reviewed": head})
+        request = self._ops.record(request.id, DestroyOp, key, lambda op: op.steps.set(cleanup_reviewed=head))
         try:
             self._code_host.submit_review(
                 repo, number, commit_sha=head, body=pr_text.cleanup_review_body(request, who=actor.name or actor.id)
@@ -874,10 +923,12 @@ class RequestService:
         the destroy pending (lease released) for a Destroy click or the reconciler once fixed."""
         rid, pr = request.id, request.cleanup_pr
         head = pr.head_sha if pr else None
-        said = {"head": head, "reason": blocked.reason}
-        told = _op(request, "destroy", key).steps.get("cleanup_blocked")
+        said = CleanupBlocked(head=head, reason=blocked.reason)
+        told = operation_of(request, DestroyOp, key).steps.cleanup_blocked
         if told != said:
-            request = self._ops.record(rid, "destroy", key, {"cleanup_blocked": said}, timeline="Cleanup PR blocked")
+            request = self._ops.record(
+                rid, DestroyOp, key, lambda op: op.steps.set(cleanup_blocked=said), timeline="Cleanup PR blocked"
+            )
             self._audit.record(
                 rid,
                 "destroy_blocked",
@@ -921,15 +972,20 @@ class RequestService:
                 rid, "cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
             )
             return self._ops.record(
-                rid, "destroy", key, {}, change=lambda r: _set(r, cleanup_pr=found), timeline="Cleanup PR opened"
+                rid, DestroyOp, key, change=lambda r: _set(r, cleanup_pr=found), timeline="Cleanup PR opened"
             )
         reason = f"the cleanup workflow found no {', '.join(request.target_files) or 'file'} to remove"
         self._audit.record(rid, "cleanup_not_needed", actor=actor.id, source=source, data={"reason": reason})
-        return self._ops.record(rid, "destroy", key, {"cleanup_skipped": reason})
+        return self._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(cleanup_skipped=reason))
 
     def _end_destroy(self, request: Request, key: str, before: Status, actor: Actor, error: str) -> Request:
         request = self._ops.end(
-            request.id, "destroy", key, error, {"failed": {"reason": error}}, timeline="Destroy failed"
+            request.id,
+            DestroyOp,
+            key,
+            error,
+            lambda op: op.steps.set(failed=DestroyFailed(reason=error)),
+            timeline="Destroy failed",
         )
         self._audit.record(request.id, "destroy_failed", actor=actor.id, source="tfpilot", data={"error": error})
         self._notifier.request_changed(
@@ -998,7 +1054,7 @@ class RequestService:
     def _launch(
         self,
         request: Request,
-        op_kind: str,
+        op_type: type[OperationBase],
         key: str,
         kind: RunKind,
         *,
@@ -1009,30 +1065,19 @@ class RequestService:
         """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching.
         ``on_run`` hears of the run (dispatched now, or found) before anything records it."""
         rid, repo = request.id, _repo(request)
-        workflow = getattr(self._workflows, kind)
-        marker = f"{kind}_dispatch"
-        steps = _op(request, op_kind, key).steps
+        workflow = self._workflows.file(kind)
+        launch = operation_of(request, op_type, key).steps.launch(kind)
         info: RunInfo | None = None
-        if marker in steps:
+        if launch is not None and launch.at is not None:
             info = self._code_host.find_run(repo, workflow, request_id=rid, ref=ref)
-            before = steps[marker].get("previous")
-            since = _parse_time(steps[marker].get("at"))
-            if info is not None and before is not None and info.run_id <= before:
+            if info is not None and found_run_rejection(info, previous=launch.previous, since=launch.at) is not None:
                 info = None
             on_branch = ref == (request.branch_name or request_branch(rid))
             if info is not None and kind == "plan" and on_branch and info.head_sha and request.commit_sha:
                 info = info if info.head_sha == request.commit_sha else None  # a plan of an older commit
-            if (
-                info is not None
-                and since is not None
-                and info.created_at is not None
-                and info.created_at < since - DISPATCH_SKEW
-            ):
-                info = None
         else:
-            request = self._ops.record(
-                rid, op_kind, key, {marker: {"at": self._clock.now().isoformat(), "previous": previous}}
-            )
+            marker = Launch(at=self._clock.now(), previous=previous)
+            request = self._ops.record(rid, op_type, key, lambda op: _set_launch(op, kind, marker))
         if info is None:
             info = self._code_host.dispatch_workflow(
                 repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
@@ -1044,9 +1089,9 @@ class RequestService:
     def _dispatch(
         self,
         request: Request,
-        op_kind: str,
+        op_type: type[OperationBase],
         key: str,
-        kind: RunKind,
+        kind: RequestRunKind,
         *,
         ref: str,
         actor: str | None,
@@ -1055,14 +1100,15 @@ class RequestService:
     ) -> Request:
         """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``."""
         rid = request.id
-        workflow = getattr(self._workflows, kind)
-        steps = _op(request, op_kind, key).steps
-        done = f"{kind}_run"
-        if done in steps:
+        workflow = self._workflows.file(kind)
+        launch = operation_of(request, op_type, key).steps.launch(kind)
+        if launch is not None and launch.recorded:
             return request
-        previous_run: RunRef | None = getattr(request, f"{kind}_run")
-        previous = previous_run.run_id if previous_run and previous_run.run_id else steps.get(f"{kind}_previous")
-        request, info = self._launch(request, op_kind, key, kind, ref=ref, previous=previous, on_run=on_run)
+        previous_run = request.run(kind)
+        previous = (
+            previous_run.run_id if previous_run and previous_run.run_id else (launch.previous if launch else None)
+        )
+        request, info = self._launch(request, op_type, key, kind, ref=ref, previous=previous, on_run=on_run)
         now = self._clock.now()
         if info is not None:
             run = RunRef(
@@ -1078,13 +1124,13 @@ class RequestService:
             run = RunRef(status="requested", workflow=workflow, dispatched_at=now)
 
         def change(r: Request) -> None:
-            known: RunRef | None = getattr(r, f"{kind}_run")
+            known = r.run(kind)
             outran = known is not None and run.run_id is not None and known.run_id == run.run_id
             if known is not None and outran:
                 # The run's webhook outran this write: keep what it said, add when we dispatched.
-                setattr(r, f"{kind}_run", known.model_copy(update={"dispatched_at": now, "workflow": workflow}))
+                r.set_run(kind, known.model_copy(update={"dispatched_at": now, "workflow": workflow}))
             else:
-                setattr(r, f"{kind}_run", run)
+                r.set_run(kind, run)
             if kind == "plan" and not outran:
                 r.plan, r.cost = None, None
             elif kind == "apply":
@@ -1094,12 +1140,17 @@ class RequestService:
                 r.destroy_triggered_at = now
                 r.destroyed_at = r.destroyed_at if outran else None
 
+        def recorded(op: OperationBase) -> None:
+            done = op.steps.launch_for(kind)
+            done.set(recorded=True, run_id=info.run_id if info else None)
+            _set_launch(op, kind, done)
+
         labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
         return self._ops.record(
             rid,
-            op_kind,
+            op_type,
             key,
-            {done: info.run_id if info else None},
+            recorded,
             change=change,
             timeline=labels[kind],
             actor=actor,
@@ -1109,14 +1160,13 @@ class RequestService:
     def _commit_step(
         self,
         request: Request,
-        op_kind: str,
+        op_type: type[CreateOp] | type[UpdateOp],
         key: str,
         *,
         branch: str,
         files: Mapping[str, str | None],
         parent: str,
         message: str,
-        step: str = "commit",
     ) -> tuple[Request, str]:
         """One commit on top of ``parent``, once.
 
@@ -1126,10 +1176,9 @@ class RequestService:
         tree); this covers hosts that answer "moved" instead. On a first attempt a moved branch
         is someone else's push: the attempt is forgotten so a retry re-reads the branch.
         """
-        attempt = f"{step}_attempt"
-        retry = attempt in _op(request, op_kind, key).steps
+        retry = operation_of(request, op_type, key).steps.commit_attempt is not None
         if not retry:
-            request = self._ops.record(request.id, op_kind, key, {attempt: parent})
+            request = self._ops.record(request.id, op_type, key, lambda op: op.steps.set(commit_attempt=parent))
         repo = _repo(request)
         try:
             return request, self._code_host.commit_files(repo, branch, files, message, parent_sha=parent)
@@ -1138,9 +1187,7 @@ class RequestService:
             if retry and head is not None and head != parent:
                 return request, head
             if not retry and head != parent:
-                self._ops.record(
-                    request.id, op_kind, key, {}, change=lambda r: _op(r, op_kind, key).steps.pop(attempt, None)
-                )
+                self._ops.record(request.id, op_type, key, lambda op: op.steps.set(commit_attempt=None))
             raise
 
     def _files_of(self, request: Request) -> dict[str, str]:
@@ -1219,7 +1266,7 @@ class RequestService:
         source: str,
         run: Callable[[Begun], Request],
         *,
-        init: Callable[[Request], dict[str, Any]] | None = None,
+        init: Callable[[Request], Steps] | None = None,
     ) -> Request:
         """Start the operation ``action``/``key`` (its kind is the action's name) under a fresh
         lease, permission checked in the same compare-and-swap, and run it; one already running
@@ -1240,7 +1287,7 @@ class RequestService:
         action: Action,
         source: str,
         *,
-        init: Callable[[Request], dict[str, Any]] | None = None,
+        init: Callable[[Request], Steps] | None = None,
     ) -> Begun:
         def refuse(request: Request) -> str | None:
             decision = self._gate.decide(action, request, actor)
@@ -1298,11 +1345,15 @@ class _TargetOf:
         self.allowed_modules: list[str] | None = None
 
 
-def _op(request: Request, kind: str, key: str) -> Any:
-    op = request.operation(kind, key)
-    if op is None:  # pragma: no cover - begin() created it
-        raise LookupError(f"{request.id} has no {kind} operation {key!r}")
-    return op
+def _set_launch(op: OperationBase, kind: RunKind, launch: Launch) -> None:
+    op.steps.launches = {**op.steps.launches, kind: launch}
+
+
+def _cleanup_merged(sha: str | None) -> Callable[[DestroyOp], None]:
+    def step(op: DestroyOp) -> None:
+        op.steps.cleanup_merged = CleanupMerged(sha=sha)
+
+    return step
 
 
 def _set(request: Request, **values: Any) -> None:
@@ -1331,37 +1382,37 @@ def _destroy_key(request: Request) -> str:
     click after a failure starts over while a repeated click joins the same attempt."""
     failed = 0
     for op in request.operations:
-        if op.kind != "destroy" or op.completed_at is None:
+        if not isinstance(op, DestroyOp) or op.completed_at is None:
             continue
-        run_id = op.steps.get("destroy_run")
+        launch = op.steps.launch("destroy")
+        run_id = launch.run_id if launch is not None and launch.recorded else None
         destroy_failed = (
             run_id is not None
             and request.destroy_run is not None
             and request.destroy_run.run_id == run_id
             and run_failed(request.destroy_run)
         )
-        if op.error or "failed" in op.steps or destroy_failed:
+        if op.error or op.steps.failed is not None or destroy_failed:
             failed += 1
     return "destroy" if failed == 0 else f"destroy:retry-{failed}"
 
 
-def _awaiting_cleanup(request: Request, op: Operation) -> bool:
+def _awaiting_cleanup(request: Request, op: OperationBase) -> bool:
     """A destroy whose cleanup run is recorded and whose PR is not known yet: only a fact moves it."""
     return (
-        op.kind == "destroy"
+        isinstance(op, DestroyOp)
         and op.completed_at is None
-        and "cleanup_run" in op.steps
+        and op.steps.cleanup_run is not None
         and cleanup_stage(request, op) is CleanupStage.WAITING
     )
 
 
 def _last_cleanup_run(request: Request) -> int | None:
-    ids = [
-        op.steps["cleanup_run"].get("id")
+    known = [
+        op.steps.cleanup_run.run_id
         for op in request.operations
-        if op.kind == "destroy" and isinstance(op.steps.get("cleanup_run"), dict)
+        if isinstance(op, DestroyOp) and op.steps.cleanup_run is not None and op.steps.cleanup_run.run_id is not None
     ]
-    known = [i for i in ids if isinstance(i, int)]
     return max(known) if known else None
 
 
@@ -1373,7 +1424,3 @@ def _run_data(run: RunRef | None) -> dict[str, Any]:
     if run is None:
         return {}
     return {"runId": run.run_id, "url": run.url, "workflow": run.workflow}
-
-
-def _parse_time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None

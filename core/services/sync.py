@@ -34,14 +34,15 @@ from core.domain.plan_summary import render_plan_text, summarize_plan
 from core.domain.policy import plans_on_base
 from core.domain.request import PlanSummary, Request, RunRef
 from core.domain.status import Status
-from core.domain.workflows import RunKind, WorkflowNames
+from core.domain.workflows import REQUEST_RUN_KINDS, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHost, CodeHostError, JobInfo, RepoRef, ReviewInfo, RunInfo, RunJobs
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
-from core.services.fold import Extras, Folded, fold, run_rejection
+from core.services.fold import Extras, Folded, fold
 from core.services.operations import cleanup_waiter
+from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ STATUS_EVENTS: dict[Status, str] = {
     Status.DESTROYED: "destroyed",
     Status.FAILED: "failed",
 }
-_RUN_KINDS: tuple[RunKind, ...] = ("plan", "apply", "destroy")
+_RUN_KINDS = REQUEST_RUN_KINDS
 # Notices told on their own only when the status did not change (else they join its reply).
 _ASIDE_NOTICES = frozenset({"pr_closed", "pr_reopened"})
 
@@ -88,7 +89,7 @@ class _Pass:
 def _conclusions(request: Request) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for kind in _RUN_KINDS:
-        run: RunRef | None = getattr(request, f"{kind}_run")
+        run = request.run(kind)
         out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
     return out
 
@@ -182,11 +183,10 @@ class SyncService:
             opened = self._code_host.find_pull_request(repo, cleanup_branch(rid))
             if opened is not None and (opened.state == "open" or opened.merged):
                 facts.append(PullRequestFact(request_id=rid, action="sync", pr=opened, cleanup=True))
-        step = waiter.steps.get("cleanup_run") if waiter is not None else None
-        if isinstance(step, dict) and step.get("conclusion") is None:
-            run_id = step.get("id")
-            if isinstance(run_id, int):
-                cleanup_run: RunInfo | None = self._code_host.get_run(repo, run_id)
+        step = waiter.steps.cleanup_run if waiter is not None else None
+        if step is not None and step.conclusion is None:
+            if step.run_id is not None:
+                cleanup_run: RunInfo | None = self._code_host.get_run(repo, step.run_id)
             else:
                 cleanup_run = self._code_host.find_run(
                     repo, self._workflows.cleanup, request_id=rid, ref=request.target_base
@@ -194,7 +194,7 @@ class SyncService:
             if cleanup_run is not None:
                 facts.append(RunFact(request_id=rid, kind="cleanup", run=cleanup_run))
         for kind in _RUN_KINDS:
-            run: RunRef | None = getattr(request, f"{kind}_run")
+            run = request.run(kind)
             found: RunInfo | None = None
             if run is None or run.conclusion is not None:
                 continue
@@ -202,7 +202,7 @@ class SyncService:
                 # A plan after the merge is the drift re-plan, which runs on the base branch.
                 on_branch = kind == "plan" and not plans_on_base(request)
                 ref = request.branch_name if on_branch else request.target_base
-                found = self._code_host.find_run(repo, getattr(self._workflows, kind), request_id=rid, ref=ref)
+                found = self._code_host.find_run(repo, self._workflows.file(kind), request_id=rid, ref=ref)
             else:
                 found = self._code_host.get_run(repo, run.run_id)
             if found is not None:

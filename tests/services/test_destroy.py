@@ -44,8 +44,8 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     assert failed.changed and failed.notified and failed.status == "applied"
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
-    assert op.completed_at is not None and "concluded failure" in op.error and "lease" not in op.steps
-    assert op.steps["failed"]["conclusion"] == "failure"
+    assert op.completed_at is not None and "concluded failure" in op.error and op.steps.lease is None
+    assert op.steps.failed is not None and op.steps.failed.conclusion == "failure"
     assert stored.status == "applied" and stored.destroy_run is None and stored.cleanup_pr is None
     assert "destroy_failed" in world.events(rid) and stored.timeline[-1].status == "failure"
     sent = world.notifier.sent[-1][1]
@@ -65,7 +65,7 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     attempts = [op for op in retry.operations if op.kind == "destroy"]
     assert [op.key for op in attempts] == ["destroy", "destroy:retry-1"]
     assert len(world.host.runs_of("cleanup.yml")) == 2
-    assert attempts[-1].steps["cleanup_dispatch"]["previous"] == attempts[0].steps["cleanup_run"]["id"]
+    assert attempts[-1].steps.launches["cleanup"].previous == attempts[0].steps.cleanup_run.run_id
     finish_cleanup(world, rid)
     done = world.get(rid)
     assert done.status == "destroying" and done.cleanup_pr.merged and len(world.host.runs_of("destroy.yml")) == 1
@@ -135,7 +135,7 @@ def test_a_cleanup_run_without_a_pr_means_nothing_to_remove_and_destroy_goes_on(
     finish_cleanup(world, rid)
     done = world.get(rid)
     assert done.status == "destroying" and done.cleanup_pr is None and len(world.host.runs_of("destroy.yml")) == 1
-    assert "workflow found no" in done.operation("destroy", "destroy").steps["cleanup_skipped"]
+    assert "workflow found no" in done.operation("destroy", "destroy").steps.cleanup_skipped
     assert "cleanup_not_needed" in world.events(rid)
 
 
@@ -247,12 +247,12 @@ def test_without_run_details_the_cleanup_run_is_matched_by_name(world: World) ->
     rid = request.id
     world.host.return_run_details = False
     request = world.requests.destroy(rid, ADMIN)
-    assert request.operation("destroy", "destroy").steps["cleanup_run"]["id"] is None
+    assert request.operation("destroy", "destroy").steps.cleanup_run.run_id is None
     (run,) = world.host.runs_of("cleanup.yml")
     world.host.complete_run(run.run_id, "failure")
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(run)))
     assert outcome.changed and world.notifier.events(rid)[-1] == "destroy_failed"
-    assert world.get(rid).operation("destroy", "destroy").steps["cleanup_run"]["id"] == run.run_id
+    assert world.get(rid).operation("destroy", "destroy").steps.cleanup_run.run_id == run.run_id
 
 
 def test_a_cleanup_run_from_before_the_destroy_is_not_ours(world: World) -> None:
