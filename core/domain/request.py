@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from core.domain.doc_model import DocModel, RunRef
 from core.domain.errors import InvalidDocument
+from core.domain.events import DomainEvent
 from core.domain.operation import Operation, OpT
 from core.domain.workflows import RequestRunKind
 
@@ -233,6 +234,8 @@ class Request(DocModel):
     drift: Drift | None = None
     # progress of multi-step operations (idempotency and crash resume)
     operations: list[Operation] = Field(default_factory=list)
+    # events committed with the write that made them, until handled (``core.domain.events``)
+    outbox: list[DomainEvent] = Field(default_factory=list)
     archived_at: datetime | None = None
     last_synced_at: datetime | None = None
     # The intake conversation that produced the request (its chat log, for the audit export).

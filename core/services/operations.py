@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
 from core.domain.operation import OPERATION_TYPES, DestroyOp, Lease, OperationBase, OpT, Steps, new_operation
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
 from core.ports.clock import Clock
-from core.ports.request_store import RequestStore
+from core.ports.request_store import Mutation, RequestStore
+from core.services.messagebus import MessageBus
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +127,22 @@ def restatus(request: Request, now: datetime) -> None:
 class Operations:
     """Begin, record steps of, finish and fail operations of one kind on one request."""
 
-    def __init__(self, store: RequestStore, clock: Clock) -> None:
+    def __init__(self, store: RequestStore, clock: Clock, bus: MessageBus) -> None:
         self._store = store
         self._clock = clock
+        self._bus = bus
+
+    def update(self, request_id: str, mutate: Mutation) -> Request:
+        """The store's compare-and-swap, with the outbox kept: events this process handled are
+        pruned in the write, and the committed events are handled after it."""
+
+        def write(request: Request) -> Request | None:
+            self._bus.prune(request)
+            return mutate(request)
+
+        stored = self._store.update(request_id, write)
+        self._bus.handle(stored)
+        return stored
 
     def new_token(self) -> str:
         return secrets.token_hex(8)
@@ -181,7 +196,7 @@ class Operations:
             found["start"] = Start.GO
             return request
 
-        stored = self._store.update(request_id, mutate)
+        stored = self.update(request_id, mutate)
         reason = found.get("reason")
         key_found = found.get("key", key)
         start = found["start"]
@@ -200,17 +215,21 @@ class Operations:
         actor: str | None = None,
         finish: bool = False,
         observed: dict[str, Status] | None = None,
+        events: Sequence[NewEvent] = (),
+        tell: Callable[[Status, Request], Sequence[Transition | None]] | None = None,
     ) -> Request:
-        """Write step results (and the document changes they imply) in one compare-and-swap.
+        """Write step results (and the document changes they imply) in one compare-and-swap,
+        with ``events`` (audit records...) and the notices ``tell`` decides committed beside them.
 
-        ``observed["before"]`` receives the status of the version this write replaced (the
-        attempt that won the compare-and-swap), so a caller can tell whether its own write
-        moved the status or a webhook's fold already had."""
+        ``tell`` gets the status of the version this write replaced (the attempt that won the
+        compare-and-swap) and the changed request, so it can tell whether this write moved the
+        status or a webhook's fold already had; ``observed["before"]`` receives that status too."""
         now = self._clock.now()
 
         def mutate(request: Request) -> Request:
+            before = derive_status(request)
             if observed is not None:
-                observed["before"] = derive_status(request)
+                observed["before"] = before
             op = operation_of(request, op_type, key)
             if step is not None:
                 step(op)
@@ -221,10 +240,13 @@ class Operations:
             if finish:
                 op.finish(now)
             restatus(request, now)
+            emit_all(request, events, at=now)
+            if tell is not None:
+                emit_all(request, [notice(t) for t in tell(before, request) if t is not None], at=now)
             request.updated_at = now
             return request
 
-        return self._store.update(request_id, mutate)
+        return self.update(request_id, mutate)
 
     def pause(
         self, request_id: str, op_type: type[OpT], key: str, ready: Callable[[Request], bool]
@@ -247,7 +269,7 @@ class Operations:
             request.updated_at = self._clock.now()
             return request
 
-        stored = self._store.update(request_id, mutate)
+        stored = self.update(request_id, mutate)
         return stored, outcome["state"]
 
     def end(
@@ -259,6 +281,7 @@ class Operations:
         step: Callable[[OpT], None] | None = None,
         *,
         timeline: str | None = None,
+        events: Sequence[NewEvent] = (),
     ) -> Request:
         """Close an operation that cannot succeed (not retried by ``resume``): the error and
         what ``step`` records are kept, the lease released. A new intent (a new key) starts over."""
@@ -273,26 +296,29 @@ class Operations:
             op.end(error, now)
             if timeline:
                 request.timeline.append(TimelineStep(step=timeline, status="failure", message=error[:500], at=now))
+            emit_all(request, events, at=now)
             request.updated_at = now
             return request
 
-        return self._store.update(request_id, mutate)
+        return self.update(request_id, mutate)
 
-    def fail(self, request_id: str, kind: str, key: str, error: str) -> None:
+    def fail(self, request_id: str, kind: str, key: str, error: str, *, events: Sequence[NewEvent] = ()) -> None:
         """Record the error and release the lease so a retry can continue at once. Called while
         an exception is already on its way up: a failure here is logged, not raised over it."""
         op_type = OPERATION_TYPES.get(kind, OperationBase)
+        now = self._clock.now()
 
         def mutate(request: Request) -> Request | None:
             op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
             op.fail(error)
-            request.updated_at = self._clock.now()
+            emit_all(request, events, at=now)
+            request.updated_at = now
             return request
 
         try:
-            self._store.update(request_id, mutate)
+            self.update(request_id, mutate)
         except Exception:
             # The lease then expires on its own (LEASE); the original error still propagates.
             log.exception("could not record the failure of %s operation %s on %s", kind, key, request_id)

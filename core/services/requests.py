@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
+from core.domain.events import NewEvent, emit_all
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
 from core.domain.operation import (
@@ -60,6 +61,7 @@ from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.commands import CreateRequest, actor_of, digest
 from core.services.gate import NOT_ALLOWED, Gate
+from core.services.messagebus import MessageBus
 from core.services.operations import (
     Begun,
     CleanupStage,
@@ -129,7 +131,7 @@ class RequestService:
         workflows: WorkflowNames,
         *,
         renderer: Renderer | None = None,
-        refresh: Callable[[str], object] | None = None,
+        bus: MessageBus | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -142,10 +144,10 @@ class RequestService:
         self._workflows = workflows
         # Without a renderer the registry must be the real one: rendering needs its definitions.
         self._render = renderer or registry_renderer(cast("Registry", registry))
-        self._ops = Operations(store, clock)
-        # A full refresh from the code host (the composition root passes ``SyncService.sync``):
-        # ``resume`` calls it for an operation that waits on the host, in case its webhook was lost.
-        self.refresh = refresh
+        # The events each write commits are handled by the bus after it; the bus also carries
+        # the refresh ``resume`` asks of ``SyncService`` (a destroy waiting on a lost webhook).
+        self._bus = bus or MessageBus(audit, notifier)
+        self._ops = Operations(store, clock, self._bus)
 
     # -- create ----------------------------------------------------------------------------
 
@@ -226,16 +228,8 @@ class RequestService:
             )
         )
         request.timeline.append(TimelineStep(step="Request created", at=now, actor=actor.id))
-        try:
-            stored = self._store.create(request)
-        except RequestAlreadyExists:
-            raced = self._existing(rid, key, cmd)
-            if raced is None:  # pragma: no cover - the id exists but vanished again
-                raise
-            return self._continue_create(raced, token=self._ops.new_token())
-        self._audit.record(
-            rid,
-            "request_created",
+        created = NewEvent(
+            name="request_created",
             actor=actor.id,
             source=cmd.source,
             data={
@@ -246,6 +240,15 @@ class RequestService:
                 "files": sorted(files),
             },
         )
+        emit_all(request, [created], at=now, version=1)
+        try:
+            stored = self._store.create(request)
+        except RequestAlreadyExists:
+            raced = self._existing(rid, key, cmd)
+            if raced is None:  # pragma: no cover - the id exists but vanished again
+                raise
+            return self._continue_create(raced, token=self._ops.new_token())
+        self._bus.handle(stored)
         return self._continue_create(stored, token=token)
 
     def _existing(self, rid: str, key: str, cmd: CreateRequest) -> Request | None:
@@ -283,10 +286,17 @@ class RequestService:
             head = self._code_host.create_branch(repo, branch, base_sha)
             branch_step = BranchStep(base=base_sha, head=head)
             request = self._ops.record(
-                rid, CreateOp, key, lambda op: op.steps.set(branch=branch_step), timeline="Branch created", actor=actor
-            )
-            self._audit.record(
-                rid, "branch_created", actor=actor, source=source, data={"branch": branch, "from": base_sha}
+                rid,
+                CreateOp,
+                key,
+                lambda op: op.steps.set(branch=branch_step),
+                timeline="Branch created",
+                actor=actor,
+                events=[
+                    NewEvent(
+                        name="branch_created", actor=actor, source=source, data={"branch": branch, "from": base_sha}
+                    )
+                ],
             )
             steps = operation_of(request, CreateOp, key).steps
         if steps.commit is None:
@@ -338,14 +348,16 @@ class RequestService:
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,
+                events=[
+                    NewEvent(
+                        name="pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
+                    )
+                ],
             )
             if seen.get("before") is Status.PLANNING:
                 # The webhook recorded the open PR (request_created -> planning) before this write
                 # and posted that transition's reply: this create must not post a second one.
                 webhook_told = True
-            self._audit.record(
-                rid, "pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
-            )
         request = self._dispatch(request, CreateOp, key, "plan", ref=branch, actor=actor)
         told = webhook_told
 
@@ -353,11 +365,18 @@ class RequestService:
             if told:
                 op.steps.announced = True
 
-        request = self._ops.record(rid, CreateOp, key, announced, finish=True)
-        self._audit.record(rid, "plan_dispatched", actor=actor, source=source, data=_run_data(request.plan_run))
-        if not operation_of(request, CreateOp, key).steps.announced:
-            self._notify(request, "created", None, actor, run=request.plan_run)
-        return request
+        def tell(_before: Status, r: Request) -> list[Transition | None]:
+            return [] if told else [_transition(r, "created", None, actor, run=r.plan_run)]
+
+        return self._ops.record(
+            rid,
+            CreateOp,
+            key,
+            announced,
+            finish=True,
+            events=[_dispatched("plan_dispatched", actor, source, request.plan_run)],
+            tell=tell,
+        )
 
     # -- update ----------------------------------------------------------------------------
 
@@ -430,6 +449,20 @@ class RequestService:
                     r.approval = r.approval.model_copy(update={"approved": False, "approvers": []})
 
             was_approved = bool(request.approval and request.approval.approved)
+            updated = [
+                NewEvent(
+                    name="config_updated", actor=actor.id, source=source, data={"revision": revision, "commit": sha}
+                )
+            ]
+            if was_approved:
+                updated.append(
+                    NewEvent(
+                        name="approval_voided",
+                        actor=actor.id,
+                        source=source,
+                        data={"reason": "config updated", "headSha": sha},
+                    )
+                )
             request = self._ops.record(
                 rid,
                 UpdateOp,
@@ -438,23 +471,17 @@ class RequestService:
                 change=change,
                 timeline=f"Config updated (revision {revision})",
                 actor=actor.id,
+                events=updated,
             )
-            self._audit.record(
-                rid, "config_updated", actor=actor.id, source=source, data={"revision": revision, "commit": sha}
-            )
-            if was_approved:
-                self._audit.record(
-                    rid,
-                    "approval_voided",
-                    actor=actor.id,
-                    source=source,
-                    data={"reason": "config updated", "headSha": sha},
-                )
         request = self._dispatch(request, UpdateOp, key, "plan", ref=branch, actor=actor.id)
-        request = self._ops.record(rid, UpdateOp, key, finish=True)
-        self._audit.record(rid, "plan_dispatched", actor=actor.id, source=source, data=_run_data(request.plan_run))
-        self._notify(request, "updated", before, actor.id, run=request.plan_run)
-        return request
+        return self._ops.record(
+            rid,
+            UpdateOp,
+            key,
+            finish=True,
+            events=[_dispatched("plan_dispatched", actor.id, source, request.plan_run)],
+            tell=lambda _before, r: [_transition(r, "updated", before, actor.id, run=r.plan_run)],
+        )
 
     # -- approve / merge -------------------------------------------------------------------
 
@@ -490,7 +517,6 @@ class RequestService:
 
     def _run_approve(self, request: Request, key: str, actor: Actor, user_token: str | None, source: str) -> Request:
         rid, repo = request.id, _repo(request)
-        before = derive_status(request)
         steps = operation_of(request, ApproveOp, key).steps
         sha: str = steps.sha or ""
         number = request.pr.number if request.pr and request.pr.number else 0
@@ -549,8 +575,21 @@ class RequestService:
                 satisfies=satisfies,
             )
 
-        seen: dict[str, Status] = {}
-        request = self._ops.record(
+        def tell(written: Status, r: Request) -> list[Transition | None]:
+            told = _transition(r, "approved", written, actor.id, moved_only=True, approval=standing)
+            if told is None and standing.satisfies is False:
+                # The status did not move (another approval, or a webhook, got there first), but
+                # this approver must still learn that their approval will not let the PR merge.
+                return [_transition(r, "approval_not_counted", None, actor.id, approval=standing)]
+            return [told]
+
+        approved = NewEvent(
+            name="approved",
+            actor=actor.id,
+            source=source,
+            data={"sha": sha, "approver": who, "via": approval_source, "satisfies": standing.satisfies},
+        )
+        return self._ops.record(
             rid,
             ApproveOp,
             key,
@@ -559,23 +598,9 @@ class RequestService:
             finish=True,
             timeline=f"Approved by {who_name}",
             actor=actor.id,
-            observed=seen,
+            events=[approved],
+            tell=tell,
         )
-        self._audit.record(
-            rid,
-            "approved",
-            actor=actor.id,
-            source=source,
-            data={"sha": sha, "approver": who, "via": approval_source, "satisfies": standing.satisfies},
-        )
-        told = self._notify(
-            request, "approved", seen.get("before", before), actor.id, moved_only=True, approval=standing
-        )
-        if not told and standing.satisfies is False:
-            # The status did not move (another approval, or a webhook, got there first), but
-            # this approver must still learn that their approval will not let the PR merge.
-            self._notify(request, "approval_not_counted", None, actor.id, approval=standing)
-        return request
 
     def _find_review(self, repo: RepoRef, number: int, sha: str, actor: Actor) -> Any:
         for review in self._code_host.list_reviews(repo, number):
@@ -608,7 +633,6 @@ class RequestService:
 
     def _run_merge(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
-        before = derive_status(request)
         sha = operation_of(request, MergeOp, key).steps.sha
         if not sha:  # the gate allows a merge only with an approved (or known head) commit
             raise CodeHostError(f"{rid} has no commit to merge at")
@@ -623,7 +647,8 @@ class RequestService:
                 source=source,
                 data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
             )
-            self._notify(
+            # Nothing changed on the request (the failure is recorded by ``_guard``): told at once.
+            told = _transition(
                 request,
                 "merge_blocked",
                 None,
@@ -632,6 +657,8 @@ class RequestService:
                 blocked=blocked.reason,
                 required_approvals=blocked.required_approvals,
             )
+            if told is not None:
+                self._notifier.request_changed(request, told)
             raise
         if not result.merged:
             self._audit.record(rid, "merge_failed", actor=actor.id, source=source, data={"message": result.message})
@@ -645,8 +672,7 @@ class RequestService:
             )
             r.merged_sha = result.sha
 
-        seen: dict[str, Status] = {}
-        request = self._ops.record(
+        return self._ops.record(
             rid,
             MergeOp,
             key,
@@ -655,11 +681,9 @@ class RequestService:
             finish=True,
             timeline="Merged",
             actor=actor.id,
-            observed=seen,
+            events=[NewEvent(name="merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha})],
+            tell=lambda written, r: [_transition(r, "merged", written, actor.id, moved_only=True)],
         )
-        self._audit.record(rid, "merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha})
-        self._notify(request, "merged", seen.get("before", before), actor.id, moved_only=True)
-        return request
 
     # -- apply / replan --------------------------------------------------------------------
 
@@ -704,25 +728,23 @@ class RequestService:
         ref = (request.target_base or "main") if on_base else (request.branch_name or request_branch(request.id))
         seen: dict[str, Status] = {}
         request = self._dispatch(request, op_type, key, kind, ref=ref, actor=actor.id, observed=seen)
-        request = self._ops.record(request.id, op_type, key, finish=True)
-        self._audit.record(
+
+        def tell(_written: Status, r: Request) -> list[Transition | None]:
+            # A drift plan leaves the status at applied: said anyway, or nobody would see it start
+            # (no webhook announces it either: a plan starting moves no status).
+            event = "applying" if kind == "apply" else "planning"
+            moved_only = not (kind == "plan" and on_base)
+            return [_transition(r, event, seen.get("before", before), actor.id, run=r.run(kind), moved_only=moved_only)]
+
+        name = "apply_dispatched" if kind == "apply" else "replan_dispatched"
+        return self._ops.record(
             request.id,
-            "apply_dispatched" if kind == "apply" else "replan_dispatched",
-            actor=actor.id,
-            source=source,
-            data=_run_data(request.run(kind)),
+            op_type,
+            key,
+            finish=True,
+            events=[_dispatched(name, actor.id, source, request.run(kind))],
+            tell=tell,
         )
-        # A drift plan leaves the status at applied: said anyway, or nobody would see it start
-        # (no webhook announces it either: a plan starting moves no status).
-        self._notify(
-            request,
-            "applying" if kind == "apply" else "planning",
-            seen.get("before", before),
-            actor.id,
-            run=request.run(kind),
-            moved_only=not (kind == "plan" and on_base),
-        )
-        return request
 
     # -- destroy ---------------------------------------------------------------------------
 
@@ -802,11 +824,15 @@ class RequestService:
         request = self._dispatch(
             request, DestroyOp, key, "destroy", ref=base, actor=actor.id, on_run=dispatched, observed=seen
         )
-        request = self._ops.record(rid, DestroyOp, key, finish=True)
-        self._notify(
-            request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True
+        return self._ops.record(
+            rid,
+            DestroyOp,
+            key,
+            finish=True,
+            tell=lambda _w, r: [
+                _transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)
+            ],
         )
-        return request
 
     def _dispatch_cleanup(
         self, request: Request, key: str, base: str, actor: Actor, source: str, before: Status
@@ -1007,15 +1033,14 @@ class RequestService:
         """Finish every operation a crash left half-way (lease permitting).
 
         A destroy waiting for its cleanup PR has nothing to do until a fact arrives; when a
-        ``refresh`` is wired, it is asked for the facts a lost webhook would have brought (what
+        refresh handler is on the bus, it is asked for the facts a lost webhook would have brought (what
         it finds continues the destroy through ``SyncService``'s ``on_unblocked``)."""
         request = self._store.get(request_id)
         refreshed = False
         for op in pending(request):
             if _awaiting_cleanup(request, op):
-                if self.refresh is not None and not refreshed:
-                    self.refresh(request_id)
-                    refreshed = True
+                if not refreshed:
+                    refreshed = self._bus.refresh(request_id)
                 continue
             token = self._ops.new_token()
             begun = self._ops.begin(request_id, op.kind, op.key, token, actor=op.actor)
@@ -1306,36 +1331,6 @@ class RequestService:
             self._audit.record(begun.request.id, f"{kind}_failed", source="tfpilot", data={"error": str(exc)[:500]})
             raise
 
-    def _notify(
-        self,
-        request: Request,
-        event: str,
-        before: Status | None,
-        actor: str | None,
-        *,
-        run: RunRef | None = None,
-        moved_only: bool = False,
-        **detail: Any,
-    ) -> bool:
-        """Tell people; True when told. With ``moved_only`` only when this service's write moved
-        the status: a webhook folded first (GitHub reporting the merge or the run before our
-        call returned) has announced the move already, and saying it twice would post two
-        thread replies. ``detail`` fills the transition's optional fields (approval, blocked...)."""
-        if moved_only and before is not None and before is derive_status(request):
-            return False
-        self._notifier.request_changed(
-            request,
-            Transition(
-                event=event,
-                previous_status=before.value if before else None,
-                status=derive_status(request).value,
-                actor=actor,
-                run_url=run.url if run else None,
-                **detail,
-            ),
-        )
-        return True
-
 
 class _TargetOf:
     """The target facts kept in a request (so later validation never needs the projects map)."""
@@ -1418,6 +1413,38 @@ def _last_cleanup_run(request: Request) -> int | None:
 
 def _cleanup_number(request: Request) -> str:
     return str(request.cleanup_pr.number) if request.cleanup_pr and request.cleanup_pr.number else "?"
+
+
+def _transition(
+    request: Request,
+    event: str,
+    before: Status | None,
+    actor: str | None,
+    *,
+    run: RunRef | None = None,
+    moved_only: bool = False,
+    **detail: Any,
+) -> Transition | None:
+    """What to tell people of ``event`` on the changed ``request``; None when nothing: with
+    ``moved_only``, only when this write moved the status (a webhook folded first, GitHub
+    reporting the merge or the run before our call returned, has announced the move already,
+    and saying it twice would post two thread replies). ``detail`` fills the transition's
+    optional fields (approval, blocked...)."""
+    after = derive_status(request)
+    if moved_only and before is not None and before is after:
+        return None
+    return Transition(
+        event=event,
+        previous_status=before.value if before else None,
+        status=after.value,
+        actor=actor,
+        run_url=run.url if run else None,
+        **detail,
+    )
+
+
+def _dispatched(name: str, actor: str | None, source: str, run: RunRef | None) -> NewEvent:
+    return NewEvent(name=name, actor=actor, source=source, data=_run_data(run))
 
 
 def _run_data(run: RunRef | None) -> dict[str, Any]:
