@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.domain.events import NewEvent
 from core.domain.ids import request_branch
 from core.domain.lifecycle import derive_status
 from core.domain.operation import ApplyOp, ReplanOp
@@ -56,21 +57,19 @@ class ApplyReplanCommands(Dispatching):
         on_base = kind == "apply" or plans_on_base(request)
         ref = (request.target_base or "main") if on_base else (request.branch_name or request_branch(request.id))
         seen: dict[str, Status] = {}
-        request = self._dispatch(request, op_type, key, kind, ref=ref, actor=actor.id, observed=seen)
+        name = "apply_dispatched" if kind == "apply" else "replan_dispatched"
 
-        def tell(_written: Status, r: Request) -> list[Transition | None]:
+        def tell(_written: Status, r: Request) -> list[Transition | NewEvent | None]:
             # A drift plan leaves the status at applied: said anyway, or nobody would see it start
             # (no webhook announces it either: a plan starting moves no status).
             event = "applying" if kind == "apply" else "planning"
             moved_only = not (kind == "plan" and on_base)
-            return [transition(r, event, seen.get("before", before), actor.id, run=r.run(kind), moved_only=moved_only)]
+            return [
+                dispatched_event(name, actor.id, source, r.run(kind)),
+                transition(r, event, seen.get("before", before), actor.id, run=r.run(kind), moved_only=moved_only),
+            ]
 
-        name = "apply_dispatched" if kind == "apply" else "replan_dispatched"
-        return self._ops.record(
-            request.id,
-            op_type,
-            key,
-            finish=True,
-            events=[dispatched_event(name, actor.id, source, request.run(kind))],
-            tell=tell,
+        # The run is recorded and the operation finished in one write.
+        return self._dispatch(
+            request, op_type, key, kind, ref=ref, actor=actor.id, observed=seen, finish=True, tell=tell
         )

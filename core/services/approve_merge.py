@@ -58,8 +58,12 @@ class ApproveMergeCommands(CommandBase):
         mode = steps.mode
         if mode == "review" and user_token is None and steps.review is None:
             mode = "comment"  # resumed without the user's token: fall back to the app's record
+        # What the GitHub step produced is written with the approval itself (one write less); a
+        # crash before that write finds the review again (``_find_review``) or, for a comment,
+        # knows it may have been posted (``comment_started``) and does not post it twice.
+        reviewed = steps.review
         if mode == "review":
-            if steps.review is None:
+            if reviewed is None:
                 review = None
                 if steps.review_started is not None:
                     review = self._find_review(repo, number, sha, actor)
@@ -75,18 +79,14 @@ class ApproveMergeCommands(CommandBase):
                         user_token=user_token,
                     )
                 reviewed = ReviewStep(id=review.id, login=review.user_login)
-                request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(review=reviewed))
-            recorded = operation_of(request, ApproveOp, key).steps.review
-            assert recorded is not None  # recorded just above, or by an earlier attempt
-            who, approval_source = recorded.login, "github"
+            who, approval_source = reviewed.login, "github"
         else:
-            if not steps.comment:
-                # At most once: a lost comment is harmless, a duplicate is noise.
-                if not steps.comment_started:
-                    request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(comment_started=True))
-                    self._code_host.comment(repo, number, pr_text.approval_comment(request, who=who_name, sha=sha))
-                request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(comment=True))
+            # At most once: a lost comment is harmless, a duplicate is noise.
+            if not steps.comment and not steps.comment_started:
+                request = self._ops.record(rid, ApproveOp, key, lambda op: op.steps.set(comment_started=True))
+                self._code_host.comment(repo, number, pr_text.approval_comment(request, who=who_name, sha=sha))
             who, approval_source = actor.id, "tfpilot"
+        commented = mode != "review"
         base = request.target_base or "main"
         standing = standing_of(self._code_host, repo, base, number, sha, via_review=approval_source == "github")
         now = self._clock.now()
@@ -127,7 +127,7 @@ class ApproveMergeCommands(CommandBase):
             rid,
             ApproveOp,
             key,
-            lambda op: op.steps.set(standing=standing),
+            lambda op: op.steps.set(standing=standing, review=reviewed, comment=commented),
             change=change,
             finish=True,
             timeline=f"Approved by {who_name}",

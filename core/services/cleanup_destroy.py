@@ -97,13 +97,15 @@ class CleanupDestroy(Dispatching):
             )
 
         seen: dict[str, Status] = {}
-        request = self._dispatch(
-            request, DestroyOp, key, "destroy", ref=base, actor=actor.id, on_run=dispatched, observed=seen
-        )
-        return self._ops.record(
-            rid,
+        return self._dispatch(
+            request,
             DestroyOp,
             key,
+            "destroy",
+            ref=base,
+            actor=actor.id,
+            on_run=dispatched,
+            observed=seen,
             finish=True,
             tell=lambda _w, r: [
                 transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
-from core.domain.operation import BranchStep, CreateOp, CreateSteps
+from core.domain.operation import BranchStep, CreateOp, CreateSteps, OperationBase
 from core.domain.request import PullRequestRef, Request, Requester, TimelineStep
 from core.domain.status import Status
 from core.ports.code_host import CodeHostError
@@ -15,7 +15,7 @@ from core.services.command_base import dispatched_event, repo_ref, set_fields, s
 from core.services.commands import CreateRequest, actor_of, digest
 from core.services.dispatching import Dispatching
 from core.services.gate import NOT_ALLOWED
-from core.services.operations import Start, operation_of
+from core.services.operations import Begun, Start, operation_of
 
 
 class CreateCommands(Dispatching):
@@ -117,7 +117,7 @@ class CreateCommands(Dispatching):
                 raise
             return self._continue_create(raced, token=self._ops.new_token())
         self._bus.handle(stored)
-        return self._continue_create(stored, token=token)
+        return self._continue_create(stored, token=token, created=True)
 
     def _existing(self, rid: str, key: str, cmd: CreateRequest) -> Request | None:
         try:
@@ -129,12 +129,15 @@ class CreateCommands(Dispatching):
             raise RequestAlreadyExists(rid)
         return found
 
-    def _continue_create(self, request: Request, *, token: str) -> Request:
+    def _continue_create(self, request: Request, *, token: str, created: bool = False) -> Request:
         key = request.idempotency_key or ""
         op = request.operation("create", key)
         if op is None or op.completed_at is not None:
             return request
-        begun = self._ops.begin(request.id, "create", key, token, actor=op.actor)
+        if created:  # this call stored the document with its lease in it: no write to take it again
+            begun = Begun(Start.GO, request, key)
+        else:
+            begun = self._ops.begin(request.id, "create", key, token, actor=op.actor)
         if begun.start is not Start.GO:
             return begun.request
         return self._guard(begun, "create", lambda: self._run_create(begun.request, key))
@@ -226,22 +229,17 @@ class CreateCommands(Dispatching):
                 # The webhook recorded the open PR (request_created -> planning) before this write
                 # and posted that transition's reply: this create must not post a second one.
                 webhook_told = True
-        request = self._dispatch(request, CreateOp, key, "plan", ref=branch, actor=actor)
         told = webhook_told
 
-        def announced(op: CreateOp) -> None:
-            if told:
+        def announced(op: OperationBase) -> None:
+            if told and isinstance(op, CreateOp):
                 op.steps.announced = True
 
-        def tell(_before: Status, r: Request) -> list[Transition | None]:
-            return [] if told else [transition(r, "created", None, actor, run=r.plan_run)]
+        def tell(_before: Status, r: Request) -> list[Transition | NewEvent | None]:
+            dispatched = dispatched_event("plan_dispatched", actor, source, r.plan_run)
+            return [dispatched] if told else [dispatched, transition(r, "created", None, actor, run=r.plan_run)]
 
-        return self._ops.record(
-            rid,
-            CreateOp,
-            key,
-            announced,
-            finish=True,
-            events=[dispatched_event("plan_dispatched", actor, source, request.plan_run)],
-            tell=tell,
+        # The run is recorded and the operation finished in one write.
+        return self._dispatch(
+            request, CreateOp, key, "plan", ref=branch, actor=actor, finish=True, also=announced, tell=tell
         )

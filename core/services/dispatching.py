@@ -16,7 +16,7 @@ from core.domain.status import Status
 from core.domain.workflows import RequestRunKind, RunKind
 from core.ports.code_host import RunInfo
 from core.services.command_base import CommandBase, repo_ref, set_launch
-from core.services.operations import operation_of
+from core.services.operations import Tell, operation_of
 from core.services.runs import found_run_rejection
 
 
@@ -67,12 +67,20 @@ class Dispatching(CommandBase):
         actor: str | None,
         on_run: Callable[[RunInfo | None], None] | None = None,
         observed: dict[str, Status] | None = None,
+        finish: bool = False,
+        also: Callable[[OperationBase], None] | None = None,
+        tell: Tell | None = None,
     ) -> Request:
-        """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``."""
+        """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``.
+
+        With ``finish`` the same write closes the operation, with ``also``'s steps and what
+        ``tell`` commits (as ``Operations.record``): the last step costs no write of its own."""
         rid = request.id
         workflow = self._workflows.file(kind)
         launch = operation_of(request, op_type, key).steps.launch(kind)
         if launch is not None and launch.recorded:
+            if finish:  # recorded by an earlier attempt that stopped before finishing
+                return self._ops.record(rid, op_type, key, also, finish=True, tell=tell)
             return request
         previous_run = request.run(kind)
         previous = (
@@ -114,6 +122,8 @@ class Dispatching(CommandBase):
             done = op.steps.launch_for(kind)
             done.set(recorded=True, run_id=info.run_id if info else None)
             set_launch(op, kind, done)
+            if also is not None:
+                also(op)
 
         labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
         return self._ops.record(
@@ -125,4 +135,6 @@ class Dispatching(CommandBase):
             timeline=labels[kind],
             actor=actor,
             observed=observed,
+            finish=finish,
+            tell=tell,
         )

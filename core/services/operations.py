@@ -111,6 +111,11 @@ def cleanup_stage(request: Request, op: DestroyOp) -> CleanupStage:
     return CleanupStage.WAITING
 
 
+# What a write tells, decided inside it: from the status of the version it replaces and the
+# changed request, the notices (``Transition``; None: nothing) and events it commits.
+Tell = Callable[[Status, Request], Sequence[Transition | NewEvent | None]]
+
+
 class Paused(StrEnum):
     WAITING = "waiting"  # the lease is released; a fact (or resume) continues the operation
     READY = "ready"  # what it waited for arrived meanwhile: go on (lease still held)
@@ -216,7 +221,7 @@ class Operations:
         finish: bool = False,
         observed: dict[str, Status] | None = None,
         events: Sequence[NewEvent] = (),
-        tell: Callable[[Status, Request], Sequence[Transition | None]] | None = None,
+        tell: Tell | None = None,
     ) -> Request:
         """Write step results (and the document changes they imply) in one compare-and-swap,
         with ``events`` (audit records...) and the notices ``tell`` decides committed beside them.
@@ -242,7 +247,8 @@ class Operations:
             restatus(request, now)
             emit_all(request, events, at=now)
             if tell is not None:
-                emit_all(request, [notice(t) for t in tell(before, request) if t is not None], at=now)
+                told = tell(before, request)
+                emit_all(request, [t if isinstance(t, NewEvent) else notice(t) for t in told if t is not None], at=now)
             request.updated_at = now
             return request
 

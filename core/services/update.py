@@ -112,12 +112,16 @@ class UpdateCommand(Dispatching):
                 actor=actor.id,
                 events=updated,
             )
-        request = self._dispatch(request, UpdateOp, key, "plan", ref=branch, actor=actor.id)
-        return self._ops.record(
-            rid,
+        return self._dispatch(
+            request,
             UpdateOp,
             key,
+            "plan",
+            ref=branch,
+            actor=actor.id,
             finish=True,
-            events=[dispatched_event("plan_dispatched", actor.id, source, request.plan_run)],
-            tell=lambda _before, r: [transition(r, "updated", before, actor.id, run=r.plan_run)],
+            tell=lambda _before, r: [
+                dispatched_event("plan_dispatched", actor.id, source, r.plan_run),
+                transition(r, "updated", before, actor.id, run=r.plan_run),
+            ],
         )
