@@ -15,7 +15,10 @@ a lease taken with ``Once`` on ``dedupe/reconcile/<window>/<id>`` (the window is
 period), so when several replicas reconcile, one handles a request per window. A synced request
 with an unfinished operation is resumed; a possibly half-done one is read and resumed when an
 operation is unfinished, else remembered as clean so an idle request is read once, not every
-pass. Markers of windows before the previous one are deleted as passes go. One request's
+pass. A request read with domain events still in its outbox (its writer died before running
+them) has them run (``drain``: the ``MessageBus``, whose handlers are idempotent, so events
+another process ran already change nothing). Markers of windows before the previous one are
+deleted as passes go. One request's
 failure is reported and never stops the pass. The thread that runs passes lives in the web
 layer (``bot.web.reconciler``).
 """
@@ -50,6 +53,7 @@ _ERROR_CHARS = 200
 class ReconcileReport:
     synced: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
+    drained: list[str] = field(default_factory=list)  # outbox events run for these requests
     leased_elsewhere: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     sessions_swept: int = 0  # filled by the driver, which also sweeps intake sessions
@@ -111,6 +115,7 @@ class ReconcileService:
         *,
         sync: Callable[[str], Request],
         resume: Callable[[str], Request],
+        drain: Callable[[Request], int] | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
@@ -118,6 +123,7 @@ class ReconcileService:
         self.policy = policy
         self._sync_one = sync  # SyncService.sync: a full refresh from the code host
         self._resume_one = resume  # RequestService.resume: finish an unfinished operation
+        self._drain_one = drain  # MessageBus.handle: run the events a write committed
         self._clean: dict[str, int] = {}
 
     def run_once(self) -> ReconcileReport:
@@ -160,6 +166,7 @@ class ReconcileService:
         try:
             request = self._sync_one(request_id)
             report.synced.append(request_id)
+            self._drain(request, report)
             if pending(request):
                 self._resume_one(request_id)
                 report.resumed.append(request_id)
@@ -170,6 +177,7 @@ class ReconcileService:
     def _check_resume(self, request_id: str, report: ReconcileReport) -> None:
         try:
             request = self._store.get(request_id)
+            self._drain(request, report)
             if not pending(request):
                 self._remember_clean(request_id, request.version)
                 return
@@ -180,6 +188,10 @@ class ReconcileService:
         except Exception as exc:
             report.errors[request_id] = _error(exc)
             log.warning("resuming %s failed: %s", request_id, type(exc).__name__, exc_info=True)
+
+    def _drain(self, request: Request, report: ReconcileReport) -> None:
+        if self._drain_one is not None and request.outbox and self._drain_one(request):
+            report.drained.append(request.id)
 
     def _remember_clean(self, request_id: str, version: int) -> None:
         if len(self._clean) >= _CLEAN_MEMO_MAX:
