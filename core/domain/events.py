@@ -68,39 +68,6 @@ class DomainEvent(DocModel):
         return f"v{self.version:08d}-{self.index:03d}"
 
 
-def emit(
-    request: Request,
-    name: str,
-    *,
-    at: datetime,
-    actor: str | None = None,
-    source: str | None = None,
-    data: dict[str, Any] | None = None,
-    audit: bool = True,
-    notice: Transition | None = None,
-    resume: bool = False,
-    version: int | None = None,
-) -> DomainEvent:
-    """Append an event to ``request``'s outbox, committed with the write being prepared (the
-    store's next version; ``version=1`` for a document being created)."""
-    version = version if version is not None else request.version + 1
-    index = sum(1 for event in request.outbox if event.version == version)
-    event = DomainEvent(
-        name=name,
-        version=version,
-        index=index,
-        at=at,
-        actor=actor,
-        source=source,
-        data=data or {},
-        audit=audit,
-        notice=notice,
-        resume=resume,
-    )
-    request.outbox.append(event)
-    return event
-
-
 class NewEvent(BaseModel):
     """An event a change will commit (``emit_all`` numbers it inside the write)."""
 
@@ -115,6 +82,16 @@ class NewEvent(BaseModel):
     resume: bool = False
 
 
+def emit(request: Request, new: NewEvent, *, at: datetime, version: int | None = None) -> DomainEvent:
+    """Append ``new`` to ``request``'s outbox, committed with the write being prepared (the
+    store's next version; ``version=1`` for a document being created), numbered in that write."""
+    version = version if version is not None else request.version + 1
+    index = sum(1 for event in request.outbox if event.version == version)
+    event = DomainEvent(version=version, index=index, at=at, **new.model_dump())
+    request.outbox.append(event)
+    return event
+
+
 def notice(transition: Transition) -> NewEvent:
     """An event that tells people (and is no audit record of its own)."""
     return NewEvent(name=transition.event, actor=transition.actor, audit=False, notice=transition)
@@ -122,15 +99,4 @@ def notice(transition: Transition) -> NewEvent:
 
 def emit_all(request: Request, events: Sequence[NewEvent], *, at: datetime, version: int | None = None) -> None:
     for new in events:
-        emit(
-            request,
-            new.name,
-            at=at,
-            actor=new.actor,
-            source=new.source,
-            data=dict(new.data),
-            audit=new.audit,
-            notice=new.notice,
-            resume=new.resume,
-            version=version,
-        )
+        emit(request, new, at=at, version=version)

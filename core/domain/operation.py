@@ -293,15 +293,9 @@ Operation = Annotated[
 
 OpT = TypeVar("OpT", bound=OperationBase)
 
-OPERATION_TYPES: dict[str, type[OperationBase]] = {
-    "create": CreateOp,
-    "update": UpdateOp,
-    "approve": ApproveOp,
-    "merge": MergeOp,
-    "apply": ApplyOp,
-    "replan": ReplanOp,
-    "destroy": DestroyOp,
-}
+OPERATION_TYPES: dict[str, type[OperationBase]] = dict(
+    zip(OPERATION_KINDS, (CreateOp, UpdateOp, ApproveOp, MergeOp, ApplyOp, ReplanOp, DestroyOp), strict=True)
+)
 
 
 def new_operation(

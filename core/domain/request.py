@@ -8,7 +8,11 @@ Older documents are upgraded once, when they are read (``Request._upgrade_legacy
 mirrors (``prNumber``, ``prUrl``, ``activePrNumber``, ``pullRequest``) fill ``pr`` when it is
 missing, the four spellings of the chat session id land in ``chatSessionId``, and fields nothing
 reads (``templateId``, ``environmentName``, ``moduleRef``, ``registryRef``, ``previousPrs``) are
-dropped. A document written afterwards carries only the current fields.
+dropped. A document written afterwards carries only the current fields. Operations' steps from
+before they were typed are upgraded the same way, by their own models (``core.domain.operation``).
+
+The request is also the aggregate's unit of consistency: a change and the domain events it made
+(``outbox``, ``core.domain.events``) are one document, written by one compare-and-swap.
 """
 
 from __future__ import annotations
