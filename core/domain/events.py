@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.domain.doc_model import DocModel
 from core.domain.protection import ApprovalStanding, MergeBlockReason
 
 if TYPE_CHECKING:
@@ -48,38 +47,33 @@ class Transition(BaseModel):
     required_approvals: int = 0
 
 
-class DomainEvent(DocModel):
-    """One event of one write. ``name`` is the audit event's name when ``audit`` is set."""
+class NewEvent(BaseModel):
+    """An event a change will commit (``emit`` numbers it inside the write)."""
 
-    name: str
-    version: int
-    index: int
-    at: datetime
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # the audit event's name when ``audit`` is set
     actor: str | None = None
     source: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     audit: bool = True
     notice: Transition | None = None
     resume: bool = False
+
+
+class DomainEvent(NewEvent):
+    """One event of one write, as committed in the outbox (unknown keys kept, like the document)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    version: int
+    index: int
+    at: datetime
 
     @property
     def id(self) -> str:
         """Stable across replays: the same event of the same write has the same id."""
         return f"v{self.version:08d}-{self.index:03d}"
-
-
-class NewEvent(BaseModel):
-    """An event a change will commit (``emit_all`` numbers it inside the write)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    actor: str | None = None
-    source: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-    audit: bool = True
-    notice: Transition | None = None
-    resume: bool = False
 
 
 def emit(request: Request, new: NewEvent, *, at: datetime, version: int | None = None) -> DomainEvent:
