@@ -15,6 +15,11 @@ names the job and step that failed and links that job's log.
 runs (conditional GETs in the GitHub client make an unchanged answer free) and folds them the
 same way; for a destroy waiting on the cleanup workflow it also looks for the cleanup PR and the
 cleanup run, so a lost webhook only delays it.
+
+Over 400 lines, for a reason: the fold-and-store and what it commits (its audit events and
+notices, ``_audit_events``/``_tell`` at the bottom) are read together when a fact's effect is in
+question. The split is ready (those pure helpers into their own file) and left for after the
+destroy redesign lands on this file's cleanup part.
 """
 
 from __future__ import annotations
