@@ -313,7 +313,8 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
         return Folded(reason=reason or "no destroy is waiting for a cleanup run")
     recorded = op.steps.cleanup_run
     step = merge_run(recorded, run)
-    if step is None or step == recorded:
+    # Only what the destroy waits on counts as news (a report repeating the run's state writes nothing).
+    if step is None or _progress(step) == _progress(recorded):
         return Folded(reason="already known" if recorded and recorded.run_id == run.run_id else "stale cleanup run")
     op.steps.cleanup_run = step
     conclusion = step.conclusion
@@ -335,6 +336,10 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
     out.notice = ("destroy_failed", f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.")
     return out
+
+
+def _progress(run: RunRef | None) -> tuple[int | None, str | None, str | None, str | None] | None:
+    return (run.run_id, run.url, run.status, run.conclusion) if run is not None else None
 
 
 # -- reviews -------------------------------------------------------------------------------
