@@ -33,6 +33,8 @@ from core.ports.notifier import Notifier, Transition
 from core.ports.object_store import ObjectStore
 from core.ports.request_store import RequestStore
 from core.services.drift import DriftService
+from core.services.messagebus import MessageBus
+from core.services.once import Once
 from core.services.queries import QueryService
 from core.services.registry_view import Renderer
 from core.services.requests import RequestService, registry_renderer
@@ -47,10 +49,10 @@ class Overrides(TypedDict, total=False):
     """What a caller supplies instead of what the settings choose; every key is optional.
 
     Production passes none (the console passes its notifier and code host). Tests pass fakes of
-    the ports and keep the services and their wiring real (``on_unblocked``, ``refresh``, the
-    local forge's facts). ``chat_model`` may be None: the assistant then runs on its rules only.
-    ``renderer`` replaces ``module_registry.render`` (with a stand-in registry). The services
-    themselves can be replaced too, for a caller that wraps one."""
+    the ports and keep the services and their wiring real (the message bus's continuation
+    and refresh handlers, the local forge's facts). ``chat_model`` may be None: the assistant
+    then runs on its rules only. ``renderer`` replaces ``module_registry.render`` (with a
+    stand-in registry). The services themselves can be replaced too, for a caller that wraps one."""
 
     clock: Clock
     objects: ObjectStore
@@ -203,16 +205,17 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         if "renderer" in given
         else registry_renderer(registry, module_sources="registry" if settings.uses_github else "repo")
     )
+    # The events every write commits run on one bus after the write: audit records, notices
+    # (once per event across processes) and continuations.
+    bus = MessageBus(audit, notifier, Once(objects, "dedupe/events"))
     requests = given.get("requests") or RequestService(
-        store, audit, code_host, registry, projects, notifier, clock, policy, workflows, renderer=renderer
+        store, audit, code_host, registry, projects, notifier, clock, policy, workflows, renderer=renderer, bus=bus
     )
-    # A fact that unblocks a waiting operation (the cleanup PR of a destroy appeared) continues it.
-    sync = given.get("sync") or SyncService(
-        store, code_host, notifier, audit, clock, workflows, on_unblocked=requests.resume
-    )
-    # ... and the reconciler's resume of a destroy still waiting refreshes it (a lost webhook).
-    if getattr(requests, "refresh", False) is None:
-        requests.refresh = sync.sync
+    sync = given.get("sync") or SyncService(store, code_host, notifier, audit, clock, workflows, bus=bus)
+    # A fact that unblocks a waiting operation (the cleanup PR of a destroy appeared) continues it;
+    # the resume of a destroy still waiting refreshes it from the code host (a lost webhook).
+    bus.on_resume(requests.resume)
+    bus.on_refresh(sync.sync)
     # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
@@ -239,4 +242,5 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         queries=queries,
         drift=given.get("drift") or DriftService(store, audit, notifier, clock),
         intake=intake,
+        bus=bus,
     )

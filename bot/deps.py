@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from core.ports.object_store import ObjectStore
     from core.ports.request_store import RequestStore
     from core.services.drift import DriftService
+    from core.services.messagebus import MessageBus
     from core.services.queries import QueryService
     from core.services.requests import RequestService
     from core.services.sync import SyncService
@@ -46,3 +47,4 @@ class Deps:
     queries: QueryService
     drift: DriftService
     intake: IntakeService
+    bus: MessageBus  # runs the events writes commit (audit, notices, continuations)

@@ -120,6 +120,7 @@ class InMemoryAuditLog:
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or ManualClock()
         self.entries: list[LifecycleEvent] = []
+        self.event_ids: set[tuple[str, str]] = set()  # domain events recorded: a replay adds none
 
     def record(
         self,
@@ -129,10 +130,16 @@ class InMemoryAuditLog:
         actor: str | None = None,
         source: str | None = None,
         data: dict[str, Any] | None = None,
+        event_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
+        if event_id is not None:
+            if (request_id, event_id) in self.event_ids:
+                return
+            self.event_ids.add((request_id, event_id))
         self.entries.append(
             LifecycleEvent(
-                timestamp=self.clock.now(),
+                timestamp=at or self.clock.now(),
                 requestId=request_id,
                 event=event,
                 actor=actor,

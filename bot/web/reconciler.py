@@ -101,6 +101,7 @@ class Reconciler:
             ReconcilePolicy(self.stale_after, resume_lookback=resume_lookback, max_per_pass=max_per_pass),
             sync=deps.sync.sync,
             resume=deps.requests.resume,
+            drain=deps.bus.handle,
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

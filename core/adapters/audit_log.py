@@ -2,7 +2,9 @@
 
 Keys are ``logs/<id>/<iso-ts>-<seq><random>.json``: the timestamp first so keys sort oldest
 first, a per-process sequence so events recorded at the same instant keep their order, and a
-random tail so writers in several processes never collide. Bodies are
+random tail so writers in several processes never collide. A domain event (``event_id``: its
+document version and index, from the request's outbox) has a key derived from it instead,
+``logs/<id>/<iso-ts>-<event_id>.json``, written only if absent: a replay writes nothing new. Bodies are
 ``{timestamp, requestId, event, actor, source, data}`` with credentials redacted from
 ``data``. ``record`` never raises: the audit trail must not break the flow it records, so a
 failure is logged (without the event data) and swallowed.
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 
 from core.adapters.local_objects import LocalObjectStore
 from core.adapters.s3_objects import S3ObjectStore
+from core.domain.errors import VersionConflict
 from core.domain.redaction import redact_value
 from core.ports.audit import LifecycleEvent
 from core.ports.clock import Clock
@@ -64,18 +67,25 @@ class ObjectAuditLog:
         actor: str | None = None,
         source: str | None = None,
         data: dict[str, Any] | None = None,
+        event_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         try:
             entry = LifecycleEvent(
-                timestamp=self._clock.now(),
+                timestamp=at or self._clock.now(),
                 requestId=request_id,
                 event=event,
                 actor=actor,
                 source=source,
                 data=redact_value(data or {}),
             )
-            key = f"{LOGS_PREFIX}{safe_segment(request_id)}/{key_timestamp(entry.timestamp)}-{unique_suffix()}.json"
+            tail = f"e{safe_segment(event_id)}" if event_id is not None else unique_suffix()
+            key = f"{LOGS_PREFIX}{safe_segment(request_id)}/{key_timestamp(entry.timestamp)}-{tail}.json"
             self._objects.put(key, entry.model_dump_json().encode(), if_none_match=True)
+        except VersionConflict:
+            if event_id is None:  # pragma: no cover - a random key never collides
+                log.warning("audit: key collision recording %r for %s", event, request_id)
+            # else: this event was recorded before (a replay): nothing new to write
         except Exception as exc:
             log.warning("audit: could not record %r for %s: %s", event, request_id, type(exc).__name__)
 

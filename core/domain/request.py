@@ -8,7 +8,11 @@ Older documents are upgraded once, when they are read (``Request._upgrade_legacy
 mirrors (``prNumber``, ``prUrl``, ``activePrNumber``, ``pullRequest``) fill ``pr`` when it is
 missing, the four spellings of the chat session id land in ``chatSessionId``, and fields nothing
 reads (``templateId``, ``environmentName``, ``moduleRef``, ``registryRef``, ``previousPrs``) are
-dropped. A document written afterwards carries only the current fields.
+dropped. A document written afterwards carries only the current fields. Operations' steps from
+before they were typed are upgraded the same way, by their own models (``core.domain.operation``).
+
+The request is also the aggregate's unit of consistency: a change and the domain events it made
+(``outbox``, ``core.domain.events``) are one document, written by one compare-and-swap.
 """
 
 from __future__ import annotations
@@ -16,11 +20,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, model_validator
 
+from core.domain.doc_model import DocModel, RunRef
 from core.domain.errors import InvalidDocument
-from core.domain.run_report import Diagnostic
+from core.domain.events import DomainEvent
+from core.domain.operation import Operation, OpT
+from core.domain.workflows import RequestRunKind
+
+# The request's parts are imported from here (some are defined beside it).
+__all__ = [
+    "Approval",
+    "CardCopy",
+    "CleanupPr",
+    "Cost",
+    "DocModel",
+    "Drift",
+    "DriftCounts",
+    "Operation",
+    "PlanOutput",
+    "PlanSummary",
+    "PullRequestRef",
+    "Request",
+    "Requester",
+    "RunRef",
+    "SlackThread",
+    "TimelineStep",
+]
 
 # Keys of older documents, in both spellings: mirrors of ``pr``, other spellings of the chat
 # session id, and fields no code reads. ``Request._upgrade_legacy`` maps or drops them.
@@ -40,37 +66,6 @@ def _first_present(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
         if data.get(key) is not None:
             return data[key]
     return None
-
-
-class DocModel(BaseModel):
-    """Base for every stored sub-document: camelCase on the wire, unknown keys kept."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="allow",
-        validate_assignment=True,
-        ser_json_timedelta="float",
-    )
-
-    def to_doc(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
-
-
-class RunRef(DocModel):
-    """A GitHub Actions (or local runner) run as far as the lifecycle cares."""
-
-    run_id: int | None = None
-    url: str | None = None
-    status: str | None = None  # queued | in_progress | completed | requested | waiting | pending
-    conclusion: str | None = None  # success | failure | cancelled | timed_out | ...
-    head_sha: str | None = None
-    workflow: str | None = None
-    dispatched_at: datetime | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    # Terraform's first diagnostics when the run failed (redacted, bounded): why it failed.
-    diagnostics: list[Diagnostic] = Field(default_factory=list)
 
 
 class PullRequestRef(DocModel):
@@ -190,21 +185,6 @@ class CardCopy(DocModel):
     posted_at: datetime | None = None
 
 
-class Operation(DocModel):
-    """Progress of a multi-step operation, recorded so a crash half-way is resumed, not repeated.
-
-    ``steps`` maps a step name to what it produced (a sha, a PR number, a run id, ``True``).
-    """
-
-    kind: str  # create | update | approve | merge | apply | destroy | replan
-    key: str  # idempotency key of the intent (e.g. the Slack action id or "rev-3")
-    started_at: datetime
-    completed_at: datetime | None = None
-    actor: str | None = None
-    steps: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-
-
 class Request(DocModel):
     # identity and meta
     id: str
@@ -258,6 +238,8 @@ class Request(DocModel):
     drift: Drift | None = None
     # progress of multi-step operations (idempotency and crash resume)
     operations: list[Operation] = Field(default_factory=list)
+    # events committed with the write that made them, until handled (``core.domain.events``)
+    outbox: list[DomainEvent] = Field(default_factory=list)
     archived_at: datetime | None = None
     # When a sync last learnt something (an idle refresh writes nothing, see SyncService.sync).
     last_synced_at: datetime | None = None
@@ -326,3 +308,33 @@ class Request(DocModel):
             if op.kind == kind and op.key == key:
                 return op
         return None
+
+    def find(self, op_type: type[OpT], key: str) -> OpT | None:
+        """The operation of ``op_type`` with ``key``, typed (its steps are the kind's own)."""
+        for op in self.operations:
+            if isinstance(op, op_type) and op.key == key:
+                return op
+        return None
+
+    def pending(self, kind: str | None = None) -> list[Operation]:
+        """Unfinished operations (of ``kind``), oldest first."""
+        return [op for op in self.operations if op.completed_at is None and (kind is None or op.kind == kind)]
+
+    def run(self, kind: RequestRunKind) -> RunRef | None:
+        """The request's recorded run of ``kind``."""
+        match kind:
+            case "plan":
+                return self.plan_run
+            case "apply":
+                return self.apply_run
+            case "destroy":
+                return self.destroy_run
+
+    def set_run(self, kind: RequestRunKind, run: RunRef | None) -> None:
+        match kind:
+            case "plan":
+                self.plan_run = run
+            case "apply":
+                self.apply_run = run
+            case "destroy":
+                self.destroy_run = run

@@ -28,8 +28,13 @@ class AuditLog(Protocol):
         actor: str | None = None,
         source: str | None = None,
         data: dict[str, Any] | None = None,
+        event_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """Append an event. Never raises: a failure is logged and the flow goes on."""
+        """Append an event. Never raises: a failure is logged and the flow goes on.
+
+        ``event_id`` (with ``at``, when it happened) names a domain event: recording the same
+        id for the same request again writes nothing (a replayed outbox event)."""
         ...
 
     def events(self, request_id: str) -> list[LifecycleEvent]:

@@ -14,12 +14,12 @@ resolves the drift (``drift_resolved``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
-from core.domain.policy import plans_on_base
+from core.domain.operation import DestroyFailed
 from core.domain.redaction import redact, redact_value
 from core.domain.request import (
     Approval,
@@ -32,14 +32,11 @@ from core.domain.request import (
     RunRef,
     TimelineStep,
 )
-from core.ports.code_host import RunInfo
-from core.services.operations import LEASE_STEP, CleanupStage, cleanup_stage, cleanup_waiter
+from core.domain.workflows import request_run_kind
+from core.services.operations import CleanupStage, cleanup_stage, cleanup_waiter
+from core.services.runs import merge_run, run_rejection
 
-# How early a run may have been created relative to our recorded trigger and still count as
-# the run we dispatched (clock skew between us and GitHub).
-DISPATCH_SKEW = timedelta(minutes=2)
 _CONCLUSION_WORDS = {"success": "succeeded", "failure": "failed"}
-_RUN_RANK = {"requested": 0, "waiting": 0, "pending": 0, "queued": 1, "in_progress": 2, "completed": 3}
 
 
 @dataclass
@@ -82,65 +79,6 @@ def fold(request: Request, fact: Fact, *, now: datetime, extras: Extras | None =
 # -- runs ----------------------------------------------------------------------------------
 
 
-def apply_candidates(request: Request) -> set[str]:
-    """SHAs an apply run may have run on and still be this request's (the reference's rule)."""
-    shas = {
-        request.merged_sha,
-        request.commit_sha,
-        request.plan.head_sha if request.plan else None,
-        request.plan_run.head_sha if request.plan_run else None,
-        request.pr.head_sha if request.pr else None,
-        request.pr.merged_sha if request.pr else None,
-    }
-    return {s for s in shas if s}
-
-
-def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
-    """Why a run of ``kind`` is not this request's current run, or None when it is."""
-    if kind not in ("plan", "apply", "destroy"):
-        return f"{kind} runs do not change a request"
-    current: RunRef | None = getattr(request, f"{kind}_run")
-    if current is not None and current.run_id is not None:
-        if run.run_id == current.run_id:
-            return None
-        if run.run_id < current.run_id:
-            return f"{kind} run {run.run_id} is older than the recorded run {current.run_id}"
-    if kind == "plan" and plans_on_base(request):
-        return _drift_plan_rejection(request, current, run)
-    if kind == "plan":
-        # The PR head is the truth once known (someone may have pushed); else our last commit.
-        head = (request.pr.head_sha if request.pr else None) or request.commit_sha
-        if run.head_sha and head and run.head_sha != head:
-            return f"plan run {run.run_id} planned commit {run.head_sha[:12]}, not the PR head {head[:12]}"
-        return None
-    if kind == "apply":
-        if run.head_sha and run.head_sha in apply_candidates(request):
-            return None
-        triggered = request.apply_triggered_at
-        unrecorded = current is None or current.run_id is None
-        if unrecorded and triggered and run.created_at and run.created_at >= triggered - DISPATCH_SKEW:
-            return None  # the run our apply dispatched; the base branch moved on since the merge
-        sha = run.head_sha[:12] if run.head_sha else "an unknown commit"
-        return f"apply run {run.run_id} ran on {sha}, which is not one of this request's commits"
-    dispatching = any(op.kind == "destroy" and op.completed_at is None for op in request.operations)
-    if current is None and request.destroy_triggered_at is None and not dispatching:
-        return "no destroy was requested for this request"
-    return None
-
-
-def _drift_plan_rejection(request: Request, current: RunRef | None, run: RunInfo) -> str | None:
-    """After the merge a new plan run is the drift re-plan of the base branch: its commit is the
-    base head, not the PR's, so it is told by time instead. The recorded plan run must have been
-    dispatched after the drift check, and the run not created before that dispatch."""
-    drift = request.drift
-    dispatched = current.dispatched_at if current is not None else None
-    if drift is None or drift.checked_at is None or dispatched is None or dispatched < drift.checked_at:
-        return f"plan run {run.run_id} ran after the merge, and no drift re-plan was requested"
-    if run.created_at is not None and run.created_at < dispatched - DISPATCH_SKEW:
-        return f"plan run {run.run_id} was created before the drift re-plan was requested"
-    return None
-
-
 def _resolve_drift(request: Request, run: RunRef, now: datetime, out: Folded) -> None:
     """An apply dispatched after the drift was found, and succeeded: the infrastructure matches
     the code again. The last check's time and summary stay as history."""
@@ -156,51 +94,21 @@ def _resolve_drift(request: Request, run: RunRef, now: datetime, out: Folded) ->
     _step(request, "Drift resolved", now)
 
 
-def _merge_run(current: RunRef | None, run: RunInfo, kind: str) -> RunRef | None:
-    """The run as it should be stored, or None when the delivery is stale."""
-    same = current is not None and current.run_id == run.run_id
-    if same and current is not None:
-        old_rank = _RUN_RANK.get(current.status or "", 0)
-        new_rank = _RUN_RANK.get(run.status, 0)
-        if (current.conclusion is not None and run.conclusion is None) or new_rank < old_rank:
-            rerun = run.updated_at and current.completed_at and run.updated_at > current.completed_at
-            if not rerun:
-                return None
-    base = current if same and current is not None else RunRef()
-    completed = run.status == "completed"
-    started = base.started_at
-    if started is None and run.status in ("in_progress", "completed"):
-        started = run.created_at
-    return base.model_copy(
-        update={
-            "run_id": run.run_id,
-            "url": run.url or base.url,
-            "status": run.status,
-            "conclusion": run.conclusion if completed else None,
-            "head_sha": run.head_sha or base.head_sha,
-            "workflow": run.workflow or base.workflow,
-            "started_at": started,
-            "completed_at": (run.updated_at or base.completed_at) if completed else None,
-            "dispatched_at": base.dispatched_at
-            if same
-            else (current.dispatched_at if current and not current.run_id else None),
-        }
-    )
-
-
 def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras | None = None) -> Folded:
-    kind, run = fact.kind, fact.run
+    kind, run = request_run_kind(fact.kind), fact.run
+    if kind is None:
+        return Folded(reason=f"{fact.kind} runs do not change a request")
     reason = run_rejection(request, kind, run)
     if reason is not None:
         return Folded(reason=reason)
-    current: RunRef | None = getattr(request, f"{kind}_run")
-    merged = _merge_run(current, run, kind)
+    current = request.run(kind)
+    merged = merge_run(current, run)
     if merged is None:
         return Folded(reason=f"stale {kind} run delivery ({run.status})")
     merged, outputs_changed = _with_report(request, kind, merged, fact)
     out = Folded(run_url=merged.url, changed=outputs_changed)
     if merged != current:
-        setattr(request, f"{kind}_run", merged)
+        request.set_run(kind, merged)
         out.changed = True
         previous_conclusion = current.conclusion if current is not None and current.run_id == run.run_id else None
         if merged.conclusion is not None and merged.conclusion != previous_conclusion:
@@ -395,51 +303,22 @@ def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -
     return out
 
 
-def cleanup_run_step(recorded: dict[str, Any] | None, run: RunInfo) -> dict[str, Any] | None:
-    """The destroy's ``cleanup_run`` step after hearing of ``run``, or None when that says
-    nothing new or is stale (a late delivery never rolls a run back)."""
-    old = recorded or {}
-    completed = run.status == "completed"
-    if old.get("id") == run.run_id:
-        old_rank, new_rank = _RUN_RANK.get(str(old.get("status")), 0), _RUN_RANK.get(run.status, 0)
-        if new_rank < old_rank or (old.get("conclusion") and not completed):
-            return None
-    new = {
-        "id": run.run_id,
-        "url": run.url or old.get("url"),
-        "status": run.status,
-        "conclusion": run.conclusion if completed else None,
-    }
-    return None if new == old else new
-
-
 def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folded:
     """A run of the cleanup workflow: progress of the destroy waiting on it. Success unblocks
     it (its PR may not have reached us); a failure ends it with the run's error, status unchanged."""
     run = fact.run
+    reason = run_rejection(request, "cleanup", run)
     op = cleanup_waiter(request)
-    if op is None:
-        return Folded(reason="no destroy is waiting for a cleanup run")
-    recorded = op.steps.get("cleanup_run")
-    recorded = recorded if isinstance(recorded, dict) else None
-    known = recorded.get("id") if recorded else None
-    if known is not None and known != run.run_id:
-        return Folded(reason=f"cleanup run {run.run_id} is not the destroy's cleanup run {known}")
-    if known is None:
-        # Dispatched, but the host did not say which run: ours is newer than the last one and
-        # not created before we asked (the reference's rule for runs found by name).
-        marker = op.steps.get("cleanup_dispatch") or {}
-        previous, since = marker.get("previous"), _parse_time(marker.get("at"))
-        if isinstance(previous, int) and run.run_id <= previous:
-            return Folded(reason=f"cleanup run {run.run_id} is older than the destroy's request")
-        if since is not None and run.created_at is not None and run.created_at < since - DISPATCH_SKEW:
-            return Folded(reason=f"cleanup run {run.run_id} was created before the destroy was requested")
-    step = cleanup_run_step(recorded, run)
-    if step is None:
-        return Folded(reason="already known" if recorded and recorded.get("id") == run.run_id else "stale cleanup run")
-    op.steps["cleanup_run"] = step
-    conclusion = step["conclusion"]
-    out = Folded(changed=True, run_url=step["url"], reason=f"cleanup run {run.run_id} {conclusion or run.status}")
+    if reason is not None or op is None:
+        return Folded(reason=reason or "no destroy is waiting for a cleanup run")
+    recorded = op.steps.cleanup_run
+    step = merge_run(recorded, run)
+    # Only what the destroy waits on counts as news (a report repeating the run's state writes nothing).
+    if step is None or _progress(step) == _progress(recorded):
+        return Folded(reason="already known" if recorded and recorded.run_id == run.run_id else "stale cleanup run")
+    op.steps.cleanup_run = step
+    conclusion = step.conclusion
+    out = Folded(changed=True, run_url=step.url, reason=f"cleanup run {run.run_id} {conclusion or run.status}")
     if conclusion is None:
         out.events.append((f"cleanup_run_{run.status}", {"runId": run.run_id}))
         return out
@@ -451,13 +330,16 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     if conclusion not in FAILURE_CONCLUSIONS or stage in (CleanupStage.OPEN, CleanupStage.MERGED):
         return out  # its PR is there: the destroy goes on without the run
     error = f"the cleanup workflow run {run.run_id} concluded {conclusion.replace('_', ' ')}"
-    op.steps.update(failed={"runId": run.run_id, "conclusion": conclusion, "url": step["url"]})
-    op.steps.pop(LEASE_STEP, None)
-    op.error, op.completed_at = error, now
-    out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step["url"]}))
+    op.steps.failed = DestroyFailed(run_id=run.run_id, conclusion=conclusion, url=step.url)
+    op.end(error, now)
+    out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step.url}))
     _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
     out.notice = ("destroy_failed", f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.")
     return out
+
+
+def _progress(run: RunRef | None) -> tuple[int | None, str | None, str | None, str | None] | None:
+    return (run.run_id, run.url, run.status, run.conclusion) if run is not None else None
 
 
 # -- reviews -------------------------------------------------------------------------------
@@ -516,7 +398,3 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
 
 def _step(request: Request, step: str, now: datetime, *, status: str | None = None, actor: str | None = None) -> None:
     request.timeline.append(TimelineStep(step=step, status=status, at=now, actor=actor))
-
-
-def _parse_time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None

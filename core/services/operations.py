@@ -1,9 +1,10 @@
 """Recorded operations: how a multi-step intent survives crashes, retries and double clicks.
 
-Every intent (create, update, approve, merge, apply, destroy, replan) is an ``Operation`` in
-the request document, named by its kind and idempotency key. Each step's result is written to
-``operation.steps`` (through the store's compare-and-swap) before the next step starts, so a
-retry continues after the last finished step. A lease (owner token + expiry, in the steps)
+Every intent (create, update, approve, merge, apply, destroy, replan) is an operation in the
+request document (``core.domain.operation``: typed steps per kind), named by its kind and
+idempotency key. Each step's result is written to ``operation.steps`` (through the store's
+compare-and-swap) before the next step starts, so a retry continues after the last finished
+step. A lease (owner token + expiry, ``steps.lease``)
 keeps two workers from running one operation at once: a Slack retry arriving while the first
 attempt still works finds the lease held and does nothing. A worker that dies leaves its lease
 to expire; one that fails with an exception releases it at once and records the error. An
@@ -14,21 +15,25 @@ succeed (the cleanup run failed) is *ended*: finished with its error, never resu
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
+from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
+from core.domain.operation import OPERATION_TYPES, DestroyOp, Lease, OperationBase, OpT, Steps, new_operation
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
 from core.ports.clock import Clock
-from core.ports.request_store import RequestStore
+from core.ports.request_store import Mutation, RequestStore
+from core.services.messagebus import MessageBus
+
+log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-LEASE_STEP = "lease"
 
 
 class Start(StrEnum):
@@ -46,24 +51,22 @@ class Begun:
     reason: str | None = None
 
 
-def lease_held(op: Operation, now: datetime, token: str) -> bool:
-    lease = op.steps.get(LEASE_STEP)
-    if not isinstance(lease, dict) or lease.get("owner") == token:
-        return False
-    until = lease.get("until")
-    return isinstance(until, str) and datetime.fromisoformat(until) > now
-
-
 def pending(request: Request, kind: str | None = None) -> list[Operation]:
-    return [op for op in request.operations if op.completed_at is None and (kind is None or op.kind == kind)]
+    return request.pending(kind)
+
+
+def operation_of(request: Request, op_type: type[OpT], key: str) -> OpT:
+    """The operation ``begin`` created (it never vanishes from a document)."""
+    op = request.find(op_type, key)
+    if op is None:  # pragma: no cover - begin() created it
+        raise LookupError(f"{request.id} has no {op_type.__name__} {key!r}")
+    return op
 
 
 # -- destroy: waiting on the cleanup workflow ------------------------------------------------
 #
 # A destroy dispatches the infra repo's cleanup workflow, which opens the cleanup PR on its own
 # time; the operation then waits, lease released, until that PR (or the run's end) is known.
-CLEANUP_STEPS = ("cleanup_dispatch", "cleanup_run")
-CLEANUP_DONE_STEPS = ("cleanup_merged", "cleanup_skipped")
 
 
 class CleanupStage(StrEnum):
@@ -75,18 +78,24 @@ class CleanupStage(StrEnum):
     DONE = "done"  # past the cleanup PR
 
 
-def cleanup_waiter(request: Request) -> Operation | None:
+def _past_cleanup(op: DestroyOp) -> bool:
+    return op.steps.cleanup_merged is not None or op.steps.cleanup_skipped is not None
+
+
+def cleanup_waiter(request: Request) -> DestroyOp | None:
     """The unfinished destroy that dispatched the cleanup workflow and is not past its PR."""
-    for op in pending(request, "destroy"):
-        started = any(step in op.steps for step in CLEANUP_STEPS)
-        if started and not any(step in op.steps for step in CLEANUP_DONE_STEPS):
+    for op in request.pending("destroy"):
+        if not isinstance(op, DestroyOp):
+            continue
+        started = op.steps.launch("cleanup") is not None or op.steps.cleanup_run is not None
+        if started and not _past_cleanup(op):
             return op
     return None
 
 
-def cleanup_stage(request: Request, op: Operation) -> CleanupStage:
+def cleanup_stage(request: Request, op: DestroyOp) -> CleanupStage:
     """Where the destroy ``op`` stands with its cleanup PR (pure: from the recorded facts)."""
-    if any(step in op.steps for step in CLEANUP_DONE_STEPS):
+    if _past_cleanup(op):
         return CleanupStage.DONE
     pr = request.cleanup_pr
     if pr is not None and pr.number is not None:
@@ -96,10 +105,15 @@ def cleanup_stage(request: Request, op: Operation) -> CleanupStage:
             return CleanupStage.OPEN
         if not pr.open:
             return CleanupStage.CLOSED
-    run = op.steps.get("cleanup_run")
-    if isinstance(run, dict) and run.get("conclusion") == "success":
+    run = op.steps.cleanup_run
+    if run is not None and run.conclusion == "success":
         return CleanupStage.FINISHED
     return CleanupStage.WAITING
+
+
+# What a write tells, decided inside it: from the status of the version it replaces and the
+# changed request, the notices (``Transition``; None: nothing) and events it commits.
+Tell = Callable[[Status, Request], Sequence[Transition | NewEvent | None]]
 
 
 class Paused(StrEnum):
@@ -108,18 +122,38 @@ class Paused(StrEnum):
     CLOSED = "closed"  # the operation ended meanwhile (e.g. failed by a fact)
 
 
+def restatus(request: Request, now: datetime) -> None:
+    """Store the derived status when it moved (status is never written any other way)."""
+    status = derive_status(request)
+    if status.value != request.status:
+        request.status, request.status_derived_at = status.value, now
+
+
 class Operations:
     """Begin, record steps of, finish and fail operations of one kind on one request."""
 
-    def __init__(self, store: RequestStore, clock: Clock) -> None:
+    def __init__(self, store: RequestStore, clock: Clock, bus: MessageBus) -> None:
         self._store = store
         self._clock = clock
+        self._bus = bus
+
+    def update(self, request_id: str, mutate: Mutation) -> Request:
+        """The store's compare-and-swap, with the outbox kept: events this process handled are
+        pruned in the write, and the committed events are handled after it."""
+
+        def write(request: Request) -> Request | None:
+            self._bus.prune(request)
+            return mutate(request)
+
+        stored = self._store.update(request_id, write)
+        self._bus.handle(stored)
+        return stored
 
     def new_token(self) -> str:
         return secrets.token_hex(8)
 
-    def lease_for(self, token: str) -> dict[str, str]:
-        return {"owner": token, "until": (self._clock.now() + LEASE).isoformat()}
+    def lease_for(self, token: str) -> Lease:
+        return Lease(owner=token, until=self._clock.now() + LEASE)
 
     def begin(
         self,
@@ -130,7 +164,7 @@ class Operations:
         *,
         actor: str | None,
         refuse: Callable[[Request], str | None] | None = None,
-        init: Callable[[Request], dict[str, Any]] | None = None,
+        init: Callable[[Request], Steps] | None = None,
     ) -> Begun:
         """Find or start the operation and take its lease.
 
@@ -138,7 +172,7 @@ class Operations:
         same kind (another key, e.g. a second click) is continued instead of starting a second.
         """
         now = self._clock.now()
-        found: dict[str, Any] = {}
+        found: dict[str, object] = {}
 
         def mutate(request: Request) -> Request | None:
             found.clear()
@@ -148,80 +182,88 @@ class Operations:
                 if reason is not None:
                     found.update(start=Start.REFUSED, reason=reason)
                     return None
-                others = pending(request, kind)
+                others = request.pending(kind)
                 if others:
                     op = others[0]
                 else:
-                    steps = init(request) if init is not None else {}
-                    op = Operation(kind=kind, key=key, started_at=now, actor=actor, steps=steps)
+                    steps = init(request) if init is not None else None
+                    op = new_operation(kind, key=key, started_at=now, actor=actor, steps=steps)
                     request.operations.append(op)
             found["key"] = op.key
             if op.completed_at is not None:
                 found["start"] = Start.DONE
                 return None
-            if lease_held(op, now, token):
+            if op.lease_held(now, token):
                 found["start"] = Start.BUSY
                 return None
-            op.steps[LEASE_STEP] = self.lease_for(token)
-            op.error = None
+            op.take(self.lease_for(token))
             request.updated_at = now
             found["start"] = Start.GO
             return request
 
-        stored = self._store.update(request_id, mutate)
-        return Begun(found["start"], stored, found.get("key", key), found.get("reason"))
+        stored = self.update(request_id, mutate)
+        reason = found.get("reason")
+        key_found = found.get("key", key)
+        start = found["start"]
+        assert isinstance(start, Start) and isinstance(key_found, str)
+        return Begun(start, stored, key_found, reason if isinstance(reason, str) else None)
 
     def record(
         self,
         request_id: str,
-        kind: str,
+        op_type: type[OpT],
         key: str,
-        steps: dict[str, Any],
+        step: Callable[[OpT], None] | None = None,
         *,
         change: Callable[[Request], None] | None = None,
         timeline: str | None = None,
         actor: str | None = None,
         finish: bool = False,
         observed: dict[str, Status] | None = None,
+        events: Sequence[NewEvent] = (),
+        tell: Tell | None = None,
     ) -> Request:
-        """Write step results (and the document changes they imply) in one compare-and-swap.
+        """Write step results (and the document changes they imply) in one compare-and-swap,
+        with ``events`` (audit records...) and the notices ``tell`` decides committed beside them.
 
-        ``observed["before"]`` receives the status of the version this write replaced (the
-        attempt that won the compare-and-swap), so a caller can tell whether its own write
-        moved the status or a webhook's fold already had."""
+        ``tell`` gets the status of the version this write replaced (the attempt that won the
+        compare-and-swap) and the changed request, so it can tell whether this write moved the
+        status or a webhook's fold already had; ``observed["before"]`` receives that status too."""
         now = self._clock.now()
 
         def mutate(request: Request) -> Request:
+            before = derive_status(request)
             if observed is not None:
-                observed["before"] = derive_status(request)
-            op = request.operation(kind, key)
-            if op is None:  # pragma: no cover - begin() always created it
-                raise LookupError(f"operation {kind}/{key} vanished from {request_id}")
-            op.steps.update(steps)
+                observed["before"] = before
+            op = operation_of(request, op_type, key)
+            if step is not None:
+                step(op)
             if change is not None:
                 change(request)
             if timeline:
                 request.timeline.append(TimelineStep(step=timeline, at=now, actor=actor))
             if finish:
-                op.completed_at = now
-                op.error = None
-                op.steps.pop(LEASE_STEP, None)
-            status = derive_status(request)
-            if status.value != request.status:
-                request.status, request.status_derived_at = status.value, now
+                op.finish(now)
+            restatus(request, now)
+            emit_all(request, events, at=now)
+            if tell is not None:
+                told = tell(before, request)
+                emit_all(request, [t if isinstance(t, NewEvent) else notice(t) for t in told if t is not None], at=now)
             request.updated_at = now
             return request
 
-        return self._store.update(request_id, mutate)
+        return self.update(request_id, mutate)
 
-    def pause(self, request_id: str, kind: str, key: str, ready: Callable[[Request], bool]) -> tuple[Request, Paused]:
+    def pause(
+        self, request_id: str, op_type: type[OpT], key: str, ready: Callable[[Request], bool]
+    ) -> tuple[Request, Paused]:
         """Release the lease of an operation that waits for the code host, unless
         ``ready(request)`` says what it waits for is already there (checked in the same
         compare-and-swap, so a fact stored just before is never missed)."""
         outcome: dict[str, Paused] = {}
 
         def mutate(request: Request) -> Request | None:
-            op = request.operation(kind, key)
+            op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 outcome["state"] = Paused.CLOSED
                 return None
@@ -229,55 +271,60 @@ class Operations:
                 outcome["state"] = Paused.READY
                 return None
             outcome["state"] = Paused.WAITING
-            op.steps.pop(LEASE_STEP, None)
-            op.error = None
+            op.release()
             request.updated_at = self._clock.now()
             return request
 
-        stored = self._store.update(request_id, mutate)
+        stored = self.update(request_id, mutate)
         return stored, outcome["state"]
 
     def end(
         self,
         request_id: str,
-        kind: str,
+        op_type: type[OpT],
         key: str,
         error: str,
-        steps: dict[str, Any],
+        step: Callable[[OpT], None] | None = None,
         *,
         timeline: str | None = None,
+        events: Sequence[NewEvent] = (),
     ) -> Request:
         """Close an operation that cannot succeed (not retried by ``resume``): the error and
-        ``steps`` are kept, the lease released. A new intent (a new key) starts over."""
+        what ``step`` records are kept, the lease released. A new intent (a new key) starts over."""
         now = self._clock.now()
 
         def mutate(request: Request) -> Request | None:
-            op = request.operation(kind, key)
+            op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
-            op.steps.update(steps)
-            op.steps.pop(LEASE_STEP, None)
-            op.error, op.completed_at = error[:1000], now
+            if step is not None:
+                step(op)
+            op.end(error, now)
             if timeline:
                 request.timeline.append(TimelineStep(step=timeline, status="failure", message=error[:500], at=now))
+            emit_all(request, events, at=now)
             request.updated_at = now
             return request
 
-        return self._store.update(request_id, mutate)
+        return self.update(request_id, mutate)
 
-    def fail(self, request_id: str, kind: str, key: str, error: str) -> None:
-        """Record the error and release the lease so a retry can continue at once."""
+    def fail(self, request_id: str, kind: str, key: str, error: str, *, events: Sequence[NewEvent] = ()) -> None:
+        """Record the error and release the lease so a retry can continue at once. Called while
+        an exception is already on its way up: a failure here is logged, not raised over it."""
+        op_type = OPERATION_TYPES.get(kind, OperationBase)
+        now = self._clock.now()
 
         def mutate(request: Request) -> Request | None:
-            op = request.operation(kind, key)
+            op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
-            op.error = error[:1000]
-            op.steps.pop(LEASE_STEP, None)
-            request.updated_at = self._clock.now()
+            op.fail(error)
+            emit_all(request, events, at=now)
+            request.updated_at = now
             return request
 
         try:
-            self._store.update(request_id, mutate)
+            self.update(request_id, mutate)
         except Exception:
-            return
+            # The lease then expires on its own (LEASE); the original error still propagates.
+            log.exception("could not record the failure of %s operation %s on %s", kind, key, request_id)

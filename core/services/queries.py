@@ -17,6 +17,7 @@ from core.domain.lifecycle import derive_status
 from core.domain.metrics import OpsMetrics, build_ops_metrics
 from core.domain.request import Request
 from core.domain.status import Status
+from core.domain.workflows import REQUEST_RUN_KINDS
 from core.ports.audit import AuditLog, LifecycleEvent
 from core.ports.chat_log import ChatEntry, ChatLog
 from core.ports.clock import Clock
@@ -53,8 +54,8 @@ def links_of(request: Request) -> list[AuditLink]:
         links.append(AuditLink(kind="pull_request", url=request.pr_url, label=f"#{number}" if number else None))
     if request.cleanup_pr is not None and request.cleanup_pr.url:
         links.append(AuditLink(kind="cleanup_pr", url=request.cleanup_pr.url, label=f"#{request.cleanup_pr.number}"))
-    for kind in ("plan", "apply", "destroy"):
-        run = getattr(request, f"{kind}_run")
+    for kind in REQUEST_RUN_KINDS:
+        run = request.run(kind)
         if run is not None and run.url:
             links.append(AuditLink(kind=f"{kind}_run", url=run.url, label=run.conclusion or run.status))
     return links

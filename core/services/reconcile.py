@@ -17,8 +17,11 @@ process knows what it holds without a call: a later pass of the same window skip
 already handled, and sends no conditional PUT it would lose against itself. A synced request
 with an unfinished operation is resumed; a possibly half-done one is read and resumed when an
 operation is unfinished, else remembered as clean so an idle request is read once, not every
-pass. An idle request costs one document read per window (the sync's) and writes nothing.
-Claim objects of windows before the previous one are deleted once per window. One request's
+pass. An idle request costs one document read per window (the sync's) and writes nothing. A
+request read with domain events still in its outbox (its writer died before running them) has
+them run (``drain``: the ``MessageBus``, whose handlers are idempotent, so events another
+process ran already change nothing). Claim objects of windows before the previous one are
+deleted once per window. One request's
 failure is reported and never stops the pass. The thread that runs passes lives in the web
 layer (``bot.web.reconciler``).
 """
@@ -52,6 +55,7 @@ _ERROR_CHARS = 200
 class ReconcileReport:
     synced: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
+    drained: list[str] = field(default_factory=list)  # outbox events run for these requests
     leased_elsewhere: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     sessions_swept: int = 0  # filled by the driver, which also sweeps intake sessions
@@ -109,6 +113,7 @@ class ReconcileService:
         *,
         sync: Callable[[str], Request],
         resume: Callable[[str], Request],
+        drain: Callable[[Request], int] | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
@@ -116,6 +121,7 @@ class ReconcileService:
         self.policy = policy
         self._sync_one = sync  # SyncService.sync: a full refresh from the code host
         self._resume_one = resume  # RequestService.resume: finish an unfinished operation
+        self._drain_one = drain  # MessageBus.handle: run the events a write committed
         self._clean: dict[str, int] = {}
         self._claims = WindowClaims(objects)
         self._window: int | None = None
@@ -170,6 +176,7 @@ class ReconcileService:
         try:
             request = self._sync_one(request_id)
             report.synced.append(request_id)
+            self._drain(request, report)
             if pending(request):
                 self._resume_one(request_id)
                 report.resumed.append(request_id)
@@ -180,6 +187,7 @@ class ReconcileService:
     def _check_resume(self, request_id: str, report: ReconcileReport) -> None:
         try:
             request = self._store.get(request_id)
+            self._drain(request, report)
             if not pending(request):
                 self._remember_clean(request_id, request.version)
                 return
@@ -190,6 +198,10 @@ class ReconcileService:
         except Exception as exc:
             report.errors[request_id] = _error(exc)
             log.warning("resuming %s failed: %s", request_id, type(exc).__name__, exc_info=True)
+
+    def _drain(self, request: Request, report: ReconcileReport) -> None:
+        if self._drain_one is not None and request.outbox and self._drain_one(request):
+            report.drained.append(request.id)
 
     def _remember_clean(self, request_id: str, version: int) -> None:
         if len(self._clean) >= _CLEAN_MEMO_MAX:

@@ -16,15 +16,14 @@ import logging
 from collections.abc import Sequence
 
 from core.domain.facts import Fact, RunFact
-from core.domain.request import Request, RunRef
+from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport, bounded
+from core.domain.workflows import request_run_kind
 from core.ports.audit import AuditLog
 from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunReports
-from core.services.fold import run_rejection
+from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
-
-_REPORTING_KINDS = ("plan", "apply", "destroy")
 
 
 def with_reports(
@@ -44,11 +43,12 @@ def with_reports(
 
 def _wants_report(request: Request, fact: RunFact) -> bool:
     run = fact.run
-    if fact.report is not None or fact.kind not in _REPORTING_KINDS or run.status != "completed":
+    kind = request_run_kind(fact.kind)
+    if fact.report is not None or kind is None or run.status != "completed":
         return False
     if run.conclusion is None or (run.conclusion == "success" and fact.kind != "apply"):
         return False  # a successful plan or destroy reports nothing beyond its plan
-    known: RunRef | None = getattr(request, f"{fact.kind}_run")
+    known = request.run(kind)
     if known is not None and known.run_id == run.run_id and known.conclusion is not None:
         return False  # already folded: its report (if any) is recorded
     return run_rejection(request, fact.kind, run) is None

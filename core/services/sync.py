@@ -1,19 +1,25 @@
 """``SyncService``: GitHub facts in, request state out.
 
 A webhook (or the local runner, or the reconciler's refresh) states a fact about one request;
-``apply_fact`` folds it in (``core.services.fold``), derives the status, persists with the
-store's compare-and-swap and tells the ``Notifier`` only when the status or a run conclusion
-changed, so replayed or duplicated deliveries write nothing and notify nobody. Fetching a
-successful plan's JSON (and cost) happens before the compare-and-swap, never inside it; a run
-that newly concluded in failure has its jobs read after it (when the host can list them: the
-``RunJobs`` port) so the reply names the job and step that failed and links that job's log.
+``apply_fact`` folds it in (``core.services.fold``), derives the status and persists with the
+store's compare-and-swap. What the fold did is committed in the same write as domain events
+(``core.domain.events``): audit records, the notices to tell (only when the status or a run
+conclusion changed, so replayed or duplicated deliveries write nothing and notify nobody) and,
+when a fold unblocked a waiting operation (the cleanup PR appeared, the cleanup run finished), a
+continuation; the ``MessageBus`` runs them after the write (a continuation's failure is logged:
+the fact is stored and the reconciler resumes later). Fetching a successful plan's JSON (and
+cost) happens before the compare-and-swap, never inside it; so does reading the jobs of a run
+that reports a new failure (when the host can list them: the ``RunJobs`` port), so the reply
+names the job and step that failed and links that job's log.
 ``sync(id)`` is the reconciler's full refresh: it reads the PR, its reviews and the recorded
 runs (conditional GETs in the GitHub client make an unchanged answer free) and folds them the
 same way; for a destroy waiting on the cleanup workflow it also looks for the cleanup PR and the
-cleanup run, so a lost webhook only delays it. When a fold unblocks a waiting operation (the
-cleanup PR appeared, the cleanup run finished), the optional ``on_unblocked(request_id)`` hook
-is called after the write (the composition root passes ``RequestService.resume``); its
-exceptions are logged, never raised: the fact is stored and the reconciler resumes later.
+cleanup run, so a lost webhook only delays it.
+
+Over 400 lines (about 530): the reading of facts, the fold-and-store and the pure helpers that
+shape what a fold commits (``_audit_events``, ``_tell``, ``failed_at``, at the bottom). Those
+helpers can move to a file of their own; that move was left out of the engine change only for
+lack of time to run the whole suite again after it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.domain.cost import InvalidCost, parse_cost
 from core.domain.errors import RequestArchived, RequestNotFound
+from core.domain.events import NewEvent, emit_all, notice
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
@@ -35,7 +42,7 @@ from core.domain.plan_summary import render_plan_text, summarize_plan
 from core.domain.policy import plans_on_base
 from core.domain.request import PlanSummary, Request, RunRef
 from core.domain.status import Status
-from core.domain.workflows import RunKind, WorkflowNames
+from core.domain.workflows import REQUEST_RUN_KINDS, RequestRunKind, WorkflowNames, request_run_kind
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.code_host import (
@@ -50,9 +57,11 @@ from core.ports.code_host import (
 )
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
-from core.services.fold import Extras, Folded, fold, run_rejection
+from core.services.fold import Extras, Folded, fold
+from core.services.messagebus import MessageBus
 from core.services.operations import cleanup_waiter
 from core.services.run_reports import with_reports
+from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +78,7 @@ STATUS_EVENTS: dict[Status, str] = {
     Status.DESTROYED: "destroyed",
     Status.FAILED: "failed",
 }
-_RUN_KINDS: tuple[RunKind, ...] = ("plan", "apply", "destroy")
+_RUN_KINDS = REQUEST_RUN_KINDS
 # Notices told on their own only when the status did not change (else they join its reply).
 _ASIDE_NOTICES = frozenset({"pr_closed", "pr_reopened"})
 
@@ -92,14 +101,15 @@ class _Pass:
     folded: list[Folded] = field(default_factory=list)
     before: Status | None = None
     after: Status | None = None
-    conclusions_before: dict[str, str | None] = field(default_factory=dict)
     wrote: bool = False
+    reasons: str = ""
+    notified: bool = False
 
 
 def _conclusions(request: Request) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for kind in _RUN_KINDS:
-        run: RunRef | None = getattr(request, f"{kind}_run")
+        run = request.run(kind)
         out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
     return out
 
@@ -122,7 +132,7 @@ class SyncService:
         *,
         summarize: Callable[[dict[str, Any]], PlanSummary] = summarize_plan,
         plan_text: Callable[[dict[str, Any]], str] = render_plan_text,
-        on_unblocked: Callable[[str], object] | None = None,
+        bus: MessageBus | None = None,
     ) -> None:
         self._store = store
         self._code_host = code_host
@@ -132,7 +142,8 @@ class SyncService:
         self._workflows = workflows
         self._summarize = summarize
         self._plan_text = plan_text
-        self.on_unblocked = on_unblocked
+        # The events each fold commits (audit, notices, continuations) run on the bus after the write.
+        self._bus = bus or MessageBus(audit, notifier)
 
     # -- webhook facts ---------------------------------------------------------------------
 
@@ -212,11 +223,10 @@ class SyncService:
             opened = self._code_host.find_pull_request(repo, cleanup_branch(rid))
             if opened is not None and (opened.state == "open" or opened.merged):
                 facts.append(PullRequestFact(request_id=rid, action="sync", pr=opened, cleanup=True))
-        step = waiter.steps.get("cleanup_run") if waiter is not None else None
-        if isinstance(step, dict) and step.get("conclusion") is None:
-            run_id = step.get("id")
-            if isinstance(run_id, int):
-                cleanup_run: RunInfo | None = self._code_host.get_run(repo, run_id)
+        step = waiter.steps.cleanup_run if waiter is not None else None
+        if step is not None and step.conclusion is None:
+            if step.run_id is not None:
+                cleanup_run: RunInfo | None = self._code_host.get_run(repo, step.run_id)
             else:
                 cleanup_run = self._code_host.find_run(
                     repo, self._workflows.cleanup, request_id=rid, ref=request.target_base
@@ -224,7 +234,7 @@ class SyncService:
             if cleanup_run is not None:
                 facts.append(RunFact(request_id=rid, kind="cleanup", run=cleanup_run))
         for kind in _RUN_KINDS:
-            run: RunRef | None = getattr(request, f"{kind}_run")
+            run = request.run(kind)
             found: RunInfo | None = None
             if run is None or run.conclusion is not None:
                 continue
@@ -232,7 +242,7 @@ class SyncService:
                 # A plan after the merge is the drift re-plan, which runs on the base branch.
                 on_branch = kind == "plan" and not plans_on_base(request)
                 ref = request.branch_name if on_branch else request.target_base
-                found = self._code_host.find_run(repo, getattr(self._workflows, kind), request_id=rid, ref=ref)
+                found = self._code_host.find_run(repo, self._workflows.file(kind), request_id=rid, ref=ref)
             else:
                 found = self._code_host.get_run(repo, run.run_id)
             if found is not None:
@@ -316,10 +326,13 @@ class SyncService:
     ) -> SyncOutcome:
         now = self._clock.now()
         state = _Pass()
+        # Read before the compare-and-swap, never inside it: where a newly failed run failed.
+        failures = self._failure_details(request_id, facts)
 
         def mutate(request: Request) -> Request | None:
+            self._bus.prune(request)
             state.before = derive_status(request)
-            state.conclusions_before = _conclusions(request)
+            conclusions_before = _conclusions(request)
             state.folded = _fold_all(request, facts, extras, now)
             state.after = derive_status(request)
             state.wrote = any(f.changed for f in state.folded)
@@ -334,6 +347,21 @@ class SyncService:
                 request.last_synced_at = now
             if reads is not None:
                 request.code_host_reads = reads
+            if state.wrote:
+                failed = next(
+                    (failures[i] for i, f in enumerate(state.folded) if i in failures and f.run_concluded), None
+                )
+                now_concluded = _conclusions(request)
+                concluded = {k for k in _RUN_KINDS if now_concluded[k] != conclusions_before.get(k)}
+                state.reasons = _reasons(state.folded, synced)
+                events = _audit_events(state.folded, failed, actor=actor, source=source)
+                told = _tell(state.folded, state.before, state.after, concluded, state.reasons, failed, actor)
+                state.notified = bool(told)
+                events.extend(notice(t) for t in told)
+                if any(f.unblocked for f in state.folded):
+                    # A waiting operation can go on: continued after the write (``MessageBus``).
+                    events.append(NewEvent(name="operation_unblocked", audit=False, resume=True))
+                emit_all(request, events, at=now)
             request.updated_at = now
             return request
 
@@ -342,11 +370,12 @@ class SyncService:
         except RequestArchived:
             return SyncOutcome(request_id=request_id, changed=False, reason="request is archived")
         folded = state.folded
-        reasons = "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
+        reasons = _reasons(folded, synced)
         before, after = state.before, state.after
         archive = any(f.archive for f in folded) or (
             derive_status(stored) is Status.DESTROYED and stored.archived_at is None
         )
+        self._bus.handle(stored)
         if not state.wrote or before is None or after is None:
             if archive:
                 self._archive(request_id, source)
@@ -357,118 +386,124 @@ class SyncService:
                 status=after.value if after else None,
                 reason=reasons,
             )
-        failed_at = self._failure_detail(stored, facts, folded)
-        self._record_events(request_id, folded, failed_at, actor=actor, source=source)
-        now_concluded = _conclusions(stored)
-        concluded: set[str] = {k for k in _RUN_KINDS if now_concluded[k] != state.conclusions_before.get(k)}
-        notified = self._tell(stored, folded, before, after, concluded, reasons, failed_at, actor)
         if archive:
             self._archive(request_id, source)
-        if any(f.unblocked for f in folded):
-            self._unblocked(request_id)
         return SyncOutcome(
             request_id=request_id,
             changed=True,
             previous_status=before.value,
             status=after.value,
-            notified=notified,
+            notified=state.notified,
             reason=reasons,
         )
 
-    def _tell(
-        self,
-        stored: Request,
-        folded: Sequence[Folded],
-        before: Status,
-        after: Status,
-        concluded: set[str],
-        reasons: str,
-        failed_at: FailedAt | None,
-        actor: str | None,
-    ) -> bool:
-        """One reply for a status or run-conclusion change, plus the folds' notices; True when
-        anything was told. A drift plan that succeeded leaves the status at applied: its reply
-        is the plan's (``plan_ready``), not a second "applied"."""
-        told: list[Transition] = []
-        status_told = after != before or bool(concluded)
-        if status_told:
-            voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
-            drift_planned = before is after is Status.APPLIED and concluded == {"plan"}
-            run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
-            message = reasons if failed_at is None else f"{reasons}: {failed_at.text}"
-            # A PR closed or re-opened in the same change is said in this one reply.
-            asides = [f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES]
-            told.append(
-                Transition(
-                    event="approval_voided" if voided else "plan_ready" if drift_planned else STATUS_EVENTS[after],
-                    previous_status=before.value,
-                    status=after.value,
-                    actor=actor,
-                    message=" ".join([message, *asides])[:500],
-                    run_url=(failed_at.url if failed_at else None) or run_url,
-                )
-            )
-        for item in folded:
-            if item.notice is None or (status_told and item.notice[0] in _ASIDE_NOTICES):
-                continue
-            event, message = item.notice
-            told.append(
-                Transition(
-                    event=event,
-                    previous_status=before.value,
-                    status=after.value,
-                    actor=actor,
-                    message=message[:500],
-                    run_url=item.run_url,
-                )
-            )
-        for transition in told:
-            self._notifier.request_changed(stored, transition)
-        return bool(told)
-
-    def _record_events(
-        self, request_id: str, folded: Sequence[Folded], failed_at: FailedAt | None, *, actor: str | None, source: str
-    ) -> None:
-        for item in folded:
-            for event, data in item.events:
-                extra = {}
-                if failed_at is not None and event == f"{failed_at.kind}_completed":
-                    extra = {"failedAt": failed_at.text, "jobUrl": failed_at.url}
-                self._audit.record(request_id, event, actor=actor, source=source, data={**data, **extra})
-
-    def _failure_detail(self, request: Request, facts: Sequence[Fact], folded: Sequence[Folded]) -> FailedAt | None:
-        """Where a plan/apply/destroy run that just concluded in failure failed (its job and
-        step), when the code host can list a run's jobs. One read, only for a new failure."""
-        host, repo = self._code_host, repo_of(request)
-        if not isinstance(host, RunJobs) or repo is None:
-            return None
-        for fact, item in zip(facts, folded, strict=False):
-            if not (isinstance(fact, RunFact) and fact.kind in _RUN_KINDS and item.run_concluded):
-                continue
-            if fact.run.conclusion not in FAILURE_CONCLUSIONS:
-                continue
+    def _failure_details(self, request_id: str, facts: Sequence[Fact]) -> dict[int, FailedAt]:
+        """Where each run fact that reports a failure the request does not know yet failed (its
+        job and step), by the fact's index, when the code host can list a run's jobs. One read,
+        only for a new failure (the fold decides whether it is one; a replay costs nothing)."""
+        host = self._code_host
+        candidates = [
+            (i, f)
+            for i, f in enumerate(facts)
+            if isinstance(f, RunFact) and f.kind in _RUN_KINDS and f.run.conclusion in FAILURE_CONCLUSIONS
+        ]
+        if not candidates or not isinstance(host, RunJobs):
+            return {}
+        try:
+            current = self._store.get(request_id)
+        except RequestNotFound:
+            return {}
+        repo = repo_of(current)
+        if repo is None:
+            return {}
+        out: dict[int, FailedAt] = {}
+        for i, fact in candidates:
+            kind = request_run_kind(fact.kind)
+            known = current.run(kind) if kind is not None else None
+            if known is not None and known.run_id == fact.run.run_id and known.conclusion == fact.run.conclusion:
+                continue  # told already
+            if run_rejection(current, fact.kind, fact.run) is not None:
+                continue  # not this request's run: the fold ignores it
             try:
                 jobs = host.list_jobs(repo, fact.run.run_id)
             except CodeHostError as exc:
                 log.warning("jobs of run %s unavailable: %s", fact.run.run_id, exc)
-                return None
-            return failed_at(fact.kind, jobs)
-        return None
-
-    def _unblocked(self, request_id: str) -> None:
-        hook = self.on_unblocked
-        if hook is None:
-            return
-        try:
-            hook(request_id)
-        except Exception:
-            # The fact is stored; the operation stays unfinished and the reconciler resumes it.
-            log.exception("continuing %s after a fact unblocked it failed", request_id)
+                return out
+            found = failed_at(fact.kind, jobs)
+            if found is not None:
+                out[i] = found
+            return out  # the first new failure is the one told
+        return out
 
     def _archive(self, request_id: str, source: str) -> None:
         """Move a destroyed request to ``history/`` (idempotent in the store)."""
         self._store.archive(request_id)
         self._audit.record(request_id, "archived", source=source, data={"to": f"history/{request_id}.json"})
+
+
+def _reasons(folded: Sequence[Folded], synced: bool) -> str:
+    return "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
+
+
+def _audit_events(
+    folded: Sequence[Folded], failed: FailedAt | None, *, actor: str | None, source: str
+) -> list[NewEvent]:
+    events: list[NewEvent] = []
+    for item in folded:
+        for name, data in item.events:
+            extra = {}
+            if failed is not None and name == f"{failed.kind}_completed":
+                extra = {"failedAt": failed.text, "jobUrl": failed.url}
+            events.append(NewEvent(name=name, actor=actor, source=source, data={**data, **extra}))
+    return events
+
+
+def _tell(
+    folded: Sequence[Folded],
+    before: Status,
+    after: Status,
+    concluded: set[RequestRunKind],
+    reasons: str,
+    failed: FailedAt | None,
+    actor: str | None,
+) -> list[Transition]:
+    """One reply for a status or run-conclusion change, plus the folds' notices. A drift plan
+    that succeeded leaves the status at applied: its reply is the plan's (``plan_ready``), not a
+    second "applied"."""
+    told: list[Transition] = []
+    status_told = after != before or bool(concluded)
+    if status_told:
+        voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
+        drift_planned = before is after is Status.APPLIED and concluded == {"plan"}
+        run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
+        message = reasons if failed is None else f"{reasons}: {failed.text}"
+        # A PR closed or re-opened in the same change is said in this one reply.
+        asides = [f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES]
+        told.append(
+            Transition(
+                event="approval_voided" if voided else "plan_ready" if drift_planned else STATUS_EVENTS[after],
+                previous_status=before.value,
+                status=after.value,
+                actor=actor,
+                message=" ".join([message, *asides])[:500],
+                run_url=(failed.url if failed else None) or run_url,
+            )
+        )
+    for item in folded:
+        if item.notice is None or (status_told and item.notice[0] in _ASIDE_NOTICES):
+            continue
+        event, message = item.notice
+        told.append(
+            Transition(
+                event=event,
+                previous_status=before.value,
+                status=after.value,
+                actor=actor,
+                message=message[:500],
+                run_url=item.run_url,
+            )
+        )
+    return told
 
 
 @dataclass(frozen=True)

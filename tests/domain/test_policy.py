@@ -166,10 +166,10 @@ def test_create() -> None:
 
 
 def test_destroy_is_not_offered_twice_while_one_is_under_way() -> None:
-    from core.domain.request import Operation
+    from core.domain.operation import DestroyOp
 
     applied = at_status("applied")
-    started = Operation(kind="destroy", key="destroy", started_at=applied.updated_at)
+    started = DestroyOp(key="destroy", started_at=applied.updated_at)
     pending = applied.model_copy(update={"operations": [started]})
     decision = allowed_actions(pending, Actor("U_ADMIN"), POLICY)[Action.DESTROY]
     assert not decision.allowed and "under way" in (decision.reason or "")
@@ -237,10 +237,10 @@ def test_a_drift_check_newer_than_the_drift_plan_needs_a_new_plan() -> None:
 
 
 def test_no_replan_after_drift_while_a_destroy_is_under_way() -> None:
-    from core.domain.request import Operation
+    from core.domain.operation import DestroyOp
 
     request = at_status("applied_with_drift")
-    request.operations = [Operation(kind="destroy", key="destroy", started_at=request.updated_at)]
+    request.operations = [DestroyOp(key="destroy", started_at=request.updated_at)]
     assert allowed_actions(request, Actor("U_APP"), POLICY)[Action.REPLAN].reason == "a destroy is under way"
 
 

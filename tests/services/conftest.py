@@ -160,9 +160,13 @@ class World:
     def fresh_requests(self) -> RequestService:
         """A second process: the same ports (the code host as the test may have replaced it), a
         new graph."""
+        return self.fresh_graph().requests
+
+    def fresh_graph(self) -> Deps:
+        """A second process's whole graph over the same ports."""
         ports = ports_of(self.deps)
         ports["code_host"] = self.host
-        return service_graph(self.deps.settings, **ports).requests
+        return service_graph(self.deps.settings, **ports)
 
 
 def ports_of(deps: Deps) -> Overrides:

@@ -18,7 +18,7 @@ def run_fact(world: World, request_id: str, run_id: int, kind: RunKind) -> RunFa
 
 
 def finish_run(world: World, request: Request, kind: RunKind, conclusion: str = "success") -> SyncOutcome:
-    run = getattr(world.get(request.id), f"{kind}_run")
+    run = world.get(request.id).run(kind)
     assert run is not None and run.run_id is not None, f"no {kind} run recorded"
     world.host.start_run(run.run_id)
     world.sync.apply_fact(run_fact(world, request.id, run.run_id, kind))
@@ -72,8 +72,8 @@ def applied(world: World, **overrides: Any) -> Request:
 def cleanup_run_id(world: World, request_id: str) -> int:
     """The cleanup run the request's newest destroy dispatched."""
     ops = [op for op in world.get(request_id).operations if op.kind == "destroy"]
-    assert ops and isinstance(ops[-1].steps.get("cleanup_run"), dict), "no cleanup run recorded"
-    run_id = ops[-1].steps["cleanup_run"]["id"]
+    assert ops and ops[-1].steps.cleanup_run is not None, "no cleanup run recorded"
+    run_id = ops[-1].steps.cleanup_run.run_id
     assert isinstance(run_id, int)
     return run_id
 

@@ -164,7 +164,7 @@ def test_merge_of_a_moved_head_fails_cleanly(world: World) -> None:
     stored = world.get(request.id)
     assert not stored.pr.merged and stored.status == "approved"
     op = next(op for op in stored.operations if op.kind == "merge")
-    assert op.error and "modified" in op.error and "lease" not in op.steps
+    assert op.error and "modified" in op.error and op.steps.lease is None
     assert "merge_failed" in world.events(request.id)
 
 
@@ -233,7 +233,7 @@ def test_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World
     assert world.host.calls["dispatch_workflow"] == 3 and not world.host.runs_of("destroy.yml")
     assert requested.status == "applied" and requested.cleanup_pr is None and requested.destroy_run is None
     op = requested.operation("destroy", "destroy")
-    assert op.completed_at is None and op.steps["cleanup_run"]["id"] == cleanup_run.run_id and "lease" not in op.steps
+    assert op.completed_at is None and op.steps.cleanup_run.run_id == cleanup_run.run_id and op.steps.lease is None
     assert requested.timeline[-1].step == "Destroy requested"
     assert world.events(request.id)[-1] == "destroy_requested"
     sent = world.notifier.sent[-1][1]

@@ -43,8 +43,10 @@ def test_create_opens_branch_commit_pr_and_plan(world: World) -> None:
     assert request.plan_run.run_id == run.run_id and request.plan_run.status == "queued"
     # Recorded progress, events, timeline, one notification.
     op = request.operation("create", request.idempotency_key)
-    assert op.completed_at is not None and "lease" not in op.steps
-    assert set(op.steps) >= {"branch", "commit", "pr", "plan_dispatch", "plan_run"}
+    assert op.completed_at is not None and op.steps.lease is None
+    steps = op.steps
+    assert steps.branch is not None and steps.commit is not None and steps.pr is not None
+    assert steps.launches["plan"].at is not None and steps.launches["plan"].recorded
     assert world.events(request.id) == ["request_created", "branch_created", "pr_opened", "plan_dispatched"]
     assert [t.step for t in request.timeline] == [
         "Request created",

@@ -1,8 +1,8 @@
 """Destroy through the cleanup workflow: the waits, the failures and the retries.
 
 ``RequestService.destroy`` dispatches ``cleanup.yml`` and returns; the cleanup PR's fact (or the
-end of the cleanup run, or the reconciler's refresh) continues it through ``SyncService``'s
-``on_unblocked`` hook: merge the PR at its head, dispatch destroy. The fake host opens the PR when
+end of the cleanup run, or the reconciler's refresh) continues it through the message bus's
+continuation (``RequestService.resume``): merge the PR at its head, dispatch destroy. The fake host opens the PR when
 the workflow is dispatched; these tests decide which facts reach the services, and when.
 """
 
@@ -14,6 +14,7 @@ import pytest
 
 from core.domain.facts import RunFact
 from core.domain.request import Request
+from core.services.messagebus import MessageBus
 from core.services.sync import SyncService
 from tests.services.conftest import ADMIN, APPROVER, World
 from tests.services.helpers import (
@@ -44,8 +45,8 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     assert failed.changed and failed.notified and failed.status == "applied"
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
-    assert op.completed_at is not None and "concluded failure" in op.error and "lease" not in op.steps
-    assert op.steps["failed"]["conclusion"] == "failure"
+    assert op.completed_at is not None and "concluded failure" in op.error and op.steps.lease is None
+    assert op.steps.failed is not None and op.steps.failed.conclusion == "failure"
     assert stored.status == "applied" and stored.destroy_run is None and stored.cleanup_pr is None
     assert "destroy_failed" in world.events(rid) and stored.timeline[-1].status == "failure"
     sent = world.notifier.sent[-1][1]
@@ -65,7 +66,7 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     attempts = [op for op in retry.operations if op.kind == "destroy"]
     assert [op.key for op in attempts] == ["destroy", "destroy:retry-1"]
     assert len(world.host.runs_of("cleanup.yml")) == 2
-    assert attempts[-1].steps["cleanup_dispatch"]["previous"] == attempts[0].steps["cleanup_run"]["id"]
+    assert attempts[-1].steps.launches["cleanup"].previous == attempts[0].steps.cleanup_run.run_id
     finish_cleanup(world, rid)
     done = world.get(rid)
     assert done.status == "destroying" and done.cleanup_pr.merged and len(world.host.runs_of("destroy.yml")) == 1
@@ -118,9 +119,9 @@ def test_the_reconciler_resume_alone_does_nothing_while_the_workflow_works(world
     request = _requested(world)
     calls, version = world.host.total(), world.get(request.id).version
     world.clock.advance(minutes=5)
-    alone = world.fresh_requests()
-    alone.refresh = None  # not wired: the resume alone (the composition root wires the refresh)
-    assert alone.resume(request.id).status == "applied"
+    graph = world.fresh_graph()
+    graph.bus.on_refresh(None)  # not wired: the resume alone (the composition root wires the refresh)
+    assert graph.requests.resume(request.id).status == "applied"
     assert world.host.total() == calls and world.get(request.id).version == version
 
 
@@ -135,7 +136,7 @@ def test_a_cleanup_run_without_a_pr_means_nothing_to_remove_and_destroy_goes_on(
     finish_cleanup(world, rid)
     done = world.get(rid)
     assert done.status == "destroying" and done.cleanup_pr is None and len(world.host.runs_of("destroy.yml")) == 1
-    assert "workflow found no" in done.operation("destroy", "destroy").steps["cleanup_skipped"]
+    assert "workflow found no" in done.operation("destroy", "destroy").steps.cleanup_skipped
     assert "cleanup_not_needed" in world.events(rid)
 
 
@@ -186,11 +187,11 @@ def test_a_failing_hook_is_logged_and_the_fact_still_stored(world: World, caplog
     def broken(_request_id: str) -> None:
         raise RuntimeError("resume is down")
 
-    sync = SyncService(
-        world.store, world.host, world.notifier, world.audit, world.clock, world.workflows, on_unblocked=broken
-    )
+    bus = MessageBus(world.audit, world.notifier)
+    bus.on_resume(broken)
+    sync = SyncService(world.store, world.host, world.notifier, world.audit, world.clock, world.workflows, bus=bus)
     number = world.host.cleanup_pr(world.repo, rid)
-    with caplog.at_level(logging.ERROR, logger="core.services.sync"):
+    with caplog.at_level(logging.ERROR, logger="core.services.messagebus"):
         outcome = sync.apply_fact(pr_fact(world, rid, number, "opened", cleanup=True))
     assert outcome.changed and world.get(rid).cleanup_pr.number == number
     assert any("continuing" in r.getMessage() for r in caplog.records)
@@ -247,12 +248,12 @@ def test_without_run_details_the_cleanup_run_is_matched_by_name(world: World) ->
     rid = request.id
     world.host.return_run_details = False
     request = world.requests.destroy(rid, ADMIN)
-    assert request.operation("destroy", "destroy").steps["cleanup_run"]["id"] is None
+    assert request.operation("destroy", "destroy").steps.cleanup_run.run_id is None
     (run,) = world.host.runs_of("cleanup.yml")
     world.host.complete_run(run.run_id, "failure")
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(run)))
     assert outcome.changed and world.notifier.events(rid)[-1] == "destroy_failed"
-    assert world.get(rid).operation("destroy", "destroy").steps["cleanup_run"]["id"] == run.run_id
+    assert world.get(rid).operation("destroy", "destroy").steps.cleanup_run.run_id == run.run_id
 
 
 def test_a_cleanup_run_from_before_the_destroy_is_not_ours(world: World) -> None:
@@ -273,8 +274,7 @@ def test_the_reconcilers_resume_refreshes_a_waiting_destroy_when_wired(world: Wo
     """Every webhook of the cleanup workflow lost, and the request's status (applied) is one the
     reconciler never refreshes on its own: its resume of the unfinished destroy asks for a
     refresh, which finds the PR and continues the destroy."""
-    request = _requested(world)
-    world.requests.refresh = world.sync.sync
+    request = _requested(world)  # the composition root registered ``SyncService.sync`` as the refresh
     world.clock.advance(minutes=5)
     world.host.reset_counts()
     resumed = world.requests.resume(request.id)
@@ -292,5 +292,4 @@ def test_the_composition_root_wires_both_hooks(tmp_path: object) -> None:
     from bot.settings import load_settings
 
     deps = bootstrap.build(load_settings({"TFPILOT_DATA_DIR": str(tmp_path)}))
-    assert deps.sync.on_unblocked == deps.requests.resume
-    assert deps.requests.refresh == deps.sync.sync
+    assert deps.bus.handlers == {"resume": deps.requests.resume, "refresh": deps.sync.sync}

@@ -91,7 +91,7 @@ def _assert_one_of_each(stack: Stack, request: Request) -> None:
     assert request.plan_run is not None and request.plan_run.run_id == run["id"]
     assert request.status == "planning"
     op = request.operation("create", request.idempotency_key or "")
-    assert op is not None and op.completed_at is not None and "lease" not in op.steps
+    assert op is not None and op.completed_at is not None and op.steps.lease is None
     assert stack.world.events(request.id).count("plan_dispatched") == 1
     assert stack.world.notifier.events(request.id) == ["created"]
 
@@ -105,7 +105,7 @@ def _assert_nothing_half_done(stack: Stack, error: CodeHostError) -> Request:
     stored = stack.world.get(rid)
     op = stored.operation("create", stored.idempotency_key or "")
     assert op is not None and op.completed_at is None
-    assert op.error and "lease" not in op.steps  # an immediate retry may continue
+    assert op.error and op.steps.lease is None  # an immediate retry may continue
     assert "create_failed" in stack.world.events(rid)
     repo = stack.sim.repo(REPO)
     assert len([b for b in repo.refs if b.startswith("request/")]) <= 1
@@ -179,7 +179,7 @@ def test_a_fault_on_merge_ends_merged_or_in_a_clear_error(stack: Stack, fault: s
         assert "PR #" in str(exc) or "GitHub" in str(exc)
         stored = stack.world.get(request.id)
         op = next(op for op in stored.operations if op.kind == "merge")
-        assert op.error and "lease" not in op.steps and op.completed_at is None
+        assert op.error and op.steps.lease is None and op.completed_at is None
         assert stored.status == "approved" and not stored.pr.merged  # nothing recorded as merged
         merged = stack.requests.merge(request.id, APPROVER)  # the retry
     assert faults.hit

@@ -76,8 +76,9 @@ def test_linked_approver_lifecycle_on_a_protected_branch(stack: Stack, openapi_c
 
     approved = stack.requests.approve(rid, APPROVER, user_token=CAROL)
     assert approved.status == "approved"
-    standing = approved.operation("approve", approved.operations[-1].key).steps["standing"]
-    assert standing["via"] == "review" and standing["satisfies"] is True and standing["reason"] == "reviews_met"
+    standing = approved.operation("approve", approved.operations[-1].key).steps.standing
+    assert standing is not None
+    assert standing.via == "review" and standing.satisfies is True and standing.reason == "reviews_met"
     told = _told(stack, rid, "approved")
     assert told.approval is not None and told.approval.satisfies is True
     assert "/tfpilot link" not in _reply(stack, rid, told)
@@ -159,8 +160,8 @@ def test_a_ruleset_review_rule_is_read_and_its_bypass_honoured(stack: Stack) -> 
     ]
     stack.restart()  # a new process: the protection is read again
     again = stack.requests.approve(rid, ADMIN)
-    standing = again.operation("approve", again.operations[-1].key).steps["standing"]
-    assert standing["satisfies"] is True and standing["reason"] == "app_bypass"
+    standing = again.operation("approve", again.operations[-1].key).steps.standing
+    assert standing is not None and standing.satisfies is True and standing.reason == "app_bypass"
     assert stack.requests.merge(rid, APPROVER).status == "merged"
 
 

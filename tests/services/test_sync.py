@@ -413,7 +413,9 @@ def test_sync_finds_a_destroy_run_and_archives(world: World) -> None:
     world.host.return_run_details = False
     request = world.requests.destroy(request.id, ADMIN)
     op = request.operation("destroy", "destroy")
-    assert op.steps["cleanup_run"] == {"id": None, "url": None, "status": "requested", "conclusion": None}
+    cleanup = op.steps.cleanup_run
+    assert cleanup is not None
+    assert (cleanup.run_id, cleanup.url, cleanup.status, cleanup.conclusion) == (None, None, "requested", None)
     (cleanup,) = world.host.runs_of("cleanup.yml")
     world.host.complete_run(cleanup.run_id)
     world.clock.advance(minutes=2)
@@ -421,7 +423,7 @@ def test_sync_finds_a_destroy_run_and_archives(world: World) -> None:
     synced = world.sync.sync(request.id)
     assert world.host.calls["find_pull_request"] == 1 and world.host.calls["find_run"] == 1  # the cleanup run
     assert synced.status == "destroying" and synced.cleanup_pr.merged
-    assert synced.operation("destroy", "destroy").steps["cleanup_run"]["id"] == cleanup.run_id
+    assert synced.operation("destroy", "destroy").steps.cleanup_run.run_id == cleanup.run_id
     assert synced.destroy_run.run_id is None  # dispatched; which run is not known yet
     (run,) = world.host.runs_of("destroy.yml")
     world.host.complete_run(run.run_id)

@@ -247,7 +247,7 @@ class Harness:
     # --- the GitHub side -----------------------------------------------------------------------
     def finish_run(self, request_id: str, kind: RunKind, conclusion: str = "success") -> Request:
         """GitHub finishes the request's ``kind`` run: the webhook facts reach SyncService."""
-        run = getattr(self.deps.store.get(request_id), f"{kind}_run")
+        run = self.deps.store.get(request_id).run(kind)
         assert run is not None and run.run_id is not None, f"no {kind} run recorded"
         for step in (self.host.start_run, lambda run_id: self.host.complete_run(run_id, conclusion)):
             info = step(run.run_id)

@@ -1,0 +1,80 @@
+"""Request-document writes (compare-and-swaps) for one full lifecycle, step by step (`python -m bench writes`).
+
+Runs the real services over the in-memory fakes (``tests.services``: ``MemoryRequestStore`` is
+``ObjectRequestStore`` itself, so a write here is a write on S3), through create, plan,
+approve, merge, apply, destroy (cleanup workflow, its PR, the destroy run), and counts the
+document writes that landed for each step, plus what replaying every webhook of the lifecycle
+and an idle reconciler refresh cost. ``docs/storage.md`` keeps the numbers before and after the
+typed engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.domain.facts import PullRequestFact
+from tests.fakes import ManualClock
+from tests.services.conftest import ADMIN, APPROVER, World, create_cmd, service_graph
+from tests.services.fake_code_host import FakeCodeHost
+from tests.services.helpers import finish_run
+
+
+def _world() -> World:
+    clock = ManualClock()
+    return World.of(service_graph(clock=clock, code_host=FakeCodeHost(clock=clock, cleanup_runs="manual")))
+
+
+def measure() -> list[tuple[str, int]]:
+    world = _world()
+    rows: list[tuple[str, int]] = []
+    rid = ""
+
+    def step(name: str, action: Callable[[], object]) -> None:
+        before = world.store.writes
+        action()
+        rows.append((name, world.store.writes - before))
+
+    def create() -> None:
+        nonlocal rid
+        rid = world.requests.create(create_cmd()).id
+
+    step("create (branch, commit, PR, plan dispatch)", create)
+    step("plan run started + succeeded (2 facts)", lambda: finish_run(world, world.get(rid), "plan"))
+    step("approve", lambda: world.requests.approve(rid, APPROVER))
+    step("merge", lambda: world.requests.merge(rid, APPROVER))
+    step("apply (dispatch)", lambda: world.requests.apply(rid, APPROVER))
+    step("apply run started + succeeded (2 facts)", lambda: finish_run(world, world.get(rid), "apply"))
+    step("destroy (cleanup workflow dispatch)", lambda: world.requests.destroy(rid, ADMIN))
+
+    def cleanup_pr() -> None:
+        number = world.host.cleanup_pr(world.repo, rid)
+        info = world.host.pr_info(world.repo, number)
+        world.sync.apply_fact(PullRequestFact(request_id=rid, action="opened", pr=info, cleanup=True))
+
+    step("cleanup PR opened (fact: merge it, dispatch destroy)", cleanup_pr)
+    step("destroy run started + succeeded (2 facts), archive", lambda: finish_run(world, world.get(rid), "destroy"))
+    rows.append(("total", sum(n for _, n in rows)))
+    return rows
+
+
+def idle_refresh() -> int:
+    """Writes of one reconciler refresh of a planned request nothing happened to."""
+    world = _world()
+    rid = world.requests.create(create_cmd()).id
+    finish_run(world, world.get(rid), "plan")
+    world.clock.advance(minutes=30)
+    before = world.store.writes
+    world.sync.sync(rid)
+    return world.store.writes - before
+
+
+def main() -> None:
+    rows = measure()
+    width = max(len(name) for name, _ in rows)
+    for name, writes in rows:
+        print(f"{name:<{width}}  {writes:>3} writes")
+    print(f"{'idle reconciler refresh of a planned request':<{width}}  {idle_refresh():>3} writes")
+
+
+if __name__ == "__main__":
+    main()

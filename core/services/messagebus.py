@@ -1,0 +1,154 @@
+"""``MessageBus``: runs the handlers of the events a write committed, after the write.
+
+Every change to a request commits its domain events in the document's ``outbox`` (see
+``core.domain.events``) in the same compare-and-swap as the change. Whoever wrote the document,
+or whoever later reads one with events still pending (the reconciler), passes the stored
+document to ``handle``; each event then goes, in (version, index) order, to:
+
+- the audit log, with the event's id: one record per event, a replay writes nothing new;
+- the notifier, when the event carries a ``notice``, at most once per event across processes
+  (a ``Once`` marker named by request id and event id; the Slack notifier's own render
+  idempotency stays behind it). The notifier gets the committed document;
+- the continuation handlers, when the event asks to ``resume`` the request's operations (a
+  fact unblocked a waiting destroy). Their failures are logged: the event is committed and the
+  reconciler resumes the operation later.
+
+The bus also carries the two commands one service asks of another without holding it:
+``resume(request_id)`` and ``refresh(request_id)``; the composition root registers their
+handlers (``RequestService.resume``, ``SyncService.sync``).
+
+Handled events leave the outbox with a later write: every engine mutation calls ``prune`` (pure,
+inside the compare-and-swap), which drops the events this process has handled. Events handled
+elsewhere stay until a write of a process that handled them, or the reconciler's drain; running
+them again is harmless (every handler is idempotent), so nothing is lost and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from core.domain.events import DomainEvent
+from core.domain.request import Request
+from core.ports.audit import AuditLog
+from core.ports.notifier import Notifier
+from core.services.once import Once
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str], object]
+_REMEMBERED = 10_000  # requests whose handled events this process remembers (oldest forgotten)
+
+
+class MessageBus:
+    def __init__(self, audit: AuditLog, notifier: Notifier, once: Once | None = None) -> None:
+        self._audit = audit
+        self._notifier = notifier
+        self._once = once
+        self._resume: Handler | None = None
+        self._refresh: Handler | None = None
+        self._lock = threading.Lock()
+        # request id -> ids of events claimed by this process (claimed before running, so a
+        # handler that writes again and handles the newer document never re-runs its own event).
+        self._claimed: OrderedDict[str, set[str]] = OrderedDict()
+
+    # -- registration (the composition root) ----------------------------------------------
+
+    def on_resume(self, handler: Handler | None) -> None:
+        self._resume = handler
+
+    def on_refresh(self, handler: Handler | None) -> None:
+        self._refresh = handler
+
+    @property
+    def handlers(self) -> dict[str, Handler | None]:
+        """The command handlers registered (for the composition root's tests)."""
+        return {"resume": self._resume, "refresh": self._refresh}
+
+    # -- commands between services --------------------------------------------------------
+
+    def resume(self, request_id: str) -> None:
+        """Continue the request's unfinished operations (failures logged, never raised)."""
+        if self._resume is None:
+            return
+        try:
+            self._resume(request_id)
+        except Exception:
+            # The fact is stored; the operation stays unfinished and the reconciler resumes it.
+            log.exception("continuing %s failed", request_id)
+
+    def refresh(self, request_id: str) -> bool:
+        """Ask the code host for the request's facts (a lost webhook); False when nobody can."""
+        if self._refresh is None:
+            return False
+        self._refresh(request_id)
+        return True
+
+    # -- events ---------------------------------------------------------------------------
+
+    def pending(self, request: Request) -> list[DomainEvent]:
+        """The events of ``request`` this process has not handled, oldest first."""
+        with self._lock:
+            claimed = self._claimed.get(request.id, set())
+            return sorted((e for e in request.outbox if e.id not in claimed), key=lambda e: (e.version, e.index))
+
+    def handle(self, request: Request) -> int:
+        """Run the handlers of ``request``'s pending events (the committed document); returns
+        how many ran. Call it after the write, never inside a mutation."""
+        ran = 0
+        for event in sorted(request.outbox, key=lambda e: (e.version, e.index)):
+            if not self._claim(request.id, event.id):
+                continue
+            ran += 1
+            self._run(request, event)
+        return ran
+
+    def prune(self, request: Request) -> None:
+        """Drop the events this process handled from ``request`` (inside a mutation: pure)."""
+        if not request.outbox:
+            return
+        with self._lock:
+            claimed = self._claimed.get(request.id)
+            if not claimed:
+                return
+            request.outbox = [e for e in request.outbox if e.id not in claimed]
+
+    def _claim(self, request_id: str, event_id: str) -> bool:
+        with self._lock:
+            claimed = self._claimed.setdefault(request_id, set())
+            self._claimed.move_to_end(request_id)
+            while len(self._claimed) > _REMEMBERED:
+                self._claimed.popitem(last=False)
+            if event_id in claimed:
+                return False
+            claimed.add(event_id)
+            return True
+
+    def _run(self, request: Request, event: DomainEvent) -> None:
+        if event.audit:
+            self._audit.record(
+                request.id,
+                event.name,
+                actor=event.actor,
+                source=event.source,
+                data=event.data,
+                event_id=event.id,
+                at=event.at,
+            )
+        if event.notice is not None and self._first(request.id, event):
+            self._notifier.request_changed(request, event.notice)
+        if event.resume:
+            self.resume(request.id)
+
+    def _first(self, request_id: str, event: DomainEvent) -> bool:
+        if self._once is None:
+            return True
+        try:
+            return self._once.first(f"notice:{request_id}:{event.id}", at=event.at)
+        except Exception:
+            # Without the marker store, telling twice is worse than a missed reply the
+            # render backlog cannot know of: skip, loudly.
+            log.exception("notice %s of %s not sent: its marker could not be written", event.id, request_id)
+            return False

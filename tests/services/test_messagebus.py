@@ -1,0 +1,99 @@
+"""Domain events: committed with the write, run after it once, drained by whoever finds them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.adapters.audit_log import ObjectAuditLog
+from core.domain.events import NewEvent, Transition, emit_all
+from core.domain.request import Request
+from core.services.messagebus import MessageBus
+from core.services.once import Once
+from core.services.reconcile import ReconcilePolicy, ReconcileService
+from tests.fakes import InMemoryObjectStore, ManualClock
+from tests.services.conftest import APPROVER, World, create_cmd
+from tests.services.helpers import planned
+
+
+def _other_process_bus(world: World) -> MessageBus:
+    return MessageBus(world.audit, world.notifier, Once(world.deps.objects, "dedupe/events"))
+
+
+def test_each_write_commits_its_events_and_they_run_once(world: World) -> None:
+    request = world.requests.create(create_cmd())
+    stored = world.get(request.id)
+    # The events handled here left the outbox with the next write: only the last write's remain.
+    assert stored.outbox and {e.version for e in stored.outbox} == {stored.version}
+    assert [e.name for e in stored.outbox] == ["plan_dispatched", "created"]
+    audited, told = list(world.audit.entries), list(world.notifier.sent)
+    assert [e.event for e in audited].count("plan_dispatched") == 1 and world.notifier.events() == ["created"]
+    # Another process (or the reconciler) finding the same events runs them: nothing new happens.
+    assert _other_process_bus(world).handle(stored) == 2
+    assert world.audit.entries == audited and world.notifier.sent == told
+
+
+def test_a_writer_that_died_before_its_events_leaves_them_to_the_reconciler(world: World) -> None:
+    request = planned(world)
+    now = world.clock.now()
+    notice = Transition(event="approved", previous_status="plan_ready", status="plan_ready", actor=APPROVER.id)
+
+    def died_after_writing(current: Request) -> Request:
+        emit_all(current, [NewEvent(name="approved", actor=APPROVER.id, source="slack", data={"sha": "abc"})], at=now)
+        emit_all(current, [NewEvent(name="approved", audit=False, notice=notice)], at=now)
+        return current
+
+    world.store.update(request.id, died_after_writing)  # the process died here: nothing ran them
+    assert "approved" not in world.events(request.id)
+    reconciler = ReconcileService(
+        world.store,
+        world.deps.objects,
+        world.clock,
+        ReconcilePolicy(timedelta(hours=6)),
+        sync=world.sync.sync,
+        resume=world.requests.resume,
+        drain=_other_process_bus(world).handle,
+    )
+    world.clock.advance(minutes=5)
+    report = reconciler.run_once()
+    assert report.drained == [request.id]
+    assert world.events(request.id).count("approved") == 1 and world.notifier.events(request.id)[-1] == "approved"
+    # Another pass (or another replica's) changes nothing: the audit key and the notice marker hold.
+    world.clock.advance(minutes=5)
+    _other_process_bus(world).handle(world.get(request.id))
+    assert world.events(request.id).count("approved") == 1
+    assert world.notifier.events(request.id).count("approved") == 1
+
+
+def test_the_audit_key_of_an_event_is_written_once() -> None:
+    objects, clock = InMemoryObjectStore(), ManualClock()
+    audit = ObjectAuditLog(objects, clock)
+    for _ in range(2):
+        audit.record(
+            "req_abcdef", "approved", actor="U1", data={"sha": "abc"}, event_id="v00000003-000", at=clock.now()
+        )
+    audit.record("req_abcdef", "approved", actor="U1", event_id="v00000003-001", at=clock.now())
+    keys = list(objects.list_keys("logs/req_abcdef/"))
+    assert len(keys) == 2 and keys[0].endswith("-ev00000003-000.json")
+    assert [e.event for e in audit.events("req_abcdef")] == ["approved", "approved"]
+
+
+def test_a_failing_continuation_is_logged_and_the_event_stays_handled(world: World, caplog) -> None:
+    bus = MessageBus(world.audit, world.notifier)
+
+    def broken(_request_id: str) -> None:
+        raise RuntimeError("resume is down")
+
+    bus.on_resume(broken)
+    request = planned(world)
+    now = world.clock.now()
+
+    def unblock(current: Request) -> Request:
+        emit_all(current, [NewEvent(name="operation_unblocked", audit=False, resume=True)], at=now)
+        return current
+
+    stored = world.store.update(request.id, unblock)
+    with caplog.at_level("ERROR", logger="core.services.messagebus"):
+        # This bus (a new process) runs every event it finds, the earlier write's too.
+        assert bus.handle(stored) == len(stored.outbox)
+    assert any("continuing" in r.getMessage() for r in caplog.records)
+    assert bus.handle(stored) == 0  # claimed: not run again by this process
