@@ -197,7 +197,8 @@ class CommandHandlers:
             elif verb == "modules":
                 respond(response_type="ephemeral", **home_views.modules_message(self.k.deps.registry.modules()))
             elif verb == "insights":
-                respond(response_type="ephemeral", **home_views.insights_message(self.k.deps.queries.insights()))
+                metrics = self.k.deps.queries.insights(team_of(body))
+                respond(response_type="ephemeral", **home_views.insights_message(metrics))
             elif verb == "link":
                 self.link(respond, team_of(body), user)
             elif verb == "unlink":

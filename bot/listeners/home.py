@@ -61,7 +61,7 @@ def build_home(k: Kit, client: Any, team_id: str | None, user_id: str) -> dict[s
         ]
         buttons = row_buttons(k, awaiting, actor)
     try:
-        metrics = queries.insights()
+        metrics = queries.insights(team_id)
     except Exception:
         log.warning("ops metrics unavailable for the Home tab", exc_info=True)
         metrics = None

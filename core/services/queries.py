@@ -74,9 +74,13 @@ class QueryService:
     def list(self, filters: ListFilter | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         return self._store.list(filters, max(1, min(limit, MAX_PAGE)), cursor)
 
-    def insights(self) -> OpsMetrics:
+    def insights(self, slack_team: str | None = None) -> OpsMetrics:
+        """Ops metrics over every request, or over one Slack workspace's (and those not from
+        Slack) when ``slack_team`` is given: App Home and ``/tfpilot insights`` show a workspace
+        its own numbers only."""
         # Archived rows included: destroyed requests live in history/ and count as destroys.
-        return build_ops_metrics(self._store.rows(ListFilter(include_archived=True)), self._clock.now())
+        rows = self._store.rows(ListFilter(include_archived=True, slack_team=slack_team))
+        return build_ops_metrics(rows, self._clock.now())
 
     def drift_eligible(self, limit: int = 100, cursor: str | None = None) -> Page:
         """Applied requests that still exist (not destroyed, not archived), newest first."""

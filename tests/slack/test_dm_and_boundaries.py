@@ -182,6 +182,16 @@ def test_status_and_list_do_not_show_another_workspaces_requests(
     assert f"No request `{request.id}`" in other_status and request.id not in other_list
 
 
+def test_insights_count_only_their_workspaces_requests(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    create_request(h)
+    own = _command(h, "insights")
+    monkeypatch.setattr("tests.slack.harness.TEAM", OTHER_TEAM)
+    other = _command(h, "insights")
+    assert "*Requests*\\n1" in own
+    assert "*Requests*\\n0" in other
+
+
 def _command(h: Harness, text: str) -> str:
     before = len(h.fake.of("response_url"))
     assert h.command(DEV, text).status == 200
