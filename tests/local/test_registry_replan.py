@@ -114,6 +114,8 @@ def test_a_registry_module_replans_empty_after_apply(
 ) -> None:
     rid = "req_" + (module_id.replace("-", "") + "replan000000")[:12]
     config = ec2_config(local_cloud) if module_id == "ec2-instance" else REGISTRY.get(module_id).example_config()
+    # The session's cloud is shared with the in-repo modules' tests: names of its own.
+    config["name"] = f"replan-{config['name']}"
     vendor_into_forge(real_host, module_id)
     path, text = registry_render(module_id, rid, config)
     files = {path: pointed_at_repo(text, module_id)}
