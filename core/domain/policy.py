@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from core.domain.destroy import waits_for_review
 from core.domain.lifecycle import derive_status, run_failed, run_in_flight, run_succeeded
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
@@ -229,8 +230,11 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return "the request failed before apply; re-plan it first"
         return None
     if action is Action.DESTROY:
+        waiting = [op for op in request.operations if op.kind == "destroy" and op.completed_at is None]
+        if waiting and all(waits_for_review(request, op) for op in waiting):
+            return None  # the click continues it (a linked admin's click reviews the removal PR)
         if _pending(request, "destroy"):
-            return "a destroy is already under way (its cleanup pull request comes first)"
+            return "a destroy is already under way (its removal pull request comes first)"
         if request.apply_run is None:
             return "nothing was applied, so there is nothing to destroy"
         if run_in_flight(request.apply_run):

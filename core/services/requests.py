@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.ids import cleanup_branch, request_branch
 from core.domain.lifecycle import derive_status, run_failed
@@ -40,6 +41,7 @@ from core.ports.request_store import RequestStore
 from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.commands import CreateRequest, actor_of, digest
+from core.services.destroy import DestroyFlow
 from core.services.fold import DISPATCH_SKEW, cleanup_run_step
 from core.services.gate import NOT_ALLOWED, Gate
 from core.services.operations import Begun, CleanupStage, Operations, Paused, Start, cleanup_stage, pending
@@ -115,6 +117,7 @@ class RequestService:
         # Without a renderer the registry must be the real one: rendering needs its definitions.
         self._render = renderer or registry_renderer(cast("Registry", registry))
         self._ops = Operations(store, clock)
+        self._destroy_flow = DestroyFlow(self)
         # A full refresh from the code host (the composition root passes ``SyncService.sync``):
         # ``resume`` calls it for an operation that waits on the host, in case its webhook was lost.
         self.refresh = refresh
@@ -679,18 +682,56 @@ class RequestService:
 
     # -- destroy ---------------------------------------------------------------------------
 
-    def destroy(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
-        """Dispatch the cleanup workflow (it opens the PR removing the request's file); when that
-        PR appears, ``resume`` merges it at its head and dispatches the destroy workflow."""
+    def destroy(
+        self,
+        request_id: str,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        source: str = "slack",
+        user_token: str | None = None,
+    ) -> Request:
+        """Destroy the request's resources, keeping code and state in agreement (``DestroyFlow``:
+        removal PR, its approval, the targeted destroy with the file still on the base branch,
+        then the merge). ``user_token`` (a linked admin's) makes the removal PR's approval a real
+        GitHub review. A destroy begun the old way (the cleanup workflow) finishes the old way."""
         request = self._store.get(request_id)
-        key = key or _destroy_key(request)
-        waiting = [op for op in pending(request, "destroy") if _awaiting_cleanup(request, op)]
+        waiting = pending(request, "destroy")
+        legacy = [op for op in waiting if is_legacy(op)]
+        if legacy:
+            if any(_awaiting_cleanup(request, op) for op in legacy):
+                if request.operation("destroy", key or _destroy_key(request)) is None:
+                    self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
+                return request  # a repeated click while the cleanup workflow works: nothing new to do
+            key = key or legacy[0].key
+            return self._operate(
+                request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+            )
+        cleanup = request.cleanup_pr
+        if not waiting and cleanup is not None and cleanup.merged and (cleanup.branch or "").startswith("cleanup/"):
+            # An old-style attempt merged its cleanup PR (its destroy run failed): the file is gone
+            # from the base branch already, so this attempt goes straight to destroy, the old way.
+            key = key or _destroy_key(request)
+            return self._operate(
+                request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+            )
         if waiting:
+            # A click on a destroy that waits for its removal PR's review (say, once linked) continues it.
+            self._gate.require(Action.DESTROY, request, actor, source)
+            key = waiting[0].key
+        else:
+            key = key or _destroy_key(request)
             if request.operation("destroy", key) is None:
-                self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
-            return request  # a repeated click while the cleanup workflow works: nothing new to do
+                refusal = guard_refusal(self._destroy_flow.guards(request))
+                if refusal is not None:
+                    self._gate.refuse(request_id, "destroy", actor, refusal, source)
         return self._operate(
-            request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+            request_id,
+            Action.DESTROY,
+            key,
+            actor,
+            source,
+            lambda b: self._destroy_flow.run(b.request, b.key, actor, source, user_token),
         )
 
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:
@@ -956,7 +997,7 @@ class RequestService:
         request = self._store.get(request_id)
         refreshed = False
         for op in pending(request):
-            if _awaiting_cleanup(request, op):
+            if _awaiting_cleanup(request, op) or (op.kind == "destroy" and waits_on_run(request, op)):
                 if self.refresh is not None and not refreshed:
                     self.refresh(request_id)
                     refreshed = True
@@ -989,8 +1030,10 @@ class RequestService:
             return lambda: self._run_run(request, key, actor, source, "apply")
         if kind == "replan":
             return lambda: self._run_run(request, key, actor, source, "plan")
-        if kind == "destroy":
+        if kind == "destroy" and is_legacy(_op(request, "destroy", key)):
             return lambda: self._run_destroy(request, key, actor, source)
+        if kind == "destroy":
+            return lambda: self._destroy_flow.run(request, key, actor, source, None)
         return None
 
     # -- shared steps ----------------------------------------------------------------------

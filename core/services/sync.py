@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from core.domain.cost import InvalidCost, parse_cost
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
+from core.domain.destroy import merge_pending
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
@@ -324,7 +325,7 @@ class SyncService:
         reasons = "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
         before, after = state.before, state.after
         archive = any(f.archive for f in folded) or (
-            derive_status(stored) is Status.DESTROYED and stored.archived_at is None
+            derive_status(stored) is Status.DESTROYED and stored.archived_at is None and not merge_pending(stored)
         )
         if not state.wrote or before is None or after is None:
             if archive:

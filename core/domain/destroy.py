@@ -1,0 +1,185 @@
+"""Destroy, decided without I/O: the steps of a destroy operation, where one stands, and which of
+a module's destroy guards hold for a request's config.
+
+A destroy keeps the code and the state in agreement at every step (docs/lifecycle.md): TfPilot
+opens a **removal PR** (branch ``destroy/<id>``, the request's file deleted), gets it approved
+as the base branch's protection asks, runs the targeted destroy on the base branch **while the
+file is still there**, and merges the removal PR only after the destroy succeeded. The names of
+the operation's steps live here, in one place; ``removal_stage`` says what comes next from the
+recorded facts alone.
+
+Guards (``DestroyGuard`` in a module definition) are the config fields that make AWS refuse a
+delete. ``held_guards`` says which hold for a config: ``always`` guards (deletion or termination
+protection) block the destroy until a change lifts them; ``holds_data`` guards (a bucket's
+objects, a repository's images) block only when the resource holds data, which only the destroy
+run's preflight can see, so they are told as a warning and checked there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from core.domain.lifecycle import run_failed, run_succeeded
+from core.domain.request import Operation, Request
+from module_registry.definition import DestroyGuard
+
+REMOVAL_PREFIX = "destroy/"
+
+
+def removal_branch(request_id: str) -> str:
+    return f"{REMOVAL_PREFIX}{request_id}"
+
+
+class Step(StrEnum):
+    """The destroy operation's steps, in order (``operation.steps`` keys)."""
+
+    BRANCH = "removal_branch"  # {base, head}: the branch destroy/<id> at the base head
+    COMMIT_ATTEMPT = "removal_commit_attempt"  # the parent the deletion commit was tried on
+    COMMIT = "removal_commit"  # sha of the commit deleting the request's file(s)
+    PR = "removal_pr"  # {number, url, head}: the removal PR into the base branch
+    REVIEW_STARTED = "removal_review_started"  # a review as the linked user was asked for
+    REVIEW_WANTED = "removal_review_wanted"  # {head, required}: told once that a review is missing
+    REVIEWED = "removal_reviewed"  # {via, satisfies, reason, ...}: the PR may merge after the destroy
+    DISPATCH = "destroy_dispatch"  # {at, previous}: before the destroy workflow is dispatched
+    RUN = "destroy_run"  # the destroy run's id
+    MERGED = "removal_merged"  # the removal PR's merge sha: code and state agree again
+    BLOCKED = "removal_blocked"  # {head, reason}: GitHub refused the merge for a lasting reason
+    FAILED = "failed"  # {reason}: the attempt ended
+
+
+# The steps of the destroy that TfPilot did before this design: the infra repo's cleanup
+# workflow removed the file and TfPilot merged its PR *before* destroying. An operation holding
+# any of them finishes (or fails) the old way.
+LEGACY_STEPS = ("cleanup_dispatch", "cleanup_run", "cleanup_merged", "cleanup_skipped")
+
+
+def is_legacy(op: Operation) -> bool:
+    return any(step in op.steps for step in LEGACY_STEPS)
+
+
+class Stage(StrEnum):
+    OPEN = "open"  # no removal PR yet: branch, commit, PR
+    REVIEW = "review"  # the removal PR needs the approval the protection asks for
+    DESTROY = "destroy"  # approved: dispatch the targeted destroy on the base branch
+    RUNNING = "running"  # the destroy run is queued or running: a fact moves it
+    FAILED = "failed"  # the destroy run failed: the attempt ends, the removal PR stays open
+    MERGE = "merge"  # destroyed: merge the removal PR
+    DONE = "done"  # merged (or ended)
+
+
+def removal_stage(request: Request, op: Operation) -> Stage:
+    """Where the (new-style) destroy ``op`` stands, from the recorded facts alone."""
+    steps = op.steps
+    if op.completed_at is not None or Step.MERGED in steps:
+        return Stage.DONE
+    if Step.PR not in steps:
+        return Stage.OPEN
+    if Step.REVIEWED not in steps:
+        return Stage.REVIEW
+    if Step.RUN not in steps:
+        return Stage.DESTROY
+    run = request.destroy_run
+    if run is None or (steps.get(Step.RUN) is not None and run.run_id != steps.get(Step.RUN)):
+        return Stage.RUNNING
+    if run_succeeded(run):
+        return Stage.MERGE
+    if run_failed(run):
+        return Stage.FAILED
+    return Stage.RUNNING
+
+
+def removal_waiter(request: Request) -> Operation | None:
+    """The unfinished new-style destroy, if any."""
+    for op in request.operations:
+        if op.kind == "destroy" and op.completed_at is None and not is_legacy(op):
+            return op
+    return None
+
+
+def waits_on_run(request: Request, op: Operation) -> bool:
+    """The (new-style) destroy waits for its run: only the run's fact, or a refresh, moves it."""
+    return not is_legacy(op) and removal_stage(request, op) is Stage.RUNNING
+
+
+def waits_for_review(request: Request, op: Operation) -> bool:
+    """The destroy was told its removal PR needs a review and waits for one (or a linked click)."""
+    return not is_legacy(op) and removal_stage(request, op) is Stage.REVIEW and Step.REVIEW_WANTED in op.steps
+
+
+def merge_pending(request: Request) -> bool:
+    """A destroy succeeded and its removal PR is not merged yet: the request is not archived
+    until it is (archiving would drop the operation that merges it)."""
+    op = removal_waiter(request)
+    return op is not None and removal_stage(request, op) is Stage.MERGE
+
+
+# -- guards -------------------------------------------------------------------------------
+
+
+class HeldGuard(BaseModel):
+    """A guard that holds for a config: the field, its value, the value that lifts it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    value: Any
+    safe: Any
+    blocks: bool  # True: AWS refuses whatever the resource holds; False: only while it holds data
+    data: str | None = None
+    message: str
+
+    def words(self) -> str:
+        change = f"`{self.field}` {_json(self.value)} → {_json(self.safe)}"
+        if self.blocks:
+            return f"{change}: {self.message}"
+        return f"{change} if it still holds {self.data}: {self.message}"
+
+
+def held_guards(guards: Sequence[DestroyGuard], config: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[HeldGuard]:
+    """The guards of ``guards`` that hold for ``config`` (a field left unset has its default)."""
+    held: list[HeldGuard] = []
+    for guard in guards:
+        value = config.get(guard.field, defaults.get(guard.field))
+        if value == guard.safe:
+            continue
+        held.append(
+            HeldGuard(
+                field=guard.field,
+                value=value,
+                safe=guard.safe,
+                blocks=guard.when == "always",
+                data=guard.data,
+                message=guard.message,
+            )
+        )
+    return held
+
+
+def lifted_config(config: Mapping[str, Any], held: Sequence[HeldGuard]) -> dict[str, Any]:
+    """``config`` with exactly the held guards set to their safe values (the prepare change)."""
+    out = dict(config)
+    for guard in held:
+        out[guard.field] = guard.safe
+    return out
+
+
+def guard_refusal(held: Sequence[HeldGuard]) -> str | None:
+    """Why a destroy is refused now (a guard that always blocks holds), naming what to prepare."""
+    blocking = [g for g in held if g.blocks]
+    if not blocking:
+        return None
+    changes = "; ".join(g.words() for g in blocking)
+    return (
+        f"AWS would refuse this destroy: {changes}. Prepare destroy first (a reviewed change that lifts "
+        "exactly these protections); Destroy is offered once it is applied"
+    )
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "unset" if value is None else str(value)

@@ -1,0 +1,372 @@
+"""Destroy: removal PR first, the targeted destroy with the code still present, then the merge.
+
+The order is what keeps code and state in agreement at every step (docs/lifecycle.md):
+
+1. **Guards.** A destroy is refused (``destroy_blocked``, with what must change first) while a
+   module's destroy guard that always blocks holds for the request's config (deletion or
+   termination protection): AWS would refuse the delete half-way.
+2. **Removal PR** (``open_removal``): branch ``destroy/<id>`` from the base head, one commit
+   deleting the request's file(s), a PR into the base branch. Nothing is destroyed yet.
+3. **Approval** (``review_removal``): a review as the clicking admin when their GitHub account
+   is linked; then the base branch's protection decides (``approval_check.standing_of``). When
+   GitHub would refuse the merge, the thread says so once and the destroy waits for a review of
+   the removal PR (its webhook continues it) or a Destroy click by a linked admin.
+4. **Destroy** (``run_destroy``): the destroy workflow on the base branch, where the file still
+   is, so it targets exactly the request's blocks. Its preflight refuses before deleting
+   anything when AWS would refuse; a destroy failing part-way re-applies the request's targets.
+5. **Merge** (``merge_removal``), only after the destroy run succeeded: the code no longer
+   declares what the state no longer holds. Then the request is archived.
+
+A failed destroy run ends the attempt (``failed`` step); the removal PR stays open and the next
+Destroy click reuses it (same branch, same PR) and runs the destroy again. Each step's result
+is recorded before the next starts (``Operations``), so a crash resumes, never repeats.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.domain.destroy import (
+    REMOVAL_PREFIX,
+    HeldGuard,
+    Stage,
+    Step,
+    held_guards,
+    removal_branch,
+    removal_stage,
+)
+from core.domain.lifecycle import derive_status
+from core.domain.request import CleanupPr, Request
+from core.domain.status import Status
+from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
+from core.ports.notifier import Transition
+from core.services import pr_text
+from core.services.approval_check import standing_of
+from core.services.operations import Paused
+
+if TYPE_CHECKING:
+    from core.domain.policy import Actor
+    from core.services.requests import RequestService
+
+
+class DestroyFlow:
+    """The destroy operation's steps, run for ``RequestService`` (which owns the ports)."""
+
+    def __init__(self, svc: RequestService) -> None:
+        self._svc = svc
+
+    # -- guards ---------------------------------------------------------------------------
+
+    def guards(self, request: Request) -> list[HeldGuard]:
+        """The module's destroy guards that hold for the request's applied config."""
+        get = getattr(self._svc._registry, "get", None)
+        if get is None:  # a registry fake without definitions: no guards known
+            return []
+        try:
+            definition = get(request.module)
+        except Exception:  # an unknown module (removed from the registry): no guards known
+            return []
+        guards = list(getattr(definition, "destroy_guards", []) or [])
+        if not guards:
+            return []
+        props = definition.properties()
+        defaults = {name: prop.get("default") for name, prop in props.items() if isinstance(prop, dict)}
+        return held_guards(guards, request.config, defaults)
+
+    # -- the flow -------------------------------------------------------------------------
+
+    def run(self, request: Request, key: str, actor: Actor, source: str, user_token: str | None) -> Request:
+        """Continue the destroy ``key`` from wherever its recorded steps say it stands."""
+        svc, rid = self._svc, request.id
+        before = derive_status(request)
+        request = self._adopt_open_removal(request, key)
+        while True:
+            op = _op(request, key)
+            stage = removal_stage(request, op)
+            if stage is Stage.OPEN:
+                request = self.open_removal(request, key, actor, source, before)
+            elif stage is Stage.REVIEW:
+                request, approved = self.review_removal(request, key, actor, user_token, before)
+                if not approved:
+                    return request
+            elif stage is Stage.DESTROY:
+                request = self.run_destroy(request, key, actor, source, before)
+            elif stage is Stage.RUNNING:
+                request, paused = svc._ops.pause(
+                    rid, "destroy", key, lambda r: removal_stage(r, _op(r, key)) is not Stage.RUNNING
+                )
+                if paused is not Paused.READY:
+                    return request  # the destroy run's fact (or the reconciler) continues from here
+            elif stage is Stage.FAILED:
+                return self.end_failed(request, key, actor)
+            elif stage is Stage.MERGE:
+                try:
+                    request = self.merge_removal(request, key, actor, source)
+                except MergeBlocked as blocked:
+                    return self.merge_blocked(request, key, actor, blocked)
+            else:  # DONE
+                return self.archive(request, source)
+
+    def _adopt_open_removal(self, request: Request, key: str) -> Request:
+        """A new attempt after a failed one finds the earlier removal PR open: it is reused."""
+        pr = request.cleanup_pr
+        if Step.PR in _op(request, key).steps or pr is None or not pr.open or pr.number is None:
+            return request
+        if not (pr.branch or "").startswith(REMOVAL_PREFIX) or not pr.head_sha:
+            return request
+        data = {"number": pr.number, "url": pr.url, "head": pr.head_sha}
+        return self._svc._ops.record(request.id, "destroy", key, {Step.PR.value: data})
+
+    def open_removal(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
+        """Branch ``destroy/<id>`` at the base head, delete the request's file(s) there, open the PR."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        branch = removal_branch(rid)
+        files = list(request.target_files)
+        if not files:
+            raise CodeHostError(f"{rid} records no file to remove (target_files is empty)")
+        steps = _op(request, key).steps
+        if Step.BRANCH not in steps:
+            head = svc._code_host.branch_head(repo, base)
+            if head is None:
+                raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
+            request = svc._ops.record(rid, "destroy", key, {Step.BRANCH.value: {"base": base, "head": head}})
+        start = _op(request, key).steps[Step.BRANCH]["head"]
+        if Step.COMMIT not in _op(request, key).steps:
+            at = svc._code_host.create_branch(repo, branch, start)
+            if at != start and Step.COMMIT_ATTEMPT not in _op(request, key).steps:
+                # The branch is this request's alone: an earlier attempt's deletion commit is on it.
+                sha = at
+            else:
+                message = f"tfpilot: remove {rid} from {request.project}/{request.environment} (destroy)"
+                request, sha = svc._commit_step(
+                    request,
+                    "destroy",
+                    key,
+                    branch=branch,
+                    files=dict.fromkeys(files),
+                    parent=start,
+                    message=message,
+                    step=Step.COMMIT.value,
+                )
+            request = svc._ops.record(rid, "destroy", key, {Step.COMMIT.value: sha})
+        info = svc._code_host.open_pull_request(
+            repo,
+            head=branch,
+            base=base,
+            title=pr_text.cleanup_title(request),
+            body=pr_text.removal_body(request, who=actor.name or actor.id),
+            labels=pr_text.labels(request, "destroy"),
+        )
+        head = info.head_sha or _op(request, key).steps[Step.COMMIT]
+        found = CleanupPr(
+            number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
+        )
+
+        def opened(r: Request) -> None:
+            r.cleanup_pr = found
+
+        request = svc._ops.record(
+            rid,
+            "destroy",
+            key,
+            {Step.PR.value: {"number": info.number, "url": info.url, "head": head}},
+            change=opened,
+            timeline="Destroy requested: removal PR opened",
+            actor=actor.id,
+        )
+        svc._audit.record(
+            rid,
+            "destroy_requested",
+            actor=actor.id,
+            source=source,
+            data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
+        )
+        svc._notifier.request_changed(
+            request,
+            Transition(
+                event="destroy_requested",
+                previous_status=before.value,
+                status=derive_status(request).value,
+                actor=actor.id,
+                message=(
+                    f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
+                    f"runs on {base} with the file still there; the PR is merged only after the destroy succeeded."
+                ),
+                run_url=info.url,
+            ),
+        )
+        return request
+
+    def review_removal(
+        self, request: Request, key: str, actor: Actor, user_token: str | None, before: Status
+    ) -> tuple[Request, bool]:
+        """Approve the removal PR as the protection asks; (request, False) while it waits for a review."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        pr = _op(request, key).steps[Step.PR]
+        number, head = int(pr["number"]), str(pr["head"])
+        via_review = False
+        if user_token is not None:
+            if _op(request, key).steps.get(Step.REVIEW_STARTED) != head:
+                request = svc._ops.record(rid, "destroy", key, {Step.REVIEW_STARTED.value: head})
+                svc._code_host.submit_review(
+                    repo,
+                    number,
+                    commit_sha=head,
+                    body=pr_text.removal_review_body(request, who=actor.name or actor.id),
+                    user_token=user_token,
+                )
+            via_review = True
+        standing = standing_of(svc._code_host, repo, base, number, head, via_review=via_review)
+        if standing.satisfies is False:
+            said = {"head": head, "required": standing.required_approvals, "via": standing.via}
+            if _op(request, key).steps.get(Step.REVIEW_WANTED) != said:
+                request = svc._ops.record(
+                    rid, "destroy", key, {Step.REVIEW_WANTED.value: said}, timeline="Removal PR needs a review"
+                )
+                svc._audit.record(
+                    rid,
+                    "destroy_waiting_review",
+                    actor=actor.id,
+                    source="tfpilot",
+                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
+                )
+                svc._notifier.request_changed(
+                    request,
+                    Transition(
+                        event="destroy_review_needed",
+                        previous_status=before.value,
+                        status=derive_status(request).value,
+                        actor=actor.id,
+                        run_url=pr.get("url"),
+                        approval=standing,
+                    ),
+                )
+            request, _paused = svc._ops.pause(rid, "destroy", key, lambda r: False)
+            return request, False
+        request = svc._ops.record(
+            rid, "destroy", key, {Step.REVIEWED.value: standing.model_dump(mode="json")}, timeline="Removal PR approved"
+        )
+        return request, True
+
+    def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
+        """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
+        svc, rid = self._svc, request.id
+
+        def dispatched(info: RunInfo | None) -> None:
+            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
+            svc._audit.record(
+                rid, "destroy_dispatched", actor=actor.id, source=source, data={**data, "workflow": svc._workflows.destroy}
+            )
+
+        seen: dict[str, Status] = {}
+        request = svc._dispatch(
+            request,
+            "destroy",
+            key,
+            "destroy",
+            ref=request.target_base or "main",
+            actor=actor.id,
+            on_run=dispatched,
+            observed=seen,
+        )
+        svc._notify(request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True)
+        return request
+
+    def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
+        """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
+        run = request.destroy_run
+        first = run.diagnostics[0].summary if run is not None and run.diagnostics else None
+        reason = f"the destroy run {run.run_id if run else '?'} concluded {run.conclusion if run else 'failed'}"
+        reason += f": {first}" if first else ""
+        request = self._svc._ops.end(request.id, "destroy", key, reason, {Step.FAILED.value: {"reason": reason}})
+        number = _op(request, key).steps.get(Step.PR, {}).get("number")
+        self._svc._audit.record(
+            request.id,
+            "destroy_failed",
+            actor=actor.id,
+            source="tfpilot",
+            data={"error": reason[:500], "removalPr": number, "removalPrLeft": "open"},
+        )
+        return request
+
+    def merge_removal(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        """The destroy succeeded: merge the removal PR at the head that was approved."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        pr = _op(request, key).steps[Step.PR]
+        number, head = int(pr["number"]), str(pr["head"])
+        result = svc._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
+        if not result.merged:
+            raise CodeHostError(f"GitHub did not merge removal PR #{number}: {result.message or 'no reason'}")
+
+        def merged(r: Request) -> None:
+            if r.cleanup_pr is not None and r.cleanup_pr.number == number:
+                r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
+
+        request = svc._ops.record(
+            rid,
+            "destroy",
+            key,
+            {Step.MERGED.value: result.sha},
+            change=merged,
+            finish=True,
+            timeline="Removal PR merged",
+            actor=actor.id,
+        )
+        svc._audit.record(
+            rid, "removal_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
+        )
+        return request
+
+    def merge_blocked(self, request: Request, key: str, actor: Actor, blocked: MergeBlocked) -> Request:
+        """GitHub refuses the removal PR's merge for a lasting reason: told once per head and
+        reason; the operation stays pending (the reconciler, or a fix and its webhook, retries)."""
+        svc, rid = self._svc, request.id
+        pr = _op(request, key).steps[Step.PR]
+        said = {"head": pr["head"], "reason": blocked.reason}
+        if _op(request, key).steps.get(Step.BLOCKED) != said:
+            request = svc._ops.record(rid, "destroy", key, {Step.BLOCKED.value: said}, timeline="Removal PR blocked")
+            svc._audit.record(
+                rid,
+                "destroy_blocked",
+                actor=actor.id,
+                source="tfpilot",
+                data={"number": pr["number"], "reason": blocked.reason, "message": str(blocked)[:500]},
+            )
+            svc._notifier.request_changed(
+                request,
+                Transition(
+                    event="destroy_blocked",
+                    previous_status=derive_status(request).value,
+                    status=derive_status(request).value,
+                    actor=actor.id,
+                    message=str(blocked)[:500],
+                    run_url=pr.get("url"),
+                    blocked=blocked.reason,
+                    required_approvals=blocked.required_approvals,
+                ),
+            )
+        svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
+        return request
+
+    def archive(self, request: Request, source: str) -> Request:
+        """Destroyed and its removal merged: the document moves to ``history/``."""
+        if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
+            return request
+        archived = self._svc._store.archive(request.id)
+        self._svc._audit.record(request.id, "archived", source=source, data={"to": f"history/{request.id}.json"})
+        return archived
+
+
+def _op(request: Request, key: str) -> Any:
+    op = request.operation("destroy", key)
+    if op is None:  # pragma: no cover - begin() created it
+        raise LookupError(f"{request.id} has no destroy operation {key!r}")
+    return op
+
+
+def _repo(request: Request) -> RepoRef:
+    if not request.target_owner or not request.target_repo:
+        raise CodeHostError(f"{request.id} has no target repository recorded")
+    return RepoRef(owner=request.target_owner, name=request.target_repo)
