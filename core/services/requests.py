@@ -716,8 +716,10 @@ class RequestService:
                 request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
             )
         if waiting:
-            # A click on a destroy that waits for its removal PR's review (say, once linked) continues it.
-            self._gate.require(Action.DESTROY, request, actor, source)
+            # A new click continues the unfinished destroy (after a crash, or once the admin linked
+            # GitHub to review the removal PR); who clicks is still checked, the destroy under way aside.
+            others = [op for op in request.operations if op.kind != "destroy" or op.completed_at is not None]
+            self._gate.require(Action.DESTROY, request.model_copy(update={"operations": others}), actor, source)
             key = waiting[0].key
         else:
             key = key or _destroy_key(request)

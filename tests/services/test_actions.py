@@ -13,6 +13,7 @@ from tests.services.helpers import (
     applied,
     approved,
     finish_cleanup,
+    legacy_destroy,
     finish_run,
     merged,
     planned,
@@ -224,9 +225,11 @@ def test_prod_apply_needs_the_prod_allowlist(world: World) -> None:
 # -- destroy ---------------------------------------------------------------------------------
 
 
-def test_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World) -> None:
+def test_a_legacy_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World) -> None:
+    """A destroy begun before the removal-PR flow (its document holds the cleanup marker) still
+    finishes the old way."""
     request = applied(world)
-    requested = world.requests.destroy(request.id, ADMIN)
+    requested = legacy_destroy(world, request.id)
     # Only the cleanup workflow is dispatched, on the base branch; the status stays what the facts say.
     (cleanup_run,) = world.host.runs_of("cleanup.yml")
     assert cleanup_run.ref == "main" and cleanup_run.inputs == {"request_id": request.id, "environment": "dev"}
