@@ -139,7 +139,9 @@ class HeldGuard(BaseModel):
         return f"{change} if it still holds {self.data}: {self.message}"
 
 
-def held_guards(guards: Sequence[DestroyGuard], config: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[HeldGuard]:
+def held_guards(
+    guards: Sequence[DestroyGuard], config: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> list[HeldGuard]:
     """The guards of ``guards`` that hold for ``config`` (a field left unset has its default)."""
     held: list[HeldGuard] = []
     for guard in guards:

@@ -257,7 +257,11 @@ class DestroyFlow:
         def dispatched(info: RunInfo | None) -> None:
             data = {"runId": info.run_id if info else None, "url": info.url if info else None}
             svc._audit.record(
-                rid, "destroy_dispatched", actor=actor.id, source=source, data={**data, "workflow": svc._workflows.destroy}
+                rid,
+                "destroy_dispatched",
+                actor=actor.id,
+                source=source,
+                data={**data, "workflow": svc._workflows.destroy},
             )
 
         seen: dict[str, Status] = {}
@@ -271,7 +275,9 @@ class DestroyFlow:
             on_run=dispatched,
             observed=seen,
         )
-        svc._notify(request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True)
+        svc._notify(
+            request, "destroying", seen.get("before", before), actor.id, run=request.destroy_run, moved_only=True
+        )
         return request
 
     def end_failed(self, request: Request, key: str, actor: Actor) -> Request:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.domain.destroy import merge_pending, removal_waiter, waits_for_review
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.policy import plans_on_base
@@ -33,7 +34,6 @@ from core.domain.request import (
     TimelineStep,
 )
 from core.ports.code_host import RunInfo
-from core.domain.destroy import merge_pending, removal_waiter, waits_for_review
 from core.services.operations import LEASE_STEP, CleanupStage, cleanup_stage, cleanup_waiter
 
 # How early a run may have been created relative to our recorded trigger and still count as

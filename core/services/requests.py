@@ -705,7 +705,12 @@ class RequestService:
                 return request  # a repeated click while the cleanup workflow works: nothing new to do
             key = key or legacy[0].key
             return self._operate(
-                request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+                request_id,
+                Action.DESTROY,
+                key,
+                actor,
+                source,
+                lambda b: self._run_destroy(b.request, b.key, actor, source),
             )
         cleanup = request.cleanup_pr
         if not waiting and cleanup is not None and cleanup.merged and (cleanup.branch or "").startswith("cleanup/"):
@@ -713,8 +718,15 @@ class RequestService:
             # from the base branch already, so this attempt goes straight to destroy, the old way.
             key = key or _destroy_key(request)
             return self._operate(
-                request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+                request_id,
+                Action.DESTROY,
+                key,
+                actor,
+                source,
+                lambda b: self._run_destroy(b.request, b.key, actor, source),
             )
+        if waiting and waits_on_run(request, waiting[0]) and request.operation("destroy", key or waiting[0].key):
+            return request  # a repeated click while the destroy runs: nothing new to do
         if waiting:
             # A new click continues the unfinished destroy (after a crash, or once the admin linked
             # GitHub to review the removal PR); who clicks is still checked, the destroy under way aside.

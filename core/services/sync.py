@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from core.domain.cost import InvalidCost, parse_cost
+from core.domain.destroy import merge_pending
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
-from core.domain.destroy import merge_pending
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan

@@ -21,9 +21,9 @@ from tests.services.helpers import (
     applied,
     cleanup_run_id,
     finish_cleanup,
+    finish_run,
     legacy_destroy,
     legacy_destroying,
-    finish_run,
     pr_fact,
     run_fact,
 )
