@@ -150,7 +150,8 @@ class ClickHandlers:
         elif action is Action.APPLY:
             requests.apply(request_id, actor, source="slack")
         elif action is Action.DESTROY:
-            requests.destroy(request_id, actor, source="slack")
+            # A linked admin's click reviews the removal PR as them (a review the protection counts).
+            requests.destroy(request_id, actor, source="slack", user_token=self.k.github_token(team_id, actor.id))
         elif action is Action.REPLAN:
             requests.replan(request_id, actor, source="slack")
 

@@ -185,3 +185,104 @@ def _json(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "unset" if value is None else str(value)
+
+
+# -- the destroy run's preflight ----------------------------------------------------------
+#
+# Run over the saved destroy plan before anything is deleted: for every resource the plan
+# deletes, the attribute (as Terraform last read it, ``change.before``) that makes AWS refuse.
+# ``flag``: refused while the attribute is true. ``data``: refused while the attribute is false
+# and the resource holds data, which the caller probes (boto3 locally, the AWS CLI in Actions).
+
+
+class Protection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    attribute: str
+    kind: str  # "flag" | "data"
+    data: str | None = None  # what the resource holds: "objects" | "images"
+    name_attribute: str | None = None  # the attribute naming it for the probe
+    fix: str
+
+
+PROTECTIONS: dict[str, Protection] = {
+    "aws_s3_bucket": Protection(
+        attribute="force_destroy",
+        kind="data",
+        data="objects",
+        name_attribute="bucket",
+        fix="set force_destroy (Prepare destroy), or empty the bucket (every object version)",
+    ),
+    "aws_ecr_repository": Protection(
+        attribute="force_delete",
+        kind="data",
+        data="images",
+        name_attribute="name",
+        fix="set force_delete (Prepare destroy), or delete the repository's images",
+    ),
+    "aws_dynamodb_table": Protection(
+        attribute="deletion_protection_enabled", kind="flag", fix="turn deletion protection off (Prepare destroy)"
+    ),
+    "aws_db_instance": Protection(
+        attribute="deletion_protection", kind="flag", fix="turn deletion protection off (Prepare destroy)"
+    ),
+    "aws_instance": Protection(
+        attribute="disable_api_termination", kind="flag", fix="turn termination protection off (Prepare destroy)"
+    ),
+}
+
+
+class Refusal(BaseModel):
+    """One resource AWS would refuse to delete, and what to prepare."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    reason: str
+
+    def words(self) -> str:
+        return f"{self.address}: {self.reason}"
+
+
+def data_probes(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(data, name)`` pairs the caller must probe (does the bucket hold objects?)."""
+    out: list[tuple[str, str]] = []
+    for _address, rule, before in _deleted(plan):
+        if rule.kind == "data" and not before.get(rule.attribute) and rule.name_attribute and rule.data:
+            name = before.get(rule.name_attribute)
+            if isinstance(name, str) and name:
+                out.append((rule.data, name))
+    return out
+
+
+def preflight(plan: Mapping[str, Any], holding: Sequence[tuple[str, str]]) -> list[Refusal]:
+    """What AWS would refuse in the destroy ``plan``; ``holding`` lists the ``(data, name)``
+    probes that found data (from ``data_probes``). Empty: the destroy may go on."""
+    held = {(d, n) for d, n in holding}
+    refusals: list[Refusal] = []
+    for address, rule, before in _deleted(plan):
+        value = before.get(rule.attribute)
+        if rule.kind == "flag" and value is True:
+            refusals.append(Refusal(address=address, reason=f"{rule.attribute} is on: {rule.fix}"))
+        elif rule.kind == "data" and not value and (rule.data, before.get(rule.name_attribute or "")) in held:
+            refusals.append(
+                Refusal(address=address, reason=f"it holds {rule.data} and {rule.attribute} is off: {rule.fix}")
+            )
+    return refusals
+
+
+def preflight_message(refusals: Sequence[Refusal]) -> str:
+    listed = "; ".join(r.words() for r in refusals)
+    return f"destroy refused before deleting anything: AWS would refuse {listed}"
+
+
+def _deleted(plan: Mapping[str, Any]) -> list[tuple[str, Protection, Mapping[str, Any]]]:
+    out: list[tuple[str, Protection, Mapping[str, Any]]] = []
+    for rc in plan.get("resource_changes", []) or []:
+        rule = PROTECTIONS.get(str(rc.get("type")))
+        change = rc.get("change") or {}
+        if rule is None or "delete" not in (change.get("actions") or []) or rc.get("mode") == "data":
+            continue
+        before = change.get("before")
+        out.append((str(rc.get("address")), rule, before if isinstance(before, Mapping) else {}))
+    return out

@@ -50,6 +50,12 @@ class FakeRegistry:
         merged = {"versioning": True, **config}
         return ValidationResult(ok=not errors, config=merged if not errors else {}, errors=errors)
 
+    def get(self, module_id: str) -> Any:
+        """The real catalogue's definition (its destroy guards), for any module id."""
+        from module_registry.catalogue import load_registry
+
+        return load_registry(None).get(module_id)
+
 
 @dataclass(frozen=True)
 class Target:
