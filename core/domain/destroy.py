@@ -28,10 +28,16 @@ from core.domain.request import Operation, Request
 from module_registry.definition import DestroyGuard
 
 REMOVAL_PREFIX = "destroy/"
+PREPARE_PREFIX = "prepare/"
 
 
 def removal_branch(request_id: str) -> str:
     return f"{REMOVAL_PREFIX}{request_id}"
+
+
+def prepare_branch(request_id: str) -> str:
+    """The branch of the change that lifts a request's destroy guards (Prepare destroy)."""
+    return f"{PREPARE_PREFIX}{request_id}"
 
 
 class Step(StrEnum):

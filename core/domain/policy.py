@@ -235,6 +235,8 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return None  # the click continues it (a linked admin's click reviews the removal PR)
         if _pending(request, "destroy"):
             return "a destroy is already under way (its removal pull request comes first)"
+        if request.prepared_destroy is not None and request.apply_run is None:
+            return "the prepare-destroy change must be merged and applied first"
         if request.apply_run is None:
             return "nothing was applied, so there is nothing to destroy"
         if run_in_flight(request.apply_run):

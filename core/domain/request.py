@@ -130,6 +130,18 @@ class CleanupPr(DocModel):
     branch: str | None = None
 
 
+class PreparedDestroy(DocModel):
+    """The reviewed change that lifted the request's destroy guards ("Prepare destroy"): the
+    fields it set (to their safe values), what they were, who asked, its PR."""
+
+    fields: dict[str, Any] = Field(default_factory=dict)
+    previous: dict[str, Any] = Field(default_factory=dict)
+    by: str | None = None
+    at: datetime | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+
+
 class TimelineStep(DocModel):
     step: str
     status: str | None = None
@@ -253,6 +265,7 @@ class Request(DocModel):
     plan: PlanOutput | None = None
     # cleanup, timeline, cost, drift
     cleanup_pr: CleanupPr | None = None
+    prepared_destroy: PreparedDestroy | None = None
     timeline: list[TimelineStep] = Field(default_factory=list)
     cost: Cost | None = None
     drift: Drift | None = None

@@ -32,16 +32,18 @@ from core.domain.destroy import (
     Stage,
     Step,
     held_guards,
+    prepare_branch,
     removal_branch,
     removal_stage,
 )
 from core.domain.lifecycle import derive_status
-from core.domain.request import CleanupPr, Request
+from core.domain.request import CleanupPr, PreparedDestroy, PullRequestRef, Request
 from core.domain.status import Status
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.approval_check import standing_of
+from core.services.commands import digest
 from core.services.operations import Paused
 
 if TYPE_CHECKING:
@@ -72,6 +74,121 @@ class DestroyFlow:
         props = definition.properties()
         defaults = {name: prop.get("default") for name, prop in props.items() if isinstance(prop, dict)}
         return held_guards(guards, request.config, defaults)
+
+    # -- prepare: the reviewed change lifting the guards ------------------------------------
+
+    def prepare(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        """Commit the request's file with its held guards lifted on ``prepare/<id>``, open its PR
+        and plan it; the request then follows that PR like any change (approve, merge, apply).
+        Only the guard fields change, to their safe values (``registry.validate(lifting=...)``
+        lets exactly those pass the prod constraints)."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        branch = prepare_branch(rid)
+        before = derive_status(request)
+        steps = _op(request, key, "prepare_destroy").steps
+        fields: dict[str, Any] = dict(steps["fields"])
+        if "commit" not in steps:
+            validated = svc._registry.validate(
+                request.module,
+                {**request.config, **fields},
+                request.environment,
+                prod=request.is_prod,
+                project=request.project,
+                lifting=sorted(fields),
+            )
+            if not validated.ok:
+                from module_registry.errors import ConfigRejected
+
+                raise ConfigRejected(list(validated.errors))
+            config = dict(validated.config)
+            files = svc._render_files(
+                rid,
+                request.project,
+                request.environment,
+                request.module,
+                config,
+                request.target_env_path or "",
+                _requester(request),
+                request.prod,
+            )
+            if "branch" not in steps:
+                head = svc._code_host.branch_head(repo, base)
+                if head is None:
+                    raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
+                svc._code_host.create_branch(repo, branch, head)
+                request = svc._ops.record(rid, "prepare_destroy", key, {"branch": {"base": base, "head": head}})
+            parent = _op(request, key, "prepare_destroy").steps["branch"]["head"]
+            message = f"tfpilot: prepare destroy of {rid}: {', '.join(sorted(fields))} lifted"
+            request, sha = svc._commit_step(
+                request, "prepare_destroy", key, branch=branch, files=files, parent=parent, message=message
+            )
+            request = svc._ops.record(rid, "prepare_destroy", key, {"commit": sha, "config": config, "files": files})
+        steps = _op(request, key, "prepare_destroy").steps
+        if "pr" not in steps:
+            info = svc._code_host.open_pull_request(
+                repo,
+                head=branch,
+                base=base,
+                title=f"TfPilot: prepare destroy of {request.module} {rid} ({request.project}/{request.environment})",
+                body=pr_text.prepare_body(request, fields, who=actor.name or actor.id),
+                labels=pr_text.labels(request, "prepare-destroy"),
+            )
+            now = svc._clock.now()
+            sha, config, files = steps["commit"], steps["config"], steps["files"]
+
+            def switched(r: Request) -> None:
+                # The request now follows the prepare PR: plan, approval, merge and apply as for
+                # any change; the earlier apply is history (the audit trail keeps it).
+                r.prepared_destroy = PreparedDestroy(
+                    fields=fields,
+                    previous={f: r.config.get(f) for f in fields},
+                    by=actor.id,
+                    at=now,
+                    pr_number=info.number,
+                    pr_url=info.url,
+                )
+                r.config, r.revision, r.commit_sha, r.branch_name = config, r.revision + 1, sha, branch
+                r.render = {"files": files, "digest": digest(files)}
+                r.pr = PullRequestRef(number=info.number, url=info.url, open=True, head_sha=sha)
+                r.approval, r.plan, r.cost, r.plan_run = None, None, None, None
+                r.merged_sha, r.apply_run, r.applied_at, r.apply_triggered_at = None, None, None, None
+
+            request = svc._ops.record(
+                rid,
+                "prepare_destroy",
+                key,
+                {"pr": info.number},
+                change=switched,
+                timeline="Prepare destroy: change opened",
+                actor=actor.id,
+            )
+            svc._audit.record(
+                rid,
+                "destroy_prepare_requested",
+                actor=actor.id,
+                source=source,
+                data={"fields": fields, "pr": info.number, "url": info.url},
+            )
+        request = svc._dispatch(request, "prepare_destroy", key, "plan", ref=branch, actor=actor.id)
+        request = svc._ops.record(rid, "prepare_destroy", key, {}, finish=True)
+        lifted = ", ".join(f"{f} → {_value(v)}" for f, v in sorted(fields.items()))
+        pr = request.prepared_destroy
+        svc._notifier.request_changed(
+            request,
+            Transition(
+                event="destroy_prepare",
+                previous_status=before.value,
+                status=derive_status(request).value,
+                actor=actor.id,
+                message=(
+                    f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and applied "
+                    "like any change; Destroy is offered once it is applied."
+                ),
+                run_url=pr.pr_url if pr else None,
+            ),
+        )
+        return request
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -365,11 +482,23 @@ class DestroyFlow:
         return archived
 
 
-def _op(request: Request, key: str) -> Any:
-    op = request.operation("destroy", key)
+def _op(request: Request, key: str, kind: str = "destroy") -> Any:
+    op = request.operation(kind, key)
     if op is None:  # pragma: no cover - begin() created it
-        raise LookupError(f"{request.id} has no destroy operation {key!r}")
+        raise LookupError(f"{request.id} has no {kind} operation {key!r}")
     return op
+
+
+def _requester(request: Request) -> str:
+    if request.requester is None:
+        return "unknown"
+    return request.requester.email or request.requester.id
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _repo(request: Request) -> RepoRef:

@@ -129,3 +129,14 @@ def removal_body(request: Request, *, who: str) -> str:
 
 def removal_review_body(request: Request, *, who: str) -> str:
     return f"Removal of `{request.id}` approved through TfPilot by {cell(who)} (destroy)."
+
+
+def prepare_body(request: Request, fields: dict[str, Any], *, who: str) -> str:
+    lifted = ", ".join(f"`{cell(f)}` = `{cell(json.dumps(v))}`" for f, v in sorted(fields.items()))
+    return (
+        f"### TfPilot: prepare the destroy of `{request.id}`\n\n"
+        f"Sets {lifted}: the protection AWS would otherwise refuse the destroy with. Asked by {cell(who)}.\n\n"
+        "Review, merge and apply it like any change; TfPilot offers Destroy once it is applied. "
+        "The environment's policy allows exactly these values only in this change.\n\n"
+        f"<!-- tfpilot:prepare-destroy {request.id} -->"
+    )

@@ -748,6 +748,34 @@ class RequestService:
             lambda b: self._destroy_flow.run(b.request, b.key, actor, source, user_token),
         )
 
+    def prepare_destroy(
+        self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack"
+    ) -> Request:
+        """Open the reviewed change that lifts exactly the request's held destroy guards
+        (``DestroyFlow.prepare``); allowed to whoever may destroy the request now."""
+        request = self._store.get(request_id)
+        unfinished = pending(request, "prepare_destroy")
+        held = self._destroy_flow.guards(request)
+        if unfinished:
+            key = unfinished[0].key
+        elif not held:
+            reason = "no destroy guard holds for this request's configuration: Destroy needs no preparation"
+            self._gate.refuse(request_id, "prepare_destroy", actor, reason, source)
+        fields = {g.field: g.safe for g in held}
+        key = key or f"prepare_destroy:{request.revision}"
+
+        def init(current: Request) -> dict[str, Any]:
+            return {"fields": fields}
+
+        begun = self._begin(
+            request_id, "prepare_destroy", key, self._ops.new_token(), actor, Action.DESTROY, source, init=init
+        )
+        if begun.start is not Start.GO:
+            return begun.request
+        return self._guard(
+            begun, "prepare_destroy", lambda: self._destroy_flow.prepare(begun.request, begun.key, actor, source)
+        )
+
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         rid, repo = request.id, _repo(request)
         base = request.target_base or "main"
@@ -1048,6 +1076,8 @@ class RequestService:
             return lambda: self._run_destroy(request, key, actor, source)
         if kind == "destroy":
             return lambda: self._destroy_flow.run(request, key, actor, source, None)
+        if kind == "prepare_destroy":
+            return lambda: self._destroy_flow.prepare(request, key, actor, source)
         return None
 
     # -- shared steps ----------------------------------------------------------------------
