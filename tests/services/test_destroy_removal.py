@@ -15,7 +15,7 @@ from core.domain.facts import ReviewFact
 from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport
 from core.ports.code_host import ReviewInfo
-from tests.services.conftest import ADMIN, World
+from tests.services.conftest import ADMIN, World, create_cmd
 from tests.services.helpers import applied, finish_run, run_fact
 
 
@@ -141,3 +141,48 @@ def _applied_dynamodb(world: World, config: dict[str, object]) -> str:
 
     world.store.update(rid, as_table)
     return rid
+
+
+def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_even_in_prod(world: World) -> None:
+    from tests.services.conftest import PROD_APPROVER
+
+    request = world.requests.create(create_cmd(environment="prod", config={"name": "vault"}))
+    rid = request.id
+    finish_run(world, request, "plan")
+    world.requests.approve(rid, PROD_APPROVER)
+    world.requests.merge(rid, PROD_APPROVER)
+    finish_run(world, world.requests.apply(rid, PROD_APPROVER), "apply")
+    first_pr = world.get(rid).pr.number
+    assert world.get(rid).config.get("force_destroy") in (None, False)
+
+    # Prepare destroy: the bucket may hold objects, so force_destroy must be on before deleting it;
+    # prod forbids it, except in exactly this change.
+    preparing = world.requests.prepare_destroy(rid, ADMIN)
+    pr = world.host.repo(world.repo).prs[preparing.pr.number]
+    assert pr.head == f"prepare/{rid}" and preparing.pr.number != first_pr
+    assert 'force_destroy = "True"' in world.host.tree(world.repo, f"prepare/{rid}")[_prod_file(rid)]
+    assert 'force_destroy = "True"' not in world.host.tree(world.repo, "main")[_prod_file(rid)]
+    prepared = preparing.prepared_destroy
+    assert prepared.fields == {"force_destroy": True} and prepared.by == ADMIN.id and prepared.pr_number == pr.number
+    assert preparing.status == "planning" and preparing.config["force_destroy"] is True
+    assert "destroy_prepare_requested" in world.events(rid)
+    assert world.notifier.events(rid)[-1] == "destroy_prepare"
+    # Destroy waits for the change to be applied.
+    with pytest.raises(PermissionDenied, match="prepare-destroy change must be merged and applied first"):
+        world.requests.destroy(rid, ADMIN)
+
+    # Reviewed like any change (prod stays strict): plan, approval, merge, apply.
+    finish_run(world, world.get(rid), "plan")
+    world.requests.approve(rid, PROD_APPROVER)
+    assert world.requests.merge(rid, PROD_APPROVER).status == "merged"
+    assert 'force_destroy = "True"' in world.host.tree(world.repo, "main")[_prod_file(rid)]
+    finish_run(world, world.requests.apply(rid, PROD_APPROVER), "apply")
+    assert world.get(rid).status == "applied"
+    # Now nothing is held: no second preparation, and Destroy goes ahead.
+    with pytest.raises(PermissionDenied, match="needs no preparation"):
+        world.requests.prepare_destroy(rid, ADMIN)
+    assert world.requests.destroy(rid, ADMIN).status == "destroying"
+
+
+def _prod_file(rid: str) -> str:
+    return f"envs/prod/tfpilot_{rid}.tf"
