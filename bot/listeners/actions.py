@@ -69,6 +69,7 @@ _VERBS = {
     Action.DESTROY: "destroy",
     Action.REPLAN: "re-plan",
     Action.UPDATE: "edit",
+    Action.PREPARE_DESTROY: "prepare the destroy of",
 }
 
 
@@ -154,6 +155,8 @@ class ClickHandlers:
             requests.destroy(request_id, actor, source="slack", user_token=self.k.github_token(team_id, actor.id))
         elif action is Action.REPLAN:
             requests.replan(request_id, actor, source="slack")
+        elif action is Action.PREPARE_DESTROY:
+            requests.prepare_destroy(request_id, actor, source="slack")
 
     def handle_card_action(self, body: dict[str, Any], client: Any) -> None:
         action_payload = _first(body)

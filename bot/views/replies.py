@@ -144,6 +144,8 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         "destroying": f":wastebasket: Destroying…{in_run}",
         "destroy_requested": f":wastebasket: {who} destroy requested{by}: the removal pull request comes first "
         "(approved like any PR), then the destroy run with the code still in place, then its merge.",
+        "destroy_prepare": f":shield: {who} prepare destroy requested{by}: a change lifting the protections AWS "
+        "would refuse the destroy with" + (f" — {run}" if run else "") + ".",
         "destroy_failed": f":x: {who} destroy did not go through"
         + (f": {run}" if run else ".")
         + " The resources are unchanged; Destroy can be tried again.",
@@ -156,9 +158,8 @@ def _headline(request: Request, transition: Transition) -> list[str]:
 def _blocked_lines(request: Request, transition: Transition, who: str, by: str) -> list[str]:
     why = block_reason(transition.blocked, transition.required_approvals)
     fix = block_fix(transition.blocked)
-    if transition.event == "destroy_blocked" and (request.cleanup_pr and (request.cleanup_pr.branch or "")).startswith(
-        "destroy/"
-    ):
+    removal = request.cleanup_pr is not None and (request.cleanup_pr.branch or "").startswith("destroy/")
+    if transition.event == "destroy_blocked" and removal:
         number = request.cleanup_pr.number if request.cleanup_pr else None
         pr = fmt.link(transition.run_url, f"removal PR #{number}") or "the removal PR"
         base = escape(request.target_base or "main")

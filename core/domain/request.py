@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from core.domain.errors import InvalidDocument
 from core.domain.run_report import Diagnostic
+from module_registry.definition import DestroyGuard
 
 # Keys of older documents, in both spellings: mirrors of ``pr``, other spellings of the chat
 # session id, and fields no code reads. ``Request._upgrade_legacy`` maps or drops them.
@@ -266,6 +267,9 @@ class Request(DocModel):
     # cleanup, timeline, cost, drift
     cleanup_pr: CleanupPr | None = None
     prepared_destroy: PreparedDestroy | None = None
+    # The module's destroy guards, kept at create (as the target facts are) so the card and the
+    # policy can say, without the registry, what AWS would refuse a destroy for.
+    destroy_guards: list[DestroyGuard] = Field(default_factory=list)
     timeline: list[TimelineStep] = Field(default_factory=list)
     cost: Cost | None = None
     drift: Drift | None = None

@@ -45,6 +45,7 @@ from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.commands import digest
 from core.services.operations import Paused
+from module_registry.definition import DestroyGuard
 
 if TYPE_CHECKING:
     from core.domain.policy import Actor
@@ -59,21 +60,22 @@ class DestroyFlow:
 
     # -- guards ---------------------------------------------------------------------------
 
-    def guards(self, request: Request) -> list[HeldGuard]:
-        """The module's destroy guards that hold for the request's applied config."""
+    def definition_guards(self, module: str) -> list[DestroyGuard]:
+        """The module definition's destroy guards (none when the registry has no definitions)."""
         get = getattr(self._svc._registry, "get", None)
-        if get is None:  # a registry fake without definitions: no guards known
+        if get is None:  # a registry stand-in without definitions
             return []
         try:
-            definition = get(request.module)
+            definition = get(module)
         except Exception:  # an unknown module (removed from the registry): no guards known
             return []
-        guards = list(getattr(definition, "destroy_guards", []) or [])
-        if not guards:
-            return []
-        props = definition.properties()
-        defaults = {name: prop.get("default") for name, prop in props.items() if isinstance(prop, dict)}
-        return held_guards(guards, request.config, defaults)
+        return list(getattr(definition, "destroy_guards", []) or [])
+
+    def guards(self, request: Request) -> list[HeldGuard]:
+        """The destroy guards that hold for the request's applied config (its validated config
+        holds every default; a document from before the guards were kept reads the registry)."""
+        guards = request.destroy_guards or self.definition_guards(request.module)
+        return held_guards(guards, request.config, {})
 
     # -- prepare: the reviewed change lifting the guards ------------------------------------
 

@@ -190,6 +190,7 @@ class RequestService:
             render={"files": files, "digest": digest(files)},
             status_derived_at=now,
             chat_session_id=cmd.chat_session_id,
+            destroy_guards=self._destroy_flow.definition_guards(cmd.module),
         )
         request.operations.append(
             Operation(
@@ -755,25 +756,26 @@ class RequestService:
         (``DestroyFlow.prepare``); allowed to whoever may destroy the request now."""
         request = self._store.get(request_id)
         unfinished = pending(request, "prepare_destroy")
-        held = self._destroy_flow.guards(request)
-        if unfinished:
-            key = unfinished[0].key
-        elif not held:
-            reason = "no destroy guard holds for this request's configuration: Destroy needs no preparation"
-            self._gate.refuse(request_id, "prepare_destroy", actor, reason, source)
-        fields = {g.field: g.safe for g in held}
-        key = key or f"prepare_destroy:{request.revision}"
+        if not request.destroy_guards and not unfinished:
+            # A document from before the guards were kept with the request: read them now.
+            def kept(r: Request) -> Request:
+                r.destroy_guards = self._destroy_flow.definition_guards(r.module)
+                return r
+
+            request = self._store.update(request_id, kept)
+        key = unfinished[0].key if unfinished else key or f"prepare_destroy:{request.revision}"
 
         def init(current: Request) -> dict[str, Any]:
-            return {"fields": fields}
+            return {"fields": {g.field: g.safe for g in self._destroy_flow.guards(current)}}
 
-        begun = self._begin(
-            request_id, "prepare_destroy", key, self._ops.new_token(), actor, Action.DESTROY, source, init=init
-        )
-        if begun.start is not Start.GO:
-            return begun.request
-        return self._guard(
-            begun, "prepare_destroy", lambda: self._destroy_flow.prepare(begun.request, begun.key, actor, source)
+        return self._operate(
+            request_id,
+            Action.PREPARE_DESTROY,
+            key,
+            actor,
+            source,
+            lambda b: self._destroy_flow.prepare(b.request, b.key, actor, source),
+            init=init,
         )
 
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:

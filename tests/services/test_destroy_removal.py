@@ -15,6 +15,7 @@ from core.domain.facts import ReviewFact
 from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport
 from core.ports.code_host import ReviewInfo
+from module_registry.catalogue import load_registry
 from tests.services.conftest import ADMIN, World, create_cmd
 from tests.services.helpers import applied, finish_run, run_fact
 
@@ -137,6 +138,7 @@ def _applied_dynamodb(world: World, config: dict[str, object]) -> str:
 
     def as_table(request: Request) -> Request:
         request.module, request.config = "dynamodb-table", dict(config)
+        request.destroy_guards = list(load_registry(None).get("dynamodb-table").destroy_guards)
         return request
 
     world.store.update(rid, as_table)
