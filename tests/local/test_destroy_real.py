@@ -58,7 +58,9 @@ REPO = RepoRef(owner="acme", name="core-infra")  # the example projects map's co
 
 @pytest.fixture
 def product(tmp_path: Path, local_cloud: MotoServer) -> Iterator[Deps]:
-    """The service graph over a local forge whose runner runs Terraform for real (inline)."""
+    """The service graph over a local forge whose runner runs Terraform for real. Runs and facts
+    go through the forge's worker thread as on GitHub (a run starts after the dispatch is
+    recorded); ``settled`` waits for them."""
     clock = ManualClock()
     cli = TerraformCli(shutil.which("terraform") or "terraform", plugin_dir=PLUGIN_DIR)
     runner = LocalRunner(clock, real=RealTerraform(cli, local_cloud, tmp_path / "terraform"))
@@ -67,12 +69,21 @@ def product(tmp_path: Path, local_cloud: MotoServer) -> Iterator[Deps]:
     host = LocalCodeHost(
         tmp_path / "data",
         clock,
-        runner_mode="inline",
+        runner_mode="thread",
         runner=runner,
+        pickup_delay=0.05,
         environments_of=lambda repo: environments_in(projects, repo),
     )
     yield build_graph(clock=clock, code_host=host, registry=registry, projects=projects, policy=POLICY)
     host.close()
+
+
+def settled(deps: Deps, rid: str) -> Request:
+    """The request once every queued run and fact is done (the runs take minutes here)."""
+    host = deps.code_host
+    assert isinstance(host, LocalCodeHost)
+    assert host.wait_idle(timeout=1500), "the local forge's runs did not finish"
+    return deps.store.get(rid)
 
 
 def _client(cloud: MotoServer, service: str) -> Any:
@@ -98,18 +109,19 @@ def applied(deps: Deps, module: str, config: dict[str, Any], environment: str = 
         source="slack",
     )
     request = requests.create(cmd)
+    settled(deps, request.id)
     return through_apply(deps, request.id)
 
 
 def through_apply(deps: Deps, rid: str) -> Request:
     """The request's open PR, planned already: approve, merge, apply (the runs are inline)."""
     requests = deps.requests
-    planned = deps.store.get(rid)
+    planned = settled(deps, rid)
     assert planned.status == "plan_ready", _why(deps, planned)
     requests.approve(rid, APPROVER)
     assert requests.merge(rid, APPROVER).status == "merged"
     requests.apply(rid, APPROVER)
-    done = deps.store.get(rid)
+    done = settled(deps, rid)
     assert done.status == "applied", _why(deps, done)
     return done
 
@@ -125,7 +137,7 @@ def _why(deps: Deps, request: Request) -> str:
 def destroyed(deps: Deps, rid: str) -> Request:
     """Destroy: removal PR, the destroy run on main with the file present, then the merge."""
     deps.requests.destroy(rid, ADMIN)
-    final = deps.store.get(rid)
+    final = settled(deps, rid)
     assert final.status == "destroyed", _why(deps, final)
     assert final.archived_at is not None and final.cleanup_pr is not None and final.cleanup_pr.merged
     assert _on_main(deps, final) is None
@@ -134,7 +146,8 @@ def destroyed(deps: Deps, rid: str) -> Request:
 
 def prepared(deps: Deps, rid: str, fields: dict[str, Any]) -> Request:
     """Prepare destroy: the change lifting the guards, planned, approved, merged and applied."""
-    preparing = deps.requests.prepare_destroy(rid, ADMIN)
+    deps.requests.prepare_destroy(rid, ADMIN)
+    preparing = settled(deps, rid)
     assert preparing.prepared_destroy is not None and preparing.prepared_destroy.fields == fields
     assert preparing.branch_name == f"prepare/{rid}"
     done = through_apply(deps, rid)
@@ -215,14 +228,15 @@ def repository_exists(cloud: MotoServer, name: str) -> bool:
     return True
 
 
-def _name(request: Request, key: str) -> str:
+def _name(request: Request, output: str) -> str:
+    """The module output ``output`` the apply recorded (named as the definition names it)."""
     outputs = request.outputs or {}
-    value = next(v for k, v in outputs.items() if k.endswith(key))
-    return str(value)
+    assert output in outputs, outputs
+    return str(outputs[output])
 
 
 def _destroy_failed(deps: Deps, rid: str) -> Request:
-    request = deps.store.get(rid)
+    request = settled(deps, rid)
     assert request.status == "failed", _why(deps, request)
     op = [o for o in request.operations if o.kind == "destroy"][-1]
     assert op.completed_at is not None and "failed" in op.steps
@@ -239,7 +253,7 @@ def test_a_bucket_holding_objects_is_refused_then_prepared_and_destroyed(
     product: Deps, local_cloud: MotoServer
 ) -> None:
     request = applied(product, "s3-bucket", {"name": "holds-data", "versioning": True})
-    rid, bucket = request.id, _name(request, "_bucket")
+    rid, bucket = request.id, _name(request, "bucket")
     _client(local_cloud, "s3").put_object(Bucket=bucket, Key="keep/me.txt", Body=b"data")
     protections = bucket_protections(local_cloud, bucket)
     assert all(protections.values()), protections
@@ -265,7 +279,7 @@ def test_a_destroy_failing_part_way_puts_the_bucket_protections_back(
     request's targets again, so the public access block, the TLS-only policy, the encryption
     and the lifecycle rules are back, and the request failed with AWS's reason."""
     request = applied(product, "s3-bucket", {"name": "part-way", "versioning": True})
-    rid, bucket = request.id, _name(request, "_bucket")
+    rid, bucket = request.id, _name(request, "bucket")
     _client(local_cloud, "s3").put_object(Bucket=bucket, Key="a.txt", Body=b"data")
     protections = bucket_protections(local_cloud, bucket)
     monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
@@ -289,7 +303,7 @@ def test_a_prod_table_with_deletion_protection_is_prepared_then_destroyed(
 ) -> None:
     config = {"name": "orders", "hash_key": "id", "deletion_protection": True}
     request = applied(product, "dynamodb-table", config, environment="prod")
-    rid, name = request.id, _name(request, "_id")
+    rid, name = request.id, _name(request, "id")
     found = table(local_cloud, name)
     assert found is not None and found.get("DeletionProtectionEnabled") is True
 
@@ -335,7 +349,7 @@ def test_a_refused_destroy_leaves_code_state_and_the_environment_consistent(
     destroy is refused before anything is deleted, the request fails with the reason, and
     another request in the same environment plans and applies cleanly."""
     request = applied(product, "dynamodb-table", {"name": "ledger", "hash_key": "id", "deletion_protection": False})
-    rid, name = request.id, _name(request, "_id")
+    rid, name = request.id, _name(request, "id")
     found = table(local_cloud, name)
     assert found is not None
     ddb = _client(local_cloud, "dynamodb")
@@ -355,7 +369,8 @@ def test_a_refused_destroy_leaves_code_state_and_the_environment_consistent(
     host = product.code_host
     assert isinstance(host, LocalCodeHost)
     replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": other.id, "environment": "dev"})
-    assert replan is not None and replan.conclusion == "success", host.run_log(REPO, replan.run_id)
+    assert replan is not None and host.wait_idle(timeout=1500)
+    assert host.get_run(REPO, replan.run_id).conclusion == "success", host.run_log(REPO, replan.run_id)
     plan = host.get_plan_json(REPO, replan.run_id, other.id)
     assert plan is not None
     changed = {
