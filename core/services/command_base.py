@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
-from core.domain.operation import CreateOp, Launch, OperationBase, Steps, UpdateOp
+from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
 from core.domain.request import PullRequestRef, Request, RunRef
 from core.domain.status import Status
@@ -107,7 +107,7 @@ class CommandBase:
     def _commit_step(
         self,
         request: Request,
-        op_type: type[CreateOp] | type[UpdateOp],
+        op_type: type[CreateOp] | type[UpdateOp] | type[DestroyOp] | type[PrepareDestroyOp],
         key: str,
         *,
         branch: str,

@@ -37,7 +37,14 @@ class FakeRegistry:
     prod forbids ``force_destroy``."""
 
     def validate(
-        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
+        self,
+        module_id: str,
+        config: dict[str, Any],
+        environment: str,
+        *,
+        prod: bool,
+        project: str | None = None,
+        lifting: Any = (),
     ) -> ValidationResult:
         if module_id != "s3-bucket":
             raise UnknownModule(module_id, ["s3-bucket"])
@@ -45,10 +52,16 @@ class FakeRegistry:
         name = config.get("name")
         if not isinstance(name, str) or not name.islower():
             errors.append(FieldError(field="name", message="is required: a lowercase bucket name", allowed="a-z0-9-"))
-        if prod and config.get("force_destroy"):
+        if prod and config.get("force_destroy") and "force_destroy" not in lifting:
             errors.append(FieldError(field="force_destroy", message="is not allowed in prod", allowed="false"))
         merged = {"versioning": True, **config}
         return ValidationResult(ok=not errors, config=merged if not errors else {}, errors=errors)
+
+    def get(self, module_id: str) -> Any:
+        """The real catalogue's definition (its destroy guards), for any module id."""
+        from module_registry.catalogue import load_registry
+
+        return load_registry(None).get(module_id)
 
 
 @dataclass(frozen=True)
