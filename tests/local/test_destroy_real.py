@@ -238,7 +238,7 @@ def _destroy_failed(deps: Deps, rid: str) -> Request:
     request = settled(deps, rid)
     assert request.status == "failed", _why(deps, request)
     op = [o for o in request.operations if o.kind == "destroy"][-1]
-    assert op.completed_at is not None and "failed" in op.steps
+    assert op.completed_at is not None and op.steps.failed is not None
     # Code and PR as they were: the file on main, the removal PR open.
     assert _on_main(deps, request) is not None
     assert request.cleanup_pr is not None and request.cleanup_pr.open and not request.cleanup_pr.merged

@@ -6,7 +6,8 @@ from typing import Any
 
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
 from core.domain.policy import Policy
-from core.domain.request import Operation, Request
+from core.domain.operation import DestroyOp, DestroySteps
+from core.domain.request import Request
 from core.domain.workflows import RunKind
 from core.services.gate import Gate
 from core.services.sync import SyncOutcome
@@ -101,12 +102,12 @@ def legacy_destroy(world: World, request_id: str, actor_id: str = ADMIN.id) -> R
 
     def begun(request: Request) -> Request:
         request.operations.append(
-            Operation(
-                kind="destroy",
+            DestroyOp(
                 key="destroy",
                 started_at=now,
                 actor=actor_id,
-                steps={"cleanup_dispatch": {"at": now.isoformat(), "previous": None}},
+                # the old key, upgraded at read as a stored document's is
+                steps=DestroySteps.model_validate({"cleanup_dispatch": {"at": now.isoformat(), "previous": None}}),
             )
         )
         return request

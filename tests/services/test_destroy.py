@@ -68,7 +68,7 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     attempts = [op for op in retry.operations if op.kind == "destroy"]
     assert [op.key for op in attempts] == ["destroy", "destroy:retry-1"]
     assert len(world.host.runs_of("cleanup.yml")) == 1
-    assert "removal_pr" in attempts[-1].steps and "cleanup_dispatch" not in attempts[-1].steps
+    assert attempts[-1].steps.removal_pr is not None and attempts[-1].steps.launch("cleanup") is None
     done = world.get(rid)
     assert done.status == "destroying" and done.cleanup_pr.open and len(world.host.runs_of("destroy.yml")) == 1
     assert world.events(rid).count("destroy_requested") == 2
@@ -246,7 +246,7 @@ def test_without_run_details_the_cleanup_run_is_matched_by_name(world: World) ->
     rid = request.id
     world.host.return_run_details = False
     request = legacy_destroy(world, rid)
-    assert request.operation("destroy", "destroy").steps["cleanup_run"]["id"] is None
+    assert request.operation("destroy", "destroy").steps.cleanup_run.run_id is None
     (run,) = world.host.runs_of("cleanup.yml")
     world.host.complete_run(run.run_id, "failure")
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(run)))

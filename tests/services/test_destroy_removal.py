@@ -42,8 +42,8 @@ def test_destroy_opens_the_removal_pr_runs_the_destroy_on_main_then_merges(world
     assert not world.host.runs_of("cleanup.yml")
     assert destroying.status == "destroying" and destroying.destroy_run.run_id == run.run_id
     op = destroying.operation("destroy", "destroy")
-    assert op.completed_at is None and "lease" not in op.steps  # waits for the run's fact
-    assert op.steps["removal_reviewed"]["reason"] == "not_required"
+    assert op.completed_at is None and op.steps.lease is None  # waits for the run's fact
+    assert op.steps.removal_reviewed is not None and op.steps.removal_reviewed.reason == "not_required"
     assert world.events(rid)[-2:] == ["destroy_requested", "destroy_dispatched"]
     assert world.notifier.events(rid)[-2:] == ["destroy_requested", "destroying"]
     said = world.notifier.sent[-2][1]
@@ -82,7 +82,7 @@ def test_a_failed_destroy_run_leaves_code_and_pr_and_a_new_click_reuses_the_pr(w
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
     assert op.completed_at is not None and "AWS would refuse x" in op.error
-    assert op.steps["failed"]["reason"].startswith(f"the destroy run {run_id} concluded failure")
+    assert op.steps.failed is not None and (op.steps.failed.reason or "").startswith(f"the destroy run {run_id} concluded failure")
     # Code, PR and state as they were: the file on main, the removal PR open, nothing archived.
     assert _file(rid) in world.host.tree(world.repo, "main")
     assert stored.cleanup_pr.open and not world.host.repo(world.repo).prs[number].merged

@@ -159,13 +159,15 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     # Create: base ref, create ref, the file (one contents PUT), PR, labels, dispatch.
     assert create_calls == 6
     assert stats.by_operation["PUT /repos/{owner}/{repo}/contents/{path}"] == 1
-    # The plan and its (absent) cost: one artifact listing, one download.
-    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 1
-    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 1, and the
+    # The plan and its (absent) cost: one artifact listing, one download; the apply's outputs
+    # (absent here): one listing, nothing to download.
+    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 2
+    assert stats.by_operation["GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"] == 1
+    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 2, and the
     # destroy: its removal PR (the create's calls, the deletion through git data), the protection,
     # the dispatch, the merge.
     destroy_calls = sum(stack.spent(before_destroy).values())
-    assert stats.calls == 10 + destroy_calls, stats.snapshot()
+    assert stats.calls == 11 + destroy_calls, stats.snapshot()
     assert not openapi_checker.violations and len(openapi_checker.calls) == stats.calls
     assert "blob.example.net" in openapi_checker.external  # the plan artifact download
 
