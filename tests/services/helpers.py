@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
-from core.domain.policy import Policy
 from core.domain.operation import DestroyOp, DestroySteps
+from core.domain.policy import Policy
 from core.domain.request import Request
 from core.domain.workflows import RunKind
 from core.services.gate import Gate

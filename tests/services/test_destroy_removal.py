@@ -82,7 +82,9 @@ def test_a_failed_destroy_run_leaves_code_and_pr_and_a_new_click_reuses_the_pr(w
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
     assert op.completed_at is not None and "AWS would refuse x" in op.error
-    assert op.steps.failed is not None and (op.steps.failed.reason or "").startswith(f"the destroy run {run_id} concluded failure")
+    assert op.steps.failed is not None and (op.steps.failed.reason or "").startswith(
+        f"the destroy run {run_id} concluded failure"
+    )
     # Code, PR and state as they were: the file on main, the removal PR open, nothing archived.
     assert _file(rid) in world.host.tree(world.repo, "main")
     assert stored.cleanup_pr.open and not world.host.repo(world.repo).prs[number].merged
