@@ -10,7 +10,7 @@ cleanup_destroy); ``core.services.requests.RequestService`` puts them together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.events import NewEvent
@@ -52,6 +52,7 @@ def registry_renderer(registry: Registry, *, module_sources: str = "registry") -
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]:
         from module_registry import render as registry_render
 
@@ -65,6 +66,7 @@ def registry_renderer(registry: Registry, *, module_sources: str = "registry") -
             requester=requester,
             prod=prod,
             module_sources=module_sources,
+            lifting=tuple(lifting),
         )
         files: dict[str, str] = registry_render.render(data, registry)
         return files
@@ -162,6 +164,7 @@ class CommandBase:
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]:
         return self._render(
             request_id=rid,
@@ -172,6 +175,7 @@ class CommandBase:
             env_path=env_path,
             requester=requester,
             prod=prod,
+            lifting=lifting,
         )
 
     def _validated(

@@ -122,6 +122,7 @@ class DestroyFlow:
                 request.target_env_path or "",
                 _requester(request),
                 request.prod,
+                lifting=sorted(fields),
             )
             if steps.branch is None:
                 head = svc._code_host.branch_head(repo, base)

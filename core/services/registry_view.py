@@ -87,4 +87,5 @@ class Renderer(Protocol):
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]: ...
