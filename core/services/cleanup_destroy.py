@@ -1,7 +1,8 @@
-"""``CleanupDestroy``: destroy through the infra repo's cleanup workflow (its PR removes the
-request's file; once merged, the destroy workflow runs). Kept as it was before the typed engine:
-the destroy is being redesigned on its own (a removal PR, a targeted destroy, then the merge),
-which replaces this file; only its steps are typed.
+"""``CleanupDestroy``: the destroy commands (``destroy``, ``prepare_destroy``). A new destroy
+runs ``DestroyFlow`` (``core/services/destroy.py``: removal PR, its approval, the targeted
+destroy with the file still on the base branch, then the merge). A destroy begun the old way,
+through the infra repo's cleanup workflow (its PR removes the file; once merged the destroy
+runs), finishes the old way here (``_run_destroy``), on the same typed ``DestroySteps``.
 """
 
 from __future__ import annotations

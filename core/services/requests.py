@@ -10,7 +10,7 @@ notices) with it; the ``MessageBus`` runs them after the write. Status is never 
 hand: it is derived from the facts recorded here and by ``SyncService``.
 
 The commands live in files named for them (``create``, ``update``, ``approve_merge``,
-``apply_replan``, ``cleanup_destroy``, over ``dispatching`` and ``command_base``); this file puts
+``apply_replan``, ``cleanup_destroy`` (with ``destroy``), over ``dispatching`` and ``command_base``); this file puts
 them together and resumes what a crash left half-way.
 """
 
