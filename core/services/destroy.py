@@ -35,6 +35,7 @@ from core.domain.destroy import (
     removal_branch,
     removal_stage,
 )
+from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import (
     BranchStep,
@@ -315,27 +316,29 @@ class DestroyFlow:
             change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,
-        )
-        svc._audit.record(
-            rid,
-            "destroy_requested",
-            actor=actor.id,
-            source=source,
-            data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
-        )
-        svc._notifier.request_changed(
-            request,
-            Transition(
-                event="destroy_requested",
-                previous_status=before.value,
-                status=derive_status(request).value,
-                actor=actor.id,
-                message=(
-                    f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
-                    f"runs on {base} with the file still there; the PR is merged only after the destroy succeeded."
-                ),
-                run_url=info.url,
-            ),
+            # Committed with the write, run by the bus after it (audit, then the thread's reply).
+            events=[
+                NewEvent(
+                    name="destroy_requested",
+                    actor=actor.id,
+                    source=source,
+                    data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
+                )
+            ],
+            tell=lambda _w, r: [
+                Transition(
+                    event="destroy_requested",
+                    previous_status=before.value,
+                    status=derive_status(r).value,
+                    actor=actor.id,
+                    message=(
+                        f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
+                        f"runs on {base} with the file still there; the PR is merged only after the destroy "
+                        "succeeded."
+                    ),
+                    run_url=info.url,
+                )
+            ],
         )
         return request
 
@@ -431,19 +434,22 @@ class DestroyFlow:
         first = run.diagnostics[0].summary if run is not None and run.diagnostics else None
         reason = f"the destroy run {run.run_id if run else '?'} concluded {run.conclusion if run else 'failed'}"
         reason += f": {first}" if first else ""
-        request = self._svc._ops.end(
-            request.id, DestroyOp, key, reason, lambda op: op.steps.set(failed=DestroyFailed(reason=reason))
-        )
         removal = operation_of(request, DestroyOp, key).steps.removal_pr
         number = removal.number if removal is not None else None
-        self._svc._audit.record(
-            request.id,
-            "destroy_failed",
+        failed = NewEvent(
+            name="destroy_failed",
             actor=actor.id,
             source="tfpilot",
             data={"error": reason[:500], "removalPr": number, "removalPrLeft": "open"},
         )
-        return request
+        return self._svc._ops.end(
+            request.id,
+            DestroyOp,
+            key,
+            reason,
+            lambda op: op.steps.set(failed=DestroyFailed(reason=reason)),
+            events=[failed],
+        )
 
     def merge_removal(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         """The destroy succeeded: merge the removal PR at the head that was approved."""
@@ -468,9 +474,14 @@ class DestroyFlow:
             finish=True,
             timeline="Removal PR merged",
             actor=actor.id,
-        )
-        svc._audit.record(
-            rid, "removal_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
+            events=[
+                NewEvent(
+                    name="removal_pr_merged",
+                    actor=actor.id,
+                    source=source,
+                    data={"number": number, "sha": result.sha},
+                )
+            ],
         )
         return request
 

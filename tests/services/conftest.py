@@ -7,6 +7,7 @@ tests exercise the services, not the module catalogue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack, cast
 
@@ -102,6 +103,7 @@ def fake_render(
     env_path: str,
     requester: str,
     prod: bool,
+    lifting: Sequence[str] = (),  # the real renderer validates with it; this one validates nothing
 ) -> dict[str, str]:
     body = "\n".join(f'  {k} = "{v}"' for k, v in sorted(config.items()))
     text = f'# tfpilot:begin {request_id}\nmodule "{request_id}" {{\n{body}\n}}\n# tfpilot:end {request_id}\n'
