@@ -5,6 +5,7 @@ with validators compiled once per module."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,11 @@ class Registry:
         *,
         prod: bool,
         project: str | None = None,
+        lifting: Collection[str] = (),
     ) -> ValidationResult:
         """Defaults applied, field errors in plain words. ``project`` (optional) also checks the
-        full resource name against its length limit."""
+        full resource name against its length limit; ``lifting`` names destroy-guard fields a
+        prepare-destroy change sets to their safe value (allowed even where prod forbids it)."""
         definition = self.get(module_id)
         return validation.validate(
             definition,
@@ -159,6 +162,7 @@ class Registry:
             prod=prod,
             project=project,
             validator=self._validators[module_id],
+            lifting=lifting,
         )
 
 

@@ -97,6 +97,22 @@ class EnvConstraint(_Strict):
         return environment in self.applies_to
 
 
+class DestroyGuard(_Strict):
+    """A config field that makes AWS refuse to delete the resource (see docs/lifecycle.md).
+
+    ``safe`` is the value that lets the delete go through. ``when``: ``"always"`` (the guard
+    holds whenever the field is not ``safe``: deletion or termination protection) or
+    ``"holds_data"`` (AWS refuses only while the resource holds ``data``: a bucket's objects,
+    a repository's images; only the destroy run's preflight can see that). A prod constraint on
+    the field is lifted only for the change that prepares a destroy."""
+
+    field: str
+    safe: JSON
+    when: Literal["always", "holds_data"] = "always"
+    data: str | None = Field(None, max_length=40)  # what the resource holds ("objects", "images")
+    message: str = Field(min_length=1, max_length=300)
+
+
 class FieldRelation(_Strict):
     """A comparison between two config fields, which JSON Schema cannot express: ``field op other``
     (``max_allocated_storage > allocated_storage``). Checked when both fields have a value."""
@@ -185,6 +201,7 @@ class ModuleDefinition(_Strict):
     terraform: TerraformSpec
     naming: NamingSpec | None = None
     constraints: list[EnvConstraint] = Field(default_factory=list)
+    destroy_guards: list[DestroyGuard] = Field(default_factory=list)
     relations: list[FieldRelation] = Field(default_factory=list)
     docs_url: str | None = None
     example: dict[str, JSON] | None = None  # a complete, valid config (non-prod) for docs and checks

@@ -181,6 +181,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
     _check_example(definition, file)
     _check_naming(definition, file)
     _check_constraints(definition, file)
+    _check_destroy_guards(definition, file)
     _check_relations(definition, file)
     _check_inputs(definition, file)
     _check_outputs(definition, file)
@@ -309,6 +310,25 @@ def _check_constraints(definition: ModuleDefinition, file: str) -> None:
                 file=file,
                 pointer=pointer(["constraints", index, "schema", *exc.absolute_path]),
             ) from exc
+
+
+def _check_destroy_guards(definition: ModuleDefinition, file: str) -> None:
+    props = definition.properties()
+    for index, guard in enumerate(definition.destroy_guards):
+        where = ["destroy_guards", index]
+        field = props.get(guard.field)
+        if field is None:
+            raise RegistryError("destroy guard on an unknown field", file=file, pointer=pointer([*where, "field"]))
+        if not Draft202012Validator(field).is_valid(guard.safe):
+            raise RegistryError(
+                "destroy guard's safe value is not valid for its field", file=file, pointer=pointer([*where, "safe"])
+            )
+        if (guard.when == "holds_data") != bool(guard.data):
+            raise RegistryError(
+                'a destroy guard names the data it waits on exactly when it is "holds_data"',
+                file=file,
+                pointer=pointer([*where, "data"]),
+            )
 
 
 def _check_relations(definition: ModuleDefinition, file: str) -> None:

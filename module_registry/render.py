@@ -40,6 +40,9 @@ class RenderInput:
     # Where module code comes from: "registry" (the definition's source and version, for infra
     # repos on GitHub) or "repo" (the infra repo's own modules/<id>, when TfPilot ships one).
     module_sources: str = "registry"
+    # Destroy-guard fields a Prepare destroy lifts to their safe values: validation lets exactly
+    # these pass the prod constraints (``Registry.validate(lifting=...)``).
+    lifting: tuple[str, ...] = ()
 
 
 class _Omit:
@@ -212,7 +215,9 @@ def _prepare(inp: RenderInput, registry: Registry) -> _Prepared:
         raise InvalidName("requester", str(inp.requester), "must be text")
 
     definition = registry.get(module_id)
-    result = registry.validate(module_id, inp.config, environment, prod=inp.prod, project=project)
+    result = registry.validate(
+        module_id, inp.config, environment, prod=inp.prod, project=project, lifting=list(inp.lifting)
+    )
     if not result.ok:
         raise ConfigRejected(result.errors)
     config = _canonical(result.config)

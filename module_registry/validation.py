@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -342,11 +342,21 @@ def _name_errors(
 
 
 def _constraint_errors(
-    definition: ModuleDefinition, config: dict[str, Any], environment: str, prod: bool, failed: set[str]
+    definition: ModuleDefinition,
+    config: dict[str, Any],
+    environment: str,
+    prod: bool,
+    failed: set[str],
+    lifting: Collection[str] = (),
 ) -> list[FieldError]:
+    # A change preparing a destroy may set a destroy guard's field to its safe value even where
+    # a constraint forbids it (prod): exactly those fields, exactly that value.
+    lifted = {g.field for g in definition.destroy_guards if g.field in lifting and config.get(g.field) == g.safe}
     errors = []
     for constraint in definition.constraints:
         if not constraint.applies(environment, prod=prod) or constraint.field in failed:
+            continue
+        if constraint.field in lifted:
             continue
         value = config.get(constraint.field)
         checker = Draft202012Validator(constraint.schema_, format_checker=format_checker())
@@ -392,8 +402,11 @@ def validate(
     prod: bool,
     project: str | None = None,
     validator: Draft202012Validator | None = None,
+    lifting: Collection[str] = (),
 ) -> ValidationResult:
-    """Validate ``config`` for ``definition`` in ``environment``; defaults applied on success."""
+    """Validate ``config`` for ``definition`` in ``environment``; defaults applied on success.
+    ``lifting``: destroy-guard fields a prepare-destroy change sets to their safe value, which
+    the environment's constraints then allow (docs/lifecycle.md)."""
     errors = limits.check_config(config)
     if errors:
         return ValidationResult(ok=False, config={}, errors=errors)
@@ -414,7 +427,7 @@ def validate(
     if definition.naming is not None and definition.naming.field not in failed_fields:
         found.extend(_name_errors(definition, filled, environment, project))
     found.extend(relation_errors(definition, filled, failed_fields))
-    found.extend(_constraint_errors(definition, filled, environment, prod, failed_fields))
+    found.extend(_constraint_errors(definition, filled, environment, prod, failed_fields, lifting))
     unique: list[FieldError] = []
     for problem in found:
         if problem not in unique:

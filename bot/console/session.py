@@ -75,6 +75,7 @@ _SERVICE_CALLS: dict[Action, str] = {
     Action.APPLY: "apply",
     Action.DESTROY: "destroy",
     Action.REPLAN: "replan",
+    Action.PREPARE_DESTROY: "prepare_destroy",
 }
 
 
@@ -407,6 +408,7 @@ def _without_form_button(payload: dict[str, Any]) -> dict[str, Any]:
 _CARD_WORDS: dict[str, Action] = {
     **{a.value: a for a in Action},
     "re plan": Action.REPLAN,
+    "prepare destroy": Action.PREPARE_DESTROY,
     "edit": Action.UPDATE,
 }
 

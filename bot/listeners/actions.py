@@ -69,6 +69,7 @@ _VERBS = {
     Action.DESTROY: "destroy",
     Action.REPLAN: "re-plan",
     Action.UPDATE: "edit",
+    Action.PREPARE_DESTROY: "prepare the destroy of",
 }
 
 
@@ -150,9 +151,12 @@ class ClickHandlers:
         elif action is Action.APPLY:
             requests.apply(request_id, actor, source="slack")
         elif action is Action.DESTROY:
-            requests.destroy(request_id, actor, source="slack")
+            # A linked admin's click reviews the removal PR as them (a review the protection counts).
+            requests.destroy(request_id, actor, source="slack", user_token=self.k.github_token(team_id, actor.id))
         elif action is Action.REPLAN:
             requests.replan(request_id, actor, source="slack")
+        elif action is Action.PREPARE_DESTROY:
+            requests.prepare_destroy(request_id, actor, source="slack")
 
     def handle_card_action(self, body: dict[str, Any], client: Any) -> None:
         action_payload = _first(body)

@@ -178,7 +178,8 @@ class ModalHandlers:
                 self.tell(client, meta, user, OTHER_TEAM_TEXT)
                 return
             actor = self.k.identity.actor(client, team_of(body), user)
-            self.k.deps.requests.destroy(meta.request_id, actor, source="slack")
+            token = self.k.github_token(team_of(body), actor.id)
+            self.k.deps.requests.destroy(meta.request_id, actor, source="slack", user_token=token)
         except PermissionDenied as denied:
             self.tell(client, meta, user, refusal_text(Action.DESTROY, denied.reason))
         except TfPilotError as failed:

@@ -27,6 +27,7 @@ from bot.views.limits import (
     plain,
 )
 from bot.views.run_report import diagnostics_section, outputs_section
+from core.domain.destroy import HeldGuard, held_guards
 from core.domain.policy import Action, Role, needed_role, state_allows
 from core.domain.request import PlanSummary, Request
 
@@ -41,6 +42,7 @@ _LABELS: dict[Action, str] = {
     Action.DESTROY: "Destroy",
     Action.REPLAN: "Re-plan",
     Action.UPDATE: "Edit",
+    Action.PREPARE_DESTROY: "Prepare destroy",
 }
 _STYLES: dict[Action, str] = {Action.APPROVE: "primary", Action.APPLY: "primary", Action.DESTROY: "danger"}
 
@@ -96,11 +98,40 @@ def button_confirmation(action: Action, request: Request) -> dict[str, Any] | No
         # Prod destroy opens a modal where the request id must be typed instead.
         return _confirm(
             "Destroy this infrastructure?",
-            f"Every resource `{request.id}` created in `{clip(escape(where), 120)}` will be destroyed.",
+            f"Every resource `{request.id}` created in `{clip(escape(where), 120)}` will be destroyed. "
+            + destroy_guard_note(request),
             "Destroy",
             danger=True,
         )
+    if action is Action.PREPARE_DESTROY:
+        changes = ", ".join(f"`{escape(g.field)}` → `{_json(g.safe)}`" for g in _held(request))
+        return _confirm(
+            "Prepare the destroy?",
+            f"Opens a change of `{request.id}` that sets {changes}: planned, approved, merged and applied like any "
+            "change. Destroy is offered once it is applied.",
+            "Prepare",
+        )
     return None
+
+
+def _held(request: Request) -> list[HeldGuard]:
+    return held_guards(request.destroy_guards, request.config, {})
+
+
+def _json(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else escape(str(value))
+
+
+def destroy_guard_note(request: Request) -> str:
+    """What the Destroy confirmation says about guards that hold only while data is held."""
+    data = [g for g in _held(request) if not g.blocks]
+    if not data:
+        return ""
+    what = "; ".join(f"`{escape(g.field)}` is off and it may hold {escape(g.data or 'data')}" for g in data)
+    return (
+        f"{what}: if it does, the destroy refuses before deleting anything (nothing changes); "
+        "Prepare destroy first to let it go."
+    )
 
 
 def _buttons(request: Request) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from core.domain.index import IndexRow
 from core.domain.status import Status, normalize_status
 
 HOME_ROWS = 15
-MAX_ROW_BUTTONS = 6  # one per card action; Slack allows 25 elements in an actions block
+MAX_ROW_BUTTONS = 7  # one per card action; Slack allows 25 elements in an actions block
 LIST_ROWS = 25
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.views.card import destroy_guard_note
 from bot.views.forms import FormField, form_modal
 from bot.views.ids import (
     DESTROY_CONFIRM_BLOCK,
@@ -126,7 +127,7 @@ def destroy_modal(request: Request, *, meta: RequestMeta) -> dict[str, Any]:
                 "text": mrkdwn(
                     f":warning: This destroys every resource `{request.id}` created in "
                     f"*{escape(clip(request.project, 200))}/{escape(clip(request.environment, 200))}* (prod). "
-                    "It cannot be undone."
+                    "It cannot be undone. " + destroy_guard_note(request)
                 ),
             },
             {

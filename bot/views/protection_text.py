@@ -75,3 +75,23 @@ def block_reason(reason: MergeBlockReason | None, required: int) -> str:
 
 def block_fix(reason: MergeBlockReason | None) -> str:
     return _BLOCK_FIX[reason or "blocked"].format(link="`/tfpilot link`, then Approve again", admin=ADMIN_HINT)
+
+
+def removal_review_lines(standing: ApprovalStanding | None, base: str, pr: str) -> list[str]:
+    """What a destroy waiting for a review of its removal PR needs, and what happens meanwhile."""
+    branch = f"`{escape(base)}`"
+    required = _reviews(standing.required_approvals if standing else 0)
+    where = _where(standing) if standing else ""
+    if standing is not None and standing.via == "review":
+        return [
+            f"Your GitHub review of {pr} counts, but {branch} requires {required}{where} and it has "
+            f"{standing.approving_reviews}: another reviewer with write access must approve {pr} on GitHub. "
+            "TfPilot goes on when that review arrives. Nothing is destroyed until then."
+        ]
+    return [
+        f"{branch} requires {required}{where} before {pr} may merge, and TfPilot cannot approve its own "
+        "pull request. Nothing is destroyed until it is approved.",
+        f"To go on: run `/tfpilot link` to link your GitHub account, then click Destroy again (your click "
+        f"approves {pr} as you), or anyone else with write access approves {pr} on GitHub; TfPilot goes on "
+        "when that review arrives.",
+    ]

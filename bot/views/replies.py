@@ -16,7 +16,7 @@ from bot.views import fmt
 from bot.views.card import button_confirmation, card_actions
 from bot.views.ids import CardRef, card_action_id
 from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
-from bot.views.protection_text import approval_lines, block_fix, block_reason
+from bot.views.protection_text import approval_lines, block_fix, block_reason, removal_review_lines
 from bot.views.run_report import diagnostics_lines, outputs_lines
 from core.domain.policy import Action
 from core.domain.request import Request
@@ -113,6 +113,14 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         return _plan_ready_lines(request, who)
     if event in ("merge_blocked", "destroy_blocked"):
         return _blocked_lines(request, transition, who, by)
+    if event == "destroy_review_needed":
+        number = request.cleanup_pr.number if request.cleanup_pr else None
+        pr = fmt.link(transition.run_url, f"removal PR #{number}") or "the removal PR"
+        asked = f" {fmt.mention(transition.actor)}" if transition.actor else ""
+        return [
+            f":hourglass_flowing_sand: {who}{asked} destroy is waiting for a review of {pr}.",
+            *removal_review_lines(transition.approval, request.target_base or "main", pr),
+        ]
     if event == "drift_detected":
         drift = request.drift
         counts = (
@@ -134,8 +142,10 @@ def _headline(request: Request, transition: Transition) -> list[str]:
         "applying": f":gear: Applying…{in_run}",
         "applied": f":rocket: {who} applied{at_run}.",
         "destroying": f":wastebasket: Destroying…{in_run}",
-        "destroy_requested": f":wastebasket: {who} destroy requested{by}: the cleanup pull request comes first, "
-        "then the destroy run.",
+        "destroy_requested": f":wastebasket: {who} destroy requested{by}: the removal pull request comes first "
+        "(approved like any PR), then the destroy run with the code still in place, then its merge.",
+        "destroy_prepare": f":shield: {who} prepare destroy requested{by}: a change lifting the protections AWS "
+        "would refuse the destroy with" + (f" — {run}" if run else "") + ".",
         "destroy_failed": f":x: {who} destroy did not go through"
         + (f": {run}" if run else ".")
         + " The resources are unchanged; Destroy can be tried again.",
@@ -148,6 +158,17 @@ def _headline(request: Request, transition: Transition) -> list[str]:
 def _blocked_lines(request: Request, transition: Transition, who: str, by: str) -> list[str]:
     why = block_reason(transition.blocked, transition.required_approvals)
     fix = block_fix(transition.blocked)
+    removal = request.cleanup_pr is not None and (request.cleanup_pr.branch or "").startswith("destroy/")
+    if transition.event == "destroy_blocked" and removal:
+        number = request.cleanup_pr.number if request.cleanup_pr else None
+        pr = fmt.link(transition.run_url, f"removal PR #{number}") or "the removal PR"
+        base = escape(request.target_base or "main")
+        return [
+            f":no_entry: {who} GitHub will not merge {pr}: {why}. The resources are destroyed, but the request's "
+            f"file stays on `{base}` until the PR merges: an apply of the environment meanwhile would create "
+            "them again.",
+            f"To fix: {fix} TfPilot merges it on its next check.",
+        ]
     if transition.event == "destroy_blocked":
         number = request.cleanup_pr.number if request.cleanup_pr else None
         pr = fmt.link(transition.run_url, f"cleanup PR #{number}") or "the cleanup PR"
@@ -158,6 +179,23 @@ def _blocked_lines(request: Request, transition: Transition, who: str, by: str) 
         ]
     number = request.pr.number if request.pr else request.pr_number
     return [f":no_entry: {who} GitHub will not merge PR #{number}{by}: {why}.", f"To fix: {fix}"]
+
+
+def _removal_left_lines(request: Request, transition: Transition) -> list[str]:
+    """After a failed destroy run: where the code and the removal PR stand, and what a retry does."""
+    removal = request.cleanup_pr
+    run = request.destroy_run
+    if transition.event != "failed" or run is None or run.conclusion in (None, "success"):
+        return []
+    if removal is None or not removal.open or not (removal.branch or "").startswith("destroy/"):
+        return []
+    pr = fmt.link(removal.url, f"removal PR #{removal.number}") or "the removal PR"
+    base = escape(request.target_base or "main")
+    return [
+        f"The destroy changed nothing it should not: the request's file is still on `{base}` and {pr} stays "
+        "open (a destroy that failed part-way re-applied the request's resources). Fix what the run says, "
+        "then Destroy again: it reuses the PR and runs the destroy again."
+    ]
 
 
 def _drift_actions(request: Request) -> list[dict[str, Any]]:
@@ -181,9 +219,11 @@ def transition_reply(request: Request, transition: Transition, *, approvers: Seq
     lines = _headline(request, transition)
     if transition.event in ("failed", "destroy_failed"):
         lines.extend(diagnostics_lines(request))
+        lines.extend(_removal_left_lines(request, transition))
     elif transition.event == "applied" and request.outputs:
         lines.extend(["Outputs:", *outputs_lines(request)])
-    lines.extend(approval_lines(transition.approval, request.target_base or "main"))
+    if transition.event != "destroy_review_needed":
+        lines.extend(approval_lines(transition.approval, request.target_base or "main"))
     if transition.message:
         lines.append(f"> {escape(clip(transition.message, 500))}")
     if transition.event in AWAITING_APPROVAL:

@@ -718,7 +718,7 @@ class LocalCodeHost:
             delivery_id=f"local-{uuid.uuid4().hex}",
             action=action,
             pr=self._info(repo, pr),
-            cleanup=str(pr["head"]).startswith("cleanup/"),
+            cleanup=str(pr["head"]).startswith(("cleanup/", "destroy/")),
         )
 
     def find_pull_request(self, repo: RepoRef, head_branch: str) -> PullRequestInfo | None:

@@ -24,6 +24,8 @@ from typing import Any
 
 from core.adapters.local_cloud import Cloud, CloudUnavailable
 from core.adapters.terraform_cli import TerraformCli, TfResult, provider_problem
+from core.domain.destroy import data_probes, preflight_message
+from core.domain.destroy import preflight as preflight_check
 from core.domain.run_report import Diagnostic
 
 OVERRIDE_FILE = "tfpilot_local_override.tf"
@@ -41,6 +43,7 @@ class TfRun:
     plan_json: dict[str, Any] | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    restored: bool | None = None  # a destroy that failed part-way: were its targets applied again?
 
 
 def _module_sources(parsed: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -225,8 +228,17 @@ class RealTerraform:
         env_dir: str,
         parsed: Mapping[str, Any],
         request_id: str,
+        *,
+        preflight: bool = True,
     ) -> TfRun:
-        """Destroy what the state holds for ``request_id`` (its block's addresses), nothing else."""
+        """Destroy what the state holds for ``request_id`` (its block's addresses), nothing else.
+
+        Before deleting anything, the preflight refuses when AWS would (``core.domain.destroy``:
+        deletion or termination protection on, a bucket or repository holding data without
+        force). When the destroy still fails part-way and the request's file is in the commit
+        (the removal PR is not merged before the destroy), its targets are applied again, so
+        what the failed destroy stripped (a bucket's public access block, policy, encryption,
+        lifecycle) comes back. ``preflight=False`` exists to exercise that restore."""
         cwd, env, lines = self._prepare(repo, environment, files, env_dir, parsed)
         run = TfRun(True, lines)
         listed = self.cli.run(["state", "list", "-no-color"], cwd, env)
@@ -238,7 +250,8 @@ class RealTerraform:
             run.lines.append(f"destroy: the state holds nothing of {request_id}; nothing to destroy")
             return run
         run.lines.append(f"destroy: targets {', '.join(targets)}")
-        if not self._saved_plan(run, cwd, env, "tfdestroy", "-destroy", *(f"-target={t}" for t in targets)):
+        target_args = [f"-target={t}" for t in targets]
+        if not self._saved_plan(run, cwd, env, "tfdestroy", "-destroy", *target_args):
             return run
         assert run.plan_json is not None
         beyond = [
@@ -256,8 +269,54 @@ class RealTerraform:
             run.diagnostics.append(Diagnostic(summary=summary, detail=", ".join(beyond[:20])))
             run.lines.append(f"destroy: refused: {summary}: {', '.join(beyond[:20])}")
             return run
-        self._apply_saved(run, cwd, env, "tfdestroy", "destroy")
+        if preflight and not self._preflight(run):
+            return run
+        if self._apply_saved(run, cwd, env, "tfdestroy", "destroy"):
+            return run
+        if any(posixpath.basename(p) == f"tfpilot_{request_id}.tf" for p in files):
+            self._restore(run, cwd, env, target_args)
+        else:
+            run.lines.append("restore: skipped: the request's file is not in this commit (a destroy begun the old way)")
         return run
+
+    def _preflight(self, run: TfRun) -> bool:
+        """False (the run refused, nothing deleted) when AWS would refuse part of the destroy plan."""
+        from core.adapters.aws_probe import AwsDataProbe
+
+        assert run.plan_json is not None
+        probe = AwsDataProbe(self.cloud)
+        holding = [(data, name) for data, name in data_probes(run.plan_json) if probe.holds(data, name)]
+        refusals = preflight_check(run.plan_json, holding)
+        if not refusals:
+            run.lines.append("preflight: AWS will accept every delete in the plan")
+            return True
+        run.ok = False
+        message = preflight_message(refusals)
+        run.diagnostics.append(Diagnostic(summary=message, detail="\n".join(r.words() for r in refusals)))
+        run.lines.append(f"preflight: {message}")
+        return False
+
+    def _restore(self, run: TfRun, cwd: Path, env: Mapping[str, str], target_args: list[str]) -> None:
+        """Apply the request's targets again after a destroy failed part-way (never deleting)."""
+        run.lines.append("restore: the destroy failed part-way; applying the request's resources again")
+        again = TfRun(True, [])
+        if not self._saved_plan(again, cwd, env, "tfrestore", *target_args):
+            run.lines.extend(again.lines)
+            run.lines.append("restore: could not plan; the state is as the failed destroy left it")
+            return
+        assert again.plan_json is not None
+        deletes = [
+            rc["address"]
+            for rc in again.plan_json.get("resource_changes", [])
+            if "delete" in (rc.get("change", {}).get("actions") or [])
+        ]
+        if deletes:
+            run.lines.append(f"restore: refused: the plan would delete {', '.join(deletes[:10])}")
+            return
+        restored = self._apply_saved(again, cwd, env, "tfrestore", "restore")
+        run.lines.extend(again.lines)
+        run.restored = restored
+        run.lines.append("restore: done" if restored else "restore: failed")
 
 
 def _top_address(address: str) -> str:

@@ -28,7 +28,7 @@ def cleanup_branch(request_id: str) -> str:
 
 
 def request_id_from_branch(branch: str | None) -> str | None:
-    for prefix in ("request/", "cleanup/"):
+    for prefix in ("request/", "cleanup/", "destroy/", "prepare/"):
         if branch and branch.startswith(prefix) and is_request_id(branch[len(prefix) :]):
             return branch[len(prefix) :]
     return None

@@ -28,8 +28,17 @@ from core.domain.doc_model import DocModel, RunRef
 from core.domain.protection import ApprovalStanding
 from core.domain.workflows import RunKind
 
-OperationKind = Literal["create", "update", "approve", "merge", "apply", "replan", "destroy"]
-OPERATION_KINDS: tuple[OperationKind, ...] = ("create", "update", "approve", "merge", "apply", "replan", "destroy")
+OperationKind = Literal["create", "update", "approve", "merge", "apply", "replan", "destroy", "prepare_destroy"]
+OPERATION_KINDS: tuple[OperationKind, ...] = (
+    "create",
+    "update",
+    "approve",
+    "merge",
+    "apply",
+    "replan",
+    "destroy",
+    "prepare_destroy",
+)
 _LAUNCH_KINDS: tuple[RunKind, ...] = ("plan", "apply", "destroy", "cleanup")
 MAX_ERROR = 1000
 
@@ -184,15 +193,51 @@ class DestroyFailed(DocModel):
     url: str | None = None
 
 
-class DestroySteps(Steps):
-    """The cleanup-workflow destroy (being redesigned on its own branch: kept as it was)."""
+class RemovalPr(StepModel):
+    number: int
+    url: str | None = None
+    head: str
 
+
+class ReviewWanted(StepModel):
+    head: str
+    required: int | None = None
+    via: str | None = None
+
+
+class DestroySteps(Steps):
+    """The destroy: removal PR, its approval, the targeted destroy (``launches.destroy``), the
+    merge (``core/services/destroy.py``). The ``cleanup_*`` steps are a legacy destroy's (the
+    cleanup workflow, ``core/services/cleanup_destroy.py``), kept for in-flight documents."""
+
+    removal_branch: BranchStep | None = None
+    commit_attempt: str | None = None  # the parent the deletion commit was tried on
+    removal_commit: str | None = None
+    removal_pr: RemovalPr | None = None
+    removal_review_started: str | None = None  # the head a review as the linked user was asked for
+    removal_review_wanted: ReviewWanted | None = None  # told once that a review is missing
+    removal_reviewed: ApprovalStanding | None = None
+    removal_merged: str | None = None
+    removal_blocked: CleanupBlocked | None = None
+    # legacy: the cleanup workflow's destroy
     cleanup_run: RunRef | None = None
     cleanup_merged: CleanupMerged | None = None
     cleanup_skipped: str | None = None
     cleanup_reviewed: str | None = None
     cleanup_blocked: CleanupBlocked | None = None
     failed: DestroyFailed | None = None
+
+
+class PrepareDestroySteps(Steps):
+    """Prepare destroy: the change lifting the request's held destroy guards (``fields``)."""
+
+    fields: dict[str, Any] = Field(default_factory=dict)
+    branch: BranchStep | None = None
+    commit_attempt: str | None = None
+    commit: str | None = None
+    config: dict[str, Any] | None = None
+    files: dict[str, str] | None = None
+    pr: int | None = None
 
 
 class OperationBase(DocModel):
@@ -268,6 +313,11 @@ class DestroyOp(OperationBase):
     steps: DestroySteps = Field(default_factory=DestroySteps)
 
 
+class PrepareDestroyOp(OperationBase):
+    kind: Literal["prepare_destroy"] = "prepare_destroy"
+    steps: PrepareDestroySteps = Field(default_factory=PrepareDestroySteps)
+
+
 class OtherOp(OperationBase):
     """An operation of a kind this code does not know: kept, never run."""
 
@@ -287,6 +337,7 @@ Operation = Annotated[
     | Annotated[ApplyOp, Tag("apply")]
     | Annotated[ReplanOp, Tag("replan")]
     | Annotated[DestroyOp, Tag("destroy")]
+    | Annotated[PrepareDestroyOp, Tag("prepare_destroy")]
     | Annotated[OtherOp, Tag("other")],
     Discriminator(_kind_tag),
 ]
@@ -294,7 +345,11 @@ Operation = Annotated[
 OpT = TypeVar("OpT", bound=OperationBase)
 
 OPERATION_TYPES: dict[str, type[OperationBase]] = dict(
-    zip(OPERATION_KINDS, (CreateOp, UpdateOp, ApproveOp, MergeOp, ApplyOp, ReplanOp, DestroyOp), strict=True)
+    zip(
+        OPERATION_KINDS,
+        (CreateOp, UpdateOp, ApproveOp, MergeOp, ApplyOp, ReplanOp, DestroyOp, PrepareDestroyOp),
+        strict=True,
+    )
 )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from core.domain.destroy import guard_refusal, held_guards, waits_for_review
 from core.domain.lifecycle import derive_status, run_failed, run_in_flight, run_succeeded
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
@@ -43,6 +44,7 @@ class Action(StrEnum):
     DESTROY = "destroy"
     REPLAN = "replan"
     UPDATE = "update"
+    PREPARE_DESTROY = "prepare_destroy"
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ _NEEDS: dict[Action, Role] = {
     Action.DESTROY: Role.ADMIN,
     Action.REPLAN: Role.DEVELOPER,
     Action.UPDATE: Role.DEVELOPER,
+    Action.PREPARE_DESTROY: Role.ADMIN,
 }
 
 
@@ -229,12 +232,27 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return "the request failed before apply; re-plan it first"
         return None
     if action is Action.DESTROY:
+        waiting = [op for op in request.operations if op.kind == "destroy" and op.completed_at is None]
+        if waiting and all(waits_for_review(request, op) for op in waiting):
+            return None  # the click continues it (a linked admin's click reviews the removal PR)
         if _pending(request, "destroy"):
-            return "a destroy is already under way (its cleanup pull request comes first)"
+            return "a destroy is already under way (its removal pull request comes first)"
+        if request.prepared_destroy is not None and request.apply_run is None:
+            return "the prepare-destroy change must be merged and applied first"
+        if not waiting:
+            refusal = guard_refusal(held_guards(request.destroy_guards, request.config, {}))
+            if refusal is not None:
+                return refusal
         if request.apply_run is None:
             return "nothing was applied, so there is nothing to destroy"
         if run_in_flight(request.apply_run):
             return "wait for the running apply to finish"
+        return None
+    if action is Action.PREPARE_DESTROY:
+        if status is not Status.APPLIED or _pending(request, "destroy") or _pending(request, "prepare_destroy"):
+            return f"preparing a destroy needs an applied request with no destroy under way (status is {status.value})"
+        if not held_guards(request.destroy_guards, request.config, {}):
+            return "no destroy guard holds for this request's configuration: Destroy needs no preparation"
         return None
     if action is Action.REPLAN and plans_on_base(request):
         return _drift_replan_check(request)
@@ -273,7 +291,7 @@ def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Dec
     if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not _is_requester(request, actor):
         return Decision.no(f"only the requester or an approver can {action.value} this request")
     if request.is_prod:
-        if action is Action.DESTROY and not policy.may_destroy_prod(actor):
+        if action in (Action.DESTROY, Action.PREPARE_DESTROY) and not policy.may_destroy_prod(actor):
             return Decision.no("destroying in prod needs the prod destroy allowlist")
         if not policy.may_act_in_prod(actor):
             return Decision.no(f"{action.value} in prod needs the prod allowlist")

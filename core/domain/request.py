@@ -27,6 +27,7 @@ from core.domain.errors import InvalidDocument
 from core.domain.events import DomainEvent
 from core.domain.operation import Operation, OpT
 from core.domain.workflows import RequestRunKind
+from module_registry.definition import DestroyGuard
 
 # The request's parts are imported from here (some are defined beside it).
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Operation",
     "PlanOutput",
     "PlanSummary",
+    "PreparedDestroy",
     "PullRequestRef",
     "Request",
     "Requester",
@@ -123,6 +125,18 @@ class CleanupPr(DocModel):
     status: str | None = None
     head_sha: str | None = None
     branch: str | None = None
+
+
+class PreparedDestroy(DocModel):
+    """The reviewed change that lifted the request's destroy guards ("Prepare destroy"): the
+    fields it set (to their safe values), what they were, who asked, its PR."""
+
+    fields: dict[str, Any] = Field(default_factory=dict)
+    previous: dict[str, Any] = Field(default_factory=dict)
+    by: str | None = None
+    at: datetime | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
 
 
 class TimelineStep(DocModel):
@@ -233,6 +247,10 @@ class Request(DocModel):
     plan: PlanOutput | None = None
     # cleanup, timeline, cost, drift
     cleanup_pr: CleanupPr | None = None
+    prepared_destroy: PreparedDestroy | None = None
+    # The module's destroy guards, kept at create (as the target facts are) so the card and the
+    # policy can say, without the registry, what AWS would refuse a destroy for.
+    destroy_guards: list[DestroyGuard] = Field(default_factory=list)
     timeline: list[TimelineStep] = Field(default_factory=list)
     cost: Cost | None = None
     drift: Drift | None = None

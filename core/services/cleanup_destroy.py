@@ -1,16 +1,25 @@
-"""``CleanupDestroy``: destroy through the infra repo's cleanup workflow (its PR removes the
-request's file; once merged, the destroy workflow runs). Kept as it was before the typed engine:
-the destroy is being redesigned on its own (a removal PR, a targeted destroy, then the merge),
-which replaces this file; only its steps are typed.
+"""``CleanupDestroy``: the destroy commands (``destroy``, ``prepare_destroy``). A new destroy
+runs ``DestroyFlow`` (``core/services/destroy.py``: removal PR, its approval, the targeted
+destroy with the file still on the base branch, then the merge). A destroy begun the old way,
+through the infra repo's cleanup workflow (its PR removes the file; once merged the destroy
+runs), finishes the old way here (``_run_destroy``), on the same typed ``DestroySteps``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import derive_status, run_failed
-from core.domain.operation import CleanupBlocked, CleanupMerged, DestroyFailed, DestroyOp, OperationBase
+from core.domain.operation import (
+    CleanupBlocked,
+    CleanupMerged,
+    DestroyFailed,
+    DestroyOp,
+    OperationBase,
+    PrepareDestroySteps,
+)
 from core.domain.policy import Action, Actor
 from core.domain.request import CleanupPr, Request, RunRef
 from core.domain.status import Status
@@ -18,24 +27,110 @@ from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.command_base import repo_ref, set_fields, transition
+from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
 from core.services.operations import CleanupStage, Paused, cleanup_stage, operation_of, pending
 from core.services.runs import merge_run
 
 
 class CleanupDestroy(Dispatching):
-    def destroy(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
-        """Dispatch the cleanup workflow (it opens the PR removing the request's file); when that
-        PR appears, ``resume`` merges it at its head and dispatches the destroy workflow."""
+    @property
+    def _destroy_flow(self) -> DestroyFlow:
+        return DestroyFlow(self)
+
+    def destroy(
+        self,
+        request_id: str,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        source: str = "slack",
+        user_token: str | None = None,
+    ) -> Request:
+        """Destroy the request's resources, keeping code and state in agreement (``DestroyFlow``:
+        removal PR, its approval, the targeted destroy with the file still on the base branch,
+        then the merge). ``user_token`` (a linked admin's) makes the removal PR's approval a real
+        GitHub review. A destroy begun the old way (the cleanup workflow) finishes the old way."""
         request = self._store.get(request_id)
-        key = key or _destroy_key(request)
-        waiting = [op for op in pending(request, "destroy") if awaiting_cleanup(request, op)]
+        waiting = pending(request, "destroy")
+        legacy = [op for op in waiting if is_legacy(op)]
+        if legacy:
+            if any(awaiting_cleanup(request, op) for op in legacy):
+                if request.operation("destroy", key or _destroy_key(request)) is None:
+                    self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
+                return request  # a repeated click while the cleanup workflow works: nothing new to do
+            key = key or legacy[0].key
+            return self._operate(
+                request_id,
+                Action.DESTROY,
+                key,
+                actor,
+                source,
+                lambda b: self._run_destroy(b.request, b.key, actor, source),
+            )
+        cleanup = request.cleanup_pr
+        if not waiting and cleanup is not None and cleanup.merged and (cleanup.branch or "").startswith("cleanup/"):
+            # An old-style attempt merged its cleanup PR (its destroy run failed): the file is gone
+            # from the base branch already, so this attempt goes straight to destroy, the old way.
+            key = key or _destroy_key(request)
+            return self._operate(
+                request_id,
+                Action.DESTROY,
+                key,
+                actor,
+                source,
+                lambda b: self._run_destroy(b.request, b.key, actor, source),
+            )
+        if waiting and waits_on_run(request, waiting[0]) and request.operation("destroy", key or waiting[0].key):
+            return request  # a repeated click while the destroy runs: nothing new to do
         if waiting:
+            # A new click continues the unfinished destroy (after a crash, or once the admin linked
+            # GitHub to review the removal PR); who clicks is still checked, the destroy under way aside.
+            others = [op for op in request.operations if op.kind != "destroy" or op.completed_at is not None]
+            self._gate.require(Action.DESTROY, request.model_copy(update={"operations": others}), actor, source)
+            key = waiting[0].key
+        else:
+            key = key or _destroy_key(request)
             if request.operation("destroy", key) is None:
-                self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
-            return request  # a repeated click while the cleanup workflow works: nothing new to do
+                refusal = guard_refusal(self._destroy_flow.guards(request))
+                if refusal is not None:
+                    self._gate.refuse(request_id, "destroy", actor, refusal, source)
         return self._operate(
-            request_id, Action.DESTROY, key, actor, source, lambda b: self._run_destroy(b.request, b.key, actor, source)
+            request_id,
+            Action.DESTROY,
+            key,
+            actor,
+            source,
+            lambda b: self._destroy_flow.run(b.request, b.key, actor, source, user_token),
+        )
+
+    def prepare_destroy(
+        self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack"
+    ) -> Request:
+        """Open the reviewed change that lifts exactly the request's held destroy guards
+        (``DestroyFlow.prepare``); allowed to whoever may destroy the request now."""
+        request = self._store.get(request_id)
+        unfinished = pending(request, "prepare_destroy")
+        if not request.destroy_guards and not unfinished:
+            # A document from before the guards were kept with the request: read them now.
+            def kept(r: Request) -> Request:
+                r.destroy_guards = self._destroy_flow.definition_guards(r.module)
+                return r
+
+            request = self._ops.update(request_id, kept)
+        key = unfinished[0].key if unfinished else key or f"prepare_destroy:{request.revision}"
+
+        def init(current: Request) -> PrepareDestroySteps:
+            return PrepareDestroySteps(fields={g.field: g.safe for g in self._destroy_flow.guards(current)})
+
+        return self._operate(
+            request_id,
+            Action.PREPARE_DESTROY,
+            key,
+            actor,
+            source,
+            lambda b: self._destroy_flow.prepare(b.request, b.key, actor, source),
+            init=init,
         )
 
     def _run_destroy(self, request: Request, key: str, actor: Actor, source: str) -> Request:

@@ -10,12 +10,12 @@ cleanup_destroy); ``core.services.requests.RequestService`` puts them together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
-from core.domain.operation import CreateOp, Launch, OperationBase, Steps, UpdateOp
+from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
 from core.domain.request import PullRequestRef, Request, RunRef
 from core.domain.status import Status
@@ -52,6 +52,7 @@ def registry_renderer(registry: Registry, *, module_sources: str = "registry") -
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]:
         from module_registry import render as registry_render
 
@@ -65,6 +66,7 @@ def registry_renderer(registry: Registry, *, module_sources: str = "registry") -
             requester=requester,
             prod=prod,
             module_sources=module_sources,
+            lifting=tuple(lifting),
         )
         files: dict[str, str] = registry_render.render(data, registry)
         return files
@@ -107,7 +109,7 @@ class CommandBase:
     def _commit_step(
         self,
         request: Request,
-        op_type: type[CreateOp] | type[UpdateOp],
+        op_type: type[CreateOp] | type[UpdateOp] | type[DestroyOp] | type[PrepareDestroyOp],
         key: str,
         *,
         branch: str,
@@ -162,6 +164,7 @@ class CommandBase:
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]:
         return self._render(
             request_id=rid,
@@ -172,6 +175,7 @@ class CommandBase:
             env_path=env_path,
             requester=requester,
             prod=prod,
+            lifting=lifting,
         )
 
     def _validated(

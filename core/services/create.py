@@ -13,6 +13,7 @@ from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.command_base import dispatched_event, repo_ref, set_fields, set_pr, transition
 from core.services.commands import CreateRequest, actor_of, digest
+from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
 from core.services.gate import NOT_ALLOWED
 from core.services.operations import Begun, Start, operation_of
@@ -85,6 +86,7 @@ class CreateCommands(Dispatching):
             render={"files": files, "digest": digest(files)},
             status_derived_at=now,
             chat_session_id=cmd.chat_session_id,
+            destroy_guards=DestroyFlow(self).definition_guards(cmd.module),
         )
         request.operations.append(
             CreateOp(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.domain.destroy import merge_pending, removal_waiter, waits_for_review
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.operation import DestroyFailed
@@ -129,7 +130,10 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
         if request.destroyed_at is None:
             request.destroyed_at = merged.completed_at or now
             out.changed = True
-        out.archive = True
+        # A removal PR still to merge keeps the document (and the operation that merges it).
+        out.archive = not merge_pending(request)
+    if kind == "destroy" and merged.conclusion is not None and removal_waiter(request) is not None:
+        out.unblocked = True  # the destroy goes on: merge its removal PR, or end the attempt
     out.reason = f"{kind} run {run.run_id} {merged.conclusion or merged.status}" if out.changed else "already known"
     return out
 
@@ -345,8 +349,28 @@ def _progress(run: RunRef | None) -> tuple[int | None, str | None, str | None, s
 # -- reviews -------------------------------------------------------------------------------
 
 
+def _fold_removal_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
+    """A review of the removal PR: an approval at its head continues a destroy waiting for one."""
+    review, removal = fact.review, request.cleanup_pr
+    op = removal_waiter(request)
+    if op is None or not waits_for_review(request, op):
+        return Folded(reason=f"review on removal PR #{fact.pr_number}: no destroy waits for it")
+    if review.state.upper() != "APPROVED" or fact.action == "dismissed":
+        return Folded(reason=f"a {review.state.lower()} review of the removal PR changes nothing")
+    head = removal.head_sha if removal is not None else None
+    if head and review.commit_id and review.commit_id != head:
+        return Folded(reason=f"review of commit {review.commit_id[:12]}, not the removal PR head {head[:12]}")
+    out = Folded(changed=True, unblocked=True, reason=f"removal PR #{fact.pr_number} approved by {review.user_login}")
+    out.events.append(("removal_pr_reviewed", {"number": fact.pr_number, "reviewer": review.user_login}))
+    _step(request, f"Removal PR approved by {review.user_login}", now)
+    return out
+
+
 def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
     pr, review = request.pr, fact.review
+    removal = request.cleanup_pr
+    if removal is not None and removal.number == fact.pr_number and (pr is None or pr.number != fact.pr_number):
+        return _fold_removal_review(request, fact, now=now)
     if pr is None or pr.number != fact.pr_number:
         return Folded(reason=f"review on PR #{fact.pr_number}, not the request's PR")
     state = review.state.upper()

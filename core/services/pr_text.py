@@ -112,3 +112,31 @@ def approval_comment(request: Request, *, who: str, sha: str) -> str:
 
 def review_body(request: Request, *, who: str) -> str:
     return f"Approved through TfPilot by {cell(who)} ({request.id})."
+
+
+def removal_body(request: Request, *, who: str) -> str:
+    files = ", ".join(f"`{cell(p)}`" for p in request.target_files) or "(none)"
+    base = request.target_base or "main"
+    return (
+        f"### TfPilot destroy of `{request.id}`\n\n"
+        f"Removes {files}. Destroy requested by {cell(who)}.\n\n"
+        f"Order: once this PR is approved, TfPilot runs the destroy workflow on `{cell(base)}` (where the "
+        "file still is, so only the request's own resources are targeted); it merges this PR only after "
+        "the destroy succeeded. A destroy that fails leaves this PR open and the code as it was.\n\n"
+        f"<!-- tfpilot:removal {request.id} -->"
+    )
+
+
+def removal_review_body(request: Request, *, who: str) -> str:
+    return f"Removal of `{request.id}` approved through TfPilot by {cell(who)} (destroy)."
+
+
+def prepare_body(request: Request, fields: dict[str, Any], *, who: str) -> str:
+    lifted = ", ".join(f"`{cell(f)}` = `{cell(json.dumps(v))}`" for f, v in sorted(fields.items()))
+    return (
+        f"### TfPilot: prepare the destroy of `{request.id}`\n\n"
+        f"Sets {lifted}: the protection AWS would otherwise refuse the destroy with. Asked by {cell(who)}.\n\n"
+        "Review, merge and apply it like any change; TfPilot offers Destroy once it is applied. "
+        "The environment's policy allows exactly these values only in this change.\n\n"
+        f"<!-- tfpilot:prepare-destroy {request.id} -->"
+    )

@@ -8,7 +8,7 @@ so this module stays importable on its own).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 
@@ -36,8 +36,17 @@ class ValidationView(Protocol):
 
 class RegistryView(Protocol):
     def validate(
-        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
-    ) -> Any: ...
+        self,
+        module_id: str,
+        config: dict[str, Any],
+        environment: str,
+        *,
+        prod: bool,
+        project: str | None = None,
+        lifting: Collection[str] = (),
+    ) -> Any:
+        """``lifting``: destroy-guard fields a prepare-destroy change sets to their safe value."""
+        ...
 
 
 class TargetView(Protocol):
@@ -78,4 +87,5 @@ class Renderer(Protocol):
         env_path: str,
         requester: str,
         prod: bool,
+        lifting: Sequence[str] = (),
     ) -> dict[str, str]: ...

@@ -10,7 +10,7 @@ notices) with it; the ``MessageBus`` runs them after the write. Status is never 
 hand: it is derived from the facts recorded here and by ``SyncService``.
 
 The commands live in files named for them (``create``, ``update``, ``approve_merge``,
-``apply_replan``, ``cleanup_destroy``, over ``dispatching`` and ``command_base``); this file puts
+``apply_replan``, ``cleanup_destroy`` (with ``destroy``), over ``dispatching`` and ``command_base``); this file puts
 them together and resumes what a crash left half-way.
 """
 
@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from core.domain.destroy import is_legacy, waits_on_run
 from core.domain.errors import RequestNotFound
+from core.domain.operation import DestroyOp
 from core.domain.policy import Actor
 from core.domain.request import Request
 from core.services.apply_replan import ApplyReplanCommands
@@ -27,7 +29,7 @@ from core.services.approve_merge import ApproveMergeCommands
 from core.services.cleanup_destroy import CleanupDestroy, awaiting_cleanup
 from core.services.command_base import registry_renderer
 from core.services.create import CreateCommands
-from core.services.operations import Begun, Start, pending
+from core.services.operations import Begun, Start, operation_of, pending
 from core.services.update import UpdateCommand
 
 __all__ = ["RequestService", "registry_renderer"]
@@ -43,7 +45,7 @@ class RequestService(CreateCommands, UpdateCommand, ApproveMergeCommands, ApplyR
         request = self._store.get(request_id)
         refreshed = False
         for op in pending(request):
-            if awaiting_cleanup(request, op):
+            if awaiting_cleanup(request, op) or waits_on_run(request, op):
                 if not refreshed:
                     refreshed = self._bus.refresh(request_id)
                 continue
@@ -75,6 +77,10 @@ class RequestService(CreateCommands, UpdateCommand, ApproveMergeCommands, ApplyR
             return lambda: self._run_run(request, key, actor, source, "apply")
         if kind == "replan":
             return lambda: self._run_run(request, key, actor, source, "plan")
-        if kind == "destroy":
+        if kind == "destroy" and is_legacy(operation_of(request, DestroyOp, key)):
             return lambda: self._run_destroy(request, key, actor, source)
+        if kind == "destroy":
+            return lambda: self._destroy_flow.run(request, key, actor, source, None)
+        if kind == "prepare_destroy":
+            return lambda: self._destroy_flow.prepare(request, key, actor, source)
         return None

@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from core.domain.cost import InvalidCost, parse_cost
+from core.domain.destroy import merge_pending
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.events import NewEvent, emit_all, notice
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
@@ -373,7 +374,7 @@ class SyncService:
         reasons = _reasons(folded, synced)
         before, after = state.before, state.after
         archive = any(f.archive for f in folded) or (
-            derive_status(stored) is Status.DESTROYED and stored.archived_at is None
+            derive_status(stored) is Status.DESTROYED and stored.archived_at is None and not merge_pending(stored)
         )
         self._bus.handle(stored)
         if not state.wrote or before is None or after is None:

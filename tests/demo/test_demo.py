@@ -82,7 +82,10 @@ def test_runs_report_through_the_sync_service_like_webhooks(demo_run: tuple[int,
     logged = [json.loads(p.read_text()) for p in sorted((data / "logs" / rid).glob("*.json"))]
     by_runner = {e["event"] for e in logged if e["source"] == "local-runner"}
     # Every run's result reached the request as a fact folded by SyncService.apply_fact.
-    assert {"plan_completed", "apply_completed", "destroy_completed", "cleanup_pr_opened"} <= by_runner
+    assert {"plan_completed", "apply_completed", "destroy_completed"} <= by_runner
+    # The destroy run's fact continued the destroy: its removal PR was merged only after it.
+    names = [e["event"] for e in logged]
+    assert names.index("destroy_completed") < names.index("removal_pr_merged") < names.index("archived")
     assert not {"plan_completed", "apply_completed", "destroy_completed"} & {
         e["event"] for e in logged if e["source"] != "local-runner"
     }

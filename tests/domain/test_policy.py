@@ -81,6 +81,8 @@ STATE_ALLOWS: dict[Action, set[str]] = {
         "drift_plan_failed",
     },
     Action.UPDATE: {"pr_open", "plan_ready", "approved", "plan_failed", "stale_approval"},
+    # Only while a destroy guard holds (none in these states' documents: see the guard tests).
+    Action.PREPARE_DESTROY: set(),
 }
 MIN_ROLE = {
     Action.APPROVE: Role.APPROVER,
@@ -89,6 +91,7 @@ MIN_ROLE = {
     Action.DESTROY: Role.ADMIN,
     Action.REPLAN: Role.DEVELOPER,
     Action.UPDATE: Role.DEVELOPER,
+    Action.PREPARE_DESTROY: Role.ADMIN,
 }
 
 
@@ -100,7 +103,7 @@ def expected(action: Action, role: Role, state: str, prod: bool, is_requester: b
     if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not is_requester:
         return False
     if prod:
-        if action is Action.DESTROY and actor.id not in {"U_ADMIN"}:
+        if action in (Action.DESTROY, Action.PREPARE_DESTROY) and actor.id not in {"U_ADMIN"}:
             return False
         if actor.id not in {"U_ADMIN", "U_APP", "U_REQ"}:
             return False
@@ -257,3 +260,34 @@ def test_state_allows_is_the_state_part_alone(state: str, prod: bool) -> None:
 
 def test_needed_role_is_the_role_table() -> None:
     assert {action: needed_role(action) for action in Action} == MIN_ROLE
+
+
+def test_a_destroy_guard_that_holds_hides_destroy_and_offers_prepare_destroy() -> None:
+    from module_registry.catalogue import load_registry
+
+    guards = list(load_registry(None).get("dynamodb-table").destroy_guards)
+    applied = at_status("applied")
+    protected = applied.model_copy(
+        update={"module": "dynamodb-table", "config": {"deletion_protection": True}, "destroy_guards": guards}
+    )
+    admin = ACTORS[Role.ADMIN]
+    destroy = check(Action.DESTROY, protected, admin, POLICY)
+    assert not destroy.allowed and destroy.reason is not None
+    assert "`deletion_protection` true → false" in destroy.reason and "Prepare destroy first" in destroy.reason
+    assert check(Action.PREPARE_DESTROY, protected, admin, POLICY).allowed
+    assert not check(Action.PREPARE_DESTROY, protected, ACTORS[Role.APPROVER], POLICY).allowed
+    # Lifted (the prepare change applied): Destroy again, nothing left to prepare.
+    lifted = protected.model_copy(update={"config": {"deletion_protection": False}})
+    assert check(Action.DESTROY, lifted, admin, POLICY).allowed
+    refused = check(Action.PREPARE_DESTROY, lifted, admin, POLICY)
+    assert not refused.allowed and "needs no preparation" in (refused.reason or "")
+    # A guard that holds only while data is held leaves Destroy on (the run's preflight decides)
+    # and offers the preparation too.
+    bucket = applied.model_copy(
+        update={
+            "config": {"force_destroy": False},
+            "destroy_guards": list(load_registry(None).get("s3-bucket").destroy_guards),
+        }
+    )
+    assert check(Action.DESTROY, bucket, admin, POLICY).allowed
+    assert check(Action.PREPARE_DESTROY, bucket, admin, POLICY).allowed

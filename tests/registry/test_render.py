@@ -4,6 +4,7 @@ for every module in dev and prod (regenerate with ``UPDATE_GOLDEN=1``)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -313,3 +314,21 @@ def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path
     assert len(outputs) == 1
     files = json.loads(outputs.pop())["files"]
     assert list(files) == [f"envs/prod/tfpilot_{REQUEST_ID}.tf"]
+
+
+def test_prepare_destroy_renders_prod_with_exactly_the_lifted_guards(registry: Registry) -> None:
+    """Prepare destroy renders a prod config whose guard is at its safe value: the render's own
+    validation lets that field (and only it) past the production constraint."""
+    inp = golden_input(registry, "dynamodb-table", "prod")
+    lifted = dataclasses.replace(inp, config={**inp.config, "deletion_protection": False})
+    with pytest.raises(ConfigRejected) as refused:
+        render.render(lifted, registry)
+    assert "deletion_protection" in str(refused.value)
+
+    files = render.render(dataclasses.replace(lifted, lifting=("deletion_protection",)), registry)
+    (body,) = files.values()
+    assert re.search(r"deletion_protection\w*\s*=\s*false", body), body
+
+    # Lifting another field does not let this one pass.
+    with pytest.raises(ConfigRejected):
+        render.render(dataclasses.replace(lifted, lifting=("point_in_time_recovery",)), registry)

@@ -447,3 +447,97 @@ def test_helper_help(helper: Helper) -> None:
     assert done.returncode == 0
     for command in ("check-inputs", "aws-method", "request-file", "targets", "check-destroy", "drift"):
         assert command in done.stdout
+
+
+# ---- destroy-preflight and check-restore -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server the real AWS CLI talks to (the helper asks AWS whether data is held)."""
+    import shutil
+
+    from core.adapters.local_cloud import MotoServer
+
+    if shutil.which("aws") is None or MotoServer.available() is not None:
+        pytest.skip("the AWS CLI or moto's server is not installed")
+    server = MotoServer(tmp_path_factory.mktemp("preflight-cloud"))
+    yield server.endpoint()
+    server.stop()
+
+
+def _aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def _deleting(rtype: str, before: dict[str, Any], address: str | None = None) -> dict[str, Any]:
+    return {
+        "address": address or f"module.x.{rtype}.this",
+        "type": rtype,
+        "mode": "managed",
+        "change": {"actions": ["delete"], "before": before},
+    }
+
+
+def test_destroy_preflight_asks_aws_and_refuses_before_anything_is_deleted(
+    helper: Helper, tmp_path: Path, aws_cloud: str
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws_cloud, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")  # fmt: skip
+    s3.create_bucket(Bucket="holds-data")
+    s3.put_object(Bucket="holds-data", Key="a.txt", Body=b"keep me")
+    s3.create_bucket(Bucket="empty-one")
+    ecr = boto3.client("ecr", endpoint_url=aws_cloud, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")  # fmt: skip
+    ecr.create_repository(repositoryName="images")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "a" * 64},
+            "layers": [],
+        }
+    )
+    ecr.put_image(repositoryName="images", imageManifest=manifest, imageTag="v1")
+    env = _aws_env(aws_cloud)
+
+    def preflight(*changes: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "plan.json").write_text(json.dumps({"format_version": "1.2", "resource_changes": list(changes)}))
+        return helper("destroy-preflight", str(tmp_path / "plan.json"), env=env)
+
+    ok = preflight(
+        _deleting("aws_s3_bucket", {"bucket": "empty-one", "force_destroy": False}),
+        _deleting("aws_s3_bucket", {"bucket": "holds-data", "force_destroy": True}, "module.y.aws_s3_bucket.this"),
+        _deleting("aws_dynamodb_table", {"name": "t", "deletion_protection_enabled": False}),
+    )
+    assert ok.returncode == 0 and "AWS will accept every delete" in ok.stdout, ok.stdout + ok.stderr
+    refused = preflight(
+        _deleting("aws_s3_bucket", {"bucket": "holds-data", "force_destroy": False}),
+        _deleting("aws_ecr_repository", {"name": "images", "force_delete": None}),
+        _deleting("aws_dynamodb_table", {"name": "t", "deletion_protection_enabled": True}),
+        _deleting("aws_s3_bucket_policy", {"bucket": "holds-data"}),
+    )
+    assert refused.returncode == 1 and refused.stdout.startswith("::error::destroy refused before deleting anything")
+    said = refused.stdout
+    assert "module.x.aws_s3_bucket.this: it holds objects and force_destroy is off" in said
+    assert "module.x.aws_ecr_repository.this: it holds images and force_delete is off" in said
+    assert "module.x.aws_dynamodb_table.this: deletion_protection_enabled is on" in said
+    assert "aws_s3_bucket_policy" not in said and "Prepare destroy" in said
+
+
+def test_check_restore_refuses_a_plan_that_deletes(helper: Helper, tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text(
+        json.dumps(plan_json([("module.x.aws_s3_bucket_public_access_block.this", ["create"])]))
+    )
+    done = helper("check-restore", str(tmp_path / "plan.json"))
+    assert done.returncode == 0 and "creates and updates only" in done.stdout
+    (tmp_path / "plan.json").write_text(json.dumps(plan_json([("module.x.aws_s3_bucket.this", ["delete", "create"])])))
+    done = helper("check-restore", str(tmp_path / "plan.json"))
+    assert done.returncode == 1 and "would delete module.x.aws_s3_bucket.this" in done.stdout

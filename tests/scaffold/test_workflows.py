@@ -287,14 +287,23 @@ def test_destroy_is_scoped_to_the_request(workflows: dict[str, dict[str, Any]], 
         "targets ",
         "terraform plan -destroy",
         "check-destroy ",
+        "destroy-preflight ",
         "terraform apply -input=false -no-color -lock-timeout=10m tfdestroy",
+        "check-restore ",
+        "terraform apply -input=false -no-color -lock-timeout=10m tfrestore",
     ]
     positions = [joined.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert '"-target=$address"' in joined
+    # The restore runs only when the destroy itself failed (not when the preflight refused).
+    by_name = {step.get("name"): step for step in steps(destroy)}
+    restore = next(step for name, step in by_name.items() if name and name.startswith("Restore"))
+    assert restore["if"] == "failure() && steps.destroy.outcome == 'failure'"
+    assert by_name["terraform apply (the saved destroy plan)"]["id"] == "destroy"
     # The chosen approach is documented in the file itself.
     text = files[".github/workflows/destroy.yml"]
-    assert "from the parent of the commit that removed it" in text
+    assert "merges the removal PR only after this run succeeded" in text
+    assert "from the parent of the commit that" in text  # a destroy begun the old way
     assert "-target" in text.split("name: tfpilot destroy")[0]
 
 

@@ -7,6 +7,7 @@ tests exercise the services, not the module catalogue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack, cast
 
@@ -37,7 +38,14 @@ class FakeRegistry:
     prod forbids ``force_destroy``."""
 
     def validate(
-        self, module_id: str, config: dict[str, Any], environment: str, *, prod: bool, project: str | None = None
+        self,
+        module_id: str,
+        config: dict[str, Any],
+        environment: str,
+        *,
+        prod: bool,
+        project: str | None = None,
+        lifting: Any = (),
     ) -> ValidationResult:
         if module_id != "s3-bucket":
             raise UnknownModule(module_id, ["s3-bucket"])
@@ -45,10 +53,16 @@ class FakeRegistry:
         name = config.get("name")
         if not isinstance(name, str) or not name.islower():
             errors.append(FieldError(field="name", message="is required: a lowercase bucket name", allowed="a-z0-9-"))
-        if prod and config.get("force_destroy"):
+        if prod and config.get("force_destroy") and "force_destroy" not in lifting:
             errors.append(FieldError(field="force_destroy", message="is not allowed in prod", allowed="false"))
         merged = {"versioning": True, **config}
         return ValidationResult(ok=not errors, config=merged if not errors else {}, errors=errors)
+
+    def get(self, module_id: str) -> Any:
+        """The real catalogue's definition (its destroy guards), for any module id."""
+        from module_registry.catalogue import load_registry
+
+        return load_registry(None).get(module_id)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ def fake_render(
     env_path: str,
     requester: str,
     prod: bool,
+    lifting: Sequence[str] = (),  # the real renderer validates with it; this one validates nothing
 ) -> dict[str, str]:
     body = "\n".join(f'  {k} = "{v}"' for k, v in sorted(config.items()))
     text = f'# tfpilot:begin {request_id}\nmodule "{request_id}" {{\n{body}\n}}\n# tfpilot:end {request_id}\n'

@@ -438,7 +438,8 @@ class FakeCodeHost:
         return MergeResult(merged=True, sha=merge_sha, message="Pull Request successfully merged")
 
     def branch_protection(self, repo: RepoRef, branch: str) -> BranchProtection:
-        self._enter("branch_protection")
+        crash = self._enter("branch_protection")
+        self._leave(crash, "branch_protection")
         return self.protections.get(branch) or BranchProtection(branch=branch, visibility="none")
 
     def dispatch_workflow(self, repo: RepoRef, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> RunInfo | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
+from core.domain.operation import DestroyOp, DestroySteps
 from core.domain.policy import Policy
 from core.domain.request import Request
 from core.domain.workflows import RunKind
@@ -93,11 +94,40 @@ def finish_cleanup(
     return out
 
 
-def destroying(world: World, **overrides: Any) -> Request:
+def legacy_destroy(world: World, request_id: str, actor_id: str = ADMIN.id) -> Request:
+    """A destroy begun the old way (the cleanup workflow first), as a document written before
+    the removal-PR flow holds it: its ``cleanup_dispatch`` marker is recorded, and the service
+    continues it (``resume``) the old way."""
+    now = world.clock.now()
+
+    def begun(request: Request) -> Request:
+        request.operations.append(
+            DestroyOp(
+                key="destroy",
+                started_at=now,
+                actor=actor_id,
+                # the old key, upgraded at read as a stored document's is
+                steps=DestroySteps.model_validate({"cleanup_dispatch": {"at": now.isoformat(), "previous": None}}),
+            )
+        )
+        return request
+
+    world.store.update(request_id, begun)
+    return world.requests.resume(request_id)
+
+
+def legacy_destroying(world: World, **overrides: Any) -> Request:
+    """Applied, then destroying through an in-flight legacy destroy (cleanup PR merged first)."""
     request = applied(world, **overrides)
-    world.requests.destroy(request.id, ADMIN)
+    legacy_destroy(world, request.id)
     finish_cleanup(world, request.id)
     return world.get(request.id)
+
+
+def destroying(world: World, **overrides: Any) -> Request:
+    """Applied, then Destroy: the removal PR opened and the destroy run dispatched on the base."""
+    request = applied(world, **overrides)
+    return world.requests.destroy(request.id, ADMIN)
 
 
 def use_policy(world: World, policy: Policy) -> None:

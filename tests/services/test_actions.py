@@ -12,8 +12,8 @@ from tests.services.conftest import ADMIN, APPROVER, DEV, PROD_APPROVER, VIEWER,
 from tests.services.helpers import (
     applied,
     approved,
-    finish_cleanup,
     finish_run,
+    legacy_destroy,
     merged,
     planned,
     pr_fact,
@@ -224,9 +224,11 @@ def test_prod_apply_needs_the_prod_allowlist(world: World) -> None:
 # -- destroy ---------------------------------------------------------------------------------
 
 
-def test_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World) -> None:
+def test_a_legacy_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(world: World) -> None:
+    """A destroy begun before the removal-PR flow (its document holds the cleanup marker) still
+    finishes the old way."""
     request = applied(world)
-    requested = world.requests.destroy(request.id, ADMIN)
+    requested = legacy_destroy(world, request.id)
     # Only the cleanup workflow is dispatched, on the base branch; the status stays what the facts say.
     (cleanup_run,) = world.host.runs_of("cleanup.yml")
     assert cleanup_run.ref == "main" and cleanup_run.inputs == {"request_id": request.id, "environment": "dev"}
@@ -294,32 +296,22 @@ def test_prod_destroy_needs_the_destroy_allowlist(world: World) -> None:
         "destroy_blocked",
         "prod destroy allowlist",
     )
-    assert world.requests.destroy(request.id, ADMIN).status == "applied"
-    finish_cleanup(world, request.id)
-    assert world.get(request.id).status == "destroying"
+    assert world.requests.destroy(request.id, ADMIN).status == "destroying"
 
 
 def test_destroy_twice_dispatches_once(world: World) -> None:
     request = applied(world)
-    world.requests.destroy(request.id, ADMIN)
+    assert world.requests.destroy(request.id, ADMIN).status == "destroying"
     calls, version = world.host.total(), world.get(request.id).version
-    # Clicked again while the cleanup workflow works: nothing new, not even a write.
-    assert world.requests.destroy(request.id, ADMIN).status == "applied"
+    # Clicked again (a Slack retry, the same key) while the destroy runs: nothing new, not even a write.
+    assert world.requests.destroy(request.id, ADMIN).status == "destroying"
     assert world.get(request.id).version == version
-    # A new click (another key) is told a destroy is under way, and nothing is dispatched.
-    with pytest.raises(PermissionDenied, match="under way"):
+    # A new click (another key) is told the request is being destroyed, and nothing is dispatched.
+    with pytest.raises(PermissionDenied, match="destroying"):
         world.requests.destroy(request.id, ADMIN, key="another-click")
     assert world.host.total() == calls and world.get(request.id).version == version
-    assert len(world.host.runs_of("cleanup.yml")) == 1
-    finish_cleanup(world, request.id)
-    again = world.requests.destroy(request.id, ADMIN)  # same default key: the finished operation
-    assert again.status == "destroying" and len(world.host.runs_of("destroy.yml")) == 1
-    assert len(world.host.runs_of("cleanup.yml")) == 1
-    with pytest.raises(PermissionDenied):
-        world.requests.destroy(request.id, ADMIN, key="another-click-2")
-
-
-# -- replan ----------------------------------------------------------------------------------
+    assert len(world.host.runs_of("destroy.yml")) == 1 and not world.host.runs_of("cleanup.yml")
+    assert len([p for p in world.host.repo(world.repo).prs.values() if p.head.startswith("destroy/")]) == 1
 
 
 def test_replan_clears_the_old_plan_and_dispatches_again(world: World) -> None:

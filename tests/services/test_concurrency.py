@@ -113,7 +113,7 @@ def test_destroy_racing_its_own_retry(env: dict[str, Any]) -> None:
     env["host"].gate = threading.Barrier(2)
     _race([lambda: env["services"]().destroy(rid, ADMIN) for _ in range(2)])
     assert len(env["host"].runs_of("destroy.yml")) == 1
-    assert len([p for p in env["host"].repo(_repo()).prs.values() if p.head.startswith("cleanup/")]) == 1
+    assert len([p for p in env["host"].repo(_repo()).prs.values() if p.head.startswith("destroy/")]) == 1
 
 
 def _repo() -> Any:

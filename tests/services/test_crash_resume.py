@@ -14,10 +14,12 @@ from core.ports.code_host import CodeHostError
 from core.services.operations import LEASE
 from tests.services.conftest import ADMIN, APPROVER, DEV, World, create_cmd
 from tests.services.fake_code_host import Crash
-from tests.services.helpers import applied, cleanup_run_id, finish_cleanup, merged, planned, pr_fact
+from tests.services.helpers import applied, finish_run, merged, planned
 
 CREATE_CALLS = 5  # branch_head, create_branch, commit_files, open_pull_request, dispatch_workflow
-DESTROY_CALLS = 3  # dispatch_workflow (cleanup); after its PR's fact: merge_pull_request, dispatch_workflow (destroy)
+# The click: branch_head (base), create_branch, commit_files (the deletion), open_pull_request,
+# branch_protection, dispatch_workflow (destroy); after the destroy run's success: merge_pull_request.
+DESTROY_CALLS = 7
 WHEN = ("before", "after")
 
 
@@ -115,56 +117,56 @@ def test_an_error_releases_the_lease_and_is_recorded(world: World) -> None:
 
 
 def _destroy_with_a_crash(world: World, n: int, when: str) -> str:
-    """Destroy, and the cleanup workflow's PR fact that continues it, with the n-th code host
-    call of the whole destroy crashing (1: cleanup dispatch, 2: cleanup merge, 3: destroy dispatch)."""
+    """Destroy, and the destroy run's success that continues it (the removal PR's merge), with
+    the n-th code host call of the whole destroy crashing (1-6: the click, 7: the merge)."""
     request = applied(world)
     world.host.crash_at(n, when=when)
     with pytest.raises(Crash):
         world.requests.destroy(request.id, ADMIN)
-        world.host.start_run(cleanup_run_id(world, request.id))
-        number = world.host.cleanup_pr(world.repo, request.id)
-        world.sync.apply_fact(pr_fact(world, request.id, number, "opened", cleanup=True))  # the hook continues
+        finish_run(world, request, "destroy")  # the hook continues: merge the removal PR
     _expire_lease(world)
     return request.id
 
 
 def _assert_destroyed_once(world: World, rid: str) -> None:
-    if world.get(rid).destroy_run is None:  # the PR's fact never got through: GitHub's webhook comes now
-        finish_cleanup(world, rid)
+    stored = world.get(rid)
+    if stored.destroy_run is not None and stored.destroy_run.conclusion is None:
+        finish_run(world, stored, "destroy")  # GitHub runs the destroy now; its fact continues it
     done = world.get(rid)
     repo = world.host.repo(world.repo)
-    assert [b for b in repo.branches if b.startswith("cleanup/")] == [f"cleanup/{rid}"]
-    cleanup_prs = [p for p in repo.prs.values() if p.head.startswith("cleanup/")]
-    assert len(cleanup_prs) == 1 and cleanup_prs[0].merged
-    assert len(world.host.runs_of("cleanup.yml")) == 1 and len(world.host.runs_of("destroy.yml")) == 1
-    assert (
-        world.host.calls["merge_pull_request"] <= 3
-    )  # the request's PR, then the cleanup PR (once more after a crash)
+    assert [b for b in repo.branches if b.startswith("destroy/")] == [f"destroy/{rid}"]
+    removal_prs = [p for p in repo.prs.values() if p.head.startswith("destroy/")]
+    assert len(removal_prs) == 1 and removal_prs[0].merged
+    assert not world.host.runs_of("cleanup.yml") and len(world.host.runs_of("destroy.yml")) == 1
     merges = [c for c in world.host.commits.values() if c.message.startswith("TfPilot: remove")]
-    assert len(merges) == 1  # the cleanup PR was merged exactly once
-    assert done.status == "destroying"
-    assert done.cleanup_pr.merged and done.destroy_run.run_id == world.host.runs_of("destroy.yml")[0].run_id
+    assert len(merges) == 1  # the removal PR was merged exactly once
+    fork = repo.fork_points[f"destroy/{rid}"]
+    assert _commits_between(world, repo.branches[f"destroy/{rid}"], fork) == 1  # one deletion commit
+    assert done.status == "destroyed" and done.archived_at is not None and rid in world.store.history
     assert f"envs/dev/tfpilot_{rid}.tf" not in world.host.tree(world.repo, "main")
-    fork = repo.fork_points[f"cleanup/{rid}"]
-    assert _commits_between(world, repo.branches[f"cleanup/{rid}"], fork) == 1
     events = world.events(rid)
     assert events.count("destroy_requested") == 1 and events.count("destroy_dispatched") == 1
+    assert events.count("removal_pr_merged") == 1 and events.count("archived") == 1
     assert done.operation("destroy", "destroy").completed_at is not None
-    assert world.notifier.events(rid)[-1] == "destroying"
+    assert world.notifier.events(rid).count("destroy_requested") == 1
+    assert world.notifier.events(rid)[-1] == "destroyed"
 
 
 @pytest.mark.parametrize("when", WHEN)
 @pytest.mark.parametrize("n", range(1, DESTROY_CALLS + 1))
 def test_destroy_crash_then_retry(world: World, n: int, when: str) -> None:
     rid = _destroy_with_a_crash(world, n, when)
-    world.fresh_requests().destroy(rid, ADMIN)  # the admin clicks again
+    if world.get(rid).status in ("destroying", "destroyed"):
+        world.fresh_requests().resume(rid)  # no Destroy button any more: the reconciler continues
+    else:
+        world.fresh_requests().destroy(rid, ADMIN)  # the admin clicks again
     _assert_destroyed_once(world, rid)
 
 
 @pytest.mark.parametrize("when", WHEN)
 @pytest.mark.parametrize("n", range(1, DESTROY_CALLS + 1))
 def test_destroy_crash_then_reconciler(world: World, n: int, when: str) -> None:
-    """The reconciler's pass: a full refresh (which also looks for the cleanup PR), then resume."""
+    """The reconciler's pass: a full refresh, then resume."""
     rid = _destroy_with_a_crash(world, n, when)
     world.sync.sync(rid)
     if world.get(rid).archived_at is None:

@@ -1,4 +1,5 @@
-"""Destroy through the cleanup workflow: the waits, the failures and the retries.
+"""In-flight legacy destroys (begun through the cleanup workflow before the removal-PR flow):
+they finish, or fail clearly, the old way. The waits, the failures and the retries.
 
 ``RequestService.destroy`` dispatches ``cleanup.yml`` and returns; the cleanup PR's fact (or the
 end of the cleanup run, or the reconciler's refresh) continues it through the message bus's
@@ -20,9 +21,10 @@ from tests.services.conftest import ADMIN, APPROVER, World
 from tests.services.helpers import (
     applied,
     cleanup_run_id,
-    destroying,
     finish_cleanup,
     finish_run,
+    legacy_destroy,
+    legacy_destroying,
     pr_fact,
     run_fact,
 )
@@ -34,7 +36,7 @@ def _cleanup_fact(world: World, rid: str) -> RunFact:
 
 def _requested(world: World) -> Request:
     request = applied(world)
-    return world.requests.destroy(request.id, ADMIN)
+    return legacy_destroy(world, request.id)
 
 
 def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: World) -> None:
@@ -61,15 +63,14 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     # A late or replayed delivery of the failed run changes nothing.
     assert not world.sync.apply_fact(_cleanup_fact(world, rid)).changed
 
-    # The admin clicks Destroy again: a new attempt, a new cleanup run.
+    # The admin clicks Destroy again: a new attempt, now the removal-PR way (no cleanup workflow).
     retry = world.requests.destroy(rid, ADMIN)
     attempts = [op for op in retry.operations if op.kind == "destroy"]
     assert [op.key for op in attempts] == ["destroy", "destroy:retry-1"]
-    assert len(world.host.runs_of("cleanup.yml")) == 2
-    assert attempts[-1].steps.launches["cleanup"].previous == attempts[0].steps.cleanup_run.run_id
-    finish_cleanup(world, rid)
+    assert len(world.host.runs_of("cleanup.yml")) == 1
+    assert attempts[-1].steps.removal_pr is not None and attempts[-1].steps.launch("cleanup") is None
     done = world.get(rid)
-    assert done.status == "destroying" and done.cleanup_pr.merged and len(world.host.runs_of("destroy.yml")) == 1
+    assert done.status == "destroying" and done.cleanup_pr.open and len(world.host.runs_of("destroy.yml")) == 1
     assert world.events(rid).count("destroy_requested") == 2
 
 
@@ -131,7 +132,7 @@ def test_a_cleanup_run_without_a_pr_means_nothing_to_remove_and_destroy_goes_on(
     request = applied(world)
     rid = request.id
     world.host.push(world.repo, "main", {f"envs/dev/tfpilot_{rid}.tf": None}, "removed by hand")
-    world.requests.destroy(rid, ADMIN)
+    legacy_destroy(world, rid)
     assert world.host.cleanup_pr(world.repo, rid) is None
     finish_cleanup(world, rid)
     done = world.get(rid)
@@ -152,14 +153,11 @@ def test_a_cleanup_pr_closed_without_merging_ends_the_attempt(world: World) -> N
     assert op.completed_at is not None and f"cleanup PR #{number} was closed without merging" in op.error
     assert stored.status == "applied" and not world.host.runs_of("destroy.yml")
     assert world.notifier.events(rid)[-1] == "destroy_failed"
-    # Clicked again: the closed PR is forgotten, the workflow opens a new one, and it goes through.
-    world.requests.destroy(rid, ADMIN)
-    assert world.get(rid).cleanup_pr is None
-    second = world.host.cleanup_pr(world.repo, rid)
-    assert second is not None and second != number
-    finish_cleanup(world, rid)
-    done = world.get(rid)
-    assert done.status == "destroying" and done.cleanup_pr.number == second and done.cleanup_pr.merged
+    # Clicked again: the closed PR is left behind; TfPilot opens its removal PR and goes through.
+    done = world.requests.destroy(rid, ADMIN)
+    second = done.cleanup_pr.number
+    assert second is not None and second != number and done.cleanup_pr.branch == f"destroy/{rid}"
+    assert done.status == "destroying" and done.cleanup_pr.open and len(world.host.runs_of("cleanup.yml")) == 1
 
 
 def test_a_moved_cleanup_pr_head_is_not_merged_blindly(world: World) -> None:
@@ -215,7 +213,7 @@ def test_a_pr_fact_while_the_destroy_still_holds_its_lease_is_not_lost(world: Wo
         return info
 
     world.host.dispatch_workflow = dispatch_then_the_pr_fact  # type: ignore[method-assign]
-    done = world.requests.destroy(rid, ADMIN)
+    done = legacy_destroy(world, rid)
     assert done.status == "destroying" and done.cleanup_pr.merged
     assert len(world.host.runs_of("destroy.yml")) == 1 and world.host.calls["merge_pull_request"] == 2
 
@@ -230,7 +228,7 @@ def test_a_second_click_by_someone_not_allowed_is_still_refused(world: World) ->
 
 
 def test_after_a_failed_destroy_run_a_new_click_destroys_again(world: World) -> None:
-    request = destroying(world)
+    request = legacy_destroying(world)
     rid = request.id
     finish_run(world, request, "destroy", "failure")
     assert world.get(rid).status == "failed"
@@ -247,7 +245,7 @@ def test_without_run_details_the_cleanup_run_is_matched_by_name(world: World) ->
     request = applied(world)
     rid = request.id
     world.host.return_run_details = False
-    request = world.requests.destroy(rid, ADMIN)
+    request = legacy_destroy(world, rid)
     assert request.operation("destroy", "destroy").steps.cleanup_run.run_id is None
     (run,) = world.host.runs_of("cleanup.yml")
     world.host.complete_run(run.run_id, "failure")
@@ -262,7 +260,7 @@ def test_a_cleanup_run_from_before_the_destroy_is_not_ours(world: World) -> None
     world.host.dispatch_workflow(world.repo, "cleanup.yml", ref="main", inputs={"request_id": rid})  # by hand
     world.clock.advance(minutes=30)
     world.host.return_run_details = False
-    world.requests.destroy(rid, ADMIN)
+    legacy_destroy(world, rid)
     stale = world.host.runs[min(r.run_id for r in world.host.runs_of("cleanup.yml"))]
     world.host.complete_run(stale.run_id, "failure")
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(stale)))

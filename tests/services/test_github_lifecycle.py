@@ -118,30 +118,30 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
 
     before_destroy = Counter(stack.client.stats.by_operation)
     requested = stack.requests.destroy(rid, ADMIN)
-    (cleanup_run,) = sim.runs(REPO, "cleanup.yml")
-    assert requested.status == "applied" and cleanup_run["head_branch"] == "main"
-    assert stack.spent(before_destroy) == {DISPATCH: 1}  # the cleanup workflow does the PR work
-    # The workflow pushed cleanup/<id> without the file and opened its PR: GitHub's webhooks say so.
-    cleanup = sim.cleanup_pr(REPO, rid)
-    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, f"cleanup/{rid}")
-    stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"]))
-    sim.set_run(REPO, cleanup_run["id"], "in_progress")
-    stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"]))
-    event, payload = sim.pull_request_delivery(REPO, cleanup, "opened")
-    assert payload["pull_request"]["head"]["ref"] == f"cleanup/{rid}"
-    assert stack.deliver(event, payload).changed  # continues: merge at its head, then destroy
-    destroying = world.get(rid)
-    assert destroying.status == "destroying" and destroying.cleanup_pr.merged
-    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, "main")
-    assert stack.spent(before_destroy) == {DISPATCH: 2, MERGE: 1}
-    sim.set_run(REPO, cleanup_run["id"], "completed", "success")
-    assert not stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"])).changed
-    assert not stack.deliver(*sim.pull_request_delivery(REPO, cleanup, "closed")).notified
-    assert [o.status for o in stack.run_to_end(destroying.destroy_run.run_id, rid, kind="destroy")] == [
+    # TfPilot opens the removal PR itself (no cleanup workflow) and, the branch asking for no
+    # review, dispatches the destroy on main, where the request's file still is.
+    assert not sim.runs(REPO, "cleanup.yml")
+    removal = requested.cleanup_pr
+    assert removal.branch == f"destroy/{rid}" and removal.open and not removal.merged
+    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, f"destroy/{rid}")
+    assert f"envs/dev/tfpilot_{rid}.tf" in sim.files(REPO, "main")
+    (destroy_run,) = sim.runs(REPO, "destroy.yml")
+    assert destroy_run["head_branch"] == "main" and requested.status == "destroying"
+    # base ref, create ref, the deletion (git data: tree, commit, ref), PR, labels, protection, dispatch
+    print("destroy calls:", stack.spent(before_destroy))
+    assert stack.spent(before_destroy)[DISPATCH] == 1 and MERGE not in stack.spent(before_destroy)
+    event, payload = sim.pull_request_delivery(REPO, removal.number, "opened")
+    assert payload["pull_request"]["head"]["ref"] == f"destroy/{rid}"
+    assert not stack.deliver(event, payload).notified  # the create of the PR already told the thread
+    # The destroy run succeeds: the removal PR is merged only now, then the request is archived.
+    assert [o.status for o in stack.run_to_end(destroy_run["id"], rid, kind="destroy")] == [
         "destroying",
         "destroying",
         "destroyed",
     ]
+    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, "main")
+    assert sim.repo(REPO).pulls[removal.number]["merged"]
+    assert stack.spent(before_destroy)[MERGE] == 1
     assert rid in world.store.history
     assert world.notifier.events(rid) == [
         "created",
@@ -163,8 +163,11 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     # (absent here): one listing, nothing to download.
     assert stats.by_operation["GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"] == 2
     assert stats.by_operation["GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"] == 1
-    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 2, destroy 3.
-    assert stats.calls == 14 and stats.calls <= 16, stats.snapshot()
+    # With the review given on GitHub (no approve call): create 6, plan 2, merge 1, apply 2, and the
+    # destroy: its removal PR (the create's calls, the deletion through git data), the protection,
+    # the dispatch, the merge.
+    destroy_calls = sum(stack.spent(before_destroy).values())
+    assert stats.calls == 11 + destroy_calls, stats.snapshot()
     assert not openapi_checker.violations and len(openapi_checker.calls) == stats.calls
     assert "blob.example.net" in openapi_checker.external  # the plan artifact download
 

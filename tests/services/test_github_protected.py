@@ -3,9 +3,13 @@ simulator (classic protection and rulesets, GitHub's 405 messages) behind the Op
 
 A linked approver's Slack approval is a GitHub review and satisfies the required review; an
 unlinked approver's is only recorded (the app's comment), the thread says so with the fix, and
-Merge is refused at once with the reason (one merge call, no blind retries). Destroy's cleanup PR
-(opened by the workflow, so the app may review it) merges when one review is enough; when more
-are required, the thread says why the destroy waits, once, and a Destroy click continues it.
+Merge is refused at once with the reason (one merge call, no blind retries).
+
+Destroy's removal PR is opened by TfPilot, so the app's own review would not count: a linked
+admin's Destroy click reviews it as them and the whole lifecycle reaches destroyed; an unlinked
+admin is told, before anything is destroyed, that the PR needs a review and how to give one, and
+the review's webhook (or a click once linked) continues it. A merge GitHub refuses after the
+destroy is told in the thread once, and the reconciler merges once it is fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from bot.views.card import card_actions
 from bot.views.replies import transition_reply
+from core.domain.policy import Action
 from core.ports.code_host import MergeBlocked
 from core.ports.notifier import Transition
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
@@ -58,15 +64,16 @@ def _reply(stack: Stack, rid: str, transition: Transition) -> str:
     return "\n".join(block["text"]["text"] for block in reply["blocks"])
 
 
-def _destroy_through_cleanup(stack: Stack, rid: str) -> Any:
-    sim = stack.sim
-    stack.requests.destroy(rid, ADMIN)
-    (cleanup_run,) = sim.runs(REPO, "cleanup.yml")
-    cleanup = sim.cleanup_pr(REPO, rid)
-    assert sim.repo(REPO).pulls[cleanup]["user"]["login"] == "github-actions[bot]"
-    sim.set_run(REPO, cleanup_run["id"], "in_progress")
-    stack.deliver(*sim.workflow_run_delivery(REPO, cleanup_run["id"]))
-    return stack.deliver(*sim.pull_request_delivery(REPO, cleanup, "opened"))
+def _applied(stack: Stack, *tokens: str) -> str:
+    """Planned, approved by linked approvers (their reviews), merged and applied."""
+    rid = _planned(stack)
+    for actor, token in zip((APPROVER, ADMIN), tokens, strict=False):
+        stack.requests.approve(rid, actor, user_token=token)
+    assert stack.requests.merge(rid, APPROVER).status == "merged"
+    applying = stack.requests.apply(rid, APPROVER)
+    stack.run_to_end(applying.apply_run.run_id, rid, kind="apply")
+    assert stack.world.get(rid).status == "applied"
+    return rid
 
 
 def test_linked_approver_lifecycle_on_a_protected_branch(stack: Stack, openapi_checker: OpenApiChecker) -> None:  # noqa: F811
@@ -88,13 +95,17 @@ def test_linked_approver_lifecycle_on_a_protected_branch(stack: Stack, openapi_c
     stack.run_to_end(applying.apply_run.run_id, rid, kind="apply")
     assert world.get(rid).status == "applied"
 
-    # The cleanup PR is the workflow's: the app reviews it (its review counts) and merges it.
-    assert _destroy_through_cleanup(stack, rid).changed
-    destroying = world.get(rid)
-    assert destroying.status == "destroying" and destroying.cleanup_pr.merged
-    cleanup_reviews = sim.repo(REPO).reviews[destroying.cleanup_pr.number]
-    assert [r["user"]["login"] for r in cleanup_reviews] == [sim.app_login]
+    # The admin's GitHub account is linked: their Destroy click reviews the removal PR as them,
+    # which satisfies the protection, so the destroy runs on main (the file still there).
+    destroying = stack.requests.destroy(rid, ADMIN, user_token=DAVE)
+    removal = destroying.cleanup_pr
+    assert destroying.status == "destroying" and removal.open and removal.branch == f"destroy/{rid}"
+    assert sim.repo(REPO).pulls[removal.number]["user"]["login"] == sim.app_login
+    assert [(r["user"]["login"], r["state"]) for r in sim.repo(REPO).reviews[removal.number]] == [("dave", "APPROVED")]
+    assert f"envs/dev/tfpilot_{rid}.tf" in sim.files(REPO, "main")
     stack.run_to_end(destroying.destroy_run.run_id, rid, kind="destroy")
+    assert sim.repo(REPO).pulls[removal.number]["merged"]  # only after the destroy succeeded
+    assert f"envs/dev/tfpilot_{rid}.tf" not in sim.files(REPO, "main")
     assert rid in world.store.history
     assert world.notifier.events(rid) == [
         "created",
@@ -175,35 +186,79 @@ def test_unreadable_protection_is_said_to_be_unknown(stack: Stack) -> None:
     assert "could not read the protection" in _reply(stack, rid, told)
 
 
-def test_a_blocked_cleanup_pr_is_told_in_the_thread_once(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+def test_unlinked_admin_destroy_is_told_and_a_github_review_continues_it(stack: Stack) -> None:
     sim, world = stack.sim, stack.world
-    sim.protect(REPO, approvals=2)
+    sim.protect(REPO, approvals=1)
+    rid = _applied(stack, CAROL)
+
+    # Unlinked: the removal PR is opened, nothing is dispatched, and the thread says why and how.
+    waiting = stack.requests.destroy(rid, ADMIN)
+    removal = waiting.cleanup_pr
+    assert waiting.status == "applied" and removal.open and not sim.runs(REPO, "destroy.yml")
+    told = _told(stack, rid, "destroy_review_needed")
+    assert told.approval is not None and told.approval.satisfies is False and told.approval.via == "recorded"
+    text = _reply(stack, rid, told)
+    assert f"removal PR #{removal.number}" in text and "requires 1 approving review" in text
+    assert "/tfpilot link" in text and "Nothing is destroyed" in text and "approves" in text
+    # The reconciler's pass says nothing new and dispatches nothing.
+    stack.requests.resume(rid)
+    assert world.notifier.events(rid).count("destroy_review_needed") == 1 and not sim.runs(REPO, "destroy.yml")
+    assert Action.DESTROY in card_actions(world.get(rid))  # a click once linked continues it
+
+    # Erin approves the removal PR on GitHub: its webhook continues the destroy.
+    review = sim.add_review(REPO, removal.number, "erin")
+    assert stack.deliver(*sim.review_delivery(REPO, removal.number, review)).changed
+    destroying = world.get(rid)
+    assert destroying.status == "destroying"
+    (run,) = sim.runs(REPO, "destroy.yml")
+    assert run["head_branch"] == "main"
+    stack.run_to_end(destroying.destroy_run.run_id, rid, kind="destroy")
+    assert sim.repo(REPO).pulls[removal.number]["merged"] and rid in world.store.history
+    assert world.notifier.events(rid)[-4:] == ["destroy_requested", "destroy_review_needed", "destroying", "destroyed"]
+
+
+def test_unlinked_admin_links_and_clicks_destroy_again(stack: Stack) -> None:
+    sim, world = stack.sim, stack.world
+    sim.protect(REPO, approvals=1, dismiss_stale=True)
+    rid = _applied(stack, CAROL)
+    stack.requests.destroy(rid, ADMIN)
+    assert _told(stack, rid, "destroy_review_needed")
+    # Linked now: the same destroy continues with the click, which reviews the PR as the admin.
+    continued = stack.requests.destroy(rid, ADMIN, user_token=DAVE)
+    assert continued.status == "destroying"
+    assert [op.key for op in continued.operations if op.kind == "destroy"] == ["destroy"]
+    stack.run_to_end(continued.destroy_run.run_id, rid, kind="destroy")
+    assert rid in world.store.history
+
+
+def test_a_removal_pr_github_refuses_after_the_destroy_is_told_once(stack: Stack) -> None:
+    sim, world = stack.sim, stack.world
+    sim.protect(REPO, approvals=1, checks=("plan",))
     rid = _planned(stack)
+    head = world.get(rid).pr.head_sha
+    sim.set_check(REPO, head, "plan", "success")
     stack.requests.approve(rid, APPROVER, user_token=CAROL)
-    stack.requests.approve(rid, ADMIN, user_token=DAVE)
     assert stack.requests.merge(rid, APPROVER).status == "merged"
     applying = stack.requests.apply(rid, APPROVER)
     stack.run_to_end(applying.apply_run.run_id, rid, kind="apply")
 
-    # Two reviews required: the app's own review of the cleanup PR is one; GitHub refuses again.
-    merges_before = stack.client.stats.by_operation[MERGE]
-    _destroy_through_cleanup(stack, rid)
-    assert stack.client.stats.by_operation[MERGE] - merges_before == 2  # refused, reviewed, refused
-    assert "after a fact unblocked it failed" not in caplog.text
+    destroying = stack.requests.destroy(rid, ADMIN, user_token=DAVE)
+    removal = destroying.cleanup_pr
+    sim.set_check(REPO, removal.head_sha, "plan", "failure")
+    stack.run_to_end(destroying.destroy_run.run_id, rid, kind="destroy")
     stuck = world.get(rid)
-    assert stuck.status == "applied" and not stuck.cleanup_pr.merged
+    assert stuck.status == "destroyed" and stuck.archived_at is None and not stuck.cleanup_pr.merged
     told = _told(stack, rid, "destroy_blocked")
-    assert told.blocked == "reviews" and told.required_approvals == 2
+    assert told.blocked == "checks"
     text = _reply(stack, rid, told)
-    assert "destroy is waiting" in text and "Nothing was destroyed" in text and "Destroy again" in text
-    assert "U_DEV U_ADM destroy is waiting" in text  # the requester and the admin who asked
-    # The reconciler retrying says nothing new.
+    assert f"removal PR #{removal.number}" in text and "resources are destroyed" in text
+    assert "create them again" in text and "next check" in text
+    # The reconciler retrying says nothing new; once the check passes it merges and archives.
     stack.requests.resume(rid)
     assert world.notifier.events(rid).count("destroy_blocked") == 1
-
-    # Someone reviews the cleanup PR on GitHub; a Destroy click continues the destroy.
-    sim.add_review(REPO, stuck.cleanup_pr.number, "erin")
-    assert stack.requests.destroy(rid, ADMIN).status == "destroying"
+    sim.set_check(REPO, removal.head_sha, "plan", "success")
+    stack.requests.resume(rid)
+    assert sim.repo(REPO).pulls[removal.number]["merged"] and rid in world.store.history
 
 
 @pytest.mark.parametrize("webhook", ["before_the_write", "after_create", "concurrently"])

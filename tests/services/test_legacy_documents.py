@@ -14,15 +14,16 @@ import json
 from pathlib import Path
 
 from core.domain.operation import ApplyOp, ApproveOp, CreateOp, DestroyOp, MergeOp
-from tests.services.conftest import ADMIN, World
-from tests.services.helpers import applied, finish_run, pr_fact
+from tests.services.conftest import World
+from tests.services.helpers import applied, finish_run, legacy_destroy, pr_fact
 
 LEGACY = Path(__file__).parent / "data" / "main_f7163e5_destroy_waiting.json"
 
 
 def test_a_document_from_main_reads_back_typed_and_its_destroy_continues(world: World) -> None:
     request = applied(world)
-    world.requests.destroy(request.id, ADMIN)  # the same state on the fake host as when main wrote it
+    # The same state on the fake host as when main wrote it: the cleanup workflow dispatched.
+    legacy_destroy(world, request.id)
     raw = LEGACY.read_bytes()
     assert json.loads(raw)["id"] == request.id
     key = f"requests/{request.id}.json"

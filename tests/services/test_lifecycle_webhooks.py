@@ -73,28 +73,21 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
     outcomes = drive.run_events(applying.apply_run.run_id)
     assert [o.status for o in outcomes] == ["applying", "applying", "applied"]
 
-    # Destroy: the cleanup workflow runs on GitHub; its pull_request "opened" delivery continues
-    # the destroy (merge at the head it names, then the destroy workflow).
+    # Destroy: TfPilot opens the removal PR (destroy/<id>) and, no review being required, runs
+    # the destroy on main (the file still there); the PR's "opened" delivery adds nothing.
     requested = world.requests.destroy(rid, ADMIN)
-    assert requested.status == "applied" and requested.destroy_run is None
-    (cleanup_run,) = host.runs_of("cleanup.yml")
-    assert not drive.deliver(*deliveries.workflow_run(cleanup_run)).notified  # requested
-    host.start_run(cleanup_run.run_id)
-    assert drive.deliver(*deliveries.workflow_run(cleanup_run)).status == "applied"
-    cleanup = host.cleanup_pr(world.repo, rid)
-    event, payload = deliveries.pull_request(host, world.repo, cleanup, "opened")
-    assert payload["pull_request"]["head"]["ref"] == f"cleanup/{rid}" and payload["pull_request"]["state"] == "open"
-    opened = drive.deliver(event, payload)
-    assert opened.changed and opened.reason == f"cleanup PR #{cleanup} opened"
-    destroying = world.get(rid)
-    assert destroying.status == "destroying" and destroying.cleanup_pr.merged
-    assert host.repo(world.repo).prs[cleanup].merged and len(host.runs_of("destroy.yml")) == 1
-    world.clock.advance(minutes=1)
-    host.complete_run(cleanup_run.run_id)
-    assert not drive.deliver(*deliveries.workflow_run(cleanup_run)).notified  # completed: nothing more
-    assert not drive.pr_event(cleanup, "closed").notified
-    outcomes = drive.run_events(destroying.destroy_run.run_id)
+    assert requested.status == "destroying" and not host.runs_of("cleanup.yml")
+    removal = requested.cleanup_pr.number
+    event, payload = deliveries.pull_request(host, world.repo, removal, "opened")
+    assert payload["pull_request"]["head"]["ref"] == f"destroy/{rid}" and payload["pull_request"]["state"] == "open"
+    assert not drive.deliver(event, payload).notified
+    assert f"envs/dev/tfpilot_{rid}.tf" in host.tree(world.repo, "main")
+    outcomes = drive.run_events(requested.destroy_run.run_id)
     assert [o.status for o in outcomes] == ["destroying", "destroying", "destroyed"]
+    # The destroy run's success merged the removal PR (its delivery afterwards changes nothing).
+    assert host.repo(world.repo).prs[removal].merged
+    assert f"envs/dev/tfpilot_{rid}.tf" not in host.tree(world.repo, "main")
+    assert not drive.pr_event(removal, "closed").notified
 
     # Archived to history/, with the whole trail.
     assert rid in world.store.history and rid not in world.store.active
@@ -119,7 +112,7 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
         "merged",
         "applying",
         "applied",
-        "applied",  # destroy requested: the status waits for the destroy run
+        "applied",  # destroy requested: the removal PR is opened first
         "destroying",
         "destroyed",
     ]
@@ -133,11 +126,9 @@ def test_full_lifecycle_from_webhook_payloads(world: World) -> None:
         "apply_dispatched",
         "apply_completed",
         "destroy_requested",
-        "cleanup_run_in_progress",
-        "cleanup_pr_opened",
-        "cleanup_pr_merged",
         "destroy_dispatched",
         "destroy_completed",
+        "removal_pr_merged",
         "archived",
     ):
         assert name in events, name

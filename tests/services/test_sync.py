@@ -11,7 +11,6 @@ from tests.services.helpers import (
     applied,
     approved,
     destroying,
-    finish_cleanup,
     finish_run,
     merged,
     planned,
@@ -405,31 +404,23 @@ def test_sync_of_a_merged_request_does_not_list_reviews(world: World) -> None:
 
 def test_sync_finds_a_destroy_run_and_archives(world: World) -> None:
     """No run details from the host and every webhook lost: the reconciler's refresh finds the
-    cleanup run and its PR (by branch), which continues the destroy; a later refresh finds the
-    destroy run by the request id in its name."""
+    destroy run by the request id in its name; its success continues the destroy (the removal
+    PR's merge), then the request is archived."""
     from tests.services.conftest import ADMIN
 
     request = applied(world)
     world.host.return_run_details = False
     request = world.requests.destroy(request.id, ADMIN)
-    op = request.operation("destroy", "destroy")
-    cleanup = op.steps.cleanup_run
-    assert cleanup is not None
-    assert (cleanup.run_id, cleanup.url, cleanup.status, cleanup.conclusion) == (None, None, "requested", None)
-    (cleanup,) = world.host.runs_of("cleanup.yml")
-    world.host.complete_run(cleanup.run_id)
-    world.clock.advance(minutes=2)
-    world.host.reset_counts()
-    synced = world.sync.sync(request.id)
-    assert world.host.calls["find_pull_request"] == 1 and world.host.calls["find_run"] == 1  # the cleanup run
-    assert synced.status == "destroying" and synced.cleanup_pr.merged
-    assert synced.operation("destroy", "destroy").steps.cleanup_run.run_id == cleanup.run_id
-    assert synced.destroy_run.run_id is None  # dispatched; which run is not known yet
+    assert request.status == "destroying" and request.destroy_run.run_id is None  # which run: not known yet
+    assert request.cleanup_pr.open and request.cleanup_pr.branch == f"destroy/{request.id}"
     (run,) = world.host.runs_of("destroy.yml")
     world.host.complete_run(run.run_id)
     world.clock.advance(minutes=5)
-    synced = world.sync.sync(request.id)
-    assert synced.status == "destroyed" and synced.archived_at is not None
+    world.host.reset_counts()
+    world.sync.sync(request.id)
+    assert world.host.calls["find_run"] == 1 and world.host.calls["merge_pull_request"] == 1
+    done = world.get(request.id)
+    assert done.status == "destroyed" and done.archived_at is not None and done.cleanup_pr.merged
     assert request.id in world.store.history
 
 
@@ -465,7 +456,6 @@ def test_a_run_webhook_that_outruns_the_dispatch_record_is_kept(world: World) ->
 
     world.host.dispatch_workflow = dispatch_and_deliver
     world.requests.destroy(request.id, ADMIN)
-    finish_cleanup(world, request.id)
     done = world.get(request.id)
     assert done.destroy_run.status == "in_progress" and done.destroy_run.dispatched_at == world.clock.now()
     assert done.destroy_triggered_at == world.clock.now() and done.status == "destroying"

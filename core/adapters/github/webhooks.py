@@ -104,7 +104,7 @@ def _pull_request(delivery: PullRequestDelivery, delivery_id: str | None) -> Fac
         delivery_id=delivery_id,
         action=delivery.action,
         pr=_pr_info(pr),
-        cleanup=pr.head.ref.startswith("cleanup/"),
+        cleanup=pr.head.ref.startswith(("cleanup/", "destroy/")),
     )
 
 

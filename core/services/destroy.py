@@ -1,0 +1,552 @@
+"""Destroy: removal PR first, the targeted destroy with the code still present, then the merge.
+
+The order is what keeps code and state in agreement at every step (docs/lifecycle.md):
+
+1. **Guards.** A destroy is refused (``destroy_blocked``, with what must change first) while a
+   module's destroy guard that always blocks holds for the request's config (deletion or
+   termination protection): AWS would refuse the delete half-way.
+2. **Removal PR** (``open_removal``): branch ``destroy/<id>`` from the base head, one commit
+   deleting the request's file(s), a PR into the base branch. Nothing is destroyed yet.
+3. **Approval** (``review_removal``): a review as the clicking admin when their GitHub account
+   is linked; then the base branch's protection decides (``approval_check.standing_of``). When
+   GitHub would refuse the merge, the thread says so once and the destroy waits for a review of
+   the removal PR (its webhook continues it) or a Destroy click by a linked admin.
+4. **Destroy** (``run_destroy``): the destroy workflow on the base branch, where the file still
+   is, so it targets exactly the request's blocks. Its preflight refuses before deleting
+   anything when AWS would refuse; a destroy failing part-way re-applies the request's targets.
+5. **Merge** (``merge_removal``), only after the destroy run succeeded: the code no longer
+   declares what the state no longer holds. Then the request is archived.
+
+A failed destroy run ends the attempt (``failed`` step); the removal PR stays open and the next
+Destroy click reuses it (same branch, same PR) and runs the destroy again. Each step's result
+is recorded before the next starts (``Operations``), so a crash resumes, never repeats.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.domain.destroy import (
+    REMOVAL_PREFIX,
+    HeldGuard,
+    Stage,
+    held_guards,
+    prepare_branch,
+    removal_branch,
+    removal_stage,
+)
+from core.domain.events import NewEvent
+from core.domain.lifecycle import derive_status
+from core.domain.operation import (
+    BranchStep,
+    CleanupBlocked,
+    DestroyFailed,
+    DestroyOp,
+    PrepareDestroyOp,
+    RemovalPr,
+    ReviewWanted,
+)
+from core.domain.request import CleanupPr, PreparedDestroy, PullRequestRef, Request
+from core.domain.status import Status
+from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
+from core.ports.notifier import Transition
+from core.services import pr_text
+from core.services.approval_check import standing_of
+from core.services.command_base import transition
+from core.services.commands import digest
+from core.services.operations import Paused, operation_of
+from module_registry.definition import DestroyGuard
+
+if TYPE_CHECKING:
+    from core.domain.policy import Actor
+    from core.services.dispatching import Dispatching as RequestService
+
+
+class DestroyFlow:
+    """The destroy operation's steps, run for ``RequestService`` (which owns the ports)."""
+
+    def __init__(self, svc: RequestService) -> None:
+        self._svc = svc
+
+    # -- guards ---------------------------------------------------------------------------
+
+    def definition_guards(self, module: str) -> list[DestroyGuard]:
+        """The module definition's destroy guards (none when the registry has no definitions)."""
+        get = getattr(self._svc._registry, "get", None)
+        if get is None:  # a registry stand-in without definitions
+            return []
+        try:
+            definition = get(module)
+        except Exception:  # an unknown module (removed from the registry): no guards known
+            return []
+        return list(getattr(definition, "destroy_guards", []) or [])
+
+    def guards(self, request: Request) -> list[HeldGuard]:
+        """The destroy guards that hold for the request's applied config (its validated config
+        holds every default; a document from before the guards were kept reads the registry)."""
+        guards = request.destroy_guards or self.definition_guards(request.module)
+        return held_guards(guards, request.config, {})
+
+    # -- prepare: the reviewed change lifting the guards ------------------------------------
+
+    def prepare(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        """Commit the request's file with its held guards lifted on ``prepare/<id>``, open its PR
+        and plan it; the request then follows that PR like any change (approve, merge, apply).
+        Only the guard fields change, to their safe values (``registry.validate(lifting=...)``
+        lets exactly those pass the prod constraints)."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        branch = prepare_branch(rid)
+        before = derive_status(request)
+        steps = operation_of(request, PrepareDestroyOp, key).steps
+        fields: dict[str, Any] = dict(steps.fields)
+        if steps.commit is None:
+            validated = svc._registry.validate(
+                request.module,
+                {**request.config, **fields},
+                request.environment,
+                prod=request.is_prod,
+                project=request.project,
+                lifting=sorted(fields),
+            )
+            if not validated.ok:
+                from module_registry.errors import ConfigRejected
+
+                raise ConfigRejected(list(validated.errors))
+            config = dict(validated.config)
+            files = svc._render_files(
+                rid,
+                request.project,
+                request.environment,
+                request.module,
+                config,
+                request.target_env_path or "",
+                _requester(request),
+                request.prod,
+                lifting=sorted(fields),
+            )
+            if steps.branch is None:
+                head = svc._code_host.branch_head(repo, base)
+                if head is None:
+                    raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
+                svc._code_host.create_branch(repo, branch, head)
+                started = BranchStep(base=base, head=head)
+                request = svc._ops.record(rid, PrepareDestroyOp, key, lambda op: op.steps.set(branch=started))
+            known = operation_of(request, PrepareDestroyOp, key).steps.branch
+            assert known is not None
+            parent = known.head
+            message = f"tfpilot: prepare destroy of {rid}: {', '.join(sorted(fields))} lifted"
+            request, sha = svc._commit_step(
+                request, PrepareDestroyOp, key, branch=branch, files=files, parent=parent, message=message
+            )
+            request = svc._ops.record(
+                rid, PrepareDestroyOp, key, lambda op: op.steps.set(commit=sha, config=config, files=files)
+            )
+        steps = operation_of(request, PrepareDestroyOp, key).steps
+        if steps.pr is None:
+            info = svc._code_host.open_pull_request(
+                repo,
+                head=branch,
+                base=base,
+                title=f"TfPilot: prepare destroy of {request.module} {rid} ({request.project}/{request.environment})",
+                body=pr_text.prepare_body(request, fields, who=actor.name or actor.id),
+                labels=pr_text.labels(request, "prepare-destroy"),
+            )
+            now = svc._clock.now()
+            sha, config, files = steps.commit or "", steps.config or {}, steps.files or {}
+
+            def switched(r: Request) -> None:
+                # The request now follows the prepare PR: plan, approval, merge and apply as for
+                # any change; the earlier apply is history (the audit trail keeps it).
+                r.prepared_destroy = PreparedDestroy(
+                    fields=fields,
+                    previous={f: r.config.get(f) for f in fields},
+                    by=actor.id,
+                    at=now,
+                    pr_number=info.number,
+                    pr_url=info.url,
+                )
+                r.config, r.revision, r.commit_sha, r.branch_name = config, r.revision + 1, sha, branch
+                r.render = {"files": files, "digest": digest(files)}
+                r.pr = PullRequestRef(number=info.number, url=info.url, open=True, head_sha=sha)
+                r.approval, r.plan, r.cost, r.plan_run = None, None, None, None
+                r.merged_sha, r.apply_run, r.applied_at, r.apply_triggered_at = None, None, None, None
+
+            request = svc._ops.record(
+                rid,
+                PrepareDestroyOp,
+                key,
+                lambda op: op.steps.set(pr=info.number),
+                change=switched,
+                timeline="Prepare destroy: change opened",
+                actor=actor.id,
+            )
+            svc._audit.record(
+                rid,
+                "destroy_prepare_requested",
+                actor=actor.id,
+                source=source,
+                data={"fields": fields, "pr": info.number, "url": info.url},
+            )
+        request = svc._dispatch(request, PrepareDestroyOp, key, "plan", ref=branch, actor=actor.id)
+        request = svc._ops.record(rid, PrepareDestroyOp, key, finish=True)
+        lifted = ", ".join(f"{f} → {_value(v)}" for f, v in sorted(fields.items()))
+        pr = request.prepared_destroy
+        svc._notifier.request_changed(
+            request,
+            Transition(
+                event="destroy_prepare",
+                previous_status=before.value,
+                status=derive_status(request).value,
+                actor=actor.id,
+                message=(
+                    f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and applied "
+                    "like any change; Destroy is offered once it is applied."
+                ),
+                run_url=pr.pr_url if pr else None,
+            ),
+        )
+        return request
+
+    # -- the flow -------------------------------------------------------------------------
+
+    def run(self, request: Request, key: str, actor: Actor, source: str, user_token: str | None) -> Request:
+        """Continue the destroy ``key`` from wherever its recorded steps say it stands."""
+        svc, rid = self._svc, request.id
+        before = derive_status(request)
+        request = self._adopt_open_removal(request, key)
+        while True:
+            stage = removal_stage(request, operation_of(request, DestroyOp, key))
+            if stage is Stage.OPEN:
+                request = self.open_removal(request, key, actor, source, before)
+            elif stage is Stage.REVIEW:
+                request, approved = self.review_removal(request, key, actor, user_token, before)
+                if not approved:
+                    return request
+            elif stage is Stage.DESTROY:
+                request = self.run_destroy(request, key, actor, source, before)
+            elif stage is Stage.RUNNING:
+                request, paused = svc._ops.pause(
+                    rid,
+                    DestroyOp,
+                    key,
+                    lambda r: removal_stage(r, operation_of(r, DestroyOp, key)) is not Stage.RUNNING,
+                )
+                if paused is not Paused.READY:
+                    return request  # the destroy run's fact (or the reconciler) continues from here
+            elif stage is Stage.FAILED:
+                return self.end_failed(request, key, actor)
+            elif stage is Stage.MERGE:
+                try:
+                    request = self.merge_removal(request, key, actor, source)
+                except MergeBlocked as blocked:
+                    return self.merge_blocked(request, key, actor, blocked)
+            else:  # DONE
+                return self.archive(request, source)
+
+    def _adopt_open_removal(self, request: Request, key: str) -> Request:
+        """A new attempt after a failed one finds the earlier removal PR open: it is reused."""
+        pr = request.cleanup_pr
+        if operation_of(request, DestroyOp, key).steps.removal_pr is not None:
+            return request
+        if pr is None or not pr.open or pr.number is None:
+            return request
+        if not (pr.branch or "").startswith(REMOVAL_PREFIX) or not pr.head_sha:
+            return request
+        data = RemovalPr(number=pr.number, url=pr.url, head=pr.head_sha)
+        return self._svc._ops.record(request.id, DestroyOp, key, lambda op: op.steps.set(removal_pr=data))
+
+    def open_removal(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
+        """Branch ``destroy/<id>`` at the base head, delete the request's file(s) there, open the PR."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        branch = removal_branch(rid)
+        files = list(request.target_files)
+        if not files:
+            raise CodeHostError(f"{rid} records no file to remove (target_files is empty)")
+        if operation_of(request, DestroyOp, key).steps.removal_branch is None:
+            head = svc._code_host.branch_head(repo, base)
+            if head is None:
+                raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
+            started = BranchStep(base=base, head=head)
+            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_branch=started))
+        steps = operation_of(request, DestroyOp, key).steps
+        assert steps.removal_branch is not None
+        start = steps.removal_branch.head
+        if steps.removal_commit is None:
+            at = svc._code_host.create_branch(repo, branch, start)
+            if at != start and steps.commit_attempt is None:
+                # The branch is this request's alone: an earlier attempt's deletion commit is on it.
+                sha = at
+            else:
+                message = f"tfpilot: remove {rid} from {request.project}/{request.environment} (destroy)"
+                request, sha = svc._commit_step(
+                    request,
+                    DestroyOp,
+                    key,
+                    branch=branch,
+                    files=dict.fromkeys(files),
+                    parent=start,
+                    message=message,
+                )
+            committed = sha
+            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_commit=committed))
+        info = svc._code_host.open_pull_request(
+            repo,
+            head=branch,
+            base=base,
+            title=pr_text.cleanup_title(request),
+            body=pr_text.removal_body(request, who=actor.name or actor.id),
+            labels=pr_text.labels(request, "destroy"),
+        )
+        head = info.head_sha or operation_of(request, DestroyOp, key).steps.removal_commit or ""
+        found = CleanupPr(
+            number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
+        )
+
+        def opened(r: Request) -> None:
+            r.cleanup_pr = found
+
+        removal = RemovalPr(number=info.number, url=info.url, head=head)
+        request = svc._ops.record(
+            rid,
+            DestroyOp,
+            key,
+            lambda op: op.steps.set(removal_pr=removal),
+            change=opened,
+            timeline="Destroy requested: removal PR opened",
+            actor=actor.id,
+            # Committed with the write, run by the bus after it (audit, then the thread's reply).
+            events=[
+                NewEvent(
+                    name="destroy_requested",
+                    actor=actor.id,
+                    source=source,
+                    data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
+                )
+            ],
+            tell=lambda _w, r: [
+                Transition(
+                    event="destroy_requested",
+                    previous_status=before.value,
+                    status=derive_status(r).value,
+                    actor=actor.id,
+                    message=(
+                        f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
+                        f"runs on {base} with the file still there; the PR is merged only after the destroy "
+                        "succeeded."
+                    ),
+                    run_url=info.url,
+                )
+            ],
+        )
+        return request
+
+    def review_removal(
+        self, request: Request, key: str, actor: Actor, user_token: str | None, before: Status
+    ) -> tuple[Request, bool]:
+        """Approve the removal PR as the protection asks; (request, False) while it waits for a review."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        base = request.target_base or "main"
+        pr = _removal_pr(request, key)
+        number, head = pr.number, pr.head
+        via_review = False
+        if user_token is not None:
+            if operation_of(request, DestroyOp, key).steps.removal_review_started != head:
+                request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_review_started=head))
+                svc._code_host.submit_review(
+                    repo,
+                    number,
+                    commit_sha=head,
+                    body=pr_text.removal_review_body(request, who=actor.name or actor.id),
+                    user_token=user_token,
+                )
+            via_review = True
+        standing = standing_of(svc._code_host, repo, base, number, head, via_review=via_review)
+        if standing.satisfies is False:
+            said = ReviewWanted(head=head, required=standing.required_approvals, via=standing.via)
+            if operation_of(request, DestroyOp, key).steps.removal_review_wanted != said:
+                request = svc._ops.record(
+                    rid,
+                    DestroyOp,
+                    key,
+                    lambda op: op.steps.set(removal_review_wanted=said),
+                    timeline="Removal PR needs a review",
+                )
+                svc._audit.record(
+                    rid,
+                    "destroy_waiting_review",
+                    actor=actor.id,
+                    source="tfpilot",
+                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
+                )
+                svc._notifier.request_changed(
+                    request,
+                    Transition(
+                        event="destroy_review_needed",
+                        previous_status=before.value,
+                        status=derive_status(request).value,
+                        actor=actor.id,
+                        run_url=pr.url,
+                        approval=standing,
+                    ),
+                )
+            request, _paused = svc._ops.pause(rid, DestroyOp, key, lambda r: False)
+            return request, False
+        request = svc._ops.record(
+            rid, DestroyOp, key, lambda op: op.steps.set(removal_reviewed=standing), timeline="Removal PR approved"
+        )
+        return request, True
+
+    def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
+        """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
+        svc, rid = self._svc, request.id
+
+        def dispatched(info: RunInfo | None) -> None:
+            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
+            svc._audit.record(
+                rid,
+                "destroy_dispatched",
+                actor=actor.id,
+                source=source,
+                data={**data, "workflow": svc._workflows.destroy},
+            )
+
+        seen: dict[str, Status] = {}
+        request = svc._dispatch(
+            request,
+            DestroyOp,
+            key,
+            "destroy",
+            ref=request.target_base or "main",
+            actor=actor.id,
+            on_run=dispatched,
+            observed=seen,
+            tell=lambda _w, r: [
+                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)
+            ],
+        )
+        return request
+
+    def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
+        """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
+        run = request.destroy_run
+        first = run.diagnostics[0].summary if run is not None and run.diagnostics else None
+        reason = f"the destroy run {run.run_id if run else '?'} concluded {run.conclusion if run else 'failed'}"
+        reason += f": {first}" if first else ""
+        removal = operation_of(request, DestroyOp, key).steps.removal_pr
+        number = removal.number if removal is not None else None
+        failed = NewEvent(
+            name="destroy_failed",
+            actor=actor.id,
+            source="tfpilot",
+            data={"error": reason[:500], "removalPr": number, "removalPrLeft": "open"},
+        )
+        return self._svc._ops.end(
+            request.id,
+            DestroyOp,
+            key,
+            reason,
+            lambda op: op.steps.set(failed=DestroyFailed(reason=reason)),
+            events=[failed],
+        )
+
+    def merge_removal(self, request: Request, key: str, actor: Actor, source: str) -> Request:
+        """The destroy succeeded: merge the removal PR at the head that was approved."""
+        svc, rid, repo = self._svc, request.id, _repo(request)
+        pr = _removal_pr(request, key)
+        number, head = pr.number, pr.head
+        result = svc._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
+        if not result.merged:
+            raise CodeHostError(f"GitHub did not merge removal PR #{number}: {result.message or 'no reason'}")
+
+        def merged(r: Request) -> None:
+            if r.cleanup_pr is not None and r.cleanup_pr.number == number:
+                r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
+
+        merged_sha = result.sha or head
+        request = svc._ops.record(
+            rid,
+            DestroyOp,
+            key,
+            lambda op: op.steps.set(removal_merged=merged_sha),
+            change=merged,
+            finish=True,
+            timeline="Removal PR merged",
+            actor=actor.id,
+            events=[
+                NewEvent(
+                    name="removal_pr_merged",
+                    actor=actor.id,
+                    source=source,
+                    data={"number": number, "sha": result.sha},
+                )
+            ],
+        )
+        return request
+
+    def merge_blocked(self, request: Request, key: str, actor: Actor, blocked: MergeBlocked) -> Request:
+        """GitHub refuses the removal PR's merge for a lasting reason: told once per head and
+        reason; the operation stays pending (the reconciler, or a fix and its webhook, retries)."""
+        svc, rid = self._svc, request.id
+        pr = _removal_pr(request, key)
+        said = CleanupBlocked(head=pr.head, reason=blocked.reason)
+        if operation_of(request, DestroyOp, key).steps.removal_blocked != said:
+            request = svc._ops.record(
+                rid, DestroyOp, key, lambda op: op.steps.set(removal_blocked=said), timeline="Removal PR blocked"
+            )
+            svc._audit.record(
+                rid,
+                "destroy_blocked",
+                actor=actor.id,
+                source="tfpilot",
+                data={"number": pr.number, "reason": blocked.reason, "message": str(blocked)[:500]},
+            )
+            svc._notifier.request_changed(
+                request,
+                Transition(
+                    event="destroy_blocked",
+                    previous_status=derive_status(request).value,
+                    status=derive_status(request).value,
+                    actor=actor.id,
+                    message=str(blocked)[:500],
+                    run_url=pr.url,
+                    blocked=blocked.reason,
+                    required_approvals=blocked.required_approvals,
+                ),
+            )
+        svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
+        return request
+
+    def archive(self, request: Request, source: str) -> Request:
+        """Destroyed and its removal merged: the document moves to ``history/``."""
+        if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
+            return request
+        archived = self._svc._store.archive(request.id)
+        self._svc._audit.record(request.id, "archived", source=source, data={"to": f"history/{request.id}.json"})
+        return archived
+
+
+def _removal_pr(request: Request, key: str) -> RemovalPr:
+    pr = operation_of(request, DestroyOp, key).steps.removal_pr
+    if pr is None:  # pragma: no cover - removal_stage said it is recorded
+        raise LookupError(f"{request.id}: destroy {key!r} has no removal PR recorded")
+    return pr
+
+
+def _requester(request: Request) -> str:
+    if request.requester is None:
+        return "unknown"
+    return request.requester.email or request.requester.id
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _repo(request: Request) -> RepoRef:
+    if not request.target_owner or not request.target_repo:
+        raise CodeHostError(f"{request.id} has no target repository recorded")
+    return RepoRef(owner=request.target_owner, name=request.target_repo)

@@ -1,0 +1,307 @@
+"""Destroy through the product's flow with real Terraform against the local cloud (moto).
+
+The whole service graph (``RequestService``, ``SyncService``) over the local forge, whose runner
+runs Terraform for real: create -> plan -> approve -> merge -> apply, then Destroy. An ECR
+repository holding an image is prepared first (a reviewed change lifting exactly its guard) and
+then destroyed; a destroy AWS would refuse is refused before anything is deleted and leaves the
+environment usable. (The bucket-with-objects, part-way-restore and prod-table cases are not
+here yet: see the branch report.)
+
+Marked ``terraform`` and sharing the session's moto server (``local_cloud``); slow (minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from bot.bootstrap import environments_in
+from bot.deps import Deps
+from core.adapters.local_cloud import MotoServer
+from core.adapters.local_code_host import LocalCodeHost
+from core.adapters.local_runner import LocalRunner
+from core.adapters.terraform_cli import TerraformCli
+from core.adapters.terraform_run import RealTerraform
+from core.domain.policy import Actor, Policy
+from core.domain.request import Request, Requester, SlackThread
+from core.ports.code_host import RepoRef
+from core.services.commands import CreateRequest
+from module_registry.catalogue import load_registry
+from module_registry.projects import load_projects
+from tests.fakes import ManualClock
+from tests.graph import build_graph
+from tests.local.conftest import PLUGIN_DIR
+
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1800)]
+
+REQUESTER = Requester(id="U_DEV", name="Dana Dev", email="dana@example.com")
+DEV = Actor(id="U_DEV", email="dana@example.com", name="Dana Dev")
+APPROVER = Actor(id="U_APP", name="Abe Approver")
+ADMIN = Actor(id="U_ADM", name="Ada Admin")
+POLICY = Policy.of(
+    admins=["U_ADM"],
+    approvers=["U_APP"],
+    developers=["U_DEV"],
+    prod_allowed=["U_DEV", "U_APP", "U_ADM"],
+    destroy_prod_allowed=["U_ADM"],
+)
+REPO = RepoRef(owner="acme", name="core-infra")  # the example projects map's core project
+
+
+@pytest.fixture
+def product(tmp_path: Path, local_cloud: MotoServer) -> Iterator[Deps]:
+    """The service graph over a local forge whose runner runs Terraform for real. Runs and facts
+    go through the forge's worker thread as on GitHub (a run starts after the dispatch is
+    recorded); ``settled`` waits for them."""
+    clock = ManualClock()
+    cli = TerraformCli(shutil.which("terraform") or "terraform", plugin_dir=PLUGIN_DIR)
+    runner = LocalRunner(clock, real=RealTerraform(cli, local_cloud, tmp_path / "terraform"))
+    registry = load_registry(None)
+    projects = load_projects(None, known_modules=registry.ids())
+    host = LocalCodeHost(
+        tmp_path / "data",
+        clock,
+        runner_mode="thread",
+        runner=runner,
+        pickup_delay=0.05,
+        environments_of=lambda repo: environments_in(projects, repo),
+    )
+    yield build_graph(clock=clock, code_host=host, registry=registry, projects=projects, policy=POLICY)
+    host.close()
+
+
+def settled(deps: Deps, rid: str) -> Request:
+    """The request once every queued run and fact is done (the runs take minutes here)."""
+    host = deps.code_host
+    assert isinstance(host, LocalCodeHost)
+    assert host.wait_idle(timeout=1500), "the local forge's runs did not finish"
+    return deps.store.get(rid)
+
+
+def _client(cloud: MotoServer, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=cloud.endpoint(),
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def applied(deps: Deps, module: str, config: dict[str, Any], environment: str = "dev") -> Request:
+    """create -> plan -> approve -> merge -> apply, each run real; the request ends applied."""
+    requests = deps.requests
+    cmd = CreateRequest(
+        project="core",
+        environment=environment,
+        module=module,
+        config=config,
+        requester=REQUESTER,
+        slack=SlackThread(team_id="T1", channel="C1", ts="1700000000.000100"),
+        source="slack",
+    )
+    request = requests.create(cmd)
+    settled(deps, request.id)
+    return through_apply(deps, request.id)
+
+
+def through_apply(deps: Deps, rid: str) -> Request:
+    """The request's open PR, planned already: approve, merge, apply (the runs are inline)."""
+    requests = deps.requests
+    planned = settled(deps, rid)
+    assert planned.status == "plan_ready", _why(deps, planned)
+    requests.approve(rid, APPROVER)
+    assert requests.merge(rid, APPROVER).status == "merged"
+    requests.apply(rid, APPROVER)
+    done = settled(deps, rid)
+    assert done.status == "applied", _why(deps, done)
+    return done
+
+
+def _why(deps: Deps, request: Request) -> str:
+    host = deps.code_host
+    assert isinstance(host, LocalCodeHost)
+    runs = [r for r in (request.plan_run, request.apply_run, request.destroy_run) if r is not None and r.run_id]
+    logs = "\n".join(host.run_log(REPO, r.run_id)[-3000:] for r in runs if r.run_id is not None)
+    return f"status {request.status}\n{logs}"
+
+
+def destroyed(deps: Deps, rid: str) -> Request:
+    """Destroy: removal PR, the destroy run on main with the file present, then the merge."""
+    deps.requests.destroy(rid, ADMIN)
+    final = settled(deps, rid)
+    assert final.status == "destroyed", _why(deps, final)
+    assert final.archived_at is not None and final.cleanup_pr is not None and final.cleanup_pr.merged
+    assert _on_main(deps, final) is None
+    return final
+
+
+def prepared(deps: Deps, rid: str, fields: dict[str, Any]) -> Request:
+    """Prepare destroy: the change lifting the guards, planned, approved, merged and applied."""
+    deps.requests.prepare_destroy(rid, ADMIN)
+    preparing = settled(deps, rid)
+    assert preparing.prepared_destroy is not None and preparing.prepared_destroy.fields == fields
+    assert preparing.branch_name == f"prepare/{rid}"
+    done = through_apply(deps, rid)
+    text = _on_main(deps, done)
+    assert text is not None
+    for field, value in fields.items():
+        assert f"{_input(field)} = {json.dumps(value)}" in " ".join(text.split()), text
+    return done
+
+
+# The module input each guard field renders as (the registry definitions' terraform inputs).
+_INPUTS = {
+    "force_destroy": "force_destroy",
+    "deletion_protection": "deletion_protection_enabled",
+    "force_delete": "repository_force_delete",
+}
+
+
+def _input(field: str) -> str:
+    return _INPUTS[field]
+
+
+def _on_main(deps: Deps, request: Request) -> str | None:
+    host = deps.code_host
+    assert isinstance(host, LocalCodeHost)
+    return host.read_file(REPO, "main", request.target_files[0])
+
+
+def _missing(exc: ClientError) -> bool:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchBucket", "ResourceNotFoundException", "RepositoryNotFoundException")
+
+
+def bucket_exists(cloud: MotoServer, name: str) -> bool:
+    try:
+        _client(cloud, "s3").head_bucket(Bucket=name)
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+    return True
+
+
+def bucket_protections(cloud: MotoServer, name: str) -> dict[str, Any]:
+    """What the s3-bucket module puts on a bucket besides the bucket itself."""
+    s3 = _client(cloud, "s3")
+    out: dict[str, Any] = {}
+    for key, call in (
+        ("public_access_block", lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]),
+        ("policy", lambda: json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])),
+        ("encryption", lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]),
+        ("lifecycle", lambda: s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]),
+    ):
+        try:
+            out[key] = call()
+        except ClientError:
+            out[key] = None
+    return out
+
+
+def table(cloud: MotoServer, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = _client(cloud, "dynamodb").describe_table(TableName=name)["Table"]
+    except ClientError as exc:
+        if _missing(exc):
+            return None
+        raise
+    return found
+
+
+def repository_exists(cloud: MotoServer, name: str) -> bool:
+    try:
+        _client(cloud, "ecr").describe_repositories(repositoryNames=[name])
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+    return True
+
+
+def _name(request: Request, output: str) -> str:
+    """The module output ``output`` the apply recorded (named as the definition names it)."""
+    outputs = request.outputs or {}
+    assert output in outputs, outputs
+    return str(outputs[output])
+
+
+def _destroy_failed(deps: Deps, rid: str) -> Request:
+    request = settled(deps, rid)
+    assert request.status == "failed", _why(deps, request)
+    op = [o for o in request.operations if o.kind == "destroy"][-1]
+    assert op.completed_at is not None and op.steps.failed is not None
+    # Code and PR as they were: the file on main, the removal PR open.
+    assert _on_main(deps, request) is not None
+    assert request.cleanup_pr is not None and request.cleanup_pr.open and not request.cleanup_pr.merged
+    return request
+
+
+# --- (c) an ECR repository holding an image ---------------------------------------------------
+
+
+def test_an_ecr_repository_holding_an_image_is_prepared_then_destroyed(product: Deps, local_cloud: MotoServer) -> None:
+    request = applied(product, "ecr-repository", {"name": "api", "image_tag_mutability": "MUTABLE"})
+    rid = request.id
+    name = "core-dev-api"
+    assert repository_exists(local_cloud, name)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": "sha256:" + "b" * 64},
+        "layers": [],
+    }
+    _client(local_cloud, "ecr").put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag="v1")
+    prepared(product, rid, {"force_delete": True})
+    destroyed(product, rid)
+    assert not repository_exists(local_cloud, name)
+
+
+# --- (d) a destroy AWS refuses leaves the environment usable ----------------------------------
+
+
+def test_a_refused_destroy_leaves_code_state_and_the_environment_consistent(
+    product: Deps, local_cloud: MotoServer
+) -> None:
+    """The config lifted the guard, but someone turned deletion protection on out of band: the
+    destroy is refused before anything is deleted, the request fails with the reason, and
+    another request in the same environment plans and applies cleanly."""
+    request = applied(product, "dynamodb-table", {"name": "ledger", "hash_key": "id", "deletion_protection": False})
+    rid, name = request.id, _name(request, "id")
+    found = table(local_cloud, name)
+    assert found is not None
+    ddb = _client(local_cloud, "dynamodb")
+    ddb.update_table(TableName=name, DeletionProtectionEnabled=True)  # out of band
+    tags_before = ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"]
+
+    product.requests.destroy(rid, ADMIN)
+    failed = _destroy_failed(product, rid)
+    said = " ".join(d.summary for d in failed.destroy_run.diagnostics)
+    assert "deletion_protection_enabled is on" in said and "before deleting anything" in said, said
+    still = table(local_cloud, name)
+    assert still is not None and still.get("DeletionProtectionEnabled") is True
+    assert ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"] == tags_before
+
+    # Another request in the same environment: planned, applied; a plan right after is empty.
+    other = applied(product, "sns-topic", {"name": "events"})
+    host = product.code_host
+    assert isinstance(host, LocalCodeHost)
+    replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": other.id, "environment": "dev"})
+    assert replan is not None and host.wait_idle(timeout=1500)
+    assert host.get_run(REPO, replan.run_id).conclusion == "success", host.run_log(REPO, replan.run_id)
+    plan = host.get_plan_json(REPO, replan.run_id, other.id)
+    assert plan is not None
+    changed = {
+        rc["address"]: rc["change"]["actions"]
+        for rc in plan["resource_changes"]
+        if rc["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    assert changed == {}, changed
