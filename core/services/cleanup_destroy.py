@@ -54,25 +54,18 @@ class CleanupDestroy(Dispatching):
         request = self._store.get(request_id)
         waiting = pending(request, "destroy")
         legacy = [op for op in waiting if is_legacy(op)]
-        if legacy:
-            if any(awaiting_cleanup(request, op) for op in legacy):
-                if request.operation("destroy", key or _destroy_key(request)) is None:
-                    self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
-                return request  # a repeated click while the cleanup workflow works: nothing new to do
-            key = key or legacy[0].key
-            return self._operate(
-                request_id,
-                Action.DESTROY,
-                key,
-                actor,
-                source,
-                lambda b: self._run_destroy(b.request, b.key, actor, source),
-            )
+        if legacy and any(awaiting_cleanup(request, op) for op in legacy):
+            if request.operation("destroy", key or _destroy_key(request)) is None:
+                self._gate.require(Action.DESTROY, request, actor, source)  # a new click is still checked
+            return request  # a repeated click while the cleanup workflow works: nothing new to do
         cleanup = request.cleanup_pr
-        if not waiting and cleanup is not None and cleanup.merged and (cleanup.branch or "").startswith("cleanup/"):
-            # An old-style attempt merged its cleanup PR (its destroy run failed): the file is gone
-            # from the base branch already, so this attempt goes straight to destroy, the old way.
-            key = key or _destroy_key(request)
+        # An old-style attempt that merged its cleanup PR (its destroy run failed) has the file gone
+        # from the base branch already, so this attempt goes straight to destroy, the old way.
+        old_cleanup_merged = (
+            not waiting and cleanup is not None and cleanup.merged and (cleanup.branch or "").startswith("cleanup/")
+        )
+        if legacy or old_cleanup_merged:
+            key = key or (legacy[0].key if legacy else _destroy_key(request))
             return self._operate(
                 request_id,
                 Action.DESTROY,
