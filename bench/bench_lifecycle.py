@@ -7,7 +7,7 @@ octokit fixtures, as in tests/services/test_lifecycle_webhooks.py. A botocore ``
 hook counts S3 calls by operation. Before the phases, ``PRELOAD`` other requests are written
 through the store (so the index is not empty). Phases: create (+ the plan run's webhooks),
 approve (review webhook), merge (+ PR closed webhook), apply (+ the apply run's webhooks),
-destroy (cleanup run and PR webhooks, destroy run webhooks, archive).
+destroy (removal PR webhooks, destroy run webhooks, the removal PR's merge, archive).
 """
 
 from __future__ import annotations
@@ -134,18 +134,13 @@ def main() -> None:  # noqa: PLR0915 - one lifecycle, phase by phase, reads best
         applying = requests.apply(rid, APPROVER)
         run_events(applying.apply_run.run_id)
         phase("apply + run webhooks")
-        requests.destroy(rid, ADMIN)
-        (cleanup_run,) = host.runs_of("cleanup.yml")
-        deliver(*deliveries.workflow_run(cleanup_run))
-        host.start_run(cleanup_run.run_id)
-        deliver(*deliveries.workflow_run(cleanup_run))
-        cleanup = host.cleanup_pr(repo, rid)
-        deliver(*deliveries.pull_request(host, repo, cleanup, "opened"))
-        clock.advance(minutes=1)
-        host.complete_run(cleanup_run.run_id)
-        deliver(*deliveries.workflow_run(cleanup_run))
-        deliver(*deliveries.pull_request(host, repo, cleanup, "closed"))
-        run_events(store.get(rid).destroy_run.run_id)
+        requested = requests.destroy(rid, ADMIN)
+        # Removal PR first, then the targeted destroy on the base branch; the run's success
+        # merges the removal PR (tests/services/test_lifecycle_webhooks.py drives the same).
+        removal = requested.cleanup_pr.number
+        deliver(*deliveries.pull_request(host, repo, removal, "opened"))
+        run_events(requested.destroy_run.run_id)
+        deliver(*deliveries.pull_request(host, repo, removal, "closed"))
         phase("destroy + webhooks + archive")
         assert store.get(rid).archived_at is not None, "the lifecycle did not reach the archive"
 
