@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from module_registry import meta, validation
+from module_registry import checked, meta, validation
 from module_registry.definition import ModuleDefinition
 from module_registry.errors import RegistryError, UnknownModule
 from module_registry.result import ValidationResult
@@ -170,14 +170,19 @@ def definition_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in DEFINITION_SUFFIXES)
 
 
-def load_definition(path: Path) -> ModuleDefinition:
-    """One definition file, fully checked (``RegistryError`` naming file and pointer)."""
-    doc = meta.read_document(path)
-    return meta.check_document(doc, str(path), expected_id=path.stem)
+def load_definition(path: Path, *, trust_checked: bool = True) -> ModuleDefinition:
+    """One definition file, fully checked (``RegistryError`` naming file and pointer); with
+    ``trust_checked``, a file whose bytes are a built-in definition's as the test suite checked
+    them is not meta-checked again (``module_registry.checked``)."""
+    text = meta.read_definition_text(path)
+    doc = meta.parse_document(text, path)
+    known_good = trust_checked and checked.is_checked(text)
+    return meta.check_document(doc, str(path), expected_id=path.stem, meta_checked=known_good)
 
 
-def load_registry(modules_dir: Path | None = None) -> Registry:
-    """Every definition in ``modules_dir`` (None: the built-in modules), meta-validated."""
+def load_registry(modules_dir: Path | None = None, *, trust_checked: bool = True) -> Registry:
+    """Every definition in ``modules_dir`` (None: the built-in modules), meta-validated
+    (``trust_checked=False``: even the built-in definitions the test suite checked)."""
     directory = Path(modules_dir) if modules_dir is not None else builtin_modules_dir()
     if not directory.is_dir():
         raise RegistryError("modules directory does not exist", file=str(directory))
@@ -190,5 +195,5 @@ def load_registry(modules_dir: Path | None = None) -> Registry:
         if path.stem in seen:
             raise RegistryError(f"module {path.stem!r} is also defined in {seen[path.stem].name}", file=str(path))
         seen[path.stem] = path
-        definitions.append(load_definition(path))
+        definitions.append(load_definition(path, trust_checked=trust_checked))
     return Registry(definitions, source=str(directory))
