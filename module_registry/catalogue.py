@@ -8,14 +8,15 @@ import re
 from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from module_registry import checked, meta, validation
 from module_registry.definition import ModuleDefinition
 from module_registry.errors import RegistryError, UnknownModule
 from module_registry.result import ValidationResult
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 _NON_WORD = re.compile(r"[^a-z0-9+ ]+")
@@ -53,9 +54,9 @@ class Registry:
             if definition.id in self._by_id:
                 raise RegistryError(f"module id {definition.id!r} is defined twice", file=source)
             self._by_id[definition.id] = definition
-        self._validators: dict[str, Draft202012Validator] = {
-            module_id: validation.compile_validator(d.schema_) for module_id, d in self._by_id.items()
-        }
+        # Compiled at a module's first validation (jsonschema is imported then, not at start);
+        # two threads racing compile the same validator twice and keep one.
+        self._validators: dict[str, Draft202012Validator] = {}
         self._phrases: dict[str, set[str]] = {}
         for definition in self._by_id.values():
             for phrase in self._phrases_of(definition):
@@ -161,9 +162,15 @@ class Registry:
             environment,
             prod=prod,
             project=project,
-            validator=self._validators[module_id],
+            validator=self._validator(module_id, definition),
             lifting=lifting,
         )
+
+    def _validator(self, module_id: str, definition: ModuleDefinition) -> Draft202012Validator:
+        validator = self._validators.get(module_id)
+        if validator is None:
+            validator = self._validators.setdefault(module_id, validation.compile_validator(definition.schema_))
+        return validator
 
 
 def definition_files(directory: Path) -> list[Path]:

@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from module_registry import documents, naming, units
 from module_registry.definition import CONTEXT_KEYS, WORD_RE, ModuleDefinition
 from module_registry.errors import RegistryError
 from module_registry.fields import SYNONYMS_KEY
-from module_registry.validation import apply_defaults, format_checker, relation_errors
+from module_registry.validation import apply_defaults, compile_validator, format_checker, relation_errors
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 UNIT_KEY = "x-tfpilot-unit"
@@ -117,6 +115,9 @@ def check_document(
 
 
 def _check_schema(schema: dict[str, Any], file: str) -> None:
+    from jsonschema import Draft202012Validator  # at the first check, not at import (module_registry.validation)
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
@@ -184,7 +185,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
                 raise RegistryError(
                     f"pattern does not compile: {exc}", file=file, pointer=pointer([*where, "pattern"])
                 ) from exc
-        checker = Draft202012Validator(node, format_checker=format_checker())
+        checker = compile_validator(node)
         if "default" in node and not checker.is_valid(node["default"]):
             raise RegistryError(
                 "default is not valid for its own schema", file=file, pointer=pointer([*where, "default"])
@@ -258,7 +259,7 @@ def _check_vocabulary(definition: ModuleDefinition, file: str) -> None:
 
 def _check_presets(definition: ModuleDefinition, file: str) -> None:
     partial = {k: v for k, v in definition.schema_.items() if k != "required"}
-    checker = Draft202012Validator(partial, format_checker=format_checker())
+    checker = compile_validator(partial)
     for name, preset in definition.presets.items():
         # A preset is a partial config: checked as the schema's defaults would complete it.
         for error in checker.iter_errors(apply_defaults(definition.schema_, preset)):
@@ -283,7 +284,7 @@ def _check_presets(definition: ModuleDefinition, file: str) -> None:
 def _check_example(definition: ModuleDefinition, file: str) -> None:
     if definition.example is None:
         return
-    checker = Draft202012Validator(definition.schema_, format_checker=format_checker())
+    checker = compile_validator(definition.schema_)
     for error in checker.iter_errors(apply_defaults(definition.schema_, definition.example)):
         raise RegistryError(
             f"example is not valid for the schema: {error.message}",
@@ -314,6 +315,9 @@ def _check_naming(definition: ModuleDefinition, file: str) -> None:
 
 
 def _check_constraints(definition: ModuleDefinition, file: str) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     for index, constraint in enumerate(definition.constraints):
         if constraint.field not in definition.properties():
             raise RegistryError(
@@ -330,6 +334,8 @@ def _check_constraints(definition: ModuleDefinition, file: str) -> None:
 
 
 def _check_destroy_guards(definition: ModuleDefinition, file: str) -> None:
+    from jsonschema import Draft202012Validator
+
     props = definition.properties()
     for index, guard in enumerate(definition.destroy_guards):
         where = ["destroy_guards", index]

@@ -73,3 +73,24 @@ def test_an_unreadable_list_trusts_nothing(monkeypatch: pytest.MonkeyPatch, tmp_
         assert not checked.is_checked(text)
     finally:
         checked.checked_digests.cache_clear()
+
+
+VALIDATE_SCRIPT = """
+import json, sys
+from module_registry import catalogue
+registry = catalogue.load_registry()
+loaded_at_start = "jsonschema" in sys.modules
+result = registry.validate("sqs-queue", {"name": "Orders!"}, "dev", prod=False)
+print(json.dumps({"at_start": loaded_at_start, "after": "jsonschema" in sys.modules, "ok": result.ok}))
+"""
+
+
+def test_the_built_in_registry_loads_without_jsonschema_and_validates_with_it() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", VALIDATE_SCRIPT], capture_output=True, text=True, check=True, timeout=120
+    )
+    state = json.loads(done.stdout)
+    assert state == {"at_start": False, "after": True, "ok": False}  # "Orders!" is refused by its pattern
