@@ -1,6 +1,7 @@
 """The module catalogue: ``load_registry`` reads and meta-validates every definition once at
-start; ``Registry`` answers lookups (by id, or by a word such as "bucket") and validates configs
-with validators compiled once per module."""
+start (a built-in definition the test suite checked is trusted by its digest:
+``module_registry.checked``); ``Registry`` answers lookups (by id, or by a word such as
+"bucket") and validates configs with validators compiled once per module, at its first use."""
 
 from __future__ import annotations
 

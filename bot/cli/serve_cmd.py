@@ -157,16 +157,20 @@ def run(args: argparse.Namespace) -> int:
         except SettingsError as exc:
             return _refuse(str(exc))
         configure_logging(args.log_level.upper())
+        built: tuple[Any, Any] | None = None
         if args.workers > 1:
             if args.socket:
                 return _refuse("--workers needs HTTP mode: Socket Mode is one connection per app (drop --socket)")
-            return run_workers(settings, args)
-        try:
-            web, socket_handler = build_service(settings, args)
-        except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
-            # An operator's mistake (a broken projects file, an unreadable key): say which, no traceback.
-            return _refuse(f"tfpilot cannot start in {mode} mode: {exc}")
-        settle_heap()
+        else:
+            try:
+                built = build_service(settings, args)
+            except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
+                # An operator's mistake (a broken projects file, an unreadable key): say which, no traceback.
+                return _refuse(f"tfpilot cannot start in {mode} mode: {exc}")
+            settle_heap()
+    if built is None:
+        return run_workers(settings, args)  # each worker builds (and settles) its own service
+    web, socket_handler = built
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
