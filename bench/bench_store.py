@@ -34,6 +34,7 @@ PROJECTS = [f"project-{n}" for n in range(10)]
 REPEATS = 3
 REFERENCE_REPEATS = 2  # a thousand GETs a run: slow on moto
 ACCOUNT = "123456789012"
+GET_FLOOR_KEY = "bench/get-floor.bin"
 
 
 class CallCounter:
@@ -206,6 +207,15 @@ def _lists(counter: CallCounter, holder: dict[str, Any], fresh: Callable[[], Non
     # that floor, which S3 (a sorted key index) does not have.
     floor, _, _ = _measure(counter, lambda: holder["client"].list_objects_v2(Bucket=BUCKET, Prefix="none/"))
     print(f"  moto's scan floor (LIST of an empty prefix)  {_stats(floor)}")
+    # A page read by GET instead (a head page writers would keep; not built: docs/storage.md
+    # says why): moto finds one key without the scan.
+    holder["client"].put_object(Bucket=BUCKET, Key=GET_FLOOR_KEY, Body=b"x" * 30 * 1024)
+
+    def get_one() -> None:
+        holder["client"].get_object(Bucket=BUCKET, Key=GET_FLOOR_KEY)["Body"].read()
+
+    got, _, _ = _measure(counter, get_one)
+    print(f"  one GET of a 30 KB object (no scan)          {_stats(got)}")
     for label, wanted in filters.items():
         rows: list[Any] = []
 

@@ -1,6 +1,7 @@
 """The module catalogue: ``load_registry`` reads and meta-validates every definition once at
-start; ``Registry`` answers lookups (by id, or by a word such as "bucket") and validates configs
-with validators compiled once per module."""
+start (a built-in definition the test suite checked is trusted by its digest:
+``module_registry.checked``); ``Registry`` answers lookups (by id, or by a word such as
+"bucket") and validates configs with validators compiled once per module, at its first use."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import re
 from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
-from module_registry import meta, validation
+from module_registry import checked, meta, validation
 from module_registry.definition import ModuleDefinition
 from module_registry.errors import RegistryError, UnknownModule
 from module_registry.result import ValidationResult
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 _NON_WORD = re.compile(r"[^a-z0-9+ ]+")
@@ -53,9 +55,9 @@ class Registry:
             if definition.id in self._by_id:
                 raise RegistryError(f"module id {definition.id!r} is defined twice", file=source)
             self._by_id[definition.id] = definition
-        self._validators: dict[str, Draft202012Validator] = {
-            module_id: validation.compile_validator(d.schema_) for module_id, d in self._by_id.items()
-        }
+        # Compiled at a module's first validation (jsonschema is imported then, not at start);
+        # two threads racing compile the same validator twice and keep one.
+        self._validators: dict[str, Draft202012Validator] = {}
         self._phrases: dict[str, set[str]] = {}
         for definition in self._by_id.values():
             for phrase in self._phrases_of(definition):
@@ -161,23 +163,34 @@ class Registry:
             environment,
             prod=prod,
             project=project,
-            validator=self._validators[module_id],
+            validator=self._validator(module_id, definition),
             lifting=lifting,
         )
+
+    def _validator(self, module_id: str, definition: ModuleDefinition) -> Draft202012Validator:
+        validator = self._validators.get(module_id)
+        if validator is None:
+            validator = self._validators.setdefault(module_id, validation.compile_validator(definition.schema_))
+        return validator
 
 
 def definition_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in DEFINITION_SUFFIXES)
 
 
-def load_definition(path: Path) -> ModuleDefinition:
-    """One definition file, fully checked (``RegistryError`` naming file and pointer)."""
-    doc = meta.read_document(path)
-    return meta.check_document(doc, str(path), expected_id=path.stem)
+def load_definition(path: Path, *, trust_checked: bool = True) -> ModuleDefinition:
+    """One definition file, fully checked (``RegistryError`` naming file and pointer); with
+    ``trust_checked``, a file whose bytes are a built-in definition's as the test suite checked
+    them is not meta-checked again (``module_registry.checked``)."""
+    text = meta.read_definition_text(path)
+    doc = meta.parse_document(text, path)
+    known_good = trust_checked and checked.is_checked(text)
+    return meta.check_document(doc, str(path), expected_id=path.stem, meta_checked=known_good)
 
 
-def load_registry(modules_dir: Path | None = None) -> Registry:
-    """Every definition in ``modules_dir`` (None: the built-in modules), meta-validated."""
+def load_registry(modules_dir: Path | None = None, *, trust_checked: bool = True) -> Registry:
+    """Every definition in ``modules_dir`` (None: the built-in modules), meta-validated
+    (``trust_checked=False``: even the built-in definitions the test suite checked)."""
     directory = Path(modules_dir) if modules_dir is not None else builtin_modules_dir()
     if not directory.is_dir():
         raise RegistryError("modules directory does not exist", file=str(directory))
@@ -190,5 +203,5 @@ def load_registry(modules_dir: Path | None = None) -> Registry:
         if path.stem in seen:
             raise RegistryError(f"module {path.stem!r} is also defined in {seen[path.stem].name}", file=str(path))
         seen[path.stem] = path
-        definitions.append(load_definition(path))
+        definitions.append(load_definition(path, trust_checked=trust_checked))
     return Registry(definitions, source=str(directory))

@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from module_registry import documents, naming, units
 from module_registry.definition import CONTEXT_KEYS, WORD_RE, ModuleDefinition
 from module_registry.errors import RegistryError
 from module_registry.fields import SYNONYMS_KEY
-from module_registry.validation import apply_defaults, format_checker, relation_errors
+from module_registry.validation import apply_defaults, compile_validator, format_checker, relation_errors
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 UNIT_KEY = "x-tfpilot-unit"
@@ -65,8 +63,17 @@ def model_error_words(error: Any) -> str:
 
 def read_document(path: Path) -> dict[str, Any]:
     """Parse a JSON or YAML definition file into a dict (``RegistryError`` naming the file)."""
+    return parse_document(read_definition_text(path), path)
+
+
+def read_definition_text(path: Path) -> str:
+    """A definition file's text (``RegistryError`` naming the file: unreadable, too big, not UTF-8)."""
+    return documents.read_text(path, limit=MAX_DEFINITION_BYTES, what="file")
+
+
+def parse_document(text: str, path: Path) -> dict[str, Any]:
+    """``text`` (read from ``path``, whose suffix says JSON or YAML) as a definition's dict."""
     name = str(path)
-    text = documents.read_text(path, limit=MAX_DEFINITION_BYTES, what="file")
     try:
         doc = documents.load_json(text) if path.suffix == ".json" else documents.load_yaml(text)
     except json.JSONDecodeError as exc:
@@ -80,10 +87,17 @@ def read_document(path: Path) -> dict[str, Any]:
     return doc
 
 
-def check_document(doc: dict[str, Any], file: str, *, expected_id: str | None = None) -> ModuleDefinition:
-    """The definition in ``doc`` after every check, or ``RegistryError`` (file + pointer)."""
+def check_document(
+    doc: dict[str, Any], file: str, *, expected_id: str | None = None, meta_checked: bool = False
+) -> ModuleDefinition:
+    """The definition in ``doc`` after every check, or ``RegistryError`` (file + pointer).
+
+    ``meta_checked``: ``doc`` was parsed from bytes known to pass every check with this code
+    (``module_registry.checked``: the built-in definitions, checked by the test suite), so the
+    checks that depend on the document alone (the metaschema, the conventions) are not run
+    again; the model is still built and the id still compared with the file name."""
     schema = doc.get("schema")
-    if isinstance(schema, dict):
+    if isinstance(schema, dict) and not meta_checked:
         _check_schema(schema, file)
     try:
         definition = ModuleDefinition.model_validate(doc)
@@ -95,11 +109,15 @@ def check_document(doc: dict[str, Any], file: str, *, expected_id: str | None = 
         raise RegistryError(
             f"id {definition.id!r} does not match the file name {expected_id!r}", file=file, pointer="/id"
         )
-    _check_conventions(definition, file)
+    if not meta_checked:
+        _check_conventions(definition, file)
     return definition
 
 
 def _check_schema(schema: dict[str, Any], file: str) -> None:
+    from jsonschema import Draft202012Validator  # at the first check, not at import (module_registry.validation)
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
@@ -167,7 +185,7 @@ def _check_conventions(definition: ModuleDefinition, file: str) -> None:
                 raise RegistryError(
                     f"pattern does not compile: {exc}", file=file, pointer=pointer([*where, "pattern"])
                 ) from exc
-        checker = Draft202012Validator(node, format_checker=format_checker())
+        checker = compile_validator(node)
         if "default" in node and not checker.is_valid(node["default"]):
             raise RegistryError(
                 "default is not valid for its own schema", file=file, pointer=pointer([*where, "default"])
@@ -241,7 +259,7 @@ def _check_vocabulary(definition: ModuleDefinition, file: str) -> None:
 
 def _check_presets(definition: ModuleDefinition, file: str) -> None:
     partial = {k: v for k, v in definition.schema_.items() if k != "required"}
-    checker = Draft202012Validator(partial, format_checker=format_checker())
+    checker = compile_validator(partial)
     for name, preset in definition.presets.items():
         # A preset is a partial config: checked as the schema's defaults would complete it.
         for error in checker.iter_errors(apply_defaults(definition.schema_, preset)):
@@ -266,7 +284,7 @@ def _check_presets(definition: ModuleDefinition, file: str) -> None:
 def _check_example(definition: ModuleDefinition, file: str) -> None:
     if definition.example is None:
         return
-    checker = Draft202012Validator(definition.schema_, format_checker=format_checker())
+    checker = compile_validator(definition.schema_)
     for error in checker.iter_errors(apply_defaults(definition.schema_, definition.example)):
         raise RegistryError(
             f"example is not valid for the schema: {error.message}",
@@ -297,6 +315,9 @@ def _check_naming(definition: ModuleDefinition, file: str) -> None:
 
 
 def _check_constraints(definition: ModuleDefinition, file: str) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     for index, constraint in enumerate(definition.constraints):
         if constraint.field not in definition.properties():
             raise RegistryError(
@@ -313,6 +334,8 @@ def _check_constraints(definition: ModuleDefinition, file: str) -> None:
 
 
 def _check_destroy_guards(definition: ModuleDefinition, file: str) -> None:
+    from jsonschema import Draft202012Validator
+
     props = definition.properties()
     for index, guard in enumerate(definition.destroy_guards):
         where = ["destroy_guards", index]

@@ -14,15 +14,15 @@ import json
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-
 from module_registry import limits, naming, tags
 from module_registry.errors import InvalidName
 from module_registry.identifiers import check_environment, check_project
 from module_registry.result import FieldError, ValidationResult
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
+
     from module_registry.definition import ModuleDefinition
 
 __all__ = ["FieldError", "ValidationResult", "compile_validator", "format_checker", "validate"]
@@ -38,7 +38,13 @@ _TYPE_WORDS = {
 }
 
 
+# jsonschema (5.5 MB, a tenth of a second to import) is imported where a schema is first checked,
+# not when the registry loads: a service that starts validates its first config later.
+
+
 def format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
+
     checker = FormatChecker()
     checker.checks("aws-tag-key")(tags.is_tag_key)
     checker.checks("aws-tag-value")(tags.is_tag_value)
@@ -46,6 +52,8 @@ def format_checker() -> FormatChecker:
 
 
 def compile_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema, format_checker=format_checker())
 
 
@@ -359,7 +367,7 @@ def _constraint_errors(
         if constraint.field in lifted:
             continue
         value = config.get(constraint.field)
-        checker = Draft202012Validator(constraint.schema_, format_checker=format_checker())
+        checker = compile_validator(constraint.schema_)
         if not checker.is_valid(value):
             errors.append(FieldError(field=constraint.field, message=constraint.message, allowed=constraint.allowed))
     return errors

@@ -75,7 +75,7 @@ def _stamp_worker(record: logging.LogRecord) -> bool:
 
 def create_worker_app() -> Any:
     """The side service of one worker (uvicorn calls this in each spawned process)."""
-    from bot.cli.serve_cmd import build_service, skip_httpx_cli
+    from bot.cli.serve_cmd import build_service, gc_paused, settle_heap, skip_httpx_cli
 
     skip_httpx_cli()
     from uvicorn.config import STARTUP_FAILURE
@@ -98,9 +98,11 @@ def create_worker_app() -> Any:
         reconcile_interval=options["reconcile_interval"],
         webhook_workers=options["webhook_workers"],
     )
-    try:
-        web, _ = build_service(load_settings(mode="http"), args, reconciler_lock=options["reconciler_lock"])
-    except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
-        print(f"error: {redact(f'tfpilot cannot start in http mode: {exc}')}", file=sys.stderr, flush=True)
-        sys.exit(STARTUP_FAILURE)
+    with gc_paused():
+        try:
+            web, _ = build_service(load_settings(mode="http"), args, reconciler_lock=options["reconciler_lock"])
+        except (SettingsError, ModuleRegistryError, ValueError, OSError) as exc:
+            print(f"error: {redact(f'tfpilot cannot start in http mode: {exc}')}", file=sys.stderr, flush=True)
+            sys.exit(STARTUP_FAILURE)
+        settle_heap()
     return web

@@ -28,6 +28,9 @@ OPTIONAL = (*OAUTH_STORES, "cryptography", "openai")
 # (the local cloud is for the embedded default's local runner), the other commands' heavy
 # imports (the registry importer's HCL parser, the console), httpx's own command line.
 NEVER_BY_DEFAULT = (*OPTIONAL, "jwt", "moto", "hcl2", "lark", "bot.console", "rich", "core.adapters.local_cloud")
+# Loaded when first used, after start-up: jsonschema at the first config validation (the built-in
+# definitions' metaschema checks ran in the test suite: module_registry.checked).
+AT_FIRST_USE = ("jsonschema",)
 
 # `tfpilot serve --port 0` through bot.cli.main, stopped where uvicorn would start serving.
 ENTRY_SCRIPT = """
@@ -101,5 +104,30 @@ def test_the_serve_command_loads_nothing_optional_under_the_default_settings(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     s3 = {"TFPILOT_REQUESTS_BUCKET": "tfpilot-lazy", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}  # never called
-    modules = loaded(fake_slack, tmp_path, ENTRY_SCRIPT, NEVER_BY_DEFAULT, SLACK_BOT_TOKEN="xoxb-test", **s3)
+    names = (*NEVER_BY_DEFAULT, *AT_FIRST_USE)
+    modules = loaded(fake_slack, tmp_path, ENTRY_SCRIPT, names, SLACK_BOT_TOKEN="xoxb-test", **s3)
     assert not any(modules.values()), [name for name, present in modules.items() if present]
+
+
+# The same command line, reporting the collector's state where uvicorn would start serving.
+GC_SCRIPT = """
+import gc, json, sys
+import bot.cli.serve_cmd as serve_cmd
+from bot.cli.main import main
+
+before = gc.get_threshold()
+
+def report(web, sock):
+    stats = [generation["collections"] for generation in gc.get_stats()]
+    print(json.dumps({"before": before, "now": gc.get_threshold(), "frozen": gc.get_freeze_count(), "full": stats[2]}))
+
+serve_cmd.serve = report
+sys.exit(main(["serve", "--port", "0", "--no-reconciler"]))
+"""
+
+
+def test_start_up_makes_one_full_collection_and_freezes_what_it_built(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    state = loaded(fake_slack, tmp_path, GC_SCRIPT, (), SLACK_BOT_TOKEN="xoxb-test")  # a JSON object of numbers here
+    assert state["now"] == state["before"]  # the thresholds are the interpreter's again when serving
+    assert state["full"] == 1  # settle_heap's, none while building
+    assert isinstance(state["frozen"], int) and state["frozen"] > 50_000  # the start-up's objects

@@ -4,6 +4,7 @@ start-up refusals are one clear line with exit code 2, never a traceback."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -118,7 +119,9 @@ def test_http_mode_names_every_missing_setting(
 ) -> None:
     serve_env.delenv("TFPILOT_API_TOKEN")
     serve_env.setenv("GITHUB_TOKEN", "test-github-token")
+    thresholds = gc.get_threshold()
     assert main(["serve", "--port", "0"]) == 2
+    assert gc.get_threshold() == thresholds  # a refused start-up leaves the collector as it was
     err = capsys.readouterr().err
     assert (
         err
