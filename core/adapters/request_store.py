@@ -153,6 +153,10 @@ class ObjectRequestStore:
             self._remember(request_id, active.etag, request)
         return request
 
+    def recent(self, request_id: str) -> Request:
+        known = self._recall(request_id)
+        return known[1] if known is not None else self.get(request_id)
+
     def create(self, request: Request) -> Request:
         if not _SAFE_ID.match(request.id):
             raise InvalidDocument([FieldProblem("id", "letters, digits, '_', '-' or '.', at most 128")])

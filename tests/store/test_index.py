@@ -74,6 +74,38 @@ def test_a_stale_etag_memory_costs_one_conflict_then_reads() -> None:
     assert objects.calls == {"put": 2, "get": 1}  # the 412, the read, the write
 
 
+def test_recent_is_what_this_process_wrote_and_costs_no_call() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_r00001"))
+    objects.reset()
+    assert store.recent("req_r00001").version == 1
+    assert objects.calls == {}
+    reader = _store(objects)  # another process: nothing remembered, so it reads (and remembers)
+    assert reader.recent("req_r00001").version == 1
+    assert reader.recent("req_r00001").version == 1
+    assert objects.calls == {"get": 1}
+
+
+def test_a_stale_recent_copy_never_loses_another_writers_change() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    mine, theirs = _store(objects), _store(objects)
+    mine.create(make_request("req_r00002"))
+    theirs.update("req_r00002", failed_plan)  # another process writes: ``mine`` does not know
+    stale = mine.recent("req_r00002")
+    assert stale.version == 1  # the copy is stale, as documented
+    objects.reset()
+    updated = mine.update("req_r00002", lambda r: r.model_copy(update={"config": {**r.config, "me": 1}}))
+    # The write prepared on the stale copy lost its compare-and-swap (412), read, and kept both.
+    assert updated.version == 3 and updated.config.get("me") == 1
+    assert updated.plan_run is not None and updated.plan_run.conclusion == "failure"  # theirs kept
+    assert objects.calls["get"] == 1 and objects.calls["put"] >= 2
+    # A mutation that writes nothing is judged on the stored version, not on the stale copy.
+    assert _store(objects).recent("req_r00002").version == 3
+    theirs.update("req_r00002", applied)
+    assert mine.update("req_r00002", lambda r: None).version == 4
+
+
 def test_rows_too_long_for_a_key_live_in_the_body() -> None:
     objects = InMemoryObjectStore()
     store = _store(objects, inline_limit=120)
