@@ -98,11 +98,15 @@ class MessageBus:
         """Run the handlers of ``request``'s pending events (the committed document); returns
         how many ran. Call it after the write, never inside a mutation."""
         ran = 0
-        for event in sorted(request.outbox, key=lambda e: (e.version, e.index)):
+        # version -> whether this call was first to record that write's last audited event
+        # (the audit records of a write run before its notices: ``_order``).
+        recorded: dict[int, bool] = {}
+        audited = {e.version for e in request.outbox if e.audit}
+        for event in sorted(request.outbox, key=_order):
             if not self._claim(request.id, event.id):
                 continue
             ran += 1
-            self._run(request, event)
+            self._run(request, event, recorded, audited)
         return ran
 
     def prune(self, request: Request) -> None:
@@ -126,9 +130,9 @@ class MessageBus:
             claimed.add(event_id)
             return True
 
-    def _run(self, request: Request, event: DomainEvent) -> None:
+    def _run(self, request: Request, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> None:
         if event.audit:
-            self._audit.record(
+            recorded[event.version] = self._audit.record(
                 request.id,
                 event.name,
                 actor=event.actor,
@@ -137,14 +141,27 @@ class MessageBus:
                 event_id=event.id,
                 at=event.at,
             )
-        if event.notice is not None and self._first(request.id, event):
+        if event.notice is not None and self._first(request.id, event, recorded, audited):
             self._notifier.request_changed(request, event.notice)
         if event.resume:
             self.resume(request.id)
 
-    def _first(self, request_id: str, event: DomainEvent) -> bool:
+    def _first(self, request_id: str, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> bool:
+        """Whether this process tells ``event``'s notice: at most one process does.
+
+        A write that commits audit records needs no marker of its own: the audit key of its
+        last audited event is written only if absent, so exactly one handler creates it, and
+        that one tells the write's notices (``record`` returns True only to it, also when S3's
+        answer to its put was lost). A write without audit records takes a ``Once`` marker."""
         if self._once is None:
             return True
+        if event.version in audited:
+            first = recorded.get(event.version)
+            if first is None:
+                # This process ran the write's audit records in an earlier call that stopped
+                # half-way: whether it was first is not known here, so it does not tell.
+                log.warning("notice %s of %s not sent: its audit record ran earlier", event.id, request_id)
+            return bool(first)
         try:
             return self._once.first(f"notice:{request_id}:{event.id}", at=event.at)
         except Exception:
@@ -152,3 +169,8 @@ class MessageBus:
             # render backlog cannot know of: skip, loudly.
             log.exception("notice %s of %s not sent: its marker could not be written", event.id, request_id)
             return False
+
+
+def _order(event: DomainEvent) -> tuple[int, bool, int]:
+    # Within a write, audit records first, then notices: the last record is the notices' marker.
+    return (event.version, event.notice is not None and not event.audit, event.index)
