@@ -429,6 +429,36 @@ class ObjectRequestIndex:
         self._changed()
         return True
 
+    def put_entries(self, row: IndexRow) -> dict[str, bytes]:
+        """PUT ``row``'s entries, without settling (the request store's write path: it puts the
+        entries of a version before the document's compare-and-swap, and retires the entries
+        the document listed before after it). Returns the entries."""
+        mine = self.entries_of(row)
+        self._changed()
+        for key, body in mine.items():
+            self._objects.put(key, body, content_type="application/octet-stream")
+        return mine
+
+    def retire(self, rows: Iterable[IndexRow], keep: Iterable[str] = ()) -> None:
+        """Delete the entries of ``rows`` (one DeleteObjects call; ``all`` entries last; keys
+        already gone are no error), except the keys in ``keep``."""
+        kept = set(keep)
+        keys = [k for row in rows for k in self.entries_of(row) if k not in kept]
+        keys = list(dict.fromkeys(sorted(keys, key=lambda k: k.startswith(ALL))))
+        self._changed()
+        self._delete(keys)
+        self._changed()
+
+    def forget_scans(self) -> None:
+        """Drop the cached whole-index scans (this process changed the index)."""
+        self._changed()
+
+    def settle(self, row: IndexRow, mine: dict[str, bytes]) -> None:
+        """Delete every other listed version of ``row``'s request, found by listing its group in
+        ``all`` (for documents that do not say which entries list them)."""
+        self._settle(_normalised(row), mine)
+        self._changed()
+
     def _group(self, request_id: str, received_at: datetime) -> list[_Head]:
         prefix = f"{ALL}{_t(received_at)}~{invert_id(request_id)}~"
         heads: list[_Head] = []

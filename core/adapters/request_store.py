@@ -14,6 +14,7 @@ listing never reads documents and most updates cost no index call. ``S3RequestSt
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import random
 import re
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from core.adapters.index_migration import LegacyIndexMigration, MigrationOutcome
 from core.adapters.local_objects import LocalObjectStore
@@ -39,7 +42,7 @@ from core.domain.errors import (
     VersionConflict,
 )
 from core.domain.index import IndexRow, ListFilter, Page
-from core.domain.request import Request
+from core.domain.request import Listed, Request
 from core.ports.clock import Clock
 from core.ports.object_store import ObjectStore, StoredObject
 from core.ports.request_store import Mutation
@@ -163,12 +166,16 @@ class ObjectRequestStore:
         if self._objects.get(history_key(request.id)) is not None:
             raise RequestAlreadyExists(request.id)
         stored = request.model_copy(deep=True, update={"version": 1})
+        entries = self._list_first(stored, None)
         try:
             etag = self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
         except VersionConflict as exc:
+            self._drop_orphans(request.id, entries)
             raise RequestAlreadyExists(request.id) from exc
+        except Exception:
+            self._drop_orphans(request.id, entries)
+            raise
         self._remember(request.id, etag, stored)
-        self._index(stored, None)
         return stored
 
     def update(self, request_id: str, mutate: Mutation) -> Request:
@@ -206,17 +213,24 @@ class ObjectRequestStore:
             stored = result.model_copy(
                 deep=True, update={"version": current.version + 1, "updated_at": self._clock.now()}
             )
+            entries = self._list_first(stored, current)
             try:
                 new_etag = self._objects.put(key, stored.to_json(), if_match=etag)
             except VersionConflict:
                 self._forget(request_id)
+                self._drop_orphans(request_id, entries)
                 if known is not None:
                     known = None  # the remembered version was stale: read, without backing off
                     continue
                 self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
                 continue
+            except Exception:
+                self._forget(request_id)
+                self._drop_orphans(request_id, entries)
+                raise
             self._remember(request_id, new_etag, stored)
-            self._index(stored, current)
+            if entries is not None:
+                self._retire(stored, current, entries)
             return stored
         raise TooManyConflicts(key, self._max_retries)
 
@@ -242,18 +256,77 @@ class ObjectRequestStore:
         self._forget(request_id)
         if frozen.archived_at != now:
             # Resuming an archive that crashed half-way: its freeze may never have been indexed.
-            self._index(frozen, None)
+            self._reindex_one(frozen)
         return frozen
 
-    def _index(self, request: Request, previous: Request | None) -> None:
-        row = IndexRow.of(request)
-        if previous is not None and same_listing(IndexRow.of(previous), row):
-            return  # nothing a listing, a filter or a metric reads has changed: no index call
-        # The document is the record and is already written: an index failure must not turn a
-        # successful write into an error (a caller would retry it). The row stays stale until
-        # the request's next indexed write or ``reindex``.
+    # -- the list index's share of a write ---------------------------------------------------
+    #
+    # A listed change PUTs the new version's entries *before* the document's compare-and-swap
+    # and deletes the entries the replaced document was listed by *after* it. Documents are
+    # serialised by their compare-and-swap, so whoever replaces version n read it after n was
+    # written, hence after n's entries were: its delete always finds them (no slow writer can
+    # bring back an entry that a newer writer already retired). A write that loses its
+    # compare-and-swap deletes the entries it put, except those the winner's document is
+    # listed by (two writers can build the same key). See docs/storage.md.
+
+    def _list_first(self, stored: Request, current: Request | None) -> dict[str, bytes] | None:
+        """Decide whether ``stored`` changes its listing; when it does, record on it which
+        entries list it and PUT them (before the document). None: the entries stay as they are."""
+        row = IndexRow.of(stored)
+        if current is not None and same_listing(IndexRow.of(current), row):
+            stored.listed = current.listed  # nothing a listing reads has changed: no index call
+            return None
+        before = listed_row(current) if current is not None else None
+        stored.listed = Listed(
+            version=stored.version,
+            at=stored.updated_at,
+            previous=before.model_dump(mode="json") if before is not None else None,
+        )
+        # The document is the record: an index failure must not fail its write (a caller would
+        # retry it). The old row then stays (not retired), stale until the request's next
+        # listed change (which retires what this write may have put) or ``reindex``.
         try:
-            self.index.upsert(row)
+            return self.index.put_entries(row)
+        except Exception as exc:
+            log.error("index: row of %s (version %d) not written: %s", stored.id, stored.version, exc)
+            return None
+
+    def _retire(self, stored: Request, current: Request, entries: dict[str, bytes]) -> None:
+        """Delete the entries ``current`` was listed by (after ``stored`` replaced it)."""
+        try:
+            before = listed_row(current)
+            if before is None:
+                # A document written before it said which entries list it: find them by listing.
+                self.index.settle(IndexRow.of(stored), entries)
+                return
+            older = [before]
+            if current.listed is not None and current.listed.previous is not None:
+                with contextlib.suppress(ValidationError):
+                    older.append(IndexRow.model_validate(current.listed.previous))
+            self.index.retire(older, keep=entries)
+        except Exception as exc:
+            log.error("index: older rows of %s (version %d) not deleted: %s", stored.id, stored.version, exc)
+
+    def _drop_orphans(self, request_id: str, entries: dict[str, bytes] | None) -> None:
+        """After a write that did not land: delete the entries it put, except those the stored
+        document is listed by (read now: the writer that won may have built the same keys)."""
+        if not entries:
+            return
+        try:
+            active, archived = self._read(request_id)
+            found = active or archived
+            winner = listed_row(self._parse(found)) if found is not None else None
+            keep = set(self.index.entries_of(winner)) if winner is not None else set()
+            self.index.forget_scans()
+            orphans = [key for key in entries if key not in keep]
+            if orphans:
+                self._objects.delete_many(orphans)
+        except Exception as exc:
+            log.error("index: entries of a lost write of %s not deleted: %s", request_id, exc)
+
+    def _reindex_one(self, request: Request) -> None:
+        try:
+            self.index.upsert(listed_row(request) or IndexRow.of(request))
         except Exception as exc:
             log.error("index: row of %s (version %d) not written: %s", request.id, request.version, exc)
 
@@ -274,6 +347,7 @@ class ObjectRequestStore:
         Corrupted documents and foreign objects are reported with their key and skipped."""
         report = ReindexReport()
         best: dict[str, IndexRow] = {}
+        versions: dict[str, int] = {}  # the document version ``best`` was read from
         for prefix in (ACTIVE_PREFIX, HISTORY_PREFIX):
             for key in self._objects.list_keys(prefix):
                 request_id = id_from_key(key, prefix)
@@ -292,11 +366,11 @@ class ObjectRequestStore:
                 if request.id != request_id:
                     report.problems.append(IndexProblem(key, f"document id {request.id!r} differs from its key"))
                     continue
-                row = IndexRow.of(request)
+                row = listed_row(request) or IndexRow.of(request)
                 if prefix == HISTORY_PREFIX and not row.archived:
                     row = row.model_copy(update={"archived": True})
-                if request_id not in best or row.version > best[request_id].version:
-                    best[request_id] = row
+                if request_id not in best or request.version > versions[request_id]:
+                    best[request_id], versions[request_id] = row, request.version
         for problem in report.problems:
             log.warning("reindex: skipping %s: %s", problem.key, problem.reason)
         report.complete = self.index.rebuild(best.values(), self._exists)
@@ -312,6 +386,14 @@ class ObjectRequestStore:
     def _exists(self, request_id: str) -> bool:
         active, archived = self._read(request_id)
         return active is not None or archived is not None
+
+
+def listed_row(request: Request) -> IndexRow | None:
+    """The row the index lists ``request`` by (its last listed change: ``Request.listed``), or
+    None for a document written before documents said so."""
+    if request.listed is None:
+        return None
+    return IndexRow.of(request).model_copy(update={"version": request.listed.version, "updated_at": request.listed.at})
 
 
 def same_listing(before: IndexRow, after: IndexRow) -> bool:

@@ -47,9 +47,10 @@ def test_a_write_costs_the_same_at_any_size() -> None:
     for n in range(1, 300):
         store.create(make_request(f"req_w{n:05d}", minutes=n))
     big = _update_cost(store, objects, "req_w00150")
-    # One document PUT (its etag was remembered: no GET), four index entries PUT, one LIST to
-    # settle, the four entries of the old version deleted in one batch: independent of the size.
-    assert small == big == {"put": 5, "list_keys": 1, "delete_many": 1}
+    # One document PUT (its etag was remembered: no GET), four index entries PUT, and the
+    # entries the replaced document was listed by (it says which) deleted in one batch, without
+    # listing the index: independent of the size.
+    assert small == big == {"put": 5, "delete_many": 1}
 
 
 def test_an_update_that_changes_no_listed_field_writes_no_index() -> None:
@@ -287,3 +288,53 @@ def test_every_row_field_survives_the_key_encoding() -> None:
     [row] = store.list(ListFilter(include_archived=True), limit=5).rows
     assert row.slack_team == "T0TEAM"
     assert store.list(ListFilter(slack_team="T0OTHER"), limit=5).rows == []
+
+
+def _index_keys(objects: InMemoryObjectStore) -> list[str]:
+    return sorted(objects.list_keys("index/"))
+
+
+def test_a_write_that_loses_its_swap_removes_its_entries_but_not_the_winners() -> None:
+    objects = InMemoryObjectStore()
+    mine, theirs = _store(objects), _store(objects)  # two processes, clocks at the same instant
+    mine.create(make_request("req_x00001"))
+    theirs.update("req_x00001", failed_plan)
+    expected = _index_keys(objects)
+    # ``mine`` still remembers version 1: it builds version 2 with the very same entry keys,
+    # puts them, loses the compare-and-swap, and must not delete what the winner is listed by.
+    mine.update("req_x00001", failed_plan)
+    assert _index_keys(objects) == expected
+    # A loser whose entries differ from the winner's leaves none of them behind.
+    other = _store(objects)
+    other.recent("req_x00001")  # remembers version 2
+    theirs.update("req_x00001", applied)
+    after_theirs = _index_keys(objects)
+    other.update("req_x00001", lambda r: r.model_copy(update={"project": "elsewhere"}))
+    final = other.get("req_x00001")
+    assert final.project == "elsewhere" and final.listed is not None and final.listed.version == final.version
+    assert _index_keys(objects) != after_theirs
+    assert [(r.id, r.project, r.version) for r in _store(objects).rows()] == [
+        ("req_x00001", "elsewhere", final.version)
+    ]
+    assert len(_index_keys(objects)) == 4
+
+
+def test_a_document_from_before_listed_settles_by_listing_once() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_y00001"))
+    found = objects.get("requests/req_y00001.json")
+    assert found is not None
+    doc = json.loads(found.body)
+    doc.pop("listed")  # as written by a release before documents named their entries
+    objects.put("requests/req_y00001.json", json.dumps(doc).encode())
+    reader = _store(objects)
+    objects.reset()
+    reader.update("req_y00001", failed_plan)
+    assert objects.calls == {"get": 1, "put": 5, "list_keys": 1, "delete_many": 1}
+    assert [(r.status, r.version) for r in reader.rows()] == [("failed", 2)]
+    assert len(list(objects.list_keys("index/"))) == 4
+    objects.reset()
+    reader.update("req_y00001", applied)  # from now on the document says: no LIST
+    assert objects.calls == {"put": 5, "delete_many": 1}
+    assert len(list(objects.list_keys("index/"))) == 4
