@@ -251,9 +251,11 @@ class ObjectRequestStore:
             return request
 
         frozen = self._update(request_id, freeze, allow_archived=True)
-        self._objects.put(history_key(request_id), frozen.to_json())
+        archived_etag = self._objects.put(history_key(request_id), frozen.to_json())
         self._objects.delete(active_key(request_id))
-        self._forget(request_id)
+        # Remembered as archived (it never changes again): a late webhook's ``recent`` sees it
+        # without reading; an update still reads (archived documents are never written).
+        self._remember(request_id, archived_etag, frozen)
         if frozen.archived_at != now:
             # Resuming an archive that crashed half-way: its freeze may never have been indexed.
             self._reindex_one(frozen)

@@ -10,6 +10,7 @@ import pytest
 
 from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, invert_id
 from core.adapters.request_store import ObjectRequestStore
+from core.domain.errors import RequestArchived
 from core.domain.index import IndexRow, ListFilter
 from core.ports.object_store import ObjectStore, StoredObject
 from tests.fakes import InMemoryObjectStore, ManualClock
@@ -338,3 +339,16 @@ def test_a_document_from_before_listed_settles_by_listing_once() -> None:
     reader.update("req_y00001", applied)  # from now on the document says: no LIST
     assert objects.calls == {"put": 5, "delete_many": 1}
     assert len(list(objects.list_keys("index/"))) == 4
+
+
+def test_an_archived_request_is_remembered_as_archived() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_z00001"))
+    store.archive("req_z00001")
+    objects.reset()
+    assert store.recent("req_z00001").archived_at is not None  # a late webhook: no read
+    assert objects.calls == {}
+    with pytest.raises(RequestArchived):
+        store.update("req_z00001", applied)  # never written again: judged on what is stored
+    assert objects.calls == {"get": 2}  # requests/ (gone), then history/
