@@ -235,11 +235,15 @@ class ObjectRequestStore:
         raise TooManyConflicts(key, self._max_retries)
 
     def archive(self, request_id: str) -> Request:
-        active, archived = self._read(request_id)
-        if active is None:
-            if archived is None:
-                raise RequestNotFound(request_id)
-            return self._parse(archived)  # already archived: idempotent
+        known = self._recall(request_id)
+        if known is None or known[1].archived_at is not None:
+            active, archived = self._read(request_id)
+            if active is None:
+                if archived is None:
+                    raise RequestNotFound(request_id)
+                return self._parse(archived)  # already archived: idempotent
+        # else this process just wrote or read the active document: the freeze's
+        # compare-and-swap checks it (no GET first).
         # Freeze the active document first (a CAS write), so an update racing the archive
         # either lands before it or is refused; a crash after this step is resumed here.
         now = self._clock.now()
@@ -250,7 +254,10 @@ class ObjectRequestStore:
             request.archived_at = now
             return request
 
-        frozen = self._update(request_id, freeze, allow_archived=True)
+        try:
+            frozen = self._update(request_id, freeze, allow_archived=True)
+        except RequestArchived:
+            return self.get(request_id)  # another process finished the archive meanwhile
         archived_etag = self._objects.put(history_key(request_id), frozen.to_json())
         self._objects.delete(active_key(request_id))
         # Remembered as archived (it never changes again): a late webhook's ``recent`` sees it

@@ -352,3 +352,17 @@ def test_an_archived_request_is_remembered_as_archived() -> None:
     with pytest.raises(RequestArchived):
         store.update("req_z00001", applied)  # never written again: judged on what is stored
     assert objects.calls == {"get": 2}  # requests/ (gone), then history/
+
+
+def test_archive_of_a_remembered_request_skips_its_read_and_survives_a_stale_memory() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    mine, theirs = _store(objects), _store(objects)
+    mine.create(make_request("req_z00002"))
+    objects.reset()
+    frozen = mine.archive("req_z00002")  # freeze PUT (no GET first), history PUT, delete
+    assert frozen.archived_at is not None and objects.calls.get("get", 0) == 0
+    mine.create(make_request("req_z00003"))
+    theirs.archive("req_z00003")  # another process archives it: ``mine`` still remembers it active
+    again = mine.archive("req_z00003")
+    assert again.archived_at is not None and again.version == theirs.get("req_z00003").version
+    assert [r.id for r in _store(objects).rows()] == []
