@@ -18,13 +18,13 @@ character inverted (ties newest-id first; the inversion is its own inverse), ``V
 ``inline_limit`` bytes (S3 allows 1,024; the local store never inlines because a file name is
 limited to 255 bytes) the payload is empty and the entry's body holds the row instead.
 
-A write PUTs the new entries, then *settles*: one ``list_keys`` of the request's group in the
-``all`` stream. Older versions found there are deleted (their keys in every stream are derived
-from their own rows); when a newer version is found the writer deletes its own entries instead.
-Every writer settles after its PUTs, so of two racing writers the later one always sees the
-other: no row is lost and no stale row survives without a crash. A crash between the PUTs and
-the deletes leaves an older entry that readers drop (the newest version of a group wins) and
-the request's next indexed write removes; ``reindex`` repairs everything. Unreadable entries
+The request store writes a listed change in three steps (``put_entries`` before the document's
+compare-and-swap, ``retire`` of the entries the replaced document names after it: see
+``core.adapters.request_store``); no LIST. ``upsert`` (bulk loads, repairs, and documents
+written before they named their entries) PUTs the new entries, then *settles*: one
+``list_keys`` of the request's group in the ``all`` stream; older versions found there are
+deleted (their keys in every stream derived from their own rows), and when a newer version is
+found the writer deletes its own entries instead. ``reindex`` repairs everything. Unreadable entries
 are logged with their key, kept in ``problems()`` and skipped. See docs/storage.md.
 """
 

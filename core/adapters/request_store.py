@@ -5,9 +5,11 @@ is a create-if-absent put; ``update(id, mutate)`` is the one read-mutate-CAS hel
 race it re-reads and retries with bounded, jittered backoff, then gives up with
 ``TooManyConflicts``. The store remembers the etag of the documents it last read or wrote (a
 small LRU), so an update of a request this process just touched skips its GET and writes with
-``if_match`` straight away (a 412 falls back to a read). After a document write the request's
-row goes to the list index (``ObjectRequestIndex``) only when an indexed field changed, so
-listing never reads documents and most updates cost no index call. ``S3RequestStore`` and
+``if_match`` straight away (a 412 falls back to a read); ``recent`` hands that memory to
+callers that only prepare an update. The request's row goes to the list index
+(``ObjectRequestIndex``) only when an indexed field changed: its entries before the document,
+the entries the replaced document names (``Request.listed``) deleted after it, so listing
+never reads documents, most updates cost no index call and none costs a LIST. ``S3RequestStore`` and
 ``LocalRequestStore`` are the same store on an S3 bucket or a directory.
 """
 
