@@ -48,10 +48,10 @@ def test_a_write_costs_the_same_at_any_size() -> None:
     for n in range(1, 300):
         store.create(make_request(f"req_w{n:05d}", minutes=n))
     big = _update_cost(store, objects, "req_w00150")
-    # One document PUT (its etag was remembered: no GET), four index entries PUT, and the
-    # entries the replaced document was listed by (it says which) deleted in one batch, without
-    # listing the index: independent of the size.
-    assert small == big == {"put": 5, "delete_many": 1}
+    # One document PUT (its etag was remembered: no GET), three index entries PUT (status,
+    # requester, active), and the entries the replaced document was listed by (it says which)
+    # deleted in one batch, without listing the index: independent of the size.
+    assert small == big == {"put": 4, "delete_many": 1}
 
 
 def test_an_update_that_changes_no_listed_field_writes_no_index() -> None:
@@ -139,7 +139,7 @@ def test_a_crash_between_new_entries_and_deletes_is_repaired_by_the_next_write()
     assert [r.version for r in store.rows()] == [2]  # one row per request: the newest wins
     store.update("req_k00001", applied)  # the next listed change settles every older version
     assert store.rows(ListFilter(status=frozenset({"request_created", "failed"}))) == []
-    assert len(list(objects.list_keys("index/"))) == 4
+    assert len(list(objects.list_keys("index/"))) == 3  # status, requester, active
 
 
 def test_reindex_twice_writes_nothing_the_second_time() -> None:
@@ -317,7 +317,7 @@ def test_a_write_that_loses_its_swap_removes_its_entries_but_not_the_winners() -
     assert [(r.id, r.project, r.version) for r in _store(objects).rows()] == [
         ("req_x00001", "elsewhere", final.version)
     ]
-    assert len(_index_keys(objects)) == 4
+    assert len(_index_keys(objects)) == 3
 
 
 def test_a_document_from_before_listed_settles_by_listing_once() -> None:
@@ -332,13 +332,13 @@ def test_a_document_from_before_listed_settles_by_listing_once() -> None:
     reader = _store(objects)
     objects.reset()
     reader.update("req_y00001", failed_plan)
-    assert objects.calls == {"get": 1, "put": 5, "list_keys": 1, "delete_many": 1}
+    assert objects.calls == {"get": 1, "put": 4, "list_keys": 2, "delete_many": 1}
     assert [(r.status, r.version) for r in reader.rows()] == [("failed", 2)]
-    assert len(list(objects.list_keys("index/"))) == 4
+    assert len(list(objects.list_keys("index/"))) == 3
     objects.reset()
     reader.update("req_y00001", applied)  # from now on the document says: no LIST
-    assert objects.calls == {"put": 5, "delete_many": 1}
-    assert len(list(objects.list_keys("index/"))) == 4
+    assert objects.calls == {"put": 4, "delete_many": 1}
+    assert len(list(objects.list_keys("index/"))) == 3
 
 
 def test_an_archived_request_is_remembered_as_archived() -> None:
@@ -366,3 +366,38 @@ def test_archive_of_a_remembered_request_skips_its_read_and_survives_a_stale_mem
     again = mine.archive("req_z00003")
     assert again.archived_at is not None and again.version == theirs.get("req_z00003").version
     assert [r.id for r in _store(objects).rows()] == []
+
+
+def test_rows_written_by_the_previous_layout_list_once_and_leave_with_their_next_change() -> None:
+    objects = InMemoryObjectStore()
+    store = _store(objects)
+    store.create(make_request("req_v00001"))
+    store.create(make_request("req_v00002", minutes=1))
+    # The previous layout also listed active requests under ``all/`` (the settle's ledger).
+    for request_id in ("req_v00001", "req_v00002"):
+        row = next(r for r in store.rows() if r.id == request_id)
+        for key, body in store.index.entries_of(row, legacy=True).items():
+            objects.put(key, body)
+    legacy = [k for k in _index_keys(objects) if k.startswith("index/v2/all/")]
+    assert len(legacy) == 2
+    # ``include_archived`` reads ``active/`` and ``all/``: each request once.
+    assert [r.id for r in store.rows(ListFilter(include_archived=True))] == ["req_v00002", "req_v00001"]
+    # Its next listed change deletes the ``all/`` key too (a document naming its entries)...
+    store.update("req_v00001", failed_plan)
+    assert len([k for k in _index_keys(objects) if k.startswith("index/v2/all/")]) == 1
+    # ...and so does the settle of a document from before ``listed``.
+    found = objects.get("requests/req_v00002.json")
+    assert found is not None
+    doc = json.loads(found.body)
+    doc.pop("listed")
+    objects.put("requests/req_v00002.json", json.dumps(doc).encode())
+    _store(objects).update("req_v00002", failed_plan)
+    assert [k for k in _index_keys(objects) if k.startswith("index/v2/all/")] == []
+    assert len(_index_keys(objects)) == 6
+    assert [(r.id, r.status) for r in store.rows(ListFilter(include_archived=True))] == [
+        ("req_v00002", "failed"),
+        ("req_v00001", "failed"),
+    ]
+    store.archive("req_v00001")  # archived rows live in ``all/``
+    assert [r.id for r in store.rows()] == ["req_v00002"]
+    assert [r.id for r in store.rows(ListFilter(include_archived=True))] == ["req_v00002", "req_v00001"]
