@@ -6,9 +6,11 @@ or whoever later reads one with events still pending (the reconciler), passes th
 document to ``handle``; each event then goes, in (version, index) order, to:
 
 - the audit log, with the event's id: one record per event, a replay writes nothing new;
-- the notifier, when the event carries a ``notice``, at most once per event across processes
-  (a ``Once`` marker named by request id and event id; the Slack notifier's own render
-  idempotency stays behind it). The notifier gets the committed document;
+- the notifier, when the event carries a ``notice``, at most once per event across processes:
+  told by the process that created the audit record of the write's last audited event (a
+  write's records run before its notices), or, for a write without audit records, by the one
+  that took a ``Once`` marker named by request id and event id (the Slack notifier's own
+  render idempotency stays behind both). The notifier gets the committed document;
 - the continuation handlers, when the event asks to ``resume`` the request's operations (a
   fact unblocked a waiting destroy). Their failures are logged: the event is committed and the
   reconciler resumes the operation later.
