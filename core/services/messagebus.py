@@ -104,11 +104,16 @@ class MessageBus:
         # (the audit records of a write run before its notices: ``_order``).
         recorded: dict[int, bool] = {}
         audited = {e.version for e in request.outbox if e.audit}
-        for event in sorted(request.outbox, key=_order):
-            if not self._claim(request.id, event.id):
-                continue
-            ran += 1
-            self._run(request, event, recorded, audited)
+        ordered = sorted(request.outbox, key=_order)
+        for version in dict.fromkeys(e.version for e in ordered):
+            # The events of one write are claimed together, so one call (one thread) runs a
+            # write's audit records and its notices: it knows whether it recorded first.
+            write = [e for e in ordered if e.version == version]
+            mine = self._claim_all(request.id, [e.id for e in write])
+            for event in write:
+                if event.id in mine:
+                    ran += 1
+                    self._run(request, event, recorded, audited)
         return ran
 
     def prune(self, request: Request) -> None:
@@ -121,16 +126,16 @@ class MessageBus:
                 return
             request.outbox = [e for e in request.outbox if e.id not in claimed]
 
-    def _claim(self, request_id: str, event_id: str) -> bool:
+    def _claim_all(self, request_id: str, event_ids: list[str]) -> set[str]:
+        """Claim the events not claimed yet by this process; returns those."""
         with self._lock:
             claimed = self._claimed.setdefault(request_id, set())
             self._claimed.move_to_end(request_id)
             while len(self._claimed) > _REMEMBERED:
                 self._claimed.popitem(last=False)
-            if event_id in claimed:
-                return False
-            claimed.add(event_id)
-            return True
+            new = {event_id for event_id in event_ids if event_id not in claimed}
+            claimed |= new
+            return new
 
     def _run(self, request: Request, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> None:
         if event.audit:

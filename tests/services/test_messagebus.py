@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -178,3 +179,26 @@ def test_a_failed_audit_write_does_not_tell(caplog: pytest.LogCaptureFixture) ->
     # Whether the record (the marker) exists is unknown: not telling twice outranks telling.
     assert notifier.events(request.id) == []
     assert any("could not record" in r.getMessage() for r in caplog.records)
+
+
+def test_two_threads_handling_one_write_tell_its_notice_once() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=True)
+    started, release = threading.Event(), threading.Event()
+
+    class SlowAudit(ObjectAuditLog):
+        def record(self, *args: Any, **kwargs: Any) -> bool:
+            started.set()
+            release.wait(5)
+            return super().record(*args, **kwargs)
+
+    bus = MessageBus(SlowAudit(objects, clock), notifier, Once(objects, "dedupe/events"))
+    writer = threading.Thread(target=bus.handle, args=(request,))
+    writer.start()
+    assert started.wait(5)
+    # Another thread of the same process (a webhook, the background runner) finds the same
+    # write while the first still records it: the whole write is the first thread's.
+    assert bus.handle(request) == 0
+    release.set()
+    writer.join(5)
+    assert notifier.events(request.id) == ["approved"]
