@@ -55,6 +55,7 @@ class MessageBus:
         # request id -> ids of events claimed by this process (claimed before running, so a
         # handler that writes again and handles the newer document never re-runs its own event).
         self._claimed: OrderedDict[str, set[str]] = OrderedDict()
+        self._locks: OrderedDict[str, threading.RLock] = OrderedDict()
 
     # -- registration (the composition root) ----------------------------------------------
 
@@ -104,17 +105,26 @@ class MessageBus:
         # (the audit records of a write run before its notices: ``_order``).
         recorded: dict[int, bool] = {}
         audited = {e.version for e in request.outbox if e.audit}
-        ordered = sorted(request.outbox, key=_order)
-        for version in dict.fromkeys(e.version for e in ordered):
-            # The events of one write are claimed together, so one call (one thread) runs a
-            # write's audit records and its notices: it knows whether it recorded first.
-            write = [e for e in ordered if e.version == version]
-            mine = self._claim_all(request.id, [e.id for e in write])
-            for event in write:
-                if event.id in mine:
-                    ran += 1
-                    self._run(request, event, recorded, audited)
+        # One call at a time per request in this process (re-entrant: a continuation's writes
+        # handle their own events inside it), so the call that ran a write's audit records is
+        # the one that reaches its notices, not another thread that claimed them meanwhile.
+        with self._request_lock(request.id):
+            for event in sorted(request.outbox, key=_order):
+                if not self._claim(request.id, event.id):
+                    continue
+                ran += 1
+                self._run(request, event, recorded, audited)
         return ran
+
+    def _request_lock(self, request_id: str) -> threading.RLock:
+        with self._lock:
+            lock = self._locks.get(request_id)
+            if lock is None:
+                lock = self._locks[request_id] = threading.RLock()
+                while len(self._locks) > _REMEMBERED:
+                    self._locks.popitem(last=False)
+            self._locks.move_to_end(request_id)
+            return lock
 
     def prune(self, request: Request) -> None:
         """Drop the events this process handled from ``request`` (inside a mutation: pure)."""
@@ -126,16 +136,16 @@ class MessageBus:
                 return
             request.outbox = [e for e in request.outbox if e.id not in claimed]
 
-    def _claim_all(self, request_id: str, event_ids: list[str]) -> set[str]:
-        """Claim the events not claimed yet by this process; returns those."""
+    def _claim(self, request_id: str, event_id: str) -> bool:
         with self._lock:
             claimed = self._claimed.setdefault(request_id, set())
             self._claimed.move_to_end(request_id)
             while len(self._claimed) > _REMEMBERED:
                 self._claimed.popitem(last=False)
-            new = {event_id for event_id in event_ids if event_id not in claimed}
-            claimed |= new
-            return new
+            if event_id in claimed:
+                return False
+            claimed.add(event_id)
+            return True
 
     def _run(self, request: Request, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> None:
         if event.audit:
