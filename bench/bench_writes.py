@@ -2,7 +2,7 @@
 
 Runs the real services over the in-memory fakes (``tests.services``: ``MemoryRequestStore`` is
 ``ObjectRequestStore`` itself, so a write here is a write on S3), through create, plan,
-approve, merge, apply, destroy (cleanup workflow, its PR, the destroy run), and counts the
+approve, merge, apply, destroy (the removal PR, the destroy run, the PR's merge), and counts the
 document writes that landed for each step, plus what replaying every webhook of the lifecycle
 and an idle reconciler refresh cost. ``docs/storage.md`` keeps the numbers before and after the
 typed engine.
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.domain.facts import PullRequestFact
 from tests.fakes import ManualClock
 from tests.services.conftest import ADMIN, APPROVER, World, create_cmd, service_graph
 from tests.services.fake_code_host import FakeCodeHost
-from tests.services.helpers import finish_run
+from tests.services.helpers import finish_run, pr_fact
 
 
 def _world() -> World:
@@ -44,15 +43,21 @@ def measure() -> list[tuple[str, int]]:
     step("merge", lambda: world.requests.merge(rid, APPROVER))
     step("apply (dispatch)", lambda: world.requests.apply(rid, APPROVER))
     step("apply run started + succeeded (2 facts)", lambda: finish_run(world, world.get(rid), "apply"))
-    step("destroy (cleanup workflow dispatch)", lambda: world.requests.destroy(rid, ADMIN))
+    step("destroy (removal PR opened, destroy dispatched)", lambda: world.requests.destroy(rid, ADMIN))
 
-    def cleanup_pr() -> None:
-        number = world.host.cleanup_pr(world.repo, rid)
-        info = world.host.pr_info(world.repo, number)
-        world.sync.apply_fact(PullRequestFact(request_id=rid, action="opened", pr=info, cleanup=True))
+    def removal_pr(action: str) -> Callable[[], object]:
+        def deliver() -> None:
+            number = world.get(rid).cleanup_pr.number  # type: ignore[union-attr]
+            world.sync.apply_fact(pr_fact(world, rid, number, action, cleanup=True))
 
-    step("cleanup PR opened (fact: merge it, dispatch destroy)", cleanup_pr)
-    step("destroy run started + succeeded (2 facts), archive", lambda: finish_run(world, world.get(rid), "destroy"))
+        return deliver
+
+    step("removal PR opened (fact)", removal_pr("opened"))
+    step(
+        "destroy run started + succeeded (2 facts): merge it, archive",
+        lambda: finish_run(world, world.get(rid), "destroy"),
+    )
+    step("removal PR closed (fact)", removal_pr("closed"))
     rows.append(("total", sum(n for _, n in rows)))
     return rows
 

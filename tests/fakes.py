@@ -132,10 +132,10 @@ class InMemoryAuditLog:
         data: dict[str, Any] | None = None,
         event_id: str | None = None,
         at: datetime | None = None,
-    ) -> None:
+    ) -> bool:
         if event_id is not None:
             if (request_id, event_id) in self.event_ids:
-                return
+                return False
             self.event_ids.add((request_id, event_id))
         self.entries.append(
             LifecycleEvent(
@@ -147,6 +147,7 @@ class InMemoryAuditLog:
                 data=copy.deepcopy(data or {}),
             )
         )
+        return True
 
     def events(self, request_id: str) -> list[LifecycleEvent]:
         return [e for e in self.entries if e.requestId == request_id]

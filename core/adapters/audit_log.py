@@ -6,13 +6,17 @@ random tail so writers in several processes never collide. A domain event (``eve
 document version and index, from the request's outbox) has a key derived from it instead,
 ``logs/<id>/<iso-ts>-<event_id>.json``, written only if absent: a replay writes nothing new. Bodies are
 ``{timestamp, requestId, event, actor, source, data}`` with credentials redacted from
-``data``. ``record`` never raises: the audit trail must not break the flow it records, so a
-failure is logged (without the event data) and swallowed.
+``data`` (a domain event's body also holds ``writer``, a random token of the call that wrote it,
+so a put whose answer was lost is still known as ours: ``record`` tells whether it was the first
+to record the event, and the bus lets that call tell the write's notices). ``record`` never
+raises: the audit trail must not break the flow it records, so a failure is logged (without
+the event data) and swallowed.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOGS_PREFIX = "logs/"
+_WRITER = "writer"  # a domain event's body: the token of the call that wrote it
 _sequence = itertools.count()
 
 
@@ -69,7 +74,8 @@ class ObjectAuditLog:
         data: dict[str, Any] | None = None,
         event_id: str | None = None,
         at: datetime | None = None,
-    ) -> None:
+    ) -> bool:
+        token = secrets.token_hex(8) if event_id is not None else None
         try:
             entry = LifecycleEvent(
                 timestamp=at or self._clock.now(),
@@ -81,13 +87,30 @@ class ObjectAuditLog:
             )
             tail = f"e{safe_segment(event_id)}" if event_id is not None else unique_suffix()
             key = f"{LOGS_PREFIX}{safe_segment(request_id)}/{key_timestamp(entry.timestamp)}-{tail}.json"
-            self._objects.put(key, entry.model_dump_json().encode(), if_none_match=True)
+            body = entry.model_dump(mode="json")
+            if token is not None:
+                # Which call wrote it: S3 may store a put whose answer is lost, and the client's
+                # retry then gets 412 for its own write (see ``core.services.once``).
+                body[_WRITER] = token
+            self._objects.put(key, json.dumps(body).encode(), if_none_match=True)
         except VersionConflict:
             if event_id is None:  # pragma: no cover - a random key never collides
                 log.warning("audit: key collision recording %r for %s", event, request_id)
-            # else: this event was recorded before (a replay): nothing new to write
+                return False
+            return self._written_by(key, token)  # else a replay: this event was recorded before
         except Exception as exc:
             log.warning("audit: could not record %r for %s: %s", event, request_id, type(exc).__name__)
+            return False
+        return True
+
+    def _written_by(self, key: str, token: str | None) -> bool:
+        try:
+            found = self._objects.get(key)
+            doc = json.loads(found.body) if found is not None else None
+        except Exception as exc:
+            log.warning("audit: could not read back %s: %s", key, type(exc).__name__)
+            return False
+        return isinstance(doc, dict) and token is not None and doc.get(_WRITER) == token
 
     def events(self, request_id: str) -> list[LifecycleEvent]:
         prefix = f"{LOGS_PREFIX}{safe_segment(request_id)}/"
@@ -98,6 +121,8 @@ class ObjectAuditLog:
                 continue
             try:
                 entry = LifecycleEvent.model_validate_json(obj.body)
+                if entry.model_extra:
+                    entry.model_extra.pop(_WRITER, None)  # bookkeeping, not part of the event
             except (ValidationError, ValueError):
                 log.warning("audit: skipping unreadable event %s", key)
                 continue

@@ -4,8 +4,10 @@ and a write costs the same at 1 M requests as at 1 k.
 Each request's row (``IndexRow``) is written as a few small entries whose KEY carries the row,
 one per *stream* (a key prefix the listing reads with ``list_keys``, sorted newest first)::
 
-    index/v2/all/<entry>                 every request (metrics, ``include_archived``)
     index/v2/active/<entry>              requests not archived (the default listing)
+    index/v2/all/<entry>                 archived requests (``include_archived`` and metrics
+                                         read it with ``active``; the previous layout kept
+                                         every request here)
     index/v2/status/<status>/<entry>     by derived status (status filters, drift)
     index/v2/by/<requester>/<entry>      by requester (Slack id, else email), lower-cased
 
@@ -18,13 +20,13 @@ character inverted (ties newest-id first; the inversion is its own inverse), ``V
 ``inline_limit`` bytes (S3 allows 1,024; the local store never inlines because a file name is
 limited to 255 bytes) the payload is empty and the entry's body holds the row instead.
 
-A write PUTs the new entries, then *settles*: one ``list_keys`` of the request's group in the
-``all`` stream. Older versions found there are deleted (their keys in every stream are derived
-from their own rows); when a newer version is found the writer deletes its own entries instead.
-Every writer settles after its PUTs, so of two racing writers the later one always sees the
-other: no row is lost and no stale row survives without a crash. A crash between the PUTs and
-the deletes leaves an older entry that readers drop (the newest version of a group wins) and
-the request's next indexed write removes; ``reindex`` repairs everything. Unreadable entries
+The request store writes a listed change in three steps (``put_entries`` before the document's
+compare-and-swap, ``retire`` of the entries the replaced document names after it: see
+``core.adapters.request_store``); no LIST. ``upsert`` (bulk loads, repairs, and documents
+written before they named their entries) PUTs the new entries, then *settles*: one
+``list_keys`` of the request's group in the ``all`` stream; older versions found there are
+deleted (their keys in every stream derived from their own rows), and when a newer version is
+found the writer deletes its own entries instead. ``reindex`` repairs everything. Unreadable entries
 are logged with their key, kept in ``problems()`` and skipped. See docs/storage.md.
 """
 
@@ -151,16 +153,19 @@ def _segment(value: str) -> str:
     return quote(value, safe="@").replace(".", "%2E")
 
 
-def streams_of(row: IndexRow) -> list[str]:
-    """The streams a row is listed in; ``all`` comes last so a writer deletes it last (a crash
-    half-way through deleting an old version leaves it findable by the next settle)."""
+def streams_of(row: IndexRow, *, legacy: bool = False) -> list[str]:
+    """The streams a row is listed in: its status, its requester, and ``active`` or (archived)
+    ``all``. ``all`` held every request before (the settle's ledger): with ``legacy`` the
+    streams of that layout, to delete a row written by it. ``all`` and ``active`` come last, so
+    a crash half-way through deleting an old version leaves it findable by a settle."""
     streams = [f"{ROOT}status/{_segment(row.status)}/"]
-    if not row.archived:
-        streams.append(ACTIVE)
     who = (row.requester or row.requester_email or "").lower()
     if who:
         streams.append(f"{ROOT}by/{_segment(who)}/")
-    streams.append(ALL)
+    if not row.archived:
+        streams.append(ACTIVE)
+    if row.archived or legacy:
+        streams.append(ALL)
     return streams
 
 
@@ -262,14 +267,15 @@ class ObjectRequestIndex:
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def entries_of(self, row: IndexRow) -> dict[str, bytes]:
-        """Every key (and body) that lists ``row``, in write order (``all`` last)."""
+    def entries_of(self, row: IndexRow, *, legacy: bool = False) -> dict[str, bytes]:
+        """Every key (and body) that lists ``row``, in write order (``all`` last); with
+        ``legacy`` also the keys the previous layout listed it by (``streams_of``)."""
         row = _normalised(row)
         head = f"{_t(row.received_at)}~{invert_id(row.id)}~{_V_MAX - row.version:012d}~"
         payload = encode_payload(row)
         body = json.dumps(_payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
         entries: dict[str, bytes] = {}
-        for stream in streams_of(row):
+        for stream in streams_of(row, legacy=legacy):
             key = f"{stream}{head}{payload}"
             if len(key.encode()) <= self._inline_limit:
                 entries[key] = b""
@@ -336,7 +342,9 @@ class ObjectRequestIndex:
             return [f"{ROOT}status/{_segment(status)}/" for status in sorted(wanted.status)]
         if wanted.requester is not None and "@" not in wanted.requester:
             return [requester_stream(wanted.requester)]
-        return [ALL if wanted.include_archived else ACTIVE]
+        # ``all`` holds the archived rows (and, written by the previous layout, every row: a
+        # request in both streams is one row, the newest version first).
+        return [ACTIVE, ALL] if wanted.include_archived else [ACTIVE]
 
     def _rows(self, filters: ListFilter | None, after: tuple[datetime, str] | None, want: int | None) -> list[IndexRow]:
         wanted = filters or ListFilter()
@@ -429,14 +437,46 @@ class ObjectRequestIndex:
         self._changed()
         return True
 
+    def put_entries(self, row: IndexRow) -> dict[str, bytes]:
+        """PUT ``row``'s entries, without settling (the request store's write path: it puts the
+        entries of a version before the document's compare-and-swap, and retires the entries
+        the document listed before after it). Returns the entries."""
+        mine = self.entries_of(row)
+        self._changed()
+        for key, body in mine.items():
+            self._objects.put(key, body, content_type="application/octet-stream")
+        return mine
+
+    def retire(self, rows: Iterable[IndexRow], keep: Iterable[str] = ()) -> None:
+        """Delete the entries of ``rows`` (one DeleteObjects call; ``all`` entries last; keys
+        already gone are no error), except the keys in ``keep``."""
+        kept = set(keep)
+        keys = [k for row in rows for k in self.entries_of(row, legacy=True) if k not in kept]
+        keys = list(dict.fromkeys(sorted(keys, key=lambda k: k.startswith((ACTIVE, ALL)))))
+        self._changed()
+        self._delete(keys)
+        self._changed()
+
+    def forget_scans(self) -> None:
+        """Drop the cached whole-index scans (this process changed the index)."""
+        self._changed()
+
+    def settle(self, row: IndexRow, mine: dict[str, bytes]) -> None:
+        """Delete every other listed version of ``row``'s request, found by listing its group in
+        ``all`` (for documents that do not say which entries list them)."""
+        self._settle(_normalised(row), mine)
+        self._changed()
+
     def _group(self, request_id: str, received_at: datetime) -> list[_Head]:
-        prefix = f"{ALL}{_t(received_at)}~{invert_id(request_id)}~"
+        """Every listed version of the request: its group in ``active`` and in ``all`` (2 LISTs;
+        only repairs and documents that do not name their entries settle this way)."""
         heads: list[_Head] = []
-        for key in self._objects.list_keys(prefix):
-            try:
-                heads.append(parse_head(key, ALL))
-            except ValueError as exc:
-                self._problem(IndexProblem(key, str(exc), request_id))
+        for stream in (ACTIVE, ALL):
+            for key in self._objects.list_keys(f"{stream}{_t(received_at)}~{invert_id(request_id)}~"):
+                try:
+                    heads.append(parse_head(key, stream))
+                except ValueError as exc:
+                    self._problem(IndexProblem(key, str(exc), request_id))
         return heads
 
     def _settle(self, row: IndexRow, mine: dict[str, bytes]) -> None:
@@ -452,10 +492,14 @@ class ObjectRequestIndex:
             if head.version < row.version or (head.version == row.version and head.key not in mine):
                 old = self._row(head)
                 if old is not None:
-                    secondary += [k for k in self.entries_of(old) if k not in mine and not k.startswith(ALL)]
+                    secondary += [
+                        k
+                        for k in self.entries_of(old, legacy=True)
+                        if k not in mine and not k.startswith((ACTIVE, ALL))
+                    ]
                 ledger.append(head.key)
-        # The ``all`` entries go last: if the batch fails half-way, the next settle finds them.
-        self._delete([*secondary, *ledger])
+        # ``active`` and ``all`` go last: if the batch fails half-way, the next settle finds them.
+        self._delete(list(dict.fromkeys([*secondary, *ledger])))
 
     def _body(self, key: str) -> bytes | None:
         found = self._objects.get(key)

@@ -5,15 +5,18 @@ is a create-if-absent put; ``update(id, mutate)`` is the one read-mutate-CAS hel
 race it re-reads and retries with bounded, jittered backoff, then gives up with
 ``TooManyConflicts``. The store remembers the etag of the documents it last read or wrote (a
 small LRU), so an update of a request this process just touched skips its GET and writes with
-``if_match`` straight away (a 412 falls back to a read). After a document write the request's
-row goes to the list index (``ObjectRequestIndex``) only when an indexed field changed, so
-listing never reads documents and most updates cost no index call. ``S3RequestStore`` and
+``if_match`` straight away (a 412 falls back to a read); ``recent`` hands that memory to
+callers that only prepare an update. The request's row goes to the list index
+(``ObjectRequestIndex``) only when an indexed field changed: its entries before the document,
+the entries the replaced document names (``Request.listed``) deleted after it, so listing
+never reads documents, most updates cost no index call and none costs a LIST. ``S3RequestStore`` and
 ``LocalRequestStore`` are the same store on an S3 bucket or a directory.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import random
 import re
@@ -24,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from core.adapters.index_migration import LegacyIndexMigration, MigrationOutcome
 from core.adapters.local_objects import LocalObjectStore
@@ -39,7 +44,7 @@ from core.domain.errors import (
     VersionConflict,
 )
 from core.domain.index import IndexRow, ListFilter, Page
-from core.domain.request import Request
+from core.domain.request import Listed, Request
 from core.ports.clock import Clock
 from core.ports.object_store import ObjectStore, StoredObject
 from core.ports.request_store import Mutation
@@ -153,18 +158,26 @@ class ObjectRequestStore:
             self._remember(request_id, active.etag, request)
         return request
 
+    def recent(self, request_id: str) -> Request:
+        known = self._recall(request_id)
+        return known[1] if known is not None else self.get(request_id)
+
     def create(self, request: Request) -> Request:
         if not _SAFE_ID.match(request.id):
             raise InvalidDocument([FieldProblem("id", "letters, digits, '_', '-' or '.', at most 128")])
         if self._objects.get(history_key(request.id)) is not None:
             raise RequestAlreadyExists(request.id)
         stored = request.model_copy(deep=True, update={"version": 1})
+        entries = self._list_first(stored, None)
         try:
             etag = self._objects.put(active_key(request.id), stored.to_json(), if_none_match=True)
         except VersionConflict as exc:
+            self._drop_orphans(request.id, entries)
             raise RequestAlreadyExists(request.id) from exc
+        except Exception:
+            self._drop_orphans(request.id, entries)
+            raise
         self._remember(request.id, etag, stored)
-        self._index(stored, None)
         return stored
 
     def update(self, request_id: str, mutate: Mutation) -> Request:
@@ -202,26 +215,37 @@ class ObjectRequestStore:
             stored = result.model_copy(
                 deep=True, update={"version": current.version + 1, "updated_at": self._clock.now()}
             )
+            entries = self._list_first(stored, current)
             try:
                 new_etag = self._objects.put(key, stored.to_json(), if_match=etag)
             except VersionConflict:
                 self._forget(request_id)
+                self._drop_orphans(request_id, entries)
                 if known is not None:
                     known = None  # the remembered version was stale: read, without backing off
                     continue
                 self._sleep(self._rng.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
                 continue
+            except Exception:
+                self._forget(request_id)
+                self._drop_orphans(request_id, entries)
+                raise
             self._remember(request_id, new_etag, stored)
-            self._index(stored, current)
+            if entries is not None:
+                self._retire(stored, current, entries)
             return stored
         raise TooManyConflicts(key, self._max_retries)
 
     def archive(self, request_id: str) -> Request:
-        active, archived = self._read(request_id)
-        if active is None:
-            if archived is None:
-                raise RequestNotFound(request_id)
-            return self._parse(archived)  # already archived: idempotent
+        known = self._recall(request_id)
+        if known is None or known[1].archived_at is not None:
+            active, archived = self._read(request_id)
+            if active is None:
+                if archived is None:
+                    raise RequestNotFound(request_id)
+                return self._parse(archived)  # already archived: idempotent
+        # else this process just wrote or read the active document: the freeze's
+        # compare-and-swap checks it (no GET first).
         # Freeze the active document first (a CAS write), so an update racing the archive
         # either lands before it or is refused; a crash after this step is resumed here.
         now = self._clock.now()
@@ -232,24 +256,88 @@ class ObjectRequestStore:
             request.archived_at = now
             return request
 
-        frozen = self._update(request_id, freeze, allow_archived=True)
-        self._objects.put(history_key(request_id), frozen.to_json())
+        try:
+            frozen = self._update(request_id, freeze, allow_archived=True)
+        except RequestArchived:
+            return self.get(request_id)  # another process finished the archive meanwhile
+        archived_etag = self._objects.put(history_key(request_id), frozen.to_json())
         self._objects.delete(active_key(request_id))
-        self._forget(request_id)
+        # Remembered as archived (it never changes again): a late webhook's ``recent`` sees it
+        # without reading; an update still reads (archived documents are never written).
+        self._remember(request_id, archived_etag, frozen)
         if frozen.archived_at != now:
             # Resuming an archive that crashed half-way: its freeze may never have been indexed.
-            self._index(frozen, None)
+            self._reindex_one(frozen)
         return frozen
 
-    def _index(self, request: Request, previous: Request | None) -> None:
-        row = IndexRow.of(request)
-        if previous is not None and same_listing(IndexRow.of(previous), row):
-            return  # nothing a listing, a filter or a metric reads has changed: no index call
-        # The document is the record and is already written: an index failure must not turn a
-        # successful write into an error (a caller would retry it). The row stays stale until
-        # the request's next indexed write or ``reindex``.
+    # -- the list index's share of a write ---------------------------------------------------
+    #
+    # A listed change PUTs the new version's entries *before* the document's compare-and-swap
+    # and deletes the entries the replaced document was listed by *after* it. Documents are
+    # serialised by their compare-and-swap, so whoever replaces version n read it after n was
+    # written, hence after n's entries were: its delete always finds them (no slow writer can
+    # bring back an entry that a newer writer already retired). A write that loses its
+    # compare-and-swap deletes the entries it put, except those the winner's document is
+    # listed by (two writers can build the same key). See docs/storage.md.
+
+    def _list_first(self, stored: Request, current: Request | None) -> dict[str, bytes] | None:
+        """Decide whether ``stored`` changes its listing; when it does, record on it which
+        entries list it and PUT them (before the document). None: the entries stay as they are."""
+        row = IndexRow.of(stored)
+        if current is not None and same_listing(IndexRow.of(current), row):
+            stored.listed = current.listed  # nothing a listing reads has changed: no index call
+            return None
+        before = listed_row(current) if current is not None else None
+        stored.listed = Listed(
+            version=stored.version,
+            at=stored.updated_at,
+            previous=before.model_dump(mode="json") if before is not None else None,
+        )
+        # The document is the record: an index failure must not fail its write (a caller would
+        # retry it). The old row then stays (not retired), stale until the request's next
+        # listed change (which retires what this write may have put) or ``reindex``.
         try:
-            self.index.upsert(row)
+            return self.index.put_entries(row)
+        except Exception as exc:
+            log.error("index: row of %s (version %d) not written: %s", stored.id, stored.version, exc)
+            return None
+
+    def _retire(self, stored: Request, current: Request, entries: dict[str, bytes]) -> None:
+        """Delete the entries ``current`` was listed by (after ``stored`` replaced it)."""
+        try:
+            before = listed_row(current)
+            if before is None:
+                # A document written before it said which entries list it: find them by listing.
+                self.index.settle(IndexRow.of(stored), entries)
+                return
+            older = [before]
+            if current.listed is not None and current.listed.previous is not None:
+                with contextlib.suppress(ValidationError):
+                    older.append(IndexRow.model_validate(current.listed.previous))
+            self.index.retire(older, keep=entries)
+        except Exception as exc:
+            log.error("index: older rows of %s (version %d) not deleted: %s", stored.id, stored.version, exc)
+
+    def _drop_orphans(self, request_id: str, entries: dict[str, bytes] | None) -> None:
+        """After a write that did not land: delete the entries it put, except those the stored
+        document is listed by (read now: the writer that won may have built the same keys)."""
+        if not entries:
+            return
+        try:
+            active, archived = self._read(request_id)
+            found = active or archived
+            winner = listed_row(self._parse(found)) if found is not None else None
+            keep = set(self.index.entries_of(winner)) if winner is not None else set()
+            self.index.forget_scans()
+            orphans = [key for key in entries if key not in keep]
+            if orphans:
+                self._objects.delete_many(orphans)
+        except Exception as exc:
+            log.error("index: entries of a lost write of %s not deleted: %s", request_id, exc)
+
+    def _reindex_one(self, request: Request) -> None:
+        try:
+            self.index.upsert(listed_row(request) or IndexRow.of(request))
         except Exception as exc:
             log.error("index: row of %s (version %d) not written: %s", request.id, request.version, exc)
 
@@ -270,6 +358,7 @@ class ObjectRequestStore:
         Corrupted documents and foreign objects are reported with their key and skipped."""
         report = ReindexReport()
         best: dict[str, IndexRow] = {}
+        versions: dict[str, int] = {}  # the document version ``best`` was read from
         for prefix in (ACTIVE_PREFIX, HISTORY_PREFIX):
             for key in self._objects.list_keys(prefix):
                 request_id = id_from_key(key, prefix)
@@ -288,11 +377,11 @@ class ObjectRequestStore:
                 if request.id != request_id:
                     report.problems.append(IndexProblem(key, f"document id {request.id!r} differs from its key"))
                     continue
-                row = IndexRow.of(request)
+                row = listed_row(request) or IndexRow.of(request)
                 if prefix == HISTORY_PREFIX and not row.archived:
                     row = row.model_copy(update={"archived": True})
-                if request_id not in best or row.version > best[request_id].version:
-                    best[request_id] = row
+                if request_id not in best or request.version > versions[request_id]:
+                    best[request_id], versions[request_id] = row, request.version
         for problem in report.problems:
             log.warning("reindex: skipping %s: %s", problem.key, problem.reason)
         report.complete = self.index.rebuild(best.values(), self._exists)
@@ -308,6 +397,14 @@ class ObjectRequestStore:
     def _exists(self, request_id: str) -> bool:
         active, archived = self._read(request_id)
         return active is not None or archived is not None
+
+
+def listed_row(request: Request) -> IndexRow | None:
+    """The row the index lists ``request`` by (its last listed change: ``Request.listed``), or
+    None for a document written before documents said so."""
+    if request.listed is None:
+        return None
+    return IndexRow.of(request).model_copy(update={"version": request.listed.version, "updated_at": request.listed.at})
 
 
 def same_listing(before: IndexRow, after: IndexRow) -> bool:

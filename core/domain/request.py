@@ -199,6 +199,19 @@ class CardCopy(DocModel):
     posted_at: datetime | None = None
 
 
+class Listed(DocModel):
+    """Which entries of the list index show this document (written by the request store).
+
+    The index lists a request under its row as of its last listed change: ``version`` and
+    ``at`` (``updatedAt`` then) name those entries, so the next listed change deletes them
+    without listing the index. ``previous`` is the row listed before (its entries are deleted
+    again by the next listed change, in case a crash cut the delete that should have)."""
+
+    version: int
+    at: datetime
+    previous: dict[str, Any] | None = None
+
+
 class Request(DocModel):
     # identity and meta
     id: str
@@ -261,6 +274,8 @@ class Request(DocModel):
     archived_at: datetime | None = None
     # When a sync last learnt something (an idle refresh writes nothing, see SyncService.sync).
     last_synced_at: datetime | None = None
+    # The list index entries that show this document (``Listed``; None: written before it).
+    listed: Listed | None = None
     # The code host's last answers to the reads a sync makes, with their validators (GitHub:
     # ``{"<key>": {"etag": ..., "value": <the answer as mapped>}}``): kept on the document so an
     # unchanged answer costs a 304 (no rate limit) in any process, not only while an in-memory

@@ -30,11 +30,14 @@ class AuditLog(Protocol):
         data: dict[str, Any] | None = None,
         event_id: str | None = None,
         at: datetime | None = None,
-    ) -> None:
+    ) -> bool:
         """Append an event. Never raises: a failure is logged and the flow goes on.
 
         ``event_id`` (with ``at``, when it happened) names a domain event: recording the same
-        id for the same request again writes nothing (a replayed outbox event)."""
+        id for the same request again writes nothing (a replayed outbox event). Returns True
+        when this call recorded the event, False when a domain event was recorded before (by
+        this or another process) or the write failed: the first recorder of a write's events
+        is the one that tells its notices (``MessageBus``)."""
         ...
 
     def events(self, request_id: str) -> list[LifecycleEvent]:

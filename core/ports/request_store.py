@@ -19,6 +19,14 @@ class RequestStore(Protocol):
         """The active or archived request; ``RequestNotFound`` when neither exists."""
         ...
 
+    def recent(self, request_id: str) -> Request:
+        """The request as this process last read or wrote it (no call), else ``get``.
+
+        It may be stale when another process wrote since: use it to prepare an ``update``,
+        whose compare-and-swap (and a ``mutate`` that writes nothing, always judged on a fresh
+        read) decides on the stored version; never to show a request or to refuse a command."""
+        ...
+
     def create(self, request: Request) -> Request:
         """Store a new request (version 1); ``RequestAlreadyExists`` when the id is taken."""
         ...

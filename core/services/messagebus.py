@@ -6,9 +6,11 @@ or whoever later reads one with events still pending (the reconciler), passes th
 document to ``handle``; each event then goes, in (version, index) order, to:
 
 - the audit log, with the event's id: one record per event, a replay writes nothing new;
-- the notifier, when the event carries a ``notice``, at most once per event across processes
-  (a ``Once`` marker named by request id and event id; the Slack notifier's own render
-  idempotency stays behind it). The notifier gets the committed document;
+- the notifier, when the event carries a ``notice``, at most once per event across processes:
+  told by the process that created the audit record of the write's last audited event (a
+  write's records run before its notices), or, for a write without audit records, by the one
+  that took a ``Once`` marker named by request id and event id (the Slack notifier's own
+  render idempotency stays behind both). The notifier gets the committed document;
 - the continuation handlers, when the event asks to ``resume`` the request's operations (a
   fact unblocked a waiting destroy). Their failures are logged: the event is committed and the
   reconciler resumes the operation later.
@@ -53,6 +55,7 @@ class MessageBus:
         # request id -> ids of events claimed by this process (claimed before running, so a
         # handler that writes again and handles the newer document never re-runs its own event).
         self._claimed: OrderedDict[str, set[str]] = OrderedDict()
+        self._locks: OrderedDict[str, threading.RLock] = OrderedDict()
 
     # -- registration (the composition root) ----------------------------------------------
 
@@ -98,12 +101,30 @@ class MessageBus:
         """Run the handlers of ``request``'s pending events (the committed document); returns
         how many ran. Call it after the write, never inside a mutation."""
         ran = 0
-        for event in sorted(request.outbox, key=lambda e: (e.version, e.index)):
-            if not self._claim(request.id, event.id):
-                continue
-            ran += 1
-            self._run(request, event)
+        # version -> whether this call was first to record that write's last audited event
+        # (the audit records of a write run before its notices: ``_order``).
+        recorded: dict[int, bool] = {}
+        audited = {e.version for e in request.outbox if e.audit}
+        # One call at a time per request in this process (re-entrant: a continuation's writes
+        # handle their own events inside it), so the call that ran a write's audit records is
+        # the one that reaches its notices, not another thread that claimed them meanwhile.
+        with self._request_lock(request.id):
+            for event in sorted(request.outbox, key=_order):
+                if not self._claim(request.id, event.id):
+                    continue
+                ran += 1
+                self._run(request, event, recorded, audited)
         return ran
+
+    def _request_lock(self, request_id: str) -> threading.RLock:
+        with self._lock:
+            lock = self._locks.get(request_id)
+            if lock is None:
+                lock = self._locks[request_id] = threading.RLock()
+                while len(self._locks) > _REMEMBERED:
+                    self._locks.popitem(last=False)
+            self._locks.move_to_end(request_id)
+            return lock
 
     def prune(self, request: Request) -> None:
         """Drop the events this process handled from ``request`` (inside a mutation: pure)."""
@@ -126,9 +147,9 @@ class MessageBus:
             claimed.add(event_id)
             return True
 
-    def _run(self, request: Request, event: DomainEvent) -> None:
+    def _run(self, request: Request, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> None:
         if event.audit:
-            self._audit.record(
+            recorded[event.version] = self._audit.record(
                 request.id,
                 event.name,
                 actor=event.actor,
@@ -137,14 +158,27 @@ class MessageBus:
                 event_id=event.id,
                 at=event.at,
             )
-        if event.notice is not None and self._first(request.id, event):
+        if event.notice is not None and self._first(request.id, event, recorded, audited):
             self._notifier.request_changed(request, event.notice)
         if event.resume:
             self.resume(request.id)
 
-    def _first(self, request_id: str, event: DomainEvent) -> bool:
+    def _first(self, request_id: str, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> bool:
+        """Whether this process tells ``event``'s notice: at most one process does.
+
+        A write that commits audit records needs no marker of its own: the audit key of its
+        last audited event is written only if absent, so exactly one handler creates it, and
+        that one tells the write's notices (``record`` returns True only to it, also when S3's
+        answer to its put was lost). A write without audit records takes a ``Once`` marker."""
         if self._once is None:
             return True
+        if event.version in audited:
+            first = recorded.get(event.version)
+            if first is None:
+                # This process ran the write's audit records in an earlier call that stopped
+                # half-way: whether it was first is not known here, so it does not tell.
+                log.warning("notice %s of %s not sent: its audit record ran earlier", event.id, request_id)
+            return bool(first)
         try:
             return self._once.first(f"notice:{request_id}:{event.id}", at=event.at)
         except Exception:
@@ -152,3 +186,8 @@ class MessageBus:
             # render backlog cannot know of: skip, loudly.
             log.exception("notice %s of %s not sent: its marker could not be written", event.id, request_id)
             return False
+
+
+def _order(event: DomainEvent) -> tuple[int, bool, int]:
+    # Within a write, audit records first, then notices: the last record is the notices' marker.
+    return (event.version, event.notice is not None and not event.audit, event.index)

@@ -151,7 +151,10 @@ class SyncService:
     def apply_fact(self, fact: Fact, *, source: str = "webhook") -> SyncOutcome:
         """Fold one fact into its request. Unknown or archived requests are an outcome, not an error."""
         try:
-            current = self._store.get(fact.request_id)
+            # What this process last wrote or read of the request, when it has it (no GET): the
+            # fold's compare-and-swap decides on the stored version, and a stale copy costs one
+            # 412 and a read there. It only chooses what to fetch from the code host first.
+            current = self._store.recent(fact.request_id)
         except RequestNotFound:
             return SyncOutcome(request_id=fact.request_id, changed=False, reason="unknown request")
         if current.archived_at is not None:

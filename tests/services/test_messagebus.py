@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from core.adapters.audit_log import ObjectAuditLog
+from core.domain.errors import VersionConflict
 from core.domain.events import NewEvent, Transition, emit_all
 from core.domain.request import Request
 from core.services.messagebus import MessageBus
 from core.services.once import Once
 from core.services.reconcile import ReconcilePolicy, ReconcileService
-from tests.fakes import InMemoryObjectStore, ManualClock
+from tests.fakes import InMemoryObjectStore, ManualClock, RecordingNotifier
 from tests.services.conftest import APPROVER, World, create_cmd
 from tests.services.helpers import planned
+from tests.store.helpers import make_request
 
 
 def _other_process_bus(world: World) -> MessageBus:
@@ -97,3 +103,106 @@ def test_a_failing_continuation_is_logged_and_the_event_stays_handled(world: Wor
         assert bus.handle(stored) == len(stored.outbox)
     assert any("continuing" in r.getMessage() for r in caplog.records)
     assert bus.handle(stored) == 0  # claimed: not run again by this process
+
+
+class _LostAnswer(InMemoryObjectStore):
+    """S3 stores a put but its answer is lost: the client's retry then gets 412 (its own write)."""
+
+    def __init__(self, objects: InMemoryObjectStore) -> None:
+        super().__init__()
+        self.objects = objects.objects
+        self.lost = 0
+
+    def put(self, key: str, body: bytes, **kwargs: Any) -> str:
+        super().put(key, body, **kwargs)
+        if key.startswith("logs/") and kwargs.get("if_none_match"):
+            self.lost += 1
+            raise VersionConflict(key)
+        return "etag"
+
+
+def _object_bus(objects: InMemoryObjectStore, clock: ManualClock, notifier: RecordingNotifier) -> MessageBus:
+    return MessageBus(ObjectAuditLog(objects, clock), notifier, Once(objects, "dedupe/events"))
+
+
+def _committed(clock: ManualClock, *, audited: bool) -> Request:
+    """A request whose last write committed an audit record (or not) and a notice."""
+    request = make_request("req_n00001")
+    notice = Transition(event="approved", previous_status="plan_ready", status="plan_ready", actor=APPROVER.id)
+    events = [NewEvent(name="approved", actor=APPROVER.id, source="slack")] if audited else []
+    emit_all(request, [*events, NewEvent(name="approved", audit=False, notice=notice)], at=clock.now(), version=2)
+    return request.model_copy(update={"version": 2})
+
+
+def test_the_first_recorder_of_a_writes_audit_tells_its_notice_and_no_marker_is_written() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=True)
+    # Three processes find the same committed write (its writer, a later writer, the reconciler).
+    for _ in range(3):
+        assert _object_bus(objects, clock, notifier).handle(request) == 2
+    assert notifier.events(request.id) == ["approved"]
+    assert list(objects.list_keys("dedupe/")) == []  # the audit record was the marker
+    assert len(list(objects.list_keys("logs/"))) == 1
+
+
+def test_a_lost_answer_to_the_audit_put_still_tells_once() -> None:
+    shared, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=True)
+    lossy = _LostAnswer(shared)
+    assert _object_bus(lossy, clock, notifier).handle(request) == 2
+    assert lossy.lost == 1 and notifier.events(request.id) == ["approved"]  # its own write: told
+    _object_bus(shared, clock, notifier).handle(request)  # another process: the record is not its
+    assert notifier.events(request.id) == ["approved"]
+    [event] = ObjectAuditLog(shared, clock).events(request.id)
+    assert event.event == "approved" and not event.model_extra  # the writer token stays internal
+
+
+def test_a_notice_without_audit_records_takes_a_marker() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=False)
+    for _ in range(2):
+        _object_bus(objects, clock, notifier).handle(request)
+    assert notifier.events(request.id) == ["approved"]
+    assert len(list(objects.list_keys("dedupe/events/"))) == 1
+
+
+def test_a_failed_audit_write_does_not_tell(caplog: pytest.LogCaptureFixture) -> None:
+    clock, notifier = ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=True)
+
+    class Down(InMemoryObjectStore):
+        def put(self, key: str, body: bytes, **kwargs: Any) -> str:
+            raise OSError("S3 is down")
+
+    with caplog.at_level("WARNING"):
+        _object_bus(Down(), clock, notifier).handle(request)
+    # Whether the record (the marker) exists is unknown: not telling twice outranks telling.
+    assert notifier.events(request.id) == []
+    assert any("could not record" in r.getMessage() for r in caplog.records)
+
+
+def test_two_threads_handling_one_write_tell_its_notice_once() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = _committed(clock, audited=True)
+    started, release = threading.Event(), threading.Event()
+
+    class SlowAudit(ObjectAuditLog):
+        def record(self, *args: Any, **kwargs: Any) -> bool:
+            started.set()
+            release.wait(5)
+            return super().record(*args, **kwargs)
+
+    bus = MessageBus(SlowAudit(objects, clock), notifier, Once(objects, "dedupe/events"))
+    writer = threading.Thread(target=bus.handle, args=(request,))
+    writer.start()
+    assert started.wait(5)
+    # Another thread of the same process (a webhook, the background runner) finds the same
+    # write while the first still records it: it waits, then finds every event handled.
+    ran: list[int] = []
+    other = threading.Thread(target=lambda: ran.append(bus.handle(request)))
+    other.start()
+    other.join(0.2)
+    release.set()
+    writer.join(5)
+    other.join(5)
+    assert ran == [0] and notifier.events(request.id) == ["approved"]

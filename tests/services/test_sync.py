@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
 from core.ports.code_host import CodeHostError, ReviewInfo, RunInfo
+from tests.fakes import MemoryRequestStore
 from tests.services.conftest import ADMIN, APPROVER, DEV, World, create_cmd
 from tests.services.helpers import (
     applied,
@@ -498,3 +499,20 @@ def test_an_apply_run_reported_before_the_dispatch_returns_is_announced_once(wor
     assert world.get(request.id).status == "applying"
     transitions = [t for rid, t in world.notifier.sent if rid == request.id and t.status == "applying"]
     assert len(transitions) == 1
+
+
+def test_a_fact_folded_on_a_stale_memory_keeps_what_another_process_wrote(world: World) -> None:
+    rid = world.requests.create(create_cmd()).id  # this process remembers what it wrote last
+    other = MemoryRequestStore(world.clock, world.store.memory)  # another replica, same bucket
+    other.update(rid, lambda r: r.model_copy(update={"chat_session_id": "from-the-other-replica"}))
+    run = other.get(rid).plan_run
+    assert run is not None and run.run_id is not None
+    world.host.start_run(run.run_id)
+    world.host.complete_run(run.run_id, "success")
+    # ``apply_fact`` starts from this process's (stale) copy: the fold's write loses its
+    # compare-and-swap, reads, and folds the fact into the other replica's version.
+    outcome = world.sync.apply_fact(run_fact(world, rid, run.run_id, "plan"))
+    stored = other.get(rid)
+    assert outcome.changed and stored.chat_session_id == "from-the-other-replica"
+    assert stored.status == "plan_ready" and stored.plan_run is not None and stored.plan_run.conclusion == "success"
+    assert world.notifier.events(rid).count("plan_ready") == 1

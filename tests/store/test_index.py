@@ -10,6 +10,7 @@ import pytest
 
 from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, invert_id
 from core.adapters.request_store import ObjectRequestStore
+from core.domain.errors import RequestArchived
 from core.domain.index import IndexRow, ListFilter
 from core.ports.object_store import ObjectStore, StoredObject
 from tests.fakes import InMemoryObjectStore, ManualClock
@@ -47,9 +48,10 @@ def test_a_write_costs_the_same_at_any_size() -> None:
     for n in range(1, 300):
         store.create(make_request(f"req_w{n:05d}", minutes=n))
     big = _update_cost(store, objects, "req_w00150")
-    # One document PUT (its etag was remembered: no GET), four index entries PUT, one LIST to
-    # settle, the four entries of the old version deleted in one batch: independent of the size.
-    assert small == big == {"put": 5, "list_keys": 1, "delete_many": 1}
+    # One document PUT (its etag was remembered: no GET), three index entries PUT (status,
+    # requester, active), and the entries the replaced document was listed by (it says which)
+    # deleted in one batch, without listing the index: independent of the size.
+    assert small == big == {"put": 4, "delete_many": 1}
 
 
 def test_an_update_that_changes_no_listed_field_writes_no_index() -> None:
@@ -72,6 +74,38 @@ def test_a_stale_etag_memory_costs_one_conflict_then_reads() -> None:
     updated = mine.update("req_e00001", lambda r: r.model_copy(update={"config": {**r.config, "me": 1}}))
     assert updated.config == {"by": "them", "me": 1} and updated.version == 3
     assert objects.calls == {"put": 2, "get": 1}  # the 412, the read, the write
+
+
+def test_recent_is_what_this_process_wrote_and_costs_no_call() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_r00001"))
+    objects.reset()
+    assert store.recent("req_r00001").version == 1
+    assert objects.calls == {}
+    reader = _store(objects)  # another process: nothing remembered, so it reads (and remembers)
+    assert reader.recent("req_r00001").version == 1
+    assert reader.recent("req_r00001").version == 1
+    assert objects.calls == {"get": 1}
+
+
+def test_a_stale_recent_copy_never_loses_another_writers_change() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    mine, theirs = _store(objects), _store(objects)
+    mine.create(make_request("req_r00002"))
+    theirs.update("req_r00002", failed_plan)  # another process writes: ``mine`` does not know
+    stale = mine.recent("req_r00002")
+    assert stale.version == 1  # the copy is stale, as documented
+    objects.reset()
+    updated = mine.update("req_r00002", lambda r: r.model_copy(update={"config": {**r.config, "me": 1}}))
+    # The write prepared on the stale copy lost its compare-and-swap (412), read, and kept both.
+    assert updated.version == 3 and updated.config.get("me") == 1
+    assert updated.plan_run is not None and updated.plan_run.conclusion == "failure"  # theirs kept
+    assert objects.calls["get"] == 1 and objects.calls["put"] >= 2
+    # A mutation that writes nothing is judged on the stored version, not on the stale copy.
+    assert _store(objects).recent("req_r00002").version == 3
+    theirs.update("req_r00002", applied)
+    assert mine.update("req_r00002", lambda r: None).version == 4
 
 
 def test_rows_too_long_for_a_key_live_in_the_body() -> None:
@@ -105,7 +139,7 @@ def test_a_crash_between_new_entries_and_deletes_is_repaired_by_the_next_write()
     assert [r.version for r in store.rows()] == [2]  # one row per request: the newest wins
     store.update("req_k00001", applied)  # the next listed change settles every older version
     assert store.rows(ListFilter(status=frozenset({"request_created", "failed"}))) == []
-    assert len(list(objects.list_keys("index/"))) == 4
+    assert len(list(objects.list_keys("index/"))) == 3  # status, requester, active
 
 
 def test_reindex_twice_writes_nothing_the_second_time() -> None:
@@ -255,3 +289,115 @@ def test_every_row_field_survives_the_key_encoding() -> None:
     [row] = store.list(ListFilter(include_archived=True), limit=5).rows
     assert row.slack_team == "T0TEAM"
     assert store.list(ListFilter(slack_team="T0OTHER"), limit=5).rows == []
+
+
+def _index_keys(objects: InMemoryObjectStore) -> list[str]:
+    return sorted(objects.list_keys("index/"))
+
+
+def test_a_write_that_loses_its_swap_removes_its_entries_but_not_the_winners() -> None:
+    objects = InMemoryObjectStore()
+    mine, theirs = _store(objects), _store(objects)  # two processes, clocks at the same instant
+    mine.create(make_request("req_x00001"))
+    theirs.update("req_x00001", failed_plan)
+    expected = _index_keys(objects)
+    # ``mine`` still remembers version 1: it builds version 2 with the very same entry keys,
+    # puts them, loses the compare-and-swap, and must not delete what the winner is listed by.
+    mine.update("req_x00001", failed_plan)
+    assert _index_keys(objects) == expected
+    # A loser whose entries differ from the winner's leaves none of them behind.
+    other = _store(objects)
+    other.recent("req_x00001")  # remembers version 2
+    theirs.update("req_x00001", applied)
+    after_theirs = _index_keys(objects)
+    other.update("req_x00001", lambda r: r.model_copy(update={"project": "elsewhere"}))
+    final = other.get("req_x00001")
+    assert final.project == "elsewhere" and final.listed is not None and final.listed.version == final.version
+    assert _index_keys(objects) != after_theirs
+    assert [(r.id, r.project, r.version) for r in _store(objects).rows()] == [
+        ("req_x00001", "elsewhere", final.version)
+    ]
+    assert len(_index_keys(objects)) == 3
+
+
+def test_a_document_from_before_listed_settles_by_listing_once() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_y00001"))
+    found = objects.get("requests/req_y00001.json")
+    assert found is not None
+    doc = json.loads(found.body)
+    doc.pop("listed")  # as written by a release before documents named their entries
+    objects.put("requests/req_y00001.json", json.dumps(doc).encode())
+    reader = _store(objects)
+    objects.reset()
+    reader.update("req_y00001", failed_plan)
+    assert objects.calls == {"get": 1, "put": 4, "list_keys": 2, "delete_many": 1}
+    assert [(r.status, r.version) for r in reader.rows()] == [("failed", 2)]
+    assert len(list(objects.list_keys("index/"))) == 3
+    objects.reset()
+    reader.update("req_y00001", applied)  # from now on the document says: no LIST
+    assert objects.calls == {"put": 4, "delete_many": 1}
+    assert len(list(objects.list_keys("index/"))) == 3
+
+
+def test_an_archived_request_is_remembered_as_archived() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    store = _store(objects)
+    store.create(make_request("req_z00001"))
+    store.archive("req_z00001")
+    objects.reset()
+    assert store.recent("req_z00001").archived_at is not None  # a late webhook: no read
+    assert objects.calls == {}
+    with pytest.raises(RequestArchived):
+        store.update("req_z00001", applied)  # never written again: judged on what is stored
+    assert objects.calls == {"get": 2}  # requests/ (gone), then history/
+
+
+def test_archive_of_a_remembered_request_skips_its_read_and_survives_a_stale_memory() -> None:
+    objects = CountingObjectStore(InMemoryObjectStore())
+    mine, theirs = _store(objects), _store(objects)
+    mine.create(make_request("req_z00002"))
+    objects.reset()
+    frozen = mine.archive("req_z00002")  # freeze PUT (no GET first), history PUT, delete
+    assert frozen.archived_at is not None and objects.calls.get("get", 0) == 0
+    mine.create(make_request("req_z00003"))
+    theirs.archive("req_z00003")  # another process archives it: ``mine`` still remembers it active
+    again = mine.archive("req_z00003")
+    assert again.archived_at is not None and again.version == theirs.get("req_z00003").version
+    assert [r.id for r in _store(objects).rows()] == []
+
+
+def test_rows_written_by_the_previous_layout_list_once_and_leave_with_their_next_change() -> None:
+    objects = InMemoryObjectStore()
+    store = _store(objects)
+    store.create(make_request("req_v00001"))
+    store.create(make_request("req_v00002", minutes=1))
+    # The previous layout also listed active requests under ``all/`` (the settle's ledger).
+    for request_id in ("req_v00001", "req_v00002"):
+        row = next(r for r in store.rows() if r.id == request_id)
+        for key, body in store.index.entries_of(row, legacy=True).items():
+            objects.put(key, body)
+    legacy = [k for k in _index_keys(objects) if k.startswith("index/v2/all/")]
+    assert len(legacy) == 2
+    # ``include_archived`` reads ``active/`` and ``all/``: each request once.
+    assert [r.id for r in store.rows(ListFilter(include_archived=True))] == ["req_v00002", "req_v00001"]
+    # Its next listed change deletes the ``all/`` key too (a document naming its entries)...
+    store.update("req_v00001", failed_plan)
+    assert len([k for k in _index_keys(objects) if k.startswith("index/v2/all/")]) == 1
+    # ...and so does the settle of a document from before ``listed``.
+    found = objects.get("requests/req_v00002.json")
+    assert found is not None
+    doc = json.loads(found.body)
+    doc.pop("listed")
+    objects.put("requests/req_v00002.json", json.dumps(doc).encode())
+    _store(objects).update("req_v00002", failed_plan)
+    assert [k for k in _index_keys(objects) if k.startswith("index/v2/all/")] == []
+    assert len(_index_keys(objects)) == 6
+    assert [(r.id, r.status) for r in store.rows(ListFilter(include_archived=True))] == [
+        ("req_v00002", "failed"),
+        ("req_v00001", "failed"),
+    ]
+    store.archive("req_v00001")  # archived rows live in ``all/``
+    assert [r.id for r in store.rows()] == ["req_v00002"]
+    assert [r.id for r in store.rows(ListFilter(include_archived=True))] == ["req_v00002", "req_v00001"]
