@@ -240,7 +240,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         requests=requests,
         sync=sync,
         queries=queries,
-        drift=given.get("drift") or DriftService(store, audit, notifier, clock),
+        drift=given.get("drift") or DriftService(store, audit, notifier, clock, bus=bus),
         intake=intake,
         bus=bus,
     )

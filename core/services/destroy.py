@@ -48,11 +48,11 @@ from core.domain.operation import (
 )
 from core.domain.request import CleanupPr, PreparedDestroy, PullRequestRef, Request
 from core.domain.status import Status
-from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
+from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.approval_check import standing_of
-from core.services.command_base import transition
+from core.services.command_base import destroy_dispatched, transition
 from core.services.commands import digest
 from core.services.operations import Paused, operation_of
 from module_registry.definition import DestroyGuard
@@ -172,6 +172,12 @@ class DestroyFlow:
                 r.approval, r.plan, r.cost, r.plan_run = None, None, None, None
                 r.merged_sha, r.apply_run, r.applied_at, r.apply_triggered_at = None, None, None, None
 
+            requested = NewEvent(
+                name="destroy_prepare_requested",
+                actor=actor.id,
+                source=source,
+                data={"fields": fields, "pr": info.number, "url": info.url},
+            )
             request = svc._ops.record(
                 rid,
                 PrepareDestroyOp,
@@ -180,33 +186,28 @@ class DestroyFlow:
                 change=switched,
                 timeline="Prepare destroy: change opened",
                 actor=actor.id,
-            )
-            svc._audit.record(
-                rid,
-                "destroy_prepare_requested",
-                actor=actor.id,
-                source=source,
-                data={"fields": fields, "pr": info.number, "url": info.url},
+                events=[requested],
             )
         request = svc._dispatch(request, PrepareDestroyOp, key, "plan", ref=branch, actor=actor.id)
-        request = svc._ops.record(rid, PrepareDestroyOp, key, finish=True)
         lifted = ", ".join(f"{f} → {_value(v)}" for f, v in sorted(fields.items()))
-        pr = request.prepared_destroy
-        svc._notifier.request_changed(
-            request,
-            Transition(
-                event="destroy_prepare",
-                previous_status=before.value,
-                status=derive_status(request).value,
-                actor=actor.id,
-                message=(
-                    f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and applied "
-                    "like any change; Destroy is offered once it is applied."
-                ),
-                run_url=pr.pr_url if pr else None,
-            ),
-        )
-        return request
+
+        def told(_w: Status, r: Request) -> list[Transition]:
+            pr = r.prepared_destroy
+            return [
+                Transition(
+                    event="destroy_prepare",
+                    previous_status=before.value,
+                    status=derive_status(r).value,
+                    actor=actor.id,
+                    message=(
+                        f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and "
+                        "applied like any change; Destroy is offered once it is applied."
+                    ),
+                    run_url=pr.pr_url if pr else None,
+                )
+            ]
+
+        return svc._ops.record(rid, PrepareDestroyOp, key, finish=True, tell=told)
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -366,30 +367,29 @@ class DestroyFlow:
         if standing.satisfies is False:
             said = ReviewWanted(head=head, required=standing.required_approvals, via=standing.via)
             if operation_of(request, DestroyOp, key).steps.removal_review_wanted != said:
+                waiting = NewEvent(
+                    name="destroy_waiting_review",
+                    actor=actor.id,
+                    source="tfpilot",
+                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
+                )
                 request = svc._ops.record(
                     rid,
                     DestroyOp,
                     key,
                     lambda op: op.steps.set(removal_review_wanted=said),
                     timeline="Removal PR needs a review",
-                )
-                svc._audit.record(
-                    rid,
-                    "destroy_waiting_review",
-                    actor=actor.id,
-                    source="tfpilot",
-                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
-                )
-                svc._notifier.request_changed(
-                    request,
-                    Transition(
-                        event="destroy_review_needed",
-                        previous_status=before.value,
-                        status=derive_status(request).value,
-                        actor=actor.id,
-                        run_url=pr.url,
-                        approval=standing,
-                    ),
+                    events=[waiting],
+                    tell=lambda _w, r: [
+                        Transition(
+                            event="destroy_review_needed",
+                            previous_status=before.value,
+                            status=derive_status(r).value,
+                            actor=actor.id,
+                            run_url=pr.url,
+                            approval=standing,
+                        )
+                    ],
                 )
             request, _paused = svc._ops.pause(rid, DestroyOp, key, lambda r: False)
             return request, False
@@ -400,33 +400,22 @@ class DestroyFlow:
 
     def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
-        svc, rid = self._svc, request.id
-
-        def dispatched(info: RunInfo | None) -> None:
-            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
-            svc._audit.record(
-                rid,
-                "destroy_dispatched",
-                actor=actor.id,
-                source=source,
-                data={**data, "workflow": svc._workflows.destroy},
-            )
-
+        svc = self._svc
         seen: dict[str, Status] = {}
-        request = svc._dispatch(
+        return svc._dispatch(
             request,
             DestroyOp,
             key,
             "destroy",
             ref=request.target_base or "main",
             actor=actor.id,
-            on_run=dispatched,
             observed=seen,
+            # Committed with the write recording the run, so the audit trail is never behind it.
             tell=lambda _w, r: [
-                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)
+                destroy_dispatched(r, actor.id, source, svc._workflows.destroy),
+                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True),
             ],
         )
-        return request
 
     def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
         """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
@@ -492,28 +481,31 @@ class DestroyFlow:
         pr = _removal_pr(request, key)
         said = CleanupBlocked(head=pr.head, reason=blocked.reason)
         if operation_of(request, DestroyOp, key).steps.removal_blocked != said:
-            request = svc._ops.record(
-                rid, DestroyOp, key, lambda op: op.steps.set(removal_blocked=said), timeline="Removal PR blocked"
-            )
-            svc._audit.record(
-                rid,
-                "destroy_blocked",
+            refused = NewEvent(
+                name="destroy_blocked",
                 actor=actor.id,
                 source="tfpilot",
                 data={"number": pr.number, "reason": blocked.reason, "message": str(blocked)[:500]},
             )
-            svc._notifier.request_changed(
-                request,
-                Transition(
-                    event="destroy_blocked",
-                    previous_status=derive_status(request).value,
-                    status=derive_status(request).value,
-                    actor=actor.id,
-                    message=str(blocked)[:500],
-                    run_url=pr.url,
-                    blocked=blocked.reason,
-                    required_approvals=blocked.required_approvals,
-                ),
+            request = svc._ops.record(
+                rid,
+                DestroyOp,
+                key,
+                lambda op: op.steps.set(removal_blocked=said),
+                timeline="Removal PR blocked",
+                events=[refused],
+                tell=lambda _w, r: [
+                    Transition(
+                        event="destroy_blocked",
+                        previous_status=derive_status(r).value,
+                        status=derive_status(r).value,
+                        actor=actor.id,
+                        message=str(blocked)[:500],
+                        run_url=pr.url,
+                        blocked=blocked.reason,
+                        required_approvals=blocked.required_approvals,
+                    )
+                ],
             )
         svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request
@@ -522,9 +514,7 @@ class DestroyFlow:
         """Destroyed and its removal merged: the document moves to ``history/``."""
         if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
             return request
-        archived = self._svc._store.archive(request.id)
-        self._svc._audit.record(request.id, "archived", source=source, data={"to": f"history/{request.id}.json"})
-        return archived
+        return self._svc._bus.archive(self._svc._store, request, source=source)
 
 
 def _removal_pr(request: Request, key: str) -> RemovalPr:

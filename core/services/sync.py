@@ -157,7 +157,7 @@ class SyncService:
         if current.archived_at is not None:
             return SyncOutcome(request_id=fact.request_id, changed=False, reason="request is archived")
         extras = self._extras(current, [fact])
-        facts = with_reports(current, [fact], self._code_host, repo_of(current), self._audit)
+        facts = with_reports(current, [fact], self._code_host, repo_of(current), self._bus)
         return self._fold_and_store(current.id, facts, extras, source=source, actor=_actor_of(fact))
 
     # -- reconciler ------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class SyncService:
         reads = dict(current.code_host_reads)
         if repo is not None:
             facts = with_reports(
-                current, self._read_remembering(current, repo, reads), self._code_host, repo, self._audit
+                current, self._read_remembering(current, repo, reads), self._code_host, repo, self._bus
             )
         extras = self._extras(current, facts)
         new_reads = reads if reads != current.code_host_reads else None
@@ -281,9 +281,7 @@ class SyncService:
         try:
             doc = self._code_host.get_plan_json(repo, run_id, request.id)
         except CodeHostError as exc:
-            self._audit.record(
-                request.id, "plan_output_unavailable", source="github", data={"runId": run_id, "error": str(exc)}
-            )
+            self._note(request, "plan_output_unavailable", run_id, str(exc))
             return None
         if doc is None:
             return None
@@ -291,9 +289,7 @@ class SyncService:
             summary = self._summarize(doc)
             text = self._plan_text(doc)
         except ValueError as exc:  # InvalidPlan: the artifact is not a plan
-            self._audit.record(
-                request.id, "plan_output_invalid", source="github", data={"runId": run_id, "error": str(exc)}
-            )
+            self._note(request, "plan_output_invalid", run_id, str(exc))
             return None
         cost = None
         try:
@@ -313,6 +309,12 @@ class SyncService:
             preview=preview,
             preview_reason=reason if preview and isinstance(reason, str) else None,
         )
+
+    def _note(self, request: Request, name: str, run_id: int, error: str) -> None:
+        """A plan output that could not be used: recorded once per run and document version read
+        (read before the write, which may write nothing)."""
+        note = NewEvent(name=name, source="github", data={"runId": run_id, "error": error})
+        self._bus.record(request.id, note, version=request.version, key=str(run_id))
 
     def _fold_and_store(
         self,
@@ -379,7 +381,7 @@ class SyncService:
         self._bus.handle(stored)
         if not state.wrote or before is None or after is None:
             if archive:
-                self._archive(request_id, source)
+                self._bus.archive(self._store, stored, source=source)
             return SyncOutcome(
                 request_id=request_id,
                 changed=False,
@@ -388,7 +390,7 @@ class SyncService:
                 reason=reasons,
             )
         if archive:
-            self._archive(request_id, source)
+            self._bus.archive(self._store, stored, source=source)
         return SyncOutcome(
             request_id=request_id,
             changed=True,
@@ -435,11 +437,6 @@ class SyncService:
                 out[i] = found
             return out  # the first new failure is the one told
         return out
-
-    def _archive(self, request_id: str, source: str) -> None:
-        """Move a destroyed request to ``history/`` (idempotent in the store)."""
-        self._store.archive(request_id)
-        self._audit.record(request_id, "archived", source=source, data={"to": f"history/{request_id}.json"})
 
 
 def _reasons(folded: Sequence[Folded], synced: bool) -> str:
