@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
-from core.domain.events import NewEvent
+from core.domain.events import NewEvent, Reason
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import derive_status, run_failed
 from core.domain.operation import (
@@ -212,7 +212,7 @@ class CleanupDestroy(Dispatching):
             else:
                 op.steps.cleanup_run = run
 
-        files = ", ".join(request.target_files) or f"tfpilot_{rid}.tf"
+        files = list(request.target_files) or [f"tfpilot_{rid}.tf"]
         requested = NewEvent(
             name="destroy_requested",
             actor=actor.id,
@@ -233,9 +233,8 @@ class CleanupDestroy(Dispatching):
                     previous_status=before.value,
                     status=derive_status(r).value,
                     actor=actor.id,
-                    message=(
-                        f"The cleanup workflow removes {files} on {cleanup_branch(rid)} and opens a pull request; "
-                        "TfPilot merges it, then runs destroy."
+                    reasons=(
+                        Reason(code="cleanup_destroy_requested", data={"files": files, "branch": cleanup_branch(rid)}),
                     ),
                     run_url=run.url,
                 )
@@ -390,7 +389,7 @@ class CleanupDestroy(Dispatching):
                     previous_status=before.value,
                     status=derive_status(r).value,
                     actor=actor.id,
-                    message=f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.",
+                    reasons=(Reason(code="destroy_stopped", data={"error": error}),),
                     run_url=r.cleanup_pr.url if r.cleanup_pr else None,
                 )
             ],

@@ -35,7 +35,7 @@ from core.domain.destroy import (
     removal_branch,
     removal_stage,
 )
-from core.domain.events import NewEvent
+from core.domain.events import NewEvent, Reason
 from core.domain.lifecycle import derive_status
 from core.domain.operation import (
     BranchStep,
@@ -189,7 +189,7 @@ class DestroyFlow:
                 events=[requested],
             )
         request = svc._dispatch(request, PrepareDestroyOp, key, "plan", ref=branch, actor=actor.id)
-        lifted = ", ".join(f"{f} → {_value(v)}" for f, v in sorted(fields.items()))
+        lifted = [[f, v] for f, v in sorted(fields.items())]
 
         def told(_w: Status, r: Request) -> list[Transition]:
             pr = r.prepared_destroy
@@ -199,9 +199,8 @@ class DestroyFlow:
                     previous_status=before.value,
                     status=derive_status(r).value,
                     actor=actor.id,
-                    message=(
-                        f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and "
-                        "applied like any change; Destroy is offered once it is applied."
+                    reasons=(
+                        Reason(code="destroy_prepare", data={"number": pr.pr_number if pr else "?", "lifted": lifted}),
                     ),
                     run_url=pr.pr_url if pr else None,
                 )
@@ -332,10 +331,11 @@ class DestroyFlow:
                     previous_status=before.value,
                     status=derive_status(r).value,
                     actor=actor.id,
-                    message=(
-                        f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
-                        f"runs on {base} with the file still there; the PR is merged only after the destroy "
-                        "succeeded."
+                    reasons=(
+                        Reason(
+                            code="removal_destroy_requested",
+                            data={"number": info.number, "files": files, "base": base},
+                        ),
                     ),
                     run_url=info.url,
                 )
@@ -528,12 +528,6 @@ def _requester(request: Request) -> str:
     if request.requester is None:
         return "unknown"
     return request.requester.email or request.requester.id
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _repo(request: Request) -> RepoRef:

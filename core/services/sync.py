@@ -476,28 +476,29 @@ def _tell(
         run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
         message = reasons if failed is None else f"{reasons}: {failed.text}"
         # A PR closed or re-opened in the same change is said in this one reply.
-        asides = [f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES]
+        asides = tuple(f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES)
         told.append(
             Transition(
                 event="approval_voided" if voided else "plan_ready" if drift_planned else STATUS_EVENTS[after],
                 previous_status=before.value,
                 status=after.value,
                 actor=actor,
-                message=" ".join([message, *asides])[:500],
+                message=message[:500],
+                reasons=asides,
                 run_url=(failed.url if failed else None) or run_url,
             )
         )
     for item in folded:
         if item.notice is None or (status_told and item.notice[0] in _ASIDE_NOTICES):
             continue
-        event, message = item.notice
+        event, reason = item.notice
         told.append(
             Transition(
                 event=event,
                 previous_status=before.value,
                 status=after.value,
                 actor=actor,
-                message=message[:500],
+                reasons=(reason,),
                 run_url=item.run_url,
             )
         )
