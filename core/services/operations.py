@@ -324,17 +324,26 @@ class Operations:
         op_type = OPERATION_TYPES.get(kind, OperationBase)
         now = self._clock.now()
 
+        wrote: list[bool] = []
+
         def mutate(request: Request) -> Request | None:
+            wrote.clear()
             op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
             op.fail(error)
             emit_all(request, events, at=now)
             request.updated_at = now
+            wrote.append(True)
             return request
 
         try:
-            self.update(request_id, mutate)
+            stored = self.update(request_id, mutate)
         except Exception:
             # The lease then expires on its own (LEASE); the original error still propagates.
             log.exception("could not record the failure of %s operation %s on %s", kind, key, request_id)
+            return
+        if not wrote:
+            # The operation ended meanwhile (nothing to write): its events are still said, once.
+            for new in events:
+                self._bus.record(request_id, new, version=stored.version, key=key, at=now)

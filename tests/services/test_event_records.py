@@ -137,3 +137,12 @@ def test_archiving_handles_pending_events_before_the_move_and_records_once(world
     assert all(e.name in names for e in archived.outbox if e.audit)
     world.requests._bus.archive(world.store, archived, source="reconciler")
     assert world.events(request.id).count("archived") == 1
+
+
+def test_a_failure_with_no_operation_left_to_fail_is_still_recorded_once(world: World) -> None:
+    request = approved(world)
+    failed = NewEvent(name="merge_failed", source="tfpilot", data={"error": "boom"})
+    for _ in range(2):  # no such unfinished operation: nothing to write, the record still made once
+        world.requests._ops.fail(request.id, "merge", "merge:gone", "boom", events=[failed])
+    assert world.events(request.id).count("merge_failed") == 1
+    assert world.get(request.id).version == request.version
