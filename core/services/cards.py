@@ -28,5 +28,15 @@ def card_at(ts: str) -> Mutation:
 
 class CardCommands(CommandBase):
     def record_card(self, request_id: str, ts: str) -> Request:
-        """Record the ``ts`` of the request's card (idempotent)."""
-        return self._ops.update(request_id, card_at(ts))
+        """Record the ``ts`` of the request's card (idempotent).
+
+        Called by the notifier while the bus runs a notice: the write prunes the events handled
+        (as every engine write) but runs none itself, since the bus is still going through that
+        document's events in order (and the notifier holds the request's card lock)."""
+        record = card_at(ts)
+
+        def mutate(request: Request) -> Request | None:
+            self._bus.prune(request)
+            return record(request)
+
+        return self._store.update(request_id, mutate)

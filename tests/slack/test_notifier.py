@@ -22,8 +22,8 @@ from tests.slack.fake_slack import FakeSlack
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def _request(store: MemoryRequestStore, **extra) -> Request:
-    request = Request(
+def _request_doc(**extra) -> Request:
+    return Request(
         id="req_notify000001",
         project="core",
         environment="dev",
@@ -34,7 +34,10 @@ def _request(store: MemoryRequestStore, **extra) -> Request:
         slack=SlackThread(team_id="T111", channel="C0CARDS01"),
         **extra,
     )
-    return store.create(request)
+
+
+def _request(store: MemoryRequestStore, **extra) -> Request:
+    return store.create(_request_doc(**extra))
 
 
 def _recorder(store: MemoryRequestStore) -> Any:
@@ -252,3 +255,40 @@ def test_the_card_ts_is_recorded_by_the_engine_command(fake_slack: FakeSlack) ->
     stored = graph.store.get(created.id)
     assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 1
     assert graph.requests.record_card(created.id, stored.slack.ts).version == stored.version  # idempotent
+
+
+def test_the_bus_notifier_records_the_card_without_running_the_write_s_events_again(fake_slack: FakeSlack) -> None:
+    """The root wires the Slack notifier to ``record_card``: recording the ts while the bus runs
+    a notice neither re-enters the bus (the card lock is held) nor reorders the replies."""
+    from tests.services.conftest import create_cmd, service_graph
+
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    graph = service_graph(notifier=notifier)
+    created = graph.requests.create(create_cmd(slack=SlackThread(team_id="T111", channel="C0CARDS01")))
+    stored = graph.store.get(created.id)
+    cards = [c for c in fake_slack.of("chat.postMessage") if "thread_ts" not in c.params]
+    assert len(cards) == 1 and stored.slack is not None and stored.slack.ts
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.params.get("thread_ts") == stored.slack.ts]
+    assert replies and graph.audit.names(created.id).count("plan_dispatched") == 1  # type: ignore[attr-defined]
+
+
+def test_two_notices_of_one_write_post_one_card_and_their_replies_in_order(fake_slack: FakeSlack) -> None:
+    from core.domain.events import emit_all, notice
+    from tests.services.conftest import service_graph
+
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    graph = service_graph(notifier=notifier)
+    request = graph.store.create(_request_doc())
+    now = graph.clock.now()
+
+    def two_notices(current: Request) -> Request:
+        emit_all(current, [notice(_t("created")), notice(_t("planning"))], at=now)
+        return current
+
+    stored = graph.store.update(request.id, two_notices)
+    assert graph.requests._bus.handle(stored) == 2  # the card's ts recorded in between, no re-entry
+    posts = fake_slack.of("chat.postMessage")
+    assert len([c for c in posts if "thread_ts" not in c.params]) == 1
+    ts = graph.store.get(request.id).slack.ts  # type: ignore[union-attr]
+    assert [c.params.get("thread_ts") for c in posts[1:]] == [ts, ts]
+    assert graph.store.get(request.id).outbox  # the events stay for a later write to prune
