@@ -216,6 +216,10 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
     # the resume of a destroy still waiting refreshes it from the code host (a lost webhook).
     bus.on_resume(requests.resume)
     bus.on_refresh(sync.sync)
+    # The Slack notifier hands a posted card's ts back as a command (it never writes the document).
+    on_card = getattr(notifier, "on_card", None)
+    if callable(on_card):
+        on_card(requests.record_card)
     # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
@@ -240,7 +244,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         requests=requests,
         sync=sync,
         queries=queries,
-        drift=given.get("drift") or DriftService(store, audit, notifier, clock),
+        drift=given.get("drift") or DriftService(store, audit, notifier, clock, bus=bus),
         intake=intake,
         bus=bus,
     )

@@ -2,8 +2,12 @@
 request's card (the parent message of its thread) current and posts one short reply in the
 thread; a plan too long to quote is uploaded into the thread as a file.
 
-The first notification posts the card and records its ts in the request (``slack.ts``); later
-ones ``chat.update`` it. A card that can no longer be edited is posted again. Rate limits
+The notifier renders the document it is handed (the committed one, from the ``MessageBus``) and
+never writes it: the first notification posts the card and hands its ts to ``record_card`` (the
+composition root wires ``RequestService.record_card``, an engine write of ``slack.ts``); later
+ones ``chat.update`` it. The ts this process posted is remembered, so a document committed before
+the ts was recorded never posts a second card. A card that can no longer be edited is posted
+again. Only the backlog of missed renders reads the current document (``store``). Rate limits
 (429 with ``Retry-After``), Slack's 5xx and connection errors are retried by the client's
 slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
 failures are logged, and a notification that failed is recorded and rendered again later
@@ -85,8 +89,11 @@ class SlackNotifier:
         installation_store: InstallationStore | None = None,
         approvals_channel: Callable[[Request], str | None] | None = None,
         dm_approvers: Sequence[str] | None = None,
+        record_card: Callable[[str, str], object] | None = None,
     ) -> None:
         self._client = client
+        self._record_card = record_card
+        self._cards: dict[str, str] = {}  # request id -> the card ts this process posted
         self._approvers = list(approvers)
         self._store = store
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
@@ -102,6 +109,10 @@ class SlackNotifier:
             store=store,
             once=self._once,
         )
+
+    def on_card(self, record_card: Callable[[str, str], object] | None) -> None:
+        """Where a posted card's ts goes (the composition root: ``RequestService.record_card``)."""
+        self._record_card = record_card
 
     # --- Notifier ------------------------------------------------------------------------
     def request_changed(self, request: Request, transition: Transition) -> None:
@@ -169,28 +180,19 @@ class SlackNotifier:
             return self._client
         return client_like(self._client, bot.bot_token)
 
-    def _current(self, request: Request) -> Request:
-        if self._store is None:
-            return request
-        try:
-            fresh = self._store.get(request.id)
-        except Exception:
-            return request
-        # Never render an older document than the one the service handed over.
-        return fresh if fresh.version >= request.version else request
+    def _card_ts(self, request: Request) -> str | None:
+        # A document committed before this process recorded its card's ts still has none.
+        recorded = request.slack.ts if request.slack is not None else None
+        return recorded or self._cards.get(request.id)
 
     def _record_ts(self, request_id: str, ts: str) -> None:
-        if self._store is None:
+        if len(self._cards) > 10_000:
+            self._cards.clear()
+        self._cards[request_id] = ts
+        if self._record_card is None:
             return
-
-        def mutate(current: Request) -> Request | None:
-            if current.slack is None or current.slack.ts == ts:
-                return None
-            current.slack.ts = ts
-            return current
-
         try:
-            self._store.update(request_id, mutate)
+            self._record_card(request_id, ts)
         except Exception:
             log.exception("recording the card ts of %s failed", request_id)
 
@@ -206,18 +208,17 @@ class SlackNotifier:
         if slack is None:
             return None
         with self._lock(request.id):
-            current = self._current(request)
-            ts = current.slack.ts if current.slack is not None else None
+            ts = self._card_ts(request)
             if ts is None:
-                return self._post_card(client, current, slack.channel)
-            card = request_card(current)
+                return self._post_card(client, request, slack.channel)
+            card = request_card(request)
             try:
                 client.chat_update(channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
             except SlackApiError as error:
                 if error.response.get("error") not in _REPOST_ERRORS:
                     raise
                 log.warning("card of %s cannot be updated (%s): posting it again", request.id, error.response["error"])
-                return self._post_card(client, current, slack.channel)
+                return self._post_card(client, request, slack.channel)
             return ts
 
     def _notify(self, request: Request, transition: Transition) -> None:
@@ -240,9 +241,15 @@ class SlackNotifier:
         try:
             client = self._client_for(request.slack.team_id)
             with self._lock(request.id):
-                self._copies.sync(client, self._current(request), transition)
+                self._copies.sync(client, self._with_card(request), transition)
         except Exception:
             log.exception("copies of the card of %s (%s) failed", request.id, transition.event)
+
+    def _with_card(self, request: Request) -> Request:
+        ts = self._card_ts(request)
+        if request.slack is None or ts == request.slack.ts:
+            return request
+        return request.model_copy(update={"slack": request.slack.model_copy(update={"ts": ts})})
 
     def _upload_plan(self, client: WebClient, request: Request, channel: str, ts: str) -> None:
         attachment = plan_file(request)

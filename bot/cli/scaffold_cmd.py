@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import SettingsError, load_settings
-from core.domain.scaffold import HELPER_PATH, InvalidScaffold, ScaffoldOptions, scaffold_files
-from core.domain.scaffold_envs import environments_from_map
+from core.scaffold.envs import environments_from_map
+from core.scaffold.generator import HELPER_PATH, InvalidScaffold, ScaffoldOptions, scaffold_files
 from module_registry.errors import ModuleRegistryError
 from module_registry.projects import load_projects
 

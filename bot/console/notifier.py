@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.console.presenter import Presenter, Rendered
+from bot.views.reasons import transition_text
 from core.domain.lifecycle import derive_status
 from core.domain.request import Request
 from core.domain.status import meta
@@ -48,8 +49,9 @@ def fallback_card(request: Request) -> dict[str, Any]:
 
 def fallback_reply(request: Request, transition: Transition, **_: Any) -> dict[str, Any]:
     text = f"{transition.event}: {transition.previous_status or '-'} → {transition.status}"
-    if transition.message:
-        text += f"\n> {transition.message}"
+    said = transition_text(transition)
+    if said:
+        text += f"\n> {said}"
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 

@@ -17,6 +17,7 @@ from bot.views.card import button_confirmation, card_actions
 from bot.views.ids import CardRef, card_action_id
 from bot.views.limits import BUTTON_TEXT, FILE_THRESHOLD, SECTION_TEXT, clip, escape, mrkdwn, plain
 from bot.views.protection_text import approval_lines, block_fix, block_reason, removal_review_lines
+from bot.views.reasons import transition_text
 from bot.views.run_report import diagnostics_lines, outputs_lines
 from core.domain.policy import Action
 from core.domain.request import Request
@@ -224,8 +225,9 @@ def transition_reply(request: Request, transition: Transition, *, approvers: Seq
         lines.extend(["Outputs:", *outputs_lines(request)])
     if transition.event != "destroy_review_needed":
         lines.extend(approval_lines(transition.approval, request.target_base or "main"))
-    if transition.message:
-        lines.append(f"> {escape(clip(transition.message, 500))}")
+    said = transition_text(transition)
+    if said:
+        lines.append(f"> {escape(clip(said, 500))}")
     if transition.event in AWAITING_APPROVAL:
         requester_id = request.requester.id if request.requester else None
         mentions = approver_mentions(approvers, exclude=requester_id)

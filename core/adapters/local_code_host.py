@@ -81,7 +81,7 @@ def default_seed(
 ) -> dict[str, str]:
     """The files of a new infra repository: what ``tfpilot scaffold infra-repo`` writes for
     these environments and workflow file names."""
-    from core.domain.scaffold import ScaffoldOptions, scaffold_files
+    from core.scaffold.generator import ScaffoldOptions, scaffold_files
     from module_registry import infra_modules
 
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,8 +27,33 @@ if TYPE_CHECKING:
     from core.domain.request import Request
 
 
+# Why a notice is told, as a code and its data: the sentence people read is written by the views
+# (``bot.views.reasons``), never in core.
+ReasonCode = Literal[
+    "pr_closed",  # number: the request's PR was closed without merging
+    "pr_reopened",  # number
+    "destroy_stopped",  # error: the destroy attempt ended before destroying anything
+    "cleanup_destroy_requested",  # files, branch: the legacy cleanup workflow was dispatched
+    "removal_destroy_requested",  # number, files, base: the removal PR was opened
+    "destroy_prepare",  # number, lifted: [[field, value], ...]: the prepare PR was opened
+]
+
+
+class Reason(BaseModel):
+    """One typed reason of a notice (see ``ReasonCode`` for each code's data)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: ReasonCode
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class Transition(BaseModel):
-    """What to tell people: the status move and the event that caused it (the Notifier's input)."""
+    """What to tell people: the status move and the event that caused it (the Notifier's input).
+
+    ``message`` carries text that came from outside or is itself data (GitHub's refusal, a drift
+    summary, what the fold of a fact did); ``reasons`` are TfPilot's own, rendered by the views
+    after the message."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -39,6 +64,7 @@ class Transition(BaseModel):
     status: str
     actor: str | None = None
     message: str | None = None
+    reasons: tuple[Reason, ...] = ()
     run_url: str | None = None
     # approve: whether this approval satisfies the base branch's required reviews.
     approval: ApprovalStanding | None = None

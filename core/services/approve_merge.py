@@ -174,14 +174,8 @@ class ApproveMergeCommands(CommandBase):
         try:
             result = self._code_host.merge_pull_request(repo, number, sha=sha, title=pr_text.title(request))
         except MergeBlocked as blocked:
-            self._audit.record(
-                rid,
-                "merge_blocked",
-                actor=actor.id,
-                source=source,
-                data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
-            )
-            # Nothing changed on the request (the failure is recorded by ``_guard``): told at once.
+            # Nothing changed on the request (the failure is recorded by ``_guard``): recorded and
+            # told once for this version and commit, so a retried click says it once.
             told = transition(
                 request,
                 "merge_blocked",
@@ -191,11 +185,18 @@ class ApproveMergeCommands(CommandBase):
                 blocked=blocked.reason,
                 required_approvals=blocked.required_approvals,
             )
-            if told is not None:
-                self._notifier.request_changed(request, told)
+            refused = NewEvent(
+                name="merge_blocked",
+                actor=actor.id,
+                source=source,
+                data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
+                notice=told,
+            )
+            self._bus.record(rid, refused, version=request.version, key=sha, request=request)
             raise
         if not result.merged:
-            self._audit.record(rid, "merge_failed", actor=actor.id, source=source, data={"message": result.message})
+            refused = NewEvent(name="merge_failed", actor=actor.id, source=source, data={"message": result.message})
+            self._bus.record(rid, refused, version=request.version, key=sha, request=request)
             raise CodeHostError(f"GitHub did not merge PR #{number}: {result.message or 'no reason given'}")
         now = self._clock.now()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
+from core.domain.events import NewEvent, Reason
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import derive_status, run_failed
 from core.domain.operation import (
@@ -23,10 +24,10 @@ from core.domain.operation import (
 from core.domain.policy import Action, Actor
 from core.domain.request import CleanupPr, Request, RunRef
 from core.domain.status import Status
-from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
+from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import repo_ref, set_fields, transition
+from core.services.command_base import destroy_dispatched, repo_ref, set_fields, transition
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
 from core.services.operations import CleanupStage, Paused, cleanup_stage, operation_of, pending
@@ -87,7 +88,7 @@ class CleanupDestroy(Dispatching):
             if request.operation("destroy", key) is None:
                 refusal = guard_refusal(self._destroy_flow.guards(request))
                 if refusal is not None:
-                    self._gate.refuse(request_id, "destroy", actor, refusal, source)
+                    self._gate.refuse(request_id, "destroy", actor, refusal, source, version=request.version)
         return self._operate(
             request_id,
             Action.DESTROY,
@@ -172,18 +173,6 @@ class CleanupDestroy(Dispatching):
                     request, key, before, actor, f"cleanup PR #{_cleanup_number(request)} was closed without merging"
                 )
 
-        def dispatched(info: RunInfo | None) -> None:
-            # Logged before the run is recorded, so the audit trail is never behind a status of
-            # destroying (after a crash right here, a resume logs it again: at least once).
-            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
-            self._audit.record(
-                rid,
-                "destroy_dispatched",
-                actor=actor.id,
-                source=source,
-                data={**data, "workflow": self._workflows.destroy},
-            )
-
         seen: dict[str, Status] = {}
         return self._dispatch(
             request,
@@ -192,11 +181,12 @@ class CleanupDestroy(Dispatching):
             "destroy",
             ref=base,
             actor=actor.id,
-            on_run=dispatched,
             observed=seen,
             finish=True,
+            # Committed with the write recording the run, so the audit trail is never behind it.
             tell=lambda _w, r: [
-                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)
+                destroy_dispatched(r, actor.id, source, self._workflows.destroy),
+                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True),
             ],
         )
 
@@ -222,30 +212,34 @@ class CleanupDestroy(Dispatching):
             else:
                 op.steps.cleanup_run = run
 
-        request = self._ops.record(rid, DestroyOp, key, step, timeline="Destroy requested", actor=actor.id)
-        files = ", ".join(request.target_files) or f"tfpilot_{rid}.tf"
-        self._audit.record(
-            rid,
-            "destroy_requested",
+        files = list(request.target_files) or [f"tfpilot_{rid}.tf"]
+        requested = NewEvent(
+            name="destroy_requested",
             actor=actor.id,
             source=source,
             data={"workflow": self._workflows.cleanup, "runId": run.run_id, "url": run.url},
         )
-        self._notifier.request_changed(
-            request,
-            Transition(
-                event="destroy_requested",
-                previous_status=before.value,
-                status=derive_status(request).value,
-                actor=actor.id,
-                message=(
-                    f"The cleanup workflow removes {files} on {cleanup_branch(rid)} and opens a pull request; "
-                    "TfPilot merges it, then runs destroy."
-                ),
-                run_url=run.url,
-            ),
+        return self._ops.record(
+            rid,
+            DestroyOp,
+            key,
+            step,
+            timeline="Destroy requested",
+            actor=actor.id,
+            events=[requested],
+            tell=lambda _w, r: [
+                Transition(
+                    event="destroy_requested",
+                    previous_status=before.value,
+                    status=derive_status(r).value,
+                    actor=actor.id,
+                    reasons=(
+                        Reason(code="cleanup_destroy_requested", data={"files": files, "branch": cleanup_branch(rid)}),
+                    ),
+                    run_url=run.url,
+                )
+            ],
         )
-        return request
 
     def _merge_cleanup(self, request: Request, key: str, actor: Actor, source: str) -> Request:
         """Merge the cleanup PR at the head its fact reported (a moved head is refused)."""
@@ -271,7 +265,7 @@ class CleanupDestroy(Dispatching):
             if r.cleanup_pr is not None and r.cleanup_pr.number == number:
                 r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
 
-        request = self._ops.record(
+        return self._ops.record(
             rid,
             DestroyOp,
             key,
@@ -279,11 +273,12 @@ class CleanupDestroy(Dispatching):
             change=merged,
             timeline="Cleanup PR merged",
             actor=actor.id,
+            events=[
+                NewEvent(
+                    name="cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
+                )
+            ],
         )
-        self._audit.record(
-            rid, "cleanup_pr_merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha}
-        )
-        return request
 
     def _review_cleanup(
         self, request: Request, key: str, repo: RepoRef, number: int, head: str, actor: Actor
@@ -301,9 +296,10 @@ class CleanupDestroy(Dispatching):
                 repo, number, commit_sha=head, body=pr_text.cleanup_review_body(request, who=actor.name or actor.id)
             )
         except CodeHostError as exc:
-            self._audit.record(
-                request.id, "cleanup_review_refused", actor=actor.id, source="tfpilot", data={"error": str(exc)[:300]}
+            refused = NewEvent(
+                name="cleanup_review_refused", actor=actor.id, source="tfpilot", data={"error": str(exc)[:300]}
             )
+            self._bus.record(request.id, refused, version=request.version, key=head)
             return None
         return request
 
@@ -318,28 +314,31 @@ class CleanupDestroy(Dispatching):
         said = CleanupBlocked(head=head, reason=blocked.reason)
         told = operation_of(request, DestroyOp, key).steps.cleanup_blocked
         if told != said:
-            request = self._ops.record(
-                rid, DestroyOp, key, lambda op: op.steps.set(cleanup_blocked=said), timeline="Cleanup PR blocked"
-            )
-            self._audit.record(
-                rid,
-                "destroy_blocked",
+            refused = NewEvent(
+                name="destroy_blocked",
                 actor=actor.id,
                 source="tfpilot",
                 data={"number": pr.number if pr else None, "reason": blocked.reason, "message": str(blocked)[:500]},
             )
-            self._notifier.request_changed(
-                request,
-                Transition(
-                    event="destroy_blocked",
-                    previous_status=before.value,
-                    status=derive_status(request).value,
-                    actor=actor.id,
-                    message=str(blocked)[:500],
-                    run_url=pr.url if pr else None,
-                    blocked=blocked.reason,
-                    required_approvals=blocked.required_approvals,
-                ),
+            request = self._ops.record(
+                rid,
+                DestroyOp,
+                key,
+                lambda op: op.steps.set(cleanup_blocked=said),
+                timeline="Cleanup PR blocked",
+                events=[refused],
+                tell=lambda _w, r: [
+                    Transition(
+                        event="destroy_blocked",
+                        previous_status=before.value,
+                        status=derive_status(r).value,
+                        actor=actor.id,
+                        message=str(blocked)[:500],
+                        run_url=pr.url if pr else None,
+                        blocked=blocked.reason,
+                        required_approvals=blocked.required_approvals,
+                    )
+                ],
             )
         self._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request
@@ -360,38 +359,41 @@ class CleanupDestroy(Dispatching):
                 head_sha=info.head_sha,
                 branch=info.head_ref,
             )
-            self._audit.record(
-                rid, "cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
+            opened = NewEvent(
+                name="cleanup_pr_opened", actor=actor.id, source=source, data={"number": info.number, "url": info.url}
             )
             return self._ops.record(
-                rid, DestroyOp, key, change=lambda r: set_fields(r, cleanup_pr=found), timeline="Cleanup PR opened"
+                rid,
+                DestroyOp,
+                key,
+                change=lambda r: set_fields(r, cleanup_pr=found),
+                timeline="Cleanup PR opened",
+                events=[opened],
             )
         reason = f"the cleanup workflow found no {', '.join(request.target_files) or 'file'} to remove"
-        self._audit.record(rid, "cleanup_not_needed", actor=actor.id, source=source, data={"reason": reason})
-        return self._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(cleanup_skipped=reason))
+        skipped = NewEvent(name="cleanup_not_needed", actor=actor.id, source=source, data={"reason": reason})
+        return self._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(cleanup_skipped=reason), events=[skipped])
 
     def _end_destroy(self, request: Request, key: str, before: Status, actor: Actor, error: str) -> Request:
-        request = self._ops.end(
+        return self._ops.end(
             request.id,
             DestroyOp,
             key,
             error,
             lambda op: op.steps.set(failed=DestroyFailed(reason=error)),
             timeline="Destroy failed",
+            events=[NewEvent(name="destroy_failed", actor=actor.id, source="tfpilot", data={"error": error})],
+            tell=lambda _w, r: [
+                Transition(
+                    event="destroy_failed",
+                    previous_status=before.value,
+                    status=derive_status(r).value,
+                    actor=actor.id,
+                    reasons=(Reason(code="destroy_stopped", data={"error": error}),),
+                    run_url=r.cleanup_pr.url if r.cleanup_pr else None,
+                )
+            ],
         )
-        self._audit.record(request.id, "destroy_failed", actor=actor.id, source="tfpilot", data={"error": error})
-        self._notifier.request_changed(
-            request,
-            Transition(
-                event="destroy_failed",
-                previous_status=before.value,
-                status=derive_status(request).value,
-                actor=actor.id,
-                message=f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.",
-                run_url=request.cleanup_pr.url if request.cleanup_pr else None,
-            ),
-        )
-        return request
 
 
 def _cleanup_merged(sha: str | None) -> Callable[[DestroyOp], None]:

@@ -97,13 +97,13 @@ class CommandBase:
         self._projects = projects
         self._notifier = notifier
         self._clock = clock
-        self._gate = Gate(policy, audit)
         self._workflows = workflows
         # Without a renderer the registry must be the real one: rendering needs its definitions.
         self._render = renderer or registry_renderer(cast("Registry", registry))
         # The events each write commits are handled by the bus after it; the bus also carries
         # the refresh ``resume`` asks of ``SyncService`` (a destroy waiting on a lost webhook).
         self._bus = bus or MessageBus(audit, notifier)
+        self._gate = Gate(policy, self._bus)
         self._ops = Operations(store, clock, self._bus)
 
     def _commit_step(
@@ -246,15 +246,16 @@ class CommandBase:
 
         begun = self._ops.begin(request_id, kind, key, token, actor=actor.id, refuse=refuse, init=init)
         if begun.start is Start.REFUSED:
-            self._gate.refuse(request_id, action.value, actor, begun.reason or NOT_ALLOWED, source)
+            reason = begun.reason or NOT_ALLOWED
+            self._gate.refuse(request_id, action.value, actor, reason, source, version=begun.request.version)
         return begun
 
     def _guard(self, begun: Begun, kind: str, work: Callable[[], Request]) -> Request:
         try:
             return work()
         except Exception as exc:
-            self._ops.fail(begun.request.id, kind, begun.key, f"{type(exc).__name__}: {exc}")
-            self._audit.record(begun.request.id, f"{kind}_failed", source="tfpilot", data={"error": str(exc)[:500]})
+            failed = NewEvent(name=f"{kind}_failed", source="tfpilot", data={"error": str(exc)[:500]})
+            self._ops.fail(begun.request.id, kind, begun.key, f"{type(exc).__name__}: {exc}", events=[failed])
             raise
 
 
@@ -321,6 +322,13 @@ def transition(
 
 def dispatched_event(name: str, actor: str | None, source: str, run: RunRef | None) -> NewEvent:
     return NewEvent(name=name, actor=actor, source=source, data=run_data(run))
+
+
+def destroy_dispatched(request: Request, actor: str | None, source: str, workflow: str) -> NewEvent:
+    """``destroy_dispatched``, committed with the write recording the destroy run."""
+    run = request.destroy_run
+    data = {"runId": run.run_id if run else None, "url": run.url if run else None, "workflow": workflow}
+    return NewEvent(name="destroy_dispatched", actor=actor, source=source, data=data)
 
 
 def run_data(run: RunRef | None) -> dict[str, Any]:

@@ -24,36 +24,34 @@ is recorded before the next starts (``Operations``), so a crash resumes, never r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.domain.destroy import (
     REMOVAL_PREFIX,
     HeldGuard,
     Stage,
     held_guards,
-    prepare_branch,
     removal_branch,
     removal_stage,
 )
-from core.domain.events import NewEvent
+from core.domain.events import NewEvent, Reason
 from core.domain.lifecycle import derive_status
 from core.domain.operation import (
     BranchStep,
     CleanupBlocked,
     DestroyFailed,
     DestroyOp,
-    PrepareDestroyOp,
     RemovalPr,
     ReviewWanted,
 )
-from core.domain.request import CleanupPr, PreparedDestroy, PullRequestRef, Request
+from core.domain.request import CleanupPr, Request
 from core.domain.status import Status
-from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef, RunInfo
+from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.approval_check import standing_of
-from core.services.command_base import transition
-from core.services.commands import digest
+from core.services.command_base import destroy_dispatched, transition
+from core.services.destroy_prepare import prepare_destroy
 from core.services.operations import Paused, operation_of
 from module_registry.definition import DestroyGuard
 
@@ -87,126 +85,11 @@ class DestroyFlow:
         guards = request.destroy_guards or self.definition_guards(request.module)
         return held_guards(guards, request.config, {})
 
-    # -- prepare: the reviewed change lifting the guards ------------------------------------
+    # -- prepare: the reviewed change lifting the guards (``core.services.destroy_prepare``) --
 
     def prepare(self, request: Request, key: str, actor: Actor, source: str) -> Request:
-        """Commit the request's file with its held guards lifted on ``prepare/<id>``, open its PR
-        and plan it; the request then follows that PR like any change (approve, merge, apply).
-        Only the guard fields change, to their safe values (``registry.validate(lifting=...)``
-        lets exactly those pass the prod constraints)."""
-        svc, rid, repo = self._svc, request.id, _repo(request)
-        base = request.target_base or "main"
-        branch = prepare_branch(rid)
-        before = derive_status(request)
-        steps = operation_of(request, PrepareDestroyOp, key).steps
-        fields: dict[str, Any] = dict(steps.fields)
-        if steps.commit is None:
-            validated = svc._registry.validate(
-                request.module,
-                {**request.config, **fields},
-                request.environment,
-                prod=request.is_prod,
-                project=request.project,
-                lifting=sorted(fields),
-            )
-            if not validated.ok:
-                from module_registry.errors import ConfigRejected
-
-                raise ConfigRejected(list(validated.errors))
-            config = dict(validated.config)
-            files = svc._render_files(
-                rid,
-                request.project,
-                request.environment,
-                request.module,
-                config,
-                request.target_env_path or "",
-                _requester(request),
-                request.prod,
-                lifting=sorted(fields),
-            )
-            if steps.branch is None:
-                head = svc._code_host.branch_head(repo, base)
-                if head is None:
-                    raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
-                svc._code_host.create_branch(repo, branch, head)
-                started = BranchStep(base=base, head=head)
-                request = svc._ops.record(rid, PrepareDestroyOp, key, lambda op: op.steps.set(branch=started))
-            known = operation_of(request, PrepareDestroyOp, key).steps.branch
-            assert known is not None
-            parent = known.head
-            message = f"tfpilot: prepare destroy of {rid}: {', '.join(sorted(fields))} lifted"
-            request, sha = svc._commit_step(
-                request, PrepareDestroyOp, key, branch=branch, files=files, parent=parent, message=message
-            )
-            request = svc._ops.record(
-                rid, PrepareDestroyOp, key, lambda op: op.steps.set(commit=sha, config=config, files=files)
-            )
-        steps = operation_of(request, PrepareDestroyOp, key).steps
-        if steps.pr is None:
-            info = svc._code_host.open_pull_request(
-                repo,
-                head=branch,
-                base=base,
-                title=f"TfPilot: prepare destroy of {request.module} {rid} ({request.project}/{request.environment})",
-                body=pr_text.prepare_body(request, fields, who=actor.name or actor.id),
-                labels=pr_text.labels(request, "prepare-destroy"),
-            )
-            now = svc._clock.now()
-            sha, config, files = steps.commit or "", steps.config or {}, steps.files or {}
-
-            def switched(r: Request) -> None:
-                # The request now follows the prepare PR: plan, approval, merge and apply as for
-                # any change; the earlier apply is history (the audit trail keeps it).
-                r.prepared_destroy = PreparedDestroy(
-                    fields=fields,
-                    previous={f: r.config.get(f) for f in fields},
-                    by=actor.id,
-                    at=now,
-                    pr_number=info.number,
-                    pr_url=info.url,
-                )
-                r.config, r.revision, r.commit_sha, r.branch_name = config, r.revision + 1, sha, branch
-                r.render = {"files": files, "digest": digest(files)}
-                r.pr = PullRequestRef(number=info.number, url=info.url, open=True, head_sha=sha)
-                r.approval, r.plan, r.cost, r.plan_run = None, None, None, None
-                r.merged_sha, r.apply_run, r.applied_at, r.apply_triggered_at = None, None, None, None
-
-            request = svc._ops.record(
-                rid,
-                PrepareDestroyOp,
-                key,
-                lambda op: op.steps.set(pr=info.number),
-                change=switched,
-                timeline="Prepare destroy: change opened",
-                actor=actor.id,
-            )
-            svc._audit.record(
-                rid,
-                "destroy_prepare_requested",
-                actor=actor.id,
-                source=source,
-                data={"fields": fields, "pr": info.number, "url": info.url},
-            )
-        request = svc._dispatch(request, PrepareDestroyOp, key, "plan", ref=branch, actor=actor.id)
-        request = svc._ops.record(rid, PrepareDestroyOp, key, finish=True)
-        lifted = ", ".join(f"{f} → {_value(v)}" for f, v in sorted(fields.items()))
-        pr = request.prepared_destroy
-        svc._notifier.request_changed(
-            request,
-            Transition(
-                event="destroy_prepare",
-                previous_status=before.value,
-                status=derive_status(request).value,
-                actor=actor.id,
-                message=(
-                    f"PR #{pr.pr_number if pr else '?'} sets {lifted}. It is planned, approved, merged and applied "
-                    "like any change; Destroy is offered once it is applied."
-                ),
-                run_url=pr.pr_url if pr else None,
-            ),
-        )
-        return request
+        """Open and plan the change lifting the request's held destroy guards."""
+        return prepare_destroy(self._svc, request, key, actor, source)
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -331,10 +214,11 @@ class DestroyFlow:
                     previous_status=before.value,
                     status=derive_status(r).value,
                     actor=actor.id,
-                    message=(
-                        f"Removal PR #{info.number} deletes {', '.join(files)}. Once it is approved, the destroy "
-                        f"runs on {base} with the file still there; the PR is merged only after the destroy "
-                        "succeeded."
+                    reasons=(
+                        Reason(
+                            code="removal_destroy_requested",
+                            data={"number": info.number, "files": files, "base": base},
+                        ),
                     ),
                     run_url=info.url,
                 )
@@ -366,30 +250,29 @@ class DestroyFlow:
         if standing.satisfies is False:
             said = ReviewWanted(head=head, required=standing.required_approvals, via=standing.via)
             if operation_of(request, DestroyOp, key).steps.removal_review_wanted != said:
+                waiting = NewEvent(
+                    name="destroy_waiting_review",
+                    actor=actor.id,
+                    source="tfpilot",
+                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
+                )
                 request = svc._ops.record(
                     rid,
                     DestroyOp,
                     key,
                     lambda op: op.steps.set(removal_review_wanted=said),
                     timeline="Removal PR needs a review",
-                )
-                svc._audit.record(
-                    rid,
-                    "destroy_waiting_review",
-                    actor=actor.id,
-                    source="tfpilot",
-                    data={"removalPr": number, "required": standing.required_approvals, "via": standing.via},
-                )
-                svc._notifier.request_changed(
-                    request,
-                    Transition(
-                        event="destroy_review_needed",
-                        previous_status=before.value,
-                        status=derive_status(request).value,
-                        actor=actor.id,
-                        run_url=pr.url,
-                        approval=standing,
-                    ),
+                    events=[waiting],
+                    tell=lambda _w, r: [
+                        Transition(
+                            event="destroy_review_needed",
+                            previous_status=before.value,
+                            status=derive_status(r).value,
+                            actor=actor.id,
+                            run_url=pr.url,
+                            approval=standing,
+                        )
+                    ],
                 )
             request, _paused = svc._ops.pause(rid, DestroyOp, key, lambda r: False)
             return request, False
@@ -400,33 +283,22 @@ class DestroyFlow:
 
     def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
-        svc, rid = self._svc, request.id
-
-        def dispatched(info: RunInfo | None) -> None:
-            data = {"runId": info.run_id if info else None, "url": info.url if info else None}
-            svc._audit.record(
-                rid,
-                "destroy_dispatched",
-                actor=actor.id,
-                source=source,
-                data={**data, "workflow": svc._workflows.destroy},
-            )
-
+        svc = self._svc
         seen: dict[str, Status] = {}
-        request = svc._dispatch(
+        return svc._dispatch(
             request,
             DestroyOp,
             key,
             "destroy",
             ref=request.target_base or "main",
             actor=actor.id,
-            on_run=dispatched,
             observed=seen,
+            # Committed with the write recording the run, so the audit trail is never behind it.
             tell=lambda _w, r: [
-                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True)
+                destroy_dispatched(r, actor.id, source, svc._workflows.destroy),
+                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True),
             ],
         )
-        return request
 
     def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
         """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
@@ -492,28 +364,31 @@ class DestroyFlow:
         pr = _removal_pr(request, key)
         said = CleanupBlocked(head=pr.head, reason=blocked.reason)
         if operation_of(request, DestroyOp, key).steps.removal_blocked != said:
-            request = svc._ops.record(
-                rid, DestroyOp, key, lambda op: op.steps.set(removal_blocked=said), timeline="Removal PR blocked"
-            )
-            svc._audit.record(
-                rid,
-                "destroy_blocked",
+            refused = NewEvent(
+                name="destroy_blocked",
                 actor=actor.id,
                 source="tfpilot",
                 data={"number": pr.number, "reason": blocked.reason, "message": str(blocked)[:500]},
             )
-            svc._notifier.request_changed(
-                request,
-                Transition(
-                    event="destroy_blocked",
-                    previous_status=derive_status(request).value,
-                    status=derive_status(request).value,
-                    actor=actor.id,
-                    message=str(blocked)[:500],
-                    run_url=pr.url,
-                    blocked=blocked.reason,
-                    required_approvals=blocked.required_approvals,
-                ),
+            request = svc._ops.record(
+                rid,
+                DestroyOp,
+                key,
+                lambda op: op.steps.set(removal_blocked=said),
+                timeline="Removal PR blocked",
+                events=[refused],
+                tell=lambda _w, r: [
+                    Transition(
+                        event="destroy_blocked",
+                        previous_status=derive_status(r).value,
+                        status=derive_status(r).value,
+                        actor=actor.id,
+                        message=str(blocked)[:500],
+                        run_url=pr.url,
+                        blocked=blocked.reason,
+                        required_approvals=blocked.required_approvals,
+                    )
+                ],
             )
         svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request
@@ -522,9 +397,7 @@ class DestroyFlow:
         """Destroyed and its removal merged: the document moves to ``history/``."""
         if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
             return request
-        archived = self._svc._store.archive(request.id)
-        self._svc._audit.record(request.id, "archived", source=source, data={"to": f"history/{request.id}.json"})
-        return archived
+        return self._svc._bus.archive(self._svc._store, request, source=source)
 
 
 def _removal_pr(request: Request, key: str) -> RemovalPr:
@@ -532,18 +405,6 @@ def _removal_pr(request: Request, key: str) -> RemovalPr:
     if pr is None:  # pragma: no cover - removal_stage said it is recorded
         raise LookupError(f"{request.id}: destroy {key!r} has no removal PR recorded")
     return pr
-
-
-def _requester(request: Request) -> str:
-    if request.requester is None:
-        return "unknown"
-    return request.requester.email or request.requester.id
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _repo(request: Request) -> RepoRef:

@@ -30,10 +30,8 @@ class Dispatching(CommandBase):
         *,
         ref: str,
         previous: int | None,
-        on_run: Callable[[RunInfo | None], None] | None = None,
     ) -> tuple[Request, RunInfo | None]:
-        """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching.
-        ``on_run`` hears of the run (dispatched now, or found) before anything records it."""
+        """Dispatch ``kind`` once for this operation; after a crash, find the run before re-dispatching."""
         rid, repo = request.id, repo_ref(request)
         workflow = self._workflows.file(kind)
         launch = operation_of(request, op_type, key).steps.launch(kind)
@@ -52,8 +50,6 @@ class Dispatching(CommandBase):
             info = self._code_host.dispatch_workflow(
                 repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
             )
-        if on_run is not None:
-            on_run(info)
         return request, info
 
     def _dispatch(
@@ -65,7 +61,6 @@ class Dispatching(CommandBase):
         *,
         ref: str,
         actor: str | None,
-        on_run: Callable[[RunInfo | None], None] | None = None,
         observed: dict[str, Status] | None = None,
         finish: bool = False,
         also: Callable[[OperationBase], None] | None = None,
@@ -86,7 +81,7 @@ class Dispatching(CommandBase):
         previous = (
             previous_run.run_id if previous_run and previous_run.run_id else (launch.previous if launch else None)
         )
-        request, info = self._launch(request, op_type, key, kind, ref=ref, previous=previous, on_run=on_run)
+        request, info = self._launch(request, op_type, key, kind, ref=ref, previous=previous)
         now = self._clock.now()
         if info is not None:
             run = RunRef(

@@ -2,9 +2,10 @@
 
 The drift workflow reports through the side service's webhook; ``DriftReport`` validates that
 body (counts are non-negative, the run URL is http(s), the summary is bounded). ``record``
-stores it on ``request.drift``, logs ``drift_checked`` (and ``drift_detected``), and notifies
-only when drift is newly detected or its counts/summary changed, so a nightly job that keeps
-finding the same drift does not post the same message every night.
+stores it on ``request.drift`` and commits with that write the events ``drift_checked`` (and
+``drift_detected``) and, only when drift is newly detected or its counts/summary changed, the
+notice, so a nightly job that keeps finding the same drift does not post the same message every
+night. The ``MessageBus`` runs them after the write, like every engine write's events.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.domain.events import NewEvent, emit_all, notice
 from core.domain.lifecycle import derive_status
 from core.domain.request import Drift, DriftCounts, Request
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
+from core.services.messagebus import MessageBus
 
 MAX_SUMMARY = 2000
 
@@ -64,11 +67,12 @@ class DriftReport(BaseModel):
 
 
 class DriftService:
-    def __init__(self, store: RequestStore, audit: AuditLog, notifier: Notifier, clock: Clock) -> None:
+    def __init__(
+        self, store: RequestStore, audit: AuditLog, notifier: Notifier, clock: Clock, *, bus: MessageBus | None = None
+    ) -> None:
         self._store = store
-        self._audit = audit
-        self._notifier = notifier
         self._clock = clock
+        self._bus = bus or MessageBus(audit, notifier)
 
     def record(self, request_id: str, report: DriftReport, *, source: str = "webhook") -> Request:
         now = self._clock.now()
@@ -79,35 +83,35 @@ class DriftService:
             run_url=report.run_url,
             checked_at=report.checked_at or now,
         )
-        seen: dict[str, bool] = {}
+        data = {"detected": report.detected, "counts": report.counts.model_dump(), "runUrl": report.run_url}
 
         def mutate(request: Request) -> Request:
+            self._bus.prune(request)
             previous = request.drift
-            seen["news"] = report.detected and (
+            news = report.detected and (
                 previous is None
                 or not previous.detected
                 or previous.counts != drift.counts
                 or previous.summary != drift.summary
             )
             request.drift = drift
-            request.updated_at = now
-            return request
-
-        stored = self._store.update(request_id, mutate)
-        data = {"detected": report.detected, "counts": report.counts.model_dump(), "runUrl": report.run_url}
-        self._audit.record(request_id, "drift_checked", source=source, data=data)
-        if report.detected:
-            self._audit.record(request_id, "drift_detected", source=source, data=data)
-        if seen.get("news"):
-            status = derive_status(stored).value
-            self._notifier.request_changed(
-                stored,
-                Transition(
+            events = [NewEvent(name="drift_checked", source=source, data=data)]
+            if report.detected:
+                events.append(NewEvent(name="drift_detected", source=source, data=data))
+            if news:
+                status = derive_status(request).value
+                told = Transition(
                     event="drift_detected",
                     previous_status=status,
                     status=status,
                     message=drift.summary,
                     run_url=drift.run_url,
-                ),
-            )
+                )
+                events.append(notice(told))
+            emit_all(request, events, at=now)
+            request.updated_at = now
+            return request
+
+        stored = self._store.update(request_id, mutate)
+        self._bus.handle(stored)
         return stored

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.destroy import merge_pending, removal_waiter, waits_for_review
+from core.domain.events import Reason
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.operation import DestroyFailed
@@ -63,8 +64,8 @@ class Folded:
     approval_voided: bool = False
     # A waiting operation can go on now (the cleanup PR appeared, the cleanup run finished).
     unblocked: bool = False
-    # A Notifier event that is not a status change (e.g. ``destroy_failed``), with its message.
-    notice: tuple[str, str] | None = None
+    # A Notifier event that is not a status change (e.g. ``destroy_failed``), with its reason.
+    notice: tuple[str, Reason] | None = None
 
 
 def fold(request: Request, fact: Fact, *, now: datetime, extras: Extras | None = None) -> Folded:
@@ -224,14 +225,10 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
         out.events.append(("pr_closed", {"number": info.number}))
         _step(request, "Pull request closed without merging", now)
         # The status stays what the plan says, but the card's buttons no longer apply: say so.
-        out.notice = (
-            "pr_closed",
-            f"Pull request #{info.number} was closed without merging: re-open it on GitHub to approve, merge or "
-            "update this request.",
-        )
+        out.notice = ("pr_closed", Reason(code="pr_closed", data={"number": info.number}))
     elif new.open and current is not None and not current.open:
         out.events.append(("pr_reopened", {"number": info.number}))
-        out.notice = ("pr_reopened", f"Pull request #{info.number} was re-opened.")
+        out.notice = ("pr_reopened", Reason(code="pr_reopened", data={"number": info.number}))
     if current is not None and new.head_sha != current.head_sha and not new.merged:
         out.events.append(("pr_head_changed", {"from": current.head_sha, "to": new.head_sha}))
         out.approval_voided = void_stale_approval(request, new.head_sha, now, out)
@@ -338,7 +335,7 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     op.end(error, now)
     out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step.url}))
     _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
-    out.notice = ("destroy_failed", f"Destroy stopped: {error}. Nothing was destroyed; Destroy again to retry.")
+    out.notice = ("destroy_failed", Reason(code="destroy_stopped", data={"error": error}))
     return out
 
 

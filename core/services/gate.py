@@ -2,7 +2,9 @@
 
 The decision itself is the pure ``core.domain.policy.check`` (role, prod allowlists,
 self-approval, the request's state); the gate adds what a refusal must do everywhere: record a
-``<action>_blocked`` lifecycle event with the reason, then raise ``PermissionDenied`` carrying
+``<action>_blocked`` lifecycle event with the reason (once per request version read, action and
+actor, through the ``MessageBus``: a refusal writes no document, so a replayed click records
+nothing new), then raise ``PermissionDenied`` carrying
 that reason, which the caller (a Slack listener, the console, the API) shows to the person
 refused. ``RequestService`` asks it for every action, and listeners that must decide before
 opening a modal ask the same service (``RequestService.authorize``), so no caller re-implements
@@ -11,20 +13,22 @@ the check or the audit record.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NoReturn
 
 from core.domain.errors import PermissionDenied
+from core.domain.events import NewEvent
 from core.domain.policy import Action, Actor, Decision, Policy, check, check_create
 from core.domain.request import Request
-from core.ports.audit import AuditLog
+from core.services.messagebus import MessageBus
 
 NOT_ALLOWED = "not allowed"  # the reason of a refusal that gave none (never expected)
 
 
 class Gate:
-    def __init__(self, policy: Policy, audit: AuditLog) -> None:
+    def __init__(self, policy: Policy, bus: MessageBus) -> None:
         self._policy = policy
-        self._audit = audit
+        self._bus = bus
 
     def decide(self, action: Action, request: Request, actor: Actor) -> Decision:
         """The decision alone, recording nothing (for checks repeated inside a write)."""
@@ -34,7 +38,8 @@ class Gate:
         """Return when ``actor`` may do ``action`` on ``request`` now; else record and refuse."""
         decision = self.decide(action, request, actor)
         if not decision.allowed:
-            self.refuse(request.id, action.value, actor, decision.reason or NOT_ALLOWED, source)
+            reason = decision.reason or NOT_ALLOWED
+            self.refuse(request.id, action.value, actor, reason, source, version=request.version)
 
     def decide_create(self, prod: bool, actor: Actor) -> Decision:
         """May ``actor`` open a request (prod or not)? The decision alone, recording nothing: for
@@ -48,10 +53,22 @@ class Gate:
             self.refuse(request_id, "create", actor, decision.reason or NOT_ALLOWED, source, data)
 
     def refuse(
-        self, request_id: str, action: str, actor: Actor, reason: str, source: str, data: dict[str, Any] | None = None
+        self,
+        request_id: str,
+        action: str,
+        actor: Actor,
+        reason: str,
+        source: str,
+        data: dict[str, Any] | None = None,
+        *,
+        version: int = 0,
     ) -> NoReturn:
-        """Record ``<action>_blocked`` with the reason, then raise ``PermissionDenied``."""
-        self._audit.record(
-            request_id, f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
+        """Record ``<action>_blocked`` with the reason (once for the document ``version`` read;
+        0: a request not yet created), then raise ``PermissionDenied``."""
+        blocked = NewEvent(
+            name=f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
         )
+        # The same refusal (version, action, actor, reason) is one record; another reason is another.
+        said = hashlib.sha256(reason.encode()).hexdigest()[:12]
+        self._bus.record(request_id, blocked, version=version, key=f"{action}-{actor.id}-{said}")
         raise PermissionDenied(action, reason)

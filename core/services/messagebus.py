@@ -15,6 +15,15 @@ document to ``handle``; each event then goes, in (version, index) order, to:
   fact unblocked a waiting destroy). Their failures are logged: the event is committed and the
   reconciler resumes the operation later.
 
+A change that writes nothing (a refusal, a failed call to the code host that left the document
+as it was, a report that could not be read) has no write to commit its event with: ``record``
+runs it through the same handlers once, named by the request id, the document version read, the
+event's name and a discriminator the caller gives (the action and actor, the run id...), so a
+replay (a Slack retry, a redelivered webhook) writes nothing new. ``archive`` moves a destroyed
+request to ``history/`` without losing the events still pending in it: they are handled before
+the move and again from the archived copy (events another writer committed meanwhile), and the
+``archived`` record is one such event-less record.
+
 The bus also carries the two commands one service asks of another without holding it:
 ``resume(request_id)`` and ``refresh(request_id)``; the composition root registers their
 handlers (``RequestService.resume``, ``SyncService.sync``).
@@ -31,11 +40,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 
-from core.domain.events import DomainEvent
+from core.domain.events import DomainEvent, NewEvent
 from core.domain.request import Request
 from core.ports.audit import AuditLog
 from core.ports.notifier import Notifier
+from core.ports.request_store import RequestStore
 from core.services.once import Once
 
 log = logging.getLogger(__name__)
@@ -136,6 +147,53 @@ class MessageBus:
                 return
             request.outbox = [e for e in request.outbox if e.id not in claimed]
 
+    def record(
+        self,
+        request_id: str,
+        new: NewEvent,
+        *,
+        version: int,
+        key: str,
+        at: datetime | None = None,
+        request: Request | None = None,
+    ) -> bool:
+        """Handle ``new``, an event no write commits, once per (``request_id``, ``version`` read,
+        ``new.name``, ``key``): its audit record, and its notice (told with ``request``, the
+        document as read). Returns False when it was handled before (a replay: nothing written)."""
+        event_id = f"r{version:08d}-{_segment(new.name)}-{_segment(key)}"
+        if not self._claim(request_id, event_id) or not self._first_record(request_id, event_id, at):
+            return False
+        if new.audit:
+            self._audit.record(
+                request_id, new.name, actor=new.actor, source=new.source, data=new.data, event_id=event_id, at=at
+            )
+        if new.notice is not None and request is not None:
+            self._notifier.request_changed(request, new.notice)
+        if new.resume:
+            self.resume(request_id)
+        return True
+
+    def archive(self, store: RequestStore, current: Request, *, source: str, at: datetime | None = None) -> Request:
+        """Move ``current`` (destroyed) to ``history/`` with no pending event lost: its events are
+        handled before the move, the archived copy's after it (committed by another writer
+        meanwhile), then ``archived`` is recorded once (keyed by the archived version)."""
+        self.handle(current)
+        archived = store.archive(current.id)
+        self.handle(archived)
+        done = NewEvent(name="archived", source=source, data={"to": f"history/{current.id}.json"})
+        self.record(current.id, done, version=archived.version, key="history", at=at)
+        return archived
+
+    def _first_record(self, request_id: str, event_id: str, at: datetime | None) -> bool:
+        if self._once is None:
+            return True
+        try:
+            return self._once.first(f"record:{request_id}:{event_id}", at=at)
+        except Exception:
+            # Without the marker store a duplicate record beats a lost one: record anyway.
+            log.exception("record %s of %s: its marker could not be written", event_id, request_id)
+            return True
+
     def _claim(self, request_id: str, event_id: str) -> bool:
         with self._lock:
             claimed = self._claimed.setdefault(request_id, set())
@@ -191,3 +249,8 @@ class MessageBus:
 def _order(event: DomainEvent) -> tuple[int, bool, int]:
     # Within a write, audit records first, then notices: the last record is the notices' marker.
     return (event.version, event.notice is not None and not event.audit, event.index)
+
+
+def _segment(value: str) -> str:
+    # Event names and discriminators become part of a key: keep them to a safe charset.
+    return "".join(c if c.isalnum() or c in "-_.:" else "_" for c in value)[:120]

@@ -116,6 +116,14 @@ def cleanup_stage(request: Request, op: DestroyOp) -> CleanupStage:
 Tell = Callable[[Status, Request], Sequence[Transition | NewEvent | None]]
 
 
+def _emit_told(request: Request, tell: Tell | None, before: Status, now: datetime) -> None:
+    """Commit what ``tell`` decides for the write being prepared (notices become events)."""
+    if tell is None:
+        return
+    told = tell(before, request)
+    emit_all(request, [t if isinstance(t, NewEvent) else notice(t) for t in told if t is not None], at=now)
+
+
 class Paused(StrEnum):
     WAITING = "waiting"  # the lease is released; a fact (or resume) continues the operation
     READY = "ready"  # what it waited for arrived meanwhile: go on (lease still held)
@@ -246,9 +254,7 @@ class Operations:
                 op.finish(now)
             restatus(request, now)
             emit_all(request, events, at=now)
-            if tell is not None:
-                told = tell(before, request)
-                emit_all(request, [t if isinstance(t, NewEvent) else notice(t) for t in told if t is not None], at=now)
+            _emit_told(request, tell, before, now)
             request.updated_at = now
             return request
 
@@ -288,21 +294,25 @@ class Operations:
         *,
         timeline: str | None = None,
         events: Sequence[NewEvent] = (),
+        tell: Tell | None = None,
     ) -> Request:
         """Close an operation that cannot succeed (not retried by ``resume``): the error and
-        what ``step`` records are kept, the lease released. A new intent (a new key) starts over."""
+        what ``step`` records are kept, the lease released. A new intent (a new key) starts over.
+        ``events`` and what ``tell`` decides are committed with it (as ``record``)."""
         now = self._clock.now()
 
         def mutate(request: Request) -> Request | None:
             op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
+            before = derive_status(request)
             if step is not None:
                 step(op)
             op.end(error, now)
             if timeline:
                 request.timeline.append(TimelineStep(step=timeline, status="failure", message=error[:500], at=now))
             emit_all(request, events, at=now)
+            _emit_told(request, tell, before, now)
             request.updated_at = now
             return request
 
@@ -314,17 +324,26 @@ class Operations:
         op_type = OPERATION_TYPES.get(kind, OperationBase)
         now = self._clock.now()
 
+        wrote: list[bool] = []
+
         def mutate(request: Request) -> Request | None:
+            wrote.clear()
             op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 return None
             op.fail(error)
             emit_all(request, events, at=now)
             request.updated_at = now
+            wrote.append(True)
             return request
 
         try:
-            self.update(request_id, mutate)
+            stored = self.update(request_id, mutate)
         except Exception:
             # The lease then expires on its own (LEASE); the original error still propagates.
             log.exception("could not record the failure of %s operation %s on %s", kind, key, request_id)
+            return
+        if not wrote:
+            # The operation ended meanwhile (nothing to write): its events are still said, once.
+            for new in events:
+                self._bus.record(request_id, new, version=stored.version, key=key, at=now)

@@ -26,6 +26,7 @@ from core.domain.policy import Actor
 from core.domain.request import Request
 from core.services.apply_replan import ApplyReplanCommands
 from core.services.approve_merge import ApproveMergeCommands
+from core.services.cards import CardCommands
 from core.services.cleanup_destroy import CleanupDestroy, awaiting_cleanup
 from core.services.command_base import registry_renderer
 from core.services.create import CreateCommands
@@ -35,7 +36,9 @@ from core.services.update import UpdateCommand
 __all__ = ["RequestService", "registry_renderer"]
 
 
-class RequestService(CreateCommands, UpdateCommand, ApproveMergeCommands, ApplyReplanCommands, CleanupDestroy):
+class RequestService(
+    CreateCommands, UpdateCommand, ApproveMergeCommands, ApplyReplanCommands, CleanupDestroy, CardCommands
+):
     def resume(self, request_id: str) -> Request:
         """Finish every operation a crash left half-way (lease permitting).
 

@@ -5,9 +5,9 @@ The local runner's facts arrive with their report; a GitHub run's report is in i
 (``RunReports``: ``tfoutputs-<id>``, ``tfdiag-<id>``), so a ``workflow_run`` delivery or a
 reconciler refresh that concludes a run reads it here, outside the store's compare-and-swap.
 A run whose conclusion is already recorded is not read again (a replayed delivery costs no
-call). A report that cannot be read is a note, never an error: the audit log and the service
-log say why, a failed run's thread says its diagnostics could not be read, and the run's
-conclusion still lands.
+call). A report that cannot be read is a note, never an error: the audit log (once per run,
+through ``MessageBus.record``) and the service log say why, a failed run's thread says its
+diagnostics could not be read, and the run's conclusion still lands.
 """
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from core.domain.events import NewEvent
 from core.domain.facts import Fact, RunFact
 from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport, bounded
 from core.domain.workflows import request_run_kind
-from core.ports.audit import AuditLog
 from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunReports
+from core.services.messagebus import MessageBus
 from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
 
 
 def with_reports(
-    request: Request, facts: Sequence[Fact], host: CodeHost, repo: RepoRef | None, audit: AuditLog
+    request: Request, facts: Sequence[Fact], host: CodeHost, repo: RepoRef | None, bus: MessageBus
 ) -> list[Fact]:
     """``facts`` with the report of each newly concluded run of ``request`` that has one."""
     if not isinstance(host, RunReports) or repo is None:
@@ -35,7 +36,7 @@ def with_reports(
     out: list[Fact] = []
     for fact in facts:
         if isinstance(fact, RunFact) and _wants_report(request, fact):
-            out.append(fact.model_copy(update={"report": _read(host, repo, fact, audit)}))
+            out.append(fact.model_copy(update={"report": _read(host, repo, request, fact, bus)}))
         else:
             out.append(fact)
     return out
@@ -54,7 +55,7 @@ def _wants_report(request: Request, fact: RunFact) -> bool:
     return run_rejection(request, fact.kind, run) is None
 
 
-def _read(host: RunReports, repo: RepoRef, fact: RunFact, audit: AuditLog) -> RunReport | None:
+def _read(host: RunReports, repo: RepoRef, request: Request, fact: RunFact, bus: MessageBus) -> RunReport | None:
     request_id = fact.request_id
     succeeded = fact.run.conclusion == "success"
     try:
@@ -62,12 +63,13 @@ def _read(host: RunReports, repo: RepoRef, fact: RunFact, audit: AuditLog) -> Ru
     except CodeHostError as exc:
         what = "outputs" if succeeded else "diagnostics"
         log.warning("%s of %s run %s unavailable: %s", what, fact.kind, fact.run.run_id, exc)
-        audit.record(
-            request_id,
-            "run_report_unavailable",
+        # Read before the fold's write: recorded once per run and document version read.
+        note = NewEvent(
+            name="run_report_unavailable",
             source="github",
             data={"runId": fact.run.run_id, "kind": fact.kind, "report": what, "error": str(exc)},
         )
+        bus.record(request_id, note, version=request.version, key=f"{fact.kind}-{fact.run.run_id}")
         if succeeded:
             return None
         return bounded([Diagnostic(summary="TfPilot could not read this run's Terraform diagnostics", detail=str(exc))])

@@ -24,8 +24,8 @@ from core.adapters.github.app_auth import GitHubAppAuth
 from core.adapters.github.auth import StaticToken
 from core.adapters.github.client import GitHubClient
 from core.adapters.github.code_host import GitHubCodeHost
-from core.domain.scaffold import scaffold_files
 from core.domain.workflows import WorkflowNames
+from core.scaffold.generator import scaffold_files
 from module_registry.projects import ProjectsMap, parse_projects
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
 from tests.github.openapi_contract import OpenApiChecker

@@ -46,8 +46,8 @@ def test_repository_is_created_on_first_use_as_a_real_git_repo(host: LocalCodeHo
 
 
 def test_a_new_repository_is_what_the_scaffold_writes_for_its_environments(tmp_path: Path, clock: ManualClock) -> None:
-    from core.domain.scaffold import ScaffoldOptions, scaffold_files
     from core.domain.workflows import WorkflowNames
+    from core.scaffold.generator import ScaffoldOptions, scaffold_files
 
     names = WorkflowNames(plan="tf-plan.yml")
     asked: list[RepoRef] = []

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from core.domain.scaffold import ScaffoldOptions, scaffold_files
+from core.scaffold.generator import ScaffoldOptions, scaffold_files
 from module_registry import render
 from module_registry.catalogue import Registry
 from tests.registry.conftest import terraform_binary

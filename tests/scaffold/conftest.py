@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.domain.scaffold import HELPER_PATH, ScaffoldOptions, scaffold_files
+from core.scaffold.generator import HELPER_PATH, ScaffoldOptions, scaffold_files
 
 ENVS = ["dev", "staging", "prod"]
 WORKFLOW_KINDS = ("plan", "apply", "destroy", "cleanup", "drift")

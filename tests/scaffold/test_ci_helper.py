@@ -428,7 +428,7 @@ def test_helper_is_lint_clean(repo: Path) -> None:
     import shutil
     import sys
 
-    from core.domain.scaffold import HELPER_PATH
+    from core.scaffold.generator import HELPER_PATH
     from tests.conftest import REPO_ROOT
 
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.cli.main import main
-from core.domain.scaffold import ScaffoldOptions, scaffold_files
+from core.scaffold.generator import ScaffoldOptions, scaffold_files
 
 # A map whose environments are not the scaffold's old defaults: the scaffold must follow it.
 PROJECTS = """\

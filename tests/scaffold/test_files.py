@@ -7,8 +7,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from core.domain.scaffold import InvalidScaffold, ScaffoldOptions, scaffold_files
 from core.domain.workflows import WorkflowNames
+from core.scaffold.generator import InvalidScaffold, ScaffoldOptions, scaffold_files
 from tests.scaffold.conftest import ENVS
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from core.domain.scaffold import DEPENDABOT_PATH
+from core.scaffold.generator import DEPENDABOT_PATH
 
 BIN = Path(sys.executable).parent
 

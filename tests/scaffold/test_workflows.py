@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.domain.scaffold import ACTION_PINS
+from core.scaffold.generator import ACTION_PINS
 from tests.scaffold.conftest import ENVS, WORKFLOW_KINDS, triggers
 
 ALLOWED_ACTIONS = {

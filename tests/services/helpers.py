@@ -132,4 +132,4 @@ def destroying(world: World, **overrides: Any) -> Request:
 
 def use_policy(world: World, policy: Policy) -> None:
     """From now on ``world.requests`` checks actions against ``policy`` (through its one gate)."""
-    world.requests._gate = Gate(policy, world.audit)
+    world.requests._gate = Gate(policy, world.requests._bus)

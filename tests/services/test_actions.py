@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.reasons import transition_text
 from core.domain.errors import PermissionDenied, RequestNotFound
 from core.domain.policy import Action, Actor, Policy
 from core.ports.code_host import CodeHostError
@@ -240,7 +241,7 @@ def test_a_legacy_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(wor
     assert world.events(request.id)[-1] == "destroy_requested"
     sent = world.notifier.sent[-1][1]
     assert (sent.event, sent.previous_status, sent.status) == ("destroy_requested", "applied", "applied")
-    assert f"cleanup/{request.id}" in sent.message and sent.run_url
+    assert f"cleanup/{request.id}" in transition_text(sent) and sent.run_url
 
     # The workflow opened its PR (branch cleanup/<id>, the file removed); its fact continues the destroy.
     number = world.host.cleanup_pr(world.repo, request.id)

@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from bot.views.reasons import transition_text
 from core.domain.facts import RunFact
 from core.domain.request import Request
 from core.services.messagebus import MessageBus
@@ -54,7 +55,7 @@ def test_a_failed_cleanup_run_ends_the_attempt_and_a_new_click_retries(world: Wo
     sent = world.notifier.sent[-1][1]
     run_url = world.host.run_info(world.host.runs[cleanup_run_id(world, rid)]).url
     assert (sent.event, sent.status, sent.run_url) == ("destroy_failed", "applied", run_url)
-    assert "Destroy again to retry" in sent.message
+    assert "Destroy again to retry" in transition_text(sent)
     assert not world.host.runs_of("destroy.yml")
     # Nothing resumes an ended attempt on its own (the reconciler's resume does nothing).
     calls = world.host.total()

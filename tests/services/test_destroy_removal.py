@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.reasons import transition_text
 from bot.views.replies import transition_reply
 from core.domain.errors import PermissionDenied
 from core.domain.facts import ReviewFact
@@ -47,7 +48,9 @@ def test_destroy_opens_the_removal_pr_runs_the_destroy_on_main_then_merges(world
     assert world.events(rid)[-2:] == ["destroy_requested", "destroy_dispatched"]
     assert world.notifier.events(rid)[-2:] == ["destroy_requested", "destroying"]
     said = world.notifier.sent[-2][1]
-    assert f"Removal PR #{removal.number}" in said.message and "only after the destroy succeeded" in said.message
+    assert f"Removal PR #{removal.number}" in transition_text(
+        said
+    ) and "only after the destroy succeeded" in transition_text(said)
 
     # The run succeeds: only now is the removal PR merged; the request is archived after it.
     finish_run(world, destroying, "destroy")

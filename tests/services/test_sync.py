@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.views.reasons import transition_text
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
 from core.ports.code_host import CodeHostError, ReviewInfo, RunInfo
 from tests.fakes import MemoryRequestStore
@@ -235,7 +236,9 @@ def test_a_pr_closed_or_reopened_on_github_is_told_once(world: World) -> None:
     assert closed.notified and closed.status == "plan_ready"
     rid, transition = world.notifier.sent[-1]
     assert (rid, transition.event, transition.status) == (request.id, "pr_closed", "plan_ready")
-    assert f"#{request.pr.number} was closed without merging" in transition.message and "re-open" in transition.message
+    assert f"#{request.pr.number} was closed without merging" in transition_text(
+        transition
+    ) and "re-open" in transition_text(transition)
     sent = len(world.notifier.sent)
     assert not world.sync.apply_fact(pr_fact(world, request.id, request.pr.number, "closed")).changed
     assert len(world.notifier.sent) == sent  # a redelivery tells nobody
@@ -256,7 +259,7 @@ def test_a_pr_closed_with_a_status_change_is_one_reply(world: World) -> None:
     assert outcome.previous_status == "planning" and outcome.status != "planning"
     assert len(world.notifier.sent) == sent + 1
     _, transition = world.notifier.sent[-1]
-    assert transition.event != "pr_closed" and "was closed without merging" in transition.message
+    assert transition.event != "pr_closed" and "was closed without merging" in transition_text(transition)
 
 
 def test_merged_on_github_is_folded(world: World) -> None:

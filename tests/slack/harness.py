@@ -110,6 +110,7 @@ def build_deps(
         # The real adapter over the same objects when asked (it redacts), else an in-memory list.
         **({"chat_log": chat_log(objects, clock)} if chat_log is not None else {}),
     )
+    notifier.on_card(deps.requests.record_card)  # a wrapped notifier is not wired by the root
     return deps, host
 
 

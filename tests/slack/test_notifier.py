@@ -15,14 +15,15 @@ from bot.slack_notifier import SlackNotifier
 from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slack_retry_handlers
 from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
 from core.ports.notifier import Transition
+from core.services.cards import card_at
 from tests.fakes import InMemoryObjectStore, MemoryRequestStore
 from tests.slack.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def _request(store: MemoryRequestStore, **extra) -> Request:
-    request = Request(
+def _request_doc(**extra) -> Request:
+    return Request(
         id="req_notify000001",
         project="core",
         environment="dev",
@@ -33,7 +34,15 @@ def _request(store: MemoryRequestStore, **extra) -> Request:
         slack=SlackThread(team_id="T111", channel="C0CARDS01"),
         **extra,
     )
-    return store.create(request)
+
+
+def _request(store: MemoryRequestStore, **extra) -> Request:
+    return store.create(_request_doc(**extra))
+
+
+def _recorder(store: MemoryRequestStore) -> Any:
+    """The engine's ``record_card`` command applied to the store (its mutation, ``card_at``)."""
+    return lambda request_id, ts: store.update(request_id, card_at(ts))
 
 
 def _notifier(fake: FakeSlack, store: MemoryRequestStore, **retry: Any) -> tuple[SlackNotifier, list[float]]:
@@ -45,6 +54,7 @@ def _notifier(fake: FakeSlack, store: MemoryRequestStore, **retry: Any) -> tuple
         approvers=["U0APP0001", "approver@example.com"],
         store=store,
         objects=InMemoryObjectStore(),
+        record_card=_recorder(store),
     )
     return notifier, waits
 
@@ -134,7 +144,9 @@ def test_a_small_plan_is_quoted_in_the_reply(fake_slack: FakeSlack) -> None:
 def test_slack_down_never_raises(fake_slack: FakeSlack) -> None:
     store = MemoryRequestStore()
     request = _request(store)
-    notifier = SlackNotifier(WebClient(token="x", base_url="http://127.0.0.1:9/api/", timeout=1), store=store)
+    notifier = SlackNotifier(
+        WebClient(token="x", base_url="http://127.0.0.1:9/api/", timeout=1), store=store, record_card=_recorder(store)
+    )
     notifier.request_changed(request, _t("created"))
     assert store.get(request.id).slack.ts is None
 
@@ -179,7 +191,7 @@ def test_retries_are_bounded_and_logged_without_secrets(
     client = WebClient(
         token=secret, base_url=fake_slack.api_url, retry_handlers=slack_retry_handlers(sleep=waits.append)
     )
-    notifier = SlackNotifier(client, store=store)
+    notifier = SlackNotifier(client, store=store, record_card=_recorder(store))
     for _ in range(SERVER_ERROR_RETRIES + 3):
         fake_slack.fail_next("chat.postMessage", 500, error="internal_error")
     with caplog.at_level(logging.INFO):
@@ -204,7 +216,79 @@ def test_a_connection_error_is_retried_then_given_up(caplog: pytest.LogCaptureFi
         retry_handlers=slack_retry_handlers(sleep=waits.append),
     )
     with caplog.at_level(logging.INFO):
-        SlackNotifier(dead, store=store).request_changed(request, _t("created"))
+        SlackNotifier(dead, store=store, record_card=_recorder(store)).request_changed(request, _t("created"))
     assert len(waits) == CONNECTION_ERROR_RETRIES
     assert "slack chat.postMessage: URLError, retry 1 of at most 2" in caplog.text
     assert secret not in caplog.text
+
+
+def test_the_notifier_renders_the_document_handed_over_and_never_touches_the_store(fake_slack: FakeSlack) -> None:
+    store = MemoryRequestStore()
+    request = _request(store)
+    recorded: list[tuple[str, str]] = []
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the notifier used the store ({name})")
+
+    notifier = SlackNotifier(
+        WebClient(token="xoxb-test", base_url=fake_slack.api_url),
+        store=Untouchable(),  # type: ignore[arg-type]
+        record_card=lambda rid, ts: recorded.append((rid, ts)),
+    )
+    notifier.request_changed(request, _t("created"))
+    ((rid, ts),) = recorded
+    assert rid == request.id and ts
+    # The same (stale) document again: the card this process posted is updated, not posted twice.
+    notifier.request_changed(request, _t("planning"))
+    assert [c.params["ts"] for c in fake_slack.of("chat.update")] == [ts] and len(recorded) == 1
+
+
+def test_the_card_ts_is_recorded_by_the_engine_command(fake_slack: FakeSlack) -> None:
+    from tests.services.conftest import create_cmd, service_graph
+
+    graph = service_graph()
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url), store=graph.store)
+    notifier.on_card(graph.requests.record_card)
+    created = graph.requests.create(create_cmd(slack=SlackThread(team_id="T111", channel="C0CARDS01")))
+    notifier.request_changed(created, _t("created"))
+    stored = graph.store.get(created.id)
+    assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 1
+    assert graph.requests.record_card(created.id, stored.slack.ts).version == stored.version  # idempotent
+
+
+def test_the_bus_notifier_records_the_card_without_running_the_write_s_events_again(fake_slack: FakeSlack) -> None:
+    """The root wires the Slack notifier to ``record_card``: recording the ts while the bus runs
+    a notice neither re-enters the bus (the card lock is held) nor reorders the replies."""
+    from tests.services.conftest import create_cmd, service_graph
+
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    graph = service_graph(notifier=notifier)
+    created = graph.requests.create(create_cmd(slack=SlackThread(team_id="T111", channel="C0CARDS01")))
+    stored = graph.store.get(created.id)
+    cards = [c for c in fake_slack.of("chat.postMessage") if "thread_ts" not in c.params]
+    assert len(cards) == 1 and stored.slack is not None and stored.slack.ts
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.params.get("thread_ts") == stored.slack.ts]
+    assert replies and graph.audit.names(created.id).count("plan_dispatched") == 1  # type: ignore[attr-defined]
+
+
+def test_two_notices_of_one_write_post_one_card_and_their_replies_in_order(fake_slack: FakeSlack) -> None:
+    from core.domain.events import emit_all, notice
+    from tests.services.conftest import service_graph
+
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    graph = service_graph(notifier=notifier)
+    request = graph.store.create(_request_doc())
+    now = graph.clock.now()
+
+    def two_notices(current: Request) -> Request:
+        emit_all(current, [notice(_t("created")), notice(_t("planning"))], at=now)
+        return current
+
+    stored = graph.store.update(request.id, two_notices)
+    assert graph.requests._bus.handle(stored) == 2  # the card's ts recorded in between, no re-entry
+    posts = fake_slack.of("chat.postMessage")
+    assert len([c for c in posts if "thread_ts" not in c.params]) == 1
+    ts = graph.store.get(request.id).slack.ts  # type: ignore[union-attr]
+    assert [c.params.get("thread_ts") for c in posts[1:]] == [ts, ts]
+    assert graph.store.get(request.id).outbox  # the events stay for a later write to prune

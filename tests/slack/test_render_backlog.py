@@ -20,6 +20,7 @@ from bot.slack_retry import slack_retry_handlers
 from core.adapters.s3_objects import S3ObjectStore
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.notifier import Transition
+from core.services.cards import card_at
 from tests.fakes import MemoryRequestStore
 from tests.slack.fake_slack import FakeSlack
 
@@ -60,7 +61,9 @@ def _notifier(fake: FakeSlack, store: MemoryRequestStore, objects: S3ObjectStore
     client = WebClient(
         token="xoxb-test", base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _s: None)
     )
-    return SlackNotifier(client, store=store, objects=objects)
+    return SlackNotifier(
+        client, store=store, objects=objects, record_card=lambda rid, ts: store.update(rid, card_at(ts))
+    )
 
 
 def _fail_updates(fake: FakeSlack) -> None:

@@ -189,12 +189,19 @@ def _drift_in_slack(web: Web) -> tuple[Any, str]:
 
     from bot.slack_notifier import SlackNotifier
     from core.services.drift import DriftService
+    from core.services.messagebus import MessageBus
+    from core.services.once import Once
     from tests.slack.fake_slack import FakeSlack
 
     fake = FakeSlack().start()
     world = web.world
-    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake.api_url), store=world.store)
-    web.deps.drift = DriftService(world.store, world.audit, notifier, world.clock)
+    notifier = SlackNotifier(
+        WebClient(token="xoxb-test", base_url=fake.api_url), store=world.store, record_card=world.requests.record_card
+    )
+    # A bus of its own (another process's), with the shared notice markers: the events the
+    # world's bus told already are not told again through this notifier.
+    bus = MessageBus(world.audit, notifier, Once(world.deps.objects, "dedupe/events"))
+    web.deps.drift = DriftService(world.store, world.audit, notifier, world.clock, bus=bus)
     request = applied(world)
     response = web.client.post(f"/api/requests/{request.id}/drift-result", json=report(), headers=secret())
     assert response.status_code == 200, response.text

@@ -52,7 +52,11 @@ class GitHubSide:
         )
         self.slack = FakeSlack().start()
         world = web.world
-        notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=self.slack.api_url), store=world.store)
+        notifier = SlackNotifier(
+            WebClient(token="xoxb-test", base_url=self.slack.api_url),
+            store=world.store,
+            record_card=world.requests.record_card,
+        )
         web.deps.sync = SyncService(
             world.store, GitHubCodeHost(self.client), notifier, world.audit, world.clock, world.workflows
         )

@@ -210,7 +210,7 @@ def _readme_values(opts: ScaffoldOptions) -> dict[str, str]:
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    text = resources.files("core.domain.scaffold_templates").joinpath(template).read_text(encoding="utf-8")
+    text = resources.files("core.scaffold.templates").joinpath(template).read_text(encoding="utf-8")
     for name, value in values.items():
         text = text.replace(f"@@{name}@@", value)
     left = _TOKEN_RE.search(text)

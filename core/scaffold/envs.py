@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from core.domain.scaffold import InvalidScaffold
+from core.scaffold.generator import InvalidScaffold
 from module_registry.errors import UnknownProject
 from module_registry.projects import ProjectsMap
 

@@ -1,5 +1,5 @@
 """Templates of the infra repo that ``tfpilot scaffold infra-repo`` writes (data only, no code).
 
-``core.domain.scaffold`` fills the ``@@NAME@@`` placeholders; ``*.tmpl`` keeps linters and
+``core.scaffold.generator`` fills the ``@@NAME@@`` placeholders; ``*.tmpl`` keeps linters and
 GitHub from mistaking a template for a live file.
 """
