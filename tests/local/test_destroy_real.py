@@ -3,9 +3,10 @@
 The whole service graph (``RequestService``, ``SyncService``) over the local forge, whose runner
 runs Terraform for real: create -> plan -> approve -> merge -> apply, then Destroy. An ECR
 repository holding an image is prepared first (a reviewed change lifting exactly its guard) and
-then destroyed; a destroy AWS would refuse is refused before anything is deleted and leaves the
-environment usable. (The bucket-with-objects, part-way-restore and prod-table cases are not
-here yet: see the branch report.)
+then destroyed, and so are a bucket holding objects and a prod DynamoDB table with deletion
+protection; a destroy AWS would refuse is refused before anything is deleted and leaves the
+request's file, state and protections as they were and the environment usable; a destroy that
+fails part-way is restored by the workflow's restore step.
 
 Marked ``terraform`` and sharing the session's moto server (``local_cloud``); slow (minutes).
 """
@@ -29,6 +30,7 @@ from core.adapters.local_code_host import LocalCodeHost
 from core.adapters.local_runner import LocalRunner
 from core.adapters.terraform_cli import TerraformCli
 from core.adapters.terraform_run import RealTerraform
+from core.domain.errors import PermissionDenied
 from core.domain.policy import Actor, Policy
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.code_host import RepoRef
@@ -243,6 +245,67 @@ def _destroy_failed(deps: Deps, rid: str) -> Request:
     assert _on_main(deps, request) is not None
     assert request.cleanup_pr is not None and request.cleanup_pr.open and not request.cleanup_pr.merged
     return request
+
+
+# --- (a) a bucket holding objects -------------------------------------------------------------
+
+
+def put_object(cloud: MotoServer, bucket: str, key: str) -> None:
+    """Put an object the way a client that AWS lets through does.
+
+    The module's bucket policy denies every request with ``aws:SecureTransport`` false. moto
+    passes no request context into a bucket policy's conditions, so that Deny matches every
+    request to moto, over HTTPS too (a plain ``put_object`` gets 403 whatever the transport):
+    no client can say SecureTransport to it. The honest stand-in for an HTTPS writer is
+    therefore to write while the policy is not there: take the policy off out of band, put the
+    object, put the very same policy document back, and check it is back unchanged (Terraform
+    sees no drift: the plans below would show one)."""
+    s3 = _client(cloud, "s3")
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"data")
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] >= 1
+
+
+def test_a_bucket_holding_objects_is_prepared_then_destroyed(product: Deps, local_cloud: MotoServer) -> None:
+    request = applied(product, "s3-bucket", {"name": "holds-data", "versioning": True})
+    rid, bucket = request.id, _name(request, "bucket")
+    put_object(local_cloud, bucket, "keep/me.txt")
+    assert all(bucket_protections(local_cloud, bucket).values())
+
+    # Prepare destroy (force_destroy on), reviewed and applied; then Destroy goes through.
+    prepared(product, rid, {"force_destroy": True})
+    destroyed(product, rid)
+    assert not bucket_exists(local_cloud, bucket)
+
+
+# --- (b) a prod DynamoDB table with deletion protection ---------------------------------------
+
+
+def test_a_prod_table_with_deletion_protection_is_prepared_then_destroyed(
+    product: Deps, local_cloud: MotoServer
+) -> None:
+    config = {"name": "orders", "hash_key": "id", "deletion_protection": True}
+    request = applied(product, "dynamodb-table", config, environment="prod")
+    rid, name = request.id, _name(request, "id")
+    found = table(local_cloud, name)
+    assert found is not None and found.get("DeletionProtectionEnabled") is True
+
+    # Destroy is refused at once, naming the change; nothing is opened.
+    with pytest.raises(PermissionDenied) as refused:
+        product.requests.destroy(rid, ADMIN)
+    assert "`deletion_protection` true → false" in refused.value.reason
+    assert product.store.get(rid).cleanup_pr is None
+    # Prepare destroy: prod forbids turning protection off except in exactly this change.
+    prepared(product, rid, {"deletion_protection": False})
+    after = table(local_cloud, name)
+    assert after is not None and after.get("DeletionProtectionEnabled") is False
+    destroyed(product, rid)
+    assert table(local_cloud, name) is None
 
 
 # --- (c) an ECR repository holding an image ---------------------------------------------------
