@@ -1,13 +1,18 @@
 """The checks of ``tfpilot doctor``: is each infra repository of the projects map ready for TfPilot?
 
 For every (repository, base branch) the projects map names: the repository exists and the app
-reads it; the base branch exists; the workflows TfPilot dispatches exist there and accept the
-``workflow_dispatch`` inputs TfPilot sends; the app's permissions (the App installation's, or
-what the token may do) cover contents, pull requests and actions write; the branch protection
-and rulesets (will a Slack approval satisfy them? may the app merge the cleanup PR?); whether
-Actions may create pull requests (the cleanup workflow opens one); the webhook events
-(``workflow_run``, ``pull_request``, ``pull_request_review``). Without GitHub settings, the local
-checks: Terraform found, provider mirror, data directory writable.
+reads it; the base branch exists; the workflows TfPilot dispatches (plan, apply, destroy) exist
+there and accept the ``workflow_dispatch`` inputs TfPilot sends, and the destroy workflow is the
+one that destroys with the request's file still on the base branch (its preflight and restore);
+the app's permissions (the App installation's, or what the token may do) cover contents (the
+``destroy/<id>`` and ``prepare/<id>`` branches), pull requests (open, review, merge the request,
+removal and prepare PRs) and actions (dispatch); the branch protection and rulesets (will a
+Slack approval satisfy them? may the app merge the removal PR? does every required status check
+come from the plan workflow, which TfPilot runs on each PR's head?); the webhook events
+(``workflow_run``, ``pull_request``, ``pull_request_review``). The cleanup workflow is no longer
+dispatched (destroys open their removal PR themselves), so it is not checked, nor whether
+Actions may open pull requests. Without GitHub settings, the local checks: Terraform found,
+provider mirror, data directory writable.
 
 Each check is ``ok``, ``warn`` or ``fail`` with what to do; the verdicts are pure functions of
 what was read (``core.adapters.github.repo_checks`` reads).
@@ -29,7 +34,7 @@ from pydantic import BaseModel
 from core.adapters.github import repo_checks
 from core.adapters.github.client import GitHubApiError
 from core.adapters.github.code_host import GitHubCodeHost
-from core.domain.workflows import WorkflowNames
+from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.code_host import CodeHostError, RepoRef
 from module_registry.projects import ProjectsMap
 
@@ -38,6 +43,11 @@ Verdict = Literal["ok", "warn", "fail"]
 DISPATCH_INPUTS = ("request_id", "environment")
 NEEDED_PERMISSIONS = ("contents", "pull_requests", "actions")
 NEEDED_EVENTS = ("workflow_run", "pull_request", "pull_request_review")
+# The workflows TfPilot dispatches (a destroy: its removal PR's plan, then destroy.yml). The
+# cleanup workflow only served destroys begun before the removal PR: no longer dispatched.
+DISPATCHED: tuple[RunKind, ...] = ("plan", "apply", "destroy")
+# Steps of the destroy workflow that keep a failed destroy harmless (tfpilot_ci.py commands).
+DESTROY_STEPS = ("destroy-preflight", "check-restore")
 SCAFFOLD_FIX = "run `tfpilot scaffold infra-repo DIR` and commit its .github/workflows to the base branch"
 
 
@@ -88,17 +98,20 @@ def _repo_checks(
             _check("base branch", scope, "fail", f"branch {base!r} not found", "fix base_branch in the projects map")
         )
         return out
-    out.extend(_workflow_checks(client, repo, base, scope, workflows))
+    texts: dict[str, str] = {}
+    out.extend(_workflow_checks(client, repo, base, scope, workflows, texts))
     out.extend(_access_checks(host, repo, scope, info))
-    out.append(_protection_check(host, repo, base, scope))
-    out.append(_actions_pr_check(client, repo, scope))
+    out.append(_protection_check(host, repo, base, scope, plan_checks=texts.get("plan")))
     return out
 
 
-def _workflow_checks(client: Any, repo: RepoRef, base: str, scope: str, workflows: WorkflowNames) -> list[Check]:
+def _workflow_checks(
+    client: Any, repo: RepoRef, base: str, scope: str, workflows: WorkflowNames, texts: dict[str, str]
+) -> list[Check]:
+    """The workflows TfPilot dispatches; ``texts`` receives each one read (by kind)."""
     out = []
-    for kind in ("plan", "apply", "destroy", "cleanup"):
-        name = getattr(workflows, kind)
+    for kind in DISPATCHED:
+        name = workflows.file(kind)
         path = f".github/workflows/{name}"
         try:
             text = repo_checks.file_text(client, repo, path, base)
@@ -108,9 +121,39 @@ def _workflow_checks(client: Any, repo: RepoRef, base: str, scope: str, workflow
         if text is None:
             out.append(_check(f"workflow {kind}", scope, "fail", f"{path} is missing on {base}", SCAFFOLD_FIX))
             continue
+        texts[kind] = text
         status, detail = workflow_inputs_verdict(text)
+        if status == "ok" and kind == "destroy":
+            status, detail = destroy_workflow_verdict(text)
         out.append(_check(f"workflow {kind}", scope, status, f"{path}: {detail}", SCAFFOLD_FIX))
     return out
+
+
+def destroy_workflow_verdict(text: str) -> tuple[Verdict, str]:
+    """Is this the destroy workflow of the removal-PR flow? TfPilot dispatches it on the base
+    branch while the request's file is still there; it must refuse what AWS would refuse before
+    deleting anything and restore the request's resources after a part-way failure. An older
+    one (dispatched after a cleanup PR removed the file) has neither step."""
+    missing = [step for step in DESTROY_STEPS if step not in text]
+    if missing:
+        return (
+            "warn",
+            f"an older destroy workflow (no {', '.join(missing)} step): a destroy AWS refuses part-way "
+            "would leave the request's resources stripped of their protections",
+        )
+    return "ok", f"workflow_dispatch accepts {', '.join(DISPATCH_INPUTS)}; preflight and restore present"
+
+
+def job_names(text: str | None) -> set[str]:
+    """The check names a workflow's jobs report (a job's ``name``, else its id)."""
+    try:
+        doc = yaml.safe_load(text or "")
+    except yaml.YAMLError:
+        return set()
+    jobs = doc.get("jobs") if isinstance(doc, dict) else None
+    if not isinstance(jobs, dict):
+        return set()
+    return {str(job.get("name") or jid) if isinstance(job, dict) else str(jid) for jid, job in jobs.items()}
 
 
 def workflow_inputs_verdict(text: str) -> tuple[Verdict, str]:
@@ -223,25 +266,52 @@ def _hooks_check(client: Any, repo: RepoRef, scope: str) -> Check:
     )
 
 
-def _protection_check(host: GitHubCodeHost, repo: RepoRef, base: str, scope: str) -> Check:
+def _protection_check(
+    host: GitHubCodeHost, repo: RepoRef, base: str, scope: str, *, plan_checks: str | None = None
+) -> Check:
     try:
         found = host.branch_protection(repo, base)
     except CodeHostError as exc:
         return _check("branch protection", scope, "warn", f"not readable: {exc}", "give the app Administration: read")
     where = f" ({', '.join(found.sources)})" if found.sources else ""
+    # TfPilot runs the plan workflow on the head of every PR it opens (request, prepare and
+    # removal PRs): a required check no job of it reports keeps those PRs unmergeable.
+    produced = job_names(plan_checks)
+    foreign = [c for c in found.required_checks if c not in produced] if plan_checks is not None else []
+    if foreign:
+        return _check(
+            "branch protection",
+            scope,
+            "warn",
+            f"required status check(s) {', '.join(foreign)}{where} are not reported by the plan workflow "
+            f"(its jobs: {', '.join(sorted(produced)) or 'none'}), the only workflow TfPilot runs on its PRs: "
+            "request and destroy removal PRs would wait for them forever",
+            "require the plan workflow's check instead, or make sure another workflow reports those checks on "
+            "pull requests of branches request/*, prepare/* and destroy/*",
+        )
+    checks = (
+        f"; required checks: {', '.join(found.required_checks)} (the plan workflow reports them)"
+        if (found.required_checks)
+        else ""
+    )
     if found.reviews_required:
         n = found.required_approvals
         if found.app_can_bypass:
             return _check(
-                "branch protection", scope, "ok", f"{n} approving review(s) required{where}; the app may bypass them"
+                "branch protection",
+                scope,
+                "ok",
+                f"{n} approving review(s) required{where}; the app may bypass them{checks}",
             )
         return _check(
             "branch protection",
             scope,
             "warn",
             f"{n} approving review(s) required{where}: a Slack approval counts only when the approver linked a "
-            "GitHub account, and destroy's cleanup PR needs a review on GitHub before TfPilot can merge it",
-            "approvers run `/tfpilot link`; or add the App as a bypass actor of the rule; or lower the requirement",
+            "GitHub account, and a destroy's removal PR (destroy/<id>, opened by the app) needs an approving "
+            f"review by a person (a linked admin's Destroy click gives it) before the destroy runs{checks}",
+            "approvers and admins run `/tfpilot link`; or add the App as a bypass actor of the rule; or lower "
+            "the requirement",
         )
     if found.visibility == "unknown":
         return _check(
@@ -251,30 +321,7 @@ def _protection_check(host: GitHubCodeHost, repo: RepoRef, base: str, scope: str
             f"cannot tell: {found.detail}",
             "grant the App Administration: read (or check the protection by hand)",
         )
-    checks = f"; required checks: {', '.join(found.required_checks)}" if found.required_checks else ""
     return _check("branch protection", scope, "ok", f"no approving review required{where}{checks}")
-
-
-def _actions_pr_check(client: Any, repo: RepoRef, scope: str) -> Check:
-    try:
-        perms = repo_checks.workflow_permissions(client, repo)
-    except GitHubApiError as exc:
-        return _check(
-            "actions may open PRs",
-            scope,
-            "warn",
-            f"workflow permissions not readable ({exc.status})",
-            "check Settings > Actions > General > Workflow permissions",
-        )
-    if perms.get("can_approve_pull_request_reviews"):
-        return _check("actions may open PRs", scope, "ok", "GitHub Actions may create pull requests")
-    return _check(
-        "actions may open PRs",
-        scope,
-        "fail",
-        "GitHub Actions may not create pull requests: the cleanup workflow cannot open destroy's PR",
-        "Settings > Actions > General: enable 'Allow GitHub Actions to create and approve pull requests'",
-    )
 
 
 # --- local -------------------------------------------------------------------------------------

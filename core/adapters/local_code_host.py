@@ -602,6 +602,12 @@ class LocalCodeHost:
                 raise CodeHostError(f"could not create branch {branch!r}", status=422)
             return from_sha
 
+    def reset_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
+        git = self._git(repo)
+        if not _SHA_RE.match(sha) or git.rev(sha) != sha:
+            raise CodeHostError(f"commit {sha!r} not found", status=422)
+        self._force_branch(repo, branch, sha)
+
     def _force_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
         """Create ``branch`` at ``sha`` or move it there, whatever it held (a runner's force push)."""
         _check_branch(branch)

@@ -125,6 +125,12 @@ class ObjectRequestStore:
 
     def _remember(self, request_id: str, etag: str, request: Request) -> None:
         with self._known_lock:
+            known = self._known.get(request_id)
+            if known is not None and known[1].version > request.version:
+                # A read that began before a concurrent write of this process ends after it: the
+                # memory never goes back (an update would run its mutation on the older version,
+                # which may lack what the write added, e.g. the operation that write began).
+                return
             self._known[request_id] = (etag, request.model_copy(deep=True))
             self._known.move_to_end(request_id)
             while len(self._known) > self._known_max:
@@ -204,7 +210,13 @@ class ObjectRequestStore:
                     known = None  # decide on what is stored, not on what was remembered
                     continue
                 raise RequestArchived(request_id)  # archiving has begun: the document is frozen
-            result = mutate(current.model_copy(deep=True))
+            try:
+                result = mutate(current.model_copy(deep=True))
+            except Exception:
+                if known is None:
+                    raise
+                known = None  # the remembered version may be stale: decide on what is stored
+                continue
             if result is None:
                 if known is not None:
                     known = None  # "nothing to do" must be judged on the stored document

@@ -93,6 +93,20 @@ def removal_stage(request: Request, op: DestroyOp) -> Stage:
     return Stage.RUNNING
 
 
+def removal_outdated(request: Request, number: int) -> bool:
+    """Was the removal PR ``number`` opened before a Prepare destroy of the request? Its deletion
+    is then of the file as it was before that change (a modify/delete conflict with the base
+    now), so a new attempt deletes the file again on the base head instead of reusing it.
+    Operations are appended in the order they began: the list's order is the time order."""
+    opened = [
+        i
+        for i, op in enumerate(request.operations)
+        if isinstance(op, DestroyOp) and op.steps.removal_pr is not None and op.steps.removal_pr.number == number
+    ]
+    prepared = [i for i, op in enumerate(request.operations) if op.kind == "prepare_destroy"]
+    return bool(opened) and bool(prepared) and min(opened) < max(prepared)
+
+
 def removal_waiter(request: Request) -> DestroyOp | None:
     """The unfinished new-style destroy, if any."""
     for op in request.operations:

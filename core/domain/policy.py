@@ -249,8 +249,16 @@ def _state_check(action: Action, request: Request, status: Status) -> str | None
             return "wait for the running apply to finish"
         return None
     if action is Action.PREPARE_DESTROY:
-        if status is not Status.APPLIED or _pending(request, "destroy") or _pending(request, "prepare_destroy"):
-            return f"preparing a destroy needs an applied request with no destroy under way (status is {status.value})"
+        # After a destroy the run refused (a guard: protection on, data held), the request is
+        # failed with its resources intact: preparing is the way on from there too.
+        destroy_failed = status is Status.FAILED and run_failed(request.destroy_run)
+        if (status is not Status.APPLIED and not destroy_failed) or _pending(request, "destroy"):
+            return (
+                "preparing a destroy needs an applied request (or one whose destroy failed) with no destroy under "
+                f"way (status is {status.value})"
+            )
+        if _pending(request, "prepare_destroy"):
+            return "a prepare-destroy change is already under way"
         if not held_guards(request.destroy_guards, request.config, {}):
             return "no destroy guard holds for this request's configuration: Destroy needs no preparation"
         return None

@@ -125,6 +125,12 @@ class CodeHost(Protocol):
         """Create ``branch`` at ``from_sha``; if it exists already, return its head unchanged."""
         ...
 
+    def reset_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
+        """Move ``branch`` to ``sha`` whatever it held (a force push; created when absent).
+        Only for TfPilot's own branches whose earlier commits are to be replaced (a removal
+        branch rebuilt on a base that changed the request's file since)."""
+        ...
+
     def commit_files(
         self,
         repo: RepoRef,

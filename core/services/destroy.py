@@ -32,6 +32,7 @@ from core.domain.destroy import (
     Stage,
     held_guards,
     removal_branch,
+    removal_outdated,
     removal_stage,
 )
 from core.domain.events import NewEvent, Reason
@@ -136,6 +137,8 @@ class DestroyFlow:
             return request
         if not (pr.branch or "").startswith(REMOVAL_PREFIX) or not pr.head_sha:
             return request
+        if removal_outdated(request, pr.number):
+            return request  # opened before a Prepare destroy changed the file: rebuilt (open_removal)
         data = RemovalPr(number=pr.number, url=pr.url, head=pr.head_sha)
         return self._svc._ops.record(request.id, DestroyOp, key, lambda op: op.steps.set(removal_pr=data))
 
@@ -159,19 +162,20 @@ class DestroyFlow:
         if steps.removal_commit is None:
             at = svc._code_host.create_branch(repo, branch, start)
             if at != start and steps.commit_attempt is None:
-                # The branch is this request's alone: an earlier attempt's deletion commit is on it.
-                sha = at
-            else:
-                message = f"tfpilot: remove {rid} from {request.project}/{request.environment} (destroy)"
-                request, sha = svc._commit_step(
-                    request,
-                    DestroyOp,
-                    key,
-                    branch=branch,
-                    files=dict.fromkeys(files),
-                    parent=start,
-                    message=message,
-                )
+                # The branch is this request's alone and holds an earlier attempt's deletion, made
+                # on an older base (since changed, e.g. by Prepare destroy: its PR would conflict,
+                # modify/delete): the deletion is made again on the base head.
+                svc._code_host.reset_branch(repo, branch, start)
+            message = f"tfpilot: remove {rid} from {request.project}/{request.environment} (destroy)"
+            request, sha = svc._commit_step(
+                request,
+                DestroyOp,
+                key,
+                branch=branch,
+                files=dict.fromkeys(files),
+                parent=start,
+                message=message,
+            )
             committed = sha
             request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_commit=committed))
         info = svc._code_host.open_pull_request(
@@ -230,6 +234,7 @@ class DestroyFlow:
         self, request: Request, key: str, actor: Actor, user_token: str | None, before: Status
     ) -> tuple[Request, bool]:
         """Approve the removal PR as the protection asks; (request, False) while it waits for a review."""
+        request = self.plan_removal(request, key, actor)
         svc, rid, repo = self._svc, request.id, _repo(request)
         base = request.target_base or "main"
         pr = _removal_pr(request, key)
@@ -280,6 +285,39 @@ class DestroyFlow:
             rid, DestroyOp, key, lambda op: op.steps.set(removal_reviewed=standing), timeline="Removal PR approved"
         )
         return request, True
+
+    def plan_removal(self, request: Request, key: str, actor: Actor) -> Request:
+        """Plan the removal PR's head once per attempt: the plan workflow on ``destroy/<id>`` shows
+        the reviewer what the destroy will delete, and its check on the head is what a base branch
+        with required status checks needs before the PR may merge. Its run is the operation's
+        (``launches.plan``), never the request's ``planRun`` (the applied request keeps its own)."""
+        if operation_of(request, DestroyOp, key).steps.recorded("plan"):
+            return request
+        svc, rid = self._svc, request.id
+        request, info = svc._launch(request, DestroyOp, key, "plan", ref=removal_branch(rid), previous=None)
+        run_id = info.run_id if info is not None else None
+
+        def recorded(op: DestroyOp) -> None:
+            done = op.steps.launch_for("plan")
+            done.set(recorded=True, run_id=run_id)
+            op.steps.launches = {**op.steps.launches, "plan": done}
+
+        return svc._ops.record(
+            rid,
+            DestroyOp,
+            key,
+            recorded,
+            timeline="Removal PR planned",
+            actor=actor.id,
+            events=[
+                NewEvent(
+                    name="removal_plan_dispatched",
+                    actor=actor.id,
+                    source="tfpilot",
+                    data={"runId": run_id, "url": info.url if info is not None else None},
+                )
+            ],
+        )
 
     def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Dispatch the destroy workflow on the base branch (the request's file is still there)."""

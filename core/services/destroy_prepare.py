@@ -111,6 +111,9 @@ def prepare_destroy(svc: RequestService, request: Request, key: str, actor: Acto
             r.pr = PullRequestRef(number=info.number, url=info.url, open=True, head_sha=sha)
             r.approval, r.plan, r.cost, r.plan_run = None, None, None, None
             r.merged_sha, r.apply_run, r.applied_at, r.apply_triggered_at = None, None, None, None
+            # Prepared after a destroy the run refused: that attempt ended (its operation keeps
+            # the reason, the audit trail the run); the request now follows the prepare PR.
+            r.destroy_run, r.destroy_triggered_at = None, None
 
         requested = NewEvent(
             name="destroy_prepare_requested",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.domain.destroy import REMOVAL_PREFIX
 from core.domain.doc_model import RunRef
 from core.domain.policy import plans_on_base
 from core.domain.request import Request
@@ -64,6 +65,10 @@ def run_rejection(request: Request, kind: str, run: RunInfo) -> str | None:
             return None
         if run.run_id < current.run_id:
             return f"{kind} run {run.run_id} is older than the recorded run {current.run_id}"
+    if kind == "plan" and (run.head_branch or "").startswith(REMOVAL_PREFIX):
+        # The removal PR's plan belongs to the destroy operation (its check on the PR), not to
+        # the request's planRun, which an applied request keeps.
+        return f"plan run {run.run_id} planned the removal PR ({run.head_branch})"
     if kind == "plan" and plans_on_base(request):
         return _drift_plan_rejection(request, current, run)
     if kind == "plan":

@@ -19,6 +19,9 @@ from tests.local.conftest import PLUGIN_DIR, terraform_problem
 # provider are here (as `make demo` does); otherwise it is the preview, and the checks that
 # need the real run skip, saying why.
 REAL_PROBLEM = terraform_problem()
+# The real demo runs four Terraform runs (plan, apply, the removal PR's plan, destroy) through a
+# real provider; on a loaded machine that takes longer than the suite's default 300 s.
+pytestmark = pytest.mark.timeout(1200)
 
 ORDER = ["planning", "plan_ready", "approved", "merged", "applying", "applied", "destroying", "destroyed"]
 

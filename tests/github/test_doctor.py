@@ -114,13 +114,40 @@ def test_missing_workflow_and_wrong_inputs_fail(doctor: Doctor) -> None:
     doctor.sim.push(REPO, "main", {".github/workflows/plan.yml": plan})
     repo = doctor.sim.repo(REPO)
     tree = dict(doctor.sim.trees[doctor.sim.commits[repo.refs["main"]]["tree"]])
-    del tree[".github/workflows/cleanup.yml"]
-    repo.refs["main"] = doctor.sim._commit(doctor.sim._tree(tree), [repo.refs["main"]], "drop cleanup")
+    del tree[".github/workflows/destroy.yml"]
+    del tree[".github/workflows/cleanup.yml"]  # no longer dispatched: not checked
+    repo.refs["main"] = doctor.sim._commit(doctor.sim._tree(tree), [repo.refs["main"]], "drop destroy")
     found = doctor.run()
     assert found["workflow plan"].status == "fail" and "request_id" in found["workflow plan"].detail
-    assert found["workflow cleanup"].status == "fail" and "missing" in found["workflow cleanup"].detail
-    assert "tfpilot scaffold infra-repo" in (found["workflow cleanup"].fix or "")
+    assert found["workflow destroy"].status == "fail" and "missing" in found["workflow destroy"].detail
+    assert "tfpilot scaffold infra-repo" in (found["workflow destroy"].fix or "")
     assert found["workflow apply"].status == "ok"
+    assert "workflow cleanup" not in found
+
+
+def test_an_older_destroy_workflow_warns(doctor: Doctor) -> None:
+    """A destroy.yml from before the removal PR (no preflight, no restore) still accepts the
+    dispatch, but a destroy AWS refuses part-way would strip the resources: re-scaffold."""
+    current = doctor.sim.files(REPO, "main")[".github/workflows/destroy.yml"]
+    assert doctor.run()["workflow destroy"].status == "ok"
+    older = current.replace("destroy-preflight", "check-destroy").replace("check-restore", "check-destroy")
+    doctor.sim.push(REPO, "main", {".github/workflows/destroy.yml": older})
+    found = doctor.run()["workflow destroy"]
+    assert found.status == "warn" and "destroy-preflight, check-restore" in found.detail
+    assert "tfpilot scaffold infra-repo" in (found.fix or "")
+
+
+def test_required_checks_must_come_from_the_plan_workflow(doctor: Doctor) -> None:
+    """TfPilot runs the plan workflow on the head of each PR it opens (the removal PR too): a
+    required check reported by nothing TfPilot runs keeps those PRs unmergeable."""
+    doctor.sim.protect(REPO, approvals=0, checks=("terraform plan (request branch)",))
+    ours = doctor.run()["branch protection"]
+    assert ours.status == "ok" and "the plan workflow reports them" in ours.detail, ours.detail
+    doctor.sim.protect(REPO, approvals=0, checks=("ci / lint",))
+    doctor.host = GitHubCodeHost(doctor.client)  # a new process: the protection is read again
+    foreign = doctor.run()["branch protection"]
+    assert foreign.status == "warn" and "ci / lint" in foreign.detail and "removal PRs" in foreign.detail
+    assert "terraform plan (request branch)" in foreign.detail
 
 
 def test_permissions_events_actions_and_protection_fail_or_warn(doctor: Doctor) -> None:
@@ -130,10 +157,11 @@ def test_permissions_events_actions_and_protection_fail_or_warn(doctor: Doctor) 
     sim.workflow_permissions["can_approve_pull_request_reviews"] = False
     sim.protect(REPO, approvals=1)
     found = doctor.run()
-    assert found["actions may open PRs"].status == "fail"
-    assert "Allow GitHub Actions to create and approve pull requests" in (found["actions may open PRs"].fix or "")
+    # TfPilot opens destroy's removal PR itself: whether Actions may open PRs no longer matters.
+    assert "actions may open PRs" not in found
     protection = found["branch protection"]
     assert protection.status == "warn" and "1 approving review(s) required" in protection.detail
+    assert "removal PR (destroy/<id>" in protection.detail
     assert "/tfpilot link" in (protection.fix or "")
     if isinstance(doctor.client.auth, GitHubAppAuth):
         assert found["app permissions"].status == "fail" and "pull_requests" in found["app permissions"].detail

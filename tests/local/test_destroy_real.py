@@ -3,9 +3,10 @@
 The whole service graph (``RequestService``, ``SyncService``) over the local forge, whose runner
 runs Terraform for real: create -> plan -> approve -> merge -> apply, then Destroy. An ECR
 repository holding an image is prepared first (a reviewed change lifting exactly its guard) and
-then destroyed; a destroy AWS would refuse is refused before anything is deleted and leaves the
-environment usable. (The bucket-with-objects, part-way-restore and prod-table cases are not
-here yet: see the branch report.)
+then destroyed, and so are a bucket holding objects and a prod DynamoDB table with deletion
+protection; a destroy AWS would refuse is refused before anything is deleted and leaves the
+request's file, state and protections as they were and the environment usable; a destroy that
+fails part-way is restored by the workflow's restore step.
 
 Marked ``terraform`` and sharing the session's moto server (``local_cloud``); slow (minutes).
 """
@@ -13,6 +14,7 @@ Marked ``terraform`` and sharing the session's moto server (``local_cloud``); sl
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ from core.adapters.local_code_host import LocalCodeHost
 from core.adapters.local_runner import LocalRunner
 from core.adapters.terraform_cli import TerraformCli
 from core.adapters.terraform_run import RealTerraform
+from core.domain.errors import PermissionDenied
 from core.domain.policy import Actor, Policy
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.code_host import RepoRef
@@ -245,6 +248,67 @@ def _destroy_failed(deps: Deps, rid: str) -> Request:
     return request
 
 
+# --- (a) a bucket holding objects -------------------------------------------------------------
+
+
+def put_object(cloud: MotoServer, bucket: str, key: str) -> None:
+    """Put an object the way a client that AWS lets through does.
+
+    The module's bucket policy denies every request with ``aws:SecureTransport`` false. moto
+    passes no request context into a bucket policy's conditions, so that Deny matches every
+    request to moto, over HTTPS too (a plain ``put_object`` gets 403 whatever the transport):
+    no client can say SecureTransport to it. The honest stand-in for an HTTPS writer is
+    therefore to write while the policy is not there: take the policy off out of band, put the
+    object, put the very same policy document back, and check it is back unchanged (Terraform
+    sees no drift: the plans below would show one)."""
+    s3 = _client(cloud, "s3")
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"data")
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] >= 1
+
+
+def test_a_bucket_holding_objects_is_prepared_then_destroyed(product: Deps, local_cloud: MotoServer) -> None:
+    request = applied(product, "s3-bucket", {"name": "holds-data", "versioning": True})
+    rid, bucket = request.id, _name(request, "bucket")
+    put_object(local_cloud, bucket, "keep/me.txt")
+    assert all(bucket_protections(local_cloud, bucket).values())
+
+    # Prepare destroy (force_destroy on), reviewed and applied; then Destroy goes through.
+    prepared(product, rid, {"force_destroy": True})
+    destroyed(product, rid)
+    assert not bucket_exists(local_cloud, bucket)
+
+
+# --- (b) a prod DynamoDB table with deletion protection ---------------------------------------
+
+
+def test_a_prod_table_with_deletion_protection_is_prepared_then_destroyed(
+    product: Deps, local_cloud: MotoServer
+) -> None:
+    config = {"name": "orders", "hash_key": "id", "deletion_protection": True}
+    request = applied(product, "dynamodb-table", config, environment="prod")
+    rid, name = request.id, _name(request, "id")
+    found = table(local_cloud, name)
+    assert found is not None and found.get("DeletionProtectionEnabled") is True
+
+    # Destroy is refused at once, naming the change; nothing is opened.
+    with pytest.raises(PermissionDenied) as refused:
+        product.requests.destroy(rid, ADMIN)
+    assert "`deletion_protection` true → false" in refused.value.reason
+    assert product.store.get(rid).cleanup_pr is None
+    # Prepare destroy: prod forbids turning protection off except in exactly this change.
+    prepared(product, rid, {"deletion_protection": False})
+    after = table(local_cloud, name)
+    assert after is not None and after.get("DeletionProtectionEnabled") is False
+    destroyed(product, rid)
+    assert table(local_cloud, name) is None
+
+
 # --- (c) an ECR repository holding an image ---------------------------------------------------
 
 
@@ -305,3 +369,167 @@ def test_a_refused_destroy_leaves_code_state_and_the_environment_consistent(
         if rc["change"]["actions"] not in (["no-op"], ["read"])
     }
     assert changed == {}, changed
+
+
+# --- a destroy the preflight refuses: everything intact, Prepare destroy from failed -----------
+
+
+def _state_addresses(tmp_path: Path, environment: str = "dev") -> list[str]:
+    """The resource addresses the environment's state holds (the local runner's local backend)."""
+    state = json.loads(
+        (tmp_path / "terraform" / REPO.owner / REPO.name / environment / "terraform.tfstate").read_text()
+    )
+    return sorted(
+        f"{r['module'] + '.' if r.get('module') else ''}{r['type']}.{r['name']}"
+        for r in state.get("resources", [])
+        if r.get("mode") == "managed"
+    )
+
+
+def test_a_refused_destroy_keeps_the_bucket_whole_then_prepare_from_failed_destroys_it(
+    product: Deps, local_cloud: MotoServer, tmp_path: Path
+) -> None:
+    """The bucket holds an object and force_destroy is off: the destroy run's preflight refuses
+    before deleting anything. The request is failed; its file is on main, its resources are in
+    state and keep their protections (public access block, TLS-only policy, encryption,
+    lifecycle); another request in the environment plans and applies cleanly and a plan after
+    it is empty. The admin then prepares the destroy from the failed request (force_destroy on,
+    reviewed and applied) and Destroy goes through: the removal PR, whose deletion predates the
+    prepare change, is rebuilt on main's head and merges without conflict."""
+    request = applied(product, "s3-bucket", {"name": "refused", "versioning": True})
+    rid, bucket = request.id, _name(request, "bucket")
+    put_object(local_cloud, bucket, "keep/me.txt")
+    protections = bucket_protections(local_cloud, bucket)
+    assert all(protections.values()), protections
+    in_state = _state_addresses(tmp_path)
+
+    product.requests.destroy(rid, ADMIN)
+    failed = _destroy_failed(product, rid)
+    said = " ".join(d.summary for d in failed.destroy_run.diagnostics)
+    assert "before deleting anything" in said, said
+    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections
+    assert _state_addresses(tmp_path) == in_state
+    assert _client(local_cloud, "s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+
+    # Another request in the same environment: planned, applied; a plan of main right after is empty.
+    other = applied(product, "sns-topic", {"name": "refused-events"})
+    _assert_empty_plan(product, other.id)
+    assert bucket_protections(local_cloud, bucket) == protections
+
+    # From the failed request: Prepare destroy (offered there), then Destroy again.
+    from bot.views.card import card_actions
+    from core.domain.policy import Action
+
+    assert Action.PREPARE_DESTROY in card_actions(product.store.get(rid))
+    prepared(product, rid, {"force_destroy": True})
+    destroyed(product, rid)
+    assert not bucket_exists(local_cloud, bucket)
+    _assert_empty_plan(product, other.id)
+
+
+def test_a_destroy_failing_part_way_puts_the_bucket_protections_back(
+    product: Deps, local_cloud: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure the preflight did not foresee (it is switched off here): AWS refuses the
+    bucket's delete after the module's other resources went; the restore step applies the
+    request's targets again, so the public access block, the TLS-only policy, the encryption
+    and the lifecycle rules are back, and the request failed with AWS's reason."""
+    request = applied(product, "s3-bucket", {"name": "part-way", "versioning": True})
+    rid, bucket = request.id, _name(request, "bucket")
+    put_object(local_cloud, bucket, "a.txt")
+    protections = bucket_protections(local_cloud, bucket)
+    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
+
+    product.requests.destroy(rid, ADMIN)
+    failed = _destroy_failed(product, rid)
+    said = " ".join(f"{d.summary} {d.detail}" for d in failed.destroy_run.diagnostics)
+    assert "BucketNotEmpty" in said or "not empty" in said.lower(), said
+    host = product.code_host
+    assert isinstance(host, LocalCodeHost)
+    log = host.run_log(REPO, failed.destroy_run.run_id)
+    assert "restore: done" in log, log[-3000:]
+    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections
+
+
+def _assert_empty_plan(deps: Deps, rid: str) -> None:
+    """A plan of main (dispatched as the request's plan workflow) changes nothing."""
+    host = deps.code_host
+    assert isinstance(host, LocalCodeHost)
+    replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": rid, "environment": "dev"})
+    assert replan is not None and host.wait_idle(timeout=1500)
+    assert host.get_run(REPO, replan.run_id).conclusion == "success", host.run_log(REPO, replan.run_id)
+    plan = host.get_plan_json(REPO, replan.run_id, rid)
+    assert plan is not None
+    changed = {
+        rc["address"]: rc["change"]["actions"]
+        for rc in plan["resource_changes"]
+        if rc["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    assert changed == {}, changed
+
+
+def test_the_destroy_workflows_restore_step_puts_the_bucket_protections_back(
+    product: Deps, local_cloud: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same part-way failure, restored by destroy.yml's own step: its ``run`` script (with
+    the scaffold's ``tfpilot_ci.py check-restore``) runs with bash, as the runner would, in the
+    failed destroy's working directory (its state, its provider wiring for moto). It plans the
+    request's targets, checks that plan deletes nothing, applies it and fails the step on
+    purpose; the protections are back."""
+    import subprocess
+
+    import yaml
+
+    from core.domain.scaffold import HELPER_PATH, scaffold_files
+
+    request = applied(product, "s3-bucket", {"name": "wf-restore", "versioning": True})
+    rid, bucket = request.id, _name(request, "bucket")
+    put_object(local_cloud, bucket, "a.txt")
+    protections = bucket_protections(local_cloud, bucket)
+    scaffold = scaffold_files()
+    workflow = yaml.safe_load(scaffold[".github/workflows/destroy.yml"])
+    (step,) = [s for s in workflow["jobs"]["destroy"]["steps"] if str(s.get("name", "")).startswith("Restore")]
+    workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    (workspace / HELPER_PATH).parent.mkdir(parents=True)
+    (workspace / HELPER_PATH).write_text(scaffold[HELPER_PATH])
+    runner_temp.mkdir()
+    outputs: list[subprocess.CompletedProcess[str]] = []
+
+    def workflow_restore(self: RealTerraform, run: Any, cwd: Path, env: dict[str, str], target_args: list[str]) -> None:
+        (runner_temp / "targets.txt").write_text("".join(a.removeprefix("-target=") + "\n" for a in target_args))
+        # GitHub runs a `run` step as `bash --noprofile --norc -eo pipefail {0}`.
+        done = subprocess.run(
+            ["/bin/bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=cwd,
+            env={
+                **os.environ,
+                **env,
+                "REQUEST_ID": rid,
+                "RUNNER_TEMP": str(runner_temp),
+                "GITHUB_WORKSPACE": str(workspace),
+                "TF_IN_AUTOMATION": "true",
+                "TF_INPUT": "false",
+            },
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        outputs.append(done)
+        run.lines.extend(["restore (destroy.yml's step):", *done.stdout.splitlines(), *done.stderr.splitlines()])
+        run.restored = done.returncode == 1 and "the request's resources were applied again" in done.stdout
+
+    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
+    monkeypatch.setattr(RealTerraform, "_restore", workflow_restore)
+
+    product.requests.destroy(rid, ADMIN)
+    failed = _destroy_failed(product, rid)
+    (done,) = outputs
+    text = done.stdout + done.stderr
+    # The step applied the restore plan after check-restore passed it, then failed on purpose.
+    assert done.returncode == 1, text
+    assert "restore plan: creates and updates only" in done.stdout, text
+    assert "Apply complete!" in done.stdout, text
+    assert "::error::the destroy failed part-way; the request's resources were applied again" in done.stdout
+    assert failed.status == "failed"
+    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections

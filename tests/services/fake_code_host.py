@@ -320,6 +320,15 @@ class FakeCodeHost:
         self._leave(crash, "create_branch")
         return head
 
+    def reset_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
+        crash = self._enter("reset_branch")
+        state = self.repo(repo)
+        if sha not in self.commits:
+            raise CodeHostError(f"no commit {sha}", status=422)
+        state.branches[branch] = sha
+        state.fork_points[branch] = sha
+        self._leave(crash, "reset_branch")
+
     def commit_files(
         self, repo: RepoRef, branch: str, files: Mapping[str, str | None], message: str, *, parent_sha: str
     ) -> str:

@@ -17,7 +17,7 @@ from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport
 from core.ports.code_host import ReviewInfo
 from module_registry.catalogue import load_registry
-from tests.services.conftest import ADMIN, World, create_cmd
+from tests.services.conftest import ADMIN, APPROVER, POLICY, World, create_cmd
 from tests.services.helpers import applied, finish_run, run_fact
 
 
@@ -45,12 +45,22 @@ def test_destroy_opens_the_removal_pr_runs_the_destroy_on_main_then_merges(world
     op = destroying.operation("destroy", "destroy")
     assert op.completed_at is None and op.steps.lease is None  # waits for the run's fact
     assert op.steps.removal_reviewed is not None and op.steps.removal_reviewed.reason == "not_required"
-    assert world.events(rid)[-2:] == ["destroy_requested", "destroy_dispatched"]
+    assert world.events(rid)[-3:] == ["destroy_requested", "removal_plan_dispatched", "destroy_dispatched"]
     assert world.notifier.events(rid)[-2:] == ["destroy_requested", "destroying"]
     said = world.notifier.sent[-2][1]
     assert f"Removal PR #{removal.number}" in transition_text(
         said
     ) and "only after the destroy succeeded" in transition_text(said)
+    # The removal PR's head is planned (its check is what required status checks wait for, its
+    # plan what the reviewer reads): the operation's run, not the request's planRun.
+    plan = [r for r in world.host.runs_of("plan.yml") if r.ref == f"destroy/{rid}"]
+    assert len(plan) == 1 and plan[0].inputs == {"request_id": rid, "environment": "dev"}
+    assert op.steps.launch("plan") is not None and op.steps.launch("plan").run_id == plan[0].run_id
+    assert destroying.plan_run is not None and destroying.plan_run.run_id != plan[0].run_id
+    world.host.complete_run(plan[0].run_id)
+    ignored = world.sync.apply_fact(run_fact(world, rid, plan[0].run_id, "plan"))
+    assert not ignored.changed and "removal PR" in ignored.reason, ignored
+    assert world.get(rid).plan_run == destroying.plan_run
 
     # The run succeeds: only now is the removal PR merged; the request is archived after it.
     finish_run(world, destroying, "destroy")
@@ -193,3 +203,49 @@ def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_ev
 
 def _prod_file(rid: str) -> str:
     return f"envs/prod/tfpilot_{rid}.tf"
+
+
+def test_after_a_destroy_a_guard_refused_the_admin_prepares_it_and_destroys_again(world: World) -> None:
+    """The run's preflight refused (the bucket holds objects, force_destroy off): the request is
+    failed with its resources intact, and Prepare destroy is offered from there. The prepare
+    change is reviewed like any change; the next Destroy deletes the file again on the new base
+    head (the failed attempt's removal PR deleted it as it was before the change: reusing that
+    deletion would be a modify/delete conflict), then destroys and merges."""
+    from bot.views.card import card_actions
+    from core.domain.policy import Action, allowed_actions
+
+    rid = applied(world).id
+    failed_attempt = world.requests.destroy(rid, ADMIN)
+    number = failed_attempt.cleanup_pr.number
+    run_id = failed_attempt.destroy_run.run_id
+    world.host.start_run(run_id)
+    world.host.complete_run(run_id, "failure")
+    refused = Diagnostic(summary="destroy refused before deleting anything: the bucket holds objects")
+    fact = run_fact(world, rid, run_id, "destroy").model_copy(update={"report": RunReport(diagnostics=(refused,))})
+    failed = world.get(rid) if world.sync.apply_fact(fact).status == "failed" else None
+    assert failed is not None and failed.status == "failed"
+    old_head = failed.cleanup_pr.head_sha
+
+    # What the admin sees on the failed request: Prepare destroy (and Destroy again).
+    assert Action.PREPARE_DESTROY in card_actions(failed) and Action.DESTROY in card_actions(failed)
+    assert allowed_actions(failed, ADMIN, POLICY)[Action.PREPARE_DESTROY].allowed
+
+    preparing = world.requests.prepare_destroy(rid, ADMIN)
+    assert preparing.prepared_destroy.fields == {"force_destroy": True}
+    assert preparing.status == "planning" and preparing.destroy_run is None  # the failed attempt is history
+    finish_run(world, world.get(rid), "plan")
+    world.requests.approve(rid, APPROVER)
+    world.requests.merge(rid, APPROVER)
+    finish_run(world, world.requests.apply(rid, APPROVER), "apply")
+    prepared = world.get(rid)
+    assert prepared.status == "applied" and 'force_destroy = "True"' in world.host.tree(world.repo, "main")[_file(rid)]
+
+    # Destroy again: the same removal PR, its deletion made again on main's head (the prepare merge).
+    again = world.requests.destroy(rid, ADMIN)
+    main_head = world.host.repo(world.repo).branches["main"]
+    assert again.cleanup_pr.number == number and again.cleanup_pr.head_sha != old_head
+    assert world.host.commits[again.cleanup_pr.head_sha].parent == main_head
+    assert _file(rid) not in world.host.tree(world.repo, f"destroy/{rid}")
+    assert again.status == "destroying" and len(world.host.runs_of("destroy.yml")) == 2
+    finish_run(world, again, "destroy")
+    assert world.host.repo(world.repo).prs[number].merged and rid in world.store.history

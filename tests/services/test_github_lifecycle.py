@@ -127,9 +127,12 @@ def test_full_lifecycle_through_github_code_host(stack: Stack, openapi_checker: 
     assert f"envs/dev/tfpilot_{rid}.tf" in sim.files(REPO, "main")
     (destroy_run,) = sim.runs(REPO, "destroy.yml")
     assert destroy_run["head_branch"] == "main" and requested.status == "destroying"
-    # base ref, create ref, the deletion (git data: tree, commit, ref), PR, labels, protection, dispatch
+    # base ref, create ref, the deletion (git data: tree, commit, ref), PR, labels, the removal
+    # PR's plan (dispatch), protection, the destroy (dispatch)
     print("destroy calls:", stack.spent(before_destroy))
-    assert stack.spent(before_destroy)[DISPATCH] == 1 and MERGE not in stack.spent(before_destroy)
+    assert stack.spent(before_destroy)[DISPATCH] == 2 and MERGE not in stack.spent(before_destroy)
+    (removal_plan,) = [r for r in sim.runs(REPO, "plan.yml") if r["head_branch"] == f"destroy/{rid}"]
+    assert removal_plan["head_sha"] == removal.head_sha
     event, payload = sim.pull_request_delivery(REPO, removal.number, "opened")
     assert payload["pull_request"]["head"]["ref"] == f"destroy/{rid}"
     assert not stack.deliver(event, payload).notified  # the create of the PR already told the thread

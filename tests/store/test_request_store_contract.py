@@ -4,7 +4,9 @@ in-memory ``MemoryRequestStore`` the service tests use."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -97,6 +99,46 @@ def test_a_concurrent_writer_makes_update_retry_on_fresh_data(store: ObjectReque
     assert seen_versions == [1, 2]  # the retry saw the other writer's version
     assert result.version == 3
     assert store.get("req_a00001").config["marks"] == ["other", "mine"]
+
+
+def test_a_read_that_ends_after_a_write_does_not_take_the_memory_back(store: ObjectRequestStore) -> None:
+    """A ``get`` reads version 1, another thread of the process writes version 2, then the read
+    ends: the next update must still decide on version 2. (The store remembers the version it
+    last read or wrote to spare a read; letting the slow read take that memory back to version 1
+    made the operation a racing worker had just begun invisible to it: ``LookupError`` instead
+    of its next step, the flake of ``test_destroy_racing_its_own_retry``.)"""
+    store.create(make_request("req_a00001"))
+    objects: Any = store._objects
+    real_get = objects.get
+    read_started, write_done = threading.Event(), threading.Event()
+
+    def slow_get(key: str) -> Any:
+        found = real_get(key)
+        if threading.current_thread().name == "slow-reader":
+            read_started.set()
+            assert write_done.wait(10)
+        return found
+
+    objects.get = slow_get
+    try:
+        reader = threading.Thread(target=lambda: store.get("req_a00001"), name="slow-reader")
+        reader.start()
+        assert read_started.wait(10)
+        store.update("req_a00001", lambda r: _mark(r, "begun"))
+        write_done.set()
+        reader.join(10)
+    finally:
+        objects.get = real_get
+    seen: list[list[str]] = []
+
+    def needs_the_mark(request: Request) -> Request:
+        seen.append(list(request.config.get("marks", [])))
+        if "begun" not in request.config.get("marks", []):
+            raise LookupError("the mark written by version 2 is missing")
+        return _mark(request, "next")
+
+    assert store.update("req_a00001", needs_the_mark).config["marks"] == ["begun", "next"]
+    assert seen[-1] == ["begun"]
 
 
 def _mark(request: Request, mark: str) -> Request:

@@ -145,6 +145,17 @@ class GitHubCodeHost:
             raise
         return _ref_sha(response.data)
 
+    def reset_branch(self, repo: RepoRef, branch: str, sha: str) -> None:
+        mapping.check_repo(repo)
+        mapping.check_branch(branch)
+        if self.create_branch(repo, branch, sha) == sha:
+            return
+        self.client.patch(
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            path=_repo_path(repo, ref=f"heads/{branch}"),
+            json={"sha": sha, "force": True},
+        )
+
     def commit_files(
         self,
         repo: RepoRef,
