@@ -195,16 +195,7 @@ class ObjectRequestStore:
         # conditional like any other, so a stale memory costs one 412 and then a real read.
         known = self._recall(request_id)
         for attempt in range(self._max_retries):
-            if known is not None:
-                etag, current = known
-            else:
-                active, archived = self._read(request_id)
-                if active is None:
-                    self._forget(request_id)
-                    if archived is not None:
-                        raise RequestArchived(request_id)
-                    raise RequestNotFound(request_id)
-                etag, current = active.etag, self._parse(active)
+            etag, current = known if known is not None else self._stored(request_id)
             if current.archived_at is not None and not allow_archived:
                 if known is not None:
                     known = None  # decide on what is stored, not on what was remembered
@@ -247,6 +238,16 @@ class ObjectRequestStore:
                 self._retire(stored, current, entries)
             return stored
         raise TooManyConflicts(key, self._max_retries)
+
+    def _stored(self, request_id: str) -> tuple[str, Request]:
+        """(etag, document) of the active document as stored; refuses archived or missing ones."""
+        active, archived = self._read(request_id)
+        if active is None:
+            self._forget(request_id)
+            if archived is not None:
+                raise RequestArchived(request_id)
+            raise RequestNotFound(request_id)
+        return active.etag, self._parse(active)
 
     def archive(self, request_id: str) -> Request:
         known = self._recall(request_id)

@@ -479,7 +479,6 @@ def test_the_destroy_workflows_restore_step_puts_the_bucket_protections_back(
     import subprocess
 
     import yaml
-
     from core.domain.scaffold import HELPER_PATH, scaffold_files
 
     request = applied(product, "s3-bucket", {"name": "wf-restore", "versioning": True})
