@@ -143,15 +143,20 @@ class CommandBase:
         stored = (request.render or {}).get("files")
         if isinstance(stored, dict) and stored:
             return {str(k): str(v) for k, v in stored.items()}
+        return self._render_request(request, request.config)
+
+    def _render_request(self, request: Request, config: dict[str, Any], lifting: Sequence[str] = ()) -> dict[str, str]:
+        """The files of ``request`` (its id, target and requester) rendered with ``config``."""
         return self._render_files(
             request.id,
             request.project,
             request.environment,
             request.module,
-            request.config,
+            config,
             request.target_env_path or "",
             requester_of(request),
             request.prod,
+            lifting=lifting,
         )
 
     def _render_files(

@@ -20,7 +20,7 @@ from core.domain.status import Status
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import repo_ref, requester_of
+from core.services.command_base import repo_ref
 from core.services.commands import digest
 from core.services.operations import operation_of
 
@@ -54,17 +54,7 @@ def prepare_destroy(svc: RequestService, request: Request, key: str, actor: Acto
 
             raise ConfigRejected(list(validated.errors))
         config = dict(validated.config)
-        files = svc._render_files(
-            rid,
-            request.project,
-            request.environment,
-            request.module,
-            config,
-            request.target_env_path or "",
-            requester_of(request),
-            request.prod,
-            lifting=sorted(fields),
-        )
+        files = svc._render_request(request, config, lifting=sorted(fields))
         if steps.branch is None:
             head = svc._code_host.branch_head(repo, base)
             if head is None:

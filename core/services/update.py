@@ -12,7 +12,7 @@ from core.domain.policy import Action, Actor
 from core.domain.request import Request
 from core.ports.code_host import CodeHostError
 from core.services import pr_text
-from core.services.command_base import TargetOf, dispatched_event, repo_ref, requester_of, transition
+from core.services.command_base import TargetOf, dispatched_event, repo_ref, transition
 from core.services.commands import digest
 from core.services.dispatching import Dispatching
 from core.services.operations import operation_of
@@ -52,16 +52,7 @@ class UpdateCommand(Dispatching):
         steps = operation_of(request, UpdateOp, key).steps
         config, revision = steps.config, steps.revision
         if steps.commit is None:
-            files = self._render_files(
-                rid,
-                request.project,
-                request.environment,
-                request.module,
-                config,
-                request.target_env_path or "",
-                requester_of(request),
-                request.prod,
-            )
+            files = self._render_request(request, config)
             # The parent is the branch as it is now (someone may have pushed since our last look).
             parent = steps.commit_attempt or self._code_host.branch_head(repo, branch)
             if parent is None:
