@@ -28,7 +28,7 @@ from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.command_base import destroy_dispatched, repo_ref, set_fields, transition
-from core.services.destroy import DestroyFlow
+from core.services.destroy import DestroyFlow, destroy_blocked
 from core.services.dispatching import Dispatching
 from core.services.operations import CleanupStage, Paused, cleanup_stage, operation_of, pending
 from core.services.runs import merge_run
@@ -314,11 +314,8 @@ class CleanupDestroy(Dispatching):
         said = CleanupBlocked(head=head, reason=blocked.reason)
         told = operation_of(request, DestroyOp, key).steps.cleanup_blocked
         if told != said:
-            refused = NewEvent(
-                name="destroy_blocked",
-                actor=actor.id,
-                source="tfpilot",
-                data={"number": pr.number if pr else None, "reason": blocked.reason, "message": str(blocked)[:500]},
+            refused, tell = destroy_blocked(
+                blocked, actor, pr.number if pr else None, pr.url if pr else None, before=before
             )
             request = self._ops.record(
                 rid,
@@ -327,18 +324,7 @@ class CleanupDestroy(Dispatching):
                 lambda op: op.steps.set(cleanup_blocked=said),
                 timeline="Cleanup PR blocked",
                 events=[refused],
-                tell=lambda _w, r: [
-                    Transition(
-                        event="destroy_blocked",
-                        previous_status=before.value,
-                        status=derive_status(r).value,
-                        actor=actor.id,
-                        message=str(blocked)[:500],
-                        run_url=pr.url if pr else None,
-                        blocked=blocked.reason,
-                        required_approvals=blocked.required_approvals,
-                    )
-                ],
+                tell=tell,
             )
         self._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request

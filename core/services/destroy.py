@@ -53,7 +53,7 @@ from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.command_base import destroy_dispatched, transition
 from core.services.destroy_prepare import prepare_destroy
-from core.services.operations import Paused, operation_of
+from core.services.operations import Paused, Tell, operation_of
 from module_registry.definition import DestroyGuard
 
 if TYPE_CHECKING:
@@ -402,12 +402,7 @@ class DestroyFlow:
         pr = _removal_pr(request, key)
         said = CleanupBlocked(head=pr.head, reason=blocked.reason)
         if operation_of(request, DestroyOp, key).steps.removal_blocked != said:
-            refused = NewEvent(
-                name="destroy_blocked",
-                actor=actor.id,
-                source="tfpilot",
-                data={"number": pr.number, "reason": blocked.reason, "message": str(blocked)[:500]},
-            )
+            refused, tell = destroy_blocked(blocked, actor, pr.number, pr.url, before=None)
             request = svc._ops.record(
                 rid,
                 DestroyOp,
@@ -415,18 +410,7 @@ class DestroyFlow:
                 lambda op: op.steps.set(removal_blocked=said),
                 timeline="Removal PR blocked",
                 events=[refused],
-                tell=lambda _w, r: [
-                    Transition(
-                        event="destroy_blocked",
-                        previous_status=derive_status(r).value,
-                        status=derive_status(r).value,
-                        actor=actor.id,
-                        message=str(blocked)[:500],
-                        run_url=pr.url,
-                        blocked=blocked.reason,
-                        required_approvals=blocked.required_approvals,
-                    )
-                ],
+                tell=tell,
             )
         svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
         return request
@@ -436,6 +420,36 @@ class DestroyFlow:
         if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
             return request
         return self._svc._bus.archive(self._svc._store, request, source=source)
+
+
+def destroy_blocked(
+    blocked: MergeBlocked, actor: Actor, number: int | None, url: str | None, *, before: Status | None
+) -> tuple[NewEvent, Tell]:
+    """The ``destroy_blocked`` record and notice of a removal (or legacy cleanup) PR GitHub will
+    not merge for a lasting reason; ``before`` None: the status is unchanged by the write."""
+    refused = NewEvent(
+        name="destroy_blocked",
+        actor=actor.id,
+        source="tfpilot",
+        data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
+    )
+
+    def tell(_written: Status, request: Request) -> list[Transition]:
+        now = derive_status(request).value
+        return [
+            Transition(
+                event="destroy_blocked",
+                previous_status=before.value if before is not None else now,
+                status=now,
+                actor=actor.id,
+                message=str(blocked)[:500],
+                run_url=url,
+                blocked=blocked.reason,
+                required_approvals=blocked.required_approvals,
+            )
+        ]
+
+    return refused, tell
 
 
 def _removal_pr(request: Request, key: str) -> RemovalPr:
