@@ -21,7 +21,7 @@ from tests.local.conftest import PLUGIN_DIR, terraform_problem
 REAL_PROBLEM = terraform_problem()
 # The real demo runs four Terraform runs (plan, apply, the removal PR's plan, destroy) through a
 # real provider; on a loaded machine that takes longer than the suite's default 300 s.
-pytestmark = pytest.mark.timeout(1200)
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.slow(cost=2.5, together=True)]
 
 ORDER = ["planning", "plan_ready", "approved", "merged", "applying", "applied", "destroying", "destroyed"]
 

@@ -322,48 +322,6 @@ def test_an_ecr_repository_holding_an_image_is_prepared_then_destroyed(product: 
     assert not repository_exists(local_cloud, name)
 
 
-# --- (d) a destroy AWS refuses leaves the environment usable ----------------------------------
-
-
-def test_a_refused_destroy_leaves_code_state_and_the_environment_consistent(
-    product: Deps, local_cloud: MotoServer
-) -> None:
-    """The config lifted the guard, but someone turned deletion protection on out of band: the
-    destroy is refused before anything is deleted, the request fails with the reason, and
-    another request in the same environment plans and applies cleanly."""
-    request = applied(product, "dynamodb-table", {"name": "ledger", "hash_key": "id", "deletion_protection": False})
-    rid, name = request.id, _name(request, "id")
-    found = table(local_cloud, name)
-    assert found is not None
-    ddb = _client(local_cloud, "dynamodb")
-    ddb.update_table(TableName=name, DeletionProtectionEnabled=True)  # out of band
-    tags_before = ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"]
-
-    product.requests.destroy(rid, ADMIN)
-    failed = _destroy_failed(product, rid)
-    said = " ".join(d.summary for d in failed.destroy_run.diagnostics)
-    assert "deletion_protection_enabled is on" in said and "before deleting anything" in said, said
-    still = table(local_cloud, name)
-    assert still is not None and still.get("DeletionProtectionEnabled") is True
-    assert ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"] == tags_before
-
-    # Another request in the same environment: planned, applied; a plan right after is empty.
-    other = applied(product, "sns-topic", {"name": "events"})
-    host = product.code_host
-    assert isinstance(host, LocalCodeHost)
-    replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": other.id, "environment": "dev"})
-    assert replan is not None and host.wait_idle(timeout=1500)
-    assert host.get_run(REPO, replan.run_id).conclusion == "success", host.run_log(REPO, replan.run_id)
-    plan = host.get_plan_json(REPO, replan.run_id, other.id)
-    assert plan is not None
-    changed = {
-        rc["address"]: rc["change"]["actions"]
-        for rc in plan["resource_changes"]
-        if rc["change"]["actions"] not in (["no-op"], ["read"])
-    }
-    assert changed == {}, changed
-
-
 # --- a destroy the preflight refuses: everything intact, Prepare destroy from failed -----------
 
 
@@ -379,22 +337,43 @@ def _state_addresses(tmp_path: Path, environment: str = "dev") -> list[str]:
     )
 
 
-def test_a_refused_destroy_keeps_the_bucket_whole_then_prepare_from_failed_destroys_it(
+@pytest.mark.terraform(cost=9)
+def test_refused_destroys_keep_the_table_and_the_bucket_whole_then_prepare_from_failed_destroys(
     product: Deps, local_cloud: MotoServer, tmp_path: Path
 ) -> None:
-    """The bucket holds an object and force_destroy is off: the destroy run's preflight refuses
-    before deleting anything. The request is failed; its file is on main, its resources are in
-    state and keep their protections (public access block, TLS-only policy, encryption,
-    lifecycle); another request in the environment plans and applies cleanly and a plan after
-    it is empty. The admin then prepares the destroy from the failed request (force_destroy on,
-    reviewed and applied) and Destroy goes through: the removal PR, whose deletion predates the
-    prepare change, is rebuilt on main's head and merges without conflict."""
+    """Two destroys AWS would refuse, refused by the destroy run's preflight before anything is
+    deleted: a table whose config lifted the guard but whose deletion protection someone turned
+    on out of band, and a bucket holding an object with force_destroy off. Each request fails
+    with the reason; its file is on main, its resources are in state and keep their protections
+    (the table's flag and tags; the bucket's public access block, TLS-only policy, encryption,
+    lifecycle); another request in the environment plans and applies cleanly and a plan after it
+    is empty. The admin then prepares the bucket's destroy from the failed request
+    (force_destroy on, reviewed and applied) and Destroy goes through: the removal PR, whose
+    deletion predates the prepare change, is rebuilt on main's head and merges without conflict.
+    (One environment holds both refusals: each real-Terraform lifecycle costs minutes.)"""
+    ledger = applied(product, "dynamodb-table", {"name": "ledger", "hash_key": "id", "deletion_protection": False})
+    table_id, table_name = ledger.id, _name(ledger, "id")
+    found = table(local_cloud, table_name)
+    assert found is not None
     request = applied(product, "s3-bucket", {"name": "refused", "versioning": True})
     rid, bucket = request.id, _name(request, "bucket")
     put_object(local_cloud, bucket, "keep/me.txt")
     protections = bucket_protections(local_cloud, bucket)
     assert all(protections.values()), protections
     in_state = _state_addresses(tmp_path)
+    # Out of band, after the last apply of the environment (an apply of main would put the
+    # table's configured flag back).
+    ddb = _client(local_cloud, "dynamodb")
+    ddb.update_table(TableName=table_name, DeletionProtectionEnabled=True)
+    tags_before = ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"]
+
+    product.requests.destroy(table_id, ADMIN)
+    failed_table = _destroy_failed(product, table_id)
+    said = " ".join(d.summary for d in failed_table.destroy_run.diagnostics)
+    assert "deletion_protection_enabled is on" in said and "before deleting anything" in said, said
+    still = table(local_cloud, table_name)
+    assert still is not None and still.get("DeletionProtectionEnabled") is True
+    assert ddb.list_tags_of_resource(ResourceArn=found["TableArn"])["Tags"] == tags_before
 
     product.requests.destroy(rid, ADMIN)
     failed = _destroy_failed(product, rid)
@@ -408,6 +387,7 @@ def test_a_refused_destroy_keeps_the_bucket_whole_then_prepare_from_failed_destr
     other = applied(product, "sns-topic", {"name": "refused-events"})
     _assert_empty_plan(product, other.id)
     assert bucket_protections(local_cloud, bucket) == protections
+    assert table(local_cloud, table_name) is not None
 
     # From the failed request: Prepare destroy (offered there), then Destroy again.
     from bot.views.card import card_actions
@@ -418,30 +398,6 @@ def test_a_refused_destroy_keeps_the_bucket_whole_then_prepare_from_failed_destr
     destroyed(product, rid)
     assert not bucket_exists(local_cloud, bucket)
     _assert_empty_plan(product, other.id)
-
-
-def test_a_destroy_failing_part_way_puts_the_bucket_protections_back(
-    product: Deps, local_cloud: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A failure the preflight did not foresee (it is switched off here): AWS refuses the
-    bucket's delete after the module's other resources went; the restore step applies the
-    request's targets again, so the public access block, the TLS-only policy, the encryption
-    and the lifecycle rules are back, and the request failed with AWS's reason."""
-    request = applied(product, "s3-bucket", {"name": "part-way", "versioning": True})
-    rid, bucket = request.id, _name(request, "bucket")
-    put_object(local_cloud, bucket, "a.txt")
-    protections = bucket_protections(local_cloud, bucket)
-    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
-
-    product.requests.destroy(rid, ADMIN)
-    failed = _destroy_failed(product, rid)
-    said = " ".join(f"{d.summary} {d.detail}" for d in failed.destroy_run.diagnostics)
-    assert "BucketNotEmpty" in said or "not empty" in said.lower(), said
-    host = product.code_host
-    assert isinstance(host, LocalCodeHost)
-    log = host.run_log(REPO, failed.destroy_run.run_id)
-    assert "restore: done" in log, log[-3000:]
-    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections
 
 
 def _assert_empty_plan(deps: Deps, rid: str) -> None:
@@ -461,24 +417,45 @@ def _assert_empty_plan(deps: Deps, rid: str) -> None:
     assert changed == {}, changed
 
 
-def test_the_destroy_workflows_restore_step_puts_the_bucket_protections_back(
+@pytest.mark.terraform(cost=6)
+def test_a_destroy_failing_part_way_puts_the_bucket_protections_back_by_the_runner_then_by_destroy_yml(
     product: Deps, local_cloud: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The same part-way failure, restored by destroy.yml's own step: its ``run`` script (with
-    the scaffold's ``tfpilot_ci.py check-restore``) runs with bash, as the runner would, in the
-    failed destroy's working directory (its state, its provider wiring for moto). It plans the
-    request's targets, checks that plan deletes nothing, applies it and fails the step on
-    purpose; the protections are back."""
+    """A failure the preflight did not foresee (it is switched off here): AWS refuses the
+    bucket's delete after the module's other resources went; the restore step applies the
+    request's targets again, so the public access block, the TLS-only policy, the encryption
+    and the lifecycle rules are back, and the request failed with AWS's reason.
+
+    Then the same part-way failure on the Destroy retried from the failed request, restored by
+    destroy.yml's own step: its ``run`` script (with the scaffold's ``tfpilot_ci.py
+    check-restore``) runs with bash, as the runner would, in the failed destroy's working
+    directory (its state, its provider wiring for moto). It plans the request's targets, checks
+    that plan deletes nothing, applies it and fails the step on purpose; the protections are
+    back. (One applied bucket serves both: each real-Terraform lifecycle costs minutes.)"""
     import subprocess
 
     import yaml
 
     from core.scaffold.generator import HELPER_PATH, scaffold_files
 
-    request = applied(product, "s3-bucket", {"name": "wf-restore", "versioning": True})
+    request = applied(product, "s3-bucket", {"name": "part-way", "versioning": True})
     rid, bucket = request.id, _name(request, "bucket")
     put_object(local_cloud, bucket, "a.txt")
     protections = bucket_protections(local_cloud, bucket)
+    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
+
+    product.requests.destroy(rid, ADMIN)
+    failed = _destroy_failed(product, rid)
+    said = " ".join(f"{d.summary} {d.detail}" for d in failed.destroy_run.diagnostics)
+    assert "BucketNotEmpty" in said or "not empty" in said.lower(), said
+    host = product.code_host
+    assert isinstance(host, LocalCodeHost)
+    log = host.run_log(REPO, failed.destroy_run.run_id)
+    assert "restore: done" in log, log[-3000:]
+    assert bucket_exists(local_cloud, bucket) and bucket_protections(local_cloud, bucket) == protections
+    first_run = failed.destroy_run.run_id
+
+    # --- the Destroy retried from failed, restored by destroy.yml's own step
     scaffold = scaffold_files()
     workflow = yaml.safe_load(scaffold[".github/workflows/destroy.yml"])
     (step,) = [s for s in workflow["jobs"]["destroy"]["steps"] if str(s.get("name", "")).startswith("Restore")]
@@ -512,11 +489,11 @@ def test_the_destroy_workflows_restore_step_puts_the_bucket_protections_back(
         run.lines.extend(["restore (destroy.yml's step):", *done.stdout.splitlines(), *done.stderr.splitlines()])
         run.restored = done.returncode == 1 and "the request's resources were applied again" in done.stdout
 
-    monkeypatch.setattr(RealTerraform, "_preflight", lambda self, run: True)
     monkeypatch.setattr(RealTerraform, "_restore", workflow_restore)
 
     product.requests.destroy(rid, ADMIN)
     failed = _destroy_failed(product, rid)
+    assert failed.destroy_run.run_id != first_run
     (done,) = outputs
     text = done.stdout + done.stderr
     # The step applied the restore plan after check-restore passed it, then failed on purpose.
