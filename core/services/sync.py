@@ -33,6 +33,7 @@ from core.domain.cost import InvalidCost, parse_cost
 from core.domain.destroy import merge_pending
 from core.domain.errors import RequestArchived, RequestNotFound
 from core.domain.events import NewEvent, emit_all, notice
+from core.domain.fact_reasons import FactCode, FactReason, JobFailure, said
 from core.domain.facts import Fact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
@@ -53,7 +54,7 @@ from core.ports.notifier import Notifier
 from core.ports.request_store import RequestStore
 from core.services.fact_reads import read_facts
 from core.services.fold import Extras, Folded
-from core.services.fold_told import FailedAt, audit_events, failed_at, fold_all, learns_nothing, reasons, tell
+from core.services.fold_told import audit_events, failed_at, fold_all, learns_nothing, reasons, tell
 from core.services.messagebus import MessageBus
 from core.services.run_reports import with_reports
 from core.services.runs import run_rejection
@@ -61,6 +62,7 @@ from core.services.runs import run_rejection
 log = logging.getLogger(__name__)
 
 _RUN_KINDS = REQUEST_RUN_KINDS
+_ARCHIVED = (said(FactCode.REQUEST_ARCHIVED),)
 
 
 class SyncOutcome(BaseModel):
@@ -71,7 +73,8 @@ class SyncOutcome(BaseModel):
     previous_status: str | None = None
     status: str | None = None
     notified: bool = False
-    reason: str = ""
+    # What the folds did, or why nothing changed (said by ``bot.views.fact_text.outcome_text``).
+    reasons: tuple[FactReason, ...] = ()
 
 
 @dataclass
@@ -82,7 +85,7 @@ class _Pass:
     before: Status | None = None
     after: Status | None = None
     wrote: bool = False
-    reasons: str = ""
+    reasons: tuple[FactReason, ...] = ()
     notified: bool = False
 
 
@@ -135,9 +138,9 @@ class SyncService:
             # 412 and a read there. It only chooses what to fetch from the code host first.
             current = self._store.recent(fact.request_id)
         except RequestNotFound:
-            return SyncOutcome(request_id=fact.request_id, changed=False, reason="unknown request")
+            return SyncOutcome(request_id=fact.request_id, changed=False, reasons=(said(FactCode.UNKNOWN_REQUEST),))
         if current.archived_at is not None:
-            return SyncOutcome(request_id=fact.request_id, changed=False, reason="request is archived")
+            return SyncOutcome(request_id=fact.request_id, changed=False, reasons=_ARCHIVED)
         extras = self._extras(current, [fact])
         facts = with_reports(current, [fact], self._code_host, repo_of(current), self._bus)
         return self._fold_and_store(current.id, facts, extras, source=source, actor=_actor_of(fact))
@@ -299,9 +302,9 @@ class SyncService:
         try:
             stored = self._store.update(request_id, mutate)
         except RequestArchived:
-            return SyncOutcome(request_id=request_id, changed=False, reason="request is archived")
+            return SyncOutcome(request_id=request_id, changed=False, reasons=_ARCHIVED)
         folded = state.folded
-        said = reasons(folded, synced)
+        said_by_folds = reasons(folded, synced)
         before, after = state.before, state.after
         archive = any(f.archive for f in folded) or (
             derive_status(stored) is Status.DESTROYED and stored.archived_at is None and not merge_pending(stored)
@@ -315,7 +318,7 @@ class SyncService:
                 changed=False,
                 previous_status=before.value if before else None,
                 status=after.value if after else None,
-                reason=said,
+                reasons=said_by_folds,
             )
         if archive:
             self._bus.archive(self._store, stored, source=source)
@@ -325,10 +328,10 @@ class SyncService:
             previous_status=before.value,
             status=after.value,
             notified=state.notified,
-            reason=said,
+            reasons=said_by_folds,
         )
 
-    def _failure_details(self, request_id: str, facts: Sequence[Fact]) -> dict[int, FailedAt]:
+    def _failure_details(self, request_id: str, facts: Sequence[Fact]) -> dict[int, JobFailure]:
         """Where each run fact that reports a failure the request does not know yet failed (its
         job and step), by the fact's index, when the code host can list a run's jobs. One read,
         only for a new failure (the fold decides whether it is one; a replay costs nothing)."""
@@ -347,7 +350,7 @@ class SyncService:
         repo = repo_of(current)
         if repo is None:
             return {}
-        out: dict[int, FailedAt] = {}
+        out: dict[int, JobFailure] = {}
         for i, fact in candidates:
             kind = request_run_kind(fact.kind)
             known = current.run(kind) if kind is not None else None
