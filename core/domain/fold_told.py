@@ -1,25 +1,29 @@
-"""What a fold of facts commits, decided from what it did (pure, inside the write): the audit
+"""The aggregate's fold of facts (``fold_facts``: what ``SyncService`` runs inside the store's
+compare-and-swap) and what it commits, decided from what the folds did (pure): the audit
 events (``audit_events``), the notices (``tell``: one reply for a status or run-conclusion
 change, plus the folds' own notices), what the folds did (``reasons``: typed, said by
 ``bot.views.fact_text``), where a failed run failed (``failed_at``, from its jobs: a
 ``JobFailure``), and whether a refresh learns anything (``learns_nothing``).
-``SyncService`` (``core.services.sync``) reads the facts and writes; this module holds no I/O.
+``SyncService`` (``core.services.sync``) reads the facts, runs ``fold_facts`` inside the write
+and hands the committed events to the bus; this module holds no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from core.domain.events import NewEvent, Transition
+from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.fact_reasons import FactCode, FactReason, JobFailure, said
 from core.domain.facts import Fact, RunFact
+from core.domain.folding import Extras, Folded, fold
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
-from core.domain.workflows import RequestRunKind
+from core.domain.workflows import REQUEST_RUN_KINDS, RequestRunKind
 from core.ports.code_host import JobInfo, RunInfo
-from core.services.fold import Extras, Folded, fold
 
 # The Notifier event for arriving at a status.
 STATUS_EVENTS: dict[Status, str] = {
@@ -36,6 +40,78 @@ STATUS_EVENTS: dict[Status, str] = {
 }
 # Notices told on their own only when the status did not change (else they join its reply).
 _ASIDE_NOTICES = frozenset({"pr_closed", "pr_reopened"})
+
+
+@dataclass
+class FoldPass:
+    """What one run of ``fold_facts`` did (the mutation may run again when writers race)."""
+
+    before: Status
+    after: Status
+    folded: list[Folded] = field(default_factory=list)
+    wrote: bool = False  # a fold changed the request: the write is due
+    reasons: tuple[FactReason, ...] = ()
+    notified: bool = False  # the write commits a notice
+
+
+def fold_facts(
+    request: Request,
+    facts: Sequence[Fact],
+    *,
+    now: datetime,
+    extras: Extras | None = None,
+    failures: Mapping[int, JobFailure] | None = None,
+    actor: str | None = None,
+    source: str = "webhook",
+    synced: bool = False,
+    reads: dict[str, Any] | None = None,
+) -> FoldPass:
+    """Fold ``facts`` into ``request`` (in place) and record the domain events of the change in its
+    outbox: the audit records, the notices to tell (only when the status or a run conclusion
+    changed) and, when a fold unblocked a waiting operation, a continuation. The stored status
+    follows the derived one. ``failures`` (by the fact's index, read before the write) say where a
+    newly failed run failed; ``synced`` marks a full refresh (``last_synced_at`` when it learnt
+    something; ``reads``: the code host's validators to keep). Nothing is written to ``request``
+    when no fact changes it and it is no refresh (``FoldPass.wrote`` False: no write is due)."""
+    before = derive_status(request)
+    conclusions_before = _conclusions(request)
+    folded = fold_all(request, facts, extras, now)
+    after = derive_status(request)
+    done = FoldPass(before=before, after=after, folded=folded, wrote=any(f.changed for f in folded))
+    done.reasons = reasons(folded, synced)
+    if not done.wrote and not synced:
+        return done
+    if after.value != request.status or request.status_derived_at is None:
+        request.status, request.status_derived_at = after.value, now
+    if synced and done.wrote:
+        # Only a sync that learnt something: one that merely keeps new validators (``reads``)
+        # leaves the index row as it is (no listed field changes).
+        request.last_synced_at = now
+    if reads is not None:
+        request.code_host_reads = reads
+    if done.wrote:
+        found = failures or {}
+        failed = next((found[i] for i, f in enumerate(folded) if i in found and f.run_concluded), None)
+        now_concluded = _conclusions(request)
+        concluded = {k for k in REQUEST_RUN_KINDS if now_concluded[k] != conclusions_before.get(k)}
+        events = audit_events(folded, failed, actor=actor, source=source)
+        told = tell(folded, before, after, concluded, done.reasons, failed, actor)
+        done.notified = bool(told)
+        events.extend(notice(t) for t in told)
+        if any(f.unblocked for f in folded):
+            # A waiting operation can go on: continued after the write (``MessageBus``).
+            events.append(NewEvent(name="operation_unblocked", audit=False, resume=True))
+        emit_all(request, events, at=now)
+    request.updated_at = now
+    return done
+
+
+def _conclusions(request: Request) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for kind in REQUEST_RUN_KINDS:
+        run = request.run(kind)
+        out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
+    return out
 
 
 def reasons(folded: Sequence[Folded], synced: bool) -> tuple[FactReason, ...]:

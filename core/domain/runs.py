@@ -1,7 +1,7 @@
 """Runs: the one rule for "is this run ours", and how a reported run merges into a recorded one.
 
-``run_rejection(request, kind, run)`` says why (a typed ``FactReason``) a reported run of ``kind`` (plan, apply,
-destroy, cleanup) is not the request's current run, or None when it is. A run we dispatched
+``run_rejection(request, kind, run)`` says why (a typed ``FactReason``) a reported run of
+``kind`` (plan, apply, destroy, cleanup) is not the request's current run, or None when it is. A run we dispatched
 but whose id the host did not return is recognised by ``found_run_rejection``: newer than the
 run before the dispatch, not created before the dispatch (less clock skew). The dispatch itself
 (``RequestService``) uses the same function when it looks a run up after a crash.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.domain.cleanup_wait import cleanup_waiter
 from core.domain.destroy import REMOVAL_PREFIX
 from core.domain.doc_model import RunRef
 from core.domain.fact_reasons import FactCode, FactReason, said
@@ -19,7 +20,6 @@ from core.domain.policy import plans_on_base
 from core.domain.request import Request
 from core.domain.workflows import request_run_kind
 from core.ports.code_host import RunInfo
-from core.services.operations import cleanup_waiter
 
 # How early a run may have been created relative to our recorded trigger and still count as
 # the run we dispatched (clock skew between us and GitHub).
