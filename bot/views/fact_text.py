@@ -36,6 +36,14 @@ def _apply_not_ours(d: Data) -> str:
     return f"apply run {_v(d, 'run_id')} ran on {sha}, which is not one of this request's commits"
 
 
+def _found(d: Data) -> str:
+    return f"{'cleanup run' if d.get('cleanup') else 'run'} {_v(d, 'run_id')}"
+
+
+def _intent(d: Data) -> str:
+    return "the destroy" if d.get("cleanup") else "the dispatch"
+
+
 FACT_SENTENCES: dict[FactCode, Callable[[Data], str]] = {
     FactCode.RUN_PROGRESS: lambda d: f"{_v(d, 'kind')} run {_v(d, 'run_id')} {_v(d, 'state')}",
     FactCode.PR_ACTION: lambda d: f"PR #{_v(d, 'number')} {_v(d, 'action')}",
@@ -63,10 +71,8 @@ FACT_SENTENCES: dict[FactCode, Callable[[Data], str]] = {
     FactCode.NOT_THE_CLEANUP_RUN: lambda d: (
         f"cleanup run {_v(d, 'run_id')} is not the destroy's cleanup run {_v(d, 'known')}"
     ),
-    FactCode.FOUND_RUN_OLDER: lambda d: f"{_v(d, 'what')} {_v(d, 'run_id')} is older than {_v(d, 'intent')}'s request",
-    FactCode.FOUND_RUN_EARLY: lambda d: (
-        f"{_v(d, 'what')} {_v(d, 'run_id')} was created before {_v(d, 'intent')} was requested"
-    ),
+    FactCode.FOUND_RUN_OLDER: lambda d: f"{_found(d)} is older than {_intent(d)}'s request",
+    FactCode.FOUND_RUN_EARLY: lambda d: f"{_found(d)} was created before {_intent(d)} was requested",
     FactCode.NO_DRIFT_REPLAN: lambda d: (
         f"plan run {_v(d, 'run_id')} ran after the merge, and no drift re-plan was requested"
     ),

@@ -39,8 +39,8 @@ class FactCode(StrEnum):
     NO_DESTROY_REQUESTED = "no_destroy_requested"
     NO_CLEANUP_WAITER = "no_cleanup_waiter"
     NOT_THE_CLEANUP_RUN = "not_the_cleanup_run"  # run_id, known
-    FOUND_RUN_OLDER = "found_run_older"  # what ("run" | "cleanup run"), run_id, intent
-    FOUND_RUN_EARLY = "found_run_early"  # what, run_id, intent
+    FOUND_RUN_OLDER = "found_run_older"  # run_id, cleanup (a cleanup run the destroy dispatched)
+    FOUND_RUN_EARLY = "found_run_early"  # run_id, cleanup
     NO_DRIFT_REPLAN = "no_drift_replan"  # run_id
     DRIFT_PLAN_EARLY = "drift_plan_early"  # run_id
     STALE_RUN = "stale_run"  # kind, status

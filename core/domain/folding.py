@@ -9,9 +9,10 @@ an older fact never rolls a newer state back. Cleanup PRs and cleanup runs move 
 operation that waits for them (``Folded.unblocked``, or an ended attempt with a ``notice``).
 The aggregate's fold (``core.domain.fold_told.fold_facts``) runs it inside the store's
 compare-and-swap, so it may run more than once per fact. What it did, or why a fact changed
-nothing, is a typed ``FactReason`` (``Folded.reason``), said by the views. After the merge, the only plan run accepted is the drift re-plan (a plan of the base
-branch dispatched after the drift was found); the apply that follows it, once it succeeds,
-resolves the drift (``drift_resolved``).
+nothing, is a typed ``FactReason`` (``Folded.reason``), said by the views. After the merge,
+the only plan run accepted is the drift re-plan (a plan of the base branch dispatched after the
+drift was found); the apply that follows it, once it succeeds, resolves the drift
+(``drift_resolved``).
 """
 
 from __future__ import annotations

@@ -28,15 +28,15 @@ _RUN_RANK = {"requested": 0, "waiting": 0, "pending": 0, "queued": 1, "in_progre
 
 
 def found_run_rejection(
-    run: RunInfo, *, previous: int | None, since: datetime | None, what: str = "run", intent: str = "the dispatch"
+    run: RunInfo, *, previous: int | None, since: datetime | None, cleanup: bool = False
 ) -> FactReason | None:
     """Why ``run`` (found by the request id in its run-name) is not the one dispatched after the
     run ``previous`` at ``since``, or None when it is (the reference's rule for runs found by name).
-    ``what`` and ``intent`` name the run and what dispatched it in the reason."""
+    ``cleanup``: a cleanup run the destroy dispatched (the reason says so), else a dispatched run."""
     if previous is not None and run.run_id <= previous:
-        return said(FactCode.FOUND_RUN_OLDER, what=what, run_id=run.run_id, intent=intent)
+        return said(FactCode.FOUND_RUN_OLDER, run_id=run.run_id, cleanup=cleanup)
     if since is not None and run.created_at is not None and run.created_at < since - DISPATCH_SKEW:
-        return said(FactCode.FOUND_RUN_EARLY, what=what, run_id=run.run_id, intent=intent)
+        return said(FactCode.FOUND_RUN_EARLY, run_id=run.run_id, cleanup=cleanup)
     return None
 
 
@@ -104,8 +104,7 @@ def _cleanup_rejection(request: Request, run: RunInfo) -> FactReason | None:
         run,
         previous=launch.previous if launch else None,
         since=launch.at if launch else None,
-        what="cleanup run",
-        intent="the destroy",
+        cleanup=True,
     )
 
 

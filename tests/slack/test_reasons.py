@@ -90,11 +90,11 @@ _FACT_TEXTS = [
         "cleanup run 5 is not the destroy's cleanup run 6",
     ),
     (
-        said(FactCode.FOUND_RUN_OLDER, what="cleanup run", run_id=5, intent="the destroy"),
+        said(FactCode.FOUND_RUN_OLDER, run_id=5, cleanup=True),
         "cleanup run 5 is older than the destroy's request",
     ),
     (
-        said(FactCode.FOUND_RUN_EARLY, what="run", run_id=5, intent="the dispatch"),
+        said(FactCode.FOUND_RUN_EARLY, run_id=5, cleanup=False),
         "run 5 was created before the dispatch was requested",
     ),
     (
