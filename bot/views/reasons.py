@@ -1,6 +1,7 @@
 """The sentences of a notice's typed reasons (``core.domain.events.Reason``), and the one text a
-transition says under its headline: its ``message`` (text from outside, or what a fact's fold
-did) followed by its reasons' sentences.
+transition says under its headline: its ``message`` (text from outside) or else what the folds of
+facts did (``facts`` and ``failed``, said by ``bot.views.fact_text``), followed by its reasons'
+sentences.
 
 Pure, no Slack import: the Slack replies (``bot.views.replies``) and the console's plain
 fallback (``bot.console.notifier``) both render through ``transition_text``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.views.fact_text import facts_text
 from core.domain.events import Reason, ReasonCode, Transition
 
 MESSAGE_LIMIT = 500  # what a reply quotes at most (longer text is cut)
@@ -29,6 +31,11 @@ def _pr_reopened(data: dict[str, Any]) -> str:
 
 def _destroy_stopped(data: dict[str, Any]) -> str:
     return f"Destroy stopped: {data.get('error', 'unknown error')}. Nothing was destroyed; Destroy again to retry."
+
+
+def _cleanup_run_failed(data: dict[str, Any]) -> str:
+    conclusion = str(data.get("conclusion") or "failure").replace("_", " ")
+    return _destroy_stopped({"error": f"the cleanup workflow run {data.get('runId', '?')} concluded {conclusion}"})
 
 
 def _cleanup_destroy_requested(data: dict[str, Any]) -> str:
@@ -58,6 +65,7 @@ SENTENCES: dict[ReasonCode, Callable[[dict[str, Any]], str]] = {
     "pr_closed": _pr_closed,
     "pr_reopened": _pr_reopened,
     "destroy_stopped": _destroy_stopped,
+    "cleanup_run_failed": _cleanup_run_failed,
     "cleanup_destroy_requested": _cleanup_destroy_requested,
     "removal_destroy_requested": _removal_destroy_requested,
     "destroy_prepare": _destroy_prepare,
@@ -72,7 +80,8 @@ def reason_text(reason: Reason) -> str:
 def transition_text(transition: Transition) -> str | None:
     """What ``transition`` says under its headline (None: nothing), at most ``MESSAGE_LIMIT``
     characters (cut as the reply quotes it)."""
-    parts = [transition.message or "", *(reason_text(r) for r in transition.reasons)]
+    said = transition.message or facts_text(transition.facts, transition.failed)
+    parts = [said[:MESSAGE_LIMIT], *(reason_text(r) for r in transition.reasons)]
     text = " ".join(p for p in parts if p)[:MESSAGE_LIMIT]
     return text or None
 

@@ -29,6 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from bot.views.fact_text import outcome_text
 from bot.web.body import ERROR_RESPONSES, MIB, ErrorOut, read_limited
 from bot.web.context import WebContext, web_context
 from bot.web.logging import REQUEST_ID_HEADER, correlation
@@ -213,7 +214,7 @@ def _sync(ctx: WebContext, fact: Fact, label: str, delivery: str, received: floa
             "GitHub delivery %s synced %s: %s",
             delivery,
             fact.request_id,
-            outcome.reason or ("changed" if outcome.changed else "unchanged"),
+            outcome_text(outcome),
             extra={"request_id": fact.request_id, "changed": outcome.changed, "notified": outcome.notified},
         )
     except Exception:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.domain.fact_reasons import FactReason, JobFailure
 from core.domain.protection import ApprovalStanding, MergeBlockReason
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ ReasonCode = Literal[
     "pr_closed",  # number: the request's PR was closed without merging
     "pr_reopened",  # number
     "destroy_stopped",  # error: the destroy attempt ended before destroying anything
+    "cleanup_run_failed",  # runId, conclusion: the cleanup workflow failed, the destroy attempt ended
     "cleanup_destroy_requested",  # files, branch: the legacy cleanup workflow was dispatched
     "removal_destroy_requested",  # number, files, base: the removal PR was opened
     "destroy_prepare",  # number, lifted: [[field, value], ...]: the prepare PR was opened
@@ -51,9 +53,9 @@ class Reason(BaseModel):
 class Transition(BaseModel):
     """What to tell people: the status move and the event that caused it (the Notifier's input).
 
-    ``message`` carries text that came from outside or is itself data (GitHub's refusal, a drift
-    summary, what the fold of a fact did); ``reasons`` are TfPilot's own, rendered by the views
-    after the message."""
+    ``message`` carries text that came from outside (GitHub's refusal, a drift summary); ``facts``
+    (what the folds of facts did) and ``failed`` (where a failed run failed) are typed and said by
+    the views in its place; ``reasons`` are TfPilot's own, rendered by the views after them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -64,6 +66,8 @@ class Transition(BaseModel):
     status: str
     actor: str | None = None
     message: str | None = None
+    facts: tuple[FactReason, ...] = ()
+    failed: JobFailure | None = None
     reasons: tuple[Reason, ...] = ()
     run_url: str | None = None
     # approve: whether this approval satisfies the base branch's required reviews.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.domain.cleanup_wait import CleanupStage, cleanup_stage
 from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
 from core.domain.events import NewEvent, Reason
 from core.domain.ids import cleanup_branch
@@ -23,6 +24,7 @@ from core.domain.operation import (
 )
 from core.domain.policy import Action, Actor
 from core.domain.request import CleanupPr, Request, RunRef
+from core.domain.runs import merge_run
 from core.domain.status import Status
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
@@ -30,8 +32,7 @@ from core.services import pr_text
 from core.services.command_base import destroy_dispatched, repo_ref, set_fields, transition
 from core.services.destroy import DestroyFlow, destroy_blocked
 from core.services.dispatching import Dispatching
-from core.services.operations import CleanupStage, Paused, cleanup_stage, operation_of, pending
-from core.services.runs import merge_run
+from core.services.operations import Paused, operation_of, pending
 
 
 class CleanupDestroy(Dispatching):

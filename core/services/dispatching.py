@@ -12,12 +12,12 @@ from collections.abc import Callable
 from core.domain.ids import request_branch
 from core.domain.operation import Launch, OperationBase
 from core.domain.request import Request, RunRef
+from core.domain.runs import found_run_rejection
 from core.domain.status import Status
 from core.domain.workflows import RequestRunKind, RunKind
 from core.ports.code_host import RunInfo
 from core.services.command_base import CommandBase, repo_ref, set_launch
 from core.services.operations import Tell, operation_of
-from core.services.runs import found_run_rejection
 
 
 class Dispatching(CommandBase):

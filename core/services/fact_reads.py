@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from core.domain.cleanup_wait import cleanup_waiter
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.ids import cleanup_branch
 from core.domain.policy import plans_on_base
 from core.domain.request import Request
 from core.domain.workflows import REQUEST_RUN_KINDS, WorkflowNames
 from core.ports.code_host import CodeHost, RepoRef, ReviewInfo, RunInfo
-from core.services.operations import cleanup_waiter
 
 
 def read_facts(host: CodeHost, workflows: WorkflowNames, request: Request, repo: RepoRef) -> list[Fact]:

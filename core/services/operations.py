@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
-from core.domain.operation import OPERATION_TYPES, DestroyOp, Lease, OperationBase, OpT, Steps, new_operation
+from core.domain.operation import OPERATION_TYPES, Lease, OperationBase, OpT, Steps, new_operation
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
 from core.ports.clock import Clock
@@ -63,52 +63,8 @@ def operation_of(request: Request, op_type: type[OpT], key: str) -> OpT:
     return op
 
 
-# -- destroy: waiting on the cleanup workflow ------------------------------------------------
-#
-# A destroy dispatches the infra repo's cleanup workflow, which opens the cleanup PR on its own
-# time; the operation then waits, lease released, until that PR (or the run's end) is known.
-
-
-class CleanupStage(StrEnum):
-    WAITING = "waiting"  # the cleanup workflow has not opened its PR (or we have not heard)
-    OPEN = "open"  # the cleanup PR is open at a known head: merge it
-    MERGED = "merged"  # the cleanup PR is merged already (by us earlier, or by someone)
-    CLOSED = "closed"  # the cleanup PR was closed without merging: the destroy cannot go on
-    FINISHED = "finished"  # the cleanup run succeeded and no PR of it is known: look it up
-    DONE = "done"  # past the cleanup PR
-
-
-def _past_cleanup(op: DestroyOp) -> bool:
-    return op.steps.cleanup_merged is not None or op.steps.cleanup_skipped is not None
-
-
-def cleanup_waiter(request: Request) -> DestroyOp | None:
-    """The unfinished destroy that dispatched the cleanup workflow and is not past its PR."""
-    for op in request.pending("destroy"):
-        if not isinstance(op, DestroyOp):
-            continue
-        started = op.steps.launch("cleanup") is not None or op.steps.cleanup_run is not None
-        if started and not _past_cleanup(op):
-            return op
-    return None
-
-
-def cleanup_stage(request: Request, op: DestroyOp) -> CleanupStage:
-    """Where the destroy ``op`` stands with its cleanup PR (pure: from the recorded facts)."""
-    if _past_cleanup(op):
-        return CleanupStage.DONE
-    pr = request.cleanup_pr
-    if pr is not None and pr.number is not None:
-        if pr.merged:
-            return CleanupStage.MERGED
-        if pr.open and pr.head_sha:
-            return CleanupStage.OPEN
-        if not pr.open:
-            return CleanupStage.CLOSED
-    run = op.steps.cleanup_run
-    if run is not None and run.conclusion == "success":
-        return CleanupStage.FINISHED
-    return CleanupStage.WAITING
+# A legacy destroy's wait on the cleanup workflow (``cleanup_waiter``, ``cleanup_stage``) is the
+# request's own state, read by the fold of facts too: ``core.domain.cleanup_wait``.
 
 
 # What a write tells, decided inside it: from the status of the version it replaces and the

@@ -19,10 +19,10 @@ from core.domain.events import NewEvent
 from core.domain.facts import Fact, RunFact
 from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport, bounded
+from core.domain.runs import run_rejection
 from core.domain.workflows import request_run_kind
 from core.ports.code_host import CodeHost, CodeHostError, RepoRef, RunReports
 from core.services.messagebus import MessageBus
-from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """``SyncService``: GitHub facts in, request state out.
 
 A webhook (or the local runner, or the reconciler's refresh) states a fact about one request;
-``apply_fact`` folds it in (``core.services.fold``), derives the status and persists with the
-store's compare-and-swap. What the fold did is committed in the same write as domain events
+``apply_fact`` reads what the fact makes due and runs the aggregate's fold
+(``core.domain.fold_told.fold_facts``, folding each fact with ``core.domain.folding``) inside the
+store's compare-and-swap; the fold derives the status. What the fold did is committed in the same write as domain events
 (``core.domain.events``): audit records, the notices to tell (only when the status or a run
 conclusion changed, so replayed or duplicated deliveries write nothing and notify nobody) and,
 when a fold unblocked a waiting operation (the cleanup PR appeared, the cleanup run finished), a
@@ -16,15 +17,15 @@ runs (conditional GETs in the GitHub client make an unchanged answer free) and f
 same way; for a destroy waiting on the cleanup workflow it also looks for the cleanup PR and the
 cleanup run, so a lost webhook only delays it.
 
-The pure part (what a fold commits: audit events, notices, where a failed run failed) is
-``core.services.fold_told``; this module reads facts and writes.
+The fold is domain logic (``core.domain``: what a fact changes, the events it commits, where a
+failed run failed, why a fact changed nothing as a typed ``FactReason``); this module reads
+facts, runs the fold inside the write and hands the committed events to the ``MessageBus``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -32,11 +33,15 @@ from pydantic import BaseModel, ConfigDict
 from core.domain.cost import InvalidCost, parse_cost
 from core.domain.destroy import merge_pending
 from core.domain.errors import RequestArchived, RequestNotFound
-from core.domain.events import NewEvent, emit_all, notice
+from core.domain.events import NewEvent
+from core.domain.fact_reasons import FactCode, FactReason, JobFailure, said
 from core.domain.facts import Fact, ReviewFact, RunFact
+from core.domain.fold_told import FoldPass, failed_at, fold_facts, learns_nothing, reasons
+from core.domain.folding import Extras
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.plan_summary import render_plan_text, summarize_plan
 from core.domain.request import PlanSummary, Request
+from core.domain.runs import run_rejection
 from core.domain.status import Status
 from core.domain.workflows import REQUEST_RUN_KINDS, WorkflowNames, request_run_kind
 from core.ports.audit import AuditLog
@@ -52,15 +57,12 @@ from core.ports.code_host import (
 from core.ports.notifier import Notifier
 from core.ports.request_store import RequestStore
 from core.services.fact_reads import read_facts
-from core.services.fold import Extras, Folded
-from core.services.fold_told import FailedAt, audit_events, failed_at, fold_all, learns_nothing, reasons, tell
 from core.services.messagebus import MessageBus
 from core.services.run_reports import with_reports
-from core.services.runs import run_rejection
 
 log = logging.getLogger(__name__)
 
-_RUN_KINDS = REQUEST_RUN_KINDS
+_ARCHIVED = (said(FactCode.REQUEST_ARCHIVED),)
 
 
 class SyncOutcome(BaseModel):
@@ -71,27 +73,8 @@ class SyncOutcome(BaseModel):
     previous_status: str | None = None
     status: str | None = None
     notified: bool = False
-    reason: str = ""
-
-
-@dataclass
-class _Pass:
-    """What one run of the mutation found (it may run again when writers race)."""
-
-    folded: list[Folded] = field(default_factory=list)
-    before: Status | None = None
-    after: Status | None = None
-    wrote: bool = False
-    reasons: str = ""
-    notified: bool = False
-
-
-def _conclusions(request: Request) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for kind in _RUN_KINDS:
-        run = request.run(kind)
-        out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
-    return out
+    # What the folds did, or why nothing changed (said by ``bot.views.fact_text.outcome_text``).
+    reasons: tuple[FactReason, ...] = ()
 
 
 def repo_of(request: Request) -> RepoRef | None:
@@ -135,9 +118,9 @@ class SyncService:
             # 412 and a read there. It only chooses what to fetch from the code host first.
             current = self._store.recent(fact.request_id)
         except RequestNotFound:
-            return SyncOutcome(request_id=fact.request_id, changed=False, reason="unknown request")
+            return SyncOutcome(request_id=fact.request_id, changed=False, reasons=(said(FactCode.UNKNOWN_REQUEST),))
         if current.archived_at is not None:
-            return SyncOutcome(request_id=fact.request_id, changed=False, reason="request is archived")
+            return SyncOutcome(request_id=fact.request_id, changed=False, reasons=_ARCHIVED)
         extras = self._extras(current, [fact])
         facts = with_reports(current, [fact], self._code_host, repo_of(current), self._bus)
         return self._fold_and_store(current.id, facts, extras, source=source, actor=_actor_of(fact))
@@ -256,58 +239,39 @@ class SyncService:
         reads: dict[str, Any] | None = None,
     ) -> SyncOutcome:
         now = self._clock.now()
-        state = _Pass()
+        passes: list[FoldPass] = []
         # Read before the compare-and-swap, never inside it: where a newly failed run failed.
         failures = self._failure_details(request_id, facts)
 
         def mutate(request: Request) -> Request | None:
             self._bus.prune(request)
-            state.before = derive_status(request)
-            conclusions_before = _conclusions(request)
-            state.folded = fold_all(request, facts, extras, now)
-            state.after = derive_status(request)
-            state.wrote = any(f.changed for f in state.folded)
-            if not state.wrote and not synced:
-                return None
-            if state.after.value != request.status or request.status_derived_at is None:
-                request.status = state.after.value
-                request.status_derived_at = now
-            if synced and state.wrote:
-                # Only a sync that learnt something: one that merely keeps new validators
-                # (``reads``) leaves the index row as it is (no listed field changes).
-                request.last_synced_at = now
-            if reads is not None:
-                request.code_host_reads = reads
-            if state.wrote:
-                failed = next(
-                    (failures[i] for i, f in enumerate(state.folded) if i in failures and f.run_concluded), None
-                )
-                now_concluded = _conclusions(request)
-                concluded = {k for k in _RUN_KINDS if now_concluded[k] != conclusions_before.get(k)}
-                state.reasons = reasons(state.folded, synced)
-                events = audit_events(state.folded, failed, actor=actor, source=source)
-                told = tell(state.folded, state.before, state.after, concluded, state.reasons, failed, actor)
-                state.notified = bool(told)
-                events.extend(notice(t) for t in told)
-                if any(f.unblocked for f in state.folded):
-                    # A waiting operation can go on: continued after the write (``MessageBus``).
-                    events.append(NewEvent(name="operation_unblocked", audit=False, resume=True))
-                emit_all(request, events, at=now)
-            request.updated_at = now
-            return request
+            done = fold_facts(
+                request,
+                facts,
+                now=now,
+                extras=extras,
+                failures=failures,
+                actor=actor,
+                source=source,
+                synced=synced,
+                reads=reads,
+            )
+            passes[:] = [done]  # the last run of the mutation is the one the store kept
+            return request if done.wrote or synced else None
 
         try:
             stored = self._store.update(request_id, mutate)
         except RequestArchived:
-            return SyncOutcome(request_id=request_id, changed=False, reason="request is archived")
-        folded = state.folded
-        said = reasons(folded, synced)
-        before, after = state.before, state.after
+            return SyncOutcome(request_id=request_id, changed=False, reasons=_ARCHIVED)
+        state = passes[-1] if passes else None
+        folded = state.folded if state is not None else []
+        said_by_folds = state.reasons if state is not None else reasons(folded, synced)
+        before, after = (state.before, state.after) if state is not None else (None, None)
         archive = any(f.archive for f in folded) or (
             derive_status(stored) is Status.DESTROYED and stored.archived_at is None and not merge_pending(stored)
         )
         self._bus.handle(stored)
-        if not state.wrote or before is None or after is None:
+        if state is None or not state.wrote or before is None or after is None:
             if archive:
                 self._bus.archive(self._store, stored, source=source)
             return SyncOutcome(
@@ -315,7 +279,7 @@ class SyncService:
                 changed=False,
                 previous_status=before.value if before else None,
                 status=after.value if after else None,
-                reason=said,
+                reasons=said_by_folds,
             )
         if archive:
             self._bus.archive(self._store, stored, source=source)
@@ -325,10 +289,10 @@ class SyncService:
             previous_status=before.value,
             status=after.value,
             notified=state.notified,
-            reason=said,
+            reasons=said_by_folds,
         )
 
-    def _failure_details(self, request_id: str, facts: Sequence[Fact]) -> dict[int, FailedAt]:
+    def _failure_details(self, request_id: str, facts: Sequence[Fact]) -> dict[int, JobFailure]:
         """Where each run fact that reports a failure the request does not know yet failed (its
         job and step), by the fact's index, when the code host can list a run's jobs. One read,
         only for a new failure (the fold decides whether it is one; a replay costs nothing)."""
@@ -336,7 +300,7 @@ class SyncService:
         candidates = [
             (i, f)
             for i, f in enumerate(facts)
-            if isinstance(f, RunFact) and f.kind in _RUN_KINDS and f.run.conclusion in FAILURE_CONCLUSIONS
+            if isinstance(f, RunFact) and f.kind in REQUEST_RUN_KINDS and f.run.conclusion in FAILURE_CONCLUSIONS
         ]
         if not candidates or not isinstance(host, RunJobs):
             return {}
@@ -347,7 +311,7 @@ class SyncService:
         repo = repo_of(current)
         if repo is None:
             return {}
-        out: dict[int, FailedAt] = {}
+        out: dict[int, JobFailure] = {}
         for i, fact in candidates:
             kind = request_run_kind(fact.kind)
             known = current.run(kind) if kind is not None else None

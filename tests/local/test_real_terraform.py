@@ -241,9 +241,9 @@ def test_a_refused_apply_reports_terraforms_diagnostics_into_the_thread(
     keys found"); the scaffold's block now applies cleanly (the iam-role lifecycle test above)."""
     from bot.views.replies import transition_reply
     from core.domain.facts import RunFact
+    from core.domain.folding import fold
     from core.domain.request import RunRef
     from core.ports.notifier import Transition
-    from core.services.fold import fold
     from tests.domain.builders import at_status
 
     main = real_host.branch_head(REPO, "main")

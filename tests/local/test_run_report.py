@@ -12,11 +12,11 @@ from bot.views.card import request_card
 from bot.views.limits import check_blocks
 from bot.views.replies import transition_reply
 from core.domain.facts import RunFact
+from core.domain.folding import fold
 from core.domain.request import Request
 from core.domain.run_report import Diagnostic, RunReport, bounded
 from core.ports.code_host import RunInfo
 from core.ports.notifier import Transition
-from core.services.fold import fold
 from tests.domain.builders import at_status
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

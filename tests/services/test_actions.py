@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
 from core.domain.errors import PermissionDenied, RequestNotFound
+from core.domain.fact_reasons import FactCode, said
 from core.domain.policy import Action, Actor, Policy
 from core.ports.code_host import CodeHostError
 from module_registry.errors import ConfigRejected
@@ -249,7 +251,8 @@ def test_a_legacy_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(wor
     assert pr.head == f"cleanup/{request.id}" and pr.base == "main" and not pr.merged
     head = world.host.pr_info(world.repo, number).head_sha
     outcome = world.sync.apply_fact(pr_fact(world, request.id, number, "opened", cleanup=True))
-    assert outcome.changed and outcome.reason == f"cleanup PR #{number} opened"
+    assert outcome.changed and outcome_text(outcome) == f"cleanup PR #{number} opened"
+    assert outcome.reasons == (said(FactCode.CLEANUP_PR_ACTION, number=number, action="opened"),)
     done = world.get(request.id)
     assert pr.merged and world.host.commits[pr.merge_sha].parent is not None
     assert f"envs/dev/tfpilot_{request.id}.tf" not in world.host.tree(world.repo, "main")

@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
 from core.domain.facts import RunFact
 from core.domain.request import Request
@@ -100,7 +101,7 @@ def test_a_cleanup_run_that_finishes_before_its_pr_webhook_finds_the_pr(world: W
     pr.state, pr.merged = "open", False
     late = world.sync.apply_fact(pr_fact(world, rid, number, "opened", cleanup=True))
     pr.state, pr.merged = "closed", True
-    assert not late.changed and "already merged" in late.reason
+    assert not late.changed and "already merged" in outcome_text(late)
     assert world.events(rid).count("cleanup_pr_opened") == 1
 
 
@@ -265,7 +266,7 @@ def test_a_cleanup_run_from_before_the_destroy_is_not_ours(world: World) -> None
     stale = world.host.runs[min(r.run_id for r in world.host.runs_of("cleanup.yml"))]
     world.host.complete_run(stale.run_id, "failure")
     outcome = world.sync.apply_fact(RunFact(request_id=rid, kind="cleanup", run=world.host.run_info(stale)))
-    assert not outcome.changed and "before the destroy was requested" in outcome.reason
+    assert not outcome.changed and "before the destroy was requested" in outcome_text(outcome)
     assert world.get(rid).operation("destroy", "destroy").completed_at is None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
 from bot.views.replies import transition_reply
 from core.domain.errors import PermissionDenied
@@ -59,7 +60,7 @@ def test_destroy_opens_the_removal_pr_runs_the_destroy_on_main_then_merges(world
     assert destroying.plan_run is not None and destroying.plan_run.run_id != plan[0].run_id
     world.host.complete_run(plan[0].run_id)
     ignored = world.sync.apply_fact(run_fact(world, rid, plan[0].run_id, "plan"))
-    assert not ignored.changed and "removal PR" in ignored.reason, ignored
+    assert not ignored.changed and "removal PR" in outcome_text(ignored), ignored
     assert world.get(rid).plan_run == destroying.plan_run
 
     # The run succeeds: only now is the removal PR merged; the request is archived after it.
@@ -142,7 +143,7 @@ def test_a_review_of_the_removal_pr_when_no_destroy_waits_changes_nothing(world:
     number, version = destroying.cleanup_pr.number, destroying.version
     review = ReviewInfo(id=9, user_login="erin", state="APPROVED", commit_id=destroying.cleanup_pr.head_sha)
     outcome = world.sync.apply_fact(ReviewFact(request_id=rid, action="submitted", pr_number=number, review=review))
-    assert not outcome.changed and "no destroy waits for it" in outcome.reason
+    assert not outcome.changed and "no destroy waits for it" in outcome_text(outcome)
     assert world.get(rid).version == version
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.views.fact_text import outcome_text
 from core.domain.errors import PermissionDenied
 from core.domain.facts import RunFact
 from core.domain.lifecycle import derive_status
@@ -164,7 +165,7 @@ def test_a_plan_run_after_the_merge_without_a_drift_replan_is_ignored(world: Wor
     )
     assert stray is not None
     outcome = world.sync.apply_fact(RunFact(request_id=request.id, kind="plan", run=stray))
-    assert not outcome.changed and "no drift re-plan" in outcome.reason
+    assert not outcome.changed and "no drift re-plan" in outcome_text(outcome)
     assert world.get(request.id).plan_run == request.plan_run
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.views.card import request_card
+from bot.views.reasons import transition_text
 from bot.views.replies import transition_reply
 from core.ports.notifier import Transition
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
@@ -164,7 +165,7 @@ def test_a_failed_apply_without_diagnostics_still_fails_and_says_where(stack: St
     assert outcome.status == "failed" and outcome.notified
     assert stack.world.get(rid).apply_run.diagnostics == []
     transition = told(stack, rid, "failed")
-    assert transition.message.startswith(f"apply run {run_id} failure: job 'apply' failed")
+    assert str(transition_text(transition)).startswith(f"apply run {run_id} failure: job 'apply' failed")
     assert not [e for e in stack.world.audit.events(rid) if e.event == "run_report_unavailable"]
 
 

@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.views.fact_text import failed_text
+from bot.views.reasons import transition_text
+from core.domain.fact_reasons import JobFailure
 from core.ports.code_host import JobInfo, JobStepInfo
 from core.services.sync import failed_at
 from tests.github.conftest import make_openapi_checker, openapi_checker, openapi_spec  # noqa: F401 - fixtures
@@ -52,12 +55,20 @@ def test_a_failed_plan_says_which_job_and_step_failed(stack: Stack, failed_job: 
     assert stack.spent(before) == {JOBS: 1, ARTIFACTS: 1}
     _, transition = stack.world.notifier.sent[-1]
     assert transition.event == "failed"
-    assert transition.message == (
+    assert transition_text(transition) == (
         f"plan run {run_id} failure: job 'linters' failed at step 8 'Run yarn run format-check'"
     )
     assert transition.run_url == failed_job["html_url"]  # the failing job's log, not just the run
     (completed,) = [e for e in stack.world.audit.events(request.id) if e.event == "plan_completed"]
-    assert completed.data["failedAt"] == "job 'linters' failed at step 8 'Run yarn run format-check'"
+    # The audit record keeps where it failed as data; the views say it the same way as the reply.
+    failed = completed.data["failedAt"]
+    assert failed == {"job": "linters", "conclusion": "failure", "step": 8, "stepName": "Run yarn run format-check"}
+    said = failed_text(
+        JobFailure(
+            kind="plan", job=failed["job"], conclusion=failed["conclusion"], step=8, step_name=failed["stepName"]
+        )
+    )
+    assert said == "job 'linters' failed at step 8 'Run yarn run format-check'"
     # GitHub redelivers the completion: nothing changes, nothing is read again.
     again = Counter(stack.client.stats.by_operation)
     assert not stack.deliver(*stack.sim.workflow_run_delivery(REPO, run_id)).changed
@@ -75,7 +86,7 @@ def test_a_failed_apply_names_its_job(stack: Stack) -> None:
     stack.run_to_end(run_id, request.id, kind="apply", conclusion="timed_out")  # the sim's default job
     _, transition = stack.world.notifier.sent[-1]
     assert (transition.event, transition.status) == ("failed", "failed")
-    assert transition.message == f"apply run {run_id} timed_out: job 'apply' timed out"
+    assert transition_text(transition) == f"apply run {run_id} timed_out: job 'apply' timed out"
     assert transition.run_url and transition.run_url.endswith(f"/job/{run_id * 10}")
 
 
@@ -100,7 +111,9 @@ def test_jobs_unavailable_still_tells_of_the_failure(stack: Stack, failed_job: d
     outcomes = stack.run_to_end(run_id, request.id, kind="plan", conclusion="failure")
     assert outcomes[-1].status == "failed" and outcomes[-1].notified
     _, transition = stack.world.notifier.sent[-1]
-    assert transition.message == f"plan run {run_id} failure" and transition.run_url.endswith(f"/runs/{run_id}")
+    assert transition_text(transition) == f"plan run {run_id} failure" and transition.run_url.endswith(
+        f"/runs/{run_id}"
+    )
 
 
 def _job(conclusion: str | None, steps: Sequence[tuple[str, str | None]] = (), name: str = "plan") -> JobInfo:
@@ -128,8 +141,8 @@ def _job(conclusion: str | None, steps: Sequence[tuple[str, str | None]] = (), n
 )
 def test_failed_at_wording(jobs: list[JobInfo], text: str) -> None:
     found = failed_at("plan", jobs)
-    assert found is not None and text in found.text and found.kind == "plan"
-    assert len(found.text) < 200 and "\n" not in found.text
+    assert found is not None and text in failed_text(found) and found.kind == "plan"
+    assert len(failed_text(found)) < 200 and "\n" not in failed_text(found)
     assert found.url == "https://github.com/acme/infra/actions/runs/1/job/1"
 
 
@@ -145,4 +158,4 @@ def test_a_host_without_jobs_keeps_the_plain_message(world: World) -> None:
     request = world.requests.create(create_cmd())
     finish_run(world, request, "plan", "failure")
     _, transition = world.notifier.sent[-1]
-    assert transition.event == "failed" and transition.message == f"plan run {request.plan_run.run_id} failure"
+    assert transition.event == "failed" and transition_text(transition) == f"plan run {request.plan_run.run_id} failure"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
+from core.domain.fact_reasons import FactCode, said
 from core.domain.facts import PullRequestFact, ReviewFact, RunFact
 from core.ports.code_host import CodeHostError, ReviewInfo, RunInfo
 from tests.fakes import MemoryRequestStore
@@ -116,9 +118,9 @@ def test_older_and_foreign_plan_runs_are_ignored(world: World) -> None:
     old = world.sync.apply_fact(
         _run(world, request.id, "plan", run_id=newest - 1, conclusion="failure", head_sha=request.commit_sha)
     )
-    assert not old.changed and "older" in old.reason
+    assert not old.changed and "older" in outcome_text(old)
     other = world.sync.apply_fact(_run(world, request.id, "plan", run_id=newest + 50, head_sha="f" * 40))
-    assert not other.changed and "not the PR head" in other.reason
+    assert not other.changed and "not the PR head" in outcome_text(other)
     assert world.get(request.id).status == "planning"
 
 
@@ -131,7 +133,7 @@ def test_out_of_order_delivery_never_rolls_back(world: World) -> None:
     completed = run_fact(world, request.id, run_id, "plan")
     world.sync.apply_fact(completed)
     late = world.sync.apply_fact(in_progress)
-    assert not late.changed and "stale" in late.reason
+    assert not late.changed and "stale" in outcome_text(late)
     assert world.get(request.id).plan_run.conclusion == "success"
 
 
@@ -155,9 +157,9 @@ def test_review_approval_at_the_head_counts(world: World) -> None:
 def test_review_of_an_older_commit_or_by_the_requester_does_not_approve(world: World) -> None:
     request = planned(world)
     old = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "carol", commit="0" * 40))
-    assert not old.changed and "not the PR head" in old.reason
+    assert not old.changed and "not the PR head" in outcome_text(old)
     own = world.sync.apply_fact(review_fact(world, request.id, request.pr.number, "dana"))  # requester's login
-    assert not own.changed and "own request" in own.reason
+    assert not own.changed and "own request" in outcome_text(own)
     lowercase_comment = world.sync.apply_fact(
         review_fact(world, request.id, request.pr.number, "carol", state="commented")
     )
@@ -286,7 +288,7 @@ def test_apply_run_of_an_unrelated_commit_is_ignored(world: World) -> None:
     outcome = world.sync.apply_fact(
         _run(world, request.id, "apply", run_id=5, head_sha="e" * 40, status="in_progress", conclusion=None)
     )
-    assert not outcome.changed and "not one of this request's commits" in outcome.reason
+    assert not outcome.changed and "not one of this request's commits" in outcome_text(outcome)
 
 
 def test_apply_run_on_a_candidate_sha_is_accepted(world: World) -> None:
@@ -330,7 +332,7 @@ def test_apply_success_sets_applied_at_and_notifies_once(world: World) -> None:
 def test_destroy_run_without_a_destroy_request_is_ignored(world: World) -> None:
     request = applied(world)
     outcome = world.sync.apply_fact(_run(world, request.id, "destroy", run_id=99))
-    assert not outcome.changed and "no destroy was requested" in outcome.reason
+    assert not outcome.changed and "no destroy was requested" in outcome_text(outcome)
 
 
 def test_cleanup_and_drift_runs_change_nothing(world: World) -> None:
@@ -344,14 +346,15 @@ def test_cleanup_and_drift_runs_change_nothing(world: World) -> None:
 
 def test_unknown_request_is_an_outcome(world: World) -> None:
     outcome = world.sync.apply_fact(_run(world, "req_nosuch000001", "plan"))
-    assert outcome == outcome.model_copy(update={"changed": False}) and outcome.reason == "unknown request"
+    assert outcome == outcome.model_copy(update={"changed": False}) and outcome_text(outcome) == "unknown request"
+    assert outcome.reasons == (said(FactCode.UNKNOWN_REQUEST),)
 
 
 def test_facts_after_archive_are_ignored(world: World) -> None:
     request = destroying(world)
     finish_run(world, request, "destroy")
     replay = world.sync.apply_fact(run_fact(world, request.id, request.destroy_run.run_id, "destroy"))
-    assert not replay.changed and replay.reason == "request is archived"
+    assert not replay.changed and outcome_text(replay) == "request is archived"
     assert world.sync.sync(request.id).archived_at is not None
 
 
@@ -455,7 +458,7 @@ def test_a_run_webhook_that_outruns_the_dispatch_record_is_kept(world: World) ->
         if workflow == "destroy.yml":
             world.host.start_run(info.run_id)
             outcome = world.sync.apply_fact(run_fact(world, request.id, info.run_id, "destroy"))
-            assert outcome.changed, outcome.reason
+            assert outcome.changed, outcome_text(outcome)
         return info
 
     world.host.dispatch_workflow = dispatch_and_deliver

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.views.fact_text import outcome_text
 from bot.web.executor import BoundedExecutor
 from core.domain.facts import Fact
 from core.domain.status import Status
@@ -159,7 +160,7 @@ def test_every_shared_pull_request_delivery_lands_on_the_request(web: Web, spy: 
         "pull_request", load_fixture(name), request.id, pr_number=request.pr.number, head_sha=request.pr.head_sha
     )
     assert web.deliver("pull_request", payload).status_code == 202
-    assert spy.outcomes[0].reason == f"PR #{request.pr.number} {payload['action']}"
+    assert outcome_text(spy.outcomes[0]) == f"PR #{request.pr.number} {payload['action']}"
     stored = world.get(request.id)
     assert stored.pr is not None and stored.pr.open is _PR[name]
     assert (stored.pr.closed_at is None) is _PR[name]
@@ -186,7 +187,7 @@ def test_the_shared_review_deliveries_land_on_the_request_and_the_card(web: Web,
     login = load_fixture("octokit__pull_request_review_submitted.payload.json")["review"]["user"]["login"]
     # As GitHub sends it: a "commented" review, which approves nothing.
     assert web.deliver("pull_request_review", _review(web, request)).status_code == 202
-    assert spy.outcomes[-1].reason == "a commented review does not change the approval"
+    assert outcome_text(spy.outcomes[-1]) == "a commented review does not change the approval"
     assert world.get(request.id).approval is None
     # The same delivery as an approval: recorded, and the card moves to approved.
     before = len(world.notifier.sent)

@@ -1,24 +1,29 @@
-"""What a fold of facts commits, decided from what it did (pure, inside the write): the audit
+"""The aggregate's fold of facts (``fold_facts``: what ``SyncService`` runs inside the store's
+compare-and-swap) and what it commits, decided from what the folds did (pure): the audit
 events (``audit_events``), the notices (``tell``: one reply for a status or run-conclusion
-change, plus the folds' own notices), the reasons text (``reasons``), where a failed run failed
-(``failed_at``, from its jobs), and whether a refresh learns anything (``learns_nothing``).
-``SyncService`` (``core.services.sync``) reads the facts and writes; this module holds no I/O.
+change, plus the folds' own notices), what the folds did (``reasons``: typed, said by
+``bot.views.fact_text``), where a failed run failed (``failed_at``, from its jobs: a
+``JobFailure``), and whether a refresh learns anything (``learns_nothing``).
+``SyncService`` (``core.services.sync``) reads the facts, runs ``fold_facts`` inside the write
+and hands the committed events to the bus; this module holds no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from core.domain.events import NewEvent, Transition
+from core.domain.events import NewEvent, Transition, emit_all, notice
+from core.domain.fact_reasons import FactCode, FactReason, JobFailure, said
 from core.domain.facts import Fact, RunFact
+from core.domain.folding import Extras, Folded, fold
 from core.domain.lifecycle import FAILURE_CONCLUSIONS, derive_status
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
-from core.domain.workflows import RequestRunKind
+from core.domain.workflows import REQUEST_RUN_KINDS, RequestRunKind
 from core.ports.code_host import JobInfo, RunInfo
-from core.services.fold import Extras, Folded, fold
 
 # The Notifier event for arriving at a status.
 STATUS_EVENTS: dict[Status, str] = {
@@ -37,19 +42,92 @@ STATUS_EVENTS: dict[Status, str] = {
 _ASIDE_NOTICES = frozenset({"pr_closed", "pr_reopened"})
 
 
-def reasons(folded: Sequence[Folded], synced: bool) -> str:
-    return "; ".join(f.reason for f in folded if f.reason) or ("refreshed" if synced else "nothing to fold")
+@dataclass
+class FoldPass:
+    """What one run of ``fold_facts`` did (the mutation may run again when writers race)."""
+
+    before: Status
+    after: Status
+    folded: list[Folded] = field(default_factory=list)
+    wrote: bool = False  # a fold changed the request: the write is due
+    reasons: tuple[FactReason, ...] = ()
+    notified: bool = False  # the write commits a notice
+
+
+def fold_facts(
+    request: Request,
+    facts: Sequence[Fact],
+    *,
+    now: datetime,
+    extras: Extras | None = None,
+    failures: Mapping[int, JobFailure] | None = None,
+    actor: str | None = None,
+    source: str = "webhook",
+    synced: bool = False,
+    reads: dict[str, Any] | None = None,
+) -> FoldPass:
+    """Fold ``facts`` into ``request`` (in place) and record the domain events of the change in its
+    outbox: the audit records, the notices to tell (only when the status or a run conclusion
+    changed) and, when a fold unblocked a waiting operation, a continuation. The stored status
+    follows the derived one. ``failures`` (by the fact's index, read before the write) say where a
+    newly failed run failed; ``synced`` marks a full refresh (``last_synced_at`` when it learnt
+    something; ``reads``: the code host's validators to keep). Nothing is written to ``request``
+    when no fact changes it and it is no refresh (``FoldPass.wrote`` False: no write is due)."""
+    before = derive_status(request)
+    conclusions_before = _conclusions(request)
+    folded = fold_all(request, facts, extras, now)
+    after = derive_status(request)
+    done = FoldPass(before=before, after=after, folded=folded, wrote=any(f.changed for f in folded))
+    done.reasons = reasons(folded, synced)
+    if not done.wrote and not synced:
+        return done
+    if after.value != request.status or request.status_derived_at is None:
+        request.status, request.status_derived_at = after.value, now
+    if synced and done.wrote:
+        # Only a sync that learnt something: one that merely keeps new validators (``reads``)
+        # leaves the index row as it is (no listed field changes).
+        request.last_synced_at = now
+    if reads is not None:
+        request.code_host_reads = reads
+    if done.wrote:
+        found = failures or {}
+        failed = next((found[i] for i, f in enumerate(folded) if i in found and f.run_concluded), None)
+        now_concluded = _conclusions(request)
+        concluded = {k for k in REQUEST_RUN_KINDS if now_concluded[k] != conclusions_before.get(k)}
+        events = audit_events(folded, failed, actor=actor, source=source)
+        told = tell(folded, before, after, concluded, done.reasons, failed, actor)
+        done.notified = bool(told)
+        events.extend(notice(t) for t in told)
+        if any(f.unblocked for f in folded):
+            # A waiting operation can go on: continued after the write (``MessageBus``).
+            events.append(NewEvent(name="operation_unblocked", audit=False, resume=True))
+        emit_all(request, events, at=now)
+    request.updated_at = now
+    return done
+
+
+def _conclusions(request: Request) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for kind in REQUEST_RUN_KINDS:
+        run = request.run(kind)
+        out[kind] = f"{run.run_id}:{run.conclusion}" if run is not None and run.conclusion else None
+    return out
+
+
+def reasons(folded: Sequence[Folded], synced: bool) -> tuple[FactReason, ...]:
+    said_by_folds = tuple(f.reason for f in folded if f.reason is not None)
+    return said_by_folds or (said(FactCode.REFRESHED if synced else FactCode.NOTHING_TO_FOLD),)
 
 
 def audit_events(
-    folded: Sequence[Folded], failed: FailedAt | None, *, actor: str | None, source: str
+    folded: Sequence[Folded], failed: JobFailure | None, *, actor: str | None, source: str
 ) -> list[NewEvent]:
     events: list[NewEvent] = []
     for item in folded:
         for name, data in item.events:
             extra = {}
             if failed is not None and name == f"{failed.kind}_completed":
-                extra = {"failedAt": failed.text, "jobUrl": failed.url}
+                extra = {"failedAt": failed.audit_data(), "jobUrl": failed.url}
             events.append(NewEvent(name=name, actor=actor, source=source, data={**data, **extra}))
     return events
 
@@ -59,8 +137,8 @@ def tell(
     before: Status,
     after: Status,
     concluded: set[RequestRunKind],
-    reasons: str,
-    failed: FailedAt | None,
+    reasons: tuple[FactReason, ...],
+    failed: JobFailure | None,
     actor: str | None,
 ) -> list[Transition]:
     """One reply for a status or run-conclusion change, plus the folds' notices. A drift plan
@@ -72,7 +150,6 @@ def tell(
         voided = any(f.approval_voided for f in folded) and before is Status.APPROVED
         drift_planned = before is after is Status.APPLIED and concluded == {"plan"}
         run_url = next((f.run_url for f in reversed(folded) if f.run_url), None)
-        message = reasons if failed is None else f"{reasons}: {failed.text}"
         # A PR closed or re-opened in the same change is said in this one reply.
         asides = tuple(f.notice[1] for f in folded if f.notice is not None and f.notice[0] in _ASIDE_NOTICES)
         told.append(
@@ -81,7 +158,8 @@ def tell(
                 previous_status=before.value,
                 status=after.value,
                 actor=actor,
-                message=message[:500],
+                facts=reasons,
+                failed=failed,
                 reasons=asides,
                 run_url=(failed.url if failed else None) or run_url,
             )
@@ -101,17 +179,6 @@ def tell(
             )
         )
     return told
-
-
-@dataclass(frozen=True)
-class FailedAt:
-    kind: str
-    text: str  # "job 'plan' failed at step 6 'terraform plan'"
-    url: str | None  # the job's page
-
-
-_FAILED_WORDS = {"failure": "failed", "timed_out": "timed out", "cancelled": "was cancelled"}
-_MAX_NAME = 80
 
 
 def fold_all(request: Request, facts: Sequence[Fact], extras: Extras | None, now: datetime) -> list[Folded]:
@@ -138,24 +205,21 @@ def learns_nothing(current: Request, facts: Sequence[Fact], extras: Extras | Non
     return not any(f.changed or f.archive or f.unblocked for f in fold_all(trial, facts, extras, now))
 
 
-def failed_at(kind: str, jobs: Sequence[JobInfo]) -> FailedAt | None:
+def failed_at(kind: str, jobs: Sequence[JobInfo]) -> JobFailure | None:
     """The first job that did not succeed, and its first step that did not (None when no job
     says so: the run failed before any job started, or GitHub lists none)."""
     job = next((j for j in jobs if j.conclusion in FAILURE_CONCLUSIONS), None)
     if job is None:
         return None
-    conclusion = job.conclusion or "failure"
-    verb = _FAILED_WORDS.get(conclusion, f"ended {conclusion.replace('_', ' ')}")
-    text = f"job {_name(job.name)} {verb}"
     step = next((s for s in job.steps if s.conclusion in FAILURE_CONCLUSIONS), None)
-    if step is not None:
-        text += f" at step {step.number} {_name(step.name)}"
-    return FailedAt(kind=kind, text=text, url=job.url or None)
-
-
-def _name(name: str) -> str:
-    name = " ".join(name.split())
-    return repr(name if len(name) <= _MAX_NAME else name[: _MAX_NAME - 1] + "…")
+    return JobFailure(
+        kind=kind,
+        job=job.name,
+        conclusion=job.conclusion or "failure",
+        step=step.number if step is not None else None,
+        step_name=step.name if step is not None else None,
+        url=job.url or None,
+    )
 
 
 def _run_info(run: RunRef) -> RunInfo:

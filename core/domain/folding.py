@@ -1,14 +1,18 @@
-"""Folding facts into a request: pure functions, no I/O.
+"""Folding facts into a request: pure functions, no I/O. (Over 400 lines on purpose: the folds
+of the four fact kinds share the replay rules and helpers written here; apart, each would have
+to be read beside the others anyway.)
 
 ``fold(request, fact, ...)`` changes the request in place the way the fact says and reports
 what happened (audit events, timeline steps, whether a run concluded, why a fact was ignored).
 It is written to be replayed: folding the same fact twice changes nothing the second time, and
 an older fact never rolls a newer state back. Cleanup PRs and cleanup runs move the destroy
 operation that waits for them (``Folded.unblocked``, or an ended attempt with a ``notice``).
-``SyncService`` runs it inside the store's compare-and-swap, so it may run more than once per
-fact. After the merge, the only plan run accepted is the drift re-plan (a plan of the base
-branch dispatched after the drift was found); the apply that follows it, once it succeeds,
-resolves the drift (``drift_resolved``).
+The aggregate's fold (``core.domain.fold_told.fold_facts``) runs it inside the store's
+compare-and-swap, so it may run more than once per fact. What it did, or why a fact changed
+nothing, is a typed ``FactReason`` (``Folded.reason``), said by the views. After the merge,
+the only plan run accepted is the drift re-plan (a plan of the base branch dispatched after the
+drift was found); the apply that follows it, once it succeeds, resolves the drift
+(``drift_resolved``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.domain.cleanup_wait import CleanupStage, cleanup_stage, cleanup_waiter
 from core.domain.destroy import merge_pending, removal_waiter, waits_for_review
 from core.domain.events import Reason
+from core.domain.fact_reasons import FactCode, FactReason, said
 from core.domain.facts import Fact, PullRequestFact, ReviewFact, RunFact
 from core.domain.lifecycle import FAILURE_CONCLUSIONS
 from core.domain.operation import DestroyFailed
@@ -34,9 +40,8 @@ from core.domain.request import (
     RunRef,
     TimelineStep,
 )
+from core.domain.runs import merge_run, run_rejection
 from core.domain.workflows import request_run_kind
-from core.services.operations import CleanupStage, cleanup_stage, cleanup_waiter
-from core.services.runs import merge_run, run_rejection
 
 _CONCLUSION_WORDS = {"success": "succeeded", "failure": "failed"}
 
@@ -56,7 +61,7 @@ class Extras:
 @dataclass
 class Folded:
     changed: bool = False
-    reason: str = ""
+    reason: FactReason | None = None  # what it did, or why it changed nothing
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     run_concluded: bool = False  # a run got a (new) conclusion
     run_url: str | None = None
@@ -99,14 +104,14 @@ def _resolve_drift(request: Request, run: RunRef, now: datetime, out: Folded) ->
 def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras | None = None) -> Folded:
     kind, run = request_run_kind(fact.kind), fact.run
     if kind is None:
-        return Folded(reason=f"{fact.kind} runs do not change a request")
+        return Folded(reason=said(FactCode.NOT_A_REQUEST_RUN, kind=fact.kind))
     reason = run_rejection(request, kind, run)
     if reason is not None:
         return Folded(reason=reason)
     current = request.run(kind)
     merged = merge_run(current, run)
     if merged is None:
-        return Folded(reason=f"stale {kind} run delivery ({run.status})")
+        return Folded(reason=said(FactCode.STALE_RUN, kind=kind, status=run.status))
     merged, outputs_changed = _with_report(request, kind, merged, fact)
     out = Folded(run_url=merged.url, changed=outputs_changed)
     if merged != current:
@@ -135,7 +140,12 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
         out.archive = not merge_pending(request)
     if kind == "destroy" and merged.conclusion is not None and removal_waiter(request) is not None:
         out.unblocked = True  # the destroy goes on: merge its removal PR, or end the attempt
-    out.reason = f"{kind} run {run.run_id} {merged.conclusion or merged.status}" if out.changed else "already known"
+    state = merged.conclusion or merged.status
+    out.reason = (
+        said(FactCode.RUN_PROGRESS, kind=kind, run_id=run.run_id, state=state)
+        if out.changed
+        else said(FactCode.ALREADY_KNOWN)
+    )
     return out
 
 
@@ -193,11 +203,15 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
     info = fact.pr
     current = request.pr
     if request.branch_name and info.head_ref != request.branch_name:
-        return Folded(reason=f"PR #{info.number} is from {info.head_ref}, not {request.branch_name}")
+        return Folded(
+            reason=said(
+                FactCode.PR_OTHER_BRANCH, number=info.number, head_ref=info.head_ref, branch=request.branch_name
+            )
+        )
     if current is not None and current.number is not None and current.number != info.number:
-        return Folded(reason=f"PR #{info.number} is not the request's PR #{current.number}")
+        return Folded(reason=said(FactCode.PR_NOT_THE_REQUESTS, number=info.number, current=current.number))
     if current is not None and current.merged and not info.merged:
-        return Folded(reason="stale pull request delivery: the PR is already merged")
+        return Folded(reason=said(FactCode.STALE_PR_MERGED))
     merged_sha = info.merge_commit_sha if info.merged else None
     new = (current or PullRequestRef()).model_copy(
         update={
@@ -213,7 +227,7 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
     )
     out = Folded()
     if new == current:
-        out.reason = "already known"
+        out.reason = said(FactCode.ALREADY_KNOWN)
         return out
     out.changed = True
     request.pr = new
@@ -233,7 +247,7 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
         out.events.append(("pr_head_changed", {"from": current.head_sha, "to": new.head_sha}))
         out.approval_voided = void_stale_approval(request, new.head_sha, now, out)
         retire_stale_plan(request, new.head_sha, now, out)
-    out.reason = f"PR #{info.number} {fact.action}"
+    out.reason = said(FactCode.PR_ACTION, number=info.number, action=fact.action)
     return out
 
 
@@ -273,10 +287,10 @@ def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -
     if current is not None and current.number is not None and current.number != info.number:
         # A cleanup PR closed without merging is history: a later run of the workflow opens a new one.
         if not (replaced and current.number < info.number):
-            return Folded(reason=f"PR #{info.number} is not the request's cleanup PR #{current.number}")
+            return Folded(reason=said(FactCode.CLEANUP_PR_NOT_THE_REQUESTS, number=info.number, current=current.number))
         current = None
     if current is not None and current.merged and not info.merged:
-        return Folded(reason="stale cleanup PR delivery: it is already merged")
+        return Folded(reason=said(FactCode.STALE_CLEANUP_PR_MERGED))
     new = (current or CleanupPr()).model_copy(
         update={
             "number": info.number,
@@ -289,9 +303,9 @@ def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -
         }
     )
     if new == current:
-        return Folded(reason="already known")
+        return Folded(reason=said(FactCode.ALREADY_KNOWN))
     request.cleanup_pr = new
-    out = Folded(changed=True, reason=f"cleanup PR #{info.number} {fact.action}")
+    out = Folded(changed=True, reason=said(FactCode.CLEANUP_PR_ACTION, number=info.number, action=fact.action))
     if new.merged and (current is None or not current.merged):
         out.events.append(("cleanup_pr_merged", {"number": info.number}))
         _step(request, "Cleanup PR merged", now)
@@ -311,15 +325,17 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     reason = run_rejection(request, "cleanup", run)
     op = cleanup_waiter(request)
     if reason is not None or op is None:
-        return Folded(reason=reason or "no destroy is waiting for a cleanup run")
+        return Folded(reason=reason or said(FactCode.NO_CLEANUP_WAITER))
     recorded = op.steps.cleanup_run
     step = merge_run(recorded, run)
     # Only what the destroy waits on counts as news (a report repeating the run's state writes nothing).
     if step is None or _progress(step) == _progress(recorded):
-        return Folded(reason="already known" if recorded and recorded.run_id == run.run_id else "stale cleanup run")
+        known = recorded is not None and recorded.run_id == run.run_id
+        return Folded(reason=said(FactCode.ALREADY_KNOWN if known else FactCode.STALE_CLEANUP_RUN))
     op.steps.cleanup_run = step
     conclusion = step.conclusion
-    out = Folded(changed=True, run_url=step.url, reason=f"cleanup run {run.run_id} {conclusion or run.status}")
+    progress = said(FactCode.CLEANUP_RUN_PROGRESS, run_id=run.run_id, state=conclusion or run.status)
+    out = Folded(changed=True, run_url=step.url, reason=progress)
     if conclusion is None:
         out.events.append((f"cleanup_run_{run.status}", {"runId": run.run_id}))
         return out
@@ -335,7 +351,8 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     op.end(error, now)
     out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step.url}))
     _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
-    out.notice = ("destroy_failed", Reason(code="destroy_stopped", data={"error": error}))
+    stopped = Reason(code="cleanup_run_failed", data={"runId": run.run_id, "conclusion": conclusion})
+    out.notice = ("destroy_failed", stopped)
     return out
 
 
@@ -351,13 +368,14 @@ def _fold_removal_review(request: Request, fact: ReviewFact, *, now: datetime) -
     review, removal = fact.review, request.cleanup_pr
     op = removal_waiter(request)
     if op is None or not waits_for_review(request, op):
-        return Folded(reason=f"review on removal PR #{fact.pr_number}: no destroy waits for it")
+        return Folded(reason=said(FactCode.REMOVAL_REVIEW_UNWAITED, number=fact.pr_number))
     if review.state.upper() != "APPROVED" or fact.action == "dismissed":
-        return Folded(reason=f"a {review.state.lower()} review of the removal PR changes nothing")
+        return Folded(reason=said(FactCode.REMOVAL_REVIEW_NO_CHANGE, state=review.state))
     head = removal.head_sha if removal is not None else None
     if head and review.commit_id and review.commit_id != head:
-        return Folded(reason=f"review of commit {review.commit_id[:12]}, not the removal PR head {head[:12]}")
-    out = Folded(changed=True, unblocked=True, reason=f"removal PR #{fact.pr_number} approved by {review.user_login}")
+        return Folded(reason=said(FactCode.REMOVAL_REVIEW_OTHER_COMMIT, commit=review.commit_id, head=head))
+    approved = said(FactCode.REMOVAL_PR_APPROVED, number=fact.pr_number, login=review.user_login)
+    out = Folded(changed=True, unblocked=True, reason=approved)
     out.events.append(("removal_pr_reviewed", {"number": fact.pr_number, "reviewer": review.user_login}))
     _step(request, f"Removal PR approved by {review.user_login}", now)
     return out
@@ -369,18 +387,18 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
     if removal is not None and removal.number == fact.pr_number and (pr is None or pr.number != fact.pr_number):
         return _fold_removal_review(request, fact, now=now)
     if pr is None or pr.number != fact.pr_number:
-        return Folded(reason=f"review on PR #{fact.pr_number}, not the request's PR")
+        return Folded(reason=said(FactCode.REVIEW_OTHER_PR, number=fact.pr_number))
     state = review.state.upper()
     login = review.user_login
     approval = request.approval
     if fact.action == "dismissed" or state == "DISMISSED":
         if approval is None or not approval.approved:
-            return Folded(reason="dismissed review: nothing approved")
+            return Folded(reason=said(FactCode.DISMISSED_NOTHING_APPROVED))
         keep = [a for a in approval.approvers if a.lower() != login.lower()]
         if len(keep) == len(approval.approvers):
-            return Folded(reason=f"dismissed review by {login}, who is not an approver")
+            return Folded(reason=said(FactCode.DISMISSED_NOT_APPROVER, login=login))
         request.approval = approval.model_copy(update={"approvers": keep, "approved": bool(keep)})
-        out = Folded(changed=True, reason=f"review by {login} dismissed")
+        out = Folded(changed=True, reason=said(FactCode.REVIEW_DISMISSED, login=login))
         out.events.append(("approval_dismissed", {"reviewer": login, "reviewId": review.id}))
         if not keep:
             out.approval_voided = True
@@ -388,19 +406,19 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
             _step(request, f"Approval by {login} dismissed", now)
         return out
     if state != "APPROVED":
-        return Folded(reason=f"a {state.lower()} review does not change the approval")
+        return Folded(reason=said(FactCode.REVIEW_NO_CHANGE, state=review.state))
     if pr.merged:
-        return Folded(reason="the PR is already merged")
+        return Folded(reason=said(FactCode.PR_ALREADY_MERGED))
     sha = review.commit_id or pr.head_sha
     if pr.head_sha and sha != pr.head_sha:
-        return Folded(reason=f"review of commit {str(sha)[:12]}, not the PR head {pr.head_sha[:12]}")
+        return Folded(reason=said(FactCode.REVIEW_OTHER_COMMIT, commit=sha, head=pr.head_sha))
     requester = request.requester
     if requester is not None and requester.github_login and requester.github_login.lower() == login.lower():
-        return Folded(reason="the requester cannot approve their own request")
+        return Folded(reason=said(FactCode.OWN_APPROVAL))
     same_commit = approval is not None and approval.approved and approval.approved_sha == sha
     approvers = list(approval.approvers) if same_commit and approval is not None else []
     if any(a.lower() == login.lower() for a in approvers):
-        return Folded(reason="already known")
+        return Folded(reason=said(FactCode.ALREADY_KNOWN))
     request.approval = Approval(
         approved=True,
         approvers=[*approvers, login],
@@ -408,7 +426,7 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
         approved_at=(approval.approved_at if same_commit and approval else None) or review.submitted_at or now,
         source=(approval.source if same_commit and approval else None) or "github",
     )
-    out = Folded(changed=True, reason=f"approved by {login} on GitHub")
+    out = Folded(changed=True, reason=said(FactCode.APPROVED_ON_GITHUB, login=login))
     out.events.append(("approved", {"reviewer": login, "sha": sha, "source": "github"}))
     _step(request, f"Approved by {login} on GitHub", now, actor=login)
     return out
