@@ -1,0 +1,24 @@
+"""``CardEngine``: the engine commands the Slack notifier hands its posts to.
+
+The notifier never writes (nor reads) a request document: where it posted the card and its
+copies goes back through these commands, each one compare-and-swap of the request engine
+(``core.services.cards.CardCommands``; ``RequestService`` is one). The composition root connects
+them (``SlackNotifier.connect``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from core.domain.request import CardCopy
+
+
+class CardEngine(Protocol):
+    def record_card(self, request_id: str, ts: str) -> object:
+        """Record the ts of the request's card (idempotent)."""
+        ...
+
+    def record_card_copies(self, request_id: str, copies: Sequence[CardCopy]) -> object:
+        """Record copies of the card posted where approvers are (idempotent per destination)."""
+        ...
