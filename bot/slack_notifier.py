@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.card_claim import CardClaims
 from bot.card_copies import ApprovalCopies
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
@@ -92,8 +93,10 @@ class SlackNotifier:
         dm_approvers: Sequence[str] | None = None,
         cards: CardEngine | None = None,
         read: Callable[[str], Request] | None = None,
+        claims: CardClaims | None = None,
     ) -> None:
         self._client = client
+        self._claims = claims or CardClaims()
         self._engine = cards
         self._read = read
         self._cards: dict[str, str] = {}  # request id -> the card ts this process posted
@@ -206,10 +209,13 @@ class SlackNotifier:
         recorded = request.slack.ts if request.slack is not None else None
         return recorded or self._cards.get(request.id)
 
-    def _record_ts(self, request_id: str, ts: str) -> None:
+    def _remember(self, request_id: str, ts: str) -> None:
         if len(self._cards) > 10_000:
             self._cards.clear()
         self._cards[request_id] = ts
+
+    def _record_ts(self, request_id: str, ts: str) -> None:
+        self._remember(request_id, ts)
         if self._engine is None:
             return
         try:
@@ -221,12 +227,30 @@ class SlackNotifier:
         if self._engine is not None:
             self._engine.record_card_copies(request_id, copies)
 
-    def _post_card(self, client: WebClient, request: Request, channel: str) -> str:
+    def _post_card(self, client: WebClient, request: Request, channel: str, *, replacing: str | None) -> str:
+        """Post the card (a first one, or one replacing the card at ``replacing``) once across
+        processes: claimed through the engine first (``bot.card_claim``); a card another
+        process posted meanwhile is updated instead."""
+        engine = self._engine
+        posted = self._claims.turn(engine, request.id, replacing=replacing) if engine is not None else None
+        if posted is not None:
+            self._remember(request.id, posted)
+            self._update_card(client, request, channel, posted)
+            return posted
         card = request_card(request)
-        response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+        try:
+            response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+        except Exception:
+            if engine is not None:
+                self._claims.release(engine, request.id)
+            raise
         ts = str(response["ts"])
         self._record_ts(request.id, ts)
         return ts
+
+    def _update_card(self, client: WebClient, request: Request, channel: str, ts: str) -> None:
+        card = request_card(request)
+        client.chat_update(channel=channel, ts=ts, text=card["text"], blocks=card["blocks"])
 
     def _ensure_card(self, client: WebClient, request: Request) -> str | None:
         slack = request.slack
@@ -235,15 +259,14 @@ class SlackNotifier:
         with self._lock(request.id):
             ts = self._card_ts(request)
             if ts is None:
-                return self._post_card(client, request, slack.channel)
-            card = request_card(request)
+                return self._post_card(client, request, slack.channel, replacing=None)
             try:
-                client.chat_update(channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
+                self._update_card(client, request, slack.channel, ts)
             except SlackApiError as error:
                 if error.response.get("error") not in _REPOST_ERRORS:
                     raise
                 log.warning("card of %s cannot be updated (%s): posting it again", request.id, error.response["error"])
-                return self._post_card(client, request, slack.channel)
+                return self._post_card(client, request, slack.channel, replacing=ts)
             return ts
 
     def _notify(self, request: Request, transition: Transition) -> None:

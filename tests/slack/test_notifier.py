@@ -16,6 +16,7 @@ from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slac
 from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
 from core.ports.notifier import Transition
 from core.ports.request_store import RequestStore
+from core.services.cards import CardTurn
 from tests.fakes import InMemoryObjectStore
 from tests.services.conftest import service_graph
 from tests.slack.fake_slack import FakeSlack
@@ -242,12 +243,17 @@ def test_the_notifier_renders_the_document_handed_over_and_never_touches_the_sto
     store = engine.store
     request = _request(store)
     recorded: list[tuple[str, str]] = []
+    claims: list[str] = []
 
     class Recording:
         """The engine's card commands, recorded; anything else the notifier asked would fail."""
 
         def record_card(self, request_id: str, ts: str) -> None:
             recorded.append((request_id, ts))
+
+        def claim_card(self, request_id: str, owner: str, *, replacing: str | None = None) -> CardTurn:
+            claims.append(request_id)
+            return CardTurn(post=True)  # nobody else posts it
 
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"the notifier asked the engine for {name}")
@@ -266,6 +272,7 @@ def test_the_notifier_renders_the_document_handed_over_and_never_touches_the_sto
     # The same (stale) document again: the card this process posted is updated, not posted twice.
     notifier.request_changed(request, _t("planning"))
     assert [c.params["ts"] for c in fake_slack.of("chat.update")] == [ts] and len(recorded) == 1
+    assert claims == [request.id]  # the post was claimed once, before it went out
 
 
 def test_a_missed_reply_goes_out_at_the_next_notification_from_the_document_handed_over(
@@ -309,7 +316,9 @@ def test_the_card_ts_is_recorded_by_the_engine_command(fake_slack: FakeSlack) ->
     created = graph.requests.create(create_cmd(slack=SlackThread(team_id="T111", channel="C0CARDS01")))
     notifier.request_changed(created, _t("created"))
     stored = graph.store.get(created.id)
-    assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 1
+    # Two engine writes: the claim on the post, then the ts (which ends the claim).
+    assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 2
+    assert stored.slack.claim is None
     assert graph.requests.record_card(created.id, stored.slack.ts).version == stored.version  # idempotent
 
 
