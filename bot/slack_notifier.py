@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.card_claim import CardClaims
+from bot.card_claim import CardBusy, CardClaims
 from bot.card_copies import ApprovalCopies
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
@@ -127,6 +127,10 @@ class SlackNotifier:
     def request_changed(self, request: Request, transition: Transition) -> None:
         try:
             self._notify(request, transition)
+        except CardBusy as busy:
+            # Another process posts the card and its ts has not come yet: rendered later.
+            log.warning("slack notification of %s (%s) deferred: %s", request.id, transition.event, busy)
+            self._missed(request, transition)
         except Exception:
             log.exception("slack notification of %s (%s) failed", request.id, transition.event)
             self._missed(request, transition)

@@ -7,10 +7,12 @@ whose owner died lapses; a failed post releases its claim."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from slack_sdk import WebClient
 
 from bot.bootstrap import build
@@ -109,15 +111,20 @@ def test_two_processes_telling_first_notices_at_once_post_one_card(fake_slack: F
     assert len(_replies(fake_slack, ts)) == 2
 
 
-def test_a_claim_whose_owner_died_lapses_and_the_card_goes_out(fake_slack: FakeSlack, tmp_path: Path) -> None:
+def test_a_claim_whose_owner_died_lapses_and_the_card_goes_out(
+    fake_slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     objects, clock = InMemoryObjectStore(), ManualClock()
     deps = _process(fake_slack, tmp_path, objects, clock)
     request = _request(deps, "req_claims000002")
     assert deps.requests.claim_card(request.id, "4242-dead").post  # claimed, then the process died
     notifier = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
 
-    notifier.request_changed(request, _t("created"))  # waits for the dead owner's ts, in vain
+    with caplog.at_level(logging.WARNING):
+        notifier.request_changed(request, _t("created"))  # waits for the dead owner's ts, in vain
     assert _cards(fake_slack) == []
+    assert "slack notification of req_claims000002 (created) deferred" in caplog.text
+    assert "being posted by another process" in caplog.text
     assert notifier.render_missed() == 0  # the claim is still live: the miss stays
     assert _cards(fake_slack) == []
 
