@@ -167,12 +167,12 @@ def build_model(settings: Settings) -> ChatModel:
         raise SettingsError(str(exc), malformed=["OPENAI_API_KEY (the openai package is not installed)"]) from None
 
 
-def build_notifier(settings: Settings, objects: ObjectStore, store: Any, projects: ProjectsMap) -> Notifier:
+def build_notifier(settings: Settings, objects: ObjectStore, projects: ProjectsMap) -> Notifier:
     if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
         return LoggingNotifier()
     from bot.slack_notifier import build_slack_notifier
 
-    return build_slack_notifier(settings, store=store, objects=objects, projects=projects)
+    return build_slack_notifier(settings, objects=objects, projects=projects)
 
 
 def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Overrides]) -> Deps:
@@ -196,7 +196,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         else load_projects(settings.projects_file, known_modules=registry.ids())
     )
     code_host = given["code_host"] if "code_host" in given else build_code_host(settings, clock, projects)
-    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, store, projects)
+    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, projects)
     policy = given["policy"] if "policy" in given else settings.policy()
     workflows = settings.workflows()
     # Infra repos of the local forge carry TfPilot's in-repo modules; GitHub ones use the registry.
@@ -216,16 +216,17 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
     # the resume of a destroy still waiting refreshes it from the code host (a lost webhook).
     bus.on_resume(requests.resume)
     bus.on_refresh(sync.sync)
-    # The Slack notifier hands a posted card's ts back as a command (it never writes the document).
-    on_card = getattr(notifier, "on_card", None)
-    if callable(on_card):
-        on_card(requests.record_card)
+    queries = given.get("queries") or QueryService(store, audit, chat_log, clock)
+    # The Slack notifier hands where it posted the card and its copies back as engine commands
+    # (it never writes the document), and reads one only through the core's query.
+    connect = getattr(notifier, "connect", None)
+    if callable(connect):
+        connect(requests, queries.get)
     # The local forge reports its runs like GitHub's webhooks do: into the SyncService.
     attach = getattr(code_host, "attach", None)
     if callable(attach) and getattr(code_host, "on_fact", None) is None:
         attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
     model = given["chat_model"] if "chat_model" in given else build_model(settings)
-    queries = given.get("queries") or QueryService(store, audit, chat_log, clock)
     intake = given.get("intake") or IntakeService(
         objects, chat_log, registry, projects, requests, model, clock, source=source, queries=queries
     )

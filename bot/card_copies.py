@@ -10,7 +10,8 @@ request comes to wait for an approver (``AWAITING_APPROVAL`` events), its card i
   or the admins when no approver is listed; emails resolved with ``users.lookupByEmail``) in
   their DM with the app. A request in a channel already mentions its approvers in its thread.
 
-Each copy (channel + ts) is recorded on the request (``Request.card_copies``) and every copy is
+Each copy (channel + ts) is recorded on the request (``Request.card_copies``) through the engine
+(``record``: the composition root connects ``RequestService.record_card_copies``) and every copy is
 ``chat.update``d on every transition, so a click on any copy acts on the same request (buttons
 carry the request id; the services re-check the clicker's role). A retried transition never
 posts a second copy: copies already recorded are skipped, and each post first claims a ``Once``
@@ -40,11 +41,11 @@ from bot.views.replies import (
 )
 from core.domain.request import CardCopy, Request
 from core.ports.notifier import Transition
+from core.services.cards import copy_recorded
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from core.ports.request_store import RequestStore
     from core.services.once import Once
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,7 @@ class Destination:
     target: str  # the channel id, or the approver's Slack user id
 
     def recorded_in(self, request: Request) -> bool:
-        for copy in request.card_copies:
-            if self.kind == "channel" and copy.kind == "channel" and copy.channel == self.target:
-                return True
-            if self.kind == "dm" and copy.kind == "dm" and copy.user == self.target:
-                return True
-        return False
+        return copy_recorded(request, self.kind, self.target)
 
 
 class ApprovalCopies:
@@ -76,12 +72,12 @@ class ApprovalCopies:
         *,
         approvals_channel: Callable[[Request], str | None],
         approvers: Sequence[str] = (),
-        store: RequestStore | None = None,
+        record: Callable[[str, Sequence[CardCopy]], object] | None = None,
         once: Once | None = None,
     ) -> None:
         self._channel_of = approvals_channel
         self._approvers = [a.strip() for a in approvers if a.strip()]
-        self._store = store
+        self._record_copies = record
         self._once = once
         self._user_ids: dict[str, str | None] = {}
         self._guard = threading.Lock()
@@ -222,16 +218,10 @@ class ApprovalCopies:
         return datetime.now(UTC)
 
     def _record(self, request: Request, copy: CardCopy) -> None:
-        if self._store is None:
+        # An engine command (``RequestService.record_card_copies``), never a write of our own.
+        if self._record_copies is None:
             return
-
-        def mutate(current: Request) -> Request | None:
-            if Destination(copy.kind, copy.user or copy.channel).recorded_in(current):
-                return None
-            current.card_copies = [*current.card_copies, copy]
-            return current
-
         try:
-            self._store.update(request.id, mutate)
+            self._record_copies(request.id, [copy])
         except Exception:
             log.exception("recording the card copy of %s in %s failed", request.id, copy.channel)

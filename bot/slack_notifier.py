@@ -3,11 +3,13 @@ request's card (the parent message of its thread) current and posts one short re
 thread; a plan too long to quote is uploaded into the thread as a file.
 
 The notifier renders the document it is handed (the committed one, from the ``MessageBus``) and
-never writes it: the first notification posts the card and hands its ts to ``record_card`` (the
-composition root wires ``RequestService.record_card``, an engine write of ``slack.ts``); later
-ones ``chat.update`` it. The ts this process posted is remembered, so a document committed before
-the ts was recorded never posts a second card. A card that can no longer be edited is posted
-again. Only the backlog of missed renders reads the current document (``store``). Rate limits
+never writes it, nor reads the store: the first notification posts the card and hands its ts to
+the engine (``bot.card_engine.CardEngine``, connected by the composition root:
+``RequestService.record_card``, an engine write of ``slack.ts``); later ones ``chat.update`` it.
+The ts this process posted is remembered, so a document committed before the ts was recorded
+never posts a second card. A card that can no longer be edited is posted again. Only the
+reconciler's pass over missed renders needs a document it was not handed: it reads it through the
+core's query (``read``: ``QueryService.get``). Rate limits
 (429 with ``Retry-After``), Slack's 5xx and connection errors are retried by the client's
 slack_sdk retry handlers (``bot.slack_retry``, bounded). Nothing raises into the service:
 failures are logged, and a notification that failed is recorded and rendered again later
@@ -28,13 +30,14 @@ from typing import TYPE_CHECKING
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.card_claim import CardBusy, CardClaims
 from bot.card_copies import ApprovalCopies
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
 from core.domain.errors import TfPilotError
-from core.domain.request import Request
+from core.domain.request import CardCopy, Request
 from core.ports.notifier import Transition
 from core.services.once import Once
 
@@ -43,9 +46,9 @@ if TYPE_CHECKING:
 
     from slack_sdk.oauth.installation_store import InstallationStore
 
+    from bot.card_engine import CardEngine
     from bot.settings import Settings
     from core.ports.object_store import ObjectStore
-    from core.ports.request_store import RequestStore
     from module_registry.projects import ProjectsMap
 
 log = logging.getLogger(__name__)
@@ -84,18 +87,20 @@ class SlackNotifier:
         client: WebClient,
         *,
         approvers: Sequence[str] = (),
-        store: RequestStore | None = None,
         objects: ObjectStore | None = None,
         installation_store: InstallationStore | None = None,
         approvals_channel: Callable[[Request], str | None] | None = None,
         dm_approvers: Sequence[str] | None = None,
-        record_card: Callable[[str, str], object] | None = None,
+        cards: CardEngine | None = None,
+        read: Callable[[str], Request] | None = None,
+        claims: CardClaims | None = None,
     ) -> None:
         self._client = client
-        self._record_card = record_card
+        self._claims = claims or CardClaims()
+        self._engine = cards
+        self._read = read
         self._cards: dict[str, str] = {}  # request id -> the card ts this process posted
         self._approvers = list(approvers)
-        self._store = store
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
         self._backlog = RenderBacklog(objects) if objects is not None else None
         self._installations = installation_store
@@ -106,23 +111,31 @@ class SlackNotifier:
         self._copies = ApprovalCopies(
             approvals_channel=approvals_channel or (lambda _request: None),
             approvers=self._approvers if dm_approvers is None else dm_approvers,
-            store=store,
+            record=self._record_copies,
             once=self._once,
         )
 
-    def on_card(self, record_card: Callable[[str, str], object] | None) -> None:
-        """Where a posted card's ts goes (the composition root: ``RequestService.record_card``)."""
-        self._record_card = record_card
+    def connect(self, cards: CardEngine | None, read: Callable[[str], Request] | None = None) -> None:
+        """Where posts go and documents come from (the composition root): ``cards``, the engine
+        commands recording the card's ts and copies (``RequestService``); ``read``, the core's
+        query of a request (``QueryService.get``), for the reconciler's pass over missed
+        renders, the one time the notifier needs a document it was not handed."""
+        self._engine = cards
+        self._read = read
 
     # --- Notifier ------------------------------------------------------------------------
     def request_changed(self, request: Request, transition: Transition) -> None:
         try:
             self._notify(request, transition)
+        except CardBusy as busy:
+            # Another process posts the card and its ts has not come yet: rendered later.
+            log.warning("slack notification of %s (%s) deferred: %s", request.id, transition.event, busy)
+            self._missed(request, transition)
         except Exception:
             log.exception("slack notification of %s (%s) failed", request.id, transition.event)
             self._missed(request, transition)
         else:
-            self.render_missed(request.id)
+            self._render_missed_of(request)
         # Approvers' copies are their own posts: a failed main card does not hold them back.
         self._sync_copies(request, transition)
 
@@ -135,11 +148,26 @@ class SlackNotifier:
         except Exception:
             log.exception("recording the missed card of %s failed", request.id)
 
-    def render_missed(self, request_id: str | None = None) -> int:
-        """Render again what Slack did not take (one request's, or all): the card from the
-        current document, then each missed reply in order. Returns how many went out; what
-        fails again stays for the next try."""
+    def _render_missed_of(self, request: Request) -> None:
+        """After a notification Slack took: the request's missed replies, from the document
+        just rendered (the card already shows it: only the replies go out)."""
         if self._backlog is None:
+            return
+        team = request.slack.team_id if request.slack is not None else None
+        for missed in self._backlog.missed(request.id):
+            try:
+                self._reply(self._client_for(team), request, missed.transition)
+            except Exception:
+                log.warning("rendering the missed reply of %s failed again", request.id, exc_info=True)
+                return
+            self._backlog.done(missed)
+
+    def render_missed(self, request_id: str | None = None) -> int:
+        """Render again what Slack did not take (one request's, or all; the reconciler's pass):
+        the card from the current document, read through the core's query (``read``), then
+        each missed reply in order. Returns how many went out; what fails again stays for the
+        next try."""
+        if self._backlog is None or self._read is None:
             return 0
         done, failed = 0, set()
         for missed in self._backlog.missed(request_id):
@@ -158,10 +186,10 @@ class SlackNotifier:
         return done
 
     def _current_by_id(self, request_id: str) -> Request | None:
-        if self._store is None:
+        if self._read is None:
             return None
         try:
-            return self._store.get(request_id)
+            return self._read(request_id)
         except TfPilotError:
             return None  # gone or archived: nothing left to render
 
@@ -185,23 +213,48 @@ class SlackNotifier:
         recorded = request.slack.ts if request.slack is not None else None
         return recorded or self._cards.get(request.id)
 
-    def _record_ts(self, request_id: str, ts: str) -> None:
+    def _remember(self, request_id: str, ts: str) -> None:
         if len(self._cards) > 10_000:
             self._cards.clear()
         self._cards[request_id] = ts
-        if self._record_card is None:
+
+    def _record_ts(self, request_id: str, ts: str) -> None:
+        self._remember(request_id, ts)
+        if self._engine is None:
             return
         try:
-            self._record_card(request_id, ts)
+            self._engine.record_card(request_id, ts)
         except Exception:
             log.exception("recording the card ts of %s failed", request_id)
 
-    def _post_card(self, client: WebClient, request: Request, channel: str) -> str:
+    def _record_copies(self, request_id: str, copies: Sequence[CardCopy]) -> None:
+        if self._engine is not None:
+            self._engine.record_card_copies(request_id, copies)
+
+    def _post_card(self, client: WebClient, request: Request, channel: str, *, replacing: str | None) -> str:
+        """Post the card (a first one, or one replacing the card at ``replacing``) once across
+        processes: claimed through the engine first (``bot.card_claim``); a card another
+        process posted meanwhile is updated instead."""
+        engine = self._engine
+        posted = self._claims.turn(engine, request.id, replacing=replacing) if engine is not None else None
+        if posted is not None:
+            self._remember(request.id, posted)
+            self._update_card(client, request, channel, posted)
+            return posted
         card = request_card(request)
-        response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+        try:
+            response = client.chat_postMessage(channel=channel, text=card["text"], blocks=card["blocks"])
+        except Exception:
+            if engine is not None:
+                self._claims.release(engine, request.id)
+            raise
         ts = str(response["ts"])
         self._record_ts(request.id, ts)
         return ts
+
+    def _update_card(self, client: WebClient, request: Request, channel: str, ts: str) -> None:
+        card = request_card(request)
+        client.chat_update(channel=channel, ts=ts, text=card["text"], blocks=card["blocks"])
 
     def _ensure_card(self, client: WebClient, request: Request) -> str | None:
         slack = request.slack
@@ -210,15 +263,14 @@ class SlackNotifier:
         with self._lock(request.id):
             ts = self._card_ts(request)
             if ts is None:
-                return self._post_card(client, request, slack.channel)
-            card = request_card(request)
+                return self._post_card(client, request, slack.channel, replacing=None)
             try:
-                client.chat_update(channel=slack.channel, ts=ts, text=card["text"], blocks=card["blocks"])
+                self._update_card(client, request, slack.channel, ts)
             except SlackApiError as error:
                 if error.response.get("error") not in _REPOST_ERRORS:
                     raise
                 log.warning("card of %s cannot be updated (%s): posting it again", request.id, error.response["error"])
-                return self._post_card(client, request, slack.channel)
+                return self._post_card(client, request, slack.channel, replacing=ts)
             return ts
 
     def _notify(self, request: Request, transition: Transition) -> None:
@@ -227,6 +279,13 @@ class SlackNotifier:
         client = self._client_for(request.slack.team_id)
         ts = self._ensure_card(client, request)
         if ts is None:
+            return
+        self._reply(client, request, transition, ts)
+
+    def _reply(self, client: WebClient, request: Request, transition: Transition, ts: str | None = None) -> None:
+        """The transition's reply in the card's thread (and a plan too long to quote, as a file)."""
+        ts = ts or self._card_ts(request)
+        if request.slack is None or ts is None:
             return
         reply = transition_reply(request, transition, approvers=self._approvers)
         channel = request.slack.channel
@@ -271,7 +330,6 @@ class SlackNotifier:
 def build_slack_notifier(
     settings: Settings,
     *,
-    store: RequestStore,
     objects: ObjectStore,
     client: WebClient | None = None,
     projects: ProjectsMap | None = None,
@@ -288,7 +346,6 @@ def build_slack_notifier(
     return SlackNotifier(
         client or web_client(settings),
         approvers=[*settings.approvers, *settings.admins],
-        store=store,
         objects=objects,
         installation_store=installations,
         approvals_channel=approvals_channel_of(projects) if projects is not None else None,

@@ -85,12 +85,16 @@ def test_unknown_overrides_are_refused(tmp_path: Path) -> None:
 
 def test_slack_settings_give_the_slack_notifier(tmp_path: Path) -> None:
     from bot.slack_notifier import SlackNotifier
+    from core.adapters.request_store import ObjectRequestStore
 
     settings = load_settings(
         {"TFPILOT_DATA_DIR": str(tmp_path), "SLACK_BOT_TOKEN": "xoxb-test", "TFPILOT_APPROVERS": "U_APP,a@b.c"}
     )
     deps = build(settings)
     assert isinstance(deps.notifier, SlackNotifier)
+    # Connected to the engine's card commands and the core's query: it holds no store.
+    assert deps.notifier._engine is deps.requests and deps.notifier._read == deps.queries.get
+    assert not any(isinstance(v, ObjectRequestStore) for v in vars(deps.notifier).values())
 
 
 def test_the_local_forge_scaffolds_the_environments_the_projects_map_names(tmp_path: Path) -> None:

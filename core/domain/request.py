@@ -178,12 +178,22 @@ class Requester(DocModel):
     github_login: str | None = None
 
 
+class CardClaim(DocModel):
+    """Who is posting the request's card now, until when: taken through the engine (CAS) before
+    ``chat.postMessage`` so two processes never both post it; cleared when the card's ts is
+    recorded, and void once ``until`` passed (its owner died: another may post)."""
+
+    owner: str
+    until: datetime
+
+
 class SlackThread(DocModel):
     """Where the request's card lives: the parent message of its thread."""
 
     team_id: str | None = None
     channel: str
     ts: str | None = None  # the card message ts (thread parent); None until posted
+    claim: CardClaim | None = None  # a card being posted (see ``CardClaim``); documents before it have none
 
 
 class CardCopy(DocModel):

@@ -94,6 +94,7 @@ class FakeSlack:
         self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> what getUploadURLExternal was told
         self.files: dict[str, dict[str, Any]] = {}  # completed uploads, by file id
         self._failures: dict[str, list[Failure]] = {}
+        self._delays: dict[str, float] = {}
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -172,6 +173,11 @@ class FakeSlack:
         with self._cond:
             self._failures.setdefault(method, []).append(failure)
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer ``method`` only after ``seconds`` (a slow Slack: races get a wide window)."""
+        with self._cond:
+            self._delays[method] = seconds
+
     def of(self, method: str) -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.method == method]
@@ -242,6 +248,9 @@ class FakeSlack:
         with self._cond:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            time.sleep(delay)
         if failure is not None:
             self._record(Call(method, {**params, "_failed": failure.status}, token, route))
             return failure.status, failure.headers, failure.body

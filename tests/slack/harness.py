@@ -97,7 +97,7 @@ def build_deps(
     )
     # The projects map (TFPILOT_PROJECTS_FILE, or the built-in example) names approvals channels.
     projects = load_projects(settings.projects_file)
-    notifier = build_slack_notifier(settings, store=store, objects=objects, client=client, projects=projects)
+    notifier = build_slack_notifier(settings, objects=objects, client=client, projects=projects)
     # The composition root builds the rest (the built-in registry included).
     deps = build_graph(
         settings,
@@ -110,7 +110,7 @@ def build_deps(
         # The real adapter over the same objects when asked (it redacts), else an in-memory list.
         **({"chat_log": chat_log(objects, clock)} if chat_log is not None else {}),
     )
-    notifier.on_card(deps.requests.record_card)  # a wrapped notifier is not wired by the root
+    notifier.connect(deps.requests, deps.queries.get)  # a wrapped notifier is not wired by the root
     return deps, host
 
 

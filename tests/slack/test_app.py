@@ -168,7 +168,7 @@ def test_the_notifier_factory_uses_the_settings(fake_slack: FakeSlack, tmp_path:
     from tests.slack.test_notifier import NOW
 
     store = MemoryRequestStore()
-    notifier = build_slack_notifier(settings_for(fake_slack, tmp_path), store=store, objects=InMemoryObjectStore())
+    notifier = build_slack_notifier(settings_for(fake_slack, tmp_path), objects=InMemoryObjectStore())
     request = store.create(
         Request(
             id="req_factory0001",
@@ -289,12 +289,12 @@ def test_every_client_the_bot_builds_retries_with_slack_sdks_handlers(fake_slack
     )
 
     from bot.slack_notifier import build_slack_notifier
-    from tests.fakes import InMemoryObjectStore, MemoryRequestStore
+    from tests.fakes import InMemoryObjectStore
 
     wanted = (RateLimitErrorRetryHandler, ServerErrorRetryHandler, ConnectionErrorRetryHandler)
     single, _ = build_deps(fake_slack, tmp_path)
     oauth, _ = build_deps(fake_slack, tmp_path, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="test-client-secret")
-    notifier = build_slack_notifier(single.settings, store=MemoryRequestStore(), objects=InMemoryObjectStore())
+    notifier = build_slack_notifier(single.settings, objects=InMemoryObjectStore())
     clients = [create_app(single).client, create_app(oauth).client, notifier._client]
     for client in clients:
         assert all(any(isinstance(h, kind) for h in client.retry_handlers) for kind in wanted)

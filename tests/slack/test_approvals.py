@@ -154,13 +154,14 @@ def test_replicas_retrying_a_transition_whose_copy_is_not_recorded_yet_post_none
     others = [
         build_slack_notifier(
             h.deps.settings,
-            store=h.deps.store,
             objects=h.deps.objects,
             client=WebClient(token=BOT_TOKEN, base_url=h.fake.api_url),
             projects=h.deps.projects,
         )
         for _ in range(2)
     ]
+    for other in others:
+        other.connect(h.deps.requests, h.deps.queries.get)
     transition = Transition(event="plan_ready", previous_status="planning", status="plan_ready")
     barrier = threading.Barrier(len(others))
     posts_before = len(posts_to(h, PUBLIC))

@@ -15,8 +15,10 @@ from bot.slack_notifier import SlackNotifier
 from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slack_retry_handlers
 from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
 from core.ports.notifier import Transition
-from core.services.cards import card_at
-from tests.fakes import InMemoryObjectStore, MemoryRequestStore
+from core.ports.request_store import RequestStore
+from core.services.cards import CardTurn
+from tests.fakes import InMemoryObjectStore
+from tests.services.conftest import service_graph
 from tests.slack.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -36,25 +38,30 @@ def _request_doc(**extra) -> Request:
     )
 
 
-def _request(store: MemoryRequestStore, **extra) -> Request:
+def _request(store: RequestStore, **extra) -> Request:
     return store.create(_request_doc(**extra))
 
 
-def _recorder(store: MemoryRequestStore) -> Any:
-    """The engine's ``record_card`` command applied to the store (its mutation, ``card_at``)."""
-    return lambda request_id, ts: store.update(request_id, card_at(ts))
+class Engine:
+    """The engine's card commands over a store: the services' test graph (``RequestService``),
+    whose store the test reads."""
+
+    def __init__(self) -> None:
+        self.graph = service_graph()
+        self.store = self.graph.store
+        self.requests = self.graph.requests
 
 
-def _notifier(fake: FakeSlack, store: MemoryRequestStore, **retry: Any) -> tuple[SlackNotifier, list[float]]:
+def _notifier(fake: FakeSlack, engine: Engine, **retry: Any) -> tuple[SlackNotifier, list[float]]:
     waits: list[float] = []
     notifier = SlackNotifier(
         WebClient(
             token="xoxb-test", base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=waits.append, **retry)
         ),
         approvers=["U0APP0001", "approver@example.com"],
-        store=store,
         objects=InMemoryObjectStore(),
-        record_card=_recorder(store),
+        cards=engine.requests,
+        read=engine.store.get,
     )
     return notifier, waits
 
@@ -64,9 +71,10 @@ def _t(event: str, **kw) -> Transition:
 
 
 def test_first_transition_posts_the_card_then_updates_it(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier, _ = _notifier(fake_slack, store)
+    notifier, _ = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("created"))
     card = fake_slack.of("chat.postMessage")[0]
     ts = store.get(request.id).slack.ts
@@ -83,9 +91,10 @@ def test_first_transition_posts_the_card_then_updates_it(fake_slack: FakeSlack) 
 
 
 def test_rate_limit_is_retried_after_retry_after(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier, waits = _notifier(fake_slack, store)
+    notifier, waits = _notifier(fake_slack, engine)
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "3"})
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"})
     notifier.request_changed(request, _t("created"))
@@ -96,18 +105,20 @@ def test_rate_limit_is_retried_after_retry_after(fake_slack: FakeSlack) -> None:
 
 
 def test_rate_limit_beyond_the_budget_gives_up_without_raising(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier, waits = _notifier(fake_slack, store, max_wait=5)
+    notifier, waits = _notifier(fake_slack, engine, max_wait=5)
     fake_slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "60"})
     notifier.request_changed(request, _t("created"))  # must not raise
     assert waits == [] and store.get(request.id).slack.ts is None
 
 
 def test_a_card_that_cannot_be_edited_is_posted_again(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier, _ = _notifier(fake_slack, store)
+    notifier, _ = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("created"))
     first = store.get(request.id).slack.ts
     fake_slack.fail_next("chat.update", 200, error="message_not_found")
@@ -118,10 +129,11 @@ def test_a_card_that_cannot_be_edited_is_posted_again(fake_slack: FakeSlack) -> 
 
 
 def test_a_big_plan_is_uploaded_into_the_thread_once(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     plan = PlanOutput(summary=PlanSummary(add=3000), output="+ resource\n" * 3000, run_id=77)
     request = _request(store, plan=plan, plan_run=RunRef(run_id=77, status="completed", conclusion="success"))
-    notifier, _ = _notifier(fake_slack, store)
+    notifier, _ = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("plan_ready"))
     notifier.request_changed(store.get(request.id), _t("plan_ready"))  # a replayed transition
     ts = store.get(request.id).slack.ts
@@ -133,39 +145,41 @@ def test_a_big_plan_is_uploaded_into_the_thread_once(fake_slack: FakeSlack) -> N
 
 
 def test_a_small_plan_is_quoted_in_the_reply(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store, plan=PlanOutput(summary=PlanSummary(add=1), output="+ aws_s3_bucket.this <!here>"))
-    notifier, _ = _notifier(fake_slack, store)
+    notifier, _ = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("plan_ready"))
     reply = fake_slack.of("chat.postMessage")[1]
     assert "aws_s3_bucket.this &lt;!here&gt;" in reply.text() and not fake_slack.of("files.completeUploadExternal")
 
 
 def test_slack_down_never_raises(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier = SlackNotifier(
-        WebClient(token="x", base_url="http://127.0.0.1:9/api/", timeout=1), store=store, record_card=_recorder(store)
-    )
+    notifier = SlackNotifier(WebClient(token="x", base_url="http://127.0.0.1:9/api/", timeout=1), cards=engine.requests)
     notifier.request_changed(request, _t("created"))
     assert store.get(request.id).slack.ts is None
 
 
 def test_requests_without_a_slack_thread_are_ignored(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = store.create(
         Request(id="req_console0001", project="p", environment="dev", module="m", received_at=NOW, updated_at=NOW)
     )
-    notifier, _ = _notifier(fake_slack, store)
+    notifier, _ = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("created"))
     assert fake_slack.calls == []
 
 
 def test_chat_update_survives_a_429_then_a_500(fake_slack: FakeSlack) -> None:
     # slack_sdk's retry handlers on the client: Retry-After is waited for, a 5xx backs off.
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
-    notifier, waits = _notifier(fake_slack, store)
+    notifier, waits = _notifier(fake_slack, engine)
     notifier.request_changed(request, _t("created"))
     ts = store.get(request.id).slack.ts
     fake_slack.fail_next("chat.update", 429, headers={"Retry-After": "2"})
@@ -184,14 +198,15 @@ def test_chat_update_survives_a_429_then_a_500(fake_slack: FakeSlack) -> None:
 def test_retries_are_bounded_and_logged_without_secrets(
     fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
     waits: list[float] = []
     secret = "xoxb-must-not-be-logged"
     client = WebClient(
         token=secret, base_url=fake_slack.api_url, retry_handlers=slack_retry_handlers(sleep=waits.append)
     )
-    notifier = SlackNotifier(client, store=store, record_card=_recorder(store))
+    notifier = SlackNotifier(client, cards=engine.requests)
     for _ in range(SERVER_ERROR_RETRIES + 3):
         fake_slack.fail_next("chat.postMessage", 500, error="internal_error")
     with caplog.at_level(logging.INFO):
@@ -205,7 +220,8 @@ def test_retries_are_bounded_and_logged_without_secrets(
 
 
 def test_a_connection_error_is_retried_then_given_up(caplog: pytest.LogCaptureFixture) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
     waits: list[float] = []
     secret = "xoxb-must-not-be-logged"
@@ -216,25 +232,39 @@ def test_a_connection_error_is_retried_then_given_up(caplog: pytest.LogCaptureFi
         retry_handlers=slack_retry_handlers(sleep=waits.append),
     )
     with caplog.at_level(logging.INFO):
-        SlackNotifier(dead, store=store, record_card=_recorder(store)).request_changed(request, _t("created"))
+        SlackNotifier(dead, cards=engine.requests).request_changed(request, _t("created"))
     assert len(waits) == CONNECTION_ERROR_RETRIES
     assert "slack chat.postMessage: URLError, retry 1 of at most 2" in caplog.text
     assert secret not in caplog.text
 
 
 def test_the_notifier_renders_the_document_handed_over_and_never_touches_the_store(fake_slack: FakeSlack) -> None:
-    store = MemoryRequestStore()
+    engine = Engine()
+    store = engine.store
     request = _request(store)
     recorded: list[tuple[str, str]] = []
+    claims: list[str] = []
 
-    class Untouchable:
+    class Recording:
+        """The engine's card commands, recorded; anything else the notifier asked would fail."""
+
+        def record_card(self, request_id: str, ts: str) -> None:
+            recorded.append((request_id, ts))
+
+        def claim_card(self, request_id: str, owner: str, *, replacing: str | None = None) -> CardTurn:
+            claims.append(request_id)
+            return CardTurn(post=True)  # nobody else posts it
+
         def __getattr__(self, name: str) -> Any:
-            raise AssertionError(f"the notifier used the store ({name})")
+            raise AssertionError(f"the notifier asked the engine for {name}")
+
+    def untouchable(request_id: str) -> Request:
+        raise AssertionError(f"the notifier read {request_id}")
 
     notifier = SlackNotifier(
         WebClient(token="xoxb-test", base_url=fake_slack.api_url),
-        store=Untouchable(),  # type: ignore[arg-type]
-        record_card=lambda rid, ts: recorded.append((rid, ts)),
+        cards=Recording(),  # type: ignore[arg-type]
+        read=untouchable,
     )
     notifier.request_changed(request, _t("created"))
     ((rid, ts),) = recorded
@@ -242,18 +272,53 @@ def test_the_notifier_renders_the_document_handed_over_and_never_touches_the_sto
     # The same (stale) document again: the card this process posted is updated, not posted twice.
     notifier.request_changed(request, _t("planning"))
     assert [c.params["ts"] for c in fake_slack.of("chat.update")] == [ts] and len(recorded) == 1
+    assert claims == [request.id]  # the post was claimed once, before it went out
+
+
+def test_a_missed_reply_goes_out_at_the_next_notification_from_the_document_handed_over(
+    fake_slack: FakeSlack,
+) -> None:
+    """The next notification of the request renders what Slack refused before from the document
+    it was handed (its card already shows it): no read of the document, only the reply."""
+    engine = Engine()
+    request = _request(engine.store)
+
+    def untouchable(request_id: str) -> Request:
+        raise AssertionError(f"the notifier read {request_id}")
+
+    notifier = SlackNotifier(
+        WebClient(token="xoxb-test", base_url=fake_slack.api_url),
+        objects=InMemoryObjectStore(),
+        cards=engine.requests,
+        read=untouchable,
+    )
+    notifier.request_changed(request, _t("created"))
+    ts = engine.store.get(request.id).slack.ts  # type: ignore[union-attr]
+    fake_slack.fail_next("chat.update", 500, error="internal_error")  # this client does not retry a 5xx
+    notifier.request_changed(engine.store.get(request.id), _t("plan_ready"))
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.params.get("thread_ts") == ts]
+    assert len(replies) == 1  # the plan_ready reply was not posted
+    notifier.request_changed(engine.store.get(request.id), _t("approved"))
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.params.get("thread_ts") == ts]
+    assert len(replies) == 3 and "approved" in replies[1].text().lower()
+    assert "plan" in replies[2].text().lower()  # then the missed one
+    assert len([c for c in fake_slack.of("chat.update") if "_failed" not in c.params]) == 1
+    notifier.request_changed(engine.store.get(request.id), _t("merged"))
+    assert len([c for c in fake_slack.of("chat.postMessage") if c.params.get("thread_ts") == ts]) == 4
 
 
 def test_the_card_ts_is_recorded_by_the_engine_command(fake_slack: FakeSlack) -> None:
     from tests.services.conftest import create_cmd, service_graph
 
     graph = service_graph()
-    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url), store=graph.store)
-    notifier.on_card(graph.requests.record_card)
+    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake_slack.api_url))
+    notifier.connect(graph.requests, graph.queries.get)
     created = graph.requests.create(create_cmd(slack=SlackThread(team_id="T111", channel="C0CARDS01")))
     notifier.request_changed(created, _t("created"))
     stored = graph.store.get(created.id)
-    assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 1
+    # Two engine writes: the claim on the post, then the ts (which ends the claim).
+    assert stored.slack is not None and stored.slack.ts and stored.version == created.version + 2
+    assert stored.slack.claim is None
     assert graph.requests.record_card(created.id, stored.slack.ts).version == stored.version  # idempotent
 
 

@@ -14,14 +14,15 @@ import pytest
 from moto import mock_aws
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.slack_notifier import SlackNotifier
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from core.adapters.s3_objects import S3ObjectStore
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.notifier import Transition
-from core.services.cards import card_at
-from tests.fakes import MemoryRequestStore
+from core.ports.request_store import RequestStore
+from tests.services.conftest import service_graph
 from tests.slack.fake_slack import FakeSlack
 
 BUCKET = "tfpilot-render-backlog"
@@ -38,7 +39,7 @@ def s3() -> Iterator[tuple[Any, Counter[str]]]:
         yield client, calls
 
 
-def _request(store: MemoryRequestStore, rid: str) -> Request:
+def _request(store: RequestStore, rid: str) -> Request:
     return store.create(
         Request(
             id=rid,
@@ -57,13 +58,13 @@ def _t(event: str) -> Transition:
     return Transition(event=event, previous_status=None, status="planning")
 
 
-def _notifier(fake: FakeSlack, store: MemoryRequestStore, objects: S3ObjectStore) -> SlackNotifier:
+def _notifier(fake: FakeSlack, graph: Deps, objects: S3ObjectStore) -> SlackNotifier:
+    """A notifier whose backlog is on S3 and whose card commands and reads are the services'
+    test graph's (its store in memory: only the backlog's S3 calls are counted)."""
     client = WebClient(
         token="xoxb-test", base_url=fake.api_url, retry_handlers=slack_retry_handlers(sleep=lambda _s: None)
     )
-    return SlackNotifier(
-        client, store=store, objects=objects, record_card=lambda rid, ts: store.update(rid, card_at(ts))
-    )
+    return SlackNotifier(client, objects=objects, cards=graph.requests, read=graph.queries.get)
 
 
 def _fail_updates(fake: FakeSlack) -> None:
@@ -73,8 +74,9 @@ def _fail_updates(fake: FakeSlack) -> None:
 
 def test_notifications_slack_took_list_nothing(fake_slack: FakeSlack, s3: tuple[Any, Counter[str]]) -> None:
     client, calls = s3
-    store = MemoryRequestStore()
-    notifier = _notifier(fake_slack, store, S3ObjectStore(client, BUCKET))
+    graph = service_graph()
+    store = graph.store
+    notifier = _notifier(fake_slack, graph, S3ObjectStore(client, BUCKET))
     request = _request(store, "req_backlog000001")
     for event in ("created", "plan_ready", "approved", "merged"):
         notifier.request_changed(store.get(request.id), _t(event))
@@ -86,8 +88,9 @@ def test_a_miss_is_listed_at_the_next_notification_then_forgotten(
     fake_slack: FakeSlack, s3: tuple[Any, Counter[str]]
 ) -> None:
     client, calls = s3
-    store = MemoryRequestStore()
-    notifier = _notifier(fake_slack, store, S3ObjectStore(client, BUCKET))
+    graph = service_graph()
+    store = graph.store
+    notifier = _notifier(fake_slack, graph, S3ObjectStore(client, BUCKET))
     request, other = _request(store, "req_backlog000002"), _request(store, "req_backlog000003")
     notifier.request_changed(store.get(request.id), _t("created"))
     notifier.request_changed(store.get(other.id), _t("created"))

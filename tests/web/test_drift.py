@@ -196,7 +196,7 @@ def _drift_in_slack(web: Web) -> tuple[Any, str]:
     fake = FakeSlack().start()
     world = web.world
     notifier = SlackNotifier(
-        WebClient(token="xoxb-test", base_url=fake.api_url), store=world.store, record_card=world.requests.record_card
+        WebClient(token="xoxb-test", base_url=fake.api_url), cards=world.requests, read=world.deps.queries.get
     )
     # A bus of its own (another process's), with the shared notice markers: the events the
     # world's bus told already are not told again through this notifier.

@@ -54,8 +54,8 @@ class GitHubSide:
         world = web.world
         notifier = SlackNotifier(
             WebClient(token="xoxb-test", base_url=self.slack.api_url),
-            store=world.store,
-            record_card=world.requests.record_card,
+            cards=world.requests,
+            read=world.deps.queries.get,
         )
         web.deps.sync = SyncService(
             world.store, GitHubCodeHost(self.client), notifier, world.audit, world.clock, world.workflows
