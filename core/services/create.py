@@ -16,7 +16,7 @@ from core.services.commands import CreateRequest, actor_of, digest
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
 from core.services.gate import NOT_ALLOWED
-from core.services.operations import Begun, Start, operation_of
+from core.services.operations import Begun, Mark, Start, operation_of
 
 
 class CreateCommands(Dispatching):
@@ -221,6 +221,7 @@ class CreateCommands(Dispatching):
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,
+                launch=Mark("plan"),  # the plan's dispatch marker rides on this write
                 events=[
                     NewEvent(
                         name="pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}

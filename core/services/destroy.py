@@ -53,7 +53,7 @@ from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.command_base import destroy_dispatched, transition
 from core.services.destroy_prepare import prepare_destroy
-from core.services.operations import Paused, Tell, operation_of
+from core.services.operations import Mark, Paused, Tell, operation_of
 from module_registry.definition import DestroyGuard
 
 if TYPE_CHECKING:
@@ -110,6 +110,8 @@ class DestroyFlow:
             elif stage is Stage.DESTROY:
                 request = self.run_destroy(request, key, actor, source, before)
             elif stage is Stage.RUNNING:
+                if operation_of(request, DestroyOp, key).steps.lease is None:
+                    return request  # released by the write that recorded the run (``run_destroy``)
                 request, paused = svc._ops.pause(
                     rid,
                     DestroyOp,
@@ -203,6 +205,7 @@ class DestroyFlow:
             change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,
+            launch=Mark("plan", own_run=True),  # the removal PR's plan is dispatched next
             # Committed with the write, run by the bus after it (audit, then the thread's reply).
             events=[
                 NewEvent(
@@ -282,7 +285,12 @@ class DestroyFlow:
             request, _paused = svc._ops.pause(rid, DestroyOp, key, lambda r: False)
             return request, False
         request = svc._ops.record(
-            rid, DestroyOp, key, lambda op: op.steps.set(removal_reviewed=standing), timeline="Removal PR approved"
+            rid,
+            DestroyOp,
+            key,
+            lambda op: op.steps.set(removal_reviewed=standing),
+            timeline="Removal PR approved",
+            launch=Mark("destroy"),  # the destroy run is dispatched next
         )
         return request, True
 
@@ -331,6 +339,9 @@ class DestroyFlow:
             ref=request.target_base or "main",
             actor=actor.id,
             observed=seen,
+            # The operation then waits for the run: the same write releases the lease, unless the
+            # run's end was folded first (``Ops.pause``'s check, in the same compare-and-swap).
+            pause=lambda r: removal_stage(r, operation_of(r, DestroyOp, key)) is Stage.RUNNING,
             # Committed with the write recording the run, so the audit trail is never behind it.
             tell=lambda _w, r: [
                 destroy_dispatched(r, actor.id, source, svc._workflows.destroy),

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,9 +26,19 @@ from enum import StrEnum
 
 from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
-from core.domain.operation import OPERATION_TYPES, DestroyOp, Lease, OperationBase, OpT, Steps, new_operation
+from core.domain.operation import (
+    OPERATION_TYPES,
+    DestroyOp,
+    Launch,
+    Lease,
+    OperationBase,
+    OpT,
+    Steps,
+    new_operation,
+)
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
+from core.domain.workflows import RunKind
 from core.ports.clock import Clock
 from core.ports.request_store import Mutation, RequestStore
 from core.services.messagebus import MessageBus
@@ -34,6 +46,7 @@ from core.services.messagebus import MessageBus
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
+_FRESH_MAX = 10_000  # dispatch markers this process wrote and has not dispatched yet (oldest forgotten)
 
 
 class Start(StrEnum):
@@ -41,6 +54,17 @@ class Start(StrEnum):
     DONE = "done"  # the operation finished earlier: nothing to do
     BUSY = "busy"  # another worker holds the lease
     REFUSED = "refused"  # a new intent the policy refuses now
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Set, in the write that carries it, the marker of the dispatch of ``kind`` that the same
+    attempt makes next (``launches.<kind>.at``), so the marker costs no write of its own.
+    ``own_run``: the run is the operation's own (the removal PR's plan), no request run precedes it.
+    """
+
+    kind: RunKind
+    own_run: bool = False
 
 
 @dataclass
@@ -144,18 +168,63 @@ class Operations:
         self._store = store
         self._clock = clock
         self._bus = bus
+        # (request id, operation key, run kind) -> token of a dispatch marker this process wrote
+        # and has not dispatched yet (``fresh``).
+        self._fresh: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._fresh_lock = threading.Lock()
 
-    def update(self, request_id: str, mutate: Mutation) -> Request:
+    def update(self, request_id: str, mutate: Mutation, *, written: Callable[[Request], None] | None = None) -> Request:
         """The store's compare-and-swap, with the outbox kept: events this process handled are
-        pruned in the write, and the committed events are handled after it."""
+        pruned in the write, and the committed events are handled after it (after ``written``
+        saw the stored document)."""
 
         def write(request: Request) -> Request | None:
             self._bus.prune(request)
             return mutate(request)
 
         stored = self._store.update(request_id, write)
+        if written is not None:
+            written(stored)
         self._bus.handle(stored)
         return stored
+
+    # -- dispatch markers riding on another write ------------------------------------------
+
+    def _mark(self, request: Request, op: OperationBase, mark: Mark | None, now: datetime) -> str | None:
+        """Set the dispatch marker ``mark`` asks for in the write being prepared; its token, or
+        None when the operation has one already (an earlier attempt's: that one is looked up)."""
+        if mark is None:
+            return None
+        found = op.steps.launch(mark.kind)
+        if found is not None and (found.at is not None or found.recorded):
+            return None
+        run = None if mark.own_run else request.run(mark.kind)
+        previous = run.run_id if run is not None and run.run_id else (found.previous if found else None)
+        token = secrets.token_hex(8)
+        op.steps.launches = {**op.steps.launches, mark.kind: Launch(at=now, previous=previous, by=token)}
+        return token
+
+    def _marked(self, stored: Request, key: str, mark: Mark | None, token: str | None) -> None:
+        """Remember the marker the landed write stored (its last attempt's token)."""
+        if mark is None or token is None:
+            return
+        for op in stored.operations:
+            launch = op.steps.launch(mark.kind) if op.key == key else None
+            if launch is not None and launch.by == token and not launch.recorded:
+                with self._fresh_lock:
+                    self._fresh[(stored.id, key, mark.kind)] = token
+                    while len(self._fresh) > _FRESH_MAX:
+                        self._fresh.popitem(last=False)
+                return
+
+    def fresh(self, request_id: str, key: str, kind: RunKind, launch: Launch) -> bool:
+        """True, once, when ``launch`` is a marker this process wrote (``Mark``) and has not
+        dispatched since: no earlier attempt can have dispatched this run, so no lookup. The
+        marker is forgotten as it is answered, before the dispatch: a later attempt (a retry
+        after an error, another process, this one after a restart) looks the run up first."""
+        with self._fresh_lock:
+            token = self._fresh.pop((request_id, key, kind), None)
+        return token is not None and token == launch.by
 
     def new_token(self) -> str:
         return secrets.token_hex(8)
@@ -173,17 +242,21 @@ class Operations:
         actor: str | None,
         refuse: Callable[[Request], str | None] | None = None,
         init: Callable[[Request], Steps] | None = None,
+        launch: Mark | None = None,
     ) -> Begun:
         """Find or start the operation and take its lease.
 
         An unknown key is a new intent: ``refuse`` may refuse it; an unfinished operation of the
         same kind (another key, e.g. a second click) is continued instead of starting a second.
+        ``launch`` sets the marker of the attempt's first dispatch in the same write (``Mark``).
         """
         now = self._clock.now()
         found: dict[str, object] = {}
+        marked: dict[str, str | None] = {}
 
         def mutate(request: Request) -> Request | None:
             found.clear()
+            marked.clear()
             op = request.operation(kind, key)
             if op is None:
                 reason = refuse(request) if refuse is not None else None
@@ -205,11 +278,16 @@ class Operations:
                 found["start"] = Start.BUSY
                 return None
             op.take(self.lease_for(token))
+            marked["token"] = self._mark(request, op, launch, now)
             request.updated_at = now
             found["start"] = Start.GO
             return request
 
-        stored = self.update(request_id, mutate)
+        def written(stored: Request) -> None:
+            if found.get("start") is Start.GO:
+                self._marked(stored, str(found["key"]), launch, marked.get("token"))
+
+        stored = self.update(request_id, mutate, written=written)
         reason = found.get("reason")
         key_found = found.get("key", key)
         start = found["start"]
@@ -230,14 +308,20 @@ class Operations:
         observed: dict[str, Status] | None = None,
         events: Sequence[NewEvent] = (),
         tell: Tell | None = None,
+        launch: Mark | None = None,
+        pause: Callable[[Request], bool] | None = None,
     ) -> Request:
         """Write step results (and the document changes they imply) in one compare-and-swap,
         with ``events`` (audit records...) and the notices ``tell`` decides committed beside them.
 
         ``tell`` gets the status of the version this write replaced (the attempt that won the
         compare-and-swap) and the changed request, so it can tell whether this write moved the
-        status or a webhook's fold already had; ``observed["before"]`` receives that status too."""
+        status or a webhook's fold already had; ``observed["before"]`` receives that status too.
+        ``launch`` sets the marker of the dispatch the attempt makes next (``Mark``); ``pause``
+        releases the lease in the same write when it says the operation now waits for a fact
+        (judged on the changed request inside the compare-and-swap, as ``pause`` below)."""
         now = self._clock.now()
+        marked: dict[str, str | None] = {}
 
         def mutate(request: Request) -> Request:
             before = derive_status(request)
@@ -252,13 +336,18 @@ class Operations:
                 request.timeline.append(TimelineStep(step=timeline, at=now, actor=actor))
             if finish:
                 op.finish(now)
+            marked["token"] = self._mark(request, op, launch, now)
             restatus(request, now)
+            if pause is not None and not finish and pause(request):
+                op.release()
             emit_all(request, events, at=now)
             _emit_told(request, tell, before, now)
             request.updated_at = now
             return request
 
-        return self.update(request_id, mutate)
+        return self.update(
+            request_id, mutate, written=lambda stored: self._marked(stored, key, launch, marked.get("token"))
+        )
 
     def pause(
         self, request_id: str, op_type: type[OpT], key: str, ready: Callable[[Request], bool]
