@@ -1,0 +1,159 @@
+"""Operation bookkeeping merged into the writes around it, and why each merge is crash-safe.
+
+The dispatch marker (``launches.<kind>.at``) rides on the write before the dispatch (``Mark``:
+the apply's lease, the create's PR, the removal PR, the removal review), and the destroy's
+dispatch write releases the lease (no ``pause`` write). The process that wrote a marker
+dispatches once without a lookup (``Operations.fresh``); anyone else looks the run up first. A
+crash (``Crash``, no cleanup) before or after the dispatch, then a retry in the same process or
+in another one, dispatches exactly once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.operation import ApplyOp, Launch
+from core.services.operations import LEASE, Mark, Operations
+from tests.services.conftest import ADMIN, APPROVER, World, create_cmd
+from tests.services.fake_code_host import Crash
+from tests.services.helpers import applied, finish_run, merged
+
+WHEN = ("before", "after")
+# The destroy click's code host calls: branch_head, create_branch, commit_files, open_pull_request,
+# dispatch_workflow (the removal PR's plan), branch_protection, dispatch_workflow (destroy).
+DESTROY_DISPATCH = 7
+
+
+def _expire_lease(world: World) -> None:
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+
+
+def test_apply_writes_its_marker_with_the_lease(world: World) -> None:
+    request = merged(world)
+    world.host.reset_counts()
+    done = world.requests.apply(request.id, APPROVER, key="click-1")
+    # begin (lease + marker) and the dispatch's record (run + finish): no marker write between.
+    assert done.version == request.version + 2
+    assert world.host.calls["dispatch_workflow"] == 1 and world.host.calls["find_run"] == 0
+    launch = done.find(ApplyOp, "click-1").steps.launch("apply")
+    assert launch is not None and launch.at is not None and launch.by and launch.recorded
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+@pytest.mark.parametrize("when", WHEN)
+def test_apply_crash_at_the_dispatch_dispatches_once(world: World, when: str, fresh: bool) -> None:
+    request = merged(world)
+    world.host.crash_at(1, when=when)  # the apply's one code host call: the dispatch
+    with pytest.raises(Crash):
+        world.requests.apply(request.id, APPROVER, key="click-1")
+    stored = world.get(request.id).find(ApplyOp, "click-1")
+    assert stored is not None and stored.steps.launch("apply").at is not None  # marked before
+    _expire_lease(world)
+    world.host.reset_counts()
+    service = world.fresh_requests() if fresh else world.requests
+    done = service.apply(request.id, APPROVER, key="click-2")
+    assert len(world.host.runs_of("apply.yml")) == 1
+    assert done.status == "applying" and done.apply_run.run_id == world.host.runs_of("apply.yml")[0].run_id
+    # The marker was answered before the dispatch: every retry looks the run up first.
+    assert world.host.calls["find_run"] == 1
+    assert world.host.calls["dispatch_workflow"] == (1 if when == "before" else 0)
+    assert world.events(request.id).count("apply_dispatched") == 1
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+@pytest.mark.parametrize("when", WHEN)
+def test_create_crash_at_the_plan_dispatch_dispatches_once(world: World, when: str, fresh: bool) -> None:
+    cmd = create_cmd()
+    world.host.crash_at(5, when=when)  # branch_head, create_branch, commit_files, open_pull_request, dispatch
+    with pytest.raises(Crash):
+        world.requests.create(cmd)
+    (rid,) = world.store.active
+    assert world.get(rid).pr is not None  # the PR's write carried the marker
+    _expire_lease(world)
+    service = world.fresh_requests() if fresh else world.requests
+    done = service.resume(rid)
+    assert len(world.host.runs_of("plan.yml")) == 1
+    assert done.plan_run.run_id == world.host.runs_of("plan.yml")[0].run_id
+    assert done.operation("create", done.idempotency_key).completed_at is not None
+    assert world.events(rid).count("plan_dispatched") == 1
+
+
+def test_create_without_a_crash_makes_no_lookup(world: World) -> None:
+    world.host.reset_counts()
+    done = world.requests.create(create_cmd())
+    # create, branch, commit attempt, commit, PR (+ marker), dispatch (+ finish)
+    assert done.version == 6
+    assert world.host.calls["find_run"] == 0 and world.host.calls["dispatch_workflow"] == 1
+
+
+def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
+    request = applied(world)
+    world.host.reset_counts()
+    done = world.requests.destroy(request.id, ADMIN)
+    op = done.operation("destroy", "destroy")
+    assert op is not None and op.completed_at is None and op.steps.lease is None  # waiting, free
+    # begin, removal branch, commit attempt, commit, removal PR (+ plan marker), plan recorded,
+    # removal reviewed (+ destroy marker), destroy recorded (+ lease released)
+    assert done.version == request.version + 8
+    assert world.host.calls["find_run"] == 0
+    finish_run(world, done, "destroy")
+    assert world.get(request.id).archived_at is not None
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+@pytest.mark.parametrize("when", WHEN)
+def test_destroy_crash_at_the_destroy_dispatch_dispatches_once(world: World, when: str, fresh: bool) -> None:
+    request = applied(world)
+    world.host.crash_at(DESTROY_DISPATCH, when=when)
+    with pytest.raises(Crash):
+        world.requests.destroy(request.id, ADMIN)
+    assert world.host.calls["dispatch_workflow"] >= 1  # the removal PR's plan went out before
+    assert len(world.host.runs_of("destroy.yml")) == (1 if when == "after" else 0)
+    _expire_lease(world)
+    service = world.fresh_requests() if fresh else world.requests
+    done = service.resume(request.id)
+    assert len(world.host.runs_of("destroy.yml")) == 1
+    assert done.destroy_run is not None and done.destroy_run.run_id == world.host.runs_of("destroy.yml")[0].run_id
+    assert done.operation("destroy", "destroy").steps.lease is None
+    finish_run(world, done, "destroy")
+    final = world.get(request.id)
+    assert final.archived_at is not None and final.status == "destroyed"
+    assert world.events(request.id).count("destroy_dispatched") == 1
+
+
+def test_a_marker_is_fresh_once_and_only_for_its_writer(world: World) -> None:
+    request = merged(world)
+    ops = Operations(world.store, world.clock, world.deps.bus)
+    begun = ops.begin(request.id, "apply", "k", ops.new_token(), actor=APPROVER.id, launch=Mark("apply"))
+    launch = begun.request.find(ApplyOp, "k").steps.launch("apply")
+    assert launch is not None and launch.by
+    # Another process (another Operations) did not write it: it must look the run up.
+    other = Operations(world.store, world.clock, world.deps.bus)
+    assert not other.fresh(request.id, "k", "apply", launch)
+    # A marker with the same key but another token (written by someone else since) is not ours.
+    assert not ops.fresh(request.id, "k", "apply", Launch(at=launch.at, by="someone-else"))
+    # Asked once (and the mismatch above consumed it): the writer itself now looks up too.
+    assert not ops.fresh(request.id, "k", "apply", launch)
+
+
+def test_the_writer_answers_its_marker_once(world: World) -> None:
+    request = merged(world)
+    ops = Operations(world.store, world.clock, world.deps.bus)
+    begun = ops.begin(request.id, "apply", "k", ops.new_token(), actor=APPROVER.id, launch=Mark("apply"))
+    launch = begun.request.find(ApplyOp, "k").steps.launch("apply")
+    assert launch is not None
+    assert ops.fresh(request.id, "k", "apply", launch)
+    assert not ops.fresh(request.id, "k", "apply", launch)  # a second dispatch would look up
+
+
+def test_a_marker_from_an_earlier_attempt_is_kept(world: World) -> None:
+    """A new attempt's lease write keeps the earlier attempt's marker (that one may have dispatched)."""
+    request = merged(world)
+    ops = Operations(world.store, world.clock, world.deps.bus)
+    first = ops.begin(request.id, "apply", "k", ops.new_token(), actor=APPROVER.id, launch=Mark("apply"))
+    earlier = first.request.find(ApplyOp, "k").steps.launch("apply")
+    _expire_lease(world)
+    again = Operations(world.store, world.clock, world.deps.bus)
+    second = again.begin(request.id, "apply", "k", again.new_token(), actor=APPROVER.id, launch=Mark("apply"))
+    assert second.request.find(ApplyOp, "k").steps.launch("apply") == earlier
+    assert not again.fresh(request.id, "k", "apply", earlier)
