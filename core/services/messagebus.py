@@ -161,7 +161,19 @@ class MessageBus:
         ``new.name``, ``key``): its audit record, and its notice (told with ``request``, the
         document as read). Returns False when it was handled before (a replay: nothing written)."""
         event_id = f"r{version:08d}-{_segment(new.name)}-{_segment(key)}"
-        if not self._claim(request_id, event_id) or not self._first_record(request_id, event_id, at):
+        if not self._claim(request_id, event_id):
+            return False
+        if new.notice is None and not new.resume:
+            # Nothing but its audit record, whose key is the event's and is written only if
+            # absent: that is the whole dedupe, no marker of its own.
+            return (
+                self._audit.record(
+                    request_id, new.name, actor=new.actor, source=new.source, data=new.data, event_id=event_id, at=at
+                )
+                if new.audit
+                else True
+            )
+        if not self._first_record(request_id, event_id, at):
             return False
         if new.audit:
             self._audit.record(

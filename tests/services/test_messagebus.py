@@ -206,3 +206,25 @@ def test_two_threads_handling_one_write_tell_its_notice_once() -> None:
     writer.join(5)
     other.join(5)
     assert ran == [0] and notifier.events(request.id) == ["approved"]
+
+
+def test_a_record_without_notice_is_deduped_by_its_audit_key_alone() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    done = NewEvent(name="archived", source="tfpilot", data={"to": "history/req_n00001.json"})
+    # The recording process, then a replay in another process (the reconciler, a retry).
+    assert _object_bus(objects, clock, notifier).record("req_n00001", done, version=7, key="history", at=clock.now())
+    assert not _object_bus(objects, clock, notifier).record("req_n00001", done, version=7, key="history")
+    assert list(objects.list_keys("dedupe/")) == []  # the audit key is the only marker
+    assert [e.event for e in ObjectAuditLog(objects, clock).events("req_n00001")] == ["archived"]
+
+
+def test_a_record_with_a_notice_still_takes_its_marker() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = make_request("req_n00001")
+    notice = Transition(event="merge_blocked", previous_status="approved", status="approved", actor=APPROVER.id)
+    refused = NewEvent(name="merge_blocked", actor=APPROVER.id, source="slack", notice=notice)
+    for _ in range(2):
+        _object_bus(objects, clock, notifier).record(request.id, refused, version=3, key="sha", request=request)
+    assert notifier.events(request.id) == ["merge_blocked"]
+    assert len(list(objects.list_keys("dedupe/events/"))) == 1
+    assert len(list(objects.list_keys("logs/"))) == 1
