@@ -228,3 +228,32 @@ def test_a_record_with_a_notice_still_takes_its_marker() -> None:
     assert notifier.events(request.id) == ["merge_blocked"]
     assert len(list(objects.list_keys("dedupe/events/"))) == 1
     assert len(list(objects.list_keys("logs/"))) == 1
+
+
+def test_a_continuation_between_a_writes_record_and_its_notice_takes_no_marker() -> None:
+    """The record asks to resume; the continuation writes (pruning) before the write's notice
+    ran: the notice is still the record's first writer's to tell, with no marker, and another
+    process finding the continuation's document tells nothing more."""
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    bus = _object_bus(objects, clock, notifier)
+    notice = Transition(event="destroyed", previous_status="destroying", status="destroyed", actor=None)
+    request = make_request("req_n00001")
+    events = [NewEvent(name="destroyed", source="github", resume=True), NewEvent(name="d", audit=False, notice=notice)]
+    emit_all(request, events, at=clock.now(), version=2)
+    request = request.model_copy(update={"version": 2})
+    continued: list[Request] = []
+
+    def resume(request_id: str) -> None:
+        written = request.model_copy(deep=True, update={"version": 3})
+        bus.prune(written)  # the continuation's write (Operations.update prunes in the mutation)
+        continued.append(written)
+        bus.handle(written)
+
+    bus.on_resume(resume)
+    bus.handle(request)
+    assert notifier.events(request.id) == ["destroyed"]
+    assert list(objects.list_keys("dedupe/")) == []
+    # The write's events left together or not at all: the record stayed beside its notice.
+    assert [e.name for e in continued[0].outbox] == ["destroyed", "d"]
+    _object_bus(objects, clock, notifier).handle(continued[0])
+    assert notifier.events(request.id) == ["destroyed"] and list(objects.list_keys("dedupe/")) == []
