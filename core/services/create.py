@@ -172,10 +172,13 @@ class CreateCommands(Dispatching):
                 ],
             )
             steps = operation_of(request, CreateOp, key).steps
+        # The commit is recorded with the PR (no write of its own): a crash between the two finds
+        # ``commit_attempt`` recorded and the branch moved past it, and adopts the commit.
+        committed: str | None = None
         if steps.commit is None:
             assert steps.branch is not None  # recorded just above, or by an earlier attempt
             files = self._files_of(request)
-            request, sha = self._commit_step(
+            request, committed = self._commit_step(
                 request,
                 CreateOp,
                 key,
@@ -183,15 +186,6 @@ class CreateCommands(Dispatching):
                 files=files,
                 parent=steps.branch.head,
                 message=pr_text.commit_message(request, revision=1),
-            )
-            request = self._ops.record(
-                rid,
-                CreateOp,
-                key,
-                lambda op: op.steps.set(commit=sha),
-                change=lambda r: set_fields(r, commit_sha=sha),
-                timeline="Terraform committed",
-                actor=actor,
             )
             steps = operation_of(request, CreateOp, key).steps
         if steps.pr is None:
@@ -208,16 +202,28 @@ class CreateCommands(Dispatching):
                 url=info.url,
                 open=info.state == "open",
                 merged=info.merged,
-                head_sha=info.head_sha or steps.commit,
+                head_sha=info.head_sha or committed or steps.commit,
             )
             seen: dict[str, Status] = {}
             number = info.number
+
+            def opened(op: CreateOp) -> None:
+                op.steps.set(pr=number)
+                if committed is not None:
+                    op.steps.set(commit=committed)
+
+            def change(r: Request) -> None:
+                if committed is not None:
+                    set_fields(r, commit_sha=committed)
+                    r.timeline.append(TimelineStep(step="Terraform committed", at=self._clock.now(), actor=actor))
+                set_pr(r, pr)
+
             request = self._ops.record(
                 rid,
                 CreateOp,
                 key,
-                lambda op: op.steps.set(pr=number),
-                change=lambda r: set_pr(r, pr),
+                opened,
+                change=change,
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,

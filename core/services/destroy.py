@@ -161,6 +161,9 @@ class DestroyFlow:
         steps = operation_of(request, DestroyOp, key).steps
         assert steps.removal_branch is not None
         start = steps.removal_branch.head
+        # The deletion commit is recorded with the PR (no write of its own): a crash between the
+        # two finds ``commit_attempt`` recorded and the branch moved past it, and adopts it.
+        committed: str | None = None
         if steps.removal_commit is None:
             at = svc._code_host.create_branch(repo, branch, start)
             if at != start and steps.commit_attempt is None:
@@ -179,7 +182,6 @@ class DestroyFlow:
                 message=message,
             )
             committed = sha
-            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_commit=committed))
         info = svc._code_host.open_pull_request(
             repo,
             head=branch,
@@ -188,7 +190,7 @@ class DestroyFlow:
             body=pr_text.removal_body(request, who=actor.name or actor.id),
             labels=pr_text.labels(request, "destroy"),
         )
-        head = info.head_sha or operation_of(request, DestroyOp, key).steps.removal_commit or ""
+        head = info.head_sha or committed or operation_of(request, DestroyOp, key).steps.removal_commit or ""
         found = CleanupPr(
             number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
         )
@@ -197,11 +199,17 @@ class DestroyFlow:
             r.cleanup_pr = found
 
         removal = RemovalPr(number=info.number, url=info.url, head=head)
+
+        def recorded(op: DestroyOp) -> None:
+            if committed is not None:
+                op.steps.set(removal_commit=committed)
+            op.steps.set(removal_pr=removal)
+
         request = svc._ops.record(
             rid,
             DestroyOp,
             key,
-            lambda op: op.steps.set(removal_pr=removal),
+            recorded,
             change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,

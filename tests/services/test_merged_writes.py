@@ -81,9 +81,39 @@ def test_create_crash_at_the_plan_dispatch_dispatches_once(world: World, when: s
 def test_create_without_a_crash_makes_no_lookup(world: World) -> None:
     world.host.reset_counts()
     done = world.requests.create(create_cmd())
-    # create, branch, commit attempt, commit, PR (+ marker), dispatch (+ finish)
-    assert done.version == 6
+    # create, branch, commit attempt, PR (+ the commit, + the plan's marker), dispatch (+ finish)
+    assert done.version == 5
     assert world.host.calls["find_run"] == 0 and world.host.calls["dispatch_workflow"] == 1
+    steps = done.operation("create", done.idempotency_key).steps
+    assert steps.commit == done.commit_sha and done.pr.head_sha == done.commit_sha
+    assert [t.step for t in done.timeline][:4] == [
+        "Request created",
+        "Branch created",
+        "Terraform committed",
+        "Pull request opened",
+    ]
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+@pytest.mark.parametrize("when", WHEN)
+def test_create_crash_between_the_commit_and_the_pr_adopts_the_commit(world: World, when: str, fresh: bool) -> None:
+    """The commit is recorded with the PR: a crash after the commit landed and before that write
+    leaves only ``commit_attempt``; the retry finds the branch moved past it and adopts it."""
+    cmd = create_cmd()
+    world.host.crash_at(4, when=when)  # open_pull_request (the commit landed just before)
+    with pytest.raises(Crash):
+        world.requests.create(cmd)
+    (rid,) = world.store.active
+    stored = world.get(rid).operation("create", cmd.key()).steps
+    assert stored.commit is None and stored.commit_attempt is not None
+    _expire_lease(world)
+    service = world.fresh_requests() if fresh else world.requests
+    done = service.create(cmd)
+    repo = world.host.repo(world.repo)
+    branch_head = repo.branches[f"request/{rid}"]
+    assert world.host.commits[branch_head].parent == stored.commit_attempt  # one commit on the branch
+    assert done.commit_sha == branch_head and len(repo.prs) == 1
+    assert len(world.host.runs_of("plan.yml")) == 1 and done.status == "planning"
 
 
 def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
@@ -92,9 +122,11 @@ def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
     done = world.requests.destroy(request.id, ADMIN)
     op = done.operation("destroy", "destroy")
     assert op is not None and op.completed_at is None and op.steps.lease is None  # waiting, free
-    # begin, removal branch, commit attempt, commit, removal PR (+ plan marker), plan recorded,
-    # removal reviewed (+ destroy marker), destroy recorded (+ lease released)
-    assert done.version == request.version + 8
+    # begin, removal branch, commit attempt, removal PR (+ the commit, + the plan's marker), plan
+    # recorded, removal reviewed (+ destroy marker), destroy recorded (+ lease released)
+    assert done.version == request.version + 7
+    steps = done.operation("destroy", "destroy").steps
+    assert steps.removal_commit and steps.removal_pr is not None and steps.removal_pr.head == steps.removal_commit
     assert world.host.calls["find_run"] == 0
     finish_run(world, done, "destroy")
     assert world.get(request.id).archived_at is not None
@@ -119,6 +151,25 @@ def test_destroy_crash_at_the_destroy_dispatch_dispatches_once(world: World, whe
     final = world.get(request.id)
     assert final.archived_at is not None and final.status == "destroyed"
     assert world.events(request.id).count("destroy_dispatched") == 1
+
+
+@pytest.mark.parametrize("when", WHEN)
+def test_destroy_crash_between_the_commit_and_the_removal_pr_adopts_the_commit(world: World, when: str) -> None:
+    request = applied(world)
+    world.host.crash_at(4, when=when)  # open_pull_request (the deletion commit landed just before)
+    with pytest.raises(Crash):
+        world.requests.destroy(request.id, ADMIN)
+    stored = world.get(request.id).operation("destroy", "destroy").steps
+    assert stored.removal_commit is None and stored.commit_attempt is not None
+    _expire_lease(world)
+    done = world.fresh_requests().destroy(request.id, ADMIN)
+    repo = world.host.repo(world.repo)
+    head = repo.branches[f"destroy/{request.id}"]
+    assert world.host.commits[head].parent == stored.commit_attempt  # one deletion commit
+    steps = done.operation("destroy", "destroy").steps
+    assert steps.removal_commit == head and steps.removal_pr is not None
+    assert len([p for p in repo.prs.values() if p.head.startswith("destroy/")]) == 1
+    assert len(world.host.runs_of("destroy.yml")) == 1
 
 
 def test_a_marker_is_fresh_once_and_only_for_its_writer(world: World) -> None:
