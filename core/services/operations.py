@@ -38,7 +38,7 @@ from core.domain.operation import (
 )
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
-from core.domain.workflows import RunKind
+from core.domain.workflows import RequestRunKind, RunKind
 from core.ports.clock import Clock
 from core.ports.request_store import Mutation, RequestStore
 from core.services.messagebus import MessageBus
@@ -63,7 +63,7 @@ class Mark:
     ``own_run``: the run is the operation's own (the removal PR's plan), no request run precedes it.
     """
 
-    kind: RunKind
+    kind: RequestRunKind
     own_run: bool = False
 
 
