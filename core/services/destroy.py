@@ -318,7 +318,9 @@ class DestroyFlow:
             done.set(recorded=True, run_id=run_id)
             op.steps.launches = {**op.steps.launches, "plan": done}
 
-        return svc._ops.record(
+        # Recorded with the review's next write (no write of its own): lost in a crash before
+        # it, the run is found again through its marker (``Dispatching._launch`` looks it up).
+        svc._ops.defer(
             rid,
             DestroyOp,
             key,
@@ -334,6 +336,7 @@ class DestroyFlow:
                 )
             ],
         )
+        return request
 
     def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Dispatch the destroy workflow on the base branch (the request's file is still there)."""

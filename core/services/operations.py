@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
@@ -65,6 +66,18 @@ class Mark:
 
     kind: RequestRunKind
     own_run: bool = False
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A step result recorded with the operation's next write (``Operations.defer``)."""
+
+    op_type: type[OperationBase]
+    step: Callable[[Any], None]
+    events: tuple[NewEvent, ...]
+    timeline: str | None
+    actor: str | None
+    at: datetime
 
 
 @dataclass
@@ -172,6 +185,8 @@ class Operations:
         # and has not dispatched yet (``fresh``).
         self._fresh: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._fresh_lock = threading.Lock()
+        # (request id, operation key) -> step results waiting for the operation's next write.
+        self._deferred: OrderedDict[tuple[str, str], list[_Deferred]] = OrderedDict()
 
     def update(self, request_id: str, mutate: Mutation, *, written: Callable[[Request], None] | None = None) -> Request:
         """The store's compare-and-swap, with the outbox kept: events this process handled are
@@ -216,6 +231,56 @@ class Operations:
                     while len(self._fresh) > _FRESH_MAX:
                         self._fresh.popitem(last=False)
                 return
+
+    # -- step results riding on the operation's next write ---------------------------------
+
+    def defer(
+        self,
+        request_id: str,
+        op_type: type[OpT],
+        key: str,
+        step: Callable[[OpT], None],
+        *,
+        events: Sequence[NewEvent] = (),
+        timeline: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Record ``step`` (with its events and timeline line) in the operation's next ``record``
+        or ``pause`` write from this process, not in a write of its own. Only for a step whose
+        loss is harmless (a crash, or an error ending the attempt, before that write; the next
+        attempt's ``begin`` forgets it): one the retry finds again, e.g. a dispatched run its
+        marker makes the retry look up."""
+        item = _Deferred(op_type, step, tuple(events), timeline, actor, self._clock.now())
+        with self._fresh_lock:
+            self._deferred.setdefault((request_id, key), []).append(item)
+            self._deferred.move_to_end((request_id, key))
+            while len(self._deferred) > _FRESH_MAX:
+                self._deferred.popitem(last=False)
+
+    def _carry(self, request: Request, key: str) -> list[_Deferred]:
+        """Apply the deferred steps of ``key`` to the write being prepared; the ones applied."""
+        with self._fresh_lock:
+            items = list(self._deferred.get((request.id, key), ()))
+        for item in items:
+            op = request.find(item.op_type, key)
+            if op is None:  # pragma: no cover - deferred by this operation's own flow
+                continue
+            item.step(op)
+            if item.timeline:
+                request.timeline.append(TimelineStep(step=item.timeline, at=item.at, actor=item.actor))
+            emit_all(request, item.events, at=item.at)
+        return items
+
+    def _carried(self, request_id: str, key: str, items: list[_Deferred]) -> None:
+        """Forget the deferred steps a landed write recorded."""
+        if not items:
+            return
+        with self._fresh_lock:
+            left = [d for d in self._deferred.get((request_id, key), ()) if all(d is not i for i in items)]
+            if left:
+                self._deferred[(request_id, key)] = left
+            else:
+                self._deferred.pop((request_id, key), None)
 
     def fresh(self, request_id: str, key: str, kind: RunKind, launch: Launch) -> bool:
         """True, once, when ``launch`` is a marker this process wrote (``Mark``) and has not
@@ -286,6 +351,8 @@ class Operations:
         def written(stored: Request) -> None:
             if found.get("start") is Start.GO:
                 self._marked(stored, str(found["key"]), launch, marked.get("token"))
+                with self._fresh_lock:  # an earlier attempt's deferred steps are found again
+                    self._deferred.pop((request_id, str(found["key"])), None)
 
         stored = self.update(request_id, mutate, written=written)
         reason = found.get("reason")
@@ -322,12 +389,14 @@ class Operations:
         (judged on the changed request inside the compare-and-swap, as ``pause`` below)."""
         now = self._clock.now()
         marked: dict[str, str | None] = {}
+        carried: list[_Deferred] = []
 
         def mutate(request: Request) -> Request:
             before = derive_status(request)
             if observed is not None:
                 observed["before"] = before
             op = operation_of(request, op_type, key)
+            carried[:] = self._carry(request, key)
             if step is not None:
                 step(op)
             if change is not None:
@@ -345,9 +414,11 @@ class Operations:
             request.updated_at = now
             return request
 
-        return self.update(
-            request_id, mutate, written=lambda stored: self._marked(stored, key, launch, marked.get("token"))
-        )
+        def written(stored: Request) -> None:
+            self._marked(stored, key, launch, marked.get("token"))
+            self._carried(request_id, key, carried)
+
+        return self.update(request_id, mutate, written=written)
 
     def pause(
         self, request_id: str, op_type: type[OpT], key: str, ready: Callable[[Request], bool]
@@ -356,8 +427,10 @@ class Operations:
         ``ready(request)`` says what it waits for is already there (checked in the same
         compare-and-swap, so a fact stored just before is never missed)."""
         outcome: dict[str, Paused] = {}
+        carried: list[_Deferred] = []
 
         def mutate(request: Request) -> Request | None:
+            carried.clear()
             op = request.find(op_type, key)
             if op is None or op.completed_at is not None:
                 outcome["state"] = Paused.CLOSED
@@ -366,11 +439,12 @@ class Operations:
                 outcome["state"] = Paused.READY
                 return None
             outcome["state"] = Paused.WAITING
+            carried[:] = self._carry(request, key)
             op.release()
             request.updated_at = self._clock.now()
             return request
 
-        stored = self.update(request_id, mutate)
+        stored = self.update(request_id, mutate, written=lambda _s: self._carried(request_id, key, carried))
         return stored, outcome["state"]
 
     def end(

@@ -122,11 +122,16 @@ def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
     done = world.requests.destroy(request.id, ADMIN)
     op = done.operation("destroy", "destroy")
     assert op is not None and op.completed_at is None and op.steps.lease is None  # waiting, free
-    # begin, removal branch, commit attempt, removal PR (+ the commit, + the plan's marker), plan
-    # recorded, removal reviewed (+ destroy marker), destroy recorded (+ lease released)
-    assert done.version == request.version + 7
+    # begin, removal branch, commit attempt, removal PR (+ the commit, + the plan's marker), removal
+    # reviewed (+ the plan's run, + destroy marker), destroy recorded (+ lease released)
+    assert done.version == request.version + 6
     steps = done.operation("destroy", "destroy").steps
     assert steps.removal_commit and steps.removal_pr is not None and steps.removal_pr.head == steps.removal_commit
+    plan = steps.launch("plan")
+    assert plan is not None and plan.recorded and plan.run_id == world.host.runs_of("plan.yml")[-1].run_id
+    lines = [t.step for t in done.timeline]
+    assert lines.index("Removal PR planned") + 1 == lines.index("Removal PR approved")
+    assert world.events(request.id).count("removal_plan_dispatched") == 1
     assert world.host.calls["find_run"] == 0
     finish_run(world, done, "destroy")
     assert world.get(request.id).archived_at is not None
@@ -169,6 +174,28 @@ def test_destroy_crash_between_the_commit_and_the_removal_pr_adopts_the_commit(w
     steps = done.operation("destroy", "destroy").steps
     assert steps.removal_commit == head and steps.removal_pr is not None
     assert len([p for p in repo.prs.values() if p.head.startswith("destroy/")]) == 1
+    assert len(world.host.runs_of("destroy.yml")) == 1
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+def test_destroy_crash_after_the_removal_plan_finds_its_run_again(world: World, fresh: bool) -> None:
+    """The removal PR's plan run is recorded with the review's write: a crash between the plan's
+    dispatch and that write loses the record, and the retry finds the run by its marker."""
+    request = applied(world)
+    plans_before = len(world.host.runs_of("plan.yml"))
+    world.host.crash_at(6, when="before")  # branch_protection, right after the plan's dispatch
+    with pytest.raises(Crash):
+        world.requests.destroy(request.id, ADMIN)
+    stored = world.get(request.id).operation("destroy", "destroy").steps
+    assert stored.launch("plan") is not None and not stored.launch("plan").recorded  # marked, not recorded
+    _expire_lease(world)
+    world.host.reset_counts()
+    done = (world.fresh_requests() if fresh else world.requests).destroy(request.id, ADMIN)
+    assert len(world.host.runs_of("plan.yml")) == plans_before + 1  # the removal PR planned once
+    assert world.host.calls["find_run"] == 1
+    plan = done.operation("destroy", "destroy").steps.launch("plan")
+    assert plan is not None and plan.recorded and plan.run_id == world.host.runs_of("plan.yml")[-1].run_id
+    assert world.events(request.id).count("removal_plan_dispatched") == 1
     assert len(world.host.runs_of("destroy.yml")) == 1
 
 
