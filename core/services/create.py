@@ -152,13 +152,16 @@ class CreateCommands(Dispatching):
         source = steps.source or "api"
         # Whether the PR's ``opened`` webhook folded the PR first (and so told the thread).
         webhook_told = False
-        if steps.branch is None:
+        started = steps.branch
+        if started is None:
             base_sha = self._code_host.branch_head(repo, base)
             if base_sha is None:
                 raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
             head = self._code_host.create_branch(repo, branch, base_sha)
-            branch_step = BranchStep(base=base_sha, head=head)
-            request = self._ops.record(
+            branch_step = started = BranchStep(base=base_sha, head=head)
+            # Recorded with the commit attempt (the next write, before the commit): lost in a
+            # crash before it, the retry creates the branch again (the host returns it as it is).
+            self._ops.defer(
                 rid,
                 CreateOp,
                 key,
@@ -171,12 +174,10 @@ class CreateCommands(Dispatching):
                     )
                 ],
             )
-            steps = operation_of(request, CreateOp, key).steps
         # The commit is recorded with the PR (no write of its own): a crash between the two finds
         # ``commit_attempt`` recorded and the branch moved past it, and adopts the commit.
         committed: str | None = None
         if steps.commit is None:
-            assert steps.branch is not None  # recorded just above, or by an earlier attempt
             files = self._files_of(request)
             request, committed = self._commit_step(
                 request,
@@ -184,7 +185,7 @@ class CreateCommands(Dispatching):
                 key,
                 branch=branch,
                 files=files,
-                parent=steps.branch.head,
+                parent=started.head,
                 message=pr_text.commit_message(request, revision=1),
             )
             steps = operation_of(request, CreateOp, key).steps

@@ -81,8 +81,9 @@ def test_create_crash_at_the_plan_dispatch_dispatches_once(world: World, when: s
 def test_create_without_a_crash_makes_no_lookup(world: World) -> None:
     world.host.reset_counts()
     done = world.requests.create(create_cmd())
-    # create, branch, commit attempt, PR (+ the commit, + the plan's marker), dispatch (+ finish)
-    assert done.version == 5
+    # create, commit attempt (+ the branch), PR (+ the commit, + the plan's marker), dispatch (+ finish)
+    assert done.version == 4
+    assert world.events(done.id).count("branch_created") == 1
     assert world.host.calls["find_run"] == 0 and world.host.calls["dispatch_workflow"] == 1
     steps = done.operation("create", done.idempotency_key).steps
     assert steps.commit == done.commit_sha and done.pr.head_sha == done.commit_sha
@@ -92,6 +93,33 @@ def test_create_without_a_crash_makes_no_lookup(world: World) -> None:
         "Terraform committed",
         "Pull request opened",
     ]
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
+@pytest.mark.parametrize(("n", "when"), [(2, "after"), (3, "before")], ids=["after-create-branch", "before-commit"])
+def test_create_crash_around_the_branchs_write_creates_it_once(world: World, n: int, when: str, fresh: bool) -> None:
+    """The branch is recorded with the commit attempt (one write, before the commit): a crash
+    right after the branch's creation leaves a document without the branch, and the retry
+    creates it again (the host answers with the branch as it is); a crash after that write
+    finds both recorded. Either way one branch, one commit, one PR, one plan."""
+    cmd = create_cmd()
+    world.host.crash_at(n, when=when)
+    with pytest.raises(Crash):
+        world.requests.create(cmd)
+    (rid,) = world.store.active
+    steps = world.get(rid).operation("create", cmd.key()).steps
+    if n == 2:
+        assert steps.branch is None and steps.commit_attempt is None
+    else:
+        assert steps.branch is not None and steps.commit_attempt == steps.branch.head  # one write
+    _expire_lease(world)
+    done = (world.fresh_requests() if fresh else world.requests).create(cmd)
+    repo = world.host.repo(world.repo)
+    assert [b for b in repo.branches if b.startswith("request/")] == [f"request/{rid}"]
+    branch_head = repo.branches[f"request/{rid}"]
+    assert world.host.commits[branch_head].parent == done.operation("create", cmd.key()).steps.branch.head
+    assert len(repo.prs) == 1 and len(world.host.runs_of("plan.yml")) == 1
+    assert world.events(rid).count("branch_created") == 1
 
 
 @pytest.mark.parametrize("fresh", [False, True], ids=["same-process", "new-process"])
