@@ -152,15 +152,17 @@ class DestroyFlow:
         files = list(request.target_files)
         if not files:
             raise CodeHostError(f"{rid} records no file to remove (target_files is empty)")
-        if operation_of(request, DestroyOp, key).steps.removal_branch is None:
+        steps = operation_of(request, DestroyOp, key).steps
+        started = steps.removal_branch
+        if started is None:
             head = svc._code_host.branch_head(repo, base)
             if head is None:
                 raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
-            started = BranchStep(base=base, head=head)
-            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_branch=started))
-        steps = operation_of(request, DestroyOp, key).steps
-        assert steps.removal_branch is not None
-        start = steps.removal_branch.head
+            at_base = started = BranchStep(base=base, head=head)
+            # Recorded with the commit attempt (the next write): lost in a crash before it, the
+            # retry reads the base head again and resets a branch left on an older one (below).
+            svc._ops.defer(rid, DestroyOp, key, lambda op: op.steps.set(removal_branch=at_base))
+        start = started.head
         # The deletion commit is recorded with the PR (no write of its own): a crash between the
         # two finds ``commit_attempt`` recorded and the branch moved past it, and adopts it.
         committed: str | None = None

@@ -150,9 +150,9 @@ def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
     done = world.requests.destroy(request.id, ADMIN)
     op = done.operation("destroy", "destroy")
     assert op is not None and op.completed_at is None and op.steps.lease is None  # waiting, free
-    # begin, removal branch, commit attempt, removal PR (+ the commit, + the plan's marker), removal
-    # reviewed (+ the plan's run, + destroy marker), destroy recorded (+ lease released)
-    assert done.version == request.version + 6
+    # begin, commit attempt (+ the removal branch), removal PR (+ the commit, + the plan's marker),
+    # removal reviewed (+ the plan's run, + destroy marker), destroy recorded (+ lease released)
+    assert done.version == request.version + 5
     steps = done.operation("destroy", "destroy").steps
     assert steps.removal_commit and steps.removal_pr is not None and steps.removal_pr.head == steps.removal_commit
     plan = steps.launch("plan")
@@ -201,6 +201,33 @@ def test_destroy_crash_between_the_commit_and_the_removal_pr_adopts_the_commit(w
     assert world.host.commits[head].parent == stored.commit_attempt  # one deletion commit
     steps = done.operation("destroy", "destroy").steps
     assert steps.removal_commit == head and steps.removal_pr is not None
+    assert len([p for p in repo.prs.values() if p.head.startswith("destroy/")]) == 1
+    assert len(world.host.runs_of("destroy.yml")) == 1
+
+
+@pytest.mark.parametrize("base_moved", [False, True], ids=["same-base", "base-moved"])
+def test_destroy_crash_before_the_removal_branch_is_recorded(world: World, base_moved: bool) -> None:
+    """The removal branch is recorded with the commit attempt: a crash right after the branch's
+    creation leaves neither; the retry reads the base head again (resetting the branch when the
+    base moved meanwhile) and makes one deletion commit on it."""
+    request = applied(world)
+    world.host.crash_at(2, when="after")  # create_branch
+    with pytest.raises(Crash):
+        world.requests.destroy(request.id, ADMIN)
+    steps = world.get(request.id).operation("destroy", "destroy").steps
+    assert steps.removal_branch is None and steps.commit_attempt is None
+    if base_moved:
+        repo = world.host.repo(world.repo)
+        parent = repo.branches["main"]
+        head = world.host.commit_files(world.repo, "main", {"README.md": "moved"}, "another change", parent_sha=parent)
+        assert repo.branches["main"] == head
+    _expire_lease(world)
+    done = world.fresh_requests().destroy(request.id, ADMIN)
+    repo = world.host.repo(world.repo)
+    steps = done.operation("destroy", "destroy").steps
+    assert steps.removal_branch is not None and steps.removal_branch.head == repo.branches["main"]
+    deletion = repo.branches[f"destroy/{request.id}"]
+    assert world.host.commits[deletion].parent == repo.branches["main"]  # one commit, on the base head
     assert len([p for p in repo.prs.values() if p.head.startswith("destroy/")]) == 1
     assert len(world.host.runs_of("destroy.yml")) == 1
 
