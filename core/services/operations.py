@@ -3,10 +3,11 @@
 Every intent (create, update, approve, merge, apply, destroy, replan) is an operation in the
 request document (``core.domain.operation``: typed steps per kind), named by its kind and
 idempotency key. Each step's result is written to ``operation.steps`` (through the store's
-compare-and-swap) before the next step starts, so a retry continues after the last finished
-step. A lease (owner token + expiry, ``steps.lease``)
-keeps two workers from running one operation at once: a Slack retry arriving while the first
-attempt still works finds the lease held and does nothing. A worker that dies leaves its lease
+compare-and-swap) before the next step that needs it durable starts, so a retry continues after
+the last finished step; a step a retry repairs by itself rides on the next write (``defer``), a
+dispatch's marker on the write before the dispatch (``Mark``). A lease (owner token + expiry,
+``steps.lease``) keeps two workers from running one operation at once: a Slack retry arriving
+while the first attempt still works finds the lease held and does nothing. A worker that dies leaves its lease
 to expire; one that fails with an exception releases it at once and records the error. An
 operation that waits for the code host (a destroy waiting for its cleanup workflow's PR) is
 *paused*: unfinished, lease released, continued by the fact it waits for; one that cannot
