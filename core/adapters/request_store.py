@@ -58,6 +58,7 @@ ACTIVE_PREFIX = "requests/"
 HISTORY_PREFIX = "history/"
 # Ids become object keys: keep them to a safe charset so a crafted id cannot address another key.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ABSENT_FOR = 5.0  # seconds a read that found no document of an id answers a create's check
 
 
 def active_key(request_id: str) -> str:
@@ -112,6 +113,9 @@ class ObjectRequestStore:
         self._known: OrderedDict[str, tuple[str, Request]] = OrderedDict()
         self._known_max = known_etags
         self._known_lock = threading.Lock()
+        # id -> monotonic time this process read neither its active nor its archived document:
+        # a create right after (the service's idempotency check) skips its own history read.
+        self._absent: OrderedDict[str, float] = OrderedDict()
         self.migration = LegacyIndexMigration(objects, clock, lambda: self.reindex().complete)
 
     @property
@@ -152,7 +156,20 @@ class ObjectRequestStore:
         active = self._objects.get(active_key(request_id))
         if active is not None:
             return active, None
-        return None, self._objects.get(history_key(request_id))
+        archived = self._objects.get(history_key(request_id))
+        if archived is None:
+            with self._known_lock:
+                self._absent[request_id] = time.monotonic()
+                self._absent.move_to_end(request_id)
+                while len(self._absent) > self._known_max:
+                    self._absent.popitem(last=False)
+        return None, archived
+
+    def _just_read_absent(self, request_id: str) -> bool:
+        """Whether this process has just found no document of ``request_id`` (once)."""
+        with self._known_lock:
+            at = self._absent.pop(request_id, None)
+        return at is not None and time.monotonic() - at < _ABSENT_FOR
 
     def get(self, request_id: str) -> Request:
         active, archived = self._read(request_id)
@@ -171,7 +188,10 @@ class ObjectRequestStore:
     def create(self, request: Request) -> Request:
         if not _SAFE_ID.match(request.id):
             raise InvalidDocument([FieldProblem("id", "letters, digits, '_', '-' or '.', at most 128")])
-        if self._objects.get(history_key(request.id)) is not None:
+        # An archived id is never created again. A read that just found neither document (the
+        # service's idempotency check) answers that: the create-if-absent below closes the same
+        # window the history read would leave open.
+        if not self._just_read_absent(request.id) and self._objects.get(history_key(request.id)) is not None:
             raise RequestAlreadyExists(request.id)
         stored = request.model_copy(deep=True, update={"version": 1})
         entries = self._list_first(stored, None)

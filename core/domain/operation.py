@@ -67,12 +67,15 @@ class Lease(StepModel):
 class Launch(StepModel):
     """One workflow dispatch of the operation. ``at`` is written before the dispatch (so a crash
     after it looks the run up before dispatching again), ``previous`` is the run before it (a run
-    found by name must be newer), ``recorded`` says the run was written onto the request."""
+    found by name must be newer), ``recorded`` says the run was written onto the request. ``by``
+    is a random token of the write that set ``at``: the process that wrote it knows it, and until
+    it dispatches, dispatches without a lookup (``Operations.fresh``); anyone else looks up."""
 
     at: datetime | None = None
     previous: int | None = None
     recorded: bool = False
     run_id: int | None = None
+    by: str | None = None
 
 
 class Steps(StepModel):

@@ -14,6 +14,7 @@ from core.domain.status import Status
 from core.ports.notifier import Transition
 from core.services.command_base import dispatched_event, transition
 from core.services.dispatching import Dispatching
+from core.services.operations import Mark
 
 
 class ApplyReplanCommands(Dispatching):
@@ -29,6 +30,7 @@ class ApplyReplanCommands(Dispatching):
             actor,
             source,
             lambda b: self._run_run(b.request, b.key, actor, source, "apply"),
+            launch=Mark("apply"),  # the dispatch marker rides on the lease's write
         )
 
     def replan(self, request_id: str, actor: Actor, *, key: str | None = None, source: str = "slack") -> Request:
@@ -47,6 +49,7 @@ class ApplyReplanCommands(Dispatching):
             actor,
             source,
             lambda b: self._run_run(b.request, b.key, actor, source, "plan"),
+            launch=Mark("plan"),  # the dispatch marker rides on the lease's write
         )
 
     def _run_run(

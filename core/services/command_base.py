@@ -27,7 +27,7 @@ from core.ports.notifier import Notifier, Transition
 from core.ports.request_store import RequestStore
 from core.services.gate import NOT_ALLOWED, Gate
 from core.services.messagebus import MessageBus
-from core.services.operations import Begun, Operations, Start, operation_of
+from core.services.operations import Begun, Mark, Operations, Start, operation_of
 from core.services.registry_view import ProjectsView, RegistryView, Renderer
 from module_registry.errors import ConfigRejected
 from module_registry.result import FieldError
@@ -223,12 +223,16 @@ class CommandBase:
         run: Callable[[Begun], Request],
         *,
         init: Callable[[Request], Steps] | None = None,
+        launch: Mark | None = None,
     ) -> Request:
         """Start the operation ``action``/``key`` (its kind is the action's name) under a fresh
         lease, permission checked in the same compare-and-swap, and run it; one already running
-        or finished is not run again."""
+        or finished is not run again. ``launch``: the marker of the dispatch ``run`` makes first,
+        set in the same write (``Mark``)."""
         kind = action.value
-        begun = self._begin(request_id, kind, key, self._ops.new_token(), actor, action, source, init=init)
+        begun = self._begin(
+            request_id, kind, key, self._ops.new_token(), actor, action, source, init=init, launch=launch
+        )
         if begun.start is not Start.GO:
             return begun.request
         return self._guard(begun, kind, lambda: run(begun))
@@ -244,12 +248,13 @@ class CommandBase:
         source: str,
         *,
         init: Callable[[Request], Steps] | None = None,
+        launch: Mark | None = None,
     ) -> Begun:
         def refuse(request: Request) -> str | None:
             decision = self._gate.decide(action, request, actor)
             return None if decision.allowed else decision.reason or NOT_ALLOWED
 
-        begun = self._ops.begin(request_id, kind, key, token, actor=actor.id, refuse=refuse, init=init)
+        begun = self._ops.begin(request_id, kind, key, token, actor=actor.id, refuse=refuse, init=init, launch=launch)
         if begun.start is Start.REFUSED:
             reason = begun.reason or NOT_ALLOWED
             self._gate.refuse(request_id, action.value, actor, reason, source, version=begun.request.version)

@@ -16,7 +16,7 @@ from core.services.commands import CreateRequest, actor_of, digest
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
 from core.services.gate import NOT_ALLOWED
-from core.services.operations import Begun, Start, operation_of
+from core.services.operations import Begun, Mark, Start, operation_of
 
 
 class CreateCommands(Dispatching):
@@ -152,13 +152,16 @@ class CreateCommands(Dispatching):
         source = steps.source or "api"
         # Whether the PR's ``opened`` webhook folded the PR first (and so told the thread).
         webhook_told = False
-        if steps.branch is None:
+        started = steps.branch
+        if started is None:
             base_sha = self._code_host.branch_head(repo, base)
             if base_sha is None:
                 raise CodeHostError(f"base branch {base!r} not found in {repo.full_name}", status=404)
             head = self._code_host.create_branch(repo, branch, base_sha)
-            branch_step = BranchStep(base=base_sha, head=head)
-            request = self._ops.record(
+            branch_step = started = BranchStep(base=base_sha, head=head)
+            # Recorded with the commit attempt (the next write, before the commit): lost in a
+            # crash before it, the retry creates the branch again (the host returns it as it is).
+            self._ops.defer(
                 rid,
                 CreateOp,
                 key,
@@ -171,27 +174,19 @@ class CreateCommands(Dispatching):
                     )
                 ],
             )
-            steps = operation_of(request, CreateOp, key).steps
+        # The commit is recorded with the PR (no write of its own): a crash between the two finds
+        # ``commit_attempt`` recorded and the branch moved past it, and adopts the commit.
+        committed: str | None = None
         if steps.commit is None:
-            assert steps.branch is not None  # recorded just above, or by an earlier attempt
             files = self._files_of(request)
-            request, sha = self._commit_step(
+            request, committed = self._commit_step(
                 request,
                 CreateOp,
                 key,
                 branch=branch,
                 files=files,
-                parent=steps.branch.head,
+                parent=started.head,
                 message=pr_text.commit_message(request, revision=1),
-            )
-            request = self._ops.record(
-                rid,
-                CreateOp,
-                key,
-                lambda op: op.steps.set(commit=sha),
-                change=lambda r: set_fields(r, commit_sha=sha),
-                timeline="Terraform committed",
-                actor=actor,
             )
             steps = operation_of(request, CreateOp, key).steps
         if steps.pr is None:
@@ -208,19 +203,32 @@ class CreateCommands(Dispatching):
                 url=info.url,
                 open=info.state == "open",
                 merged=info.merged,
-                head_sha=info.head_sha or steps.commit,
+                head_sha=info.head_sha or committed or steps.commit,
             )
             seen: dict[str, Status] = {}
             number = info.number
+
+            def opened(op: CreateOp) -> None:
+                op.steps.set(pr=number)
+                if committed is not None:
+                    op.steps.set(commit=committed)
+
+            def change(r: Request) -> None:
+                if committed is not None:
+                    set_fields(r, commit_sha=committed)
+                    r.timeline.append(TimelineStep(step="Terraform committed", at=self._clock.now(), actor=actor))
+                set_pr(r, pr)
+
             request = self._ops.record(
                 rid,
                 CreateOp,
                 key,
-                lambda op: op.steps.set(pr=number),
-                change=lambda r: set_pr(r, pr),
+                opened,
+                change=change,
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,
+                launch=Mark("plan"),  # the plan's dispatch marker rides on this write
                 events=[
                     NewEvent(
                         name="pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}

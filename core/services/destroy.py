@@ -53,7 +53,7 @@ from core.services import pr_text
 from core.services.approval_check import standing_of
 from core.services.command_base import destroy_dispatched, transition
 from core.services.destroy_prepare import prepare_destroy
-from core.services.operations import Paused, Tell, operation_of
+from core.services.operations import Mark, Paused, Tell, operation_of
 from module_registry.definition import DestroyGuard
 
 if TYPE_CHECKING:
@@ -110,6 +110,8 @@ class DestroyFlow:
             elif stage is Stage.DESTROY:
                 request = self.run_destroy(request, key, actor, source, before)
             elif stage is Stage.RUNNING:
+                if operation_of(request, DestroyOp, key).steps.lease is None:
+                    return request  # released by the write that recorded the run (``run_destroy``)
                 request, paused = svc._ops.pause(
                     rid,
                     DestroyOp,
@@ -150,15 +152,20 @@ class DestroyFlow:
         files = list(request.target_files)
         if not files:
             raise CodeHostError(f"{rid} records no file to remove (target_files is empty)")
-        if operation_of(request, DestroyOp, key).steps.removal_branch is None:
+        steps = operation_of(request, DestroyOp, key).steps
+        started = steps.removal_branch
+        if started is None:
             head = svc._code_host.branch_head(repo, base)
             if head is None:
                 raise CodeHostError(f"the base branch {base} of {repo.full_name} does not exist")
-            started = BranchStep(base=base, head=head)
-            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_branch=started))
-        steps = operation_of(request, DestroyOp, key).steps
-        assert steps.removal_branch is not None
-        start = steps.removal_branch.head
+            at_base = started = BranchStep(base=base, head=head)
+            # Recorded with the commit attempt (the next write): lost in a crash before it, the
+            # retry reads the base head again and resets a branch left on an older one (below).
+            svc._ops.defer(rid, DestroyOp, key, lambda op: op.steps.set(removal_branch=at_base))
+        start = started.head
+        # The deletion commit is recorded with the PR (no write of its own): a crash between the
+        # two finds ``commit_attempt`` recorded and the branch moved past it, and adopts it.
+        committed: str | None = None
         if steps.removal_commit is None:
             at = svc._code_host.create_branch(repo, branch, start)
             if at != start and steps.commit_attempt is None:
@@ -177,7 +184,6 @@ class DestroyFlow:
                 message=message,
             )
             committed = sha
-            request = svc._ops.record(rid, DestroyOp, key, lambda op: op.steps.set(removal_commit=committed))
         info = svc._code_host.open_pull_request(
             repo,
             head=branch,
@@ -186,7 +192,7 @@ class DestroyFlow:
             body=pr_text.removal_body(request, who=actor.name or actor.id),
             labels=pr_text.labels(request, "destroy"),
         )
-        head = info.head_sha or operation_of(request, DestroyOp, key).steps.removal_commit or ""
+        head = info.head_sha or committed or operation_of(request, DestroyOp, key).steps.removal_commit or ""
         found = CleanupPr(
             number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
         )
@@ -195,14 +201,21 @@ class DestroyFlow:
             r.cleanup_pr = found
 
         removal = RemovalPr(number=info.number, url=info.url, head=head)
+
+        def recorded(op: DestroyOp) -> None:
+            if committed is not None:
+                op.steps.set(removal_commit=committed)
+            op.steps.set(removal_pr=removal)
+
         request = svc._ops.record(
             rid,
             DestroyOp,
             key,
-            lambda op: op.steps.set(removal_pr=removal),
+            recorded,
             change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,
+            launch=Mark("plan", own_run=True),  # the removal PR's plan is dispatched next
             # Committed with the write, run by the bus after it (audit, then the thread's reply).
             events=[
                 NewEvent(
@@ -282,7 +295,12 @@ class DestroyFlow:
             request, _paused = svc._ops.pause(rid, DestroyOp, key, lambda r: False)
             return request, False
         request = svc._ops.record(
-            rid, DestroyOp, key, lambda op: op.steps.set(removal_reviewed=standing), timeline="Removal PR approved"
+            rid,
+            DestroyOp,
+            key,
+            lambda op: op.steps.set(removal_reviewed=standing),
+            timeline="Removal PR approved",
+            launch=Mark("destroy"),  # the destroy run is dispatched next
         )
         return request, True
 
@@ -302,7 +320,9 @@ class DestroyFlow:
             done.set(recorded=True, run_id=run_id)
             op.steps.launches = {**op.steps.launches, "plan": done}
 
-        return svc._ops.record(
+        # Recorded with the review's next write (no write of its own): lost in a crash before
+        # it, the run is found again through its marker (``Dispatching._launch`` looks it up).
+        svc._ops.defer(
             rid,
             DestroyOp,
             key,
@@ -318,6 +338,7 @@ class DestroyFlow:
                 )
             ],
         )
+        return request
 
     def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
@@ -331,6 +352,9 @@ class DestroyFlow:
             ref=request.target_base or "main",
             actor=actor.id,
             observed=seen,
+            # The operation then waits for the run: the same write releases the lease, unless the
+            # run's end was folded first (``Ops.pause``'s check, in the same compare-and-swap).
+            pause=lambda r: removal_stage(r, operation_of(r, DestroyOp, key)) is Stage.RUNNING,
             # Committed with the write recording the run, so the audit trail is never behind it.
             tell=lambda _w, r: [
                 destroy_dispatched(r, actor.id, source, svc._workflows.destroy),

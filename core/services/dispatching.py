@@ -2,7 +2,10 @@
 
 The dispatch is marked first (``launches.<kind>.at``); after a crash the run is looked up by the
 request id in its run-name (``found_run_rejection``: newer than the run before, not created
-before the dispatch) before dispatching again.
+before the dispatch) before dispatching again. The marker is written by the step before the
+dispatch when that step says so (``Mark``: the lease of an apply, the PR of a create...), else
+by a write of its own; the process that wrote it dispatches without a lookup, once
+(``Operations.fresh``).
 """
 
 from __future__ import annotations
@@ -37,12 +40,10 @@ class Dispatching(CommandBase):
         launch = operation_of(request, op_type, key).steps.launch(kind)
         info: RunInfo | None = None
         if launch is not None and launch.at is not None:
-            info = self._code_host.find_run(repo, workflow, request_id=rid, ref=ref)
-            if info is not None and found_run_rejection(info, previous=launch.previous, since=launch.at) is not None:
-                info = None
-            on_branch = ref == (request.branch_name or request_branch(rid))
-            if info is not None and kind == "plan" and on_branch and info.head_sha and request.commit_sha:
-                info = info if info.head_sha == request.commit_sha else None  # a plan of an older commit
+            # A marker this process wrote in its previous write and has not dispatched since
+            # needs no lookup; any other may be an earlier attempt's that dispatched.
+            if not self._ops.fresh(rid, key, kind, launch):
+                info = self._found_run(request, launch, kind, workflow, ref)
         else:
             marker = Launch(at=self._clock.now(), previous=previous)
             request = self._ops.record(rid, op_type, key, lambda op: set_launch(op, kind, marker))
@@ -51,6 +52,17 @@ class Dispatching(CommandBase):
                 repo, workflow, ref=ref, inputs={"request_id": rid, "environment": request.environment}
             )
         return request, info
+
+    def _found_run(self, request: Request, launch: Launch, kind: RunKind, workflow: str, ref: str) -> RunInfo | None:
+        """The run an earlier attempt dispatched after ``launch``'s marker, if the host has one."""
+        rid = request.id
+        info = self._code_host.find_run(repo_ref(request), workflow, request_id=rid, ref=ref)
+        if info is not None and found_run_rejection(info, previous=launch.previous, since=launch.at) is not None:
+            return None
+        on_branch = ref == (request.branch_name or request_branch(rid))
+        if info is not None and kind == "plan" and on_branch and info.head_sha and request.commit_sha:
+            return info if info.head_sha == request.commit_sha else None  # a plan of an older commit
+        return info
 
     def _dispatch(
         self,
@@ -65,11 +77,13 @@ class Dispatching(CommandBase):
         finish: bool = False,
         also: Callable[[OperationBase], None] | None = None,
         tell: Tell | None = None,
+        pause: Callable[[Request], bool] | None = None,
     ) -> Request:
         """Dispatch ``kind`` once (``_launch``) and record it as the request's ``<kind>Run``.
 
         With ``finish`` the same write closes the operation, with ``also``'s steps and what
-        ``tell`` commits (as ``Operations.record``): the last step costs no write of its own."""
+        ``tell`` commits (as ``Operations.record``): the last step costs no write of its own.
+        ``pause`` releases the lease in that write when the operation then waits for the run."""
         rid = request.id
         workflow = self._workflows.file(kind)
         launch = operation_of(request, op_type, key).steps.launch(kind)
@@ -132,4 +146,5 @@ class Dispatching(CommandBase):
             observed=observed,
             finish=finish,
             tell=tell,
+            pause=pause,
         )

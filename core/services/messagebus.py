@@ -67,6 +67,10 @@ class MessageBus:
         # handler that writes again and handles the newer document never re-runs its own event).
         self._claimed: OrderedDict[str, set[str]] = OrderedDict()
         self._locks: OrderedDict[str, threading.RLock] = OrderedDict()
+        # (request id, version) -> whether this process was first to record that write's last
+        # audited event (its notices are then this process's to tell), kept across calls: a
+        # continuation's write handles, inside the first call, notices of the write before it.
+        self._recorded: OrderedDict[tuple[str, int], bool] = OrderedDict()
 
     # -- registration (the composition root) ----------------------------------------------
 
@@ -112,9 +116,6 @@ class MessageBus:
         """Run the handlers of ``request``'s pending events (the committed document); returns
         how many ran. Call it after the write, never inside a mutation."""
         ran = 0
-        # version -> whether this call was first to record that write's last audited event
-        # (the audit records of a write run before its notices: ``_order``).
-        recorded: dict[int, bool] = {}
         audited = {e.version for e in request.outbox if e.audit}
         # One call at a time per request in this process (re-entrant: a continuation's writes
         # handle their own events inside it), so the call that ran a write's audit records is
@@ -124,7 +125,7 @@ class MessageBus:
                 if not self._claim(request.id, event.id):
                     continue
                 ran += 1
-                self._run(request, event, recorded, audited)
+                self._run(request, event, audited)
         return ran
 
     def _request_lock(self, request_id: str) -> threading.RLock:
@@ -138,14 +139,20 @@ class MessageBus:
             return lock
 
     def prune(self, request: Request) -> None:
-        """Drop the events this process handled from ``request`` (inside a mutation: pure)."""
+        """Drop the events this process handled from ``request`` (inside a mutation: pure).
+
+        A write's events leave together, once this process handled all of them: a continuation
+        writing between a write's audit record and its notice (the record's ``resume``) keeps
+        the record beside the notice, so whoever finds the notice knows it is an audited
+        write's (told by the record's first writer, no marker of its own)."""
         if not request.outbox:
             return
         with self._lock:
             claimed = self._claimed.get(request.id)
             if not claimed:
                 return
-            request.outbox = [e for e in request.outbox if e.id not in claimed]
+            open_writes = {e.version for e in request.outbox if e.id not in claimed}
+            request.outbox = [e for e in request.outbox if e.id not in claimed or e.version in open_writes]
 
     def record(
         self,
@@ -161,7 +168,19 @@ class MessageBus:
         ``new.name``, ``key``): its audit record, and its notice (told with ``request``, the
         document as read). Returns False when it was handled before (a replay: nothing written)."""
         event_id = f"r{version:08d}-{_segment(new.name)}-{_segment(key)}"
-        if not self._claim(request_id, event_id) or not self._first_record(request_id, event_id, at):
+        if not self._claim(request_id, event_id):
+            return False
+        if new.notice is None and not new.resume:
+            # Nothing but its audit record, whose key is the event's and is written only if
+            # absent: that is the whole dedupe, no marker of its own.
+            return (
+                self._audit.record(
+                    request_id, new.name, actor=new.actor, source=new.source, data=new.data, event_id=event_id, at=at
+                )
+                if new.audit
+                else True
+            )
+        if not self._first_record(request_id, event_id, at):
             return False
         if new.audit:
             self._audit.record(
@@ -205,9 +224,9 @@ class MessageBus:
             claimed.add(event_id)
             return True
 
-    def _run(self, request: Request, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> None:
+    def _run(self, request: Request, event: DomainEvent, audited: set[int]) -> None:
         if event.audit:
-            recorded[event.version] = self._audit.record(
+            first = self._audit.record(
                 request.id,
                 event.name,
                 actor=event.actor,
@@ -216,12 +235,18 @@ class MessageBus:
                 event_id=event.id,
                 at=event.at,
             )
-        if event.notice is not None and self._first(request.id, event, recorded, audited):
+            with self._lock:
+                # The audit records of a write run before its notices (``_order``): the last wins.
+                self._recorded[(request.id, event.version)] = first
+                self._recorded.move_to_end((request.id, event.version))
+                while len(self._recorded) > _REMEMBERED:
+                    self._recorded.popitem(last=False)
+        if event.notice is not None and self._first(request.id, event, audited):
             self._notifier.request_changed(request, event.notice)
         if event.resume:
             self.resume(request.id)
 
-    def _first(self, request_id: str, event: DomainEvent, recorded: dict[int, bool], audited: set[int]) -> bool:
+    def _first(self, request_id: str, event: DomainEvent, audited: set[int]) -> bool:
         """Whether this process tells ``event``'s notice: at most one process does.
 
         A write that commits audit records needs no marker of its own: the audit key of its
@@ -231,7 +256,8 @@ class MessageBus:
         if self._once is None:
             return True
         if event.version in audited:
-            first = recorded.get(event.version)
+            with self._lock:
+                first = self._recorded.get((request_id, event.version))
             if first is None:
                 # This process ran the write's audit records in an earlier call that stopped
                 # half-way: whether it was first is not known here, so it does not tell.

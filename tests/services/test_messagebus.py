@@ -206,3 +206,54 @@ def test_two_threads_handling_one_write_tell_its_notice_once() -> None:
     writer.join(5)
     other.join(5)
     assert ran == [0] and notifier.events(request.id) == ["approved"]
+
+
+def test_a_record_without_notice_is_deduped_by_its_audit_key_alone() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    done = NewEvent(name="archived", source="tfpilot", data={"to": "history/req_n00001.json"})
+    # The recording process, then a replay in another process (the reconciler, a retry).
+    assert _object_bus(objects, clock, notifier).record("req_n00001", done, version=7, key="history", at=clock.now())
+    assert not _object_bus(objects, clock, notifier).record("req_n00001", done, version=7, key="history")
+    assert list(objects.list_keys("dedupe/")) == []  # the audit key is the only marker
+    assert [e.event for e in ObjectAuditLog(objects, clock).events("req_n00001")] == ["archived"]
+
+
+def test_a_record_with_a_notice_still_takes_its_marker() -> None:
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    request = make_request("req_n00001")
+    notice = Transition(event="merge_blocked", previous_status="approved", status="approved", actor=APPROVER.id)
+    refused = NewEvent(name="merge_blocked", actor=APPROVER.id, source="slack", notice=notice)
+    for _ in range(2):
+        _object_bus(objects, clock, notifier).record(request.id, refused, version=3, key="sha", request=request)
+    assert notifier.events(request.id) == ["merge_blocked"]
+    assert len(list(objects.list_keys("dedupe/events/"))) == 1
+    assert len(list(objects.list_keys("logs/"))) == 1
+
+
+def test_a_continuation_between_a_writes_record_and_its_notice_takes_no_marker() -> None:
+    """The record asks to resume; the continuation writes (pruning) before the write's notice
+    ran: the notice is still the record's first writer's to tell, with no marker, and another
+    process finding the continuation's document tells nothing more."""
+    objects, clock, notifier = InMemoryObjectStore(), ManualClock(), RecordingNotifier()
+    bus = _object_bus(objects, clock, notifier)
+    notice = Transition(event="destroyed", previous_status="destroying", status="destroyed", actor=None)
+    request = make_request("req_n00001")
+    events = [NewEvent(name="destroyed", source="github", resume=True), NewEvent(name="d", audit=False, notice=notice)]
+    emit_all(request, events, at=clock.now(), version=2)
+    request = request.model_copy(update={"version": 2})
+    continued: list[Request] = []
+
+    def resume(request_id: str) -> None:
+        written = request.model_copy(deep=True, update={"version": 3})
+        bus.prune(written)  # the continuation's write (Operations.update prunes in the mutation)
+        continued.append(written)
+        bus.handle(written)
+
+    bus.on_resume(resume)
+    bus.handle(request)
+    assert notifier.events(request.id) == ["destroyed"]
+    assert list(objects.list_keys("dedupe/")) == []
+    # The write's events left together or not at all: the record stayed beside its notice.
+    assert [e.name for e in continued[0].outbox] == ["destroyed", "d"]
+    _object_bus(objects, clock, notifier).handle(continued[0])
+    assert notifier.events(request.id) == ["destroyed"] and list(objects.list_keys("dedupe/")) == []
