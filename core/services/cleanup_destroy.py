@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.domain.destroy import guard_refusal, is_legacy, waits_on_run
+from core.domain.destroy import guard_denial, is_legacy, waits_on_run
 from core.domain.events import NewEvent, Reason
 from core.domain.ids import cleanup_branch
 from core.domain.lifecycle import derive_status, run_failed
@@ -86,7 +86,7 @@ class CleanupDestroy(Dispatching):
         else:
             key = key or _destroy_key(request)
             if request.operation("destroy", key) is None:
-                refusal = guard_refusal(self._destroy_flow.guards(request))
+                refusal = guard_denial(self._destroy_flow.guards(request))
                 if refusal is not None:
                     self._gate.refuse(request_id, "destroy", actor, refusal, source, version=request.version)
         return self._operate(

@@ -17,6 +17,7 @@ from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
+from core.domain.refusals import Denial
 from core.domain.request import PullRequestRef, Request, RunRef
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
@@ -245,7 +246,7 @@ class CommandBase:
         *,
         init: Callable[[Request], Steps] | None = None,
     ) -> Begun:
-        def refuse(request: Request) -> str | None:
+        def refuse(request: Request) -> Denial | None:
             decision = self._gate.decide(action, request, actor)
             return None if decision.allowed else decision.reason or NOT_ALLOWED
 

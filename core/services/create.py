@@ -6,6 +6,7 @@ from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
 from core.domain.operation import BranchStep, CreateOp, CreateSteps, OperationBase
+from core.domain.refusals import Denial
 from core.domain.request import PullRequestRef, Request, Requester, TimelineStep
 from core.domain.status import Status
 from core.ports.code_host import CodeHostError
@@ -35,7 +36,7 @@ class CreateCommands(Dispatching):
             bool(target.prod),
         )
 
-    def create_refusal(self, requester: Requester, *, prod: bool) -> str | None:
+    def create_refusal(self, requester: Requester, *, prod: bool) -> Denial | None:
         """Why ``requester`` may not open a request (in prod when ``prod``), or None when they may:
         the check ``create`` makes, asked before the request is collected (nothing recorded)."""
         decision = self._gate.decide_create(prod, actor_of(requester))

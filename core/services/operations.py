@@ -25,6 +25,7 @@ from enum import StrEnum
 from core.domain.events import NewEvent, Transition, emit_all, notice
 from core.domain.lifecycle import derive_status
 from core.domain.operation import OPERATION_TYPES, DestroyOp, Lease, OperationBase, OpT, Steps, new_operation
+from core.domain.refusals import Denial
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
 from core.ports.clock import Clock
@@ -48,7 +49,7 @@ class Begun:
     start: Start
     request: Request
     key: str
-    reason: str | None = None
+    reason: Denial | None = None
 
 
 def pending(request: Request, kind: str | None = None) -> list[Operation]:
@@ -171,7 +172,7 @@ class Operations:
         token: str,
         *,
         actor: str | None,
-        refuse: Callable[[Request], str | None] | None = None,
+        refuse: Callable[[Request], Denial | None] | None = None,
         init: Callable[[Request], Steps] | None = None,
     ) -> Begun:
         """Find or start the operation and take its lease.
@@ -214,7 +215,7 @@ class Operations:
         key_found = found.get("key", key)
         start = found["start"]
         assert isinstance(start, Start) and isinstance(key_found, str)
-        return Begun(start, stored, key_found, reason if isinstance(reason, str) else None)
+        return Begun(start, stored, key_found, reason if isinstance(reason, Denial) else None)
 
     def record(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.views.reasons import transition_text
+from bot.views.refusals import reason_text
 from bot.views.replies import transition_reply
 from core.domain.errors import PermissionDenied
 from core.domain.facts import ReviewFact
@@ -121,7 +122,7 @@ def test_a_guard_that_always_blocks_refuses_the_destroy_before_anything(world: W
     calls = world.host.total()
     with pytest.raises(PermissionDenied) as refused:
         world.requests.destroy(rid, ADMIN)
-    reason = refused.value.reason
+    reason = reason_text(refused.value.reason)
     assert "deletion_protection" in reason and "true → false" in reason and "Prepare destroy" in reason
     assert world.events(rid)[-1] == "destroy_blocked" and world.host.total() == calls
     assert not [b for b in world.host.repo(world.repo).branches if b.startswith("destroy/")]
@@ -185,8 +186,9 @@ def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_ev
     assert "destroy_prepare_requested" in world.events(rid)
     assert world.notifier.events(rid)[-1] == "destroy_prepare"
     # Destroy waits for the change to be applied.
-    with pytest.raises(PermissionDenied, match="prepare-destroy change must be merged and applied first"):
+    with pytest.raises(PermissionDenied) as refused:
         world.requests.destroy(rid, ADMIN)
+    assert "prepare-destroy change must be merged and applied first" in reason_text(refused.value.reason)
 
     # Reviewed like any change (prod stays strict): plan, approval, merge, apply.
     finish_run(world, world.get(rid), "plan")
@@ -196,8 +198,9 @@ def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_ev
     finish_run(world, world.requests.apply(rid, PROD_APPROVER), "apply")
     assert world.get(rid).status == "applied"
     # Now nothing is held: no second preparation, and Destroy goes ahead.
-    with pytest.raises(PermissionDenied, match="needs no preparation"):
+    with pytest.raises(PermissionDenied) as refused_again:
         world.requests.prepare_destroy(rid, ADMIN)
+    assert "needs no preparation" in reason_text(refused_again.value.reason)
     assert world.requests.destroy(rid, ADMIN).status == "destroying"
 
 
