@@ -189,15 +189,7 @@ class CommandBase:
     ) -> dict[str, Any]:
         allowed = target.allowed_modules
         if allowed is not None and module not in allowed:
-            raise ConfigRejected(
-                [
-                    FieldError(
-                        field="module",
-                        message=f"module {module!r} is not allowed here",
-                        allowed=", ".join(allowed) or "none",
-                    )
-                ]
-            )
+            raise ConfigRejected([FieldError.module_not_allowed(module, list(allowed))])
         # With the project, the registry also checks the full resource name's length.
         result = self._registry.validate(module, config, environment, prod=bool(target.prod), project=project)
         if not result.ok:

@@ -146,7 +146,7 @@ def test_invalid_config_is_rejected_with_field_errors(world: World) -> None:
 def test_module_outside_the_environment_allowlist_is_rejected(world: World) -> None:
     with pytest.raises(ConfigRejected) as err:
         world.requests.create(create_cmd(environment="sandbox"))
-    assert err.value.errors[0].field == "module"
+    assert err.value.errors[0].field == "module" and "is not allowed here" in err.value.errors[0].message
     assert "sqs-queue" in (err.value.errors[0].allowed or "")
 
 
