@@ -28,7 +28,8 @@ from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.command_base import destroy_dispatched, repo_ref, set_fields, transition
-from core.services.destroy import DestroyFlow, destroy_blocked
+from core.services.destroy import DestroyFlow
+from core.services.destroy_run import destroy_blocked
 from core.services.dispatching import Dispatching
 from core.services.operations import CleanupStage, Paused, cleanup_stage, operation_of, pending
 from core.services.runs import merge_run
