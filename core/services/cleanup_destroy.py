@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.domain.commands import transition
 from core.domain.destroy import guard_denial, is_legacy, waits_on_run
 from core.domain.events import NewEvent, Reason
 from core.domain.ids import cleanup_branch
@@ -27,7 +28,7 @@ from core.domain.status import Status
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import destroy_dispatched, repo_ref, set_fields, transition
+from core.services.command_base import destroy_dispatched, repo_ref, set_fields
 from core.services.destroy import DestroyFlow
 from core.services.destroy_run import destroy_blocked
 from core.services.dispatching import Dispatching

@@ -14,17 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.events import NewEvent
-from core.domain.lifecycle import derive_status
-from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, PrepareDestroyOp, Steps, UpdateOp
+from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, OpT, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
 from core.domain.refusals import Denial
 from core.domain.request import PullRequestRef, Request, RunRef
-from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHost, CodeHostError, RepoRef
-from core.ports.notifier import Notifier, Transition
+from core.ports.notifier import Notifier
 from core.ports.request_store import RequestStore
 from core.services.gate import NOT_ALLOWED, Gate
 from core.services.messagebus import MessageBus
@@ -248,6 +246,37 @@ class CommandBase:
             self._gate.refuse(request_id, action.value, actor, reason, source, version=begun.request.version)
         return begun
 
+    def _command(
+        self,
+        request_id: str,
+        op_type: type[OpT],
+        key: str,
+        command: Callable[[Request], list[NewEvent]],
+        step: Callable[[OpT], None] | None = None,
+        *,
+        timeline: str | None = None,
+        actor: str | None = None,
+        finish: bool = False,
+    ) -> Request:
+        """Run the aggregate's ``command`` (``core.domain.commands``) inside the compare-and-swap
+        that records ``step`` of the operation: the events it returns are committed with it."""
+        said: list[NewEvent] = []
+
+        def change(request: Request) -> None:
+            said[:] = command(request)
+
+        return self._ops.record(
+            request_id,
+            op_type,
+            key,
+            step,
+            change=change,
+            timeline=timeline,
+            actor=actor,
+            finish=finish,
+            tell=lambda _written, _request: said,
+        )
+
     def _guard(self, begun: Begun, kind: str, work: Callable[[], Request]) -> Request:
         try:
             return work()
@@ -288,34 +317,6 @@ def requester_of(request: Request) -> str:
     if request.requester is None:
         return "unknown"
     return request.requester.email or request.requester.id
-
-
-def transition(
-    request: Request,
-    event: str,
-    before: Status | None,
-    actor: str | None,
-    *,
-    run: RunRef | None = None,
-    moved_only: bool = False,
-    **detail: Any,
-) -> Transition | None:
-    """What to tell people of ``event`` on the changed ``request``; None when nothing: with
-    ``moved_only``, only when this write moved the status (a webhook folded first, GitHub
-    reporting the merge or the run before our call returned, has announced the move already,
-    and saying it twice would post two thread replies). ``detail`` fills the transition's
-    optional fields (approval, blocked...)."""
-    after = derive_status(request)
-    if moved_only and before is not None and before is after:
-        return None
-    return Transition(
-        event=event,
-        previous_status=before.value if before else None,
-        status=after.value,
-        actor=actor,
-        run_url=run.url if run else None,
-        **detail,
-    )
 
 
 def dispatched_event(name: str, actor: str | None, source: str, run: RunRef | None) -> NewEvent:

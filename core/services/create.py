@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.domain.commands import transition
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
@@ -12,7 +13,7 @@ from core.domain.status import Status
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import dispatched_event, repo_ref, set_fields, set_pr, transition
+from core.services.command_base import dispatched_event, repo_ref, set_fields, set_pr
 from core.services.commands import CreateRequest, actor_of, digest
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.domain.commands import transition
 from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import CleanupBlocked, DestroyFailed, DestroyOp, RemovalPr
@@ -16,7 +17,7 @@ from core.domain.status import Status
 from core.ports.code_host import CodeHostError, MergeBlocked
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import destroy_dispatched, repo_ref, transition
+from core.services.command_base import destroy_dispatched, repo_ref
 from core.services.operations import Tell, operation_of
 
 if TYPE_CHECKING:
