@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.domain.events import NewEvent, Transition, notice
+from core.domain.events import NewEvent, Reason, Transition, notice
 from core.domain.lifecycle import derive_status
 from core.domain.protection import ApprovalStanding
-from core.domain.request import Approval, PullRequestRef, Request, RunRef
+from core.domain.request import Approval, CleanupPr, PullRequestRef, Request, RunRef
 from core.domain.status import Status
 from core.domain.workflows import RequestRunKind
 
@@ -160,3 +160,46 @@ def record_config_update(
             )
         )
     return events
+
+
+def begin_destroy(
+    request: Request,
+    removal: CleanupPr,
+    *,
+    files: list[str],
+    branch: str,
+    base: str,
+    before: Status,
+    actor: str,
+    source: str,
+) -> list[NewEvent]:
+    """The destroy's removal PR (``branch`` deleting ``files``, into ``base``) is open: the request holds it,
+    and people are told the destroy is requested and how it goes on. ``before`` is the status
+    when the destroy began (the move told is the destroy's, not this write's)."""
+    request.cleanup_pr = removal
+    requested = NewEvent(
+        name="destroy_requested",
+        actor=actor,
+        source=source,
+        data={"removalPr": removal.number, "url": removal.url, "branch": branch, "files": files},
+    )
+    told = Transition(
+        event="destroy_requested",
+        previous_status=before.value,
+        status=derive_status(request).value,
+        actor=actor,
+        reasons=(
+            Reason(code="removal_destroy_requested", data={"number": removal.number, "files": files, "base": base}),
+        ),
+        run_url=removal.url,
+    )
+    return [requested, notice(told)]
+
+
+def record_removal_merged(request: Request, *, number: int, sha: str | None, actor: str, source: str) -> list[NewEvent]:
+    """The destroy succeeded and its removal PR ``number`` is merged (as ``sha``): the code no
+    longer declares what the state no longer holds."""
+    pr = request.cleanup_pr
+    if pr is not None and pr.number == number:
+        request.cleanup_pr = pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
+    return [NewEvent(name="removal_pr_merged", actor=actor, source=source, data={"number": number, "sha": sha})]

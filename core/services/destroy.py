@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.domain.commands import begin_destroy
 from core.domain.destroy import (
     REMOVAL_PREFIX,
     HeldGuard,
@@ -38,7 +39,7 @@ from core.domain.destroy import (
     removal_outdated,
     removal_stage,
 )
-from core.domain.events import NewEvent, Reason
+from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import (
     BranchStep,
@@ -189,44 +190,18 @@ class DestroyFlow(DestroyRun):
             number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
         )
 
-        def opened(r: Request) -> None:
-            r.cleanup_pr = found
-
         removal = RemovalPr(number=info.number, url=info.url, head=head)
-        request = svc._ops.record(
+        return svc._command(
             rid,
             DestroyOp,
             key,
+            lambda r: begin_destroy(
+                r, found, files=files, branch=branch, base=base, before=before, actor=actor.id, source=source
+            ),
             lambda op: op.steps.set(removal_pr=removal),
-            change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,
-            # Committed with the write, run by the bus after it (audit, then the thread's reply).
-            events=[
-                NewEvent(
-                    name="destroy_requested",
-                    actor=actor.id,
-                    source=source,
-                    data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
-                )
-            ],
-            tell=lambda _w, r: [
-                Transition(
-                    event="destroy_requested",
-                    previous_status=before.value,
-                    status=derive_status(r).value,
-                    actor=actor.id,
-                    reasons=(
-                        Reason(
-                            code="removal_destroy_requested",
-                            data={"number": info.number, "files": files, "base": base},
-                        ),
-                    ),
-                    run_url=info.url,
-                )
-            ],
         )
-        return request
 
     def review_removal(
         self, request: Request, key: str, actor: Actor, user_token: str | None, before: Status

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.domain.commands import transition
+from core.domain.commands import record_removal_merged, transition
 from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import CleanupBlocked, DestroyFailed, DestroyOp, RemovalPr
@@ -82,30 +82,17 @@ class DestroyRun:
         if not result.merged:
             raise CodeHostError(f"GitHub did not merge removal PR #{number}: {result.message or 'no reason'}")
 
-        def merged(r: Request) -> None:
-            if r.cleanup_pr is not None and r.cleanup_pr.number == number:
-                r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
-
         merged_sha = result.sha or head
-        request = svc._ops.record(
+        return svc._command(
             rid,
             DestroyOp,
             key,
+            lambda r: record_removal_merged(r, number=number, sha=result.sha, actor=actor.id, source=source),
             lambda op: op.steps.set(removal_merged=merged_sha),
-            change=merged,
             finish=True,
             timeline="Removal PR merged",
             actor=actor.id,
-            events=[
-                NewEvent(
-                    name="removal_pr_merged",
-                    actor=actor.id,
-                    source=source,
-                    data={"number": number, "sha": result.sha},
-                )
-            ],
         )
-        return request
 
     def merge_blocked(self, request: Request, key: str, actor: Actor, blocked: MergeBlocked) -> Request:
         """GitHub refuses the removal PR's merge for a lasting reason: told once per head and

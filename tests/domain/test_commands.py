@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.domain.commands import record_approval, record_config_update, record_dispatch, record_merge
+from core.domain.commands import (
+    begin_destroy,
+    record_approval,
+    record_config_update,
+    record_dispatch,
+    record_merge,
+    record_removal_merged,
+)
 from core.domain.lifecycle import derive_status
 from core.domain.protection import ApprovalStanding
-from core.domain.request import Approval, RunRef
+from core.domain.request import Approval, CleanupPr, RunRef
 from core.domain.status import Status
 from tests.domain.builders import T0, at_status, run
 
@@ -118,3 +125,41 @@ def test_a_config_update_moves_the_head_voids_the_plan_and_the_approval() -> Non
         plain, config={}, revision=2, sha="s", files={}, files_digest="d", actor="U", source="slack"
     )
     assert [e.name for e in unapproved] == ["config_updated"]
+
+
+def test_begin_destroy_holds_the_removal_pr_and_tells_how_the_destroy_goes_on() -> None:
+    request = at_status("applied")
+    removal = CleanupPr(number=11, url="https://example.invalid/pr/11", open=True, status="open", head_sha="h1")
+    events = begin_destroy(
+        request,
+        removal,
+        files=["envs/dev/tfpilot_x.tf"],
+        branch="destroy/x",
+        base="main",
+        before=Status.APPLIED,
+        actor="U_ADMIN",
+        source="slack",
+    )
+    assert request.cleanup_pr == removal
+    assert [e.name for e in events] == ["destroy_requested", "destroy_requested"]
+    assert events[0].data == {
+        "removalPr": 11,
+        "url": "https://example.invalid/pr/11",
+        "branch": "destroy/x",
+        "files": ["envs/dev/tfpilot_x.tf"],
+    }
+    told = events[1].notice
+    assert told is not None and told.previous_status == "applied" and told.run_url == removal.url
+    assert [r.code for r in told.reasons] == ["removal_destroy_requested"]
+
+
+def test_the_removal_merged_marks_its_pr_only() -> None:
+    request = at_status("destroyed")
+    request.cleanup_pr = CleanupPr(number=11, open=True, status="open")
+    events = record_removal_merged(request, number=11, sha="m2", actor="U_ADMIN", source="slack")
+    assert request.cleanup_pr is not None and request.cleanup_pr.merged and not request.cleanup_pr.open
+    assert [e.name for e in events] == ["removal_pr_merged"] and events[0].data == {"number": 11, "sha": "m2"}
+    other = at_status("destroyed")
+    other.cleanup_pr = CleanupPr(number=12, open=True, status="open")
+    record_removal_merged(other, number=11, sha="m2", actor="U_ADMIN", source="slack")
+    assert other.cleanup_pr is not None and other.cleanup_pr.open
