@@ -53,23 +53,32 @@ class DestroyRun:
     def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
         """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
         run = request.destroy_run
-        first = run.diagnostics[0].summary if run is not None and run.diagnostics else None
-        reason = f"the destroy run {run.run_id if run else '?'} concluded {run.conclusion if run else 'failed'}"
-        reason += f": {first}" if first else ""
+        # Recorded as data: the run, its conclusion and its first diagnostic (the runner's or
+        # Terraform's words); whoever shows the failure words it.
+        first = run.diagnostics[0].summary[:500] if run is not None and run.diagnostics else None
+        conclusion = (run.conclusion if run else None) or "failure"
+        run_id = run.run_id if run else None
         removal = operation_of(request, DestroyOp, key).steps.removal_pr
         number = removal.number if removal is not None else None
         failed = NewEvent(
             name="destroy_failed",
             actor=actor.id,
             source="tfpilot",
-            data={"error": reason[:500], "removalPr": number, "removalPrLeft": "open"},
+            data={
+                "runId": run_id,
+                "conclusion": conclusion,
+                "error": first or conclusion,
+                "removalPr": number,
+                "removalPrLeft": "open",
+            },
         )
+        record = DestroyFailed(run_id=run_id, conclusion=conclusion, url=run.url if run else None, reason=first)
         return self._svc._ops.end(
             request.id,
             DestroyOp,
             key,
-            reason,
-            lambda op: op.steps.set(failed=DestroyFailed(reason=reason)),
+            first or conclusion,
+            lambda op: op.steps.set(failed=record),
             events=[failed],
         )
 

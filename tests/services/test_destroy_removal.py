@@ -96,9 +96,12 @@ def test_a_failed_destroy_run_leaves_code_and_pr_and_a_new_click_reuses_the_pr(w
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
     assert op.completed_at is not None and "AWS would refuse x" in op.error
-    assert op.steps.failed is not None and (op.steps.failed.reason or "").startswith(
-        f"the destroy run {run_id} concluded failure"
-    )
+    # The failure is recorded as data (run, conclusion, the runner's diagnostic), not as a sentence.
+    assert op.steps.failed is not None
+    assert (op.steps.failed.run_id, op.steps.failed.conclusion) == (run_id, "failure")
+    assert op.steps.failed.reason == refused.summary
+    failed_record = next(e for e in world.audit.events(rid) if e.event == "destroy_failed")
+    assert failed_record.data["runId"] == run_id and failed_record.data["conclusion"] == "failure"
     # Code, PR and state as they were: the file on main, the removal PR open, nothing archived.
     assert _file(rid) in world.host.tree(world.repo, "main")
     assert stored.cleanup_pr.open and not world.host.repo(world.repo).prs[number].merged
