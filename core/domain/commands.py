@@ -203,3 +203,15 @@ def record_removal_merged(request: Request, *, number: int, sha: str | None, act
     if pr is not None and pr.number == number:
         request.cleanup_pr = pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
     return [NewEvent(name="removal_pr_merged", actor=actor, source=source, data={"number": number, "sha": sha})]
+
+
+def record_commit(request: Request, sha: str) -> list[NewEvent]:
+    """The request's Terraform was committed as ``sha`` on its branch (no event: the PR says it)."""
+    request.commit_sha = sha
+    return []
+
+
+def record_pr_opened(request: Request, pr: PullRequestRef, *, actor: str | None, source: str) -> list[NewEvent]:
+    """The request's pull request is open: the request holds it (status planning)."""
+    request.pr = pr
+    return [NewEvent(name="pr_opened", actor=actor, source=source, data={"number": pr.number, "url": pr.url})]

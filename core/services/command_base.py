@@ -17,7 +17,8 @@ from core.domain.events import NewEvent
 from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, OpT, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
 from core.domain.refusals import Denial
-from core.domain.request import PullRequestRef, Request, RunRef
+from core.domain.request import Request, RunRef
+from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
@@ -257,6 +258,7 @@ class CommandBase:
         timeline: str | None = None,
         actor: str | None = None,
         finish: bool = False,
+        observed: dict[str, Status] | None = None,
     ) -> Request:
         """Run the aggregate's ``command`` (``core.domain.commands``) inside the compare-and-swap
         that records ``step`` of the operation: the events it returns are committed with it."""
@@ -274,6 +276,7 @@ class CommandBase:
             timeline=timeline,
             actor=actor,
             finish=finish,
+            observed=observed,
             tell=lambda _written, _request: said,
         )
 
@@ -301,10 +304,6 @@ def set_launch(op: OperationBase, kind: RunKind, launch: Launch) -> None:
 def set_fields(request: Request, **values: Any) -> None:
     for name, value in values.items():
         setattr(request, name, value)
-
-
-def set_pr(request: Request, pr: PullRequestRef) -> None:
-    request.pr = pr
 
 
 def repo_ref(request: Request) -> RepoRef:

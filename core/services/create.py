@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.domain.commands import transition
+from core.domain.commands import record_commit, record_pr_opened, transition
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
@@ -13,7 +13,7 @@ from core.domain.status import Status
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import dispatched_event, repo_ref, set_fields, set_pr
+from core.services.command_base import dispatched_event, repo_ref
 from core.services.commands import CreateRequest, actor_of, digest
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
@@ -186,12 +186,12 @@ class CreateCommands(Dispatching):
                 parent=steps.branch.head,
                 message=pr_text.commit_message(request, revision=1),
             )
-            request = self._ops.record(
+            request = self._command(
                 rid,
                 CreateOp,
                 key,
+                lambda r: record_commit(r, sha),
                 lambda op: op.steps.set(commit=sha),
-                change=lambda r: set_fields(r, commit_sha=sha),
                 timeline="Terraform committed",
                 actor=actor,
             )
@@ -214,20 +214,15 @@ class CreateCommands(Dispatching):
             )
             seen: dict[str, Status] = {}
             number = info.number
-            request = self._ops.record(
+            request = self._command(
                 rid,
                 CreateOp,
                 key,
+                lambda r: record_pr_opened(r, pr, actor=actor, source=source),
                 lambda op: op.steps.set(pr=number),
-                change=lambda r: set_pr(r, pr),
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,
-                events=[
-                    NewEvent(
-                        name="pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
-                    )
-                ],
             )
             if seen.get("before") is Status.PLANNING:
                 # The webhook recorded the open PR (request_created -> planning) before this write

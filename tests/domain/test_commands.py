@@ -9,14 +9,16 @@ from datetime import timedelta
 from core.domain.commands import (
     begin_destroy,
     record_approval,
+    record_commit,
     record_config_update,
     record_dispatch,
     record_merge,
+    record_pr_opened,
     record_removal_merged,
 )
 from core.domain.lifecycle import derive_status
 from core.domain.protection import ApprovalStanding
-from core.domain.request import Approval, CleanupPr, RunRef
+from core.domain.request import Approval, CleanupPr, PullRequestRef, RunRef
 from core.domain.status import Status
 from tests.domain.builders import T0, at_status, run
 
@@ -163,3 +165,12 @@ def test_the_removal_merged_marks_its_pr_only() -> None:
     other.cleanup_pr = CleanupPr(number=12, open=True, status="open")
     record_removal_merged(other, number=11, sha="m2", actor="U_ADMIN", source="slack")
     assert other.cleanup_pr is not None and other.cleanup_pr.open
+
+
+def test_create_records_its_commit_then_its_pr() -> None:
+    request = at_status("request_created")
+    assert record_commit(request, "c1") == [] and request.commit_sha == "c1"
+    opened = PullRequestRef(number=7, url="https://example.invalid/pr/7", open=True, head_sha="c1")
+    events = record_pr_opened(request, opened, actor="U_REQ", source="slack")
+    assert request.pr == opened and derive_status(request) is Status.PLANNING
+    assert [e.name for e in events] == ["pr_opened"] and events[0].data == {"number": 7, "url": opened.url}
