@@ -34,10 +34,6 @@ class Role(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @property
-    def with_article(self) -> str:
-        return ("an " if self.label[0] in "aeiou" else "a ") + self.label
-
 
 class Action(StrEnum):
     APPROVE = "approve"
