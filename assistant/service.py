@@ -35,6 +35,7 @@ from assistant.domain.rules import RuleExtractor
 from assistant.domain.session import DEFAULT_TTL, ConversationKey, IntakeSession
 from core.domain.errors import PermissionDenied, VersionConflict
 from core.domain.ids import new_request_id
+from core.domain.refusals import Denial
 from core.domain.request import Requester, SlackThread
 from core.ports.chat_log import ChatEntry, ChatLog
 from core.ports.clock import Clock, SystemClock
@@ -106,6 +107,7 @@ class IntakeService:
         new_request_id_fn: Callable[[], str] | None = None,
         chat_log_wait: float = DEFAULT_WAIT,
         queries: Any = None,  # core.services.queries.QueryService (get, list): "my requests", status
+        refusal_text: Callable[[Denial], str],  # bot.views.refusals.reason_text (core gives a code)
     ) -> None:
         self._objects = objects
         self._chat_log = chat_log
@@ -116,6 +118,7 @@ class IntakeService:
         self._projects = projects
         self._requests = requests
         self._queries = queries
+        self._refusal_text = refusal_text
         self._rules = RuleExtractor()
         if model is None or isinstance(model, RuleExtractor | FallbackChatModel):
             self.model: ChatModel = model or self._rules
@@ -348,11 +351,11 @@ class IntakeService:
         if ask is None:
             return None
         try:
-            reason: str | None = ask(user, prod=True)
+            reason: Denial | None = ask(user, prod=True)
         except Exception:  # the early check is a courtesy: create checks again
             log.exception("could not check prod eligibility of %s", user.id)
             return None
-        return reason
+        return None if reason is None else self._refusal_text(reason)
 
     def _team(self, key: ConversationKey) -> str | None:
         """The Slack workspace a conversation may see requests of (None outside Slack)."""
@@ -424,7 +427,7 @@ class IntakeService:
         try:
             files: Mapping[str, str] = self._requests.preview(self._command(session, config, user, key))
         except PermissionDenied as exc:
-            raise PreviewFailed(exc.reason) from exc
+            raise PreviewFailed(self._refusal_text(exc.reason)) from exc
         except Exception as exc:
             problems = _config_problems(exc)
             if problems is not None:
@@ -439,7 +442,8 @@ class IntakeService:
         try:
             request: Request = self._requests.create(self._command(session, config, user, key))
         except PermissionDenied as exc:
-            raise SubmitRefused(f"you are not allowed to create it ({exc.reason.rstrip('.')}).") from exc
+            said = self._refusal_text(exc.reason).rstrip(".")
+            raise SubmitRefused(f"you are not allowed to create it ({said}).") from exc
         except Exception as exc:
             problems = _config_problems(exc)
             if problems is not None:

@@ -18,6 +18,7 @@ from assistant.domain.chat_model import ChatModel
 from assistant.service import IntakeService
 from bot.deps import Deps
 from bot.settings import Settings, SettingsError
+from bot.views.refusals import reason_text
 from core.adapters.audit_log import ObjectAuditLog
 from core.adapters.chat_log import LocalChatLog, S3ChatLog
 from core.adapters.local_objects import LocalObjectStore
@@ -228,7 +229,16 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         attach(lambda fact: sync.apply_fact(fact, source="local-runner"))
     model = given["chat_model"] if "chat_model" in given else build_model(settings)
     intake = given.get("intake") or IntakeService(
-        objects, chat_log, registry, projects, requests, model, clock, source=source, queries=queries
+        objects,
+        chat_log,
+        registry,
+        projects,
+        requests,
+        model,
+        clock,
+        source=source,
+        queries=queries,
+        refusal_text=reason_text,
     )
     return Deps(
         settings=settings,

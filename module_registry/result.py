@@ -18,6 +18,14 @@ class FieldError(BaseModel):
     message: str
     allowed: str | None = None
 
+    @classmethod
+    def module_not_allowed(cls, module: str, allowed: list[str]) -> FieldError:
+        """The project's target does not allow ``module`` (its ``allowed_modules``): refused like
+        any other field, in the words of every validation refusal (this family's are here)."""
+        return cls(
+            field="module", message=f"module {module!r} is not allowed here", allowed=", ".join(allowed) or "none"
+        )
+
     def describe(self) -> str:
         text = f"{self.field}: {self.message}" if self.field else self.message
         if self.allowed:

@@ -22,6 +22,7 @@ from bot.console.presenter import Choice, Presenter, Rendered
 from bot.views.forms import schema_fields
 from bot.views.ids import FORM_ACTION, action_of
 from bot.views.intake import intake_message
+from bot.views.refusals import console_refusal, reason_text
 from core.domain.errors import PermissionDenied, RequestNotFound, TfPilotError
 from core.domain.ids import is_request_id
 from core.domain.index import ListFilter
@@ -231,8 +232,9 @@ class ConsoleSession:
         try:
             request = method(self.request_id, self.acting.actor(), source=SOURCE)
         except PermissionDenied as exc:
-            self.write(f"⛔ {self.acting.name}: {action.value} refused: {exc.reason}")
-            return Outcome("refused", exc.reason, choice=choice)
+            said = reason_text(exc.reason)
+            self.write(console_refusal(self.acting.name, action.value, exc.reason))
+            return Outcome("refused", said, choice=choice)
         except (TfPilotError, CodeHostError) as exc:
             self.write(f"✖ {action.value} failed: {exc}")
             return Outcome("error", str(exc), choice=choice)
@@ -272,8 +274,8 @@ class ConsoleSession:
         try:
             updated = self.deps.requests.update_config(request.id, config, self.acting.actor(), source=SOURCE)
         except PermissionDenied as exc:
-            self.write(f"⛔ {self.acting.name}: update refused: {exc.reason}")
-            return Outcome("refused", exc.reason, choice=choice)
+            self.write(console_refusal(self.acting.name, "update", exc.reason))
+            return Outcome("refused", reason_text(exc.reason), choice=choice)
         except ConfigRejected as exc:
             lines = [f"  • {e.describe()}" for e in exc.errors]
             self.write("The new settings were rejected:\n" + "\n".join(lines))

@@ -50,8 +50,10 @@ from bot.views.ids import (
 from bot.views.intake import answered_message, thread_of_block
 from bot.views.limits import clip, escape
 from bot.views.modals import IntakeFormMeta, RequestMeta, destroy_modal, edit_modal, intake_form_modal
+from bot.views.refusals import VERBS, refused_reply
 from core.domain.errors import PermissionDenied, RequestArchived, RequestNotFound, TfPilotError
 from core.domain.policy import Action, Actor
+from core.domain.refusals import Denial
 from core.ports.code_host import CodeHostError
 
 if TYPE_CHECKING:
@@ -61,20 +63,6 @@ if TYPE_CHECKING:
     from core.domain.request import Request
 
 log = logging.getLogger(__name__)
-
-_VERBS = {
-    Action.APPROVE: "approve",
-    Action.MERGE: "merge",
-    Action.APPLY: "apply",
-    Action.DESTROY: "destroy",
-    Action.REPLAN: "re-plan",
-    Action.UPDATE: "edit",
-    Action.PREPARE_DESTROY: "prepare the destroy of",
-}
-
-
-def refusal_text(action: Action, reason: str) -> str:
-    return f":no_entry: You cannot {_VERBS[action]} this request: {escape(clip(reason, 500))}."
 
 
 def _first(body: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +112,10 @@ class ClickHandlers:
 
     # --- request card ------------------------------------------------------------------------
 
-    def refuse(self, client: Any, where: tuple[str | None, str | None], user: str, action: Action, reason: str) -> None:
-        ephemeral(client, channel=where[0], user=user, text=refusal_text(action, reason), thread_ts=where[1])
+    def refuse(
+        self, client: Any, where: tuple[str | None, str | None], user: str, action: Action, reason: Denial
+    ) -> None:
+        ephemeral(client, channel=where[0], user=user, text=refused_reply(action, reason), thread_ts=where[1])
 
     def open_edit(
         self, client: Any, body: dict[str, Any], request: Request, where: tuple[str | None, str | None]
@@ -200,7 +190,7 @@ class ClickHandlers:
                 client,
                 channel=where[0],
                 user=user,
-                text=f":warning: {_VERBS[action].capitalize()} failed: {escape(clip(str(failed), 500))}",
+                text=f":warning: {VERBS[action].capitalize()} failed: {escape(clip(str(failed), 500))}",
                 thread_ts=where[1],
             )
         except Exception as exc:
@@ -209,7 +199,7 @@ class ClickHandlers:
                 client,
                 channel=where[0],
                 user=user,
-                text=f":warning: {_VERBS[action].capitalize()} failed ({type(exc).__name__}). Try again shortly.",
+                text=f":warning: {VERBS[action].capitalize()} failed ({type(exc).__name__}). Try again shortly.",
                 thread_ts=where[1],
             )
 

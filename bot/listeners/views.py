@@ -14,7 +14,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from assistant.domain.session import ConversationKey
-from bot.listeners.actions import refusal_text
 from bot.listeners.common import (
     OTHER_TEAM_TEXT,
     Kit,
@@ -29,6 +28,7 @@ from bot.views.forms import FormField, errors_by_block, parse_submission, schema
 from bot.views.ids import DESTROY_CONFIRM_BLOCK, DESTROY_CONFIRM_CALLBACK, EDIT_FORM_CALLBACK, INTAKE_FORM_CALLBACK
 from bot.views.limits import clip, escape, join_lines
 from bot.views.modals import IntakeFormMeta, RequestMeta, typed_confirmation
+from bot.views.refusals import refused_reply
 from core.domain.errors import PermissionDenied, RequestArchived, RequestNotFound, TfPilotError
 from core.domain.policy import Action
 from module_registry.errors import ConfigRejected
@@ -144,7 +144,7 @@ class ModalHandlers:
             actor = self.k.identity.actor(client, team_of(body), user)
             self.k.deps.requests.update_config(request.id, values, actor, source="slack")
         except PermissionDenied as denied:
-            self.tell(client, meta, user, refusal_text(Action.UPDATE, denied.reason))
+            self.tell(client, meta, user, refused_reply(Action.UPDATE, denied.reason))
         except ConfigRejected as rejected:
             lines = [f"• {escape(clip(e.describe(), 300))}" for e in rejected.errors]
             self.tell(client, meta, user, join_lines(["The new settings were rejected:", *lines], 2900))
@@ -181,7 +181,7 @@ class ModalHandlers:
             token = self.k.github_token(team_of(body), actor.id)
             self.k.deps.requests.destroy(meta.request_id, actor, source="slack", user_token=token)
         except PermissionDenied as denied:
-            self.tell(client, meta, user, refusal_text(Action.DESTROY, denied.reason))
+            self.tell(client, meta, user, refused_reply(Action.DESTROY, denied.reason))
         except TfPilotError as failed:
             self.tell(client, meta, user, f":warning: Destroy failed: {escape(clip(str(failed), 500))}")
         except Exception as exc:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.local_cloud import Cloud, CloudUnavailable
+from core.adapters.preflight_text import preflight_message, refusal_words
 from core.adapters.terraform_cli import TerraformCli, TfResult, provider_problem
-from core.domain.destroy import data_probes, preflight_message
+from core.domain.destroy import data_probes
 from core.domain.destroy import preflight as preflight_check
 from core.domain.run_report import Diagnostic
 
@@ -292,7 +293,7 @@ class RealTerraform:
             return True
         run.ok = False
         message = preflight_message(refusals)
-        run.diagnostics.append(Diagnostic(summary=message, detail="\n".join(r.words() for r in refusals)))
+        run.diagnostics.append(Diagnostic(summary=message, detail="\n".join(refusal_words(r) for r in refusals)))
         run.lines.append(f"preflight: {message}")
         return False
 

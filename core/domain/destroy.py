@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from core.domain.lifecycle import run_failed, run_succeeded
 from core.domain.operation import DestroyOp, OperationBase
+from core.domain.refusals import Denial, denial
 from core.domain.request import Request
 from module_registry.definition import DestroyGuard
 
@@ -152,12 +153,6 @@ class HeldGuard(BaseModel):
     data: str | None = None
     message: str
 
-    def words(self) -> str:
-        change = f"`{self.field}` {_json(self.value)} → {_json(self.safe)}"
-        if self.blocks:
-            return f"{change}: {self.message}"
-        return f"{change} if it still holds {self.data}: {self.message}"
-
 
 def held_guards(
     guards: Sequence[DestroyGuard], config: Mapping[str, Any], defaults: Mapping[str, Any]
@@ -189,22 +184,10 @@ def lifted_config(config: Mapping[str, Any], held: Sequence[HeldGuard]) -> dict[
     return out
 
 
-def guard_refusal(held: Sequence[HeldGuard]) -> str | None:
-    """Why a destroy is refused now (a guard that always blocks holds), naming what to prepare."""
-    blocking = [g for g in held if g.blocks]
-    if not blocking:
-        return None
-    changes = "; ".join(g.words() for g in blocking)
-    return (
-        f"AWS would refuse this destroy: {changes}. Prepare destroy first (a reviewed change that lifts "
-        "exactly these protections); Destroy is offered once it is applied"
-    )
-
-
-def _json(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "unset" if value is None else str(value)
+def guard_denial(held: Sequence[HeldGuard]) -> Denial | None:
+    """Why a destroy is refused now (a guard that always blocks holds): the guards to prepare."""
+    blocking = [g.model_dump(mode="json") for g in held if g.blocks]
+    return denial("guards_hold", guards=blocking) if blocking else None
 
 
 # -- the destroy run's preflight ----------------------------------------------------------
@@ -213,61 +196,45 @@ def _json(value: Any) -> str:
 # deletes, the attribute (as Terraform last read it, ``change.before``) that makes AWS refuse.
 # ``flag``: refused while the attribute is true. ``data``: refused while the attribute is false
 # and the resource holds data, which the caller probes (boto3 locally, the AWS CLI in Actions).
+# The refusals are typed; the runner that reports them writes their words
+# (``core.adapters.preflight_text`` for the local runner, the CI helper in Actions).
 
 
 class Protection(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     attribute: str
-    kind: str  # "flag" | "data"
+    kind: Literal["flag", "data"]
     data: str | None = None  # what the resource holds: "objects" | "images"
     name_attribute: str | None = None  # the attribute naming it for the probe
-    fix: str
 
 
 PROTECTIONS: dict[str, Protection] = {
-    "aws_s3_bucket": Protection(
-        attribute="force_destroy",
-        kind="data",
-        data="objects",
-        name_attribute="bucket",
-        fix="set force_destroy (Prepare destroy), or empty the bucket (every object version)",
-    ),
-    "aws_ecr_repository": Protection(
-        attribute="force_delete",
-        kind="data",
-        data="images",
-        name_attribute="name",
-        fix="set force_delete (Prepare destroy), or delete the repository's images",
-    ),
-    "aws_dynamodb_table": Protection(
-        attribute="deletion_protection_enabled", kind="flag", fix="turn deletion protection off (Prepare destroy)"
-    ),
-    "aws_db_instance": Protection(
-        attribute="deletion_protection", kind="flag", fix="turn deletion protection off (Prepare destroy)"
-    ),
-    "aws_instance": Protection(
-        attribute="disable_api_termination", kind="flag", fix="turn termination protection off (Prepare destroy)"
-    ),
+    "aws_s3_bucket": Protection(attribute="force_destroy", kind="data", data="objects", name_attribute="bucket"),
+    "aws_ecr_repository": Protection(attribute="force_delete", kind="data", data="images", name_attribute="name"),
+    "aws_dynamodb_table": Protection(attribute="deletion_protection_enabled", kind="flag"),
+    "aws_db_instance": Protection(attribute="deletion_protection", kind="flag"),
+    "aws_instance": Protection(attribute="disable_api_termination", kind="flag"),
 }
 
 
 class Refusal(BaseModel):
-    """One resource AWS would refuse to delete, and what to prepare."""
+    """One resource AWS would refuse to delete: ``kind`` ``flag``, its ``attribute`` is on;
+    ``data``, it holds ``data`` and its ``attribute`` is off."""
 
     model_config = ConfigDict(frozen=True)
 
     address: str
-    reason: str
-
-    def words(self) -> str:
-        return f"{self.address}: {self.reason}"
+    resource_type: str
+    attribute: str
+    kind: Literal["flag", "data"]
+    data: str | None = None
 
 
 def data_probes(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(data, name)`` pairs the caller must probe (does the bucket hold objects?)."""
     out: list[tuple[str, str]] = []
-    for _address, rule, before in _deleted(plan):
+    for _address, _type, rule, before in _deleted(plan):
         if rule.kind == "data" and not before.get(rule.attribute) and rule.name_attribute and rule.data:
             name = before.get(rule.name_attribute)
             if isinstance(name, str) and name:
@@ -280,29 +247,25 @@ def preflight(plan: Mapping[str, Any], holding: Sequence[tuple[str, str]]) -> li
     probes that found data (from ``data_probes``). Empty: the destroy may go on."""
     held = {(d, n) for d, n in holding}
     refusals: list[Refusal] = []
-    for address, rule, before in _deleted(plan):
+    for address, rtype, rule, before in _deleted(plan):
         value = before.get(rule.attribute)
-        if rule.kind == "flag" and value is True:
-            refusals.append(Refusal(address=address, reason=f"{rule.attribute} is on: {rule.fix}"))
-        elif rule.kind == "data" and not value and (rule.data, before.get(rule.name_attribute or "")) in held:
+        flagged = rule.kind == "flag" and value is True
+        holding_data = rule.kind == "data" and not value and (rule.data, before.get(rule.name_attribute or "")) in held
+        if flagged or holding_data:
             refusals.append(
-                Refusal(address=address, reason=f"it holds {rule.data} and {rule.attribute} is off: {rule.fix}")
+                Refusal(address=address, resource_type=rtype, attribute=rule.attribute, kind=rule.kind, data=rule.data)
             )
     return refusals
 
 
-def preflight_message(refusals: Sequence[Refusal]) -> str:
-    listed = "; ".join(r.words() for r in refusals)
-    return f"destroy refused before deleting anything: AWS would refuse {listed}"
-
-
-def _deleted(plan: Mapping[str, Any]) -> list[tuple[str, Protection, Mapping[str, Any]]]:
-    out: list[tuple[str, Protection, Mapping[str, Any]]] = []
+def _deleted(plan: Mapping[str, Any]) -> list[tuple[str, str, Protection, Mapping[str, Any]]]:
+    out: list[tuple[str, str, Protection, Mapping[str, Any]]] = []
     for rc in plan.get("resource_changes", []) or []:
-        rule = PROTECTIONS.get(str(rc.get("type")))
+        rtype = str(rc.get("type"))
+        rule = PROTECTIONS.get(rtype)
         change = rc.get("change") or {}
         if rule is None or "delete" not in (change.get("actions") or []) or rc.get("mode") == "data":
             continue
         before = change.get("before")
-        out.append((str(rc.get("address")), rule, before if isinstance(before, Mapping) else {}))
+        out.append((str(rc.get("address")), rtype, rule, before if isinstance(before, Mapping) else {}))
     return out

@@ -1,4 +1,5 @@
-"""Domain errors. Each carries a message fit to show a user."""
+"""Domain errors. Each carries a message fit to show a user, except ``PermissionDenied``, whose
+typed reason (``core.domain.refusals.Denial``) the views render."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+
+    from core.domain.refusals import Denial
 
 
 class TfPilotError(Exception):
@@ -78,9 +81,10 @@ class InvalidDocument(TfPilotError):
 
 
 class PermissionDenied(TfPilotError):
-    """An actor may not do an action; ``reason`` is shown to them and logged."""
+    """An actor may not do an action; ``reason`` (a code and its data) is recorded, and rendered
+    for them by ``bot.views.refusals``."""
 
-    def __init__(self, action: str, reason: str) -> None:
+    def __init__(self, action: str, reason: Denial) -> None:
         super().__init__(f"{action} not allowed: {reason}")
         self.action = action
         self.reason = reason

@@ -4,8 +4,9 @@ It has two parts. ``state_allows(action, request)`` is the part that depends on 
 alone (status, PR, runs, drift, operations under way): the shared Slack card shows a button
 exactly when it says yes. ``check`` adds the actor's side (role, prod allowlists,
 self-approval) and is what the services ask before every action (``core.services.gate``), so a
-button is a hint, never a permission. Every refusal carries a reason written for the person
-refused.
+button is a hint, never a permission. Every refusal carries a typed reason
+(``core.domain.refusals.Denial``: a code and its data); the sentence the person refused reads is
+the views' (``bot.views.refusals``).
 It also says when drift reopens an applied request (``drift_open``, ``drift_plan``): Re-plan
 plans the base branch, and Apply follows once that plan succeeded.
 """
@@ -16,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from core.domain.destroy import guard_refusal, held_guards, waits_for_review
+from core.domain.destroy import guard_denial, held_guards, waits_for_review
 from core.domain.lifecycle import derive_status, run_failed, run_in_flight, run_succeeded
+from core.domain.refusals import Denial, denial
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
 
@@ -31,10 +33,6 @@ class Role(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
-
-    @property
-    def with_article(self) -> str:
-        return ("an " if self.label[0] in "aeiou" else "a ") + self.label
 
 
 class Action(StrEnum):
@@ -118,14 +116,14 @@ class Policy:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str | None = None  # why not, in words for the person refused
+    reason: Denial | None = None  # why not (rendered for the person refused by bot.views.refusals)
 
     @classmethod
     def yes(cls) -> Decision:
         return cls(True, None)
 
     @classmethod
-    def no(cls, reason: str) -> Decision:
+    def no(cls, reason: Denial) -> Decision:
         return cls(False, reason)
 
 
@@ -176,104 +174,101 @@ def plans_on_base(request: Request) -> bool:
     return request.pr is not None and request.pr.merged
 
 
-def _drift_replan_check(request: Request) -> str | None:
+def _drift_replan_check(request: Request) -> Denial | None:
     """Why a merged request may not be re-planned now (only drift on an applied request allows it)."""
     if not run_succeeded(request.apply_run) or not drift_open(request):
-        return "the pull request is merged; re-plan is offered again only when drift is detected after apply"
+        return denial("merged_replan_drift_only")
     if _pending(request, "destroy"):
-        return "a destroy is under way"
+        return denial("destroy_under_way")
     if run_failed(request.destroy_run):
-        return "a destroy of this request failed; retry the destroy instead"
+        return denial("destroy_failed")
     if run_in_flight(request.plan_run):
-        return "a plan is already running"
+        return denial("plan_running")
     return None
 
 
-def _no_open_pr(request: Request) -> str:
+def _no_open_pr(request: Request) -> Denial:
     if request.pr is None or request.pr.number is None:
-        return "the request has no pull request yet"
-    return f"pull request #{request.pr.number} was closed without merging; re-open it first"
+        return denial("no_pr")
+    return denial("pr_closed", number=request.pr.number)
 
 
-def _state_check(action: Action, request: Request, status: Status) -> str | None:
+def _state_check(action: Action, request: Request, status: Status) -> Denial | None:
     """Why the request's state forbids the action now, or None when the state allows it."""
     pr = request.pr
     pr_open = pr is not None and pr.open and not pr.merged
     if status in (Status.DESTROYING, Status.DESTROYED):
-        return f"the request is {status.value}"
+        return denial("request_closed", status=status.value)
     if action is Action.APPROVE:
         uncounted = status is Status.APPROVED and request.approval is not None and request.approval.satisfies is False
         if status is Status.APPROVED and not uncounted:
-            return "it is already approved for the current commit"
+            return denial("already_approved")
         if status is not Status.PLAN_READY and not uncounted:
-            return f"approval needs a successful plan of the current commit (status is {status.value})"
+            return denial("approval_needs_plan", status=status.value)
         return None if pr_open else _no_open_pr(request)
     if action is Action.MERGE:
         if status is not Status.APPROVED:
-            return f"merging needs an approved request (status is {status.value})"
+            return denial("merge_needs_approval", status=status.value)
         return None if pr_open else _no_open_pr(request)
     if action is Action.APPLY:
         if pr is None or not pr.merged:
-            return "apply runs only after the pull request is merged"
+            return denial("apply_needs_merge")
         if run_failed(request.destroy_run):
-            return "a destroy of this request failed; retry the destroy instead"
+            return denial("destroy_failed")
         if run_in_flight(request.apply_run):
-            return "an apply is already running"
+            return denial("apply_running")
         if status is Status.APPLIED:
             if not drift_open(request):
-                return "it is already applied"
+                return denial("already_applied")
             planned = drift_plan(request)
             if planned is None:
-                return "drift was detected: re-plan it first, then apply the new plan"
+                return denial("drift_replan_first")
             if not run_succeeded(planned):
-                return "wait for the drift plan to succeed"
+                return denial("drift_plan_wait")
             return None
         if status is Status.FAILED and not run_failed(request.apply_run):
-            return "the request failed before apply; re-plan it first"
+            return denial("failed_before_apply")
         return None
     if action is Action.DESTROY:
         waiting = [op for op in request.operations if op.kind == "destroy" and op.completed_at is None]
         if waiting and all(waits_for_review(request, op) for op in waiting):
             return None  # the click continues it (a linked admin's click reviews the removal PR)
         if _pending(request, "destroy"):
-            return "a destroy is already under way (its removal pull request comes first)"
+            return denial("removal_under_way")
         if request.prepared_destroy is not None and request.apply_run is None:
-            return "the prepare-destroy change must be merged and applied first"
+            return denial("prepare_first")
         if not waiting:
-            refusal = guard_refusal(held_guards(request.destroy_guards, request.config, {}))
+            refusal = guard_denial(held_guards(request.destroy_guards, request.config, {}))
             if refusal is not None:
                 return refusal
         if request.apply_run is None:
-            return "nothing was applied, so there is nothing to destroy"
+            return denial("nothing_applied")
         if run_in_flight(request.apply_run):
-            return "wait for the running apply to finish"
+            return denial("apply_wait")
         return None
     if action is Action.PREPARE_DESTROY:
         # After a destroy the run refused (a guard: protection on, data held), the request is
         # failed with its resources intact: preparing is the way on from there too.
         destroy_failed = status is Status.FAILED and run_failed(request.destroy_run)
         if (status is not Status.APPLIED and not destroy_failed) or _pending(request, "destroy"):
-            return (
-                "preparing a destroy needs an applied request (or one whose destroy failed) with no destroy under "
-                f"way (status is {status.value})"
-            )
+            return denial("prepare_needs_applied", status=status.value)
         if _pending(request, "prepare_destroy"):
-            return "a prepare-destroy change is already under way"
+            return denial("prepare_under_way")
         if not held_guards(request.destroy_guards, request.config, {}):
-            return "no destroy guard holds for this request's configuration: Destroy needs no preparation"
+            return denial("no_guard_holds")
         return None
     if action is Action.REPLAN and plans_on_base(request):
         return _drift_replan_check(request)
     if action in (Action.REPLAN, Action.UPDATE):
         if not pr_open:
-            return "the pull request is no longer open"
+            return denial("pr_not_open")
         if run_in_flight(request.plan_run):
-            return "a plan is already running"
+            return denial("plan_running")
         return None
     return None  # pragma: no cover - every action is handled above
 
 
-def state_reason(action: Action, request: Request) -> str | None:
+def state_reason(action: Action, request: Request) -> Denial | None:
     """Why the request's state forbids ``action`` now, whoever asks; None when it allows it."""
     return _state_check(action, request, derive_status(request))
 
@@ -293,16 +288,16 @@ def check(action: Action, request: Request, actor: Actor, policy: Policy) -> Dec
     role = policy.role_of(actor)
     needed = _NEEDS[action]
     if role < needed:
-        return Decision.no(f"{action.value} needs the {needed.label} role; you are {role.with_article}")
+        return Decision.no(denial("needs_role", action=action.value, needed=needed.label, role=role.label))
     if action is Action.APPROVE and _is_requester(request, actor):
-        return Decision.no("you cannot approve your own request")
+        return Decision.no(denial("own_request"))
     if action in (Action.REPLAN, Action.UPDATE) and role < Role.APPROVER and not _is_requester(request, actor):
-        return Decision.no(f"only the requester or an approver can {action.value} this request")
+        return Decision.no(denial("requester_or_approver", action=action.value))
     if request.is_prod:
         if action in (Action.DESTROY, Action.PREPARE_DESTROY) and not policy.may_destroy_prod(actor):
-            return Decision.no("destroying in prod needs the prod destroy allowlist")
+            return Decision.no(denial("prod_destroy_allowlist"))
         if not policy.may_act_in_prod(actor):
-            return Decision.no(f"{action.value} in prod needs the prod allowlist")
+            return Decision.no(denial("prod_allowlist", action=action.value))
     reason = state_reason(action, request)
     if reason is not None:
         return Decision.no(reason)
@@ -318,7 +313,7 @@ def check_create(environment_is_prod: bool, actor: Actor, policy: Policy) -> Dec
     """May ``actor`` open a new request (which dispatches a plan) in this environment?"""
     role = policy.role_of(actor)
     if role < Role.DEVELOPER:
-        return Decision.no(f"creating requests needs the developer role; you are {role.with_article}")
+        return Decision.no(denial("create_needs_role", needed=Role.DEVELOPER.label, role=role.label))
     if environment_is_prod and not policy.may_act_in_prod(actor):
-        return Decision.no("requests in prod need the prod allowlist")
+        return Decision.no(denial("create_prod_allowlist"))
     return Decision.yes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.domain.commands import transition
 from core.domain.events import NewEvent
 from core.domain.ids import request_branch
 from core.domain.lifecycle import derive_status
@@ -12,7 +13,7 @@ from core.domain.policy import Action, Actor, plans_on_base
 from core.domain.request import Request
 from core.domain.status import Status
 from core.ports.notifier import Transition
-from core.services.command_base import dispatched_event, transition
+from core.services.command_base import dispatched_event
 from core.services.dispatching import Dispatching
 from core.services.operations import Mark
 

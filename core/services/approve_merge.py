@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.domain.commands import record_approval, record_merge, transition
 from core.domain.events import NewEvent
 from core.domain.operation import ApproveOp, ApproveSteps, MergeOp, MergeSteps, ReviewStep, Steps
 from core.domain.policy import Action, Actor
-from core.domain.request import Approval, PullRequestRef, Request
-from core.domain.status import Status
+from core.domain.request import Request
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
-from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.approval_check import standing_of
-from core.services.command_base import CommandBase, repo_ref, transition
+from core.services.command_base import CommandBase, repo_ref
 from core.services.operations import operation_of
 
 
@@ -90,50 +89,24 @@ class ApproveMergeCommands(CommandBase):
         base = request.target_base or "main"
         standing = standing_of(self._code_host, repo, base, number, sha, via_review=approval_source == "github")
         now = self._clock.now()
-
-        def change(r: Request) -> None:
-            current = r.approval
-            same = current is not None and current.approved and current.approved_sha == sha
-            approvers = list(current.approvers) if same and current is not None else []
-            if who not in approvers:
-                approvers.append(who)
-            satisfies = standing.satisfies
-            if same and current is not None and current.satisfies:
-                satisfies = True  # an earlier approval of this commit already satisfies it
-            r.approval = Approval(
-                approved=True,
-                approvers=approvers,
-                approved_sha=sha,
-                approved_at=now,
-                source=approval_source,
-                satisfies=satisfies,
-            )
-
-        def tell(written: Status, r: Request) -> list[Transition | None]:
-            told = transition(r, "approved", written, actor.id, moved_only=True, approval=standing)
-            if told is None and standing.satisfies is False:
-                # The status did not move (another approval, or a webhook, got there first), but
-                # this approver must still learn that their approval will not let the PR merge.
-                return [transition(r, "approval_not_counted", None, actor.id, approval=standing)]
-            return [told]
-
-        approved = NewEvent(
-            name="approved",
-            actor=actor.id,
-            source=source,
-            data={"sha": sha, "approver": who, "via": approval_source, "satisfies": standing.satisfies},
-        )
-        return self._ops.record(
+        return self._command(
             rid,
             ApproveOp,
             key,
+            lambda r: record_approval(
+                r,
+                sha=sha,
+                approver=who,
+                via=approval_source,
+                standing=standing,
+                actor=actor.id,
+                source=source,
+                now=now,
+            ),
             lambda op: op.steps.set(standing=standing, review=reviewed, comment=commented),
-            change=change,
             finish=True,
             timeline=f"Approved by {who_name}",
             actor=actor.id,
-            events=[approved],
-            tell=tell,
         )
 
     def _find_review(self, repo: RepoRef, number: int, sha: str, actor: Actor) -> Any:
@@ -199,23 +172,13 @@ class ApproveMergeCommands(CommandBase):
             self._bus.record(rid, refused, version=request.version, key=sha, request=request)
             raise CodeHostError(f"GitHub did not merge PR #{number}: {result.message or 'no reason given'}")
         now = self._clock.now()
-
-        def change(r: Request) -> None:
-            pr = r.pr or PullRequestRef(number=number)
-            r.pr = pr.model_copy(
-                update={"merged": True, "open": False, "merged_sha": result.sha, "merged_at": now, "closed_at": now}
-            )
-            r.merged_sha = result.sha
-
-        return self._ops.record(
+        return self._command(
             rid,
             MergeOp,
             key,
+            lambda r: record_merge(r, number=number, sha=result.sha, actor=actor.id, source=source, now=now),
             lambda op: op.steps.set(merged=result.sha),
-            change=change,
             finish=True,
             timeline="Merged",
             actor=actor.id,
-            events=[NewEvent(name="merged", actor=actor.id, source=source, data={"number": number, "sha": result.sha})],
-            tell=lambda written, r: [transition(r, "merged", written, actor.id, moved_only=True)],
         )

@@ -14,16 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.domain.events import NewEvent
-from core.domain.lifecycle import derive_status
-from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, PrepareDestroyOp, Steps, UpdateOp
+from core.domain.operation import CreateOp, DestroyOp, Launch, OperationBase, OpT, PrepareDestroyOp, Steps, UpdateOp
 from core.domain.policy import Action, Actor, Policy
-from core.domain.request import PullRequestRef, Request, RunRef
+from core.domain.refusals import Denial
+from core.domain.request import Request, RunRef
 from core.domain.status import Status
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
 from core.ports.code_host import CodeHost, CodeHostError, RepoRef
-from core.ports.notifier import Notifier, Transition
+from core.ports.notifier import Notifier
 from core.ports.request_store import RequestStore
 from core.services.gate import NOT_ALLOWED, Gate
 from core.services.messagebus import MessageBus
@@ -188,15 +188,7 @@ class CommandBase:
     ) -> dict[str, Any]:
         allowed = target.allowed_modules
         if allowed is not None and module not in allowed:
-            raise ConfigRejected(
-                [
-                    FieldError(
-                        field="module",
-                        message=f"module {module!r} is not allowed here",
-                        allowed=", ".join(allowed) or "none",
-                    )
-                ]
-            )
+            raise ConfigRejected([FieldError.module_not_allowed(module, list(allowed))])
         # With the project, the registry also checks the full resource name's length.
         result = self._registry.validate(module, config, environment, prod=bool(target.prod), project=project)
         if not result.ok:
@@ -250,7 +242,7 @@ class CommandBase:
         init: Callable[[Request], Steps] | None = None,
         launch: Mark | None = None,
     ) -> Begun:
-        def refuse(request: Request) -> str | None:
+        def refuse(request: Request) -> Denial | None:
             decision = self._gate.decide(action, request, actor)
             return None if decision.allowed else decision.reason or NOT_ALLOWED
 
@@ -259,6 +251,42 @@ class CommandBase:
             reason = begun.reason or NOT_ALLOWED
             self._gate.refuse(request_id, action.value, actor, reason, source, version=begun.request.version)
         return begun
+
+    def _command(
+        self,
+        request_id: str,
+        op_type: type[OpT],
+        key: str,
+        command: Callable[[Request], list[NewEvent]],
+        step: Callable[[OpT], None] | None = None,
+        *,
+        timeline: str | None = None,
+        actor: str | None = None,
+        finish: bool = False,
+        observed: dict[str, Status] | None = None,
+        launch: Mark | None = None,
+    ) -> Request:
+        """Run the aggregate's ``command`` (``core.domain.commands``) inside the compare-and-swap
+        that records ``step`` of the operation: the events it returns are committed with it
+        (``launch``: a dispatch marker riding on the same write, see ``Operations.record``)."""
+        said: list[NewEvent] = []
+
+        def change(request: Request) -> None:
+            said[:] = command(request)
+
+        return self._ops.record(
+            request_id,
+            op_type,
+            key,
+            step,
+            change=change,
+            timeline=timeline,
+            actor=actor,
+            finish=finish,
+            observed=observed,
+            launch=launch,
+            tell=lambda _written, _request: said,
+        )
 
     def _guard(self, begun: Begun, kind: str, work: Callable[[], Request]) -> Request:
         try:
@@ -286,10 +314,6 @@ def set_fields(request: Request, **values: Any) -> None:
         setattr(request, name, value)
 
 
-def set_pr(request: Request, pr: PullRequestRef) -> None:
-    request.pr = pr
-
-
 def repo_ref(request: Request) -> RepoRef:
     if not request.target_owner or not request.target_repo:
         raise CodeHostError(f"{request.id} has no target repository recorded")
@@ -300,34 +324,6 @@ def requester_of(request: Request) -> str:
     if request.requester is None:
         return "unknown"
     return request.requester.email or request.requester.id
-
-
-def transition(
-    request: Request,
-    event: str,
-    before: Status | None,
-    actor: str | None,
-    *,
-    run: RunRef | None = None,
-    moved_only: bool = False,
-    **detail: Any,
-) -> Transition | None:
-    """What to tell people of ``event`` on the changed ``request``; None when nothing: with
-    ``moved_only``, only when this write moved the status (a webhook folded first, GitHub
-    reporting the merge or the run before our call returned, has announced the move already,
-    and saying it twice would post two thread replies). ``detail`` fills the transition's
-    optional fields (approval, blocked...)."""
-    after = derive_status(request)
-    if moved_only and before is not None and before is after:
-        return None
-    return Transition(
-        event=event,
-        previous_status=before.value if before else None,
-        status=after.value,
-        actor=actor,
-        run_url=run.url if run else None,
-        **detail,
-    )
 
 
 def dispatched_event(name: str, actor: str | None, source: str, run: RunRef | None) -> NewEvent:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from core.domain.commands import record_commit, record_pr_opened, transition
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
 from core.domain.operation import BranchStep, CreateOp, CreateSteps, OperationBase
+from core.domain.refusals import Denial
 from core.domain.request import PullRequestRef, Request, Requester, TimelineStep
 from core.domain.status import Status
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
-from core.services.command_base import dispatched_event, repo_ref, set_fields, set_pr, transition
+from core.services.command_base import dispatched_event, repo_ref
 from core.services.commands import CreateRequest, actor_of, digest
 from core.services.destroy import DestroyFlow
 from core.services.dispatching import Dispatching
@@ -35,7 +37,7 @@ class CreateCommands(Dispatching):
             bool(target.prod),
         )
 
-    def create_refusal(self, requester: Requester, *, prod: bool) -> str | None:
+    def create_refusal(self, requester: Requester, *, prod: bool) -> Denial | None:
         """Why ``requester`` may not open a request (in prod when ``prod``), or None when they may:
         the check ``create`` makes, asked before the request is collected (nothing recorded)."""
         decision = self._gate.decide_create(prod, actor_of(requester))
@@ -213,27 +215,22 @@ class CreateCommands(Dispatching):
                 if committed is not None:
                     op.steps.set(commit=committed)
 
-            def change(r: Request) -> None:
+            def command(r: Request) -> list[NewEvent]:
                 if committed is not None:
-                    set_fields(r, commit_sha=committed)
+                    record_commit(r, committed)
                     r.timeline.append(TimelineStep(step="Terraform committed", at=self._clock.now(), actor=actor))
-                set_pr(r, pr)
+                return record_pr_opened(r, pr, actor=actor, source=source)
 
-            request = self._ops.record(
+            request = self._command(
                 rid,
                 CreateOp,
                 key,
+                command,
                 opened,
-                change=change,
                 timeline="Pull request opened",
                 actor=actor,
                 observed=seen,
                 launch=Mark("plan"),  # the plan's dispatch marker rides on this write
-                events=[
-                    NewEvent(
-                        name="pr_opened", actor=actor, source=source, data={"number": info.number, "url": info.url}
-                    )
-                ],
             )
             if seen.get("before") is Status.PLANNING:
                 # The webhook recorded the open PR (request_created -> planning) before this write

@@ -20,12 +20,16 @@ The order is what keeps code and state in agreement at every step (docs/lifecycl
 A failed destroy run ends the attempt (``failed`` step); the removal PR stays open and the next
 Destroy click reuses it (same branch, same PR) and runs the destroy again. Each step's result
 is recorded before the next starts (``Operations``), so a crash resumes, never repeats.
+
+Steps 1-3 (and the loop that walks them) are here; 4, 5 and the end of a failed attempt are
+``core.services.destroy_run.DestroyRun``'s, which ``DestroyFlow`` extends.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.domain.commands import begin_destroy
 from core.domain.destroy import (
     REMOVAL_PREFIX,
     HeldGuard,
@@ -35,37 +39,32 @@ from core.domain.destroy import (
     removal_outdated,
     removal_stage,
 )
-from core.domain.events import NewEvent, Reason
+from core.domain.events import NewEvent
 from core.domain.lifecycle import derive_status
 from core.domain.operation import (
     BranchStep,
-    CleanupBlocked,
-    DestroyFailed,
     DestroyOp,
     RemovalPr,
     ReviewWanted,
 )
 from core.domain.request import CleanupPr, Request
 from core.domain.status import Status
-from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
+from core.ports.code_host import CodeHostError, MergeBlocked
 from core.ports.notifier import Transition
 from core.services import pr_text
 from core.services.approval_check import standing_of
-from core.services.command_base import destroy_dispatched, transition
+from core.services.command_base import repo_ref
 from core.services.destroy_prepare import prepare_destroy
-from core.services.operations import Mark, Paused, Tell, operation_of
+from core.services.destroy_run import DestroyRun, removal_pr
+from core.services.operations import Mark, Paused, operation_of
 from module_registry.definition import DestroyGuard
 
 if TYPE_CHECKING:
     from core.domain.policy import Actor
-    from core.services.dispatching import Dispatching as RequestService
 
 
-class DestroyFlow:
+class DestroyFlow(DestroyRun):
     """The destroy operation's steps, run for ``RequestService`` (which owns the ports)."""
-
-    def __init__(self, svc: RequestService) -> None:
-        self._svc = svc
 
     # -- guards ---------------------------------------------------------------------------
 
@@ -146,7 +145,7 @@ class DestroyFlow:
 
     def open_removal(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
         """Branch ``destroy/<id>`` at the base head, delete the request's file(s) there, open the PR."""
-        svc, rid, repo = self._svc, request.id, _repo(request)
+        svc, rid, repo = self._svc, request.id, repo_ref(request)
         base = request.target_base or "main"
         branch = removal_branch(rid)
         files = list(request.target_files)
@@ -197,9 +196,6 @@ class DestroyFlow:
             number=info.number, url=info.url, open=True, status="open", head_sha=head, branch=info.head_ref or branch
         )
 
-        def opened(r: Request) -> None:
-            r.cleanup_pr = found
-
         removal = RemovalPr(number=info.number, url=info.url, head=head)
 
         def recorded(op: DestroyOp) -> None:
@@ -207,50 +203,27 @@ class DestroyFlow:
                 op.steps.set(removal_commit=committed)
             op.steps.set(removal_pr=removal)
 
-        request = svc._ops.record(
+        return svc._command(
             rid,
             DestroyOp,
             key,
+            lambda r: begin_destroy(
+                r, found, files=files, branch=branch, base=base, before=before, actor=actor.id, source=source
+            ),
             recorded,
-            change=opened,
             timeline="Destroy requested: removal PR opened",
             actor=actor.id,
             launch=Mark("plan", own_run=True),  # the removal PR's plan is dispatched next
-            # Committed with the write, run by the bus after it (audit, then the thread's reply).
-            events=[
-                NewEvent(
-                    name="destroy_requested",
-                    actor=actor.id,
-                    source=source,
-                    data={"removalPr": info.number, "url": info.url, "branch": branch, "files": files},
-                )
-            ],
-            tell=lambda _w, r: [
-                Transition(
-                    event="destroy_requested",
-                    previous_status=before.value,
-                    status=derive_status(r).value,
-                    actor=actor.id,
-                    reasons=(
-                        Reason(
-                            code="removal_destroy_requested",
-                            data={"number": info.number, "files": files, "base": base},
-                        ),
-                    ),
-                    run_url=info.url,
-                )
-            ],
         )
-        return request
 
     def review_removal(
         self, request: Request, key: str, actor: Actor, user_token: str | None, before: Status
     ) -> tuple[Request, bool]:
         """Approve the removal PR as the protection asks; (request, False) while it waits for a review."""
         request = self.plan_removal(request, key, actor)
-        svc, rid, repo = self._svc, request.id, _repo(request)
+        svc, rid, repo = self._svc, request.id, repo_ref(request)
         base = request.target_base or "main"
-        pr = _removal_pr(request, key)
+        pr = removal_pr(request, key)
         number, head = pr.number, pr.head
         via_review = False
         if user_token is not None:
@@ -339,151 +312,3 @@ class DestroyFlow:
             ],
         )
         return request
-
-    def run_destroy(self, request: Request, key: str, actor: Actor, source: str, before: Status) -> Request:
-        """Dispatch the destroy workflow on the base branch (the request's file is still there)."""
-        svc = self._svc
-        seen: dict[str, Status] = {}
-        return svc._dispatch(
-            request,
-            DestroyOp,
-            key,
-            "destroy",
-            ref=request.target_base or "main",
-            actor=actor.id,
-            observed=seen,
-            # The operation then waits for the run: the same write releases the lease, unless the
-            # run's end was folded first (``Ops.pause``'s check, in the same compare-and-swap).
-            pause=lambda r: removal_stage(r, operation_of(r, DestroyOp, key)) is Stage.RUNNING,
-            # Committed with the write recording the run, so the audit trail is never behind it.
-            tell=lambda _w, r: [
-                destroy_dispatched(r, actor.id, source, svc._workflows.destroy),
-                transition(r, "destroying", seen.get("before", before), actor.id, run=r.destroy_run, moved_only=True),
-            ],
-        )
-
-    def end_failed(self, request: Request, key: str, actor: Actor) -> Request:
-        """The destroy run failed (its reply is the sync's): end the attempt, keep the removal PR open."""
-        run = request.destroy_run
-        first = run.diagnostics[0].summary if run is not None and run.diagnostics else None
-        reason = f"the destroy run {run.run_id if run else '?'} concluded {run.conclusion if run else 'failed'}"
-        reason += f": {first}" if first else ""
-        removal = operation_of(request, DestroyOp, key).steps.removal_pr
-        number = removal.number if removal is not None else None
-        failed = NewEvent(
-            name="destroy_failed",
-            actor=actor.id,
-            source="tfpilot",
-            data={"error": reason[:500], "removalPr": number, "removalPrLeft": "open"},
-        )
-        return self._svc._ops.end(
-            request.id,
-            DestroyOp,
-            key,
-            reason,
-            lambda op: op.steps.set(failed=DestroyFailed(reason=reason)),
-            events=[failed],
-        )
-
-    def merge_removal(self, request: Request, key: str, actor: Actor, source: str) -> Request:
-        """The destroy succeeded: merge the removal PR at the head that was approved."""
-        svc, rid, repo = self._svc, request.id, _repo(request)
-        pr = _removal_pr(request, key)
-        number, head = pr.number, pr.head
-        result = svc._code_host.merge_pull_request(repo, number, sha=head, title=pr_text.cleanup_title(request))
-        if not result.merged:
-            raise CodeHostError(f"GitHub did not merge removal PR #{number}: {result.message or 'no reason'}")
-
-        def merged(r: Request) -> None:
-            if r.cleanup_pr is not None and r.cleanup_pr.number == number:
-                r.cleanup_pr = r.cleanup_pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
-
-        merged_sha = result.sha or head
-        request = svc._ops.record(
-            rid,
-            DestroyOp,
-            key,
-            lambda op: op.steps.set(removal_merged=merged_sha),
-            change=merged,
-            finish=True,
-            timeline="Removal PR merged",
-            actor=actor.id,
-            events=[
-                NewEvent(
-                    name="removal_pr_merged",
-                    actor=actor.id,
-                    source=source,
-                    data={"number": number, "sha": result.sha},
-                )
-            ],
-        )
-        return request
-
-    def merge_blocked(self, request: Request, key: str, actor: Actor, blocked: MergeBlocked) -> Request:
-        """GitHub refuses the removal PR's merge for a lasting reason: told once per head and
-        reason; the operation stays pending (the reconciler, or a fix and its webhook, retries)."""
-        svc, rid = self._svc, request.id
-        pr = _removal_pr(request, key)
-        said = CleanupBlocked(head=pr.head, reason=blocked.reason)
-        if operation_of(request, DestroyOp, key).steps.removal_blocked != said:
-            refused, tell = destroy_blocked(blocked, actor, pr.number, pr.url, before=None)
-            request = svc._ops.record(
-                rid,
-                DestroyOp,
-                key,
-                lambda op: op.steps.set(removal_blocked=said),
-                timeline="Removal PR blocked",
-                events=[refused],
-                tell=tell,
-            )
-        svc._ops.fail(rid, "destroy", key, f"MergeBlocked: {blocked}")
-        return request
-
-    def archive(self, request: Request, source: str) -> Request:
-        """Destroyed and its removal merged: the document moves to ``history/``."""
-        if derive_status(request) is not Status.DESTROYED or request.archived_at is not None:
-            return request
-        return self._svc._bus.archive(self._svc._store, request, source=source)
-
-
-def destroy_blocked(
-    blocked: MergeBlocked, actor: Actor, number: int | None, url: str | None, *, before: Status | None
-) -> tuple[NewEvent, Tell]:
-    """The ``destroy_blocked`` record and notice of a removal (or legacy cleanup) PR GitHub will
-    not merge for a lasting reason; ``before`` None: the status is unchanged by the write."""
-    refused = NewEvent(
-        name="destroy_blocked",
-        actor=actor.id,
-        source="tfpilot",
-        data={"number": number, "reason": blocked.reason, "message": str(blocked)[:500]},
-    )
-
-    def tell(_written: Status, request: Request) -> list[Transition]:
-        now = derive_status(request).value
-        return [
-            Transition(
-                event="destroy_blocked",
-                previous_status=before.value if before is not None else now,
-                status=now,
-                actor=actor.id,
-                message=str(blocked)[:500],
-                run_url=url,
-                blocked=blocked.reason,
-                required_approvals=blocked.required_approvals,
-            )
-        ]
-
-    return refused, tell
-
-
-def _removal_pr(request: Request, key: str) -> RemovalPr:
-    pr = operation_of(request, DestroyOp, key).steps.removal_pr
-    if pr is None:  # pragma: no cover - removal_stage said it is recorded
-        raise LookupError(f"{request.id}: destroy {key!r} has no removal PR recorded")
-    return pr
-
-
-def _repo(request: Request) -> RepoRef:
-    if not request.target_owner or not request.target_repo:
-        raise CodeHostError(f"{request.id} has no target repository recorded")
-    return RepoRef(owner=request.target_owner, name=request.target_repo)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.domain.commands import record_dispatch
 from core.domain.ids import request_branch
 from core.domain.operation import Launch, OperationBase
 from core.domain.request import Request, RunRef
@@ -111,21 +112,7 @@ class Dispatching(CommandBase):
             run = RunRef(status="requested", workflow=workflow, dispatched_at=now)
 
         def change(r: Request) -> None:
-            known = r.run(kind)
-            outran = known is not None and run.run_id is not None and known.run_id == run.run_id
-            if known is not None and outran:
-                # The run's webhook outran this write: keep what it said, add when we dispatched.
-                r.set_run(kind, known.model_copy(update={"dispatched_at": now, "workflow": workflow}))
-            else:
-                r.set_run(kind, run)
-            if kind == "plan" and not outran:
-                r.plan, r.cost = None, None
-            elif kind == "apply":
-                r.apply_triggered_at = now
-                r.applied_at = r.applied_at if outran else None
-            elif kind == "destroy":
-                r.destroy_triggered_at = now
-                r.destroyed_at = r.destroyed_at if outran else None
+            record_dispatch(r, kind, run, now)
 
         def recorded(op: OperationBase) -> None:
             done = op.steps.launch_for(kind)

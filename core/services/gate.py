@@ -4,11 +4,11 @@ The decision itself is the pure ``core.domain.policy.check`` (role, prod allowli
 self-approval, the request's state); the gate adds what a refusal must do everywhere: record a
 ``<action>_blocked`` lifecycle event with the reason (once per request version read, action and
 actor, through the ``MessageBus``: a refusal writes no document, so a replayed click records
-nothing new), then raise ``PermissionDenied`` carrying
-that reason, which the caller (a Slack listener, the console, the API) shows to the person
-refused. ``RequestService`` asks it for every action, and listeners that must decide before
-opening a modal ask the same service (``RequestService.authorize``), so no caller re-implements
-the check or the audit record.
+nothing new), then raise ``PermissionDenied`` carrying that reason (a typed ``Denial``: code and
+data, kept whole in the record), which the caller (a Slack listener, the console, the API)
+renders for the person refused through ``bot.views.refusals``. ``RequestService`` asks it for
+every action, and listeners that must decide before opening a modal ask the same service
+(``RequestService.authorize``), so no caller re-implements the check or the audit record.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any, NoReturn
 from core.domain.errors import PermissionDenied
 from core.domain.events import NewEvent
 from core.domain.policy import Action, Actor, Decision, Policy, check, check_create
+from core.domain.refusals import NOT_ALLOWED, Denial
 from core.domain.request import Request
 from core.services.messagebus import MessageBus
 
-NOT_ALLOWED = "not allowed"  # the reason of a refusal that gave none (never expected)
+__all__ = ["NOT_ALLOWED", "Gate"]
 
 
 class Gate:
@@ -57,7 +58,7 @@ class Gate:
         request_id: str,
         action: str,
         actor: Actor,
-        reason: str,
+        reason: Denial,
         source: str,
         data: dict[str, Any] | None = None,
         *,
@@ -66,9 +67,12 @@ class Gate:
         """Record ``<action>_blocked`` with the reason (once for the document ``version`` read;
         0: a request not yet created), then raise ``PermissionDenied``."""
         blocked = NewEvent(
-            name=f"{action}_blocked", actor=actor.id, source=source, data={"reason": reason, **(data or {})}
+            name=f"{action}_blocked",
+            actor=actor.id,
+            source=source,
+            data={"reason": reason.model_dump(mode="json"), **(data or {})},
         )
         # The same refusal (version, action, actor, reason) is one record; another reason is another.
-        said = hashlib.sha256(reason.encode()).hexdigest()[:12]
+        said = hashlib.sha256(reason.key().encode()).hexdigest()[:12]
         self._bus.record(request_id, blocked, version=version, key=f"{action}-{actor.id}-{said}")
         raise PermissionDenied(action, reason)

@@ -37,6 +37,7 @@ from core.domain.operation import (
     Steps,
     new_operation,
 )
+from core.domain.refusals import Denial
 from core.domain.request import Operation, Request, TimelineStep
 from core.domain.status import Status
 from core.domain.workflows import RequestRunKind, RunKind
@@ -85,7 +86,7 @@ class Begun:
     start: Start
     request: Request
     key: str
-    reason: str | None = None
+    reason: Denial | None = None
 
 
 def pending(request: Request, kind: str | None = None) -> list[Operation]:
@@ -261,7 +262,7 @@ class Operations:
         token: str,
         *,
         actor: str | None,
-        refuse: Callable[[Request], str | None] | None = None,
+        refuse: Callable[[Request], Denial | None] | None = None,
         init: Callable[[Request], Steps] | None = None,
         launch: Mark | None = None,
     ) -> Begun:
@@ -315,7 +316,7 @@ class Operations:
         key_found = found.get("key", key)
         start = found["start"]
         assert isinstance(start, Start) and isinstance(key_found, str)
-        return Begun(start, stored, key_found, reason if isinstance(reason, str) else None)
+        return Begun(start, stored, key_found, reason if isinstance(reason, Denial) else None)
 
     def record(
         self,

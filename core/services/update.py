@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.domain.events import NewEvent
+from core.domain.commands import record_config_update, transition
 from core.domain.ids import request_branch
 from core.domain.lifecycle import derive_status
 from core.domain.operation import Launch, Steps, UpdateOp, UpdateSteps
@@ -12,7 +12,7 @@ from core.domain.policy import Action, Actor
 from core.domain.request import Request
 from core.ports.code_host import CodeHostError
 from core.services import pr_text
-from core.services.command_base import TargetOf, dispatched_event, repo_ref, transition
+from core.services.command_base import TargetOf, dispatched_event, repo_ref
 from core.services.commands import digest
 from core.services.dispatching import Dispatching
 from core.services.operations import operation_of
@@ -67,41 +67,24 @@ class UpdateCommand(Dispatching):
                 message=pr_text.commit_message(request, revision=revision),
             )
 
-            def change(r: Request) -> None:
-                was_approved = bool(r.approval and r.approval.approved)
-                r.config, r.revision, r.commit_sha = config, revision, sha
-                r.render = {"files": files, "digest": digest(files)}
-                r.target_files = sorted(set(r.target_files) | set(files))
-                if r.pr is not None:
-                    r.pr = r.pr.model_copy(update={"head_sha": sha})
-                r.plan, r.cost, r.plan_run = None, None, None
-                if was_approved and r.approval is not None:
-                    r.approval = r.approval.model_copy(update={"approved": False, "approvers": []})
-
-            was_approved = bool(request.approval and request.approval.approved)
-            updated = [
-                NewEvent(
-                    name="config_updated", actor=actor.id, source=source, data={"revision": revision, "commit": sha}
-                )
-            ]
-            if was_approved:
-                updated.append(
-                    NewEvent(
-                        name="approval_voided",
-                        actor=actor.id,
-                        source=source,
-                        data={"reason": "config updated", "headSha": sha},
-                    )
-                )
-            request = self._ops.record(
+            files_digest = digest(files)
+            request = self._command(
                 rid,
                 UpdateOp,
                 key,
+                lambda r: record_config_update(
+                    r,
+                    config=config,
+                    revision=revision,
+                    sha=sha,
+                    files=files,
+                    files_digest=files_digest,
+                    actor=actor.id,
+                    source=source,
+                ),
                 lambda op: op.steps.set(commit=sha),
-                change=change,
                 timeline=f"Config updated (revision {revision})",
                 actor=actor.id,
-                events=updated,
             )
         return self._dispatch(
             request,

@@ -13,6 +13,7 @@ import pytest
 from assistant.domain.reply import Reply
 from assistant.domain.session import ConversationKey, IntakeSession
 from assistant.service import IntakeService
+from bot.views.refusals import reason_text
 from core.domain.request import Requester
 from tests.assistant.fakes import FakeProjects, FakeRegistry, FakeRequestService
 from tests.fakes import InMemoryChatLog, InMemoryObjectStore, ManualClock
@@ -92,6 +93,7 @@ def world() -> World:
             "clock": clock,
             "new_session_id": session_ids,
             "new_request_id_fn": request_ids,
+            "refusal_text": reason_text,
         }
         args.update(kwargs)
         return IntakeService(**args)

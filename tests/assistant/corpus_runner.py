@@ -31,6 +31,7 @@ from assistant.domain.reply import Reply
 from assistant.domain.rules import RuleExtractor
 from assistant.domain.session import ConversationKey, IntakeSession
 from assistant.service import IntakeService
+from bot.views.refusals import reason_text
 from core.domain.request import Requester
 from tests.assistant.fakes import FakeQueries, FakeRequestService
 from tests.fakes import InMemoryChatLog, InMemoryObjectStore, ManualClock
@@ -251,6 +252,7 @@ def _service(model: ChatModel | None, registry: Any, projects: Any) -> IntakeSer
         new_session_id=lambda: f"ses_{next(counter):012d}",
         new_request_id_fn=lambda: f"req_{next(counter):012d}",
         queries=FakeQueries(requests),
+        refusal_text=reason_text,
     )
 
 

@@ -10,6 +10,7 @@ import jsonschema
 
 from core.domain.errors import PermissionDenied, RequestNotFound
 from core.domain.index import IndexRow, Page
+from core.domain.refusals import Denial, denial
 from core.domain.request import PullRequestRef, Request
 from module_registry.fields import ConfigField, fields_of
 from tests.fakes import ManualClock
@@ -230,12 +231,12 @@ class FakeRequestService:
         if self.fail_with is not None:
             raise self.fail_with
         if cmd.environment == "prod" and cmd.requester.id not in self.prod_allowed:
-            raise PermissionDenied("create", "requests in prod need the prod allowlist")
+            raise PermissionDenied("create", denial("create_prod_allowlist"))
 
-    def create_refusal(self, requester: Any, *, prod: bool) -> str | None:
+    def create_refusal(self, requester: Any, *, prod: bool) -> Denial | None:
         if self.fail_with is not None or not prod or requester.id in self.prod_allowed:
             return None
-        return "requests in prod need the prod allowlist"
+        return denial("create_prod_allowlist")
 
     def preview(self, cmd: Any) -> dict[str, str]:
         self.previews += 1

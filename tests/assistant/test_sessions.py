@@ -162,6 +162,7 @@ import json, sys
 from pathlib import Path
 from assistant.domain.session import ConversationKey
 from assistant.service import IntakeService
+from bot.views.refusals import reason_text
 from core.adapters.local_objects import LocalObjectStore
 from tests.assistant.conftest import USER
 from tests.assistant.fakes import FakeProjects, FakeRegistry, FakeRequestService
@@ -170,7 +171,7 @@ from tests.fakes import InMemoryChatLog, ManualClock
 clock = ManualClock()
 service = IntakeService(
     LocalObjectStore(Path(sys.argv[1])), InMemoryChatLog(), FakeRegistry(), FakeProjects(),
-    FakeRequestService(clock), None, clock,
+    FakeRequestService(clock), None, clock, refusal_text=reason_text,
 )
 reply = service.handle(ConversationKey(team_id="T1", channel="D123", thread_ts=sys.argv[2]), USER, sys.argv[3])
 print(json.dumps({"step": reply.step, "question": reply.question, "text": reply.text}))

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from bot.bootstrap import environments_in
 from bot.deps import Deps
+from bot.views.refusals import reason_text
 from core.adapters.local_cloud import MotoServer
 from core.adapters.local_code_host import LocalCodeHost
 from core.adapters.local_runner import LocalRunner
@@ -292,7 +293,7 @@ def test_a_prod_table_with_deletion_protection_is_prepared_then_destroyed(
     # Destroy is refused at once, naming the change; nothing is opened.
     with pytest.raises(PermissionDenied) as refused:
         product.requests.destroy(rid, ADMIN)
-    assert "`deletion_protection` true → false" in refused.value.reason
+    assert "`deletion_protection` true → false" in reason_text(refused.value.reason)
     assert product.store.get(rid).cleanup_pr is None
     # Prepare destroy: prod forbids turning protection off except in exactly this change.
     prepared(product, rid, {"deletion_protection": False})

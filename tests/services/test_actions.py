@@ -6,6 +6,7 @@ import pytest
 
 from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
+from bot.views.refusals import reason_text, recorded_reason
 from core.domain.errors import PermissionDenied, RequestNotFound
 from core.domain.fact_reasons import FactCode, said
 from core.domain.policy import Action, Actor, Policy
@@ -29,9 +30,11 @@ def _refused(world: World, rid: str, call, event: str, words: str) -> None:
     before = world.host.total()
     with pytest.raises(PermissionDenied) as err:
         call()
-    assert words in err.value.reason
+    assert words in reason_text(err.value.reason)
     last = world.audit.events(rid)[-1]
-    assert last.event == event and last.data["reason"] == err.value.reason
+    # The record keeps the reason whole (code and data), enough to render it again.
+    assert last.event == event and last.data["reason"] == err.value.reason.model_dump(mode="json")
+    assert recorded_reason(last.data["reason"]) == reason_text(err.value.reason)
     assert world.host.total() == before
 
 
@@ -195,7 +198,7 @@ def test_double_click_on_apply_dispatches_once(world: World) -> None:
     world.requests.apply(request.id, APPROVER, key="click-1")  # Slack retry of the same click
     with pytest.raises(PermissionDenied) as err:  # a second click while the run is in flight
         world.requests.apply(request.id, APPROVER, key="click-2")
-    assert "already running" in err.value.reason
+    assert "already running" in reason_text(err.value.reason)
     with pytest.raises(PermissionDenied):  # no key: the default key sees the recorded run
         world.requests.apply(request.id, APPROVER)
     assert len(world.host.runs_of("apply.yml")) == 1
@@ -311,8 +314,9 @@ def test_destroy_twice_dispatches_once(world: World) -> None:
     assert world.requests.destroy(request.id, ADMIN).status == "destroying"
     assert world.get(request.id).version == version
     # A new click (another key) is told the request is being destroyed, and nothing is dispatched.
-    with pytest.raises(PermissionDenied, match="destroying"):
+    with pytest.raises(PermissionDenied) as refused:
         world.requests.destroy(request.id, ADMIN, key="another-click")
+    assert "destroying" in reason_text(refused.value.reason)
     assert world.host.total() == calls and world.get(request.id).version == version
     assert len(world.host.runs_of("destroy.yml")) == 1 and not world.host.runs_of("cleanup.yml")
     assert len([p for p in world.host.repo(world.repo).prs.values() if p.head.startswith("destroy/")]) == 1

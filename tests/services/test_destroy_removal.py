@@ -11,6 +11,7 @@ import pytest
 
 from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
+from bot.views.refusals import reason_text
 from bot.views.replies import transition_reply
 from core.domain.errors import PermissionDenied
 from core.domain.facts import ReviewFact
@@ -96,9 +97,12 @@ def test_a_failed_destroy_run_leaves_code_and_pr_and_a_new_click_reuses_the_pr(w
     stored = world.get(rid)
     op = stored.operation("destroy", "destroy")
     assert op.completed_at is not None and "AWS would refuse x" in op.error
-    assert op.steps.failed is not None and (op.steps.failed.reason or "").startswith(
-        f"the destroy run {run_id} concluded failure"
-    )
+    # The failure is recorded as data (run, conclusion, the runner's diagnostic), not as a sentence.
+    assert op.steps.failed is not None
+    assert (op.steps.failed.run_id, op.steps.failed.conclusion) == (run_id, "failure")
+    assert op.steps.failed.reason == refused.summary
+    failed_record = next(e for e in world.audit.events(rid) if e.event == "destroy_failed")
+    assert failed_record.data["runId"] == run_id and failed_record.data["conclusion"] == "failure"
     # Code, PR and state as they were: the file on main, the removal PR open, nothing archived.
     assert _file(rid) in world.host.tree(world.repo, "main")
     assert stored.cleanup_pr.open and not world.host.repo(world.repo).prs[number].merged
@@ -122,7 +126,7 @@ def test_a_guard_that_always_blocks_refuses_the_destroy_before_anything(world: W
     calls = world.host.total()
     with pytest.raises(PermissionDenied) as refused:
         world.requests.destroy(rid, ADMIN)
-    reason = refused.value.reason
+    reason = reason_text(refused.value.reason)
     assert "deletion_protection" in reason and "true → false" in reason and "Prepare destroy" in reason
     assert world.events(rid)[-1] == "destroy_blocked" and world.host.total() == calls
     assert not [b for b in world.host.repo(world.repo).branches if b.startswith("destroy/")]
@@ -186,8 +190,9 @@ def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_ev
     assert "destroy_prepare_requested" in world.events(rid)
     assert world.notifier.events(rid)[-1] == "destroy_prepare"
     # Destroy waits for the change to be applied.
-    with pytest.raises(PermissionDenied, match="prepare-destroy change must be merged and applied first"):
+    with pytest.raises(PermissionDenied) as refused:
         world.requests.destroy(rid, ADMIN)
+    assert "prepare-destroy change must be merged and applied first" in reason_text(refused.value.reason)
 
     # Reviewed like any change (prod stays strict): plan, approval, merge, apply.
     finish_run(world, world.get(rid), "plan")
@@ -197,8 +202,9 @@ def test_prepare_destroy_is_a_reviewed_change_lifting_exactly_the_held_guards_ev
     finish_run(world, world.requests.apply(rid, PROD_APPROVER), "apply")
     assert world.get(rid).status == "applied"
     # Now nothing is held: no second preparation, and Destroy goes ahead.
-    with pytest.raises(PermissionDenied, match="needs no preparation"):
+    with pytest.raises(PermissionDenied) as refused_again:
         world.requests.prepare_destroy(rid, ADMIN)
+    assert "needs no preparation" in reason_text(refused_again.value.reason)
     assert world.requests.destroy(rid, ADMIN).status == "destroying"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot.views.fact_text import outcome_text
+from bot.views.refusals import reason_text
 from core.domain.errors import PermissionDenied
 from core.domain.facts import RunFact
 from core.domain.lifecycle import derive_status
@@ -109,7 +110,7 @@ def test_replan_is_refused_without_drift(world: World) -> None:
     request = applied(world)
     with pytest.raises(PermissionDenied) as refused:
         world.requests.replan(request.id, APPROVER)
-    assert "drift" in str(refused.value)
+    assert "drift" in reason_text(refused.value.reason)
     assert "replan_blocked" in world.events(request.id)
     assert world.get(request.id).plan_run == request.plan_run
 
@@ -125,7 +126,7 @@ def test_apply_is_refused_after_drift_until_the_drift_plan_succeeded(world: Worl
     request = _drifted(world)
     with pytest.raises(PermissionDenied) as refused:
         world.requests.apply(request.id, APPROVER)
-    assert "re-plan" in str(refused.value)
+    assert "re-plan" in reason_text(refused.value.reason)
 
 
 def test_a_failed_drift_plan_is_failed_and_offers_replan_again(world: World) -> None:

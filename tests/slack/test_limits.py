@@ -273,8 +273,8 @@ def test_text_helpers() -> None:
 
 
 def test_refusals_and_ephemeral_answers_fit() -> None:
-    from bot.listeners.actions import refusal_text
     from bot.listeners.common import ephemeral
+    from bot.views.refusals import refused_reply as refusal_text
     from core.domain.policy import Action
 
     sent: list[dict[str, Any]] = []

@@ -265,6 +265,7 @@ def test_a_lost_apply_webhook_is_picked_up(web: Web) -> None:
 def test_abandoned_intake_conversations_are_swept_hourly(web: Web) -> None:
     from assistant.domain.session import ConversationKey
     from assistant.service import IntakeService
+    from bot.views.refusals import reason_text
     from core.domain.request import Requester
     from module_registry.catalogue import load_registry
     from module_registry.projects import load_projects
@@ -278,6 +279,7 @@ def test_abandoned_intake_conversations_are_swept_hourly(web: Web) -> None:
         web.deps.requests,
         None,
         web.world.clock,
+        refusal_text=reason_text,
     )
     key = ConversationKey(team_id="T1", channel="D1", thread_ts="1700000000.000100")
     web.deps.intake.handle(key, Requester(id="U_DEV"), "I need an sqs queue in core dev")
