@@ -12,6 +12,11 @@ to expire; one that fails with an exception releases it at once and records the 
 operation that waits for the code host (a destroy waiting for its cleanup workflow's PR) is
 *paused*: unfinished, lease released, continued by the fact it waits for; one that cannot
 succeed (the cleanup run failed) is *ended*: finished with its error, never resumed.
+
+Why one file of ~470 lines: begin, record, pause, end, fail and defer are one protocol over the
+same compare-and-swap (the lease check, the deferred steps carried by the next write, the
+dispatch marker, the outbox of events): split, each part would have to re-state the invariants
+the others rely on.
 """
 
 from __future__ import annotations
