@@ -27,6 +27,7 @@ from bot.views.limits import (
     plain,
 )
 from bot.views.run_report import diagnostics_section, outputs_section
+from bot.views.timeline_text import timeline_label
 from core.domain.destroy import HeldGuard, held_guards
 from core.domain.policy import Action, Role, needed_role, state_allows
 from core.domain.request import PlanSummary, Request
@@ -240,7 +241,7 @@ def _timeline(request: Request) -> str | None:
         return None
     lines = []
     for step in steps:
-        line = f"{fmt.when(step.at)} · *{escape(clip(step.step, 80))}*"
+        line = f"{fmt.when(step.at)} · *{escape(clip(timeline_label(step), 80))}*"
         if step.status:
             line += f" ({escape(clip(step.status, 40))})"
         if step.message:

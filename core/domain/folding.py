@@ -38,12 +38,10 @@ from core.domain.request import (
     PullRequestRef,
     Request,
     RunRef,
-    TimelineStep,
 )
 from core.domain.runs import merge_run, run_rejection
+from core.domain.timeline import Line, Said, TimelineCode, step_of
 from core.domain.workflows import request_run_kind
-
-_CONCLUSION_WORDS = {"success": "succeeded", "failure": "failed"}
 
 
 @dataclass
@@ -98,7 +96,7 @@ def _resolve_drift(request: Request, run: RunRef, now: datetime, out: Folded) ->
     request.drift = drift.model_copy(update={"detected": False})
     out.changed = True
     out.events.append(("drift_resolved", {"applyRunId": run.run_id, "checkedAt": drift.checked_at.isoformat()}))
-    _step(request, "Drift resolved", now)
+    _step(request, TimelineCode.DRIFT_RESOLVED, now)
 
 
 def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras | None = None) -> Folded:
@@ -121,8 +119,12 @@ def fold_run(request: Request, fact: RunFact, *, now: datetime, extras: Extras |
         if merged.conclusion is not None and merged.conclusion != previous_conclusion:
             out.run_concluded = True
             out.events.append((f"{kind}_completed", {"runId": run.run_id, "conclusion": merged.conclusion}))
-            word = _CONCLUSION_WORDS.get(merged.conclusion, merged.conclusion.replace("_", " "))
-            _step(request, f"{kind.capitalize()} {word}", now, status=merged.conclusion)
+            _step(
+                request,
+                Line(TimelineCode.RUN_CONCLUDED, {"kind": kind, "conclusion": merged.conclusion}),
+                now,
+                status=merged.conclusion,
+            )
         elif current is None or current.run_id != run.run_id or current.status != merged.status:
             out.events.append((f"{kind}_run_{merged.status}", {"runId": run.run_id}))
     if kind == "plan":
@@ -234,10 +236,10 @@ def fold_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded
     if new.merged and (current is None or not current.merged):
         request.merged_sha = new.merged_sha
         out.events.append(("pr_merged", {"number": info.number, "mergedSha": new.merged_sha}))
-        _step(request, "Merged", now)
+        _step(request, TimelineCode.MERGED, now)
     elif not new.open and not new.merged and (current is None or current.open):
         out.events.append(("pr_closed", {"number": info.number}))
-        _step(request, "Pull request closed without merging", now)
+        _step(request, TimelineCode.PR_CLOSED, now)
         # The status stays what the plan says, but the card's buttons no longer apply: say so.
         out.notice = ("pr_closed", Reason(code="pr_closed", data={"number": info.number}))
     elif new.open and current is not None and not current.open:
@@ -263,7 +265,7 @@ def void_stale_approval(request: Request, head_sha: str | None, now: datetime, o
             {"approvedSha": approval.approved_sha, "headSha": head_sha, "approvers": approval.approvers},
         )
     )
-    _step(request, "Approval voided by a new commit", now)
+    _step(request, TimelineCode.APPROVAL_VOIDED, now)
     return True
 
 
@@ -277,7 +279,7 @@ def retire_stale_plan(request: Request, head_sha: str | None, now: datetime, out
         return
     request.plan_run, request.plan, request.cost = None, None, None
     out.events.append(("plan_stale", {"plannedSha": plan_run.head_sha, "headSha": head_sha}))
-    _step(request, "New commit: plan again before approving", now)
+    _step(request, TimelineCode.NEW_COMMIT, now)
 
 
 def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -> Folded:
@@ -308,10 +310,10 @@ def fold_cleanup_pr(request: Request, fact: PullRequestFact, *, now: datetime) -
     out = Folded(changed=True, reason=said(FactCode.CLEANUP_PR_ACTION, number=info.number, action=fact.action))
     if new.merged and (current is None or not current.merged):
         out.events.append(("cleanup_pr_merged", {"number": info.number}))
-        _step(request, "Cleanup PR merged", now)
+        _step(request, TimelineCode.CLEANUP_PR_MERGED, now)
     elif current is None:
         out.events.append(("cleanup_pr_opened", {"number": info.number, "url": info.url}))
-        _step(request, "Cleanup PR opened", now)
+        _step(request, TimelineCode.CLEANUP_PR_OPENED, now)
     waiter = cleanup_waiter(request)
     if waiter is not None and cleanup_stage(request, waiter) is not CleanupStage.WAITING:
         out.unblocked = True
@@ -350,7 +352,7 @@ def fold_cleanup_run(request: Request, fact: RunFact, *, now: datetime) -> Folde
     op.steps.failed = DestroyFailed(run_id=run.run_id, conclusion=conclusion, url=step.url)
     op.end(error, now)
     out.events.append(("destroy_failed", {"runId": run.run_id, "conclusion": conclusion, "url": step.url}))
-    _step(request, "Destroy failed: the cleanup workflow did not open its PR", now, status=conclusion)
+    _step(request, TimelineCode.CLEANUP_OPENED_NO_PR, now, status=conclusion)
     stopped = Reason(code="cleanup_run_failed", data={"runId": run.run_id, "conclusion": conclusion})
     out.notice = ("destroy_failed", stopped)
     return out
@@ -377,7 +379,7 @@ def _fold_removal_review(request: Request, fact: ReviewFact, *, now: datetime) -
     approved = said(FactCode.REMOVAL_PR_APPROVED, number=fact.pr_number, login=review.user_login)
     out = Folded(changed=True, unblocked=True, reason=approved)
     out.events.append(("removal_pr_reviewed", {"number": fact.pr_number, "reviewer": review.user_login}))
-    _step(request, f"Removal PR approved by {review.user_login}", now)
+    _step(request, Line(TimelineCode.REMOVAL_PR_APPROVED, {"by": review.user_login}), now)
     return out
 
 
@@ -403,7 +405,7 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
         if not keep:
             out.approval_voided = True
             out.events.append(("approval_voided", {"reason": "review dismissed", "reviewer": login}))
-            _step(request, f"Approval by {login} dismissed", now)
+            _step(request, Line(TimelineCode.APPROVAL_DISMISSED, {"by": login}), now)
         return out
     if state != "APPROVED":
         return Folded(reason=said(FactCode.REVIEW_NO_CHANGE, state=review.state))
@@ -428,12 +430,12 @@ def fold_review(request: Request, fact: ReviewFact, *, now: datetime) -> Folded:
     )
     out = Folded(changed=True, reason=said(FactCode.APPROVED_ON_GITHUB, login=login))
     out.events.append(("approved", {"reviewer": login, "sha": sha, "source": "github"}))
-    _step(request, f"Approved by {login} on GitHub", now, actor=login)
+    _step(request, Line(TimelineCode.APPROVED_ON_GITHUB, {"by": login}), now, actor=login)
     return out
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _step(request: Request, step: str, now: datetime, *, status: str | None = None, actor: str | None = None) -> None:
-    request.timeline.append(TimelineStep(step=step, status=status, at=now, actor=actor))
+def _step(request: Request, said: Said, now: datetime, *, status: str | None = None, actor: str | None = None) -> None:
+    request.timeline.append(step_of(said, now, status=status, actor=actor))

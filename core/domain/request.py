@@ -140,7 +140,12 @@ class PreparedDestroy(DocModel):
 
 
 class TimelineStep(DocModel):
-    step: str
+    """One line of the request's timeline: ``code`` and ``data`` (``core.domain.timeline``),
+    worded by the views; ``step`` holds the words of lines written before the codes."""
+
+    step: str | None = None
+    code: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
     status: str | None = None
     message: str | None = None
     at: datetime

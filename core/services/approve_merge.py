@@ -10,6 +10,7 @@ from core.domain.events import NewEvent
 from core.domain.operation import ApproveOp, ApproveSteps, MergeOp, MergeSteps, ReviewStep, Steps
 from core.domain.policy import Action, Actor
 from core.domain.request import Request
+from core.domain.timeline import Line, TimelineCode
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.services import pr_text
 from core.services.approval_check import standing_of
@@ -105,7 +106,7 @@ class ApproveMergeCommands(CommandBase):
             ),
             lambda op: op.steps.set(standing=standing, review=reviewed, comment=commented),
             finish=True,
-            timeline=f"Approved by {who_name}",
+            timeline=Line(TimelineCode.APPROVED, {"by": who_name}),
             actor=actor.id,
         )
 
@@ -179,6 +180,6 @@ class ApproveMergeCommands(CommandBase):
             lambda r: record_merge(r, number=number, sha=result.sha, actor=actor.id, source=source, now=now),
             lambda op: op.steps.set(merged=result.sha),
             finish=True,
-            timeline="Merged",
+            timeline=TimelineCode.MERGED,
             actor=actor.id,
         )

@@ -25,6 +25,7 @@ from core.domain.policy import Actor
 from core.domain.request import CleanupPr, Request, RunRef
 from core.domain.runs import merge_run
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from core.ports.code_host import CodeHostError, MergeBlocked, RepoRef
 from core.ports.notifier import Transition
 from core.services import pr_text
@@ -132,7 +133,7 @@ class LegacyCleanupSteps(Dispatching):
             DestroyOp,
             key,
             step,
-            timeline="Destroy requested",
+            timeline=TimelineCode.DESTROY_REQUESTED,
             actor=actor.id,
             events=[requested],
             tell=lambda _w, r: [
@@ -179,7 +180,7 @@ class LegacyCleanupSteps(Dispatching):
             key,
             _cleanup_merged(result.sha),
             change=merged,
-            timeline="Cleanup PR merged",
+            timeline=TimelineCode.CLEANUP_PR_MERGED,
             actor=actor.id,
             events=[
                 NewEvent(
@@ -230,7 +231,7 @@ class LegacyCleanupSteps(Dispatching):
                 DestroyOp,
                 key,
                 lambda op: op.steps.set(cleanup_blocked=said),
-                timeline="Cleanup PR blocked",
+                timeline=TimelineCode.CLEANUP_PR_BLOCKED,
                 events=[refused],
                 tell=tell,
             )
@@ -261,7 +262,7 @@ class LegacyCleanupSteps(Dispatching):
                 DestroyOp,
                 key,
                 change=lambda r: set_fields(r, cleanup_pr=found),
-                timeline="Cleanup PR opened",
+                timeline=TimelineCode.CLEANUP_PR_OPENED,
                 events=[opened],
             )
         reason = f"the cleanup workflow found no {', '.join(request.target_files) or 'file'} to remove"
@@ -275,7 +276,7 @@ class LegacyCleanupSteps(Dispatching):
             key,
             error,
             lambda op: op.steps.set(failed=DestroyFailed(reason=error)),
-            timeline="Destroy failed",
+            timeline=TimelineCode.DESTROY_FAILED,
             events=[NewEvent(name="destroy_failed", actor=actor.id, source="tfpilot", data={"error": error})],
             tell=lambda _w, r: [
                 Transition(

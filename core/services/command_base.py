@@ -19,6 +19,7 @@ from core.domain.policy import Action, Actor, Policy
 from core.domain.refusals import Denial
 from core.domain.request import Request, RunRef
 from core.domain.status import Status
+from core.domain.timeline import Said
 from core.domain.workflows import RunKind, WorkflowNames
 from core.ports.audit import AuditLog
 from core.ports.clock import Clock
@@ -260,7 +261,7 @@ class CommandBase:
         command: Callable[[Request], list[NewEvent]],
         step: Callable[[OpT], None] | None = None,
         *,
-        timeline: str | None = None,
+        timeline: Said | None = None,
         actor: str | None = None,
         finish: bool = False,
         observed: dict[str, Status] | None = None,

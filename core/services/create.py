@@ -8,8 +8,9 @@ from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
 from core.domain.operation import BranchStep, CreateOp, CreateSteps, OperationBase
 from core.domain.refusals import Denial
-from core.domain.request import PullRequestRef, Request, Requester, TimelineStep
+from core.domain.request import PullRequestRef, Request, Requester
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode, step_of
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
@@ -99,7 +100,7 @@ class CreateCommands(Dispatching):
                 steps=CreateSteps(lease=self._ops.lease_for(token), source=cmd.source),
             )
         )
-        request.timeline.append(TimelineStep(step="Request created", at=now, actor=actor.id))
+        request.timeline.append(step_of(TimelineCode.REQUEST_CREATED, now, actor=actor.id))
         created = NewEvent(
             name="request_created",
             actor=actor.id,
@@ -168,7 +169,7 @@ class CreateCommands(Dispatching):
                 CreateOp,
                 key,
                 lambda op: op.steps.set(branch=branch_step),
-                timeline="Branch created",
+                timeline=TimelineCode.BRANCH_CREATED,
                 actor=actor,
                 events=[
                     NewEvent(
@@ -218,7 +219,7 @@ class CreateCommands(Dispatching):
             def command(r: Request) -> list[NewEvent]:
                 if committed is not None:
                     record_commit(r, committed)
-                    r.timeline.append(TimelineStep(step="Terraform committed", at=self._clock.now(), actor=actor))
+                    r.timeline.append(step_of(TimelineCode.TERRAFORM_COMMITTED, self._clock.now(), actor=actor))
                 return record_pr_opened(r, pr, actor=actor, source=source)
 
             request = self._command(
@@ -227,7 +228,7 @@ class CreateCommands(Dispatching):
                 key,
                 command,
                 opened,
-                timeline="Pull request opened",
+                timeline=TimelineCode.PR_OPENED,
                 actor=actor,
                 observed=seen,
                 launch=Mark("plan"),  # the plan's dispatch marker rides on this write

@@ -49,6 +49,7 @@ from core.domain.operation import (
 )
 from core.domain.request import CleanupPr, Request
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from core.ports.code_host import CodeHostError, MergeBlocked
 from core.ports.notifier import Transition
 from core.services import pr_text
@@ -211,7 +212,7 @@ class DestroyFlow(DestroyRun):
                 r, found, files=files, branch=branch, base=base, before=before, actor=actor.id, source=source
             ),
             recorded,
-            timeline="Destroy requested: removal PR opened",
+            timeline=TimelineCode.REMOVAL_PR_OPENED,
             actor=actor.id,
             launch=Mark("plan", own_run=True),  # the removal PR's plan is dispatched next
         )
@@ -252,7 +253,7 @@ class DestroyFlow(DestroyRun):
                     DestroyOp,
                     key,
                     lambda op: op.steps.set(removal_review_wanted=said),
-                    timeline="Removal PR needs a review",
+                    timeline=TimelineCode.REMOVAL_PR_NEEDS_REVIEW,
                     events=[waiting],
                     tell=lambda _w, r: [
                         Transition(
@@ -272,7 +273,7 @@ class DestroyFlow(DestroyRun):
             DestroyOp,
             key,
             lambda op: op.steps.set(removal_reviewed=standing),
-            timeline="Removal PR approved",
+            timeline=TimelineCode.REMOVAL_PR_APPROVED,
             launch=Mark("destroy"),  # the destroy run is dispatched next
         )
         return request, True
@@ -300,7 +301,7 @@ class DestroyFlow(DestroyRun):
             DestroyOp,
             key,
             recorded,
-            timeline="Removal PR planned",
+            timeline=TimelineCode.REMOVAL_PR_PLANNED,
             actor=actor.id,
             events=[
                 NewEvent(

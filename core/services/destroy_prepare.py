@@ -17,6 +17,7 @@ from core.domain.lifecycle import derive_status
 from core.domain.operation import BranchStep, PrepareDestroyOp
 from core.domain.request import PreparedDestroy, PullRequestRef, Request
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from core.ports.code_host import CodeHostError
 from core.ports.notifier import Transition
 from core.services import pr_text
@@ -117,7 +118,7 @@ def prepare_destroy(svc: RequestService, request: Request, key: str, actor: Acto
             key,
             lambda op: op.steps.set(pr=info.number),
             change=switched,
-            timeline="Prepare destroy: change opened",
+            timeline=TimelineCode.PREPARE_DESTROY_OPENED,
             actor=actor.id,
             events=[requested],
         )

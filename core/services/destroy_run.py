@@ -15,6 +15,7 @@ from core.domain.lifecycle import derive_status
 from core.domain.operation import CleanupBlocked, DestroyFailed, DestroyOp, RemovalPr
 from core.domain.request import Request
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from core.ports.code_host import CodeHostError, MergeBlocked
 from core.ports.notifier import Transition
 from core.services import pr_text
@@ -103,7 +104,7 @@ class DestroyRun:
             lambda r: record_removal_merged(r, number=number, sha=result.sha, actor=actor.id, source=source),
             lambda op: op.steps.set(removal_merged=merged_sha),
             finish=True,
-            timeline="Removal PR merged",
+            timeline=TimelineCode.REMOVAL_PR_MERGED,
             actor=actor.id,
         )
 
@@ -120,7 +121,7 @@ class DestroyRun:
                 DestroyOp,
                 key,
                 lambda op: op.steps.set(removal_blocked=said),
-                timeline="Removal PR blocked",
+                timeline=TimelineCode.REMOVAL_PR_BLOCKED,
                 events=[refused],
                 tell=tell,
             )

@@ -18,6 +18,7 @@ from core.domain.operation import Launch, OperationBase
 from core.domain.request import Request, RunRef
 from core.domain.runs import found_run_rejection
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from core.domain.workflows import RequestRunKind, RunKind
 from core.ports.code_host import RunInfo
 from core.services.command_base import CommandBase, repo_ref, set_launch
@@ -121,7 +122,11 @@ class Dispatching(CommandBase):
             if also is not None:
                 also(op)
 
-        labels = {"plan": "Plan dispatched", "apply": "Apply started", "destroy": "Destroy started"}
+        labels = {
+            "plan": TimelineCode.PLAN_DISPATCHED,
+            "apply": TimelineCode.APPLY_STARTED,
+            "destroy": TimelineCode.DESTROY_STARTED,
+        }
         return self._ops.record(
             rid,
             op_type,

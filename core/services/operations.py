@@ -43,8 +43,9 @@ from core.domain.operation import (
     new_operation,
 )
 from core.domain.refusals import Denial
-from core.domain.request import Operation, Request, TimelineStep
+from core.domain.request import Operation, Request
 from core.domain.status import Status
+from core.domain.timeline import Said, step_of
 from core.domain.workflows import RequestRunKind, RunKind
 from core.ports.clock import Clock
 from core.ports.request_store import Mutation, RequestStore
@@ -81,7 +82,7 @@ class _Deferred:
     op_type: type[OperationBase]
     step: Callable[[Any], None]
     events: tuple[NewEvent, ...]
-    timeline: str | None
+    timeline: Said | None
     actor: str | None
     at: datetime
 
@@ -204,7 +205,7 @@ class Operations:
         step: Callable[[OpT], None],
         *,
         events: Sequence[NewEvent] = (),
-        timeline: str | None = None,
+        timeline: Said | None = None,
         actor: str | None = None,
     ) -> None:
         """Record ``step`` (with its events and timeline line) in the operation's next ``record``
@@ -229,7 +230,7 @@ class Operations:
                 continue
             item.step(op)
             if item.timeline:
-                request.timeline.append(TimelineStep(step=item.timeline, at=item.at, actor=item.actor))
+                request.timeline.append(step_of(item.timeline, item.at, actor=item.actor))
             emit_all(request, item.events, at=item.at)
         return items
 
@@ -331,7 +332,7 @@ class Operations:
         step: Callable[[OpT], None] | None = None,
         *,
         change: Callable[[Request], None] | None = None,
-        timeline: str | None = None,
+        timeline: Said | None = None,
         actor: str | None = None,
         finish: bool = False,
         observed: dict[str, Status] | None = None,
@@ -364,7 +365,7 @@ class Operations:
             if change is not None:
                 change(request)
             if timeline:
-                request.timeline.append(TimelineStep(step=timeline, at=now, actor=actor))
+                request.timeline.append(step_of(timeline, now, actor=actor))
             if finish:
                 op.finish(now)
             marked["token"] = self._mark(request, op, launch, now)
@@ -417,7 +418,7 @@ class Operations:
         error: str,
         step: Callable[[OpT], None] | None = None,
         *,
-        timeline: str | None = None,
+        timeline: Said | None = None,
         events: Sequence[NewEvent] = (),
         tell: Tell | None = None,
     ) -> Request:
@@ -435,7 +436,7 @@ class Operations:
                 step(op)
             op.end(error, now)
             if timeline:
-                request.timeline.append(TimelineStep(step=timeline, status="failure", message=error[:500], at=now))
+                request.timeline.append(step_of(timeline, now, status="failure", message=error[:500]))
             emit_all(request, events, at=now)
             _emit_told(request, tell, before, now)
             request.updated_at = now

@@ -10,6 +10,7 @@ from core.domain.lifecycle import derive_status
 from core.domain.operation import Launch, Steps, UpdateOp, UpdateSteps
 from core.domain.policy import Action, Actor
 from core.domain.request import Request
+from core.domain.timeline import Line, TimelineCode
 from core.ports.code_host import CodeHostError
 from core.services import pr_text
 from core.services.command_base import TargetOf, dispatched_event, repo_ref
@@ -83,7 +84,7 @@ class UpdateCommand(Dispatching):
                     source=source,
                 ),
                 lambda op: op.steps.set(commit=sha),
-                timeline=f"Config updated (revision {revision})",
+                timeline=Line(TimelineCode.CONFIG_UPDATED, {"revision": revision}),
                 actor=actor.id,
             )
         return self._dispatch(

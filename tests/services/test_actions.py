@@ -7,6 +7,7 @@ import pytest
 from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
 from bot.views.refusals import reason_text, recorded_reason
+from bot.views.timeline_text import timeline_label
 from core.domain.errors import PermissionDenied, RequestNotFound
 from core.domain.fact_reasons import FactCode, said
 from core.domain.policy import Action, Actor, Policy
@@ -51,7 +52,7 @@ def test_approve_records_approval_and_comments_as_the_app(world: World) -> None:
     (comment,) = world.host.repo(world.repo).comments[request.pr.number]
     assert "Abe Approver" in comment and request.pr.head_sha[:12] in comment
     assert world.events(request.id)[-1] == "approved"
-    assert done.timeline[-1].step == "Approved by Abe Approver"
+    assert timeline_label(done.timeline[-1]) == "Approved by Abe Approver"
     assert world.notifier.events(request.id)[-1] == "approved"
     assert world.notifier.sent[-1][1].previous_status == "plan_ready"
 
@@ -242,7 +243,7 @@ def test_a_legacy_destroy_dispatches_cleanup_then_merges_its_pr_and_destroys(wor
     assert requested.status == "applied" and requested.cleanup_pr is None and requested.destroy_run is None
     op = requested.operation("destroy", "destroy")
     assert op.completed_at is None and op.steps.cleanup_run.run_id == cleanup_run.run_id and op.steps.lease is None
-    assert requested.timeline[-1].step == "Destroy requested"
+    assert timeline_label(requested.timeline[-1]) == "Destroy requested"
     assert world.events(request.id)[-1] == "destroy_requested"
     sent = world.notifier.sent[-1][1]
     assert (sent.event, sent.previous_status, sent.status) == ("destroy_requested", "applied", "applied")

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.views.refusals import reason_text
+from bot.views.timeline_text import timeline_label
 from core.domain.errors import PermissionDenied, RequestAlreadyExists
 from core.domain.ids import is_request_id
 from core.domain.policy import Policy
@@ -49,7 +50,7 @@ def test_create_opens_branch_commit_pr_and_plan(world: World) -> None:
     assert steps.branch is not None and steps.commit is not None and steps.pr is not None
     assert steps.launches["plan"].at is not None and steps.launches["plan"].recorded
     assert world.events(request.id) == ["request_created", "branch_created", "pr_opened", "plan_dispatched"]
-    assert [t.step for t in request.timeline] == [
+    assert [timeline_label(t) for t in request.timeline] == [
         "Request created",
         "Branch created",
         "Terraform committed",

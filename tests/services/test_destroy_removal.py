@@ -13,6 +13,7 @@ from bot.views.fact_text import outcome_text
 from bot.views.reasons import transition_text
 from bot.views.refusals import reason_text
 from bot.views.replies import transition_reply
+from bot.views.timeline_text import timeline_label
 from core.domain.errors import PermissionDenied
 from core.domain.facts import ReviewFact
 from core.domain.request import Request
@@ -72,7 +73,7 @@ def test_destroy_opens_the_removal_pr_runs_the_destroy_on_main_then_merges(world
     assert rid in world.store.history
     assert world.events(rid)[-3:] == ["destroy_completed", "removal_pr_merged", "archived"]
     assert world.notifier.events(rid)[-1] == "destroyed"
-    steps = [s.step for s in done.timeline]
+    steps = [timeline_label(s) for s in done.timeline]
     assert steps.index("Destroy requested: removal PR opened") < steps.index("Removal PR merged")
 
 

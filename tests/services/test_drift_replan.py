@@ -8,6 +8,7 @@ import pytest
 
 from bot.views.fact_text import outcome_text
 from bot.views.refusals import reason_text
+from bot.views.timeline_text import timeline_label
 from core.domain.errors import PermissionDenied
 from core.domain.facts import RunFact
 from core.domain.lifecycle import derive_status
@@ -98,7 +99,7 @@ def test_replan_after_drift_plans_the_base_branch_then_apply_resolves_it(world: 
     assert request.drift is not None and request.drift.detected is False
     assert request.drift.summary and request.drift.checked_at is not None  # history kept
     assert "drift_resolved" in world.events(request.id)
-    assert any(step.step == "Drift resolved" for step in request.timeline)
+    assert any(timeline_label(step) == "Drift resolved" for step in request.timeline)
     actions = _actions(request)
     assert not actions[Action.REPLAN] and not actions[Action.APPLY] and actions[Action.DESTROY]
     # Replayed deliveries change nothing and resolve nothing twice.

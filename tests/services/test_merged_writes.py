@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.timeline_text import timeline_label
 from core.domain.operation import ApplyOp, Launch
 from core.services.operations import LEASE, Mark, Operations
 from tests.services.conftest import ADMIN, APPROVER, World, create_cmd
@@ -87,7 +88,7 @@ def test_create_without_a_crash_makes_no_lookup(world: World) -> None:
     assert world.host.calls["find_run"] == 0 and world.host.calls["dispatch_workflow"] == 1
     steps = done.operation("create", done.idempotency_key).steps
     assert steps.commit == done.commit_sha and done.pr.head_sha == done.commit_sha
-    assert [t.step for t in done.timeline][:4] == [
+    assert [timeline_label(t) for t in done.timeline][:4] == [
         "Request created",
         "Branch created",
         "Terraform committed",
@@ -157,7 +158,7 @@ def test_destroy_releases_its_lease_with_the_dispatch(world: World) -> None:
     assert steps.removal_commit and steps.removal_pr is not None and steps.removal_pr.head == steps.removal_commit
     plan = steps.launch("plan")
     assert plan is not None and plan.recorded and plan.run_id == world.host.runs_of("plan.yml")[-1].run_id
-    lines = [t.step for t in done.timeline]
+    lines = [timeline_label(t) for t in done.timeline]
     assert lines.index("Removal PR planned") + 1 == lines.index("Removal PR approved")
     assert world.events(request.id).count("removal_plan_dispatched") == 1
     assert world.host.calls["find_run"] == 0
