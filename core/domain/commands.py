@@ -17,9 +17,11 @@ from typing import Any
 
 from core.domain.events import NewEvent, Reason, Transition, notice
 from core.domain.lifecycle import derive_status
+from core.domain.operation import CreateOp, CreateSteps, Lease
 from core.domain.protection import ApprovalStanding
 from core.domain.request import Approval, CleanupPr, PullRequestRef, Request, RunRef
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode, step_of
 from core.domain.workflows import RequestRunKind
 
 
@@ -203,6 +205,26 @@ def record_removal_merged(request: Request, *, number: int, sha: str | None, act
     if pr is not None and pr.number == number:
         request.cleanup_pr = pr.model_copy(update={"merged": True, "open": False, "status": "merged"})
     return [NewEvent(name="removal_pr_merged", actor=actor, source=source, data={"number": number, "sha": sha})]
+
+
+def record_created(
+    request: Request, *, key: str, actor: str, source: str, lease: Lease, files: list[str], now: datetime
+) -> list[NewEvent]:
+    """A new request: its create operation begun (under ``lease``, remembering where it came from
+    for the audit events of steps a resume may finish), its first timeline line, and the
+    ``request_created`` event its first write commits."""
+    request.operations.append(
+        CreateOp(key=key, started_at=now, actor=actor, steps=CreateSteps(lease=lease, source=source))
+    )
+    request.timeline.append(step_of(TimelineCode.REQUEST_CREATED, now, actor=actor))
+    data = {
+        "project": request.project,
+        "environment": request.environment,
+        "module": request.module,
+        "idempotencyKey": key,
+        "files": sorted(files),
+    }
+    return [NewEvent(name="request_created", actor=actor, source=source, data=data)]
 
 
 def record_commit(request: Request, sha: str) -> list[NewEvent]:

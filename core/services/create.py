@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.domain.commands import record_commit, record_pr_opened, transition
+from core.domain.commands import record_commit, record_created, record_pr_opened, transition
 from core.domain.errors import RequestAlreadyExists, RequestNotFound
 from core.domain.events import NewEvent, emit_all
 from core.domain.ids import request_branch
-from core.domain.operation import BranchStep, CreateOp, CreateSteps, OperationBase
+from core.domain.operation import BranchStep, CreateOp, OperationBase
 from core.domain.refusals import Denial
 from core.domain.request import PullRequestRef, Request, Requester
 from core.domain.status import Status
@@ -91,29 +91,16 @@ class CreateCommands(Dispatching):
             chat_session_id=cmd.chat_session_id,
             destroy_guards=DestroyFlow(self).definition_guards(cmd.module),
         )
-        request.operations.append(
-            CreateOp(
-                key=key,
-                started_at=now,
-                actor=actor.id,
-                # Where the request came from, for the audit events of steps a resume may finish.
-                steps=CreateSteps(lease=self._ops.lease_for(token), source=cmd.source),
-            )
-        )
-        request.timeline.append(step_of(TimelineCode.REQUEST_CREATED, now, actor=actor.id))
-        created = NewEvent(
-            name="request_created",
+        created = record_created(
+            request,
+            key=key,
             actor=actor.id,
             source=cmd.source,
-            data={
-                "project": cmd.project,
-                "environment": cmd.environment,
-                "module": cmd.module,
-                "idempotencyKey": key,
-                "files": sorted(files),
-            },
+            lease=self._ops.lease_for(token),
+            files=list(files),
+            now=now,
         )
-        emit_all(request, [created], at=now, version=1)
+        emit_all(request, created, at=now, version=1)
         try:
             stored = self._store.create(request)
         except RequestAlreadyExists:

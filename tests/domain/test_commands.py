@@ -11,15 +11,18 @@ from core.domain.commands import (
     record_approval,
     record_commit,
     record_config_update,
+    record_created,
     record_dispatch,
     record_merge,
     record_pr_opened,
     record_removal_merged,
 )
 from core.domain.lifecycle import derive_status
+from core.domain.operation import CreateOp, Lease
 from core.domain.protection import ApprovalStanding
 from core.domain.request import Approval, CleanupPr, PullRequestRef, RunRef
 from core.domain.status import Status
+from core.domain.timeline import TimelineCode
 from tests.domain.builders import T0, at_status, run
 
 NOW = T0 + timedelta(hours=2)
@@ -174,3 +177,20 @@ def test_create_records_its_commit_then_its_pr() -> None:
     events = record_pr_opened(request, opened, actor="U_REQ", source="slack")
     assert request.pr == opened and derive_status(request) is Status.PLANNING
     assert [e.name for e in events] == ["pr_opened"] and events[0].data == {"number": 7, "url": opened.url}
+
+
+def test_a_new_request_begins_its_create_under_the_lease_and_says_it_was_created() -> None:
+    request = at_status("request_created")
+    request.timeline, request.operations = [], []
+    lease = Lease(owner="tok", until=NOW + timedelta(minutes=5))
+    events = record_created(
+        request, key="k1", actor="U_DEV", source="slack", lease=lease, files=["b.tf", "a.tf"], now=NOW
+    )
+    (op,) = request.operations
+    assert isinstance(op, CreateOp) and op.key == "k1" and op.actor == "U_DEV" and op.started_at == NOW
+    assert op.steps.lease == lease and op.steps.source == "slack" and op.completed_at is None
+    assert [(t.code, t.actor, t.at) for t in request.timeline] == [(TimelineCode.REQUEST_CREATED, "U_DEV", NOW)]
+    (created,) = events
+    assert created.name == "request_created" and created.actor == "U_DEV" and created.source == "slack"
+    assert created.data["files"] == ["a.tf", "b.tf"] and created.data["idempotencyKey"] == "k1"
+    assert created.data["module"] == request.module and derive_status(request) is Status.REQUEST_CREATED
