@@ -69,9 +69,13 @@ layers: venv
 	$(BIN)/lint-imports
 
 # worksteal: an idle worker takes queued tests from a busy one, so the slow real-Terraform tests
-# (minutes each) do not hold back the tests queued behind them on the same worker.
+# (minutes each) do not hold back the tests queued behind them on the same worker. Two workers
+# per core: a real-Terraform test spends about half its time waiting (the AWS provider polls
+# between its calls to the local cloud), and a second worker per core runs meanwhile
+# (tests/conftest.py spreads the slow tests over the workers' first shares).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 unit: venv
-	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The Dockerfile, the Kubernetes manifests and the compose file, offline (no Docker engine needed).
 deploy-lint: venv
