@@ -24,6 +24,9 @@ SIGNATURE_WINDOW_SECONDS = 5 * 60
 # The envelope fields Bolt and our listeners read, by the JSON type Slack sends them as: a
 # signed body with another type there is refused rather than left to fail inside a listener.
 _OBJECTS = ("event", "team", "view", "container", "channel", "message", "enterprise", "state")
+# Of those, the ones Slack sends as null when absent (outside Enterprise Grid, an org-wide
+# install); Bolt reads the others with ``body.get(name, {}).get(...)``, which a null breaks.
+_NULLABLE = ("team", "enterprise")
 _STRINGS = ("type", "team_id", "event_id", "api_app_id", "trigger_id", "user_id", "channel_id", "command", "text")
 
 
@@ -127,10 +130,10 @@ def parse_slack_body(body: bytes, content_type: str) -> SlackBody:
 
 
 def _shaped(doc: dict[str, Any]) -> dict[str, Any]:
-    # null is what Slack sends for an absent object (``"enterprise": null`` outside Enterprise
-    # Grid): Bolt and the listeners read it as absent.
+    # null is what Slack sends for an absent team or enterprise (``"enterprise": null`` outside
+    # Enterprise Grid): Bolt and the listeners read it as absent.
     for name in _OBJECTS:
-        if doc.get(name) is not None and not isinstance(doc[name], dict):
+        if name in doc and not isinstance(doc[name], dict) and not (doc[name] is None and name in _NULLABLE):
             raise BadSlackBody(400, f"`{name}` is not an object")
     for name in _STRINGS:
         if name in doc and not isinstance(doc[name], str):
