@@ -46,8 +46,8 @@ def test_the_words_users_saw_before_the_codes(said: TimelineCode | Line, words: 
     assert timeline_label(step_of(said, T0)) == words
 
 
-def test_a_line_written_before_the_codes_and_an_unknown_code_read_as_they_are() -> None:
-    legacy = Request.from_doc(
+def _request(**fields: object) -> Request:
+    return Request.from_doc(
         {
             "id": "req_abcdef123456",
             "project": "core",
@@ -55,25 +55,20 @@ def test_a_line_written_before_the_codes_and_an_unknown_code_read_as_they_are() 
             "module": "s3-bucket",
             "receivedAt": "2026-01-05T09:00:00Z",
             "updatedAt": "2026-01-05T09:30:00Z",
-            "timeline": [{"step": "Plan succeeded", "status": "success", "at": "2026-01-05T09:30:00Z"}],
+            **fields,
         }
     )
+
+
+def test_a_line_written_before_the_codes_and_an_unknown_code_read_as_they_are() -> None:
+    legacy = _request(timeline=[{"step": "Plan succeeded", "status": "success", "at": "2026-01-05T09:30:00Z"}])
     assert timeline_label(legacy.timeline[0]) == "Plan succeeded"
     assert timeline_label(TimelineStep(code="from_a_newer_version", at=T0)) == "from_a_newer_version"
     assert timeline_label(TimelineStep(code="from_a_newer_version", step="Its words", at=T0)) == "Its words"
 
 
 def test_the_document_stores_the_code_and_data_and_the_card_shows_the_words() -> None:
-    request = Request.from_doc(
-        {
-            "id": "req_abcdef123456",
-            "project": "core",
-            "environment": "dev",
-            "module": "s3-bucket",
-            "receivedAt": "2026-01-05T09:00:00Z",
-            "updatedAt": "2026-01-05T09:30:00Z",
-        }
-    )
+    request = _request()
     request.timeline = [step_of(Line(TimelineCode.APPROVED_ON_GITHUB, {"by": "octo"}), T0, actor="octo")]
     stored = request.to_doc()["timeline"][0]  # what the store writes (to_json dumps the same)
     assert stored["code"] == "approved_on_github" and stored["data"] == {"by": "octo"} and stored["step"] is None
