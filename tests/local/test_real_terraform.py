@@ -4,8 +4,9 @@ expected name and tags -> a plan right after shows no changes -> destroy -> it i
 
 One moto server per session (``local_cloud``); each test has its own state. Marked
 ``terraform``; skipped, with the reason printed, only when terraform or the AWS provider cannot
-be found. They are slow (the provider waits on SQS queues and S3 lifecycle rules), so they are
-separate tests that xdist spreads over its workers.
+be found. The five modules share one environment and one lifecycle (each request's own
+assertions kept): a terraform command costs seconds of CPU loading the provider, and the
+provider's waits on SQS queues and S3 lifecycle rules overlap within one apply.
 """
 
 from __future__ import annotations
@@ -146,66 +147,100 @@ def _changes(plan: dict[str, Any]) -> dict[str, list[str]]:
     return {rc["address"]: rc["change"]["actions"] for rc in plan["resource_changes"]}
 
 
-def run_lifecycle(host: LocalCodeHost, cloud: MotoServer, module_id: str, rid: str) -> None:
-    files, name = render_request(module_id, rid)
-    ((path, text),) = files.items()
-    assert f'source = "../../modules/{module_id}"' in text and "version" not in text.split("\n\n")[0]
+def _rid(module_id: str) -> str:
+    return "req_" + (module_id.replace("-", "") + "000000000000")[:12]
+
+
+def _prefix(module_id: str, rid: str) -> str:
+    return f"{module_id.replace('-', '_')}_{rid}"
+
+
+def run_lifecycles(host: LocalCodeHost, cloud: MotoServer, modules: list[str]) -> None:
+    """Every module's request through one environment at once: each module's resources are
+    planned, applied with TfPilot's tags, unchanged on a replan, and destroyed by its own
+    request's destroy while the others stay. One environment rather than one per module: each
+    terraform command loads the AWS provider's schema (seconds of CPU), and the provider waits
+    on SQS and S3 in parallel within one apply."""
+    requests = {m: (_rid(m), *render_request(m, _rid(m))) for m in modules}
+    files: dict[str, str] = {}
+    for m, (_, rendered, _) in requests.items():
+        ((path, text),) = rendered.items()
+        assert f'source = "../../modules/{m}"' in text and "version" not in text.split("\n\n")[0]
+        files[path] = text
+    first = requests[modules[0]][0]
 
     # Plan on the request branch: a real plan, summarised like a GitHub one.
-    plan_run = _plan_request(host, files, rid)
+    plan_run = _plan_request(host, files, first)
     assert plan_run is not None and plan_run.conclusion == "success", host.run_log(REPO, plan_run.run_id)
-    plan = host.get_plan_json(REPO, plan_run.run_id, rid)
+    plan = host.get_plan_json(REPO, plan_run.run_id, first)
     assert plan is not None and "tfpilot_local_preview" not in plan and plan["tfpilot_local_cloud"] == "moto"
     creates = [a for a, actions in _changes(plan).items() if actions == ["create"]]
     assert creates and all(actions in (["create"], ["read"]) for actions in _changes(plan).values())
     summary = summarize_plan(plan)
     assert summary.add == len(creates) and summary.change == summary.destroy == 0
-    assert all(a.startswith(f"module.{module_id.replace('-', '_')}_{rid}.") for a in creates)
+    by_module = {
+        m: [a for a in creates if a.startswith(f"module.{_prefix(m, rid)}.")] for m, (rid, _, _) in requests.items()
+    }
+    assert all(by_module.values()), f"a module plans nothing: {by_module}"
+    assert sum(map(len, by_module.values())) == len(creates), "a create belongs to no request's module"
 
-    # Merge and apply on main: the resource exists with its name and TfPilot's tags.
-    head = host.branch_head(REPO, f"request/{rid}")
+    # Merge and apply on main: every resource exists with its name and TfPilot's tags.
+    head = host.branch_head(REPO, f"request/{first}")
     assert head is not None
-    host.merge_pull_request(REPO, 1, sha=head, title=rid)
-    apply_run = host.dispatch_workflow(REPO, "apply.yml", ref="main", inputs={"request_id": rid, "environment": "dev"})
+    host.merge_pull_request(REPO, 1, sha=head, title=first)
+    apply_run = host.dispatch_workflow(
+        REPO, "apply.yml", ref="main", inputs={"request_id": first, "environment": "dev"}
+    )
     assert apply_run is not None and apply_run.conclusion == "success", host.run_log(REPO, apply_run.run_id)
-    tags = PROBES[module_id](cloud, name)
-    assert tags is not None, f"{name} was not created"
-    assert set(tags) >= SERVER_TAG_KEYS
-    assert tags["tfpilot-request-id"] == rid and tags["environment"] == "dev" and tags["managed-by"] == "tfpilot"
-    # Case-insensitive duplicates of TfPilot's keys (the provider's default_tags) are not there.
-    assert len({k.lower() for k in tags}) == len(tags)
+    for m, (rid, _, name) in requests.items():
+        tags = PROBES[m](cloud, name)
+        assert tags is not None, f"{name} was not created"
+        assert set(tags) >= SERVER_TAG_KEYS
+        assert tags["tfpilot-request-id"] == rid and tags["environment"] == "dev" and tags["managed-by"] == "tfpilot"
+        # Case-insensitive duplicates of TfPilot's keys (the provider's default_tags) are not there.
+        assert len({k.lower() for k in tags}) == len(tags)
+    # The apply reports the outputs of its own request's file, not the others'.
     outputs = _record(host, apply_run.run_id)["report"]["outputs"]
-    assert outputs and all(k.startswith(f"{module_id.replace('-', '_')}_{rid}_") for k in outputs)
-    assert any(name in str(v) for v in outputs.values())
+    assert outputs and all(k.startswith(f"{_prefix(modules[0], first)}_") for k in outputs)
+    assert any(requests[modules[0]][2] in str(v) for v in outputs.values())
 
-    # A plan right after the apply shows no changes.
-    replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": rid, "environment": "dev"})
+    # A plan right after the apply shows no changes, and every request's outputs hold its resource.
+    replan = host.dispatch_workflow(REPO, "plan.yml", ref="main", inputs={"request_id": first, "environment": "dev"})
     assert replan is not None and replan.conclusion == "success", host.run_log(REPO, replan.run_id)
-    again = host.get_plan_json(REPO, replan.run_id, rid)
+    again = host.get_plan_json(REPO, replan.run_id, first)
     assert again is not None
     changed = {a: c for a, c in _changes(again).items() if c not in (["no-op"], ["read"])}
     assert changed == {}, f"a plan right after the apply is not empty: {changed}"
+    values = {k: v.get("value") for k, v in again["planned_values"].get("outputs", {}).items()}
+    for m, (rid, _, name) in requests.items():
+        mine = {k: v for k, v in values.items() if k.startswith(f"{_prefix(m, rid)}_")}
+        assert mine and any(name in str(v) for v in mine.values()), f"{m}'s outputs: {mine}"
 
-    # Destroy after the cleanup removed the file from main (today's order): the resource is gone.
+    # Destroy after the cleanup removed the files from main (today's order): each request's
+    # destroy removes its resources and leaves the other requests' in place.
     main = host.branch_head(REPO, "main")
     assert main is not None
-    host.commit_files(REPO, "main", {path: None}, "cleanup", parent_sha=main)
-    destroy = host.dispatch_workflow(REPO, "destroy.yml", ref="main", inputs={"request_id": rid, "environment": "dev"})
-    assert destroy is not None and destroy.conclusion == "success", host.run_log(REPO, destroy.run_id)
-    assert PROBES[module_id](cloud, name) is None, f"{name} still exists after destroy"
+    host.commit_files(REPO, "main", dict.fromkeys(files), "cleanup", parent_sha=main)
+    for i, (m, (rid, _, name)) in enumerate(requests.items()):
+        destroy = host.dispatch_workflow(
+            REPO, "destroy.yml", ref="main", inputs={"request_id": rid, "environment": "dev"}
+        )
+        assert destroy is not None and destroy.conclusion == "success", host.run_log(REPO, destroy.run_id)
+        assert PROBES[m](cloud, name) is None, f"{name} still exists after destroy"
+        for other, (_, _, other_name) in list(requests.items())[i + 1 :]:
+            assert PROBES[other](cloud, other_name) is not None, f"destroying {rid} removed {other_name}"
 
 
-@pytest.mark.parametrize("module_id", sorted(PROBES))
-def test_in_repo_module_plans_applies_and_destroys_for_real(
-    real_host: LocalCodeHost, local_cloud: MotoServer, sink: FactSink, module_id: str
+@pytest.mark.terraform(cost=4)
+def test_every_in_repo_module_plans_applies_and_destroys_for_real(
+    real_host: LocalCodeHost, local_cloud: MotoServer, sink: FactSink
 ) -> None:
-    if module_id not in infra_modules.available():
-        pytest.skip(f"no in-repo module for {module_id} yet")
-    rid = "req_" + (module_id.replace("-", "") + "000000000000")[:12]
-    run_lifecycle(real_host, local_cloud, module_id, rid)
+    modules = [m for m in sorted(PROBES) if m in infra_modules.available()]
+    assert modules == sorted(PROBES), f"an in-repo module is missing: {sorted(set(PROBES) - set(modules))}"
+    run_lifecycles(real_host, local_cloud, modules)
     kinds = sink.kinds()
     assert kinds.count("plan:completed:success") == 2 and "apply:completed:success" in kinds
-    assert "destroy:completed:success" in kinds
+    assert kinds.count("destroy:completed:success") == len(modules)
 
 
 # The provider block the scaffold wrote before: its default_tags carried "Environment", and the
