@@ -42,7 +42,8 @@ from core.adapters.local_forge_seed import SeedFiles, scaffold_seed
 from core.adapters.local_forge_tasks import FactHandler, ForgeTasks, RunnerMode
 from core.adapters.local_git import SHA_RE, ZERO_SHA, check_branch, check_path
 from core.adapters.local_pull_requests import PullRequestsMixin
-from core.adapters.local_runner import LocalRunner, RunWorkspace
+from core.adapters.local_run_types import RunWorkspace
+from core.adapters.local_runner import LocalRunner
 from core.adapters.local_workflow_runs import WorkflowRunsMixin
 from core.domain.facts import Fact
 from core.domain.workflows import WorkflowNames

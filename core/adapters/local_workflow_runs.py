@@ -13,7 +13,8 @@ from core.adapters.local_forge_base import ForgeBase
 from core.adapters.local_forge_records import run_fact, run_info
 from core.adapters.local_forge_tasks import sleep_until
 from core.adapters.local_git import check_branch
-from core.adapters.local_runner import LocalRunner, RunJob, RunOutcome, RunWorkspace
+from core.adapters.local_run_types import RunJob, RunOutcome, RunWorkspace
+from core.adapters.local_runner import LocalRunner
 from core.domain.ids import request_id_from_branch, request_id_in_text
 from core.ports.code_host import CodeHostError, RepoRef, RunInfo
 
