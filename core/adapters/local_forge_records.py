@@ -58,15 +58,7 @@ class ForgeRecords:
         return self.pr_path(repo, number).resolve().as_uri()
 
     def pr_records(self, repo: RepoRef) -> list[dict[str, Any]]:
-        folder = self._repos.forge_dir(repo) / "pulls"
-        if not folder.is_dir():
-            return []
-        records: list[dict[str, Any]] = []
-        for path in folder.glob("*.json"):
-            rec = self.read(path)
-            if rec is not None:
-                records.append(rec)
-        return sorted(records, key=lambda r: int(r["number"]))
+        return sorted(self._records_in(self._repos.forge_dir(repo) / "pulls"), key=lambda r: int(r["number"]))
 
     def open_pr(self, repo: RepoRef, head: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = None
@@ -87,8 +79,11 @@ class ForgeRecords:
         return self._repos.forge_dir(repo) / "runs" / f"{run_id}{suffix}"
 
     def run_records(self, repo: RepoRef) -> list[dict[str, Any]]:
-        """Every run record (not the plan previews stored beside them), in no particular order."""
-        folder = self._repos.forge_dir(repo) / "runs"
+        """Every run record, in no particular order."""
+        return self._records_in(self._repos.forge_dir(repo) / "runs")
+
+    def _records_in(self, folder: Path) -> list[dict[str, Any]]:
+        # A run's plan preview is stored beside its record, as <id>.plan.json: not a record.
         if not folder.is_dir():
             return []
         records: list[dict[str, Any]] = []
