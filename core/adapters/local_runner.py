@@ -18,236 +18,29 @@ no-op that succeeds, as the workflow does. Drift runs have nothing to do locally
 with a note.
 
 The runner reads and writes git only through the narrow ``RunWorkspace`` the code host gives it.
+This module holds ``LocalRunner``; what it works with lives beside it: ``local_run_types`` (the
+job, workspace and outcome), ``local_hcl`` (reading ``.tf`` files), ``local_tf_checks`` (``fmt``
+and ``validate``), ``local_preview`` (the plan preview) and ``local_state_ledger`` (the ledger).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import posixpath
-import re
 import shutil
-import subprocess
-import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-import hcl2
-
+from core.adapters.local_hcl import HclError, output_names, parse_hcl
+from core.adapters.local_preview import build_preview, change_symbol, count_changes, inventory
+from core.adapters.local_run_types import RunJob, RunOutcome, RunWorkspace
+from core.adapters.local_state_ledger import STATE_DIR, dump_state, load_state, state_row
+from core.adapters.local_tf_checks import TerraformChecks
 from core.adapters.terraform_run import RealTerraform, TfRun, Unavailable
-from core.domain.run_report import Diagnostic, RunReport, bounded
-from core.domain.workflows import RunKind
+from core.domain.run_report import Diagnostic, bounded
 from core.ports.clock import Clock
 
 log = logging.getLogger(__name__)
-
-STATE_DIR = ".tfpilot-state"
-PREVIEW_NOTE = (
-    "TfPilot local preview: computed from the difference between the base branch and this branch; "
-    "no provider was called and no cloud plan was made."
-)
-_TF_TIMEOUT_SECONDS = 120.0
-# Top-level blocks that do not, by themselves, make terraform download anything.
-_LOCAL_ONLY_BLOCKS = frozenset({"variable", "output", "locals", "check", "moved", "removed", "import"})
-
-
-class RunWorkspace(Protocol):
-    """Git access a run needs, supplied by the code host (which holds the repository lock)."""
-
-    def tree_files(self, sha: str) -> dict[str, str]:
-        """Every text file of the commit ``sha``: path -> content."""
-        ...
-
-    def branch_head(self, branch: str) -> str | None: ...
-
-    def merge_base(self, a: str, b: str) -> str | None: ...
-
-    def commit_on_branch(self, branch: str, files: Mapping[str, str | None], message: str) -> str:
-        """One commit on top of the branch's current head; returns its sha."""
-        ...
-
-    def force_branch(self, branch: str, sha: str) -> None:
-        """Point ``branch`` at ``sha``, creating it or replacing what it held (``git push --force``)."""
-        ...
-
-    def open_pull_request_for(self, head: str) -> int | None:
-        """The number of the open pull request whose head is ``head``, if any."""
-        ...
-
-    def open_pull_request(self, *, head: str, base: str, title: str, body: str, labels: Sequence[str]) -> int:
-        """Open a pull request (its ``opened`` fact is reported before the run ends); its number."""
-        ...
-
-
-@dataclass(frozen=True)
-class RunJob:
-    """One dispatched run, as the runner needs it."""
-
-    run_id: int
-    kind: RunKind
-    workflow: str
-    ref: str  # the branch the run was dispatched on
-    head_sha: str  # that branch's head at dispatch
-    base_branch: str  # the branch a plan is compared against
-    request_id: str | None = None
-    environment: str | None = None
-    inputs: Mapping[str, str] = field(default_factory=dict)
-    repo: str = "local/infra"  # owner/name: keys the real runs' state and init cache
-
-
-@dataclass
-class RunOutcome:
-    conclusion: str  # success | failure
-    log: list[str]
-    plan_json: dict[str, Any] | None = None
-    state_commit: str | None = None
-    report: RunReport | None = None  # diagnostics of a failed run, outputs of an apply
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One configured object found in HCL: a managed resource or a module call."""
-
-    address: str
-    mode: str  # managed | module
-    type: str
-    name: str
-    path: str  # the file it was found in
-    values: dict[str, Any]
-    provider_name: str | None = None
-
-
-class HclError(Exception):
-    def __init__(self, path: str, detail: str) -> None:
-        super().__init__(f"{path}: {detail}")
-        self.path = path
-        self.detail = detail
-
-
-# --- HCL reading ---------------------------------------------------------------------------
-
-
-def _unquote_label(label: str) -> str:
-    if len(label) >= 2 and label[0] == label[-1] == '"':
-        return label[1:-1]
-    return label
-
-
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-
-
-def _decode_string(raw: str) -> str:
-    """The value of an HCL quoted string literal (python-hcl2 keeps the quotes and escapes)."""
-    body = raw[1:-1]
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            if nxt in _ESCAPES:
-                out.append(_ESCAPES[nxt])
-                i += 2
-                continue
-            if nxt in "uU":
-                width = 4 if nxt == "u" else 8
-                digits = body[i + 2 : i + 2 + width]
-                if len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
-                    out.append(chr(int(digits, 16)))
-                    i += 2 + width
-                    continue
-        if body.startswith(("$${", "%%{"), i):
-            out.append(body[i + 1 : i + 3])
-            i += 3
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _is_plain_literal(value: str) -> bool:
-    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
-        return False
-    # An interpolation or directive makes it an expression: keep its text as written.
-    return re.search(r"(?<![$%])[$%]\{", value.replace("$${", "").replace("%%{", "")) is None
-
-
-def plain_value(value: Any) -> Any:
-    """python-hcl2's parsed value made readable: literals unquoted, blocks without markers."""
-    if isinstance(value, str):
-        return _decode_string(value) if _is_plain_literal(value) else value
-    if isinstance(value, list):
-        return [plain_value(v) for v in value]
-    if isinstance(value, dict):
-        return {_unquote_label(str(k)): plain_value(v) for k, v in value.items() if k != "__is_block__"}
-    return value
-
-
-def parse_hcl(path: str, text: str) -> dict[str, Any]:
-    try:
-        parsed = hcl2.loads(text)
-    except Exception as exc:  # lark raises a family of errors; all mean "does not parse"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HclError(path, first) from exc
-    if not isinstance(parsed, dict):
-        raise HclError(path, "unexpected parse result")
-    return parsed
-
-
-def _provider_of(resource_type: str) -> str:
-    return f"registry.terraform.io/hashicorp/{resource_type.split('_', 1)[0]}"
-
-
-def resources_of(path: str, parsed: Mapping[str, Any]) -> list[Resource]:
-    """Managed resources and module calls declared in one parsed file."""
-    found: list[Resource] = []
-    for block in parsed.get("resource", []) or []:
-        for rtype, named in block.items():
-            for rname, body in named.items():
-                t, n = _unquote_label(rtype), _unquote_label(rname)
-                found.append(Resource(f"{t}.{n}", "managed", t, n, path, plain_value(body), _provider_of(t)))
-    for block in parsed.get("module", []) or []:
-        for mname, body in block.items():
-            n = _unquote_label(mname)
-            found.append(Resource(f"module.{n}", "module", "module", n, path, plain_value(body)))
-    return found
-
-
-def needs_download(parsed_files: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Why ``terraform init`` would reach the network for this directory (empty: it would not)."""
-    reasons: set[str] = set()
-    for parsed in parsed_files.values():
-        for key, blocks in parsed.items():
-            if key.startswith("__") or key in _LOCAL_ONLY_BLOCKS:
-                continue
-            if key in ("resource", "data"):
-                for block in blocks or []:
-                    for rtype in block:
-                        t = _unquote_label(rtype)
-                        if not t.startswith("terraform_"):
-                            reasons.add(f"provider {t.split('_', 1)[0]}")
-            elif key == "module":
-                for block in blocks or []:
-                    for mname, body in block.items():
-                        source = plain_value(body.get("source", ""))
-                        if not (isinstance(source, str) and source.startswith(("./", "../"))):
-                            reasons.add(f"module {_unquote_label(mname)} ({source})")
-            elif key == "provider":
-                for block in blocks or []:
-                    reasons.update(f"provider {_unquote_label(name)}" for name in block)
-            elif key == "terraform":
-                for block in blocks or []:
-                    if block.get("required_providers"):
-                        reasons.add("required_providers")
-                    if block.get("backend"):
-                        reasons.add("a backend")
-    return sorted(reasons)
-
-
-# --- the runner ----------------------------------------------------------------------------
 
 
 class LocalRunner:
@@ -263,7 +56,7 @@ class LocalRunner:
         preview_reason: str | None = None,
     ) -> None:
         self._clock = clock
-        self._terraform = (terraform or shutil.which("terraform")) if use_terraform else None
+        self._checks = TerraformChecks((terraform or shutil.which("terraform")) if use_terraform else None)
         self._parse_cache: dict[str, dict[str, Any]] = {}
         # Real Terraform against the local cloud when given; otherwise every plan is a preview
         # and ``preview_reason`` (set by the composition root) says why on the card.
@@ -282,7 +75,7 @@ class LocalRunner:
 
     @property
     def terraform(self) -> str | None:
-        return self._terraform
+        return self._checks.terraform
 
     def execute(self, job: RunJob, ws: RunWorkspace) -> RunOutcome:
         lines = [
@@ -332,74 +125,6 @@ class LocalRunner:
         lines.append(f"hcl: {len(parsed)} .tf file(s) parsed")
         return parsed
 
-    def _tf_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG")}
-        env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0"})
-        return env
-
-    def _run_tf(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-        assert self._terraform is not None
-        return subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [self._terraform, *args],
-            cwd=cwd,
-            env=self._tf_env(),
-            capture_output=True,
-            text=True,
-            timeout=_TF_TIMEOUT_SECONDS,
-            check=False,
-        )
-
-    def _fmt_check(self, files: Mapping[str, str], lines: list[str]) -> bool:
-        if not files:
-            return True
-        if self._terraform is None:
-            lines.append("fmt: skipped (terraform is not installed)")
-            return True
-        with tempfile.TemporaryDirectory(prefix="tfpilot-fmt-") as tmp:
-            root = Path(tmp)
-            for path, text in files.items():
-                target = root / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-            proc = self._run_tf(["fmt", "-check", "-recursive", "-list=true", "-no-color", "."], root)
-        if proc.returncode == 0:
-            lines.append(f"fmt: terraform fmt -check passed on {len(files)} file(s)")
-            return True
-        bad = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
-        lines.append("fmt: terraform fmt -check failed; not in canonical format:")
-        lines.extend(f"  {b}" for b in bad or [proc.stderr.strip()[:500]])
-        return False
-
-    def _validate(self, dirs: list[str], head: Mapping[str, str], parsed: Mapping[str, Any], lines: list[str]) -> bool:
-        if self._terraform is None:
-            lines.append("validate: skipped (terraform is not installed)")
-            return True
-        ok = True
-        for d in dirs:
-            in_dir = {p: t for p, t in head.items() if posixpath.dirname(p) == d and p.endswith(".tf")}
-            if not in_dir:
-                continue
-            reasons = needs_download({p: parsed[p] for p in in_dir if p in parsed})
-            if reasons:
-                lines.append(
-                    f"validate: skipped for {d or '.'}: terraform init would download "
-                    f"{', '.join(reasons)} (the local runner never reaches the network)"
-                )
-                continue
-            with tempfile.TemporaryDirectory(prefix="tfpilot-validate-") as tmp:
-                root = Path(tmp)
-                for path, text in in_dir.items():
-                    (root / posixpath.basename(path)).write_text(text, encoding="utf-8")
-                init = self._run_tf(["init", "-backend=false", "-input=false", "-no-color"], root)
-                proc = init if init.returncode else self._run_tf(["validate", "-no-color"], root)
-            if proc.returncode == 0:
-                lines.append(f"validate: terraform validate passed for {d or '.'}")
-            else:
-                ok = False
-                lines.append(f"validate: terraform validate failed for {d or '.'}:")
-                lines.extend(f"  {ln}" for ln in (proc.stderr or proc.stdout).strip().splitlines()[:40])
-        return ok
-
     # --- plan ----------------------------------------------------------------------------
 
     def _plan(self, job: RunJob, ws: RunWorkspace, lines: list[str]) -> RunOutcome:
@@ -418,7 +143,7 @@ class LocalRunner:
         if parsed_head is None:
             lines.append("plan: failed (fix the files above)")
             return RunOutcome("failure", lines)
-        fmt_ok = self._fmt_check({p: head_tf[p] for p in changed if p in head_tf}, lines)
+        fmt_ok = self._checks.fmt_check({p: head_tf[p] for p in changed if p in head_tf}, lines)
         if not fmt_ok:
             lines.append("plan: failed")
             return RunOutcome("failure", lines)
@@ -432,7 +157,7 @@ class LocalRunner:
             else:
                 lines.append(f"plan: {real.description}, in {env_dir}")
                 return _outcome(tf, lines)
-        valid = self._validate(dirs, head_tf, parsed_head, lines)
+        valid = self._checks.validate(dirs, head_tf, parsed_head, lines)
         if not valid:
             lines.append("plan: failed")
             return RunOutcome("failure", lines)
@@ -444,13 +169,13 @@ class LocalRunner:
                     parsed_base[p] = self._parse(p, text)
                 except HclError as exc:
                     lines.append(f"warning: base file does not parse, its resources are not compared: {exc}")
-        before = _inventory(parsed_base)
-        after = _inventory({p: v for p, v in parsed_head.items() if posixpath.dirname(p) in dirs})
+        before = inventory(parsed_base)
+        after = inventory({p: v for p, v in parsed_head.items() if posixpath.dirname(p) in dirs})
         plan = build_preview(before, after, generated_at=self._clock.now().isoformat())
         if reason:
             plan["tfpilot_preview_reason"] = reason
             lines.append(f"preview: {reason}")
-        counts = _count(plan)
+        counts = count_changes(plan)
         lines.append(
             f"preview: {counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy "
             "(local preview, not a cloud plan)"
@@ -458,7 +183,7 @@ class LocalRunner:
         for rc in plan["resource_changes"]:
             actions = rc["change"]["actions"]
             if actions != ["no-op"]:
-                lines.append(f"  {_symbol(actions)} {rc['address']}")
+                lines.append(f"  {change_symbol(actions)} {rc['address']}")
         return RunOutcome("success", lines, plan_json=plan)
 
     # --- apply and destroy -----------------------------------------------------------------
@@ -480,13 +205,13 @@ class LocalRunner:
             )
             return RunOutcome("failure", lines)
         parsed = self._parse_all({p: t for p, t in files.items() if p.endswith(".tf")}, lines)
-        if parsed is None or not self._fmt_check(mine, lines):
+        if parsed is None or not self._checks.fmt_check(mine, lines):
             lines.append("apply: failed")
             return RunOutcome("failure", lines)
         real, reason = self._real_or_reason()
         if real is not None and job.environment:
             env_dir = posixpath.dirname(sorted(mine)[0])
-            outputs = [name for p in mine for name in _output_names(parsed[p])]
+            outputs = [name for p in mine for name in output_names(parsed[p])]
             try:
                 tf = real.apply(job.repo, job.environment, files, env_dir, parsed, outputs)
             except Unavailable as exc:
@@ -498,11 +223,11 @@ class LocalRunner:
                 return outcome
         if reason:
             lines.append(f"apply: recorded only (preview: {reason})")
-        resources = _inventory({p: parsed[p] for p in mine})
+        resources = inventory({p: parsed[p] for p in mine})
         state_dir = posixpath.join(posixpath.dirname(sorted(mine)[0]), STATE_DIR)
         state_path = posixpath.join(state_dir, f"{job.request_id}.json")
         current_head = ws.branch_head(job.ref) or job.head_sha
-        previous = _load_state(ws.tree_files(current_head).get(state_path))
+        previous = load_state(ws.tree_files(current_head).get(state_path))
         prior = {r["address"] for r in (previous or {}).get("resources", [])}
         for addr in sorted(resources):
             lines.append(f"  {'~' if addr in prior else '+'} {addr}: recorded as applied")
@@ -515,12 +240,12 @@ class LocalRunner:
             "source_commit": job.head_sha,
             "applied_at": self._clock.now().isoformat(),
             "files": sorted(mine),
-            "resources": [_state_row(r) for _, r in sorted(resources.items())],
+            "resources": [state_row(r) for _, r in sorted(resources.items())],
             "note": "Recorded by the TfPilot local runner; no cloud resources were created.",
         }
         sha = ws.commit_on_branch(
             job.ref,
-            {state_path: _dump_state(doc)},
+            {state_path: dump_state(doc)},
             f"tfpilot: apply {job.request_id} (local run {job.run_id})",
         )
         lines.append(f"apply: recorded {len(resources)} resource(s) in {state_path} (commit {sha[:12]})")
@@ -558,7 +283,7 @@ class LocalRunner:
         updates: dict[str, str | None] = {}
         count = 0
         for path, text in sorted(states.items()):
-            doc = _load_state(text) or {}
+            doc = load_state(text) or {}
             gone = list(doc.get("resources", [])) + list(doc.get("destroyed_resources", []))
             count += len(doc.get("resources", []))
             for row in doc.get("resources", []):
@@ -572,7 +297,7 @@ class LocalRunner:
                     "destroyed_at": self._clock.now().isoformat(),
                 }
             )
-            updates[path] = _dump_state(doc)
+            updates[path] = dump_state(doc)
         sha = ws.commit_on_branch(job.ref, updates, f"tfpilot: destroy {job.request_id} (local run {job.run_id})")
         lines.append(f"destroy: recorded {count} resource(s) destroyed (commit {sha[:12]})")
         return RunOutcome("success", lines, state_commit=sha)
@@ -617,107 +342,11 @@ def _env_dir(head_tf: Mapping[str, str], job: RunJob) -> str:
     return f"envs/{job.environment}"
 
 
-def _output_names(parsed: Mapping[str, Any]) -> list[str]:
-    return [_unquote_label(name) for block in parsed.get("output", []) or [] for name in block]
-
-
 def _outcome(tf: TfRun, lines: list[str]) -> RunOutcome:
     lines.extend(tf.lines)
     if tf.ok and tf.plan_json is not None:
-        counts = _count(tf.plan_json)
+        counts = count_changes(tf.plan_json)
         lines.append(f"plan: {counts['create']} to add, {counts['update']} to change, {counts['delete']} to destroy")
     lines.append("concluded: " + ("success" if tf.ok else "failure"))
     report = bounded(tf.diagnostics, tf.outputs)
     return RunOutcome("success" if tf.ok else "failure", lines, plan_json=tf.plan_json, report=report)
-
-
-# --- preview document ------------------------------------------------------------------------
-
-
-def _inventory(parsed: Mapping[str, Mapping[str, Any]]) -> dict[str, Resource]:
-    out: dict[str, Resource] = {}
-    for path in sorted(parsed):
-        for res in resources_of(path, parsed[path]):
-            out.setdefault(res.address, res)
-    return out
-
-
-def _rc(res: Resource, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "address": res.address,
-        "mode": "managed",
-        "type": res.type,
-        "name": res.name,
-        "change": {
-            "actions": actions,
-            "before": before,
-            "after": after,
-            "after_unknown": {},
-            "before_sensitive": {},
-            "after_sensitive": {},
-        },
-        "tfpilot_file": res.path,
-    }
-    if res.provider_name:
-        doc["provider_name"] = res.provider_name
-    if res.mode == "module":
-        # A module call cannot be expanded without downloading it: it stands for its resources.
-        doc["module_address"] = res.address
-        doc["tfpilot_module_call"] = True
-    return doc
-
-
-def build_preview(
-    before: Mapping[str, Resource], after: Mapping[str, Resource], *, generated_at: str
-) -> dict[str, Any]:
-    """A ``terraform show -json``-shaped document from two inventories (sorted by address)."""
-    changes: list[dict[str, Any]] = []
-    for address in sorted(set(before) | set(after)):
-        old, new = before.get(address), after.get(address)
-        if old is None and new is not None:
-            changes.append(_rc(new, ["create"], None, new.values))
-        elif new is None and old is not None:
-            changes.append(_rc(old, ["delete"], old.values, None))
-        elif old is not None and new is not None:
-            same = json.dumps(old.values, sort_keys=True) == json.dumps(new.values, sort_keys=True)
-            changes.append(_rc(new, ["no-op"] if same else ["update"], old.values, new.values))
-    return {
-        "format_version": "1.2",
-        "terraform_version": None,
-        "tfpilot_local_preview": True,
-        "tfpilot_note": PREVIEW_NOTE,
-        "timestamp": generated_at,
-        "errored": False,
-        "resource_changes": changes,
-    }
-
-
-def _count(plan: Mapping[str, Any]) -> dict[str, int]:
-    counts = {"create": 0, "update": 0, "delete": 0}
-    for rc in plan.get("resource_changes", []):
-        for action in rc["change"]["actions"]:
-            if action in counts:
-                counts[action] += 1
-    return counts
-
-
-def _symbol(actions: list[str]) -> str:
-    return {"create": "+", "update": "~", "delete": "-"}.get(actions[0], "?")
-
-
-def _state_row(res: Resource) -> dict[str, Any]:
-    return {"address": res.address, "type": res.type, "name": res.name, "file": res.path}
-
-
-def _load_state(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def _dump_state(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -1,24 +1,6 @@
 """``ObjectRequestIndex``: the list index as sorted object keys, so listing never reads documents
-and a write costs the same at 1 M requests as at 1 k.
-
-Each request's row (``IndexRow``) is written as a few small entries whose KEY carries the row,
-one per *stream* (a key prefix the listing reads with ``list_keys``, sorted newest first)::
-
-    index/v2/active/<entry>              requests not archived (the default listing)
-    index/v2/all/<entry>                 archived requests (``include_archived`` and metrics
-                                         read it with ``active``; the previous layout kept
-                                         every request here)
-    index/v2/status/<status>/<entry>     by derived status (status filters, drift)
-    index/v2/by/<requester>/<entry>      by requester (Slack id, else email), lower-cased
-
-    <entry> = <T>~<I>~<V>~<payload>
-
-``T`` is ``received_at`` inverted (16 digits: newest first), ``I`` the request id with every
-character inverted (ties newest-id first; the inversion is its own inverse), ``V`` the row's
-``version`` inverted (12 digits: within one request the newest version comes first) and
-``payload`` the rest of the row as compact base64url JSON. When the key would exceed
-``inline_limit`` bytes (S3 allows 1,024; the local store never inlines because a file name is
-limited to 255 bytes) the payload is empty and the entry's body holds the row instead.
+and a write costs the same at 1 M requests as at 1 k. The key layout (streams, entries, payloads,
+cursors) is ``core.adapters.index_keys``.
 
 The request store writes a listed change in three steps (``put_entries`` before the document's
 compare-and-swap, ``retire`` of the entries the replaced document names after it: see
@@ -42,12 +24,32 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import quote
+from datetime import datetime
 
 from pydantic import ValidationError
 
+from core.adapters.index_keys import (
+    ACTIVE,
+    ALL,
+    INDEX_PREFIX,
+    ROOT,
+    S3_KEY_LIMIT,
+    V_MAX,
+    EntryHead,
+    decode_cursor,
+    encode_cursor,
+    encode_payload,
+    invert_id,
+    key_segment,
+    normalised,
+    parse_head,
+    payload_doc,
+    requester_stream,
+    row_from,
+    stream_of_key,
+    streams_of,
+    time_field,
+)
 from core.adapters.index_migration import LEASE_KEY as MIGRATION_LEASE_KEY
 from core.adapters.index_migration import LEGACY_SHARD_PREFIX
 from core.domain.index import IndexRow, ListFilter, Page
@@ -55,43 +57,7 @@ from core.ports.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 
-INDEX_PREFIX = "index/"
-ROOT = "index/v2/"
-ALL = f"{ROOT}all/"
-ACTIVE = f"{ROOT}active/"
-S3_KEY_LIMIT = 1024
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_T_MAX = 10**16 - 1
-_V_MAX = 10**12 - 1
-# The request-id charset (see request_store._SAFE_ID) in ascending byte order: mapping it onto
-# itself reversed inverts the sort order of ids (shorter-prefix ids sort after longer ones
-# because the '~' separator is above every character of the alphabet).
-_ALPHABET = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-_INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
-_SHORT = {
-    "project": "p",
-    "environment": "e",
-    "module": "m",
-    "status": "s",
-    "requester": "r",
-    "requester_email": "re",
-    "updated_at": "u",
-    "archived": "a",
-    "pr_number": "pr",
-    "plan_conclusion": "pc",
-    "plan_completed_at": "pt",
-    "apply_conclusion": "ac",
-    "apply_triggered_at": "at",
-    "applied_at": "ad",
-    "apply_completed_at": "ct",
-    "destroy_conclusion": "dc",
-    "destroyed_at": "dt",
-    "drift_detected": "dr",
-    "last_synced_at": "ls",
-    "slack_team": "st",
-}
-_LONG = {short: name for name, short in _SHORT.items()}
-_DATETIME_FIELDS = frozenset(name for name, info in IndexRow.model_fields.items() if "datetime" in str(info.annotation))
+
 # How many keys the first ListObjectsV2 of a listing asks for: enough for a page and a few
 # filtered-out rows, without transferring 1,000 long keys for a 50-row page.
 _FIRST_PAGE_SLACK = 16
@@ -106,143 +72,9 @@ class IndexProblem:
     row_id: str | None = None
 
 
-@dataclass(frozen=True)
-class _Head:
-    """What a key says without decoding its payload: enough to sort, group and dedupe."""
-
-    key: str
-    stream: str
-    t: str
-    inv_id: str
-    version: int
-
-    @property
-    def group(self) -> tuple[str, str]:
-        return (self.t, self.inv_id)
-
-    @property
-    def request_id(self) -> str:
-        return self.inv_id.translate(_INVERT)
-
-
-# -- key encoding ------------------------------------------------------------------------------
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _micros(value: datetime) -> int:
-    return (_utc(value) - _EPOCH) // timedelta(microseconds=1)
-
-
-def _from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _t(received_at: datetime) -> str:
-    return f"{_T_MAX - min(max(_micros(received_at), 0), _T_MAX):016d}"
-
-
-def invert_id(request_id: str) -> str:
-    return request_id.translate(_INVERT)
-
-
-def _segment(value: str) -> str:
-    # Status and requester become one key segment: no '/', and never '.' or '..'.
-    return quote(value, safe="@").replace(".", "%2E")
-
-
-def streams_of(row: IndexRow, *, legacy: bool = False) -> list[str]:
-    """The streams a row is listed in: its status, its requester, and ``active`` or (archived)
-    ``all``. ``all`` held every request before (the settle's ledger): with ``legacy`` the
-    streams of that layout, to delete a row written by it. ``all`` and ``active`` come last, so
-    a crash half-way through deleting an old version leaves it findable by a settle."""
-    streams = [f"{ROOT}status/{_segment(row.status)}/"]
-    who = (row.requester or row.requester_email or "").lower()
-    if who:
-        streams.append(f"{ROOT}by/{_segment(who)}/")
-    if not row.archived:
-        streams.append(ACTIVE)
-    if row.archived or legacy:
-        streams.append(ALL)
-    return streams
-
-
-def requester_stream(who: str) -> str:
-    return f"{ROOT}by/{_segment(who.lower())}/"
-
-
-def _payload_doc(row: IndexRow) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for name, short in _SHORT.items():
-        value = getattr(row, name)
-        if value is None or value is False:
-            continue
-        doc[short] = _micros(value) if name in _DATETIME_FIELDS else value
-    return doc
-
-
-def encode_payload(row: IndexRow) -> str:
-    raw = json.dumps(_payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _row_from(head: _Head, doc: dict[str, Any]) -> IndexRow:
-    fields: dict[str, Any] = {"id": head.request_id, "version": head.version}
-    fields["received_at"] = _from_micros(_T_MAX - int(head.t))
-    for short, value in doc.items():
-        name = _LONG.get(short)
-        if name is None:
-            continue  # a field a newer writer added: ignored, as IndexRow ignores extras
-        fields[name] = _from_micros(int(value)) if name in _DATETIME_FIELDS and value is not None else value
-    return IndexRow.model_validate(fields)
-
-
-def parse_head(key: str, stream: str) -> _Head:
-    """The sortable head of an entry key; ``ValueError`` when the key is not an entry."""
-    parts = key[len(stream) :].split("~")
-    if len(parts) != 4:
-        raise ValueError("not an index entry (expected <T>~<I>~<V>~<payload>)")
-    t, inv_id, v, _ = parts
-    if len(t) != 16 or not t.isdigit() or len(v) != 12 or not v.isdigit():
-        raise ValueError("not an index entry (bad time or version field)")
-    if not inv_id or any(ch not in _ALPHABET for ch in inv_id):
-        raise ValueError("not an index entry (bad id field)")
-    return _Head(key, stream, t, inv_id, _V_MAX - int(v))
-
-
-def _normalised(row: IndexRow) -> IndexRow:
-    # Legacy documents may hold naive timestamps: read them as UTC so rows always compare.
-    naive = {
-        name: _utc(value)
-        for name in _DATETIME_FIELDS
-        if isinstance(value := getattr(row, name), datetime) and value.tzinfo is None
-    }
-    return row.model_copy(update=naive) if naive else row
-
-
-# -- cursors -----------------------------------------------------------------------------------
-
-
-def encode_cursor(row: IndexRow) -> str:
-    payload = json.dumps({"t": _utc(row.received_at).isoformat(), "id": row.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return _utc(datetime.fromisoformat(payload["t"])), str(payload["id"])
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ValueError("invalid list cursor: start the listing again without one") from exc
-
-
-# -- the index ---------------------------------------------------------------------------------
-
-
 class ObjectRequestIndex:
+    """The list index over an ``ObjectStore`` (see module doc)."""
+
     def __init__(
         self,
         objects: ObjectStore,
@@ -270,10 +102,10 @@ class ObjectRequestIndex:
     def entries_of(self, row: IndexRow, *, legacy: bool = False) -> dict[str, bytes]:
         """Every key (and body) that lists ``row``, in write order (``all`` last); with
         ``legacy`` also the keys the previous layout listed it by (``streams_of``)."""
-        row = _normalised(row)
-        head = f"{_t(row.received_at)}~{invert_id(row.id)}~{_V_MAX - row.version:012d}~"
+        row = normalised(row)
+        head = f"{time_field(row.received_at)}~{invert_id(row.id)}~{V_MAX - row.version:012d}~"
         payload = encode_payload(row)
-        body = json.dumps(_payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
+        body = json.dumps(payload_doc(row), separators=(",", ":"), sort_keys=True).encode()
         entries: dict[str, bytes] = {}
         for stream in streams_of(row, legacy=legacy):
             key = f"{stream}{head}{payload}"
@@ -283,7 +115,7 @@ class ObjectRequestIndex:
                 entries[f"{stream}{head}"] = body  # too long for a key: the body carries the row
         return entries
 
-    def _row(self, head: _Head) -> IndexRow | None:
+    def _row(self, head: EntryHead) -> IndexRow | None:
         payload = head.key.rsplit("~", 1)[1]
         try:
             if payload:
@@ -295,7 +127,7 @@ class ObjectRequestIndex:
                 doc = json.loads(found.body)
             if not isinstance(doc, dict):
                 raise ValueError("payload is not a JSON object")
-            return _row_from(head, doc)
+            return row_from(head, doc)
         except (binascii.Error, ValueError, UnicodeDecodeError, TypeError, ValidationError) as exc:
             self._problem(IndexProblem(head.key, f"unreadable index entry: {exc}", head.request_id))
             return None
@@ -313,7 +145,7 @@ class ObjectRequestIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _heads(self, stream: str, start_after: str | None, first_page: int) -> Iterator[_Head]:
+    def _heads(self, stream: str, start_after: str | None, first_page: int) -> Iterator[EntryHead]:
         """The newest version of each request in ``stream``, in order, listing lazily: the
         first ListObjectsV2 asks for ``first_page`` keys, the rest (if read) pages by 1,000."""
         last = start_after
@@ -339,7 +171,7 @@ class ObjectRequestIndex:
 
     def _stream_plan(self, wanted: ListFilter) -> list[str]:
         if wanted.status is not None:
-            return [f"{ROOT}status/{_segment(status)}/" for status in sorted(wanted.status)]
+            return [f"{ROOT}status/{key_segment(status)}/" for status in sorted(wanted.status)]
         if wanted.requester is not None and "@" not in wanted.requester:
             return [requester_stream(wanted.requester)]
         # ``all`` holds the archived rows (and, written by the previous layout, every row: a
@@ -352,16 +184,16 @@ class ObjectRequestIndex:
         streams = self._stream_plan(wanted)
         floor: str | None = None
         if after is not None:
-            floor = f"{_t(after[0])}~{invert_id(after[1])}~~"  # past every version of that request
+            floor = f"{time_field(after[0])}~{invert_id(after[1])}~~"  # past every version of that request
         if wanted.until is not None:
             # received_at < until: start past every entry received at or after ``until``.
-            floor = max(floor or "", f"{_t(wanted.until)}~~")
-        stop = _t(wanted.since) if wanted.since is not None else None
+            floor = max(floor or "", f"{time_field(wanted.until)}~~")
+        stop = time_field(wanted.since) if wanted.since is not None else None
         iterators = [self._heads(stream, f"{stream}{floor}" if floor else None, first_page) for stream in streams]
-        merged: Iterable[_Head] = (
+        merged: Iterable[EntryHead] = (
             iterators[0]
             if len(iterators) == 1
-            else heapq.merge(*iterators, key=lambda h: (h.t, h.inv_id, _V_MAX - h.version))
+            else heapq.merge(*iterators, key=lambda h: (h.t, h.inv_id, V_MAX - h.version))
         )
         rows: list[IndexRow] = []
         previous: tuple[str, str] | None = None
@@ -428,7 +260,7 @@ class ObjectRequestIndex:
 
     def upsert(self, row: IndexRow) -> bool:
         """Write one row, then settle its request's entries (see the module docstring)."""
-        row = _normalised(row)
+        row = normalised(row)
         mine = self.entries_of(row)
         self._changed()
         for key, body in mine.items():
@@ -464,15 +296,15 @@ class ObjectRequestIndex:
     def settle(self, row: IndexRow, mine: dict[str, bytes]) -> None:
         """Delete every other listed version of ``row``'s request, found by listing its group in
         ``all`` (for documents that do not say which entries list them)."""
-        self._settle(_normalised(row), mine)
+        self._settle(normalised(row), mine)
         self._changed()
 
-    def _group(self, request_id: str, received_at: datetime) -> list[_Head]:
+    def _group(self, request_id: str, received_at: datetime) -> list[EntryHead]:
         """Every listed version of the request: its group in ``active`` and in ``all`` (2 LISTs;
         only repairs and documents that do not name their entries settle this way)."""
-        heads: list[_Head] = []
+        heads: list[EntryHead] = []
         for stream in (ACTIVE, ALL):
-            for key in self._objects.list_keys(f"{stream}{_t(received_at)}~{invert_id(request_id)}~"):
+            for key in self._objects.list_keys(f"{stream}{time_field(received_at)}~{invert_id(request_id)}~"):
                 try:
                     heads.append(parse_head(key, stream))
                 except ValueError as exc:
@@ -517,7 +349,7 @@ class ObjectRequestIndex:
     def rebuild(self, rows: Iterable[IndexRow], exists: Callable[[str], bool]) -> bool:
         """Make the index hold exactly ``rows``, keeping entries written meanwhile by live writers
         (a higher version, or a request that ``exists`` but was not in the scan)."""
-        wanted = {row.id: _normalised(row) for row in rows}
+        wanted = {row.id: normalised(row) for row in rows}
         wanted_keys: dict[str, bytes] = {}
         for row in wanted.values():
             wanted_keys.update(self.entries_of(row))
@@ -531,7 +363,7 @@ class ObjectRequestIndex:
                 continue
             if key.startswith(f"{INDEX_PREFIX}quarantine/") or key == MIGRATION_LEASE_KEY:
                 continue
-            stream = _stream_of(key)
+            stream = stream_of_key(key)
             try:
                 head = parse_head(key, stream) if stream else None
             except ValueError:
@@ -550,16 +382,3 @@ class ObjectRequestIndex:
             self._problems.clear()
         self._changed()
         return True
-
-
-def _stream_of(key: str) -> str | None:
-    """The stream prefix of an entry key (None when the key is in no stream)."""
-    if key.startswith((ALL, ACTIVE)):
-        return ALL if key.startswith(ALL) else ACTIVE
-    for kind in ("status", "by"):
-        prefix = f"{ROOT}{kind}/"
-        if key.startswith(prefix):
-            rest = key[len(prefix) :]
-            if "/" in rest:
-                return prefix + rest.split("/", 1)[0] + "/"
-    return None

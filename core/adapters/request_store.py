@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from core.adapters.index_keys import S3_KEY_LIMIT
 from core.adapters.index_migration import LegacyIndexMigration, MigrationOutcome
 from core.adapters.local_objects import LocalObjectStore
-from core.adapters.request_index import S3_KEY_LIMIT, IndexProblem, ObjectRequestIndex
+from core.adapters.request_index import IndexProblem, ObjectRequestIndex
 from core.adapters.s3_objects import S3ObjectStore
 from core.domain.errors import (
     FieldProblem,

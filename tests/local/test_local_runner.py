@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from core.adapters.local_code_host import LocalCodeHost
-from core.adapters.local_runner import PREVIEW_NOTE, needs_download, parse_hcl, plain_value
+from core.adapters.local_hcl import needs_download, parse_hcl, plain_value
+from core.adapters.local_preview import PREVIEW_NOTE
 from tests.local.conftest import BRANCH, REPO, REQ, FactSink, tf_block
 
 HAS_TERRAFORM = shutil.which("terraform") is not None

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.adapters.request_index import ObjectRequestIndex, decode_cursor, encode_cursor, invert_id
+from core.adapters.index_keys import decode_cursor, encode_cursor, invert_id
+from core.adapters.request_index import ObjectRequestIndex
 from core.adapters.request_store import ObjectRequestStore
 from core.domain.errors import RequestArchived
 from core.domain.index import IndexRow, ListFilter
@@ -279,7 +280,7 @@ def test_naive_time_bounds_are_read_as_utc() -> None:
 def test_every_row_field_survives_the_key_encoding() -> None:
     # A field missing from the key's payload would silently read back as its default: for
     # ``slack_team`` that would show one workspace's requests to another.
-    from core.adapters.request_index import _SHORT
+    from core.adapters.index_keys import _SHORT
     from core.domain.request import SlackThread
 
     carried_by_head = {"id", "received_at", "version"}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.adapters.request_index import ACTIVE, invert_id
+from core.adapters.index_keys import ACTIVE, invert_id
 from core.adapters.request_store import ObjectRequestStore, active_key, history_key
 from core.domain.errors import (
     InvalidDocument,
