@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.card_claim import CardBusy, CardClaims
-from bot.card_copies import ApprovalCopies
+from bot.card_copies import COPY_CLAIM_LAPSE, ApprovalCopies
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
@@ -39,6 +39,7 @@ from bot.views.replies import plan_file, transition_reply
 from core.domain.errors import TfPilotError
 from core.domain.request import CardCopy, Request
 from core.ports.notifier import Transition
+from core.services.claims import LapsingClaims
 from core.services.once import Once
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class SlackNotifier:
         self._engine = cards
         self._read = read
         self._cards: dict[str, str] = {}  # request id -> the card ts this process posted
+        self._unsettled: set[str] = set()  # requests whose card ts we posted but could not record
         self._approvers = list(approvers)
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
         self._backlog = RenderBacklog(objects) if objects is not None else None
@@ -112,7 +114,7 @@ class SlackNotifier:
             approvals_channel=approvals_channel or (lambda _request: None),
             approvers=self._approvers if dm_approvers is None else dm_approvers,
             record=self._record_copies,
-            once=self._once,
+            claims=LapsingClaims(objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE) if objects is not None else None,
         )
 
     def connect(self, cards: CardEngine | None, read: Callable[[str], Request] | None = None) -> None:
@@ -216,16 +218,35 @@ class SlackNotifier:
     def _remember(self, request_id: str, ts: str) -> None:
         if len(self._cards) > 10_000:
             self._cards.clear()
+            self._unsettled.clear()
         self._cards[request_id] = ts
 
     def _record_ts(self, request_id: str, ts: str) -> None:
+        """Record the ts of the card we posted, which ends our claim on its post. When that
+        fails the claim is kept, not released: another process would post a second card at
+        once, not knowing ours. It is settled instead by this process's next notification of
+        the request (``_settle``); meanwhile others wait for it, then render later."""
         self._remember(request_id, ts)
         if self._engine is None:
             return
         try:
             self._engine.record_card(request_id, ts)
         except Exception:
-            log.exception("recording the card ts of %s failed", request_id)
+            log.exception("recording the card ts of %s failed: recorded again on its next notification", request_id)
+            self._unsettled.add(request_id)
+        else:
+            self._unsettled.discard(request_id)
+
+    def _settle(self, request: Request) -> None:
+        """Record again the ts of a card this process posted but could not record."""
+        if request.id not in self._unsettled:
+            return
+        ours = self._cards.get(request.id)
+        recorded = request.slack.ts if request.slack is not None else None
+        if ours is None or recorded is not None:
+            self._unsettled.discard(request.id)  # forgotten, or recorded (ours, or a card since)
+            return
+        self._record_ts(request.id, ours)
 
     def _record_copies(self, request_id: str, copies: Sequence[CardCopy]) -> None:
         if self._engine is not None:
@@ -261,6 +282,7 @@ class SlackNotifier:
         if slack is None:
             return None
         with self._lock(request.id):
+            self._settle(request)
             ts = self._card_ts(request)
             if ts is None:
                 return self._post_card(client, request, slack.channel, replacing=None)
