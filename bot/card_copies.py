@@ -86,6 +86,16 @@ class Destination:
         return copy_recorded(request, self.kind, self.target)
 
 
+def copy_claim_key(request: Request, destination: Destination, transition: Transition) -> str:
+    """The claim on posting one copy: per request, destination, and transition (its event, the
+    request's revision and plan run), so a later transition awaiting approval posts again."""
+    run = request.plan.run_id if request.plan else None
+    return (
+        f"cardcopy:{request.id}:{destination.kind}:{destination.target}:"
+        f"{transition.event}:{request.revision}:{run or '-'}"
+    )
+
+
 class ApprovalCopies:
     def __init__(
         self,
@@ -94,11 +104,13 @@ class ApprovalCopies:
         approvers: Sequence[str] = (),
         record: Callable[[str, Sequence[CardCopy]], object] | None = None,
         claims: LapsingClaims | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._channel_of = approvals_channel
         self._approvers = [a.strip() for a in approvers if a.strip()]
         self._record_copies = record
         self._claims = claims
+        self._now = now or (lambda: datetime.now(UTC))
         self._user_ids: dict[str, str | None] = {}
         self._guard = threading.Lock()
 
@@ -181,12 +193,7 @@ class ApprovalCopies:
         is worse than one ten minutes late. So does a post whose copy could not be recorded."""
         if self._claims is None:
             return True
-        run = request.plan.run_id if request.plan else None
-        key = (
-            f"cardcopy:{request.id}:{destination.kind}:{destination.target}:"
-            f"{transition.event}:{request.revision}:{run or '-'}"
-        )
-        return self._claims.take(key, now=self._at()) or False
+        return self._claims.take(copy_claim_key(request, destination, transition), now=self._at()) or False
 
     def _release(self, claim: Claim) -> None:
         if self._claims is None:
@@ -256,7 +263,7 @@ class ApprovalCopies:
         client.chat_postMessage(channel=slack.channel, thread_ts=slack.ts, text=text[:300], blocks=blocks)
 
     def _at(self) -> datetime:
-        return datetime.now(UTC)
+        return self._now()
 
     def _record(self, request: Request, copy: CardCopy) -> None:
         # An engine command (``RequestService.record_card_copies``), never a write of our own.

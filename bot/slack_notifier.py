@@ -38,6 +38,7 @@ from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
 from core.domain.errors import TfPilotError
 from core.domain.request import CardCopy, Request
+from core.ports.clock import Clock, SystemClock
 from core.ports.notifier import Transition
 from core.services.claims import LapsingClaims
 from core.services.once import Once
@@ -95,6 +96,7 @@ class SlackNotifier:
         cards: CardEngine | None = None,
         read: Callable[[str], Request] | None = None,
         claims: CardClaims | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._client = client
         self._claims = claims or CardClaims()
@@ -115,6 +117,7 @@ class SlackNotifier:
             approvers=self._approvers if dm_approvers is None else dm_approvers,
             record=self._record_copies,
             claims=LapsingClaims(objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE) if objects is not None else None,
+            now=(clock or SystemClock()).now,
         )
 
     def connect(self, cards: CardEngine | None, read: Callable[[str], Request] | None = None) -> None:
@@ -355,6 +358,7 @@ def build_slack_notifier(
     objects: ObjectStore,
     client: WebClient | None = None,
     projects: ProjectsMap | None = None,
+    clock: Clock | None = None,
 ) -> SlackNotifier:
     """The notifier as the composition root wires it: the configured Web API client, the
     approvers and admins from the settings lists (only Slack ids get mentioned), the projects
@@ -372,6 +376,7 @@ def build_slack_notifier(
         installation_store=installations,
         approvals_channel=approvals_channel_of(projects) if projects is not None else None,
         dm_approvers=settings.approvers or settings.admins,
+        clock=clock,
     )
 
 
