@@ -56,11 +56,16 @@ class LapsingClaims:
         token = secrets.token_hex(16)
         marker = self._prefix + safe_key(key)
         body = _body(key, now, token)
-        try:
-            etag = self._objects.put(marker, body, if_none_match=True)
-        except VersionConflict:
-            return self._contended(key, marker, body, token, now)
-        return Claim(key=key, marker=marker, token=token, etag=etag)
+        for _ in range(2):  # a second create only if the marker vanished between put and read
+            try:
+                etag = self._objects.put(marker, body, if_none_match=True)
+            except VersionConflict:
+                found = self._objects.get(marker)
+                if found is not None:
+                    return self._contended(key, found, body, token, now)
+                continue
+            return Claim(key=key, marker=marker, token=token, etag=etag)
+        return None
 
     def release(self, claim: Claim) -> bool:
         """End our claim now (the work failed and may be retried at once): True when released;
@@ -72,13 +77,10 @@ class LapsingClaims:
             return False
         return True
 
-    def _contended(self, key: str, marker: str, body: bytes, token: str, now: datetime) -> Claim | None:
-        found = self._objects.get(marker)
-        if found is None:
-            return None  # deleted between our put and this read: somebody is at it; retry later
+    def _contended(self, key: str, found: StoredObject, body: bytes, token: str, now: datetime) -> Claim | None:
         doc = marker_doc(found.body)
         if token_in(doc) == token:
-            return Claim(key=key, marker=marker, token=token, etag=found.etag)  # our put landed
+            return Claim(key=key, marker=found.key, token=token, etag=found.etag)  # our put landed
         if doc.get("released") is not True:
             taken = _at(doc)
             if taken is None:
