@@ -171,7 +171,8 @@ class SlackNotifier:
         """Render again what Slack did not take (one request's, or all; the reconciler's pass):
         the card from the current document, read through the core's query (``read``), then
         each missed reply in order. Returns how many went out; what fails again stays for the
-        next try."""
+        next try. Cards this process posted but could not record are recorded first."""
+        self._settle_unsettled(request_id)
         if self._backlog is None or self._read is None:
             return 0
         done, failed = 0, set()
@@ -228,7 +229,7 @@ class SlackNotifier:
         """Record the ts of the card we posted, which ends our claim on its post. When that
         fails the claim is kept, not released: another process would post a second card at
         once, not knowing ours. It is settled instead by this process's next notification of
-        the request (``_settle``); meanwhile others wait for it, then render later."""
+        the request or reconciler pass (``_settle``); meanwhile others wait, then render later."""
         self._remember(request_id, ts)
         if self._engine is None:
             return
@@ -241,7 +242,8 @@ class SlackNotifier:
             self._unsettled.discard(request_id)
 
     def _settle(self, request: Request) -> None:
-        """Record again the ts of a card this process posted but could not record."""
+        """Record again the ts of a card this process posted but could not record (a failure
+        again leaves it unsettled)."""
         if request.id not in self._unsettled:
             return
         ours = self._cards.get(request.id)
@@ -250,6 +252,23 @@ class SlackNotifier:
             self._unsettled.discard(request.id)  # forgotten, or recorded (ours, or a card since)
             return
         self._record_ts(request.id, ours)
+
+    def _settle_unsettled(self, request_id: str | None) -> None:
+        """At the reconciler's pass (every minute), not only at the request's next notification:
+        a card's claim lapses after two minutes, and then another process would post a second."""
+        for unsettled in [request_id] if request_id is not None else list(self._unsettled):
+            if unsettled not in self._unsettled:
+                continue
+            try:
+                request = self._current_by_id(unsettled)
+            except Exception:
+                log.warning("reading %s to record its card failed: tried again later", unsettled, exc_info=True)
+                continue
+            if request is None:
+                self._unsettled.discard(unsettled)  # gone or archived: nothing to record on
+                continue
+            with self._lock(unsettled):
+                self._settle(request)
 
     def _record_copies(self, request_id: str, copies: Sequence[CardCopy]) -> None:
         if self._engine is not None:

@@ -202,3 +202,36 @@ def test_a_card_posted_but_not_recorded_keeps_its_claim_and_is_recorded_on_the_n
     assert other.render_missed() == 1
     assert _cards(fake_slack) == [ts]
     assert len(_replies(fake_slack, ts)) == 3  # created, plan_dispatched, and the missed planning
+
+
+def test_the_reconcilers_pass_records_a_card_whose_ts_could_not_be_recorded_before_its_claim_lapses(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    objects, clock = InMemoryObjectStore(), ManualClock()
+    deps = _process(fake_slack, tmp_path, objects, clock)
+    request = _request(deps, "req_claims000005")
+    winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
+    engine = CardNotRecorded(deps.requests)
+    winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
+    winner.request_changed(request, _t("created"))
+    (ts,) = _cards(fake_slack)
+    other = _notifier(fake_slack, deps, CardClaims(wait=0.0, poll=0.05))
+    other.request_changed(request, _t("planning"))  # deferred: the claim is held
+
+    # The pass while the store still fails: nothing recorded (the backlog is shared, so the
+    # winner renders the other's missed reply on the card it knows).
+    winner.render_missed()
+    assert deps.queries.get(request.id).slack.ts is None  # type: ignore[union-attr]
+    engine.failing = False
+    clock.advance(seconds=60)  # the next pass, a minute later, within the claim
+    winner.render_missed()
+    stored = deps.queries.get(request.id)
+    assert stored.slack is not None and stored.slack.ts == ts and stored.slack.claim is None
+
+    # Long after the claim would have lapsed, the other process tells the next transition on
+    # the same card: no second card.
+    clock.advance(seconds=CARD_CLAIM_TTL.total_seconds() * 2)
+    other.request_changed(deps.queries.get(request.id), _t("plan_dispatched"))
+    other.render_missed()
+    assert _cards(fake_slack) == [ts]
+    assert len(_replies(fake_slack, ts)) == 3  # created, planning (missed, rendered), plan_dispatched
