@@ -168,12 +168,14 @@ def build_model(settings: Settings) -> ChatModel:
         raise SettingsError(str(exc), malformed=["OPENAI_API_KEY (the openai package is not installed)"]) from None
 
 
-def build_notifier(settings: Settings, objects: ObjectStore, projects: ProjectsMap) -> Notifier:
+def build_notifier(
+    settings: Settings, objects: ObjectStore, projects: ProjectsMap, clock: Clock | None = None
+) -> Notifier:
     if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
         return LoggingNotifier()
     from bot.slack_notifier import build_slack_notifier
 
-    return build_slack_notifier(settings, objects=objects, projects=projects)
+    return build_slack_notifier(settings, objects=objects, projects=projects, clock=clock)
 
 
 def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Overrides]) -> Deps:
@@ -197,7 +199,7 @@ def build(settings: Settings, *, source: str = "slack", **overrides: Unpack[Over
         else load_projects(settings.projects_file, known_modules=registry.ids())
     )
     code_host = given["code_host"] if "code_host" in given else build_code_host(settings, clock, projects)
-    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, projects)
+    notifier = given["notifier"] if "notifier" in given else build_notifier(settings, objects, projects, clock)
     policy = given["policy"] if "policy" in given else settings.policy()
     workflows = settings.workflows()
     # Infra repos of the local forge carry TfPilot's in-repo modules; GitHub ones use the registry.

@@ -5,9 +5,11 @@ longer lets us edit) the notifier claims the post through the engine (``CardEngi
 a compare-and-swap on the request document). The process that holds the claim posts; another
 one re-asks the engine (each ask re-reads the document through the core) every ``poll`` seconds
 for at most ``wait`` seconds until the winner's ts is recorded, then updates that card. Still
-nothing after ``wait`` (the winner is slow, or died holding its claim): ``CardBusy`` is raised,
-the notifier records the notification as missed, and the render backlog renders it later, when
-the ts is recorded or the dead owner's claim has lapsed (``core.services.cards.CARD_CLAIM_TTL``).
+nothing after ``wait`` (the winner is slow, died holding its claim, or posted but could not
+record the ts yet: it keeps the claim and records it later, ``SlackNotifier._record_ts``):
+``CardBusy`` is raised, the notifier records the notification as missed, and the render backlog
+renders it later, when the ts is recorded or the dead owner's claim has lapsed
+(``core.services.cards.CARD_CLAIM_TTL``).
 """
 
 from __future__ import annotations

@@ -14,9 +14,13 @@ Each copy (channel + ts) is recorded on the request (``Request.card_copies``) th
 (``record``: the composition root connects ``RequestService.record_card_copies``) and every copy is
 ``chat.update``d on every transition, so a click on any copy acts on the same request (buttons
 carry the request id; the services re-check the clicker's role). A retried transition never
-posts a second copy: copies already recorded are skipped, and each post first claims a ``Once``
-marker keyed by request, destination and transition (another process retrying the same
-transition loses the claim). Nothing raises into the notifier: failures are logged.
+posts a second copy: copies already recorded are skipped, and each post first claims a marker
+keyed by request, destination and transition (``core.services.claims.LapsingClaims``: another
+process retrying the same transition loses the claim). The claim lapses after
+``COPY_CLAIM_LAPSE``, so a process that took it and died before its copy was recorded does not
+block that copy for good; a post Slack refused releases it at once, unless the refusal needs a
+person to act (the thread says so, and the same transition retried would only say it again).
+Nothing raises into the notifier: failures are logged.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
@@ -46,7 +51,7 @@ from core.services.cards import copy_recorded
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from core.services.once import Once
+    from core.services.claims import Claim, LapsingClaims
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,21 @@ log = logging.getLogger(__name__)
 _NOT_IN = "not_in_channel"
 _UNSEEN = frozenset({"channel_not_found", "method_not_supported_for_channel_type"})
 _CACHE_LIMIT = 1_000
+# Slack's answers that say nothing about the destination: another try may well post.
+_PASSING = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
+
+# How long a copy's claim holds before another process may post that copy. A live post takes
+# seconds, at worst about two minutes with the client's retries (three 429s of up to 30 s, two
+# 5xx backoffs: the same bound as the card's own claim, ``CARD_CLAIM_TTL``); ten minutes is far
+# beyond that, so only a taker that died (or a copy posted but never recorded) is overtaken, and
+# a retry within those ten minutes never posts a second copy.
+COPY_CLAIM_LAPSE = timedelta(minutes=10)
+
+
+class _Outcome(Enum):
+    POSTED = "posted"
+    REFUSED = "refused"  # for a reason a retry may not have: the claim is released
+    TOLD = "told"  # a refusal the thread reports and someone must fix: the claim stays
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,16 @@ class Destination:
         return copy_recorded(request, self.kind, self.target)
 
 
+def copy_claim_key(request: Request, destination: Destination, transition: Transition) -> str:
+    """The claim on posting one copy: per request, destination, and transition (its event, the
+    request's revision and plan run), so a later transition awaiting approval posts again."""
+    run = request.plan.run_id if request.plan else None
+    return (
+        f"cardcopy:{request.id}:{destination.kind}:{destination.target}:"
+        f"{transition.event}:{request.revision}:{run or '-'}"
+    )
+
+
 class ApprovalCopies:
     def __init__(
         self,
@@ -73,12 +103,14 @@ class ApprovalCopies:
         approvals_channel: Callable[[Request], str | None],
         approvers: Sequence[str] = (),
         record: Callable[[str, Sequence[CardCopy]], object] | None = None,
-        once: Once | None = None,
+        claims: LapsingClaims | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._channel_of = approvals_channel
         self._approvers = [a.strip() for a in approvers if a.strip()]
         self._record_copies = record
-        self._once = once
+        self._claims = claims
+        self._now = now or (lambda: datetime.now(UTC))
         self._user_ids: dict[str, str | None] = {}
         self._guard = threading.Lock()
 
@@ -92,12 +124,17 @@ class ApprovalCopies:
         missing = [d for d in self.destinations(client, request) if not d.recorded_in(request)]
         posted_dms: list[str] = []
         for destination in missing:
-            if not self._claim(request, destination, transition):
+            claim = self._claim(request, destination, transition)
+            if claim is False:
                 continue
             if destination.kind == "channel":
-                self._post_in_channel(client, request, destination.target)
-            elif self._post_in_dm(client, request, destination.target):
-                posted_dms.append(destination.target)
+                outcome = self._post_in_channel(client, request, destination.target)
+            else:
+                outcome = self._post_in_dm(client, request, destination.target)
+                if outcome is _Outcome.POSTED:
+                    posted_dms.append(destination.target)
+            if outcome is _Outcome.REFUSED and claim is not True:
+                self._release(claim)
         if posted_dms:
             self._thread_note(client, request, approvals_note(None, posted_dms))
 
@@ -148,17 +185,25 @@ class ApprovalCopies:
         return user_id
 
     # --- posting -------------------------------------------------------------------------------
-    def _claim(self, request: Request, destination: Destination, transition: Transition) -> bool:
-        if self._once is None:
-            return True
-        run = request.plan.run_id if request.plan else None
-        key = (
-            f"cardcopy:{request.id}:{destination.kind}:{destination.target}:"
-            f"{transition.event}:{request.revision}:{run or '-'}"
-        )
-        return self._once.first(key)
+    def _claim(self, request: Request, destination: Destination, transition: Transition) -> Claim | bool:
+        """Our claim on posting the copy (True: nothing to claim with), False when another holds it.
 
-    def _post_in_channel(self, client: WebClient, request: Request, channel: str) -> None:
+        A post that raised anything but a Slack refusal keeps its claim until it lapses: the
+        message may have gone out (a timeout after Slack took it), and a second copy at once
+        is worse than one ten minutes late. So does a post whose copy could not be recorded."""
+        if self._claims is None:
+            return True
+        return self._claims.take(copy_claim_key(request, destination, transition), now=self._at()) or False
+
+    def _release(self, claim: Claim) -> None:
+        if self._claims is None:
+            return
+        try:
+            self._claims.release(claim)
+        except Exception:
+            log.warning("releasing the claim %s failed: it lapses on its own", claim.key, exc_info=True)
+
+    def _post_in_channel(self, client: WebClient, request: Request, channel: str) -> _Outcome:
         card = request_card(request)
         try:
             try:
@@ -176,11 +221,14 @@ class ApprovalCopies:
             self._thread_note(
                 client, request, invite_note(channel) if member else channel_refused_note(channel, reason)
             )
-            return
+            return _Outcome.REFUSED if _passing(error) else _Outcome.TOLD
         self._record(request, CardCopy(kind="channel", channel=channel, ts=str(response["ts"]), posted_at=self._at()))
         self._thread_note(client, request, approvals_note(channel))
+        return _Outcome.POSTED
 
-    def _post_in_dm(self, client: WebClient, request: Request, user: str) -> bool:
+    def _post_in_dm(self, client: WebClient, request: Request, user: str) -> _Outcome:
+        # A refused DM is only logged: another try repeats nothing anyone sees, so it is always
+        # worth one (a passing error, or an approver who can be DMed again).
         card = request_card(request)
         try:
             opened = client.conversations_open(users=user)
@@ -189,12 +237,12 @@ class ApprovalCopies:
         except SlackApiError as error:
             reason = error.response.get("error")
             log.warning("could not DM the card of %s to approver %s (%s)", request.id, user, reason)
-            return False
+            return _Outcome.REFUSED
         channel = str(response.get("channel") or dm)
         self._record(
             request, CardCopy(kind="dm", channel=channel, ts=str(response["ts"]), user=user, posted_at=self._at())
         )
-        return True
+        return _Outcome.POSTED
 
     def _update(self, client: WebClient, request: Request, copy: CardCopy) -> None:
         card = request_card(request)
@@ -215,7 +263,7 @@ class ApprovalCopies:
         client.chat_postMessage(channel=slack.channel, thread_ts=slack.ts, text=text[:300], blocks=blocks)
 
     def _at(self) -> datetime:
-        return datetime.now(UTC)
+        return self._now()
 
     def _record(self, request: Request, copy: CardCopy) -> None:
         # An engine command (``RequestService.record_card_copies``), never a write of our own.
@@ -225,3 +273,11 @@ class ApprovalCopies:
             self._record_copies(request.id, [copy])
         except Exception:
             log.exception("recording the card copy of %s in %s failed", request.id, copy.channel)
+
+
+def _passing(error: SlackApiError) -> bool:
+    """Whether Slack's refusal may not recur (its side failed, or it was rate limited) rather
+    than being about the channel (membership, archived, a scope): worth another try."""
+    status = getattr(error.response, "status_code", None)
+    passing_status = isinstance(status, int) and (status >= 500 or status == 429)
+    return passing_status or error.response.get("error") in _PASSING

@@ -31,14 +31,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.card_claim import CardBusy, CardClaims
-from bot.card_copies import ApprovalCopies
+from bot.card_copies import COPY_CLAIM_LAPSE, ApprovalCopies
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
 from core.domain.errors import TfPilotError
 from core.domain.request import CardCopy, Request
+from core.ports.clock import Clock, SystemClock
 from core.ports.notifier import Transition
+from core.services.claims import LapsingClaims
 from core.services.once import Once
 
 if TYPE_CHECKING:
@@ -94,12 +96,14 @@ class SlackNotifier:
         cards: CardEngine | None = None,
         read: Callable[[str], Request] | None = None,
         claims: CardClaims | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._client = client
         self._claims = claims or CardClaims()
         self._engine = cards
         self._read = read
         self._cards: dict[str, str] = {}  # request id -> the card ts this process posted
+        self._unsettled: set[str] = set()  # requests whose card ts we posted but could not record
         self._approvers = list(approvers)
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
         self._backlog = RenderBacklog(objects) if objects is not None else None
@@ -112,7 +116,8 @@ class SlackNotifier:
             approvals_channel=approvals_channel or (lambda _request: None),
             approvers=self._approvers if dm_approvers is None else dm_approvers,
             record=self._record_copies,
-            once=self._once,
+            claims=LapsingClaims(objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE) if objects is not None else None,
+            now=(clock or SystemClock()).now,
         )
 
     def connect(self, cards: CardEngine | None, read: Callable[[str], Request] | None = None) -> None:
@@ -166,7 +171,8 @@ class SlackNotifier:
         """Render again what Slack did not take (one request's, or all; the reconciler's pass):
         the card from the current document, read through the core's query (``read``), then
         each missed reply in order. Returns how many went out; what fails again stays for the
-        next try."""
+        next try. Cards this process posted but could not record are recorded first."""
+        self._settle_unsettled(request_id)
         if self._backlog is None or self._read is None:
             return 0
         done, failed = 0, set()
@@ -216,16 +222,53 @@ class SlackNotifier:
     def _remember(self, request_id: str, ts: str) -> None:
         if len(self._cards) > 10_000:
             self._cards.clear()
+            self._unsettled.clear()
         self._cards[request_id] = ts
 
     def _record_ts(self, request_id: str, ts: str) -> None:
+        """Record the ts of the card we posted, which ends our claim on its post. When that
+        fails the claim is kept, not released: another process would post a second card at
+        once, not knowing ours. It is settled instead by this process's next notification of
+        the request or reconciler pass (``_settle``); meanwhile others wait, then render later."""
         self._remember(request_id, ts)
         if self._engine is None:
             return
         try:
             self._engine.record_card(request_id, ts)
         except Exception:
-            log.exception("recording the card ts of %s failed", request_id)
+            log.exception("recording the card ts of %s failed: recorded again on its next notification", request_id)
+            self._unsettled.add(request_id)
+        else:
+            self._unsettled.discard(request_id)
+
+    def _settle(self, request: Request) -> None:
+        """Record again the ts of a card this process posted but could not record (a failure
+        again leaves it unsettled)."""
+        if request.id not in self._unsettled:
+            return
+        ours = self._cards.get(request.id)
+        recorded = request.slack.ts if request.slack is not None else None
+        if ours is None or recorded is not None:
+            self._unsettled.discard(request.id)  # forgotten, or recorded (ours, or a card since)
+            return
+        self._record_ts(request.id, ours)
+
+    def _settle_unsettled(self, request_id: str | None) -> None:
+        """At the reconciler's pass (every minute), not only at the request's next notification:
+        a card's claim lapses after two minutes, and then another process would post a second."""
+        for unsettled in [request_id] if request_id is not None else list(self._unsettled):
+            if unsettled not in self._unsettled:
+                continue
+            try:
+                request = self._current_by_id(unsettled)
+            except Exception:
+                log.warning("reading %s to record its card failed: tried again later", unsettled, exc_info=True)
+                continue
+            if request is None:
+                self._unsettled.discard(unsettled)  # gone or archived: nothing to record on
+                continue
+            with self._lock(unsettled):
+                self._settle(request)
 
     def _record_copies(self, request_id: str, copies: Sequence[CardCopy]) -> None:
         if self._engine is not None:
@@ -261,6 +304,7 @@ class SlackNotifier:
         if slack is None:
             return None
         with self._lock(request.id):
+            self._settle(request)
             ts = self._card_ts(request)
             if ts is None:
                 return self._post_card(client, request, slack.channel, replacing=None)
@@ -333,6 +377,7 @@ def build_slack_notifier(
     objects: ObjectStore,
     client: WebClient | None = None,
     projects: ProjectsMap | None = None,
+    clock: Clock | None = None,
 ) -> SlackNotifier:
     """The notifier as the composition root wires it: the configured Web API client, the
     approvers and admins from the settings lists (only Slack ids get mentioned), the projects
@@ -350,6 +395,7 @@ def build_slack_notifier(
         installation_store=installations,
         approvals_channel=approvals_channel_of(projects) if projects is not None else None,
         dm_approvers=settings.approvers or settings.admins,
+        clock=clock,
     )
 
 

@@ -7,6 +7,10 @@ A conflict on the create does not by itself mean somebody else was first: when S
 marker but the response is lost, the client retries the same conditional put and gets 412 for
 its own write. Each call therefore writes a random token into its marker and, on a conflict,
 reads the marker back: our token means our write landed (True), another's means we were second.
+
+A ``Once`` marker never expires: at-most-once is the point for deliveries, clicks and notices
+(a retold notice would post twice). Work whose completion is recorded elsewhere, where a taker
+that died must not block it for good, takes a lapsing claim instead (``core.services.claims``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class Once:
     def first(self, key: str, *, at: datetime | None = None) -> bool:
         """True for the first caller with ``key``, False for every later one."""
         token = secrets.token_hex(16)
-        marker = self._prefix + _safe(key)
+        marker = self._prefix + safe_key(key)
         body = json.dumps({"key": key, "at": at.isoformat() if at else None, "token": token}).encode()
         try:
             self._objects.put(marker, body, if_none_match=True)
@@ -39,16 +43,23 @@ class Once:
 def _token_of(objects: ObjectStore, marker: str) -> str | None:
     """The token in the marker at ``marker`` (None: gone, unreadable, or written before tokens)."""
     found = objects.get(marker)
-    if found is None:
-        return None
+    return token_in(marker_doc(found.body)) if found is not None else None
+
+
+def marker_doc(body: bytes) -> dict[str, object]:
+    """A marker's body as a JSON object (empty when unreadable or not an object)."""
     try:
-        doc = json.loads(found.body)
+        doc = json.loads(body)
     except ValueError:
-        return None
-    token = doc.get("token") if isinstance(doc, dict) else None
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def token_in(doc: dict[str, object]) -> str | None:
+    token = doc.get("token")
     return token if isinstance(token, str) else None
 
 
-def _safe(key: str) -> str:
+def safe_key(key: str) -> str:
     # Keys come from outside (delivery ids, action ids): keep them to a safe object-key charset.
     return "".join(c if c.isalnum() or c in "-_.:" else "_" for c in key)[:512]

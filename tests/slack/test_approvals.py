@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -28,43 +25,14 @@ from core.domain.policy import Action
 from core.domain.request import Request
 from core.domain.status import Status
 from core.ports.notifier import Transition
-from module_registry.projects import example_projects_file
 from tests.slack.fake_slack import FakeSlack
-from tests.slack.harness import ADMIN, APPROVER, BOT_TOKEN, DEV, PROD_APPROVER, Harness, start_harness
+from tests.slack.harness import ADMIN, APPROVER, BOT_TOKEN, DEV, PROD_APPROVER, Harness
 from tests.slack.helpers import CARD_CHANNEL, card_message, create_request, eventually, thread_replies
 
 DM = f"D{DEV[1:]}"  # the requester's DM with the app
 PUBLIC = "C0APPROVE1"
 PRIVATE = "G0PRIVAPP1"
 APPROVER2 = "U0APP0002"  # listed by email in TFPILOT_APPROVERS (approver2@example.com)
-
-
-def projects_file(tmp_path: Path, *, project: str | None = None, prod: str | None = None) -> Path:
-    """The shipped example map with an approvals channel on the core project and/or its prod."""
-    doc = yaml.safe_load(example_projects_file().read_text())
-    core = doc["projects"]["core"]
-    if project:
-        core["approvals_channel"] = project
-    if prod:
-        core["environments"]["prod"]["approvals_channel"] = prod
-    path = tmp_path / "projects.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-@pytest.fixture
-def start(fake_slack: FakeSlack, tmp_path: Path, shared_fixtures: Path) -> Iterator[Any]:
-    started: list[Harness] = []
-
-    def make(**channels: str) -> Harness:
-        path = projects_file(tmp_path, **channels)
-        h = start_harness(fake_slack, tmp_path, shared_fixtures, TFPILOT_PROJECTS_FILE=str(path))
-        started.append(h)
-        return h
-
-    yield make
-    for h in started:
-        h.close()
 
 
 def _status(h: Harness, request_id: str) -> Status:

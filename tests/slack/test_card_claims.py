@@ -3,7 +3,9 @@ telling the first notices of one request at once post one card. Each process is 
 ``bootstrap.build`` (its own request store, bus, notifier and caches) over one shared object
 store, with the real Slack notifier against the local fake Slack Web API. The post is claimed
 through the engine first; the loser waits for the winner's ts and updates that card. A claim
-whose owner died lapses; a failed post releases its claim."""
+whose owner died lapses; a failed post releases its claim; a post whose ts could not be recorded
+keeps it (released, another process would post a second card) until the poster's next
+notification records the ts."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -22,6 +25,7 @@ from bot.slack_notifier import SlackNotifier
 from core.domain.request import Request, Requester, SlackThread
 from core.ports.notifier import Transition
 from core.services.cards import CARD_CLAIM_TTL
+from core.services.requests import RequestService
 from tests.fakes import InMemoryObjectStore, ManualClock
 from tests.services.fake_code_host import FakeCodeHost
 from tests.slack.fake_slack import FakeSlack
@@ -151,3 +155,83 @@ def test_a_post_slack_refused_releases_its_claim(fake_slack: FakeSlack, tmp_path
     other.request_changed(request, _t("planning"))
     (ts,) = _cards(fake_slack)
     assert deps.queries.get(request.id).slack.ts == ts  # type: ignore[union-attr]
+
+
+class CardNotRecorded:
+    """The engine, where recording the card's ts fails (the store unreachable) while ``failing``."""
+
+    def __init__(self, engine: RequestService) -> None:
+        self._engine = engine
+        self.failing = True
+
+    def record_card(self, request_id: str, ts: str) -> object:
+        if self.failing:
+            raise OSError("the requests bucket is unreachable")
+        return self._engine.record_card(request_id, ts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def test_a_card_posted_but_not_recorded_keeps_its_claim_and_is_recorded_on_the_next_notification(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    objects, clock = InMemoryObjectStore(), ManualClock()
+    deps = _process(fake_slack, tmp_path, objects, clock)
+    request = _request(deps, "req_claims000004")
+    winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
+    engine = CardNotRecorded(deps.requests)
+    winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
+    winner.request_changed(request, _t("created"))
+    (ts,) = _cards(fake_slack)
+    stored = deps.queries.get(request.id)
+    # The claim is kept, not released: released, another process would post a second card now.
+    assert stored.slack is not None and stored.slack.ts is None
+    assert stored.slack.claim is not None and stored.slack.claim.owner == winner._claims.owner  # type: ignore[attr-defined]
+
+    other = _notifier(fake_slack, deps, CardClaims(wait=0.0, poll=0.05))
+    other.request_changed(request, _t("planning"))  # the claim is held: deferred, no card
+    assert _cards(fake_slack) == [ts]
+
+    # The store is back: the winner's next notification records its card first (ending the
+    # claim), then updates it; the other process's missed render then finds the ts.
+    engine.failing = False
+    winner.request_changed(deps.queries.get(request.id), _t("plan_dispatched"))
+    stored = deps.queries.get(request.id)
+    assert stored.slack is not None and stored.slack.ts == ts and stored.slack.claim is None
+    assert other.render_missed() == 1
+    assert _cards(fake_slack) == [ts]
+    assert len(_replies(fake_slack, ts)) == 3  # created, plan_dispatched, and the missed planning
+
+
+def test_the_reconcilers_pass_records_a_card_whose_ts_could_not_be_recorded_before_its_claim_lapses(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    objects, clock = InMemoryObjectStore(), ManualClock()
+    deps = _process(fake_slack, tmp_path, objects, clock)
+    request = _request(deps, "req_claims000005")
+    winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
+    engine = CardNotRecorded(deps.requests)
+    winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
+    winner.request_changed(request, _t("created"))
+    (ts,) = _cards(fake_slack)
+    other = _notifier(fake_slack, deps, CardClaims(wait=0.0, poll=0.05))
+    other.request_changed(request, _t("planning"))  # deferred: the claim is held
+
+    # The pass while the store still fails: nothing recorded (the backlog is shared, so the
+    # winner renders the other's missed reply on the card it knows).
+    winner.render_missed()
+    assert deps.queries.get(request.id).slack.ts is None  # type: ignore[union-attr]
+    engine.failing = False
+    clock.advance(seconds=60)  # the next pass, a minute later, within the claim
+    winner.render_missed()
+    stored = deps.queries.get(request.id)
+    assert stored.slack is not None and stored.slack.ts == ts and stored.slack.claim is None
+
+    # Long after the claim would have lapsed, the other process tells the next transition on
+    # the same card: no second card.
+    clock.advance(seconds=CARD_CLAIM_TTL.total_seconds() * 2)
+    other.request_changed(deps.queries.get(request.id), _t("plan_dispatched"))
+    other.render_missed()
+    assert _cards(fake_slack) == [ts]
+    assert len(_replies(fake_slack, ts)) == 3  # created, planning (missed, rendered), plan_dispatched
