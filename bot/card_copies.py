@@ -20,7 +20,9 @@ process retrying the same transition loses the claim). The claim lapses after
 ``COPY_CLAIM_LAPSE``, so a process that took it and died before its copy was recorded does not
 block that copy for good; a post Slack refused releases it at once, unless the refusal needs a
 person to act (the thread says so, and the same transition retried would only say it again).
-Nothing raises into the notifier: failures are logged.
+``sync`` says whether a copy is left to post (a passing refusal, a claim held elsewhere); the
+notifier then tries again at the reconciler's passes. Nothing raises into the notifier:
+failures are logged.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ COPY_CLAIM_LAPSE = timedelta(minutes=10)
 
 class _Outcome(Enum):
     POSTED = "posted"
-    REFUSED = "refused"  # for a reason a retry may not have: the claim is released
+    REFUSED = "refused"  # for a reason a retry may not have: released, tried again at the next pass
+    DECLINED = "declined"  # a DM Slack will not take (no such user...): released, not tried again
     TOLD = "told"  # a refusal the thread reports and someone must fix: the claim stays
 
 
@@ -115,17 +118,25 @@ class ApprovalCopies:
         self._guard = threading.Lock()
 
     # --- entry point (called under the notifier's per-request lock) -------------------------
-    def sync(self, client: WebClient, request: Request, transition: Transition) -> None:
-        """Update every recorded copy; post the missing ones when an approver is awaited."""
+    def sync(self, client: WebClient, request: Request, transition: Transition) -> bool:
+        """Update every recorded copy; post the missing ones when an approver is awaited.
+
+        False when a copy is left to post: Slack refused it for a reason another try may not
+        meet, another process holds its claim (it may have died: the claim lapses), or the card
+        itself has no ts yet. The notifier then tries again at the reconciler's pass."""
         for copy in request.card_copies:
             self._update(client, request, copy)
-        if transition.event not in AWAITING_APPROVAL or request.slack is None or not request.slack.ts:
-            return
+        if transition.event not in AWAITING_APPROVAL or request.slack is None:
+            return True
+        if not request.slack.ts:
+            return False
         missing = [d for d in self.destinations(client, request) if not d.recorded_in(request)]
         posted_dms: list[str] = []
+        settled = True
         for destination in missing:
             claim = self._claim(request, destination, transition)
             if claim is False:
+                settled = False
                 continue
             if destination.kind == "channel":
                 outcome = self._post_in_channel(client, request, destination.target)
@@ -133,10 +144,12 @@ class ApprovalCopies:
                 outcome = self._post_in_dm(client, request, destination.target)
                 if outcome is _Outcome.POSTED:
                     posted_dms.append(destination.target)
-            if outcome is _Outcome.REFUSED and claim is not True:
+            if outcome in (_Outcome.REFUSED, _Outcome.DECLINED) and claim is not True:
                 self._release(claim)
+            settled = settled and outcome is not _Outcome.REFUSED
         if posted_dms:
             self._thread_note(client, request, approvals_note(None, posted_dms))
+        return settled
 
     # --- where ---------------------------------------------------------------------------------
     def destinations(self, client: WebClient, request: Request) -> list[Destination]:
@@ -217,18 +230,23 @@ class ApprovalCopies:
         except SlackApiError as error:
             reason = str(error.response.get("error") or "unknown error")
             log.warning("approvals channel %s of %s refused the card (%s)", channel, request.id, reason)
+            if _passing(error):
+                # Slack's side failed: nothing for anyone to fix, and the next pass tries again
+                # (a note now would repeat at every failed try).
+                return _Outcome.REFUSED
             member = reason in _UNSEEN or reason == _NOT_IN
             self._thread_note(
                 client, request, invite_note(channel) if member else channel_refused_note(channel, reason)
             )
-            return _Outcome.REFUSED if _passing(error) else _Outcome.TOLD
+            return _Outcome.TOLD
         self._record(request, CardCopy(kind="channel", channel=channel, ts=str(response["ts"]), posted_at=self._at()))
         self._thread_note(client, request, approvals_note(channel))
         return _Outcome.POSTED
 
     def _post_in_dm(self, client: WebClient, request: Request, user: str) -> _Outcome:
-        # A refused DM is only logged: another try repeats nothing anyone sees, so it is always
-        # worth one (a passing error, or an approver who can be DMed again).
+        # A refused DM is only logged and its claim released: another delivery of the transition
+        # repeats nothing anyone sees, so it may always try. Only a passing refusal is tried
+        # again by the reconciler's pass; one about the approver would fail every minute.
         card = request_card(request)
         try:
             opened = client.conversations_open(users=user)
@@ -237,7 +255,7 @@ class ApprovalCopies:
         except SlackApiError as error:
             reason = error.response.get("error")
             log.warning("could not DM the card of %s to approver %s (%s)", request.id, user, reason)
-            return _Outcome.REFUSED
+            return _Outcome.REFUSED if _passing(error) else _Outcome.DECLINED
         channel = str(response.get("channel") or dm)
         self._record(
             request, CardCopy(kind="dm", channel=channel, ts=str(response["ts"]), user=user, posted_at=self._at())

@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.card_claim import CardBusy, CardClaims
 from bot.card_copies import COPY_CLAIM_LAPSE, ApprovalCopies
-from bot.slack_render_backlog import RenderBacklog
+from bot.slack_render_backlog import COPIES_PREFIX, RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from bot.views.card import request_card
 from bot.views.replies import plan_file, transition_reply
@@ -107,6 +107,8 @@ class SlackNotifier:
         self._approvers = list(approvers)
         self._once = Once(objects, "dedupe/slack") if objects is not None else None
         self._backlog = RenderBacklog(objects) if objects is not None else None
+        # Copies left to post (a passing refusal, a claim held elsewhere): tried at each pass.
+        self._copy_backlog = RenderBacklog(objects, COPIES_PREFIX) if objects is not None else None
         self._installations = installation_store
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -142,7 +144,11 @@ class SlackNotifier:
         else:
             self._render_missed_of(request)
         # Approvers' copies are their own posts: a failed main card does not hold them back.
-        self._sync_copies(request, transition)
+        if not self._sync_copies(request, transition) and self._copy_backlog is not None:
+            try:
+                self._copy_backlog.record(request.id, transition, at=request.updated_at)
+            except Exception:
+                log.exception("recording the copies of %s left to post failed", request.id)
 
     # --- missed renders (bot.slack_render_backlog) ---------------------------------------
     def _missed(self, request: Request, transition: Transition) -> None:
@@ -189,6 +195,24 @@ class SlackNotifier:
                 continue
             self._backlog.done(missed)
             done += 1
+        return done + self._post_missed_copies(request_id)
+
+    def _post_missed_copies(self, request_id: str | None) -> int:
+        """The approvers' copies left to post, tried again from the current document while the
+        request still waits in the status their transition moved it to (then they are moot)."""
+        if self._copy_backlog is None:
+            return 0
+        done = 0
+        for missed in self._copy_backlog.missed(request_id):
+            try:
+                request = self._current_by_id(missed.request_id)
+            except Exception:
+                log.warning("reading %s for its card copies failed", missed.request_id, exc_info=True)
+                continue
+            moot = request is None or request.status != missed.transition.status
+            if moot or (request is not None and self._sync_copies(request, missed.transition)):
+                self._copy_backlog.done(missed)
+                done += 1
         return done
 
     def _current_by_id(self, request_id: str) -> Request | None:
@@ -337,16 +361,18 @@ class SlackNotifier:
         if transition.event == "plan_ready":
             self._upload_plan(client, request, channel, ts)
 
-    def _sync_copies(self, request: Request, transition: Transition) -> None:
-        """The card's copies where approvers are (``bot.card_copies``), after the card itself."""
+    def _sync_copies(self, request: Request, transition: Transition) -> bool:
+        """The card's copies where approvers are (``bot.card_copies``), after the card itself;
+        False when one is left to post."""
         if request.slack is None or not request.slack.channel:
-            return
+            return True
         try:
             client = self._client_for(request.slack.team_id)
             with self._lock(request.id):
-                self._copies.sync(client, self._with_card(request), transition)
+                return self._copies.sync(client, self._with_card(request), transition)
         except Exception:
             log.exception("copies of the card of %s (%s) failed", request.id, transition.event)
+            return False
 
     def _with_card(self, request: Request) -> Request:
         ts = self._card_ts(request)

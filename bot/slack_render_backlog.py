@@ -32,6 +32,9 @@ from core.ports.object_store import ObjectStore
 log = logging.getLogger(__name__)
 
 PREFIX = "slack-render/"
+# Approvers' copies of the card left to post (``bot.card_copies``): their own entries, since
+# rendering one posts copies, never the card's reply.
+COPIES_PREFIX = "slack-copies/"
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ class Missed:
 
 
 class RenderBacklog:
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, prefix: str = PREFIX) -> None:
         self._objects = objects
+        self._prefix = prefix
         # Requests with entries this process knows of (recorded here, or seen by a full listing).
         self._known: set[str] = set()
         self._rendered: set[str] = set()  # keys done() while their listing is being walked
@@ -51,7 +55,7 @@ class RenderBacklog:
 
     def record(self, request_id: str, transition: Transition, *, at: datetime) -> None:
         stamp = at.strftime("%Y%m%dT%H%M%S%f")
-        key = f"{PREFIX}{request_id}/{stamp}-{secrets.token_hex(4)}.json"
+        key = f"{self._prefix}{request_id}/{stamp}-{secrets.token_hex(4)}.json"
         self._know(request_id)  # before the write: a concurrent render then lists it
         self._objects.put(key, transition.model_dump_json().encode(), if_none_match=True)
 
@@ -70,14 +74,14 @@ class RenderBacklog:
         not known to have missed a render, nothing (and no listing)."""
         if request_id is not None and not self.known_missing(request_id):
             return
-        prefix = f"{PREFIX}{request_id}/" if request_id else PREFIX
+        prefix = f"{self._prefix}{request_id}/" if request_id else self._prefix
         walked: dict[str, list[str]] = {request_id: []} if request_id else {}
         complete = False
         try:
             for n, key in enumerate(self._objects.list_keys(prefix)):
                 if n >= limit:
                     return
-                owner = key[len(PREFIX) :].split("/", 1)[0]
+                owner = key[len(self._prefix) :].split("/", 1)[0]
                 self._know(owner)
                 walked.setdefault(owner, [])
                 stored = self._objects.get(key)

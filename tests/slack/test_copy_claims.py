@@ -1,5 +1,6 @@
 """Claims on approvers' copies of the card lapse: a process that claimed a copy and died does not
-block it for good, and a post Slack refused is retried by the same transition delivered again.
+block it for good, and a copy left to post (Slack refused it for a passing reason, or another
+process holds its claim) goes out at the reconciler's pass (``render_missed``) once it can.
 
 The real notifier (``build_slack_notifier``) against the fake Slack Web API, over the harness's
 store and dedupe markers; another process is another notifier with its own clock. Asserts on
@@ -16,6 +17,7 @@ from slack_sdk import WebClient
 
 from bot.card_copies import COPY_CLAIM_LAPSE, Destination, copy_claim_key
 from bot.slack_notifier import SlackNotifier, build_slack_notifier
+from bot.slack_render_backlog import COPIES_PREFIX
 from bot.slack_retry import SERVER_ERROR_RETRIES
 from core.domain.request import CardCopy, PlanOutput
 from core.ports.notifier import Transition
@@ -115,18 +117,70 @@ def test_a_dm_copy_slack_refused_is_posted_when_the_transition_is_retried(harnes
     assert len(_dms(h, APPROVER)) == 1 and len(_dms(h, PROD_APPROVER)) == 1
 
 
-def test_a_channel_copy_slack_refused_for_a_passing_reason_is_posted_on_retry(start: Callable[..., Harness]) -> None:
+def _copies_left(h: Harness) -> list[str]:
+    return list(h.deps.objects.list_keys(COPIES_PREFIX))
+
+
+def test_a_channel_copy_slack_refused_for_a_passing_reason_goes_out_at_the_next_pass(
+    start: Callable[..., Harness],
+) -> None:
     h = start(project=PUBLIC)
     h.fake.add_channel(PUBLIC)  # public, the bot not in it: it joins, and Slack fails the join
     request = create_request(h, channel=DM)
     _slack_down(h, "conversations.join")
     h.finish_run(request.id, "plan")
     assert _copies_in(h, PUBLIC) == [] and h.deps.store.get(request.id).card_copies == []
-    assert any("internal_error" in r for r in thread_replies(h, request.id))
+    # Slack's side failed: nothing for anyone to fix, so the thread is not asked to.
+    assert not any("internal_error" in r or "approvals_channel" in r for r in thread_replies(h, request.id))
+    assert len(_copies_left(h)) == 1
 
-    retry_plan_ready(h, request.id)
+    # The reconciler's pass (every minute) posts it, once, and nothing is left.
+    assert h.deps.notifier.render_missed() == 1
     (copy_ts,) = _copies_in(h, PUBLIC)
     assert [c.ts for c in h.deps.store.get(request.id).card_copies] == [copy_ts]
+    assert _copies_left(h) == []
+    h.deps.notifier.render_missed()
+    retry_plan_ready(h, request.id)
+    assert _copies_in(h, PUBLIC) == [copy_ts]
+
+
+def test_a_copy_whose_claimer_died_goes_out_at_the_first_pass_after_the_lapse(start: Callable[..., Harness]) -> None:
+    h = start(project=PUBLIC)
+    h.fake.add_channel(PUBLIC, bot_member=True)
+    request = create_request(h, channel=DM)
+    stored = h.deps.store.get(request.id)
+    run = stored.run("plan")
+    assert run is not None
+    planned = stored.model_copy(update={"plan": PlanOutput(run_id=run.run_id)})
+    key = copy_claim_key(planned, Destination("channel", PUBLIC), PLAN_READY)
+    died_at = datetime.now(UTC)
+    assert LapsingClaims(h.deps.objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE).take(key, now=died_at)
+    h.finish_run(request.id, "plan")  # finds the copy claimed: left for the pass
+    assert _copies_in(h, PUBLIC) == [] and len(_copies_left(h)) == 1
+
+    # This replica's passes (its own clock): before the lapse nothing, and the entry stays.
+    clock = ManualClock(died_at + COPY_CLAIM_LAPSE - timedelta(seconds=1))
+    other = _other_process(h, clock)
+    other.render_missed()
+    assert _copies_in(h, PUBLIC) == [] and len(_copies_left(h)) == 1
+    clock.advance(seconds=1)
+    assert other.render_missed() == 1
+    (copy_ts,) = _copies_in(h, PUBLIC)
+    assert [c.ts for c in h.deps.store.get(request.id).card_copies] == [copy_ts]
+    assert _copies_left(h) == []
+
+
+def test_copies_left_to_post_are_dropped_once_the_request_moved_on(start: Callable[..., Harness]) -> None:
+    h = start(project=PUBLIC)
+    h.fake.add_channel(PUBLIC)
+    request = create_request(h, channel=DM)
+    _slack_down(h, "conversations.join")
+    h.finish_run(request.id, "plan")
+    assert len(_copies_left(h)) == 1
+    # Approved meanwhile (in another channel): a copy asking for approval is moot.
+    h.deps.store.update(request.id, lambda r: r.model_copy(update={"status": "approved"}))
+    h.deps.notifier.render_missed()
+    assert _copies_in(h, PUBLIC) == [] and _copies_left(h) == []
 
 
 def test_a_channel_refusal_someone_must_fix_keeps_its_claim(start: Callable[..., Harness]) -> None:
