@@ -173,17 +173,26 @@ class CardNotRecorded:
         return getattr(self._engine, name)
 
 
-def test_a_card_posted_but_not_recorded_keeps_its_claim_and_is_recorded_on_the_next_notification(
-    fake_slack: FakeSlack, tmp_path: Path
-) -> None:
-    objects, clock = InMemoryObjectStore(), ManualClock()
-    deps = _process(fake_slack, tmp_path, objects, clock)
-    request = _request(deps, "req_claims000004")
+def _posted_not_recorded(
+    fake_slack: FakeSlack, tmp_path: Path, clock: ManualClock, request_id: str
+) -> tuple[Deps, Request, SlackNotifier, CardNotRecorded, str]:
+    """A request whose card the winner posted while recording its ts failed: the graph, the
+    request, the winner, its failing engine, and the card's ts."""
+    deps = _process(fake_slack, tmp_path, InMemoryObjectStore(), clock)
+    request = _request(deps, request_id)
     winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
     engine = CardNotRecorded(deps.requests)
     winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
     winner.request_changed(request, _t("created"))
     (ts,) = _cards(fake_slack)
+    return deps, request, winner, engine, ts
+
+
+def test_a_card_posted_but_not_recorded_keeps_its_claim_and_is_recorded_on_the_next_notification(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    deps, request, winner, engine, ts = _posted_not_recorded(fake_slack, tmp_path, clock, "req_claims000004")
     stored = deps.queries.get(request.id)
     # The claim is kept, not released: released, another process would post a second card now.
     assert stored.slack is not None and stored.slack.ts is None
@@ -207,14 +216,8 @@ def test_a_card_posted_but_not_recorded_keeps_its_claim_and_is_recorded_on_the_n
 def test_the_reconcilers_pass_records_a_card_whose_ts_could_not_be_recorded_before_its_claim_lapses(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    objects, clock = InMemoryObjectStore(), ManualClock()
-    deps = _process(fake_slack, tmp_path, objects, clock)
-    request = _request(deps, "req_claims000005")
-    winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
-    engine = CardNotRecorded(deps.requests)
-    winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
-    winner.request_changed(request, _t("created"))
-    (ts,) = _cards(fake_slack)
+    clock = ManualClock()
+    deps, request, winner, engine, ts = _posted_not_recorded(fake_slack, tmp_path, clock, "req_claims000005")
     other = _notifier(fake_slack, deps, CardClaims(wait=0.0, poll=0.05))
     other.request_changed(request, _t("planning"))  # deferred: the claim is held
 

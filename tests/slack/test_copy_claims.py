@@ -56,18 +56,25 @@ def _deliver(notifier: SlackNotifier, h: Harness, request_id: str) -> None:
     notifier.request_changed(h.deps.store.get(request_id), PLAN_READY)
 
 
+def _claimed_by_a_dead_process(h: Harness, request_id: str) -> tuple[str, datetime]:
+    """Claim the channel copy of the coming plan_ready as a process that then died: its key and
+    when it was taken (now: the harness's notifier runs on the system clock)."""
+    stored = h.deps.store.get(request_id)
+    run = stored.run("plan")
+    assert run is not None
+    planned = stored.model_copy(update={"plan": PlanOutput(run_id=run.run_id)})
+    key = copy_claim_key(planned, Destination("channel", PUBLIC), PLAN_READY)
+    died_at = datetime.now(UTC)
+    assert LapsingClaims(h.deps.objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE).take(key, now=died_at)
+    return key, died_at
+
+
 def test_a_copy_whose_claimer_died_is_posted_by_the_first_retry_after_the_lapse(start: Callable[..., Harness]) -> None:
     h = start(project=PUBLIC)
     h.fake.add_channel(PUBLIC, bot_member=True)
     request = create_request(h, channel=DM)
     # A process took the claim on the copy of this plan's plan_ready and died before posting it.
-    stored = h.deps.store.get(request.id)
-    run = stored.run("plan")
-    assert run is not None
-    planned = stored.model_copy(update={"plan": PlanOutput(run_id=run.run_id)})
-    key = copy_claim_key(planned, Destination("channel", PUBLIC), PLAN_READY)
-    died_at = datetime.now(UTC)  # the harness's notifier runs on the system clock
-    assert LapsingClaims(h.deps.objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE).take(key, now=died_at)
+    key, died_at = _claimed_by_a_dead_process(h, request.id)
 
     h.finish_run(request.id, "plan")  # plan_ready: this process finds the copy claimed
     assert copy_claim_key(h.deps.store.get(request.id), Destination("channel", PUBLIC), PLAN_READY) == key
@@ -148,13 +155,7 @@ def test_a_copy_whose_claimer_died_goes_out_at_the_first_pass_after_the_lapse(st
     h = start(project=PUBLIC)
     h.fake.add_channel(PUBLIC, bot_member=True)
     request = create_request(h, channel=DM)
-    stored = h.deps.store.get(request.id)
-    run = stored.run("plan")
-    assert run is not None
-    planned = stored.model_copy(update={"plan": PlanOutput(run_id=run.run_id)})
-    key = copy_claim_key(planned, Destination("channel", PUBLIC), PLAN_READY)
-    died_at = datetime.now(UTC)
-    assert LapsingClaims(h.deps.objects, "dedupe/slack", lapse=COPY_CLAIM_LAPSE).take(key, now=died_at)
+    _, died_at = _claimed_by_a_dead_process(h, request.id)
     h.finish_run(request.id, "plan")  # finds the copy claimed: left for the pass
     assert _copies_in(h, PUBLIC) == [] and len(_copies_left(h)) == 1
 
