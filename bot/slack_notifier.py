@@ -176,8 +176,9 @@ class SlackNotifier:
     def render_missed(self, request_id: str | None = None) -> int:
         """Render again what Slack did not take (one request's, or all; the reconciler's pass):
         the card from the current document, read through the core's query (``read``), then
-        each missed reply in order. Returns how many went out; what fails again stays for the
-        next try. Cards this process posted but could not record are recorded first."""
+        each missed reply in order, then the approvers' copies left to post. Returns how many
+        went out; what fails again stays for the next try. Cards this process posted but could
+        not record are recorded first."""
         self._settle_unsettled(request_id)
         if self._backlog is None or self._read is None:
             return 0
