@@ -15,14 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
-from botocore.exceptions import ReadTimeoutError
-from botocore.httpsession import URLLib3Session
 
 from core.adapters.s3_objects import S3ObjectStore
 from core.ports.object_store import ObjectStore, StoredObject
 from core.services.claims import Claim, LapsingClaims
 from core.services.once import Once
+from tests.store.lost_response import LoseFirstResponse
 from tests.store.test_once import s3_client
 
 LAPSE = timedelta(minutes=10)
@@ -167,29 +165,12 @@ def test_a_lapse_must_be_positive(object_store: ObjectStore) -> None:
         LapsingClaims(object_store, PREFIX, lapse=timedelta(0))
 
 
-class LoseFirstRetakeResponse:
-    """Delivers the first ``If-Match`` PutObject to the server, then drops its response."""
-
-    def __init__(self) -> None:
-        self.http = URLLib3Session()
-        self.dropped: list[int] = []
-        self.armed = True
-
-    def __call__(self, request: AWSPreparedRequest, **_: Any) -> None:
-        if not self.armed or "If-Match" not in request.headers:
-            return
-        self.armed = False
-        landed = self.http.send(request)  # the retake reaches S3 ...
-        self.dropped.append(landed.status_code)
-        raise ReadTimeoutError(endpoint_url=request.url)  # ... and its answer never comes back
-
-
 def test_a_retake_whose_response_was_lost_is_still_ours(moto_endpoint: str) -> None:
     bucket = f"claims-{uuid.uuid4().hex[:12]}"
     plain = s3_client(moto_endpoint)
     plain.create_bucket(Bucket=bucket)
     flaky = s3_client(moto_endpoint)
-    drop = LoseFirstRetakeResponse()
+    drop = LoseFirstResponse("If-Match")
     flaky.meta.events.register("before-send.s3.PutObject", drop)
     assert _claims(S3ObjectStore(plain, bucket)).take("cardcopy:a", now=T0) is not None
     # botocore retries the same If-Match put, and S3 answers 412 against our own retake.

@@ -14,9 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
-from botocore.exceptions import ReadTimeoutError
-from botocore.httpsession import URLLib3Session
 
 from core.adapters.local_objects import LocalObjectStore
 from core.adapters.s3_objects import S3ObjectStore
@@ -24,23 +21,7 @@ from core.domain.errors import VersionConflict
 from core.ports.object_store import ObjectStore
 from core.services.once import Once
 from tests.fakes import InMemoryObjectStore
-
-
-class LoseFirstPutResponse:
-    """Delivers the first conditional PutObject to the server, then drops its response."""
-
-    def __init__(self) -> None:
-        self.http = URLLib3Session()
-        self.dropped: list[int] = []  # status codes the client never saw
-        self.armed = True
-
-    def __call__(self, request: AWSPreparedRequest, **_: Any) -> None:
-        if not self.armed or "If-None-Match" not in request.headers:
-            return
-        self.armed = False
-        landed = self.http.send(request)  # the write reaches S3 ...
-        self.dropped.append(landed.status_code)
-        raise ReadTimeoutError(endpoint_url=request.url)  # ... and its answer never comes back
+from tests.store.lost_response import LoseFirstResponse
 
 
 def s3_client(endpoint: str) -> Any:
@@ -54,19 +35,19 @@ def s3_client(endpoint: str) -> Any:
 
 
 @pytest.fixture
-def lossy(moto_endpoint: str) -> tuple[S3ObjectStore, S3ObjectStore, LoseFirstPutResponse]:
+def lossy(moto_endpoint: str) -> tuple[S3ObjectStore, S3ObjectStore, LoseFirstResponse]:
     """Two clients of one bucket: the first loses its first conditional put's response."""
     bucket = f"once-{uuid.uuid4().hex[:12]}"
     plain = s3_client(moto_endpoint)
     plain.create_bucket(Bucket=bucket)
     flaky = s3_client(moto_endpoint)
-    drop = LoseFirstPutResponse()
+    drop = LoseFirstResponse("If-None-Match")
     flaky.meta.events.register("before-send.s3.PutObject", drop)
     return S3ObjectStore(flaky, bucket), S3ObjectStore(plain, bucket), drop
 
 
 def test_a_lost_response_makes_botocore_retry_into_its_own_marker(
-    lossy: tuple[S3ObjectStore, S3ObjectStore, LoseFirstPutResponse],
+    lossy: tuple[S3ObjectStore, S3ObjectStore, LoseFirstResponse],
 ) -> None:
     # The mechanism: without reading the marker back, the only writer would see a conflict.
     flaky, plain, drop = lossy
@@ -78,7 +59,7 @@ def test_a_lost_response_makes_botocore_retry_into_its_own_marker(
 
 
 def test_the_first_and_only_delivery_is_not_dropped_when_its_response_is_lost(
-    lossy: tuple[S3ObjectStore, S3ObjectStore, LoseFirstPutResponse],
+    lossy: tuple[S3ObjectStore, S3ObjectStore, LoseFirstResponse],
 ) -> None:
     flaky, plain, drop = lossy
     assert Once(flaky, "dedupe/github").first("delivery-1") is True
