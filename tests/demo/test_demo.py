@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[int, str, str, Path]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
     """One real demo for the whole session, whichever xdist workers its tests land on.
 
     worksteal can hand some of this module's tests to another worker (an idle worker steals the
@@ -46,7 +47,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[
     temporary directory and leaves its result there; the others wait for the lock and read it.
     """
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if worker_id != "master" else base
+    # Under xdist each worker's base is a directory of the session's own (named for the worker).
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     with open(shared / "demo-run.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         result = shared / "demo-run.json"

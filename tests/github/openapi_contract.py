@@ -153,16 +153,6 @@ SUPPLEMENTARY_OPERATIONS += [
         "requestBody": None,
     },
     {
-        # actions/get-github-actions-default-workflow-permissions-repository. `tfpilot doctor`:
-        # may Actions create (and approve) pull requests (the cleanup workflow opens one)?
-        # Path owner, repo; 200 {default_workflow_permissions, can_approve_pull_request_reviews}.
-        "method": "GET",
-        "path": "/repos/{owner}/{repo}/actions/permissions/workflow",
-        "operationId": "actions/get-github-actions-default-workflow-permissions-repository",
-        "parameters": _owner_repo(),
-        "requestBody": None,
-    },
-    {
         # repos/list-webhooks. `tfpilot doctor` with a token: which events the repo's hooks send.
         # Path owner, repo; query per_page, page; 200 array of hooks, 404.
         "method": "GET",

@@ -154,7 +154,6 @@ def test_permissions_events_actions_and_protection_fail_or_warn(doctor: Doctor) 
     sim = doctor.sim
     sim.installation_permissions["pull_requests"] = "read"
     sim.installation_events.remove("pull_request_review")
-    sim.workflow_permissions["can_approve_pull_request_reviews"] = False
     sim.protect(REPO, approvals=1)
     found = doctor.run()
     # TfPilot opens destroy's removal PR itself: whether Actions may open PRs no longer matters.

@@ -67,7 +67,6 @@ def test_spec_holds_every_selected_operation_and_the_supplement(openapi_spec: Op
         "repos/get-branch-rules",
         "repos/get-repo-ruleset",
         "repos/get",
-        "actions/get-github-actions-default-workflow-permissions-repository",
         "repos/list-webhooks",
     }
 

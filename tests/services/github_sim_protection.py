@@ -45,10 +45,6 @@ class ProtectionSim:
         self.protection_readable = True
         self.rulesets: dict[str, dict[int, dict[str, Any]]] = {}
         self.check_states: dict[tuple[str, str], dict[str, str]] = {}  # (repo, sha) -> context: state
-        self.workflow_permissions: dict[str, Any] = {
-            "default_workflow_permissions": "read",
-            "can_approve_pull_request_reviews": True,
-        }
         self.hooks: list[dict[str, Any]] = []
         self.installation_permissions: dict[str, str] = {
             "contents": "write",
@@ -278,9 +274,6 @@ class ProtectionSim:
             None,
         )
 
-    def _get_workflow_permissions(self, repo: Any, **_: Any) -> tuple[int, Any, None]:
-        return 200, dict(self.workflow_permissions), None
-
     def _list_hooks(self, repo: Any, **_: Any) -> tuple[int, Any, None]:
         return 200, list(self.hooks), None
 
@@ -306,7 +299,6 @@ PROTECTION_ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/branches/(?P<b>.+)/protection", "get_protection"),
     ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/rules/branches/(?P<b>.+)", "get_branch_rules"),
     ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/rulesets/(?P<rid>\d+)", "get_ruleset"),
-    ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/actions/permissions/workflow", "get_workflow_permissions"),
     ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/hooks", "list_hooks"),
     ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/installation", "get_installation"),
 )

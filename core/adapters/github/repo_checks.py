@@ -48,13 +48,6 @@ def file_text(client: GitHubClient, repo: RepoRef, path: str, ref: str) -> str |
         return None
 
 
-def workflow_permissions(client: GitHubClient, repo: RepoRef) -> dict[str, Any]:
-    """``GET .../actions/permissions/workflow``: the GITHUB_TOKEN's default permissions and
-    whether Actions may create and approve pull requests."""
-    data = client.get("/repos/{owner}/{repo}/actions/permissions/workflow", path=_path(repo), use_cache=False).data
-    return data if isinstance(data, dict) else {}
-
-
 def hooks(client: GitHubClient, repo: RepoRef) -> list[dict[str, Any]]:
     """The repository's webhooks (needs admin access: a 403/404 says the caller may not see them)."""
     data = client.get(
