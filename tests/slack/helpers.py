@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from core.domain.request import Request, Requester, SlackThread
@@ -13,6 +14,23 @@ from tests.slack.harness import DEV, EMAILS, TEAM, Harness
 
 T = TypeVar("T")
 CARD_CHANNEL = "C0CARDS01"
+
+
+def threaded_request(request_id: str, *, at: datetime, **extra: Any) -> Request:
+    """A request document (the dev user's s3-bucket in core/dev, received and updated ``at``)
+    whose conversation is a thread in the card channel, no card posted yet: for tests that store
+    it themselves rather than create it through the intake."""
+    return Request(
+        id=request_id,
+        project="core",
+        environment="dev",
+        module="s3-bucket",
+        received_at=at,
+        updated_at=at,
+        requester=Requester(id="U0DEV0001"),
+        slack=SlackThread(team_id="T111", channel=CARD_CHANNEL),
+        **extra,
+    )
 
 
 def eventually(probe: Callable[[], T | None], *, timeout: float = 10.0, what: str = "condition") -> T:
@@ -78,3 +96,25 @@ def thread_replies(h: Harness, request_id: str) -> list[str]:
     return [
         c.params["blocks"][0]["text"]["text"] for c in h.fake.of("chat.postMessage") if c.params.get("thread_ts") == ts
     ]
+
+
+class FailingWhile:
+    """The engine (``RequestService``), where one command fails as if the requests bucket were
+    unreachable while ``failing`` is set; every other attribute is the engine's own."""
+
+    def __init__(self, engine: Any, command: str) -> None:
+        self.failing = True
+        self._engine = engine
+        self._command = command
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._engine, name)
+        if name != self._command:
+            return attr
+
+        def command(*args: Any, **kwargs: Any) -> Any:
+            if self.failing:
+                raise OSError("the requests bucket is unreachable")
+            return attr(*args, **kwargs)
+
+        return command

@@ -13,7 +13,6 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -22,16 +21,15 @@ from bot.bootstrap import build
 from bot.card_claim import CardClaims
 from bot.deps import Deps
 from bot.slack_notifier import SlackNotifier
-from core.domain.request import Request, Requester, SlackThread
+from core.domain.request import Request
 from core.ports.notifier import Transition
 from core.services.cards import CARD_CLAIM_TTL
-from core.services.requests import RequestService
 from tests.fakes import InMemoryObjectStore, ManualClock
 from tests.services.fake_code_host import FakeCodeHost
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import BOT_TOKEN, settings_for
+from tests.slack.helpers import CARD_CHANNEL, FailingWhile, threaded_request
 
-CHANNEL = "C0CARDS01"
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
@@ -42,18 +40,7 @@ def _process(fake: FakeSlack, data_dir: Path, objects: InMemoryObjectStore, cloc
 
 
 def _request(deps: Deps, rid: str) -> Request:
-    return deps.store.create(
-        Request(
-            id=rid,
-            project="core",
-            environment="dev",
-            module="s3-bucket",
-            received_at=NOW,
-            updated_at=NOW,
-            requester=Requester(id="U0DEV0001"),
-            slack=SlackThread(team_id="T111", channel=CHANNEL),
-        )
-    )
+    return deps.store.create(threaded_request(rid, at=NOW))
 
 
 def _t(event: str) -> Transition:
@@ -62,7 +49,7 @@ def _t(event: str) -> Transition:
 
 def _cards(fake: FakeSlack) -> list[str]:
     """The ts of every card message (thread parents) Slack took in the request's channel."""
-    return [ts for (channel, ts), m in fake.messages.items() if channel == CHANNEL and "thread_ts" not in m]
+    return [ts for (channel, ts), m in fake.messages.items() if channel == CARD_CHANNEL and "thread_ts" not in m]
 
 
 def _replies(fake: FakeSlack, ts: str) -> list[str]:
@@ -157,31 +144,15 @@ def test_a_post_slack_refused_releases_its_claim(fake_slack: FakeSlack, tmp_path
     assert deps.queries.get(request.id).slack.ts == ts  # type: ignore[union-attr]
 
 
-class CardNotRecorded:
-    """The engine, where recording the card's ts fails (the store unreachable) while ``failing``."""
-
-    def __init__(self, engine: RequestService) -> None:
-        self._engine = engine
-        self.failing = True
-
-    def record_card(self, request_id: str, ts: str) -> object:
-        if self.failing:
-            raise OSError("the requests bucket is unreachable")
-        return self._engine.record_card(request_id, ts)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-
 def _posted_not_recorded(
     fake_slack: FakeSlack, tmp_path: Path, clock: ManualClock, request_id: str
-) -> tuple[Deps, Request, SlackNotifier, CardNotRecorded, str]:
+) -> tuple[Deps, Request, SlackNotifier, FailingWhile, str]:
     """A request whose card the winner posted while recording its ts failed: the graph, the
     request, the winner, its failing engine, and the card's ts."""
     deps = _process(fake_slack, tmp_path, InMemoryObjectStore(), clock)
     request = _request(deps, request_id)
     winner = _notifier(fake_slack, deps, CardClaims(wait=0.3, poll=0.05))
-    engine = CardNotRecorded(deps.requests)
+    engine = FailingWhile(deps.requests, "record_card")
     winner.connect(engine, deps.queries.get)  # type: ignore[arg-type]
     winner.request_changed(request, _t("created"))
     (ts,) = _cards(fake_slack)

@@ -9,7 +9,7 @@ state: the messages Slack holds and the copies recorded on the stored request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,12 +19,12 @@ from bot.card_copies import COPY_CLAIM_LAPSE, Destination, copy_claim_key
 from bot.slack_notifier import SlackNotifier, build_slack_notifier
 from bot.slack_render_backlog import COPIES_PREFIX
 from bot.slack_retry import SERVER_ERROR_RETRIES
-from core.domain.request import CardCopy, PlanOutput
+from core.domain.request import PlanOutput
 from core.ports.notifier import Transition
 from core.services.claims import LapsingClaims
 from tests.fakes import ManualClock
 from tests.slack.harness import APPROVER, BOT_TOKEN, PROD_APPROVER, Harness
-from tests.slack.helpers import create_request, thread_replies
+from tests.slack.helpers import FailingWhile, create_request, thread_replies
 from tests.slack.test_approvals import DM, PUBLIC, retry_plan_ready
 
 PLAN_READY = Transition(event="plan_ready", previous_status="planning", status="plan_ready")
@@ -195,22 +195,6 @@ def test_a_channel_refusal_someone_must_fix_keeps_its_claim(start: Callable[...,
     assert _copies_in(h, PUBLIC) == [] and h.deps.store.get(request.id).card_copies == []
 
 
-class CopiesNotRecorded:
-    """The engine, where recording card copies fails (the store unreachable) while ``failing``."""
-
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-        self.failing = True
-
-    def record_card_copies(self, request_id: str, copies: Sequence[CardCopy]) -> object:
-        if self.failing:
-            raise OSError("the requests bucket is unreachable")
-        return self._engine.record_card_copies(request_id, copies)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-
 def test_a_copy_posted_but_not_recorded_is_posted_again_only_after_the_lapse(start: Callable[..., Harness]) -> None:
     # The documented cost of the lapse: a copy Slack took but the store did not record is, to
     # another try, a copy never posted. Within the lapse a retry posts none; after it, one more.
@@ -223,7 +207,7 @@ def test_a_copy_posted_but_not_recorded_is_posted_again_only_after_the_lapse(sta
     # fails: forget the recorded copy so that it posts one (its own claim: another event).
     h.deps.store.update(request.id, lambda r: r.model_copy(update={"card_copies": []}))
     clock = ManualClock(datetime.now(UTC))
-    engine = CopiesNotRecorded(h.deps.requests)
+    engine = FailingWhile(h.deps.requests, "record_card_copies")
     other = _other_process(h, clock, record=engine)
     voided = Transition(event="approval_voided", previous_status="approved", status="plan_ready")
     other.request_changed(h.deps.store.get(request.id), voided)

@@ -13,29 +13,20 @@ from slack_sdk import WebClient
 
 from bot.slack_notifier import SlackNotifier
 from bot.slack_retry import CONNECTION_ERROR_RETRIES, SERVER_ERROR_RETRIES, slack_retry_handlers
-from core.domain.request import PlanOutput, PlanSummary, Request, Requester, RunRef, SlackThread
+from core.domain.request import PlanOutput, PlanSummary, Request, RunRef, SlackThread
 from core.ports.notifier import Transition
 from core.ports.request_store import RequestStore
 from core.services.cards import CardTurn
 from tests.fakes import InMemoryObjectStore
 from tests.services.conftest import service_graph
 from tests.slack.fake_slack import FakeSlack
+from tests.slack.helpers import threaded_request
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 def _request_doc(**extra) -> Request:
-    return Request(
-        id="req_notify000001",
-        project="core",
-        environment="dev",
-        module="s3-bucket",
-        received_at=NOW,
-        updated_at=NOW,
-        requester=Requester(id="U0DEV0001"),
-        slack=SlackThread(team_id="T111", channel="C0CARDS01"),
-        **extra,
-    )
+    return threaded_request("req_notify000001", at=NOW, **extra)
 
 
 def _request(store: RequestStore, **extra) -> Request:

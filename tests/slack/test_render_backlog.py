@@ -19,11 +19,12 @@ from bot.slack_notifier import SlackNotifier
 from bot.slack_render_backlog import RenderBacklog
 from bot.slack_retry import slack_retry_handlers
 from core.adapters.s3_objects import S3ObjectStore
-from core.domain.request import Request, Requester, SlackThread
+from core.domain.request import Request
 from core.ports.notifier import Transition
 from core.ports.request_store import RequestStore
 from tests.services.conftest import service_graph
 from tests.slack.fake_slack import FakeSlack
+from tests.slack.helpers import threaded_request
 
 BUCKET = "tfpilot-render-backlog"
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -40,18 +41,7 @@ def s3() -> Iterator[tuple[Any, Counter[str]]]:
 
 
 def _request(store: RequestStore, rid: str) -> Request:
-    return store.create(
-        Request(
-            id=rid,
-            project="core",
-            environment="dev",
-            module="s3-bucket",
-            received_at=NOW,
-            updated_at=NOW,
-            requester=Requester(id="U0DEV0001"),
-            slack=SlackThread(team_id="T111", channel="C0CARDS01"),
-        )
-    )
+    return store.create(threaded_request(rid, at=NOW))
 
 
 def _t(event: str) -> Transition:
